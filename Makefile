@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# op25b: the datapath (bpf/) is compiled for the BPF target, turned into a
+# skeleton header, and embedded in the controller (user/), so op25bctl is a
+# single self-contained binary. Tests link against the same skeleton.
+
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= gcc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    := build
+
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -I/usr/include/$(MULTIARCH) -Ibpf
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Ibpf -I$(BUILD) \
+	    $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null)
+LDLIBS   := -lbpf -lelf -lz \
+	    $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
+
+USER_SRC := $(wildcard user/*.c)
+USER_HDR := $(wildcard user/*.h) bpf/op25b.h
+BPF_SRC  := bpf/op25b.bpf.c bpf/op25b.h bpf/parse.h
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test demo install clean fuzz bench
+
+all: $(BUILD)/op25bctl
+
+deps:
+	$(Q)CLANG=$(CLANG) scripts/deps.sh
+
+$(BUILD):
+	$(Q)mkdir -p $@
+
+# The datapath object and its skeleton.
+$(BUILD)/op25b.bpf.o: $(BPF_SRC) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c bpf/op25b.bpf.c -o $@
+
+$(BUILD)/op25b.skel.h: $(BUILD)/op25b.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name op25b_bpf > $@
+
+# The controller: one file per concern, the skeleton embedded.
+$(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(USER_SRC) -o $@ $(LDLIBS)
+
+# Tests: unit (BPF_PROG_TEST_RUN), differential fuzzer, then shell suites.
+TEST_COMMON := tests/unit/testlib.h bpf/op25b.h $(BUILD)/op25b.skel.h
+
+$(BUILD)/test_datapath: tests/unit/test_datapath.c $(TEST_COMMON)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(LDLIBS)
+
+FUZZ_SRC := tests/fuzz/fuzz.c tests/fuzz/oracle.c
+$(BUILD)/fuzz: $(FUZZ_SRC) tests/fuzz/oracle.h $(TEST_COMMON)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/fuzz $(FUZZ_SRC) -o $@ $(LDLIBS)
+
+TEST_BINS := $(BUILD)/op25bctl $(BUILD)/test_datapath $(BUILD)/fuzz
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory $(TEST_BINS)
+	$(Q)BUILD=$(abspath $(BUILD)) tests/run.sh
+
+N    ?= 1000000
+SEED ?= 1
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/fuzz
+	$(Q)$(BUILD)/fuzz -n $(N) -s $(SEED)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/op25bctl
+	$(Q)BUILD=$(abspath $(BUILD)) scripts/demo.sh
+
+install: $(BUILD)/op25bctl
+	install -D -m 0755 $(BUILD)/op25bctl $(DESTDIR)$(PREFIX)/sbin/op25bctl
+
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf $(BUILD)

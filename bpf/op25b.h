@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * op25b shared ABI: everything both sides of the BPF boundary must agree on.
+ * Plain fixed-width types only, so user/ and tests/ include this file too.
+ */
+#ifndef OP25B_H
+#define OP25B_H
+
+#ifdef __BPF__
+#include <linux/types.h>
+#else
+#include <linux/types.h>
+#endif
+
+#define OP25B_PIN_DIR_DEFAULT	"/sys/fs/bpf/op25b"
+
+/* Pinned object names under the pin directory. */
+#define OP25B_PIN_SUB4		"subscriber4"
+#define OP25B_PIN_SUB6		"subscriber6"
+#define OP25B_PIN_RELAY4	"relay4"
+#define OP25B_PIN_RELAY6	"relay6"
+#define OP25B_PIN_STATS		"stats"
+#define OP25B_PIN_CONFIG	"config"
+#define OP25B_PIN_ATTACH	"attachments"
+
+/* Program names as the kernel reports them (bpftool prog, status). */
+#define OP25B_PROG_XDP		"op25b_xdp"
+#define OP25B_PROG_TC		"op25b_tc"
+
+/* Capacity of each prefix table (per family). */
+#define OP25B_TABLE_MAX		65536
+#define OP25B_ATTACH_MAX	1024
+
+/* Verdict carried by a table entry. 0 is never stored. */
+enum op25b_verdict {
+	OP25B_V_NONE	= 0,
+	OP25B_V_ALLOW	= 1,
+	OP25B_V_DENY	= 2,
+};
+
+/* Action taken on a packet that policy blocks. */
+enum op25b_action {
+	OP25B_ACT_DROP		= 0,
+	OP25B_ACT_REJECT	= 1,
+	OP25B_ACT_MONITOR	= 2,
+};
+
+/* LPM trie keys: prefixlen first, address bytes in network order. */
+struct op25b_key4 {
+	__u32 prefixlen;
+	__u8  addr[4];
+};
+
+struct op25b_key6 {
+	__u32 prefixlen;
+	__u8  addr[16];
+};
+
+/* Table entry. hits counts packets this entry decided a lookup for. */
+struct op25b_rule {
+	__u32 verdict;		/* enum op25b_verdict */
+	__u32 _pad;
+	__u64 hits;
+};
+
+#define OP25B_PORT_WORDS	(65536 / 64)
+
+/*
+ * Global configuration, one value read directly by the datapath (a global
+ * variable, no map-lookup helper): the blocked-port bitmap and the action.
+ */
+struct op25b_config {
+	__u32 action;		/* enum op25b_action */
+	__u32 _pad;
+	__u64 ports[OP25B_PORT_WORDS];	/* bit p set: TCP dport p blocked */
+};
+
+#define OP25B_DEFAULT_PORT	25
+
+/*
+ * Per-CPU counters, summed in userspace. Only judged packets are counted:
+ * traffic that is not TCP to a blocked port (and not evasive, undecidable
+ * or malformed) leaves the program without touching any map.
+ */
+struct op25b_stats {
+	/* why a packet was judged */
+	__u64 smtp;		/* TCP segment to a blocked port */
+	__u64 evasion;		/* fragment shapes of RFC 1858 / RFC 3128 */
+	__u64 undecidable;	/* IPv6 chain not reaching TCP, over the bound, unreadable */
+	__u64 malformed;	/* bad IP header or lengths, truncated TCP */
+	/* what the judgement was */
+	__u64 not_subscriber;	/* source has no deny match: passed */
+	__u64 exempt;		/* source's best match is an allow: passed */
+	__u64 relay;		/* destination is an allowed relay: passed */
+	__u64 blocked;		/* dropped (or rejected) */
+	__u64 monitored;	/* would be blocked, passed: action monitor */
+	__u64 rejected;		/* blocked and answered with a TCP RST */
+};
+
+/* Parser classes, in the order the decision core handles them. */
+enum op25b_class {
+	OP25B_C_PASS		= 0,	/* not ours: leave at once */
+	OP25B_C_SMTP		= 1,
+	OP25B_C_EVASION		= 2,
+	OP25B_C_UNDECIDABLE	= 3,
+	OP25B_C_MALFORMED	= 4,
+};
+
+/* IPv6 extension headers walked before giving up as undecidable. */
+#define OP25B_IPV6_EXT_MAX	8
+
+/* Encapsulation limits. */
+#define OP25B_VLAN_MAX		2
+
+/* tc only: bytes made linear before parsing, when the skb is paged. */
+#define OP25B_PULL_LEN		256
+
+/* Hooks recorded in the attachments map. */
+enum op25b_hook {
+	OP25B_HOOK_XDP		= 1,
+	OP25B_HOOK_TC_INGRESS	= 2,
+	OP25B_HOOK_TC_EGRESS	= 3,
+};
+
+enum op25b_attach_flags {
+	OP25B_AF_QDISC_CREATED	= 1 << 0,	/* clsact was created by op25b */
+	OP25B_AF_XDP_GENERIC	= 1 << 1,
+	OP25B_AF_XDP_NATIVE	= 1 << 2,
+	OP25B_AF_L3		= 1 << 3,	/* parsing starts at the IP header */
+};
+
+struct op25b_attach_key {
+	__u32 ifindex;
+	__u32 hook;		/* enum op25b_hook */
+};
+
+struct op25b_attach_val {
+	__u32 prog_id;
+	__u32 flags;		/* enum op25b_attach_flags */
+	__u32 tc_handle;
+	__u32 tc_priority;
+	char  ifname[16];
+};
+
+#define OP25B_TC_HANDLE		0x25
+#define OP25B_TC_PRIORITY	25
+
+#endif /* OP25B_H */

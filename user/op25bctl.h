@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* op25bctl internals: what the per-concern files share. */
+#ifndef OP25BCTL_H
+#define OP25BCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <linux/types.h>
+#include "op25b.h"
+
+/* Exit codes are part of the interface (DESIGN.md). */
+enum {
+	EXIT_OK		= 0,
+	EXIT_RUNTIME	= 1,	/* a runtime failure */
+	EXIT_USAGE	= 2,	/* bad usage or bad input; nothing was changed */
+	EXIT_BLOCKED	= 3,	/* 'test' answered "blocked" */
+};
+
+struct global_opts {
+	bool json;
+	bool pretty;
+	bool verbose;
+	bool quiet;
+	const char *pin_dir;
+};
+extern struct global_opts g;
+
+/* ---- output.c: errors, summaries, and text/JSON from one call ---- */
+
+/*
+ * One line on stderr, "op25bctl: <message>"; with -j a JSON object
+ * {"error":"<message>"} on stderr instead. Never on stdout.
+ */
+void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A summary ("3/3 prefixes added") on stderr, unless -q. Never in JSON. */
+void p_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Only with -v, on stderr. */
+void p_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * iproute2-style printers: in text mode print fmt (printf-style, one value)
+ * when PRINT_FP is in t; in JSON mode emit "key": value when PRINT_JSON is
+ * in t (key NULL inside arrays). Objects and arrays nest; text mode ignores
+ * them. output_end() closes the top-level JSON value with a newline.
+ */
+enum output_type {
+	PRINT_FP	= 1,
+	PRINT_JSON	= 2,
+	PRINT_ANY	= 3,
+};
+void open_json_object(const char *key);
+void close_json_object(void);
+void open_json_array(const char *key);
+void close_json_array(void);
+void print_string(enum output_type t, const char *key, const char *fmt,
+		  const char *value);
+void print_uint(enum output_type t, const char *key, const char *fmt,
+		unsigned long long value);
+void print_bool(enum output_type t, const char *key, const char *fmt,
+		bool value);
+void print_null(enum output_type t, const char *key, const char *fmt);
+void print_nl(void);		/* newline in text mode, nothing in JSON */
+void output_end(void);		/* JSON: newline after the top-level value */
+
+/* ---- pin.c: pin directory, lock, loader, pinned maps ---- */
+
+/* Pinned map fds. Index [0] is IPv4, [1] is IPv6. */
+struct op25b_maps {
+	int sub[2];
+	int relay[2];
+	int stats;
+	int config;
+	int attach;
+};
+
+/* Route libbpf's messages: warnings one level down, debug with -v. */
+void libbpf_setup(void);
+/*
+ * Make sure g.pin_dir exists on a bpffs, mounting bpffs on /sys/fs/bpf and
+ * creating the directory when create is set. EXIT_USAGE when the directory
+ * or its parent is missing and cannot be made. Returns an EXIT_* code,
+ * having printed the error.
+ */
+int pin_dir_prepare(bool create);
+/* flock(LOCK_EX) on the pin dir, held until the process exits. */
+int pin_lock(void);
+/*
+ * Open the pinned maps into m. With create, load the embedded object first
+ * (creating and pinning every map that is not pinned yet) so that policy
+ * can be set before anything is attached. Returns an EXIT_* code.
+ */
+int maps_open(struct op25b_maps *m, bool create);
+void maps_close(struct op25b_maps *m);
+
+struct op25b_bpf;
+/*
+ * Open and load the embedded skeleton with every shared map reused from
+ * (or pinned to) g.pin_dir; l3 selects parsing from the IP header. Returns
+ * an EXIT_* code; on success *skel is loaded, not attached.
+ */
+int bpf_load(struct op25b_bpf **skel, bool l3);
+
+/* ---- prefix.c: prefixes and prefix lists ---- */
+
+struct prefix {
+	int family;		/* AF_INET or AF_INET6 */
+	__u32 len;		/* prefix length */
+	__u8 addr[16];		/* network order; IPv4 in the first 4 bytes */
+};
+
+/*
+ * Parse "10.0.0.0/8", "2001:db8::/32", or a bare address (a host prefix).
+ * Host bits must be clear. On error returns -1 with a reason in why
+ * ("prefix length must be 0-32").
+ */
+int prefix_parse(const char *s, struct prefix *p, char *why, size_t whylen);
+void prefix_format(const struct prefix *p, char *buf, size_t len);
+/* Does p cover addr (of p's family)? */
+bool prefix_contains(const struct prefix *p, const __u8 *addr);
+/*
+ * Collect the prefixes of argv[0..argc) and of file ("-" is stdin; NULL for
+ * none; one or more per line, '#' starts a comment). All are validated
+ * before returning; on the first bad one print "bad prefix 'X': why" (with
+ * FILE:LINE for file input) and return EXIT_USAGE. At least one prefix is
+ * required. *out is malloc'd.
+ */
+int prefixes_collect(int argc, char **argv, const char *file,
+		     struct prefix **out, size_t *n);
+
+/* ---- command handlers: argv[0] is the first argument after the verb ---- */
+
+int do_attach(int argc, char **argv);	/* attach.c */
+int do_detach(int argc, char **argv);
+int do_status(int argc, char **argv);
+int do_deny(int argc, char **argv);	/* table.c */
+int do_allow(int argc, char **argv);
+int do_del(int argc, char **argv);
+int do_flush(int argc, char **argv);
+int do_list(int argc, char **argv);
+int do_test(int argc, char **argv);
+int do_port(int argc, char **argv);	/* port.c */
+int do_action(int argc, char **argv);
+int do_stats(int argc, char **argv);	/* stats.c */
+
+#endif /* OP25BCTL_H */
