@@ -129,7 +129,9 @@ enum op25b_attach_flags {
 	OP25B_AF_L3		= 1 << 3,	/* parsing starts at the IP header */
 };
 
+/* ifindex is per network namespace: the key names the namespace too. */
 struct op25b_attach_key {
+	__u64 netns_ino;	/* st_ino of /proc/self/ns/net */
 	__u32 ifindex;
 	__u32 hook;		/* enum op25b_hook */
 };
