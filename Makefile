@@ -40,7 +40,10 @@ endif
 all: $(BUILD)/op25bctl
 
 deps:
-	$(Q)CLANG=$(CLANG) scripts/deps.sh
+	$(Q)CLANG=$(CLANG) EXTRA_PKGS="$(EXTRA_PKGS)" scripts/deps.sh
+
+# The unit tests also run against objects built by these compilers.
+test: EXTRA_PKGS := clang-16 clang-19
 
 $(BUILD):
 	$(Q)mkdir -p $@

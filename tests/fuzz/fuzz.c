@@ -1,0 +1,1349 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Differential fuzzer: generated frames go through op25b_xdp and op25b_tc
+ * (BPF_PROG_TEST_RUN) and through the reference model in oracle.c; any
+ * difference in verdict or in the per-CPU counters is a failure.
+ *
+ * Frames are built shape by shape (VLAN stacks, PPPoE, IPv4 options and
+ * fragments, IPv6 extension chains, ports and addresses near the policy's
+ * edges) and then a large share is mutated or cut, often inside a header,
+ * because the interesting bugs live where a length field and the frame's
+ * real end disagree.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <linux/if_ether.h>
+#include <linux/ppp_defs.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "op25b.h"
+#include "op25b.skel.h"
+#include "oracle.h"
+
+/* Frames sent are at most an Ethernet MTU; shapes are built in more room. */
+#define PKT_MAX		1514
+#define GEN_BUF		4096
+#define MARK_MAX	48
+#define IPV6_HDR_LEN	40
+#define PPPOE_VER_TYPE	0x11
+/*
+ * Counters are compared, and the action may switch, every CHECK_EVERY
+ * packets; one such block in MONITOR_EVERY runs with action monitor. A run
+ * of COVERAGE_MIN packets or more must have produced every class.
+ */
+#define CHECK_EVERY	1024
+#define MONITOR_EVERY	8
+#define COVERAGE_MIN	100000
+#define PROGRESS_EVERY	1000000
+
+#define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
+
+#define DEFAULT_PACKETS	200000
+#define DEFAULT_SEED	1
+
+enum { MODE_L2, MODE_L3, MODE_COUNT };
+
+static const char *const mode_name[MODE_COUNT] = { "l2", "l3" };
+
+/* ---- the policy, installed in both skeletons and mirrored in the oracle */
+
+enum { T_SUB, T_RELAY };
+
+struct policy_line {
+	int table;
+	const char *prefix;
+	unsigned int verdict;
+};
+
+/*
+ * Deny ranges with allow holes and deny holes inside those, relays with
+ * carve-outs and a relay inside subscriber space, a /0 and a /128: every
+ * way a longest match can be decided by a nested entry.
+ */
+static const struct policy_line policy_lines[] = {
+	{ T_SUB, "10.0.0.0/8", OP25B_V_DENY },
+	{ T_SUB, "10.1.0.0/16", OP25B_V_ALLOW },
+	{ T_SUB, "10.1.2.0/24", OP25B_V_DENY },
+	{ T_SUB, "10.1.2.3/32", OP25B_V_ALLOW },
+	{ T_SUB, "100.64.0.0/10", OP25B_V_DENY },
+	{ T_SUB, "192.0.2.0/24", OP25B_V_DENY },
+	{ T_SUB, "192.0.2.128/25", OP25B_V_ALLOW },
+	{ T_RELAY, "0.0.0.0/0", OP25B_V_DENY },
+	{ T_RELAY, "198.51.100.0/24", OP25B_V_ALLOW },
+	{ T_RELAY, "198.51.100.128/25", OP25B_V_DENY },
+	{ T_RELAY, "198.51.100.200/32", OP25B_V_ALLOW },
+	{ T_RELAY, "10.255.0.0/16", OP25B_V_ALLOW },
+	{ T_RELAY, "10.255.255.0/24", OP25B_V_DENY },
+	{ T_SUB, "2001:db8::/32", OP25B_V_DENY },
+	{ T_SUB, "2001:db8:1::/48", OP25B_V_ALLOW },
+	{ T_SUB, "2001:db8:1:200::/56", OP25B_V_DENY },
+	{ T_SUB, "2001:db8:1:200::25/128", OP25B_V_ALLOW },
+	{ T_SUB, "fd00::/8", OP25B_V_DENY },
+	{ T_RELAY, "2001:db8:ffff::/48", OP25B_V_ALLOW },
+	{ T_RELAY, "2001:db8:ffff:1::/64", OP25B_V_DENY },
+	{ T_RELAY, "2001:db8:ffff:1::25/128", OP25B_V_ALLOW },
+	{ T_RELAY, "fd00:25::/32", OP25B_V_ALLOW },
+};
+
+#define POLICY_N ARRAY_LEN(policy_lines)
+
+/* The default port, one more, and the bitmap's last bit. */
+static const unsigned int blocked_ports[] = { OP25B_DEFAULT_PORT, 2525,
+					      65535 };
+
+struct parsed_rule {
+	int table;
+	int family;
+	uint8_t addr[16];
+	unsigned int plen;
+	unsigned int verdict;
+};
+
+static struct parsed_rule rules[POLICY_N];
+static struct oracle_policy oracle;
+
+/* ---- PRNG: splitmix64, so a seed names a run exactly */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static unsigned int below(unsigned int n)
+{
+	return n ? (unsigned int)(rnd() % n) : 0;
+}
+
+static int chance(unsigned int percent)
+{
+	return below(100) < percent;
+}
+
+static void fill_random(uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		b[i] = (uint8_t)rnd();
+}
+
+static void put16(uint8_t *b, unsigned int v)
+{
+	b[0] = (uint8_t)(v >> 8);
+	b[1] = (uint8_t)v;
+}
+
+/* ---- packet generation */
+
+struct gen {
+	uint8_t b[GEN_BUF];
+	size_t len;
+	bool l3;
+	size_t mark[MARK_MAX];	/* header boundaries: where cuts hurt */
+	int nmark;
+};
+
+static void mark(struct gen *g, size_t off)
+{
+	if (g->nmark < MARK_MAX)
+		g->mark[g->nmark++] = off;
+}
+
+static void addr_set_bit(uint8_t *a, unsigned int bit, int v)
+{
+	uint8_t m = (uint8_t)(0x80 >> (bit % 8));
+
+	if (v)
+		a[bit / 8] |= m;
+	else
+		a[bit / 8] &= (uint8_t)~m;
+}
+
+static int addr_get_bit(const uint8_t *a, unsigned int bit)
+{
+	return !!(a[bit / 8] & (0x80 >> (bit % 8)));
+}
+
+/* Adds delta (+1 or -1) to a big-endian address, wrapping. */
+static void addr_step(uint8_t *a, size_t n, int delta)
+{
+	size_t i = n;
+
+	while (i-- > 0) {
+		a[i] = (uint8_t)(a[i] + delta);
+		if ((delta > 0 && a[i] != 0) || (delta < 0 && a[i] != 0xff))
+			break;
+	}
+}
+
+/* An address inside, at the edges of, or just outside a policy prefix. */
+static void pick_addr(int family, uint8_t *a)
+{
+	unsigned int nbits = family == 4 ? 32 : 128, bit;
+	size_t n = nbits / 8;
+	const struct parsed_rule *r;
+
+	fill_random(a, n);
+	if (chance(15))
+		return;
+	do
+		r = &rules[below(POLICY_N)];
+	while (r->family != family);
+
+	for (bit = 0; bit < r->plen; bit++)
+		addr_set_bit(a, bit, addr_get_bit(r->addr, bit));
+	switch (below(6)) {
+	case 0:
+		for (bit = r->plen; bit < nbits; bit++)
+			addr_set_bit(a, bit, 0);
+		break;
+	case 1:
+		for (bit = r->plen; bit < nbits; bit++)
+			addr_set_bit(a, bit, 1);
+		break;
+	case 2:
+		if (r->plen)
+			addr_set_bit(a, r->plen - 1,
+				     !addr_get_bit(a, r->plen - 1));
+		break;
+	case 3:
+		for (bit = r->plen; bit < nbits; bit++)
+			addr_set_bit(a, bit, 0);
+		addr_step(a, n, -1);
+		break;
+	case 4:
+		for (bit = r->plen; bit < nbits; bit++)
+			addr_set_bit(a, bit, 1);
+		addr_step(a, n, 1);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Blocked ports, their neighbours, byte-swapped twins, and the rest. */
+static unsigned int pick_port(void)
+{
+	/* 0x1900 and 0xdd09 are 25 and 2525 read in the wrong byte order. */
+	static const unsigned int near[] = {
+		24, 26, 2524, 2526, 65534, 0, 1, 587, 465,
+		0x1900, 0xdd09, 80, 443, 64, 63,
+	};
+	unsigned int r = below(100);
+
+	if (r < 35)
+		return blocked_ports[below(ARRAY_LEN(blocked_ports))];
+	if (r < 75)
+		return near[below(ARRAY_LEN(near))];
+	return below(65536);
+}
+
+/* TCP header and payload at b; returns how many bytes belong to it. */
+static size_t build_tcp(struct gen *g, size_t o)
+{
+	uint8_t *t = g->b + o;
+	unsigned int doff;
+	size_t len;
+
+	fill_random(t, 60);
+	put16(t, below(65536));
+	put16(t + 2, pick_port());
+	doff = chance(80) ? 5 : below(16);
+	t[12] = (uint8_t)(doff << 4);
+	t[13] = chance(50) ? 0x02 : (uint8_t)rnd();
+	mark(g, o);
+	mark(g, o + 4);
+	mark(g, o + 20);
+
+	if (chance(12))
+		return below(20);
+	len = (doff < 5 ? 20 : doff * 4);
+	if (chance(5))
+		len += below(600);
+	else
+		len += below(64);
+	fill_random(t + 60, len > 60 ? len - 60 : 0);
+	return len;
+}
+
+static size_t build_other_l4(struct gen *g, size_t o)
+{
+	size_t len = below(80);
+
+	fill_random(g->b + o, len);
+	mark(g, o);
+	return len;
+}
+
+static size_t build_ipv4(struct gen *g, size_t o)
+{
+	uint8_t *ip = g->b + o;
+	unsigned int ihl, hdr, proto, frag = 0, total;
+	size_t l4;
+
+	ihl = chance(85) ? 5 : (chance(80) ? 6 + below(10) : below(5));
+	hdr = ihl < 5 ? 20 : ihl * 4;
+	fill_random(ip, 20);
+	ip[0] = (uint8_t)((chance(97) ? 4 : below(16)) << 4 | ihl);
+	if (chance(50))
+		memset(ip + 20, 1, hdr - 20);	/* NOP options */
+	else
+		fill_random(ip + 20, hdr - 20);
+
+	if (chance(85)) {
+		proto = IPPROTO_TCP;
+	} else {
+		static const unsigned int other[] = {
+			IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_GRE,
+			IPPROTO_ESP, IPPROTO_SCTP, IPPROTO_IP,
+		};
+
+		proto = chance(80) ? other[below(6)] : below(256);
+	}
+	ip[9] = (uint8_t)proto;
+
+	switch (below(20)) {
+	case 0:
+	case 1:
+		frag = IP_MF;			/* first fragment */
+		break;
+	case 2:
+	case 3:
+		frag = 1 | (chance(50) ? IP_MF : 0);
+		break;
+	case 4:
+		frag = 2 | (chance(50) ? IP_MF : 0);
+		break;
+	case 5:
+		frag = below(IP_OFFMASK + 1) | (chance(50) ? IP_MF : 0);
+		break;
+	case 6:
+		frag = (unsigned int)rnd() & 0xffff;
+		break;
+	default:
+		break;
+	}
+	if (chance(30))
+		frag |= IP_DF;
+	put16(ip + 6, frag);
+	pick_addr(4, ip + 12);
+	pick_addr(4, ip + 16);
+	mark(g, o);
+	mark(g, o + 20);
+	mark(g, o + hdr);
+
+	if (proto == IPPROTO_TCP)
+		l4 = build_tcp(g, o + hdr);
+	else
+		l4 = build_other_l4(g, o + hdr);
+
+	total = hdr + (unsigned int)l4;
+	switch (below(20)) {
+	case 0:
+		total = below(65536);
+		break;
+	case 1:
+		total = total + 1 + below(8);
+		break;
+	case 2:
+		total = total > 8 ? total - 1 - below(8) : 0;
+		break;
+	case 3:
+		total = hdr - below(hdr + 1);
+		break;
+	default:
+		break;
+	}
+	put16(ip + 2, total);
+	return hdr + l4;
+}
+
+/* The extension headers the spec walks; the last two lack libc names. */
+static const unsigned int ext_types[] = {
+	IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_FRAGMENT, IPPROTO_AH,
+	IPPROTO_DSTOPTS, IPPROTO_MH,	  139,		    140,
+};
+
+static unsigned int pick_chain_len(void)
+{
+	unsigned int r = below(100);
+
+	if (r < 35)
+		return 0;
+	if (r < 70)
+		return 1 + below(3);
+	if (r < 85)
+		return 4 + below(4);
+	if (r < 92)
+		return OP25B_IPV6_EXT_MAX;
+	return OP25B_IPV6_EXT_MAX + 1 + below(3);
+}
+
+static unsigned int pick_final_nh(void)
+{
+	static const unsigned int other[] = {
+		IPPROTO_UDP,	IPPROTO_ESP,	  IPPROTO_NONE,
+		IPPROTO_ICMPV6, IPPROTO_FRAGMENT, IPPROTO_HOPOPTS,
+	};
+	unsigned int r = below(100);
+
+	if (r < 75)
+		return IPPROTO_TCP;
+	if (r < 93)
+		return other[below(6)];
+	return below(256);
+}
+
+/* One extension header of type t; returns its size. */
+static size_t build_ext(struct gen *g, size_t o, unsigned int t,
+			unsigned int next)
+{
+	uint8_t *h = g->b + o;
+	unsigned int hl;
+	size_t size;
+
+	mark(g, o);
+	if (t == IPPROTO_FRAGMENT) {
+		unsigned int fo, r = below(100);
+
+		fill_random(h, 8);
+		h[0] = (uint8_t)next;
+		if (chance(80))
+			h[1] = 0;
+		if (r < 55)
+			fo = 0;
+		else if (r < 75)
+			fo = 1;
+		else if (r < 82)
+			fo = 2;
+		else
+			fo = below(IP_OFFMASK + 1);
+		put16(h + 2, fo << 3 | (chance(80) ? 0 : below(8) & 6) |
+				     (chance(50) ? 1 : 0));
+		return 8;
+	}
+	if (t == IPPROTO_AH) {
+		hl = chance(70) ? 1 + below(4) : below(16);
+		size = ((size_t)hl + 2) * 4;
+	} else {
+		hl = chance(70) ? 0 : (chance(70) ? 1 + below(3) : below(16));
+		size = ((size_t)hl + 1) * 8;
+	}
+	if (chance(50)) {
+		memset(h, 0, size);		/* Pad1 options */
+	} else {
+		fill_random(h, size);
+	}
+	h[0] = (uint8_t)next;
+	h[1] = (uint8_t)hl;
+	mark(g, o + 2);
+	return size;
+}
+
+static size_t build_ipv6(struct gen *g, size_t o)
+{
+	uint8_t *ip = g->b + o;
+	unsigned int n = pick_chain_len(), types[OP25B_IPV6_EXT_MAX + 4];
+	unsigned int final = pick_final_nh(), i, plen;
+	size_t off = IPV6_HDR_LEN, l4;
+
+	for (i = 0; i < n; i++)
+		types[i] = ext_types[below(8)];
+	/* Hop-by-hop belongs first; make that the common case. */
+	if (n && chance(30))
+		types[0] = 0;
+
+	fill_random(ip, IPV6_HDR_LEN);
+	ip[0] = (uint8_t)((chance(97) ? 6 : below(16)) << 4 | (ip[0] & 0x0f));
+	ip[6] = (uint8_t)(n ? types[0] : final);
+	pick_addr(6, ip + 8);
+	pick_addr(6, ip + 24);
+	mark(g, o);
+	mark(g, o + 8);
+	mark(g, o + IPV6_HDR_LEN);
+
+	for (i = 0; i < n; i++)
+		off += build_ext(g, o + off, types[i],
+				 i + 1 < n ? types[i + 1] : final);
+	if (final == IPPROTO_TCP)
+		l4 = build_tcp(g, o + off);
+	else
+		l4 = build_other_l4(g, o + off);
+
+	plen = (unsigned int)(off - IPV6_HDR_LEN + l4);
+	switch (below(20)) {
+	case 0:
+		plen = 0;		/* a jumbogram when hop-by-hop leads */
+		break;
+	case 1:
+		plen = below(65536);
+		break;
+	case 2:
+		plen += 1 + below(8);
+		break;
+	case 3:
+		plen = plen > 8 ? plen - 1 - below(8) : 0;
+		break;
+	case 4:
+		plen = below(plen + 1);
+		break;
+	default:
+		break;
+	}
+	put16(ip + 4, plen);
+	return off + l4;
+}
+
+static size_t build_ip(struct gen *g, size_t o, int family)
+{
+	if (family == 4)
+		return build_ipv4(g, o);
+	if (family == 6)
+		return build_ipv6(g, o);
+	return build_other_l4(g, o);
+}
+
+/* 4, 6, or 0 for something that is not IP at all. */
+static int pick_family(void)
+{
+	unsigned int r = below(100);
+
+	return r < 45 ? 4 : (r < 90 ? 6 : 0);
+}
+
+static unsigned int pick_tpid(void)
+{
+	static const unsigned int tpid[] = { ETH_P_8021Q, ETH_P_8021AD,
+					     ETH_P_QINQ1 };
+
+	return tpid[below(3)];
+}
+
+static unsigned int pick_other_ethertype(void)
+{
+	static const unsigned int other[] = {
+		0x0806, 0x8863, 0x88cc, 0x8847, 0x0842, 0x86dc, 0x0801,
+		0x8865, 0x0000, 0xffff,
+	};
+
+	return chance(70) ? other[below(10)] : below(65536);
+}
+
+/* Header words naming a family; rarely the other family's, to lie. */
+static unsigned int family_ethertype(int family)
+{
+	if (chance(4))
+		family = family == 4 ? 6 : 4;
+	return family == 4 ? ETH_P_IP : ETH_P_IPV6;
+}
+
+static unsigned int family_ppp(int family)
+{
+	static const unsigned int other[] = { 0xc021, 0x8021, 0x8057,
+					      0x2100, 0x5700, 0x0023 };
+
+	if (family == 0 || chance(5))
+		return chance(70) ? other[below(6)] : below(65536);
+	if (chance(4))
+		family = family == 4 ? 6 : 4;
+	return family == 4 ? PPP_IP : PPP_IPV6;
+}
+
+static size_t build_l2(struct gen *g)
+{
+	unsigned int tags, i, r = below(100);
+	int family = pick_family();
+	size_t off = 12;
+
+	fill_random(g->b, 12);
+	tags = r < 50 ? 0 : (r < 70 ? 1 : (r < 90 ? 2 : 3));
+	for (i = 0; i < tags; i++) {
+		put16(g->b + off, pick_tpid());
+		put16(g->b + off + 2, below(65536));
+		mark(g, off);
+		off += 4;
+	}
+	mark(g, off);
+
+	if (chance(30)) {
+		/* PPPoE: session mostly, sometimes discovery */
+		size_t pppoe;
+
+		put16(g->b + off, chance(90) ? ETH_P_PPP_SES : ETH_P_PPP_DISC);
+		off += 2;
+		pppoe = off;
+		mark(g, off);
+		g->b[off] = chance(90) ? PPPOE_VER_TYPE : (uint8_t)rnd();
+		g->b[off + 1] = chance(90) ? 0 : (uint8_t)rnd();
+		put16(g->b + off + 2, below(65536));
+		put16(g->b + off + 6, family_ppp(family));
+		off += 8;
+		mark(g, off);
+		off += build_ip(g, off, family);
+		/* The length field is untrusted: right or wrong, no matter. */
+		put16(g->b + pppoe + 4,
+		      chance(70) ? (unsigned int)(off - pppoe - 6) :
+				   below(65536));
+		return off;
+	}
+
+	if (family == 0) {
+		put16(g->b + off, pick_other_ethertype());
+		off += 2;
+		return off + build_other_l4(g, off);
+	}
+	put16(g->b + off, family_ethertype(family));
+	off += 2;
+	mark(g, off);
+	return off + build_ip(g, off, family);
+}
+
+static size_t build_l3(struct gen *g)
+{
+	int family = pick_family();
+
+	if (family == 0) {
+		size_t len = build_other_l4(g, 0);
+
+		g->b[0] = (uint8_t)(below(16) << 4 | (g->b[0] & 0x0f));
+		return len;
+	}
+	return build_ip(g, 0, family);
+}
+
+static void mutate(struct gen *g)
+{
+	unsigned int n = 1 + below(4), i;
+
+	for (i = 0; i < n; i++) {
+		size_t pos;
+
+		/* Headers are where parsing decisions are made. */
+		if (chance(75) && g->len > 0)
+			pos = below(g->len < 100 ? (unsigned int)g->len : 100);
+		else
+			pos = below((unsigned int)g->len);
+		if (chance(50))
+			g->b[pos] ^= (uint8_t)(1u << below(8));
+		else
+			g->b[pos] = (uint8_t)rnd();
+	}
+}
+
+static void truncate_pkt(struct gen *g)
+{
+	size_t cut;
+
+	if (g->nmark && chance(70)) {
+		size_t m = g->mark[below((unsigned int)g->nmark)];
+
+		cut = m + below(9);
+		cut = cut > 4 ? cut - 4 : 0;
+	} else {
+		cut = 1 + below((unsigned int)g->len);
+	}
+	if (cut < g->len)
+		g->len = cut;
+}
+
+static void gen_packet(struct gen *g)
+{
+	g->nmark = 0;
+	g->l3 = chance(25);
+	g->len = g->l3 ? build_l3(g) : build_l2(g);
+
+	/* Ethernet padding or trailing junk past the IP datagram. */
+	if (chance(15)) {
+		size_t pad = below(48);
+
+		fill_random(g->b + g->len, pad);
+		g->len += pad;
+	}
+	if (g->len > PKT_MAX)
+		g->len = PKT_MAX;
+	if (chance(30))
+		mutate(g);
+	if (chance(30))
+		truncate_pkt(g);
+	if (g->len < ETH_HLEN) {
+		fill_random(g->b + g->len, ETH_HLEN - g->len);
+		g->len = ETH_HLEN;
+	}
+}
+
+/* ---- running the programs */
+
+struct target {
+	struct op25b_bpf *skel;
+	int xdp_fd;
+	int tc_fd;
+	struct op25b_stats expect;	/* the oracle's view of the map */
+	unsigned long checks;
+};
+
+static struct target targets[MODE_COUNT];
+static int ncpus;
+static int quiet;
+static unsigned long long seed = DEFAULT_SEED;
+
+static const struct {
+	const char *name;
+	size_t off;
+} stat_fields[] = {
+#define STAT_FIELD(f) { #f, offsetof(struct op25b_stats, f) }
+	STAT_FIELD(smtp),	STAT_FIELD(evasion),
+	STAT_FIELD(undecidable), STAT_FIELD(malformed),
+	STAT_FIELD(not_subscriber), STAT_FIELD(exempt),
+	STAT_FIELD(relay),	STAT_FIELD(blocked),
+	STAT_FIELD(monitored),	STAT_FIELD(rejected),
+#undef STAT_FIELD
+};
+
+#define STAT_FIELDS ARRAY_LEN(stat_fields)
+
+static uint64_t stat_get(const struct op25b_stats *s, size_t i)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)s + stat_fields[i].off, sizeof(v));
+	return v;
+}
+
+static int read_stats(struct target *t, struct op25b_stats *sum)
+{
+	struct op25b_stats *per = calloc((size_t)ncpus, sizeof(*per));
+	__u32 key = 0;
+	int err, cpu;
+	size_t i;
+
+	if (!per)
+		return -ENOMEM;
+	err = bpf_map__lookup_elem(t->skel->maps.op25b_stats, &key,
+				   sizeof(key), per,
+				   sizeof(*per) * (size_t)ncpus, 0);
+	memset(sum, 0, sizeof(*sum));
+	for (cpu = 0; !err && cpu < ncpus; cpu++) {
+		for (i = 0; i < STAT_FIELDS; i++) {
+			uint64_t v = stat_get(sum, i) + stat_get(&per[cpu], i);
+
+			memcpy((char *)sum + stat_fields[i].off, &v,
+			       sizeof(v));
+		}
+	}
+	free(per);
+	return err;
+}
+
+/* Describes the fields of got that differ from want; 0 when none. */
+static int stats_diff(const struct op25b_stats *want,
+		      const struct op25b_stats *got, char *buf, size_t size)
+{
+	size_t i, used = 0;
+	int n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < STAT_FIELDS; i++) {
+		uint64_t w = stat_get(want, i), g = stat_get(got, i);
+
+		if (w == g)
+			continue;
+		n++;
+		if (used < size)
+			used += (size_t)snprintf(buf + used, size - used,
+						 "%s%s expected %" PRIu64
+						 " seen %" PRIu64,
+						 used ? ", " : "",
+						 stat_fields[i].name, w, g);
+	}
+	return n;
+}
+
+static void stats_sub(struct op25b_stats *d, const struct op25b_stats *a,
+		      const struct op25b_stats *b)
+{
+	size_t i;
+
+	for (i = 0; i < STAT_FIELDS; i++) {
+		uint64_t v = stat_get(a, i) - stat_get(b, i);
+
+		memcpy((char *)d + stat_fields[i].off, &v, sizeof(v));
+	}
+}
+
+/*
+ * The kernel's skb test run refuses a frame whose Ethernet type says IP
+ * but which is too short for the bare IP header (it fills in a socket
+ * from it); such frames can only be run through XDP. That is a limit of
+ * BPF_PROG_TEST_RUN, not of op25b_tc.
+ */
+static bool tc_refused(const uint8_t *pkt, size_t len)
+{
+	unsigned int type = (unsigned int)pkt[12] << 8 | pkt[13];
+
+	return (type == ETH_P_IP && len < ETH_HLEN + sizeof(struct iphdr)) ||
+	       (type == ETH_P_IPV6 && len < ETH_HLEN + IPV6_HDR_LEN);
+}
+
+static int run_prog(int fd, const uint8_t *pkt, size_t len, __u32 *retval)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt,
+		    .data_size_in = (__u32)len, .repeat = 1);
+	int err = bpf_prog_test_run_opts(fd, &opts);
+
+	*retval = opts.retval;
+	return err;
+}
+
+static void print_packet(const uint8_t *pkt, size_t len, bool l3,
+			 const struct oracle_result *r)
+{
+	size_t i;
+
+	printf("#   mode %s, %zu bytes; oracle: class %s, judgement %s, %s\n",
+	       l3 ? "l3" : "l2", len, oracle_class_name(r->cls),
+	       oracle_judgement_name(r->judgement), r->drop ? "drop" : "pass");
+	for (i = 0; i < len; i++) {
+		if (i % 16 == 0)
+			printf("#   %04zx:", i);
+		printf(" %02x", pkt[i]);
+		if (i % 16 == 15 || i + 1 == len)
+			printf("\n");
+	}
+	printf("#   hex: ");
+	for (i = 0; i < len; i++)
+		printf("%02x", pkt[i]);
+	printf("\n");
+}
+
+/* ---- bookkeeping for the summary */
+
+static unsigned long class_seen[MODE_COUNT][OP25B_C_MALFORMED + 1];
+static unsigned long judgement_seen[ORACLE_J_COUNT];
+static unsigned long runs_agreed[MODE_COUNT][2];	/* [mode][xdp, tc] */
+static unsigned long tc_skipped[MODE_COUNT];	/* refused by test_run */
+static unsigned long xdp_aborted;
+static unsigned long packets_run;
+static int passed, failed;
+
+static void check(int ok, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void check(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok)
+		passed++;
+	else
+		failed++;
+	if (ok && quiet)
+		return;
+	printf("%s - ", ok ? "ok" : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+/* The window since the last counter check, replayed one run at a time. */
+struct window_pkt {
+	uint8_t b[PKT_MAX];
+	size_t len;
+	bool l3;
+};
+
+static struct window_pkt window[CHECK_EVERY];
+static int window_n;
+
+/* Finds the first run of the window that moves the counters wrongly. */
+static void replay_window(int mode)
+{
+	struct op25b_stats before, after, delta, want;
+	char diff[512];
+	int i, p;
+
+	for (i = 0; i < window_n; i++) {
+		struct window_pkt *w = &window[i];
+		struct oracle_result r;
+
+		if (w->l3 != (mode == MODE_L3))
+			continue;
+		r = oracle_judge(&oracle, w->l3, w->b, w->len);
+		for (p = 0; p < 2; p++) {
+			__u32 ret;
+
+			memset(&want, 0, sizeof(want));
+			oracle_count(&oracle, &r, &want);
+			if (read_stats(&targets[mode], &before))
+				return;
+			if (run_prog(p ? targets[mode].tc_fd :
+					 targets[mode].xdp_fd,
+				     w->b, w->len, &ret)) {
+				if (p && tc_refused(w->b, w->len))
+					continue;
+				return;
+			}
+			if (read_stats(&targets[mode], &after))
+				return;
+			stats_sub(&delta, &after, &before);
+			if (stats_diff(&want, &delta, diff, sizeof(diff))) {
+				printf("#   replayed: %s moved the counters "
+				       "wrongly on this packet: %s\n",
+				       p ? "op25b_tc" : "op25b_xdp", diff);
+				print_packet(w->b, w->len, w->l3, &r);
+				return;
+			}
+		}
+	}
+	printf("#   replaying the window packet by packet did not "
+	       "reproduce it\n");
+}
+
+static int check_counters(int mode, unsigned long idx)
+{
+	struct target *t = &targets[mode];
+	struct op25b_stats got;
+	char diff[512];
+	int err = read_stats(t, &got);
+
+	if (err) {
+		check(0, "%s counters: reading op25b_stats: %s",
+		      mode_name[mode], strerror(-err));
+		return -1;
+	}
+	t->checks++;
+	if (!stats_diff(&t->expect, &got, diff, sizeof(diff)))
+		return 0;
+	check(0, "%s counters after packet %lu: %s", mode_name[mode], idx,
+	      diff);
+	replay_window(mode);
+	printf("#   reproduce: fuzz -s %llu -n %lu -c\n", seed, idx + 1);
+	return -1;
+}
+
+/* ---- setup */
+
+static int parse_rule(const struct policy_line *l, struct parsed_rule *r)
+{
+	char buf[64], *slash;
+	unsigned int bit, nbits;
+
+	snprintf(buf, sizeof(buf), "%s", l->prefix);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	memset(r, 0, sizeof(*r));
+	r->table = l->table;
+	r->verdict = l->verdict;
+	r->plen = (unsigned int)atoi(slash + 1);
+	if (inet_pton(AF_INET, buf, r->addr) == 1)
+		r->family = 4;
+	else if (inet_pton(AF_INET6, buf, r->addr) == 1)
+		r->family = 6;
+	else
+		return -1;
+	nbits = r->family == 4 ? 32 : 128;
+	if (r->plen > nbits)
+		return -1;
+	for (bit = r->plen; bit < nbits; bit++)
+		addr_set_bit(r->addr, bit, 0);
+	return 0;
+}
+
+static struct bpf_map *rule_map(struct op25b_bpf *skel,
+				const struct parsed_rule *r)
+{
+	if (r->table == T_SUB)
+		return r->family == 4 ? skel->maps.op25b_sub4 :
+					skel->maps.op25b_sub6;
+	return r->family == 4 ? skel->maps.op25b_relay4 :
+				skel->maps.op25b_relay6;
+}
+
+static int install_rule(struct op25b_bpf *skel, const struct parsed_rule *r)
+{
+	struct op25b_rule val = { .verdict = r->verdict };
+	struct op25b_key4 k4 = { .prefixlen = r->plen };
+	struct op25b_key6 k6 = { .prefixlen = r->plen };
+
+	if (r->family == 4) {
+		memcpy(k4.addr, r->addr, sizeof(k4.addr));
+		return bpf_map__update_elem(rule_map(skel, r), &k4, sizeof(k4),
+					    &val, sizeof(val), BPF_ANY);
+	}
+	memcpy(k6.addr, r->addr, sizeof(k6.addr));
+	return bpf_map__update_elem(rule_map(skel, r), &k6, sizeof(k6), &val,
+				    sizeof(val), BPF_ANY);
+}
+
+static void set_action(unsigned int action)
+{
+	int m;
+
+	oracle.action = action;
+	for (m = 0; m < MODE_COUNT; m++)
+		targets[m].skel->data_config->op25b_cfg.action = action;
+}
+
+static int setup_policy(void)
+{
+	size_t i, j;
+	int m;
+
+	oracle_policy_init(&oracle);
+	for (i = 0; i < POLICY_N; i++) {
+		struct parsed_rule *r = &rules[i];
+
+		if (parse_rule(&policy_lines[i], r)) {
+			fprintf(stderr, "fuzz: bad policy line '%s'\n",
+				policy_lines[i].prefix);
+			return -1;
+		}
+		if (oracle_add_rule(r->table == T_SUB ? &oracle.subscriber :
+							&oracle.relay,
+				    r->family, r->addr, r->plen, r->verdict))
+			return -1;
+	}
+	for (m = 0; m < MODE_COUNT; m++) {
+		struct op25b_config *cfg =
+			&targets[m].skel->data_config->op25b_cfg;
+
+		for (i = 0; i < POLICY_N; i++) {
+			int err = install_rule(targets[m].skel, &rules[i]);
+
+			if (err) {
+				fprintf(stderr,
+					"fuzz: installing '%s': %s\n",
+					policy_lines[i].prefix,
+					strerror(-err));
+				return -1;
+			}
+		}
+		memset(cfg->ports, 0, sizeof(cfg->ports));
+		/* The whole set is ours: no reliance on the default. */
+		for (j = 0; j < ARRAY_LEN(blocked_ports); j++) {
+			unsigned int p = blocked_ports[j];
+
+			cfg->ports[p / 64] |= 1ULL << (p % 64);
+		}
+	}
+	for (j = 0; j < ARRAY_LEN(blocked_ports); j++)
+		oracle.port_blocked[blocked_ports[j]] = 1;
+	set_action(OP25B_ACT_DROP);
+	return 0;
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (level != LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Not root or no BPF: a skip, except in CI where it is a failure. */
+static int skip(const char *why)
+{
+	const char *ci = getenv("CI");
+
+	if (ci && !strcmp(ci, "true")) {
+		printf("FAIL - environment: %s (CI=true: not skipping)\n", why);
+		printf("0 passed, 1 failed\n");
+		return 1;
+	}
+	printf("skip - environment: %s\n", why);
+	printf("0 passed, 0 failed, 1 skipped\n");
+	return 0;
+}
+
+static int load_targets(char *why, size_t size)
+{
+	int m, err;
+
+	for (m = 0; m < MODE_COUNT; m++) {
+		struct op25b_bpf *skel = op25b_bpf__open();
+
+		if (!skel) {
+			snprintf(why, size, "opening the skeleton: %s",
+				 strerror(errno));
+			return -1;
+		}
+		targets[m].skel = skel;
+		skel->rodata->op25b_l3 = m == MODE_L3;
+		err = op25b_bpf__load(skel);
+		if (err) {
+			snprintf(why, size, "loading the %s datapath: %s",
+				 mode_name[m], strerror(-err));
+			return -1;
+		}
+		targets[m].xdp_fd = bpf_program__fd(skel->progs.op25b_xdp);
+		targets[m].tc_fd = bpf_program__fd(skel->progs.op25b_tc);
+	}
+	return 0;
+}
+
+static void destroy_targets(void)
+{
+	int m;
+
+	for (m = 0; m < MODE_COUNT; m++)
+		op25b_bpf__destroy(targets[m].skel);
+}
+
+/* ---- the run */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int report_mismatch(unsigned long idx, const struct gen *g,
+			   const struct oracle_result *r, __u32 xdp_ret,
+			   __u32 tc_ret)
+{
+	check(0, "%s packet %lu: oracle says %s (class %s), op25b_xdp "
+		 "returned %u%s, op25b_tc returned 0x%x",
+	      g->l3 ? "l3" : "l2", idx, r->drop ? "drop" : "pass",
+	      oracle_class_name(r->cls), xdp_ret,
+	      xdp_ret == XDP_ABORTED ? " (XDP_ABORTED)" : "", tc_ret);
+	print_packet(g->b, g->len, g->l3, r);
+	printf("#   reproduce: fuzz -s %llu -n %lu\n", seed, idx + 1);
+	return -1;
+}
+
+static int run_one(unsigned long idx, struct gen *g)
+{
+	struct target *t = &targets[g->l3 ? MODE_L3 : MODE_L2];
+	int mode = g->l3 ? MODE_L3 : MODE_L2;
+	struct oracle_result r;
+	__u32 xdp_ret, tc_ret;
+	__u32 want_xdp, want_tc;
+	bool tc_ran = true;
+	int err;
+
+	r = oracle_judge(&oracle, g->l3, g->b, g->len);
+	class_seen[mode][r.cls]++;
+	judgement_seen[r.judgement]++;
+
+	err = run_prog(t->xdp_fd, g->b, g->len, &xdp_ret);
+	if (!err) {
+		err = run_prog(t->tc_fd, g->b, g->len, &tc_ret);
+		if (err && errno == EINVAL && tc_refused(g->b, g->len)) {
+			tc_skipped[mode]++;
+			tc_ran = false;
+			err = 0;
+		}
+	}
+	if (err) {
+		check(0, "%s packet %lu: bpf_prog_test_run_opts: %s",
+		      mode_name[mode], idx, strerror(errno));
+		print_packet(g->b, g->len, g->l3, &r);
+		return -1;
+	}
+
+	want_xdp = r.drop ? XDP_DROP : XDP_PASS;
+	want_tc = r.drop ? (__u32)TC_ACT_SHOT : (__u32)TC_ACT_UNSPEC;
+	if (!tc_ran)
+		tc_ret = want_tc;
+	if (xdp_ret == XDP_ABORTED)
+		xdp_aborted++;
+	if (xdp_ret != want_xdp || tc_ret != want_tc)
+		return report_mismatch(idx, g, &r, xdp_ret, tc_ret);
+	runs_agreed[mode][0]++;
+	oracle_count(&oracle, &r, &t->expect);
+	if (tc_ran) {
+		runs_agreed[mode][1]++;
+		oracle_count(&oracle, &r, &t->expect);
+	}
+	return 0;
+}
+
+static void usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s [-n PACKETS] [-s SEED] [-c] [-q]\n"
+		"  -n  packets to generate (default %d)\n"
+		"  -s  PRNG seed (default %d)\n"
+		"  -c  compare the counters after every packet (slow)\n"
+		"  -q  print failures and the summary only\n",
+		prog, DEFAULT_PACKETS, DEFAULT_SEED);
+}
+
+static void summary(unsigned long n, double secs)
+{
+	int c, m;
+
+	printf("# fuzz: %lu packets, seed %llu, %.1f s;", n, seed, secs);
+	for (c = 0; c <= OP25B_C_MALFORMED; c++)
+		printf(" %s %lu", oracle_class_name(c),
+		       class_seen[MODE_L2][c] + class_seen[MODE_L3][c]);
+	printf(";");
+	for (c = ORACLE_J_NOT_SUBSCRIBER; c < ORACLE_J_COUNT; c++)
+		printf(" %s %lu", oracle_judgement_name(c), judgement_seen[c]);
+	printf("; xdp_aborted %lu\n", xdp_aborted);
+	for (m = 0; m < MODE_COUNT; m++) {
+		printf("# %s:", mode_name[m]);
+		for (c = 0; c <= OP25B_C_MALFORMED; c++)
+			printf(" %s %lu", oracle_class_name(c),
+			       class_seen[m][c]);
+		printf("\n");
+	}
+}
+
+static void final_checks(unsigned long n)
+{
+	int m, c;
+
+	for (m = 0; m < MODE_COUNT; m++) {
+		unsigned long runs = class_seen[m][0] + class_seen[m][1] +
+				     class_seen[m][2] + class_seen[m][3] +
+				     class_seen[m][4];
+
+		check(runs_agreed[m][0] == runs,
+		      "%s op25b_xdp agrees with the oracle on %lu of %lu "
+		      "packets", mode_name[m], runs_agreed[m][0], runs);
+		check(runs_agreed[m][1] + tc_skipped[m] == runs,
+		      "%s op25b_tc agrees with the oracle on %lu of %lu "
+		      "packets (%lu too short for the skb test run)",
+		      mode_name[m], runs_agreed[m][1], runs, tc_skipped[m]);
+		check(targets[m].checks > 0,
+		      "%s counters agree at %lu checkpoints", mode_name[m],
+		      targets[m].checks);
+	}
+	check(xdp_aborted == 0, "op25b_xdp never returned XDP_ABORTED (%lu)",
+	      xdp_aborted);
+	if (n < COVERAGE_MIN)
+		return;
+	for (m = 0; m < MODE_COUNT; m++)
+		for (c = 0; c <= OP25B_C_MALFORMED; c++)
+			check(class_seen[m][c] > 0,
+			      "%s class %s exercised (%lu packets)",
+			      mode_name[m], oracle_class_name(c),
+			      class_seen[m][c]);
+	for (c = ORACLE_J_NOT_SUBSCRIBER; c < ORACLE_J_COUNT; c++)
+		check(judgement_seen[c] > 0, "judgement %s exercised (%lu)",
+		      oracle_judgement_name(c), judgement_seen[c]);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long n = DEFAULT_PACKETS, i;
+	static struct gen g;
+	int every_packet = 0, opt, rc = 0, m;
+	char why[256], *end;
+	double t0;
+
+	while ((opt = getopt(argc, argv, "n:s:cqh")) != -1) {
+		switch (opt) {
+		case 'n':
+			n = strtoul(optarg, &end, 0);
+			if (*end || !*optarg) {
+				fprintf(stderr, "fuzz: bad packet count '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 's':
+			seed = strtoull(optarg, &end, 0);
+			if (*end || !*optarg) {
+				fprintf(stderr, "fuzz: bad seed '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'c':
+			every_packet = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		default:
+			usage(argv[0]);
+			return 2;
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	rng_state = seed;
+
+	if (geteuid() != 0)
+		return skip("not root");
+	libbpf_set_print(libbpf_quiet);
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0)
+		return skip("cannot count possible CPUs");
+	if (load_targets(why, sizeof(why))) {
+		destroy_targets();
+		return skip(why);
+	}
+	if (setup_policy()) {
+		destroy_targets();
+		printf("FAIL - policy: installing it in the maps\n");
+		printf("0 passed, 1 failed\n");
+		return 1;
+	}
+
+	t0 = now();
+	for (i = 0; i < n && !rc; i++) {
+		if (i % CHECK_EVERY == 0) {
+			window_n = 0;
+			set_action((i / CHECK_EVERY) % MONITOR_EVERY ==
+						   MONITOR_EVERY - 1 ?
+					   OP25B_ACT_MONITOR :
+					   OP25B_ACT_DROP);
+		}
+		gen_packet(&g);
+		memcpy(window[window_n].b, g.b, g.len);
+		window[window_n].len = g.len;
+		window[window_n].l3 = g.l3;
+		window_n++;
+
+		if (run_one(i, &g)) {
+			rc = 1;
+			break;
+		}
+		packets_run++;
+		if (every_packet && i + 1 < n) {
+			if (check_counters(g.l3 ? MODE_L3 : MODE_L2, i))
+				rc = 1;
+		} else if (every_packet || i % CHECK_EVERY == CHECK_EVERY - 1 ||
+			   i + 1 == n) {
+			for (m = 0; m < MODE_COUNT && !rc; m++)
+				if (check_counters(m, i))
+					rc = 1;
+		}
+		if (!quiet && (i + 1) % PROGRESS_EVERY == 0)
+			fprintf(stderr, "fuzz: %lu packets, %.0f s\n", i + 1,
+				now() - t0);
+	}
+
+	if (!rc)
+		final_checks(n);
+	summary(packets_run, now() - t0);
+	destroy_targets();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

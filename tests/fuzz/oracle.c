@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Reference model of the op25b datapath: see oracle.h. Written to be read
+ * next to the spec, one rule at a time, with no attempt at speed.
+ */
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <linux/if_ether.h>
+#include <linux/ppp_defs.h>
+
+#include "oracle.h"
+
+/* Sizes and numbers the spec names; the rest come from system headers. */
+#define VLAN_TAG_LEN		4
+#define PPPOE_HDR_LEN		6
+#define PPP_PROTO_LEN		2
+#define PPPOE_VER_TYPE		0x11
+#define IPV4_MIN_LEN		20
+#define IPV6_HDR_LEN		40
+#define IPV6_FRAG_HDR_LEN	8
+#define TCP_MIN_LEN		20
+/* RFC 7401 and RFC 5533; libc has no names for them. */
+#define NEXTHDR_HIP		139
+#define NEXTHDR_SHIM6		140
+
+static unsigned int get16(const uint8_t *b)
+{
+	return (unsigned int)b[0] << 8 | b[1];
+}
+
+/* Where the IP header starts and which family it is; 0 when not IP. */
+struct l3_start {
+	int family;
+	size_t off;
+};
+
+static bool is_vlan_tpid(unsigned int type)
+{
+	return type == ETH_P_8021Q || type == ETH_P_8021AD ||
+	       type == ETH_P_QINQ1;
+}
+
+static struct l3_start parse_l2(const uint8_t *pkt, size_t len)
+{
+	struct l3_start none = { 0, 0 };
+	size_t off = ETH_HLEN;
+	unsigned int type;
+	int tags = 0;
+
+	if (len < ETH_HLEN)
+		return none;
+	type = get16(pkt + 12);
+
+	while (is_vlan_tpid(type)) {
+		if (tags == OP25B_VLAN_MAX)
+			return none;
+		if (len - off < VLAN_TAG_LEN)
+			return none;
+		type = get16(pkt + off + 2);
+		off += VLAN_TAG_LEN;
+		tags++;
+	}
+
+	if (type == ETH_P_PPP_SES) {
+		unsigned int proto;
+
+		if (len - off < PPPOE_HDR_LEN + PPP_PROTO_LEN)
+			return none;
+		if (pkt[off] != PPPOE_VER_TYPE || pkt[off + 1] != 0)
+			return none;
+		proto = get16(pkt + off + PPPOE_HDR_LEN);
+		off += PPPOE_HDR_LEN + PPP_PROTO_LEN;
+		if (proto == PPP_IP)
+			return (struct l3_start){ 4, off };
+		if (proto == PPP_IPV6)
+			return (struct l3_start){ 6, off };
+		return none;
+	}
+	if (type == ETH_P_IP)
+		return (struct l3_start){ 4, off };
+	if (type == ETH_P_IPV6)
+		return (struct l3_start){ 6, off };
+	return none;
+}
+
+static struct l3_start parse_l3(const uint8_t *pkt, size_t len)
+{
+	struct l3_start none = { 0, 0 };
+
+	if (len < 1)
+		return none;
+	if (pkt[0] >> 4 == 4)
+		return (struct l3_start){ 4, 0 };
+	if (pkt[0] >> 4 == 6)
+		return (struct l3_start){ 6, 0 };
+	return none;
+}
+
+/* ip points at the IPv4 header, len bytes from there to the frame's end. */
+static int classify_ipv4(const struct oracle_policy *p, const uint8_t *ip,
+			 size_t len)
+{
+	unsigned int ihl_bytes, total, frag, frag_off, tcp_len;
+	bool more_frags;
+
+	if (len < IPV4_MIN_LEN)
+		return OP25B_C_PASS;
+	ihl_bytes = (ip[0] & 0x0f) * 4;
+	total = get16(ip + 2);
+	if (ip[0] >> 4 != 4 || ihl_bytes < IPV4_MIN_LEN ||
+	    total < ihl_bytes || total > len)
+		return OP25B_C_MALFORMED;
+	if (ip[9] != IPPROTO_TCP)
+		return OP25B_C_PASS;
+
+	frag = get16(ip + 6);
+	frag_off = frag & IP_OFFMASK;
+	more_frags = frag & IP_MF;
+	if (frag_off == 1)
+		return OP25B_C_EVASION;
+	if (frag_off > 1)
+		return OP25B_C_PASS;
+
+	tcp_len = total - ihl_bytes;
+	if (tcp_len < TCP_MIN_LEN)
+		return more_frags ? OP25B_C_EVASION : OP25B_C_MALFORMED;
+	if (p->port_blocked[get16(ip + ihl_bytes + 2)])
+		return OP25B_C_SMTP;
+	return OP25B_C_PASS;
+}
+
+static bool ipv6_is_ext(unsigned int nh)
+{
+	switch (nh) {
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_FRAGMENT:
+	case IPPROTO_AH:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_MH:
+	case NEXTHDR_HIP:
+	case NEXTHDR_SHIM6:
+		return true;
+	}
+	return false;
+}
+
+static int classify_ipv6(const struct oracle_policy *p, const uint8_t *ip,
+			 size_t len)
+{
+	size_t end, off = IPV6_HDR_LEN;
+	bool first_frag = false;
+	unsigned int plen, nh;
+	int walked = 0;
+
+	if (len < IPV6_HDR_LEN)
+		return OP25B_C_PASS;
+	plen = get16(ip + 4);
+	if (ip[0] >> 4 != 6 || IPV6_HDR_LEN + plen > len)
+		return OP25B_C_MALFORMED;
+	nh = ip[6];
+	/* A jumbogram's length is in a hop-by-hop option: trust the frame. */
+	if (plen == 0 && nh == IPPROTO_HOPOPTS)
+		end = len;
+	else
+		end = IPV6_HDR_LEN + plen;
+
+	while (ipv6_is_ext(nh)) {
+		size_t hlen;
+		bool fits;
+
+		if (walked == OP25B_IPV6_EXT_MAX)
+			return OP25B_C_UNDECIDABLE;
+		walked++;
+
+		if (nh == IPPROTO_FRAGMENT) {
+			fits = end - off >= IPV6_FRAG_HDR_LEN;
+			hlen = IPV6_FRAG_HDR_LEN;
+		} else if (end - off < 2) {
+			fits = false;
+			hlen = 0;
+		} else {
+			if (nh == IPPROTO_AH)
+				hlen = ((size_t)ip[off + 1] + 2) * 4;
+			else
+				hlen = ((size_t)ip[off + 1] + 1) * 8;
+			fits = end - off >= hlen;
+		}
+		/*
+		 * Inside a first fragment the rest may simply be in the next
+		 * fragment; anywhere else the datagram lies about itself.
+		 */
+		if (!fits)
+			return first_frag ? OP25B_C_UNDECIDABLE :
+					    OP25B_C_MALFORMED;
+
+		if (nh == IPPROTO_FRAGMENT) {
+			unsigned int fo = get16(ip + off + 2) >> 3;
+			bool more = get16(ip + off + 2) & 1;
+
+			if (fo == 1 && ip[off] == IPPROTO_TCP)
+				return OP25B_C_EVASION;
+			if (fo != 0)
+				return OP25B_C_PASS;
+			/* Once inside a first fragment, later headers are too. */
+			if (more)
+				first_frag = true;
+		}
+		nh = ip[off];
+		off += hlen;
+	}
+
+	if (nh != IPPROTO_TCP)
+		return OP25B_C_PASS;
+	if (end - off < TCP_MIN_LEN)
+		return first_frag ? OP25B_C_EVASION : OP25B_C_MALFORMED;
+	if (p->port_blocked[get16(ip + off + 2)])
+		return OP25B_C_SMTP;
+	return OP25B_C_PASS;
+}
+
+void oracle_policy_init(struct oracle_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->action = OP25B_ACT_DROP;
+}
+
+int oracle_add_rule(struct oracle_table *t, int family, const uint8_t *addr,
+		    unsigned int plen, unsigned int verdict)
+{
+	struct oracle_rule *r;
+
+	if (t->n == ORACLE_RULES_MAX || plen > (family == 4 ? 32u : 128u))
+		return -1;
+	r = &t->rule[t->n++];
+	memset(r, 0, sizeof(*r));
+	r->family = family;
+	memcpy(r->addr, addr, family == 4 ? 4 : 16);
+	r->plen = plen;
+	r->verdict = verdict;
+	return 0;
+}
+
+static bool prefix_covers(const struct oracle_rule *r, const uint8_t *addr)
+{
+	unsigned int bit;
+
+	for (bit = 0; bit < r->plen; bit++) {
+		unsigned int mask = 0x80 >> (bit % 8);
+
+		if ((r->addr[bit / 8] & mask) != (addr[bit / 8] & mask))
+			return false;
+	}
+	return true;
+}
+
+unsigned int oracle_lookup(const struct oracle_table *t, int family,
+			   const uint8_t *addr)
+{
+	const struct oracle_rule *best = NULL;
+	int i;
+
+	for (i = 0; i < t->n; i++) {
+		const struct oracle_rule *r = &t->rule[i];
+
+		if (r->family != family || !prefix_covers(r, addr))
+			continue;
+		if (!best || r->plen > best->plen)
+			best = r;
+	}
+	return best ? best->verdict : OP25B_V_NONE;
+}
+
+struct oracle_result oracle_judge(const struct oracle_policy *p, bool l3,
+				  const uint8_t *pkt, size_t len)
+{
+	struct oracle_result res = { OP25B_C_PASS, ORACLE_J_NONE, false };
+	struct l3_start s = l3 ? parse_l3(pkt, len) : parse_l2(pkt, len);
+	const uint8_t *ip = pkt + s.off, *src, *dst;
+	size_t ip_len = len - s.off;
+	unsigned int sub;
+
+	if (s.family == 4)
+		res.cls = classify_ipv4(p, ip, ip_len);
+	else if (s.family == 6)
+		res.cls = classify_ipv6(p, ip, ip_len);
+	if (res.cls == OP25B_C_PASS)
+		return res;
+
+	/* Every judged class carries a whole fixed IP header: addresses. */
+	src = ip + (s.family == 4 ? 12 : 8);
+	dst = ip + (s.family == 4 ? 16 : 24);
+	sub = oracle_lookup(&p->subscriber, s.family, src);
+	if (sub == OP25B_V_ALLOW) {
+		res.judgement = ORACLE_J_EXEMPT;
+	} else if (sub != OP25B_V_DENY) {
+		res.judgement = ORACLE_J_NOT_SUBSCRIBER;
+	} else if (oracle_lookup(&p->relay, s.family, dst) == OP25B_V_ALLOW) {
+		res.judgement = ORACLE_J_RELAY;
+	} else if (p->action == OP25B_ACT_MONITOR) {
+		res.judgement = ORACLE_J_MONITORED;
+	} else {
+		res.judgement = ORACLE_J_BLOCKED;
+		res.drop = true;
+	}
+	return res;
+}
+
+void oracle_count(const struct oracle_policy *p,
+		  const struct oracle_result *r, struct op25b_stats *s)
+{
+	switch (r->cls) {
+	case OP25B_C_SMTP:
+		s->smtp++;
+		break;
+	case OP25B_C_EVASION:
+		s->evasion++;
+		break;
+	case OP25B_C_UNDECIDABLE:
+		s->undecidable++;
+		break;
+	case OP25B_C_MALFORMED:
+		s->malformed++;
+		break;
+	default:
+		return;
+	}
+	switch (r->judgement) {
+	case ORACLE_J_NOT_SUBSCRIBER:
+		s->not_subscriber++;
+		break;
+	case ORACLE_J_EXEMPT:
+		s->exempt++;
+		break;
+	case ORACLE_J_RELAY:
+		s->relay++;
+		break;
+	case ORACLE_J_BLOCKED:
+		s->blocked++;
+		if (p->action == OP25B_ACT_REJECT)
+			s->rejected++;
+		break;
+	case ORACLE_J_MONITORED:
+		s->monitored++;
+		break;
+	}
+}
+
+const char *oracle_class_name(int cls)
+{
+	static const char *const names[] = {
+		[OP25B_C_PASS] = "pass",
+		[OP25B_C_SMTP] = "smtp",
+		[OP25B_C_EVASION] = "evasion",
+		[OP25B_C_UNDECIDABLE] = "undecidable",
+		[OP25B_C_MALFORMED] = "malformed",
+	};
+
+	if (cls < 0 || cls > OP25B_C_MALFORMED)
+		return "?";
+	return names[cls];
+}
+
+const char *oracle_judgement_name(int j)
+{
+	static const char *const names[] = {
+		[ORACLE_J_NONE] = "none",
+		[ORACLE_J_NOT_SUBSCRIBER] = "not_subscriber",
+		[ORACLE_J_EXEMPT] = "exempt",
+		[ORACLE_J_RELAY] = "relay",
+		[ORACLE_J_BLOCKED] = "blocked",
+		[ORACLE_J_MONITORED] = "monitored",
+	};
+
+	if (j < 0 || j >= ORACLE_J_COUNT)
+		return "?";
+	return names[j];
+}

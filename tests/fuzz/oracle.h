@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Reference model of the op25b datapath for the differential fuzzer.
+ *
+ * It restates DESIGN.md and the rule comment at the top of bpf/parse.h in
+ * plain userspace C (explicit offsets, linear-scan prefix match) and shares
+ * no code with bpf/: only the ABI constants of op25b.h. Two of the spec's
+ * notes cannot arise under BPF_PROG_TEST_RUN (a VLAN tag already stripped
+ * into skb->vlan_tci, an skb whose headers sit in paged data) and are not
+ * modelled.
+ */
+#ifndef OP25B_ORACLE_H
+#define OP25B_ORACLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "op25b.h"
+
+#define ORACLE_RULES_MAX	64
+
+/* One table entry; family 4 uses the first 4 bytes of addr. */
+struct oracle_rule {
+	int family;		/* 4 or 6 */
+	uint8_t addr[16];
+	unsigned int plen;
+	unsigned int verdict;	/* enum op25b_verdict */
+};
+
+struct oracle_table {
+	struct oracle_rule rule[ORACLE_RULES_MAX];
+	int n;
+};
+
+struct oracle_policy {
+	struct oracle_table subscriber;
+	struct oracle_table relay;
+	uint8_t port_blocked[65536];	/* 1: TCP dport blocked */
+	unsigned int action;		/* enum op25b_action */
+};
+
+/* Which judgement counter a judged packet moves (besides its class). */
+enum oracle_judgement {
+	ORACLE_J_NONE = 0,	/* class PASS: nothing counted */
+	ORACLE_J_NOT_SUBSCRIBER,
+	ORACLE_J_EXEMPT,
+	ORACLE_J_RELAY,
+	ORACLE_J_BLOCKED,
+	ORACLE_J_MONITORED,
+	ORACLE_J_COUNT,
+};
+
+struct oracle_result {
+	int cls;		/* enum op25b_class */
+	int judgement;		/* enum oracle_judgement */
+	bool drop;
+};
+
+void oracle_policy_init(struct oracle_policy *p);
+int oracle_add_rule(struct oracle_table *t, int family, const uint8_t *addr,
+		    unsigned int plen, unsigned int verdict);
+/* Best (longest) match's verdict, OP25B_V_NONE when nothing matches. */
+unsigned int oracle_lookup(const struct oracle_table *t, int family,
+			   const uint8_t *addr);
+
+/*
+ * Verdict for one frame. l3 selects a device without an Ethernet header,
+ * where the frame starts at the IP header.
+ */
+struct oracle_result oracle_judge(const struct oracle_policy *p, bool l3,
+				  const uint8_t *pkt, size_t len);
+
+/* Adds what the result moves to a counter block (class + judgement). */
+void oracle_count(const struct oracle_policy *p,
+		  const struct oracle_result *r, struct op25b_stats *s);
+
+const char *oracle_class_name(int cls);
+const char *oracle_judgement_name(int j);
+
+#endif /* OP25B_ORACLE_H */

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Run every test suite, then add up their "N passed, N failed" lines.
+# A suite that ends without such a line, or exits non-zero with no failure
+# counted, counts as one failure: a crash is never a pass.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+BUILD=${BUILD:-$top/build}
+export BUILD
+FUZZ_PACKETS=${FUZZ_PACKETS:-200000}
+FUZZ_SEED=${FUZZ_SEED:-20261128}
+COMPILERS=${COMPILERS:-clang-16 clang-19}
+
+total_pass=0
+total_fail=0
+total_skip=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+run_suite() {
+	local name=$1 rc line p f s
+	shift
+	printf '==> %s\n' "$name"
+	"$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "FAIL - $name: ended (exit $rc) without a summary line"
+		total_fail=$((total_fail + 1))
+		return
+	fi
+	p=$(sed -E 's/.*\b([0-9]+) passed.*/\1/' <<<"$line")
+	f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	s=0
+	grep -q skipped <<<"$line" && s=$(sed -E 's/.* ([0-9]+) skipped.*/\1/' <<<"$line")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL - $name: exit $rc with no failure counted"
+		f=1
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + s))
+}
+
+# The same unit tests against objects built by every supported compiler.
+compiler_suite() {
+	local cc=$1 dir=$BUILD/$1
+	if ! command -v "$cc" >/dev/null; then
+		if [ "${CI:-}" = true ]; then
+			echo "FAIL - $cc: not installed"
+			echo "0 passed, 1 failed"
+			return 1
+		fi
+		echo "skip - $cc: not installed"
+		echo "0 passed, 0 failed, 1 skipped"
+		return 0
+	fi
+	make -s -C "$top" --no-print-directory CLANG="$cc" BUILD="$dir" \
+		"$dir/test_datapath" >/dev/null || {
+		echo "FAIL - $cc: build failed"
+		echo "0 passed, 1 failed"
+		return 1
+	}
+	"$dir/test_datapath" -q
+}
+
+run_suite unit "$BUILD/test_datapath"
+run_suite fuzz "$BUILD/fuzz" -n "$FUZZ_PACKETS" -s "$FUZZ_SEED" -q
+for cc in $COMPILERS; do
+	run_suite "unit ($cc)" compiler_suite "$cc"
+done
+run_suite cli "$here/cli/test_cli.sh"
+run_suite e2e "$here/e2e/test_e2e.sh"
+
+[ "$total_skip" -gt 0 ] && skipped=", $total_skip skipped" || skipped=
+echo
+echo "$total_pass passed, $total_fail failed$skipped"
+[ "$total_fail" -eq 0 ] || exit 1
+[ "${CI:-}" = true ] && [ "$total_skip" -gt 0 ] && exit 1
+exit 0
