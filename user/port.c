@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The global config: blocked TCP destination ports and the action on a
+ * blocked packet. One value (key 0 of the pinned config map) that the
+ * datapath reads directly; changed read-modify-write under the pin lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "op25bctl.h"
+
+/* The highest port the bitmap holds: 65535. */
+#define PORT_MAX	(OP25B_PORT_WORDS * 64 - 1)
+
+static const struct {
+	const char *name;
+	__u32 action;
+	bool supported;		/* implemented by the datapath */
+} actions[] = {
+	{ "drop",	OP25B_ACT_DROP,		true },
+	{ "reject",	OP25B_ACT_REJECT,	false },
+	{ "monitor",	OP25B_ACT_MONITOR,	true },
+};
+
+static const char *action_name(__u32 a)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (actions[i].action == a)
+			return actions[i].name;
+	return "unknown";
+}
+
+static bool is_help(const char *s)
+{
+	return !strcmp(s, "-h") || !strcmp(s, "--help");
+}
+
+/* "-5" is a bad number, not an unknown option. */
+static bool is_option(const char *s)
+{
+	return s[0] == '-' && s[1] && !(s[1] >= '0' && s[1] <= '9');
+}
+
+static bool port_blocked(const struct op25b_config *cfg, __u32 p)
+{
+	return cfg->ports[p / 64] & (1ULL << (p % 64));
+}
+
+/* Decimal only: strtoul would take signs, spaces and "0x". */
+static int port_parse(const char *s, __u32 *port)
+{
+	__u32 v = 0;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > PORT_MAX)
+			return -1;
+		v = v * 10 + (__u32)(s[i] - '0');
+	}
+	if (!i || v < 1 || v > PORT_MAX)
+		return -1;
+	*port = v;
+	return 0;
+}
+
+static int config_read(int fd, struct op25b_config *cfg)
+{
+	__u32 zero = 0;
+	int err;
+
+	/* maps_open checked the value size against struct op25b_config. */
+	err = bpf_map_lookup_elem(fd, &zero, cfg);
+	if (err) {
+		p_err("cannot read the config: %s", strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+static int config_write(int fd, const struct op25b_config *cfg)
+{
+	__u32 zero = 0;
+	int err;
+
+	err = bpf_map_update_elem(fd, &zero, cfg, BPF_ANY);
+	if (err) {
+		p_err("cannot write the config: %s", strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+/* Open the maps for a change: created when missing, under the lock. */
+static int config_open_rw(struct op25b_maps *m, struct op25b_config *cfg)
+{
+	int err;
+
+	err = pin_dir_prepare(true);
+	if (!err)
+		err = pin_lock();
+	if (!err)
+		err = maps_open(m, true);
+	if (err)
+		return err;
+	err = config_read(m->config, cfg);
+	if (err)
+		maps_close(m);
+	return err;
+}
+
+static int config_open_ro(struct op25b_config *cfg)
+{
+	struct op25b_maps m;
+	int err;
+
+	err = maps_open(&m, false);
+	if (err)
+		return err;
+	err = config_read(m.config, cfg);
+	maps_close(&m);
+	return err;
+}
+
+/* ---- port ---- */
+
+static const char port_usage[] =
+	"Usage: op25bctl port add|del PORT...\n"
+	"       op25bctl port [list]\n"
+	"\n"
+	"The TCP destination ports whose segments are judged (25 by\n"
+	"default). Every PORT (1-65535) is checked before anything is\n"
+	"changed.\n";
+
+static int port_list(void)
+{
+	struct op25b_config cfg;
+	__u32 p;
+	int err;
+
+	err = config_open_ro(&cfg);
+	if (err)
+		return err;
+	open_json_array(NULL);
+	for (p = 1; p <= PORT_MAX; p++) {
+		if (!port_blocked(&cfg, p))
+			continue;
+		print_uint(PRINT_ANY, NULL, "%llu", p);
+		print_nl();
+	}
+	close_json_array();
+	output_end();
+	return EXIT_OK;
+}
+
+static int port_change(bool add, int argc, char **argv)
+{
+	const char *verb = add ? "added" : "deleted";
+	struct op25b_config cfg;
+	struct op25b_maps m;
+	size_t nreq = 0, done = 0;
+	__u64 *want;
+	__u32 p, w;
+	int i, err;
+
+	if (!argc) {
+		p_err("port %s: missing PORT", add ? "add" : "del");
+		return EXIT_USAGE;
+	}
+	want = calloc(OP25B_PORT_WORDS, sizeof(*want));
+	if (!want) {
+		p_err("out of memory");
+		return EXIT_RUNTIME;
+	}
+	for (i = 0; i < argc; i++) {
+		if (port_parse(argv[i], &p)) {
+			p_err("bad port '%s': must be a number 1-%d", argv[i],
+			      PORT_MAX);
+			free(want);
+			return EXIT_USAGE;
+		}
+		want[p / 64] |= 1ULL << (p % 64);
+	}
+
+	err = config_open_rw(&m, &cfg);
+	if (err)
+		goto out;
+	for (w = 0; w < OP25B_PORT_WORDS; w++) {
+		nreq += (size_t)__builtin_popcountll(want[w]);
+		if (add) {
+			done += (size_t)__builtin_popcountll(want[w] &
+							     ~cfg.ports[w]);
+			cfg.ports[w] |= want[w];
+		} else {
+			done += (size_t)__builtin_popcountll(want[w] &
+							     cfg.ports[w]);
+			cfg.ports[w] &= ~want[w];
+		}
+	}
+	if (done)
+		err = config_write(m.config, &cfg);
+	maps_close(&m);
+	if (err)
+		goto out;
+	p_info("%zu/%zu ports %s", done, nreq, verb);
+	for (w = 0; w < OP25B_PORT_WORDS && !cfg.ports[w]; w++)
+		;
+	if (w == OP25B_PORT_WORDS)
+		p_info("no port is blocked any more: every packet passes");
+out:
+	free(want);
+	return err;
+}
+
+int do_port(int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (is_help(argv[i])) {
+			fputs(port_usage, stdout);
+			return EXIT_OK;
+		}
+	}
+	for (i = 0; i < argc; i++) {
+		if (is_option(argv[i])) {
+			p_err("port: unknown option '%s'", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!argc || !strcmp(argv[0], "list")) {
+		if (argc > 1) {
+			p_err("port list: unexpected argument '%s'", argv[1]);
+			return EXIT_USAGE;
+		}
+		return port_list();
+	}
+	if (!strcmp(argv[0], "add"))
+		return port_change(true, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "del"))
+		return port_change(false, argc - 1, argv + 1);
+	p_err("port: unknown subcommand '%s' (add, del or list)", argv[0]);
+	return EXIT_USAGE;
+}
+
+/* ---- action ---- */
+
+static const char action_usage[] =
+	"Usage: op25bctl action [drop|monitor]\n"
+	"\n"
+	"What happens to a packet the policy blocks: drop (the default), or\n"
+	"monitor (it passes and is counted: a dry run before enforcing).\n"
+	"Without an argument, print the current action.\n";
+
+static int action_show(void)
+{
+	struct op25b_config cfg;
+	int err;
+
+	err = config_open_ro(&cfg);
+	if (err)
+		return err;
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "action", "%s", action_name(cfg.action));
+	close_json_object();
+	print_nl();
+	output_end();
+	return EXIT_OK;
+}
+
+static int action_set(__u32 action)
+{
+	struct op25b_config cfg;
+	struct op25b_maps m;
+	__u32 old;
+	int err;
+
+	err = config_open_rw(&m, &cfg);
+	if (err)
+		return err;
+	old = cfg.action;
+	if (old != action) {
+		cfg.action = action;
+		err = config_write(m.config, &cfg);
+	}
+	maps_close(&m);
+	if (!err && old == action)
+		p_info("action %s (unchanged)", action_name(action));
+	else if (!err)
+		p_info("action %s (was %s)", action_name(action),
+		       action_name(old));
+	return err;
+}
+
+int do_action(int argc, char **argv)
+{
+	size_t i;
+
+	for (i = 0; i < (size_t)argc; i++) {
+		if (is_help(argv[i])) {
+			fputs(action_usage, stdout);
+			return EXIT_OK;
+		}
+	}
+	for (i = 0; i < (size_t)argc; i++) {
+		if (is_option(argv[i])) {
+			p_err("action: unknown option '%s'", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!argc)
+		return action_show();
+	if (argc > 1) {
+		p_err("action: unexpected argument '%s'", argv[1]);
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		if (strcmp(argv[0], actions[i].name))
+			continue;
+		if (!actions[i].supported) {
+			p_err("action '%s' is not supported yet (drop or monitor)",
+			      argv[0]);
+			return EXIT_USAGE;
+		}
+		return action_set(actions[i].action);
+	}
+	p_err("unknown action '%s' (drop or monitor)", argv[0]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Counters: the per-CPU struct op25b_stats summed over every possible CPU,
+ * as totals, as per-second rates, or in the Prometheus text format.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "op25bctl.h"
+
+/* The one list of counters: name (from the field itself), offset, help. */
+#define STAT(field, help) { #field, offsetof(struct op25b_stats, field), help }
+static const struct stat_field {
+	const char *name;
+	size_t off;
+	const char *help;
+} stat_fields[] = {
+	STAT(smtp, "TCP segments to a blocked port judged"),
+	STAT(evasion, "Fragments shaped to hide the TCP port, judged"),
+	STAT(undecidable, "IPv6 packets whose TCP header cannot be reached, judged"),
+	STAT(malformed, "Packets with bad IP header or lengths, judged"),
+	STAT(not_subscriber, "Judged packets passed: source not a denied subscriber"),
+	STAT(exempt, "Judged packets passed: source exempted by a subscriber allow"),
+	STAT(relay, "Judged packets passed: destination an allowed relay"),
+	STAT(blocked, "Judged packets dropped"),
+	STAT(monitored, "Judged packets that would be blocked, passed by action monitor"),
+	STAT(rejected, "Judged packets blocked and answered with a TCP RST"),
+};
+#undef STAT
+
+#define NFIELDS	(sizeof(stat_fields) / sizeof(stat_fields[0]))
+
+/* A counter added to the ABI must be added to the table above. */
+_Static_assert(sizeof(struct op25b_stats) == NFIELDS * sizeof(__u64),
+	       "stat_fields does not cover struct op25b_stats");
+
+/* Longest interval accepted: a day. */
+#define INTERVAL_MAX	86400
+
+static const char stats_usage[] =
+	"Usage: op25bctl stats [--interval SEC] [--prometheus]\n"
+	"\n"
+	"The datapath's counters, summed over all CPUs. --interval prints\n"
+	"per-second rates (rounded) every SEC seconds until interrupted;\n"
+	"--prometheus prints the totals in the Prometheus text format.\n";
+
+struct stats_reader {
+	int fd;
+	int ncpu;
+	size_t stride;		/* per-CPU value size, rounded up to 8 */
+	void *buf;
+};
+
+/* maps_open checked the value size against struct op25b_stats. */
+static int reader_init(struct stats_reader *r, int fd)
+{
+	r->ncpu = libbpf_num_possible_cpus();
+	if (r->ncpu <= 0) {
+		p_err("cannot count the possible CPUs: %s", strerror(-r->ncpu));
+		return EXIT_RUNTIME;
+	}
+	r->fd = fd;
+	r->stride = (sizeof(struct op25b_stats) + 7) & ~(size_t)7;
+	r->buf = calloc((size_t)r->ncpu, r->stride);
+	if (!r->buf) {
+		p_err("out of memory");
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+/* sum[i] is stat_fields[i] added over every CPU. */
+static int reader_read(struct stats_reader *r, __u64 *sum)
+{
+	__u32 zero = 0;
+	size_t i;
+	__u64 v;
+	int cpu, err;
+
+	err = bpf_map_lookup_elem(r->fd, &zero, r->buf);
+	if (err) {
+		p_err("cannot read the stats: %s", strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	for (i = 0; i < NFIELDS; i++) {
+		sum[i] = 0;
+		for (cpu = 0; cpu < r->ncpu; cpu++) {
+			memcpy(&v, (char *)r->buf + (size_t)cpu * r->stride +
+				   stat_fields[i].off, sizeof(v));
+			sum[i] += v;
+		}
+	}
+	return EXIT_OK;
+}
+
+static size_t name_width(void)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < NFIELDS; i++)
+		if (strlen(stat_fields[i].name) > w)
+			w = strlen(stat_fields[i].name);
+	return w;
+}
+
+static void counters_print(const __u64 *v, const char *unit)
+{
+	char fname[32], fval[32];
+	size_t i;
+
+	snprintf(fname, sizeof(fname), "%%-%zus  ", name_width());
+	snprintf(fval, sizeof(fval), "%%llu%s", unit);
+	open_json_object(NULL);
+	for (i = 0; i < NFIELDS; i++) {
+		print_string(PRINT_FP, NULL, fname, stat_fields[i].name);
+		print_uint(PRINT_ANY, stat_fields[i].name, fval, v[i]);
+		print_nl();
+	}
+	close_json_object();
+	output_end();
+}
+
+static void prometheus_print(const __u64 *v)
+{
+	size_t i;
+
+	for (i = 0; i < NFIELDS; i++) {
+		printf("# HELP op25b_%s_total %s.\n", stat_fields[i].name,
+		       stat_fields[i].help);
+		printf("# TYPE op25b_%s_total counter\n", stat_fields[i].name);
+		printf("op25b_%s_total %llu\n", stat_fields[i].name,
+		       (unsigned long long)v[i]);
+	}
+}
+
+static double now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Rates every sec seconds until SIGINT/SIGTERM. The signals are blocked and
+ * waited for, so one arriving at any moment ends the loop at once.
+ */
+static int rates_loop(struct stats_reader *r, unsigned int sec)
+{
+	__u64 prev[NFIELDS], cur[NFIELDS], rate[NFIELDS];
+	struct timespec ts = { .tv_sec = sec };
+	double t0, t1, dt;
+	sigset_t set;
+	size_t i;
+	int err, sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	err = reader_read(r, prev);
+	t0 = now_sec();
+	while (!err) {
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig > 0)
+			break;
+		t1 = now_sec();
+		/* Another signal cut the wait short: wait out the rest. */
+		if (sig < 0 && errno == EINTR && t1 - t0 < sec) {
+			dt = sec - (t1 - t0);
+			ts.tv_sec = (time_t)dt;
+			ts.tv_nsec = (long)((dt - (double)ts.tv_sec) * 1e9);
+			continue;
+		}
+		ts.tv_sec = sec;
+		ts.tv_nsec = 0;
+		err = reader_read(r, cur);
+		if (err)
+			break;
+		dt = t1 - t0;
+		for (i = 0; i < NFIELDS; i++) {
+			/* A counter going back means the map was recreated. */
+			__u64 d = cur[i] >= prev[i] ? cur[i] - prev[i] : cur[i];
+
+			rate[i] = (__u64)((double)d / dt + 0.5);
+			prev[i] = cur[i];
+		}
+		t0 = t1;
+		counters_print(rate, "/s");
+		print_nl();
+		fflush(stdout);
+	}
+	return err;
+}
+
+static int interval_parse(const char *s, unsigned int *sec)
+{
+	unsigned int v = 0;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > INTERVAL_MAX)
+			return -1;
+		v = v * 10 + (unsigned int)(s[i] - '0');
+	}
+	if (!i || v < 1 || v > INTERVAL_MAX)
+		return -1;
+	*sec = v;
+	return 0;
+}
+
+int do_stats(int argc, char **argv)
+{
+	const char *ival = NULL;
+	struct stats_reader r = {};
+	bool prometheus = false;
+	__u64 sum[NFIELDS];
+	struct op25b_maps m;
+	unsigned int sec = 0;
+	int i, err;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(stats_usage, stdout);
+			return EXIT_OK;
+		}
+	}
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--prometheus")) {
+			prometheus = true;
+		} else if (!strcmp(argv[i], "--interval")) {
+			if (i + 1 >= argc) {
+				p_err("stats: --interval needs SEC");
+				return EXIT_USAGE;
+			}
+			ival = argv[++i];
+		} else if (!strncmp(argv[i], "--interval=", 11)) {
+			ival = argv[i] + 11;
+		} else if (argv[i][0] == '-') {
+			p_err("stats: unknown option '%s'", argv[i]);
+			return EXIT_USAGE;
+		} else {
+			p_err("stats: unexpected argument '%s'", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (ival && interval_parse(ival, &sec)) {
+		p_err("bad interval '%s': must be whole seconds 1-%d", ival,
+		      INTERVAL_MAX);
+		return EXIT_USAGE;
+	}
+	if (prometheus && (sec || g.json)) {
+		p_err("stats: --prometheus cannot be combined with %s",
+		      sec ? "--interval" : "-j");
+		return EXIT_USAGE;
+	}
+
+	err = maps_open(&m, false);
+	if (err)
+		return err;
+	err = reader_init(&r, m.stats);
+	if (!err && sec)
+		err = rates_loop(&r, sec);
+	else if (!err)
+		err = reader_read(&r, sum);
+	if (!err && !sec) {
+		if (prometheus)
+			prometheus_print(sum);
+		else
+			counters_print(sum, "");
+	}
+	free(r.buf);
+	maps_close(&m);
+	return err;
+}
