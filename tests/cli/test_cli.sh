@@ -1,0 +1,487 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# op25bctl's interface as DESIGN.md states it: every command's success path
+# and its bad input. Exit codes and messages are the interface, so they are
+# asserted like output: a usage error exits 2 with exactly one line on
+# stderr ("op25bctl: ..." naming the offending argument), nothing on stdout,
+# and the pinned state exactly as it was.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+
+require_env
+command -v bpftool >/dev/null || skip_suite "bpftool not installed"
+command -v nsenter >/dev/null || skip_suite "nsenter (util-linux) not installed"
+setup_trap
+make_tmpdir
+make_pin_dir cli
+NS=o25t-$$-cli
+
+OUT=$TMPD/out
+ERR=$TMPD/err
+RC=0
+
+# Commands that name interfaces run in the suite's own namespace.
+WRAP=()
+
+# run ARGS...: op25bctl on this suite's pin dir; sets RC, fills OUT/ERR.
+run() {
+	"${WRAP[@]}" "$CTL" --pin-dir "$PIN" "$@" >"$OUT" 2>"$ERR"
+	RC=$?
+}
+
+lines() {
+	local n
+	n=$(wc -l <"$1")
+	# A last line without a newline still counts.
+	[ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ] && n=$((n + 1))
+	echo "$n"
+}
+
+# Pinned state that any command could change: the tables, the config and
+# the attachments, as op25bctl and bpftool see them.
+snapshot() {
+	{
+		"$CTL" --pin-dir "$PIN" -j list
+		"$CTL" --pin-dir "$PIN" -j port list
+		"$CTL" --pin-dir "$PIN" -j action
+		for m in subscriber4 subscriber6 relay4 relay6 config attachments; do
+			bpftool map dump pinned "$PIN/$m"
+		done
+	} 2>&1
+}
+
+# usage_error_ok NEEDLE: the last run was a clean usage error naming NEEDLE.
+# Prints what is wrong, nothing when all is right.
+usage_error_problems() {
+	local needle=$1 n
+	[ "$RC" -eq 2 ] || echo "exit $RC, not 2;"
+	[ -s "$OUT" ] && echo "stdout not empty: $(head -c 120 "$OUT");"
+	n=$(lines "$ERR")
+	[ "$n" -eq 1 ] || echo "$n lines on stderr, not 1: $(head -c 200 "$ERR" | tr '\n' '|');"
+	if [ "$n" -ge 1 ]; then
+		head -n 1 "$ERR" | grep -q '^op25bctl: ' ||
+			echo "stderr does not start with 'op25bctl: ': $(head -n 1 "$ERR");"
+		[ -z "$needle" ] || grep -qF -- "$needle" "$ERR" ||
+			echo "stderr does not name '$needle': $(head -n 1 "$ERR");"
+	fi
+}
+
+# expect_usage LABEL NEEDLE ARGS...: exit 2, one line naming NEEDLE, no
+# stdout, and nothing changed.
+expect_usage() {
+	local label=$1 needle=$2 before after p
+	shift 2
+	before=$(snapshot)
+	run "$@"
+	after=$(snapshot)
+	p=$(usage_error_problems "$needle")
+	[ "$before" = "$after" ] || p="$p pinned state changed;"
+	if [ -z "$p" ]; then
+		ok "$label"
+	else
+		fail "$label" "op25bctl $*: $p"
+	fi
+}
+
+# expect_rc LABEL CODE ARGS...: exit CODE; for 0 and 3, nothing on stderr
+# but summaries (never an "op25bctl:" error line).
+expect_rc() {
+	local label=$1 want=$2
+	shift 2
+	run "$@"
+	if [ "$RC" -ne "$want" ]; then
+		fail "$label" "op25bctl $*: exit $RC, expected $want; stderr: $(head -c 200 "$ERR")"
+	elif grep -q '^op25bctl: ' "$ERR"; then
+		fail "$label" "op25bctl $*: exit $RC but an error on stderr: $(head -n 1 "$ERR")"
+	else
+		ok "$label"
+	fi
+}
+
+# JSON checks on files, with the standard library only.
+json_valid() {
+	"$PY" -m json.tool "$1" >/dev/null 2>&1
+}
+
+# list_has TABLE PREFIX VERDICT: `list -j` holds exactly that entry.
+list_has() {
+	"$CTL" --pin-dir "$PIN" -j list 2>/dev/null | "$PY" -c '
+import json, sys
+t, p, v = sys.argv[1:4]
+sys.exit(0 if any(e.get("table") == t and e.get("prefix") == p and
+                  e.get("verdict") == v for e in json.load(sys.stdin)) else 1)
+' "$1" "$2" "$3"
+}
+
+list_lacks() {
+	"$CTL" --pin-dir "$PIN" -j list 2>/dev/null | "$PY" -c '
+import json, sys
+t, p = sys.argv[1:3]
+sys.exit(1 if any(e.get("table") == t and e.get("prefix") == p
+                  for e in json.load(sys.stdin)) else 0)
+' "$1" "$2"
+}
+
+# list_count TABLE: entries in `list -j TABLE`.
+list_count() {
+	"$CTL" --pin-dir "$PIN" -j list "$1" 2>/dev/null |
+		"$PY" -c 'import json, sys; print(len(json.load(sys.stdin)))'
+}
+
+ports_are() {
+	local seen
+	seen=$("$CTL" --pin-dir "$PIN" -j port list 2>/dev/null |
+		"$PY" -c 'import json, sys; print(" ".join(map(str, json.load(sys.stdin))))')
+	[ "$seen" = "$1" ] || { echo "ports '$seen', expected '$1'" >&2; return 1; }
+}
+
+# ================= global options, help, unknown words =================
+
+run
+check "no command: exit 2, usage on stderr, stdout empty" \
+	"exit $RC, stdout $(wc -c <"$OUT") bytes, stderr $(wc -c <"$ERR") bytes" \
+	eval '[ $RC -eq 2 ] && [ ! -s "$OUT" ] && [ -s "$ERR" ]'
+expect_rc "help: exit 0" 0 help
+check "help: usage on stdout, names the commands" "$(head -c 200 "$OUT")" \
+	eval 'grep -q deny "$OUT" && grep -q attach "$OUT" && grep -q stats "$OUT"'
+expect_rc "help deny: exit 0" 0 help deny
+expect_usage "help frobnicate: unknown command" frobnicate help frobnicate
+expect_usage "unknown command" frobnicate frobnicate
+expect_usage "unknown global option" --bogus --bogus list
+expect_usage "--pin-dir without a value" pin-dir --pin-dir
+
+run -j frobnicate
+check "-j unknown command: exit 2, nothing on stdout" "exit $RC, stdout $(head -c 100 "$OUT")" \
+	eval '[ $RC -eq 2 ] && [ ! -s "$OUT" ]'
+check "-j unknown command: the error is one JSON object on stderr" \
+	"stderr: $(head -c 200 "$ERR")" \
+	eval '[ "$(lines "$ERR")" -eq 1 ] && "$PY" -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if \"frobnicate\" in d[\"error\"] else 1)" <"$ERR"'
+
+# ================= pin dir =================
+
+expect_usage "pin dir missing: deny" /nonexistent/x \
+	--pin-dir /nonexistent/x deny subscriber 10.0.0.0/8
+check "pin dir missing: nothing was created" "/nonexistent exists" \
+	not test -e /nonexistent
+expect_usage "pin dir missing: list" /nonexistent/x --pin-dir /nonexistent/x list
+expect_usage "pin dir missing: stats" /nonexistent/x --pin-dir /nonexistent/x stats
+expect_usage "pin dir missing: test" /nonexistent/x --pin-dir /nonexistent/x test 10.0.0.1 192.0.2.1
+expect_usage "pin dir missing: port add" /nonexistent/x --pin-dir /nonexistent/x port add 2525
+expect_usage "pin dir not on bpffs" "$TMPD" --pin-dir "$TMPD" deny subscriber 10.0.0.0/8
+
+# A pin dir that may be created, but holds nothing yet: read commands
+# report that op25b is not set up, as a runtime failure, in one line.
+run list
+check "list before any rule: exit 1 or an empty list" \
+	"exit $RC, stdout $(head -c 100 "$OUT"), stderr $(head -c 200 "$ERR")" \
+	eval '{ [ $RC -eq 1 ] && [ "$(lines "$ERR")" -eq 1 ] && [ ! -s "$OUT" ]; } || { [ $RC -eq 0 ] && [ ! -s "$ERR" ]; }'
+
+# ================= tables: success paths =================
+
+expect_rc "deny subscriber IPv4 and IPv6: exit 0" 0 \
+	deny subscriber 10.0.0.0/8 2001:db8::/32
+check "deny: stdout empty (summary on stderr)" "stdout: $(head -c 100 "$OUT")" \
+	not test -s "$OUT"
+check "deny: one summary line on stderr counts 2 added" "stderr: $(cat "$ERR")" \
+	eval '[ "$(lines "$ERR")" -eq 1 ] && grep -q "2/2" "$ERR"'
+for m in subscriber4 subscriber6 relay4 relay6 stats config attachments; do
+	check "first table command pins map $m" "$PIN/$m missing" test -e "$PIN/$m"
+done
+check "list: 10.0.0.0/8 deny" "not in list -j" list_has subscriber 10.0.0.0/8 deny
+check "list: 2001:db8::/32 deny" "not in list -j" list_has subscriber 2001:db8::/32 deny
+
+expect_rc "allow subscriber bare address (host prefix): exit 0" 0 \
+	allow subscriber 10.1.2.3 2001:db8:1::/48
+check "list: bare 10.1.2.3 stored as 10.1.2.3/32 allow" "not in list -j" \
+	list_has subscriber 10.1.2.3/32 allow
+check "list: 2001:db8:1::/48 allow" "not in list -j" \
+	list_has subscriber 2001:db8:1::/48 allow
+expect_rc "allow relay: exit 0" 0 allow relay 192.0.2.25/32 2001:db8:ffff::25/128 198.51.100.0/24
+expect_rc "deny relay carve-out: exit 0" 0 deny relay 198.51.100.66/32
+check "list: relay carve-out 198.51.100.66/32 deny" "not in list -j" \
+	list_has relay 198.51.100.66/32 deny
+
+expect_rc "deny again (unchanged): exit 0" 0 deny subscriber 10.0.0.0/8
+check "deny again: summary counts it unchanged, not added" "stderr: $(cat "$ERR")" \
+	grep -q "0/1" "$ERR"
+expect_rc "allow over deny changes the verdict: exit 0" 0 allow subscriber 10.200.0.0/16
+expect_rc "deny over allow changes the verdict: exit 0" 0 deny subscriber 10.200.0.0/16
+check "list: 10.200.0.0/16 now deny" "not deny" list_has subscriber 10.200.0.0/16 deny
+expect_rc "-q silences the summary" 0 -q deny subscriber 10.201.0.0/16
+check "-q: stderr empty" "stderr: $(cat "$ERR")" not test -s "$ERR"
+
+cat >"$TMPD/good.txt" <<'EOF'
+# subscriber pools
+100.64.0.0/10   100.65.0.0/16	# two on a line, a tab
+2001:db8:100::/40
+
+EOF
+expect_rc "deny -f FILE: exit 0" 0 deny subscriber -f "$TMPD/good.txt"
+check "-f FILE: every prefix added" "missing in list -j" eval \
+	'list_has subscriber 100.64.0.0/10 deny && list_has subscriber 100.65.0.0/16 deny && list_has subscriber 2001:db8:100::/40 deny'
+printf '172.16.0.0/12\n# comment\nfd00::/8\n' >"$TMPD/stdin.txt"
+"$CTL" --pin-dir "$PIN" deny subscriber -f - <"$TMPD/stdin.txt" >"$OUT" 2>"$ERR"
+RC=$?
+check_eq "deny -f - (stdin): exit 0" 0 "$RC"
+check "-f -: prefixes from stdin added" "missing in list -j" eval \
+	'list_has subscriber 172.16.0.0/12 deny && list_has subscriber fd00::/8 deny'
+
+expect_rc "del subscriber: exit 0" 0 del subscriber 100.65.0.0/16 fd00::/8
+check "del: entries gone" "still listed" eval \
+	'list_lacks subscriber 100.65.0.0/16 && list_lacks subscriber fd00::/8'
+check "del: neighbours kept" "100.64.0.0/10 gone" list_has subscriber 100.64.0.0/10 deny
+expect_rc "del of an absent prefix: exit 0" 0 del subscriber 10.99.0.0/16
+
+run list
+check_eq "list (text): exit 0" 0 "$RC"
+check "list (text): a header and the entries, nothing on stderr" \
+	"stdout: $(head -c 200 "$OUT") stderr: $(head -c 100 "$ERR")" \
+	eval 'grep -qi prefix "$OUT" && grep -q "10.0.0.0/8" "$OUT" && grep -q "198.51.100.66/32" "$OUT" && [ ! -s "$ERR" ]'
+run list relay
+check "list relay: only relay entries" "$(head -c 200 "$OUT")" \
+	eval '[ $RC -eq 0 ] && grep -q 192.0.2.25/32 "$OUT" && ! grep -q 10.0.0.0/8 "$OUT"'
+run -j list
+check "-j list: valid JSON on stdout, exit 0" "exit $RC: $(head -c 200 "$OUT")" \
+	eval '[ $RC -eq 0 ] && json_valid "$OUT"'
+check "-j list: entries carry table, prefix, verdict, hits" "$(head -c 200 "$OUT")" \
+	eval '"$PY" -c "import json,sys; v=json.load(sys.stdin); sys.exit(0 if v and all({\"table\",\"prefix\",\"verdict\",\"hits\"} <= set(e) for e in v) else 1)" <"$OUT"'
+run -p list subscriber
+check "-p list: valid indented JSON" "exit $RC: $(head -c 100 "$OUT")" \
+	eval '[ $RC -eq 0 ] && json_valid "$OUT" && [ "$(wc -l <"$OUT")" -gt 1 ]'
+
+# ================= tables: bad input changes nothing =================
+
+run deny subscriber 10.0.0.0/33
+check_eq "bad prefix /33: the message DESIGN.md shows" \
+	"op25bctl: bad prefix '10.0.0.0/33': prefix length must be 0-32" \
+	"$(cat "$ERR")"
+expect_usage "deny /33" 10.0.0.0/33 deny subscriber 10.0.0.0/33
+run -j deny subscriber 10.0.0.0/33
+check "-j bad prefix: exit 2, stdout empty, one JSON error naming it on stderr" \
+	"exit $RC, stdout '$(head -c 100 "$OUT")', stderr '$(head -c 200 "$ERR")'" \
+	eval '[ $RC -eq 2 ] && [ ! -s "$OUT" ] && [ "$(lines "$ERR")" -eq 1 ] && jget error <"$ERR" | grep -qF 10.0.0.0/33'
+expect_usage "deny /129" 2001:db8::/129 deny subscriber 2001:db8::/129
+expect_usage "deny IPv4 host bits set" 10.0.0.1/8 deny subscriber 10.0.0.1/8
+expect_usage "deny IPv6 host bits set" 2001:db8::1/32 deny subscriber 2001:db8::1/32
+expect_usage "deny not an address" 300.1.1.1 deny subscriber 300.1.1.1
+expect_usage "deny empty length" 10.0.0.0/ deny subscriber 10.0.0.0/
+expect_usage "deny negative length" 10.0.0.0/-1 deny subscriber 10.0.0.0/-1
+expect_usage "deny length with junk" 10.0.0.0/8x deny subscriber 10.0.0.0/8x
+expect_usage "deny empty string" "''" deny subscriber ""
+expect_usage "deny good+garbage list: nothing added" garbage \
+	deny subscriber 10.9.0.0/16 garbage 10.8.0.0/16
+check "good+garbage: the good prefix before the garbage was not added" \
+	"10.9.0.0/16 present" list_lacks subscriber 10.9.0.0/16
+expect_usage "allow good+bad list: nothing changed" 10.0.0.0/33 \
+	allow subscriber 10.0.0.0/8 10.0.0.0/33
+check "allow good+bad: 10.0.0.0/8 still deny" "verdict changed" \
+	list_has subscriber 10.0.0.0/8 deny
+expect_usage "del good+bad list: nothing deleted" 2001:db8::/129 \
+	del subscriber 10.0.0.0/8 2001:db8::/129
+check "del good+bad: 10.0.0.0/8 still there" "deleted" \
+	list_has subscriber 10.0.0.0/8 deny
+
+printf '10.7.0.0/16\n# ok so far\n10.6.0.0/16 10.5.0.0/99\n' >"$TMPD/bad.txt"
+expect_usage "-f FILE with a bad line 3: names FILE:3 and the prefix" \
+	"bad.txt:3" deny subscriber -f "$TMPD/bad.txt"
+check "-f bad file: message names the prefix" "$(cat "$ERR")" \
+	grep -qF "10.5.0.0/99" "$ERR"
+check "-f bad file: good lines before it not added" "10.7.0.0/16 present" \
+	list_lacks subscriber 10.7.0.0/16
+expect_usage "-f missing file" /nonexistent/prefixes.txt \
+	deny subscriber -f /nonexistent/prefixes.txt
+expect_usage "-f without a file" -f deny subscriber -f
+expect_usage "deny without a table" "" deny
+expect_usage "deny without prefixes" "" deny subscriber
+expect_usage "deny unknown table" frobtable deny frobtable 10.0.0.0/8
+expect_usage "allow unknown table" frobtable allow frobtable 10.0.0.0/8
+expect_usage "del unknown table" frobtable del frobtable 10.0.0.0/8
+expect_usage "deny unknown option" --bogus deny subscriber 10.0.0.0/8 --bogus
+expect_usage "list unknown table" frobtable list frobtable
+expect_usage "list extra argument" extra list subscriber extra
+expect_usage "flush without a table" "" flush
+expect_usage "flush unknown table" frobtable flush frobtable
+
+# ================= test =================
+
+expect_rc "test denied -> MX:25: exit 3 (blocked)" 3 test 10.5.5.5 203.0.113.9 25
+check "test: names the rule that decided it" "stdout: $(cat "$OUT")" \
+	grep -qF 10.0.0.0/8 "$OUT"
+expect_rc "test default port is 25: exit 3" 3 test 10.5.5.5 203.0.113.9
+expect_rc "test exempt source: exit 0" 0 test 10.1.2.3 203.0.113.9 25
+expect_rc "test relay destination: exit 0" 0 test 10.5.5.5 192.0.2.25 25
+expect_rc "test relay carve-out (deny inside allow): exit 3" 3 test 10.5.5.5 198.51.100.66 25
+expect_rc "test inside allowed relay range: exit 0" 0 test 10.5.5.5 198.51.100.7 25
+expect_rc "test non-subscriber: exit 0" 0 test 192.168.1.1 203.0.113.9 25
+expect_rc "test other port 587: exit 0" 0 test 10.5.5.5 203.0.113.9 587
+expect_rc "test IPv6 denied: exit 3" 3 test 2001:db8:5::1 2001:db8:ffff::99 25
+expect_rc "test IPv6 exempt /48: exit 0" 0 test 2001:db8:1::5 2001:db8:ffff::99 25
+expect_rc "test IPv6 relay: exit 0" 0 test 2001:db8:5::1 2001:db8:ffff::25 25
+expect_rc "test IPv6 non-subscriber: exit 0" 0 test 2001:db9::1 2001:db8:ffff::99 25
+run -j test 10.5.5.5 203.0.113.9 25
+check "-j test blocked: exit 3, valid JSON, verdict blocked" \
+	"exit $RC: $(head -c 200 "$OUT")" \
+	eval '[ $RC -eq 3 ] && json_valid "$OUT" && [ "$(jget verdict <"$OUT")" = "\"blocked\"" ]'
+run -j test 10.1.2.3 203.0.113.9 25
+check "-j test exempt: exit 0, valid JSON, verdict not blocked" \
+	"exit $RC: $(head -c 200 "$OUT")" \
+	eval '[ $RC -eq 0 ] && json_valid "$OUT" && v=$(jget verdict <"$OUT") && [ "$v" != "\"blocked\"" ]'
+expect_usage "test missing DST" "" test 10.5.5.5
+expect_usage "test no arguments" "" test
+expect_usage "test bad SRC" bogus test bogus 203.0.113.9
+expect_usage "test bad DST" 203.0.113.999 test 10.5.5.5 203.0.113.999
+expect_usage "test mixed families" 2001:db8::1 test 10.5.5.5 2001:db8::1
+expect_usage "test port 0" "'0'" test 10.5.5.5 203.0.113.9 0
+expect_usage "test port 65536" 65536 test 10.5.5.5 203.0.113.9 65536
+expect_usage "test port abc" abc test 10.5.5.5 203.0.113.9 abc
+expect_usage "test extra argument" extra test 10.5.5.5 203.0.113.9 25 extra
+
+# ================= port =================
+
+run port list
+check "port list: 25 by default" "exit $RC: $(cat "$OUT")" \
+	eval '[ $RC -eq 0 ] && [ "$(tr -d " \n" <"$OUT")" = 25 ]'
+run -j port list
+check "-j port list: valid JSON" "$(head -c 100 "$OUT")" json_valid "$OUT"
+expect_rc "port add 2525 465: exit 0" 0 port add 2525 465
+check "port add: listed" "" ports_are "25 465 2525"
+expect_rc "test on an added port: exit 3" 3 test 10.5.5.5 203.0.113.9 2525
+expect_rc "port del 2525 465: exit 0" 0 port del 2525 465
+check "port del: back to 25" "" ports_are "25"
+expect_usage "port add 0" "'0'" port add 0
+expect_usage "port add 65536" 65536 port add 65536
+expect_usage "port add abc" abc port add abc
+expect_usage "port add -1" -1 port add -1
+expect_usage "port add good+bad: nothing added" 65536 port add 2525 65536
+check "port add good+bad: 2525 not added" "" ports_are "25"
+expect_usage "port add without a port" "" port add
+expect_usage "port del without a port" "" port del
+expect_usage "port unknown subcommand" frob port frob 25
+
+# ================= action =================
+
+run action
+check "action: drop by default" "exit $RC: $(cat "$OUT")" \
+	eval '[ $RC -eq 0 ] && grep -q drop "$OUT"'
+expect_rc "action monitor: exit 0" 0 action monitor
+run -j action
+check "-j action: monitor" "$(cat "$OUT")" \
+	eval '[ "$(jget action <"$OUT")" = "\"monitor\"" ]'
+expect_rc "test under monitor still answers blocked: exit 3" 3 test 10.5.5.5 203.0.113.9 25
+expect_rc "action drop: exit 0" 0 action drop
+expect_usage "action reject is refused for now" reject action reject
+expect_usage "action unknown" frob action frob
+expect_usage "action extra argument" extra action drop extra
+run -j action
+check "action unchanged by the refused ones: drop" "$(cat "$OUT")" \
+	eval '[ "$(jget action <"$OUT")" = "\"drop\"" ]'
+
+# ================= stats =================
+
+run stats
+check "stats: exit 0, counters on stdout" "exit $RC: $(head -c 200 "$OUT")" \
+	eval '[ $RC -eq 0 ] && grep -q blocked "$OUT"'
+run -j stats
+check "-j stats: valid JSON with smtp and blocked" "exit $RC: $(head -c 200 "$OUT")" \
+	eval '[ $RC -eq 0 ] && json_valid "$OUT" && jget smtp <"$OUT" >/dev/null && jget blocked <"$OUT" >/dev/null'
+run stats --prometheus
+check "stats --prometheus: metric lines" "exit $RC: $(head -c 200 "$OUT")" \
+	eval '[ $RC -eq 0 ] && grep -Eq "^op25b_[a-z_]+(\{[^}]*\})? [0-9]+" "$OUT"'
+"$CTL" --pin-dir "$PIN" stats --interval 1 >"$OUT" 2>"$ERR" &
+spid=$!
+sleep 2.5
+kill -INT $spid 2>/dev/null
+for ((i = 0; i < 20; i++)); do
+	kill -0 $spid 2>/dev/null || break
+	sleep 0.1
+done
+# Still there after Ctrl-C: it is ours, end it (the check below fails).
+kill -0 $spid 2>/dev/null && kill -KILL $spid
+wait $spid
+RC=$?
+check "stats --interval 1: repeats (2+ reports in 2.5 s)" "stdout: $(head -c 300 "$OUT")" \
+	eval '[ "$(grep -c blocked "$OUT")" -ge 2 ]'
+check "stats --interval: Ctrl-C ends it cleanly (exit 0 or 130)" "exit $RC" \
+	eval '[ $RC -eq 0 ] || [ $RC -eq 130 ]'
+expect_usage "stats --interval 0" "0" stats --interval 0
+expect_usage "stats --interval abc" abc stats --interval abc
+expect_usage "stats --interval without a value" interval stats --interval
+expect_usage "stats unknown option" --bogus stats --bogus
+
+# ================= bpftool sees named fields (BTF) =================
+
+bpftool map dump pinned "$PIN/subscriber4" >"$TMPD/dump" 2>&1
+check "bpftool dump subscriber4: prefixlen, verdict, hits" "$(head -c 200 "$TMPD/dump")" \
+	eval 'grep -q prefixlen "$TMPD/dump" && grep -q verdict "$TMPD/dump" && grep -q hits "$TMPD/dump"'
+bpftool map dump pinned "$PIN/relay6" >"$TMPD/dump" 2>&1
+check "bpftool dump relay6: prefixlen, verdict" "$(head -c 200 "$TMPD/dump")" \
+	eval 'grep -q prefixlen "$TMPD/dump" && grep -q verdict "$TMPD/dump"'
+bpftool map dump pinned "$PIN/stats" >"$TMPD/dump" 2>&1
+check "bpftool dump stats: smtp, blocked" "$(head -c 200 "$TMPD/dump")" \
+	eval 'grep -q smtp "$TMPD/dump" && grep -q blocked "$TMPD/dump"'
+bpftool map dump pinned "$PIN/config" >"$TMPD/dump" 2>&1
+check "bpftool dump config: action, ports" "$(head -c 200 "$TMPD/dump")" \
+	eval 'grep -q action "$TMPD/dump" && grep -q ports "$TMPD/dump"'
+
+# ================= flush =================
+
+expect_rc "flush relay: exit 0" 0 flush relay
+check "flush relay: relay empty" "" eval '[ "$(list_count relay)" = 0 ]'
+check "flush relay: subscriber kept" "" list_has subscriber 10.0.0.0/8 deny
+
+# ================= attach, detach, status =================
+
+run status
+check "status: exit 0" "exit $RC: $(head -c 200 "$ERR")" eval '[ $RC -eq 0 ]'
+run -j status
+check "-j status: valid JSON" "exit $RC: $(head -c 200 "$OUT")" \
+	eval '[ $RC -eq 0 ] && json_valid "$OUT"'
+
+ns_create "$NS" && veth_pair "$NS" v0 "$NS" v1 &&
+	ip -n "$NS" tuntap add dev t0 mode tun && ip -n "$NS" link set t0 up ||
+	die "attach setup" "could not create namespace $NS with a veth and a tun"
+WRAP=(nsenter "--net=/run/netns/$NS")
+
+expect_usage "attach unknown interface" nosuchif0 attach nosuchif0
+expect_usage "attach without an interface" "" attach
+expect_usage "attach bad hook" frob attach v0 --hook frob
+expect_usage "attach bad xdp mode" frob attach v0 --hook xdp --xdp-mode frob
+expect_usage "attach bad direction" sideways attach v0 --hook tc --direction sideways
+expect_usage "attach unknown option" --bogus attach v0 --bogus
+expect_usage "detach without an interface" "" detach
+expect_usage "detach unknown interface" nosuchif0 detach nosuchif0
+
+xdp_on() {
+	ip -n "$NS" -d link show "$1" | grep -q prog/xdp
+}
+
+tc_on() {
+	tc -n "$NS" filter show dev "$1" "$2" | grep -q bpf
+}
+
+clsact_any() {
+	tc -n "$NS" qdisc show | grep -q clsact
+}
+
+expect_rc "attach veth (default hook): exit 0" 0 attach v0
+check "default hook on Ethernet is xdp" "ip link: no xdp on v0" xdp_on v0
+run status
+check "status names the veth" "$(head -c 300 "$OUT")" grep -q v0 "$OUT"
+run -j status
+check "-j status with an attachment: valid JSON" "$(head -c 200 "$OUT")" \
+	json_valid "$OUT"
+expect_rc "detach v0: exit 0" 0 detach v0
+check "detach v0: xdp gone" "still attached" not xdp_on v0
+expect_rc "attach tun (default hook): exit 0" 0 attach t0
+check "default hook on tun is tc ingress" "no bpf filter on t0 ingress" \
+	tc_on t0 ingress
+expect_rc "attach tc egress: exit 0" 0 attach v1 --hook tc --direction egress
+check "tc egress filter on v1" "none" tc_on v1 egress
+expect_rc "detach --all: exit 0" 0 detach --all
+check "detach --all: every clsact op25b made is gone" "still there" \
+	not clsact_any
+expect_usage "detach an interface with nothing attached" v0 detach v0
+
+summary

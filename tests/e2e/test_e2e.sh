@@ -1,0 +1,386 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# End to end: real TCP connects and hand-built packets through a router
+# namespace that runs op25b, on every hook DESIGN.md promises.
+#
+#   sub: s0 ------- r0 :rtr: r1 ------- i0 :net
+#   subscribers     router (op25b)      outside MX + provider relay
+#                   o25tun0 (tun, L3)
+#
+# Every blocked check has a control that passes through the same path
+# (without op25b, or from an exempt source), so the suite can fail.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+RAW=$here/rawsend.py
+
+require_env
+command -v nsenter >/dev/null || skip_suite "nsenter (util-linux) not installed"
+command -v tc >/dev/null || skip_suite "tc (iproute2) not installed"
+[ -c /dev/net/tun ] || skip_suite "no /dev/net/tun"
+setup_trap
+make_tmpdir
+make_pin_dir e2e
+
+SUB=o25t-$$-sub
+RTR=o25t-$$-rtr
+NET=o25t-$$-net
+TUN=o25tun0
+
+# Subscriber pools (denied): 10.25.0.0/16, 2001:db8:25::/48.
+DENIED4=10.25.1.10	DENIED6=2001:db8:25:1::10
+EXEMPT4=10.25.1.20	EXEMPT6=2001:db8:25:1::20
+OTHER4=10.26.0.10	OTHER6=2001:db8:26::10
+RTR_S4=10.25.1.1	RTR_S6=2001:db8:25:1::1
+RTR_N4=198.51.100.1	RTR_N6=2001:db8:100::1
+NET4=198.51.100.2	NET6=2001:db8:100::2
+MX4=203.0.113.25	MX6=2001:db8:203::25
+RELAY4=192.0.2.25	RELAY6=2001:db8:192::25
+TUNSRC4=10.25.99.5	TUNSRC6=2001:db8:25:99::5
+
+ctl() {
+	in_ns "$RTR" "$CTL" --pin-dir "$PIN" "$@"
+}
+
+# ctl_ok LABEL ARGS...: the command succeeds (and so has returned: op25b
+# keeps no daemon, whatever is checked next runs without op25bctl).
+ctl_ok() {
+	local label=$1 rc
+	shift
+	ctl "$@" >"$TMPD/out" 2>"$TMPD/err"
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		ok "$label"
+	else
+		fail "$label" "op25bctl $* exited $rc: $(head -c 300 "$TMPD/err")"
+	fi
+	return $rc
+}
+
+# hits_positive TABLE PREFIX: the entry's hit counter is above zero.
+hits_positive() {
+	ctl -j list 2>/dev/null | "$PY" -c '
+import json, sys
+t, p = sys.argv[1:3]
+sys.exit(0 if any(e.get("table") == t and e.get("prefix") == p and
+                  e.get("hits", 0) > 0 for e in json.load(sys.stdin)) else 1)
+' "$1" "$2"
+}
+
+stat_of() {
+	ctl -j stats 2>/dev/null | jget "$1"
+}
+
+# ---- topology ----
+
+build_topology() {
+	ns_create "$SUB" && ns_create "$RTR" && ns_create "$NET" || return 1
+	veth_pair "$SUB" s0 "$RTR" r0 || return 1
+	veth_pair "$RTR" r1 "$NET" i0 || return 1
+	ns_forwarding "$RTR"
+
+	addr_add "$SUB" s0 $DENIED4/16 && addr_add "$SUB" s0 $EXEMPT4/16 &&
+	addr_add "$SUB" s0 $OTHER4/24 && addr_add "$SUB" s0 $DENIED6/64 &&
+	addr_add "$SUB" s0 $EXEMPT6/64 && addr_add "$SUB" s0 $OTHER6/64 ||
+		return 1
+	ip -n "$SUB" route add default via $RTR_S4 || return 1
+	ip -n "$SUB" -6 route add default via $RTR_S6 || return 1
+
+	addr_add "$RTR" r0 $RTR_S4/16 && addr_add "$RTR" r0 10.26.0.1/24 &&
+	addr_add "$RTR" r0 $RTR_S6/64 && addr_add "$RTR" r0 2001:db8:26::1/64 &&
+	addr_add "$RTR" r1 $RTR_N4/24 && addr_add "$RTR" r1 $RTR_N6/64 ||
+		return 1
+	ip -n "$RTR" route add $MX4/32 via $NET4 &&
+	ip -n "$RTR" route add $RELAY4/32 via $NET4 &&
+	ip -n "$RTR" -6 route add $MX6/128 via $NET6 &&
+	ip -n "$RTR" -6 route add $RELAY6/128 via $NET6 || return 1
+
+	addr_add "$NET" i0 $NET4/24 && addr_add "$NET" i0 $NET6/64 &&
+	addr_add "$NET" i0 $MX4/32 && addr_add "$NET" i0 $RELAY4/32 &&
+	addr_add "$NET" i0 $MX6/128 && addr_add "$NET" i0 $RELAY6/128 ||
+		return 1
+	ip -n "$NET" route add default via $RTR_N4 &&
+	ip -n "$NET" -6 route add default via $RTR_N6
+}
+
+build_topology || die "topology" "could not build namespaces $SUB $RTR $NET"
+tcp_listen "$NET" "$TMPD/listen.log" \
+	$MX4:25 $MX4:587 $MX4:465 $RELAY4:25 \
+	"[$MX6]:25" "[$MX6]:587" "[$MX6]:465" "[$RELAY6]:25" ||
+	die "listeners" "$(cat "$TMPD/listen.log")"
+
+# One sniffer on the outside host's link for the whole run; raw packets
+# are told apart by unique source ports and IP ids.
+SNIFF=$TMPD/sniff.log
+ip netns exec "$NET" "$PY" "$RAW" sniff --iface i0 >"$SNIFF" 2>&1 &
+CLEAN_PIDS+=($!)
+wait_file_line "$SNIFF" ready || die "sniffer" "$(cat "$SNIFF")"
+RTR_MAC=$(mac_of "$RTR" r0)
+# Above the ephemeral range (32768-60999): no real connect shares them.
+NEXT_SPORT=61000
+
+next_sport() {
+	NEXT_SPORT=$((NEXT_SPORT + 1))
+	SP=$NEXT_SPORT
+}
+
+# arrived PATTERN [TRIES]: the sniffer saw a line matching PATTERN.
+arrived() {
+	wait_file_line "$SNIFF" "$1" "${2:-30}"
+}
+
+# raw_eth SRC DST DPORT [rawsend options]: from the subscriber, sport in SP.
+raw_eth() {
+	local src=$1 dst=$2 dport=$3
+	shift 3
+	next_sport
+	ip netns exec "$SUB" "$PY" "$RAW" eth --iface s0 --dst-mac "$RTR_MAC" \
+		--src "$src" --dst "$dst" --dport "$dport" --sport "$SP" \
+		--ipid "$SP" "$@"
+}
+
+raw_tun() {
+	next_sport
+	ip netns exec "$RTR" "$PY" "$RAW" tun --dev $TUN --src "$1" \
+		--dst "$2" --dport "$3" --sport "$SP"
+}
+
+# ---- the checks ----
+
+# The TCP matrix, both families; $1 names the hook under test.
+connect_matrix() {
+	local h=$1 b0 b1
+	b0=$(stat_of blocked)
+	expect_blocked "$h: IPv4 denied subscriber -> MX:25 blocked" "$SUB" $DENIED4 $MX4 25
+	expect_blocked "$h: IPv6 denied subscriber -> MX:25 blocked" "$SUB" $DENIED6 $MX6 25
+	b1=$(stat_of blocked)
+	if [[ "$b0" =~ ^[0-9]+$ && "$b1" =~ ^[0-9]+$ ]] && [ "$b1" -gt "$b0" ]; then
+		ok "$h: stats blocked counter rose ($b0 -> $b1)"
+	else
+		fail "$h: stats blocked counter rose" "before '$b0', after '$b1'"
+	fi
+	expect_connect "$h: IPv4 denied subscriber -> MX:587 open" "$SUB" $DENIED4 $MX4 587
+	expect_connect "$h: IPv6 denied subscriber -> MX:587 open" "$SUB" $DENIED6 $MX6 587
+	expect_connect "$h: IPv4 denied subscriber -> MX:465 open" "$SUB" $DENIED4 $MX4 465
+	expect_connect "$h: IPv6 denied subscriber -> MX:465 open" "$SUB" $DENIED6 $MX6 465
+	expect_connect "$h: IPv4 denied subscriber -> relay:25 open" "$SUB" $DENIED4 $RELAY4 25
+	expect_connect "$h: IPv6 denied subscriber -> relay:25 open" "$SUB" $DENIED6 $RELAY6 25
+	expect_connect "$h: IPv4 exempt subscriber -> MX:25 open" "$SUB" $EXEMPT4 $MX4 25
+	expect_connect "$h: IPv6 exempt subscriber -> MX:25 open" "$SUB" $EXEMPT6 $MX6 25
+	expect_connect "$h: IPv4 non-subscriber -> MX:25 open" "$SUB" $OTHER4 $MX4 25
+	expect_connect "$h: IPv6 non-subscriber -> MX:25 open" "$SUB" $OTHER6 $MX6 25
+}
+
+# Evasion shapes from a denied source must not reach MX; the same shapes
+# from the exempt source must (sent after, so their arrival also proves
+# the denied ones had time to arrive). $2 "pass" expects everything to
+# arrive (no op25b attached).
+evasion_checks() {
+	local h=$1 want=${2:-block} d6 e6 d4 e4 ev0 ev1
+	ev0=$(stat_of evasion)
+
+	raw_eth $DENIED6 $MX6 25 --ext hbh,dst || fail "$h: rawsend" "IPv6 send failed"
+	d6=$SP
+	raw_eth $EXEMPT6 $MX6 25 --ext hbh,dst || fail "$h: rawsend" "IPv6 send failed"
+	e6=$SP
+	raw_eth $DENIED4 $MX4 25 --frag8 || fail "$h: rawsend" "IPv4 send failed"
+	d4=$SP
+	raw_eth $EXEMPT4 $MX4 25 --frag8 || fail "$h: rawsend" "IPv4 send failed"
+	e4=$SP
+
+	check "$h: exempt IPv6 SYN:25 behind hop-by-hop+dstopts arrives" \
+		"not seen by the sniffer on the MX link" \
+		arrived "ext=0,60 sport=$e6 dport=25 flags=2"
+	check "$h: exempt IPv4 8-byte-TCP first fragment arrives" \
+		"not seen" arrived "id=$e4 off=0 mf=1 sport=$e4 dport=25"
+	check "$h: exempt IPv4 second fragment (offset 1) arrives" \
+		"not seen" arrived "id=$e4 off=1 "
+	if [ "$want" = pass ]; then
+		check "$h: denied IPv6 SYN:25 behind hop-by-hop+dstopts arrives" \
+			"not seen" arrived "ext=0,60 sport=$d6 dport=25"
+		check "$h: denied IPv4 tiny first fragment arrives" \
+			"not seen" arrived "id=$d4 off=0 mf=1 sport=$d4"
+		check "$h: denied IPv4 second fragment arrives" \
+			"not seen" arrived "id=$d4 off=1 "
+		return
+	fi
+	check "$h: denied IPv6 SYN:25 behind hop-by-hop+dstopts dropped" \
+		"it reached the MX link" not grep -q "sport=$d6 dport=25" "$SNIFF"
+	check "$h: denied IPv4 tiny first fragment dropped" \
+		"it reached the MX link" not grep -q "id=$d4 off=0 mf=1 " "$SNIFF"
+	check "$h: denied IPv4 second fragment (offset 1) dropped" \
+		"it reached the MX link" not grep -q "id=$d4 off=1 " "$SNIFF"
+	ev1=$(stat_of evasion)
+	if [[ "$ev0" =~ ^[0-9]+$ && "$ev1" =~ ^[0-9]+$ ]] &&
+	   [ $((ev1 - ev0)) -ge 4 ]; then
+		ok "$h: stats evasion counter counted the 4 fragments ($ev0 -> $ev1)"
+	else
+		fail "$h: stats evasion counter" "expected +4 or more, saw '$ev0' -> '$ev1'"
+	fi
+}
+
+xdp_on() {
+	ip -n "$RTR" -d link show dev "$1" | grep -q "prog/xdp"
+}
+
+tc_filter_on() {
+	tc -n "$RTR" filter show dev "$1" "$2" 2>/dev/null | grep -q "bpf"
+}
+
+xdp_generic_on() {
+	ip -n "$RTR" link show dev "$1" | grep -q xdpgeneric
+}
+
+foreign_filter_on() {
+	tc -n "$RTR" filter show dev "$1" ingress | grep -q u32
+}
+
+clsact_on() {
+	tc -n "$RTR" qdisc show dev "$1" | grep -q clsact
+}
+
+# -- policy first: tables are created before anything is attached --
+ctl_ok "policy before attach: deny subscriber pools" \
+	deny subscriber 10.25.0.0/16 2001:db8:25::/48
+ctl_ok "policy before attach: exempt subscriber" \
+	allow subscriber $EXEMPT4/32 $EXEMPT6/128
+ctl_ok "policy before attach: allow relay" allow relay $RELAY4/32 $RELAY6/128
+
+# -- control: without op25b the same traffic gets through --
+expect_connect "no op25b: IPv4 denied subscriber -> MX:25 connects" "$SUB" $DENIED4 $MX4 25
+expect_connect "no op25b: IPv6 denied subscriber -> MX:25 connects" "$SUB" $DENIED6 $MX6 25
+evasion_checks "no op25b" pass
+
+# -- (a) XDP on the subscriber-facing veth --
+if ctl_ok "xdp: attach r0 --hook xdp" attach r0 --hook xdp; then
+	check "xdp: program on r0" "ip link shows no xdp prog" xdp_on r0
+	ctl status >"$TMPD/status" 2>&1
+	check "xdp: status names r0" "$(head -c 300 "$TMPD/status")" \
+		grep -q r0 "$TMPD/status"
+	check "xdp: no op25bctl left running on this pin dir" \
+		"$(pgrep -af -- "$PIN")" not pgrep -f -- "--pin-dir $PIN"
+	connect_matrix xdp
+	check "xdp: hit counter of the denied pool rose" "list -j: $(ctl -j list 2>&1 | head -c 300)" \
+		hits_positive subscriber 10.25.0.0/16
+	check "xdp: hit counter of the relay rose" "list -j: $(ctl -j list 2>&1 | head -c 300)" \
+		hits_positive relay $RELAY4/32
+	evasion_checks xdp
+	ctl_ok "xdp: detach r0" detach r0
+	check "xdp: program gone from r0" "ip link still shows xdp" \
+		not xdp_on r0
+	expect_connect "xdp: after detach IPv4 denied -> MX:25 connects" "$SUB" $DENIED4 $MX4 25
+fi
+
+if ctl_ok "xdp generic: attach r0 --hook xdp --xdp-mode generic" \
+	attach r0 --hook xdp --xdp-mode generic; then
+	check "xdp generic: generic mode on r0" "ip link shows no xdpgeneric" \
+		xdp_generic_on r0
+	expect_blocked "xdp generic: IPv4 denied -> MX:25 blocked" "$SUB" $DENIED4 $MX4 25
+	expect_connect "xdp generic: IPv6 denied -> MX:587 open" "$SUB" $DENIED6 $MX6 587
+	ctl_ok "xdp generic: detach r0" detach r0
+	check "xdp generic: program gone from r0" "ip link still shows xdp" \
+		not xdp_on r0
+fi
+
+# -- (b) tc ingress on the same veth --
+if ctl_ok "tc ingress: attach r0 --hook tc" attach r0 --hook tc; then
+	check "tc ingress: bpf filter on r0 ingress" "none in tc filter show" \
+		tc_filter_on r0 ingress
+	check "tc ingress: no xdp on r0" "xdp attached too" not xdp_on r0
+	connect_matrix "tc ingress"
+	evasion_checks "tc ingress"
+	ctl_ok "tc ingress: detach r0" detach r0
+	check "tc ingress: clsact op25b created is gone" \
+		"$(tc -n "$RTR" qdisc show dev r0 | grep clsact)" not clsact_on r0
+	expect_connect "tc ingress: after detach IPv4 denied -> MX:25 connects" "$SUB" $DENIED4 $MX4 25
+fi
+
+# A clsact qdisc someone else made, with their filter: detach keeps both.
+if tc -n "$RTR" qdisc add dev r0 clsact &&
+   tc -n "$RTR" filter add dev r0 ingress pref 100 protocol all \
+	u32 match u32 0 0; then
+	if ctl_ok "foreign clsact: attach r0 --hook tc" attach r0 --hook tc; then
+		expect_blocked "foreign clsact: IPv4 denied -> MX:25 blocked" "$SUB" $DENIED4 $MX4 25
+		ctl_ok "foreign clsact: detach r0" detach r0
+		check "foreign clsact: qdisc stays" "clsact removed" clsact_on r0
+		check "foreign clsact: foreign filter stays" "u32 filter removed" \
+			foreign_filter_on r0
+		check "foreign clsact: op25b filter gone" "bpf filter still there" \
+			not tc_filter_on r0 ingress
+		expect_connect "foreign clsact: after detach IPv4 denied -> MX:25 connects" "$SUB" $DENIED4 $MX4 25
+	fi
+	tc -n "$RTR" qdisc del dev r0 clsact
+else
+	fail "foreign clsact" "could not set up a clsact qdisc with a u32 filter"
+fi
+
+# -- (c) tc egress on the WAN side, for what the router itself sends --
+ctl_ok "tc egress: deny the router's own addresses" \
+	deny subscriber $RTR_N4/32 $RTR_N6/128
+if ctl_ok "tc egress: attach r1 --hook tc --direction egress" \
+	attach r1 --hook tc --direction egress; then
+	check "tc egress: bpf filter on r1 egress" "none in tc filter show" \
+		tc_filter_on r1 egress
+	expect_blocked "tc egress: IPv4 router -> MX:25 blocked" "$RTR" $RTR_N4 $MX4 25
+	expect_blocked "tc egress: IPv6 router -> MX:25 blocked" "$RTR" $RTR_N6 $MX6 25
+	expect_connect "tc egress: IPv4 router -> MX:587 open" "$RTR" $RTR_N4 $MX4 587
+	expect_connect "tc egress: IPv6 router -> MX:587 open" "$RTR" $RTR_N6 $MX6 587
+	expect_connect "tc egress: IPv4 router -> relay:25 open" "$RTR" $RTR_N4 $RELAY4 25
+	ctl_ok "tc egress: detach r1" detach r1
+	check "tc egress: clsact gone from r1" "still there" not clsact_on r1
+	expect_connect "tc egress: after detach IPv4 router -> MX:25 connects" "$RTR" $RTR_N4 $MX4 25
+fi
+ctl_ok "tc egress: undo the router's deny" del subscriber $RTR_N4/32 $RTR_N6/128
+
+# -- (d) an L3 device: tun, default hook --
+tun_checks() {
+	local s0 b0 s1 b1 p25 p587 q25 q587
+	s0=$(stat_of smtp)
+	b0=$(stat_of blocked)
+	raw_tun $TUNSRC4 $MX4 25 && p25=$SP
+	raw_tun $TUNSRC4 $MX4 587 && p587=$SP
+	raw_tun $TUNSRC6 $MX6 25 && q25=$SP
+	raw_tun $TUNSRC6 $MX6 587 && q587=$SP
+	check "tun: IPv4 SYN:587 written into the tun reaches MX" "not seen" \
+		arrived "sport=$p587 dport=587"
+	check "tun: IPv6 SYN:587 written into the tun reaches MX" "not seen" \
+		arrived "sport=$q587 dport=587"
+	check "tun: IPv4 SYN:25 from a denied source dropped" "reached MX" \
+		not grep -q "sport=$p25 dport=25" "$SNIFF"
+	check "tun: IPv6 SYN:25 from a denied source dropped" "reached MX" \
+		not grep -q "sport=$q25 dport=25" "$SNIFF"
+	s1=$(stat_of smtp)
+	b1=$(stat_of blocked)
+	check_eq "tun: stats smtp +2 (25 judged, 587 not)" "2" \
+		"$((${s1:-0} - ${s0:-0}))"
+	check_eq "tun: stats blocked +2" "2" "$((${b1:-0} - ${b0:-0}))"
+}
+
+if ip -n "$RTR" tuntap add dev $TUN mode tun &&
+   ip -n "$RTR" link set $TUN up &&
+   ip -n "$RTR" route add 10.25.99.0/24 dev $TUN &&
+   ip -n "$RTR" -6 route add 2001:db8:25:99::/64 dev $TUN; then
+	if ctl_ok "tun: attach $TUN (default hook)" attach $TUN; then
+		check "tun: default hook is tc ingress" "no bpf filter on ingress" \
+			tc_filter_on $TUN ingress
+		check "tun: no xdp on tun" "xdp attached" not xdp_on $TUN
+		tun_checks
+		ctl_ok "tun: detach $TUN" detach $TUN
+		raw_tun $TUNSRC4 $MX4 25
+		check "tun: after detach the IPv4 SYN:25 reaches MX" "not seen" \
+			arrived "sport=$SP dport=25"
+	fi
+else
+	fail "tun" "could not create $TUN in $RTR"
+fi
+
+# -- detach --all takes away everything attached in this namespace --
+if ctl_ok "detach --all: attach r0 xdp" attach r0 --hook xdp &&
+   ctl_ok "detach --all: attach r1 tc egress" attach r1 --hook tc --direction egress; then
+	ctl_ok "detach --all" detach --all
+	check "detach --all: r0 has no xdp" "still attached" not xdp_on r0
+	check "detach --all: r1 has no clsact" "still there" not clsact_on r1
+fi
+
+summary

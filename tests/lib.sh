@@ -1,0 +1,311 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Shared helpers for the shell test suites (sourced, not run).
+#
+# Output convention: one "ok - label" or "FAIL - label: detail" line per
+# check, then "N passed, N failed[, N skipped]" alone on the last line;
+# tests/run.sh adds those lines up. Everything a suite creates (namespaces,
+# background processes, pin dirs, temp files) is registered here and removed
+# by one EXIT trap, so a suite that dies half-way leaves nothing behind and
+# never touches what other suites running in parallel created.
+
+T_PASS=0
+T_FAIL=0
+T_SKIP=0
+
+PY=/usr/bin/python3
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP_DIR=$(dirname "$LIB_DIR")
+BUILD=${BUILD:-$TOP_DIR/build}
+CTL=$BUILD/op25bctl
+
+# Connect timeout: a dropped SYN is told from an accepted one by this.
+CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-1.5}
+
+ok() {
+	T_PASS=$((T_PASS + 1))
+	echo "ok - $1"
+}
+
+fail() {
+	T_FAIL=$((T_FAIL + 1))
+	echo "FAIL - $1: $2"
+}
+
+skip() {
+	T_SKIP=$((T_SKIP + 1))
+	echo "skip - $1: $2"
+}
+
+# check LABEL DETAIL CMD...: ok when CMD succeeds, FAIL with DETAIL if not.
+check() {
+	local label=$1 detail=$2
+	shift 2
+	if "$@"; then
+		ok "$label"
+	else
+		fail "$label" "$detail"
+	fi
+}
+
+# check_eq LABEL EXPECTED SEEN
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		fail "$1" "expected '$2', saw '$3'"
+	fi
+}
+
+summary() {
+	local s=
+	[ "$T_SKIP" -gt 0 ] && s=", $T_SKIP skipped"
+	echo "$T_PASS passed, $T_FAIL failed$s"
+	[ "$T_FAIL" -eq 0 ]
+}
+
+# A whole suite that cannot run here: a skip, or under CI a failure.
+skip_suite() {
+	if [ "${CI:-}" = true ]; then
+		fail "environment" "$1 (CI=true: a skip is a failure)"
+		summary
+		exit 1
+	fi
+	skip "suite" "$1"
+	summary
+	exit 0
+}
+
+# Root, bpffs, network namespaces: what every suite here needs.
+require_env() {
+	[ "$(id -u)" -eq 0 ] || skip_suite "not root"
+	[ -x "$PY" ] || skip_suite "$PY not found"
+	if ! grep -q ' /sys/fs/bpf bpf ' /proc/mounts &&
+	   ! mount -t bpf bpf /sys/fs/bpf 2>/dev/null; then
+		skip_suite "no bpffs at /sys/fs/bpf"
+	fi
+	command -v ip >/dev/null || skip_suite "iproute2 not installed"
+	if [ ! -x "$CTL" ]; then
+		# Not an environment problem: the thing under test is missing.
+		fail "op25bctl built" "$CTL not found (make build/op25bctl)"
+		summary
+		exit 1
+	fi
+}
+
+# ---- cleanup registry ----
+
+CLEAN_NS=()
+CLEAN_PIDS=()
+CLEAN_PATHS=()
+
+cleanup() {
+	local pid ns p
+	set +e
+	for pid in "${CLEAN_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${CLEAN_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	for ns in "${CLEAN_NS[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	for p in "${CLEAN_PATHS[@]}"; do
+		rm -rf -- "$p"
+	done
+}
+
+# Install the EXIT trap; signals turn into an exit so it runs once.
+setup_trap() {
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# mktemp -d, removed at exit. Sets TMPD.
+make_tmpdir() {
+	TMPD=$(mktemp -d /tmp/op25b-test.XXXXXX)
+	CLEAN_PATHS+=("$TMPD")
+}
+
+# Pin directory private to this run, removed at exit. Sets PIN.
+make_pin_dir() {
+	PIN=/sys/fs/bpf/op25b-test-$1-$$
+	CLEAN_PATHS+=("$PIN")
+}
+
+# ---- network namespaces ----
+
+# ns_create NAME: a fresh namespace with lo up, removed at exit.
+ns_create() {
+	ip netns add "$1" || return 1
+	CLEAN_NS+=("$1")
+	ip -n "$1" link set lo up
+	# Kernel defaults, whatever the host set: no reverse-path filter, no
+	# router advertisements or DAD in the way of static test addresses.
+	ip netns exec "$1" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.default.rp_filter=0 \
+		net.ipv6.conf.all.accept_dad=0 \
+		net.ipv6.conf.default.accept_dad=0 \
+		net.ipv6.conf.all.disable_ipv6=0 \
+		net.ipv6.conf.default.disable_ipv6=0 >/dev/null
+}
+
+# veth_pair NS1 IF1 NS2 IF2: a veth created directly inside the namespaces,
+# so its names never meet the host's or another suite's.
+veth_pair() {
+	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3" &&
+	ip -n "$1" link set "$2" up &&
+	ip -n "$3" link set "$4" up
+}
+
+ns_forwarding() {
+	ip netns exec "$1" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv6.conf.all.forwarding=1 >/dev/null
+}
+
+# addr_add NS IF ADDR/LEN: IPv6 with nodad so it is usable at once.
+addr_add() {
+	case $3 in
+	*:*) ip -n "$1" addr add "$3" dev "$2" nodad ;;
+	*) ip -n "$1" addr add "$3" dev "$2" ;;
+	esac
+}
+
+mac_of() {
+	ip -n "$1" -o link show dev "$2" | sed -E 's/.*link\/ether ([0-9a-f:]+).*/\1/'
+}
+
+# ---- TCP helpers (python3 from the standard library only) ----
+
+# tcp_connect NS SRC DST PORT [TIMEOUT]: prints connected / timeout /
+# refused (or another errno name); exit 0 only when connected. SRC "-"
+# lets the kernel choose.
+tcp_connect() {
+	ip netns exec "$1" "$PY" -c '
+import errno, signal, socket, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+src, dst, port, tmo = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM)
+try:
+    if src != "-":
+        s.bind((src, 0))
+    s.settimeout(tmo)
+    s.connect((dst, port))
+except socket.timeout:
+    print("timeout"); sys.exit(1)
+except ConnectionRefusedError:
+    print("refused"); sys.exit(1)
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e))); sys.exit(1)
+print("connected")
+' "$2" "$3" "$4" "${5:-$CONNECT_TIMEOUT}"
+}
+
+# expect_connect LABEL NS SRC DST PORT
+expect_connect() {
+	local r
+	r=$(tcp_connect "$2" "$3" "$4" "$5")
+	if [ "$r" = connected ]; then
+		ok "$1"
+	else
+		fail "$1" "expected connected, saw ${r:-nothing}"
+	fi
+}
+
+# expect_blocked LABEL NS SRC DST PORT: a dropped SYN shows as a timeout
+# (a refusal would mean the SYN reached the host).
+expect_blocked() {
+	local r
+	r=$(tcp_connect "$2" "$3" "$4" "$5")
+	if [ "$r" = timeout ]; then
+		ok "$1"
+	else
+		fail "$1" "expected timeout (dropped), saw ${r:-nothing}"
+	fi
+}
+
+# wait_file_line FILE PATTERN [TRIES]: poll (0.1 s steps) until it appears.
+wait_file_line() {
+	local i
+	for ((i = 0; i < ${3:-50}; i++)); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# tcp_listen NS LOG ADDR:PORT...: a background listener that accepts and
+# closes, until cleanup kills it. IPv6 as [addr]:port. Waits until bound.
+tcp_listen() {
+	local ns=$1 log=$2
+	shift 2
+	ip netns exec "$ns" "$PY" -c '
+import selectors, signal, socket, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+sel = selectors.DefaultSelector()
+for spec in sys.argv[1:]:
+    addr, port = spec.rsplit(":", 1)
+    addr = addr.strip("[]")
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((addr, int(port)))
+    s.listen(128)
+    sel.register(s, selectors.EVENT_READ)
+print("ready", flush=True)
+while True:
+    for key, _ in sel.select():
+        c, _ = key.fileobj.accept()
+        c.close()
+' "$@" >"$log" 2>&1 &
+	CLEAN_PIDS+=($!)
+	wait_file_line "$log" ready
+}
+
+# A setup step failed: nothing after it can be judged.
+die() {
+	fail "$1" "$2"
+	summary
+	exit 1
+}
+
+# in_ns NS CMD...: enter only the network namespace. Unlike `ip netns
+# exec`, which mounts a fresh /sys without bpffs, this keeps the host's
+# /sys/fs/bpf, where the pinned maps live.
+in_ns() {
+	local ns=$1
+	shift
+	nsenter --net="/run/netns/$ns" "$@"
+}
+
+# jget KEY: the first value named KEY in the JSON on stdin (breadth first),
+# printed as JSON; nothing and exit 1 when absent or not JSON.
+jget() {
+	"$PY" -c '
+import json, sys
+try:
+    todo = [json.load(sys.stdin)]
+except ValueError:
+    sys.exit(1)
+while todo:
+    v = todo.pop(0)
+    if isinstance(v, dict):
+        if sys.argv[1] in v:
+            print(json.dumps(v[sys.argv[1]]))
+            sys.exit(0)
+        todo.extend(v.values())
+    elif isinstance(v, list):
+        todo.extend(v)
+sys.exit(1)
+' "$1"
+}
+
+# not CMD...: succeeds when CMD fails (for check, which runs a command).
+not() {
+	! "$@"
+}
