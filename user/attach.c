@@ -1,0 +1,1123 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * attach, detach, status: putting the datapath on interfaces and taking off
+ * exactly what op25b put there, as recorded in the pinned attachments map.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/if_arp.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <linux/pkt_sched.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <netlink/netlink.h>
+#include <netlink/route/classifier.h>
+#include <netlink/route/link.h>
+#include "op25bctl.h"
+#include "op25b.skel.h"
+
+#define NETNS_PATH	"/proc/self/ns/net"
+
+struct attach_req {
+	const char *ifname;
+	int ifindex;
+	enum op25b_hook hook;
+	__u32 xdp_mode;		/* XDP_FLAGS_*_MODE, 0: the kernel picks */
+	bool force;
+	bool l3;
+};
+
+/* One attachment of the current namespace, as recorded. */
+struct record {
+	struct op25b_attach_key key;
+	struct op25b_attach_val val;
+};
+
+static const char *const action_names[] = {
+	[OP25B_ACT_DROP]	= "drop",
+	[OP25B_ACT_REJECT]	= "reject",
+	[OP25B_ACT_MONITOR]	= "monitor",
+};
+
+static char errbuf[128];
+
+static const char *errstr(int err)
+{
+	libbpf_strerror(err, errbuf, sizeof(errbuf));
+	return errbuf;
+}
+
+/* ---- small lookups ---- */
+
+/* ifindex is per namespace, so every record names its namespace. */
+static int netns_ino(__u64 *ino)
+{
+	struct stat st;
+
+	if (stat(NETNS_PATH, &st)) {
+		p_err("cannot stat %s: %s", NETNS_PATH, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	*ino = st.st_ino;
+	return EXIT_OK;
+}
+
+static bool ifindex_alive(__u32 ifindex)
+{
+	char name[IF_NAMESIZE];
+
+	return if_indextoname(ifindex, name) != NULL;
+}
+
+static int prog_info(int fd, struct bpf_prog_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, len);
+	return bpf_obj_get_info_by_fd(fd, info, &len);
+}
+
+static __u32 prog_id_of(int fd)
+{
+	struct bpf_prog_info info;
+
+	return prog_info(fd, &info) ? 0 : info.id;
+}
+
+static bool is_tc_hook(__u32 hook)
+{
+	return hook == OP25B_HOOK_TC_INGRESS || hook == OP25B_HOOK_TC_EGRESS;
+}
+
+static enum bpf_tc_attach_point tc_point(__u32 hook)
+{
+	return hook == OP25B_HOOK_TC_EGRESS ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+}
+
+static const char *hook_name(__u32 hook)
+{
+	return hook == OP25B_HOOK_XDP ? "xdp" : "tc";
+}
+
+/* XDP: the mode; tc: the direction. */
+static const char *hook_detail(__u32 hook, __u32 flags)
+{
+	if (hook == OP25B_HOOK_TC_INGRESS)
+		return "ingress";
+	if (hook == OP25B_HOOK_TC_EGRESS)
+		return "egress";
+	if (flags & OP25B_AF_XDP_NATIVE)
+		return "native";
+	if (flags & OP25B_AF_XDP_GENERIC)
+		return "generic";
+	return NULL;
+}
+
+/* "xdp native", "tc egress", or "xdp" when the mode is not known. */
+static const char *hook_label(__u32 hook, __u32 flags)
+{
+	static char buf[32];
+	const char *detail = hook_detail(hook, flags);
+
+	snprintf(buf, sizeof(buf), "%s%s%s", hook_name(hook),
+		 detail ? " " : "", detail ? detail : "");
+	return buf;
+}
+
+static void print_hook(enum output_type t, __u32 hook, __u32 flags)
+{
+	const char *detail = hook_detail(hook, flags);
+
+	print_string(t, "hook", "%s", hook_name(hook));
+	if (detail)
+		print_string(t, hook == OP25B_HOOK_XDP ? "mode" : "direction",
+			     " %s", detail);
+}
+
+/* ---- libnl: device type and clsact filters ---- */
+
+static struct nl_sock *nl_open(void)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int err;
+
+	if (!sk) {
+		p_err("cannot allocate a netlink socket");
+		return NULL;
+	}
+	err = nl_connect(sk, NETLINK_ROUTE);
+	if (err) {
+		p_err("cannot open rtnetlink: %s", nl_geterror(err));
+		nl_socket_free(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+static int link_arptype(const char *ifname, int ifindex, unsigned int *type)
+{
+	struct rtnl_link *link;
+	struct nl_sock *sk;
+	int err;
+
+	sk = nl_open();
+	if (!sk)
+		return EXIT_RUNTIME;
+	err = rtnl_link_get_kernel(sk, ifindex, NULL, &link);
+	nl_socket_free(sk);
+	if (err) {
+		p_err("cannot query interface '%s': %s", ifname,
+		      nl_geterror(err));
+		return EXIT_RUNTIME;
+	}
+	*type = rtnl_link_get_arptype(link);
+	rtnl_link_put(link);
+	return EXIT_OK;
+}
+
+/* Filters left on one side of clsact, ours having been removed already. */
+static int clsact_filters(struct nl_sock *sk, int ifindex, __u32 minor)
+{
+	struct nl_cache *cache;
+	int n;
+
+	if (rtnl_cls_alloc_cache(sk, ifindex, TC_H_MAKE(TC_H_CLSACT, minor),
+				 &cache))
+		return -1;
+	n = nl_cache_nitems(cache);
+	nl_cache_free(cache);
+	return n;
+}
+
+/* Someone else's filters keep the qdisc; on doubt, keep it too. */
+static bool clsact_in_use(int ifindex)
+{
+	struct nl_sock *sk;
+	int in, out;
+
+	sk = nl_open();
+	if (!sk)
+		return true;
+	in = clsact_filters(sk, ifindex, TC_H_MIN_INGRESS);
+	out = clsact_filters(sk, ifindex, TC_H_MIN_EGRESS);
+	nl_socket_free(sk);
+	return in != 0 || out != 0;
+}
+
+/* ---- the attachments map ---- */
+
+/* Every record of the current namespace; *out is malloc'd. */
+static int records_load(int map_fd, struct record **out, size_t *n)
+{
+	struct op25b_attach_key key, *prev = NULL;
+	struct record *recs;
+	__u64 ino;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = netns_ino(&ino);
+	if (rc)
+		return rc;
+	recs = calloc(OP25B_ATTACH_MAX, sizeof(*recs));
+	if (!recs) {
+		p_err("out of memory");
+		return EXIT_RUNTIME;
+	}
+	while (*n < OP25B_ATTACH_MAX &&
+	       !bpf_map_get_next_key(map_fd, prev, &key)) {
+		struct record *r = &recs[*n];
+
+		r->key = key;
+		prev = &r->key;
+		if (key.netns_ino != ino ||
+		    bpf_map_lookup_elem(map_fd, &r->key, &r->val))
+			continue;
+		(*n)++;
+	}
+	*out = recs;
+	return EXIT_OK;
+}
+
+static bool record_find(int map_fd, const struct op25b_attach_key *key,
+			struct op25b_attach_val *val)
+{
+	return !bpf_map_lookup_elem(map_fd, key, val);
+}
+
+/* Does another tc record still use this device's clsact qdisc? */
+static bool tc_siblings(int map_fd, const struct op25b_attach_key *key)
+{
+	struct op25b_attach_key k = *key;
+	struct op25b_attach_val v;
+
+	k.hook = key->hook == OP25B_HOOK_TC_INGRESS ? OP25B_HOOK_TC_EGRESS :
+						      OP25B_HOOK_TC_INGRESS;
+	return record_find(map_fd, &k, &v);
+}
+
+static int record_store(int map_fd, const struct op25b_attach_key *key,
+			const struct op25b_attach_val *val)
+{
+	int err = bpf_map_update_elem(map_fd, key, val, BPF_ANY);
+
+	if (err) {
+		p_err("attached to '%s' but cannot record it: %s", val->ifname,
+		      errstr(err));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+/* ---- XDP ---- */
+
+static const char *xdp_mode_name(__u32 mode)
+{
+	return mode == XDP_FLAGS_SKB_MODE ? "generic" : "native";
+}
+
+static __u32 xdp_slot(const struct bpf_xdp_query_opts *q, __u32 mode)
+{
+	if (mode == XDP_FLAGS_SKB_MODE)
+		return q->skb_prog_id;
+	if (mode == XDP_FLAGS_DRV_MODE)
+		return q->drv_prog_id;
+	return 0;
+}
+
+static int xdp_query(const char *ifname, int ifindex,
+		     struct bpf_xdp_query_opts *q)
+{
+	int err = bpf_xdp_query(ifindex, 0, q);
+
+	if (err) {
+		p_err("cannot query XDP on '%s': %s", ifname, errstr(err));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * An fd for the program now in the slot, to replace it atomically; only an
+ * op25b program is replaced without --force.
+ */
+static int xdp_take_over(const struct attach_req *r, __u32 id, int *old_fd)
+{
+	struct bpf_prog_info info;
+	int fd;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0 || prog_info(fd, &info)) {
+		p_err("cannot open the XDP program on '%s' (id %u): %s",
+		      r->ifname, id, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EXIT_RUNTIME;
+	}
+	if (strcmp(info.name, OP25B_PROG_XDP) && !r->force) {
+		p_err("'%s' already has XDP program '%s' (id %u); use --force to replace it",
+		      r->ifname, info.name, id);
+		close(fd);
+		return EXIT_RUNTIME;
+	}
+	*old_fd = fd;
+	return EXIT_OK;
+}
+
+/* Which mode the kernel put our program in. */
+static __u32 xdp_mode_flag(const struct attach_req *r, __u32 prog_id)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(r->ifindex, 0, &q))
+		return 0;
+	if (q.drv_prog_id == prog_id)
+		return OP25B_AF_XDP_NATIVE;
+	if (q.skb_prog_id == prog_id)
+		return OP25B_AF_XDP_GENERIC;
+	return 0;
+}
+
+/*
+ * Native and generic XDP cannot coexist on a device: without a mode asked
+ * for, stay in the mode of what is there; with one, refuse the other.
+ */
+static int xdp_pick_mode(const struct attach_req *r,
+			 const struct bpf_xdp_query_opts *q, __u32 *mode)
+{
+	__u32 other;
+
+	*mode = r->xdp_mode;
+	if (!*mode)
+		*mode = q->skb_prog_id ? XDP_FLAGS_SKB_MODE :
+			q->drv_prog_id ? XDP_FLAGS_DRV_MODE : 0;
+	other = *mode == XDP_FLAGS_SKB_MODE ? XDP_FLAGS_DRV_MODE :
+		*mode == XDP_FLAGS_DRV_MODE ? XDP_FLAGS_SKB_MODE : 0;
+	if (other && xdp_slot(q, other)) {
+		p_err("'%s' has an XDP program (id %u) in %s mode; detach it before attaching in %s mode",
+		      r->ifname, xdp_slot(q, other), xdp_mode_name(other),
+		      xdp_mode_name(*mode));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+static int xdp_attach(const struct attach_req *r, struct op25b_bpf *skel,
+		      struct op25b_attach_val *v)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
+	int fd = bpf_program__fd(skel->progs.op25b_xdp), old_fd = -1;
+	__u32 mode, cur, flags;
+	int err, rc;
+
+	rc = xdp_query(r->ifname, r->ifindex, &q);
+	if (!rc)
+		rc = xdp_pick_mode(r, &q, &mode);
+	if (rc)
+		return rc;
+	cur = xdp_slot(&q, mode);
+	if (cur) {
+		rc = xdp_take_over(r, cur, &old_fd);
+		if (rc)
+			return rc;
+		a.old_prog_fd = old_fd;
+	}
+	/* Swap in place, or fail if someone raced us into an empty slot. */
+	flags = mode | (cur ? XDP_FLAGS_REPLACE : XDP_FLAGS_UPDATE_IF_NOEXIST);
+	err = bpf_xdp_attach(r->ifindex, fd, flags, &a);
+	if (old_fd >= 0)
+		close(old_fd);
+	if (err) {
+		p_err("cannot attach XDP to '%s': %s", r->ifname, errstr(err));
+		return EXIT_RUNTIME;
+	}
+	v->prog_id = prog_id_of(fd);
+	v->flags |= xdp_mode_flag(r, v->prog_id);
+	return EXIT_OK;
+}
+
+#define NOT_OURS "the program there is no longer op25b's"
+
+/*
+ * Detach only while the program in place is still the recorded one; else
+ * *kept says why nothing was removed.
+ */
+static int xdp_detach(const struct record *rec, const char **kept)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
+	const char *ifname = rec->val.ifname;
+	__u32 mode;
+	int err, rc;
+
+	rc = xdp_query(ifname, rec->key.ifindex, &q);
+	if (rc)
+		return rc;
+	mode = q.drv_prog_id == rec->val.prog_id ? XDP_FLAGS_DRV_MODE :
+	       q.skb_prog_id == rec->val.prog_id ? XDP_FLAGS_SKB_MODE : 0;
+	if (!mode) {
+		*kept = NOT_OURS;
+		return EXIT_OK;
+	}
+	a.old_prog_fd = bpf_prog_get_fd_by_id(rec->val.prog_id);
+	if (a.old_prog_fd < 0) {
+		p_err("cannot open the XDP program on '%s': %s", ifname,
+		      strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	err = bpf_xdp_detach(rec->key.ifindex, mode | XDP_FLAGS_REPLACE, &a);
+	close(a.old_prog_fd);
+	if (err) {
+		p_err("cannot detach XDP from '%s': %s", ifname, errstr(err));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+/* ---- tc ---- */
+
+/* The program id at op25b's handle and priority, 0 when there is none. */
+static __u32 tc_slot(int ifindex, __u32 hook)
+{
+	LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = ifindex,
+		    .attach_point = tc_point(hook));
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = OP25B_TC_HANDLE,
+		    .priority = OP25B_TC_PRIORITY);
+
+	return bpf_tc_query(&h, &o) ? 0 : o.prog_id;
+}
+
+static int tc_check_slot(const struct attach_req *r)
+{
+	struct bpf_prog_info info;
+	__u32 id = tc_slot(r->ifindex, r->hook);
+	int fd;
+
+	if (!id || r->force)
+		return EXIT_OK;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd >= 0 && !prog_info(fd, &info) &&
+	    !strcmp(info.name, OP25B_PROG_TC)) {
+		close(fd);
+		return EXIT_OK;
+	}
+	p_err("'%s' already has a tc filter (program id %u) at handle %#x priority %u; use --force to replace it",
+	      r->ifname, id, OP25B_TC_HANDLE, OP25B_TC_PRIORITY);
+	if (fd >= 0)
+		close(fd);
+	return EXIT_RUNTIME;
+}
+
+/*
+ * clsact serves both directions: when it already exists, it is still ours
+ * if a live op25b filter sits on a qdisc that op25b recorded creating.
+ */
+static bool tc_qdisc_ours(int map_fd, const struct op25b_attach_key *key)
+{
+	struct op25b_attach_key k = *key;
+	struct op25b_attach_val v;
+	__u32 hooks[] = { OP25B_HOOK_TC_INGRESS, OP25B_HOOK_TC_EGRESS };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		k.hook = hooks[i];
+		if (record_find(map_fd, &k, &v) &&
+		    (v.flags & OP25B_AF_QDISC_CREATED) &&
+		    tc_slot(k.ifindex, k.hook) == v.prog_id)
+			return true;
+	}
+	return false;
+}
+
+static void tc_qdisc_destroy(int ifindex, const char *ifname)
+{
+	LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = ifindex,
+		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	int err = bpf_tc_hook_destroy(&h);
+
+	if (err && err != -ENOENT)
+		p_info("cannot remove the clsact qdisc of '%s': %s", ifname,
+		       errstr(err));
+}
+
+static int tc_attach(const struct attach_req *r, struct op25b_bpf *skel,
+		     int map_fd, const struct op25b_attach_key *key,
+		     struct op25b_attach_val *v)
+{
+	LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = r->ifindex,
+		    .attach_point = tc_point(r->hook));
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = OP25B_TC_HANDLE,
+		    .priority = OP25B_TC_PRIORITY, .flags = BPF_TC_F_REPLACE,
+		    .prog_fd = bpf_program__fd(skel->progs.op25b_tc));
+	int err, rc;
+
+	err = bpf_tc_hook_create(&h);
+	if (err && err != -EEXIST) {
+		p_err("cannot create the clsact qdisc on '%s': %s", r->ifname,
+		      errstr(err));
+		return EXIT_RUNTIME;
+	}
+	if (!err || tc_qdisc_ours(map_fd, key))
+		v->flags |= OP25B_AF_QDISC_CREATED;
+	rc = tc_check_slot(r);
+	if (!rc) {
+		err = bpf_tc_attach(&h, &o);
+		if (err) {
+			p_err("cannot attach tc to '%s': %s", r->ifname,
+			      errstr(err));
+			rc = EXIT_RUNTIME;
+		}
+	}
+	if (rc) {
+		if ((v->flags & OP25B_AF_QDISC_CREATED) &&
+		    !tc_siblings(map_fd, key) && !clsact_in_use(r->ifindex))
+			tc_qdisc_destroy(r->ifindex, r->ifname);
+		return rc;
+	}
+	v->prog_id = o.prog_id;
+	v->tc_handle = OP25B_TC_HANDLE;
+	v->tc_priority = OP25B_TC_PRIORITY;
+	return EXIT_OK;
+}
+
+static int tc_detach(const struct record *rec, const char **kept)
+{
+	LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = rec->key.ifindex,
+		    .attach_point = tc_point(rec->key.hook));
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = rec->val.tc_handle,
+		    .priority = rec->val.tc_priority);
+	int err;
+
+	if (tc_slot(rec->key.ifindex, rec->key.hook) != rec->val.prog_id) {
+		*kept = NOT_OURS;
+		return EXIT_OK;
+	}
+	err = bpf_tc_detach(&h, &o);
+	if (err && err != -ENOENT) {
+		p_err("cannot detach tc from '%s': %s", rec->val.ifname,
+		      errstr(err));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+/* The qdisc goes only if op25b made it and nothing else still needs it. */
+static void tc_release_qdisc(int map_fd, const struct record *rec)
+{
+	if (!(rec->val.flags & OP25B_AF_QDISC_CREATED) ||
+	    tc_siblings(map_fd, &rec->key))
+		return;
+	if (clsact_in_use(rec->key.ifindex)) {
+		p_info("left the clsact qdisc on '%s': other filters use it",
+		       rec->val.ifname);
+		return;
+	}
+	tc_qdisc_destroy(rec->key.ifindex, rec->val.ifname);
+}
+
+/* ---- attach ---- */
+
+/* "--name VALUE" or "--name=VALUE"; *i moves past what was used. */
+static int opt_value(int argc, char **argv, int *i, const char *name,
+		     const char **val)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n))
+		return 0;
+	if (argv[*i][n] == '=') {
+		*val = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n])
+		return 0;
+	if (*i + 1 >= argc) {
+		p_err("option '%s' needs a value", name);
+		return -1;
+	}
+	*val = argv[++*i];
+	return 1;
+}
+
+struct attach_args {
+	const char *ifname, *hook, *mode, *dir;
+	bool force;
+};
+
+static int attach_args_parse(int argc, char **argv, struct attach_args *a)
+{
+	int i, hit;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 0; i < argc; i++) {
+		if ((hit = opt_value(argc, argv, &i, "--hook", &a->hook)) ||
+		    (hit = opt_value(argc, argv, &i, "--xdp-mode", &a->mode)) ||
+		    (hit = opt_value(argc, argv, &i, "--direction", &a->dir))) {
+			if (hit < 0)
+				return EXIT_USAGE;
+		} else if (!strcmp(argv[i], "--force")) {
+			a->force = true;
+		} else if (argv[i][0] == '-') {
+			p_err("attach: unknown option '%s'", argv[i]);
+			return EXIT_USAGE;
+		} else if (a->ifname) {
+			p_err("attach: unexpected argument '%s'", argv[i]);
+			return EXIT_USAGE;
+		} else {
+			a->ifname = argv[i];
+		}
+	}
+	if (!a->ifname) {
+		p_err("attach: missing IFACE");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* Option values and their combinations, before any device is looked at. */
+static int attach_args_check(const struct attach_args *a)
+{
+	if (a->hook && strcmp(a->hook, "xdp") && strcmp(a->hook, "tc")) {
+		p_err("bad hook '%s': must be xdp or tc", a->hook);
+		return EXIT_USAGE;
+	}
+	if (a->mode && strcmp(a->mode, "native") && strcmp(a->mode, "generic")) {
+		p_err("bad xdp mode '%s': must be native or generic", a->mode);
+		return EXIT_USAGE;
+	}
+	if (a->dir && strcmp(a->dir, "ingress") && strcmp(a->dir, "egress")) {
+		p_err("bad direction '%s': must be ingress or egress", a->dir);
+		return EXIT_USAGE;
+	}
+	if (a->mode && (a->dir || (a->hook && !strcmp(a->hook, "tc")))) {
+		p_err("--xdp-mode applies to --hook xdp only");
+		return EXIT_USAGE;
+	}
+	if (a->dir && a->hook && !strcmp(a->hook, "xdp")) {
+		p_err("--direction applies to --hook tc only");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * Ethernet devices get XDP; devices without an Ethernet header (tun, ppp)
+ * get tc ingress and a parser that starts at the IP header.
+ */
+static int attach_req_build(const struct attach_args *a, struct attach_req *r)
+{
+	unsigned int type;
+	bool xdp;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->ifname = a->ifname;
+	r->force = a->force;
+	r->ifindex = strlen(a->ifname) < IF_NAMESIZE ?
+		     if_nametoindex(a->ifname) : 0;
+	if (!r->ifindex) {
+		p_err("unknown interface '%s'", a->ifname);
+		return EXIT_USAGE;
+	}
+	rc = link_arptype(a->ifname, r->ifindex, &type);
+	if (rc)
+		return rc;
+	if (type == ARPHRD_LOOPBACK) {
+		p_err("'%s' is a loopback device: op25b does not attach there",
+		      a->ifname);
+		return EXIT_USAGE;
+	}
+	r->l3 = type != ARPHRD_ETHER;
+	xdp = a->hook ? !strcmp(a->hook, "xdp") :
+	      a->mode ? true : a->dir ? false : !r->l3;
+	if (xdp)
+		r->hook = OP25B_HOOK_XDP;
+	else if (a->dir && !strcmp(a->dir, "egress"))
+		r->hook = OP25B_HOOK_TC_EGRESS;
+	else
+		r->hook = OP25B_HOOK_TC_INGRESS;
+	if (a->mode)
+		r->xdp_mode = !strcmp(a->mode, "generic") ? XDP_FLAGS_SKB_MODE :
+							    XDP_FLAGS_DRV_MODE;
+	return EXIT_OK;
+}
+
+static void attach_report(const struct attach_req *r,
+			  const struct op25b_attach_val *v)
+{
+	p_info("attached op25b to %s (%s)", r->ifname,
+	       hook_label(r->hook, v->flags));
+	open_json_object(NULL);
+	print_string(PRINT_JSON, "ifname", NULL, r->ifname);
+	print_uint(PRINT_JSON, "ifindex", NULL, r->ifindex);
+	print_hook(PRINT_JSON, r->hook, v->flags);
+	print_bool(PRINT_JSON, "l3", NULL, r->l3);
+	print_uint(PRINT_JSON, "prog_id", NULL, v->prog_id);
+	close_json_object();
+}
+
+/* Load, attach, record; the skeleton goes, the attachment stays. */
+static int attach_run(const struct attach_req *r)
+{
+	struct op25b_attach_key key = { .ifindex = r->ifindex,
+					 .hook = r->hook };
+	struct op25b_attach_val val = {};
+	struct op25b_bpf *skel;
+	int map_fd, rc;
+
+	rc = netns_ino(&key.netns_ino);
+	if (!rc)
+		rc = pin_dir_prepare(true);
+	if (!rc)
+		rc = pin_lock();
+	if (!rc)
+		rc = bpf_load(&skel, r->l3);
+	if (rc)
+		return rc;
+	map_fd = bpf_map__fd(skel->maps.op25b_attach);
+	snprintf(val.ifname, sizeof(val.ifname), "%s", r->ifname);
+	val.flags = r->l3 ? OP25B_AF_L3 : 0;
+	if (r->hook == OP25B_HOOK_XDP)
+		rc = xdp_attach(r, skel, &val);
+	else
+		rc = tc_attach(r, skel, map_fd, &key, &val);
+	if (!rc)
+		rc = record_store(map_fd, &key, &val);
+	if (!rc)
+		attach_report(r, &val);
+	op25b_bpf__destroy(skel);
+	return rc;
+}
+
+int do_attach(int argc, char **argv)
+{
+	struct attach_args a;
+	struct attach_req r;
+	int rc;
+
+	rc = attach_args_parse(argc, argv, &a);
+	if (!rc)
+		rc = attach_args_check(&a);
+	if (!rc)
+		rc = attach_req_build(&a, &r);
+	if (!rc)
+		rc = attach_run(&r);
+	return rc;
+}
+
+/* ---- detach ---- */
+
+static bool dir_empty(const char *path)
+{
+	struct dirent *de;
+	bool empty = true;
+	DIR *d;
+
+	d = opendir(path);
+	if (!d)
+		return true;
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
+static bool parent_on_bpffs(const char *path)
+{
+	char parent[PATH_MAX];
+	struct statfs st;
+
+	snprintf(parent, sizeof(parent), "%s", path);
+	return !statfs(dirname(parent), &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+/*
+ * For status and detach, nothing set up yet is a normal state, not an
+ * error; a pin dir that cannot exist (no bpffs under it) is.
+ */
+static int pin_dir_state(bool *set_up)
+{
+	int rc;
+
+	*set_up = false;
+	if (access(g.pin_dir, F_OK) && errno == ENOENT)
+		return parent_on_bpffs(g.pin_dir) ? EXIT_OK :
+						    pin_dir_prepare(false);
+	rc = pin_dir_prepare(false);
+	if (!rc)
+		*set_up = !dir_empty(g.pin_dir);
+	return rc;
+}
+
+static void detach_report(const struct record *rec, const char *kept)
+{
+	const char *label = hook_label(rec->key.hook, rec->val.flags);
+
+	if (kept)
+		p_info("dropped the record of %s (%s): %s", rec->val.ifname,
+		       label, kept);
+	else
+		p_info("detached op25b from %s (%s)", rec->val.ifname, label);
+	open_json_object(NULL);
+	print_string(PRINT_JSON, "ifname", NULL, rec->val.ifname);
+	print_hook(PRINT_JSON, rec->key.hook, rec->val.flags);
+	print_bool(PRINT_JSON, "detached", NULL, !kept);
+	if (kept)
+		print_string(PRINT_JSON, "reason", NULL, kept);
+	close_json_object();
+}
+
+static int detach_one(int map_fd, const struct record *rec)
+{
+	bool alive = ifindex_alive(rec->key.ifindex);
+	const char *kept = NULL;
+	int rc = EXIT_OK;
+
+	if (!alive)
+		kept = "the interface is gone";
+	else if (rec->key.hook == OP25B_HOOK_XDP)
+		rc = xdp_detach(rec, &kept);
+	else
+		rc = tc_detach(rec, &kept);
+	if (rc)
+		return rc;
+	bpf_map_delete_elem(map_fd, &rec->key);
+	if (is_tc_hook(rec->key.hook) && alive)
+		tc_release_qdisc(map_fd, rec);
+	detach_report(rec, kept);
+	return EXIT_OK;
+}
+
+/* A live name matches by ifindex; a vanished one by its recorded name. */
+static bool record_selected(const struct record *rec, const char *ifname,
+			    int ifindex)
+{
+	if (!ifname)
+		return true;
+	if (ifindex)
+		return rec->key.ifindex == (__u32)ifindex;
+	return !strncmp(rec->val.ifname, ifname, sizeof(rec->val.ifname));
+}
+
+/*
+ * Detach needs the attachments map only, and must work when another pin is
+ * damaged: "detach --all" is the way out of that state.
+ */
+static int attach_map_open(int *fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_ATTACH);
+	*fd = bpf_obj_get(path);
+	if (*fd < 0) {
+		p_err("cannot open pinned map '%s': %s", path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (bpf_obj_get_info_by_fd(*fd, &info, &len) ||
+	    info.key_size != sizeof(struct op25b_attach_key) ||
+	    info.value_size != sizeof(struct op25b_attach_val)) {
+		p_err("pinned map '%s' does not match this op25b version",
+		      path);
+		close(*fd);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+static int detach_records(const char *ifname)
+{
+	int ifindex = ifname ? if_nametoindex(ifname) : 0;
+	struct record *recs;
+	size_t i, n, hits = 0;
+	int rc, map_fd, worst = EXIT_OK;
+
+	rc = pin_dir_prepare(false);
+	if (!rc)
+		rc = pin_lock();
+	if (!rc)
+		rc = attach_map_open(&map_fd);
+	if (rc)
+		return rc;
+	rc = records_load(map_fd, &recs, &n);
+	if (rc) {
+		close(map_fd);
+		return rc;
+	}
+	for (i = 0; i < n; i++)
+		hits += record_selected(&recs[i], ifname, ifindex);
+	if (ifname && !hits) {
+		p_err("op25b is not attached to '%s'", ifname);
+		worst = EXIT_USAGE;
+	} else {
+		if (!hits)
+			p_info("nothing to detach");
+		open_json_array(NULL);
+		for (i = 0; i < n; i++) {
+			if (!record_selected(&recs[i], ifname, ifindex))
+				continue;
+			rc = detach_one(map_fd, &recs[i]);
+			if (rc > worst)
+				worst = rc;
+		}
+		close_json_array();
+	}
+	free(recs);
+	close(map_fd);
+	return worst;
+}
+
+int do_detach(int argc, char **argv)
+{
+	bool all = argc == 1 && !strcmp(argv[0], "--all");
+	bool set_up;
+	int rc;
+
+	if (argc > 1) {
+		p_err("detach: unexpected argument '%s'", argv[1]);
+		return EXIT_USAGE;
+	}
+	if (!argc) {
+		p_err("detach: missing IFACE or --all");
+		return EXIT_USAGE;
+	}
+	if (!all && argv[0][0] == '-') {
+		p_err("detach: unknown option '%s'", argv[0]);
+		return EXIT_USAGE;
+	}
+	rc = pin_dir_state(&set_up);
+	if (rc)
+		return rc;
+	if (!set_up) {
+		if (all) {
+			p_info("nothing to detach");
+			open_json_array(NULL);
+			close_json_array();
+			return EXIT_OK;
+		}
+		p_err("op25b is not attached to '%s'", argv[0]);
+		return EXIT_USAGE;
+	}
+	return detach_records(all ? NULL : argv[0]);
+}
+
+/* ---- status ---- */
+
+static int status_config(int config_fd)
+{
+	struct op25b_config cfg;
+	__u32 zero = 0, p;
+
+	if (bpf_map_lookup_elem(config_fd, &zero, &cfg)) {
+		p_err("cannot read the configuration: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	print_string(PRINT_ANY, "action", "action      %s\n",
+		     cfg.action < sizeof(action_names) / sizeof(action_names[0]) ?
+		     action_names[cfg.action] : "unknown");
+	print_string(PRINT_FP, NULL, "%s", "ports      ");
+	open_json_array("ports");
+	for (p = 0; p < 65536; p++)
+		if (cfg.ports[p / 64] & (1ULL << (p % 64)))
+			print_uint(PRINT_ANY, NULL, " %llu", p);
+	close_json_array();
+	print_nl();
+	return EXIT_OK;
+}
+
+static unsigned long long map_count(int fd)
+{
+	__u8 key[sizeof(struct op25b_key6)], next[sizeof(struct op25b_key6)];
+	unsigned long long n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+static void status_tables(const struct op25b_maps *m)
+{
+	open_json_object("tables");
+	print_uint(PRINT_ANY, "subscriber4", "subscriber  %llu IPv4, ",
+		   map_count(m->sub[0]));
+	print_uint(PRINT_ANY, "subscriber6", "%llu IPv6 prefixes\n",
+		   map_count(m->sub[1]));
+	print_uint(PRINT_ANY, "relay4", "relay       %llu IPv4, ",
+		   map_count(m->relay[0]));
+	print_uint(PRINT_ANY, "relay6", "%llu IPv6 prefixes\n",
+		   map_count(m->relay[1]));
+	close_json_object();
+}
+
+/* What the kernel has in the recorded slot now. */
+static __u32 attached_prog_id(const struct record *rec)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (is_tc_hook(rec->key.hook))
+		return tc_slot(rec->key.ifindex, rec->key.hook);
+	if (bpf_xdp_query(rec->key.ifindex, 0, &q))
+		return 0;
+	if (q.drv_prog_id == rec->val.prog_id ||
+	    q.skb_prog_id == rec->val.prog_id)
+		return rec->val.prog_id;
+	return 0;
+}
+
+static void status_record(const struct record *rec)
+{
+	bool alive = ifindex_alive(rec->key.ifindex);
+	bool live = alive && attached_prog_id(rec) == rec->val.prog_id;
+
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "ifname", "  %s", rec->val.ifname);
+	print_uint(PRINT_ANY, "ifindex", " (ifindex %llu): ",
+		   rec->key.ifindex);
+	print_hook(PRINT_ANY, rec->key.hook, rec->val.flags);
+	print_bool(PRINT_JSON, "l3", NULL, rec->val.flags & OP25B_AF_L3);
+	if (rec->val.flags & OP25B_AF_L3)
+		print_string(PRINT_FP, NULL, "%s", ", l3");
+	print_uint(PRINT_ANY, "prog_id", ", prog %llu", rec->val.prog_id);
+	print_bool(PRINT_JSON, "attached", NULL, live);
+	print_string(PRINT_FP, NULL, ", %s\n",
+		     !alive ? "interface gone" :
+		     live ? "attached" : "not attached");
+	close_json_object();
+}
+
+static int status_attachments(int map_fd)
+{
+	struct record *recs;
+	size_t i, n;
+	int rc;
+
+	rc = records_load(map_fd, &recs, &n);
+	if (rc)
+		return rc;
+	print_string(PRINT_FP, NULL, "%s\n",
+		     n ? "attachments:" : "attachments: none");
+	open_json_array("attachments");
+	for (i = 0; i < n; i++)
+		status_record(&recs[i]);
+	close_json_array();
+	free(recs);
+	return EXIT_OK;
+}
+
+static int status_show(void)
+{
+	struct op25b_maps m;
+	int rc;
+
+	rc = maps_open(&m, false);
+	if (rc)
+		return rc;
+	open_json_object(NULL);
+	print_bool(PRINT_JSON, "set_up", NULL, true);
+	print_string(PRINT_ANY, "pin_dir", "pin dir     %s\n", g.pin_dir);
+	rc = status_config(m.config);
+	if (!rc) {
+		status_tables(&m);
+		rc = status_attachments(m.attach);
+	}
+	close_json_object();
+	maps_close(&m);
+	return rc;
+}
+
+int do_status(int argc, char **argv)
+{
+	bool set_up;
+	int rc;
+
+	if (argc) {
+		p_err("status: unexpected argument '%s'", argv[0]);
+		return EXIT_USAGE;
+	}
+	rc = pin_dir_state(&set_up);
+	if (rc)
+		return rc;
+	if (set_up)
+		return status_show();
+	open_json_object(NULL);
+	print_bool(PRINT_JSON, "set_up", NULL, false);
+	print_string(PRINT_ANY, "pin_dir", "op25b is not set up under %s\n",
+		     g.pin_dir);
+	close_json_object();
+	return EXIT_OK;
+}

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * op25bctl: global options, then one command from the table below. main()
+ * only dispatches; every command lives in the file of its concern.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include "op25bctl.h"
+
+#ifndef OP25B_VERSION
+#define OP25B_VERSION "0.1.0"
+#endif
+
+struct global_opts g = {
+	.pin_dir = OP25B_PIN_DIR_DEFAULT,
+};
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *summary;
+};
+
+static int do_help(int argc, char **argv);
+
+static const struct cmd cmds[] = {
+	{ "attach", do_attach,
+	  "IFACE [--hook xdp|tc] [--xdp-mode native|generic] [--direction ingress|egress] [--force]",
+	  "attach the datapath to an interface" },
+	{ "detach", do_detach, "IFACE | --all",
+	  "remove what op25b attached" },
+	{ "status", do_status, "",
+	  "attachments, action, blocked ports, table sizes" },
+	{ "deny", do_deny, "subscriber|relay PREFIX... [-f FILE|-]",
+	  "add or change prefixes to deny" },
+	{ "allow", do_allow, "subscriber|relay PREFIX... [-f FILE|-]",
+	  "add or change prefixes to allow" },
+	{ "del", do_del, "subscriber|relay PREFIX... [-f FILE|-]",
+	  "delete prefixes" },
+	{ "flush", do_flush, "subscriber|relay", "delete every prefix" },
+	{ "list", do_list, "[subscriber|relay]",
+	  "entries, verdicts, hit counters" },
+	{ "test", do_test, "SRC DST [PORT]",
+	  "verdict and the rule that decided it (exit 3: blocked)" },
+	{ "port", do_port, "add|del|list [PORT...]",
+	  "blocked TCP destination ports" },
+	{ "action", do_action, "drop|reject|monitor",
+	  "what happens to a blocked packet" },
+	{ "stats", do_stats, "[--interval SEC] [--prometheus]",
+	  "counters, summed over CPUs" },
+	{ "help", do_help, "[COMMAND]", "this help, or a command's" },
+};
+#define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void usage_cmd(FILE *f, const struct cmd *c)
+{
+	fprintf(f, "Usage: op25bctl [OPTIONS] %s%s%s\n  %s\n", c->name,
+		c->args[0] ? " " : "", c->args, c->summary);
+}
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+		"Usage: op25bctl [OPTIONS] COMMAND [ARGS]\n"
+		"\n"
+		"Options:\n"
+		"  -j, --json          JSON output\n"
+		"  -p, --pretty        indented JSON (implies -j)\n"
+		"  -v, --verbose       debug messages, libbpf and verifier logs\n"
+		"  -q, --quiet         no summaries on stderr\n"
+		"      --pin-dir DIR   pin directory (default %s)\n"
+		"  -h, --help          this help\n"
+		"  -V, --version       print the version\n"
+		"\n"
+		"Commands:\n",
+		OP25B_PIN_DIR_DEFAULT);
+	for (i = 0; i < N_CMDS; i++)
+		if (cmds[i].args[0])
+			fprintf(f, "  %-7s %s\n", cmds[i].name, cmds[i].args);
+		else
+			fprintf(f, "  %s\n", cmds[i].name);
+	fprintf(f,
+		"\n"
+		"Exit status: 0 success, 1 runtime failure, 2 bad usage or input,\n"
+		"3 'test' answered blocked.\n");
+}
+
+/* Exact name, or a prefix of exactly one name; NULL after printing why. */
+static const struct cmd *cmd_find(const char *name)
+{
+	const struct cmd *hit = NULL;
+	char names[256] = "";
+	size_t i, n = 0, len = strlen(name);
+
+	for (i = 0; i < N_CMDS; i++)
+		if (!strcmp(cmds[i].name, name))
+			return &cmds[i];
+	for (i = 0; i < N_CMDS; i++) {
+		if (!len || strncmp(cmds[i].name, name, len))
+			continue;
+		hit = &cmds[i];
+		if (n++)
+			strncat(names, ", ", sizeof(names) - strlen(names) - 1);
+		strncat(names, cmds[i].name, sizeof(names) - strlen(names) - 1);
+	}
+	if (n == 1)
+		return hit;
+	if (n > 1)
+		p_err("ambiguous command '%s': could be %s", name, names);
+	else
+		p_err("unknown command '%s' (try 'op25bctl help')", name);
+	return NULL;
+}
+
+static int do_help(int argc, char **argv)
+{
+	const struct cmd *c;
+
+	if (!argc) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (argc > 1) {
+		p_err("help: unexpected argument '%s'", argv[1]);
+		return EXIT_USAGE;
+	}
+	c = cmd_find(argv[0]);
+	if (!c)
+		return EXIT_USAGE;
+	usage_cmd(stdout, c);
+	return EXIT_OK;
+}
+
+static int do_version(void)
+{
+	char lib[32];
+
+	snprintf(lib, sizeof(lib), "%u.%u", libbpf_major_version(),
+		 libbpf_minor_version());
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "version", "op25bctl %s", OP25B_VERSION);
+	print_string(PRINT_ANY, "libbpf", " (libbpf %s)\n", lib);
+	close_json_object();
+	output_end();
+	return EXIT_OK;
+}
+
+/* "CMD -h" / "CMD --help" anywhere before a "--". */
+static bool wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	return false;
+}
+
+enum { OPT_PIN_DIR = 256 };
+
+static const struct option long_opts[] = {
+	{ "json",	no_argument,		NULL, 'j' },
+	{ "pretty",	no_argument,		NULL, 'p' },
+	{ "verbose",	no_argument,		NULL, 'v' },
+	{ "quiet",	no_argument,		NULL, 'q' },
+	{ "pin-dir",	required_argument,	NULL, OPT_PIN_DIR },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "version",	no_argument,		NULL, 'V' },
+	{ 0 }
+};
+
+/*
+ * Options up to the command only ('+': stop at the first non-option), so
+ * "deny subscriber -f FILE" keeps its -f. Returns -1 to go on, or an
+ * exit code.
+ */
+static int parse_global(int argc, char **argv)
+{
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+jpvqhV", long_opts,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			g.pretty = true;
+			/* fallthrough */
+		case 'j':
+			g.json = true;
+			break;
+		case 'v':
+			g.verbose = true;
+			break;
+		case 'q':
+			g.quiet = true;
+			break;
+		case OPT_PIN_DIR:
+			g.pin_dir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			return do_version();
+		default:
+			if (optopt == OPT_PIN_DIR)
+				p_err("option '--pin-dir' needs a directory");
+			else if (optopt)
+				p_err("unknown option '-%c' (try 'op25bctl help')",
+				      optopt);
+			else
+				p_err("unknown option '%s' (try 'op25bctl help')",
+				      argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!g.pin_dir[0]) {
+		p_err("option '--pin-dir' needs a directory");
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+static int run(int argc, char **argv)
+{
+	const struct cmd *c;
+	int rc;
+
+	c = cmd_find(argv[0]);
+	if (!c)
+		return EXIT_USAGE;
+	if (c->fn != do_help && wants_help(argc - 1, argv + 1)) {
+		usage_cmd(stdout, c);
+		return EXIT_OK;
+	}
+	rc = c->fn(argc - 1, argv + 1);
+	output_end();
+	/* Exit codes are an interface: never errno, never 255. */
+	if (rc < EXIT_OK || rc > EXIT_BLOCKED)
+		rc = EXIT_RUNTIME;
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	rc = parse_global(argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	libbpf_setup();
+	return run(argc - optind, argv + optind);
+}

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Diagnostics on stderr, data on stdout. Every print_* call emits either a
+ * text fragment or a JSON member, so the two forms never drift apart.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include "op25bctl.h"
+
+#define JSON_DEPTH_MAX	16
+#define JSON_INDENT	2
+
+/*
+ * The writer's state: one frame per open container, remembering whether a
+ * member was written yet (for commas and for closing on a fresh line).
+ */
+static struct {
+	int depth;
+	bool started;			/* a top-level value is open */
+	bool array[JSON_DEPTH_MAX];
+	bool filled[JSON_DEPTH_MAX];
+} jw;
+
+static void json_escape(FILE *f, const char *s)
+{
+	const unsigned char *p;
+
+	fputc('"', f);
+	for (p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\b':
+			fputs("\\b", f);
+			break;
+		case '\f':
+			fputs("\\f", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+static void json_newline_indent(int depth)
+{
+	if (!g.pretty)
+		return;
+	printf("\n%*s", depth * JSON_INDENT, "");
+}
+
+static void json_push(bool array, char open)
+{
+	putchar(open);
+	if (jw.depth < JSON_DEPTH_MAX) {
+		jw.array[jw.depth] = array;
+		jw.filled[jw.depth] = false;
+	}
+	jw.depth++;
+}
+
+/* A keyed member at top level implies the enclosing object. */
+static void json_begin_member(const char *key)
+{
+	int d;
+
+	if (!jw.started) {
+		jw.started = true;
+		if (key)
+			json_push(false, '{');
+	}
+	if (!jw.depth)
+		return;
+	d = jw.depth - 1;
+	if (d < JSON_DEPTH_MAX) {
+		if (jw.filled[d])
+			putchar(',');
+		jw.filled[d] = true;
+	}
+	json_newline_indent(jw.depth);
+	if (key && !(d < JSON_DEPTH_MAX && jw.array[d])) {
+		json_escape(stdout, key);
+		fputs(g.pretty ? ": " : ":", stdout);
+	}
+}
+
+static void json_close(char close)
+{
+	bool filled;
+
+	if (!jw.depth)
+		return;
+	jw.depth--;
+	filled = jw.depth >= JSON_DEPTH_MAX || jw.filled[jw.depth];
+	if (filled)
+		json_newline_indent(jw.depth);
+	putchar(close);
+}
+
+void open_json_object(const char *key)
+{
+	if (!g.json)
+		return;
+	json_begin_member(key);
+	json_push(false, '{');
+}
+
+void close_json_object(void)
+{
+	if (g.json)
+		json_close('}');
+}
+
+void open_json_array(const char *key)
+{
+	if (!g.json)
+		return;
+	json_begin_member(key);
+	json_push(true, '[');
+}
+
+void close_json_array(void)
+{
+	if (g.json)
+		json_close(']');
+}
+
+/* Text mode: printf the fmt with one value, when the caller asked for it. */
+#define TEXT_OUT(t, fmt, ...)					\
+	do {							\
+		if (!g.json && ((t) & PRINT_FP) && (fmt))	\
+			printf(fmt, __VA_ARGS__);		\
+	} while (0)
+
+void print_string(enum output_type t, const char *key, const char *fmt,
+		  const char *value)
+{
+	TEXT_OUT(t, fmt, value ? value : "");
+	if (!g.json || !(t & PRINT_JSON))
+		return;
+	json_begin_member(key);
+	if (value)
+		json_escape(stdout, value);
+	else
+		fputs("null", stdout);
+}
+
+void print_uint(enum output_type t, const char *key, const char *fmt,
+		unsigned long long value)
+{
+	TEXT_OUT(t, fmt, value);
+	if (!g.json || !(t & PRINT_JSON))
+		return;
+	json_begin_member(key);
+	printf("%llu", value);
+}
+
+/* As in iproute2, text mode hands fmt the words "true" / "false". */
+void print_bool(enum output_type t, const char *key, const char *fmt,
+		bool value)
+{
+	TEXT_OUT(t, fmt, value ? "true" : "false");
+	if (!g.json || !(t & PRINT_JSON))
+		return;
+	json_begin_member(key);
+	fputs(value ? "true" : "false", stdout);
+}
+
+/* There is no value to format: in text mode fmt is printed as it stands. */
+void print_null(enum output_type t, const char *key, const char *fmt)
+{
+	if (!g.json && (t & PRINT_FP) && fmt)
+		fputs(fmt, stdout);
+	if (!g.json || !(t & PRINT_JSON))
+		return;
+	json_begin_member(key);
+	fputs("null", stdout);
+}
+
+void print_nl(void)
+{
+	if (!g.json)
+		putchar('\n');
+}
+
+/* Closes whatever a failing handler left open; harmless when called twice. */
+void output_end(void)
+{
+	if (!g.json || !jw.started)
+		return;
+	while (jw.depth) {
+		bool array = jw.depth <= JSON_DEPTH_MAX &&
+			     jw.array[jw.depth - 1];
+
+		json_close(array ? ']' : '}');
+	}
+	putchar('\n');
+	jw.started = false;
+	fflush(stdout);
+}
+
+static void vmessage(const char *prefix, const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void p_err(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (!g.json) {
+		vmessage("op25bctl: ", fmt, ap);
+	} else {
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		fflush(stdout);
+		fputs("{\"error\":", stderr);
+		json_escape(stderr, msg);
+		fputs("}\n", stderr);
+	}
+	va_end(ap);
+}
+
+void p_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (g.quiet)
+		return;
+	va_start(ap, fmt);
+	vmessage("", fmt, ap);
+	va_end(ap);
+}
+
+void p_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!g.verbose)
+		return;
+	va_start(ap, fmt);
+	vmessage("", fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The pin directory and what lives in it: bpffs, the lock serialising
+ * op25bctl runs, the pinned maps, and loading the datapath against them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "op25bctl.h"
+#include "op25b.skel.h"
+
+#define BPFFS_ROOT	"/sys/fs/bpf"
+#define LIBBPF_PREFIX	"libbpf: "
+
+/*
+ * The maps shared by every loaded instance, in one order: pin name, slot in
+ * struct op25b_maps, and the sizes this build's ABI expects of them.
+ */
+static const struct pinned_map {
+	const char *name;
+	size_t slot;
+	__u32 key_size;
+	__u32 value_size;
+} pinned_maps[] = {
+	{ OP25B_PIN_SUB4, offsetof(struct op25b_maps, sub[0]),
+	  sizeof(struct op25b_key4), sizeof(struct op25b_rule) },
+	{ OP25B_PIN_SUB6, offsetof(struct op25b_maps, sub[1]),
+	  sizeof(struct op25b_key6), sizeof(struct op25b_rule) },
+	{ OP25B_PIN_RELAY4, offsetof(struct op25b_maps, relay[0]),
+	  sizeof(struct op25b_key4), sizeof(struct op25b_rule) },
+	{ OP25B_PIN_RELAY6, offsetof(struct op25b_maps, relay[1]),
+	  sizeof(struct op25b_key6), sizeof(struct op25b_rule) },
+	{ OP25B_PIN_STATS, offsetof(struct op25b_maps, stats),
+	  sizeof(__u32), sizeof(struct op25b_stats) },
+	{ OP25B_PIN_CONFIG, offsetof(struct op25b_maps, config),
+	  sizeof(__u32), sizeof(struct op25b_config) },
+	{ OP25B_PIN_ATTACH, offsetof(struct op25b_maps, attach),
+	  sizeof(struct op25b_attach_key), sizeof(struct op25b_attach_val) },
+};
+#define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
+
+/* The skeleton's maps in pinned_maps[] order. */
+static void skel_shared_maps(struct op25b_bpf *skel,
+			     struct bpf_map *out[N_PINNED])
+{
+	struct bpf_map *maps[] = {
+		skel->maps.op25b_sub4,	 skel->maps.op25b_sub6,
+		skel->maps.op25b_relay4, skel->maps.op25b_relay6,
+		skel->maps.op25b_stats,	 skel->maps.data_config,
+		skel->maps.op25b_attach,
+	};
+
+	_Static_assert(sizeof(maps) / sizeof(maps[0]) == N_PINNED,
+		       "every shared map is pinned");
+	memcpy(out, maps, sizeof(maps));
+}
+
+static int *map_slot(struct op25b_maps *m, size_t i)
+{
+	return (int *)((char *)m + pinned_maps[i].slot);
+}
+
+static void pin_path(char *buf, size_t len, size_t i)
+{
+	snprintf(buf, len, "%s/%s", g.pin_dir, pinned_maps[i].name);
+}
+
+/* ---- libbpf messages ---- */
+
+/*
+ * Without -v libbpf stays silent, but its first warning is kept: when a
+ * load fails it usually names the cause, and goes into the one error line.
+ * The memlock warning is noise on kernels that account BPF memory by cgroup.
+ */
+#define LIBBPF_NOISE	"Failed to bump RLIMIT_MEMLOCK"
+static char libbpf_reason[256];
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	char buf[sizeof(libbpf_reason)], *msg = buf;
+	size_t n;
+
+	if (g.verbose)
+		return vfprintf(stderr, fmt, ap);
+	if (level != LIBBPF_WARN || libbpf_reason[0])
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (!strncmp(msg, LIBBPF_PREFIX, strlen(LIBBPF_PREFIX)))
+		msg += strlen(LIBBPF_PREFIX);
+	if (!strncmp(msg, LIBBPF_NOISE, strlen(LIBBPF_NOISE)))
+		return 0;
+	n = strcspn(msg, "\n");
+	msg[n] = '\0';
+	snprintf(libbpf_reason, sizeof(libbpf_reason), "%s", msg);
+	return 0;
+}
+
+void libbpf_setup(void)
+{
+	libbpf_set_print(libbpf_print);
+}
+
+static const char *errstr(int err, char *buf, size_t len)
+{
+	libbpf_strerror(err, buf, len);
+	return buf;
+}
+
+/* ---- the pin directory ---- */
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+static bool under_bpffs_root(const char *path)
+{
+	size_t n = strlen(BPFFS_ROOT);
+
+	return !strncmp(path, BPFFS_ROOT, n) &&
+	       (path[n] == '\0' || path[n] == '/');
+}
+
+/*
+ * 'ip netns exec' (or unshare -m) runs us in a mount namespace of our own,
+ * where /sys is remounted: a bpffs mounted there dies with the process and
+ * takes the pins along, leaving programs attached that nobody can steer.
+ */
+static bool mount_ns_private(void)
+{
+	struct stat self, parent;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)getppid());
+	if (stat("/proc/self/ns/mnt", &self) || stat(path, &parent))
+		return false;
+	return self.st_ino != parent.st_ino || self.st_dev != parent.st_dev;
+}
+
+/* Only called when BPFFS_ROOT holds no bpffs. */
+static int bpffs_mount(bool create)
+{
+	if (mount_ns_private()) {
+		p_err("no bpf filesystem on %s in this private mount namespace ('ip netns exec' remounts /sys); run op25bctl under 'nsenter --net=/run/netns/NAME' instead",
+		      BPFFS_ROOT);
+		return EXIT_RUNTIME;
+	}
+	if (!create) {
+		p_err("no bpf filesystem is mounted on %s", BPFFS_ROOT);
+		return EXIT_RUNTIME;
+	}
+	if (mount("bpf", BPFFS_ROOT, "bpf", 0, "mode=0700")) {
+		p_err("cannot mount bpffs on %s: %s", BPFFS_ROOT,
+		      strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	p_debug("mounted bpffs on %s", BPFFS_ROOT);
+	return EXIT_OK;
+}
+
+/* A missing pin dir can be made only in an existing directory on bpffs. */
+static int pin_dir_parent_check(void)
+{
+	char parent[PATH_MAX];
+
+	snprintf(parent, sizeof(parent), "%s", g.pin_dir);
+	dirname(parent);
+	if (access(parent, F_OK)) {
+		p_err("pin dir '%s' does not exist", g.pin_dir);
+		return EXIT_USAGE;
+	}
+	if (!on_bpffs(parent)) {
+		p_err("pin dir '%s' is not on a bpf filesystem", g.pin_dir);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int pin_dir_create(void)
+{
+	int rc = pin_dir_parent_check();
+
+	if (rc)
+		return rc;
+	if (mkdir(g.pin_dir, 0700) && errno != EEXIST) {
+		p_err("cannot create pin dir '%s': %s", g.pin_dir,
+		      strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	p_debug("created pin dir %s", g.pin_dir);
+	return EXIT_OK;
+}
+
+int pin_dir_prepare(bool create)
+{
+	struct stat st;
+	int rc;
+
+	if (under_bpffs_root(g.pin_dir) && !on_bpffs(BPFFS_ROOT)) {
+		rc = bpffs_mount(create);
+		if (rc)
+			return rc;
+	}
+	if (stat(g.pin_dir, &st)) {
+		if (errno == ENOENT && create)
+			return pin_dir_create();
+		if (errno == ENOENT) {
+			p_err("pin dir '%s' does not exist", g.pin_dir);
+			return EXIT_USAGE;
+		}
+		p_err("cannot access pin dir '%s': %s", g.pin_dir,
+		      strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		p_err("pin dir '%s' is not a directory", g.pin_dir);
+		return EXIT_USAGE;
+	}
+	if (!on_bpffs(g.pin_dir)) {
+		p_err("pin dir '%s' is not on a bpf filesystem", g.pin_dir);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* flock is per open file: a second lock from this process would deadlock. */
+static int lock_fd = -1;
+
+int pin_lock(void)
+{
+	int fd;
+
+	if (lock_fd >= 0)
+		return EXIT_OK;
+	fd = open(g.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		p_err("cannot open pin dir '%s': %s", g.pin_dir,
+		      strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	while (flock(fd, LOCK_EX)) {
+		if (errno == EINTR)
+			continue;
+		p_err("cannot lock pin dir '%s': %s", g.pin_dir,
+		      strerror(errno));
+		close(fd);
+		return EXIT_RUNTIME;
+	}
+	lock_fd = fd;
+	return EXIT_OK;
+}
+
+/* ---- loading ---- */
+
+static void report_mismatch(const char *path)
+{
+	p_err("pinned map '%s' does not match this op25b version (detach --all and remove %s)",
+	      path, g.pin_dir);
+}
+
+static void report_missing(const char *name)
+{
+	p_err("pinned map '%s/%s' is missing (detach --all and remove %s)",
+	      g.pin_dir, name, g.pin_dir);
+}
+
+enum pin_state {
+	PIN_ABSENT,
+	PIN_OK,
+	PIN_MISMATCH,
+};
+
+/* libbpf's own reuse check, done first so that the error names the map. */
+static enum pin_state pin_state(const struct bpf_map *map, const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	bool ok;
+	int fd;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return PIN_ABSENT;
+	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	     info.type == bpf_map__type(map) &&
+	     info.key_size == bpf_map__key_size(map) &&
+	     info.value_size == bpf_map__value_size(map) &&
+	     info.max_entries == bpf_map__max_entries(map) &&
+	     info.map_flags == bpf_map__map_flags(map) &&
+	     info.map_extra == bpf_map__map_extra(map);
+	close(fd);
+	return ok ? PIN_OK : PIN_MISMATCH;
+}
+
+/*
+ * All pinned or none: programs attached earlier keep using the maps they
+ * were loaded with, so re-creating one would split the state in two.
+ */
+static int skel_set_pins(struct op25b_bpf *skel)
+{
+	struct bpf_map *maps[N_PINNED];
+	char path[PATH_MAX], e[128];
+	const char *missing = NULL;
+	size_t i, pinned = 0;
+	int err;
+
+	skel_shared_maps(skel, maps);
+	for (i = 0; i < N_PINNED; i++) {
+		pin_path(path, sizeof(path), i);
+		err = bpf_map__set_pin_path(maps[i], path);
+		if (err) {
+			p_err("cannot set pin path '%s': %s", path,
+			      errstr(err, e, sizeof(e)));
+			return EXIT_RUNTIME;
+		}
+		switch (pin_state(maps[i], path)) {
+		case PIN_MISMATCH:
+			report_mismatch(path);
+			return EXIT_RUNTIME;
+		case PIN_OK:
+			pinned++;
+			break;
+		case PIN_ABSENT:
+			missing = pinned_maps[i].name;
+			break;
+		}
+	}
+	if (pinned && missing) {
+		report_missing(missing);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+static void report_load_failure(int err)
+{
+	char e[128];
+
+	if (libbpf_reason[0])
+		p_err("cannot load op25b: %s (%s)", errstr(err, e, sizeof(e)),
+		      libbpf_reason);
+	else
+		p_err("cannot load op25b: %s", errstr(err, e, sizeof(e)));
+}
+
+int bpf_load(struct op25b_bpf **out, bool l3)
+{
+	struct op25b_bpf *skel;
+	char e[128];
+	int err, rc;
+
+	*out = NULL;
+	libbpf_reason[0] = '\0';
+	skel = op25b_bpf__open();
+	if (!skel) {
+		p_err("cannot open the embedded op25b object: %s",
+		      errstr(-errno, e, sizeof(e)));
+		return EXIT_RUNTIME;
+	}
+	skel->rodata->op25b_l3 = l3;
+	rc = skel_set_pins(skel);
+	if (!rc) {
+		err = op25b_bpf__load(skel);
+		if (err) {
+			report_load_failure(err);
+			rc = EXIT_RUNTIME;
+		}
+	}
+	if (rc) {
+		op25b_bpf__destroy(skel);
+		return rc;
+	}
+	*out = skel;
+	return EXIT_OK;
+}
+
+/* ---- opening the pinned maps ---- */
+
+/*
+ * Open every pin into m. Returns how many were found (*missing names one
+ * that was not), or -1 after printing an error other than "not pinned".
+ */
+static int pins_get(struct op25b_maps *m, const char **missing)
+{
+	char path[PATH_MAX];
+	int found = 0, fd;
+	size_t i;
+
+	*missing = NULL;
+	for (i = 0; i < N_PINNED; i++)
+		*map_slot(m, i) = -1;
+	for (i = 0; i < N_PINNED; i++) {
+		pin_path(path, sizeof(path), i);
+		fd = bpf_obj_get(path);
+		if (fd < 0 && errno != ENOENT) {
+			p_err("cannot open pinned map '%s': %s", path,
+			      strerror(errno));
+			return -1;
+		}
+		if (fd < 0)
+			*missing = pinned_maps[i].name;
+		else
+			found++;
+		*map_slot(m, i) = fd;
+	}
+	return found;
+}
+
+/* Guards every later lookup against a buffer of the wrong size. */
+static int pins_check(struct op25b_maps *m)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < N_PINNED; i++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(*map_slot(m, i), &info, &len) &&
+		    info.key_size == pinned_maps[i].key_size &&
+		    info.value_size == pinned_maps[i].value_size)
+			continue;
+		pin_path(path, sizeof(path), i);
+		report_mismatch(path);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+/* Load once so that every map gets created and pinned, then let go. */
+static int pins_create(void)
+{
+	struct op25b_bpf *skel;
+	int rc;
+
+	rc = pin_dir_prepare(true);
+	if (!rc)
+		rc = pin_lock();
+	if (!rc)
+		rc = bpf_load(&skel, false);
+	if (rc)
+		return rc;
+	op25b_bpf__destroy(skel);
+	p_debug("created the op25b maps under %s", g.pin_dir);
+	return EXIT_OK;
+}
+
+/*
+ * Nothing is pinned: a pin dir that could never hold pins is bad usage,
+ * one that merely holds nothing yet is not.
+ */
+static int pin_dir_check(void)
+{
+	struct stat st;
+
+	if (under_bpffs_root(g.pin_dir) && !on_bpffs(BPFFS_ROOT))
+		return bpffs_mount(false);
+	if (stat(g.pin_dir, &st) && errno == ENOENT)
+		return pin_dir_parent_check();
+	return pin_dir_prepare(false);
+}
+
+int maps_open(struct op25b_maps *m, bool create)
+{
+	const char *missing;
+	int found, rc;
+
+	found = pins_get(m, &missing);
+	if (!found && create) {
+		maps_close(m);
+		rc = pins_create();
+		if (rc)
+			return rc;
+		found = pins_get(m, &missing);
+	}
+	if (!found && !create) {
+		rc = pin_dir_check();
+		if (rc)
+			return rc;
+	}
+	if (found <= 0) {
+		if (!found)
+			p_err("op25b is not set up under %s (no pinned maps; run 'op25bctl attach IFACE' or add a rule)",
+			      g.pin_dir);
+		maps_close(m);
+		return EXIT_RUNTIME;
+	}
+	if (missing) {
+		report_missing(missing);
+		maps_close(m);
+		return EXIT_RUNTIME;
+	}
+	rc = pins_check(m);
+	if (rc)
+		maps_close(m);
+	return rc;
+}
+
+void maps_close(struct op25b_maps *m)
+{
+	size_t i;
+
+	for (i = 0; i < N_PINNED; i++) {
+		int *fd = map_slot(m, i);
+
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
+}
