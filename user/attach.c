@@ -42,12 +42,6 @@ struct record {
 	struct op25b_attach_val val;
 };
 
-static const char *const action_names[] = {
-	[OP25B_ACT_DROP]	= "drop",
-	[OP25B_ACT_REJECT]	= "reject",
-	[OP25B_ACT_MONITOR]	= "monitor",
-};
-
 static char errbuf[128];
 
 static const char *errstr(int err)
@@ -977,19 +971,18 @@ int do_detach(int argc, char **argv)
 static int status_config(int config_fd)
 {
 	struct op25b_config cfg;
-	__u32 zero = 0, p;
+	__u32 p;
+	int rc;
 
-	if (bpf_map_lookup_elem(config_fd, &zero, &cfg)) {
-		p_err("cannot read the configuration: %s", strerror(errno));
-		return EXIT_RUNTIME;
-	}
+	rc = config_read(config_fd, &cfg);
+	if (rc)
+		return rc;
 	print_string(PRINT_ANY, "action", "action      %s\n",
-		     cfg.action < sizeof(action_names) / sizeof(action_names[0]) ?
-		     action_names[cfg.action] : "unknown");
+		     action_name(cfg.action));
 	print_string(PRINT_FP, NULL, "%s", "ports      ");
 	open_json_array("ports");
-	for (p = 0; p < 65536; p++)
-		if (cfg.ports[p / 64] & (1ULL << (p % 64)))
+	for (p = 0; p <= OP25B_PORT_MAX; p++)
+		if (config_port_blocked(&cfg, p))
 			print_uint(PRINT_ANY, NULL, " %llu", p);
 	close_json_array();
 	print_nl();

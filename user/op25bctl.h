@@ -128,6 +128,18 @@ bool prefix_contains(const struct prefix *p, const __u8 *addr);
 int prefixes_collect(int argc, char **argv, const char *file,
 		     struct prefix **out, size_t *n);
 
+/* ---- config.c: the global config value (action, blocked ports) ---- */
+
+#define OP25B_PORT_MAX	(OP25B_PORT_WORDS * 64 - 1)
+
+const char *action_name(__u32 action);
+/* A port 1-65535, decimal digits only. -1 when s is not one. */
+int port_parse(const char *s, __u32 *port);
+bool config_port_blocked(const struct op25b_config *cfg, __u32 port);
+/* Read / write the single value; EXIT_* codes, error printed. */
+int config_read(int fd, struct op25b_config *cfg);
+int config_write(int fd, const struct op25b_config *cfg);
+
 /* ---- command handlers: argv[0] is the first argument after the verb ---- */
 
 int do_attach(int argc, char **argv);	/* attach.c */

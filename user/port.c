@@ -11,7 +11,6 @@
 #include "op25bctl.h"
 
 /* The highest port the bitmap holds: 65535. */
-#define PORT_MAX	(OP25B_PORT_WORDS * 64 - 1)
 
 static const struct {
 	const char *name;
@@ -23,16 +22,6 @@ static const struct {
 	{ "monitor",	OP25B_ACT_MONITOR,	true },
 };
 
-static const char *action_name(__u32 a)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-		if (actions[i].action == a)
-			return actions[i].name;
-	return "unknown";
-}
-
 static bool is_help(const char *s)
 {
 	return !strcmp(s, "-h") || !strcmp(s, "--help");
@@ -42,55 +31,6 @@ static bool is_help(const char *s)
 static bool is_option(const char *s)
 {
 	return s[0] == '-' && s[1] && !(s[1] >= '0' && s[1] <= '9');
-}
-
-static bool port_blocked(const struct op25b_config *cfg, __u32 p)
-{
-	return cfg->ports[p / 64] & (1ULL << (p % 64));
-}
-
-/* Decimal only: strtoul would take signs, spaces and "0x". */
-static int port_parse(const char *s, __u32 *port)
-{
-	__u32 v = 0;
-	size_t i;
-
-	for (i = 0; s[i]; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > PORT_MAX)
-			return -1;
-		v = v * 10 + (__u32)(s[i] - '0');
-	}
-	if (!i || v < 1 || v > PORT_MAX)
-		return -1;
-	*port = v;
-	return 0;
-}
-
-static int config_read(int fd, struct op25b_config *cfg)
-{
-	__u32 zero = 0;
-	int err;
-
-	/* maps_open checked the value size against struct op25b_config. */
-	err = bpf_map_lookup_elem(fd, &zero, cfg);
-	if (err) {
-		p_err("cannot read the config: %s", strerror(-err));
-		return EXIT_RUNTIME;
-	}
-	return EXIT_OK;
-}
-
-static int config_write(int fd, const struct op25b_config *cfg)
-{
-	__u32 zero = 0;
-	int err;
-
-	err = bpf_map_update_elem(fd, &zero, cfg, BPF_ANY);
-	if (err) {
-		p_err("cannot write the config: %s", strerror(-err));
-		return EXIT_RUNTIME;
-	}
-	return EXIT_OK;
 }
 
 /* Open the maps for a change: created when missing, under the lock. */
@@ -144,8 +84,8 @@ static int port_list(void)
 	if (err)
 		return err;
 	open_json_array(NULL);
-	for (p = 1; p <= PORT_MAX; p++) {
-		if (!port_blocked(&cfg, p))
+	for (p = 1; p <= OP25B_PORT_MAX; p++) {
+		if (!config_port_blocked(&cfg, p))
 			continue;
 		print_uint(PRINT_ANY, NULL, "%llu", p);
 		print_nl();
@@ -177,7 +117,7 @@ static int port_change(bool add, int argc, char **argv)
 	for (i = 0; i < argc; i++) {
 		if (port_parse(argv[i], &p)) {
 			p_err("bad port '%s': must be a number 1-%d", argv[i],
-			      PORT_MAX);
+			      OP25B_PORT_MAX);
 			free(want);
 			return EXIT_USAGE;
 		}

@@ -51,20 +51,6 @@ static const char *verdict_name(__u32 v)
 	}
 }
 
-static const char *action_name(__u32 a)
-{
-	switch (a) {
-	case OP25B_ACT_DROP:
-		return "drop";
-	case OP25B_ACT_REJECT:
-		return "reject";
-	case OP25B_ACT_MONITOR:
-		return "monitor";
-	default:
-		return "unknown";
-	}
-}
-
 static int table_fd(const struct op25b_maps *m, enum table t, int fi)
 {
 	return t == T_SUBSCRIBER ? m->sub[fi] : m->relay[fi];
@@ -795,39 +781,6 @@ static int addr_parse(const char *s, int *family, __u8 *addr)
 	return 0;
 }
 
-/* The highest port the bitmap holds: 65535. */
-#define PORT_MAX	(OP25B_PORT_WORDS * 64 - 1)
-
-/* Decimal only: strtoul would take signs, spaces and "0x". */
-static int test_port_parse(const char *s, __u32 *port)
-{
-	__u32 v = 0;
-	size_t i;
-
-	for (i = 0; s[i]; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > PORT_MAX)
-			return -1;
-		v = v * 10 + (__u32)(s[i] - '0');
-	}
-	if (!i || v < 1 || v > PORT_MAX)
-		return -1;
-	*port = v;
-	return 0;
-}
-
-/* maps_open checked the value size against struct op25b_config. */
-static int config_read(int fd, struct op25b_config *cfg)
-{
-	__u32 zero = 0;
-	int err;
-
-	err = bpf_map_lookup_elem(fd, &zero, cfg);
-	if (err) {
-		p_err("cannot read the config: %s", strerror(-err));
-		return EXIT_RUNTIME;
-	}
-	return EXIT_OK;
-}
 
 static void print_rule(const char *key, const struct match *mt)
 {
@@ -873,8 +826,8 @@ int do_test(int argc, char **argv)
 		      argv[0], argv[1]);
 		return EXIT_USAGE;
 	}
-	if (argc > 2 && test_port_parse(argv[2], &port)) {
-		p_err("bad port '%s': must be a number 1-%d", argv[2], PORT_MAX);
+	if (argc > 2 && port_parse(argv[2], &port)) {
+		p_err("bad port '%s': must be a number 1-%d", argv[2], OP25B_PORT_MAX);
 		return EXIT_USAGE;
 	}
 
@@ -896,7 +849,7 @@ int do_test(int argc, char **argv)
 	prefix_format(&sub.p, sp, sizeof(sp));
 	prefix_format(&relay.p, rp, sizeof(rp));
 	/* The order of the datapath's judge(). */
-	if (!(cfg.ports[port / 64] & (1ULL << (port % 64)))) {
+	if (!config_port_blocked(&cfg, port)) {
 		snprintf(reason, sizeof(reason), "port %u is not blocked", port);
 	} else if (!sub.found || sub.verdict != OP25B_V_DENY) {
 		if (sub.found && sub.verdict == OP25B_V_ALLOW)
