@@ -36,6 +36,7 @@ enum op25b_verdict {
 	OP25B_V_NONE	= 0,
 	OP25B_V_ALLOW	= 1,
 	OP25B_V_DENY	= 2,
+	OP25B_V_FORCE_U32 = 0xffffffffu,	/* keep the enum 4 bytes */
 };
 
 /* Action taken on a packet that policy blocks. */
@@ -43,6 +44,7 @@ enum op25b_action {
 	OP25B_ACT_DROP		= 0,
 	OP25B_ACT_REJECT	= 1,
 	OP25B_ACT_MONITOR	= 2,
+	OP25B_ACT_FORCE_U32	= 0xffffffffu,
 };
 
 /* LPM trie keys: prefixlen first, address bytes in network order. */
@@ -58,7 +60,7 @@ struct op25b_key6 {
 
 /* Table entry. hits counts packets this entry decided a lookup for. */
 struct op25b_rule {
-	__u32 verdict;		/* enum op25b_verdict */
+	enum op25b_verdict verdict;	/* an enum: bpftool prints its name */
 	__u32 _pad;
 	__u64 hits;
 };
@@ -70,7 +72,7 @@ struct op25b_rule {
  * variable, no map-lookup helper): the blocked-port bitmap and the action.
  */
 struct op25b_config {
-	__u32 action;		/* enum op25b_action */
+	enum op25b_action action;
 	__u32 _pad;
 	__u64 ports[OP25B_PORT_WORDS];	/* bit p set: TCP dport p blocked */
 };
