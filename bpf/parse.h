@@ -37,8 +37,10 @@
  *   TCP: fewer than 20 bytes left: EVASION in a first fragment, MALFORMED
  *   otherwise; else blocked port: SMTP, otherwise PASS. ESP (50), no next
  *   header (59) and anything else: PASS.
- * A header that lies within len but beyond what the program can read (a
- *   paged skb on tc): UNDECIDABLE.
+ * A header past the IP header that lies within len but beyond what the
+ *   program can read (a paged skb on tc): UNDECIDABLE. An L2 or IP header
+ *   that cannot be read (only when tc's pull of OP25B_PULL_LEN bytes fails
+ *   for memory): PASS, as there is no address to judge by.
  */
 #ifndef OP25B_PARSE_H
 #define OP25B_PARSE_H
