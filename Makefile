@@ -92,6 +92,9 @@ demo: deps
 
 install: $(BUILD)/op25bctl
 	install -D -m 0755 $(BUILD)/op25bctl $(DESTDIR)$(PREFIX)/sbin/op25bctl
+	install -D -m 0644 doc/op25bctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/op25bctl.8
+	install -D -m 0644 contrib/op25bctl.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/op25bctl
 
 clean:
 	$(call msg,CLEAN,$(BUILD))
