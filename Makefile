@@ -86,6 +86,15 @@ fuzz: deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/fuzz
 	$(Q)$(BUILD)/fuzz -n $(N) -s $(SEED)
 
+$(BUILD)/bench: tests/bench/bench.c $(TEST_COMMON)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(LDLIBS)
+
+# Speed is measured here, never asserted in tests.
+bench: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/bench
+	$(Q)$(BUILD)/bench
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/op25bctl
 	$(Q)BUILD=$(abspath $(BUILD)) scripts/demo.sh
