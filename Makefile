@@ -24,7 +24,7 @@ LDLIBS   := -lbpf -lelf -lz \
 
 USER_SRC := $(wildcard user/*.c)
 USER_HDR := $(wildcard user/*.h) bpf/op25b.h
-BPF_SRC  := bpf/op25b.bpf.c bpf/op25b.h bpf/parse.h
+BPF_SRC  := bpf/op25b.bpf.c bpf/op25b.h bpf/parse.h bpf/reject.h
 
 ifeq ($(V),1)
 Q :=

@@ -5,6 +5,8 @@
  * Only packets the parser classifies as SMTP, evasive, undecidable or
  * malformed reach the decision core; everything else returns straight after
  * parsing, having read nothing but the packet and the global port bitmap.
+ * A blocked packet is dropped, or under action reject turned into the TCP
+ * RST that answers it (reject.h) and sent back.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -12,11 +14,18 @@
 #include <bpf/bpf_endian.h>
 #include "op25b.h"
 #include "parse.h"
+#include "reject.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader for devices without an Ethernet header (tun, ppp). */
 const volatile __u8 op25b_l3 = 0;
+
+/*
+ * Set by the loader for a tc egress attachment: a RST goes back into the
+ * device's receive path there, not out of it.
+ */
+const volatile __u8 op25b_egress = 0;
 
 /* Blocked ports and action; a pinned global, read without a lookup. */
 struct op25b_config op25b_cfg SEC(".data.config") = {
@@ -73,7 +82,8 @@ struct {
 
 enum judgement {
 	J_PASS,
-	J_BLOCK,
+	J_DROP,
+	J_REJECT,	/* drop, and answer with a RST if one can be built */
 };
 
 /* Best rule for the packet's source (sub) or destination (relay). */
@@ -108,16 +118,20 @@ lookup_rule(const struct op25b_cursor *c, const struct op25b_pkt *pkt, int dst)
 	return r;
 }
 
-/* The decision core: DESIGN.md's policy model, for a judged packet. */
+/*
+ * The decision core: DESIGN.md's policy model, for a judged packet. *stp
+ * is left on the counters, for the caller to count an answer sent.
+ */
 static __always_inline enum judgement judge(const struct op25b_cursor *c,
 					    const struct op25b_pkt *pkt,
-					    int cls)
+					    int cls, struct op25b_stats **stp)
 {
 	struct op25b_stats *st;
 	struct op25b_rule *r;
 	__u32 zero = 0;
 
 	st = bpf_map_lookup_elem(&op25b_stats, &zero);
+	*stp = st;
 	if (!st)
 		return J_PASS;
 
@@ -154,7 +168,78 @@ static __always_inline enum judgement judge(const struct op25b_cursor *c,
 		return J_PASS;
 	}
 	st->blocked++;
-	return J_BLOCK;
+	/* only a whole TCP header is sound enough to answer (reject.h) */
+	if (op25b_cfg.action == OP25B_ACT_REJECT && cls == OP25B_C_SMTP)
+		return J_REJECT;
+	return J_DROP;
+}
+
+/*
+ * The answer is built in global functions: the verifier checks each once,
+ * on its own, rather than once for every parser path that can reach it
+ * (inlined, it doubled the work of verifying the whole program). So they
+ * take nothing from their caller but the IP header's offset and family,
+ * and check everything they read again. The parser never reads beyond
+ * OP25B_MAX_OFF: masking the offset changes none it passes, and bounds it
+ * for the verifier.
+ */
+
+/* The frame becomes the RST, cut to length for XDP_TX. 0: it did. */
+__noinline int op25b_reject_xdp(struct xdp_md *ctx, __u32 l3off,
+				__u32 family)
+{
+	struct op25b_pkt pkt = { .l3off = l3off & OP25B_MAX_OFF,
+				 .family = family };
+	struct op25b_cursor c;
+	struct op25b_rst r;
+
+	c.data = (void *)(long)ctx->data;
+	c.data_end = (void *)(long)ctx->data_end;
+	c.len = c.data_end - c.data;
+	if (rst_prepare(&c, &pkt, op25b_l3, 0, &r))
+		return -1;
+	if (bpf_xdp_adjust_tail(ctx, (int)r.len - (int)c.len))
+		return -1;
+	/* every packet pointer is stale after the helper */
+	c.data = (void *)(long)ctx->data;
+	c.data_end = (void *)(long)ctx->data_end;
+	c.len = c.data_end - c.data;
+	return rst_write(&c, &r, op25b_l3, NULL);
+}
+
+/* The skb becomes the RST, cut to length, ready to be redirected. */
+__noinline int op25b_reject_tc(struct __sk_buff *skb, __u32 l3off,
+			       __u32 family)
+{
+	struct op25b_pkt pkt = { .l3off = l3off & OP25B_MAX_OFF,
+				 .family = family };
+	struct op25b_cursor c;
+	struct op25b_rst r;
+	__u32 delta;
+
+	c.data = (void *)(long)skb->data;
+	c.data_end = (void *)(long)skb->data_end;
+	c.len = skb->len;
+	if (rst_prepare(&c, &pkt, op25b_l3, 1, &r))
+		return -1;
+	/* a device completes a PARTIAL sum where the old header was */
+	if (r.partial && r.moved)
+		return -1;
+	if (bpf_skb_change_tail(skb, r.len, 0) ||
+	    bpf_skb_pull_data(skb, r.len))
+		return -1;
+	c.data = (void *)(long)skb->data;
+	c.data_end = (void *)(long)skb->data_end;
+	c.len = skb->len;
+	if (rst_write(&c, &r, op25b_l3, &delta))
+		return -1;
+	/*
+	 * An skb cut short is no longer CHECKSUM_COMPLETE; one kept at its
+	 * length still is, and its csum must follow the rewrite (a no-op for
+	 * every other kind).
+	 */
+	bpf_csum_update(skb, delta);
+	return 0;
 }
 
 SEC("xdp")
@@ -165,13 +250,25 @@ int op25b_xdp(struct xdp_md *ctx)
 		.data_end = (void *)(long)ctx->data_end,
 	};
 	struct op25b_pkt pkt = {};
+	struct op25b_stats *st;
 	int cls;
 
 	c.len = c.data_end - c.data;
 	cls = op25b_parse(&c, &op25b_cfg, &pkt, op25b_l3);
 	if (cls == OP25B_C_PASS)
 		return XDP_PASS;
-	return judge(&c, &pkt, cls) == J_BLOCK ? XDP_DROP : XDP_PASS;
+	switch (judge(&c, &pkt, cls, &st)) {
+	case J_PASS:
+		return XDP_PASS;
+	case J_REJECT:
+		if (st && !op25b_reject_xdp(ctx, pkt.l3off, pkt.family)) {
+			st->rejected++;
+			return XDP_TX;
+		}
+		return XDP_DROP;
+	default:
+		return XDP_DROP;
+	}
 }
 
 SEC("tc")
@@ -179,6 +276,7 @@ int op25b_tc(struct __sk_buff *skb)
 {
 	struct op25b_cursor c;
 	struct op25b_pkt pkt = {};
+	struct op25b_stats *st;
 	__u32 want;
 	int cls;
 
@@ -197,5 +295,17 @@ int op25b_tc(struct __sk_buff *skb)
 	cls = op25b_parse(&c, &op25b_cfg, &pkt, op25b_l3);
 	if (cls == OP25B_C_PASS)
 		return TC_ACT_UNSPEC;
-	return judge(&c, &pkt, cls) == J_BLOCK ? TC_ACT_SHOT : TC_ACT_UNSPEC;
+	switch (judge(&c, &pkt, cls, &st)) {
+	case J_PASS:
+		return TC_ACT_UNSPEC;
+	case J_REJECT:
+		if (st && !op25b_reject_tc(skb, pkt.l3off, pkt.family)) {
+			st->rejected++;
+			return bpf_redirect(skb->ifindex,
+					    op25b_egress ? BPF_F_INGRESS : 0);
+		}
+		return TC_ACT_SHOT;
+	default:
+		return TC_ACT_SHOT;
+	}
 }

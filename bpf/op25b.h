@@ -117,6 +117,9 @@ enum op25b_class {
 /* tc only: bytes made linear before parsing, when the skb is paged. */
 #define OP25B_PULL_LEN		256
 
+/* TTL / hop limit of the TCP RST that action reject answers with. */
+#define OP25B_RST_TTL		64
+
 /* Hooks recorded in the attachments map. */
 enum op25b_hook {
 	OP25B_HOOK_XDP		= 1,

@@ -735,7 +735,8 @@ static int attach_run(const struct attach_req *r)
 	if (!rc)
 		rc = pin_lock();
 	if (!rc)
-		rc = bpf_load(&skel, r->l3);
+		rc = bpf_load(&skel, r->l3,
+			      r->hook == OP25B_HOOK_TC_EGRESS);
 	if (rc)
 		return rc;
 	map_fd = bpf_map__fd(skel->maps.op25b_attach);

@@ -96,10 +96,11 @@ void maps_close(struct op25b_maps *m);
 struct op25b_bpf;
 /*
  * Open and load the embedded skeleton with every shared map reused from
- * (or pinned to) g.pin_dir; l3 selects parsing from the IP header. Returns
- * an EXIT_* code; on success *skel is loaded, not attached.
+ * (or pinned to) g.pin_dir; l3 selects parsing from the IP header, egress
+ * tells a tc egress instance to send its RSTs back into the receive path.
+ * Returns an EXIT_* code; on success *skel is loaded, not attached.
  */
-int bpf_load(struct op25b_bpf **skel, bool l3);
+int bpf_load(struct op25b_bpf **skel, bool l3, bool egress);
 
 /* ---- prefix.c: prefixes and prefix lists ---- */
 

@@ -358,7 +358,7 @@ static void report_load_failure(int err)
 		p_err("cannot load op25b: %s", errstr(err, e, sizeof(e)));
 }
 
-int bpf_load(struct op25b_bpf **out, bool l3)
+int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
 {
 	struct op25b_bpf *skel;
 	char e[128];
@@ -373,6 +373,7 @@ int bpf_load(struct op25b_bpf **out, bool l3)
 		return EXIT_RUNTIME;
 	}
 	skel->rodata->op25b_l3 = l3;
+	skel->rodata->op25b_egress = egress;
 	rc = skel_set_pins(skel);
 	if (!rc) {
 		err = op25b_bpf__load(skel);
@@ -452,7 +453,7 @@ static int pins_create(void)
 	if (!rc)
 		rc = pin_lock();
 	if (!rc)
-		rc = bpf_load(&skel, false);
+		rc = bpf_load(&skel, false, false);
 	if (rc)
 		return rc;
 	op25b_bpf__destroy(skel);

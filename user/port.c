@@ -15,11 +15,10 @@
 static const struct {
 	const char *name;
 	__u32 action;
-	bool supported;		/* implemented by the datapath */
 } actions[] = {
-	{ "drop",	OP25B_ACT_DROP,		true },
-	{ "reject",	OP25B_ACT_REJECT,	false },
-	{ "monitor",	OP25B_ACT_MONITOR,	true },
+	{ "drop",	OP25B_ACT_DROP },
+	{ "reject",	OP25B_ACT_REJECT },
+	{ "monitor",	OP25B_ACT_MONITOR },
 };
 
 static bool is_help(const char *s)
@@ -188,11 +187,13 @@ int do_port(int argc, char **argv)
 /* ---- action ---- */
 
 static const char action_usage[] =
-	"Usage: op25bctl action [drop|monitor]\n"
+	"Usage: op25bctl action [drop|reject|monitor]\n"
 	"\n"
-	"What happens to a packet the policy blocks: drop (the default), or\n"
-	"monitor (it passes and is counted: a dry run before enforcing).\n"
-	"Without an argument, print the current action.\n";
+	"What happens to a packet the policy blocks: drop (the default),\n"
+	"reject (dropped, and the sender gets a TCP RST, so its client fails\n"
+	"at once instead of timing out; fragments and malformed packets are\n"
+	"only dropped), or monitor (it passes and is counted: a dry run\n"
+	"before enforcing). Without an argument, print the current action.\n";
 
 static int action_show(void)
 {
@@ -256,16 +257,9 @@ int do_action(int argc, char **argv)
 		p_err("action: unexpected argument '%s'", argv[1]);
 		return EXIT_USAGE;
 	}
-	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
-		if (strcmp(argv[0], actions[i].name))
-			continue;
-		if (!actions[i].supported) {
-			p_err("action '%s' is not supported yet (drop or monitor)",
-			      argv[0]);
-			return EXIT_USAGE;
-		}
-		return action_set(actions[i].action);
-	}
-	p_err("unknown action '%s' (drop or monitor)", argv[0]);
+	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (!strcmp(argv[0], actions[i].name))
+			return action_set(actions[i].action);
+	p_err("unknown action '%s' (drop, reject or monitor)", argv[0]);
 	return EXIT_USAGE;
 }
