@@ -371,7 +371,11 @@ check "-j action: monitor" "$(cat "$OUT")" \
 	eval '[ "$(jget action <"$OUT")" = "\"monitor\"" ]'
 expect_rc "test under monitor still answers blocked: exit 3" 3 test 10.5.5.5 203.0.113.9 25
 expect_rc "action drop: exit 0" 0 action drop
-expect_usage "action reject is refused for now" reject action reject
+expect_rc "action reject: exit 0" 0 action reject
+run -j action
+check "-j action: reject" "$(cat "$OUT")" \
+	eval '[ "$(jget action <"$OUT")" = "\"reject\"" ]'
+expect_rc "action drop again: exit 0" 0 action drop
 expect_usage "action unknown" frob action frob
 expect_usage "action extra argument" extra action drop extra
 run -j action

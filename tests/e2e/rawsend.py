@@ -17,10 +17,15 @@ socket, so they are built here byte by byte with correct checksums.
       "v4 SRC DST id=N off=N mf=N sport=N dport=N flags=N" ("-" for what a
       fragment does not carry), "v6 SRC DST ext=a,b sport=N dport=N
       flags=N"; "ready" first
+  rawsend.py offload --iface IF --feature tx-csum --state on|off
+      switch a device offload, as `ethtool -K` does (which may not be
+      installed): tx-csum off makes the stack complete CHECKSUM_PARTIAL
+      sums itself before the device
 Standard library only.
 """
 
 import argparse
+import array
 import fcntl
 import ipaddress
 import os
@@ -44,6 +49,12 @@ IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 
 PACKET_OUTGOING = 4
+
+# linux/sockios.h, linux/ethtool.h: the legacy one-feature commands.
+SIOCETHTOOL = 0x8946
+ETHTOOL_GET = {"tx-csum": 0x16}
+ETHTOOL_SET = {"tx-csum": 0x17}
+IFREQ_LEN = 40
 
 
 def csum(data):
@@ -204,6 +215,30 @@ def sniff(a):
             print(line, flush=True)
 
 
+def ethtool_value(s, iface, cmd, data=0):
+    """One struct ethtool_value {u32 cmd; u32 data;} ioctl; data back."""
+    val = array.array("I", [cmd, data])
+    ifr = struct.pack("16sP", iface.encode(), val.buffer_info()[0])
+    fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifr + bytes(IFREQ_LEN - len(ifr)))
+    return val[1]
+
+
+def offload(a):
+    want = a.state == "on"
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        ethtool_value(s, a.iface, ETHTOOL_SET[a.feature], want)
+        seen = ethtool_value(s, a.iface, ETHTOOL_GET[a.feature])
+    except OSError as e:
+        sys.exit("rawsend: %s %s %s: %s" % (a.iface, a.feature, a.state,
+                                            e.strerror))
+    finally:
+        s.close()
+    if bool(seen) != want:
+        sys.exit("rawsend: %s %s is still %s" % (a.iface, a.feature,
+                                                 "on" if seen else "off"))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -223,8 +258,13 @@ def main():
             c.add_argument("--dev", required=True)
     c = sub.add_parser("sniff")
     c.add_argument("--iface", required=True)
+    c = sub.add_parser("offload")
+    c.add_argument("--iface", required=True)
+    c.add_argument("--feature", required=True, choices=sorted(ETHTOOL_SET))
+    c.add_argument("--state", required=True, choices=("on", "off"))
     a = p.parse_args()
-    {"eth": send_eth, "tun": send_tun, "sniff": sniff}[a.cmd](a)
+    {"eth": send_eth, "tun": send_tun, "sniff": sniff,
+     "offload": offload}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,11 @@ ctl() {
 	in_ns "$RTR" "$CTL" --pin-dir "$PIN" "$@"
 }
 
+# The same pin dir, from the subscriber's side of the link.
+ctl_sub() {
+	in_ns "$SUB" "$CTL" --pin-dir "$PIN" "$@"
+}
+
 # ctl_ok LABEL ARGS...: the command succeeds (and so has returned: op25b
 # keeps no daemon, whatever is checked next runs without op25bctl).
 ctl_ok() {
@@ -70,6 +75,25 @@ sys.exit(0 if any(e.get("table") == t and e.get("prefix") == p and
 
 stat_of() {
 	ctl -j stats 2>/dev/null | jget "$1"
+}
+
+# expect_refused LABEL NS SRC DST PORT: action reject answered the SYN with
+# a RST the sender's stack accepted, so connect fails with ECONNREFUSED
+# (a timeout would mean a silent drop, or a RST the stack threw away).
+expect_refused() {
+	local r
+	r=$(tcp_connect "$2" "$3" "$4" "$5")
+	if [ "$r" = refused ]; then
+		ok "$1"
+	else
+		fail "$1" "expected refused (answered with a RST), saw ${r:-nothing}"
+	fi
+}
+
+# offload NS IF tx-csum on|off (what `ethtool -K` does).
+offload() {
+	ip netns exec "$1" "$PY" "$RAW" offload --iface "$2" --feature "$3" \
+		--state "$4"
 }
 
 # ---- topology ----
@@ -373,6 +397,91 @@ if ip -n "$RTR" tuntap add dev $TUN mode tun &&
 	fi
 else
 	fail "tun" "could not create $TUN in $RTR"
+fi
+
+# -- (e) action reject: the blocked client fails at once --
+
+reject_matrix() {
+	local h=$1
+	expect_refused "$h: IPv4 denied subscriber -> MX:25 refused" "$SUB" $DENIED4 $MX4 25
+	expect_refused "$h: IPv6 denied subscriber -> MX:25 refused" "$SUB" $DENIED6 $MX6 25
+	expect_connect "$h: IPv4 denied subscriber -> MX:587 open" "$SUB" $DENIED4 $MX4 587
+	expect_connect "$h: IPv6 denied subscriber -> MX:587 open" "$SUB" $DENIED6 $MX6 587
+	expect_connect "$h: IPv4 exempt subscriber -> MX:25 open" "$SUB" $EXEMPT4 $MX4 25
+}
+
+# A veth skb from a local socket is CHECKSUM_PARTIAL, and a PARTIAL skb's
+# TCP checksum is never verified on the way in. To have the subscriber's
+# stack verify the RST's, the skb must be complete when it gets there:
+# $2 (NS) computes sums in software on $3 (IF) while the two connects run.
+reject_verified() {
+	local h=$1 ns=$2 dev=$3
+	if ! offload "$ns" "$dev" tx-csum off; then
+		fail "$h: tx checksumming off on $dev" "rawsend offload failed"
+		return
+	fi
+	expect_refused "$h: IPv4 denied -> MX:25 refused, RST checksum verified" "$SUB" $DENIED4 $MX4 25
+	expect_refused "$h: IPv6 denied -> MX:25 refused, RST checksum verified" "$SUB" $DENIED6 $MX6 25
+	offload "$ns" "$dev" tx-csum on ||
+		fail "$h: tx checksumming back on on $dev" "rawsend offload failed"
+}
+
+if ctl_ok "reject: action reject" action reject; then
+	rj0=$(stat_of rejected)
+
+	if ctl_ok "xdp generic reject: attach r0" attach r0 --hook xdp --xdp-mode generic; then
+		reject_matrix "xdp generic reject"
+		# the SYN arrives with its sum complete, the RST gets a full one
+		reject_verified "xdp generic reject, s0 sums itself" "$SUB" s0
+		ctl_ok "xdp generic reject: detach r0" detach r0
+	fi
+
+	if ctl_ok "tc ingress reject: attach r0" attach r0 --hook tc; then
+		reject_matrix "tc ingress reject"
+		# a PARTIAL RST, its sum completed by r0's stack on the way out
+		reject_verified "tc ingress reject, r0 completes the partial sum" "$RTR" r0
+		# a complete SYN, a complete RST
+		reject_verified "tc ingress reject, s0 sums itself" "$SUB" s0
+		ctl_ok "tc ingress reject: detach r0" detach r0
+	fi
+
+	# XDP_TX on a veth hands the frame to the peer's XDP ring, which is
+	# served when the peer runs XDP itself (GRO on the peer gives it the
+	# ring, but on kernel 6.18 the frames were never delivered): op25b on
+	# s0 as well, where everything a subscriber receives passes. The RST
+	# reaches s0's stack as a new skb, its checksum verified.
+	if ctl_sub attach s0 --hook xdp --xdp-mode native >"$TMPD/out" 2>&1; then
+		ok "xdp native reject: attach s0 (the peer) too"
+		if ctl_ok "xdp native reject: attach r0" attach r0 --hook xdp --xdp-mode native; then
+			reject_matrix "xdp native reject"
+			ctl_ok "xdp native reject: detach r0" detach r0
+		fi
+		ctl_sub detach s0 >"$TMPD/out" 2>&1 ||
+			fail "xdp native reject: detach s0" "$(head -c 300 "$TMPD/out")"
+	else
+		fail "xdp native reject: attach s0 (the peer) too" "$(head -c 300 "$TMPD/out")"
+	fi
+
+	# the router's own connect: the RST goes back into r1's receive path
+	ctl_ok "tc egress reject: deny the router's own addresses" \
+		deny subscriber $RTR_N4/32 $RTR_N6/128
+	if ctl_ok "tc egress reject: attach r1" attach r1 --hook tc --direction egress; then
+		expect_refused "tc egress reject: IPv4 router -> MX:25 refused" "$RTR" $RTR_N4 $MX4 25
+		expect_refused "tc egress reject: IPv6 router -> MX:25 refused" "$RTR" $RTR_N6 $MX6 25
+		expect_connect "tc egress reject: IPv4 router -> MX:587 open" "$RTR" $RTR_N4 $MX4 587
+		expect_connect "tc egress reject: IPv4 router -> relay:25 open" "$RTR" $RTR_N4 $RELAY4 25
+		ctl_ok "tc egress reject: detach r1" detach r1
+	fi
+	ctl_ok "tc egress reject: undo the router's deny" \
+		del subscriber $RTR_N4/32 $RTR_N6/128
+
+	rj1=$(stat_of rejected)
+	if [[ "$rj0" =~ ^[0-9]+$ && "$rj1" =~ ^[0-9]+$ ]] && [ "$rj1" -gt "$rj0" ]; then
+		ok "reject: stats rejected counter rose ($rj0 -> $rj1)"
+	else
+		fail "reject: stats rejected counter rose" "before '$rj0', after '$rj1'"
+	fi
+	ctl_ok "reject: back to action drop" action drop
 fi
 
 # -- detach --all takes away everything attached in this namespace --

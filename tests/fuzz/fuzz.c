@@ -37,16 +37,24 @@
 /* Frames sent are at most an Ethernet MTU; shapes are built in more room. */
 #define PKT_MAX		1514
 #define GEN_BUF		4096
+/* Percent of TCP segments whose checksum field looks CHECKSUM_PARTIAL. */
+#define PARTIAL_PCT	10
+#define TCP_HDR_LEN	20
+#define IPV4_HDR_LEN	20
 #define MARK_MAX	48
 #define IPV6_HDR_LEN	40
 #define PPPOE_VER_TYPE	0x11
 /*
  * Counters are compared, and the action may switch, every CHECK_EVERY
- * packets; one such block in MONITOR_EVERY runs with action monitor. A run
- * of COVERAGE_MIN packets or more must have produced every class.
+ * packets; of every ACTION_CYCLE such blocks, one runs with action monitor
+ * and REJECT_BLOCKS with action reject, the rest with drop. A run of
+ * COVERAGE_MIN packets or more must have produced every class, and
+ * answers of each kind.
  */
 #define CHECK_EVERY	1024
-#define MONITOR_EVERY	8
+#define ACTION_CYCLE	8
+#define MONITOR_BLOCK	7
+#define REJECT_BLOCKS	2
 #define COVERAGE_MIN	100000
 #define PROGRESS_EVERY	1000000
 
@@ -151,6 +159,28 @@ static void put16(uint8_t *b, unsigned int v)
 {
 	b[0] = (uint8_t)(v >> 8);
 	b[1] = (uint8_t)v;
+}
+
+/*
+ * Sometimes give the TCP header at tcp the checksum field a local socket
+ * leaves in a CHECKSUM_PARTIAL skb: the folded pseudo-header sum of its
+ * addresses (n bytes each, source first at a) and segment length. tc must
+ * answer such a segment in kind, or not at all.
+ */
+static void maybe_partial(uint8_t *tcp, const uint8_t *a, size_t n,
+			  size_t seg)
+{
+	uint32_t sum = IPPROTO_TCP + (uint32_t)(seg >> 16) +
+		       (uint32_t)(seg & 0xffff);
+	size_t i;
+
+	if (seg < TCP_HDR_LEN || !chance(PARTIAL_PCT))
+		return;
+	for (i = 0; i < 2 * n; i += 2)
+		sum += (uint32_t)a[i] << 8 | a[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put16(tcp + 16, sum);
 }
 
 /* ---- packet generation */
@@ -375,6 +405,8 @@ static size_t build_ipv4(struct gen *g, size_t o)
 		break;
 	}
 	put16(ip + 2, total);
+	if (proto == IPPROTO_TCP && total >= hdr)
+		maybe_partial(ip + hdr, ip + 12, 4, total - hdr);
 	return hdr + l4;
 }
 
@@ -511,6 +543,8 @@ static size_t build_ipv6(struct gen *g, size_t o)
 		break;
 	}
 	put16(ip + 4, plen);
+	if (final == IPPROTO_TCP && IPV6_HDR_LEN + plen >= off)
+		maybe_partial(ip + off, ip + 8, 16, IPV6_HDR_LEN + plen - off);
 	return off + l4;
 }
 
@@ -804,13 +838,18 @@ static bool tc_refused(const uint8_t *pkt, size_t len)
 	       (type == ETH_P_IPV6 && len < ETH_HLEN + IPV6_HDR_LEN);
 }
 
-static int run_prog(int fd, const uint8_t *pkt, size_t len, __u32 *retval)
+/* out, when given (PKT_MAX bytes), gets the frame as the program left it. */
+static int run_prog(int fd, const uint8_t *pkt, size_t len, __u32 *retval,
+		    uint8_t *out, size_t *out_len)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt,
-		    .data_size_in = (__u32)len, .repeat = 1);
+		    .data_size_in = (__u32)len, .data_out = out,
+		    .data_size_out = out ? PKT_MAX : 0, .repeat = 1);
 	int err = bpf_prog_test_run_opts(fd, &opts);
 
 	*retval = opts.retval;
+	if (out_len)
+		*out_len = opts.data_size_out;
 	return err;
 }
 
@@ -819,9 +858,10 @@ static void print_packet(const uint8_t *pkt, size_t len, bool l3,
 {
 	size_t i;
 
-	printf("#   mode %s, %zu bytes; oracle: class %s, judgement %s, %s\n",
+	printf("#   mode %s, %zu bytes; oracle: class %s, judgement %s, %s%s\n",
 	       l3 ? "l3" : "l2", len, oracle_class_name(r->cls),
-	       oracle_judgement_name(r->judgement), r->drop ? "drop" : "pass");
+	       oracle_judgement_name(r->judgement), r->drop ? "drop" : "pass",
+	       oracle.action == OP25B_ACT_REJECT ? " (action reject)" : "");
 	for (i = 0; i < len; i++) {
 		if (i % 16 == 0)
 			printf("#   %04zx:", i);
@@ -841,6 +881,9 @@ static unsigned long class_seen[MODE_COUNT][OP25B_C_MALFORMED + 1];
 static unsigned long judgement_seen[ORACLE_J_COUNT];
 static unsigned long runs_agreed[MODE_COUNT][2];	/* [mode][xdp, tc] */
 static unsigned long tc_skipped[MODE_COUNT];	/* refused by test_run */
+static unsigned long answers[MODE_COUNT][2];	/* RSTs: [mode][xdp, tc] */
+static unsigned long partial_answers;	/* tc, in CHECKSUM_PARTIAL form */
+static unsigned long partial_refused;	/* tc: PARTIAL, header would move */
 static unsigned long xdp_aborted;
 static unsigned long packets_run;
 static int passed, failed;
@@ -890,15 +933,18 @@ static void replay_window(int mode)
 			continue;
 		r = oracle_judge(&oracle, w->l3, w->b, w->len);
 		for (p = 0; p < 2; p++) {
+			struct oracle_rst rst;
 			__u32 ret;
 
 			memset(&want, 0, sizeof(want));
-			oracle_count(&oracle, &r, &want);
+			oracle_count(&r, oracle_rst(&oracle, &r, w->l3, p, w->b,
+						    &rst),
+				     &want);
 			if (read_stats(&targets[mode], &before))
 				return;
 			if (run_prog(p ? targets[mode].tc_fd :
 					 targets[mode].xdp_fd,
-				     w->b, w->len, &ret)) {
+				     w->b, w->len, &ret, NULL, NULL)) {
 				if (p && tc_refused(w->b, w->len))
 					continue;
 				return;
@@ -995,6 +1041,19 @@ static int install_rule(struct op25b_bpf *skel, const struct parsed_rule *r)
 	memcpy(k6.addr, r->addr, sizeof(k6.addr));
 	return bpf_map__update_elem(rule_map(skel, r), &k6, sizeof(k6), &val,
 				    sizeof(val), BPF_ANY);
+}
+
+/* The action a block of CHECK_EVERY packets runs under. */
+static unsigned int block_action(unsigned long block)
+{
+	unsigned long slot = block % ACTION_CYCLE;
+
+	if (slot == MONITOR_BLOCK)
+		return OP25B_ACT_MONITOR;
+	/* spread out, not side by side */
+	if (slot % (ACTION_CYCLE / REJECT_BLOCKS) == 1)
+		return OP25B_ACT_REJECT;
+	return OP25B_ACT_DROP;
 }
 
 static void set_action(unsigned int action)
@@ -1122,23 +1181,104 @@ static double now(void)
 }
 
 static int report_mismatch(unsigned long idx, const struct gen *g,
-			   const struct oracle_result *r, __u32 xdp_ret,
-			   __u32 tc_ret)
+			   const struct oracle_result *r, __u32 want_xdp,
+			   __u32 xdp_ret, __u32 want_tc, __u32 tc_ret)
 {
-	check(0, "%s packet %lu: oracle says %s (class %s), op25b_xdp "
-		 "returned %u%s, op25b_tc returned 0x%x",
+	check(0, "%s packet %lu: oracle says %s (class %s): op25b_xdp "
+		 "%u expected, returned %u%s; op25b_tc 0x%x expected, "
+		 "returned 0x%x",
 	      g->l3 ? "l3" : "l2", idx, r->drop ? "drop" : "pass",
-	      oracle_class_name(r->cls), xdp_ret,
-	      xdp_ret == XDP_ABORTED ? " (XDP_ABORTED)" : "", tc_ret);
+	      oracle_class_name(r->cls), want_xdp, xdp_ret,
+	      xdp_ret == XDP_ABORTED ? " (XDP_ABORTED)" : "", want_tc, tc_ret);
 	print_packet(g->b, g->len, g->l3, r);
 	printf("#   reproduce: fuzz -s %llu -n %lu\n", seed, idx + 1);
 	return -1;
+}
+
+/* RFC 1071 over b, n bytes, added to sum; folded, not complemented. */
+static unsigned int csum_fold(uint32_t sum, const uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)b[i] << 8 | b[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+/*
+ * The answer's checksums, checked on the program's bytes alone: the IPv4
+ * header sums to all ones, and TCP over its pseudo-header does too (or,
+ * for a CHECKSUM_PARTIAL answer, its field is the pseudo-header sum).
+ */
+static bool answer_sums_ok(const struct oracle_result *r,
+			   const struct oracle_rst *want, const uint8_t *b)
+{
+	size_t l3 = r->l3off;
+	size_t t = l3 + (r->family == 4 ? IPV4_HDR_LEN : IPV6_HDR_LEN);
+	size_t alen = r->family == 4 ? 4 : 16;
+	const uint8_t *a = b + l3 + (r->family == 4 ? 12 : 8);
+	uint32_t pseudo;
+
+	if (r->family == 4 && csum_fold(0, b + l3, IPV4_HDR_LEN) != 0xffff)
+		return false;
+	pseudo = csum_fold(IPPROTO_TCP + TCP_HDR_LEN, a, 2 * alen);
+	if (want->partial)
+		return ((unsigned int)b[t + 16] << 8 | b[t + 17]) == pseudo;
+	return csum_fold(pseudo, b + t, TCP_HDR_LEN) == 0xffff;
+}
+
+/* What the program sent back is the oracle's RST, byte for byte. */
+static int check_answer(unsigned long idx, const struct gen *g,
+			const struct oracle_result *r, const char *prog,
+			const struct oracle_rst *want, const uint8_t *out,
+			size_t out_len)
+{
+	size_t i;
+
+	if (out_len == want->len && !memcmp(out, want->b, want->len) &&
+	    answer_sums_ok(r, want, out))
+		return 0;
+	for (i = 0; i < want->len && i < out_len; i++)
+		if (out[i] != want->b[i])
+			break;
+	check(0, "%s packet %lu: %s answered with %zu bytes, the oracle's "
+		 "RST has %zu%s; first difference at byte %zu",
+	      g->l3 ? "l3" : "l2", idx, prog, out_len, want->len,
+	      want->partial ? " (checksum partial)" : "", i);
+	print_packet(g->b, g->len, g->l3, r);
+	printf("#   answer:");
+	for (i = 0; i < out_len; i++)
+		printf(" %02x", out[i]);
+	printf("\n#   oracle:");
+	for (i = 0; i < want->len; i++)
+		printf(" %02x", want->b[i]);
+	printf("\n#   reproduce: fuzz -s %llu -n %lu\n", seed, idx + 1);
+	return -1;
+}
+
+static __u32 want_xdp_ret(const struct oracle_result *r, bool answer)
+{
+	if (!r->drop)
+		return XDP_PASS;
+	return answer ? XDP_TX : XDP_DROP;
+}
+
+static __u32 want_tc_ret(const struct oracle_result *r, bool answer)
+{
+	if (!r->drop)
+		return (__u32)TC_ACT_UNSPEC;
+	return answer ? (__u32)TC_ACT_REDIRECT : (__u32)TC_ACT_SHOT;
 }
 
 static int run_one(unsigned long idx, struct gen *g)
 {
 	struct target *t = &targets[g->l3 ? MODE_L3 : MODE_L2];
 	int mode = g->l3 ? MODE_L3 : MODE_L2;
+	static uint8_t xdp_out[PKT_MAX], tc_out[PKT_MAX];
+	struct oracle_rst xdp_rst, tc_rst;
+	size_t xdp_len = 0, tc_len = 0;
 	struct oracle_result r;
 	__u32 xdp_ret, tc_ret;
 	__u32 want_xdp, want_tc;
@@ -1148,10 +1288,14 @@ static int run_one(unsigned long idx, struct gen *g)
 	r = oracle_judge(&oracle, g->l3, g->b, g->len);
 	class_seen[mode][r.cls]++;
 	judgement_seen[r.judgement]++;
+	oracle_rst(&oracle, &r, g->l3, false, g->b, &xdp_rst);
+	oracle_rst(&oracle, &r, g->l3, true, g->b, &tc_rst);
 
-	err = run_prog(t->xdp_fd, g->b, g->len, &xdp_ret);
+	err = run_prog(t->xdp_fd, g->b, g->len, &xdp_ret,
+		       xdp_rst.answer ? xdp_out : NULL, &xdp_len);
 	if (!err) {
-		err = run_prog(t->tc_fd, g->b, g->len, &tc_ret);
+		err = run_prog(t->tc_fd, g->b, g->len, &tc_ret,
+			       tc_rst.answer ? tc_out : NULL, &tc_len);
 		if (err && errno == EINVAL && tc_refused(g->b, g->len)) {
 			tc_skipped[mode]++;
 			tc_ran = false;
@@ -1165,19 +1309,31 @@ static int run_one(unsigned long idx, struct gen *g)
 		return -1;
 	}
 
-	want_xdp = r.drop ? XDP_DROP : XDP_PASS;
-	want_tc = r.drop ? (__u32)TC_ACT_SHOT : (__u32)TC_ACT_UNSPEC;
+	want_xdp = want_xdp_ret(&r, xdp_rst.answer);
+	want_tc = want_tc_ret(&r, tc_rst.answer);
 	if (!tc_ran)
 		tc_ret = want_tc;
 	if (xdp_ret == XDP_ABORTED)
 		xdp_aborted++;
 	if (xdp_ret != want_xdp || tc_ret != want_tc)
-		return report_mismatch(idx, g, &r, xdp_ret, tc_ret);
+		return report_mismatch(idx, g, &r, want_xdp, xdp_ret, want_tc,
+				       tc_ret);
+	if (xdp_rst.answer &&
+	    check_answer(idx, g, &r, "op25b_xdp", &xdp_rst, xdp_out, xdp_len))
+		return -1;
+	if (tc_ran && tc_rst.answer &&
+	    check_answer(idx, g, &r, "op25b_tc", &tc_rst, tc_out, tc_len))
+		return -1;
+	answers[mode][0] += xdp_rst.answer;
 	runs_agreed[mode][0]++;
-	oracle_count(&oracle, &r, &t->expect);
+	oracle_count(&r, xdp_rst.answer, &t->expect);
 	if (tc_ran) {
+		answers[mode][1] += tc_rst.answer;
+		partial_answers += tc_rst.answer && tc_rst.partial;
+		partial_refused += !tc_rst.answer && tc_rst.partial &&
+				   tc_rst.moved;
 		runs_agreed[mode][1]++;
-		oracle_count(&oracle, &r, &t->expect);
+		oracle_count(&r, tc_rst.answer, &t->expect);
 	}
 	return 0;
 }
@@ -1204,6 +1360,10 @@ static void summary(unsigned long n, double secs)
 	printf(";");
 	for (c = ORACLE_J_NOT_SUBSCRIBER; c < ORACLE_J_COUNT; c++)
 		printf(" %s %lu", oracle_judgement_name(c), judgement_seen[c]);
+	printf("; answered xdp %lu tc %lu (checksum partial %lu, refused %lu)",
+	       answers[MODE_L2][0] + answers[MODE_L3][0],
+	       answers[MODE_L2][1] + answers[MODE_L3][1], partial_answers,
+	       partial_refused);
 	printf("; xdp_aborted %lu\n", xdp_aborted);
 	for (m = 0; m < MODE_COUNT; m++) {
 		printf("# %s:", mode_name[m]);
@@ -1247,6 +1407,16 @@ static void final_checks(unsigned long n)
 	for (c = ORACLE_J_NOT_SUBSCRIBER; c < ORACLE_J_COUNT; c++)
 		check(judgement_seen[c] > 0, "judgement %s exercised (%lu)",
 		      oracle_judgement_name(c), judgement_seen[c]);
+	for (m = 0; m < MODE_COUNT; m++) {
+		check(answers[m][0] > 0, "%s op25b_xdp answered with a RST "
+		      "(%lu)", mode_name[m], answers[m][0]);
+		check(answers[m][1] > 0, "%s op25b_tc answered with a RST "
+		      "(%lu)", mode_name[m], answers[m][1]);
+	}
+	check(partial_answers > 0, "op25b_tc answered a checksum-partial "
+	      "segment in kind (%lu)", partial_answers);
+	check(partial_refused > 0, "op25b_tc left a checksum-partial segment "
+	      "whose header would move unanswered (%lu)", partial_refused);
 }
 
 int main(int argc, char **argv)
@@ -1310,10 +1480,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < n && !rc; i++) {
 		if (i % CHECK_EVERY == 0) {
 			window_n = 0;
-			set_action((i / CHECK_EVERY) % MONITOR_EVERY ==
-						   MONITOR_EVERY - 1 ?
-					   OP25B_ACT_MONITOR :
-					   OP25B_ACT_DROP);
+			set_action(block_action(i / CHECK_EVERY));
 		}
 		gen_packet(&g);
 		memcpy(window[window_n].b, g.b, g.len);

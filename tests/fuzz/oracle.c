@@ -6,6 +6,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/tcp.h>
 #include <linux/if_ether.h>
 #include <linux/ppp_defs.h>
 
@@ -20,6 +21,10 @@
 #define IPV6_HDR_LEN		40
 #define IPV6_FRAG_HDR_LEN	8
 #define TCP_MIN_LEN		20
+#define ETH_ALEN_		6
+/* What reject.h writes: TTL / hop limit, and the PPPoE length's place. */
+#define RST_TTL			OP25B_RST_TTL
+#define PPPOE_LEN_OFF		4
 /* RFC 7401 and RFC 5533; libc has no names for them. */
 #define NEXTHDR_HIP		139
 #define NEXTHDR_SHIM6		140
@@ -29,10 +34,31 @@ static unsigned int get16(const uint8_t *b)
 	return (unsigned int)b[0] << 8 | b[1];
 }
 
-/* Where the IP header starts and which family it is; 0 when not IP. */
+static uint32_t get32(const uint8_t *b)
+{
+	return (uint32_t)get16(b) << 16 | get16(b + 2);
+}
+
+static void put16(uint8_t *b, unsigned int v)
+{
+	b[0] = (uint8_t)(v >> 8);
+	b[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *b, uint32_t v)
+{
+	put16(b, v >> 16);
+	put16(b + 2, v & 0xffff);
+}
+
+/*
+ * Where the IP header starts and which family it is; 0 when not IP. pppoe:
+ * where the PPPoE header is, 0 when there is none.
+ */
 struct l3_start {
 	int family;
 	size_t off;
+	size_t pppoe;
 };
 
 static bool is_vlan_tpid(unsigned int type)
@@ -43,7 +69,7 @@ static bool is_vlan_tpid(unsigned int type)
 
 static struct l3_start parse_l2(const uint8_t *pkt, size_t len)
 {
-	struct l3_start none = { 0, 0 };
+	struct l3_start none = { 0, 0, 0 };
 	size_t off = ETH_HLEN;
 	unsigned int type;
 	int tags = 0;
@@ -63,6 +89,7 @@ static struct l3_start parse_l2(const uint8_t *pkt, size_t len)
 	}
 
 	if (type == ETH_P_PPP_SES) {
+		size_t pppoe = off;
 		unsigned int proto;
 
 		if (len - off < PPPOE_HDR_LEN + PPP_PROTO_LEN)
@@ -72,34 +99,38 @@ static struct l3_start parse_l2(const uint8_t *pkt, size_t len)
 		proto = get16(pkt + off + PPPOE_HDR_LEN);
 		off += PPPOE_HDR_LEN + PPP_PROTO_LEN;
 		if (proto == PPP_IP)
-			return (struct l3_start){ 4, off };
+			return (struct l3_start){ 4, off, pppoe };
 		if (proto == PPP_IPV6)
-			return (struct l3_start){ 6, off };
+			return (struct l3_start){ 6, off, pppoe };
 		return none;
 	}
 	if (type == ETH_P_IP)
-		return (struct l3_start){ 4, off };
+		return (struct l3_start){ 4, off, 0 };
 	if (type == ETH_P_IPV6)
-		return (struct l3_start){ 6, off };
+		return (struct l3_start){ 6, off, 0 };
 	return none;
 }
 
 static struct l3_start parse_l3(const uint8_t *pkt, size_t len)
 {
-	struct l3_start none = { 0, 0 };
+	struct l3_start none = { 0, 0, 0 };
 
 	if (len < 1)
 		return none;
 	if (pkt[0] >> 4 == 4)
-		return (struct l3_start){ 4, 0 };
+		return (struct l3_start){ 4, 0, 0 };
 	if (pkt[0] >> 4 == 6)
-		return (struct l3_start){ 6, 0 };
+		return (struct l3_start){ 6, 0, 0 };
 	return none;
 }
 
-/* ip points at the IPv4 header, len bytes from there to the frame's end. */
+/*
+ * ip points at the IPv4 header, len bytes from there to the frame's end.
+ * For class SMTP, *tcp and *end get where the TCP header starts and the
+ * datagram ends, from ip.
+ */
 static int classify_ipv4(const struct oracle_policy *p, const uint8_t *ip,
-			 size_t len)
+			 size_t len, size_t *tcp, size_t *end)
 {
 	unsigned int ihl_bytes, total, frag, frag_off, tcp_len;
 	bool more_frags;
@@ -125,6 +156,8 @@ static int classify_ipv4(const struct oracle_policy *p, const uint8_t *ip,
 	tcp_len = total - ihl_bytes;
 	if (tcp_len < TCP_MIN_LEN)
 		return more_frags ? OP25B_C_EVASION : OP25B_C_MALFORMED;
+	*tcp = ihl_bytes;
+	*end = total;
 	if (p->port_blocked[get16(ip + ihl_bytes + 2)])
 		return OP25B_C_SMTP;
 	return OP25B_C_PASS;
@@ -147,7 +180,7 @@ static bool ipv6_is_ext(unsigned int nh)
 }
 
 static int classify_ipv6(const struct oracle_policy *p, const uint8_t *ip,
-			 size_t len)
+			 size_t len, size_t *tcp, size_t *tcp_end)
 {
 	size_t end, off = IPV6_HDR_LEN;
 	bool first_frag = false;
@@ -215,6 +248,8 @@ static int classify_ipv6(const struct oracle_policy *p, const uint8_t *ip,
 		return OP25B_C_PASS;
 	if (end - off < TCP_MIN_LEN)
 		return first_frag ? OP25B_C_EVASION : OP25B_C_MALFORMED;
+	*tcp = off;
+	*tcp_end = end;
 	if (p->port_blocked[get16(ip + off + 2)])
 		return OP25B_C_SMTP;
 	return OP25B_C_PASS;
@@ -275,18 +310,24 @@ unsigned int oracle_lookup(const struct oracle_table *t, int family,
 struct oracle_result oracle_judge(const struct oracle_policy *p, bool l3,
 				  const uint8_t *pkt, size_t len)
 {
-	struct oracle_result res = { OP25B_C_PASS, ORACLE_J_NONE, false };
+	struct oracle_result res = { .cls = OP25B_C_PASS,
+				     .judgement = ORACLE_J_NONE };
 	struct l3_start s = l3 ? parse_l3(pkt, len) : parse_l2(pkt, len);
 	const uint8_t *ip = pkt + s.off, *src, *dst;
-	size_t ip_len = len - s.off;
+	size_t ip_len = len - s.off, tcp = 0, end = 0;
 	unsigned int sub;
 
 	if (s.family == 4)
-		res.cls = classify_ipv4(p, ip, ip_len);
+		res.cls = classify_ipv4(p, ip, ip_len, &tcp, &end);
 	else if (s.family == 6)
-		res.cls = classify_ipv6(p, ip, ip_len);
+		res.cls = classify_ipv6(p, ip, ip_len, &tcp, &end);
 	if (res.cls == OP25B_C_PASS)
 		return res;
+	res.family = s.family;
+	res.l3off = s.off;
+	res.pppoe = s.pppoe;
+	res.l4off = s.off + tcp;
+	res.end = s.off + end;
 
 	/* Every judged class carries a whole fixed IP header: addresses. */
 	src = ip + (s.family == 4 ? 12 : 8);
@@ -307,8 +348,123 @@ struct oracle_result oracle_judge(const struct oracle_policy *p, bool l3,
 	return res;
 }
 
-void oracle_count(const struct oracle_policy *p,
-		  const struct oracle_result *r, struct op25b_stats *s)
+/* RFC 1071: the 16-bit words of b added to sum, not folded. */
+static uint32_t sum16(uint32_t sum, const uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += get16(b + i);
+	return sum;
+}
+
+static unsigned int fold16(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+/*
+ * The TCP pseudo-header's sum, addresses at a (source then destination,
+ * as both families lay them out), for a segment of seg bytes.
+ */
+static uint32_t pseudo_sum(int family, const uint8_t *a, size_t seg)
+{
+	return sum16(0, a, family == 4 ? 8 : 32) + IPPROTO_TCP +
+	       (uint32_t)(seg >> 16) + (uint32_t)(seg & 0xffff);
+}
+
+/*
+ * bpf/reject.h's rules, restated: only a blocked SMTP-class segment
+ * without RST is answered; under tc, a checksum field holding the bare
+ * pseudo-header sum is a CHECKSUM_PARTIAL skb's and is answered in kind,
+ * unless the TCP header would move (IPv4 options, IPv6 extension headers).
+ */
+bool oracle_rst(const struct oracle_policy *p, const struct oracle_result *r,
+		bool l3, bool skb, const uint8_t *pkt, struct oracle_rst *out)
+{
+	size_t l3off = r->l3off, iph, t, seg, doff, payload;
+	const uint8_t *tcp = pkt + r->l4off;
+	const uint8_t *addrs;
+	uint8_t *ip, flags;
+	uint32_t sum;
+
+	memset(out, 0, sizeof(*out));
+	if (!r->drop || p->action != OP25B_ACT_REJECT ||
+	    r->cls != OP25B_C_SMTP)
+		return false;
+	flags = tcp[13];
+	if (flags & TH_RST)
+		return false;
+	iph = r->family == 4 ? IPV4_MIN_LEN : IPV6_HDR_LEN;
+	addrs = pkt + l3off + (r->family == 4 ? 12 : 8);
+	seg = r->end - r->l4off;
+	out->partial = skb && get16(tcp + 16) == fold16(pseudo_sum(r->family,
+								   addrs, seg));
+	out->moved = r->l4off != l3off + iph;
+	if (out->partial && out->moved)
+		return false;
+	doff = (size_t)(tcp[12] >> 4) * 4;
+	payload = doff >= TCP_MIN_LEN && doff <= seg ? seg - doff : 0;
+	if (!(flags & TH_ACK))
+		payload += !!(flags & TH_SYN) + !!(flags & TH_FIN);
+
+	/* L2 as it was, MACs swapped, the PPPoE length the new one */
+	out->len = l3off + iph + TCP_MIN_LEN;
+	memcpy(out->b, pkt, l3off);
+	if (!l3) {
+		memcpy(out->b, pkt + ETH_ALEN_, ETH_ALEN_);
+		memcpy(out->b + ETH_ALEN_, pkt, ETH_ALEN_);
+	}
+	if (r->pppoe)
+		put16(out->b + r->pppoe + PPPOE_LEN_OFF,
+		      (unsigned int)(PPP_PROTO_LEN + iph + TCP_MIN_LEN));
+
+	ip = out->b + l3off;
+	if (r->family == 4) {
+		ip[0] = 4 << 4 | IPV4_MIN_LEN / 4;
+		put16(ip + 2, IPV4_MIN_LEN + TCP_MIN_LEN);
+		put16(ip + 6, IP_DF);
+		ip[8] = RST_TTL;
+		ip[9] = IPPROTO_TCP;
+		memcpy(ip + 12, addrs + 4, 4);
+		memcpy(ip + 16, addrs, 4);
+		put16(ip + 10, ~fold16(sum16(0, ip, IPV4_MIN_LEN)) & 0xffff);
+	} else {
+		ip[0] = 6 << 4;
+		put16(ip + 4, TCP_MIN_LEN);
+		ip[6] = IPPROTO_TCP;
+		ip[7] = RST_TTL;
+		memcpy(ip + 8, addrs + 16, 16);
+		memcpy(ip + 24, addrs, 16);
+	}
+
+	/* RFC 9293 3.10.7.1 */
+	t = l3off + iph;
+	put16(out->b + t, get16(tcp + 2));
+	put16(out->b + t + 2, get16(tcp));
+	if (flags & TH_ACK) {
+		put32(out->b + t + 4, get32(tcp + 8));
+		out->b[t + 13] = TH_RST;
+	} else {
+		put32(out->b + t + 8, get32(tcp + 4) + (uint32_t)payload);
+		out->b[t + 13] = TH_RST | TH_ACK;
+	}
+	out->b[t + 12] = TCP_MIN_LEN / 4 << 4;
+	sum = pseudo_sum(r->family, ip + (r->family == 4 ? 12 : 8),
+			 TCP_MIN_LEN);
+	if (out->partial)
+		put16(out->b + t + 16, fold16(sum));
+	else
+		put16(out->b + t + 16,
+		      ~fold16(sum16(sum, out->b + t, TCP_MIN_LEN)) & 0xffff);
+	out->answer = true;
+	return true;
+}
+
+void oracle_count(const struct oracle_result *r, bool answered,
+		  struct op25b_stats *s)
 {
 	switch (r->cls) {
 	case OP25B_C_SMTP:
@@ -338,7 +494,7 @@ void oracle_count(const struct oracle_policy *p,
 		break;
 	case ORACLE_J_BLOCKED:
 		s->blocked++;
-		if (p->action == OP25B_ACT_REJECT)
+		if (answered)
 			s->rejected++;
 		break;
 	case ORACLE_J_MONITORED:

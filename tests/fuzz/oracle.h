@@ -2,9 +2,9 @@
 /*
  * Reference model of the op25b datapath for the differential fuzzer.
  *
- * It restates DESIGN.md and the rule comment at the top of bpf/parse.h in
- * plain userspace C (explicit offsets, linear-scan prefix match) and shares
- * no code with bpf/: only the ABI constants of op25b.h. Two of the spec's
+ * It restates DESIGN.md and the rule comments at the top of bpf/parse.h and
+ * bpf/reject.h in plain userspace C (explicit offsets, linear-scan prefix
+ * match) and shares no code with bpf/: only the ABI constants of op25b.h. Two of the spec's
  * notes cannot arise under BPF_PROG_TEST_RUN (a VLAN tag already stripped
  * into skb->vlan_tci, an skb whose headers sit in paged data) and are not
  * modelled.
@@ -55,6 +55,24 @@ struct oracle_result {
 	int cls;		/* enum op25b_class */
 	int judgement;		/* enum oracle_judgement */
 	bool drop;
+	/* where a judged frame's headers lie, from the frame's start */
+	int family;		/* 4 or 6 */
+	size_t l3off;
+	size_t pppoe;		/* the PPPoE header's offset; 0: none */
+	size_t l4off;		/* the TCP header: class SMTP only */
+	size_t end;		/* where the IP datagram ends */
+};
+
+/* Ethernet, two tags, PPPoE, the fixed IPv6 header and TCP's. */
+#define ORACLE_RST_MAX		128
+
+/* The answer of action reject to a blocked frame (bpf/reject.h). */
+struct oracle_rst {
+	bool answer;		/* the RST goes back */
+	bool partial;		/* the TCP checksum field looks PARTIAL (tc) */
+	bool moved;		/* the RST's TCP header is not where it was */
+	size_t len;
+	uint8_t b[ORACLE_RST_MAX];
 };
 
 void oracle_policy_init(struct oracle_policy *p);
@@ -71,9 +89,20 @@ unsigned int oracle_lookup(const struct oracle_table *t, int family,
 struct oracle_result oracle_judge(const struct oracle_policy *p, bool l3,
 				  const uint8_t *pkt, size_t len);
 
-/* Adds what the result moves to a counter block (class + judgement). */
-void oracle_count(const struct oracle_policy *p,
-		  const struct oracle_result *r, struct op25b_stats *s);
+/*
+ * What action reject makes of a frame judged r, on an XDP run (skb false)
+ * or a tc run, where the frame is an skb that may be CHECKSUM_PARTIAL:
+ * out->answer, and the RST's bytes. pkt as given to oracle_judge.
+ */
+bool oracle_rst(const struct oracle_policy *p, const struct oracle_result *r,
+		bool l3, bool skb, const uint8_t *pkt, struct oracle_rst *out);
+
+/*
+ * Adds what the result moves to a counter block (class + judgement, and
+ * rejected when the run answered it).
+ */
+void oracle_count(const struct oracle_result *r, bool answered,
+		  struct op25b_stats *s);
 
 const char *oracle_class_name(int cls);
 const char *oracle_judgement_name(int j);
