@@ -178,18 +178,34 @@ static __always_inline enum judgement judge(const struct op25b_cursor *c,
  * The answer is built in global functions: the verifier checks each once,
  * on its own, rather than once for every parser path that can reach it
  * (inlined, it doubled the work of verifying the whole program). So they
- * take nothing from their caller but the IP header's offset and family,
+ * take nothing from their caller but what the parser found, as scalars,
  * and check everything they read again. The parser never reads beyond
  * OP25B_MAX_OFF: masking the offset changes none it passes, and bounds it
  * for the verifier.
  */
 
+/* family and pppoe in one argument: a global function takes five. */
+#define PKT_SHAPE(p)	((__u32)(p).family | (__u32)(p).pppoe << 8)
+
+static __always_inline struct op25b_pkt pkt_found(__u32 l3off, __u32 l4off,
+						  __u32 l3end, __u32 shape)
+{
+	struct op25b_pkt pkt = {
+		.l3off = l3off & OP25B_MAX_OFF,
+		.l4off = l4off,
+		.l3end = l3end,
+		.family = shape & 0xff,
+		.pppoe = shape >> 8,
+	};
+
+	return pkt;
+}
+
 /* The frame becomes the RST, cut to length for XDP_TX. 0: it did. */
 __noinline int op25b_reject_xdp(struct xdp_md *ctx, __u32 l3off,
-				__u32 family)
+				__u32 l4off, __u32 l3end, __u32 shape)
 {
-	struct op25b_pkt pkt = { .l3off = l3off & OP25B_MAX_OFF,
-				 .family = family };
+	struct op25b_pkt pkt = pkt_found(l3off, l4off, l3end, shape);
 	struct op25b_cursor c;
 	struct op25b_rst r;
 
@@ -209,10 +225,9 @@ __noinline int op25b_reject_xdp(struct xdp_md *ctx, __u32 l3off,
 
 /* The skb becomes the RST, cut to length, ready to be redirected. */
 __noinline int op25b_reject_tc(struct __sk_buff *skb, __u32 l3off,
-			       __u32 family)
+			       __u32 l4off, __u32 l3end, __u32 shape)
 {
-	struct op25b_pkt pkt = { .l3off = l3off & OP25B_MAX_OFF,
-				 .family = family };
+	struct op25b_pkt pkt = pkt_found(l3off, l4off, l3end, shape);
 	struct op25b_cursor c;
 	struct op25b_rst r;
 	__u32 delta;
@@ -261,7 +276,8 @@ int op25b_xdp(struct xdp_md *ctx)
 	case J_PASS:
 		return XDP_PASS;
 	case J_REJECT:
-		if (st && !op25b_reject_xdp(ctx, pkt.l3off, pkt.family)) {
+		if (st && !op25b_reject_xdp(ctx, pkt.l3off, pkt.l4off,
+						 pkt.l3end, PKT_SHAPE(pkt))) {
 			st->rejected++;
 			return XDP_TX;
 		}
@@ -299,7 +315,8 @@ int op25b_tc(struct __sk_buff *skb)
 	case J_PASS:
 		return TC_ACT_UNSPEC;
 	case J_REJECT:
-		if (st && !op25b_reject_tc(skb, pkt.l3off, pkt.family)) {
+		if (st && !op25b_reject_tc(skb, pkt.l3off, pkt.l4off,
+						pkt.l3end, PKT_SHAPE(pkt))) {
 			st->rejected++;
 			return bpf_redirect(skb->ifindex,
 					    op25b_egress ? BPF_F_INGRESS : 0);

@@ -81,12 +81,15 @@
 
 struct op25b_pkt {
 	__u32 l3off;		/* where the IP header starts */
+	__u32 l3end;		/* where the IP datagram ends */
+	__u32 l4off;		/* where the TCP header starts, once read */
 	__u16 dport;		/* host order; 0 when no TCP header was read */
 	__u16 sport;
 	__u8  family;		/* 4 or 6; 0 when no IP header was read */
 	__u8  nvlan;
 	__u16 vlan[OP25B_VLAN_MAX];
-	__u16 pppoe_sid;	/* 0 when not PPPoE (0 is reserved, RFC 2516) */
+	__u16 pppoe_sid;
+	__u8  pppoe;		/* a PPPoE session header precedes IP */
 };
 
 struct op25b_cursor {
@@ -165,6 +168,7 @@ static __always_inline __u16 parse_l2(const struct op25b_cursor *c,
 		ph = ptr_at(c, *off, 8);
 		if (!ph || ph[0] != PPPOE_VERTYPE_ || ph[1] != 0)
 			return 0;
+		pkt->pppoe = 1;
 		pkt->pppoe_sid = bpf_ntohs(*(__u16 *)(ph + 2));
 		ppp = bpf_ntohs(*(__u16 *)(ph + 6));
 		*off += 8;
@@ -191,6 +195,7 @@ static __always_inline int classify_tcp(const struct op25b_cursor *c,
 	pkt->dport = bpf_ntohs(ports[1]);
 	if (!port_blocked(cfg, pkt->dport))
 		return OP25B_C_PASS;
+	pkt->l4off = off;
 	pkt->sport = bpf_ntohs(ports[0]);
 	return OP25B_C_SMTP;
 }
@@ -217,6 +222,7 @@ static __always_inline int parse_ipv4(const struct op25b_cursor *c,
 	tot = bpf_ntohs(*(__u16 *)(ip + 2));
 	if (ihl < IPV4_MIN_HLEN || tot < ihl || tot > c->len - off)
 		return OP25B_C_MALFORMED;
+	pkt->l3end = off + tot;
 	if (ip[9] != IPPROTO_TCP_)
 		return OP25B_C_PASS;
 
@@ -273,6 +279,7 @@ static __always_inline int parse_ipv6(const struct op25b_cursor *c,
 	if (off + IPV6_HLEN + plen > c->len)
 		return OP25B_C_MALFORMED;
 	end = (plen == 0 && nh == NH_HOP) ? c->len : off + IPV6_HLEN + plen;
+	pkt->l3end = end;
 	cur = off + IPV6_HLEN;
 
 #pragma unroll

@@ -54,7 +54,6 @@
 #define IPV4_IHL5_		0x45
 #define IPV6_VERSION_WORD_	0x60000000
 #define TCP_DOFF5_		0x50
-#define PPPOE_SES_HLEN_		8	/* PPPoE session header, PPP protocol */
 #define PPP_PROTO_LEN_		2
 #define PPPOE_LEN_BEFORE_IP_	4	/* the length field, back from IP */
 
@@ -153,56 +152,6 @@ static __always_inline void *rst_ptr(const struct op25b_cursor *c, __u32 off,
 }
 
 /*
- * Where the blocked segment's TCP header starts (*l4off) and where its
- * datagram ends (*end). The parser has walked this chain already and found
- * TCP within the bound; the walk is repeated, not re-judged.
- */
-static __always_inline int rst_find_tcp(const struct op25b_cursor *c,
-					const struct op25b_pkt *pkt,
-					__u32 *l4off, __u32 *end)
-{
-	__u32 plen, cur, hlen;
-	__u8 *ip, *h, nh;
-	int i;
-
-	if (pkt->family == 4) {
-		ip = rst_ptr(c, pkt->l3off, IPV4_MIN_HLEN);
-		if (!ip)
-			return -1;
-		*l4off = pkt->l3off + (ip[0] & 0x0f) * 4;
-		*end = pkt->l3off + bpf_ntohs(*(__u16 *)(ip + 2));
-		return 0;
-	}
-	ip = rst_ptr(c, pkt->l3off, IPV6_HLEN);
-	if (!ip)
-		return -1;
-	plen = bpf_ntohs(*(__u16 *)(ip + 4));
-	nh = ip[6];
-	*end = (plen == 0 && nh == NH_HOP) ? c->len :
-					     pkt->l3off + IPV6_HLEN + plen;
-	cur = pkt->l3off + IPV6_HLEN;
-#pragma unroll
-	for (i = 0; i <= OP25B_IPV6_EXT_MAX; i++) {
-		if (nh == IPPROTO_TCP_) {
-			*l4off = cur;
-			return 0;
-		}
-		h = rst_ptr(c, cur, IPV6_EXT_MIN);
-		if (!h)
-			return -1;
-		if (nh == NH_FRAGMENT)
-			hlen = IPV6_EXT_MIN;
-		else if (nh == NH_AH)
-			hlen = ((__u32)h[1] + 2) * 4;
-		else
-			hlen = ((__u32)h[1] + 1) * 8;
-		nh = h[0];
-		cur += hlen;
-	}
-	return -1;
-}
-
-/*
  * Read what the answer to an SMTP-class packet needs; -1: no answer. skb:
  * the packet is an skb, which may be CHECKSUM_PARTIAL.
  */
@@ -211,16 +160,15 @@ static __always_inline int rst_prepare(const struct op25b_cursor *c,
 				       int skb, struct op25b_rst *r)
 {
 	__u32 l4off, end, seg, doff, payload, iplen;
-	__u8 *tcp, *a, *type;
+	__u8 *tcp, *a;
 
-	if (rst_find_tcp(c, pkt, &l4off, &end))
-		return -1;
 	/*
 	 * The parser read this header, so it lies within OP25B_MAX_OFF: the
 	 * mask changes nothing, but it bounds the register itself, which a
 	 * compare would not once the compiler copies it.
 	 */
-	l4off &= OP25B_MAX_OFF;
+	l4off = pkt->l4off & OP25B_MAX_OFF;
+	end = pkt->l3end;
 	if (end < l4off + TCP_MIN_HLEN)
 		return -1;
 	tcp = rst_ptr(c, l4off, TCP_MIN_HLEN);
@@ -265,15 +213,7 @@ static __always_inline int rst_prepare(const struct op25b_cursor *c,
 		     *(__u16 *)(tcp + 16) == csum_fold16(csum_pseudo(r, seg));
 	r->moved = l4off != pkt->l3off + iplen;
 	r->len = pkt->l3off + iplen + TCP_MIN_HLEN;
-
-	/* behind PPPoE iff a PPP protocol, not an ethertype, precedes IP */
-	if (!l3 && pkt->l3off >= ETH_HLEN_ + PPPOE_SES_HLEN_) {
-		type = rst_ptr(c, pkt->l3off - PPP_PROTO_LEN_, PPP_PROTO_LEN_);
-		if (!type)
-			return -1;
-		r->pppoe = *(__u16 *)type == bpf_htons(PPP_IP_) ||
-			   *(__u16 *)type == bpf_htons(PPP_IPV6_);
-	}
+	r->pppoe = !l3 && pkt->pppoe;
 	return 0;
 }
 
