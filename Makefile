@@ -35,7 +35,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test demo install clean fuzz bench
+.PHONY: all deps test demo install clean fuzz bench FORCE
 
 all: $(BUILD)/op25bctl
 
@@ -43,13 +43,17 @@ deps:
 	$(Q)CLANG=$(CLANG) EXTRA_PKGS="$(EXTRA_PKGS)" scripts/deps.sh
 
 # The unit tests also run against objects built by these compilers.
-test: EXTRA_PKGS := clang-16 clang-19
+test: EXTRA_PKGS := clang-14 clang-16 clang-19
 
 $(BUILD):
 	$(Q)mkdir -p $@
 
-# The datapath object and its skeleton.
-$(BUILD)/op25b.bpf.o: $(BPF_SRC) | $(BUILD)
+# The datapath object and its skeleton, rebuilt when the compiler changes
+# (make test CLANG=clang-19): bpf-cc only changes when CLANG does.
+$(BUILD)/bpf-cc: FORCE | $(BUILD)
+	$(Q)echo '$(CLANG)' | cmp -s - $@ || echo '$(CLANG)' > $@
+
+$(BUILD)/op25b.bpf.o: $(BPF_SRC) $(BUILD)/bpf-cc | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c bpf/op25b.bpf.c -o $@
 
@@ -78,7 +82,7 @@ TEST_BINS := $(BUILD)/op25bctl $(BUILD)/test_datapath $(BUILD)/fuzz
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory $(TEST_BINS)
-	$(Q)BUILD=$(abspath $(BUILD)) tests/run.sh
+	$(Q)BUILD=$(abspath $(BUILD)) MAIN_CLANG=$(CLANG) tests/run.sh
 
 N    ?= 1000000
 SEED ?= 1

@@ -10,7 +10,16 @@ BUILD=${BUILD:-$top/build}
 export BUILD
 FUZZ_PACKETS=${FUZZ_PACKETS:-200000}
 FUZZ_SEED=${FUZZ_SEED:-20261128}
-COMPILERS=${COMPILERS:-clang-16 clang-19}
+# Every supported compiler but the one the main build used (plain clang is
+# Debian 12's clang-14).
+MAIN_CLANG=${MAIN_CLANG:-clang}
+[ "$MAIN_CLANG" = clang ] && MAIN_CLANG=clang-14
+if [ -z "${COMPILERS:-}" ]; then
+	COMPILERS=
+	for cc in clang-14 clang-16 clang-19; do
+		[ "$cc" = "$MAIN_CLANG" ] || COMPILERS+="$cc "
+	done
+fi
 
 total_pass=0
 total_fail=0
