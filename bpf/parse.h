@@ -18,14 +18,17 @@
  * "len" below is the packet's true length from the IP header on; reading
  *   past it is never done. Fewer than 20 (IPv4) or 40 (IPv6) bytes: PASS
  *   (there is no address to judge, and no stack accepts it).
- * IPv4: version != 4, IHL < 5, total length < IHL*4 or > len: MALFORMED.
+ * IPv4: a total length of 0 when len is over 65535 is a BIG TCP GSO/GRO
+ *   super-packet (only the kernel makes those): its length is len. Then
+ *   version != 4, IHL < 5, total length < IHL*4 or > len: MALFORMED.
  *   Protocol other than TCP: PASS. Fragment offset 1: EVASION; offset > 1:
  *   PASS. TCP payload (total length - IHL*4) < 20: EVASION when MF is set,
  *   MALFORMED otherwise. Else destination port in the blocked set: SMTP,
  *   otherwise PASS.
  * IPv6: version != 6 or 40 + payload length > len: MALFORMED. The datagram
- *   ends at 40 + payload length (at len for a payload length of 0 with a
- *   hop-by-hop header: a jumbogram). Walk the chain from the IPv6 next
+ *   ends at 40 + payload length, or at len for a payload length of 0 with
+ *   a hop-by-hop header (a jumbogram) or with len - 40 over 65535 (a BIG
+ *   TCP super-packet without one). Walk the chain from the IPv6 next
  *   header: hop-by-hop (0), routing (43), fragment (44), destination options
  *   (60), mobility (135), HIP (139), shim6 (140): (hdrlen + 1) * 8 bytes;
  *   AH (51): (hdrlen + 2) * 4 bytes; fragment: 8 bytes. A header that does
@@ -75,6 +78,7 @@
 #define IPV4_MIN_HLEN		20
 #define IPV6_HLEN		40
 #define IPV6_EXT_MIN		8
+#define IP_MAX_LEN		0xffff	/* a 16-bit length field's reach */
 
 /* Largest offset read from; keeps packet pointer arithmetic verifiable. */
 #define OP25B_MAX_OFF		0x3fff
@@ -220,6 +224,8 @@ static __always_inline int parse_ipv4(const struct op25b_cursor *c,
 		return OP25B_C_MALFORMED;
 	ihl = (ip[0] & 0x0f) * 4;
 	tot = bpf_ntohs(*(__u16 *)(ip + 2));
+	if (tot == 0 && c->len - off > IP_MAX_LEN)
+		tot = c->len - off;
 	if (ihl < IPV4_MIN_HLEN || tot < ihl || tot > c->len - off)
 		return OP25B_C_MALFORMED;
 	pkt->l3end = off + tot;
@@ -278,7 +284,8 @@ static __always_inline int parse_ipv6(const struct op25b_cursor *c,
 	nh = ip6[6];
 	if (off + IPV6_HLEN + plen > c->len)
 		return OP25B_C_MALFORMED;
-	end = (plen == 0 && nh == NH_HOP) ? c->len : off + IPV6_HLEN + plen;
+	end = plen == 0 && (nh == NH_HOP || c->len - off - IPV6_HLEN > IP_MAX_LEN) ?
+		c->len : off + IPV6_HLEN + plen;
 	pkt->l3end = end;
 	cur = off + IPV6_HLEN;
 
