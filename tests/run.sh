@@ -83,6 +83,7 @@ run_suite cli "$here/cli/test_cli.sh"
 run_suite e2e "$here/e2e/test_e2e.sh"
 run_suite encap "$here/e2e/test_encap.sh"
 run_suite bigtcp "$here/e2e/test_bigtcp.sh"
+run_suite replace "$here/e2e/test_replace.sh"
 
 [ "$total_skip" -gt 0 ] && skipped=", $total_skip skipped" || skipped=
 echo

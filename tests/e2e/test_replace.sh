@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Replacing the program leaves no window without enforcement (DESIGN.md).
+# A subscriber floods SYNs (nine to MX:25 for each marker to MX:587) through
+# the router while op25b is attached again and again on its interface; a
+# counter on the MX's link must see markers and not one SYN to 25. A
+# control that detaches and attaches (a real window) must let SYNs to 25
+# through, so the counter is shown to see a leak when there is one.
+set -u
+. "$(dirname "$0")/../lib.sh"
+
+FLOOD=$LIB_DIR/e2e/flood.py
+SUB=o25t-rep-s-$$
+RTR=o25t-rep-r-$$
+MXN=o25t-rep-m-$$
+SRC=10.30.0.10
+MX=203.0.113.25
+REATTACH=10
+
+require_env
+setup_trap
+make_pin_dir replace
+make_tmpdir
+
+ctl() {
+	in_ns "$RTR" "$CTL" --pin-dir "$PIN" "$@"
+}
+
+ns_create "$SUB" && ns_create "$RTR" && ns_create "$MXN" &&
+	veth_pair "$SUB" s0 "$RTR" r0 && veth_pair "$RTR" r1 "$MXN" i0 &&
+	ns_forwarding "$RTR" &&
+	addr_add "$SUB" s0 $SRC/24 && addr_add "$RTR" r0 10.30.0.1/24 &&
+	addr_add "$RTR" r1 10.31.0.1/24 && addr_add "$MXN" i0 10.31.0.2/24 &&
+	addr_add "$MXN" i0 $MX/32 &&
+	ip -n "$RTR" route add $MX/32 via 10.31.0.2 &&
+	ip -n "$RTR" neigh replace 10.31.0.2 lladdr "$(mac_of "$MXN" i0)" \
+		dev r1 nud permanent ||
+	die "topology" "cannot build sub -- router -- mx"
+R0_MAC=$(mac_of "$RTR" r0)
+ctl -q deny subscriber 10.30.0.0/24 || die "policy" "op25bctl deny failed"
+
+# run_flood LABEL ACTION...: flood for 3 s while ACTION runs; sets SEEN25
+# and SEEN587 from the MX link.
+run_flood() {
+	local label=$1 log=$TMPD/count.$RANDOM cpid fpid
+	shift
+	ip netns exec "$MXN" "$PY" "$FLOOD" count --iface i0 --src $SRC \
+		>"$log" 2>&1 &
+	cpid=$!
+	CLEAN_PIDS+=($cpid)
+	wait_file_line "$log" ready || { fail "$label" "counter not ready"; return 1; }
+	ip netns exec "$SUB" "$PY" "$FLOOD" send --iface s0 --dst-mac "$R0_MAC" \
+		--src $SRC --dst $MX --seconds 3 >"$TMPD/sent" 2>&1 &
+	fpid=$!
+	sleep 0.5
+	"$@"
+	wait $fpid
+	sleep 0.3
+	kill -TERM $cpid
+	wait $cpid 2>/dev/null
+	SEEN25=$(sed -n 's/^25=\([0-9]*\) .*/\1/p' "$log")
+	SEEN587=$(sed -n 's/.* 587=\([0-9]*\)$/\1/p' "$log")
+}
+
+# All within the flood's 3 s: each attach loads and verifies a program.
+reattach() {
+	local i rc=0 t0=$SECONDS
+	for ((i = 0; i < REATTACH; i++)); do
+		ctl -q attach r0 "$@" || rc=1
+	done
+	[ $((SECONDS - t0)) -lt 3 ] || echo "# re-attaching took $((SECONDS - t0)) s"
+	return $rc
+}
+
+window() {
+	ctl -q detach r0 && sleep 0.2 && ctl -q attach r0 "$@"
+}
+
+for hook in xdp tc; do
+	ctl -q attach r0 --hook $hook || { fail "$hook: attach" "failed"; continue; }
+	run_flood "$hook: re-attach" reattach --hook $hook || continue
+	check "$hook: markers to 587 arrived during $REATTACH re-attaches (${SEEN587:-0})" \
+		"saw ${SEEN587:-none}" [ "${SEEN587:-0}" -gt 0 ]
+	check_eq "$hook: no SYN to 25 got through while re-attaching" 0 "${SEEN25:-none}"
+	run_flood "$hook: detach+attach control" window --hook $hook || continue
+	check "$hook: control: a detach/attach window lets SYNs to 25 through (${SEEN25:-0})" \
+		"saw ${SEEN25:-none}: the counter would not see a leak" \
+		[ "${SEEN25:-0}" -gt 0 ]
+	ctl -q detach r0 || fail "$hook: detach" "failed"
+done
+
+summary
