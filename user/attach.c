@@ -391,6 +391,12 @@ static int xdp_attach(const struct attach_req *r, struct op25b_bpf *skel,
 	err = bpf_xdp_attach(r->ifindex, fd, flags, &a);
 	if (old_fd >= 0)
 		close(old_fd);
+	if (err == -ERANGE) {
+		/* the driver's answer to an MTU beyond one page per frame */
+		p_err("cannot attach native XDP to '%s': its MTU needs multi-buffer frames, which op25b does not take (use --xdp-mode generic or --hook tc)",
+		      r->ifname);
+		return EXIT_RUNTIME;
+	}
 	if (err) {
 		p_err("cannot attach XDP to '%s': %s", r->ifname, errstr(err));
 		return EXIT_RUNTIME;
