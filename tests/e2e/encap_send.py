@@ -16,44 +16,19 @@ import ipaddress
 import socket
 import struct
 
+from pktlib import ip_syn
+
 ETH_P_IP = 0x0800
 ETH_P_IPV6 = 0x86DD
 ETH_P_PPP_SES = 0x8864
 PPP_IP = 0x0021
 PPP_IPV6 = 0x0057
-TCP_SYN = 0x02
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def ip_packet(src, dst, sport, dport):
-    """IPv4 or IPv6 header and a 20-byte SYN, checksums filled in."""
-    s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, 0x0B0B0000 + sport, 0,
-                      5 << 4, TCP_SYN, 64240, 0, 0)
-    if s.version == 4:
-        pseudo = s.packed + d.packed + struct.pack("!BBH", 0, 6, len(tcp))
-        tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
-        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0,
-                          64, 6, 0, s.packed, d.packed)
-        hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
-        return ETH_P_IP, hdr + tcp
-    pseudo = s.packed + d.packed + struct.pack("!IxxxB", len(tcp), 6)
-    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
-    hdr = struct.pack("!IHBB16s16s", 6 << 28, len(tcp), 6, 64, s.packed,
-                      d.packed)
-    return ETH_P_IPV6, hdr + tcp
 
 
 def frame(a, src_mac):
-    proto, pkt = ip_packet(a.src, a.dst, a.sport, a.dport)
+    src, dst = ipaddress.ip_address(a.src), ipaddress.ip_address(a.dst)
+    pkt = ip_syn(src, dst, a.sport, a.dport)
+    proto = ETH_P_IP if src.version == 4 else ETH_P_IPV6
     if a.pppoe is not None:
         ppp = PPP_IP if proto == ETH_P_IP else PPP_IPV6
         pkt = struct.pack("!BBHHH", 0x11, 0, a.pppoe, 2 + len(pkt), ppp) + pkt

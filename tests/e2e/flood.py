@@ -19,26 +19,11 @@ import struct
 import sys
 import time
 
+from pktlib import ip_syn
+
 ETH_P_IP = 0x0800
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
-
-
-def csum(data):
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def syn(src, dst, sport, dport):
-    s, d = ipaddress.ip_address(src).packed, ipaddress.ip_address(dst).packed
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, sport, 0, 0x50, 0x02,
-                      64240, 0, 0)
-    tcp = tcp[:16] + struct.pack("!H", csum(s + d + struct.pack(
-        "!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, sport, 0, 64, 6, 0, s, d)
-    return ip[:10] + struct.pack("!H", csum(ip)) + ip[12:] + tcp
 
 
 def send(a):
@@ -46,7 +31,8 @@ def send(a):
     s.bind((a.iface, 0))
     head = bytes.fromhex(a.dst_mac.replace(":", "")) + \
         s.getsockname()[4][:6] + struct.pack("!H", ETH_P_IP)
-    frames = [head + syn(a.src, a.dst, 20000 + i, 587 if i % 10 == 0 else 25)
+    src, dst = ipaddress.ip_address(a.src), ipaddress.ip_address(a.dst)
+    frames = [head + ip_syn(src, dst, 20000 + i, 587 if i % 10 == 0 else 25)
               for i in range(1000)]
     end = time.monotonic() + a.seconds
     n = 0

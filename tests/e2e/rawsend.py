@@ -34,6 +34,8 @@ import struct
 import sys
 import time
 
+from pktlib import ipv4, ipv6, tcp_syn
+
 ETH_P_IP = 0x0800
 ETH_P_IPV6 = 0x86DD
 ETH_P_ALL = 0x0003
@@ -42,7 +44,6 @@ NH_HOP = 0
 NH_DSTOPTS = 60
 NH_ROUTING = 43
 NH_FRAGMENT = 44
-TCP_SYN = 0x02
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
@@ -55,52 +56,6 @@ SIOCETHTOOL = 0x8946
 ETHTOOL_GET = {"tx-csum": 0x16}
 ETHTOOL_SET = {"tx-csum": 0x17}
 IFREQ_LEN = 40
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def tcp_syn(src, dst, sport, dport):
-    """A 20-byte SYN with its checksum over the family's pseudo header."""
-    hdr = struct.pack("!HHIIBBHHH", sport, dport, 0x25250000 + sport, 0,
-                      5 << 4, TCP_SYN, 64240, 0, 0)
-    if src.version == 4:
-        pseudo = src.packed + dst.packed + struct.pack("!BBH", 0, PROTO_TCP,
-                                                       len(hdr))
-    else:
-        pseudo = src.packed + dst.packed + struct.pack("!I3xB", len(hdr),
-                                                       PROTO_TCP)
-    c = csum(pseudo + hdr)
-    return hdr[:16] + struct.pack("!H", c) + hdr[18:]
-
-
-def ipv4(src, dst, payload, ipid, frag_off8=0, mf=False):
-    flags = (0x2000 if mf else 0) | frag_off8
-    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ipid, flags,
-                    64, PROTO_TCP, 0, src.packed, dst.packed)
-    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
-
-
-def opts_hdr(nxt):
-    """An 8-byte hop-by-hop or destination-options header: one PadN."""
-    return struct.pack("!BBBB4x", nxt, 0, 1, 4)
-
-
-def ipv6(src, dst, exts, payload):
-    """exts: extension header numbers in order, each an 8-byte PadN header."""
-    body = b""
-    chain = list(exts) + [PROTO_TCP]
-    for i, e in enumerate(exts):
-        body += opts_hdr(chain[i + 1])
-    body += payload
-    return struct.pack("!IHBB16s16s", 6 << 28, len(body), chain[0], 64,
-                       src.packed, dst.packed) + body
 
 
 def packets(a):
