@@ -6,7 +6,9 @@
  * malformed reach the decision core; everything else returns straight after
  * parsing, having read nothing but the packet and the global port bitmap.
  * A blocked packet is dropped, or under action reject turned into the TCP
- * RST that answers it (reject.h) and sent back.
+ * RST that answers it (reject.h) and sent back. A blocked or monitored
+ * packet is then recorded: its source's entry in the offenders table, and
+ * an event on the ring buffer, at most one per source per interval.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -80,10 +82,25 @@ struct {
 	__type(value, struct op25b_attach_val);
 } op25b_attach SEC(".maps");
 
+/* Sources of blocked packets, for 'op25bctl top'. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, OP25B_OFFENDERS_MAX);
+	__type(key, struct op25b_src);
+	__type(value, struct op25b_offender);
+} op25b_offenders SEC(".maps");
+
+/* Blocked attempts, for 'op25bctl monitor'. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, OP25B_EVENTS_BYTES);
+} op25b_events SEC(".maps");
+
 enum judgement {
 	J_PASS,
 	J_DROP,
 	J_REJECT,	/* drop, and answer with a RST if one can be built */
+	J_MONITOR,	/* would be blocked: pass, but record it */
 };
 
 /* Best rule for the packet's source (sub) or destination (relay). */
@@ -165,7 +182,7 @@ static __always_inline enum judgement judge(const struct op25b_cursor *c,
 	}
 	if (op25b_cfg.action == OP25B_ACT_MONITOR) {
 		st->monitored++;
-		return J_PASS;
+		return J_MONITOR;
 	}
 	st->blocked++;
 	/* only a whole TCP header is sound enough to answer (reject.h) */
@@ -257,6 +274,154 @@ __noinline int op25b_reject_tc(struct __sk_buff *skb, __u32 l3off,
 	return 0;
 }
 
+/* family and class in one argument: a global function takes five. */
+#define EV_SHAPE(p, cls)	((__u32)(p).family | (__u32)(cls) << 8)
+#define EV_SHAPE_FAMILY(s)	((s) & 0xff)
+#define EV_SHAPE_CLASS(s)	(((s) >> 8) & 0xff)
+
+/*
+ * What an event says of a packet, read from it before a RST overwrites it.
+ * The decision core read both addresses already: they are there. The VLAN
+ * ids, PPPoE session and ports are read again rather than kept from the
+ * parser: keeping them would cost every passed packet a few stores, and
+ * only blocked ones need them. tci is a tag tc found stripped, if any.
+ * Global functions, like the answer's, so the verifier checks them once.
+ */
+static __always_inline void event_fill(const struct op25b_cursor *c,
+				       __u32 l3off, __u32 l4off, __u32 shape,
+				       __u32 ifindex, int stripped, __u16 tci,
+				       struct op25b_event *ev)
+{
+	struct op25b_pkt l2 = {};
+	__u32 off = 0;
+	__u16 *ports;
+	__u8 *a;
+
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->ifindex = ifindex;
+	ev->family = EV_SHAPE_FAMILY(shape);
+	ev->cls = EV_SHAPE_CLASS(shape);
+	if (stripped) {
+		l2.vlan[0] = tci & 0x0fff;
+		l2.nvlan = 1;
+	}
+	if (!op25b_l3)
+		parse_l2(c, &l2, &off);
+	ev->nvlan = l2.nvlan;
+	ev->vlan[0] = l2.vlan[0];
+	ev->vlan[1] = l2.vlan[1];
+	ev->pppoe = l2.pppoe;
+	ev->pppoe_sid = l2.pppoe_sid;
+	/* only an SMTP segment had its TCP header read */
+	if (ev->cls == OP25B_C_SMTP) {
+		ports = ptr_at(c, l4off & OP25B_MAX_OFF, 4);
+		if (ports) {
+			ev->sport = bpf_ntohs(ports[0]);
+			ev->dport = bpf_ntohs(ports[1]);
+		}
+	}
+	/* IPv4 saddr, daddr at 12; IPv6 at 8 */
+	l3off &= OP25B_MAX_OFF;
+	if (ev->family == 4) {
+		a = ptr_at(c, l3off + 12, 8);
+		if (a) {
+			__builtin_memcpy(ev->saddr, a, 4);
+			__builtin_memcpy(ev->daddr, a + 4, 4);
+		}
+	} else {
+		a = ptr_at(c, l3off + 8, 32);
+		if (a) {
+			__builtin_memcpy(ev->saddr, a, 16);
+			__builtin_memcpy(ev->daddr, a + 16, 16);
+		}
+	}
+}
+
+__noinline int op25b_event_xdp(struct xdp_md *ctx, __u32 l3off, __u32 l4off,
+			       __u32 shape, struct op25b_event *ev)
+{
+	struct op25b_cursor c;
+
+	if (!ev)
+		return -1;
+	c.data = (void *)(long)ctx->data;
+	c.data_end = (void *)(long)ctx->data_end;
+	c.len = c.data_end - c.data;
+	event_fill(&c, l3off, l4off, shape, ctx->ingress_ifindex, 0, 0, ev);
+	return 0;
+}
+
+__noinline int op25b_event_tc(struct __sk_buff *skb, __u32 l3off, __u32 l4off,
+			      __u32 shape, struct op25b_event *ev)
+{
+	struct op25b_cursor c;
+
+	if (!ev)
+		return -1;
+	c.data = (void *)(long)skb->data;
+	c.data_end = (void *)(long)skb->data_end;
+	c.len = skb->len;
+	event_fill(&c, l3off, l4off, shape, skb->ifindex, skb->vlan_present,
+		   skb->vlan_tci, ev);
+	return 0;
+}
+
+/*
+ * Record a blocked (or monitored) packet, ev filled in but for its time:
+ * count it on its source's offender entry, and send ev unless the source
+ * had an event within OP25B_EVENT_INTERVAL_NS. A global function, verified
+ * once rather than on every parser path that ends here. Two CPUs may both
+ * send one for a source at the same moment: the limit is a rate, not a
+ * count, so that is harmless.
+ */
+__noinline int op25b_record(struct op25b_event *ev)
+{
+	struct op25b_offender *o, fresh = {};
+	struct op25b_src key = {};
+	struct op25b_stats *st;
+	__u32 zero = 0;
+	__u64 now;
+
+	if (!ev)
+		return -1;
+	now = bpf_ktime_get_boot_ns();
+	ev->ts_ns = now;
+	key.family = ev->family;
+	__builtin_memcpy(key.addr, ev->saddr, sizeof(key.addr));
+	o = bpf_map_lookup_elem(&op25b_offenders, &key);
+	if (!o) {
+		fresh.first_ns = now;
+		fresh.last_ns = now;
+		/* another CPU may have made it meanwhile: then use that one */
+		bpf_map_update_elem(&op25b_offenders, &key, &fresh,
+				    BPF_NOEXIST);
+		o = bpf_map_lookup_elem(&op25b_offenders, &key);
+		if (!o)
+			return -1;
+	}
+	if (ev->action == OP25B_ACT_MONITOR)
+		__sync_fetch_and_add(&o->monitored, 1);
+	else
+		__sync_fetch_and_add(&o->blocked, 1);
+	o->last_ns = now;
+	__builtin_memcpy(o->last_daddr, ev->daddr, sizeof(o->last_daddr));
+	o->last_dport = ev->dport;
+	o->last_ifindex = ev->ifindex;
+
+	st = bpf_map_lookup_elem(&op25b_stats, &zero);
+	if (!st)
+		return -1;
+	if (o->last_event_ns &&
+	    now - o->last_event_ns < OP25B_EVENT_INTERVAL_NS) {
+		st->events_suppressed++;
+		return 0;
+	}
+	o->last_event_ns = now;
+	if (bpf_ringbuf_output(&op25b_events, ev, sizeof(*ev), 0))
+		st->events_lost++;
+	return 0;
+}
+
 SEC("xdp")
 int op25b_xdp(struct xdp_md *ctx)
 {
@@ -264,25 +429,37 @@ int op25b_xdp(struct xdp_md *ctx)
 		.data = (void *)(long)ctx->data,
 		.data_end = (void *)(long)ctx->data_end,
 	};
+	struct op25b_event ev;
 	struct op25b_pkt pkt = {};
 	struct op25b_stats *st;
+	enum judgement j;
 	int cls;
 
 	c.len = c.data_end - c.data;
 	cls = op25b_parse(&c, &op25b_cfg, &pkt, op25b_l3);
 	if (cls == OP25B_C_PASS)
 		return XDP_PASS;
-	switch (judge(&c, &pkt, cls, &st)) {
-	case J_PASS:
+	j = judge(&c, &pkt, cls, &st);
+	if (j == J_PASS)
+		return XDP_PASS;
+	op25b_event_xdp(ctx, pkt.l3off, pkt.l4off, EV_SHAPE(pkt, cls), &ev);
+	switch (j) {
+	case J_MONITOR:
+		ev.action = OP25B_ACT_MONITOR;
+		op25b_record(&ev);
 		return XDP_PASS;
 	case J_REJECT:
 		if (st && !op25b_reject_xdp(ctx, pkt.l3off, pkt.l4off,
 						 pkt.l3end, PKT_SHAPE(pkt))) {
 			st->rejected++;
+			ev.action = OP25B_ACT_REJECT;
+			op25b_record(&ev);
 			return XDP_TX;
 		}
-		return XDP_DROP;
+		/* fallthrough: no RST could be built, it is only dropped */
 	default:
+		ev.action = OP25B_ACT_DROP;
+		op25b_record(&ev);
 		return XDP_DROP;
 	}
 }
@@ -290,9 +467,11 @@ int op25b_xdp(struct xdp_md *ctx)
 SEC("tc")
 int op25b_tc(struct __sk_buff *skb)
 {
+	struct op25b_event ev;
 	struct op25b_cursor c;
 	struct op25b_pkt pkt = {};
 	struct op25b_stats *st;
+	enum judgement j;
 	__u32 want;
 	int cls;
 
@@ -311,18 +490,28 @@ int op25b_tc(struct __sk_buff *skb)
 	cls = op25b_parse(&c, &op25b_cfg, &pkt, op25b_l3);
 	if (cls == OP25B_C_PASS)
 		return TC_ACT_UNSPEC;
-	switch (judge(&c, &pkt, cls, &st)) {
-	case J_PASS:
+	j = judge(&c, &pkt, cls, &st);
+	if (j == J_PASS)
+		return TC_ACT_UNSPEC;
+	op25b_event_tc(skb, pkt.l3off, pkt.l4off, EV_SHAPE(pkt, cls), &ev);
+	switch (j) {
+	case J_MONITOR:
+		ev.action = OP25B_ACT_MONITOR;
+		op25b_record(&ev);
 		return TC_ACT_UNSPEC;
 	case J_REJECT:
 		if (st && !op25b_reject_tc(skb, pkt.l3off, pkt.l4off,
 						pkt.l3end, PKT_SHAPE(pkt))) {
 			st->rejected++;
+			ev.action = OP25B_ACT_REJECT;
+			op25b_record(&ev);
 			return bpf_redirect(skb->ifindex,
 					    op25b_egress ? BPF_F_INGRESS : 0);
 		}
-		return TC_ACT_SHOT;
+		/* fallthrough: no RST could be built, it is only dropped */
 	default:
+		ev.action = OP25B_ACT_DROP;
+		op25b_record(&ev);
 		return TC_ACT_SHOT;
 	}
 }

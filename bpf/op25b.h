@@ -22,6 +22,8 @@
 #define OP25B_PIN_STATS		"stats"
 #define OP25B_PIN_CONFIG	"config"
 #define OP25B_PIN_ATTACH	"attachments"
+#define OP25B_PIN_OFFENDERS	"offenders"
+#define OP25B_PIN_EVENTS	"events"
 
 /* Program names as the kernel reports them (bpftool prog, status). */
 #define OP25B_PROG_XDP		"op25b_xdp"
@@ -97,6 +99,9 @@ struct op25b_stats {
 	__u64 blocked;		/* dropped (or rejected) */
 	__u64 monitored;	/* would be blocked, passed: action monitor */
 	__u64 rejected;		/* blocked and answered with a TCP RST */
+	/* what was reported of it */
+	__u64 events_suppressed; /* no event: its source had one too recently */
+	__u64 events_lost;	/* no event: the ring buffer was full */
 };
 
 /* Parser classes, in the order the decision core handles them. */
@@ -119,6 +124,58 @@ enum op25b_class {
 
 /* TTL / hop limit of the TCP RST that action reject answers with. */
 #define OP25B_RST_TTL		64
+
+/*
+ * Offenders: an LRU table of the sources of blocked (or monitored) packets,
+ * so the busiest, most likely infected, hosts can be found; the least
+ * recently seen fall out first.
+ */
+#define OP25B_OFFENDERS_MAX	65536
+
+/* The key: family 4 or 6, IPv4 in the first 4 bytes, the rest zero. */
+struct op25b_src {
+	__u8  family;
+	__u8  _pad[3];
+	__u8  addr[16];
+};
+
+/* Times are bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME, in nanoseconds. */
+struct op25b_offender {
+	__u64 blocked;		/* dropped or rejected */
+	__u64 monitored;	/* would have been blocked: action monitor */
+	__u64 first_ns;
+	__u64 last_ns;
+	__u64 last_event_ns;	/* when the last event went out */
+	__u8  last_daddr[16];	/* IPv4 in the first 4 bytes */
+	__u16 last_dport;	/* host order */
+	__u16 _pad;
+	__u32 last_ifindex;
+};
+
+/*
+ * Events of blocked attempts on a ring buffer, at most one per source per
+ * OP25B_EVENT_INTERVAL_NS: a spam bot makes thousands of attempts a second,
+ * and the operator needs its line, not each of them.
+ */
+#define OP25B_EVENTS_BYTES	(256 * 1024)
+#define OP25B_EVENT_INTERVAL_NS	1000000000ULL
+
+struct op25b_event {
+	__u64 ts_ns;		/* bpf_ktime_get_boot_ns() */
+	__u32 ifindex;		/* the device the packet was seen on */
+	__u8  family;		/* 4 or 6 */
+	__u8  cls;		/* enum op25b_class: why it was judged */
+	__u8  action;		/* enum op25b_action: what was done */
+	__u8  nvlan;		/* VLAN ids in vlan[], outer first */
+	__u16 vlan[OP25B_VLAN_MAX];
+	__u16 pppoe_sid;	/* host order, when pppoe is set */
+	__u8  pppoe;
+	__u8  _pad;
+	__u16 sport;		/* host order; 0 without a TCP header */
+	__u16 dport;
+	__u8  saddr[16];	/* IPv4 in the first 4 bytes */
+	__u8  daddr[16];
+};
 
 /* Hooks recorded in the attachments map. */
 enum op25b_hook {

@@ -51,6 +51,10 @@ static const struct cmd cmds[] = {
 	  "what happens to a blocked packet" },
 	{ "stats", do_stats, "[--interval SEC] [--prometheus]",
 	  "counters, summed over CPUs" },
+	{ "top", do_top, "[-n N]",
+	  "subscribers with the most blocked attempts" },
+	{ "monitor", do_monitor, "[--count N]",
+	  "stream of blocked-attempt events" },
 	{ "help", do_help, "[COMMAND]", "this help, or a command's" },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

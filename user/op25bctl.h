@@ -72,6 +72,8 @@ struct op25b_maps {
 	int stats;
 	int config;
 	int attach;
+	int offenders;
+	int events;		/* the ring buffer */
 };
 
 /* Route libbpf's messages: warnings one level down, debug with -v. */
@@ -141,6 +143,20 @@ bool config_port_blocked(const struct op25b_config *cfg, __u32 port);
 int config_read(int fd, struct op25b_config *cfg);
 int config_write(int fd, const struct op25b_config *cfg);
 
+/* ---- top.c: formatting shared with monitor.c ---- */
+
+/* A count 1-max, decimal digits only. -1 when s is not one. */
+int count_parse(const char *s, unsigned long max, unsigned long *n);
+/* family 4 or 6 (struct op25b_src, op25b_event), address bytes. */
+void addr_format(__u8 family, const __u8 *addr, char *buf, size_t len);
+/* "10.0.0.1:25", "[2001:db8::1]:25" */
+void endpoint_format(__u8 family, const __u8 *addr, __u16 port, char *buf,
+		     size_t len);
+/* The interface's name in this network namespace, else its index. */
+void ifindex_format(__u32 ifindex, char *buf, size_t len);
+/* A datapath time (CLOCK_BOOTTIME ns) as local wall-clock time. */
+void boot_time_format(__u64 ns, bool millis, char *buf, size_t len);
+
 /* ---- command handlers: argv[0] is the first argument after the verb ---- */
 
 int do_attach(int argc, char **argv);	/* attach.c */
@@ -155,5 +171,7 @@ int do_test(int argc, char **argv);
 int do_port(int argc, char **argv);	/* port.c */
 int do_action(int argc, char **argv);
 int do_stats(int argc, char **argv);	/* stats.c */
+int do_top(int argc, char **argv);	/* top.c */
+int do_monitor(int argc, char **argv);	/* monitor.c */
 
 #endif /* OP25BCTL_H */

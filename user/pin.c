@@ -48,6 +48,10 @@ static const struct pinned_map {
 	  sizeof(__u32), sizeof(struct op25b_config) },
 	{ OP25B_PIN_ATTACH, offsetof(struct op25b_maps, attach),
 	  sizeof(struct op25b_attach_key), sizeof(struct op25b_attach_val) },
+	{ OP25B_PIN_OFFENDERS, offsetof(struct op25b_maps, offenders),
+	  sizeof(struct op25b_src), sizeof(struct op25b_offender) },
+	/* a ring buffer has neither key nor value */
+	{ OP25B_PIN_EVENTS, offsetof(struct op25b_maps, events), 0, 0 },
 };
 #define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
 
@@ -59,7 +63,8 @@ static void skel_shared_maps(struct op25b_bpf *skel,
 		skel->maps.op25b_sub4,	 skel->maps.op25b_sub6,
 		skel->maps.op25b_relay4, skel->maps.op25b_relay6,
 		skel->maps.op25b_stats,	 skel->maps.data_config,
-		skel->maps.op25b_attach,
+		skel->maps.op25b_attach, skel->maps.op25b_offenders,
+		skel->maps.op25b_events,
 	};
 
 	_Static_assert(sizeof(maps) / sizeof(maps[0]) == N_PINNED,

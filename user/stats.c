@@ -29,6 +29,8 @@ static const struct stat_field {
 	STAT(blocked, "Judged packets dropped"),
 	STAT(monitored, "Judged packets that would be blocked, passed by action monitor"),
 	STAT(rejected, "Judged packets blocked and answered with a TCP RST"),
+	STAT(events_suppressed, "Blocked attempts without an event: their source had one within the interval"),
+	STAT(events_lost, "Blocked attempts without an event: the ring buffer was full"),
 };
 #undef STAT
 

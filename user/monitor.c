@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * monitor: the datapath's blocked-attempt events as they come, one line
+ * each (JSON lines with -j), until interrupted or --count events were seen.
+ * The ring buffer has one consumer position: concurrent monitors share the
+ * stream, each seeing part of it.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <signal.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <bpf/libbpf.h>
+#include "op25bctl.h"
+
+/* How long a poll waits before looking at the stop flag again. */
+#define POLL_MS		200
+/* Any count a test or a script could want; a bound for parsing. */
+#define COUNT_MAX	1000000000UL
+/* The callback's way to stop ring_buffer__poll once enough were seen. */
+#define STOP_COUNT	(-ECANCELED)
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+struct monitor {
+	unsigned long count;	/* events to print; 0: no limit */
+	unsigned long seen;
+};
+
+static const char *class_name(__u8 cls)
+{
+	switch (cls) {
+	case OP25B_C_SMTP:
+		return "smtp";
+	case OP25B_C_EVASION:
+		return "evasion";
+	case OP25B_C_UNDECIDABLE:
+		return "undecidable";
+	case OP25B_C_MALFORMED:
+		return "malformed";
+	}
+	return "unknown";
+}
+
+static void event_print(const struct op25b_event *ev)
+{
+	char t[48], ifname[IF_NAMESIZE + 8], a[INET6_ADDRSTRLEN];
+	char src[INET6_ADDRSTRLEN + 8], dst[INET6_ADDRSTRLEN + 8];
+	int i, nvlan = ev->nvlan < OP25B_VLAN_MAX ? ev->nvlan : OP25B_VLAN_MAX;
+
+	boot_time_format(ev->ts_ns, true, t, sizeof(t));
+	ifindex_format(ev->ifindex, ifname, sizeof(ifname));
+	endpoint_format(ev->family, ev->saddr, ev->sport, src, sizeof(src));
+	endpoint_format(ev->family, ev->daddr, ev->dport, dst, sizeof(dst));
+
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "time", "%s ", t);
+	print_string(PRINT_ANY, "interface", "%s ", ifname);
+	print_uint(PRINT_JSON, "ifindex", NULL, ev->ifindex);
+	print_uint(PRINT_JSON, "family", NULL, ev->family);
+	print_string(PRINT_FP, NULL, "%s -> ", src);
+	print_string(PRINT_FP, NULL, "%s", dst);
+	addr_format(ev->family, ev->saddr, a, sizeof(a));
+	print_string(PRINT_JSON, "saddr", NULL, a);
+	print_uint(PRINT_JSON, "sport", NULL, ev->sport);
+	addr_format(ev->family, ev->daddr, a, sizeof(a));
+	print_string(PRINT_JSON, "daddr", NULL, a);
+	print_uint(PRINT_JSON, "dport", NULL, ev->dport);
+	print_string(PRINT_ANY, "action", " action %s",
+		     action_name(ev->action));
+	print_string(PRINT_ANY, "class", " class %s", class_name(ev->cls));
+	if (nvlan) {
+		print_string(PRINT_FP, NULL, "%s", " vlan ");
+		open_json_array("vlan");
+		for (i = 0; i < nvlan; i++)
+			print_uint(PRINT_ANY, NULL, i ? ".%llu" : "%llu",
+				   ev->vlan[i]);
+		close_json_array();
+	}
+	if (ev->pppoe)
+		print_uint(PRINT_ANY, "pppoe_sid", " pppoe 0x%04llx",
+			   ev->pppoe_sid);
+	close_json_object();
+	print_nl();
+	output_end();
+	fflush(stdout);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct monitor *mon = ctx;
+
+	/* an event of another layout means another op25b wrote it */
+	if (size < sizeof(struct op25b_event))
+		return 0;
+	event_print(data);
+	mon->seen++;
+	if (mon->count && mon->seen >= mon->count)
+		return STOP_COUNT;
+	return 0;
+}
+
+static int args_parse(int argc, char **argv, struct monitor *mon)
+{
+	const char *cv;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--count")) {
+			if (i + 1 >= argc) {
+				p_err("monitor: --count needs a number");
+				return EXIT_USAGE;
+			}
+			cv = argv[++i];
+		} else if (!strncmp(argv[i], "--count=", 8)) {
+			cv = argv[i] + 8;
+		} else if (argv[i][0] == '-') {
+			p_err("monitor: unknown option '%s'", argv[i]);
+			return EXIT_USAGE;
+		} else {
+			p_err("monitor: unexpected argument '%s'", argv[i]);
+			return EXIT_USAGE;
+		}
+		if (count_parse(cv, COUNT_MAX, &mon->count)) {
+			p_err("bad count '%s': must be 1-%lu", cv, COUNT_MAX);
+			return EXIT_USAGE;
+		}
+	}
+	return EXIT_OK;
+}
+
+/* No SA_RESTART: a signal must cut the poll short. */
+static void signals_catch(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int do_monitor(int argc, char **argv)
+{
+	struct monitor mon = {};
+	struct ring_buffer *rb;
+	struct op25b_maps m;
+	int rc, err = 0;
+
+	rc = args_parse(argc, argv, &mon);
+	if (rc)
+		return rc;
+	rc = maps_open(&m, false);
+	if (rc)
+		return rc;
+	rb = ring_buffer__new(m.events, on_event, &mon, NULL);
+	if (!rb) {
+		p_err("cannot open the events ring buffer: %s",
+		      strerror(errno));
+		maps_close(&m);
+		return EXIT_RUNTIME;
+	}
+	signals_catch();
+	while (!stop) {
+		err = ring_buffer__poll(rb, POLL_MS);
+		if (err == STOP_COUNT || err == -EINTR) {
+			err = 0;
+			if (mon.count && mon.seen >= mon.count)
+				break;
+			continue;
+		}
+		if (err < 0)
+			break;
+		err = 0;
+	}
+	if (err < 0)
+		p_err("cannot read the events ring buffer: %s",
+		      strerror(-err));
+	ring_buffer__free(rb);
+	maps_close(&m);
+	return err < 0 ? EXIT_RUNTIME : EXIT_OK;
+}

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * top: the offenders table, busiest sources first. An infected subscriber
+ * host tries SMTP over and over: it rises to the top of this list. Also the
+ * formatting helpers that monitor.c shares: addresses, interfaces, times.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include "op25bctl.h"
+
+#define TOP_DEFAULT	20
+#define NSEC_PER_SEC	1000000000ULL
+
+int count_parse(const char *s, unsigned long max, unsigned long *n)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > max)
+			return -1;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (!i || v < 1 || v > max)
+		return -1;
+	*n = v;
+	return 0;
+}
+
+void addr_format(__u8 family, const __u8 *addr, char *buf, size_t len)
+{
+	int af = family == 4 ? AF_INET : AF_INET6;
+
+	if (family != 4 && family != 6) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	if (!inet_ntop(af, addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+void endpoint_format(__u8 family, const __u8 *addr, __u16 port, char *buf,
+		     size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	addr_format(family, addr, a, sizeof(a));
+	snprintf(buf, len, family == 6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+/* Indexes are per network namespace: this one's name, or the number. */
+void ifindex_format(__u32 ifindex, char *buf, size_t len)
+{
+	char name[IF_NAMESIZE];
+
+	if (if_indextoname(ifindex, name))
+		snprintf(buf, len, "%s", name);
+	else
+		snprintf(buf, len, "%u", ifindex);
+}
+
+/*
+ * The datapath stamps CLOCK_BOOTTIME, which goes on through suspend;
+ * the wall clock is now minus how long ago that was.
+ */
+void boot_time_format(__u64 ns, bool millis, char *buf, size_t len)
+{
+	struct timespec wall, boot;
+	__u64 now_boot, ago, t;
+	time_t sec;
+	struct tm tm;
+	char s[32];
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	now_boot = (__u64)boot.tv_sec * NSEC_PER_SEC + (__u64)boot.tv_nsec;
+	ago = now_boot > ns ? now_boot - ns : 0;
+	t = (__u64)wall.tv_sec * NSEC_PER_SEC + (__u64)wall.tv_nsec - ago;
+	sec = (time_t)(t / NSEC_PER_SEC);
+	if (!localtime_r(&sec, &tm) ||
+	    !strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	if (millis)
+		snprintf(buf, len, "%s.%03llu", s,
+			 (unsigned long long)(t % NSEC_PER_SEC / 1000000));
+	else
+		snprintf(buf, len, "%s", s);
+}
+
+struct offender_row {
+	struct op25b_src src;
+	struct op25b_offender o;
+};
+
+/* Most attempts first; the address orders ties, so output is stable. */
+static int row_cmp(const void *a, const void *b)
+{
+	const struct offender_row *x = a, *y = b;
+	__u64 nx = x->o.blocked + x->o.monitored;
+	__u64 ny = y->o.blocked + y->o.monitored;
+
+	if (nx != ny)
+		return nx > ny ? -1 : 1;
+	return memcmp(&x->src, &y->src, sizeof(x->src));
+}
+
+/*
+ * Every entry of the table. An LRU entry can vanish while it is walked:
+ * a key gone before its value is read is skipped.
+ */
+static int rows_read(int fd, struct offender_row **out, size_t *n)
+{
+	struct op25b_src key, next;
+	struct offender_row *rows = NULL, *r;
+	size_t cap = 0, cnt = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 256;
+			r = realloc(rows, cap * sizeof(*rows));
+			if (!r) {
+				free(rows);
+				p_err("out of memory");
+				return EXIT_RUNTIME;
+			}
+			rows = r;
+		}
+		if (bpf_map_lookup_elem(fd, &key, &rows[cnt].o))
+			continue;
+		rows[cnt].src = key;
+		cnt++;
+	}
+	if (errno != ENOENT) {
+		p_err("cannot walk the offenders table: %s", strerror(errno));
+		free(rows);
+		return EXIT_RUNTIME;
+	}
+	*out = rows;
+	*n = cnt;
+	return EXIT_OK;
+}
+
+struct row_text {
+	char addr[INET6_ADDRSTRLEN];
+	char first[32];
+	char last[32];
+	char dst[INET6_ADDRSTRLEN + 8];
+	char dst_addr[INET6_ADDRSTRLEN];
+	char ifname[IF_NAMESIZE + 8];
+};
+
+static void row_text(const struct offender_row *r, struct row_text *t)
+{
+	addr_format(r->src.family, r->src.addr, t->addr, sizeof(t->addr));
+	boot_time_format(r->o.first_ns, false, t->first, sizeof(t->first));
+	boot_time_format(r->o.last_ns, false, t->last, sizeof(t->last));
+	addr_format(r->src.family, r->o.last_daddr, t->dst_addr,
+		    sizeof(t->dst_addr));
+	endpoint_format(r->src.family, r->o.last_daddr, r->o.last_dport,
+			t->dst, sizeof(t->dst));
+	ifindex_format(r->o.last_ifindex, t->ifname, sizeof(t->ifname));
+}
+
+static void rows_print(const struct offender_row *rows, size_t n)
+{
+	int wa = (int)strlen("ADDRESS"), wd = (int)strlen("LAST DESTINATION");
+	struct row_text t;
+	char fmt[32];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		row_text(&rows[i], &t);
+		if ((int)strlen(t.addr) > wa)
+			wa = (int)strlen(t.addr);
+		if ((int)strlen(t.dst) > wd)
+			wd = (int)strlen(t.dst);
+	}
+	if (!g.json)
+		printf("%-*s %10s %10s  %-19s  %-19s  %-*s  %s\n", wa,
+		       "ADDRESS", "BLOCKED", "MONITORED", "FIRST SEEN",
+		       "LAST SEEN", wd, "LAST DESTINATION", "IFACE");
+	open_json_array(NULL);
+	for (i = 0; i < n; i++) {
+		row_text(&rows[i], &t);
+		open_json_object(NULL);
+		snprintf(fmt, sizeof(fmt), "%%-%ds ", wa);
+		print_string(PRINT_ANY, "address", fmt, t.addr);
+		print_uint(PRINT_ANY, "blocked", "%10llu ", rows[i].o.blocked);
+		print_uint(PRINT_ANY, "monitored", "%10llu  ",
+			   rows[i].o.monitored);
+		print_string(PRINT_ANY, "first_seen", "%-19s  ", t.first);
+		print_string(PRINT_ANY, "last_seen", "%-19s  ", t.last);
+		snprintf(fmt, sizeof(fmt), "%%-%ds  ", wd);
+		print_string(PRINT_FP, NULL, fmt, t.dst);
+		print_string(PRINT_JSON, "last_daddr", NULL, t.dst_addr);
+		print_uint(PRINT_JSON, "last_dport", NULL,
+			   rows[i].o.last_dport);
+		print_uint(PRINT_JSON, "ifindex", NULL,
+			   rows[i].o.last_ifindex);
+		print_string(PRINT_ANY, "interface", "%s", t.ifname);
+		close_json_object();
+		print_nl();
+	}
+	close_json_array();
+	output_end();
+}
+
+int do_top(int argc, char **argv)
+{
+	unsigned long limit = TOP_DEFAULT;
+	struct offender_row *rows = NULL;
+	struct op25b_maps m;
+	const char *nv;
+	size_t n = 0;
+	int i, rc;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-n")) {
+			if (i + 1 >= argc) {
+				p_err("top: -n needs a number");
+				return EXIT_USAGE;
+			}
+			nv = argv[++i];
+		} else if (!strncmp(argv[i], "-n", 2)) {
+			nv = argv[i] + 2;
+		} else if (argv[i][0] == '-') {
+			p_err("top: unknown option '%s'", argv[i]);
+			return EXIT_USAGE;
+		} else {
+			p_err("top: unexpected argument '%s'", argv[i]);
+			return EXIT_USAGE;
+		}
+		if (count_parse(nv, OP25B_OFFENDERS_MAX, &limit)) {
+			p_err("bad count '%s': must be 1-%d", nv,
+			      OP25B_OFFENDERS_MAX);
+			return EXIT_USAGE;
+		}
+	}
+
+	rc = maps_open(&m, false);
+	if (rc)
+		return rc;
+	rc = rows_read(m.offenders, &rows, &n);
+	maps_close(&m);
+	if (rc)
+		return rc;
+	qsort(rows, n, sizeof(*rows), row_cmp);
+	rows_print(rows, n < limit ? n : limit);
+	free(rows);
+	return EXIT_OK;
+}
