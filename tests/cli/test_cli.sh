@@ -186,7 +186,8 @@ check "deny: stdout empty (summary on stderr)" "stdout: $(head -c 100 "$OUT")" \
 	not test -s "$OUT"
 check "deny: one summary line on stderr counts 2 added" "stderr: $(cat "$ERR")" \
 	eval '[ "$(lines "$ERR")" -eq 1 ] && grep -q "2/2" "$ERR"'
-for m in subscriber4 subscriber6 relay4 relay6 stats config attachments; do
+for m in subscriber4 subscriber6 relay4 relay6 stats config attachments \
+	offenders events; do
 	check "first table command pins map $m" "$PIN/$m missing" test -e "$PIN/$m"
 done
 check "list: 10.0.0.0/8 deny" "not in list -j" list_has subscriber 10.0.0.0/8 deny
@@ -413,6 +414,45 @@ expect_usage "stats --interval 0" "0" stats --interval 0
 expect_usage "stats --interval abc" abc stats --interval abc
 expect_usage "stats --interval without a value" interval stats --interval
 expect_usage "stats unknown option" --bogus stats --bogus
+
+# ================= top, monitor =================
+
+# Nothing was blocked through this pin dir: the offenders table is empty.
+expect_rc "top on an empty table: exit 0" 0 top
+check "top on an empty table: the header line only" "stdout: $(head -c 300 "$OUT")" \
+	eval '[ "$(lines "$OUT")" -eq 1 ] && grep -q "^ADDRESS .*BLOCKED .*LAST SEEN" "$OUT"'
+expect_rc "-j top on an empty table: exit 0" 0 -j top
+check "-j top on an empty table: []" "stdout: $(head -c 300 "$OUT")" \
+	eval '[ "$("$PY" -c "import json,sys; print(json.load(sys.stdin))" <"$OUT")" = "[]" ]'
+expect_rc "top -n 5: exit 0" 0 top -n 5
+expect_rc "top -n 65536: exit 0" 0 top -n 65536
+expect_usage "top -n 0" "'0'" top -n 0
+expect_usage "top -n abc" abc top -n abc
+expect_usage "top -n 65537" 65537 top -n 65537
+expect_usage "top -n without a value" -n top -n
+expect_usage "top unknown option" --bogus top --bogus
+expect_usage "top extra argument" extra top extra
+
+# No traffic here, so no event: the stream runs until Ctrl-C, exit 0.
+"$CTL" --pin-dir "$PIN" monitor >"$OUT" 2>"$ERR" &
+mpid=$!
+sleep 0.5
+kill -INT $mpid 2>/dev/null
+for ((i = 0; i < 20; i++)); do
+	kill -0 $mpid 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 $mpid 2>/dev/null && kill -KILL $mpid
+wait $mpid
+RC=$?
+check "monitor: Ctrl-C ends it with exit 0, nothing printed" \
+	"exit $RC, stdout $(head -c 100 "$OUT"), stderr $(head -c 200 "$ERR")" \
+	eval '[ $RC -eq 0 ] && [ ! -s "$OUT" ] && [ ! -s "$ERR" ]'
+expect_usage "monitor --count x" "'x'" monitor --count x
+expect_usage "monitor --count 0" "'0'" monitor --count 0
+expect_usage "monitor --count without a value" count monitor --count
+expect_usage "monitor unknown option" --bogus monitor --bogus
+expect_usage "monitor extra argument" extra monitor extra
 
 # ================= bpftool sees named fields (BTF) =================
 

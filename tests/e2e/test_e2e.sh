@@ -264,6 +264,48 @@ clsact_on() {
 	tc -n "$RTR" qdisc show dev "$1" | grep -q clsact
 }
 
+# monitor_saw_first_block: the background 'monitor -j --count 1' printed
+# the IPv4 SYN to MX:25 that XDP dropped, as one JSON line, and ended.
+monitor_saw_first_block() {
+	local i rc=
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$mon_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! kill -0 "$mon_pid" 2>/dev/null; then
+		wait "$mon_pid"
+		rc=$?
+	fi
+	check "xdp: monitor --count 1 ended with exit 0 after one event" \
+		"exit ${rc:-none (still running)}, stderr $(head -c 200 "$TMPD/monitor.err")" \
+		eval '[ "$rc" = 0 ] && [ "$(wc -l <"$TMPD/monitor")" -eq 1 ]'
+	check "xdp: monitor -j event names $DENIED4 -> $MX4:25, action drop" \
+		"stdout: $(head -c 400 "$TMPD/monitor")" \
+		"$PY" -c '
+import json, sys
+e = json.loads(open(sys.argv[1]).readline())
+sys.exit(0 if e["saddr"] == sys.argv[2] and e["daddr"] == sys.argv[3] and
+         e["dport"] == 25 and e["action"] == "drop" and
+         e["class"] == "smtp" and e["family"] == 4 else 1)
+' "$TMPD/monitor" $DENIED4 $MX4
+}
+
+# top_lists_blocked: 'top -j' names both denied sources, blocked at least
+# once, last seen going to MX:25.
+top_lists_blocked() {
+	ctl -j top >"$TMPD/top" 2>&1
+	check "xdp: top -j lists $DENIED4 and $DENIED6, blocked, last destination MX:25" \
+		"top -j: $(head -c 400 "$TMPD/top")" \
+		"$PY" -c '
+import json, sys
+rows = {r["address"]: r for r in json.load(open(sys.argv[1]))}
+ok = all(a in rows and rows[a]["blocked"] >= 1 and
+         rows[a]["last_daddr"] == mx and rows[a]["last_dport"] == 25
+         for a, mx in ((sys.argv[2], sys.argv[4]), (sys.argv[3], sys.argv[5])))
+sys.exit(0 if ok else 1)
+' "$TMPD/top" $DENIED4 $DENIED6 $MX4 $MX6
+}
+
 # -- policy first: tables are created before anything is attached --
 ctl_ok "policy before attach: deny subscriber pools" \
 	deny subscriber 10.25.0.0/16 2001:db8:25::/48
@@ -284,7 +326,13 @@ if ctl_ok "xdp: attach r0 --hook xdp" attach r0 --hook xdp; then
 		grep -q r0 "$TMPD/status"
 	check "xdp: no op25bctl left running on this pin dir" \
 		"$(pgrep -af -- "$PIN")" not pgrep -f -- "--pin-dir $PIN"
+	# the first blocked connect below is IPv4: its event is the first
+	ctl -j monitor --count 1 >"$TMPD/monitor" 2>"$TMPD/monitor.err" &
+	mon_pid=$!
+	CLEAN_PIDS+=("$mon_pid")
 	connect_matrix xdp
+	monitor_saw_first_block
+	top_lists_blocked
 	check "xdp: hit counter of the denied pool rose" "list -j: $(ctl -j list 2>&1 | head -c 300)" \
 		hits_positive subscriber 10.25.0.0/16
 	check "xdp: hit counter of the relay rose" "list -j: $(ctl -j list 2>&1 | head -c 300)" \

@@ -4,13 +4,16 @@
  * entry points (op25b_xdp and op25b_tc), of a skeleton loaded for Ethernet
  * devices and of one loaded for L3 devices. Each run is checked four ways:
  * the verdict, that no abort value came back, the per-CPU counters (which
- * moved by exactly one, and that nothing else moved), and the hit counters
- * of the policy entries (exactly the entries that decided moved).
+ * moved by exactly one, and that nothing else moved), the hit counters
+ * of the policy entries (exactly the entries that decided moved), and what
+ * was recorded: an offender entry and one event for a blocked or monitored
+ * packet, neither for any other.
  *
  * The expected outcomes restate bpf/parse.h's rule comment and DESIGN.md;
  * nothing here is derived from the datapath's code.
  */
 #include <stddef.h>
+#include <net/if.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include "op25b.h"
@@ -33,7 +36,7 @@
 #define STAT_FIELDS(X)							\
 	X(smtp) X(evasion) X(undecidable) X(malformed)			\
 	X(not_subscriber) X(exempt) X(relay) X(blocked) X(monitored)	\
-	X(rejected)
+	X(rejected) X(events_suppressed) X(events_lost)
 
 enum stat_id {
 #define X(f) ST_##f,
@@ -232,6 +235,14 @@ struct prog {
 	bool is_xdp;
 };
 
+/* Events consumed from a datapath's ring buffer since the last drain. */
+#define SINK_MAX	4
+struct ev_sink {
+	struct op25b_event ev[SINK_MAX];
+	size_t size[SINK_MAX];
+	int n;
+};
+
 struct dp {
 	const char *name;
 	bool l3;
@@ -239,6 +250,8 @@ struct dp {
 	struct op25b_bpf *skel;
 	struct prog prog[2];
 	__u32 action;		/* what this test last set */
+	struct ring_buffer *rb;
+	struct ev_sink sink;
 };
 
 struct snap {
@@ -253,6 +266,7 @@ struct expect {
 };
 
 static int ncpus;
+static __u32 lo_ifindex;	/* test_run's device, in every program */
 
 static int rule_family(const struct rule *r)
 {
@@ -335,6 +349,78 @@ static void snapshot(const struct dp *dp, struct snap *s)
 			       strerror(errno));
 		s->hits[i] = val.hits;
 	}
+}
+
+/* ---- offenders and events ---- */
+
+static int ev_collect(void *ctx, void *data, size_t size)
+{
+	struct ev_sink *s = ctx;
+
+	if (s->n < SINK_MAX) {
+		memset(&s->ev[s->n], 0, sizeof(s->ev[s->n]));
+		memcpy(&s->ev[s->n], data,
+		       size < sizeof(s->ev[0]) ? size : sizeof(s->ev[0]));
+		s->size[s->n] = size;
+	}
+	s->n++;
+	return 0;
+}
+
+/* Consume whatever the ring buffer holds into dp->sink, emptied first. */
+static int events_drain(struct dp *dp)
+{
+	dp->sink.n = 0;
+	if (ring_buffer__consume(dp->rb) < 0)
+		tl_bug("consuming events: %s", strerror(errno));
+	return dp->sink.n;
+}
+
+static int offenders_fd(const struct dp *dp)
+{
+	return bpf_map__fd(dp->skel->maps.op25b_offenders);
+}
+
+static void offenders_clear(const struct dp *dp)
+{
+	struct op25b_src k;
+
+	while (!bpf_map_get_next_key(offenders_fd(dp), NULL, &k))
+		if (bpf_map_delete_elem(offenders_fd(dp), &k))
+			tl_bug("deleting an offender: %s", strerror(errno));
+}
+
+static int offenders_count(const struct dp *dp)
+{
+	struct op25b_src k, next;
+	void *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(offenders_fd(dp), prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/* A fresh start: the rate limit and the table forget every source. */
+static void records_clear(struct dp *dp)
+{
+	offenders_clear(dp);
+	events_drain(dp);
+}
+
+/* The source of the IP header at p->l3, as the offenders table keys it. */
+static struct op25b_src src_key(const struct pkt *p, int family)
+{
+	struct op25b_src k;
+
+	memset(&k, 0, sizeof(k));
+	k.family = family;
+	memcpy(k.addr, p->d + p->l3 + (family == 4 ? 12 : 8),
+	       family == 4 ? 4 : 16);
+	return k;
 }
 
 static const char *retval_name(const struct prog *pr, __u32 ret, char *buf,
@@ -608,7 +694,10 @@ static const char *action_tag(__u32 action)
 }
 
 /* Run one packet through both programs of dp and check each run. */
-static void run_case(const struct dp *dp, const char *label,
+static void check_recorded(struct dp *dp, const char *base,
+			   const struct pkt *p, const struct expect *e);
+
+static void run_case(struct dp *dp, const char *label,
 		     const struct pkt *p, struct expect e0)
 {
 	char base[384], l[704], want[256], saw[256], rb[16];
@@ -633,6 +722,7 @@ static void run_case(const struct dp *dp, const char *label,
 			e.verdict = V_DROP;
 			e.stats &= ~BIT(ST_rejected);
 		}
+		records_clear(dp);
 		snapshot(dp, &before);
 		err = tl_run_out(pr->fd, p, &ret, answer ? &out : NULL);
 		snapshot(dp, &after);
@@ -682,7 +772,69 @@ static void run_case(const struct dp *dp, const char *label,
 		fmt_hits(saw, sizeof(saw), 0, dhits);
 		snprintf(l, sizeof(l), "%s hits", base);
 		tl_check(same, l, "expected %s, saw %s", want, saw);
+
+		check_recorded(dp, base, p, &e);
 	}
+}
+
+static __u8 class_of(__u32 stats)
+{
+	return (stats & BIT(ST_smtp))	     ? OP25B_C_SMTP :
+	       (stats & BIT(ST_evasion))     ? OP25B_C_EVASION :
+	       (stats & BIT(ST_undecidable)) ? OP25B_C_UNDECIDABLE :
+					       OP25B_C_MALFORMED;
+}
+
+/*
+ * DESIGN.md: blocked attempts are recorded, with the source's counts and
+ * an event saying what was done; nothing else is. The table and the rate
+ * limit were cleared before the run, so a recorded packet sends its event.
+ */
+static void check_recorded(struct dp *dp, const char *base,
+			   const struct pkt *p, const struct expect *e)
+{
+	bool rec = e->stats & (BIT(ST_blocked) | BIT(ST_monitored));
+	__u8 act = (e->stats & BIT(ST_monitored)) ? OP25B_ACT_MONITOR :
+		   (e->stats & BIT(ST_rejected))  ? OP25B_ACT_REJECT :
+						    OP25B_ACT_DROP;
+	const struct op25b_event *ev = &dp->sink.ev[0];
+	int nev = events_drain(dp), noff = offenders_count(dp);
+	struct op25b_offender o;
+	struct op25b_src k;
+	char l[512];
+	int alen;
+
+	snprintf(l, sizeof(l), "%s %s", base,
+		 rec ? "recorded: one offender, one event" : "not recorded");
+	if (!tl_check(nev == rec && noff == rec, l,
+		      "expected %d offender(s) and event(s), saw %d and %d",
+		      rec, noff, nev) || !rec)
+		return;
+
+	alen = ev->family == 4 ? 4 : 16;
+	k = src_key(p, ev->family);
+	snprintf(l, sizeof(l), "%s event: action %s, class, addresses, ifindex",
+		 base, act == OP25B_ACT_MONITOR ? "monitor" :
+		       act == OP25B_ACT_REJECT	? "reject" : "drop");
+	tl_check(ev->action == act && ev->cls == class_of(e->stats) &&
+			 (ev->family == 4 || ev->family == 6) &&
+			 !memcmp(ev->saddr, k.addr, 16) &&
+			 !memcmp(ev->daddr,
+				 p->d + p->l3 + (ev->family == 4 ? 16 : 24),
+				 alen) &&
+			 ev->ifindex == lo_ifindex &&
+			 (ev->cls != OP25B_C_SMTP ||
+			  ev->dport == pkt_get16(p, p->l4 + 2)),
+		 l, "saw action %u class %u family %u ifindex %u dport %u",
+		 ev->action, ev->cls, ev->family, ev->ifindex, ev->dport);
+
+	snprintf(l, sizeof(l), "%s offender: the source, counted once", base);
+	tl_check(!bpf_map_lookup_elem(offenders_fd(dp), &k, &o) &&
+			 o.blocked == (act != OP25B_ACT_MONITOR) &&
+			 o.monitored == (act == OP25B_ACT_MONITOR),
+		 l, "no entry for the source, or counts %llu/%llu",
+		 (unsigned long long)o.blocked,
+		 (unsigned long long)o.monitored);
 }
 
 /*
@@ -713,7 +865,7 @@ static struct expect judgement(const struct dp *dp, const struct who *w,
 	return e;
 }
 
-static void judged_as(const struct dp *dp, const char *label,
+static void judged_as(struct dp *dp, const char *label,
 		      const struct pkt *p, enum stat_id why,
 		      const struct who *w)
 {
@@ -726,7 +878,7 @@ static void judged_as(const struct dp *dp, const char *label,
 }
 
 /* A shape the parser must judge as why: tried under the four outcomes. */
-static void judged(const struct dp *dp, const char *label,
+static void judged(struct dp *dp, const char *label,
 		   const struct pkt *p, enum stat_id why)
 {
 	const struct who *w;
@@ -742,7 +894,7 @@ static void judged(const struct dp *dp, const char *label,
  * outside host, where a judged packet would be dropped, and nothing may
  * move. A packet without an addressable IP header goes as built.
  */
-static void passed(const struct dp *dp, const char *label,
+static void passed(struct dp *dp, const char *label,
 		   const struct pkt *p)
 {
 	struct expect e = { .verdict = V_PASS };
@@ -2353,6 +2505,256 @@ static void test_reject(struct dp *dp)
 			test_reject_shapes(dp, &l2_encs[i], families[f]);
 }
 
+/* ---- offenders and events, field by field ---- */
+
+#define EV_OUTER_VID	10
+#define EV_INNER_VID	20
+#define EV_SID		0x1234
+
+/* What identifies a BRAS subscriber line: QinQ tags and a PPPoE session. */
+static void qinq_pppoe_syn(struct pkt *p, int fam)
+{
+	pkt_init(p);
+	pkt_eth(p);
+	pkt_vlan(p, ETH_P_8021AD, EV_OUTER_VID);
+	pkt_vlan(p, ETH_P_8021Q, EV_INNER_VID);
+	pkt_pppoe(p, TL_PPPOE_VERTYPE, TL_PPPOE_CODE_SESSION, EV_SID);
+	pkt_ip(p, fam, denied(fam), outside(fam));
+	pkt_tcp(p, SPORT, SMTP, TH_SYN);
+	pkt_done(p);
+}
+
+/* An address as the ABI carries it: IPv4 in the first 4 bytes, zeros. */
+static void abi_addr(int fam, const char *s, __u8 out[16])
+{
+	memset(out, 0, 16);
+	pkt_addr(fam == 4 ? AF_INET : AF_INET6, s, out);
+}
+
+/* Run p once through pr; false (and a failed check) if the run failed. */
+static bool run_once(const struct prog *pr, const struct pkt *p,
+		     const char *label, __u32 *ret)
+{
+	int err = tl_run(pr->fd, p, ret);
+
+	if (err)
+		return tl_check(false, label, "test_run failed: %s",
+				strerror(-err));
+	return true;
+}
+
+static bool offender_get(const struct dp *dp, const struct pkt *p, int fam,
+			 struct op25b_offender *o)
+{
+	struct op25b_src k = src_key(p, fam);
+
+	memset(o, 0, sizeof(*o));
+	return !bpf_map_lookup_elem(offenders_fd(dp), &k, o);
+}
+
+/* A blocked packet, then the same source again at once. */
+static void events_blocked(struct dp *dp, const struct prog *pr, int fam)
+{
+	__u8 src[16], dst[16];
+	struct op25b_offender o, o2;
+	const struct op25b_event *ev = &dp->sink.ev[0];
+	struct snap before, after;
+	char base[128], l[256];
+	struct pkt p;
+	__u32 ret;
+	bool have;
+	int nev;
+
+	snprintf(base, sizeof(base), "events [%s %s]: ipv%d qinq pppoe",
+		 dp->name, pr->name, fam);
+	qinq_pppoe_syn(&p, fam);
+	abi_addr(fam, denied(fam), src);
+	abi_addr(fam, outside(fam), dst);
+
+	records_clear(dp);
+	snapshot(dp, &before);
+	if (!run_once(pr, &p, base, &ret))
+		return;
+	snapshot(dp, &after);
+	nev = events_drain(dp);
+	have = offender_get(dp, &p, fam, &o);
+
+	snprintf(l, sizeof(l), "%s: dropped", base);
+	tl_check(ret == pr->drop, l, "returned %d", (int)ret);
+	snprintf(l, sizeof(l),
+		 "%s: offender blocked 1, first == last seen, last destination",
+		 base);
+	tl_check(have && o.blocked == 1 && o.monitored == 0 &&
+			 o.first_ns > 0 && o.first_ns == o.last_ns &&
+			 o.last_event_ns == o.last_ns &&
+			 !memcmp(o.last_daddr, dst, 16) &&
+			 o.last_dport == SMTP && o.last_ifindex == lo_ifindex,
+		 l,
+		 "entry %s, blocked %llu monitored %llu first %llu last %llu dport %u ifindex %u",
+		 have ? "found" : "missing", (unsigned long long)o.blocked,
+		 (unsigned long long)o.monitored,
+		 (unsigned long long)o.first_ns,
+		 (unsigned long long)o.last_ns, o.last_dport, o.last_ifindex);
+	snprintf(l, sizeof(l), "%s: one event of the ABI's size", base);
+	tl_check(nev == 1 && dp->sink.size[0] == sizeof(struct op25b_event),
+		 l, "saw %d event(s), the first %zu bytes", nev,
+		 nev ? dp->sink.size[0] : 0);
+	snprintf(l, sizeof(l),
+		 "%s: event time, interface, class, action, vlan %d.%d, pppoe 0x%04x, ports, addresses",
+		 base, EV_OUTER_VID, EV_INNER_VID, EV_SID);
+	tl_check(nev == 1 && ev->ts_ns == o.last_ns &&
+			 ev->ifindex == lo_ifindex && ev->family == fam &&
+			 ev->cls == OP25B_C_SMTP &&
+			 ev->action == OP25B_ACT_DROP && ev->nvlan == 2 &&
+			 ev->vlan[0] == EV_OUTER_VID &&
+			 ev->vlan[1] == EV_INNER_VID && ev->pppoe == 1 &&
+			 ev->pppoe_sid == EV_SID && ev->sport == SPORT &&
+			 ev->dport == SMTP && !memcmp(ev->saddr, src, 16) &&
+			 !memcmp(ev->daddr, dst, 16),
+		 l,
+		 "ts %llu (entry %llu) ifindex %u family %u class %u action %u nvlan %u vlan %u.%u pppoe %u sid 0x%x ports %u->%u",
+		 (unsigned long long)ev->ts_ns, (unsigned long long)o.last_ns,
+		 ev->ifindex, ev->family, ev->cls, ev->action, ev->nvlan,
+		 ev->vlan[0], ev->vlan[1], ev->pppoe, ev->pppoe_sid,
+		 ev->sport, ev->dport);
+	snprintf(l, sizeof(l), "%s: nothing suppressed, nothing lost", base);
+	tl_check(after.st[ST_events_suppressed] ==
+				 before.st[ST_events_suppressed] &&
+			 after.st[ST_events_lost] == before.st[ST_events_lost],
+		 l, "suppressed +%llu, lost +%llu",
+		 (unsigned long long)(after.st[ST_events_suppressed] -
+				      before.st[ST_events_suppressed]),
+		 (unsigned long long)(after.st[ST_events_lost] -
+				      before.st[ST_events_lost]));
+
+	/* within OP25B_EVENT_INTERVAL_NS of the first: counted, no event */
+	snprintf(base, sizeof(base), "events [%s %s]: ipv%d again at once",
+		 dp->name, pr->name, fam);
+	snapshot(dp, &before);
+	if (!run_once(pr, &p, base, &ret))
+		return;
+	snapshot(dp, &after);
+	nev = events_drain(dp);
+	have = offender_get(dp, &p, fam, &o2);
+	snprintf(l, sizeof(l),
+		 "%s: dropped, no event, events_suppressed +1, blocked +1",
+		 base);
+	tl_check(ret == pr->drop && nev == 0 &&
+			 after.st[ST_events_suppressed] -
+					 before.st[ST_events_suppressed] == 1 &&
+			 after.st[ST_events_lost] == before.st[ST_events_lost] &&
+			 after.st[ST_blocked] - before.st[ST_blocked] == 1,
+		 l, "returned %d, %d event(s), suppressed +%llu, blocked +%llu",
+		 (int)ret, nev,
+		 (unsigned long long)(after.st[ST_events_suppressed] -
+				      before.st[ST_events_suppressed]),
+		 (unsigned long long)(after.st[ST_blocked] -
+				      before.st[ST_blocked]));
+	snprintf(l, sizeof(l),
+		 "%s: offender blocked 2, first seen kept, last seen on",
+		 base);
+	tl_check(have && o2.blocked == 2 && o2.first_ns == o.first_ns &&
+			 o2.last_ns >= o.last_ns &&
+			 o2.last_event_ns == o.last_event_ns,
+		 l, "entry %s, blocked %llu first %llu->%llu last %llu->%llu",
+		 have ? "found" : "missing", (unsigned long long)o2.blocked,
+		 (unsigned long long)o.first_ns,
+		 (unsigned long long)o2.first_ns,
+		 (unsigned long long)o.last_ns,
+		 (unsigned long long)o2.last_ns);
+}
+
+/* Action monitor and action reject: the event says what was done. */
+static void events_action(struct dp *dp, const struct prog *pr, int fam,
+			  __u32 action, __u32 want_ret)
+{
+	const struct op25b_event *ev = &dp->sink.ev[0];
+	bool mon = action == OP25B_ACT_MONITOR;
+	struct op25b_offender o;
+	char l[256];
+	struct pkt p;
+	__u32 ret;
+	bool have;
+	int nev;
+
+	set_action(dp, action);
+	syn(&p, &enc_eth, fam, SMTP);
+	records_clear(dp);
+	snprintf(l, sizeof(l), "events [%s %s]: ipv%d action %s", dp->name,
+		 pr->name, fam, mon ? "monitor" : "reject");
+	if (!run_once(pr, &p, l, &ret)) {
+		set_action(dp, OP25B_ACT_DROP);
+		return;
+	}
+	nev = events_drain(dp);
+	have = offender_get(dp, &p, fam, &o);
+	set_action(dp, OP25B_ACT_DROP);
+	tl_check(ret == want_ret && nev == 1 && ev->action == action &&
+			 have && o.monitored == mon && o.blocked == !mon,
+		 l,
+		 "returned %d, %d event(s) of action %u, entry %s blocked %llu monitored %llu",
+		 (int)ret, nev, nev ? ev->action : 0,
+		 have ? "found" : "missing", (unsigned long long)o.blocked,
+		 (unsigned long long)o.monitored);
+}
+
+/* Passed packets leave no trace, though they came from denied ranges. */
+static void events_passed(struct dp *dp, const struct prog *pr, int fam)
+{
+	static const struct {
+		const char *name;
+		int who;	/* row of who4/who6; -1: denied -> outside */
+		__u16 dport;
+	} cases[] = {
+		{ "exempt", 1, SMTP },
+		{ "non-subscriber", 2, SMTP },
+		{ "to a relay", 3, SMTP },
+		{ "non-SMTP", -1, SUBMISSION },
+	};
+	const struct who *w;
+	char l[256];
+	struct pkt p;
+	size_t i, n;
+	__u32 ret;
+
+	w = who_table(fam, &n);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		syn(&p, &enc_eth, fam, cases[i].dport);
+		if (cases[i].who >= 0)
+			pkt_set_addrs(&p, w[cases[i].who].src,
+				      w[cases[i].who].dst);
+		records_clear(dp);
+		snprintf(l, sizeof(l),
+			 "events [%s %s]: ipv%d %s passed: no offender, no event",
+			 dp->name, pr->name, fam, cases[i].name);
+		if (!run_once(pr, &p, l, &ret))
+			continue;
+		tl_check(ret == pr->pass && events_drain(dp) == 0 &&
+				 offenders_count(dp) == 0,
+			 l, "returned %d, %d event(s), %d offender(s)",
+			 (int)ret, dp->sink.n, offenders_count(dp));
+	}
+}
+
+static void test_events(struct dp *dp)
+{
+	size_t f;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		const struct prog *pr = &dp->prog[i];
+
+		for (f = 0; f < ARRAY_SIZE(families); f++) {
+			events_blocked(dp, pr, families[f]);
+			events_action(dp, pr, families[f], OP25B_ACT_MONITOR,
+				      pr->pass);
+			events_action(dp, pr, families[f], OP25B_ACT_REJECT,
+				      pr->answer);
+			events_passed(dp, pr, families[f]);
+		}
+	}
+}
+
 /* ---- setup ---- */
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
@@ -2381,6 +2783,12 @@ static bool dp_load(struct dp *dp)
 		if (err == -EPERM)
 			tl_cannot_run("BPF not permitted here (EPERM)");
 		return tl_check(false, l, "load failed: %s", strerror(-err));
+	}
+	dp->rb = ring_buffer__new(bpf_map__fd(s->maps.op25b_events),
+				  ev_collect, &dp->sink, NULL);
+	if (!dp->rb) {
+		op25b_bpf__destroy(s);
+		return tl_check(false, l, "ring buffer: %s", strerror(errno));
 	}
 	dp->skel = s;
 	dp->action = OP25B_ACT_DROP;
@@ -2461,12 +2869,16 @@ int main(int argc, char **argv)
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0)
 		tl_cannot_run("cannot count possible CPUs");
+	lo_ifindex = if_nametoindex("lo");
+	if (!lo_ifindex)
+		tl_cannot_run("no loopback device");
 
 	if (!dp_load(&l2) || !dp_load(&l3) || !dp_load(&l2e))
 		goto out;
 
 	suite_l2(&l2);
 	test_actions(&l2, &enc_eth);
+	test_events(&l2);
 	suite_l3(&l3);
 	test_actions(&l3, &enc_l3);
 
@@ -2483,6 +2895,9 @@ int main(int argc, char **argv)
 	set_action(&l2, OP25B_ACT_DROP);
 	set_action(&l3, OP25B_ACT_DROP);
 out:
+	ring_buffer__free(l2.rb);
+	ring_buffer__free(l3.rb);
+	ring_buffer__free(l2e.rb);
 	op25b_bpf__destroy(l2.skel);
 	op25b_bpf__destroy(l3.skel);
 	op25b_bpf__destroy(l2e.skel);
