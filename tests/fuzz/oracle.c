@@ -21,6 +21,7 @@
 #define IPV6_HDR_LEN		40
 #define IPV6_FRAG_HDR_LEN	8
 #define TCP_MIN_LEN		20
+#define BIG_TCP_MIN		65535	/* longer than a length field holds */
 #define ETH_ALEN_		6
 /* What reject.h writes: TTL / hop limit, and the PPPoE length's place. */
 #define RST_TTL			OP25B_RST_TTL
@@ -139,6 +140,9 @@ static int classify_ipv4(const struct oracle_policy *p, const uint8_t *ip,
 		return OP25B_C_PASS;
 	ihl_bytes = (ip[0] & 0x0f) * 4;
 	total = get16(ip + 2);
+	/* BIG TCP: a kernel-built super-packet over 64 KiB says 0 */
+	if (total == 0 && len > BIG_TCP_MIN)
+		total = len;
 	if (ip[0] >> 4 != 4 || ihl_bytes < IPV4_MIN_LEN ||
 	    total < ihl_bytes || total > len)
 		return OP25B_C_MALFORMED;
@@ -193,8 +197,12 @@ static int classify_ipv6(const struct oracle_policy *p, const uint8_t *ip,
 	if (ip[0] >> 4 != 6 || IPV6_HDR_LEN + plen > len)
 		return OP25B_C_MALFORMED;
 	nh = ip[6];
-	/* A jumbogram's length is in a hop-by-hop option: trust the frame. */
-	if (plen == 0 && nh == IPPROTO_HOPOPTS)
+	/*
+	 * A jumbogram's length is in a hop-by-hop option, a BIG TCP
+	 * super-packet's nowhere: trust the frame.
+	 */
+	if (plen == 0 && (nh == IPPROTO_HOPOPTS ||
+			  len - IPV6_HDR_LEN > BIG_TCP_MIN))
 		end = len;
 	else
 		end = IPV6_HDR_LEN + plen;
