@@ -204,27 +204,31 @@ print("connected")
 ' "$2" "$3" "$4" "${5:-$CONNECT_TIMEOUT}"
 }
 
-# expect_connect LABEL NS SRC DST PORT
-expect_connect() {
+# expect_outcome LABEL WANT WHY NS SRC DST PORT: tcp_connect prints WANT.
+expect_outcome() {
 	local r
-	r=$(tcp_connect "$2" "$3" "$4" "$5")
-	if [ "$r" = connected ]; then
+	r=$(tcp_connect "$4" "$5" "$6" "$7")
+	if [ "$r" = "$2" ]; then
 		ok "$1"
 	else
-		fail "$1" "expected connected, saw ${r:-nothing}"
+		fail "$1" "expected $2$3, saw ${r:-nothing}"
 	fi
 }
 
-# expect_blocked LABEL NS SRC DST PORT: a dropped SYN shows as a timeout
-# (a refusal would mean the SYN reached the host).
+# expect_connect|expect_blocked|expect_refused LABEL NS SRC DST PORT
+expect_connect() {
+	expect_outcome "$1" connected "" "${@:2}"
+}
+
+# A dropped SYN shows as a timeout (a refusal would mean it reached the host).
 expect_blocked() {
-	local r
-	r=$(tcp_connect "$2" "$3" "$4" "$5")
-	if [ "$r" = timeout ]; then
-		ok "$1"
-	else
-		fail "$1" "expected timeout (dropped), saw ${r:-nothing}"
-	fi
+	expect_outcome "$1" timeout " (dropped)" "${@:2}"
+}
+
+# Action reject answered the SYN with a RST the sender's stack accepted (a
+# timeout would mean a silent drop, or a RST the stack threw away).
+expect_refused() {
+	expect_outcome "$1" refused " (answered with a RST)" "${@:2}"
 }
 
 # wait_file_line FILE PATTERN [TRIES]: poll (0.1 s steps) until it appears.

@@ -77,19 +77,6 @@ stat_of() {
 	ctl -j stats 2>/dev/null | jget "$1"
 }
 
-# expect_refused LABEL NS SRC DST PORT: action reject answered the SYN with
-# a RST the sender's stack accepted, so connect fails with ECONNREFUSED
-# (a timeout would mean a silent drop, or a RST the stack threw away).
-expect_refused() {
-	local r
-	r=$(tcp_connect "$2" "$3" "$4" "$5")
-	if [ "$r" = refused ]; then
-		ok "$1"
-	else
-		fail "$1" "expected refused (answered with a RST), saw ${r:-nothing}"
-	fi
-}
-
 # offload NS IF tx-csum on|off (what `ethtool -K` does).
 offload() {
 	ip netns exec "$1" "$PY" "$RAW" offload --iface "$2" --feature "$3" \
