@@ -125,7 +125,7 @@ setup_trap() {
 
 # mktemp -d, removed at exit. Sets TMPD.
 make_tmpdir() {
-	TMPD=$(mktemp -d /tmp/op25b-test.XXXXXX)
+	TMPD=$(mktemp -d --suffix=.op25b-test)
 	CLEAN_PATHS+=("$TMPD")
 }
 
