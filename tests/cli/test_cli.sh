@@ -31,6 +31,25 @@ run() {
 	RC=$?
 }
 
+# run_interrupted SECONDS ARGS...: op25bctl in the background, Ctrl-C after
+# SECONDS; sets RC, fills OUT/ERR. One that outlives Ctrl-C by 2 s is
+# killed (and its exit status then fails the caller's check).
+run_interrupted() {
+	local secs=$1 pid i
+	shift
+	"$CTL" --pin-dir "$PIN" "$@" >"$OUT" 2>"$ERR" &
+	pid=$!
+	sleep "$secs"
+	kill -INT $pid 2>/dev/null
+	for ((i = 0; i < 20; i++)); do
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 $pid 2>/dev/null && kill -KILL $pid
+	wait $pid
+	RC=$?
+}
+
 lines() {
 	local n
 	n=$(wc -l <"$1")
@@ -394,18 +413,7 @@ check "-j stats: valid JSON with smtp and blocked" "exit $RC: $(head -c 200 "$OU
 run stats --prometheus
 check "stats --prometheus: metric lines" "exit $RC: $(head -c 200 "$OUT")" \
 	eval '[ $RC -eq 0 ] && grep -Eq "^op25b_[a-z_]+(\{[^}]*\})? [0-9]+" "$OUT"'
-"$CTL" --pin-dir "$PIN" stats --interval 1 >"$OUT" 2>"$ERR" &
-spid=$!
-sleep 2.5
-kill -INT $spid 2>/dev/null
-for ((i = 0; i < 20; i++)); do
-	kill -0 $spid 2>/dev/null || break
-	sleep 0.1
-done
-# Still there after Ctrl-C: it is ours, end it (the check below fails).
-kill -0 $spid 2>/dev/null && kill -KILL $spid
-wait $spid
-RC=$?
+run_interrupted 2.5 stats --interval 1
 check "stats --interval 1: repeats (2+ reports in 2.5 s)" "stdout: $(head -c 300 "$OUT")" \
 	eval '[ "$(grep -c blocked "$OUT")" -ge 2 ]'
 check "stats --interval: Ctrl-C ends it cleanly (exit 0 or 130)" "exit $RC" \
@@ -434,17 +442,7 @@ expect_usage "top unknown option" --bogus top --bogus
 expect_usage "top extra argument" extra top extra
 
 # No traffic here, so no event: the stream runs until Ctrl-C, exit 0.
-"$CTL" --pin-dir "$PIN" monitor >"$OUT" 2>"$ERR" &
-mpid=$!
-sleep 0.5
-kill -INT $mpid 2>/dev/null
-for ((i = 0; i < 20; i++)); do
-	kill -0 $mpid 2>/dev/null || break
-	sleep 0.1
-done
-kill -0 $mpid 2>/dev/null && kill -KILL $mpid
-wait $mpid
-RC=$?
+run_interrupted 0.5 monitor
 check "monitor: Ctrl-C ends it with exit 0, nothing printed" \
 	"exit $RC, stdout $(head -c 100 "$OUT"), stderr $(head -c 200 "$ERR")" \
 	eval '[ $RC -eq 0 ] && [ ! -s "$OUT" ] && [ ! -s "$ERR" ]'

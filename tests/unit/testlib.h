@@ -402,19 +402,28 @@ static inline void pkt_ipv6_frag(struct pkt *p, __u16 offset, bool more)
 	p->d[off + 7] = 0x25;
 }
 
+/* An L4 header of hlen bytes opening with the two ports (TCP, UDP). */
+static inline __u8 *pkt_l4(struct pkt *p, __u8 proto, __u32 hlen,
+			   __u16 sport, __u16 dport)
+{
+	__u8 *h;
+
+	pkt_nh(p, proto);
+	p->l4 = p->len;
+	p->l4proto = proto;
+	h = pkt_grow(p, hlen);
+	h[0] = sport >> 8;
+	h[1] = sport & 0xff;
+	h[2] = dport >> 8;
+	h[3] = dport & 0xff;
+	return h;
+}
+
 static inline void pkt_tcp(struct pkt *p, __u16 sport, __u16 dport,
 			   __u8 flags)
 {
-	__u8 *t;
+	__u8 *t = pkt_l4(p, IPPROTO_TCP, TL_TCP_HLEN, sport, dport);
 
-	pkt_nh(p, IPPROTO_TCP);
-	p->l4 = p->len;
-	p->l4proto = IPPROTO_TCP;
-	t = pkt_grow(p, TL_TCP_HLEN);
-	t[0] = sport >> 8;
-	t[1] = sport & 0xff;
-	t[2] = dport >> 8;
-	t[3] = dport & 0xff;
 	t[7] = 1;			/* seq */
 	t[12] = (TL_TCP_HLEN / 4) << 4;
 	t[13] = flags;
@@ -423,16 +432,7 @@ static inline void pkt_tcp(struct pkt *p, __u16 sport, __u16 dport,
 
 static inline void pkt_udp(struct pkt *p, __u16 sport, __u16 dport)
 {
-	__u8 *u;
-
-	pkt_nh(p, IPPROTO_UDP);
-	p->l4 = p->len;
-	p->l4proto = IPPROTO_UDP;
-	u = pkt_grow(p, TL_UDP_HLEN);
-	u[0] = sport >> 8;
-	u[1] = sport & 0xff;
-	u[2] = dport >> 8;
-	u[3] = dport & 0xff;
+	pkt_l4(p, IPPROTO_UDP, TL_UDP_HLEN, sport, dport);
 }
 
 /* RFC 1071 sum of n bytes (n even) added to sum, not yet folded. */
