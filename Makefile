@@ -67,18 +67,26 @@ $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 	$(Q)$(CC) $(CFLAGS) $(USER_SRC) -o $@ $(LDLIBS)
 
 # Tests: unit (BPF_PROG_TEST_RUN), differential fuzzer, then shell suites.
-TEST_COMMON := tests/unit/testlib.h bpf/op25b.h $(BUILD)/op25b.skel.h
+# They build policies with the controller's own engine.
+ENGINE   := user/engine.c user/engine.h
+TEST_COMMON := tests/unit/testlib.h bpf/op25b.h $(BUILD)/op25b.skel.h $(ENGINE)
+TEST_CFLAGS = $(CFLAGS) -Iuser -Itests/unit
 
 $(BUILD)/test_datapath: tests/unit/test_datapath.c $(TEST_COMMON)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
+
+$(BUILD)/test_engine: tests/unit/test_engine.c $(TEST_COMMON)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
 
 FUZZ_SRC := tests/fuzz/fuzz.c tests/fuzz/oracle.c
 $(BUILD)/fuzz: $(FUZZ_SRC) tests/fuzz/oracle.h $(TEST_COMMON)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/fuzz $(FUZZ_SRC) -o $@ $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) -Itests/fuzz $(FUZZ_SRC) user/engine.c -o $@ $(LDLIBS)
 
-TEST_BINS := $(BUILD)/op25bctl $(BUILD)/test_datapath $(BUILD)/fuzz
+TEST_BINS := $(BUILD)/op25bctl $(BUILD)/test_datapath $(BUILD)/test_engine \
+	     $(BUILD)/fuzz
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory $(TEST_BINS)
@@ -92,7 +100,7 @@ fuzz: deps
 
 $(BUILD)/bench: tests/bench/bench.c $(TEST_COMMON)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
 
 # Speed is measured here, never asserted in tests.
 bench: deps

@@ -2,9 +2,11 @@
 /*
  * op25b datapath: one decision core, an XDP and a tc entry point.
  *
- * Only packets the parser classifies as SMTP, evasive, undecidable or
+ * Only packets the parser classifies as TCP, evasive, undecidable or
  * malformed reach the decision core; everything else returns straight after
- * parsing, having read nothing but the packet and the global port bitmap.
+ * parsing. The core reads the live policy snapshot: a TCP segment to a port
+ * the snapshot does not block leaves having read nothing but the packet and
+ * that global; the rest is judged against the snapshot's trees.
  * A blocked packet is dropped, or under action reject turned into the TCP
  * RST that answers it (reject.h) and sent back. A blocked or monitored
  * packet is then recorded: its source's entry in the offenders table, and
@@ -20,6 +22,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#define READ_ONCE(x)	(*(const volatile typeof(x) *)&(x))
+
 /* Set by the loader for devices without an Ethernet header (tun, ppp). */
 const volatile __u8 op25b_l3 = 0;
 
@@ -29,43 +33,84 @@ const volatile __u8 op25b_l3 = 0;
  */
 const volatile __u8 op25b_egress = 0;
 
-/* Blocked ports and action; a pinned global, read without a lookup. */
-struct op25b_config op25b_cfg SEC(".data.config") = {
-	.action = OP25B_ACT_DROP,
-	.ports = { [OP25B_DEFAULT_PORT / 64] = 1ULL << (OP25B_DEFAULT_PORT % 64) },
+/*
+ * The policy: the live word and the two snapshot headers, a pinned global
+ * read directly (no map-lookup helper). A fresh one is generation 0: no
+ * prefix, port 25 blocked, action drop.
+ */
+struct op25b_policy op25b_pol SEC(".data.policy") = {
+	.snap = { {
+		.root = { 0, 1, 2, 3 },
+		.cfg = {
+			.action = OP25B_ACT_DROP,
+			.ports = { [OP25B_DEFAULT_PORT / 64] =
+					   1ULL << (OP25B_DEFAULT_PORT % 64) },
+		},
+	} },
 };
 
+/*
+ * The compiled trees (op25b.h). Array maps: the verifier inlines their
+ * lookups, and the controller writes them through mmap. Their sizes are
+ * set from the capacity when the maps are created.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, OP25B_TABLE_MAX);
-	__type(key, struct op25b_key4);
-	__type(value, struct op25b_rule);
-} op25b_sub4 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, OP25B_ROOT_TABLES * OP25B_ROOT_SIZE);
+	__type(key, __u32);
+	__type(value, struct op25b_root_ent);
+} op25b_roots SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, OP25B_TABLE_MAX);
-	__type(key, struct op25b_key6);
-	__type(value, struct op25b_rule);
-} op25b_sub6 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, OP25B_NODES_FOR(OP25B_CAPACITY_DEFAULT));
+	__type(key, __u32);
+	__type(value, struct op25b_node);
+} op25b_nodes SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, OP25B_TABLE_MAX);
-	__type(key, struct op25b_key4);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, OP25B_LEAF_ELEMS_FOR(OP25B_CAPACITY_DEFAULT));
+	__type(key, __u32);
+	__type(value, struct op25b_leaves);
+} op25b_leaves SEC(".maps");
+
+/* What the trees hold, by rule id: read by op25bctl and bpftool only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT));
+	__type(key, __u32);
 	__type(value, struct op25b_rule);
-} op25b_relay4 SEC(".maps");
+} op25b_rules SEC(".maps");
+
+/* Packets each rule decided a lookup for, per CPU, by rule id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT));
+	__type(key, __u32);
+	__type(value, __u64);
+} op25b_hits SEC(".maps");
+
+/* The writers' allocator state and exact-prefix index; never read here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct op25b_engine);
+} op25b_engine SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, OP25B_TABLE_MAX);
-	__type(key, struct op25b_key6);
-	__type(value, struct op25b_rule);
-} op25b_relay6 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, OP25B_INDEX_LINES_FOR(OP25B_CAPACITY_DEFAULT));
+	__type(key, __u32);
+	__type(value, struct op25b_index_line);
+} op25b_index SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -90,6 +135,17 @@ struct {
 	__type(value, struct op25b_offender);
 } op25b_offenders SEC(".maps");
 
+/*
+ * The event of a blocked packet is built here, not on the stack: the tc
+ * entry point and the RST it may build share 512 bytes of stack.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct op25b_event);
+} op25b_scratch SEC(".maps");
+
 /* Blocked attempts, for 'op25bctl monitor'. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -103,56 +159,200 @@ enum judgement {
 	J_MONITOR,	/* would be blocked: pass, but record it */
 };
 
-/* Best rule for the packet's source (sub) or destination (relay). */
-static __always_inline struct op25b_rule *
-lookup_rule(const struct op25b_cursor *c, const struct op25b_pkt *pkt, int dst)
+static __always_inline __u32 popcount64(__u64 x)
 {
-	/* IPv4 saddr at 12, daddr at 16; IPv6 saddr at 8, daddr at 24. */
-	struct op25b_rule *r = NULL;
-	struct op25b_key6 k6;
-	struct op25b_key4 k4;
-	__u8 *a;
-
-	if (pkt->family == 4) {
-		a = ptr_at(c, pkt->l3off + (dst ? 16 : 12), 4);
-		if (!a)
-			return NULL;
-		k4.prefixlen = 32;
-		__builtin_memcpy(k4.addr, a, 4);
-		r = bpf_map_lookup_elem(dst ? (void *)&op25b_relay4 :
-					      (void *)&op25b_sub4, &k4);
-	} else {
-		a = ptr_at(c, pkt->l3off + (dst ? 24 : 8), 16);
-		if (!a)
-			return NULL;
-		k6.prefixlen = 128;
-		__builtin_memcpy(k6.addr, a, 16);
-		r = bpf_map_lookup_elem(dst ? (void *)&op25b_relay6 :
-					      (void *)&op25b_sub6, &k6);
-	}
-	if (r)
-		__sync_fetch_and_add(&r->hits, 1);
-	return r;
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
 }
 
 /*
- * The decision core: DESIGN.md's policy model, for a judged packet. *stp
+ * The leaf that decides for an address (hi:lo, left-aligned) in the tree
+ * whose root table is root: the last one met on the way down, as deeper
+ * nodes hold longer prefixes. A global function: verified once.
+ */
+__noinline __u32 op25b_tree_lookup(__u32 root, __u64 hi, __u64 lo,
+				   __u32 depth)
+{
+	struct op25b_root_ent *re;
+	struct op25b_leaves *lv;
+	struct op25b_node *n;
+	__u32 idx, best, cur, d, slot, k;
+	__u64 upto;
+
+	idx = (root & (OP25B_ROOT_TABLES - 1)) * OP25B_ROOT_SIZE +
+	      (__u32)(hi >> (64 - OP25B_ROOT_BITS));
+	re = bpf_map_lookup_elem(&op25b_roots, &idx);
+	if (!re)
+		return 0;
+	best = re->leaf;
+	cur = re->child;
+	hi = hi << OP25B_ROOT_BITS | lo >> (64 - OP25B_ROOT_BITS);
+	lo <<= OP25B_ROOT_BITS;
+	for (d = 0; d < OP25B_DEPTH6; d++) {
+		if (d >= depth || !cur)
+			break;
+		n = bpf_map_lookup_elem(&op25b_nodes, &cur);
+		if (!n)
+			break;
+		slot = hi >> (64 - OP25B_STRIDE);
+		upto = ~0ULL >> (63 - slot);	/* slots 0..slot */
+		k = n->leaf_base + popcount64(n->run_map & upto) - 1;
+		idx = k / OP25B_LEAVES_PER;
+		lv = bpf_map_lookup_elem(&op25b_leaves, &idx);
+		if (lv && lv->leaf[k % OP25B_LEAVES_PER])
+			best = lv->leaf[k % OP25B_LEAVES_PER];
+		if (!((n->child_map >> slot) & 1))
+			break;
+		cur = n->child_base + popcount64(n->child_map & (upto >> 1));
+		hi = hi << OP25B_STRIDE | lo >> (64 - OP25B_STRIDE);
+		lo <<= OP25B_STRIDE;
+	}
+	return best;
+}
+
+/*
+ * Loads before this one complete before loads after it: what tells a
+ * packet that the snapshot it read was not reused meanwhile. x86 keeps
+ * loads in order; elsewhere a fully ordered atomic on a CPU-local word.
+ */
+#if defined(__TARGET_ARCH_x86)
+static __always_inline void snapshot_read_fence(void)
+{
+	asm volatile("" ::: "memory");
+}
+#else
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} op25b_fence SEC(".maps");
+
+static __always_inline void snapshot_read_fence(void)
+{
+	__u32 zero = 0;
+	__u64 *f = bpf_map_lookup_elem(&op25b_fence, &zero);
+
+	if (f)
+		(void)__sync_fetch_and_add(f, 0);
+}
+#endif
+
+/* An address as the trees read it: 128 bits, left-aligned. */
+struct addr128 {
+	__u64 hi;
+	__u64 lo;
+};
+
+static __always_inline int read_addr(const struct op25b_cursor *c,
+				     const struct op25b_pkt *pkt, int dst,
+				     struct addr128 *a)
+{
+	/* IPv4 saddr at 12, daddr at 16; IPv6 saddr at 8, daddr at 24. */
+	__u8 *p;
+
+	if (pkt->family == 4) {
+		p = ptr_at(c, pkt->l3off + (dst ? 16 : 12), 4);
+		if (!p)
+			return -1;
+		a->hi = (__u64)bpf_ntohl(*(__u32 *)p) << 32;
+		a->lo = 0;
+		return 0;
+	}
+	p = ptr_at(c, pkt->l3off + (dst ? 24 : 8), 16);
+	if (!p)
+		return -1;
+	a->hi = bpf_be64_to_cpu(*(__u64 *)p);
+	a->lo = bpf_be64_to_cpu(*(__u64 *)(p + 8));
+	return 0;
+}
+
+/* What one snapshot decided for a packet. */
+struct decision {
+	int cls;		/* enum op25b_class, OP25B_C_TCP resolved */
+	enum judgement j;
+	__u32 sub;		/* the deciding leaves, 0 for none */
+	__u32 relay;
+};
+
+/*
+ * Judge a classified packet by one snapshot: read the live word, decide,
+ * and read it again; when a writer published meanwhile, what was read may
+ * have been reused, so judge again by the new one. Reads only: what the
+ * decision writes is written once it stands. DESIGN's policy model.
+ */
+static __always_inline void decide(const struct op25b_cursor *c,
+				   const struct op25b_pkt *pkt, int cls,
+				   struct decision *out)
+{
+	const struct op25b_snapshot *s;
+	struct addr128 a;
+	__u32 g, v6, try, depth;
+
+	v6 = pkt->family == 6;
+	depth = v6 ? OP25B_DEPTH6 : OP25B_DEPTH4;
+	for (try = 0; try < OP25B_SNAP_TRIES; try++) {
+		g = READ_ONCE(op25b_pol.live);
+		s = &op25b_pol.snap[g & 1];
+		out->cls = cls;
+		out->sub = 0;
+		out->relay = 0;
+		out->j = J_PASS;
+		if (cls == OP25B_C_TCP)
+			out->cls = port_blocked(&s->cfg, pkt->dport) ?
+					   OP25B_C_SMTP : OP25B_C_PASS;
+		if (out->cls != OP25B_C_PASS && !read_addr(c, pkt, 0, &a)) {
+			out->sub = op25b_tree_lookup(
+				s->root[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, v6)],
+				a.hi, a.lo, depth);
+			if (OP25B_LEAF_VERDICT(out->sub) == OP25B_V_DENY &&
+			    !read_addr(c, pkt, 1, &a)) {
+				out->relay = op25b_tree_lookup(
+					s->root[OP25B_TREE(OP25B_TABLE_RELAY, v6)],
+					a.hi, a.lo, depth);
+				if (OP25B_LEAF_VERDICT(out->relay) != OP25B_V_ALLOW)
+					out->j = s->cfg.action == OP25B_ACT_MONITOR ?
+						J_MONITOR :
+						s->cfg.action == OP25B_ACT_REJECT &&
+						out->cls == OP25B_C_SMTP ?
+						J_REJECT : J_DROP;
+			}
+		}
+		snapshot_read_fence();
+		if (READ_ONCE(op25b_pol.live) == g)
+			break;
+	}
+}
+
+static __always_inline void hit(__u32 leaf)
+{
+	__u32 rid = OP25B_LEAF_RID(leaf);
+	__u64 *h;
+
+	if (!leaf)
+		return;
+	h = bpf_map_lookup_elem(&op25b_hits, &rid);
+	if (h)
+		(*h)++;
+}
+
+/*
+ * Count what a decision was, on this CPU's counters and rule hits. *stp
  * is left on the counters, for the caller to count an answer sent.
  */
-static __always_inline enum judgement judge(const struct op25b_cursor *c,
-					    const struct op25b_pkt *pkt,
-					    int cls, struct op25b_stats **stp)
+static __always_inline enum judgement account(const struct decision *d,
+					      struct op25b_stats **stp)
 {
 	struct op25b_stats *st;
-	struct op25b_rule *r;
 	__u32 zero = 0;
 
 	st = bpf_map_lookup_elem(&op25b_stats, &zero);
 	*stp = st;
 	if (!st)
-		return J_PASS;
-
-	switch (cls) {
+		return d->j;
+	switch (d->cls) {
 	case OP25B_C_SMTP:
 		st->smtp++;
 		break;
@@ -166,29 +366,21 @@ static __always_inline enum judgement judge(const struct op25b_cursor *c,
 		st->malformed++;
 		break;
 	}
-
-	r = lookup_rule(c, pkt, 0);
-	if (!r || r->verdict != OP25B_V_DENY) {
-		if (r && r->verdict == OP25B_V_ALLOW)
+	hit(d->sub);
+	hit(d->relay);
+	if (OP25B_LEAF_VERDICT(d->sub) != OP25B_V_DENY) {
+		if (OP25B_LEAF_VERDICT(d->sub) == OP25B_V_ALLOW)
 			st->exempt++;
 		else
 			st->not_subscriber++;
-		return J_PASS;
-	}
-	r = lookup_rule(c, pkt, 1);
-	if (r && r->verdict == OP25B_V_ALLOW) {
+	} else if (d->j == J_PASS) {
 		st->relay++;
-		return J_PASS;
-	}
-	if (op25b_cfg.action == OP25B_ACT_MONITOR) {
+	} else if (d->j == J_MONITOR) {
 		st->monitored++;
-		return J_MONITOR;
+	} else {
+		st->blocked++;
 	}
-	st->blocked++;
-	/* only a whole TCP header is sound enough to answer (reject.h) */
-	if (op25b_cfg.action == OP25B_ACT_REJECT && cls == OP25B_C_SMTP)
-		return J_REJECT;
-	return J_DROP;
+	return d->j;
 }
 
 /*
@@ -429,37 +621,46 @@ int op25b_xdp(struct xdp_md *ctx)
 		.data = (void *)(long)ctx->data,
 		.data_end = (void *)(long)ctx->data_end,
 	};
-	struct op25b_event ev;
 	struct op25b_pkt pkt = {};
 	struct op25b_stats *st;
+	struct op25b_event *ev;
+	struct decision d;
 	enum judgement j;
+	__u32 zero = 0;
 	int cls;
 
 	c.len = c.data_end - c.data;
-	cls = op25b_parse(&c, &op25b_cfg, &pkt, op25b_l3);
+	cls = op25b_parse(&c, &pkt, op25b_l3);
 	if (cls == OP25B_C_PASS)
 		return XDP_PASS;
-	j = judge(&c, &pkt, cls, &st);
+	decide(&c, &pkt, cls, &d);
+	if (d.cls == OP25B_C_PASS)
+		return XDP_PASS;
+	j = account(&d, &st);
 	if (j == J_PASS)
 		return XDP_PASS;
-	op25b_event_xdp(ctx, pkt.l3off, pkt.l4off, EV_SHAPE(pkt, cls), &ev);
+	ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
+	op25b_event_xdp(ctx, pkt.l3off, pkt.l4off, EV_SHAPE(pkt, d.cls), ev);
 	switch (j) {
 	case J_MONITOR:
-		ev.action = OP25B_ACT_MONITOR;
-		op25b_record(&ev);
+		if (ev)
+			ev->action = OP25B_ACT_MONITOR;
+		op25b_record(ev);
 		return XDP_PASS;
 	case J_REJECT:
 		if (st && !op25b_reject_xdp(ctx, pkt.l3off, pkt.l4off,
 						 pkt.l3end, PKT_SHAPE(pkt))) {
 			st->rejected++;
-			ev.action = OP25B_ACT_REJECT;
-			op25b_record(&ev);
+			if (ev)
+				ev->action = OP25B_ACT_REJECT;
+			op25b_record(ev);
 			return XDP_TX;
 		}
 		/* fallthrough: no RST could be built, it is only dropped */
 	default:
-		ev.action = OP25B_ACT_DROP;
-		op25b_record(&ev);
+		if (ev)
+			ev->action = OP25B_ACT_DROP;
+		op25b_record(ev);
 		return XDP_DROP;
 	}
 }
@@ -467,11 +668,13 @@ int op25b_xdp(struct xdp_md *ctx)
 SEC("tc")
 int op25b_tc(struct __sk_buff *skb)
 {
-	struct op25b_event ev;
 	struct op25b_cursor c;
 	struct op25b_pkt pkt = {};
 	struct op25b_stats *st;
+	struct op25b_event *ev;
+	struct decision d;
 	enum judgement j;
+	__u32 zero = 0;
 	__u32 want;
 	int cls;
 
@@ -487,31 +690,38 @@ int op25b_tc(struct __sk_buff *skb)
 		pkt.vlan[0] = skb->vlan_tci & 0x0fff;
 		pkt.nvlan = 1;
 	}
-	cls = op25b_parse(&c, &op25b_cfg, &pkt, op25b_l3);
+	cls = op25b_parse(&c, &pkt, op25b_l3);
 	if (cls == OP25B_C_PASS)
 		return TC_ACT_UNSPEC;
-	j = judge(&c, &pkt, cls, &st);
+	decide(&c, &pkt, cls, &d);
+	if (d.cls == OP25B_C_PASS)
+		return TC_ACT_UNSPEC;
+	j = account(&d, &st);
 	if (j == J_PASS)
 		return TC_ACT_UNSPEC;
-	op25b_event_tc(skb, pkt.l3off, pkt.l4off, EV_SHAPE(pkt, cls), &ev);
+	ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
+	op25b_event_tc(skb, pkt.l3off, pkt.l4off, EV_SHAPE(pkt, d.cls), ev);
 	switch (j) {
 	case J_MONITOR:
-		ev.action = OP25B_ACT_MONITOR;
-		op25b_record(&ev);
+		if (ev)
+			ev->action = OP25B_ACT_MONITOR;
+		op25b_record(ev);
 		return TC_ACT_UNSPEC;
 	case J_REJECT:
 		if (st && !op25b_reject_tc(skb, pkt.l3off, pkt.l4off,
 						pkt.l3end, PKT_SHAPE(pkt))) {
 			st->rejected++;
-			ev.action = OP25B_ACT_REJECT;
-			op25b_record(&ev);
+			if (ev)
+				ev->action = OP25B_ACT_REJECT;
+			op25b_record(ev);
 			return bpf_redirect(skb->ifindex,
 					    op25b_egress ? BPF_F_INGRESS : 0);
 		}
 		/* fallthrough: no RST could be built, it is only dropped */
 	default:
-		ev.action = OP25B_ACT_DROP;
-		op25b_record(&ev);
+		if (ev)
+			ev->action = OP25B_ACT_DROP;
+		op25b_record(ev);
 		return TC_ACT_SHOT;
 	}
 }

@@ -15,12 +15,15 @@
 #define OP25B_PIN_DIR_DEFAULT	"/sys/fs/bpf/op25b"
 
 /* Pinned object names under the pin directory. */
-#define OP25B_PIN_SUB4		"subscriber4"
-#define OP25B_PIN_SUB6		"subscriber6"
-#define OP25B_PIN_RELAY4	"relay4"
-#define OP25B_PIN_RELAY6	"relay6"
+#define OP25B_PIN_POLICY	"policy"	/* live word and the two snapshots */
+#define OP25B_PIN_ROOTS		"roots"
+#define OP25B_PIN_NODES		"nodes"
+#define OP25B_PIN_LEAVES	"leaves"
+#define OP25B_PIN_RULES		"rules"
+#define OP25B_PIN_HITS		"hits"
+#define OP25B_PIN_ENGINE	"engine"	/* the writers' allocator state */
+#define OP25B_PIN_INDEX		"index"		/* the writers' exact-prefix index */
 #define OP25B_PIN_STATS		"stats"
-#define OP25B_PIN_CONFIG	"config"
 #define OP25B_PIN_ATTACH	"attachments"
 #define OP25B_PIN_OFFENDERS	"offenders"
 #define OP25B_PIN_EVENTS	"events"
@@ -29,8 +32,12 @@
 #define OP25B_PROG_XDP		"op25b_xdp"
 #define OP25B_PROG_TC		"op25b_tc"
 
-/* Capacity of each prefix table (per family). */
-#define OP25B_TABLE_MAX		65536
+/*
+ * The version of everything pinned. A controller that meets another one
+ * neither reads nor writes it (doc/DESIGN.md, "Upgrades").
+ */
+#define OP25B_LAYOUT		2
+
 #define OP25B_ATTACH_MAX	1024
 
 /* Verdict carried by a table entry. 0 is never stored. */
@@ -49,35 +56,171 @@ enum op25b_action {
 	OP25B_ACT_FORCE_U32	= 0xffffffffu,
 };
 
-/* LPM trie keys: prefixlen first, address bytes in network order. */
-struct op25b_key4 {
-	__u32 prefixlen;
-	__u8  addr[4];
+/*
+ * ---- The policy engine (doc/DESIGN.md, "Policy engine") ----
+ *
+ * Each of the four trees (subscriber and relay, IPv4 and IPv6) is a
+ * multibit trie: a direct table indexed by the first OP25B_ROOT_BITS bits
+ * of the address, then nodes of OP25B_STRIDE bits each. Nothing is ever
+ * changed in place: a writer copies what it changes, builds the next
+ * snapshot beside the live one, and publishes it by storing one word.
+ */
+enum op25b_table {
+	OP25B_TABLE_SUBSCRIBER	= 0,
+	OP25B_TABLE_RELAY	= 1,
+	OP25B_TABLE_FORCE_U32	= 0xffffffffu,
 };
 
-struct op25b_key6 {
-	__u32 prefixlen;
-	__u8  addr[16];
+/* Tree t: table (t >> 1), IPv6 when (t & 1). */
+#define OP25B_TREES		4
+#define OP25B_TREE(table, v6)	((table) * 2 + (v6))
+
+#define OP25B_ROOT_BITS		16
+#define OP25B_ROOT_SIZE		(1u << OP25B_ROOT_BITS)
+/* Root tables: the live snapshot uses one per tree, a writer one more. */
+#define OP25B_ROOT_TABLES	(2 * OP25B_TREES)
+#define OP25B_STRIDE		6
+#define OP25B_SLOTS		(1u << OP25B_STRIDE)
+/* Node levels below the root table: ceil((32 - 16) / 6), ceil((128 - 16) / 6). */
+#define OP25B_DEPTH4		3
+#define OP25B_DEPTH6		19
+
+/*
+ * A leaf names a rule and carries its verdict, so the datapath needs no
+ * further read to decide: rule id << 2 | enum op25b_verdict. 0 is none.
+ */
+#define OP25B_LEAF(rid, verdict)	((__u32)(rid) << 2 | (verdict))
+#define OP25B_LEAF_RID(leaf)		((leaf) >> 2)
+#define OP25B_LEAF_VERDICT(leaf)	((leaf) & 3)
+#define OP25B_RULES_LIMIT		(1u << 30)
+
+/* One entry of a root table: prefixes up to /16, expanded, and a child. */
+struct op25b_root_ent {
+	__u32 child;		/* node index, 0 for none */
+	__u32 leaf;		/* the longest prefix of length <= 16 covering it */
 };
 
-/* Table entry. hits counts packets this entry decided a lookup for. */
+/*
+ * A node covers OP25B_STRIDE bits: 64 slots. Its children lie side by
+ * side from child_base, one for each bit set in child_map, in slot order.
+ * Its leaves hold, per slot, the longest prefix ending in this node that
+ * covers the slot; equal neighbours share one leaf: run_map has a bit set
+ * where a run of equal leaves starts (bit 0 always), and run k's leaf is
+ * leaves[leaf_base + k]. Node 0 is never used: a child of 0 is none.
+ */
+struct op25b_node {
+	__u64 child_map;
+	__u64 run_map;
+	__u32 child_base;
+	__u32 leaf_base;
+};
+
+/* Leaves are stored 16 to an array element: one cache line each. */
+#define OP25B_LEAVES_PER	16
+struct op25b_leaves {
+	__u32 leaf[OP25B_LEAVES_PER];
+};
+
+/*
+ * A rule: the record beside the compiled trees that names what they hold,
+ * for op25bctl and 'bpftool map dump'. A rule is part of snapshot G when
+ * born <= G and (died == 0 or died > G). born == 0: a free record.
+ */
 struct op25b_rule {
-	enum op25b_verdict verdict;	/* an enum: bpftool prints its name */
-	__u32 _pad;
-	__u64 hits;
+	enum op25b_table table;		/* enums: bpftool prints their names */
+	enum op25b_verdict verdict;
+	__u32 born;		/* the generation that added it */
+	__u32 died;		/* the generation that removed it, 0 if none */
+	__u32 link;		/* free record: the free list; a record being
+				 * made: the one whose hits it carries on */
+	__u8  family;		/* 4 or 6 */
+	__u8  prefixlen;
+	__u8  _pad[2];
+	__u8  addr[16];		/* network order; IPv4 in the first 4 bytes */
 };
 
 #define OP25B_PORT_WORDS	(65536 / 64)
 
-/*
- * Global configuration, one value read directly by the datapath (a global
- * variable, no map-lookup helper): the blocked-port bitmap and the action.
- */
+/* Blocked ports and the action: part of every snapshot. */
 struct op25b_config {
 	enum op25b_action action;
 	__u32 _pad;
 	__u64 ports[OP25B_PORT_WORDS];	/* bit p set: TCP dport p blocked */
 };
+
+struct op25b_snapshot {
+	__u32 gen;			/* == the live word when live */
+	__u32 root[OP25B_TREES];	/* root table of each tree */
+	__u32 count[OP25B_TREES];	/* prefixes in each tree */
+	__u32 _pad[3];
+	struct op25b_config cfg;
+};
+
+/*
+ * The one global the datapath selects a policy by: live is the generation
+ * of the live snapshot, which sits in snap[live & 1]. A writer fills the
+ * other slot, then stores live + 1. A packet reads live once, judges by
+ * that snapshot only, and reads live again to confirm that no writer has
+ * since reused what it read (doc/DESIGN.md, "Publishing").
+ */
+struct op25b_policy {
+	__u32 live;
+	__u32 _pad;
+	struct op25b_snapshot snap[2];
+};
+
+/* A packet whose snapshot changed under it is judged again, this often. */
+#define OP25B_SNAP_TRIES	4
+
+/*
+ * The writers' own state, beside the datapath's: allocator and crash
+ * marker. dirty is set while a writer works; a writer that finds it set
+ * knows one died, and rebuilds this state from the live snapshot.
+ */
+#define OP25B_BLOCK_MAX		OP25B_SLOTS	/* children or leaves of a node */
+struct op25b_engine {
+	__u32 layout;		/* OP25B_LAYOUT */
+	__u32 dirty;
+	__u32 capacity;		/* prefixes per table */
+	__u32 node_top;		/* nodes [1, node_top) have been handed out */
+	__u32 leaf_top;
+	__u32 rule_top;
+	__u32 rule_free;	/* free record list, through op25b_rule.link */
+	__u32 index_used;
+	/* free blocks by size, linked through their first element */
+	__u32 node_free[OP25B_BLOCK_MAX + 1];
+	__u32 leaf_free[OP25B_BLOCK_MAX + 1];
+};
+
+/* The writers' exact-prefix index: rule ids in open-addressed slots. */
+#define OP25B_INDEX_PER		16
+struct op25b_index_line {
+	__u32 rid[OP25B_INDEX_PER];
+};
+
+/*
+ * Default prefixes per table; op25bctl --capacity when the maps are made.
+ * Pool sizes for a capacity (doc/DESIGN.md, "Sizing"): records for both
+ * tables twice over (a batch may replace every one), nodes and leaves
+ * eight per prefix, index slots a power of two at least twice the records.
+ */
+#define OP25B_CAPACITY_DEFAULT	16384
+#define OP25B_CAPACITY_MIN	64
+#define OP25B_CAPACITY_MAX	(1u << 24)
+#define OP25B_RULES_FOR(cap)	(4 * (cap) + 1)
+#define OP25B_NODES_FOR(cap)	(8 * (cap) + 1)
+#define OP25B_LEAF_ELEMS_FOR(cap)	((8 * (cap)) / OP25B_LEAVES_PER + 1)
+
+static inline __u32 op25b_index_lines_for(__u32 cap)
+{
+	__u32 slots = OP25B_INDEX_PER;
+
+	while (slots < 2 * OP25B_RULES_FOR(cap))
+		slots <<= 1;
+	return slots / OP25B_INDEX_PER;
+}
+/* The default's, as a constant for the map definition. */
+#define OP25B_INDEX_LINES_FOR(cap)	(((cap) * 16) / OP25B_INDEX_PER)
 
 #define OP25B_DEFAULT_PORT	25
 

@@ -24,7 +24,7 @@
  *   Protocol other than TCP: PASS. Fragment offset 1: EVASION; offset > 1:
  *   PASS. TCP payload (total length - IHL*4) < 20: EVASION when MF is set,
  *   MALFORMED otherwise. Else destination port in the blocked set: SMTP,
- *   otherwise PASS.
+ *   otherwise PASS (the decision core asks the snapshot's port set).
  * IPv6: version != 6 or 40 + payload length > len: MALFORMED. The datagram
  *   ends at 40 + payload length, or at len for a payload length of 0 with
  *   a hop-by-hop header (a jumbogram) or with len - 40 over 65535 (a BIG
@@ -131,6 +131,13 @@ static __always_inline int port_blocked(const struct op25b_config *cfg,
 }
 
 /*
+ * The parser's own answer for a TCP header it could read: the blocked-port
+ * set belongs to the policy snapshot, so the decision core, not the parser,
+ * turns it into OP25B_C_SMTP or OP25B_C_PASS. Never leaves the datapath.
+ */
+#define OP25B_C_TCP		5
+
+/*
  * Walk Ethernet, VLAN and PPPoE headers. Returns the IP ethertype (network
  * order) with *off at the IP header, or 0 to pass the frame.
  */
@@ -187,9 +194,8 @@ static __always_inline __u16 parse_l2(const struct op25b_cursor *c,
 	return 0;
 }
 
-/* Judge the TCP header at off: SMTP when its port is blocked. */
+/* A readable TCP header at off: its ports, for the decision core. */
 static __always_inline int classify_tcp(const struct op25b_cursor *c,
-					const struct op25b_config *cfg,
 					struct op25b_pkt *pkt, __u32 off)
 {
 	__u16 *ports = ptr_at(c, off, TCP_MIN_HLEN);
@@ -197,15 +203,12 @@ static __always_inline int classify_tcp(const struct op25b_cursor *c,
 	if (!ports)
 		return OP25B_C_UNDECIDABLE;
 	pkt->dport = bpf_ntohs(ports[1]);
-	if (!port_blocked(cfg, pkt->dport))
-		return OP25B_C_PASS;
 	pkt->l4off = off;
 	pkt->sport = bpf_ntohs(ports[0]);
-	return OP25B_C_SMTP;
+	return OP25B_C_TCP;
 }
 
 static __always_inline int parse_ipv4(const struct op25b_cursor *c,
-				      const struct op25b_config *cfg,
 				      struct op25b_pkt *pkt, __u32 off)
 {
 	__u32 ihl, tot, seg, foff;
@@ -241,7 +244,7 @@ static __always_inline int parse_ipv4(const struct op25b_cursor *c,
 	seg = tot - ihl;
 	if (seg < TCP_MIN_HLEN)
 		return (frag & 0x2000) ? OP25B_C_EVASION : OP25B_C_MALFORMED;
-	return classify_tcp(c, cfg, pkt, off + ihl);
+	return classify_tcp(c, pkt, off + ihl);
 }
 
 static __always_inline int is_ipv6_ext(__u8 nh)
@@ -261,7 +264,6 @@ static __always_inline int is_ipv6_ext(__u8 nh)
 }
 
 static __always_inline int parse_ipv6(const struct op25b_cursor *c,
-				      const struct op25b_config *cfg,
 				      struct op25b_pkt *pkt, __u32 off)
 {
 	__u32 plen, end, cur, hlen;
@@ -295,7 +297,7 @@ static __always_inline int parse_ipv6(const struct op25b_cursor *c,
 			if (cur + TCP_MIN_HLEN > end)
 				return first_frag ? OP25B_C_EVASION :
 						    OP25B_C_MALFORMED;
-			return classify_tcp(c, cfg, pkt, cur);
+			return classify_tcp(c, pkt, cur);
 		}
 		if (!is_ipv6_ext(nh))
 			return OP25B_C_PASS;
@@ -336,7 +338,6 @@ static __always_inline int parse_ipv6(const struct op25b_cursor *c,
  * tag already moved into skb->vlan_tci (recorded in pkt by the caller).
  */
 static __always_inline int op25b_parse(const struct op25b_cursor *c,
-				       const struct op25b_config *cfg,
 				       struct op25b_pkt *pkt, int l3)
 {
 	__u32 off = 0;
@@ -348,16 +349,16 @@ static __always_inline int op25b_parse(const struct op25b_cursor *c,
 		if (!v)
 			return OP25B_C_PASS;
 		if ((v[0] >> 4) == 4)
-			return parse_ipv4(c, cfg, pkt, 0);
+			return parse_ipv4(c, pkt, 0);
 		if ((v[0] >> 4) == 6)
-			return parse_ipv6(c, cfg, pkt, 0);
+			return parse_ipv6(c, pkt, 0);
 		return OP25B_C_PASS;
 	}
 	proto = parse_l2(c, pkt, &off);
 	if (proto == bpf_htons(ETH_P_IP_))
-		return parse_ipv4(c, cfg, pkt, off);
+		return parse_ipv4(c, pkt, off);
 	if (proto == bpf_htons(ETH_P_IPV6_))
-		return parse_ipv6(c, cfg, pkt, off);
+		return parse_ipv6(c, pkt, off);
 	return OP25B_C_PASS;
 }
 

@@ -75,6 +75,7 @@ compiler_suite() {
 }
 
 run_suite unit "$BUILD/test_datapath" -q
+run_suite engine "$BUILD/test_engine" -q
 run_suite fuzz "$BUILD/fuzz" -n "$FUZZ_PACKETS" -s "$FUZZ_SEED" -q
 for cc in $COMPILERS; do
 	run_suite "unit ($cc)" compiler_suite "$cc"

@@ -975,52 +975,39 @@ int do_detach(int argc, char **argv)
 
 /* ---- status ---- */
 
-static int status_config(int config_fd)
+static void status_config(const struct op25b_config *cfg)
 {
-	struct op25b_config cfg;
 	__u32 p;
-	int rc;
 
-	rc = config_read(config_fd, &cfg);
-	if (rc)
-		return rc;
 	print_string(PRINT_ANY, "action", "action      %s\n",
-		     action_name(cfg.action));
+		     action_name(cfg->action));
 	print_string(PRINT_FP, NULL, "%s", "ports      ");
 	open_json_array("ports");
 	for (p = 0; p <= OP25B_PORT_MAX; p++)
-		if (config_port_blocked(&cfg, p))
+		if (config_port_blocked(cfg, p))
 			print_uint(PRINT_ANY, NULL, " %llu", p);
 	close_json_array();
 	print_nl();
-	return EXIT_OK;
 }
 
-static unsigned long long map_count(int fd)
+/* Counts of the live snapshot: true at one moment, no walk. */
+static void status_tables(const struct engine *e)
 {
-	__u8 key[sizeof(struct op25b_key6)], next[sizeof(struct op25b_key6)];
-	unsigned long long n = 0;
-	void *prev = NULL;
+	const struct op25b_snapshot *s = engine_live(e);
 
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, sizeof(key));
-		prev = key;
-		n++;
-	}
-	return n;
-}
-
-static void status_tables(const struct op25b_maps *m)
-{
 	open_json_object("tables");
 	print_uint(PRINT_ANY, "subscriber4", "subscriber  %llu IPv4, ",
-		   map_count(m->sub[0]));
+		   s->count[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, 0)]);
 	print_uint(PRINT_ANY, "subscriber6", "%llu IPv6 prefixes\n",
-		   map_count(m->sub[1]));
+		   s->count[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, 1)]);
 	print_uint(PRINT_ANY, "relay4", "relay       %llu IPv4, ",
-		   map_count(m->relay[0]));
+		   s->count[OP25B_TREE(OP25B_TABLE_RELAY, 0)]);
 	print_uint(PRINT_ANY, "relay6", "%llu IPv6 prefixes\n",
-		   map_count(m->relay[1]));
+		   s->count[OP25B_TREE(OP25B_TABLE_RELAY, 1)]);
+	print_uint(PRINT_ANY, "capacity", "capacity    %llu prefixes per table",
+		   engine_capacity(e));
+	print_uint(PRINT_ANY, "generation", ", policy generation %llu\n",
+		   s->gen);
 	close_json_object();
 }
 
@@ -1082,21 +1069,20 @@ static int status_attachments(int map_fd)
 static int status_show(void)
 {
 	struct op25b_maps m;
+	struct engine e;
 	int rc;
 
-	rc = maps_open(&m, false);
+	rc = policy_open_read(&m, &e);
 	if (rc)
 		return rc;
 	open_json_object(NULL);
 	print_bool(PRINT_JSON, "set_up", NULL, true);
 	print_string(PRINT_ANY, "pin_dir", "pin dir     %s\n", g.pin_dir);
-	rc = status_config(m.config);
-	if (!rc) {
-		status_tables(&m);
-		rc = status_attachments(m.attach);
-	}
+	status_config(&engine_live(&e)->cfg);
+	status_tables(&e);
+	rc = status_attachments(m.attach);
 	close_json_object();
-	maps_close(&m);
+	policy_close(&m, &e);
 	return rc;
 }
 

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* The global config value: action and blocked ports, shared by commands. */
+/* Action and blocked ports, as a snapshot holds them: names and checks. */
 #include <string.h>
-#include <bpf/bpf.h>
 #include "op25bctl.h"
 
 static const char *const action_names[] = {
@@ -37,31 +36,4 @@ int port_parse(const char *s, __u32 *port)
 bool config_port_blocked(const struct op25b_config *cfg, __u32 port)
 {
 	return (cfg->ports[port / 64] >> (port % 64)) & 1;
-}
-
-/* maps_open checked the value size against struct op25b_config. */
-int config_read(int fd, struct op25b_config *cfg)
-{
-	__u32 zero = 0;
-	int err;
-
-	err = bpf_map_lookup_elem(fd, &zero, cfg);
-	if (err) {
-		p_err("cannot read the config: %s", strerror(-err));
-		return EXIT_RUNTIME;
-	}
-	return EXIT_OK;
-}
-
-int config_write(int fd, const struct op25b_config *cfg)
-{
-	__u32 zero = 0;
-	int err;
-
-	err = bpf_map_update_elem(fd, &zero, cfg, BPF_ANY);
-	if (err) {
-		p_err("cannot write the config: %s", strerror(-err));
-		return EXIT_RUNTIME;
-	}
-	return EXIT_OK;
 }

@@ -78,11 +78,13 @@ static void usage(FILE *f)
 		"  -v, --verbose       debug messages, libbpf and verifier logs\n"
 		"  -q, --quiet         no summaries on stderr\n"
 		"      --pin-dir DIR   pin directory (default %s)\n"
+		"      --capacity N    prefixes per table, when the maps are made\n"
+		"                      (default %u)\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n"
 		"\n"
 		"Commands:\n",
-		OP25B_PIN_DIR_DEFAULT);
+		OP25B_PIN_DIR_DEFAULT, OP25B_CAPACITY_DEFAULT);
 	for (i = 0; i < N_CMDS; i++)
 		if (cmds[i].args[0])
 			fprintf(f, "  %-7s %s\n", cmds[i].name, cmds[i].args);
@@ -165,7 +167,7 @@ static bool wants_help(int argc, char **argv)
 	return false;
 }
 
-enum { OPT_PIN_DIR = 256 };
+enum { OPT_PIN_DIR = 256, OPT_CAPACITY };
 
 static const struct option long_opts[] = {
 	{ "json",	no_argument,		NULL, 'j' },
@@ -173,6 +175,7 @@ static const struct option long_opts[] = {
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "quiet",	no_argument,		NULL, 'q' },
 	{ "pin-dir",	required_argument,	NULL, OPT_PIN_DIR },
+	{ "capacity",	required_argument,	NULL, OPT_CAPACITY },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "version",	no_argument,		NULL, 'V' },
 	{ 0 }
@@ -206,6 +209,19 @@ static int parse_global(int argc, char **argv)
 		case OPT_PIN_DIR:
 			g.pin_dir = optarg;
 			break;
+		case OPT_CAPACITY: {
+			unsigned long n;
+
+			if (count_parse(optarg, OP25B_CAPACITY_MAX, &n) ||
+			    n < OP25B_CAPACITY_MIN) {
+				p_err("bad capacity '%s': must be a number %u-%u",
+				      optarg, OP25B_CAPACITY_MIN,
+				      OP25B_CAPACITY_MAX);
+				return EXIT_USAGE;
+			}
+			g.capacity = (__u32)n;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -214,6 +230,8 @@ static int parse_global(int argc, char **argv)
 		default:
 			if (optopt == OPT_PIN_DIR)
 				p_err("option '--pin-dir' needs a directory");
+			else if (optopt == OPT_CAPACITY)
+				p_err("option '--capacity' needs a number");
 			else if (optopt)
 				p_err("unknown option '-%c' (try 'op25bctl help')",
 				      optopt);

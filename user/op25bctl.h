@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <linux/types.h>
 #include "op25b.h"
+#include "engine.h"
 
 /* Exit codes are part of the interface (DESIGN.md). */
 enum {
@@ -23,6 +24,7 @@ struct global_opts {
 	bool verbose;
 	bool quiet;
 	const char *pin_dir;
+	__u32 capacity;		/* --capacity: prefixes per table, 0 if not given */
 };
 extern struct global_opts g;
 
@@ -65,12 +67,10 @@ void output_end(void);		/* JSON: newline after the top-level value */
 
 /* ---- pin.c: pin directory, lock, loader, pinned maps ---- */
 
-/* Pinned map fds. Index [0] is IPv4, [1] is IPv6. */
+/* Pinned map fds. */
 struct op25b_maps {
-	int sub[2];
-	int relay[2];
+	struct engine_fds pol;	/* the policy: snapshots, trees, rules */
 	int stats;
-	int config;
 	int attach;
 	int offenders;
 	int events;		/* the ring buffer */
@@ -87,6 +87,8 @@ void libbpf_setup(void);
 int pin_dir_prepare(bool create);
 /* flock(LOCK_EX) on the pin dir, held until the process exits. */
 int pin_lock(void);
+/* flock(LOCK_SH): readers see no writer at work. */
+int pin_lock_shared(void);
 /*
  * Open the pinned maps into m. With create, load the embedded object first
  * (creating and pinning every map that is not pinned yet) so that policy
@@ -104,13 +106,20 @@ struct op25b_bpf;
  */
 int bpf_load(struct op25b_bpf **skel, bool l3, bool egress);
 
-/* ---- prefix.c: prefixes and prefix lists ---- */
+/* ---- policy.c: the engine over the pinned maps ---- */
 
-struct prefix {
-	int family;		/* AF_INET or AF_INET6 */
-	__u32 len;		/* prefix length */
-	__u8 addr[16];		/* network order; IPv4 in the first 4 bytes */
-};
+/*
+ * Open the pinned policy for reading (shared lock) or for a change
+ * (exclusive lock, maps created when missing, engine_begin done). The
+ * caller closes with policy_close(), which aborts an uncommitted change.
+ */
+int policy_open_read(struct op25b_maps *m, struct engine *e);
+int policy_open_write(struct op25b_maps *m, struct engine *e);
+/* engine_commit, with the error printed. */
+int policy_commit(struct engine *e);
+void policy_close(struct op25b_maps *m, struct engine *e);
+
+/* ---- prefix.c: prefixes and prefix lists ---- */
 
 /*
  * Parse "10.0.0.0/8", "2001:db8::/32", or a bare address (a host prefix).
@@ -131,7 +140,7 @@ bool prefix_contains(const struct prefix *p, const __u8 *addr);
 int prefixes_collect(int argc, char **argv, const char *file,
 		     struct prefix **out, size_t *n);
 
-/* ---- config.c: the global config value (action, blocked ports) ---- */
+/* ---- config.c: action and blocked ports of a snapshot ---- */
 
 #define OP25B_PORT_MAX	(OP25B_PORT_WORDS * 64 - 1)
 
@@ -139,9 +148,6 @@ const char *action_name(__u32 action);
 /* A port 1-65535, decimal digits only. -1 when s is not one. */
 int port_parse(const char *s, __u32 *port);
 bool config_port_blocked(const struct op25b_config *cfg, __u32 port);
-/* Read / write the single value; EXIT_* codes, error printed. */
-int config_read(int fd, struct op25b_config *cfg);
-int config_write(int fd, const struct op25b_config *cfg);
 
 /* ---- top.c: formatting shared with monitor.c ---- */
 

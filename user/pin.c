@@ -26,50 +26,76 @@
 
 /*
  * The maps shared by every loaded instance, in one order: pin name, slot in
- * struct op25b_maps, and the sizes this build's ABI expects of them.
+ * struct op25b_maps, and what this build's ABI expects of them. Sizes that
+ * follow the capacity are checked against each other in engine_open.
  */
 static const struct pinned_map {
 	const char *name;
+	const char *obj_name;	/* the map's name in bpf/op25b.bpf.c */
 	size_t slot;
+	__u32 type;
 	__u32 key_size;
 	__u32 value_size;
+	bool mmapable;
 } pinned_maps[] = {
-	{ OP25B_PIN_SUB4, offsetof(struct op25b_maps, sub[0]),
-	  sizeof(struct op25b_key4), sizeof(struct op25b_rule) },
-	{ OP25B_PIN_SUB6, offsetof(struct op25b_maps, sub[1]),
-	  sizeof(struct op25b_key6), sizeof(struct op25b_rule) },
-	{ OP25B_PIN_RELAY4, offsetof(struct op25b_maps, relay[0]),
-	  sizeof(struct op25b_key4), sizeof(struct op25b_rule) },
-	{ OP25B_PIN_RELAY6, offsetof(struct op25b_maps, relay[1]),
-	  sizeof(struct op25b_key6), sizeof(struct op25b_rule) },
-	{ OP25B_PIN_STATS, offsetof(struct op25b_maps, stats),
-	  sizeof(__u32), sizeof(struct op25b_stats) },
-	{ OP25B_PIN_CONFIG, offsetof(struct op25b_maps, config),
-	  sizeof(__u32), sizeof(struct op25b_config) },
-	{ OP25B_PIN_ATTACH, offsetof(struct op25b_maps, attach),
-	  sizeof(struct op25b_attach_key), sizeof(struct op25b_attach_val) },
-	{ OP25B_PIN_OFFENDERS, offsetof(struct op25b_maps, offenders),
-	  sizeof(struct op25b_src), sizeof(struct op25b_offender) },
+	{ OP25B_PIN_POLICY, ".data.policy",
+	  offsetof(struct op25b_maps, pol.policy),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_policy), true },
+	{ OP25B_PIN_ROOTS, "op25b_roots",
+	  offsetof(struct op25b_maps, pol.roots),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_root_ent), true },
+	{ OP25B_PIN_NODES, "op25b_nodes",
+	  offsetof(struct op25b_maps, pol.nodes),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_node), true },
+	{ OP25B_PIN_LEAVES, "op25b_leaves",
+	  offsetof(struct op25b_maps, pol.leaves),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_leaves), true },
+	{ OP25B_PIN_RULES, "op25b_rules",
+	  offsetof(struct op25b_maps, pol.rules),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_rule), true },
+	{ OP25B_PIN_HITS, "op25b_hits",
+	  offsetof(struct op25b_maps, pol.hits),
+	  BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), false },
+	{ OP25B_PIN_ENGINE, "op25b_engine",
+	  offsetof(struct op25b_maps, pol.engine),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_engine), true },
+	{ OP25B_PIN_INDEX, "op25b_index",
+	  offsetof(struct op25b_maps, pol.index),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_index_line), true },
+	{ OP25B_PIN_STATS, "op25b_stats",
+	  offsetof(struct op25b_maps, stats),
+	  BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct op25b_stats), false },
+	{ OP25B_PIN_ATTACH, "op25b_attach",
+	  offsetof(struct op25b_maps, attach),
+	  BPF_MAP_TYPE_HASH, sizeof(struct op25b_attach_key),
+	  sizeof(struct op25b_attach_val), false },
+	{ OP25B_PIN_OFFENDERS, "op25b_offenders",
+	  offsetof(struct op25b_maps, offenders),
+	  BPF_MAP_TYPE_LRU_HASH, sizeof(struct op25b_src),
+	  sizeof(struct op25b_offender), false },
 	/* a ring buffer has neither key nor value */
-	{ OP25B_PIN_EVENTS, offsetof(struct op25b_maps, events), 0, 0 },
+	{ OP25B_PIN_EVENTS, "op25b_events",
+	  offsetof(struct op25b_maps, events),
+	  BPF_MAP_TYPE_RINGBUF, 0, 0, false },
 };
 #define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
 
-/* The skeleton's maps in pinned_maps[] order. */
-static void skel_shared_maps(struct op25b_bpf *skel,
-			     struct bpf_map *out[N_PINNED])
+/* The skeleton's maps in pinned_maps[] order, found by name. */
+static int skel_shared_maps(struct op25b_bpf *skel,
+			    struct bpf_map *out[N_PINNED])
 {
-	struct bpf_map *maps[] = {
-		skel->maps.op25b_sub4,	 skel->maps.op25b_sub6,
-		skel->maps.op25b_relay4, skel->maps.op25b_relay6,
-		skel->maps.op25b_stats,	 skel->maps.data_config,
-		skel->maps.op25b_attach, skel->maps.op25b_offenders,
-		skel->maps.op25b_events,
-	};
+	size_t i;
 
-	_Static_assert(sizeof(maps) / sizeof(maps[0]) == N_PINNED,
-		       "every shared map is pinned");
-	memcpy(out, maps, sizeof(maps));
+	for (i = 0; i < N_PINNED; i++) {
+		out[i] = bpf_object__find_map_by_name(skel->obj,
+						      pinned_maps[i].obj_name);
+		if (!out[i]) {
+			p_err("the embedded object has no map '%s'",
+			      pinned_maps[i].obj_name);
+			return EXIT_RUNTIME;
+		}
+	}
+	return EXIT_OK;
 }
 
 static int *map_slot(struct op25b_maps *m, size_t i)
@@ -246,7 +272,7 @@ int pin_dir_prepare(bool create)
 /* flock is per open file: a second lock from this process would deadlock. */
 static int lock_fd = -1;
 
-int pin_lock(void)
+static int pin_lock_mode(int mode)
 {
 	int fd;
 
@@ -258,7 +284,7 @@ int pin_lock(void)
 		      strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	while (flock(fd, LOCK_EX)) {
+	while (flock(fd, mode)) {
 		if (errno == EINTR)
 			continue;
 		p_err("cannot lock pin dir '%s': %s", g.pin_dir,
@@ -268,6 +294,16 @@ int pin_lock(void)
 	}
 	lock_fd = fd;
 	return EXIT_OK;
+}
+
+int pin_lock(void)
+{
+	return pin_lock_mode(LOCK_EX);
+}
+
+int pin_lock_shared(void)
+{
+	return pin_lock_mode(LOCK_SH);
 }
 
 /* ---- loading ---- */
@@ -312,6 +348,52 @@ static enum pin_state pin_state(const struct bpf_map *map, const char *path)
 	return ok ? PIN_OK : PIN_MISMATCH;
 }
 
+/* The capacity the maps were made with; 0 when they are not pinned. */
+static __u32 pinned_capacity(void)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_RULES);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.max_entries = 0;
+	close(fd);
+	return info.max_entries ? (info.max_entries - 1) / 4 : 0;
+}
+
+/* Size the policy pools: as pinned, else as --capacity asks. */
+static int skel_set_capacity(struct op25b_bpf *skel)
+{
+	__u32 cap = pinned_capacity();
+
+	if (cap && g.capacity && cap != g.capacity) {
+		p_err("the maps under %s hold %u prefixes per table; --capacity %u applies only when they are made",
+		      g.pin_dir, cap, g.capacity);
+		return EXIT_USAGE;
+	}
+	if (!cap)
+		cap = g.capacity ? g.capacity : OP25B_CAPACITY_DEFAULT;
+	if (bpf_map__set_max_entries(skel->maps.op25b_nodes,
+				     OP25B_NODES_FOR(cap)) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_leaves,
+				     OP25B_LEAF_ELEMS_FOR(cap)) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_rules,
+				     OP25B_RULES_FOR(cap)) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_hits,
+				     OP25B_RULES_FOR(cap)) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_index,
+				     op25b_index_lines_for(cap))) {
+		p_err("cannot size the policy maps for %u prefixes", cap);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
 /*
  * All pinned or none: programs attached earlier keep using the maps they
  * were loaded with, so re-creating one would split the state in two.
@@ -324,7 +406,11 @@ static int skel_set_pins(struct op25b_bpf *skel)
 	size_t i, pinned = 0;
 	int err;
 
-	skel_shared_maps(skel, maps);
+	err = skel_shared_maps(skel, maps);
+	if (!err)
+		err = skel_set_capacity(skel);
+	if (err)
+		return err;
 	for (i = 0; i < N_PINNED; i++) {
 		pin_path(path, sizeof(path), i);
 		err = bpf_map__set_pin_path(maps[i], path);
@@ -427,19 +513,24 @@ static int pins_get(struct op25b_maps *m, const char **missing)
 	return found;
 }
 
-/* Guards every later lookup against a buffer of the wrong size. */
+/*
+ * Guards every later access against a map of the wrong kind: type, key and
+ * value sizes, and the mmap flag the engine writes through.
+ */
 static int pins_check(struct op25b_maps *m)
 {
 	char path[PATH_MAX];
 	size_t i;
 
 	for (i = 0; i < N_PINNED; i++) {
+		const struct pinned_map *pm = &pinned_maps[i];
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 
 		if (!bpf_obj_get_info_by_fd(*map_slot(m, i), &info, &len) &&
-		    info.key_size == pinned_maps[i].key_size &&
-		    info.value_size == pinned_maps[i].value_size)
+		    info.type == pm->type && info.key_size == pm->key_size &&
+		    info.value_size == pm->value_size &&
+		    !!(info.map_flags & BPF_F_MMAPABLE) == pm->mmapable)
 			continue;
 		pin_path(path, sizeof(path), i);
 		report_mismatch(path);

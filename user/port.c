@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The global config: blocked TCP destination ports and the action on a
- * blocked packet. One value (key 0 of the pinned config map) that the
- * datapath reads directly; changed read-modify-write under the pin lock.
+ * Blocked TCP destination ports and the action on a blocked packet: part
+ * of the policy snapshot, changed by publishing a new one, like a table.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,35 +31,29 @@ static bool is_option(const char *s)
 	return s[0] == '-' && s[1] && !(s[1] >= '0' && s[1] <= '9');
 }
 
-/* Open the maps for a change: created when missing, under the lock. */
-static int config_open_rw(struct op25b_maps *m, struct op25b_config *cfg)
+/* The draft's config, for a change published by policy_commit. */
+static int config_open_rw(struct op25b_maps *m, struct engine *e,
+			  struct op25b_config **cfg)
 {
-	int err;
+	int err = policy_open_write(m, e);
 
-	err = pin_dir_prepare(true);
 	if (!err)
-		err = pin_lock();
-	if (!err)
-		err = maps_open(m, true);
-	if (err)
-		return err;
-	err = config_read(m->config, cfg);
-	if (err)
-		maps_close(m);
+		*cfg = engine_config(e);
 	return err;
 }
 
 static int config_open_ro(struct op25b_config *cfg)
 {
 	struct op25b_maps m;
+	struct engine e;
 	int err;
 
-	err = maps_open(&m, false);
+	err = policy_open_read(&m, &e);
 	if (err)
 		return err;
-	err = config_read(m.config, cfg);
-	maps_close(&m);
-	return err;
+	*cfg = engine_live(&e)->cfg;
+	policy_close(&m, &e);
+	return EXIT_OK;
 }
 
 /* ---- port ---- */
@@ -97,8 +90,9 @@ static int port_list(void)
 static int port_change(bool add, int argc, char **argv)
 {
 	const char *verb = add ? "added" : "deleted";
-	struct op25b_config cfg;
+	struct op25b_config *cfg;
 	struct op25b_maps m;
+	struct engine e;
 	size_t nreq = 0, done = 0;
 	__u64 *want;
 	__u32 p, w;
@@ -123,29 +117,29 @@ static int port_change(bool add, int argc, char **argv)
 		want[p / 64] |= 1ULL << (p % 64);
 	}
 
-	err = config_open_rw(&m, &cfg);
+	err = config_open_rw(&m, &e, &cfg);
 	if (err)
 		goto out;
 	for (w = 0; w < OP25B_PORT_WORDS; w++) {
 		nreq += (size_t)__builtin_popcountll(want[w]);
 		if (add) {
 			done += (size_t)__builtin_popcountll(want[w] &
-							     ~cfg.ports[w]);
-			cfg.ports[w] |= want[w];
+							     ~cfg->ports[w]);
+			cfg->ports[w] |= want[w];
 		} else {
 			done += (size_t)__builtin_popcountll(want[w] &
-							     cfg.ports[w]);
-			cfg.ports[w] &= ~want[w];
+							     cfg->ports[w]);
+			cfg->ports[w] &= ~want[w];
 		}
 	}
 	if (done)
-		err = config_write(m.config, &cfg);
-	maps_close(&m);
+		err = policy_commit(&e);
+	for (w = 0; w < OP25B_PORT_WORDS && !cfg->ports[w]; w++)
+		;
+	policy_close(&m, &e);
 	if (err)
 		goto out;
 	p_info("%zu/%zu ports %s", done, nreq, verb);
-	for (w = 0; w < OP25B_PORT_WORDS && !cfg.ports[w]; w++)
-		;
 	if (w == OP25B_PORT_WORDS)
 		p_info("no port is blocked any more: every packet passes");
 out:
@@ -213,20 +207,21 @@ static int action_show(void)
 
 static int action_set(__u32 action)
 {
-	struct op25b_config cfg;
+	struct op25b_config *cfg;
 	struct op25b_maps m;
+	struct engine e;
 	__u32 old;
 	int err;
 
-	err = config_open_rw(&m, &cfg);
+	err = config_open_rw(&m, &e, &cfg);
 	if (err)
 		return err;
-	old = cfg.action;
+	old = cfg->action;
 	if (old != action) {
-		cfg.action = action;
-		err = config_write(m.config, &cfg);
+		cfg->action = action;
+		err = policy_commit(&e);
 	}
-	maps_close(&m);
+	policy_close(&m, &e);
 	if (!err && old == action)
 		p_info("action %s (unchanged)", action_name(action));
 	else if (!err)

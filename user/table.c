@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The policy tables: deny/allow/del/flush/list/test over subscriber and
- * relay, each an IPv4 and an IPv6 LPM trie.
- *
- * An LPM trie lookup answers the longest match, not "is this exact prefix
- * stored": exact questions go through BPF_NOEXIST/BPF_EXIST updates, exact
- * deletes, or a walk of the keys.
+ * relay. Every change is one engine transaction: checked whole, published
+ * as one snapshot or not at all. Readers read the live snapshot.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,19 +23,6 @@ static const char *const table_names[T_COUNT] = {
 	[T_RELAY]	= "relay",
 };
 
-/* Map index [0] is IPv4, [1] is IPv6 (struct op25b_maps). */
-static const int fam_of[2] = { AF_INET, AF_INET6 };
-
-static int fam_idx(int family)
-{
-	return family == AF_INET6;
-}
-
-union table_key {
-	struct op25b_key4 k4;
-	struct op25b_key6 k6;
-};
-
 static const char *verdict_name(__u32 v)
 {
 	switch (v) {
@@ -51,36 +35,6 @@ static const char *verdict_name(__u32 v)
 	}
 }
 
-static int table_fd(const struct op25b_maps *m, enum table t, int fi)
-{
-	return t == T_SUBSCRIBER ? m->sub[fi] : m->relay[fi];
-}
-
-static void key_from_prefix(const struct prefix *p, union table_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	if (p->family == AF_INET) {
-		k->k4.prefixlen = p->len;
-		memcpy(k->k4.addr, p->addr, sizeof(k->k4.addr));
-	} else {
-		k->k6.prefixlen = p->len;
-		memcpy(k->k6.addr, p->addr, sizeof(k->k6.addr));
-	}
-}
-
-static void prefix_from_key(int fi, const union table_key *k, struct prefix *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->family = fam_of[fi];
-	if (fi == 0) {
-		p->len = k->k4.prefixlen;
-		memcpy(p->addr, k->k4.addr, sizeof(k->k4.addr));
-	} else {
-		p->len = k->k6.prefixlen;
-		memcpy(p->addr, k->k6.addr, sizeof(k->k6.addr));
-	}
-}
-
 /* The order of 'list': family, then address, then length. */
 static int prefix_order(const void *va, const void *vb)
 {
@@ -88,56 +42,11 @@ static int prefix_order(const void *va, const void *vb)
 	int d;
 
 	if (a->family != b->family)
-		return fam_idx(a->family) - fam_idx(b->family);
+		return (a->family == AF_INET6) - (b->family == AF_INET6);
 	d = memcmp(a->addr, b->addr, sizeof(a->addr));
 	if (d)
 		return d;
 	return (a->len > b->len) - (a->len < b->len);
-}
-
-/* Every key of one trie, sorted by prefix_order. *out is malloc'd. */
-static int table_keys(int fd, int fi, const char *what, struct prefix **out,
-		      size_t *n)
-{
-	union table_key cur, next;
-	struct prefix *v = NULL, *nv;
-	size_t cnt = 0, cap = 0;
-	int err;
-
-	for (err = bpf_map_get_next_key(fd, NULL, &next); !err;
-	     err = bpf_map_get_next_key(fd, &cur, &next)) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 256;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				p_err("out of memory");
-				return EXIT_RUNTIME;
-			}
-			v = nv;
-		}
-		prefix_from_key(fi, &next, &v[cnt++]);
-		cur = next;
-	}
-	if (err != -ENOENT) {
-		free(v);
-		p_err("cannot walk the %s table: %s", what, strerror(-err));
-		return EXIT_RUNTIME;
-	}
-	if (cnt)
-		qsort(v, cnt, sizeof(*v), prefix_order);
-	*out = v;
-	*n = cnt;
-	return EXIT_OK;
-}
-
-/* The exact entry for p; only valid when p is known to be stored. */
-static int rule_get(int fd, const struct prefix *p, struct op25b_rule *r)
-{
-	union table_key k;
-
-	key_from_prefix(p, &k);
-	return bpf_map_lookup_elem(fd, &k, r);
 }
 
 static int parse_table(const char *verb, const char *s, enum table *t)
@@ -234,195 +143,42 @@ static int table_args_parse(const char *verb, const char *usage, int argc,
 	return EXIT_OK;
 }
 
-static int map_max_entries(int fd, __u32 *max)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int err;
-
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (err)
-		return err;
-	*max = info.max_entries;
-	return 0;
-}
-
-/* Refuse up front what would not fit, so nothing is half applied. */
-static int capacity_check(const struct op25b_maps *m, enum table t,
-			  const struct prefix *v, size_t n)
-{
-	struct prefix *keys;
-	size_t i, nkeys, want[2] = {};
-	__u32 max;
-	int fi, err;
-
-	for (i = 0; i < n; i++)
-		want[fam_idx(v[i].family)]++;
-	for (fi = 0; fi < 2; fi++) {
-		if (!want[fi])
-			continue;
-		err = table_keys(table_fd(m, t, fi), fi, table_names[t], &keys,
-				 &nkeys);
-		if (err)
-			return err;
-		want[fi] = 0;
-		for (i = 0; i < n; i++)
-			if (fam_idx(v[i].family) == fi &&
-			    !bsearch(&v[i], keys, nkeys, sizeof(*keys),
-				     prefix_order))
-				want[fi]++;
-		free(keys);
-		err = map_max_entries(table_fd(m, t, fi), &max);
-		if (err) {
-			p_err("cannot read the %s table's size: %s",
-			      table_names[t], strerror(-err));
-			return EXIT_RUNTIME;
-		}
-		if (nkeys + want[fi] > max) {
-			p_err("%s table full: IPv%d holds %zu of %u entries, %zu more needed",
-			      table_names[t], fi ? 6 : 4, nkeys, max, want[fi]);
-			return EXIT_RUNTIME;
-		}
-	}
-	return EXIT_OK;
-}
-
-enum change {
-	CH_NONE,
-	CH_ADDED,
-	CH_CHANGED,
-	CH_UNCHANGED,
+static const char *const change_names[] = {
+	[ENGINE_UNCHANGED]	= "unchanged",
+	[ENGINE_ADDED]		= "added",
+	[ENGINE_CHANGED]	= "changed",
+	[ENGINE_DELETED]	= "deleted",
+	[ENGINE_ABSENT]		= "not present",
 };
 
-/* Set p's verdict; an existing entry keeps its hit counter. */
-static int rule_set(int fd, const struct prefix *p, __u32 verdict,
-		    enum change *ch, __u32 *old)
+/* Every prefix into the draft; the caller publishes or drops it. */
+static int rules_change(struct engine *e, enum table t, __u32 verdict,
+			const struct prefix *v, size_t n, size_t cnt[5])
 {
-	struct op25b_rule r = { .verdict = verdict };
-	union table_key k;
-	int err;
-
-	key_from_prefix(p, &k);
-	err = bpf_map_update_elem(fd, &k, &r, BPF_NOEXIST);
-	if (!err) {
-		*ch = CH_ADDED;
-		return 0;
-	}
-	if (err != -EEXIST)
-		return err;
-	/* It exists, so the longest match for p's own key is p itself. */
-	err = bpf_map_lookup_elem(fd, &k, &r);
-	if (err)
-		return err;
-	*old = r.verdict;
-	if (r.verdict == verdict) {
-		*ch = CH_UNCHANGED;
-		return 0;
-	}
-	r.verdict = verdict;
-	err = bpf_map_update_elem(fd, &k, &r, BPF_EXIST);
-	if (err)
-		return err;
-	*ch = CH_CHANGED;
-	return 0;
-}
-
-/* Best effort: put back what a failed deny/allow had already changed. */
-static void rules_undo(const struct op25b_maps *m, enum table t,
-		       const struct prefix *v, const enum change *ch,
-		       const __u32 *old, size_t n)
-{
-	struct op25b_rule r;
-	union table_key k;
+	char buf[INET6_ADDRSTRLEN + 8];
+	enum engine_change ch;
 	size_t i;
-	int fd;
-
-	for (i = n; i-- > 0;) {
-		fd = table_fd(m, t, fam_idx(v[i].family));
-		key_from_prefix(&v[i], &k);
-		if (ch[i] == CH_ADDED) {
-			bpf_map_delete_elem(fd, &k);
-		} else if (ch[i] == CH_CHANGED &&
-			   !bpf_map_lookup_elem(fd, &k, &r)) {
-			r.verdict = old[i];
-			bpf_map_update_elem(fd, &k, &r, BPF_EXIST);
-		}
-	}
-}
-
-static int rules_apply(const struct op25b_maps *m, enum table t, __u32 verdict,
-		       const struct prefix *v, size_t n)
-{
-	size_t i, cnt[CH_UNCHANGED + 1] = {};
-	char buf[INET6_ADDRSTRLEN + 8];
-	enum change *ch;
-	__u32 *old;
-	int err = 0;
-
-	ch = calloc(n, sizeof(*ch));
-	old = calloc(n, sizeof(*old));
-	if (!ch || !old) {
-		free(ch);
-		free(old);
-		p_err("out of memory");
-		return EXIT_RUNTIME;
-	}
-	for (i = 0; i < n; i++) {
-		err = rule_set(table_fd(m, t, fam_idx(v[i].family)), &v[i],
-			       verdict, &ch[i], &old[i]);
-		prefix_format(&v[i], buf, sizeof(buf));
-		if (err)
-			break;
-		cnt[ch[i]]++;
-		p_debug("%s %s %s: %s", verdict_name(verdict), table_names[t],
-			buf, ch[i] == CH_ADDED ? "added" :
-			ch[i] == CH_CHANGED ? "changed" : "unchanged");
-	}
-	if (err) {
-		rules_undo(m, t, v, ch, old, i);
-		if (err == -E2BIG || err == -ENOSPC)
-			p_err("%s table full at %s; nothing was changed",
-			      table_names[t], buf);
-		else
-			p_err("cannot set %s %s %s: %s; nothing was changed",
-			      verdict_name(verdict), table_names[t], buf,
-			      strerror(-err));
-	} else {
-		p_info("%zu/%zu prefixes added, %zu changed, %zu unchanged",
-		       cnt[CH_ADDED], n, cnt[CH_CHANGED], cnt[CH_UNCHANGED]);
-	}
-	free(ch);
-	free(old);
-	return err ? EXIT_RUNTIME : EXIT_OK;
-}
-
-static int rules_delete(const struct op25b_maps *m, enum table t,
-			const struct prefix *v, size_t n)
-{
-	char buf[INET6_ADDRSTRLEN + 8];
-	union table_key k;
-	size_t i, done = 0;
 	int err;
 
 	for (i = 0; i < n; i++) {
-		key_from_prefix(&v[i], &k);
 		prefix_format(&v[i], buf, sizeof(buf));
-		/* An LPM trie deletes exact prefixes only. */
-		err = bpf_map_delete_elem(table_fd(m, t, fam_idx(v[i].family)),
-					  &k);
-		if (err == -ENOENT) {
-			p_debug("del %s %s: not present", table_names[t], buf);
-			continue;
-		}
+		if (verdict == OP25B_V_NONE)
+			err = engine_del(e, (enum op25b_table)t, &v[i], &ch);
+		else
+			err = engine_set(e, (enum op25b_table)t, &v[i],
+					 verdict, &ch);
 		if (err) {
-			p_err("cannot delete %s %s: %s (%zu/%zu deleted)",
-			      table_names[t], buf, strerror(-err), done, n);
+			p_err("cannot %s %s %s: %s; nothing was changed",
+			      verdict == OP25B_V_NONE ? "delete" :
+			      verdict_name(verdict), table_names[t], buf,
+			      e->err);
 			return EXIT_RUNTIME;
 		}
-		p_debug("del %s %s: deleted", table_names[t], buf);
-		done++;
+		cnt[ch]++;
+		p_debug("%s %s %s: %s", verdict == OP25B_V_NONE ? "del" :
+			verdict_name(verdict), table_names[t], buf,
+			change_names[ch]);
 	}
-	p_info("%zu/%zu prefixes deleted", done, n);
 	return EXIT_OK;
 }
 
@@ -430,10 +186,11 @@ static int rules_delete(const struct op25b_maps *m, enum table t,
 static int table_change(const char *verb, const char *usage, __u32 verdict,
 			int argc, char **argv)
 {
+	size_t n = 0, cnt[5] = {};
 	struct op25b_maps m;
 	struct table_args a;
 	struct prefix *v = NULL;
-	size_t n = 0;
+	struct engine e;
 	int err;
 
 	err = table_args_parse(verb, usage, argc, argv, &a);
@@ -443,23 +200,21 @@ static int table_change(const char *verb, const char *usage, __u32 verdict,
 	if (err)
 		goto out_args;
 
-	err = pin_dir_prepare(true);
+	err = policy_open_write(&m, &e);
 	if (err)
 		goto out;
-	err = pin_lock();
+	err = rules_change(&e, a.table, verdict, v, n, cnt);
+	if (!err)
+		err = policy_commit(&e);
+	policy_close(&m, &e);
 	if (err)
 		goto out;
-	err = maps_open(&m, true);
-	if (err)
-		goto out;
-	if (verdict == OP25B_V_NONE) {
-		err = rules_delete(&m, a.table, v, n);
-	} else {
-		err = capacity_check(&m, a.table, v, n);
-		if (!err)
-			err = rules_apply(&m, a.table, verdict, v, n);
-	}
-	maps_close(&m);
+	if (verdict == OP25B_V_NONE)
+		p_info("%zu/%zu prefixes deleted", cnt[ENGINE_DELETED], n);
+	else
+		p_info("%zu/%zu prefixes added, %zu changed, %zu unchanged",
+		       cnt[ENGINE_ADDED], n, cnt[ENGINE_CHANGED],
+		       cnt[ENGINE_UNCHANGED]);
 out:
 	free(v);
 out_args:
@@ -548,34 +303,15 @@ static int args_check(const char *verb, const char *usage, int argc,
 	return EXIT_OK;
 }
 
-static int table_flush(int fd, int fi, const char *what, size_t *done)
-{
-	union table_key k;
-	int err;
-
-	/* Deleting while walking: always take the first key left. */
-	while (!(err = bpf_map_get_next_key(fd, NULL, &k))) {
-		err = bpf_map_delete_elem(fd, &k);
-		if (err && err != -ENOENT)
-			break;
-		if (!err)
-			(*done)++;
-	}
-	if (err == -ENOENT)
-		return EXIT_OK;
-	p_err("cannot flush the %s table (IPv%d): %s (%zu deleted)", what,
-	      fi ? 6 : 4, strerror(-err), *done);
-	return EXIT_RUNTIME;
-}
-
 int do_flush(int argc, char **argv)
 {
 	static const char *const need[] = { "table (subscriber or relay)" };
 	struct op25b_maps m;
+	struct engine e;
 	size_t done = 0;
 	enum table t;
 	bool help;
-	int err, fi;
+	int err;
 
 	err = args_check("flush", flush_usage, argc, argv, 1, 1, need, &help);
 	if (err || help)
@@ -584,19 +320,17 @@ int do_flush(int argc, char **argv)
 	if (err)
 		return err;
 
-	err = pin_dir_prepare(true);
+	err = policy_open_write(&m, &e);
 	if (err)
 		return err;
-	err = pin_lock();
-	if (err)
-		return err;
-	err = maps_open(&m, true);
-	if (err)
-		return err;
-	for (fi = 0; fi < 2 && !err; fi++)
-		err = table_flush(table_fd(&m, t, fi), fi, table_names[t],
-				  &done);
-	maps_close(&m);
+	if (engine_flush(&e, (enum op25b_table)t, &done)) {
+		p_err("cannot flush the %s table: %s; nothing was changed",
+		      table_names[t], e.err);
+		err = EXIT_RUNTIME;
+	}
+	if (!err)
+		err = policy_commit(&e);
+	policy_close(&m, &e);
 	if (!err)
 		p_info("%zu prefixes flushed", done);
 	return err;
@@ -610,48 +344,17 @@ static const char list_usage[] =
 	"Every entry of the table (of both when none is named): prefix,\n"
 	"verdict and hit counter, IPv4 before IPv6, by address then length.\n";
 
-struct entry {
-	enum table table;
-	struct prefix p;
-	struct op25b_rule r;
-};
-
-/* Append the entries of table t, both families, in list order. */
-static int entries_read(const struct op25b_maps *m, enum table t,
-			struct entry **v, size_t *n)
+/* The order of 'list': table, then family, address and length. */
+static int entry_order(const void *va, const void *vb)
 {
-	struct prefix *keys;
-	struct entry *nv;
-	size_t i, nkeys;
-	int fi, err;
+	const struct engine_rule *a = va, *b = vb;
 
-	for (fi = 0; fi < 2; fi++) {
-		err = table_keys(table_fd(m, t, fi), fi, table_names[t], &keys,
-				 &nkeys);
-		if (err)
-			return err;
-		nv = nkeys ? realloc(*v, (*n + nkeys) * sizeof(**v)) : *v;
-		if (nkeys && !nv) {
-			free(keys);
-			p_err("out of memory");
-			return EXIT_RUNTIME;
-		}
-		*v = nv;
-		for (i = 0; i < nkeys; i++) {
-			/* Deleted since the walk: leave it out. */
-			if (rule_get(table_fd(m, t, fi), &keys[i],
-				     &nv[*n].r))
-				continue;
-			nv[*n].table = t;
-			nv[*n].p = keys[i];
-			(*n)++;
-		}
-		free(keys);
-	}
-	return EXIT_OK;
+	if (a->table != b->table)
+		return a->table < b->table ? -1 : 1;
+	return prefix_order(&a->p, &b->p);
 }
 
-static void entries_print(const struct entry *v, size_t n)
+static void entries_print(const struct engine_rule *v, size_t n)
 {
 	char buf[INET6_ADDRSTRLEN + 8], ptab[32], ppfx[32], pver[32], phits[32];
 	size_t i, wpfx = strlen("PREFIX"), whits = strlen("HITS"), w;
@@ -662,7 +365,7 @@ static void entries_print(const struct entry *v, size_t n)
 		if (w > wpfx)
 			wpfx = w;
 		w = (size_t)snprintf(NULL, 0, "%llu",
-				     (unsigned long long)v[i].r.hits);
+				     (unsigned long long)v[i].hits);
 		if (w > whits)
 			whits = w;
 	}
@@ -671,7 +374,7 @@ static void entries_print(const struct entry *v, size_t n)
 	snprintf(pver, sizeof(pver), "%%-%zus  ", strlen("verdict"));
 	snprintf(phits, sizeof(phits), "%%%zullu", whits);
 
-	if (n) {
+	{
 		print_string(PRINT_FP, NULL, ptab, "TABLE");
 		print_string(PRINT_FP, NULL, ppfx, "PREFIX");
 		print_string(PRINT_FP, NULL, pver, "VERDICT");
@@ -686,8 +389,8 @@ static void entries_print(const struct entry *v, size_t n)
 		prefix_format(&v[i].p, buf, sizeof(buf));
 		print_string(PRINT_ANY, "prefix", ppfx, buf);
 		print_string(PRINT_ANY, "verdict", pver,
-			     verdict_name(v[i].r.verdict));
-		print_uint(PRINT_ANY, "hits", phits, v[i].r.hits);
+			     verdict_name(v[i].verdict));
+		print_uint(PRINT_ANY, "hits", phits, v[i].hits);
 		close_json_object();
 		print_nl();
 	}
@@ -697,31 +400,38 @@ static void entries_print(const struct entry *v, size_t n)
 
 int do_list(int argc, char **argv)
 {
+	enum op25b_table only = OP25B_TABLE_FORCE_U32;
+	struct engine_rule *v = NULL;
 	struct op25b_maps m;
-	struct entry *v = NULL;
+	struct engine e;
 	size_t n = 0;
-	int err, t, first = 0, last = T_COUNT - 1;
-	enum table only;
+	enum table t;
 	bool help;
+	int err;
 
 	err = args_check("list", list_usage, argc, argv, 0, 1, NULL, &help);
 	if (err || help)
 		return err;
 	if (argc) {
-		err = parse_table("list", argv[0], &only);
+		err = parse_table("list", argv[0], &t);
 		if (err)
 			return err;
-		first = last = only;
+		only = (enum op25b_table)t;
 	}
 
-	err = maps_open(&m, false);
+	err = policy_open_read(&m, &e);
 	if (err)
 		return err;
-	for (t = first; t <= last && !err; t++)
-		err = entries_read(&m, t, &v, &n);
-	maps_close(&m);
-	if (!err)
+	if (engine_rules(&e, only, true, &v, &n)) {
+		p_err("%s", e.err);
+		err = EXIT_RUNTIME;
+	}
+	policy_close(&m, &e);
+	if (!err) {
+		if (n)
+			qsort(v, n, sizeof(*v), entry_order);
 		entries_print(v, n);
+	}
 	free(v);
 	return err;
 }
@@ -742,32 +452,18 @@ struct match {
 	__u32 verdict;
 };
 
-/* The longest prefix of the trie covering addr: what the datapath finds. */
-static int match_best(int fd, int fi, const char *what, const __u8 *addr,
-		      struct match *mt)
+/* What the datapath's own lookup finds for addr in table t. */
+static void match_best(struct engine *e, enum table t, int family,
+		       const __u8 *addr, struct match *mt)
 {
-	struct op25b_rule r;
-	struct prefix *keys;
-	size_t i, nkeys;
-	int err;
+	struct engine_rule r;
 
 	memset(mt, 0, sizeof(*mt));
-	err = table_keys(fd, fi, what, &keys, &nkeys);
-	if (err)
-		return err;
-	for (i = 0; i < nkeys; i++) {
-		if (prefix_contains(&keys[i], addr) &&
-		    (!mt->found || keys[i].len > mt->p.len)) {
-			mt->found = true;
-			mt->p = keys[i];
-		}
-	}
-	free(keys);
-	if (mt->found && !rule_get(fd, &mt->p, &r))
+	mt->found = engine_match(e, (enum op25b_table)t, family, addr, &r);
+	if (mt->found) {
+		mt->p = r.p;
 		mt->verdict = r.verdict;
-	else
-		mt->found = false;
-	return EXIT_OK;
+	}
 }
 
 static int addr_parse(const char *s, int *family, __u8 *addr)
@@ -806,7 +502,8 @@ int do_test(int argc, char **argv)
 	struct op25b_config cfg;
 	struct match sub, relay;
 	struct op25b_maps m;
-	int err, sfam, dfam, fi;
+	struct engine e;
+	int err, sfam, dfam;
 	__u32 port = OP25B_DEFAULT_PORT;
 	bool help, blocked = false;
 
@@ -831,18 +528,13 @@ int do_test(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	err = maps_open(&m, false);
+	err = policy_open_read(&m, &e);
 	if (err)
 		return err;
-	fi = fam_idx(sfam);
-	err = config_read(m.config, &cfg);
-	if (!err)
-		err = match_best(m.sub[fi], fi, "subscriber", src, &sub);
-	if (!err)
-		err = match_best(m.relay[fi], fi, "relay", dst, &relay);
-	maps_close(&m);
-	if (err)
-		return err;
+	cfg = engine_live(&e)->cfg;
+	match_best(&e, T_SUBSCRIBER, sfam, src, &sub);
+	match_best(&e, T_RELAY, dfam, dst, &relay);
+	policy_close(&m, &e);
 
 	inet_ntop(sfam, src, sa, sizeof(sa));
 	inet_ntop(dfam, dst, da, sizeof(da));

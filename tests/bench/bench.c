@@ -11,6 +11,7 @@
 #include <linux/pkt_cls.h>
 #include "op25b.h"
 #include "testlib.h"
+#include "engine.h"
 #include "op25b.skel.h"
 
 #define REPEAT	1000000
@@ -51,16 +52,35 @@ static double ns_per_run(int fd, const struct pkt *p)
 	return ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / REPEAT;
 }
 
-static void add_rule(int fd, int family, const char *addr, __u32 len,
-		     __u32 verdict)
+/* Policy goes in through the controller's engine, as in production. */
+static void add_rule(struct engine *e, int family, const char *addr,
+		     __u32 len, enum op25b_verdict verdict)
 {
-	struct op25b_rule r = { .verdict = verdict };
-	struct op25b_key6 k = { .prefixlen = len };
+	struct prefix p = { .family = family, .len = len };
+	enum engine_change ch;
 
-	pkt_addr(family, addr, k.addr);
-	if (bpf_map_update_elem(fd, &k, &r, BPF_ANY)) {
-		fprintf(stderr, "bench: cannot add %s: %s\n", addr,
-			strerror(errno));
+	pkt_addr(family, addr, p.addr);
+	if (engine_set(e, OP25B_TABLE_SUBSCRIBER, &p, verdict, &ch)) {
+		fprintf(stderr, "bench: cannot add %s: %s\n", addr, e->err);
+		exit(1);
+	}
+}
+
+static void engine_of(struct op25b_bpf *s, struct engine *e)
+{
+	struct engine_fds f = {
+		.policy = bpf_map__fd(s->maps.data_policy),
+		.roots = bpf_map__fd(s->maps.op25b_roots),
+		.nodes = bpf_map__fd(s->maps.op25b_nodes),
+		.leaves = bpf_map__fd(s->maps.op25b_leaves),
+		.rules = bpf_map__fd(s->maps.op25b_rules),
+		.hits = bpf_map__fd(s->maps.op25b_hits),
+		.engine = bpf_map__fd(s->maps.op25b_engine),
+		.index = bpf_map__fd(s->maps.op25b_index),
+	};
+
+	if (engine_open(e, &f, true) || engine_begin(e)) {
+		fprintf(stderr, "bench: engine: %s\n", e->err);
 		exit(1);
 	}
 }
@@ -88,6 +108,7 @@ int main(void)
 {
 	struct bcase cases[10];
 	struct op25b_bpf *skel;
+	struct engine eng;
 	double best[10], floor_best[2];
 	int floor_fd[2], fd[2];
 	int i, n = 0, r;
@@ -102,10 +123,13 @@ int main(void)
 	}
 	fd[0] = bpf_program__fd(skel->progs.op25b_xdp);
 	fd[1] = bpf_program__fd(skel->progs.op25b_tc);
-	add_rule(bpf_map__fd(skel->maps.op25b_sub4), AF_INET, "10.0.0.0", 8,
-		 OP25B_V_DENY);
-	add_rule(bpf_map__fd(skel->maps.op25b_sub6), AF_INET6, "2001:db8::",
-		 32, OP25B_V_DENY);
+	engine_of(skel, &eng);
+	add_rule(&eng, AF_INET, "10.0.0.0", 8, OP25B_V_DENY);
+	add_rule(&eng, AF_INET6, "2001:db8::", 32, OP25B_V_DENY);
+	if (engine_commit(&eng)) {
+		fprintf(stderr, "bench: commit: %s\n", eng.err);
+		return 1;
+	}
 
 	for (r = 0; r < 2; r++) {
 		const char *hook = r ? "tc " : "xdp";
@@ -156,6 +180,7 @@ int main(void)
 	for (i = 0; i < n; i++)
 		printf("%-34s %8.1f %8.2f\n", cases[i].name, best[i],
 		       best[i] / floor_best[cases[i].prog]);
+	engine_close(&eng);
 	op25b_bpf__destroy(skel);
 	return 0;
 }

@@ -65,7 +65,7 @@ snapshot() {
 		"$CTL" --pin-dir "$PIN" -j list
 		"$CTL" --pin-dir "$PIN" -j port list
 		"$CTL" --pin-dir "$PIN" -j action
-		for m in subscriber4 subscriber6 relay4 relay6 config attachments; do
+		for m in policy rules attachments; do
 			bpftool map dump pinned "$PIN/$m"
 		done
 	} 2>&1
@@ -205,7 +205,7 @@ check "deny: stdout empty (summary on stderr)" "stdout: $(head -c 100 "$OUT")" \
 	not test -s "$OUT"
 check "deny: one summary line on stderr counts 2 added" "stderr: $(cat "$ERR")" \
 	eval '[ "$(lines "$ERR")" -eq 1 ] && grep -q "2/2" "$ERR"'
-for m in subscriber4 subscriber6 relay4 relay6 stats config attachments \
+for m in policy roots nodes leaves rules hits engine index stats attachments \
 	offenders events; do
 	check "first table command pins map $m" "$PIN/$m missing" test -e "$PIN/$m"
 done
@@ -454,18 +454,28 @@ expect_usage "monitor extra argument" extra monitor extra
 
 # ================= bpftool sees named fields (BTF) =================
 
-bpftool map dump pinned "$PIN/subscriber4" >"$TMPD/dump" 2>&1
-check "bpftool dump subscriber4: prefixlen, verdict, hits" "$(head -c 200 "$TMPD/dump")" \
-	eval 'grep -q prefixlen "$TMPD/dump" && grep -q verdict "$TMPD/dump" && grep -q hits "$TMPD/dump"'
-bpftool map dump pinned "$PIN/relay6" >"$TMPD/dump" 2>&1
-check "bpftool dump relay6: prefixlen, verdict" "$(head -c 200 "$TMPD/dump")" \
-	eval 'grep -q prefixlen "$TMPD/dump" && grep -q verdict "$TMPD/dump"'
+# The rule table beside the compiled trees names every prefix, its table
+# and its verdict; the live snapshot carries action and ports.
+bpftool -j map dump pinned "$PIN/rules" >"$TMPD/dump" 2>&1
+check "bpftool dump rules: a subscriber deny record with its prefix" \
+	"$(head -c 200 "$TMPD/dump")" python3 -c '
+import json, sys
+recs = [e["formatted"]["value"] for e in json.load(open(sys.argv[1]))]
+sys.exit(not any(r["table"] == "OP25B_TABLE_SUBSCRIBER" and
+		 r["verdict"] == "OP25B_V_DENY" and r["prefixlen"] == 8 and
+		 r["family"] == 4 and r["addr"][:4] == [10, 0, 0, 0] and
+		 r["born"] and not r["died"] for r in recs))' "$TMPD/dump"
+check "bpftool dump rules: relay records name their table" \
+	"$(head -c 200 "$TMPD/dump")" grep -q OP25B_TABLE_RELAY "$TMPD/dump"
+bpftool map dump pinned "$PIN/hits" >"$TMPD/dump" 2>&1
+check "bpftool dump hits: per-CPU values by rule id" "$(head -c 200 "$TMPD/dump")" \
+	grep -q '"cpu"' "$TMPD/dump"
 bpftool map dump pinned "$PIN/stats" >"$TMPD/dump" 2>&1
 check "bpftool dump stats: smtp, blocked" "$(head -c 200 "$TMPD/dump")" \
 	eval 'grep -q smtp "$TMPD/dump" && grep -q blocked "$TMPD/dump"'
-bpftool map dump pinned "$PIN/config" >"$TMPD/dump" 2>&1
-check "bpftool dump config: action, ports" "$(head -c 200 "$TMPD/dump")" \
-	eval 'grep -q action "$TMPD/dump" && grep -q ports "$TMPD/dump"'
+bpftool map dump pinned "$PIN/policy" >"$TMPD/dump" 2>&1
+check "bpftool dump policy: live, action, ports" "$(head -c 200 "$TMPD/dump")" \
+	eval 'grep -q live "$TMPD/dump" && grep -q action "$TMPD/dump" && grep -q ports "$TMPD/dump"'
 
 # ================= flush =================
 

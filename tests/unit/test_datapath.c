@@ -19,6 +19,7 @@
 #include "op25b.h"
 #include "op25b.skel.h"
 #include "testlib.h"
+#include "engine.h"
 
 #define BIT(n)		(1u << (n))
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -248,6 +249,8 @@ struct dp {
 	bool l3;
 	bool egress;		/* loaded for a tc egress attachment */
 	struct op25b_bpf *skel;
+	struct engine eng;	/* the controller's engine on skel's maps */
+	bool eng_open;
 	struct prog prog[2];
 	__u32 action;		/* what this test last set */
 	struct ring_buffer *rb;
@@ -273,20 +276,10 @@ static int rule_family(const struct rule *r)
 	return strchr(r->prefix, ':') ? 6 : 4;
 }
 
-static int rule_map_fd(const struct dp *dp, const struct rule *r)
+/* A rule's prefix as the engine takes it. */
+static struct prefix rule_prefix(const struct rule *r)
 {
-	const struct op25b_bpf *s = dp->skel;
-
-	if (rule_family(r) == 4)
-		return bpf_map__fd(r->table == T_SUB ? s->maps.op25b_sub4 :
-						       s->maps.op25b_relay4);
-	return bpf_map__fd(r->table == T_SUB ? s->maps.op25b_sub6 :
-					       s->maps.op25b_relay6);
-}
-
-/* The LPM key of a rule; k is big enough for either family's key. */
-static void rule_key(const struct rule *r, struct op25b_key6 *k)
-{
+	struct prefix p;
 	char addr[64];
 	char *slash;
 
@@ -295,43 +288,89 @@ static void rule_key(const struct rule *r, struct op25b_key6 *k)
 	if (!slash)
 		tl_bug("prefix '%s' without a length", r->prefix);
 	*slash = '\0';
-	memset(k, 0, sizeof(*k));
-	k->prefixlen = atoi(slash + 1);
-	_Static_assert(offsetof(struct op25b_key4, addr) ==
-		       offsetof(struct op25b_key6, addr), "key layouts");
-	pkt_addr(rule_family(r) == 4 ? AF_INET : AF_INET6, addr, k->addr);
+	memset(&p, 0, sizeof(p));
+	p.family = rule_family(r) == 4 ? AF_INET : AF_INET6;
+	p.len = atoi(slash + 1);
+	pkt_addr(p.family, addr, p.addr);
+	return p;
 }
 
-static bool install_policy(const struct dp *dp)
+static enum op25b_table rule_table(const struct rule *r)
 {
-	struct op25b_rule val;
-	struct op25b_key6 k;
+	return r->table == T_SUB ? OP25B_TABLE_SUBSCRIBER : OP25B_TABLE_RELAY;
+}
+
+static bool same_prefix(const struct prefix *a, const struct prefix *b)
+{
+	return a->family == b->family && a->len == b->len &&
+	       !memcmp(a->addr, b->addr, 16);
+}
+
+static void fds_of(struct op25b_bpf *s, struct engine_fds *f)
+{
+	f->policy = bpf_map__fd(s->maps.data_policy);
+	f->roots = bpf_map__fd(s->maps.op25b_roots);
+	f->nodes = bpf_map__fd(s->maps.op25b_nodes);
+	f->leaves = bpf_map__fd(s->maps.op25b_leaves);
+	f->rules = bpf_map__fd(s->maps.op25b_rules);
+	f->hits = bpf_map__fd(s->maps.op25b_hits);
+	f->engine = bpf_map__fd(s->maps.op25b_engine);
+	f->index = bpf_map__fd(s->maps.op25b_index);
+}
+
+/* Policy changes go through the controller's engine, as in production. */
+static void eng_begin(struct dp *dp)
+{
+	if (engine_begin(&dp->eng))
+		tl_bug("%s: engine_begin: %s", dp->name, dp->eng.err);
+}
+
+static void eng_commit(struct dp *dp)
+{
+	if (engine_commit(&dp->eng))
+		tl_bug("%s: engine_commit: %s", dp->name, dp->eng.err);
+}
+
+static bool install_policy(struct dp *dp)
+{
+	enum engine_change ch;
+	struct prefix p;
 	char label[128];
 	bool ok = true;
 	int i, err;
 
+	eng_begin(dp);
 	for (i = 0; i < R_COUNT; i++) {
-		memset(&val, 0, sizeof(val));
-		val.verdict = rules[i].verdict;
-		rule_key(&rules[i], &k);
-		err = bpf_map_update_elem(rule_map_fd(dp, &rules[i]), &k, &val,
-					  BPF_NOEXIST);
+		p = rule_prefix(&rules[i]);
+		err = engine_set(&dp->eng, rule_table(&rules[i]), &p,
+				 rules[i].verdict, &ch);
 		snprintf(label, sizeof(label), "%s: install %s %s %s", dp->name,
 			 rules[i].table == T_SUB ? "subscriber" : "relay",
 			 rules[i].verdict == OP25B_V_DENY ? "deny" : "allow",
 			 rules[i].prefix);
-		ok &= tl_check(!err, label, "map update failed: %s",
-			       strerror(-err));
+		ok &= tl_check(!err && ch == ENGINE_ADDED, label,
+			       "engine_set: %s (change %d)",
+			       err ? dp->eng.err : "no error", (int)ch);
 	}
+	err = engine_commit(&dp->eng);
+	snprintf(label, sizeof(label), "%s: publish the policy", dp->name);
+	ok &= tl_check(!err, label, "engine_commit: %s", dp->eng.err);
 	return ok;
 }
 
-static void snapshot(const struct dp *dp, struct snap *s)
+/*
+ * Stats, and each rule's hits: per CPU by rule id, summed by the engine.
+ * Rules are found by prefix, not by a remembered id: a rule must keep its
+ * counts whatever id the engine gives it.
+ */
+static void snapshot(struct dp *dp, struct snap *s)
 {
 	struct op25b_stats per_cpu[ncpus];
-	struct op25b_rule val;
-	struct op25b_key6 k;
+	struct engine_rule *v;
+	struct prefix p;
 	__u32 zero = 0;
+	bool found;
+	size_t n, k;
 	int c, i;
 
 	memset(s, 0, sizeof(*s));
@@ -342,13 +381,26 @@ static void snapshot(const struct dp *dp, struct snap *s)
 		for (i = 0; i < ST_COUNT; i++)
 			s->st[i] += *(__u64 *)((char *)&per_cpu[c] +
 					       stat_field[i].off);
+	if (engine_rules(&dp->eng, OP25B_TABLE_FORCE_U32, true, &v, &n))
+		tl_bug("reading the rules: %s", dp->eng.err);
 	for (i = 0; i < R_COUNT; i++) {
-		rule_key(&rules[i], &k);
-		if (bpf_map_lookup_elem(rule_map_fd(dp, &rules[i]), &k, &val))
-			tl_bug("reading entry %s: %s", rules[i].prefix,
-			       strerror(errno));
-		s->hits[i] = val.hits;
+		p = rule_prefix(&rules[i]);
+		found = false;
+		for (k = 0; k < n && !found; k++) {
+			if (v[k].table != rule_table(&rules[i]) ||
+			    !same_prefix(&v[k].p, &p))
+				continue;
+			if (v[k].verdict != rules[i].verdict)
+				tl_bug("rule %s has verdict %d", rules[i].prefix,
+				       v[k].verdict);
+			s->hits[i] = v[k].hits;
+			found = true;
+		}
+		if (!found)
+			tl_bug("rule %s is not in the live policy",
+			       rules[i].prefix);
 	}
+	free(v);
 }
 
 /* ---- offenders and events ---- */
@@ -907,20 +959,26 @@ static void passed(struct dp *dp, const char *label,
 	run_case(dp, label, &q, e);
 }
 
+/* The action and the ports are part of the snapshot: each a publish. */
 static void set_action(struct dp *dp, __u32 action)
 {
-	dp->skel->data_config->op25b_cfg.action = action;
+	eng_begin(dp);
+	engine_config(&dp->eng)->action = action;
+	eng_commit(dp);
 	dp->action = action;
 }
 
 static void set_port(struct dp *dp, __u16 port, bool blocked)
 {
-	__u64 *w = &dp->skel->data_config->op25b_cfg.ports[port / 64];
+	__u64 *w;
 
+	eng_begin(dp);
+	w = &engine_config(&dp->eng)->ports[port / 64];
 	if (blocked)
 		*w |= 1ULL << (port % 64);
 	else
 		*w &= ~(1ULL << (port % 64));
+	eng_commit(dp);
 }
 
 /* ---- packet shapes ---- */
@@ -2767,6 +2825,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 
 static bool dp_load(struct dp *dp)
 {
+	struct engine_fds fds;
 	struct op25b_bpf *s;
 	char l[64];
 	int err;
@@ -2791,6 +2850,10 @@ static bool dp_load(struct dp *dp)
 		return tl_check(false, l, "ring buffer: %s", strerror(errno));
 	}
 	dp->skel = s;
+	fds_of(s, &fds);
+	if (engine_open(&dp->eng, &fds, true))
+		return tl_check(false, l, "engine: %s", dp->eng.err);
+	dp->eng_open = true;
 	dp->action = OP25B_ACT_DROP;
 	dp->prog[0] = (struct prog){
 		.name = OP25B_PROG_XDP,
@@ -2895,6 +2958,12 @@ int main(int argc, char **argv)
 	set_action(&l2, OP25B_ACT_DROP);
 	set_action(&l3, OP25B_ACT_DROP);
 out:
+	if (l2.eng_open)
+		engine_close(&l2.eng);
+	if (l3.eng_open)
+		engine_close(&l3.eng);
+	if (l2e.eng_open)
+		engine_close(&l2e.eng);
 	ring_buffer__free(l2.rb);
 	ring_buffer__free(l3.rb);
 	ring_buffer__free(l2e.rb);

@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The policy engine against a model: random batches of deny/allow/del/
+ * flush on prefixes that nest across every level boundary of the trees,
+ * each published, then every answer of the engine's lookup compared with a
+ * linear scan of the model, and the rule records with the model's set.
+ * Writers killed at random moments must leave the live snapshot whole, and
+ * the next writer must rebuild its state and go on. The datapath itself is
+ * held to the same model by tests/fuzz (doc/DESIGN.md, "Testing").
+ *
+ * Usage: test_engine [-q] [-t NAME]
+ */
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include "testlib.h"
+#include "engine.h"
+#include "op25b.skel.h"
+
+struct mrule {
+	int tree;
+	struct prefix p;
+	enum op25b_verdict v;
+};
+
+struct model {
+	struct mrule *r;
+	size_t n;
+	size_t cap;
+};
+
+static unsigned long long rng = 0x2545F4914F6CDD1DULL;
+
+static __u64 rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void clear_host_bits(struct prefix *p)
+{
+	__u32 bits = p->family == AF_INET ? 32 : 128, b;
+
+	for (b = p->len; b < bits; b++)
+		p->addr[b / 8] &= (__u8)~(0x80u >> (b % 8));
+}
+
+static bool covers(const struct prefix *p, const __u8 *addr)
+{
+	__u32 b;
+
+	for (b = 0; b < p->len; b++)
+		if ((p->addr[b / 8] ^ addr[b / 8]) & (0x80u >> (b % 8)))
+			return false;
+	return true;
+}
+
+static bool same_prefix(const struct prefix *a, const struct prefix *b)
+{
+	return a->family == b->family && a->len == b->len &&
+	       !memcmp(a->addr, b->addr, 16);
+}
+
+static struct mrule *model_find(struct model *m, int tree,
+				const struct prefix *p)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->r[i].tree == tree && same_prefix(&m->r[i].p, p))
+			return &m->r[i];
+	return NULL;
+}
+
+static void model_set(struct model *m, int tree, const struct prefix *p,
+		      enum op25b_verdict v)
+{
+	struct mrule *r = model_find(m, tree, p);
+
+	if (r) {
+		r->v = v;
+		return;
+	}
+	if (m->n == m->cap) {
+		m->cap = m->cap ? 2 * m->cap : 1024;
+		m->r = realloc(m->r, m->cap * sizeof(*m->r));
+		if (!m->r)
+			tl_bug("out of memory");
+	}
+	m->r[m->n].tree = tree;
+	m->r[m->n].p = *p;
+	m->r[m->n].v = v;
+	m->n++;
+}
+
+static void model_del(struct model *m, int tree, const struct prefix *p)
+{
+	struct mrule *r = model_find(m, tree, p);
+
+	if (r)
+		*r = m->r[--m->n];
+}
+
+static void model_flush(struct model *m, enum op25b_table t)
+{
+	size_t i = 0;
+
+	while (i < m->n) {
+		if (m->r[i].tree >> 1 == (int)t)
+			m->r[i] = m->r[--m->n];
+		else
+			i++;
+	}
+}
+
+/* The longest prefix of tree covering addr, or NULL. */
+static const struct mrule *model_match(const struct model *m, int tree,
+				       const __u8 *addr)
+{
+	const struct mrule *best = NULL;
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->r[i].tree == tree && covers(&m->r[i].p, addr) &&
+		    (!best || m->r[i].p.len > best->p.len))
+			best = &m->r[i];
+	return best;
+}
+
+/*
+ * Prefixes that nest and sit on every level boundary: a few bases per
+ * family, lengths drawn around the root (16) and the node strides
+ * (16 + 6k), and now and then /0 and host routes.
+ */
+static const __u8 bases[][16] = {
+	{ 10, 0, 0, 0 },
+	{ 192, 168, 0, 0 },
+	{ 0x20, 0x01, 0x0d, 0xb8 },
+	{ 0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34 },
+	{ 0xfd, 0x00 },
+};
+
+static void random_prefix(int family, struct prefix *p)
+{
+	static const __u32 edges[] = { 0, 1, 8, 15, 16, 17, 21, 22, 23, 27,
+				       28, 29, 31, 32, 33, 34, 35, 40, 46, 48,
+				       52, 56, 58, 63, 64, 70, 96, 112, 124,
+				       127, 128 };
+	__u32 bits = family == AF_INET ? 32 : 128;
+	int i;
+
+	memset(p, 0, sizeof(*p));
+	p->family = family;
+	do {
+		p->len = rnd() % 4 ? edges[rnd() % (sizeof(edges) / sizeof(edges[0]))] :
+				     (__u32)(rnd() % (bits + 1));
+	} while (p->len > bits);
+	if (family == AF_INET)
+		memcpy(p->addr, bases[rnd() % 2], 4);
+	else
+		memcpy(p->addr, bases[2 + rnd() % 3], 16);
+	/* vary the bits near the end of the prefix: siblings and cousins */
+	for (i = 0; i < 3; i++) {
+		__u32 b = p->len > 12 ? p->len - 1 - (__u32)(rnd() % 12) :
+					(__u32)(rnd() % bits);
+
+		if (rnd() % 2)
+			p->addr[b / 8] ^= (__u8)(0x80u >> (b % 8));
+	}
+	clear_host_bits(p);
+}
+
+/* An address inside some prefix of the model (or anywhere). */
+static void random_addr(const struct model *m, int family, __u8 *addr)
+{
+	__u32 bits = family == AF_INET ? 32 : 128, b;
+	const struct mrule *r = NULL;
+	size_t i;
+
+	memset(addr, 0, 16);
+	for (i = 0; m->n && i < 8; i++) {
+		r = &m->r[rnd() % m->n];
+		if (r->p.family == family)
+			break;
+		r = NULL;
+	}
+	if (r)
+		memcpy(addr, r->p.addr, 16);
+	for (b = r ? r->p.len : 0; b < bits; b++)
+		if (rnd() % 2)
+			addr[b / 8] |= (__u8)(0x80u >> (b % 8));
+}
+
+/* ---- the engine under test ---- */
+
+static struct op25b_bpf *skel;
+static struct engine_fds fds;
+
+static void fds_of(struct op25b_bpf *s, struct engine_fds *f)
+{
+	f->policy = bpf_map__fd(s->maps.data_policy);
+	f->roots = bpf_map__fd(s->maps.op25b_roots);
+	f->nodes = bpf_map__fd(s->maps.op25b_nodes);
+	f->leaves = bpf_map__fd(s->maps.op25b_leaves);
+	f->rules = bpf_map__fd(s->maps.op25b_rules);
+	f->hits = bpf_map__fd(s->maps.op25b_hits);
+	f->engine = bpf_map__fd(s->maps.op25b_engine);
+	f->index = bpf_map__fd(s->maps.op25b_index);
+}
+
+/* Fresh maps, of a capacity: a new skeleton. */
+static void maps_fresh(__u32 cap)
+{
+	int err;
+
+	if (skel)
+		op25b_bpf__destroy(skel);
+	skel = op25b_bpf__open();
+	if (!skel)
+		tl_cannot_run("cannot open the skeleton");
+	bpf_map__set_max_entries(skel->maps.op25b_nodes, OP25B_NODES_FOR(cap));
+	bpf_map__set_max_entries(skel->maps.op25b_leaves,
+				 OP25B_LEAF_ELEMS_FOR(cap));
+	bpf_map__set_max_entries(skel->maps.op25b_rules, OP25B_RULES_FOR(cap));
+	bpf_map__set_max_entries(skel->maps.op25b_hits, OP25B_RULES_FOR(cap));
+	bpf_map__set_max_entries(skel->maps.op25b_index,
+				 op25b_index_lines_for(cap));
+	err = op25b_bpf__load(skel);
+	if (err)
+		tl_cannot_run("cannot load the datapath (root and BPF needed)");
+	fds_of(skel, &fds);
+}
+
+static void eng_open(struct engine *e, bool w)
+{
+	if (engine_open(e, &fds, w))
+		tl_bug("engine_open: %s", e->err);
+}
+
+/* Every lookup the model can tell apart, and the record set, agree. */
+static bool agree(struct engine *e, const struct model *m, const char *label,
+		  int lookups)
+{
+	char l[160], want[64], got[64];
+	struct engine_rule *v, er;
+	const struct mrule *mr;
+	size_t n, i, matched = 0;
+	__u8 addr[16];
+	bool ok = true, found;
+	int k, tree;
+
+	if (engine_rules(e, OP25B_TABLE_FORCE_U32, false, &v, &n))
+		tl_bug("engine_rules: %s", e->err);
+	for (i = 0; i < n; i++) {
+		mr = model_find((struct model *)m,
+				OP25B_TREE(v[i].table, v[i].p.family == AF_INET6),
+				&v[i].p);
+		if (mr && mr->v == v[i].verdict)
+			matched++;
+	}
+	free(v);
+	snprintf(l, sizeof(l), "%s: records are the model's %zu rules", label,
+		 m->n);
+	ok &= tl_check(n == m->n && matched == m->n, l,
+		       "%zu records, %zu of them the model's", n, matched);
+	for (k = 0; k < lookups; k++) {
+		tree = (int)(rnd() % OP25B_TREES);
+		random_addr(m, (tree & 1) ? AF_INET6 : AF_INET, addr);
+		mr = model_match(m, tree, addr);
+		found = engine_match(e, tree >> 1, (tree & 1) ? AF_INET6 : AF_INET,
+				     addr, &er);
+		if (!mr == !found &&
+		    (!mr || (same_prefix(&mr->p, &er.p) && mr->v == er.verdict)))
+			continue;
+		inet_ntop((tree & 1) ? AF_INET6 : AF_INET, addr, want, sizeof(want));
+		snprintf(got, sizeof(got), "%s/%u v%d",
+			 found ? "match" : "none", er.p.len, er.verdict);
+		snprintf(l, sizeof(l), "%s: lookup", label);
+		tl_check(false, l, "tree %d %s: model %s/%u v%d, engine %s",
+			 tree, want, mr ? "match" : "none", mr ? mr->p.len : 0,
+			 mr ? mr->v : 0, got);
+		return false;
+	}
+	snprintf(l, sizeof(l), "%s: %d lookups as the model", label, lookups);
+	ok &= tl_check(true, l, "%s", "");
+	return ok;
+}
+
+/* One random change, to the draft and the model alike. */
+/* e NULL: the model alone, drawing the same numbers. */
+static void random_change(struct engine *e, struct model *m)
+{
+	enum engine_change ch;
+	struct prefix p;
+	int tree = (int)(rnd() % OP25B_TREES), r = (int)(rnd() % 100), err;
+	enum op25b_verdict v = rnd() % 2 ? OP25B_V_DENY : OP25B_V_ALLOW;
+
+	random_prefix((tree & 1) ? AF_INET6 : AF_INET, &p);
+	if (r < 35 && m->n) {
+		/* delete something that is there */
+		const struct mrule *mr = &m->r[rnd() % m->n];
+
+		tree = mr->tree;
+		p = mr->p;
+		err = e ? engine_del(e, tree >> 1, &p, &ch) : 0;
+		model_del(m, tree, &p);
+	} else if (r < 38) {
+		err = e ? engine_del(e, tree >> 1, &p, &ch) : 0;
+		model_del(m, tree, &p);
+	} else {
+		err = e ? engine_set(e, tree >> 1, &p, v, &ch) : 0;
+		model_set(m, tree, &p, v);
+	}
+	if (err)
+		tl_bug("change: %s", e->err);
+}
+
+static void test_model(void)
+{
+	struct model m = {};
+	struct engine e;
+	char label[64];
+	int round, i, batch;
+	size_t n;
+
+	maps_fresh(4096);
+	eng_open(&e, true);
+	for (round = 0; round < 60; round++) {
+		if (engine_begin(&e))
+			tl_bug("begin: %s", e.err);
+		batch = round % 10 == 9 ? 1 : (int)(rnd() % 200) + 1;
+		for (i = 0; i < batch; i++)
+			random_change(&e, &m);
+		if (round == 40) {
+			engine_flush(&e, OP25B_TABLE_RELAY, &n);
+			model_flush(&m, OP25B_TABLE_RELAY);
+		}
+		if (engine_commit(&e))
+			tl_bug("commit: %s", e.err);
+		if (round % 5 == 4 || round == 40) {
+			snprintf(label, sizeof(label), "model round %d", round);
+			agree(&e, &m, label, 3000);
+		}
+	}
+	/* everything out again: nothing may be left behind */
+	if (engine_begin(&e))
+		tl_bug("begin: %s", e.err);
+	while (m.n) {
+		enum engine_change ch;
+		struct mrule r = m.r[0];
+
+		if (engine_del(&e, r.tree >> 1, &r.p, &ch))
+			tl_bug("del: %s", e.err);
+		model_del(&m, r.tree, &r.p);
+	}
+	if (engine_commit(&e))
+		tl_bug("commit: %s", e.err);
+	agree(&e, &m, "all deleted", 500);
+	{
+		const struct op25b_snapshot *s = engine_live(&e);
+		__u32 free_nodes = 0, free_leaves = 0, b, sz;
+
+		for (sz = 1; sz <= OP25B_BLOCK_MAX; sz++) {
+			for (b = e.st->node_free[sz]; b; b = e.nodes[b].child_base)
+				free_nodes += sz;
+			for (b = e.st->leaf_free[sz]; b; b = e.leaves[b])
+				free_leaves += sz;
+		}
+		tl_check(free_nodes == e.st->node_top - 1 &&
+			 free_leaves == e.st->leaf_top - 1,
+			 "all deleted: every node and leaf is free again",
+			 "%u of %u nodes, %u of %u leaves free", free_nodes,
+			 e.st->node_top - 1, free_leaves, e.st->leaf_top - 1);
+		tl_check(!s->count[0] && !s->count[1] && !s->count[2] &&
+			 !s->count[3] && !e.st->index_used,
+			 "all deleted: counts and index are empty",
+			 "counts %u %u %u %u, index %u", s->count[0], s->count[1],
+			 s->count[2], s->count[3], e.st->index_used);
+	}
+	engine_close(&e);
+	free(m.r);
+}
+
+/*
+ * A writer killed at a random moment of a large batch: the live snapshot
+ * is the one before or the one after, whole, and the next writer rebuilds
+ * the engine's state and changes it correctly.
+ */
+static void test_kill(void)
+{
+	struct model m = {}, after;
+	struct engine e;
+	char label[96];
+	int run, i, status, before_after[2] = {};
+	__u32 gen0;
+	pid_t pid;
+
+	maps_fresh(16384);
+	eng_open(&e, true);
+	/* a base policy */
+	if (engine_begin(&e))
+		tl_bug("begin: %s", e.err);
+	for (i = 0; i < 3000; i++)
+		random_change(&e, &m);
+	if (engine_commit(&e))
+		tl_bug("commit: %s", e.err);
+
+	for (run = 0; run < 20; run++) {
+		unsigned long long seed = rnd();
+
+		gen0 = engine_live(&e)->gen;
+		/* the change the child makes, applied to a copy of the model */
+		after.n = m.n;
+		after.cap = m.n + 1;
+		after.r = malloc(after.cap * sizeof(*after.r));
+		memcpy(after.r, m.r, m.n * sizeof(*m.r));
+		pid = fork();
+		if (pid == 0) {
+			struct engine c;
+
+			rng = seed;
+			if (engine_open(&c, &fds, true) || engine_begin(&c))
+				_exit(3);
+			for (i = 0; i < 4000; i++)
+				random_change(&c, &after);
+			_exit(engine_commit(&c) ? 4 : 0);
+		}
+		usleep((useconds_t)(rnd() % 12000));
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		/* the child's changes, on the model copy */
+		rng = seed;
+		for (i = 0; i < 4000; i++)
+			random_change(NULL, &after);
+		rng ^= seed * 2654435761u;
+		snprintf(label, sizeof(label), "kill %d (%s)", run,
+			 WIFSIGNALED(status) ? "killed" : "finished");
+		if (engine_live(&e)->gen == gen0) {
+			before_after[0]++;
+			agree(&e, &m, label, 400);
+		} else {
+			before_after[1]++;
+			free(m.r);
+			m = after;
+			after.r = NULL;
+			agree(&e, &m, label, 400);
+		}
+		free(after.r);
+		/* the next writer cleans up and works */
+		if (engine_begin(&e))
+			tl_bug("begin: %s", e.err);
+		for (i = 0; i < 50; i++)
+			random_change(&e, &m);
+		if (engine_commit(&e))
+			tl_bug("commit: %s", e.err);
+		snprintf(label, sizeof(label), "kill %d: next writer", run);
+		agree(&e, &m, label, 400);
+	}
+	printf("# kill runs: %d left the old snapshot, %d the new\n",
+	       before_after[0], before_after[1]);
+	engine_close(&e);
+	free(m.r);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+	{ "model", test_model },
+	{ "kill", test_kill },
+};
+
+int main(int argc, char **argv)
+{
+	const char *only = NULL;
+	size_t i;
+	int a;
+
+	for (a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "-q"))
+			tl.quiet = true;
+		else if (!strcmp(argv[a], "-t") && a + 1 < argc)
+			only = argv[++a];
+		else {
+			fprintf(stderr, "usage: %s [-q] [-t NAME]\n", argv[0]);
+			return 2;
+		}
+	}
+	libbpf_set_print(NULL);
+	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (!only || !strcmp(only, tests[i].name))
+			tests[i].fn();
+	if (skel)
+		op25b_bpf__destroy(skel);
+	return tl_summary();
+}

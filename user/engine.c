@@ -1,0 +1,1369 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The policy engine: copy-on-write multibit tries in array maps, written
+ * through mmap, published with one store (doc/DESIGN.md, "Policy engine").
+ *
+ * Rules of the game:
+ *  - Nothing the live snapshot can reach is written. A change copies every
+ *    block on its way down (root table, children blocks, leaf blocks) and
+ *    changes the copies; blocks made by this transaction ("owned") may be
+ *    changed again until it is published.
+ *  - Publishing writes the draft header into the spare slot and then the
+ *    live word. What the old snapshot alone used is freed at once: a packet
+ *    still reading it sees the live word move and judges again.
+ *  - The allocator, the free record list and the exact-prefix index are
+ *    the writers' own; a writer marks them dirty while it works, so one that
+ *    dies leaves a mark, and the next rebuilds them from the live snapshot.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "engine.h"
+
+#define ROOT_SLOTS	OP25B_ROOT_SIZE
+#define NODE_BITS(d)	(OP25B_ROOT_BITS + OP25B_STRIDE * (d))
+
+static int fail(struct engine *e, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct engine *e, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->err, sizeof(e->err), fmt, ap);
+	va_end(ap);
+	return err < 0 ? err : -err;
+}
+
+static __u32 popcount64(__u64 x)
+{
+	return (__u32)__builtin_popcountll(x);
+}
+
+/* ---- addresses as the trees read them ---- */
+
+struct a128 {
+	__u64 hi;
+	__u64 lo;
+};
+
+static __u64 be64(const __u8 *b)
+{
+	__u64 v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static struct a128 addr_bits(int family, const __u8 *addr)
+{
+	struct a128 a = {};
+
+	if (family == AF_INET)
+		a.hi = (__u64)((__u32)addr[0] << 24 | (__u32)addr[1] << 16 |
+			       (__u32)addr[2] << 8 | addr[3]) << 32;
+	else {
+		a.hi = be64(addr);
+		a.lo = be64(addr + 8);
+	}
+	return a;
+}
+
+/* n (<= 16) bits from bit off on; bits past 128 read as 0. */
+static __u32 bits_at(struct a128 a, unsigned int off, unsigned int n)
+{
+	__u64 hi, lo;
+
+	if (off >= 128)
+		return 0;
+	if (off >= 64) {
+		hi = a.lo << (off - 64);
+		lo = 0;
+	} else if (off) {
+		hi = a.hi << off | a.lo >> (64 - off);
+		lo = a.lo << off;
+	} else {
+		hi = a.hi;
+		lo = a.lo;
+	}
+	(void)lo;
+	return (__u32)(hi >> (64 - n));
+}
+
+static int tree_of(enum op25b_table t, int family)
+{
+	return OP25B_TREE(t, family == AF_INET6);
+}
+
+static int family_of_tree(int tree)
+{
+	return (tree & 1) ? AF_INET6 : AF_INET;
+}
+
+/* Node levels a prefix of length len walks down: 0 for the root table. */
+static unsigned int depth_of(__u32 len)
+{
+	if (len <= OP25B_ROOT_BITS)
+		return 0;
+	return (len - OP25B_ROOT_BITS + OP25B_STRIDE - 1) / OP25B_STRIDE;
+}
+
+/* ---- mapping ---- */
+
+static int *fd_slot(struct engine_fds *f, int i)
+{
+	return &((int *)f)[i];
+}
+
+static const char *const map_names[8] = {
+	OP25B_PIN_POLICY, OP25B_PIN_ROOTS, OP25B_PIN_NODES, OP25B_PIN_LEAVES,
+	OP25B_PIN_RULES, OP25B_PIN_HITS, OP25B_PIN_ENGINE, OP25B_PIN_INDEX,
+};
+
+static const __u32 map_value_size[8] = {
+	sizeof(struct op25b_policy), sizeof(struct op25b_root_ent),
+	sizeof(struct op25b_node), sizeof(struct op25b_leaves),
+	sizeof(struct op25b_rule), sizeof(__u64),
+	sizeof(struct op25b_engine), sizeof(struct op25b_index_line),
+};
+
+static int map_info(int fd, struct bpf_map_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len);
+}
+
+int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
+{
+	struct bpf_map_info info;
+	void *p[8] = {};
+	int i, prot = PROT_READ | (writable ? PROT_WRITE : 0);
+
+	memset(e, 0, sizeof(*e));
+	e->fd = *fds;
+	e->writable = writable;
+	e->ncpu = libbpf_num_possible_cpus();
+	if (e->ncpu <= 0)
+		return fail(e, -EINVAL, "cannot count the possible CPUs");
+	for (i = 0; i < 8; i++) {
+		int fd = *fd_slot(&e->fd, i);
+
+		if (map_info(fd, &info))
+			return fail(e, -errno, "cannot inspect map '%s': %s",
+				    map_names[i], strerror(errno));
+		if (info.value_size != map_value_size[i])
+			return fail(e, -EINVAL,
+				    "map '%s' holds values of %u bytes, not %u",
+				    map_names[i], info.value_size,
+				    map_value_size[i]);
+		if (i == 5)	/* per-CPU hits: read by syscall */
+			continue;
+		e->len[i] = (size_t)info.max_entries *
+			    ((info.value_size + 7) & ~7u);
+		/* mmap takes whole pages; the map's area is page-rounded */
+		e->len[i] = (e->len[i] + 4095) & ~(size_t)4095;
+		p[i] = mmap(NULL, e->len[i], prot, MAP_SHARED, fd, 0);
+		if (p[i] == MAP_FAILED) {
+			p[i] = NULL;
+			e->len[i] = 0;
+			engine_close(e);
+			return fail(e, -errno, "cannot map '%s': %s",
+				    map_names[i], strerror(errno));
+		}
+		switch (i) {
+		case 2:
+			e->nodes_max = info.max_entries;
+			break;
+		case 3:
+			e->leaves_max = info.max_entries * OP25B_LEAVES_PER;
+			break;
+		case 4:
+			e->rules_max = info.max_entries;
+			break;
+		case 7:
+			e->index_mask = info.max_entries * OP25B_INDEX_PER - 1;
+			break;
+		}
+		if (i == 1 && info.max_entries != OP25B_ROOT_TABLES * ROOT_SLOTS) {
+			engine_close(e);
+			return fail(e, -EINVAL, "map 'roots' has %u entries, not %u",
+				    info.max_entries,
+				    OP25B_ROOT_TABLES * ROOT_SLOTS);
+		}
+		if (i == 7 && (e->index_mask & (e->index_mask + 1))) {
+			engine_close(e);
+			return fail(e, -EINVAL,
+				    "map 'index' is not a power of two");
+		}
+	}
+	e->pol = p[0];
+	e->roots = p[1];
+	e->nodes = p[2];
+	e->leaves = p[3];
+	e->rules = p[4];
+	e->st = p[6];
+	e->index = p[7];
+	if (e->st->layout && e->st->layout != OP25B_LAYOUT) {
+		__u32 l = e->st->layout;
+
+		engine_close(e);
+		return fail(e, -EPROTO, "the maps are of layout %u, this op25bctl reads layout %u",
+			    l, OP25B_LAYOUT);
+	}
+	return 0;
+}
+
+void engine_close(struct engine *e)
+{
+	void *p[8] = { e->pol, e->roots, e->nodes, e->leaves, e->rules, NULL,
+		       e->st, e->index };
+	int i;
+
+	if (e->in_txn)
+		engine_abort(e);
+	for (i = 0; i < 8; i++)
+		if (p[i] && e->len[i])
+			munmap(p[i], e->len[i]);
+	e->pol = NULL;
+	e->roots = NULL;
+	e->nodes = NULL;
+	e->leaves = NULL;
+	e->rules = NULL;
+	e->st = NULL;
+	e->index = NULL;
+}
+
+__u32 engine_capacity(const struct engine *e)
+{
+	return (e->rules_max - 1) / 4;
+}
+
+const struct op25b_snapshot *engine_live(const struct engine *e)
+{
+	__u32 g = __atomic_load_n(&e->pol->live, __ATOMIC_ACQUIRE);
+
+	return &e->pol->snap[g & 1];
+}
+
+unsigned long long engine_footprint(__u32 cap, int ncpu)
+{
+	unsigned long long b = 0;
+
+	b += sizeof(struct op25b_policy);
+	b += (unsigned long long)OP25B_ROOT_TABLES * ROOT_SLOTS *
+	     sizeof(struct op25b_root_ent);
+	b += (unsigned long long)OP25B_NODES_FOR(cap) * sizeof(struct op25b_node);
+	b += (unsigned long long)OP25B_LEAF_ELEMS_FOR(cap) *
+	     sizeof(struct op25b_leaves);
+	b += (unsigned long long)OP25B_RULES_FOR(cap) * sizeof(struct op25b_rule);
+	b += (unsigned long long)OP25B_RULES_FOR(cap) * 8 * ncpu;
+	b += (unsigned long long)op25b_index_lines_for(cap) *
+	     sizeof(struct op25b_index_line);
+	return b;
+}
+
+/* ---- rules and the exact-prefix index ---- */
+
+static bool rule_alive(const struct op25b_rule *r, __u32 gen)
+{
+	return r->born && r->born <= gen && (!r->died || r->died > gen);
+}
+
+static __u32 prefix_hash(int tree, __u32 len, const __u8 *addr)
+{
+	/* FNV-1a over what names a prefix */
+	__u32 h = 2166136261u;
+	int i, n = family_of_tree(tree) == AF_INET ? 4 : 16;
+
+	h = (h ^ (__u32)tree) * 16777619u;
+	h = (h ^ len) * 16777619u;
+	for (i = 0; i < n; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return h;
+}
+
+static int rule_tree(const struct op25b_rule *r)
+{
+	return OP25B_TREE(r->table, r->family == 6);
+}
+
+static __u32 rule_hash(const struct op25b_rule *r)
+{
+	return prefix_hash(rule_tree(r), r->prefixlen, r->addr);
+}
+
+static bool rule_is(const struct op25b_rule *r, int tree, const struct prefix *p)
+{
+	return rule_tree(r) == tree && r->prefixlen == p->len &&
+	       !memcmp(r->addr, p->addr, p->family == AF_INET ? 4 : 16);
+}
+
+/* The slot holding p's rule id in tree, or of the empty slot ending its probe. */
+static __u32 index_slot(const struct engine *e, int tree, const struct prefix *p)
+{
+	__u32 i = prefix_hash(tree, p->len, p->addr) & e->index_mask;
+
+	while (e->index[i] && !rule_is(&e->rules[e->index[i]], tree, p))
+		i = (i + 1) & e->index_mask;
+	return i;
+}
+
+static __u32 index_find(const struct engine *e, int tree, const struct prefix *p)
+{
+	return e->index[index_slot(e, tree, p)];
+}
+
+static void index_add(struct engine *e, __u32 rid)
+{
+	__u32 i = rule_hash(&e->rules[rid]) & e->index_mask;
+
+	while (e->index[i])
+		i = (i + 1) & e->index_mask;
+	e->index[i] = rid;
+	e->st->index_used++;
+}
+
+/* Linear probing without tombstones: shift the probe chain back. */
+static void index_remove(struct engine *e, __u32 rid)
+{
+	__u32 i = rule_hash(&e->rules[rid]) & e->index_mask, j, k;
+
+	while (e->index[i] != rid) {
+		if (!e->index[i])
+			return;
+		i = (i + 1) & e->index_mask;
+	}
+	j = i;
+	for (;;) {
+		j = (j + 1) & e->index_mask;
+		if (!e->index[j])
+			break;
+		k = rule_hash(&e->rules[e->index[j]]) & e->index_mask;
+		/* k cyclically in (i, j]: the entry stays */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		e->index[i] = e->index[j];
+		i = j;
+	}
+	e->index[i] = 0;
+	e->st->index_used--;
+}
+
+static int pairs_add(struct engine *e, struct u32_pairs *l, __u32 a, __u32 b)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		void *v = realloc(l->v, cap * sizeof(*l->v));
+
+		if (!v)
+			return fail(e, -ENOMEM, "out of memory");
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n][0] = a;
+	l->v[l->n][1] = b;
+	l->n++;
+	return 0;
+}
+
+static void rule_clear(struct engine *e, __u32 rid)
+{
+	struct op25b_rule *r = &e->rules[rid];
+
+	memset(r, 0, sizeof(*r));
+	r->link = e->st->rule_free;
+	e->st->rule_free = rid;
+}
+
+static int rule_new(struct engine *e, int tree, const struct prefix *p,
+		    enum op25b_verdict v, __u32 *out)
+{
+	struct op25b_rule *r;
+	__u32 rid = e->st->rule_free;
+	int err;
+
+	if (rid) {
+		e->st->rule_free = e->rules[rid].link;
+		/* a recycled id may carry old counts: zeroed before publish */
+		err = pairs_add(e, &e->reused, rid, 0);
+		if (err)
+			return err;
+	} else {
+		if (e->st->rule_top >= e->rules_max ||
+		    e->st->rule_top >= OP25B_RULES_LIMIT)
+			return fail(e, -ENOSPC, "no free rule record (%u in use)",
+				    e->rules_max - 1);
+		rid = e->st->rule_top++;
+	}
+	e->touched = true;
+	r = &e->rules[rid];
+	memset(r, 0, sizeof(*r));
+	r->table = tree >> 1;
+	r->verdict = v;
+	r->family = p->family == AF_INET ? 4 : 6;
+	r->prefixlen = p->len;
+	memcpy(r->addr, p->addr, sizeof(r->addr));
+	r->born = e->gen + 1;
+	index_add(e, rid);
+	*out = rid;
+	return 0;
+}
+
+/* The rule leaves the draft: freed now if it was never published. */
+static int rule_kill(struct engine *e, __u32 rid)
+{
+	index_remove(e, rid);
+	if (e->rules[rid].born == e->gen + 1) {
+		rule_clear(e, rid);
+		return 0;
+	}
+	e->rules[rid].died = e->gen + 1;
+	return pairs_add(e, &e->dead, rid, 0);
+}
+
+static __u32 leaf_len(const struct engine *e, __u32 leaf)
+{
+	return e->rules[OP25B_LEAF_RID(leaf)].prefixlen;
+}
+
+/* ---- blocks: children (nodes) and leaves ---- */
+
+static bool bit_test(const __u8 *b, __u32 i)
+{
+	return b[i / 8] & (1u << (i % 8));
+}
+
+static void bit_set(__u8 *b, __u32 i)
+{
+	b[i / 8] |= 1u << (i % 8);
+}
+
+static int node_alloc(struct engine *e, __u32 n, __u32 *out)
+{
+	__u32 b = e->st->node_free[n];
+
+	if (b) {
+		e->st->node_free[n] = e->nodes[b].child_base;
+	} else {
+		if (e->st->node_top + n > e->nodes_max)
+			return fail(e, -ENOSPC, "the node pool is full (%u nodes)",
+				    e->nodes_max - 1);
+		b = e->st->node_top;
+		e->st->node_top += n;
+	}
+	bit_set(e->node_own, b);
+	e->touched = true;
+	*out = b;
+	return 0;
+}
+
+static void node_free_now(struct engine *e, __u32 b, __u32 n)
+{
+	e->nodes[b].child_base = e->st->node_free[n];
+	e->st->node_free[n] = b;
+}
+
+/* Block b of n nodes is no longer in the draft. */
+static int node_release(struct engine *e, __u32 b, __u32 n)
+{
+	if (!n)
+		return 0;
+	if (bit_test(e->node_own, b)) {
+		e->node_own[b / 8] &= ~(1u << (b % 8));
+		node_free_now(e, b, n);
+		return 0;
+	}
+	return pairs_add(e, &e->node_garbage, b, n);
+}
+
+/* Leaf 0 is the shared all-zero leaf of an empty node: never handed out. */
+static int leaf_alloc(struct engine *e, __u32 n, __u32 *out)
+{
+	__u32 b = e->st->leaf_free[n];
+
+	if (b) {
+		e->st->leaf_free[n] = e->leaves[b];
+	} else {
+		if (e->st->leaf_top + n > e->leaves_max)
+			return fail(e, -ENOSPC, "the leaf pool is full (%u leaves)",
+				    e->leaves_max - 1);
+		b = e->st->leaf_top;
+		e->st->leaf_top += n;
+	}
+	bit_set(e->leaf_own, b);
+	e->touched = true;
+	*out = b;
+	return 0;
+}
+
+static void leaf_free_now(struct engine *e, __u32 b, __u32 n)
+{
+	e->leaves[b] = e->st->leaf_free[n];
+	e->st->leaf_free[n] = b;
+}
+
+static int leaf_release(struct engine *e, __u32 b, __u32 n)
+{
+	if (!b)
+		return 0;
+	if (bit_test(e->leaf_own, b)) {
+		e->leaf_own[b / 8] &= ~(1u << (b % 8));
+		leaf_free_now(e, b, n);
+		return 0;
+	}
+	return pairs_add(e, &e->leaf_garbage, b, n);
+}
+
+/* ---- nodes ---- */
+
+static void node_decode(const struct engine *e, const struct op25b_node *n,
+			__u32 v[OP25B_SLOTS])
+{
+	int s, k = -1;
+
+	for (s = 0; s < (int)OP25B_SLOTS; s++) {
+		if ((n->run_map >> s) & 1)
+			k++;
+		v[s] = e->leaves[n->leaf_base + k];
+	}
+}
+
+/* Give node ni the leaves v, in a new block; the old one is released. */
+static int node_encode(struct engine *e, __u32 ni, const __u32 v[OP25B_SLOTS])
+{
+	struct op25b_node *n = &e->nodes[ni];
+	__u64 runs = 1;
+	__u32 b = 0, k = 0, cnt;
+	int s, err;
+
+	for (s = 1; s < (int)OP25B_SLOTS; s++)
+		if (v[s] != v[s - 1])
+			runs |= 1ULL << s;
+	cnt = popcount64(runs);
+	if (!(cnt == 1 && !v[0])) {
+		err = leaf_alloc(e, cnt, &b);
+		if (err)
+			return err;
+		for (s = 0; s < (int)OP25B_SLOTS; s++)
+			if ((runs >> s) & 1)
+				e->leaves[b + k++] = v[s];
+	}
+	err = leaf_release(e, n->leaf_base, popcount64(n->run_map));
+	n->run_map = runs;
+	n->leaf_base = b;
+	return err;
+}
+
+static void node_init(struct op25b_node *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->run_map = 1;
+}
+
+static bool node_empty(const struct op25b_node *n)
+{
+	return !n->child_map && n->run_map == 1 && !n->leaf_base;
+}
+
+/* A copy of block b (n nodes) that this transaction owns. */
+static int block_own(struct engine *e, __u32 b, __u32 n, __u32 *out)
+{
+	__u32 nb;
+	int err;
+
+	if (bit_test(e->node_own, b)) {
+		*out = b;
+		return 0;
+	}
+	err = node_alloc(e, n, &nb);
+	if (err)
+		return err;
+	memcpy(&e->nodes[nb], &e->nodes[b], n * sizeof(e->nodes[0]));
+	*out = nb;
+	return node_release(e, b, n);
+}
+
+/*
+ * The child at slot s of owned node pi, made owned itself (and created,
+ * empty, when create is set). 0 when it is absent and not created.
+ */
+static int child_own(struct engine *e, __u32 pi, __u32 s, bool create,
+		     __u32 *out)
+{
+	struct op25b_node *p = &e->nodes[pi];
+	__u32 k = popcount64(p->child_map), nb;
+	__u32 rank = popcount64(p->child_map & ((1ULL << s) - 1));
+	int err;
+
+	*out = 0;
+	if ((p->child_map >> s) & 1) {
+		err = block_own(e, p->child_base, k, &nb);
+		if (err)
+			return err;
+		p = &e->nodes[pi];
+		p->child_base = nb;
+		*out = nb + rank;
+		return 0;
+	}
+	if (!create)
+		return 0;
+	err = node_alloc(e, k + 1, &nb);
+	if (err)
+		return err;
+	p = &e->nodes[pi];
+	memcpy(&e->nodes[nb], &e->nodes[p->child_base], rank * sizeof(*p));
+	node_init(&e->nodes[nb + rank]);
+	memcpy(&e->nodes[nb + rank + 1], &e->nodes[p->child_base + rank],
+	       (k - rank) * sizeof(*p));
+	err = k ? node_release(e, p->child_base, k) : 0;
+	p->child_base = nb;
+	p->child_map |= 1ULL << s;
+	*out = nb + rank;
+	return err;
+}
+
+/* Take the (empty) child at slot s out of owned node pi. */
+static int child_drop(struct engine *e, __u32 pi, __u32 s)
+{
+	struct op25b_node *p = &e->nodes[pi];
+	__u32 k = popcount64(p->child_map), nb = 0;
+	__u32 rank = popcount64(p->child_map & ((1ULL << s) - 1));
+	int err;
+
+	if (k > 1) {
+		err = node_alloc(e, k - 1, &nb);
+		if (err)
+			return err;
+		p = &e->nodes[pi];
+		memcpy(&e->nodes[nb], &e->nodes[p->child_base],
+		       rank * sizeof(*p));
+		memcpy(&e->nodes[nb + rank], &e->nodes[p->child_base + rank + 1],
+		       (k - rank - 1) * sizeof(*p));
+	}
+	err = node_release(e, p->child_base, k);
+	p->child_base = nb;
+	p->child_map &= ~(1ULL << s);
+	return err;
+}
+
+/* ---- trees ---- */
+
+/* The draft's root table of tree, copied first if the live one is shared. */
+static int root_own(struct engine *e, int tree, struct op25b_root_ent **out)
+{
+	const struct op25b_snapshot *live = &e->pol->snap[e->gen & 1];
+	__u32 used = 0, r;
+	int t;
+
+	if (e->draft.root[tree] != live->root[tree]) {
+		*out = &e->roots[(size_t)e->draft.root[tree] * ROOT_SLOTS];
+		return 0;
+	}
+	e->touched = true;
+	for (t = 0; t < OP25B_TREES; t++)
+		used |= 1u << live->root[t] | 1u << e->draft.root[t];
+	for (r = 0; r < OP25B_ROOT_TABLES && (used >> r) & 1; r++)
+		;
+	if (r == OP25B_ROOT_TABLES)
+		return fail(e, -EIO, "no spare root table");
+	memcpy(&e->roots[(size_t)r * ROOT_SLOTS],
+	       &e->roots[(size_t)live->root[tree] * ROOT_SLOTS],
+	       ROOT_SLOTS * sizeof(struct op25b_root_ent));
+	e->draft.root[tree] = r;
+	*out = &e->roots[(size_t)r * ROOT_SLOTS];
+	return 0;
+}
+
+/* The slots of one table (root or node) that prefix p covers. */
+static void span_of(const struct prefix *p, struct a128 a, unsigned int d,
+		    __u32 *first, __u32 *n)
+{
+	unsigned int end = d ? NODE_BITS(d) : OP25B_ROOT_BITS;
+	unsigned int width = d ? OP25B_STRIDE : OP25B_ROOT_BITS;
+	__u32 s = bits_at(a, end - width, width);
+
+	*n = 1u << (end - p->len);
+	*first = s & ~(*n - 1);
+}
+
+/*
+ * Walk owned copies down to the node where p ends (depth d = depth_of),
+ * recording the path: node and slot at every level. path[0] is the root
+ * entry's child.
+ */
+struct path {
+	struct op25b_root_ent *root;	/* the root entry */
+	__u32 node[OP25B_DEPTH6 + 1];	/* node at depth 1.. */
+	__u32 slot[OP25B_DEPTH6 + 1];	/* slot taken at that node */
+	unsigned int depth;
+};
+
+static int walk_own(struct engine *e, int tree, const struct prefix *p,
+		    struct a128 a, bool create, struct path *pa)
+{
+	struct op25b_root_ent *rt;
+	unsigned int d, want = depth_of(p->len);
+	__u32 nb;
+	int err;
+
+	err = root_own(e, tree, &rt);
+	if (err)
+		return err;
+	pa->root = &rt[bits_at(a, 0, OP25B_ROOT_BITS)];
+	pa->depth = 0;
+	if (!want)
+		return 0;
+	if (!pa->root->child) {
+		if (!create)
+			return 0;
+		err = node_alloc(e, 1, &nb);
+		if (err)
+			return err;
+		node_init(&e->nodes[nb]);
+		pa->root->child = nb;
+	} else {
+		err = block_own(e, pa->root->child, 1, &nb);
+		if (err)
+			return err;
+		pa->root->child = nb;
+	}
+	pa->node[1] = pa->root->child;
+	pa->depth = 1;
+	for (d = 1; d < want; d++) {
+		pa->slot[d] = bits_at(a, NODE_BITS(d - 1), OP25B_STRIDE);
+		err = child_own(e, pa->node[d], pa->slot[d], create, &nb);
+		if (err || !nb)
+			return err;
+		pa->node[d + 1] = nb;
+		pa->depth = d + 1;
+	}
+	return 0;
+}
+
+/*
+ * Give the slots of p's span, in the table where p ends, the leaf that
+ * replace() picks from each one's current leaf.
+ */
+struct rewrite {
+	__u32 len;		/* set: the new prefix's length */
+	__u32 leaf;		/* set: its leaf; del: the replacement */
+	__u32 old;		/* del: the leaf being removed */
+	bool del;
+};
+
+static __u32 rewrite_one(const struct engine *e, const struct rewrite *rw,
+			 __u32 cur)
+{
+	if (rw->del)
+		return cur == rw->old ? rw->leaf : cur;
+	/* a longer prefix keeps what it covers; the same one is replaced */
+	if (!cur || leaf_len(e, cur) <= rw->len)
+		return rw->leaf;
+	return cur;
+}
+
+static int span_rewrite(struct engine *e, struct path *pa,
+			const struct prefix *p, struct a128 a,
+			const struct rewrite *rw)
+{
+	unsigned int d = depth_of(p->len);
+	__u32 first, n, i, v[OP25B_SLOTS];
+
+	span_of(p, a, d, &first, &n);
+	if (!d) {
+		struct op25b_root_ent *rt = pa->root - bits_at(a, 0, OP25B_ROOT_BITS);
+
+		for (i = first; i < first + n; i++)
+			rt[i].leaf = rewrite_one(e, rw, rt[i].leaf);
+		return 0;
+	}
+	node_decode(e, &e->nodes[pa->node[d]], v);
+	for (i = first; i < first + n; i++)
+		v[i] = rewrite_one(e, rw, v[i]);
+	return node_encode(e, pa->node[d], v);
+}
+
+/* Drop the empty nodes at the bottom of the path, deepest first. */
+static int path_prune(struct engine *e, struct path *pa)
+{
+	unsigned int d;
+	int err;
+
+	for (d = pa->depth; d >= 1; d--) {
+		if (!node_empty(&e->nodes[pa->node[d]]))
+			return 0;
+		if (d == 1) {
+			err = node_release(e, pa->root->child, 1);
+			pa->root->child = 0;
+			return err;
+		}
+		err = child_drop(e, pa->node[d - 1], pa->slot[d - 1]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ---- transactions ---- */
+
+static void txn_free(struct engine *e)
+{
+	free(e->node_own);
+	free(e->leaf_own);
+	free(e->node_garbage.v);
+	free(e->leaf_garbage.v);
+	free(e->carry.v);
+	free(e->reused.v);
+	free(e->dead.v);
+	e->node_own = e->leaf_own = NULL;
+	memset(&e->node_garbage, 0, sizeof(e->node_garbage));
+	memset(&e->leaf_garbage, 0, sizeof(e->leaf_garbage));
+	memset(&e->carry, 0, sizeof(e->carry));
+	memset(&e->reused, 0, sizeof(e->reused));
+	memset(&e->dead, 0, sizeof(e->dead));
+	e->in_txn = false;
+}
+
+static void mark_block(__u8 *b, __u32 start, __u32 n)
+{
+	__u32 i;
+
+	for (i = start; i < start + n; i++)
+		bit_set(b, i);
+}
+
+static void mark_node(const struct engine *e, __u32 ni, __u8 *nm, __u8 *lm,
+		      unsigned int depth)
+{
+	const struct op25b_node *n = &e->nodes[ni];
+	__u32 k = popcount64(n->child_map), i;
+
+	if (n->leaf_base)
+		mark_block(lm, n->leaf_base, popcount64(n->run_map));
+	if (!k || depth >= OP25B_DEPTH6)
+		return;
+	mark_block(nm, n->child_base, k);
+	for (i = 0; i < k; i++)
+		mark_node(e, n->child_base + i, nm, lm, depth + 1);
+}
+
+/* Free every unmarked element below top, as blocks of at most 64. */
+static void free_unmarked(struct engine *e, const __u8 *m, __u32 top,
+			  bool nodes)
+{
+	__u32 i = 1, j, n;
+
+	while (i < top) {
+		if (bit_test(m, i)) {
+			i++;
+			continue;
+		}
+		for (j = i; j < top && !bit_test(m, j) && j - i < OP25B_BLOCK_MAX; j++)
+			;
+		n = j - i;
+		if (nodes)
+			node_free_now(e, i, n);
+		else
+			leaf_free_now(e, i, n);
+		i = j;
+	}
+}
+
+/*
+ * A writer died between begin and the end of its commit: rebuild the free
+ * lists, the records and the index from what the live snapshot holds.
+ */
+static int engine_recover(struct engine *e)
+{
+	const struct op25b_snapshot *s = engine_live(e);
+	__u32 gen = s->gen, rid, i;
+	__u8 *nm, *lm;
+	int t;
+
+	nm = calloc(e->nodes_max / 8 + 1, 1);
+	lm = calloc(e->leaves_max / 8 + 1, 1);
+	if (!nm || !lm) {
+		free(nm);
+		free(lm);
+		return fail(e, -ENOMEM, "out of memory");
+	}
+	for (t = 0; t < OP25B_TREES; t++) {
+		const struct op25b_root_ent *rt =
+			&e->roots[(size_t)s->root[t] * ROOT_SLOTS];
+
+		for (i = 0; i < ROOT_SLOTS; i++) {
+			if (!rt[i].child)
+				continue;
+			mark_block(nm, rt[i].child, 1);
+			mark_node(e, rt[i].child, nm, lm, 1);
+		}
+	}
+	memset(e->st->node_free, 0, sizeof(e->st->node_free));
+	memset(e->st->leaf_free, 0, sizeof(e->st->leaf_free));
+	free_unmarked(e, nm, e->st->node_top, true);
+	free_unmarked(e, lm, e->st->leaf_top, false);
+	free(nm);
+	free(lm);
+
+	memset(e->index, 0, (size_t)(e->index_mask + 1) * sizeof(__u32));
+	e->st->index_used = 0;
+	e->st->rule_free = 0;
+	for (rid = e->st->rule_top; rid-- > 1;) {
+		struct op25b_rule *r = &e->rules[rid];
+
+		if (rule_alive(r, gen)) {
+			r->died = 0;
+			index_add(e, rid);
+		} else {
+			rule_clear(e, rid);
+		}
+	}
+	return 0;
+}
+
+bool engine_recovered(const struct engine *e)
+{
+	return e->recovered;
+}
+
+static void engine_init(struct engine *e)
+{
+	memset(e->st, 0, sizeof(*e->st));
+	e->st->capacity = engine_capacity(e);
+	e->st->node_top = 1;
+	e->st->leaf_top = 1;
+	e->st->rule_top = 1;
+	__atomic_store_n(&e->st->layout, OP25B_LAYOUT, __ATOMIC_RELEASE);
+}
+
+int engine_begin(struct engine *e)
+{
+	int err;
+
+	if (!e->writable)
+		return fail(e, -EPERM, "the policy maps are mapped read-only");
+	if (e->in_txn)
+		return fail(e, -EBUSY, "a change is already under way");
+	if (!e->st->layout)
+		engine_init(e);
+	e->gen = __atomic_load_n(&e->pol->live, __ATOMIC_ACQUIRE);
+	e->recovered = false;
+	if (e->st->dirty) {
+		err = engine_recover(e);
+		if (err)
+			return err;
+		e->recovered = true;
+	}
+	__atomic_store_n(&e->st->dirty, 1, __ATOMIC_SEQ_CST);
+	e->draft = e->pol->snap[e->gen & 1];
+	e->node_own = calloc(e->nodes_max / 8 + 1, 1);
+	e->leaf_own = calloc(e->leaves_max / 8 + 1, 1);
+	if (!e->node_own || !e->leaf_own) {
+		txn_free(e);
+		return fail(e, -ENOMEM, "out of memory");
+	}
+	e->in_txn = true;
+	e->touched = false;
+	return 0;
+}
+
+struct op25b_config *engine_config(struct engine *e)
+{
+	return &e->draft.cfg;
+}
+
+__u32 engine_count(const struct engine *e, enum op25b_table t)
+{
+	const struct op25b_snapshot *s = e->in_txn ? &e->draft : engine_live(e);
+
+	return s->count[OP25B_TREE(t, 0)] + s->count[OP25B_TREE(t, 1)];
+}
+
+static int check_prefix(struct engine *e, const struct prefix *p)
+{
+	__u32 max = p->family == AF_INET ? 32 : 128;
+
+	if (!e->in_txn)
+		return fail(e, -EINVAL, "no change under way");
+	if ((p->family != AF_INET && p->family != AF_INET6) || p->len > max)
+		return fail(e, -EINVAL, "not a prefix");
+	return 0;
+}
+
+int engine_set(struct engine *e, enum op25b_table t, const struct prefix *p,
+	       enum op25b_verdict v, enum engine_change *ch)
+{
+	int tree = tree_of(t, p->family), err;
+	struct a128 a = addr_bits(p->family, p->addr);
+	struct rewrite rw = { .len = p->len };
+	__u32 old, rid = 0;
+	struct path pa;
+
+	err = check_prefix(e, p);
+	if (err)
+		return err;
+	if (v != OP25B_V_ALLOW && v != OP25B_V_DENY)
+		return fail(e, -EINVAL, "not a verdict");
+	old = index_find(e, tree, p);
+	if (old && e->rules[old].verdict == v) {
+		*ch = ENGINE_UNCHANGED;
+		return 0;
+	}
+	err = rule_new(e, tree, p, v, &rid);
+	if (err)
+		return err;
+	rw.leaf = OP25B_LEAF(rid, v);
+	err = walk_own(e, tree, p, a, true, &pa);
+	if (!err)
+		err = span_rewrite(e, &pa, p, a, &rw);
+	if (err)
+		return err;
+	if (old) {
+		*ch = ENGINE_CHANGED;
+		/*
+		 * The same prefix: its counts go on under the new id. A draft
+		 * record's link names the published record it continues (one
+		 * changed twice in a batch passes it on); commit carries it.
+		 */
+		e->rules[rid].link = e->rules[old].born == e->gen + 1 ?
+				     e->rules[old].link : old;
+		if (e->rules[rid].link)
+			err = pairs_add(e, &e->carry, rid, 0);
+		return err ? err : rule_kill(e, old);
+	}
+	e->draft.count[tree]++;
+	*ch = ENGINE_ADDED;
+	return 0;
+}
+
+/* The next shorter prefix of p ending in the same table, if any. */
+static __u32 next_shorter(const struct engine *e, int tree,
+			  const struct prefix *p)
+{
+	unsigned int d = depth_of(p->len);
+	__u32 lo = d ? NODE_BITS(d - 1) + 1 : 0, l, rid, bit;
+	struct prefix q = *p;
+
+	for (l = p->len; l-- > lo;) {
+		q.len = l;
+		bit = l;	/* clear bit l */
+		q.addr[bit / 8] &= (__u8)~(0x80u >> (bit % 8));
+		rid = index_find(e, tree, &q);
+		if (rid)
+			return OP25B_LEAF(rid, e->rules[rid].verdict);
+	}
+	return 0;
+}
+
+int engine_del(struct engine *e, enum op25b_table t, const struct prefix *p,
+	       enum engine_change *ch)
+{
+	int tree = tree_of(t, p->family), err;
+	struct a128 a = addr_bits(p->family, p->addr);
+	struct rewrite rw = { .del = true };
+	struct path pa;
+	__u32 rid;
+
+	err = check_prefix(e, p);
+	if (err)
+		return err;
+	rid = index_find(e, tree, p);
+	if (!rid) {
+		*ch = ENGINE_ABSENT;
+		return 0;
+	}
+	rw.old = OP25B_LEAF(rid, e->rules[rid].verdict);
+	/* found before rid leaves the index, which it must not find */
+	rw.leaf = next_shorter(e, tree, p);
+	err = walk_own(e, tree, p, a, false, &pa);
+	if (err)
+		return err;
+	if (pa.depth != depth_of(p->len))
+		return fail(e, -EIO, "prefix in the index but not in the tree");
+	err = span_rewrite(e, &pa, p, a, &rw);
+	if (!err)
+		err = path_prune(e, &pa);
+	if (!err)
+		err = rule_kill(e, rid);
+	if (err)
+		return err;
+	e->draft.count[tree]--;
+	*ch = ENGINE_DELETED;
+	return 0;
+}
+
+/* Release every block under node ni (children and leaves), and ni's own leaves. */
+static int release_subtree(struct engine *e, __u32 ni, unsigned int depth)
+{
+	const struct op25b_node n = e->nodes[ni];
+	__u32 k = popcount64(n.child_map), i;
+	int err = 0;
+
+	if (n.leaf_base)
+		err = leaf_release(e, n.leaf_base, popcount64(n.run_map));
+	for (i = 0; i < k && !err && depth < OP25B_DEPTH6; i++)
+		err = release_subtree(e, n.child_base + i, depth + 1);
+	if (!err && k)
+		err = node_release(e, n.child_base, k);
+	return err;
+}
+
+int engine_flush(struct engine *e, enum op25b_table t, size_t *n)
+{
+	const struct op25b_snapshot *live = &e->pol->snap[e->gen & 1];
+	struct op25b_root_ent *rt;
+	__u32 rid, i;
+	int v6, tree, err;
+
+	*n = 0;
+	if (!e->in_txn)
+		return fail(e, -EINVAL, "no change under way");
+	for (v6 = 0; v6 < 2; v6++) {
+		tree = OP25B_TREE(t, v6);
+		err = root_own(e, tree, &rt);
+		if (err)
+			return err;
+		for (i = 0; i < ROOT_SLOTS; i++) {
+			if (rt[i].child) {
+				err = release_subtree(e, rt[i].child, 1);
+				if (!err)
+					err = node_release(e, rt[i].child, 1);
+				if (err)
+					return err;
+			}
+		}
+		memset(rt, 0, ROOT_SLOTS * sizeof(*rt));
+		*n += e->draft.count[tree];
+		e->draft.count[tree] = 0;
+	}
+	(void)live;
+	for (rid = 1; rid < e->st->rule_top; rid++) {
+		struct op25b_rule *r = &e->rules[rid];
+
+		if (r->table != t || !r->born || r->died)
+			continue;
+		err = rule_kill(e, rid);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Per-CPU hit counters: zero the recycled ids, carry the changed ones. */
+static int hits_prepare(struct engine *e)
+{
+	__u64 *vals = calloc(e->ncpu, sizeof(__u64));
+	size_t i;
+	int err = 0;
+
+	if (!vals)
+		return fail(e, -ENOMEM, "out of memory");
+	for (i = 0; i < e->reused.n && !err; i++)
+		if (bpf_map_update_elem(e->fd.hits, &e->reused.v[i][0], vals, 0))
+			err = fail(e, -errno, "cannot reset a hit counter: %s",
+				   strerror(errno));
+	for (i = 0; i < e->carry.n && !err; i++) {
+		__u32 rid = e->carry.v[i][0];
+		struct op25b_rule *r = &e->rules[rid];
+
+		/* killed (or killed and reused) since: nothing to carry */
+		if (r->born != e->gen + 1 || !r->link)
+			continue;
+		if (bpf_map_lookup_elem(e->fd.hits, &r->link, vals) ||
+		    bpf_map_update_elem(e->fd.hits, &rid, vals, 0))
+			err = fail(e, -errno, "cannot carry a hit counter: %s",
+				   strerror(errno));
+		r->link = 0;
+	}
+	free(vals);
+	return err;
+}
+
+int engine_commit(struct engine *e)
+{
+	struct op25b_snapshot *slot;
+	size_t i;
+	int err, t;
+
+	if (!e->in_txn)
+		return fail(e, -EINVAL, "no change under way");
+	for (t = 0; t < 2; t++) {
+		if (engine_count(e, t) > engine_capacity(e)) {
+			err = fail(e, -ENOSPC,
+				   "the %s table would hold %u prefixes; it holds at most %u",
+				   t ? "relay" : "subscriber",
+				   engine_count(e, t), engine_capacity(e));
+			engine_abort(e);
+			return err;
+		}
+	}
+	err = hits_prepare(e);
+	if (err) {
+		engine_abort(e);
+		return err;
+	}
+	e->draft.gen = e->gen + 1;
+	slot = &e->pol->snap[(e->gen + 1) & 1];
+	memcpy(slot, &e->draft, sizeof(*slot));
+	/* the one store that publishes: everything above is seen before it */
+	__atomic_store_n(&e->pol->live, e->gen + 1, __ATOMIC_RELEASE);
+
+	/* what only the old snapshot used; a packet still on it judges again */
+	for (i = 0; i < e->node_garbage.n; i++)
+		node_free_now(e, e->node_garbage.v[i][0], e->node_garbage.v[i][1]);
+	for (i = 0; i < e->leaf_garbage.n; i++)
+		leaf_free_now(e, e->leaf_garbage.v[i][0], e->leaf_garbage.v[i][1]);
+	for (i = 0; i < e->dead.n; i++)
+		rule_clear(e, e->dead.v[i][0]);
+	__atomic_store_n(&e->st->dirty, 0, __ATOMIC_SEQ_CST);
+	txn_free(e);
+	return 0;
+}
+
+void engine_abort(struct engine *e)
+{
+	if (!e->in_txn)
+		return;
+	/* the draft's blocks and records are scattered: rebuild from live */
+	if (!e->touched || !engine_recover(e))
+		__atomic_store_n(&e->st->dirty, 0, __ATOMIC_SEQ_CST);
+	txn_free(e);
+}
+
+/* ---- reading ---- */
+
+static void prefix_of_rule(const struct op25b_rule *r, struct prefix *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = r->family == 4 ? AF_INET : AF_INET6;
+	p->len = r->prefixlen;
+	memcpy(p->addr, r->addr, sizeof(p->addr));
+}
+
+static int hits_read(struct engine *e, struct engine_rule *v, size_t n)
+{
+	__u64 *vals = calloc(e->ncpu, sizeof(__u64));
+	size_t i;
+	int c;
+
+	if (!vals)
+		return fail(e, -ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(e->fd.hits, &v[i].rid, vals)) {
+			free(vals);
+			return fail(e, -errno, "cannot read hit counters: %s",
+				    strerror(errno));
+		}
+		v[i].hits = 0;
+		for (c = 0; c < e->ncpu; c++)
+			v[i].hits += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+int engine_rules(struct engine *e, enum op25b_table t, bool hits,
+		 struct engine_rule **out, size_t *n)
+{
+	const struct op25b_snapshot *s = engine_live(e);
+	struct engine_rule *v = NULL, *nv;
+	size_t cnt = 0, cap = 0;
+	__u32 rid, top = e->st->layout ? e->st->rule_top : 1;
+	int err;
+
+	if (top > e->rules_max)
+		top = e->rules_max;
+	for (rid = 1; rid < top; rid++) {
+		const struct op25b_rule *r = &e->rules[rid];
+
+		if (!rule_alive(r, s->gen))
+			continue;
+		if (t != OP25B_TABLE_FORCE_U32 && r->table != t)
+			continue;
+		if (cnt == cap) {
+			cap = cap ? 2 * cap : 256;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				return fail(e, -ENOMEM, "out of memory");
+			}
+			v = nv;
+		}
+		v[cnt].table = r->table;
+		v[cnt].verdict = r->verdict;
+		v[cnt].rid = rid;
+		v[cnt].hits = 0;
+		prefix_of_rule(r, &v[cnt].p);
+		cnt++;
+	}
+	if (hits && cnt) {
+		err = hits_read(e, v, cnt);
+		if (err) {
+			free(v);
+			return err;
+		}
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* The datapath's op25b_tree_lookup, over the mapped trees. */
+static __u32 tree_lookup(const struct engine *e, __u32 root, struct a128 a,
+			 unsigned int depth)
+{
+	const struct op25b_root_ent *re;
+	const struct op25b_node *n;
+	__u32 best, cur, slot, k;
+	unsigned int d, off = OP25B_ROOT_BITS;
+	__u64 upto;
+
+	re = &e->roots[(size_t)(root & (OP25B_ROOT_TABLES - 1)) * ROOT_SLOTS +
+		       bits_at(a, 0, OP25B_ROOT_BITS)];
+	best = re->leaf;
+	cur = re->child;
+	for (d = 0; d < depth && cur && cur < e->nodes_max; d++) {
+		n = &e->nodes[cur];
+		slot = bits_at(a, off, OP25B_STRIDE);
+		upto = ~0ULL >> (63 - slot);
+		k = n->leaf_base + popcount64(n->run_map & upto) - 1;
+		if (k < e->leaves_max && e->leaves[k])
+			best = e->leaves[k];
+		if (!((n->child_map >> slot) & 1))
+			break;
+		cur = n->child_base + popcount64(n->child_map & (upto >> 1));
+		off += OP25B_STRIDE;
+	}
+	return best;
+}
+
+bool engine_match(struct engine *e, enum op25b_table t, int family,
+		  const __u8 *addr, struct engine_rule *r)
+{
+	const struct op25b_snapshot *s = engine_live(e);
+	int tree = tree_of(t, family);
+	__u32 leaf, rid;
+
+	leaf = tree_lookup(e, s->root[tree], addr_bits(family, addr),
+			   family == AF_INET ? OP25B_DEPTH4 : OP25B_DEPTH6);
+	memset(r, 0, sizeof(*r));
+	rid = OP25B_LEAF_RID(leaf);
+	if (!leaf || rid >= e->rules_max)
+		return false;
+	r->table = t;
+	r->verdict = OP25B_LEAF_VERDICT(leaf);
+	r->rid = rid;
+	prefix_of_rule(&e->rules[rid], &r->p);
+	return true;
+}

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The engine over the pinned maps: how every command reads the live policy
+ * (shared lock: no writer at work) or changes it (exclusive lock, one
+ * snapshot published at the end, or nothing).
+ */
+#include "op25bctl.h"
+
+int policy_open_read(struct op25b_maps *m, struct engine *e)
+{
+	int rc;
+
+	rc = maps_open(m, false);
+	if (rc)
+		return rc;
+	rc = pin_lock_shared();
+	if (!rc && engine_open(e, &m->pol, false)) {
+		p_err("%s", e->err);
+		rc = EXIT_RUNTIME;
+	}
+	if (rc)
+		maps_close(m);
+	return rc;
+}
+
+int policy_open_write(struct op25b_maps *m, struct engine *e)
+{
+	int rc;
+
+	rc = pin_dir_prepare(true);
+	if (!rc)
+		rc = pin_lock();
+	if (!rc)
+		rc = maps_open(m, true);
+	if (rc)
+		return rc;
+	if (engine_open(e, &m->pol, true)) {
+		p_err("%s", e->err);
+		maps_close(m);
+		return EXIT_RUNTIME;
+	}
+	if (engine_begin(e)) {
+		p_err("%s", e->err);
+		policy_close(m, e);
+		return EXIT_RUNTIME;
+	}
+	if (engine_recovered(e))
+		p_info("an earlier change was interrupted; its leftovers were cleaned up (the policy is the one it found)");
+	return EXIT_OK;
+}
+
+int policy_commit(struct engine *e)
+{
+	if (engine_commit(e)) {
+		p_err("%s; nothing was changed", e->err);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+void policy_close(struct op25b_maps *m, struct engine *e)
+{
+	engine_close(e);
+	maps_close(m);
+}
