@@ -9,6 +9,12 @@
  * edges) and then a large share is mutated or cut, often inside a header,
  * because the interesting bugs live where a length field and the frame's
  * real end disagree.
+ *
+ * The policy is large and moving: thousands of prefixes in both tables and
+ * families, nested allow/deny/allow across every level and stride edge of
+ * the trees, built and then changed in random batches through the
+ * controller's own engine, one publish per batch, and mirrored in the
+ * oracle's linear-scan tables. Each rule's hit counter is compared too.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,6 +38,7 @@
 
 #include "op25b.h"
 #include "op25b.skel.h"
+#include "engine.h"
 #include "oracle.h"
 
 /* Frames sent are at most an Ethernet MTU; shapes are built in more room. */
@@ -57,6 +64,18 @@
 #define REJECT_BLOCKS	2
 #define COVERAGE_MIN	100000
 #define PROGRESS_EVERY	1000000
+/*
+ * The policy: the hand-written lines, then INITIAL_PER_TREE generated
+ * prefixes in each tree. Every POLICY_BLOCKS blocks a batch of up to
+ * BATCH_MAX random changes goes in with the block's action, one publish;
+ * one batch in FLUSH_ONE_IN flushes a table first and refills it. Sets
+ * turn into deletes while a table holds more than TABLE_HIGH prefixes.
+ */
+#define INITIAL_PER_TREE	2000
+#define POLICY_BLOCKS		1
+#define BATCH_MAX		200
+#define FLUSH_ONE_IN		40
+#define TABLE_HIGH		6000
 
 #define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -80,7 +99,8 @@ struct policy_line {
 /*
  * Deny ranges with allow holes and deny holes inside those, relays with
  * carve-outs and a relay inside subscriber space, a /0 and a /128: every
- * way a longest match can be decided by a nested entry.
+ * way a longest match can be decided by a nested entry. Their addresses
+ * are also the bases the generated prefixes cluster around.
  */
 static const struct policy_line policy_lines[] = {
 	{ T_SUB, "10.0.0.0/8", OP25B_V_DENY },
@@ -226,23 +246,47 @@ static void addr_step(uint8_t *a, size_t n, int delta)
 	}
 }
 
-/* An address inside, at the edges of, or just outside a policy prefix. */
-static void pick_addr(int family, uint8_t *a)
+static struct oracle_table *oracle_table_of(int table)
+{
+	return table == T_SUB ? &oracle.subscriber : &oracle.relay;
+}
+
+/* A random entry of family in table, NULL when none turns up soon. */
+static const struct oracle_rule *pick_rule(int table, int family)
+{
+	const struct oracle_table *t = oracle_table_of(table);
+	const struct oracle_rule *r;
+	int tries;
+
+	for (tries = 0; t->n && tries < 32; tries++) {
+		r = &t->rule[below((unsigned int)t->n)];
+		if (r->family == family)
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * An address inside (random host bits), at the edges of, or just outside
+ * a policy prefix, mostly one of table's: sources are looked up among
+ * subscribers, destinations among relays.
+ */
+static void pick_addr(int family, uint8_t *a, int table)
 {
 	unsigned int nbits = family == 4 ? 32 : 128, bit;
 	size_t n = nbits / 8;
-	const struct parsed_rule *r;
+	const struct oracle_rule *r;
 
 	fill_random(a, n);
-	if (chance(15))
+	if (chance(10))
 		return;
-	do
-		r = &rules[below(POLICY_N)];
-	while (r->family != family);
+	r = pick_rule(chance(75) ? table : !table, family);
+	if (!r)
+		return;
 
 	for (bit = 0; bit < r->plen; bit++)
 		addr_set_bit(a, bit, addr_get_bit(r->addr, bit));
-	switch (below(6)) {
+	switch (below(8)) {
 	case 0:
 		for (bit = r->plen; bit < nbits; bit++)
 			addr_set_bit(a, bit, 0);
@@ -376,8 +420,8 @@ static size_t build_ipv4(struct gen *g, size_t o)
 	if (chance(30))
 		frag |= IP_DF;
 	put16(ip + 6, frag);
-	pick_addr(4, ip + 12);
-	pick_addr(4, ip + 16);
+	pick_addr(4, ip + 12, T_SUB);
+	pick_addr(4, ip + 16, T_RELAY);
 	mark(g, o);
 	mark(g, o + 20);
 	mark(g, o + hdr);
@@ -508,8 +552,8 @@ static size_t build_ipv6(struct gen *g, size_t o)
 	fill_random(ip, IPV6_HDR_LEN);
 	ip[0] = (uint8_t)((chance(97) ? 6 : below(16)) << 4 | (ip[0] & 0x0f));
 	ip[6] = (uint8_t)(n ? types[0] : final);
-	pick_addr(6, ip + 8);
-	pick_addr(6, ip + 24);
+	pick_addr(6, ip + 8, T_SUB);
+	pick_addr(6, ip + 24, T_RELAY);
 	mark(g, o);
 	mark(g, o + 8);
 	mark(g, o + IPV6_HDR_LEN);
@@ -729,6 +773,9 @@ static void gen_packet(struct gen *g)
 
 struct target {
 	struct op25b_bpf *skel;
+	struct engine eng;	/* the controller's engine on skel's maps */
+	bool eng_open;
+	unsigned long hit_checks;
 	int xdp_fd;
 	int tc_fd;
 	struct op25b_stats expect;	/* the oracle's view of the map */
@@ -1029,30 +1076,285 @@ static int parse_rule(const struct policy_line *l, struct parsed_rule *r)
 	return 0;
 }
 
-static struct bpf_map *rule_map(struct op25b_bpf *skel,
-				const struct parsed_rule *r)
+/* What was published, for the summary and the coverage checks. */
+static unsigned long publishes, batches, changes, flushes;
+static bool len_installed[2][129];	/* [v6][prefix length] */
+
+static const char *table_name(int table)
 {
-	if (r->table == T_SUB)
-		return r->family == 4 ? skel->maps.op25b_sub4 :
-					skel->maps.op25b_sub6;
-	return r->family == 4 ? skel->maps.op25b_relay4 :
-				skel->maps.op25b_relay6;
+	return table == T_SUB ? "subscriber" : "relay";
 }
 
-static int install_rule(struct op25b_bpf *skel, const struct parsed_rule *r)
+static struct prefix engine_prefix(const struct parsed_rule *r)
 {
-	struct op25b_rule val = { .verdict = r->verdict };
-	struct op25b_key4 k4 = { .prefixlen = r->plen };
-	struct op25b_key6 k6 = { .prefixlen = r->plen };
+	struct prefix p = { .family = r->family == 4 ? AF_INET : AF_INET6,
+			    .len = r->plen };
 
-	if (r->family == 4) {
-		memcpy(k4.addr, r->addr, sizeof(k4.addr));
-		return bpf_map__update_elem(rule_map(skel, r), &k4, sizeof(k4),
-					    &val, sizeof(val), BPF_ANY);
+	memcpy(p.addr, r->addr, 16);
+	return p;
+}
+
+static void fmt_rule(char *buf, size_t size, const struct parsed_rule *r)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(r->family == 4 ? AF_INET : AF_INET6, r->addr, a, sizeof(a));
+	snprintf(buf, size, "%s %s/%u", table_name(r->table), a, r->plen);
+}
+
+/* Every change goes to both datapaths' engines inside one transaction. */
+static int txn_begin(void)
+{
+	int m;
+
+	for (m = 0; m < MODE_COUNT; m++) {
+		if (engine_begin(&targets[m].eng)) {
+			check(0, "%s engine_begin: %s", mode_name[m],
+			      targets[m].eng.err);
+			return -1;
+		}
 	}
-	memcpy(k6.addr, r->addr, sizeof(k6.addr));
-	return bpf_map__update_elem(rule_map(skel, r), &k6, sizeof(k6), &val,
-				    sizeof(val), BPF_ANY);
+	return 0;
+}
+
+static int txn_commit(void)
+{
+	int m;
+
+	for (m = 0; m < MODE_COUNT; m++) {
+		if (engine_commit(&targets[m].eng)) {
+			check(0, "%s engine_commit: %s", mode_name[m],
+			      targets[m].eng.err);
+			return -1;
+		}
+	}
+	publishes++;
+	return 0;
+}
+
+/*
+ * Set r in both engines and the oracle; the engines must tell the change
+ * the oracle saw (added, a new verdict, or none).
+ */
+static int change_set(const struct parsed_rule *r)
+{
+	struct oracle_table *t = oracle_table_of(r->table);
+	struct prefix p = engine_prefix(r);
+	enum engine_change want, ch;
+	char name[96];
+	int i, m;
+
+	i = oracle_find_rule(t, r->family, r->addr, r->plen);
+	want = i < 0 ? ENGINE_ADDED :
+	       t->rule[i].verdict == r->verdict ? ENGINE_UNCHANGED :
+						   ENGINE_CHANGED;
+	if (oracle_set_rule(t, r->family, r->addr, r->plen, r->verdict) < 0) {
+		check(0, "policy: the oracle's %s table is full",
+		      table_name(r->table));
+		return -1;
+	}
+	len_installed[r->family == 6][r->plen] = true;
+	changes++;
+	for (m = 0; m < MODE_COUNT; m++) {
+		struct engine *e = &targets[m].eng;
+
+		if (!engine_set(e, r->table, &p, r->verdict, &ch) && ch == want)
+			continue;
+		fmt_rule(name, sizeof(name), r);
+		check(0, "%s engine_set %s %s: %s (change %d, expected %d)",
+		      mode_name[m],
+		      r->verdict == OP25B_V_DENY ? "deny" : "allow", name, e->err, (int)ch, (int)want);
+		return -1;
+	}
+	return 0;
+}
+
+static int change_del(const struct parsed_rule *r)
+{
+	struct prefix p = engine_prefix(r);
+	enum engine_change want, ch;
+	char name[96];
+	int m;
+
+	want = oracle_del_rule(oracle_table_of(r->table), r->family, r->addr,
+			       r->plen) ? ENGINE_DELETED : ENGINE_ABSENT;
+	changes++;
+	for (m = 0; m < MODE_COUNT; m++) {
+		struct engine *e = &targets[m].eng;
+
+		if (!engine_del(e, r->table, &p, &ch) && ch == want)
+			continue;
+		fmt_rule(name, sizeof(name), r);
+		check(0, "%s engine_del %s: %s (change %d, expected %d)",
+		      mode_name[m], name, e->err, (int)ch, (int)want);
+		return -1;
+	}
+	return 0;
+}
+
+static int change_flush(int table)
+{
+	struct oracle_table *t = oracle_table_of(table);
+	size_t n;
+	int m;
+
+	for (m = 0; m < MODE_COUNT; m++) {
+		if (!engine_flush(&targets[m].eng, table, &n) &&
+		    n == (size_t)t->n)
+			continue;
+		check(0, "%s engine_flush %s: %s (%zu prefixes, expected %d)",
+		      mode_name[m], table_name(table), targets[m].eng.err, n,
+		      t->n);
+		return -1;
+	}
+	t->n = 0;
+	flushes++;
+	return 0;
+}
+
+/*
+ * A prefix length on a level edge of the trees: the root table's last bit
+ * (16) and every node's (16 + 6k), or a neighbour of one; else /0, a host
+ * route or one short of it, or any length at all.
+ */
+static unsigned int pick_plen(int family)
+{
+	unsigned int nbits = family == 4 ? 32 : 128;
+	unsigned int depth = family == 4 ? OP25B_DEPTH4 : OP25B_DEPTH6, b;
+
+	if (chance(20))
+		return below(nbits + 1);
+	switch (below(16)) {
+	case 0:
+		return 0;
+	case 1:
+	case 2:
+		return nbits - below(2);
+	default:
+		b = OP25B_ROOT_BITS + OP25B_STRIDE * below(depth) + below(3);
+		return b - 1 > nbits ? nbits : b - 1;
+	}
+}
+
+/*
+ * A prefix for table: nested under (or beside) an entry already there,
+ * mostly with the opposite verdict, so carve-outs stack allow in deny in
+ * allow; or near one of the hand-written bases; or anywhere.
+ */
+static void gen_prefix(int table, int family, struct parsed_rule *r)
+{
+	unsigned int nbits = family == 4 ? 32 : 128, bit, i, from;
+	const struct oracle_rule *parent = NULL;
+	const struct parsed_rule *base;
+
+	memset(r, 0, sizeof(*r));
+	r->table = table;
+	r->family = family;
+	r->plen = pick_plen(family);
+	r->verdict = chance(50) ? OP25B_V_DENY : OP25B_V_ALLOW;
+	fill_random(r->addr, nbits / 8);
+	if (chance(50))
+		parent = pick_rule(chance(80) ? table : !table, family);
+	if (parent) {
+		if (r->plen <= parent->plen && parent->plen < nbits)
+			r->plen = parent->plen + 1 +
+				  below(nbits - parent->plen < 12 ?
+					nbits - parent->plen : 12);
+		for (bit = 0; bit < parent->plen && bit < r->plen; bit++)
+			addr_set_bit(r->addr, bit,
+				     addr_get_bit(parent->addr, bit));
+		if (chance(75))
+			r->verdict = parent->verdict == OP25B_V_DENY ?
+					     OP25B_V_ALLOW : OP25B_V_DENY;
+	} else if (chance(80)) {
+		do
+			base = &rules[below(POLICY_N)];
+		while (base->family != family);
+		memcpy(r->addr, base->addr, sizeof(r->addr));
+		/* siblings and cousins: flip bits near the prefix's end */
+		for (i = 0; r->plen && i < 3; i++) {
+			from = r->plen > 12 ? r->plen - 12 : 0;
+			if (chance(50)) {
+				bit = from + below(r->plen - from);
+				addr_set_bit(r->addr, bit,
+					     !addr_get_bit(r->addr, bit));
+			}
+		}
+	}
+	for (bit = r->plen; bit < nbits; bit++)
+		addr_set_bit(r->addr, bit, 0);
+	for (bit = nbits / 8; bit < 16; bit++)
+		r->addr[bit] = 0;
+}
+
+/* The hand-written lines of table, and count generated prefixes per family. */
+static int populate(int table, unsigned int count)
+{
+	struct parsed_rule r;
+	unsigned int i;
+	int f;
+
+	for (i = 0; i < POLICY_N; i++)
+		if (rules[i].table == table && change_set(&rules[i]))
+			return -1;
+	for (f = 4; f <= 6; f += 2) {
+		for (i = 0; i < count; i++) {
+			gen_prefix(table, f, &r);
+			if (change_set(&r))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* One random change: add, re-verdict, keep, delete, delete an absent one. */
+static int random_change(void)
+{
+	int table = (int)below(2), family = chance(50) ? 4 : 6;
+	const struct oracle_rule *o = pick_rule(table, family);
+	unsigned int r = below(100);
+	struct parsed_rule p;
+
+	if (o) {
+		memset(&p, 0, sizeof(p));
+		p.table = table;
+		p.family = o->family;
+		p.plen = o->plen;
+		p.verdict = o->verdict;
+		memcpy(p.addr, o->addr, sizeof(p.addr));
+	}
+	if (!o || (r < 45 && oracle_table_of(table)->n <= TABLE_HIGH)) {
+		gen_prefix(table, family, &p);
+		return change_set(&p);
+	}
+	if (r >= 65 || oracle_table_of(table)->n > TABLE_HIGH) {
+		if (r >= 93)
+			gen_prefix(table, family, &p);	/* most likely absent */
+		return change_del(&p);
+	}
+	if (r < 60)
+		p.verdict = p.verdict == OP25B_V_DENY ? OP25B_V_ALLOW :
+							 OP25B_V_DENY;
+	return change_set(&p);
+}
+
+/* A batch of changes, inside the block's transaction. */
+static int policy_batch(void)
+{
+	unsigned int n = 1 + below(BATCH_MAX), i;
+	int table;
+
+	batches++;
+	if (!below(FLUSH_ONE_IN)) {
+		table = (int)below(2);
+		if (change_flush(table) ||
+		    populate(table, INITIAL_PER_TREE))
+			return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (random_change())
+			return -1;
+	return 0;
 }
 
 /* The action a block of CHECK_EVERY packets runs under. */
@@ -1068,13 +1370,14 @@ static unsigned int block_action(unsigned long block)
 	return OP25B_ACT_DROP;
 }
 
+/* Inside a transaction: published with its commit. */
 static void set_action(unsigned int action)
 {
 	int m;
 
 	oracle.action = action;
 	for (m = 0; m < MODE_COUNT; m++)
-		targets[m].skel->data_config->op25b_cfg.action = action;
+		engine_config(&targets[m].eng)->action = action;
 }
 
 static int setup_policy(void)
@@ -1084,33 +1387,17 @@ static int setup_policy(void)
 
 	oracle_policy_init(&oracle);
 	for (i = 0; i < POLICY_N; i++) {
-		struct parsed_rule *r = &rules[i];
-
-		if (parse_rule(&policy_lines[i], r)) {
+		if (parse_rule(&policy_lines[i], &rules[i])) {
 			fprintf(stderr, "fuzz: bad policy line '%s'\n",
 				policy_lines[i].prefix);
 			return -1;
 		}
-		if (oracle_add_rule(r->table == T_SUB ? &oracle.subscriber :
-							&oracle.relay,
-				    r->family, r->addr, r->plen, r->verdict))
-			return -1;
 	}
+	if (txn_begin())
+		return -1;
 	for (m = 0; m < MODE_COUNT; m++) {
-		struct op25b_config *cfg =
-			&targets[m].skel->data_config->op25b_cfg;
+		struct op25b_config *cfg = engine_config(&targets[m].eng);
 
-		for (i = 0; i < POLICY_N; i++) {
-			int err = install_rule(targets[m].skel, &rules[i]);
-
-			if (err) {
-				fprintf(stderr,
-					"fuzz: installing '%s': %s\n",
-					policy_lines[i].prefix,
-					strerror(-err));
-				return -1;
-			}
-		}
 		memset(cfg->ports, 0, sizeof(cfg->ports));
 		/* The whole set is ours: no reliance on the default. */
 		for (j = 0; j < ARRAY_LEN(blocked_ports); j++) {
@@ -1122,7 +1409,123 @@ static int setup_policy(void)
 	for (j = 0; j < ARRAY_LEN(blocked_ports); j++)
 		oracle.port_blocked[blocked_ports[j]] = 1;
 	set_action(OP25B_ACT_DROP);
-	return 0;
+	if (populate(T_SUB, INITIAL_PER_TREE) ||
+	    populate(T_RELAY, INITIAL_PER_TREE))
+		return -1;
+	return txn_commit();
+}
+
+/* ---- hit counters: every live rule's, against the oracle's entries */
+
+struct hit_row {
+	int table;
+	int family;
+	unsigned int plen;
+	unsigned int verdict;
+	uint8_t addr[16];
+	uint64_t hits;
+};
+
+static int hit_row_cmp(const void *a, const void *b)
+{
+	const struct hit_row *x = a, *y = b;
+
+	if (x->table != y->table)
+		return x->table - y->table;
+	if (x->family != y->family)
+		return x->family - y->family;
+	if (x->plen != y->plen)
+		return x->plen < y->plen ? -1 : 1;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+static void fmt_row(char *buf, size_t size, const struct hit_row *h)
+{
+	struct parsed_rule r = { .table = h->table, .family = h->family,
+				 .plen = h->plen };
+
+	memcpy(r.addr, h->addr, 16);
+	fmt_rule(buf, size, &r);
+}
+
+/*
+ * The engine's live rules are the oracle's entries, with their verdicts,
+ * and each has counted exactly the packets the oracle says it decided.
+ */
+static int check_hits(int mode)
+{
+	struct target *t = &targets[mode];
+	struct hit_row *want, *got;
+	struct engine_rule *v;
+	size_t n, nw = 0, i, bad = 0;
+	char name[96];
+	int table, k;
+
+	if (engine_rules(&t->eng, OP25B_TABLE_FORCE_U32, true, &v, &n)) {
+		check(0, "%s hits: engine_rules: %s", mode_name[mode],
+		      t->eng.err);
+		return -1;
+	}
+	want = calloc((size_t)(oracle.subscriber.n + oracle.relay.n) + 1,
+		      sizeof(*want));
+	got = calloc(n + 1, sizeof(*got));
+	if (!want || !got) {
+		fprintf(stderr, "fuzz: out of memory\n");
+		exit(2);
+	}
+	for (table = T_SUB; table <= T_RELAY; table++) {
+		const struct oracle_table *ot = oracle_table_of(table);
+
+		for (k = 0; k < ot->n; k++, nw++) {
+			want[nw].table = table;
+			want[nw].family = ot->rule[k].family;
+			want[nw].plen = ot->rule[k].plen;
+			want[nw].verdict = ot->rule[k].verdict;
+			memcpy(want[nw].addr, ot->rule[k].addr, 16);
+			want[nw].hits = ot->rule[k].hits[mode == MODE_L3];
+		}
+	}
+	for (i = 0; i < n; i++) {
+		got[i].table = (int)v[i].table;
+		got[i].family = v[i].p.family == AF_INET ? 4 : 6;
+		got[i].plen = v[i].p.len;
+		got[i].verdict = v[i].verdict;
+		memcpy(got[i].addr, v[i].p.addr, 16);
+		got[i].hits = v[i].hits;
+	}
+	free(v);
+	qsort(want, nw, sizeof(*want), hit_row_cmp);
+	qsort(got, n, sizeof(*got), hit_row_cmp);
+	t->hit_checks++;
+	if (n != nw) {
+		check(0, "%s rules: the engine publishes %zu, the oracle holds "
+			 "%zu", mode_name[mode], n, nw);
+		bad++;
+	}
+	for (i = 0; i < n && i < nw && bad < 5; i++) {
+		if (hit_row_cmp(&want[i], &got[i])) {
+			fmt_row(name, sizeof(name), &want[i]);
+			check(0, "%s rules: the oracle's %s is not published "
+				 "(sorted row %zu)", mode_name[mode], name, i);
+			bad++;
+			break;
+		}
+		if (want[i].verdict == got[i].verdict &&
+		    want[i].hits == got[i].hits)
+			continue;
+		fmt_row(name, sizeof(name), &want[i]);
+		check(0, "%s rule %s: verdict %u, %" PRIu64 " hits expected; "
+			 "verdict %u, %" PRIu64 " hits seen", mode_name[mode],
+		      name, want[i].verdict, want[i].hits, got[i].verdict,
+		      got[i].hits);
+		bad++;
+	}
+	free(want);
+	free(got);
+	if (bad)
+		printf("#   after %lu publishes; reproduce: "
+		       "fuzz -s %llu -n %lu\n", publishes, seed, packets_run);
+	return bad ? -1 : 0;
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
@@ -1150,6 +1553,7 @@ static int skip(const char *why)
 
 static int load_targets(char *why, size_t size)
 {
+	struct engine_fds fds;
 	int m, err;
 
 	for (m = 0; m < MODE_COUNT; m++) {
@@ -1170,6 +1574,20 @@ static int load_targets(char *why, size_t size)
 		}
 		targets[m].xdp_fd = bpf_program__fd(skel->progs.op25b_xdp);
 		targets[m].tc_fd = bpf_program__fd(skel->progs.op25b_tc);
+		fds.policy = bpf_map__fd(skel->maps.data_policy);
+		fds.roots = bpf_map__fd(skel->maps.op25b_roots);
+		fds.nodes = bpf_map__fd(skel->maps.op25b_nodes);
+		fds.leaves = bpf_map__fd(skel->maps.op25b_leaves);
+		fds.rules = bpf_map__fd(skel->maps.op25b_rules);
+		fds.hits = bpf_map__fd(skel->maps.op25b_hits);
+		fds.engine = bpf_map__fd(skel->maps.op25b_engine);
+		fds.index = bpf_map__fd(skel->maps.op25b_index);
+		if (engine_open(&targets[m].eng, &fds, true)) {
+			snprintf(why, size, "the %s engine: %s", mode_name[m],
+				 targets[m].eng.err);
+			return -1;
+		}
+		targets[m].eng_open = true;
 	}
 	return 0;
 }
@@ -1178,8 +1596,11 @@ static void destroy_targets(void)
 {
 	int m;
 
-	for (m = 0; m < MODE_COUNT; m++)
+	for (m = 0; m < MODE_COUNT; m++) {
+		if (targets[m].eng_open)
+			engine_close(&targets[m].eng);
 		op25b_bpf__destroy(targets[m].skel);
+	}
 }
 
 /* ---- the run */
@@ -1339,7 +1760,9 @@ static int run_one(unsigned long idx, struct gen *g)
 	answers[mode][0] += xdp_rst.answer;
 	runs_agreed[mode][0]++;
 	oracle_count(&r, xdp_rst.answer, &t->expect);
+	oracle_hit(&oracle, &r, g->l3);
 	if (tc_ran) {
+		oracle_hit(&oracle, &r, g->l3);
 		answers[mode][1] += tc_rst.answer;
 		partial_answers += tc_rst.answer && tc_rst.partial;
 		partial_refused += !tc_rst.answer && tc_rst.partial &&
@@ -1377,6 +1800,10 @@ static void summary(unsigned long n, double secs)
 	       answers[MODE_L2][1] + answers[MODE_L3][1], partial_answers,
 	       partial_refused);
 	printf("; xdp_aborted %lu\n", xdp_aborted);
+	printf("# policy: %lu publishes, %lu batches of %lu changes in all, "
+	       "%lu flushes; now %d subscriber and %d relay prefixes\n",
+	       publishes, batches, changes, flushes, oracle.subscriber.n,
+	       oracle.relay.n);
 	for (m = 0; m < MODE_COUNT; m++) {
 		printf("# %s:", mode_name[m]);
 		for (c = 0; c <= OP25B_C_MALFORMED; c++)
@@ -1405,6 +1832,10 @@ static void final_checks(unsigned long n)
 		check(targets[m].checks > 0,
 		      "%s counters agree at %lu checkpoints", mode_name[m],
 		      targets[m].checks);
+		if (!check_hits(m))
+			check(1, "%s rules and their hit counters agree after "
+			      "%lu publishes, at %lu checkpoints", mode_name[m],
+			      publishes, targets[m].hit_checks);
 	}
 	check(xdp_aborted == 0, "op25b_xdp never returned XDP_ABORTED (%lu)",
 	      xdp_aborted);
@@ -1429,6 +1860,22 @@ static void final_checks(unsigned long n)
 	      "segment in kind (%lu)", partial_answers);
 	check(partial_refused > 0, "op25b_tc left a checksum-partial segment "
 	      "whose header would move unanswered (%lu)", partial_refused);
+	check(batches >= 10 && flushes > 0, "policy changed in %lu batches "
+	      "(%lu flushes), each one publish", batches, flushes);
+	for (m = 0; m < 2; m++) {
+		unsigned int nbits = m ? 128 : 32, b, missing = 0;
+
+		/* /0, host routes, and every level edge and its neighbours */
+		missing += !len_installed[m][0] + !len_installed[m][nbits] +
+			   !len_installed[m][nbits - 1];
+		for (b = OP25B_ROOT_BITS; b <= nbits; b += OP25B_STRIDE)
+			missing += !len_installed[m][b - 1] +
+				   !len_installed[m][b] +
+				   (b < nbits && !len_installed[m][b + 1]);
+		check(!missing, "ipv%d prefixes of /0, /%u and every stride "
+		      "edge +-1 installed (%u lengths missing)", m ? 6 : 4,
+		      nbits, missing);
+	}
 }
 
 int main(int argc, char **argv)
@@ -1491,8 +1938,24 @@ int main(int argc, char **argv)
 	t0 = now();
 	for (i = 0; i < n && !rc; i++) {
 		if (i % CHECK_EVERY == 0) {
+			unsigned long block = i / CHECK_EVERY;
+			bool batch = block && block % POLICY_BLOCKS == 0;
+
 			window_n = 0;
-			set_action(block_action(i / CHECK_EVERY));
+			/* deletes take counts along: check them first */
+			for (m = 0; batch && m < MODE_COUNT && !rc; m++)
+				if (check_hits(m))
+					rc = 1;
+			/* the action and a batch of changes: one publish */
+			if (rc || txn_begin()) {
+				rc = 1;
+				break;
+			}
+			set_action(block_action(block));
+			if ((batch && policy_batch()) || txn_commit()) {
+				rc = 1;
+				break;
+			}
 		}
 		gen_packet(&g);
 		memcpy(window[window_n].b, g.b, g.len);

@@ -269,12 +269,38 @@ void oracle_policy_init(struct oracle_policy *p)
 	p->action = OP25B_ACT_DROP;
 }
 
-int oracle_add_rule(struct oracle_table *t, int family, const uint8_t *addr,
+static bool same_prefix(const struct oracle_rule *r, int family,
+			const uint8_t *addr, unsigned int plen)
+{
+	return r->family == family && r->plen == plen &&
+	       !memcmp(r->addr, addr, family == 4 ? 4 : 16);
+}
+
+int oracle_find_rule(const struct oracle_table *t, int family,
+		     const uint8_t *addr, unsigned int plen)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++)
+		if (same_prefix(&t->rule[i], family, addr, plen))
+			return i;
+	return -1;
+}
+
+int oracle_set_rule(struct oracle_table *t, int family, const uint8_t *addr,
 		    unsigned int plen, unsigned int verdict)
 {
 	struct oracle_rule *r;
+	int i;
 
-	if (t->n == ORACLE_RULES_MAX || plen > (family == 4 ? 32u : 128u))
+	if ((family != 4 && family != 6) || plen > (family == 4 ? 32u : 128u))
+		return -1;
+	i = oracle_find_rule(t, family, addr, plen);
+	if (i >= 0) {
+		t->rule[i].verdict = verdict;
+		return 0;
+	}
+	if (t->n == ORACLE_RULES_MAX)
 		return -1;
 	r = &t->rule[t->n++];
 	memset(r, 0, sizeof(*r));
@@ -282,48 +308,78 @@ int oracle_add_rule(struct oracle_table *t, int family, const uint8_t *addr,
 	memcpy(r->addr, addr, family == 4 ? 4 : 16);
 	r->plen = plen;
 	r->verdict = verdict;
-	return 0;
+	return 1;
 }
 
+int oracle_del_rule(struct oracle_table *t, int family, const uint8_t *addr,
+		    unsigned int plen)
+{
+	int i = oracle_find_rule(t, family, addr, plen);
+
+	if (i < 0)
+		return 0;
+	t->rule[i] = t->rule[--t->n];
+	return 1;
+}
+
+/* Whole bytes first, then the bits of the last partial byte. */
 static bool prefix_covers(const struct oracle_rule *r, const uint8_t *addr)
 {
-	unsigned int bit;
+	unsigned int bytes = r->plen / 8, rest = r->plen % 8;
+	unsigned int mask = (0xff00u >> rest) & 0xff;
 
-	for (bit = 0; bit < r->plen; bit++) {
-		unsigned int mask = 0x80 >> (bit % 8);
-
-		if ((r->addr[bit / 8] & mask) != (addr[bit / 8] & mask))
-			return false;
-	}
-	return true;
+	if (memcmp(r->addr, addr, bytes))
+		return false;
+	return !rest || !((r->addr[bytes] ^ addr[bytes]) & mask);
 }
 
-unsigned int oracle_lookup(const struct oracle_table *t, int family,
-			   const uint8_t *addr)
+int oracle_match(const struct oracle_table *t, int family,
+		 const uint8_t *addr)
 {
-	const struct oracle_rule *best = NULL;
-	int i;
+	int i, best = -1;
 
 	for (i = 0; i < t->n; i++) {
 		const struct oracle_rule *r = &t->rule[i];
 
 		if (r->family != family || !prefix_covers(r, addr))
 			continue;
-		if (!best || r->plen > best->plen)
-			best = r;
+		if (best < 0 || r->plen > t->rule[best].plen)
+			best = i;
 	}
-	return best ? best->verdict : OP25B_V_NONE;
+	return best;
+}
+
+unsigned int oracle_lookup(const struct oracle_table *t, int family,
+			   const uint8_t *addr)
+{
+	int i = oracle_match(t, family, addr);
+
+	return i < 0 ? OP25B_V_NONE : t->rule[i].verdict;
+}
+
+/*
+ * DESIGN.md: a rule's hits count the packets it decided a lookup for: the
+ * source's best match, and the destination's when the source is denied.
+ */
+void oracle_hit(struct oracle_policy *p, const struct oracle_result *r,
+		bool l3)
+{
+	if (r->sub_rule >= 0)
+		p->subscriber.rule[r->sub_rule].hits[l3]++;
+	if (r->relay_rule >= 0)
+		p->relay.rule[r->relay_rule].hits[l3]++;
 }
 
 struct oracle_result oracle_judge(const struct oracle_policy *p, bool l3,
 				  const uint8_t *pkt, size_t len)
 {
 	struct oracle_result res = { .cls = OP25B_C_PASS,
-				     .judgement = ORACLE_J_NONE };
+				     .judgement = ORACLE_J_NONE,
+				     .sub_rule = -1, .relay_rule = -1 };
 	struct l3_start s = l3 ? parse_l3(pkt, len) : parse_l2(pkt, len);
 	const uint8_t *ip = pkt + s.off, *src, *dst;
 	size_t ip_len = len - s.off, tcp = 0, end = 0;
-	unsigned int sub;
+	unsigned int sub = OP25B_V_NONE, relay = OP25B_V_NONE;
 
 	if (s.family == 4)
 		res.cls = classify_ipv4(p, ip, ip_len, &tcp, &end);
@@ -340,12 +396,20 @@ struct oracle_result oracle_judge(const struct oracle_policy *p, bool l3,
 	/* Every judged class carries a whole fixed IP header: addresses. */
 	src = ip + (s.family == 4 ? 12 : 8);
 	dst = ip + (s.family == 4 ? 16 : 24);
-	sub = oracle_lookup(&p->subscriber, s.family, src);
+	res.sub_rule = oracle_match(&p->subscriber, s.family, src);
+	if (res.sub_rule >= 0)
+		sub = p->subscriber.rule[res.sub_rule].verdict;
+	/* the destination matters, and is looked up, for a denied source only */
+	if (sub == OP25B_V_DENY) {
+		res.relay_rule = oracle_match(&p->relay, s.family, dst);
+		if (res.relay_rule >= 0)
+			relay = p->relay.rule[res.relay_rule].verdict;
+	}
 	if (sub == OP25B_V_ALLOW) {
 		res.judgement = ORACLE_J_EXEMPT;
 	} else if (sub != OP25B_V_DENY) {
 		res.judgement = ORACLE_J_NOT_SUBSCRIBER;
-	} else if (oracle_lookup(&p->relay, s.family, dst) == OP25B_V_ALLOW) {
+	} else if (relay == OP25B_V_ALLOW) {
 		res.judgement = ORACLE_J_RELAY;
 	} else if (p->action == OP25B_ACT_MONITOR) {
 		res.judgement = ORACLE_J_MONITORED;

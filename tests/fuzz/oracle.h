@@ -18,7 +18,8 @@
 
 #include "op25b.h"
 
-#define ORACLE_RULES_MAX	64
+/* Per table, both families: the fuzzer's tables run to thousands. */
+#define ORACLE_RULES_MAX	16384
 
 /* One table entry; family 4 uses the first 4 bytes of addr. */
 struct oracle_rule {
@@ -26,6 +27,12 @@ struct oracle_rule {
 	uint8_t addr[16];
 	unsigned int plen;
 	unsigned int verdict;	/* enum op25b_verdict */
+	/*
+	 * Packets this entry decided a lookup for, on L2 [0] and L3 [1]
+	 * devices (two datapaths, two sets of counters). A new verdict for
+	 * the same prefix keeps them; a deleted entry takes them along.
+	 */
+	uint64_t hits[2];
 };
 
 struct oracle_table {
@@ -61,6 +68,9 @@ struct oracle_result {
 	size_t pppoe;		/* the PPPoE header's offset; 0: none */
 	size_t l4off;		/* the TCP header: class SMTP only */
 	size_t end;		/* where the IP datagram ends */
+	/* the entries that decided, by index into their table; -1: none */
+	int sub_rule;
+	int relay_rule;
 };
 
 /* Ethernet, two tags, PPPoE, the fixed IPv6 header and TCP's. */
@@ -76,11 +86,27 @@ struct oracle_rst {
 };
 
 void oracle_policy_init(struct oracle_policy *p);
-int oracle_add_rule(struct oracle_table *t, int family, const uint8_t *addr,
+/*
+ * Add an entry, or give an existing one (same family, address, length) a
+ * new verdict. 1: added, 0: changed or unchanged, -1: no room / bad.
+ */
+int oracle_set_rule(struct oracle_table *t, int family, const uint8_t *addr,
 		    unsigned int plen, unsigned int verdict);
+/* Remove an entry. 1: removed, 0: absent. Indices of others may move. */
+int oracle_del_rule(struct oracle_table *t, int family, const uint8_t *addr,
+		    unsigned int plen);
+/* The entry with exactly this prefix: its index, or -1. */
+int oracle_find_rule(const struct oracle_table *t, int family,
+		     const uint8_t *addr, unsigned int plen);
+/* Best (longest) match's index, -1 when nothing matches. */
+int oracle_match(const struct oracle_table *t, int family,
+		 const uint8_t *addr);
 /* Best (longest) match's verdict, OP25B_V_NONE when nothing matches. */
 unsigned int oracle_lookup(const struct oracle_table *t, int family,
 			   const uint8_t *addr);
+/* Count one run of a frame judged r on the entries that decided it. */
+void oracle_hit(struct oracle_policy *p, const struct oracle_result *r,
+		bool l3);
 
 /*
  * Verdict for one frame. l3 selects a device without an Ethernet header,
