@@ -78,7 +78,7 @@ $(BUILD)/test_datapath: tests/unit/test_datapath.c $(TEST_COMMON)
 
 $(BUILD)/test_engine: tests/unit/test_engine.c $(TEST_COMMON)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS) -lpthread
 
 FUZZ_SRC := tests/fuzz/fuzz.c tests/fuzz/oracle.c
 $(BUILD)/fuzz: $(FUZZ_SRC) tests/fuzz/oracle.h $(TEST_COMMON)

@@ -119,6 +119,90 @@ static unsigned int depth_of(__u32 len)
 
 /* ---- mapping ---- */
 
+#define WIN_CHUNK	(256 * 1024)
+
+/* Mapping failed under a writer: as if it were killed, the next cleans up. */
+static void __attribute__((noreturn)) win_fatal(size_t off, int err)
+{
+	fprintf(stderr, "op25b: cannot map the policy maps at %zu: %s\n", off,
+		strerror(err));
+	exit(1);
+}
+
+static void win_map(struct window *w, size_t c)
+{
+	size_t off = c * WIN_CHUNK, len = w->len - off;
+	void *p;
+
+	if (len > WIN_CHUNK)
+		len = WIN_CHUNK;
+	p = mmap(w->base + off, len, w->prot, MAP_SHARED | MAP_FIXED, w->fd,
+		 (off_t)off);
+	if (p == MAP_FAILED)
+		win_fatal(off, errno);
+	w->mapped[c / 8] |= 1u << (c % 8);
+}
+
+/* Elements [i, i + n) of w, mapped. */
+static void *win_at(struct window *w, size_t i, size_t n)
+{
+	size_t first = i * w->elem, last = (i + (n ? n : 1)) * w->elem - 1, c;
+
+	if (last >= w->len)
+		win_fatal(last, ERANGE);
+	for (c = first / WIN_CHUNK; c <= last / WIN_CHUNK; c++)
+		if (!(w->mapped[c / 8] & (1u << (c % 8))))
+			win_map(w, c);
+	return w->base + first;
+}
+
+static struct op25b_node *nodes_at(struct engine *e, size_t i, size_t n)
+{
+	return win_at(&e->nodes, i, n);
+}
+
+static __u32 *leaves_at(struct engine *e, size_t i, size_t n)
+{
+	return win_at(&e->leaves, i, n);
+}
+
+static struct op25b_rule *rules_at(struct engine *e, size_t i, size_t n)
+{
+	return win_at(&e->rules, i, n);
+}
+
+static __u32 *slots_at(struct engine *e, size_t i, size_t n)
+{
+	return win_at(&e->index, i, n);
+}
+
+static int win_open(struct window *w, int fd, size_t len, size_t elem,
+		    int prot)
+{
+	w->fd = fd;
+	w->len = len;
+	w->elem = elem;
+	w->prot = prot;
+	w->mapped = calloc(len / WIN_CHUNK / 8 + 1, 1);
+	w->base = mmap(NULL, len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!w->mapped || w->base == MAP_FAILED) {
+		free(w->mapped);
+		w->mapped = NULL;
+		w->base = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void win_close(struct window *w)
+{
+	if (w->base)
+		munmap(w->base, w->len);
+	free(w->mapped);
+	memset(w, 0, sizeof(*w));
+}
+
 static int *fd_slot(struct engine_fds *f, int i)
 {
 	return &((int *)f)[i];
@@ -144,6 +228,26 @@ static int map_info(int fd, struct bpf_map_info *info)
 	return bpf_obj_get_info_by_fd(fd, info, &len);
 }
 
+/* Which maps are windows, and the size of what they are indexed by. */
+static struct window *window_of(struct engine *e, int i, size_t *elem)
+{
+	switch (i) {
+	case 2:
+		*elem = sizeof(struct op25b_node);
+		return &e->nodes;
+	case 3:
+		*elem = sizeof(__u32);
+		return &e->leaves;
+	case 4:
+		*elem = sizeof(struct op25b_rule);
+		return &e->rules;
+	case 7:
+		*elem = sizeof(__u32);
+		return &e->index;
+	}
+	return NULL;
+}
+
 int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 {
 	struct bpf_map_info info;
@@ -158,6 +262,8 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 		return fail(e, -EINVAL, "cannot count the possible CPUs");
 	for (i = 0; i < 8; i++) {
 		int fd = *fd_slot(&e->fd, i);
+		struct window *w;
+		size_t len, elem;
 
 		if (map_info(fd, &info))
 			return fail(e, -errno, "cannot inspect map '%s': %s",
@@ -169,19 +275,32 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 				    map_value_size[i]);
 		if (i == 5)	/* per-CPU hits: read by syscall */
 			continue;
-		e->len[i] = (size_t)info.max_entries *
-			    ((info.value_size + 7) & ~7u);
-		/* mmap takes whole pages; the map's area is page-rounded */
-		e->len[i] = (e->len[i] + 4095) & ~(size_t)4095;
-		p[i] = mmap(NULL, e->len[i], prot, MAP_SHARED, fd, 0);
-		if (p[i] == MAP_FAILED) {
-			p[i] = NULL;
-			e->len[i] = 0;
-			engine_close(e);
-			return fail(e, -errno, "cannot map '%s': %s",
-				    map_names[i], strerror(errno));
+		/* elements are 8-byte aligned; mmap takes whole pages */
+		len = (size_t)info.max_entries * ((info.value_size + 7) & ~7u);
+		len = (len + 4095) & ~(size_t)4095;
+		w = window_of(e, i, &elem);
+		if (w) {
+			if (win_open(w, fd, len, elem, prot)) {
+				engine_close(e);
+				return fail(e, -ENOMEM, "cannot reserve room to map '%s'",
+					    map_names[i]);
+			}
+		} else {
+			p[i] = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
+			if (p[i] == MAP_FAILED) {
+				engine_close(e);
+				return fail(e, -errno, "cannot map '%s': %s",
+					    map_names[i], strerror(errno));
+			}
+			e->len[i] = len;
 		}
 		switch (i) {
+		case 0:
+			e->pol = p[0];
+			break;
+		case 1:
+			e->roots = p[1];
+			break;
 		case 2:
 			e->nodes_max = info.max_entries;
 			break;
@@ -190,6 +309,9 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 			break;
 		case 4:
 			e->rules_max = info.max_entries;
+			break;
+		case 6:
+			e->st = p[6];
 			break;
 		case 7:
 			e->index_mask = info.max_entries * OP25B_INDEX_PER - 1;
@@ -207,13 +329,6 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 				    "map 'index' is not a power of two");
 		}
 	}
-	e->pol = p[0];
-	e->roots = p[1];
-	e->nodes = p[2];
-	e->leaves = p[3];
-	e->rules = p[4];
-	e->st = p[6];
-	e->index = p[7];
 	if (e->st->layout && e->st->layout != OP25B_LAYOUT) {
 		__u32 l = e->st->layout;
 
@@ -226,22 +341,35 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 
 void engine_close(struct engine *e)
 {
-	void *p[8] = { e->pol, e->roots, e->nodes, e->leaves, e->rules, NULL,
-		       e->st, e->index };
+	void *p[3] = { e->pol, e->roots, e->st };
+	size_t len[3] = { e->len[0], e->len[1], e->len[6] };
 	int i;
 
 	if (e->in_txn)
 		engine_abort(e);
-	for (i = 0; i < 8; i++)
-		if (p[i] && e->len[i])
-			munmap(p[i], e->len[i]);
+	for (i = 0; i < 3; i++)
+		if (p[i] && len[i])
+			munmap(p[i], len[i]);
+	win_close(&e->nodes);
+	win_close(&e->leaves);
+	win_close(&e->rules);
+	win_close(&e->index);
 	e->pol = NULL;
 	e->roots = NULL;
-	e->nodes = NULL;
-	e->leaves = NULL;
-	e->rules = NULL;
 	e->st = NULL;
-	e->index = NULL;
+}
+
+void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves)
+{
+	__u32 b, sz;
+
+	*nodes = *leaves = 0;
+	for (sz = 1; sz <= OP25B_BLOCK_MAX; sz++) {
+		for (b = e->st->node_free[sz]; b; b = nodes_at(e, b, 1)->child_base)
+			*nodes += sz;
+		for (b = e->st->leaf_free[sz]; b; b = *leaves_at(e, b, 1))
+			*leaves += sz;
+	}
 }
 
 __u32 engine_capacity(const struct engine *e)
@@ -310,53 +438,53 @@ static bool rule_is(const struct op25b_rule *r, int tree, const struct prefix *p
 }
 
 /* The slot holding p's rule id in tree, or of the empty slot ending its probe. */
-static __u32 index_slot(const struct engine *e, int tree, const struct prefix *p)
+static __u32 index_slot(struct engine *e, int tree, const struct prefix *p)
 {
 	__u32 i = prefix_hash(tree, p->len, p->addr) & e->index_mask;
 
-	while (e->index[i] && !rule_is(&e->rules[e->index[i]], tree, p))
+	while ((*slots_at(e, i, 1)) && !rule_is(rules_at(e, (*slots_at(e, i, 1)), 1), tree, p))
 		i = (i + 1) & e->index_mask;
 	return i;
 }
 
-static __u32 index_find(const struct engine *e, int tree, const struct prefix *p)
+static __u32 index_find(struct engine *e, int tree, const struct prefix *p)
 {
-	return e->index[index_slot(e, tree, p)];
+	return (*slots_at(e, index_slot(e, tree, p), 1));
 }
 
 static void index_add(struct engine *e, __u32 rid)
 {
-	__u32 i = rule_hash(&e->rules[rid]) & e->index_mask;
+	__u32 i = rule_hash(rules_at(e, rid, 1)) & e->index_mask;
 
-	while (e->index[i])
+	while ((*slots_at(e, i, 1)))
 		i = (i + 1) & e->index_mask;
-	e->index[i] = rid;
+	(*slots_at(e, i, 1)) = rid;
 	e->st->index_used++;
 }
 
 /* Linear probing without tombstones: shift the probe chain back. */
 static void index_remove(struct engine *e, __u32 rid)
 {
-	__u32 i = rule_hash(&e->rules[rid]) & e->index_mask, j, k;
+	__u32 i = rule_hash(rules_at(e, rid, 1)) & e->index_mask, j, k;
 
-	while (e->index[i] != rid) {
-		if (!e->index[i])
+	while ((*slots_at(e, i, 1)) != rid) {
+		if (!(*slots_at(e, i, 1)))
 			return;
 		i = (i + 1) & e->index_mask;
 	}
 	j = i;
 	for (;;) {
 		j = (j + 1) & e->index_mask;
-		if (!e->index[j])
+		if (!(*slots_at(e, j, 1)))
 			break;
-		k = rule_hash(&e->rules[e->index[j]]) & e->index_mask;
+		k = rule_hash(rules_at(e, (*slots_at(e, j, 1)), 1)) & e->index_mask;
 		/* k cyclically in (i, j]: the entry stays */
 		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
-		e->index[i] = e->index[j];
+		(*slots_at(e, i, 1)) = (*slots_at(e, j, 1));
 		i = j;
 	}
-	e->index[i] = 0;
+	(*slots_at(e, i, 1)) = 0;
 	e->st->index_used--;
 }
 
@@ -379,7 +507,7 @@ static int pairs_add(struct engine *e, struct u32_pairs *l, __u32 a, __u32 b)
 
 static void rule_clear(struct engine *e, __u32 rid)
 {
-	struct op25b_rule *r = &e->rules[rid];
+	struct op25b_rule *r = rules_at(e, rid, 1);
 
 	memset(r, 0, sizeof(*r));
 	r->link = e->st->rule_free;
@@ -394,7 +522,7 @@ static int rule_new(struct engine *e, int tree, const struct prefix *p,
 	int err;
 
 	if (rid) {
-		e->st->rule_free = e->rules[rid].link;
+		e->st->rule_free = (*rules_at(e, rid, 1)).link;
 		/* a recycled id may carry old counts: zeroed before publish */
 		err = pairs_add(e, &e->reused, rid, 0);
 		if (err)
@@ -407,7 +535,7 @@ static int rule_new(struct engine *e, int tree, const struct prefix *p,
 		rid = e->st->rule_top++;
 	}
 	e->touched = true;
-	r = &e->rules[rid];
+	r = rules_at(e, rid, 1);
 	memset(r, 0, sizeof(*r));
 	r->table = tree >> 1;
 	r->verdict = v;
@@ -424,17 +552,17 @@ static int rule_new(struct engine *e, int tree, const struct prefix *p,
 static int rule_kill(struct engine *e, __u32 rid)
 {
 	index_remove(e, rid);
-	if (e->rules[rid].born == e->gen + 1) {
+	if ((*rules_at(e, rid, 1)).born == e->gen + 1) {
 		rule_clear(e, rid);
 		return 0;
 	}
-	e->rules[rid].died = e->gen + 1;
+	(*rules_at(e, rid, 1)).died = e->gen + 1;
 	return pairs_add(e, &e->dead, rid, 0);
 }
 
-static __u32 leaf_len(const struct engine *e, __u32 leaf)
+static __u32 leaf_len(struct engine *e, __u32 leaf)
 {
-	return e->rules[OP25B_LEAF_RID(leaf)].prefixlen;
+	return (*rules_at(e, OP25B_LEAF_RID(leaf), 1)).prefixlen;
 }
 
 /* ---- blocks: children (nodes) and leaves ---- */
@@ -454,7 +582,7 @@ static int node_alloc(struct engine *e, __u32 n, __u32 *out)
 	__u32 b = e->st->node_free[n];
 
 	if (b) {
-		e->st->node_free[n] = e->nodes[b].child_base;
+		e->st->node_free[n] = (*nodes_at(e, b, 1)).child_base;
 	} else {
 		if (e->st->node_top + n > e->nodes_max)
 			return fail(e, -ENOSPC, "the node pool is full (%u nodes)",
@@ -470,7 +598,7 @@ static int node_alloc(struct engine *e, __u32 n, __u32 *out)
 
 static void node_free_now(struct engine *e, __u32 b, __u32 n)
 {
-	e->nodes[b].child_base = e->st->node_free[n];
+	(*nodes_at(e, b, 1)).child_base = e->st->node_free[n];
 	e->st->node_free[n] = b;
 }
 
@@ -493,7 +621,7 @@ static int leaf_alloc(struct engine *e, __u32 n, __u32 *out)
 	__u32 b = e->st->leaf_free[n];
 
 	if (b) {
-		e->st->leaf_free[n] = e->leaves[b];
+		e->st->leaf_free[n] = (*leaves_at(e, b, 1));
 	} else {
 		if (e->st->leaf_top + n > e->leaves_max)
 			return fail(e, -ENOSPC, "the leaf pool is full (%u leaves)",
@@ -509,7 +637,7 @@ static int leaf_alloc(struct engine *e, __u32 n, __u32 *out)
 
 static void leaf_free_now(struct engine *e, __u32 b, __u32 n)
 {
-	e->leaves[b] = e->st->leaf_free[n];
+	(*leaves_at(e, b, 1)) = e->st->leaf_free[n];
 	e->st->leaf_free[n] = b;
 }
 
@@ -527,7 +655,7 @@ static int leaf_release(struct engine *e, __u32 b, __u32 n)
 
 /* ---- nodes ---- */
 
-static void node_decode(const struct engine *e, const struct op25b_node *n,
+static void node_decode(struct engine *e, const struct op25b_node *n,
 			__u32 v[OP25B_SLOTS])
 {
 	int s, k = -1;
@@ -535,14 +663,14 @@ static void node_decode(const struct engine *e, const struct op25b_node *n,
 	for (s = 0; s < (int)OP25B_SLOTS; s++) {
 		if ((n->run_map >> s) & 1)
 			k++;
-		v[s] = e->leaves[n->leaf_base + k];
+		v[s] = (*leaves_at(e, n->leaf_base + k, 1));
 	}
 }
 
 /* Give node ni the leaves v, in a new block; the old one is released. */
 static int node_encode(struct engine *e, __u32 ni, const __u32 v[OP25B_SLOTS])
 {
-	struct op25b_node *n = &e->nodes[ni];
+	struct op25b_node *n = nodes_at(e, ni, 1);
 	__u64 runs = 1;
 	__u32 b = 0, k = 0, cnt;
 	int s, err;
@@ -557,7 +685,7 @@ static int node_encode(struct engine *e, __u32 ni, const __u32 v[OP25B_SLOTS])
 			return err;
 		for (s = 0; s < (int)OP25B_SLOTS; s++)
 			if ((runs >> s) & 1)
-				e->leaves[b + k++] = v[s];
+				(*leaves_at(e, b + k++, 1)) = v[s];
 	}
 	err = leaf_release(e, n->leaf_base, popcount64(n->run_map));
 	n->run_map = runs;
@@ -589,7 +717,7 @@ static int block_own(struct engine *e, __u32 b, __u32 n, __u32 *out)
 	err = node_alloc(e, n, &nb);
 	if (err)
 		return err;
-	memcpy(&e->nodes[nb], &e->nodes[b], n * sizeof(e->nodes[0]));
+	memcpy(nodes_at(e, nb, n), nodes_at(e, b, n), n * sizeof(struct op25b_node));
 	*out = nb;
 	return node_release(e, b, n);
 }
@@ -601,7 +729,7 @@ static int block_own(struct engine *e, __u32 b, __u32 n, __u32 *out)
 static int child_own(struct engine *e, __u32 pi, __u32 s, bool create,
 		     __u32 *out)
 {
-	struct op25b_node *p = &e->nodes[pi];
+	struct op25b_node *p = nodes_at(e, pi, 1);
 	__u32 k = popcount64(p->child_map), nb;
 	__u32 rank = popcount64(p->child_map & ((1ULL << s) - 1));
 	int err;
@@ -611,7 +739,7 @@ static int child_own(struct engine *e, __u32 pi, __u32 s, bool create,
 		err = block_own(e, p->child_base, k, &nb);
 		if (err)
 			return err;
-		p = &e->nodes[pi];
+		p = nodes_at(e, pi, 1);
 		p->child_base = nb;
 		*out = nb + rank;
 		return 0;
@@ -621,10 +749,12 @@ static int child_own(struct engine *e, __u32 pi, __u32 s, bool create,
 	err = node_alloc(e, k + 1, &nb);
 	if (err)
 		return err;
-	p = &e->nodes[pi];
-	memcpy(&e->nodes[nb], &e->nodes[p->child_base], rank * sizeof(*p));
-	node_init(&e->nodes[nb + rank]);
-	memcpy(&e->nodes[nb + rank + 1], &e->nodes[p->child_base + rank],
+	p = nodes_at(e, pi, 1);
+	memcpy(nodes_at(e, nb, rank), nodes_at(e, p->child_base, rank),
+	       rank * sizeof(*p));
+	node_init(nodes_at(e, nb + rank, 1));
+	memcpy(nodes_at(e, nb + rank + 1, k - rank),
+	       nodes_at(e, p->child_base + rank, k - rank),
 	       (k - rank) * sizeof(*p));
 	err = k ? node_release(e, p->child_base, k) : 0;
 	p->child_base = nb;
@@ -636,7 +766,7 @@ static int child_own(struct engine *e, __u32 pi, __u32 s, bool create,
 /* Take the (empty) child at slot s out of owned node pi. */
 static int child_drop(struct engine *e, __u32 pi, __u32 s)
 {
-	struct op25b_node *p = &e->nodes[pi];
+	struct op25b_node *p = nodes_at(e, pi, 1);
 	__u32 k = popcount64(p->child_map), nb = 0;
 	__u32 rank = popcount64(p->child_map & ((1ULL << s) - 1));
 	int err;
@@ -645,10 +775,11 @@ static int child_drop(struct engine *e, __u32 pi, __u32 s)
 		err = node_alloc(e, k - 1, &nb);
 		if (err)
 			return err;
-		p = &e->nodes[pi];
-		memcpy(&e->nodes[nb], &e->nodes[p->child_base],
+		p = nodes_at(e, pi, 1);
+		memcpy(nodes_at(e, nb, rank), nodes_at(e, p->child_base, rank),
 		       rank * sizeof(*p));
-		memcpy(&e->nodes[nb + rank], &e->nodes[p->child_base + rank + 1],
+		memcpy(nodes_at(e, nb + rank, k - rank - 1),
+		       nodes_at(e, p->child_base + rank + 1, k - rank - 1),
 		       (k - rank - 1) * sizeof(*p));
 	}
 	err = node_release(e, p->child_base, k);
@@ -730,7 +861,7 @@ static int walk_own(struct engine *e, int tree, const struct prefix *p,
 		err = node_alloc(e, 1, &nb);
 		if (err)
 			return err;
-		node_init(&e->nodes[nb]);
+		node_init(nodes_at(e, nb, 1));
 		pa->root->child = nb;
 	} else {
 		err = block_own(e, pa->root->child, 1, &nb);
@@ -762,7 +893,7 @@ struct rewrite {
 	bool del;
 };
 
-static __u32 rewrite_one(const struct engine *e, const struct rewrite *rw,
+static __u32 rewrite_one(struct engine *e, const struct rewrite *rw,
 			 __u32 cur)
 {
 	if (rw->del)
@@ -788,7 +919,7 @@ static int span_rewrite(struct engine *e, struct path *pa,
 			rt[i].leaf = rewrite_one(e, rw, rt[i].leaf);
 		return 0;
 	}
-	node_decode(e, &e->nodes[pa->node[d]], v);
+	node_decode(e, nodes_at(e, pa->node[d], 1), v);
 	for (i = first; i < first + n; i++)
 		v[i] = rewrite_one(e, rw, v[i]);
 	return node_encode(e, pa->node[d], v);
@@ -801,7 +932,7 @@ static int path_prune(struct engine *e, struct path *pa)
 	int err;
 
 	for (d = pa->depth; d >= 1; d--) {
-		if (!node_empty(&e->nodes[pa->node[d]]))
+		if (!node_empty(nodes_at(e, pa->node[d], 1)))
 			return 0;
 		if (d == 1) {
 			err = node_release(e, pa->root->child, 1);
@@ -843,10 +974,10 @@ static void mark_block(__u8 *b, __u32 start, __u32 n)
 		bit_set(b, i);
 }
 
-static void mark_node(const struct engine *e, __u32 ni, __u8 *nm, __u8 *lm,
+static void mark_node(struct engine *e, __u32 ni, __u8 *nm, __u8 *lm,
 		      unsigned int depth)
 {
-	const struct op25b_node *n = &e->nodes[ni];
+	const struct op25b_node *n = nodes_at(e, ni, 1);
 	__u32 k = popcount64(n->child_map), i;
 
 	if (n->leaf_base)
@@ -916,11 +1047,12 @@ static int engine_recover(struct engine *e)
 	free(nm);
 	free(lm);
 
-	memset(e->index, 0, (size_t)(e->index_mask + 1) * sizeof(__u32));
+	memset(slots_at(e, 0, e->index_mask + 1), 0,
+	       (size_t)(e->index_mask + 1) * sizeof(__u32));
 	e->st->index_used = 0;
 	e->st->rule_free = 0;
 	for (rid = e->st->rule_top; rid-- > 1;) {
-		struct op25b_rule *r = &e->rules[rid];
+		struct op25b_rule *r = rules_at(e, rid, 1);
 
 		if (rule_alive(r, gen)) {
 			r->died = 0;
@@ -1016,7 +1148,7 @@ int engine_set(struct engine *e, enum op25b_table t, const struct prefix *p,
 	if (v != OP25B_V_ALLOW && v != OP25B_V_DENY)
 		return fail(e, -EINVAL, "not a verdict");
 	old = index_find(e, tree, p);
-	if (old && e->rules[old].verdict == v) {
+	if (old && (*rules_at(e, old, 1)).verdict == v) {
 		*ch = ENGINE_UNCHANGED;
 		return 0;
 	}
@@ -1036,9 +1168,9 @@ int engine_set(struct engine *e, enum op25b_table t, const struct prefix *p,
 		 * record's link names the published record it continues (one
 		 * changed twice in a batch passes it on); commit carries it.
 		 */
-		e->rules[rid].link = e->rules[old].born == e->gen + 1 ?
-				     e->rules[old].link : old;
-		if (e->rules[rid].link)
+		(*rules_at(e, rid, 1)).link = (*rules_at(e, old, 1)).born == e->gen + 1 ?
+				     (*rules_at(e, old, 1)).link : old;
+		if ((*rules_at(e, rid, 1)).link)
 			err = pairs_add(e, &e->carry, rid, 0);
 		return err ? err : rule_kill(e, old);
 	}
@@ -1048,7 +1180,7 @@ int engine_set(struct engine *e, enum op25b_table t, const struct prefix *p,
 }
 
 /* The next shorter prefix of p ending in the same table, if any. */
-static __u32 next_shorter(const struct engine *e, int tree,
+static __u32 next_shorter(struct engine *e, int tree,
 			  const struct prefix *p)
 {
 	unsigned int d = depth_of(p->len);
@@ -1061,7 +1193,7 @@ static __u32 next_shorter(const struct engine *e, int tree,
 		q.addr[bit / 8] &= (__u8)~(0x80u >> (bit % 8));
 		rid = index_find(e, tree, &q);
 		if (rid)
-			return OP25B_LEAF(rid, e->rules[rid].verdict);
+			return OP25B_LEAF(rid, (*rules_at(e, rid, 1)).verdict);
 	}
 	return 0;
 }
@@ -1083,7 +1215,7 @@ int engine_del(struct engine *e, enum op25b_table t, const struct prefix *p,
 		*ch = ENGINE_ABSENT;
 		return 0;
 	}
-	rw.old = OP25B_LEAF(rid, e->rules[rid].verdict);
+	rw.old = OP25B_LEAF(rid, (*rules_at(e, rid, 1)).verdict);
 	/* found before rid leaves the index, which it must not find */
 	rw.leaf = next_shorter(e, tree, p);
 	err = walk_own(e, tree, p, a, false, &pa);
@@ -1106,7 +1238,7 @@ int engine_del(struct engine *e, enum op25b_table t, const struct prefix *p,
 /* Release every block under node ni (children and leaves), and ni's own leaves. */
 static int release_subtree(struct engine *e, __u32 ni, unsigned int depth)
 {
-	const struct op25b_node n = e->nodes[ni];
+	const struct op25b_node n = (*nodes_at(e, ni, 1));
 	__u32 k = popcount64(n.child_map), i;
 	int err = 0;
 
@@ -1149,7 +1281,7 @@ int engine_flush(struct engine *e, enum op25b_table t, size_t *n)
 	}
 	(void)live;
 	for (rid = 1; rid < e->st->rule_top; rid++) {
-		struct op25b_rule *r = &e->rules[rid];
+		struct op25b_rule *r = rules_at(e, rid, 1);
 
 		if (r->table != t || !r->born || r->died)
 			continue;
@@ -1175,7 +1307,7 @@ static int hits_prepare(struct engine *e)
 				   strerror(errno));
 	for (i = 0; i < e->carry.n && !err; i++) {
 		__u32 rid = e->carry.v[i][0];
-		struct op25b_rule *r = &e->rules[rid];
+		struct op25b_rule *r = rules_at(e, rid, 1);
 
 		/* killed (or killed and reused) since: nothing to carry */
 		if (r->born != e->gen + 1 || !r->link)
@@ -1285,7 +1417,7 @@ int engine_rules(struct engine *e, enum op25b_table t, bool hits,
 	if (top > e->rules_max)
 		top = e->rules_max;
 	for (rid = 1; rid < top; rid++) {
-		const struct op25b_rule *r = &e->rules[rid];
+		const struct op25b_rule *r = rules_at(e, rid, 1);
 
 		if (!rule_alive(r, s->gen))
 			continue;
@@ -1320,7 +1452,7 @@ int engine_rules(struct engine *e, enum op25b_table t, bool hits,
 }
 
 /* The datapath's op25b_tree_lookup, over the mapped trees. */
-static __u32 tree_lookup(const struct engine *e, __u32 root, struct a128 a,
+static __u32 tree_lookup(struct engine *e, __u32 root, struct a128 a,
 			 unsigned int depth)
 {
 	const struct op25b_root_ent *re;
@@ -1334,12 +1466,12 @@ static __u32 tree_lookup(const struct engine *e, __u32 root, struct a128 a,
 	best = re->leaf;
 	cur = re->child;
 	for (d = 0; d < depth && cur && cur < e->nodes_max; d++) {
-		n = &e->nodes[cur];
+		n = nodes_at(e, cur, 1);
 		slot = bits_at(a, off, OP25B_STRIDE);
 		upto = ~0ULL >> (63 - slot);
 		k = n->leaf_base + popcount64(n->run_map & upto) - 1;
-		if (k < e->leaves_max && e->leaves[k])
-			best = e->leaves[k];
+		if (k < e->leaves_max && (*leaves_at(e, k, 1)))
+			best = (*leaves_at(e, k, 1));
 		if (!((n->child_map >> slot) & 1))
 			break;
 		cur = n->child_base + popcount64(n->child_map & (upto >> 1));
@@ -1364,6 +1496,6 @@ bool engine_match(struct engine *e, enum op25b_table t, int family,
 	r->table = t;
 	r->verdict = OP25B_LEAF_VERDICT(leaf);
 	r->rid = rid;
-	prefix_of_rule(&e->rules[rid], &r->p);
+	prefix_of_rule(rules_at(e, rid, 1), &r->p);
 	return true;
 }

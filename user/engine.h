@@ -41,15 +41,29 @@ struct u32_pairs {
 	size_t cap;
 };
 
+/*
+ * A large map is mapped a chunk at a time, when first touched: mapping a
+ * BPF array maps every page at once, and a command that reads a path or
+ * two of a million-prefix tree must not pay for all of it.
+ */
+struct window {
+	char *base;			/* address space reserved for all of it */
+	size_t len;
+	size_t elem;			/* bytes per element as mmap lays them */
+	__u8 *mapped;			/* a bit per chunk */
+	int fd;
+	int prot;
+};
+
 struct engine {
 	struct engine_fds fd;
 	struct op25b_policy *pol;
 	struct op25b_root_ent *roots;
-	struct op25b_node *nodes;
-	__u32 *leaves;			/* flat: leaf i */
-	struct op25b_rule *rules;
 	struct op25b_engine *st;
-	__u32 *index;			/* flat: slot i */
+	struct window nodes;		/* struct op25b_node */
+	struct window leaves;		/* __u32, flat: leaf i */
+	struct window rules;		/* struct op25b_rule */
+	struct window index;		/* __u32, flat: slot i */
 	__u32 nodes_max;
 	__u32 leaves_max;
 	__u32 rules_max;
@@ -143,6 +157,9 @@ int engine_rules(struct engine *e, enum op25b_table t, bool hits,
  */
 bool engine_match(struct engine *e, enum op25b_table t, int family,
 		  const __u8 *addr, struct engine_rule *r);
+
+/* Elements in the free lists: what a writer could reuse. */
+void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves);
 
 /* Bytes the maps take for a capacity (doc/DESIGN.md, "Sizing"). */
 unsigned long long engine_footprint(__u32 capacity, int ncpu);

@@ -10,7 +10,12 @@
  *
  * Usage: test_engine [-q] [-t NAME]
  */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include "testlib.h"
@@ -360,14 +365,9 @@ static void test_model(void)
 	agree(&e, &m, "all deleted", 500);
 	{
 		const struct op25b_snapshot *s = engine_live(&e);
-		__u32 free_nodes = 0, free_leaves = 0, b, sz;
+		__u32 free_nodes, free_leaves;
 
-		for (sz = 1; sz <= OP25B_BLOCK_MAX; sz++) {
-			for (b = e.st->node_free[sz]; b; b = e.nodes[b].child_base)
-				free_nodes += sz;
-			for (b = e.st->leaf_free[sz]; b; b = e.leaves[b])
-				free_leaves += sz;
-		}
+		engine_free_counts(&e, &free_nodes, &free_leaves);
 		tl_check(free_nodes == e.st->node_top - 1 &&
 			 free_leaves == e.st->leaf_top - 1,
 			 "all deleted: every node and leaf is free again",
@@ -383,6 +383,42 @@ static void test_model(void)
 	free(m.r);
 }
 
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* Microseconds a child takes to open, change 4000 prefixes and commit. */
+static useconds_t batch_time(struct engine *e, struct model *m)
+{
+	struct model copy = { .n = m->n, .cap = m->n + 1 };
+	double t0 = now_us();
+	int i, status;
+	pid_t pid;
+
+	copy.r = malloc(copy.cap * sizeof(*copy.r));
+	memcpy(copy.r, m->r, m->n * sizeof(*m->r));
+	pid = fork();
+	if (pid == 0) {
+		struct engine c;
+
+		if (engine_open(&c, &fds, true) || engine_begin(&c))
+			_exit(3);
+		for (i = 0; i < 4000; i++)
+			random_change(&c, &copy);
+		/* measured, not kept */
+		engine_abort(&c);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	free(copy.r);
+	(void)e;
+	return (useconds_t)(now_us() - t0);
+}
+
 /*
  * A writer killed at a random moment of a large batch: the live snapshot
  * is the one before or the one after, whole, and the next writer rebuilds
@@ -394,6 +430,7 @@ static void test_kill(void)
 	struct engine e;
 	char label[96];
 	int run, i, status, before_after[2] = {};
+	useconds_t span;
 	__u32 gen0;
 	pid_t pid;
 
@@ -407,6 +444,8 @@ static void test_kill(void)
 	if (engine_commit(&e))
 		tl_bug("commit: %s", e.err);
 
+	/* how long such a batch takes: the kills fall anywhere in it */
+	span = batch_time(&e, &m);
 	for (run = 0; run < 20; run++) {
 		unsigned long long seed = rnd();
 
@@ -427,7 +466,7 @@ static void test_kill(void)
 				random_change(&c, &after);
 			_exit(engine_commit(&c) ? 4 : 0);
 		}
-		usleep((useconds_t)(rnd() % 12000));
+		usleep((useconds_t)(rnd() % (span * 5 / 4 + 1)));
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		/* the child's changes, on the model copy */
@@ -464,12 +503,163 @@ static void test_kill(void)
 	free(m.r);
 }
 
+/*
+ * No packet is judged by a mix of two snapshots. Snapshot A denies the
+ * source and allows the destination as a relay; B does neither. Each
+ * passes S -> D:25 whole, and any mix (A's subscriber with B's relay)
+ * blocks it. While a thread on each CPU runs the datapath on that
+ * packet, A and B are published in turn: not one packet may be blocked.
+ * The control publishes the two tables of each change separately, which
+ * is exactly a mix: it must see blocked packets, or this test could not.
+ * The tc entry point runs it: XDP's test run re-patches the XDP
+ * dispatcher, an RCU wait, on every call when nothing is attached.
+ */
+#define ATOMIC_FLIPS	100
+
+struct looper {
+	int cpu;
+	int prog_fd;
+	struct pkt *p;
+	atomic_bool *stop;
+	unsigned long long runs;
+};
+
+static void *loop_run(void *arg)
+{
+	struct looper *l = arg;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(l->cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	while (!atomic_load(l->stop)) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = l->p->d,
+			    .data_size_in = l->p->len, .repeat = 64);
+
+		if (bpf_prog_test_run_opts(l->prog_fd, &o)) {
+			fprintf(stderr, "test_run: %s\n", strerror(errno));
+			break;
+		}
+		l->runs += 64;
+	}
+	return NULL;
+}
+
+static __u64 stat_sum(size_t off)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	struct op25b_stats per[ncpu];
+	__u32 zero = 0;
+	__u64 n = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.op25b_stats), &zero, per))
+		tl_bug("reading stats: %s", strerror(errno));
+	for (c = 0; c < ncpu; c++)
+		n += *(__u64 *)((char *)&per[c] + off);
+	return n;
+}
+
+static void prefix_of(const char *s, int len, struct prefix *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = strchr(s, ':') ? AF_INET6 : AF_INET;
+	p->len = (__u32)len;
+	if (inet_pton(p->family, s, p->addr) != 1)
+		tl_bug("bad test prefix %s", s);
+}
+
+/* A: both rules; B: neither. split: each table in its own publish. */
+static void publish_flip(struct engine *e, bool to_a, bool split)
+{
+	struct prefix sub, relay;
+	enum engine_change ch;
+	int err = 0;
+
+	prefix_of("10.1.0.0", 16, &sub);
+	prefix_of("192.0.2.25", 32, &relay);
+	if (engine_begin(e))
+		tl_bug("begin: %s", e->err);
+	/* going to A the subscriber deny comes first, to B the relay goes first */
+	if (to_a)
+		err = engine_set(e, OP25B_TABLE_SUBSCRIBER, &sub, OP25B_V_DENY, &ch);
+	else
+		err = engine_del(e, OP25B_TABLE_RELAY, &relay, &ch);
+	if (!err && split)
+		err = engine_commit(e) || engine_begin(e);
+	if (!err && to_a)
+		err = engine_set(e, OP25B_TABLE_RELAY, &relay, OP25B_V_ALLOW, &ch);
+	else if (!err)
+		err = engine_del(e, OP25B_TABLE_SUBSCRIBER, &sub, &ch);
+	if (err || engine_commit(e))
+		tl_bug("flip: %s", e->err);
+}
+
+static void atomic_run(bool split, unsigned long long *packets,
+		       unsigned long long *blocked, unsigned long long *judged)
+{
+	struct looper l[2];
+	pthread_t th[2];
+	atomic_bool stop = false;
+	struct engine e;
+	struct pkt p;
+	__u64 b0, j0;
+	int i;
+
+	pkt_init(&p);
+	pkt_eth(&p);
+	pkt_ipv4(&p, "10.1.2.3", "192.0.2.25");
+	pkt_tcp(&p, 40000, 25, TH_SYN);
+	pkt_done(&p);
+	eng_open(&e, true);
+	publish_flip(&e, true, false);
+	b0 = stat_sum(offsetof(struct op25b_stats, blocked));
+	j0 = stat_sum(offsetof(struct op25b_stats, smtp));
+	for (i = 0; i < 2; i++) {
+		l[i] = (struct looper){ .cpu = i % libbpf_num_possible_cpus(),
+					.prog_fd = bpf_program__fd(skel->progs.op25b_tc),
+					.p = &p, .stop = &stop };
+		pthread_create(&th[i], NULL, loop_run, &l[i]);
+	}
+	usleep(20000);
+	for (i = 0; i < ATOMIC_FLIPS; i++) {
+		publish_flip(&e, i % 2 == 1, split);
+		usleep(200);
+	}
+	atomic_store(&stop, true);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	*packets = l[0].runs + l[1].runs;
+	*blocked = stat_sum(offsetof(struct op25b_stats, blocked)) - b0;
+	*judged = stat_sum(offsetof(struct op25b_stats, smtp)) - j0;
+	engine_close(&e);
+}
+
+static void test_atomic(void)
+{
+	unsigned long long pk, bl, ju;
+
+	maps_fresh(OP25B_CAPACITY_MIN);
+	atomic_run(false, &pk, &bl, &ju);
+	printf("# atomic: %d publishes, %llu packets, %llu judged, %llu blocked\n",
+	       ATOMIC_FLIPS, pk, ju, bl);
+	tl_check(ju > 0 && pk > 0, "atomic: packets were judged during the publishes",
+		 "%llu packets, %llu judged", pk, ju);
+	tl_check(bl == 0, "atomic: no packet judged by a mix of two snapshots",
+		 "%llu of %llu blocked", bl, ju);
+	atomic_run(true, &pk, &bl, &ju);
+	printf("# control (tables published apart): %llu packets, %llu judged, %llu blocked\n",
+	       pk, ju, bl);
+	tl_check(bl > 0, "atomic: the control, publishing the tables apart, shows mixes",
+		 "%llu of %llu blocked: this test could not see a mix", bl, ju);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
 	{ "model", test_model },
 	{ "kill", test_kill },
+	{ "atomic", test_atomic },
 };
 
 int main(int argc, char **argv)
