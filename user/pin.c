@@ -603,6 +603,11 @@ int maps_open(struct op25b_maps *m, bool create)
 		return EXIT_RUNTIME;
 	}
 	rc = pins_check(m);
+	if (!rc && g.capacity && pinned_capacity() != g.capacity) {
+		p_err("the maps under %s hold %u prefixes per table; --capacity %u applies only when they are made",
+		      g.pin_dir, pinned_capacity(), g.capacity);
+		rc = EXIT_USAGE;
+	}
 	if (rc)
 		maps_close(m);
 	return rc;

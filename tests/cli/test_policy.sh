@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# The policy engine through op25bctl, as a hostile operator uses it: large
+# batches killed at random moments, readers running during writers, and the
+# capacity limit (doc/DESIGN.md, "Policy engine").
+#
+# Usage: test_policy.sh [TEST...]   (default: every test_* function)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+
+require_env
+setup_trap
+make_tmpdir
+
+# ctl PIN ARGS...: op25bctl on a pin dir of this suite.
+ctl() {
+	local pin=$1
+	shift
+	"$CTL" --pin-dir "$pin" "$@"
+}
+
+# count PIN TABLE: prefixes 'list -j' shows, "dup" when one shows twice.
+count() {
+	ctl "$1" -j list "$2" | $PY -c '
+import json, sys
+rows = json.load(sys.stdin)
+keys = [(r["table"], r["prefix"]) for r in rows]
+print("dup" if len(set(keys)) != len(keys) else len(keys))'
+}
+
+# status_count PIN: subscriber prefixes as status counts them.
+status_count() {
+	ctl "$1" -j status | $PY -c '
+import json, sys
+t = json.load(sys.stdin)["tables"]
+print(t["subscriber4"] + t["subscriber6"])'
+}
+
+# gen_prefixes N FIRST_OCTET: N distinct IPv4 /32s, one per line.
+gen_prefixes() {
+	$PY -c '
+import sys
+n, a = int(sys.argv[1]), int(sys.argv[2])
+for i in range(n):
+	print("%d.%d.%d.%d" % (a, i >> 16 & 255, i >> 8 & 255, i & 255))' "$1" "$2"
+}
+
+# A deny of 130,000 prefixes killed at 20 random moments: the table is the
+# one before or the one after, whole; the next command cleans up and works.
+test_kill_batch() {
+	local pin=/sys/fs/bpf/op25b-test-policy-kill-$$ big=$TMPD/big base=$TMPD/base
+	local i pid n before=0 after=0 bad=0 t0 t1 span us
+	CLEAN_PATHS+=("$pin")
+	gen_prefixes 1000 10 >"$base"
+	gen_prefixes 130000 11 >"$big"
+	ctl "$pin" -q --capacity 262144 deny subscriber -f "$base" || {
+		fail "kill: base policy" "deny -f failed"
+		return
+	}
+	# how long the batch takes, so the kills fall across all of it
+	t0=$(date +%s%N)
+	ctl "$pin" -q deny subscriber -f "$big"
+	t1=$(date +%s%N)
+	ctl "$pin" -q del subscriber -f "$big"
+	span=$(((t1 - t0) / 1000))
+	for ((i = 0; i < 20; i++)); do
+		"$CTL" --pin-dir "$pin" -q deny subscriber -f "$big" &
+		pid=$!
+		us=$((RANDOM * 32768 + RANDOM))
+		us=$((us % (span * 2 + 1)))
+		sleep "$(printf '%d.%06d' $((us / 1000000)) $((us % 1000000)))"
+		kill -KILL $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		n=$(count "$pin" subscriber)
+		case $n in
+		1000) before=$((before + 1)) ;;
+		131000) after=$((after + 1)) ;;
+		*) bad=$((bad + 1))
+		   fail "kill $i: table whole" "list shows $n prefixes (1000 or 131000 expected)" ;;
+		esac
+		[ "$(status_count "$pin")" = "$n" ] ||
+			fail "kill $i: status counts what list shows" "status $(status_count "$pin"), list $n"
+		# the next writer: cleans up after the dead one and works
+		ctl "$pin" -q del subscriber -f "$big" 2>"$TMPD/err" ||
+			fail "kill $i: next command works" "$(cat "$TMPD/err")"
+		n=$(count "$pin" subscriber)
+		[ "$n" = 1000 ] || fail "kill $i: back to the base" "list shows $n"
+	done
+	[ "$bad" -eq 0 ] && ok "kill: 20 kills of a 130,000-prefix deny left the table whole ($before before, $after after)"
+	ctl "$pin" -q deny subscriber 192.0.2.0/24 &&
+		check_eq "kill: a deny after the kills lands" 1001 "$(count "$pin" subscriber)"
+}
+
+# Readers during a writer: every 'list' shows the stable rows once each,
+# and the churning batch all or not at all.
+test_readers_during_churn() {
+	local pin=/sys/fs/bpf/op25b-test-policy-churn-$$ stable=$TMPD/stable churn=$TMPD/churn
+	local wpid i n bad=0 seen_all=0 seen_none=0
+	CLEAN_PATHS+=("$pin")
+	gen_prefixes 500 20 >"$stable"
+	gen_prefixes 20000 21 >"$churn"
+	ctl "$pin" -q --capacity 32768 deny subscriber -f "$stable" || {
+		fail "churn: stable policy" "deny -f failed"
+		return
+	}
+	(
+		for ((i = 0; i < 200; i++)); do
+			ctl "$pin" -q deny subscriber -f "$churn" || exit 1
+			ctl "$pin" -q del subscriber -f "$churn" || exit 1
+		done
+	) &
+	wpid=$!
+	for ((i = 0; i < 40; i++)); do
+		ctl "$pin" -j list subscriber >"$TMPD/list" || { bad=$((bad + 1)); continue; }
+		n=$($PY - "$TMPD/list" "$stable" <<'EOF'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+keys = [r["prefix"] for r in rows]
+stable = {l.strip() + "/32" for l in open(sys.argv[2])}
+if len(set(keys)) != len(keys):
+	print("duplicate rows")
+elif not stable <= set(keys):
+	print("%d stable rows missing" % len(stable - set(keys)))
+elif len(keys) not in (500, 20500):
+	print("%d rows: half a batch" % len(keys))
+else:
+	print("ok %d" % len(keys))
+EOF
+)
+		case $n in
+		"ok 500") seen_none=$((seen_none + 1)) ;;
+		"ok 20500") seen_all=$((seen_all + 1)) ;;
+		*) bad=$((bad + 1)); fail "churn: list $i" "$n" ;;
+		esac
+	done
+	kill $wpid 2>/dev/null
+	wait $wpid 2>/dev/null
+	[ "$bad" -eq 0 ] &&
+		ok "churn: 40 lists during 20,000-prefix writes: no duplicate, no stable row missing, no half batch ($seen_none without, $seen_all with)"
+}
+
+# Capacity: chosen when the maps are made, stated, and enforced whole.
+test_capacity() {
+	local pin=/sys/fs/bpf/op25b-test-policy-cap-$$ f=$TMPD/cap
+	CLEAN_PATHS+=("$pin")
+	ctl "$pin" -q --capacity 100 deny subscriber 10.0.0.0/8 ||
+		fail "capacity: small maps" "deny failed"
+	check_eq "capacity: status states it" 100 \
+		"$(ctl "$pin" -j status | $PY -c 'import json,sys; print(json.load(sys.stdin)["tables"]["capacity"])')"
+	gen_prefixes 100 30 >"$f"
+	ctl "$pin" deny subscriber -f "$f" >/dev/null 2>"$TMPD/err"
+	check_eq "capacity: a batch over it fails with exit 1" 1 "$?"
+	check "capacity: the error says what it holds" "$(cat "$TMPD/err")" \
+		grep -q "holds at most 100" "$TMPD/err"
+	check_eq "capacity: nothing of the batch landed" 1 "$(count "$pin" subscriber)"
+	ctl "$pin" --capacity 200 list >/dev/null 2>"$TMPD/err"
+	check_eq "capacity: another --capacity on made maps is bad usage" 2 "$?"
+	ctl "$pin" --capacity 5 list >/dev/null 2>"$TMPD/err"
+	check_eq "capacity: below the minimum is bad usage" 2 "$?"
+	check "capacity: ...naming the value" "$(cat "$TMPD/err")" grep -q "'5'" "$TMPD/err"
+}
+
+tests=("$@")
+[ ${#tests[@]} -eq 0 ] && tests=($(declare -F | awk '$3 ~ /^test_/ { print $3 }'))
+for t in "${tests[@]}"; do
+	declare -F "$t" >/dev/null || { fail "$t" "no such test"; continue; }
+	"$t"
+done
+summary
