@@ -102,10 +102,17 @@ $(BUILD)/bench: tests/bench/bench.c $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
 
-# Speed is measured here, never asserted in tests.
+$(BUILD)/bench_policy: tests/bench/bench_policy.c $(TEST_COMMON)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
+
+# Speed is measured here, never asserted in tests. The peers it is measured
+# against come from Debian too; BENCH_QUICK=1 for a short run.
+bench: EXTRA_PKGS := nftables gnuplot-nox time
 bench: deps
-	$(Q)$(MAKE) --no-print-directory $(BUILD)/bench
-	$(Q)$(BUILD)/bench
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/op25bctl $(BUILD)/bench \
+		$(BUILD)/bench_policy
+	$(Q)python3 tests/bench/run.py $(BUILD) $(if $(BENCH_QUICK),--quick)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/op25bctl

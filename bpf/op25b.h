@@ -208,8 +208,8 @@ struct op25b_index_line {
 #define OP25B_CAPACITY_MIN	64
 #define OP25B_CAPACITY_MAX	(1u << 24)
 #define OP25B_RULES_FOR(cap)	(4 * (cap) + 1)
-#define OP25B_NODES_FOR(cap)	(8 * (cap) + 1)
-#define OP25B_LEAF_ELEMS_FOR(cap)	((8 * (cap)) / OP25B_LEAVES_PER + 1)
+#define OP25B_NODES_FOR(cap)	(16 * (cap) + 1)
+#define OP25B_LEAF_ELEMS_FOR(cap)	(cap + 1)
 
 static inline __u32 op25b_index_lines_for(__u32 cap)
 {

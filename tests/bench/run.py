@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""make bench: every figure measured side by side in one run, printed and
+written to doc/BENCHMARKS.md with the machine, kernel and compiler, and a
+plot of decision cost against table size. Measures; asserts nothing.
+
+Parts:
+  packet    per-packet cost of op25b next to a program that only passes
+            (BPF_PROG_TEST_RUN, one packet repeated: the hot-cache floor)
+  policy    decision cost at 1 .. 1,000,000 prefixes, 200,000 distinct
+            packets, next to the pass-only program on the same packets
+  load      loading N prefixes: op25bctl deny -f next to nft -f of the same
+            set as an interval set, time and peak memory
+  latency   one deny, one test at the largest size, whole command
+
+Usage: run.py BUILD_DIR [--quick]
+"""
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def timed(cmd, **kw):
+    """Wall seconds and peak RSS (KiB) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.monotonic()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, **kw)
+    t = time.monotonic() - t0
+    # ru_maxrss of children is the largest so far: run the big ones last
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return t, max(rss, before) if rss > before else rss
+
+
+def peak_rss(cmd):
+    """Peak RSS of cmd alone, in KiB, via /usr/bin/time."""
+    out = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + cmd, check=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True).stderr.strip().splitlines()[-1]
+    secs, kib = out.split()
+    return float(secs), int(kib)
+
+
+def machine():
+    model = "unknown CPU"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    clang = sh(["clang", "--version"]).splitlines()[0]
+    return {
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "clang": clang,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def packet_part(build):
+    out = sh([os.path.join(build, "bench")])
+    return out.strip().splitlines()
+
+
+def policy_part(build, quick):
+    args = [os.path.join(build, "bench_policy")]
+    if quick:
+        args += ["-n", "20000", "-r", "1", "-m", "10000"]
+    rows = []
+    for line in sh(args).splitlines():
+        f = line.split()
+        if f[0] != "policy":
+            continue
+        rows.append({"family": f[1], "n": int(f[2]), "total": float(f[3]),
+                     "floor": float(f[4]), "cost": float(f[5]),
+                     "bytes": int(f[6])})
+    return rows
+
+
+def prefixes(n, seed):
+    rnd = random.Random(seed)
+    seen = set()
+    while len(seen) < n:
+        seen.add(rnd.getrandbits(32))
+    return ["%d.%d.%d.%d" % (a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255)
+            for a in seen]
+
+
+def map_bytes(pin):
+    total = 0
+    for name in ("policy", "roots", "nodes", "leaves", "rules", "hits",
+                 "engine", "index"):
+        out = sh(["bpftool", "-j", "map", "show", "pinned",
+                  os.path.join(pin, name)])
+        import json
+        total += json.loads(out).get("bytes_memlock", 0)
+    return total
+
+
+def load_part(build, quick, tmp):
+    ctl = os.path.join(build, "op25bctl")
+    sizes = [10000, 100000] if quick else [10000, 100000, 1000000]
+    rows = []
+    ns = "op25b-bench-%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for n in sizes:
+            pfx = prefixes(n, n)
+            plist = os.path.join(tmp, "p%d.txt" % n)
+            with open(plist, "w") as f:
+                f.write("\n".join(pfx) + "\n")
+            nftf = os.path.join(tmp, "p%d.nft" % n)
+            with open(nftf, "w") as f:
+                f.write("flush ruleset\ntable netdev op25b {\n"
+                        " set pool { type ipv4_addr; flags interval;\n"
+                        "  elements = {\n")
+                f.write(",\n".join(pfx))
+                f.write("\n  }\n }\n}\n")
+            pin = "/sys/fs/bpf/op25b-bench-%d" % os.getpid()
+            shutil.rmtree(pin, ignore_errors=True)
+            cap = 1
+            while cap < n:
+                cap *= 2
+            op_t, op_kib = peak_rss([ctl, "-q", "--pin-dir", pin,
+                                     "--capacity", str(cap), "deny",
+                                     "subscriber", "-f", plist])
+            mb = map_bytes(pin)
+            lat_deny, lat_test = [], []
+            for i in range(7):
+                t0 = time.monotonic()
+                subprocess.run([ctl, "-q", "--pin-dir", pin, "deny",
+                                "subscriber", "198.51.100.%d" % i], check=True)
+                lat_deny.append(time.monotonic() - t0)
+                t0 = time.monotonic()
+                subprocess.run([ctl, "-q", "--pin-dir", pin, "test",
+                                pfx[i], "203.0.113.1"], stdout=subprocess.DEVNULL)
+                lat_test.append(time.monotonic() - t0)
+            t0 = time.monotonic()
+            subprocess.run([ctl, "-q", "--pin-dir", pin, "--version"],
+                           stdout=subprocess.DEVNULL, check=True)
+            start = time.monotonic() - t0
+            shutil.rmtree(pin, ignore_errors=True)
+            nft_t, nft_kib = peak_rss(["ip", "netns", "exec", ns, "nft", "-f", nftf])
+            subprocess.run(["ip", "netns", "exec", ns, "nft", "flush", "ruleset"],
+                           check=True)
+            rows.append({"n": n, "op_s": op_t, "op_kib": op_kib,
+                         "map_bytes": mb, "nft_s": nft_t, "nft_kib": nft_kib,
+                         "deny_ms": statistics.median(lat_deny) * 1e3,
+                         "test_ms": statistics.median(lat_test) * 1e3,
+                         "start_ms": start * 1e3})
+            os.unlink(plist)
+            os.unlink(nftf)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
+    return rows
+
+
+def plot(rows, png):
+    if not shutil.which("gnuplot"):
+        return False
+    with tempfile.TemporaryDirectory() as d:
+        for fam in ("ipv4", "ipv6"):
+            with open(os.path.join(d, fam), "w") as f:
+                for r in rows:
+                    if r["family"] == fam:
+                        f.write("%d %.1f\n" % (r["n"], r["cost"]))
+        script = """
+set terminal pngcairo size 800,480 noenhanced
+set output '%s'
+set logscale x
+set xlabel 'prefixes in each table'
+set ylabel 'decision cost, ns per packet'
+set title 'op25b: decision cost against table size (200,000 distinct packets)'
+set grid
+set key left top
+plot '%s/ipv4' with linespoints title 'IPv4', '%s/ipv6' with linespoints title 'IPv6'
+""" % (png, d, d)
+        try:
+            subprocess.run(["gnuplot"], input=script, text=True, check=True,
+                           capture_output=True)
+        except subprocess.CalledProcessError:
+            script = script.replace("pngcairo", "png")
+            subprocess.run(["gnuplot"], input=script, text=True, check=True,
+                           capture_output=True)
+    return True
+
+
+def report(m, pkt, pol, load, png_ok, quick):
+    out = []
+    w = out.append
+    w("# op25b benchmarks")
+    w("")
+    w("Written by `make bench` (tests/bench/run.py); every figure below comes")
+    w("from one run, measured side by side. Nothing here is asserted by a test.")
+    w("")
+    w("- machine: %s, %d CPUs" % (m["cpu"], m["cpus"]))
+    w("- kernel: %s" % m["kernel"])
+    w("- compiler: %s" % m["clang"])
+    w("- date: %s%s" % (m["date"], " (quick run)" if quick else ""))
+    w("")
+    w("## Per packet, one packet repeated (hot caches)")
+    w("")
+    w("```")
+    w("\n".join(pkt))
+    w("```")
+    w("")
+    w("## Decision cost against table size")
+    w("")
+    w("N deny prefixes in `subscriber` and N allow prefixes in `relay`; 200,000")
+    w("distinct SYNs to port 25, each from inside a random subscriber prefix to")
+    w("inside a random relay prefix, so both trees are walked to the prefixes'")
+    w("depth. One BPF_PROG_TEST_RUN per packet (XDP); the pass-only program")
+    w("runs on the same packets; decision cost = op25b minus floor, median of")
+    w("the rounds. IPv4 prefixes are host routes spread over the whole space;")
+    w("IPv6 prefixes are /56 delegations under four /32s. Map memory is what")
+    w("the kernel charges for the policy maps at a capacity of N.")
+    w("")
+    w("| family | prefixes | op25b ns | floor ns | decision ns | x cost at 100 | map memory |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    base = {r["family"]: r["cost"] for r in pol if r["n"] == 100}
+    for r in pol:
+        ratio = r["cost"] / base[r["family"]] if r["family"] in base else float("nan")
+        w("| %s | %d | %.1f | %.1f | %.1f | %.2f | %.1f MB |" %
+          (r["family"], r["n"], r["total"], r["floor"], r["cost"], ratio,
+           r["bytes"] / 1e6))
+    w("")
+    big = [r for r in pol if r["n"] == 1000000]
+    for r in big:
+        ratio = r["cost"] / base[r["family"]]
+        w("Target (decision cost at 1,000,000 at most 1.5x its cost at 100), %s: "
+          "%.2fx, %s." % (r["family"], ratio, "met" if ratio <= 1.5 else "**missed**"))
+    if big:
+        w("")
+    if png_ok:
+        w("![decision cost against table size](benchmarks-policy.png)")
+        w("")
+    w("## Loading a prefix list")
+    w("")
+    w("The same N random IPv4 addresses: `op25bctl --capacity C deny subscriber")
+    w("-f FILE` on fresh maps, next to `nft -f` of a netdev table with one")
+    w("interval set holding them (in a network namespace of its own). Peak")
+    w("memory is the process's RSS; map memory is what the kernel charges for")
+    w("op25b's policy maps. deny and test are single commands at that size,")
+    w("whole process, median of 7; starting op25bctl alone takes the last column.")
+    w("")
+    w("| prefixes | op25bctl s | nft -f s | nft / op25b | op25bctl RSS | nft RSS | op25b maps | deny ms | test ms | start ms |")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in load:
+        w("| %d | %.2f | %.2f | %.1fx | %.0f MB | %.0f MB | %.0f MB | %.1f | %.1f | %.1f |" %
+          (r["n"], r["op_s"], r["nft_s"], r["nft_s"] / r["op_s"],
+           r["op_kib"] / 1024, r["nft_kib"] / 1024, r["map_bytes"] / 1e6,
+           r["deny_ms"], r["test_ms"], r["start_ms"]))
+    w("")
+    return "\n".join(out)
+
+
+def main():
+    build = sys.argv[1]
+    quick = "--quick" in sys.argv
+    m = machine()
+    print("bench: packet costs ...", file=sys.stderr)
+    pkt = packet_part(build)
+    print("bench: decision cost against table size ...", file=sys.stderr)
+    pol = policy_part(build, quick)
+    print("bench: load times against nft ...", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        load = load_part(build, quick, tmp)
+    png = os.path.join(TOP, "doc", "benchmarks-policy.png")
+    png_ok = plot(pol, png)
+    text = report(m, pkt, pol, load, png_ok, quick)
+    with open(os.path.join(TOP, "doc", "BENCHMARKS.md"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
