@@ -87,10 +87,12 @@ struct {
 	__type(value, struct op25b_rule);
 } op25b_rules SEC(".maps");
 
-/* Packets each rule decided a lookup for, per CPU, by rule id. */
+/* Packets each rule decided a lookup for: op25b.h, "Rule hits". */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT));
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT) *
+				    OP25B_HITS_CPUS_DEFAULT);
 	__type(key, __u32);
 	__type(value, __u64);
 } op25b_hits SEC(".maps");
@@ -281,7 +283,7 @@ struct decision {
  * Judge a classified packet by one snapshot: read the live word, decide,
  * and read it again; when a writer published meanwhile, what was read may
  * have been reused, so judge again by the new one. Reads only: what the
- * decision writes is written once it stands. DESIGN's policy model.
+ * decision writes is written once it stands. doc/DESIGN.md, Policy model.
  */
 static __always_inline void decide(const struct op25b_cursor *c,
 				   const struct op25b_pkt *pkt, int cls,
@@ -328,12 +330,13 @@ static __always_inline void decide(const struct op25b_cursor *c,
 
 static __always_inline void hit(__u32 leaf)
 {
-	__u32 rid = OP25B_LEAF_RID(leaf);
+	__u32 stride = READ_ONCE(op25b_pol.hits_stride), idx;
 	__u64 *h;
 
-	if (!leaf)
+	if (!leaf || OP25B_LEAF_RID(leaf) >= stride)
 		return;
-	h = bpf_map_lookup_elem(&op25b_hits, &rid);
+	idx = bpf_get_smp_processor_id() * stride + OP25B_LEAF_RID(leaf);
+	h = bpf_map_lookup_elem(&op25b_hits, &idx);
 	if (h)
 		(*h)++;
 }

@@ -47,6 +47,30 @@ static __u32 popcount64(__u64 x)
 	return (__u32)__builtin_popcountll(x);
 }
 
+int engine_size_object(struct bpf_object *obj, __u32 cap)
+{
+	static const char *const names[] = { "op25b_nodes", "op25b_leaves",
+		"op25b_rules", "op25b_hits", "op25b_index" };
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 n[5];
+	size_t i;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	n[0] = OP25B_NODES_FOR(cap);
+	n[1] = OP25B_LEAF_ELEMS_FOR(cap);
+	n[2] = OP25B_RULES_FOR(cap);
+	n[3] = OP25B_RULES_FOR(cap) * (__u32)ncpu;
+	n[4] = op25b_index_lines_for(cap);
+	for (i = 0; i < 5; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, names[i]);
+
+		if (!m || bpf_map__set_max_entries(m, n[i]))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /* ---- addresses as the trees read them ---- */
 
 struct a128 {
@@ -176,6 +200,11 @@ static __u32 *slots_at(struct engine *e, size_t i, size_t n)
 	return win_at(&e->index, i, n);
 }
 
+static __u64 *hit_at(struct engine *e, int cpu, __u32 rid)
+{
+	return win_at(&e->hits, (size_t)cpu * e->rules_max + rid, 1);
+}
+
 static int win_open(struct window *w, int fd, size_t len, size_t elem,
 		    int prot)
 {
@@ -244,6 +273,9 @@ static struct window *window_of(struct engine *e, int i, size_t *elem)
 	case 7:
 		*elem = sizeof(__u32);
 		return &e->index;
+	case 5:
+		*elem = sizeof(__u64);
+		return &e->hits;
 	}
 	return NULL;
 }
@@ -273,8 +305,8 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 				    "map '%s' holds values of %u bytes, not %u",
 				    map_names[i], info.value_size,
 				    map_value_size[i]);
-		if (i == 5)	/* per-CPU hits: read by syscall */
-			continue;
+		if (i == 5)
+			e->hits_max = info.max_entries;
 		/* elements are 8-byte aligned; mmap takes whole pages */
 		len = (size_t)info.max_entries * ((info.value_size + 7) & ~7u);
 		len = (len + 4095) & ~(size_t)4095;
@@ -329,6 +361,13 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 				    "map 'index' is not a power of two");
 		}
 	}
+	if ((unsigned long long)e->hits_max < (unsigned long long)e->ncpu * e->rules_max) {
+		engine_close(e);
+		return fail(e, -EINVAL,
+			    "map 'hits' has %u counters, %d CPUs need %llu",
+			    e->hits_max, e->ncpu,
+			    (unsigned long long)e->ncpu * e->rules_max);
+	}
 	if (e->st->layout && e->st->layout != OP25B_LAYOUT) {
 		__u32 l = e->st->layout;
 
@@ -354,6 +393,7 @@ void engine_close(struct engine *e)
 	win_close(&e->leaves);
 	win_close(&e->rules);
 	win_close(&e->index);
+	win_close(&e->hits);
 	e->pol = NULL;
 	e->roots = NULL;
 	e->st = NULL;
@@ -395,7 +435,7 @@ unsigned long long engine_footprint(__u32 cap, int ncpu)
 	b += (unsigned long long)OP25B_LEAF_ELEMS_FOR(cap) *
 	     sizeof(struct op25b_leaves);
 	b += (unsigned long long)OP25B_RULES_FOR(cap) * sizeof(struct op25b_rule);
-	b += (unsigned long long)OP25B_RULES_FOR(cap) * 8 * ncpu;
+	b += (unsigned long long)OP25B_RULES_FOR(cap) * sizeof(__u64) * ncpu;
 	b += (unsigned long long)op25b_index_lines_for(cap) *
 	     sizeof(struct op25b_index_line);
 	return b;
@@ -1076,6 +1116,7 @@ static void engine_init(struct engine *e)
 	e->st->node_top = 1;
 	e->st->leaf_top = 1;
 	e->st->rule_top = 1;
+	__atomic_store_n(&e->pol->hits_stride, e->rules_max, __ATOMIC_RELEASE);
 	__atomic_store_n(&e->st->layout, OP25B_LAYOUT, __ATOMIC_RELEASE);
 }
 
@@ -1292,34 +1333,30 @@ int engine_flush(struct engine *e, enum op25b_table t, size_t *n)
 	return 0;
 }
 
-/* Per-CPU hit counters: zero the recycled ids, carry the changed ones. */
-static int hits_prepare(struct engine *e)
+/*
+ * Hit counters of the ids this change gives out: a recycled id starts at
+ * zero, a rule whose verdict changed goes on from its old record's counts.
+ * Nothing counts on them before the publish.
+ */
+static void hits_prepare(struct engine *e)
 {
-	__u64 *vals = calloc(e->ncpu, sizeof(__u64));
 	size_t i;
-	int err = 0;
+	int c;
 
-	if (!vals)
-		return fail(e, -ENOMEM, "out of memory");
-	for (i = 0; i < e->reused.n && !err; i++)
-		if (bpf_map_update_elem(e->fd.hits, &e->reused.v[i][0], vals, 0))
-			err = fail(e, -errno, "cannot reset a hit counter: %s",
-				   strerror(errno));
-	for (i = 0; i < e->carry.n && !err; i++) {
+	for (i = 0; i < e->reused.n; i++)
+		for (c = 0; c < e->ncpu; c++)
+			*hit_at(e, c, e->reused.v[i][0]) = 0;
+	for (i = 0; i < e->carry.n; i++) {
 		__u32 rid = e->carry.v[i][0];
 		struct op25b_rule *r = rules_at(e, rid, 1);
 
 		/* killed (or killed and reused) since: nothing to carry */
 		if (r->born != e->gen + 1 || !r->link)
 			continue;
-		if (bpf_map_lookup_elem(e->fd.hits, &r->link, vals) ||
-		    bpf_map_update_elem(e->fd.hits, &rid, vals, 0))
-			err = fail(e, -errno, "cannot carry a hit counter: %s",
-				   strerror(errno));
+		for (c = 0; c < e->ncpu; c++)
+			*hit_at(e, c, rid) = *hit_at(e, c, r->link);
 		r->link = 0;
 	}
-	free(vals);
-	return err;
 }
 
 int engine_commit(struct engine *e)
@@ -1340,11 +1377,7 @@ int engine_commit(struct engine *e)
 			return err;
 		}
 	}
-	err = hits_prepare(e);
-	if (err) {
-		engine_abort(e);
-		return err;
-	}
+	hits_prepare(e);
 	e->draft.gen = e->gen + 1;
 	slot = &e->pol->snap[(e->gen + 1) & 1];
 	memcpy(slot, &e->draft, sizeof(*slot));
@@ -1383,26 +1416,16 @@ static void prefix_of_rule(const struct op25b_rule *r, struct prefix *p)
 	memcpy(p->addr, r->addr, sizeof(p->addr));
 }
 
-static int hits_read(struct engine *e, struct engine_rule *v, size_t n)
+static void hits_read(struct engine *e, struct engine_rule *v, size_t n)
 {
-	__u64 *vals = calloc(e->ncpu, sizeof(__u64));
 	size_t i;
 	int c;
 
-	if (!vals)
-		return fail(e, -ENOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
-		if (bpf_map_lookup_elem(e->fd.hits, &v[i].rid, vals)) {
-			free(vals);
-			return fail(e, -errno, "cannot read hit counters: %s",
-				    strerror(errno));
-		}
 		v[i].hits = 0;
 		for (c = 0; c < e->ncpu; c++)
-			v[i].hits += vals[c];
+			v[i].hits += *hit_at(e, c, v[i].rid);
 	}
-	free(vals);
-	return 0;
 }
 
 int engine_rules(struct engine *e, enum op25b_table t, bool hits,
@@ -1412,7 +1435,6 @@ int engine_rules(struct engine *e, enum op25b_table t, bool hits,
 	struct engine_rule *v = NULL, *nv;
 	size_t cnt = 0, cap = 0;
 	__u32 rid, top = e->st->layout ? e->st->rule_top : 1;
-	int err;
 
 	if (top > e->rules_max)
 		top = e->rules_max;
@@ -1439,13 +1461,8 @@ int engine_rules(struct engine *e, enum op25b_table t, bool hits,
 		prefix_of_rule(r, &v[cnt].p);
 		cnt++;
 	}
-	if (hits && cnt) {
-		err = hits_read(e, v, cnt);
-		if (err) {
-			free(v);
-			return err;
-		}
-	}
+	if (hits && cnt)
+		hits_read(e, v, cnt);
 	*out = v;
 	*n = cnt;
 	return 0;

@@ -64,6 +64,8 @@ struct engine {
 	struct window leaves;		/* __u32, flat: leaf i */
 	struct window rules;		/* struct op25b_rule */
 	struct window index;		/* __u32, flat: slot i */
+	struct window hits;		/* __u64: cpu * hits_stride + rule id */
+	__u32 hits_max;
 	__u32 nodes_max;
 	__u32 leaves_max;
 	__u32 rules_max;
@@ -160,6 +162,13 @@ bool engine_match(struct engine *e, enum op25b_table t, int family,
 
 /* Elements in the free lists: what a writer could reuse. */
 void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves);
+
+/*
+ * Size the policy maps of an object not loaded yet for a capacity: what
+ * op25bctl, the tests and the benchmark all make their maps with.
+ */
+struct bpf_object;
+int engine_size_object(struct bpf_object *obj, __u32 capacity);
 
 /* Bytes the maps take for a capacity (doc/DESIGN.md, "Sizing"). */
 unsigned long long engine_footprint(__u32 capacity, int ncpu);

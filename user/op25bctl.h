@@ -10,7 +10,7 @@
 #include "op25b.h"
 #include "engine.h"
 
-/* Exit codes are part of the interface (DESIGN.md). */
+/* Exit codes are part of the interface (doc/DESIGN.md). */
 enum {
 	EXIT_OK		= 0,
 	EXIT_RUNTIME	= 1,	/* a runtime failure */

@@ -55,7 +55,7 @@ static const struct pinned_map {
 	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_rule), true },
 	{ OP25B_PIN_HITS, "op25b_hits",
 	  offsetof(struct op25b_maps, pol.hits),
-	  BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64), false },
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64), true },
 	{ OP25B_PIN_ENGINE, "op25b_engine",
 	  offsetof(struct op25b_maps, pol.engine),
 	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_engine), true },
@@ -378,16 +378,7 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 	}
 	if (!cap)
 		cap = g.capacity ? g.capacity : OP25B_CAPACITY_DEFAULT;
-	if (bpf_map__set_max_entries(skel->maps.op25b_nodes,
-				     OP25B_NODES_FOR(cap)) ||
-	    bpf_map__set_max_entries(skel->maps.op25b_leaves,
-				     OP25B_LEAF_ELEMS_FOR(cap)) ||
-	    bpf_map__set_max_entries(skel->maps.op25b_rules,
-				     OP25B_RULES_FOR(cap)) ||
-	    bpf_map__set_max_entries(skel->maps.op25b_hits,
-				     OP25B_RULES_FOR(cap)) ||
-	    bpf_map__set_max_entries(skel->maps.op25b_index,
-				     op25b_index_lines_for(cap))) {
+	if (engine_size_object(skel->obj, cap)) {
 		p_err("cannot size the policy maps for %u prefixes", cap);
 		return EXIT_RUNTIME;
 	}

@@ -84,11 +84,7 @@ static struct op25b_bpf *load(__u32 cap)
 
 	if (!s)
 		return NULL;
-	bpf_map__set_max_entries(s->maps.op25b_nodes, OP25B_NODES_FOR(cap));
-	bpf_map__set_max_entries(s->maps.op25b_leaves, OP25B_LEAF_ELEMS_FOR(cap));
-	bpf_map__set_max_entries(s->maps.op25b_rules, OP25B_RULES_FOR(cap));
-	bpf_map__set_max_entries(s->maps.op25b_hits, OP25B_RULES_FOR(cap));
-	bpf_map__set_max_entries(s->maps.op25b_index, op25b_index_lines_for(cap));
+	engine_size_object(s->obj, cap);
 	if (op25b_bpf__load(s)) {
 		op25b_bpf__destroy(s);
 		return NULL;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# op25bctl's interface as DESIGN.md states it: every command's success path
+# op25bctl's interface as doc/DESIGN.md states it: every command's success path
 # and its bad input. Exit codes and messages are the interface, so they are
 # asserted like output: a usage error exits 2 with exactly one line on
 # stderr ("op25bctl: ..." naming the offending argument), nothing on stdout,
@@ -274,7 +274,7 @@ check "-p list: valid indented JSON" "exit $RC: $(head -c 100 "$OUT")" \
 # ================= tables: bad input changes nothing =================
 
 run deny subscriber 10.0.0.0/33
-check_eq "bad prefix /33: the message DESIGN.md shows" \
+check_eq "bad prefix /33: the message doc/DESIGN.md shows" \
 	"op25bctl: bad prefix '10.0.0.0/33': prefix length must be 0-32" \
 	"$(cat "$ERR")"
 expect_usage "deny /33" 10.0.0.0/33 deny subscriber 10.0.0.0/33
@@ -467,9 +467,16 @@ sys.exit(not any(r["table"] == "OP25B_TABLE_SUBSCRIBER" and
 		 r["born"] and not r["died"] for r in recs))' "$TMPD/dump"
 check "bpftool dump rules: relay records name their table" \
 	"$(head -c 200 "$TMPD/dump")" grep -q OP25B_TABLE_RELAY "$TMPD/dump"
-bpftool map dump pinned "$PIN/hits" >"$TMPD/dump" 2>&1
-check "bpftool dump hits: per-CPU values by rule id" "$(head -c 200 "$TMPD/dump")" \
-	grep -q '"cpu"' "$TMPD/dump"
+# hits: CPU c's counter of rule r at c * hits_stride + r (bpf/op25b.h)
+bpftool -j map show pinned "$PIN/hits" >"$TMPD/dump" 2>&1
+check "bpftool: hits holds a counter per rule per CPU" "$(head -c 200 "$TMPD/dump")" \
+	$PY -c '
+import json, os, sys
+m = json.load(open(sys.argv[1]))
+sys.exit(m["max_entries"] < os.cpu_count() * 4 * 16384)' "$TMPD/dump"
+bpftool map dump pinned "$PIN/policy" >"$TMPD/dump" 2>&1
+check "bpftool dump policy: hits_stride set" "$(head -c 200 "$TMPD/dump")" \
+	grep -Eq '"hits_stride": [1-9]' "$TMPD/dump"
 bpftool map dump pinned "$PIN/stats" >"$TMPD/dump" 2>&1
 check "bpftool dump stats: smtp, blocked" "$(head -c 200 "$TMPD/dump")" \
 	eval 'grep -q smtp "$TMPD/dump" && grep -q blocked "$TMPD/dump"'

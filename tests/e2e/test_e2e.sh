@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
 # End to end: real TCP connects and hand-built packets through a router
-# namespace that runs op25b, on every hook DESIGN.md promises.
+# namespace that runs op25b, on every hook doc/DESIGN.md promises.
 #
 #   sub: s0 ------- r0 :rtr: r1 ------- i0 :net
 #   subscribers     router (op25b)      outside MX + provider relay

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# Replacing the program leaves no window without enforcement (DESIGN.md).
+# Replacing the program leaves no window without enforcement (doc/DESIGN.md).
 # A subscriber floods SYNs (nine to MX:25 for each marker to MX:587) through
 # the router while op25b is attached again and again on its interface; a
 # counter on the MX's link must see markers and not one SYN to 25. A

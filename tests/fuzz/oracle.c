@@ -358,7 +358,7 @@ unsigned int oracle_lookup(const struct oracle_table *t, int family,
 }
 
 /*
- * DESIGN.md: a rule's hits count the packets it decided a lookup for: the
+ * doc/DESIGN.md: a rule's hits count the packets it decided a lookup for: the
  * source's best match, and the destination's when the source is denied.
  */
 void oracle_hit(struct oracle_policy *p, const struct oracle_result *r,

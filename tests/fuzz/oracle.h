@@ -2,7 +2,7 @@
 /*
  * Reference model of the op25b datapath for the differential fuzzer.
  *
- * It restates DESIGN.md and the rule comments at the top of bpf/parse.h and
+ * It restates doc/DESIGN.md and the rule comments at the top of bpf/parse.h and
  * bpf/reject.h in plain userspace C (explicit offsets, linear-scan prefix
  * match) and shares no code with bpf/: only the ABI constants of op25b.h. Two of the spec's
  * notes cannot arise under BPF_PROG_TEST_RUN (a VLAN tag already stripped

@@ -9,7 +9,7 @@
  * was recorded: an offender entry and one event for a blocked or monitored
  * packet, neither for any other.
  *
- * The expected outcomes restate bpf/parse.h's rule comment and DESIGN.md;
+ * The expected outcomes restate bpf/parse.h's rule comment and doc/DESIGN.md;
  * nothing here is derived from the datapath's code.
  */
 #include <stddef.h>
@@ -838,7 +838,7 @@ static __u8 class_of(__u32 stats)
 }
 
 /*
- * DESIGN.md: blocked attempts are recorded, with the source's counts and
+ * doc/DESIGN.md: blocked attempts are recorded, with the source's counts and
  * an event saying what was done; nothing else is. The table and the rate
  * limit were cleared before the run, so a recorded packet sends its event.
  */
@@ -909,7 +909,7 @@ static struct expect judgement(const struct dp *dp, const struct who *w,
 		e.verdict = V_PASS;
 		e.stats = BIT(why) | BIT(ST_monitored);
 	} else if (dp->action == OP25B_ACT_REJECT && why == ST_smtp) {
-		/* DESIGN.md: dropped, and the sender answered with a RST */
+		/* doc/DESIGN.md: dropped, and the sender answered with a RST */
 		e.verdict = V_ANSWER;
 		e.stats |= BIT(ST_rejected);
 	}
@@ -1043,7 +1043,7 @@ static const int families[] = { 4, 6 };
 
 /* ---- sections ---- */
 
-/* DESIGN.md's policy model, on every corner of the nested tables. */
+/* doc/DESIGN.md's policy model, on every corner of the nested tables. */
 static void test_verdict_paths(struct dp *dp, const struct encap *enc)
 {
 	const struct who *w;
@@ -1104,7 +1104,7 @@ static void test_other_ports(struct dp *dp, const struct encap *enc)
 	}
 }
 
-/* DESIGN.md: every TCP segment is judged, not only SYNs. */
+/* doc/DESIGN.md: every TCP segment is judged, not only SYNs. */
 static void test_tcp_flags(struct dp *dp, const struct encap *enc)
 {
 	static const struct {

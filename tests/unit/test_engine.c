@@ -225,13 +225,7 @@ static void maps_fresh(__u32 cap)
 	skel = op25b_bpf__open();
 	if (!skel)
 		tl_cannot_run("cannot open the skeleton");
-	bpf_map__set_max_entries(skel->maps.op25b_nodes, OP25B_NODES_FOR(cap));
-	bpf_map__set_max_entries(skel->maps.op25b_leaves,
-				 OP25B_LEAF_ELEMS_FOR(cap));
-	bpf_map__set_max_entries(skel->maps.op25b_rules, OP25B_RULES_FOR(cap));
-	bpf_map__set_max_entries(skel->maps.op25b_hits, OP25B_RULES_FOR(cap));
-	bpf_map__set_max_entries(skel->maps.op25b_index,
-				 op25b_index_lines_for(cap));
+	engine_size_object(skel->obj, cap);
 	err = op25b_bpf__load(skel);
 	if (err)
 		tl_cannot_run("cannot load the datapath (root and BPF needed)");
