@@ -712,11 +712,16 @@ static int attach_req_build(const struct attach_args *a, struct attach_req *r)
 	return EXIT_OK;
 }
 
+/* apply reports attachments in its own output, not as attach does */
+static bool syncing;
+
 static void attach_report(const struct attach_req *r,
 			  const struct op25b_attach_val *v)
 {
 	p_info("attached op25b to %s (%s)", r->ifname,
 	       hook_label(r->hook, v->flags));
+	if (syncing)
+		return;
 	open_json_object(NULL);
 	print_string(PRINT_JSON, "ifname", NULL, r->ifname);
 	print_uint(PRINT_JSON, "ifindex", NULL, r->ifindex);
@@ -829,6 +834,8 @@ static void detach_report(const struct record *rec, const char *kept)
 		       label, kept);
 	else
 		p_info("detached op25b from %s (%s)", rec->val.ifname, label);
+	if (syncing)
+		return;
 	open_json_object(NULL);
 	print_string(PRINT_JSON, "ifname", NULL, rec->val.ifname);
 	print_hook(PRINT_JSON, rec->key.hook, rec->val.flags);
@@ -1105,5 +1112,170 @@ int do_status(int argc, char **argv)
 	print_string(PRINT_ANY, "pin_dir", "op25b is not set up under %s\n",
 		     g.pin_dir);
 	close_json_object();
+	return EXIT_OK;
+}
+
+/* ---- attachments as statements: apply and save ---- */
+
+int attach_want_parse(int argc, char **argv, const char *where,
+		      struct attach_want *w)
+{
+	struct attach_args a;
+	struct attach_req r;
+	int rc;
+
+	g.err_where = where;
+	memset(w, 0, sizeof(*w));
+	rc = attach_args_parse(argc, argv, &a);
+	if (!rc)
+		rc = attach_args_check(&a);
+	if (!rc)
+		rc = attach_req_build(&a, &r);
+	g.err_where = NULL;
+	if (rc)
+		return rc;
+	snprintf(w->ifname, sizeof(w->ifname), "%s", r.ifname);
+	w->ifindex = r.ifindex;
+	w->hook = r.hook;
+	w->xdp_mode = r.xdp_mode;
+	w->l3 = r.l3;
+	w->force = r.force;
+	return EXIT_OK;
+}
+
+static bool want_has(const struct attach_want *w, const struct record *rec)
+{
+	return (__u32)w->ifindex == rec->key.ifindex && w->hook == rec->key.hook;
+}
+
+/* The record is w, attached as w asks, and the program is still there. */
+static bool want_holds(const struct attach_want *w, const struct record *rec)
+{
+	if (!want_has(w, rec) || attached_prog_id(rec) != rec->val.prog_id)
+		return false;
+	if (w->hook != OP25B_HOOK_XDP || !w->xdp_mode)
+		return true;
+	return w->xdp_mode == XDP_FLAGS_SKB_MODE ?
+		       !!(rec->val.flags & OP25B_AF_XDP_GENERIC) :
+		       !!(rec->val.flags & OP25B_AF_XDP_NATIVE);
+}
+
+static const char *want_label(const struct attach_want *w)
+{
+	static char buf[32];
+
+	if (w->hook == OP25B_HOOK_XDP)
+		snprintf(buf, sizeof(buf), "xdp%s", !w->xdp_mode ? "" :
+			 w->xdp_mode == XDP_FLAGS_SKB_MODE ? " generic" :
+			 " native");
+	else
+		snprintf(buf, sizeof(buf), "%s", hook_label(w->hook, 0));
+	return buf;
+}
+
+int attach_sync(const struct attach_want *w, size_t n, bool dry_run,
+		size_t *changes)
+{
+	struct record *recs = NULL;
+	size_t i, j, nrec = 0;
+	int rc, map_fd = -1, worst = EXIT_OK;
+	bool *keep = NULL;
+
+	*changes = 0;
+	/* nothing set up: nothing attached (a dry run creates nothing) */
+	rc = pins_present() && !dry_run ? pin_lock() : EXIT_OK;
+	if (!rc && pins_present())
+		rc = attach_map_open(&map_fd);
+	if (!rc && map_fd >= 0)
+		rc = records_load(map_fd, &recs, &nrec);
+	if (rc)
+		goto out;
+	keep = calloc(nrec + 1, sizeof(*keep));
+	if (!keep) {
+		p_err("out of memory");
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	syncing = true;
+	/* first what is wanted, so an interface that stays is never bare */
+	for (i = 0; i < n; i++) {
+		struct attach_req r = { .ifname = w[i].ifname,
+					.ifindex = w[i].ifindex,
+					.hook = w[i].hook,
+					.xdp_mode = w[i].xdp_mode,
+					.force = w[i].force, .l3 = w[i].l3 };
+		bool held = false;
+
+		for (j = 0; j < nrec; j++) {
+			if (want_has(&w[i], &recs[j]))
+				keep[j] = true;
+			held |= want_holds(&w[i], &recs[j]);
+		}
+		if (held)
+			continue;
+		(*changes)++;
+		if (dry_run) {
+			print_string(PRINT_FP, NULL, "+ attach %s", w[i].ifname);
+			print_string(PRINT_FP, NULL, " (%s)\n", want_label(&w[i]));
+			continue;
+		}
+		rc = attach_run(&r);
+		if (rc > worst)
+			worst = rc;
+	}
+	for (j = 0; j < nrec; j++) {
+		if (keep[j])
+			continue;
+		(*changes)++;
+		if (dry_run) {
+			print_string(PRINT_FP, NULL, "- attach %s",
+				     recs[j].val.ifname);
+			print_string(PRINT_FP, NULL, " (%s)\n",
+				     hook_label(recs[j].key.hook, recs[j].val.flags));
+			continue;
+		}
+		rc = detach_one(map_fd, &recs[j]);
+		if (rc > worst)
+			worst = rc;
+	}
+	syncing = false;
+	rc = worst;
+out:
+	free(keep);
+	free(recs);
+	if (map_fd >= 0)
+		close(map_fd);
+	return rc;
+}
+
+int attach_save(FILE *f)
+{
+	struct record *recs = NULL;
+	size_t i, nrec = 0;
+	int rc, map_fd;
+
+	if (!pins_present())
+		return EXIT_OK;
+	rc = attach_map_open(&map_fd);
+	if (rc)
+		return rc;
+	rc = records_load(map_fd, &recs, &nrec);
+	close(map_fd);
+	if (rc)
+		return rc;
+	for (i = 0; i < nrec; i++) {
+		const struct record *r = &recs[i];
+
+		if (r->key.hook == OP25B_HOOK_XDP)
+			fprintf(f, "attach %s --hook xdp%s\n", r->val.ifname,
+				r->val.flags & OP25B_AF_XDP_GENERIC ? " --xdp-mode generic" :
+				r->val.flags & OP25B_AF_XDP_NATIVE ? " --xdp-mode native" : "");
+		else
+			fprintf(f, "attach %s --hook tc --direction %s\n",
+				r->val.ifname,
+				r->key.hook == OP25B_HOOK_TC_EGRESS ? "egress" :
+				"ingress");
+	}
+	free(recs);
 	return EXIT_OK;
 }

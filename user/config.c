@@ -16,6 +16,16 @@ const char *action_name(__u32 action)
 	return "unknown";
 }
 
+int action_parse(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(action_names) / sizeof(action_names[0]); i++)
+		if (action_names[i] && !strcmp(s, action_names[i]))
+			return (int)i;
+	return -1;
+}
+
 /* Decimal only: strtoul would take signs, spaces and "0x". */
 int port_parse(const char *s, __u32 *port)
 {

@@ -3,7 +3,13 @@
  * op25bctl: global options, then one command from the table below. main()
  * only dispatches; every command lives in the file of its concern.
  */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <bpf/libbpf.h>
@@ -22,6 +28,7 @@ struct cmd {
 	int (*fn)(int argc, char **argv);
 	const char *args;
 	const char *summary;
+	bool exact;		/* destructive: never taken by a prefix */
 };
 
 static int do_help(int argc, char **argv);
@@ -29,33 +36,37 @@ static int do_help(int argc, char **argv);
 static const struct cmd cmds[] = {
 	{ "attach", do_attach,
 	  "IFACE [--hook xdp|tc] [--xdp-mode native|generic] [--direction ingress|egress] [--force]",
-	  "attach the datapath to an interface" },
+	  "attach the datapath to an interface", false },
 	{ "detach", do_detach, "IFACE | --all",
-	  "remove what op25b attached" },
+	  "remove what op25b attached", false },
 	{ "status", do_status, "",
-	  "attachments, action, blocked ports, table sizes" },
+	  "attachments, action, blocked ports, table sizes", false },
 	{ "deny", do_deny, "subscriber|relay PREFIX... [-f FILE|-]",
-	  "add or change prefixes to deny" },
+	  "add or change prefixes to deny", false },
 	{ "allow", do_allow, "subscriber|relay PREFIX... [-f FILE|-]",
-	  "add or change prefixes to allow" },
+	  "add or change prefixes to allow", false },
 	{ "del", do_del, "subscriber|relay PREFIX... [-f FILE|-]",
-	  "delete prefixes" },
-	{ "flush", do_flush, "subscriber|relay", "delete every prefix" },
+	  "delete prefixes", false },
+	{ "flush", do_flush, "subscriber|relay", "delete every prefix", true },
 	{ "list", do_list, "[subscriber|relay]",
-	  "entries, verdicts, hit counters" },
+	  "entries, verdicts, hit counters", false },
 	{ "test", do_test, "SRC DST [PORT]",
-	  "verdict and the rule that decided it (exit 3: blocked)" },
+	  "verdict and the rule that decided it (exit 3: blocked)", false },
 	{ "port", do_port, "add|del|list [PORT...]",
-	  "blocked TCP destination ports" },
+	  "blocked TCP destination ports", false },
 	{ "action", do_action, "drop|reject|monitor",
-	  "what happens to a blocked packet" },
+	  "what happens to a blocked packet", false },
 	{ "stats", do_stats, "[--interval SEC] [--prometheus]",
-	  "counters, summed over CPUs" },
+	  "counters, summed over CPUs", false },
 	{ "top", do_top, "[-n N]",
-	  "subscribers with the most blocked attempts" },
+	  "subscribers with the most blocked attempts", false },
 	{ "monitor", do_monitor, "[--count N]",
-	  "stream of blocked-attempt events" },
-	{ "help", do_help, "[COMMAND]", "this help, or a command's" },
+	  "stream of blocked-attempt events", false },
+	{ "apply", do_apply, "[--dry-run] FILE|-",
+	  "make the running policy a file's, in one step", false },
+	{ "save", do_save, "[FILE]",
+	  "the running policy, as a file apply takes", false },
+	{ "help", do_help, "[COMMAND]", "this help, or a command's", false },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -79,6 +90,7 @@ static void usage(FILE *f)
 		"  -q, --quiet         no summaries on stderr\n"
 		"      --pin-dir DIR   pin directory (default %s)\n"
 		"      --capacity N    prefixes per table, when the maps are made\n"
+		"  -n, --netns NAME    network namespace /run/netns/NAME (as ip -n)\n"
 		"                      (default %u)\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n"
@@ -107,7 +119,7 @@ static const struct cmd *cmd_find(const char *name)
 		if (!strcmp(cmds[i].name, name))
 			return &cmds[i];
 	for (i = 0; i < N_CMDS; i++) {
-		if (!len || strncmp(cmds[i].name, name, len))
+		if (!len || cmds[i].exact || strncmp(cmds[i].name, name, len))
 			continue;
 		hit = &cmds[i];
 		if (n++)
@@ -176,6 +188,7 @@ static const struct option long_opts[] = {
 	{ "quiet",	no_argument,		NULL, 'q' },
 	{ "pin-dir",	required_argument,	NULL, OPT_PIN_DIR },
 	{ "capacity",	required_argument,	NULL, OPT_CAPACITY },
+	{ "netns",	required_argument,	NULL, 'n' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "version",	no_argument,		NULL, 'V' },
 	{ 0 }
@@ -191,7 +204,7 @@ static int parse_global(int argc, char **argv)
 	int opt;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+jpvqhV", long_opts,
+	while ((opt = getopt_long(argc, argv, "+jpvqhVn:", long_opts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'p':
@@ -208,6 +221,9 @@ static int parse_global(int argc, char **argv)
 			break;
 		case OPT_PIN_DIR:
 			g.pin_dir = optarg;
+			break;
+		case 'n':
+			g.netns = optarg;
 			break;
 		case OPT_CAPACITY: {
 			unsigned long n;
@@ -232,6 +248,8 @@ static int parse_global(int argc, char **argv)
 				p_err("option '--pin-dir' needs a directory");
 			else if (optopt == OPT_CAPACITY)
 				p_err("option '--capacity' needs a number");
+			else if (optopt == 'n')
+				p_err("option '-n' needs a network namespace name");
 			else if (optopt)
 				p_err("unknown option '-%c' (try 'op25bctl help')",
 				      optopt);
@@ -246,6 +264,39 @@ static int parse_global(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	return -1;
+}
+
+/*
+ * -n NAME: the network namespace /run/netns/NAME (a path when it has a
+ * '/'), entered for the network side only, as 'ip -n' does: the mount
+ * namespace, and with it bpffs and the pins, stays ours.
+ */
+static int netns_enter(const char *name)
+{
+	char path[PATH_MAX], q[TOKEN_QUOTE_LEN];
+	int fd;
+
+	if (!*name || strlen(name) > NAME_MAX) {
+		p_err("bad network namespace name '%s'",
+		      token_quote(name, q, sizeof(q)));
+		return EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "%s%s", strchr(name, '/') ? "" :
+		 "/run/netns/", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		p_err("no network namespace '%s' (%s: %s)",
+		      token_quote(name, q, sizeof(q)), path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (setns(fd, CLONE_NEWNET)) {
+		p_err("cannot enter network namespace '%s': %s",
+		      token_quote(name, q, sizeof(q)), strerror(errno));
+		close(fd);
+		return errno == EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	close(fd);
+	return EXIT_OK;
 }
 
 static int run(int argc, char **argv)
@@ -278,6 +329,11 @@ int main(int argc, char **argv)
 	if (optind >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	if (g.netns) {
+		rc = netns_enter(g.netns);
+		if (rc)
+			return rc;
 	}
 	libbpf_setup();
 	return run(argc - optind, argv + optind);

@@ -25,6 +25,8 @@ struct global_opts {
 	bool quiet;
 	const char *pin_dir;
 	__u32 capacity;		/* --capacity: prefixes per table, 0 if not given */
+	const char *netns;	/* -n/--netns: the network namespace to enter */
+	const char *err_where;	/* "FILE:LINE" that p_err puts first, if set */
 };
 extern struct global_opts g;
 
@@ -96,6 +98,8 @@ int pin_lock_shared(void);
  */
 int maps_open(struct op25b_maps *m, bool create);
 void maps_close(struct op25b_maps *m);
+/* Is there a policy pinned under g.pin_dir (set up, or half set up)? */
+bool pins_present(void);
 
 struct op25b_bpf;
 /*
@@ -128,6 +132,12 @@ void policy_close(struct op25b_maps *m, struct engine *e);
  */
 int prefix_parse(const char *s, struct prefix *p, char *why, size_t whylen);
 void prefix_format(const struct prefix *p, char *buf, size_t len);
+/*
+ * s as it may go into an error line: bytes that are not printable ASCII
+ * escaped as \xNN, cut with "..." to fit len (TOKEN_QUOTE_LEN is enough).
+ */
+#define TOKEN_QUOTE_LEN	64
+const char *token_quote(const char *s, char *buf, size_t len);
 /* Does p cover addr (of p's family)? */
 bool prefix_contains(const struct prefix *p, const __u8 *addr);
 /*
@@ -140,11 +150,55 @@ bool prefix_contains(const struct prefix *p, const __u8 *addr);
 int prefixes_collect(int argc, char **argv, const char *file,
 		     struct prefix **out, size_t *n);
 
+/* ---- conf.c: op25b.conf, the policy of record ---- */
+
+#define CONF_ATTACH_ARGS	8
+
+struct conf_rule {
+	__u32 table;		/* enum op25b_table */
+	__u32 verdict;
+	struct prefix p;
+	const char *file;
+	size_t line;
+};
+
+struct conf_attach {
+	char *argv[CONF_ATTACH_ARGS];	/* IFACE and its options */
+	int argc;
+	const char *file;
+	size_t line;
+};
+
+struct conf {
+	struct conf_rule *rules;	/* once each, sorted by table, prefix */
+	size_t nrules, rules_cap;
+	__u64 ports[OP25B_PORT_WORDS];	/* {25} unless 'port' says */
+	bool ports_set;
+	__u32 action;			/* drop unless 'action' says */
+	bool action_set;
+	const char *action_file;
+	size_t action_line;
+	struct conf_attach *att;
+	size_t natt, att_cap;
+	char **names;			/* strings the above point into */
+	size_t nnames;
+	int errors;
+};
+
+/*
+ * Read path ("-": stdin) and what it includes. Every error is printed as
+ * FILE:LINE: message; EXIT_USAGE when there was any.
+ */
+int conf_load(const char *path, struct conf *c);
+void conf_free(struct conf *c);
+
 /* ---- config.c: action and blocked ports of a snapshot ---- */
 
 #define OP25B_PORT_MAX	(OP25B_PORT_WORDS * 64 - 1)
 
 const char *action_name(__u32 action);
+/* enum op25b_action of a name, -1 for none. */
+int action_parse(const char *s);
 /* A port 1-65535, decimal digits only. -1 when s is not one. */
 int port_parse(const char *s, __u32 *port);
 bool config_port_blocked(const struct op25b_config *cfg, __u32 port);
@@ -165,6 +219,34 @@ void boot_time_format(__u64 ns, bool millis, char *buf, size_t len);
 
 /* ---- command handlers: argv[0] is the first argument after the verb ---- */
 
+/* ---- attach.c, for apply and save: attachments as statements ---- */
+
+struct attach_want {
+	char ifname[16];
+	int ifindex;
+	__u32 hook;		/* enum op25b_hook */
+	__u32 xdp_mode;		/* XDP_FLAGS_*_MODE, 0: any */
+	bool l3;
+	bool force;
+};
+
+/*
+ * 'attach' arguments as a file states them: checked like the command's,
+ * the interface must exist. Errors name where (FILE:LINE).
+ */
+int attach_want_parse(int argc, char **argv, const char *where,
+		      struct attach_want *w);
+/*
+ * Make this namespace's attachments exactly w[0..n): attach what is not
+ * there yet (replacing in place where options changed), then detach what
+ * op25b attached and w does not name. With dry_run, print the plan only
+ * ("+ attach ...", "- attach ...") and return how many lines in *changes.
+ */
+int attach_sync(const struct attach_want *w, size_t n, bool dry_run,
+		size_t *changes);
+/* 'attach' statements for what is attached in this namespace. */
+int attach_save(FILE *f);
+
 int do_attach(int argc, char **argv);	/* attach.c */
 int do_detach(int argc, char **argv);
 int do_status(int argc, char **argv);
@@ -179,5 +261,7 @@ int do_action(int argc, char **argv);
 int do_stats(int argc, char **argv);	/* stats.c */
 int do_top(int argc, char **argv);	/* top.c */
 int do_monitor(int argc, char **argv);	/* monitor.c */
+int do_apply(int argc, char **argv);	/* apply.c */
+int do_save(int argc, char **argv);
 
 #endif /* OP25BCTL_H */

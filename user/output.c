@@ -229,11 +229,23 @@ void p_err(const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 
+	char pfx[600];
+
 	va_start(ap, fmt);
+	/* while a file is checked, messages say where in it */
+	snprintf(pfx, sizeof(pfx), "op25bctl: %s%s", g.err_where ? g.err_where : "",
+		 g.err_where ? ": " : "");
 	if (!g.json) {
-		vmessage("op25bctl: ", fmt, ap);
+		vmessage(pfx, fmt, ap);
 	} else {
-		vsnprintf(msg, sizeof(msg), fmt, ap);
+		size_t o = 0;
+
+		if (g.err_where)
+			o = (size_t)snprintf(msg, sizeof(msg) / 2, "%s: ",
+					     g.err_where);
+		if (o >= sizeof(msg) / 2)
+			o = sizeof(msg) / 2 - 1;
+		vsnprintf(msg + o, sizeof(msg) - o, fmt, ap);
 		fflush(stdout);
 		fputs("{\"error\":", stderr);
 		json_escape(stderr, msg);

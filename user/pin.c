@@ -563,10 +563,28 @@ static int pin_dir_check(void)
 	return pin_dir_prepare(false);
 }
 
+/* op25b 1 pinned four LPM tries and a config map: layout 1. */
+static bool legacy_layout(void)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/subscriber4", g.pin_dir);
+	if (!access(path, F_OK))
+		return true;
+	snprintf(path, sizeof(path), "%s/config", g.pin_dir);
+	return !access(path, F_OK);
+}
+
 int maps_open(struct op25b_maps *m, bool create)
 {
 	const char *missing;
 	int found, rc;
+
+	if (legacy_layout()) {
+		p_err("pin dir '%s' holds maps of an older op25b (layout 1, LPM tables), which this op25bctl neither reads nor changes: save the policy with that op25bctl, 'detach --all', remove %s, then apply it with this one",
+		      g.pin_dir, g.pin_dir);
+		return EXIT_RUNTIME;
+	}
 
 	found = pins_get(m, &missing);
 	if (!found && create) {
@@ -615,4 +633,12 @@ void maps_close(struct op25b_maps *m)
 			close(*fd);
 		*fd = -1;
 	}
+}
+
+bool pins_present(void)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_POLICY);
+	return !access(path, F_OK);
 }

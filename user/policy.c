@@ -4,18 +4,29 @@
  * (shared lock: no writer at work) or changes it (exclusive lock, one
  * snapshot published at the end, or nothing).
  */
+#include <errno.h>
 #include "op25bctl.h"
+
+/* Maps of another layout: say whose they are and the way out. */
+static void report_open(const struct engine *e, int err)
+{
+	if (err == -EPROTO)
+		p_err("%s under %s: use the op25bctl that made them, or 'detach --all' and remove %s to start afresh",
+		      e->err, g.pin_dir, g.pin_dir);
+	else
+		p_err("%s", e->err);
+}
 
 int policy_open_read(struct op25b_maps *m, struct engine *e)
 {
-	int rc;
+	int rc, err;
 
 	rc = maps_open(m, false);
 	if (rc)
 		return rc;
 	rc = pin_lock_shared();
-	if (!rc && engine_open(e, &m->pol, false)) {
-		p_err("%s", e->err);
+	if (!rc && (err = engine_open(e, &m->pol, false))) {
+		report_open(e, err);
 		rc = EXIT_RUNTIME;
 	}
 	if (rc)
@@ -25,7 +36,7 @@ int policy_open_read(struct op25b_maps *m, struct engine *e)
 
 int policy_open_write(struct op25b_maps *m, struct engine *e)
 {
-	int rc;
+	int rc, err;
 
 	rc = pin_dir_prepare(true);
 	if (!rc)
@@ -34,8 +45,9 @@ int policy_open_write(struct op25b_maps *m, struct engine *e)
 		rc = maps_open(m, true);
 	if (rc)
 		return rc;
-	if (engine_open(e, &m->pol, true)) {
-		p_err("%s", e->err);
+	err = engine_open(e, &m->pol, true);
+	if (err) {
+		report_open(e, err);
 		maps_close(m);
 		return EXIT_RUNTIME;
 	}

@@ -88,6 +88,11 @@ int prefix_parse(const char *s, struct prefix *p, char *why, size_t whylen)
 	else
 		return why_set(why, whylen, "not an IPv4 or IPv6 address");
 
+	/* ::ffff:a.b.c.d never reaches the IPv6 table as such: refuse it */
+	if (p->family == AF_INET6 && !memcmp(p->addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12))
+		return why_set(why, whylen,
+			       "an IPv4-mapped IPv6 address: write the IPv4 address (%u.%u.%u.%u)",
+			       p->addr[12], p->addr[13], p->addr[14], p->addr[15]);
 	p->len = family_bits(p->family);
 	if (slash && len_parse(slash + 1, family_bits(p->family), &p->len))
 		return why_set(why, whylen, "prefix length must be 0-%u",
@@ -150,18 +155,45 @@ static int list_add(struct prefix_list *l, const struct prefix *p)
 	return EXIT_OK;
 }
 
+const char *token_quote(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	/* room for one escape (4) and the ellipsis (3) and the NUL */
+	while (*p && o + 8 < len) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+			buf[o++] = (char)*p;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[*p >> 4];
+			buf[o++] = hex[*p & 15];
+		}
+		p++;
+	}
+	if (*p) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 /* where is NULL for the command line, "FILE:LINE" for file input. */
 static int list_add_token(struct prefix_list *l, const char *tok,
 			  const char *where)
 {
 	struct prefix p;
-	char why[128];
+	char why[128], q[TOKEN_QUOTE_LEN];
 
 	if (prefix_parse(tok, &p, why, sizeof(why))) {
+		token_quote(tok, q, sizeof(q));
 		if (where)
-			p_err("%s: bad prefix '%s': %s", where, tok, why);
+			p_err("%s: bad prefix '%s': %s", where, q, why);
 		else
-			p_err("bad prefix '%s': %s", tok, why);
+			p_err("bad prefix '%s': %s", q, why);
 		return EXIT_USAGE;
 	}
 	return list_add(l, &p);
@@ -175,14 +207,20 @@ static int list_add_file(struct prefix_list *l, const char *file)
 	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
 	size_t cap = 0, lineno = 0;
 	int err = EXIT_OK;
+	ssize_t got;
 
 	if (!f) {
 		p_err("cannot open '%s': %s", file, strerror(errno));
 		return EXIT_USAGE;
 	}
 	errno = 0;
-	while (!err && getline(&line, &cap, f) >= 0) {
+	while (!err && (got = getline(&line, &cap, f)) >= 0) {
 		lineno++;
+		if (strlen(line) != (size_t)got) {
+			p_err("%s:%zu: a NUL byte: not a text file", name, lineno);
+			err = EXIT_USAGE;
+			break;
+		}
 		hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';

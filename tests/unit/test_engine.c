@@ -656,21 +656,109 @@ static const struct {
 	{ "atomic", test_atomic },
 };
 
+/*
+ * -p PIN_DIR -l SECONDS: no test, a load for the shell suites. Run the
+ * datapath, with the maps pinned under PIN_DIR, on the atomic test's
+ * packet (10.1.2.3 -> 192.0.2.25:25) on every CPU until SIGTERM or the
+ * time is up; print what the counters saw meanwhile.
+ */
+static atomic_bool loop_stop;
+
+static void loop_term(int sig)
+{
+	(void)sig;
+	atomic_store(&loop_stop, true);
+}
+
+static int pinned_loop(const char *pin, int secs)
+{
+	static const char *const names[][2] = {
+		{ ".data.policy", "policy" }, { "op25b_roots", "roots" },
+		{ "op25b_nodes", "nodes" }, { "op25b_leaves", "leaves" },
+		{ "op25b_rules", "rules" }, { "op25b_hits", "hits" },
+		{ "op25b_engine", "engine" }, { "op25b_index", "index" },
+		{ "op25b_stats", "stats" }, { "op25b_attach", "attachments" },
+		{ "op25b_offenders", "offenders" }, { "op25b_events", "events" },
+	};
+	unsigned long long judged0, blocked0;
+	struct looper l[2];
+	pthread_t th[2];
+	char path[512];
+	struct pkt p;
+	size_t i;
+	int fd;
+
+	skel = op25b_bpf__open();
+	if (!skel)
+		return 1;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj,
+								 names[i][0]);
+
+		snprintf(path, sizeof(path), "%s/%s", pin, names[i][1]);
+		fd = bpf_obj_get(path);
+		if (!m || fd < 0 || bpf_map__reuse_fd(m, fd)) {
+			fprintf(stderr, "loop: cannot reuse %s\n", path);
+			return 1;
+		}
+		close(fd);
+	}
+	if (op25b_bpf__load(skel)) {
+		fprintf(stderr, "loop: cannot load\n");
+		return 1;
+	}
+	pkt_init(&p);
+	pkt_eth(&p);
+	pkt_ipv4(&p, "10.1.2.3", "192.0.2.25");
+	pkt_tcp(&p, 40000, 25, TH_SYN);
+	pkt_done(&p);
+	signal(SIGTERM, loop_term);
+	signal(SIGALRM, loop_term);
+	alarm((unsigned int)secs);
+	judged0 = stat_sum(offsetof(struct op25b_stats, smtp));
+	blocked0 = stat_sum(offsetof(struct op25b_stats, blocked));
+	for (i = 0; i < 2; i++) {
+		l[i] = (struct looper){ .cpu = (int)i % libbpf_num_possible_cpus(),
+					.prog_fd = bpf_program__fd(skel->progs.op25b_tc),
+					.p = &p, .stop = &loop_stop };
+		pthread_create(&th[i], NULL, loop_run, &l[i]);
+	}
+	/* ready: the shell suite starts changing the policy now */
+	printf("running\n");
+	fflush(stdout);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	printf("packets %llu judged %llu blocked %llu\n", l[0].runs + l[1].runs,
+	       stat_sum(offsetof(struct op25b_stats, smtp)) - judged0,
+	       stat_sum(offsetof(struct op25b_stats, blocked)) - blocked0);
+	op25b_bpf__destroy(skel);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *only = NULL;
+	const char *only = NULL, *pin = NULL;
+	int a, secs = 0;
 	size_t i;
-	int a;
 
 	for (a = 1; a < argc; a++) {
 		if (!strcmp(argv[a], "-q"))
 			tl.quiet = true;
 		else if (!strcmp(argv[a], "-t") && a + 1 < argc)
 			only = argv[++a];
+		else if (!strcmp(argv[a], "-p") && a + 1 < argc)
+			pin = argv[++a];
+		else if (!strcmp(argv[a], "-l") && a + 1 < argc)
+			secs = atoi(argv[++a]);
 		else {
-			fprintf(stderr, "usage: %s [-q] [-t NAME]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-q] [-t NAME] | -p PIN_DIR -l SECONDS\n",
+				argv[0]);
 			return 2;
 		}
+	}
+	if (pin) {
+		libbpf_set_print(NULL);
+		return pinned_loop(pin, secs > 0 ? secs : 10);
 	}
 	libbpf_set_print(NULL);
 	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)

@@ -1,0 +1,337 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# The policy of record: op25b.conf applied whole or not at all, saved so
+# that applying it changes nothing, killed at random moments, switched back
+# and forth under traffic, from another network namespace, and against
+# pinned state of another layout (doc/DESIGN.md, "Control plane").
+#
+# Usage: test_apply.sh [TEST...]   (default: every test_* function)
+# APPLY_FLIPS (default 20): back-and-forth applies under traffic.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+
+require_env
+command -v bpftool >/dev/null || skip_suite "bpftool not installed"
+setup_trap
+make_tmpdir
+APPLY_FLIPS=${APPLY_FLIPS:-20}
+ENGINE=$BUILD/test_engine
+
+# new_pin NAME: a fresh pin dir of this suite, removed at exit. Sets PIN.
+new_pin() {
+	PIN=/sys/fs/bpf/op25b-test-apply-$1-$$
+	rm -rf "$PIN"
+	CLEAN_PATHS+=("$PIN")
+}
+
+ctl() {
+	"$CTL" --pin-dir "$PIN" "$@"
+}
+
+# What a command changed: the policy as save writes it and bpftool sees it.
+state() {
+	ctl save 2>&1
+	bpftool map dump pinned "$PIN/policy" 2>&1 | grep -v '"live"'
+}
+
+test_roundtrip() {
+	local d=$TMPD/t_rt
+	new_pin rt
+	mkdir -p "$d"
+	cat >"$d/pools.conf" <<'EOF'
+deny subscriber 10.0.0.0/8 2001:db8::/32	# pools
+EOF
+	cat >"$d/op25b.conf" <<'EOF'
+# the policy of record
+action reject
+port 25 2525
+include pools.conf
+allow subscriber 10.1.2.3 10.1.2.4
+allow relay 198.51.100.25 2001:db8:25::/64
+deny relay 198.51.100.26
+EOF
+	ctl apply "$d/op25b.conf" 2>"$TMPD/err"
+	check_eq "roundtrip: apply exits 0" 0 $?
+	check "roundtrip: one summary line" "$(cat "$TMPD/err")" \
+		grep -q "7 prefixes added" "$TMPD/err"
+	check_eq "roundtrip: action from the file" reject "$(ctl action)"
+	check_eq "roundtrip: ports from the file" "25 2525" \
+		"$(ctl -j port list | $PY -c 'import json,sys; print(" ".join(map(str, json.load(sys.stdin))))')"
+	ctl test 10.9.9.9 203.0.113.1 >/dev/null
+	check_eq "roundtrip: the included pool is enforced" 3 $?
+	ctl test 10.1.2.3 203.0.113.1 >/dev/null
+	check_eq "roundtrip: the exemption holds" 0 $?
+	ctl save "$d/saved.conf"
+	check_eq "roundtrip: save exits 0" 0 $?
+	ctl apply --dry-run "$d/saved.conf" >"$TMPD/out" 2>&1
+	check_eq "roundtrip: dry run of what save wrote prints nothing" "" "$(cat "$TMPD/out")"
+	local gen0 gen1
+	gen0=$(ctl -j status | $PY -c 'import json,sys; print(json.load(sys.stdin)["tables"]["generation"])')
+	ctl -q apply "$d/saved.conf"
+	gen1=$(ctl -j status | $PY -c 'import json,sys; print(json.load(sys.stdin)["tables"]["generation"])')
+	check_eq "roundtrip: applying what save wrote publishes nothing" "$gen0" "$gen1"
+	ctl save >"$d/saved2.conf"
+	check "roundtrip: save is canonical (twice the same)" "differs" \
+		cmp -s "$d/saved.conf" "$d/saved2.conf"
+	# a file that leaves a statement out means its default
+	printf 'deny subscriber 192.0.2.0/24\n' >"$d/small.conf"
+	ctl apply --dry-run "$d/small.conf" >"$TMPD/out"
+	check "roundtrip: dry run lists removals, additions, port and action" "$(cat "$TMPD/out")" \
+		eval 'grep -q "^- deny subscriber 10.0.0.0/8" "$TMPD/out" &&
+		      grep -q "^+ deny subscriber 192.0.2.0/24" "$TMPD/out" &&
+		      grep -q "^~ port 25 (was 25 2525)" "$TMPD/out" &&
+		      grep -q "^~ action drop (was reject)" "$TMPD/out"'
+	check_eq "roundtrip: dry run changed nothing" reject "$(ctl action)"
+	ctl -q apply "$d/small.conf"
+	check_eq "roundtrip: apply replaces the whole policy" \
+		"deny subscriber 192.0.2.0/24" "$(ctl save | grep -v '^#' | grep -v '^action\|^port')"
+	check_eq "roundtrip: ...and the action left out is the default" drop "$(ctl action)"
+	printf 'deny subscriber 10.0.0.0/8\n' | ctl -q apply -
+	check_eq "roundtrip: apply - reads stdin" 3 "$(ctl test 10.2.3.4 1.1.1.1 >/dev/null; echo $?)"
+}
+
+# One bad file: every error, FILE:LINE each, exit 2, nothing changed.
+test_errors() {
+	local d=$TMPD/t_err before
+	new_pin err
+	mkdir -p "$d"
+	printf 'deny subscriber 10.0.0.0/8\n' >"$d/good.conf"
+	ctl -q apply "$d/good.conf"
+	before=$(state)
+	printf 'include b.conf\n' >"$d/a.conf"
+	printf 'include a.conf\n' >"$d/b.conf"
+	{
+		printf 'deny subscriber 10.9.0.0/16\n'
+		printf 'bogus statement\n'
+		printf 'allow relay 1.2.3.4/33\n'
+		printf 'deny subscriber ::ffff:192.0.2.7\n'
+		printf 'include missing.conf\n'
+		printf 'include a.conf\n'
+		printf 'attach no-such-if0\n'
+		printf 'action drop\n'
+		printf 'action reject\n'
+		printf 'port 0\n'
+		printf 'allow subscriber 10.9.0.0/16\n'
+		printf 'deny subscriber 10.8.0.0/16 \033[31m\n'
+		printf 'deny relay %s\n' "$(head -c 9000 /dev/zero | tr '\0' x)"
+	} >"$d/bad.conf"
+	ctl apply "$d/bad.conf" >"$TMPD/out" 2>"$TMPD/err"
+	check_eq "errors: exit 2" 2 $?
+	check_eq "errors: nothing on stdout" "" "$(cat "$TMPD/out")"
+	local want line
+	for want in "bad.conf:2: unknown statement 'bogus'" \
+		"bad.conf:3: bad prefix '1.2.3.4/33'" \
+		"bad.conf:4: bad prefix '::ffff:192.0.2.7': an IPv4-mapped" \
+		"bad.conf:5: cannot read" \
+		"include loop" \
+		"bad.conf:7: unknown interface 'no-such-if0'" \
+		"bad.conf:9: action given twice (first at" \
+		"bad.conf:10: bad port '0'" \
+		"bad.conf:11: allow subscriber 10.9.0.0/16: also denied at" \
+		'bad.conf:12: control character \x1b' \
+		"bad.conf:13: bad prefix 'xxxxxxxx"; do
+		check "errors: reports $want" "$(head -c 300 "$TMPD/err")" \
+			grep -qF -- "$want" "$TMPD/err"
+	done
+	line=$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$TMPD/err")
+	check "errors: a 9,000-byte line is quoted short ($line bytes)" "longest $line" \
+		test "$line" -lt 300
+	check "errors: no raw escape byte reaches the terminal" "raw ESC" \
+		eval '! grep -q $'"'"'\033'"'"' "$TMPD/err"'
+	check_eq "errors: nothing changed" "$before" "$(state)"
+	printf 'deny subscriber 10.0.0.0/8\0 10.1.0.0/16\n' >"$d/nul.conf"
+	ctl apply "$d/nul.conf" 2>"$TMPD/err"
+	check_eq "errors: a NUL byte: exit 2" 2 $?
+	check "errors: ...says so with FILE:LINE" "$(cat "$TMPD/err")" \
+		grep -q "nul.conf:1: a NUL byte" "$TMPD/err"
+	head -c 4096 /bin/ls >"$d/binary.conf"
+	ctl apply "$d/binary.conf" 2>"$TMPD/err"
+	check_eq "errors: a binary file: exit 2" 2 $?
+	ctl apply "$d/none.conf" 2>"$TMPD/err"
+	check_eq "errors: a missing file: exit 2" 2 $?
+	check_eq "errors: ...in one line" 1 "$(wc -l <"$TMPD/err")"
+	check_eq "errors: after all of them, nothing changed" "$before" "$(state)"
+}
+
+# save_of FILE: the canonical form of a policy file, via a scratch pin dir.
+canonical() {
+	local keep=$PIN
+	PIN=$PIN-canon
+	CLEAN_PATHS+=("$PIN")
+	ctl -q --capacity 65536 apply "$1" && ctl save
+	rm -rf "$PIN"
+	PIN=$keep
+}
+
+# apply of 50,000 prefixes killed at random moments: old or new, whole.
+test_kill() {
+	local d=$TMPD/t_kill i pid us span t0 t1 now a b n_a=0 n_b=0 bad=0
+	new_pin kill
+	mkdir -p "$d"
+	$PY - "$d" <<'EOF'
+import sys
+d = sys.argv[1]
+with open(d + "/a.conf", "w") as f:
+	f.write("action drop\nport 25\n")
+	for i in range(50000):
+		f.write("deny subscriber 11.%d.%d.%d\n" % (i >> 16, i >> 8 & 255, i & 255))
+with open(d + "/b.conf", "w") as f:
+	f.write("action reject\nport 25 587\n")
+	for i in range(50000):
+		f.write("allow relay 12.%d.%d.%d\n" % (i >> 16, i >> 8 & 255, i & 255))
+EOF
+	a=$(canonical "$d/a.conf")
+	b=$(canonical "$d/b.conf")
+	ctl -q --capacity 65536 apply "$d/a.conf"
+	t0=$(date +%s%N)
+	ctl -q apply "$d/b.conf"
+	t1=$(date +%s%N)
+	span=$(((t1 - t0) / 1000))
+	echo "# a 50,000-prefix switch took $((span / 1000)) ms"
+	for ((i = 0; i < 20; i++)); do
+		"$CTL" --pin-dir "$PIN" -q apply "$d/$([ $((i % 2)) = 0 ] && echo a || echo b).conf" &
+		pid=$!
+		us=$(((RANDOM * 32768 + RANDOM) % (span * 3 / 2 + 1)))
+		sleep "$(printf '%d.%06d' $((us / 1000000)) $((us % 1000000)))"
+		kill -KILL $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		now=$(ctl save 2>&1)
+		if [ "$now" = "$a" ]; then
+			n_a=$((n_a + 1))
+		elif [ "$now" = "$b" ]; then
+			n_b=$((n_b + 1))
+		else
+			bad=$((bad + 1))
+			fail "kill $i: the policy is one of the two, whole" \
+				"$(diff <(echo "$a") <(echo "$now") | head -3)"
+		fi
+	done
+	[ $bad -eq 0 ] && ok "kill: 20 kills of a 50,000-prefix apply left one policy whole ($n_a a, $n_b b)"
+	ctl -q apply "$d/a.conf"
+	check_eq "kill: the next apply works" "$a" "$(ctl save)"
+}
+
+# Policies A and B each pass 10.1.2.3 -> 192.0.2.25:25; any mix blocks it.
+write_ab() {
+	printf 'deny subscriber 10.1.0.0/16\nallow relay 192.0.2.25\n' >"$1/a.conf"
+	printf 'deny subscriber 172.16.0.0/12\n' >"$1/b.conf"
+	# the control's half step: A's subscriber without A's relay
+	printf 'deny subscriber 10.1.0.0/16\n' >"$1/half.conf"
+}
+
+# flips DIR N HALF: apply A and B in turn N times (through half.conf if
+# HALF) while the datapath runs on both CPUs; prints the looper's counts.
+flips() {
+	local d=$1 n=$2 half=$3 i pid
+	ctl -q apply "$d/a.conf"
+	"$ENGINE" -p "$PIN" -l 120 >"$TMPD/loop" &
+	pid=$!
+	CLEAN_PIDS+=("$pid")
+	for ((i = 0; i < 50; i++)); do
+		grep -q running "$TMPD/loop" 2>/dev/null && break
+		sleep 0.1
+	done
+	for ((i = 0; i < n; i++)); do
+		if [ "$half" = 1 ] && [ $((i % 2)) = 0 ]; then
+			ctl -q apply "$d/half.conf"
+		fi
+		ctl -q apply "$d/$([ $((i % 2)) = 0 ] && echo b || echo a).conf"
+	done
+	kill -TERM $pid
+	wait $pid
+	grep packets "$TMPD/loop"
+}
+
+test_atomic_traffic() {
+	local d=$TMPD/t_atomic out judged blocked
+	new_pin atomic
+	mkdir -p "$d"
+	write_ab "$d"
+	out=$(flips "$d" "$APPLY_FLIPS" 0)
+	echo "# $APPLY_FLIPS applies of A and B in turn: $out"
+	judged=$(awk '{ print $4 }' <<<"$out")
+	blocked=$(awk '{ print $6 }' <<<"$out")
+	check "atomic: packets were judged during the applies" "$out" \
+		test "${judged:-0}" -gt 0
+	check_eq "atomic: no packet judged by a mix of A and B" 0 "${blocked:-x}"
+	out=$(flips "$d" "$APPLY_FLIPS" 1)
+	echo "# control, through the half step: $out"
+	blocked=$(awk '{ print $6 }' <<<"$out")
+	check "atomic: the control (a half-made switch) is seen blocking" "$out" \
+		test "${blocked:-0}" -gt 0
+}
+
+# -n NETNS: interfaces of another namespace, pins of ours.
+test_netns() {
+	local ns=o25t-$$-apply d=$TMPD/t_ns
+	new_pin ns
+	mkdir -p "$d"
+	ns_create "$ns" || { fail "netns: namespace" "ip netns add failed"; return; }
+	ip -n "$ns" link add o25a type veth peer name o25b
+	ip -n "$ns" link set o25a up
+	ip -n "$ns" link set o25b up
+	printf 'deny subscriber 10.0.0.0/8\nattach o25a --hook tc\n' >"$d/p.conf"
+	ctl apply "$d/p.conf" 2>"$TMPD/err"
+	check_eq "netns: o25a is not ours to see: exit 2" 2 $?
+	check "netns: ...unknown interface, FILE:LINE" "$(cat "$TMPD/err")" \
+		grep -q "p.conf:2: unknown interface 'o25a'" "$TMPD/err"
+	ctl -n "$ns" -q apply "$d/p.conf"
+	check_eq "netns: -n NAME apply exits 0" 0 $?
+	check "netns: tc filter on o25a in the namespace" "no filter" \
+		eval 'tc -n "$ns" filter show dev o25a ingress | grep -q op25b_tc'
+	check "netns: save names the attachment" "$(ctl -n "$ns" save)" \
+		eval 'ctl -n "$ns" save | grep -q "^attach o25a --hook tc --direction ingress"'
+	ctl -n "$ns" apply --dry-run "$d/p.conf" >"$TMPD/out"
+	check_eq "netns: applying it again changes nothing" "" "$(cat "$TMPD/out")"
+	printf 'deny subscriber 10.0.0.0/8\nattach o25b --hook tc\n' >"$d/q.conf"
+	ctl -n "$ns" apply --dry-run "$d/q.conf" >"$TMPD/out"
+	check "netns: dry run shows the attachments that change" "$(cat "$TMPD/out")" \
+		eval 'grep -q "^+ attach o25b" "$TMPD/out" && grep -q "^- attach o25a" "$TMPD/out"'
+	ctl -n "$ns" -q apply "$d/q.conf"
+	check "netns: o25b attached" "no filter" \
+		eval 'tc -n "$ns" filter show dev o25b ingress | grep -q op25b_tc'
+	check "netns: o25a detached" "filter left" \
+		eval '! tc -n "$ns" filter show dev o25a ingress | grep -q op25b_tc'
+	ctl -n no-such-ns-$$ status 2>"$TMPD/err"
+	check_eq "netns: an unknown namespace is bad usage" 2 $?
+	check_eq "netns: ...in one line" 1 "$(wc -l <"$TMPD/err")"
+	ctl -n "$ns" -q detach --all
+}
+
+# Pinned state of another layout is neither read nor written.
+test_layout() {
+	local before
+	new_pin layout
+	ctl -q deny subscriber 10.0.0.0/8
+	# the engine's first word is the layout: make it one from the future
+	bpftool map update pinned "$PIN/engine" key 0 0 0 0 value \
+		$(printf '99 0 0 0 '; for ((i = 4; i < 552; i++)); do printf '0 '; done)
+	before=$(bpftool map dump pinned "$PIN/rules" | md5sum)
+	ctl list >/dev/null 2>"$TMPD/err"
+	check_eq "layout: another layout: exit 1" 1 $?
+	check "layout: one line naming the way out" "$(cat "$TMPD/err")" \
+		eval '[ "$(wc -l <"$TMPD/err")" = 1 ] && grep -q "layout 99" "$TMPD/err" && grep -q "detach --all" "$TMPD/err"'
+	ctl deny subscriber 10.1.0.0/16 2>/dev/null
+	check_eq "layout: a writer refuses too" 1 $?
+	check_eq "layout: nothing was written" "$before" \
+		"$(bpftool map dump pinned "$PIN/rules" | md5sum)"
+	# layout 1: four LPM tries and a config map
+	new_pin legacy
+	mkdir -p "$PIN"
+	bpftool map create "$PIN/subscriber4" type lpm_trie key 8 value 16 \
+		entries 16 name subscriber4 flags 1
+	ctl deny subscriber 10.0.0.0/8 2>"$TMPD/err"
+	check_eq "layout: an op25b 1 pin dir: exit 1" 1 $?
+	check "layout: ...one line naming the way out" "$(cat "$TMPD/err")" \
+		eval '[ "$(wc -l <"$TMPD/err")" = 1 ] && grep -q "older op25b" "$TMPD/err"'
+}
+
+tests=("$@")
+[ ${#tests[@]} -eq 0 ] && tests=($(declare -F | awk '$3 ~ /^test_/ { print $3 }'))
+for t in "${tests[@]}"; do
+	declare -F "$t" >/dev/null || { fail "$t" "no such test"; continue; }
+	"$t"
+done
+summary

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * apply and save: the policy of record (op25b.conf(5)) and the running
+ * policy made one. apply checks the whole file, publishes its tables,
+ * ports and action as one snapshot, then makes the attachments match;
+ * save writes the running policy so that applying it changes nothing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "op25bctl.h"
+
+static const char *const table_words[] = { "subscriber", "relay" };
+
+static const char *verdict_word(__u32 v)
+{
+	return v == OP25B_V_DENY ? "deny" : "allow";
+}
+
+/* The order of a policy file: table, then family, address and length. */
+static int rule_order(__u32 ta, const struct prefix *a, __u32 tb,
+		      const struct prefix *b)
+{
+	int d;
+
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
+	if (a->family != b->family)
+		return (a->family == AF_INET6) - (b->family == AF_INET6);
+	d = memcmp(a->addr, b->addr, sizeof(a->addr));
+	if (d)
+		return d;
+	return (a->len > b->len) - (a->len < b->len);
+}
+
+static int engine_rule_cmp(const void *va, const void *vb)
+{
+	const struct engine_rule *a = va, *b = vb;
+
+	return rule_order(a->table, &a->p, b->table, &b->p);
+}
+
+static int conf_rule_cmp(const void *va, const void *vb)
+{
+	const struct conf_rule *a = va, *b = vb;
+
+	return rule_order(a->table, &a->p, b->table, &b->p);
+}
+
+/* What runs now: the live snapshot's rules and config, or the defaults. */
+struct running {
+	struct engine_rule *rules;
+	size_t n;
+	struct op25b_config cfg;
+};
+
+static void running_defaults(struct running *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->cfg.action = OP25B_ACT_DROP;
+	r->cfg.ports[OP25B_DEFAULT_PORT / 64] = 1ULL << (OP25B_DEFAULT_PORT % 64);
+}
+
+static int running_read(struct engine *e, struct running *r)
+{
+	running_defaults(r);
+	r->cfg = engine_live(e)->cfg;
+	if (engine_rules(e, OP25B_TABLE_FORCE_U32, false, &r->rules, &r->n)) {
+		p_err("%s", e->err);
+		return EXIT_RUNTIME;
+	}
+	if (r->n)
+		qsort(r->rules, r->n, sizeof(*r->rules), engine_rule_cmp);
+	return EXIT_OK;
+}
+
+static void ports_format(const __u64 *ports, char *buf, size_t len)
+{
+	size_t o = 0;
+	__u32 p;
+
+	buf[0] = '\0';
+	for (p = 1; p <= OP25B_PORT_MAX && o + 8 < len; p++)
+		if ((ports[p / 64] >> (p % 64)) & 1)
+			o += (size_t)snprintf(buf + o, len - o, "%s%u",
+					      o ? " " : "", p);
+	if (!o)
+		snprintf(buf, len, "(none)");
+}
+
+/* ---- the difference ---- */
+
+struct diff {
+	size_t added, changed, deleted;
+	bool ports, action;
+};
+
+enum op { OP_ADD, OP_DEL, OP_CHANGE };
+
+static void diff_print(enum op op, __u32 table, const struct prefix *p,
+		       __u32 verdict, __u32 was)
+{
+	static const char *const sign[] = { "+", "-", "~" };
+	static const char *const name[] = { "add", "delete", "change" };
+	char buf[INET6_ADDRSTRLEN + 8];
+
+	prefix_format(p, buf, sizeof(buf));
+	open_json_object(NULL);
+	print_string(PRINT_FP, NULL, "%s ", sign[op]);
+	print_string(PRINT_JSON, "op", NULL, name[op]);
+	print_string(PRINT_ANY, "verdict", "%s ", verdict_word(verdict));
+	print_string(PRINT_ANY, "table", "%s ", table_words[table]);
+	print_string(PRINT_ANY, "prefix", "%s", buf);
+	if (op == OP_CHANGE)
+		print_string(PRINT_ANY, "was", " (was %s)", verdict_word(was));
+	close_json_object();
+	print_nl();
+}
+
+/*
+ * Walk the running rules and the file's side by side (both sorted). With
+ * e, make the changes in its draft; without, print them.
+ */
+static int diff_rules(const struct running *run, const struct conf *c,
+		      struct engine *e, struct diff *d)
+{
+	size_t i = 0, j = 0;
+	enum engine_change ch;
+	int cmp, err = 0;
+
+	while (!err && (i < run->n || j < c->nrules)) {
+		const struct engine_rule *r = i < run->n ? &run->rules[i] : NULL;
+		const struct conf_rule *w = j < c->nrules ? &c->rules[j] : NULL;
+
+		cmp = !r ? 1 : !w ? -1 :
+		      rule_order(r->table, &r->p, w->table, &w->p);
+		if (cmp < 0) {
+			d->deleted++;
+			if (e)
+				err = engine_del(e, r->table, &r->p, &ch);
+			else
+				diff_print(OP_DEL, r->table, &r->p, r->verdict, 0);
+			i++;
+		} else if (cmp > 0) {
+			d->added++;
+			if (e)
+				err = engine_set(e, w->table, &w->p, w->verdict, &ch);
+			else
+				diff_print(OP_ADD, w->table, &w->p, w->verdict, 0);
+			j++;
+		} else {
+			if (r->verdict != w->verdict) {
+				d->changed++;
+				if (e)
+					err = engine_set(e, w->table, &w->p,
+							 w->verdict, &ch);
+				else
+					diff_print(OP_CHANGE, w->table, &w->p,
+						   w->verdict, r->verdict);
+			}
+			i++;
+			j++;
+		}
+	}
+	if (err) {
+		p_err("%s; nothing was changed", e->err);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+static void diff_config(const struct running *run, const struct conf *c,
+			struct diff *d, bool print)
+{
+	char now[256], want[256];
+
+	d->ports = memcmp(run->cfg.ports, c->ports, sizeof(c->ports)) != 0;
+	d->action = run->cfg.action != c->action;
+	if (!print)
+		return;
+	if (d->ports) {
+		ports_format(c->ports, want, sizeof(want));
+		ports_format(run->cfg.ports, now, sizeof(now));
+		open_json_object(NULL);
+		print_string(PRINT_FP, NULL, "%s", "~ ");
+		print_string(PRINT_JSON, "op", NULL, "change");
+		print_string(PRINT_ANY, "port", "port %s", want);
+		print_string(PRINT_ANY, "was", " (was %s)", now);
+		close_json_object();
+		print_nl();
+	}
+	if (d->action) {
+		open_json_object(NULL);
+		print_string(PRINT_FP, NULL, "%s", "~ ");
+		print_string(PRINT_JSON, "op", NULL, "change");
+		print_string(PRINT_ANY, "action", "action %s",
+			     action_name(c->action));
+		print_string(PRINT_ANY, "was", " (was %s)",
+			     action_name(run->cfg.action));
+		close_json_object();
+		print_nl();
+	}
+}
+
+/* ---- apply ---- */
+
+static const char apply_usage[] =
+	"Usage: op25bctl apply [--dry-run] FILE|-\n"
+	"\n"
+	"Make the running policy the file's (op25b.conf(5)): check all of it\n"
+	"(every error as FILE:LINE: message; nothing changes if there is\n"
+	"one), publish its tables, ports and action as one snapshot, then\n"
+	"attach what it names and detach what op25b attached and it no longer\n"
+	"names. --dry-run prints what would change and changes nothing.\n";
+
+/* Every attach statement checked: interfaces exist, none named twice. */
+static int wants_build(const struct conf *c, struct attach_want **out)
+{
+	struct attach_want *w = calloc(c->natt + 1, sizeof(*w));
+	char where[PATH_MAX + 32];
+	size_t i, j;
+	int rc = EXIT_OK;
+
+	if (!w) {
+		p_err("out of memory");
+		return EXIT_RUNTIME;
+	}
+	for (i = 0; i < c->natt; i++) {
+		snprintf(where, sizeof(where), "%s:%zu", c->att[i].file,
+			 c->att[i].line);
+		if (attach_want_parse(c->att[i].argc, c->att[i].argv, where,
+				      &w[i])) {
+			rc = EXIT_USAGE;
+			continue;
+		}
+		for (j = 0; j < i; j++) {
+			if (w[j].ifindex == w[i].ifindex &&
+			    w[j].hook == w[i].hook) {
+				p_err("%s: %s is attached at %s:%zu already",
+				      where, w[i].ifname, c->att[j].file,
+				      c->att[j].line);
+				rc = EXIT_USAGE;
+			}
+		}
+	}
+	if (rc)
+		free(w);
+	else
+		*out = w;
+	return rc;
+}
+
+static int apply_dry(const struct conf *c, const struct attach_want *w)
+{
+	struct running run;
+	struct op25b_maps m;
+	struct engine e;
+	struct diff d = {};
+	size_t changes;
+	bool set_up = false;
+	int rc;
+
+	running_defaults(&run);
+	/* nothing set up yet: the difference is the whole file */
+	if (pins_present()) {
+		rc = policy_open_read(&m, &e);
+		if (rc)
+			return rc;
+		set_up = true;
+		rc = running_read(&e, &run);
+		policy_close(&m, &e);
+		if (rc)
+			return rc;
+	}
+	open_json_array(NULL);
+	diff_config(&run, c, &d, true);
+	rc = diff_rules(&run, c, NULL, &d);
+	close_json_array();
+	if (!rc)
+		rc = attach_sync(w, c->natt, true, &changes);
+	free(run.rules);
+	(void)set_up;
+	return rc;
+}
+
+static int apply_run(const char *file, const struct conf *c,
+		     const struct attach_want *w)
+{
+	struct running run;
+	struct op25b_maps m;
+	struct engine e;
+	struct diff d = {};
+	struct op25b_config *cfg;
+	size_t changes = 0;
+	int rc;
+
+	rc = policy_open_write(&m, &e);
+	if (rc)
+		return rc;
+	rc = running_read(&e, &run);
+	if (!rc) {
+		diff_config(&run, c, &d, false);
+		rc = diff_rules(&run, c, &e, &d);
+	}
+	if (!rc && (d.added || d.changed || d.deleted || d.ports || d.action)) {
+		cfg = engine_config(&e);
+		memcpy(cfg->ports, c->ports, sizeof(cfg->ports));
+		cfg->action = c->action;
+		rc = policy_commit(&e);
+	}
+	/* else nothing to publish: policy_close drops the empty draft */
+	policy_close(&m, &e);
+	free(run.rules);
+	if (rc)
+		return rc;
+	/* the policy is in place: now the interfaces it names */
+	rc = attach_sync(w, c->natt, false, &changes);
+	p_info("applied %s: %zu prefixes added, %zu changed, %zu deleted%s%s; %zu attachment%s changed",
+	       strcmp(file, "-") ? file : "<stdin>", d.added, d.changed,
+	       d.deleted, d.ports ? "; ports changed" : "",
+	       d.action ? "; action changed" : "", changes,
+	       changes == 1 ? "" : "s");
+	open_json_object(NULL);
+	print_uint(PRINT_JSON, "added", NULL, d.added);
+	print_uint(PRINT_JSON, "changed", NULL, d.changed);
+	print_uint(PRINT_JSON, "deleted", NULL, d.deleted);
+	print_bool(PRINT_JSON, "ports_changed", NULL, d.ports);
+	print_bool(PRINT_JSON, "action_changed", NULL, d.action);
+	print_uint(PRINT_JSON, "attachments_changed", NULL, changes);
+	close_json_object();
+	return rc;
+}
+
+int do_apply(int argc, char **argv)
+{
+	const char *file = NULL;
+	struct attach_want *w = NULL;
+	bool dry = false, opts = true;
+	struct conf c;
+	int i, rc;
+
+	for (i = 0; i < argc; i++) {
+		if (opts && !strcmp(argv[i], "--")) {
+			opts = false;
+		} else if (opts && !strcmp(argv[i], "--dry-run")) {
+			dry = true;
+		} else if (opts && (!strcmp(argv[i], "-h") ||
+				    !strcmp(argv[i], "--help"))) {
+			fputs(apply_usage, stdout);
+			return EXIT_OK;
+		} else if (opts && argv[i][0] == '-' && argv[i][1]) {
+			p_err("apply: unknown option '%s'", argv[i]);
+			return EXIT_USAGE;
+		} else if (file) {
+			p_err("apply: unexpected argument '%s'", argv[i]);
+			return EXIT_USAGE;
+		} else {
+			file = argv[i];
+		}
+	}
+	if (!file) {
+		p_err("apply: missing FILE (or - for stdin)");
+		return EXIT_USAGE;
+	}
+	rc = conf_load(file, &c);
+	if (c.nrules)
+		/* in the order the running rules are read, to walk them together */
+		qsort(c.rules, c.nrules, sizeof(*c.rules), conf_rule_cmp);
+	/* the attachments are checked too, so one run shows every error */
+	if (wants_build(&c, &w) || rc)
+		rc = EXIT_USAGE;
+	if (!rc)
+		rc = dry ? apply_dry(&c, w) : apply_run(file, &c, w);
+	free(w);
+	conf_free(&c);
+	return rc;
+}
+
+/* ---- save ---- */
+
+static const char save_usage[] =
+	"Usage: op25bctl save [FILE]\n"
+	"\n"
+	"Write the running policy (tables, ports, action, attachments of this\n"
+	"network namespace) in canonical form, to FILE or stdout: applying it\n"
+	"changes nothing. FILE is replaced whole or not at all.\n";
+
+static int save_write(FILE *f, struct engine *e)
+{
+	struct running run;
+	char buf[INET6_ADDRSTRLEN + 8], ports[65536 / 2];
+	size_t i;
+	int rc;
+
+	rc = running_read(e, &run);
+	if (rc)
+		return rc;
+	ports_format(run.cfg.ports, ports, sizeof(ports));
+	fprintf(f, "# op25b policy (op25b.conf(5)), written by op25bctl save\n");
+	fprintf(f, "action %s\n", action_name(run.cfg.action));
+	if (strcmp(ports, "(none)"))
+		fprintf(f, "port %s\n", ports);
+	else
+		fprintf(f, "# no port is blocked\n");
+	for (i = 0; i < run.n; i++) {
+		prefix_format(&run.rules[i].p, buf, sizeof(buf));
+		fprintf(f, "%s %s %s\n", verdict_word(run.rules[i].verdict),
+			table_words[run.rules[i].table], buf);
+	}
+	free(run.rules);
+	return attach_save(f);
+}
+
+int do_save(int argc, char **argv)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	struct op25b_maps m;
+	struct engine e;
+	FILE *f = stdout;
+	int rc, fd = -1;
+
+	if (argc && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
+		fputs(save_usage, stdout);
+		return EXIT_OK;
+	}
+	if (argc > 1) {
+		p_err("save: unexpected argument '%s'", argv[1]);
+		return EXIT_USAGE;
+	}
+	if (argc && argv[0][0] == '-' && argv[0][1]) {
+		p_err("save: unknown option '%s'", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (g.json) {
+		p_err("save: writes op25b.conf(5), not JSON");
+		return EXIT_USAGE;
+	}
+	rc = policy_open_read(&m, &e);
+	if (rc)
+		return rc;
+	if (argc && strcmp(argv[0], "-")) {
+		/* beside the target, renamed over it at the end */
+		snprintf(dir, sizeof(dir), "%s", argv[0]);
+		snprintf(tmp, sizeof(tmp), "%s/.op25b-save-XXXXXX", dirname(dir));
+		fd = mkstemp(tmp);
+		f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!f) {
+			p_err("cannot write '%s': %s", argv[0], strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			policy_close(&m, &e);
+			return EXIT_RUNTIME;
+		}
+	}
+	rc = save_write(f, &e);
+	policy_close(&m, &e);
+	if (f == stdout)
+		return rc;
+	if (fflush(f) || fsync(fileno(f)) || ferror(f)) {
+		p_err("cannot write '%s': %s", argv[0], strerror(errno));
+		rc = EXIT_RUNTIME;
+	}
+	fclose(f);
+	if (!rc && rename(tmp, argv[0])) {
+		p_err("cannot write '%s': %s", argv[0], strerror(errno));
+		rc = EXIT_RUNTIME;
+	}
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
