@@ -35,7 +35,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test demo install clean fuzz bench FORCE
+.PHONY: all deps test demo install clean fuzz bench stress FORCE
 
 all: $(BUILD)/op25bctl
 
@@ -118,11 +118,28 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/op25bctl
 	$(Q)BUILD=$(abspath $(BUILD)) scripts/demo.sh
 
+# systemd units go under the prefix's lib (/usr/lib/systemd/system for
+# PREFIX=/usr); the example policy never replaces one already there.
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+
 install: $(BUILD)/op25bctl
 	install -D -m 0755 $(BUILD)/op25bctl $(DESTDIR)$(PREFIX)/sbin/op25bctl
 	install -D -m 0644 doc/op25bctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/op25bctl.8
+	install -D -m 0644 doc/op25b.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/op25b.conf.5
 	install -D -m 0644 contrib/op25bctl.bash-completion \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/op25bctl
+	sed 's|/usr/sbin/op25bctl|$(PREFIX)/sbin/op25bctl|; s|/etc/op25b/|$(SYSCONFDIR)/op25b/|g' \
+		contrib/op25b.service > $(BUILD)/op25b.service
+	install -D -m 0644 $(BUILD)/op25b.service $(DESTDIR)$(UNITDIR)/op25b.service
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/op25b
+	[ -e $(DESTDIR)$(SYSCONFDIR)/op25b/op25b.conf ] || \
+		install -m 0644 contrib/op25b.conf $(DESTDIR)$(SYSCONFDIR)/op25b/op25b.conf
+
+# Many back-and-forth applies under traffic (make test runs fewer).
+stress: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/op25bctl $(BUILD)/test_engine
+	$(Q)BUILD=$(abspath $(BUILD)) APPLY_FLIPS=100 tests/cli/test_apply.sh test_atomic_traffic test_kill
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

@@ -328,6 +328,67 @@ test_layout() {
 		eval '[ "$(wc -l <"$TMPD/err")" = 1 ] && grep -q "older op25b" "$TMPD/err"'
 }
 
+# exec_lines UNIT KEY: the unit's own KEY= command lines.
+exec_lines() {
+	sed -n "s/^$2=//p" "$1"
+}
+
+# The unit's ExecStart, ExecReload and ExecStop, run as systemd would (but
+# with this build's op25bctl, a private pin dir and a namespace topology):
+# blocking before, after reload and after stop as the unit documents it.
+test_unit() {
+	local unit=$here/../../contrib/op25b.service d=$TMPD/t_unit
+	local sub=o25t-$$-usub mx=o25t-$$-umx line cmd
+	new_pin unit
+	mkdir -p "$d"
+	sed "s|/usr/sbin/op25bctl|$CTL|" "$unit" >"$d/op25b.service"
+	if command -v systemd-analyze >/dev/null; then
+		systemd-analyze verify --man=no "$d/op25b.service" >"$TMPD/out" 2>&1
+		check_eq "unit: systemd-analyze verify accepts it" "" "$(cat "$TMPD/out")"
+	elif [ "${CI:-}" = true ]; then
+		fail "unit: systemd-analyze verify" "not installed"
+	else
+		skip "unit: systemd-analyze verify" "not installed"
+	fi
+	ns_create "$sub" && ns_create "$mx" || { fail "unit: topology" "netns"; return; }
+	veth_pair "$sub" o25s "$mx" o25m
+	addr_add "$sub" o25s 10.25.0.2/24
+	addr_add "$mx" o25m 10.25.0.1/24
+	tcp_listen "$mx" "$TMPD/unit-listen.log" 10.25.0.1:25 10.25.0.1:587 ||
+		{ fail "unit: listeners" "$(cat "$TMPD/unit-listen.log")"; return; }
+	printf 'deny subscriber 10.25.0.0/24
+attach o25m --hook tc
+' >"$d/op25b.conf"
+	# the unit's command lines, pointed at this test's files
+	run_unit() {
+		exec_lines "$d/op25b.service" "$1" | while read -r line; do
+			cmd=${line//\/etc\/op25b\/op25b.conf/$d/op25b.conf}
+			cmd=${cmd/$CTL/$CTL --pin-dir $PIN -n $mx}
+			eval "$cmd" >/dev/null 2>&1 || echo "$1 failed: $cmd"
+		done
+	}
+	expect_connect "unit: before start, 25 connects" "$sub" - 10.25.0.1 25
+	check_eq "unit: ExecStart runs" "" "$(run_unit ExecStart)"
+	expect_blocked "unit: after start, 25 is blocked" "$sub" - 10.25.0.1 25
+	expect_connect "unit: after start, 587 connects" "$sub" - 10.25.0.1 587
+	printf 'deny subscriber 10.25.0.0/24
+allow subscriber 10.25.0.2
+attach o25m --hook tc
+' \
+		>"$d/op25b.conf"
+	check_eq "unit: ExecReload runs" "" "$(run_unit ExecReload)"
+	expect_connect "unit: after reload, the new exemption connects" "$sub" - 10.25.0.1 25
+	printf 'deny subscriber 10.25.0.0/24
+attach o25m --hook tc
+' >"$d/op25b.conf"
+	run_unit ExecReload >/dev/null
+	check_eq "unit: ExecStop runs" "" "$(run_unit ExecStop)"
+	expect_blocked "unit: after stop, enforcement stays (as the unit documents)" \
+		"$sub" - 10.25.0.1 25
+	ctl -n "$mx" -q detach --all
+	expect_connect "unit: detach --all is the way to remove it" "$sub" - 10.25.0.1 25
+}
+
 tests=("$@")
 [ ${#tests[@]} -eq 0 ] && tests=($(declare -F | awk '$3 ~ /^test_/ { print $3 }'))
 for t in "${tests[@]}"; do
