@@ -83,6 +83,7 @@ done
 run_suite cli "$here/cli/test_cli.sh"
 run_suite policy "$here/cli/test_policy.sh"
 run_suite apply "$here/cli/test_apply.sh"
+run_suite audit "$here/cli/test_audit.sh"
 run_suite e2e "$here/e2e/test_e2e.sh"
 run_suite encap "$here/e2e/test_encap.sh"
 run_suite bigtcp "$here/e2e/test_bigtcp.sh"

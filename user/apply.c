@@ -209,13 +209,14 @@ static void diff_config(const struct running *run, const struct conf *c,
 /* ---- apply ---- */
 
 static const char apply_usage[] =
-	"Usage: op25bctl apply [--dry-run] FILE|-\n"
+	"Usage: op25bctl apply [--dry-run] [--force] FILE|-\n"
 	"\n"
 	"Make the running policy the file's (op25b.conf(5)): check all of it\n"
 	"(every error as FILE:LINE: message; nothing changes if there is\n"
 	"one), publish its tables, ports and action as one snapshot, then\n"
 	"attach what it names and detach what op25b attached and it no longer\n"
-	"names. --dry-run prints what would change and changes nothing.\n";
+	"names. --dry-run prints what would change and changes nothing.\n"
+	"A file that allows a /0 (no blocking for a whole family) needs --force.\n";
 
 /* Every attach statement checked: interfaces exist, none named twice. */
 static int wants_build(const struct conf *c, struct attach_want **out)
@@ -339,7 +340,7 @@ int do_apply(int argc, char **argv)
 {
 	const char *file = NULL;
 	struct attach_want *w = NULL;
-	bool dry = false, opts = true;
+	bool dry = false, force = false, opts = true;
 	struct conf c;
 	int i, rc;
 
@@ -348,6 +349,8 @@ int do_apply(int argc, char **argv)
 			opts = false;
 		} else if (opts && !strcmp(argv[i], "--dry-run")) {
 			dry = true;
+		} else if (opts && !strcmp(argv[i], "--force")) {
+			force = true;
 		} else if (opts && (!strcmp(argv[i], "-h") ||
 				    !strcmp(argv[i], "--help"))) {
 			fputs(apply_usage, stdout);
@@ -373,6 +376,18 @@ int do_apply(int argc, char **argv)
 	/* the attachments are checked too, so one run shows every error */
 	if (wants_build(&c, &w) || rc)
 		rc = EXIT_USAGE;
+	for (i = 0; !rc && (size_t)i < c.nrules; i++) {
+		char where[PATH_MAX + 32];
+
+		if (c.rules[i].verdict != OP25B_V_ALLOW || c.rules[i].p.len)
+			continue;
+		snprintf(where, sizeof(where), "%s:%zu", c.rules[i].file,
+			 c.rules[i].line);
+		g.err_where = where;
+		rc = allow_all_check(table_words[c.rules[i].table],
+				     &c.rules[i].p, 1, force);
+		g.err_where = NULL;
+	}
 	if (!rc)
 		rc = dry ? apply_dry(&c, w) : apply_run(file, &c, w);
 	free(w);

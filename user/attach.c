@@ -34,7 +34,40 @@ struct attach_req {
 	__u32 xdp_mode;		/* XDP_FLAGS_*_MODE, 0: the kernel picks */
 	bool force;
 	bool l3;
+	__u32 policy_id;	/* our policy map: what makes an op25b ours */
 };
+
+/*
+ * An op25b program of another pin dir is another instance's: it is not
+ * replaced without --force. Returns EXIT_OK when fd's program reads our
+ * policy map, or when told to take it anyway.
+ */
+static int op25b_ours(const struct attach_req *r, int fd, __u32 id)
+{
+	__u32 maps[64], len, i, n;
+	struct bpf_prog_info info;
+	char owner[PATH_MAX];
+
+	if (r->force || !r->policy_id)
+		return EXIT_OK;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)maps;
+	len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return EXIT_OK;
+	n = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
+	for (i = 0; i < n; i++)
+		if (maps[i] == r->policy_id)
+			return EXIT_OK;
+	if (pin_dir_of_maps(maps, n, owner, sizeof(owner)))
+		p_err("'%s' already has the op25b of pin dir %s (program id %u); use --force to replace it",
+		      r->ifname, owner, id);
+	else
+		p_err("'%s' already has an op25b program no pin dir records (program id %u); use --force to replace it, or 'detach %s'",
+		      r->ifname, id, r->ifname);
+	return EXIT_RUNTIME;
+}
 
 /* One attachment of the current namespace, as recorded. */
 struct record {
@@ -323,6 +356,10 @@ static int xdp_take_over(const struct attach_req *r, __u32 id, int *old_fd)
 		close(fd);
 		return EXIT_RUNTIME;
 	}
+	if (op25b_ours(r, fd, id)) {
+		close(fd);
+		return EXIT_RUNTIME;
+	}
 	*old_fd = fd;
 	return EXIT_OK;
 }
@@ -468,8 +505,10 @@ static int tc_check_slot(const struct attach_req *r)
 	fd = bpf_prog_get_fd_by_id(id);
 	if (fd >= 0 && !prog_info(fd, &info) &&
 	    !strcmp(info.name, OP25B_PROG_TC)) {
+		int rc = op25b_ours(r, fd, id);
+
 		close(fd);
-		return EXIT_OK;
+		return rc;
 	}
 	p_err("'%s' already has a tc filter (program id %u) at handle %#x priority %u; use --force to replace it",
 	      r->ifname, id, OP25B_TC_HANDLE, OP25B_TC_PRIORITY);
@@ -751,6 +790,14 @@ static int attach_run(const struct attach_req *r)
 	if (rc)
 		return rc;
 	map_fd = bpf_map__fd(skel->maps.op25b_attach);
+	{
+		struct bpf_map_info mi = {};
+		__u32 len = sizeof(mi);
+
+		if (!bpf_obj_get_info_by_fd(bpf_map__fd(skel->maps.data_policy),
+					    &mi, &len))
+			((struct attach_req *)r)->policy_id = mi.id;
+	}
 	snprintf(val.ifname, sizeof(val.ifname), "%s", r->ifname);
 	val.flags = r->l3 ? OP25B_AF_L3 : 0;
 	if (r->hook == OP25B_HOOK_XDP)
@@ -761,6 +808,16 @@ static int attach_run(const struct attach_req *r)
 		rc = record_store(map_fd, &key, &val);
 	if (!rc)
 		attach_report(r, &val);
+	if (!rc && (r->hook == OP25B_HOOK_XDP || r->hook == OP25B_HOOK_TC_INGRESS)) {
+		struct op25b_attach_key other = key;
+		struct op25b_attach_val ov;
+
+		other.hook = r->hook == OP25B_HOOK_XDP ? OP25B_HOOK_TC_INGRESS :
+							 OP25B_HOOK_XDP;
+		if (record_find(map_fd, &other, &ov))
+			p_info("note: %s has op25b on both XDP and tc ingress: every segment is judged, and counted, twice",
+			       r->ifname);
+	}
 	op25b_bpf__destroy(skel);
 	return rc;
 }
@@ -779,6 +836,129 @@ int do_attach(int argc, char **argv)
 	if (!rc)
 		rc = attach_run(&r);
 	return rc;
+}
+
+/* ---- op25b programs no record of this pin dir names ---- */
+
+/* The name of program id, "" when it cannot be read. */
+static void prog_name_of(__u32 id, char *name, size_t len)
+{
+	struct bpf_prog_info info;
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	name[0] = '\0';
+	if (fd < 0)
+		return;
+	if (!prog_info(fd, &info))
+		snprintf(name, len, "%s", info.name);
+	close(fd);
+}
+
+static bool recorded(const struct record *recs, size_t n, __u32 ifindex,
+		     __u32 hook, __u32 prog_id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (recs[i].key.ifindex == ifindex && recs[i].key.hook == hook &&
+		    recs[i].val.prog_id == prog_id)
+			return true;
+	return false;
+}
+
+static int orphan_add(struct record **v, size_t *n, const char *ifname,
+		      __u32 ifindex, __u32 hook, __u32 prog_id, __u32 flags)
+{
+	struct record *nv = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!nv) {
+		p_err("out of memory");
+		return EXIT_RUNTIME;
+	}
+	*v = nv;
+	memset(&nv[*n], 0, sizeof(nv[*n]));
+	nv[*n].key.ifindex = ifindex;
+	nv[*n].key.hook = hook;
+	nv[*n].val.prog_id = prog_id;
+	nv[*n].val.flags = flags;
+	nv[*n].val.tc_handle = OP25B_TC_HANDLE;
+	nv[*n].val.tc_priority = OP25B_TC_PRIORITY;
+	snprintf(nv[*n].val.ifname, sizeof(nv[*n].val.ifname), "%s", ifname);
+	(*n)++;
+	return EXIT_OK;
+}
+
+/*
+ * op25b programs attached in this namespace that recs (this pin dir's
+ * records) do not name: another instance's, or one whose pin dir is gone.
+ */
+static int orphans_find(const struct record *recs, size_t nrec,
+			struct record **out, size_t *n)
+{
+	static const __u32 tc_hooks[] = { OP25B_HOOK_TC_INGRESS,
+					  OP25B_HOOK_TC_EGRESS };
+	struct if_nameindex *ifs = if_nameindex(), *it;
+	char name[BPF_OBJ_NAME_LEN];
+	int rc = EXIT_OK;
+	size_t h;
+
+	*out = NULL;
+	*n = 0;
+	for (it = ifs; it && it->if_index && !rc; it++) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		__u32 ids[2], flags[2] = { OP25B_AF_XDP_NATIVE,
+					   OP25B_AF_XDP_GENERIC }, i;
+
+		if (!bpf_xdp_query(it->if_index, 0, &q)) {
+			ids[0] = q.drv_prog_id;
+			ids[1] = q.skb_prog_id;
+			for (i = 0; i < 2 && !rc; i++) {
+				if (!ids[i] || recorded(recs, nrec, it->if_index,
+							OP25B_HOOK_XDP, ids[i]))
+					continue;
+				prog_name_of(ids[i], name, sizeof(name));
+				if (!strcmp(name, OP25B_PROG_XDP))
+					rc = orphan_add(out, n, it->if_name,
+							it->if_index, OP25B_HOOK_XDP,
+							ids[i], flags[i]);
+			}
+		}
+		for (h = 0; h < 2 && !rc; h++) {
+			__u32 id = tc_slot(it->if_index, tc_hooks[h]);
+
+			if (!id || recorded(recs, nrec, it->if_index, tc_hooks[h], id))
+				continue;
+			prog_name_of(id, name, sizeof(name));
+			if (!strcmp(name, OP25B_PROG_TC))
+				rc = orphan_add(out, n, it->if_name, it->if_index,
+						tc_hooks[h], id, 0);
+		}
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	return rc;
+}
+
+/* Whose an op25b program is: "pin dir X", or "no pin dir". */
+static void orphan_owner(const struct record *o, char *buf, size_t len)
+{
+	__u32 maps[64], ilen;
+	struct bpf_prog_info info;
+	char dir[PATH_MAX];
+	int fd = bpf_prog_get_fd_by_id(o->val.prog_id);
+
+	snprintf(buf, len, "no pin dir");
+	if (fd < 0)
+		return;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)maps;
+	ilen = sizeof(info);
+	if (!bpf_obj_get_info_by_fd(fd, &info, &ilen) &&
+	    pin_dir_of_maps(maps, info.nr_map_ids < 64 ? info.nr_map_ids : 64,
+			    dir, sizeof(dir)))
+		snprintf(buf, len, "pin dir %s", dir);
+	close(fd);
 }
 
 /* ---- detach ---- */
@@ -877,6 +1057,14 @@ static bool record_selected(const struct record *rec, const char *ifname,
 	return !strncmp(rec->val.ifname, ifname, sizeof(rec->val.ifname));
 }
 
+static bool attach_pinned(void)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_ATTACH);
+	return !access(path, F_OK);
+}
+
 /*
  * Detach needs the attachments map only, and must work when another pin is
  * damaged: "detach --all" is the way out of that state.
@@ -914,8 +1102,20 @@ static int detach_records(const char *ifname)
 	rc = pin_dir_prepare(false);
 	if (!rc)
 		rc = pin_lock();
-	if (!rc)
-		rc = attach_map_open(&map_fd);
+	if (rc)
+		return rc;
+	if (!attach_pinned()) {
+		/* a set-up killed before the map was made: nothing attached */
+		if (ifname) {
+			p_err("op25b is not attached to '%s'", ifname);
+			return EXIT_USAGE;
+		}
+		p_info("nothing to detach");
+		open_json_array(NULL);
+		close_json_array();
+		return EXIT_OK;
+	}
+	rc = attach_map_open(&map_fd);
 	if (rc)
 		return rc;
 	rc = records_load(map_fd, &recs, &n);
@@ -925,6 +1125,40 @@ static int detach_records(const char *ifname)
 	}
 	for (i = 0; i < n; i++)
 		hits += record_selected(&recs[i], ifname, ifindex);
+	if (ifname && !hits && ifindex) {
+		/* an op25b no pin dir of ours records: detach IFACE takes it */
+		struct record *orph;
+		size_t norph;
+
+		rc = orphans_find(recs, n, &orph, &norph);
+		if (rc) {
+			free(recs);
+			close(map_fd);
+			return rc;
+		}
+		open_json_array(NULL);
+		for (i = 0; i < norph; i++) {
+			const char *kept = NULL;
+
+			if (orph[i].key.ifindex != (__u32)ifindex)
+				continue;
+			hits++;
+			rc = orph[i].key.hook == OP25B_HOOK_XDP ?
+				     xdp_detach(&orph[i], &kept) :
+				     tc_detach(&orph[i], &kept);
+			if (!rc)
+				detach_report(&orph[i], kept);
+			if (rc > worst)
+				worst = rc;
+		}
+		close_json_array();
+		free(orph);
+		if (hits) {
+			free(recs);
+			close(map_fd);
+			return worst;
+		}
+	}
 	if (ifname && !hits) {
 		p_err("op25b is not attached to '%s'", ifname);
 		worst = EXIT_USAGE;
@@ -1056,8 +1290,8 @@ static void status_record(const struct record *rec)
 
 static int status_attachments(int map_fd)
 {
-	struct record *recs;
-	size_t i, n;
+	struct record *recs, *orph;
+	size_t i, n, norph;
 	int rc;
 
 	rc = records_load(map_fd, &recs, &n);
@@ -1069,7 +1303,30 @@ static int status_attachments(int map_fd)
 	for (i = 0; i < n; i++)
 		status_record(&recs[i]);
 	close_json_array();
+	/* what is op25b's but not this pin dir's: never hidden */
+	rc = orphans_find(recs, n, &orph, &norph);
 	free(recs);
+	if (rc)
+		return rc;
+	if (norph)
+		print_string(PRINT_FP, NULL, "%s\n",
+			     "op25b programs this pin dir does not record:");
+	open_json_array("unrecorded");
+	for (i = 0; i < norph; i++) {
+		char owner[PATH_MAX + 16];
+
+		orphan_owner(&orph[i], owner, sizeof(owner));
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "ifname", "  %s", orph[i].val.ifname);
+		print_uint(PRINT_ANY, "ifindex", " (ifindex %llu): ",
+			   orph[i].key.ifindex);
+		print_hook(PRINT_ANY, orph[i].key.hook, orph[i].val.flags);
+		print_uint(PRINT_ANY, "prog_id", ", prog %llu", orph[i].val.prog_id);
+		print_string(PRINT_ANY, "owner", ", %s\n", owner);
+		close_json_object();
+	}
+	close_json_array();
+	free(orph);
 	return EXIT_OK;
 }
 

@@ -21,6 +21,7 @@
 
 struct global_opts g = {
 	.pin_dir = OP25B_PIN_DIR_DEFAULT,
+	.wait = OP25B_WAIT_DEFAULT,
 };
 
 struct cmd {
@@ -91,12 +92,13 @@ static void usage(FILE *f)
 		"      --pin-dir DIR   pin directory (default %s)\n"
 		"      --capacity N    prefixes per table, when the maps are made\n"
 		"  -n, --netns NAME    network namespace /run/netns/NAME (as ip -n)\n"
+		"  -w, --wait SEC      wait at most SEC for another op25bctl (default %u)\n"
 		"                      (default %u)\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n"
 		"\n"
 		"Commands:\n",
-		OP25B_PIN_DIR_DEFAULT, OP25B_CAPACITY_DEFAULT);
+		OP25B_PIN_DIR_DEFAULT, OP25B_CAPACITY_DEFAULT, OP25B_WAIT_DEFAULT);
 	for (i = 0; i < N_CMDS; i++)
 		if (cmds[i].args[0])
 			fprintf(f, "  %-7s %s\n", cmds[i].name, cmds[i].args);
@@ -189,6 +191,7 @@ static const struct option long_opts[] = {
 	{ "pin-dir",	required_argument,	NULL, OPT_PIN_DIR },
 	{ "capacity",	required_argument,	NULL, OPT_CAPACITY },
 	{ "netns",	required_argument,	NULL, 'n' },
+	{ "wait",	required_argument,	NULL, 'w' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "version",	no_argument,		NULL, 'V' },
 	{ 0 }
@@ -204,7 +207,7 @@ static int parse_global(int argc, char **argv)
 	int opt;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+jpvqhVn:", long_opts,
+	while ((opt = getopt_long(argc, argv, "+jpvqhVn:w:", long_opts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'p':
@@ -225,6 +228,18 @@ static int parse_global(int argc, char **argv)
 		case 'n':
 			g.netns = optarg;
 			break;
+		case 'w': {
+			unsigned long n;
+
+			if (strcmp(optarg, "0") &&
+			    count_parse(optarg, 86400, &n)) {
+				p_err("bad wait '%s': must be seconds 0-86400",
+				      optarg);
+				return EXIT_USAGE;
+			}
+			g.wait = strcmp(optarg, "0") ? (unsigned int)n : 0;
+			break;
+		}
 		case OPT_CAPACITY: {
 			unsigned long n;
 
@@ -250,6 +265,8 @@ static int parse_global(int argc, char **argv)
 				p_err("option '--capacity' needs a number");
 			else if (optopt == 'n')
 				p_err("option '-n' needs a network namespace name");
+			else if (optopt == 'w')
+				p_err("option '-w' needs seconds");
 			else if (optopt)
 				p_err("unknown option '-%c' (try 'op25bctl help')",
 				      optopt);
@@ -262,6 +279,19 @@ static int parse_global(int argc, char **argv)
 	if (!g.pin_dir[0]) {
 		p_err("option '--pin-dir' needs a directory");
 		return EXIT_USAGE;
+	}
+	/* a relative pin dir is relative to here, as for any other path */
+	if (g.pin_dir[0] != '/') {
+		static char abs_dir[PATH_MAX];
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    (size_t)snprintf(abs_dir, sizeof(abs_dir), "%s/%s", cwd,
+				     g.pin_dir) >= sizeof(abs_dir)) {
+			p_err("pin dir '%s': cannot make it absolute", g.pin_dir);
+			return EXIT_USAGE;
+		}
+		g.pin_dir = abs_dir;
 	}
 	return -1;
 }

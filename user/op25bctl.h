@@ -27,7 +27,11 @@ struct global_opts {
 	__u32 capacity;		/* --capacity: prefixes per table, 0 if not given */
 	const char *netns;	/* -n/--netns: the network namespace to enter */
 	const char *err_where;	/* "FILE:LINE" that p_err puts first, if set */
+	unsigned int wait;	/* -w/--wait: seconds to wait for the lock */
 };
+
+/* How long a command waits for another's lock on the pin dir, by default. */
+#define OP25B_WAIT_DEFAULT	30
 extern struct global_opts g;
 
 /* ---- output.c: errors, summaries, and text/JSON from one call ---- */
@@ -98,6 +102,8 @@ int pin_lock_shared(void);
  */
 int maps_open(struct op25b_maps *m, bool create);
 void maps_close(struct op25b_maps *m);
+/* The pin dir whose policy map is one of ids (another op25b's). */
+bool pin_dir_of_maps(const __u32 *ids, __u32 n, char *out, size_t len);
 /* Is there a policy pinned under g.pin_dir (set up, or half set up)? */
 bool pins_present(void);
 
@@ -250,6 +256,9 @@ int attach_save(FILE *f);
 int do_attach(int argc, char **argv);	/* attach.c */
 int do_detach(int argc, char **argv);
 int do_status(int argc, char **argv);
+/* table.c: allow of a /0 only with force; EXIT_USAGE printed if not. */
+int allow_all_check(const char *table, const struct prefix *v, size_t n,
+		    bool force);
 int do_deny(int argc, char **argv);	/* table.c */
 int do_allow(int argc, char **argv);
 int do_del(int argc, char **argv);

@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include "op25bctl.h"
 
 #define JSON_DEPTH_MAX	16
@@ -216,11 +217,38 @@ void output_end(void)
 	fflush(stdout);
 }
 
+/* Longest diagnostic line: a megabyte of garbage is not echoed whole. */
+#define MESSAGE_MAX	1000
+
+/*
+ * One line on stderr, as the operator's terminal can take it: bytes that
+ * are not printable ASCII (escape sequences, NBSP, a BOM) shown as \xNN,
+ * and the line cut with "..." at MESSAGE_MAX.
+ */
 static void vmessage(const char *prefix, const char *fmt, va_list ap)
 {
+	static const char hex[] = "0123456789abcdef";
+	char raw[4 * MESSAGE_MAX], out[MESSAGE_MAX + 8];
+	const unsigned char *p;
+	size_t o = 0;
+
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	for (p = (const unsigned char *)raw; *p && o < MESSAGE_MAX; p++) {
+		if (*p >= 0x20 && *p < 0x7f) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	if (*p)
+		memcpy(out + o, "...", 3), o += 3;
+	out[o] = '\0';
 	fflush(stdout);
 	fputs(prefix, stderr);
-	vfprintf(stderr, fmt, ap);
+	fputs(out, stderr);
 	fputc('\n', stderr);
 }
 

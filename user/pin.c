@@ -3,6 +3,7 @@
  * The pin directory and what lives in it: bpffs, the lock serialising
  * op25bctl runs, the pinned maps, and loading the datapath against them.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -14,6 +15,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
@@ -272,8 +275,77 @@ int pin_dir_prepare(bool create)
 /* flock is per open file: a second lock from this process would deadlock. */
 static int lock_fd = -1;
 
+/* The pid holding a flock on the file of fd, from /proc/locks; 0: unknown. */
+static long lock_holder(int fd)
+{
+	unsigned int maj, min;
+	unsigned long ino;
+	char line[256], kind[16];
+	struct stat st;
+	long pid, found = 0;
+	FILE *f;
+
+	if (fstat(fd, &st))
+		return 0;
+	f = fopen("/proc/locks", "r");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF" */
+		if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", kind, &pid,
+			   &maj, &min, &ino) == 5 &&
+		    !strcmp(kind, "FLOCK") && ino == st.st_ino &&
+		    maj == major(st.st_dev) && min == minor(st.st_dev) &&
+		    pid != getpid())
+			found = pid;
+	}
+	fclose(f);
+	return found;
+}
+
+/* "pid 1234 (op25bctl deny subscriber -f pools.txt)", shortened. */
+static void holder_describe(long pid, char *buf, size_t len)
+{
+	char path[64], cmd[256] = "", q[TOKEN_QUOTE_LEN];
+	ssize_t n = 0, i;
+	int fd;
+
+	if (!pid) {
+		snprintf(buf, len, "another process");
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+	}
+	for (i = 0; i < n - 1; i++)
+		if (!cmd[i])
+			cmd[i] = ' ';
+	cmd[n > 0 ? n : 0] = '\0';
+	snprintf(buf, len, "pid %ld (%s)", pid, n > 0 ?
+		 token_quote(cmd, q, sizeof(q)) : "gone");
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Wait for the lock at most g.wait seconds, saying within a second for
+ * whom: a writer stopped while holding it must not hang every later
+ * command in silence.
+ */
 static int pin_lock_mode(int mode)
 {
+	double start = now_s(), t;
+	bool told = false;
+	char who[128];
 	int fd;
 
 	if (lock_fd >= 0)
@@ -284,13 +356,30 @@ static int pin_lock_mode(int mode)
 		      strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	while (flock(fd, mode)) {
+	while (flock(fd, mode | LOCK_NB)) {
 		if (errno == EINTR)
 			continue;
-		p_err("cannot lock pin dir '%s': %s", g.pin_dir,
-		      strerror(errno));
-		close(fd);
-		return EXIT_RUNTIME;
+		if (errno != EWOULDBLOCK) {
+			p_err("cannot lock pin dir '%s': %s", g.pin_dir,
+			      strerror(errno));
+			close(fd);
+			return EXIT_RUNTIME;
+		}
+		t = now_s() - start;
+		if (t >= g.wait) {
+			holder_describe(lock_holder(fd), who, sizeof(who));
+			p_err("gave up after %u s waiting for %s, which holds the lock on %s (-w SEC waits longer)",
+			      g.wait, who, g.pin_dir);
+			close(fd);
+			return EXIT_RUNTIME;
+		}
+		if (!told && t >= 0.5) {
+			holder_describe(lock_holder(fd), who, sizeof(who));
+			p_info("waiting for %s, which holds the lock on %s (at most %u s)",
+			       who, g.pin_dir, g.wait);
+			told = true;
+		}
+		usleep(20000);
 	}
 	lock_fd = fd;
 	return EXIT_OK;
@@ -575,6 +664,40 @@ static bool legacy_layout(void)
 	return !access(path, F_OK);
 }
 
+/*
+ * Some pins but not all: a first run killed while making them, if nothing
+ * was ever published and nothing is attached. Anything else is an
+ * operator's policy, and is not thrown away.
+ */
+static bool pins_half_made(struct op25b_maps *m)
+{
+	struct op25b_attach_key k;
+	struct op25b_policy pol;
+	__u32 zero = 0;
+
+	if (m->pol.policy >= 0 &&
+	    (bpf_map_lookup_elem(m->pol.policy, &zero, &pol) || pol.live))
+		return false;
+	if (m->attach >= 0 && !bpf_map_get_next_key(m->attach, NULL, &k))
+		return false;
+	return true;
+}
+
+static int pins_remove_all(void)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < N_PINNED; i++) {
+		pin_path(path, sizeof(path), i);
+		if (unlink(path) && errno != ENOENT) {
+			p_err("cannot remove '%s': %s", path, strerror(errno));
+			return EXIT_RUNTIME;
+		}
+	}
+	return EXIT_OK;
+}
+
 int maps_open(struct op25b_maps *m, bool create)
 {
 	const char *missing;
@@ -603,6 +726,24 @@ int maps_open(struct op25b_maps *m, bool create)
 		if (!found)
 			p_err("op25b is not set up under %s (no pinned maps; run 'op25bctl attach IFACE' or add a rule)",
 			      g.pin_dir);
+		maps_close(m);
+		return EXIT_RUNTIME;
+	}
+	if (missing && create && pins_half_made(m)) {
+		/* a first run died making them: make them again */
+		maps_close(m);
+		rc = pins_remove_all();
+		if (!rc)
+			rc = pins_create();
+		if (rc)
+			return rc;
+		found = pins_get(m, &missing);
+		p_info("the set-up under %s had been interrupted; it is complete now",
+		       g.pin_dir);
+	}
+	if (missing && pins_half_made(m)) {
+		p_err("op25b's set-up under %s was interrupted before it held any policy; the next change (deny, allow, apply) completes it",
+		      g.pin_dir);
 		maps_close(m);
 		return EXIT_RUNTIME;
 	}
@@ -641,4 +782,41 @@ bool pins_present(void)
 
 	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_POLICY);
 	return !access(path, F_OK);
+}
+
+/*
+ * The pin dir under /sys/fs/bpf (or g.pin_dir) whose policy map is one of
+ * ids: whose op25b a program is. false when no pin dir records it.
+ */
+bool pin_dir_of_maps(const __u32 *ids, __u32 n, char *out, size_t len)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	d = opendir(BPFFS_ROOT);
+	while (d && !found && (de = readdir(d))) {
+		struct bpf_map_info info = {};
+		__u32 ilen = sizeof(info), i;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s", BPFFS_ROOT, de->d_name,
+			 OP25B_PIN_POLICY);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &ilen))
+			for (i = 0; i < n; i++)
+				if (ids[i] == info.id)
+					found = true;
+		close(fd);
+		if (found)
+			snprintf(out, len, "%s/%s", BPFFS_ROOT, de->d_name);
+	}
+	if (d)
+		closedir(d);
+	return found;
 }

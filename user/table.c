@@ -83,6 +83,7 @@ struct table_args {
 	char **pos;		/* the prefixes given on the command line */
 	char **buf;		/* what pos points into; freed by the caller */
 	bool help;
+	bool force;		/* allow: a /0 that exempts everything */
 };
 
 /*
@@ -112,6 +113,9 @@ static int table_args_parse(const char *verb, const char *usage, int argc,
 	for (i = 0; i < argc; i++) {
 		if (opts && !strcmp(argv[i], "--")) {
 			opts = false;
+		} else if (opts && !strcmp(argv[i], "--force") &&
+			   !strcmp(verb, "allow")) {
+			a->force = true;
 		} else if (opts && (!strcmp(argv[i], "-f") ||
 				    !strcmp(argv[i], "--file"))) {
 			if (a->file) {
@@ -182,6 +186,32 @@ static int rules_change(struct engine *e, enum table t, __u32 verdict,
 	return EXIT_OK;
 }
 
+/*
+ * An allow of a /0 turns blocking off for a whole family: in subscriber
+ * every source is exempt, in relay every destination is a relay. Only
+ * with --force, and said out loud.
+ */
+int allow_all_check(const char *table, const struct prefix *v, size_t n,
+		    bool force)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].len)
+			continue;
+		prefix_format(&v[i], buf, sizeof(buf));
+		if (!force) {
+			p_err("allow %s %s exempts every %s address from blocking: give --force to mean it",
+			      table, buf, v[i].family == AF_INET ? "IPv4" : "IPv6");
+			return EXIT_USAGE;
+		}
+		p_info("allow %s %s: no %s packet is blocked while it stands",
+		       table, buf, v[i].family == AF_INET ? "IPv4" : "IPv6");
+	}
+	return EXIT_OK;
+}
+
 /* Shared by deny, allow (verdict) and del (OP25B_V_NONE). */
 static int table_change(const char *verb, const char *usage, __u32 verdict,
 			int argc, char **argv)
@@ -199,6 +229,11 @@ static int table_change(const char *verb, const char *usage, __u32 verdict,
 	err = prefixes_collect(a.npos, a.pos, a.file, &v, &n);
 	if (err)
 		goto out_args;
+	if (verdict == OP25B_V_ALLOW) {
+		err = allow_all_check(table_names[a.table], v, n, a.force);
+		if (err)
+			goto out;
+	}
 
 	err = policy_open_write(&m, &e);
 	if (err)
@@ -232,10 +267,12 @@ static const char deny_usage[] =
 	"is checked before anything is changed.\n";
 
 static const char allow_usage[] =
-	"Usage: op25bctl allow subscriber|relay PREFIX... [-f FILE|-]\n"
+	"Usage: op25bctl allow subscriber|relay PREFIX... [-f FILE|-] [--force]\n"
 	"\n"
 	"Give each prefix the verdict allow: in subscriber, an exemption\n"
 	"inside a denied range; in relay, a relay that stays reachable.\n"
+	"An allow of 0.0.0.0/0 or ::/0 turns blocking off for that family\n"
+	"and needs --force.\n"
 	"An existing entry keeps its hit counter. -f reads prefixes from FILE\n"
 	"('-' is stdin), several per line, '#' starts a comment. Every prefix\n"
 	"is checked before anything is changed.\n";
@@ -503,20 +540,29 @@ int do_test(int argc, char **argv)
 	struct match sub, relay;
 	struct op25b_maps m;
 	struct engine e;
-	int err, sfam, dfam;
+	int err, sfam, dfam, i;
 	__u32 port = OP25B_DEFAULT_PORT;
 	bool help, blocked = false;
 
 	err = args_check("test", test_usage, argc, argv, 2, 3, need, &help);
 	if (err || help)
 		return err;
-	if (addr_parse(argv[0], &sfam, src)) {
-		p_err("bad address '%s': not an IPv4 or IPv6 address", argv[0]);
-		return EXIT_USAGE;
-	}
-	if (addr_parse(argv[1], &dfam, dst)) {
-		p_err("bad address '%s': not an IPv4 or IPv6 address", argv[1]);
-		return EXIT_USAGE;
+	for (i = 0; i < 2; i++) {
+		char q[TOKEN_QUOTE_LEN], why[128];
+		struct prefix p;
+
+		if (addr_parse(argv[i], i ? &dfam : &sfam, i ? dst : src)) {
+			p_err("bad address '%s': not an IPv4 or IPv6 address",
+			      token_quote(argv[i], q, sizeof(q)));
+			return EXIT_USAGE;
+		}
+		/* prefix_parse says what is wrong with an IPv4-mapped one */
+		if (!strchr(argv[i], '/') &&
+		    prefix_parse(argv[i], &p, why, sizeof(why))) {
+			p_err("bad address '%s': %s",
+			      token_quote(argv[i], q, sizeof(q)), why);
+			return EXIT_USAGE;
+		}
 	}
 	if (sfam != dfam) {
 		p_err("test: SRC '%s' and DST '%s' are not of the same family",

@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# What a hostile operator's audit found, each point held to its fix: input
+# accepted but never enforced, one command that turns blocking off,
+# unreadable error lines, a lock that waits forever, a half-made pin dir,
+# a second op25b taking over in silence, maps checked by size only, one
+# letter that flushes a table, and the small ones.
+#
+# Usage: test_audit.sh [TEST...]   (default: every test_* function)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+
+require_env
+command -v bpftool >/dev/null || skip_suite "bpftool not installed"
+command -v flock >/dev/null || skip_suite "flock (util-linux) not installed"
+setup_trap
+make_tmpdir
+OUT=$TMPD/out
+ERR=$TMPD/err
+
+new_pin() {
+	PIN=/sys/fs/bpf/op25b-test-audit-$1-$$
+	rm -rf "$PIN"
+	CLEAN_PATHS+=("$PIN")
+}
+
+# run ARGS...: op25bctl on PIN; RC, OUT, ERR.
+run() {
+	"$CTL" --pin-dir "$PIN" "$@" >"$OUT" 2>"$ERR"
+	RC=$?
+}
+
+state() {
+	"$CTL" --pin-dir "$PIN" save 2>&1
+}
+
+# refused LABEL NEEDLE: the last run was exit 2, one stderr line with NEEDLE.
+refused() {
+	local needle=$2
+	check "$1: exit 2, one line naming it" "exit $RC: $(head -c 300 "$ERR")" \
+		eval '[ "$RC" = 2 ] && [ "$(wc -l <"$ERR")" = 1 ] && grep -qF -- "$needle" "$ERR"'
+}
+
+# 1. accepted, never enforced
+test_mapped_and_bad_files() {
+	local before
+	new_pin mapped
+	"$CTL" --pin-dir "$PIN" -q deny subscriber 10.0.0.0/8
+	before=$(state)
+	run deny subscriber ::ffff:192.0.2.7/128
+	refused "mapped: deny of an IPv4-mapped prefix" "write the IPv4 address (192.0.2.7)"
+	run test ::ffff:10.1.2.3 ::ffff:1.2.3.4
+	refused "mapped: test of an IPv4-mapped address" "IPv4-mapped"
+	printf '10.1.0.0/16\n10.2.0.0/16\0 10.3.0.0/16\n10.4.0.0/16\n' >"$TMPD/nul.txt"
+	run deny subscriber -f "$TMPD/nul.txt"
+	refused "mapped: a NUL byte inside a -f line" "nul.txt:2: a NUL byte"
+	run deny subscriber -f /proc/self/mem
+	check "mapped: a read error in -f is an error, not an end of file" \
+		"exit $RC: $(cat "$ERR")" test "$RC" -ne 0
+	check_eq "mapped: nothing changed" "$before" "$(state)"
+}
+
+# 2. one command that turns blocking off
+test_allow_everything() {
+	local before
+	new_pin all
+	"$CTL" --pin-dir "$PIN" -q deny subscriber 10.0.0.0/8 ::/0
+	before=$(state)
+	run allow relay 0.0.0.0/0
+	refused "allow-all: allow relay 0.0.0.0/0 without --force" "give --force"
+	run allow relay ::/0
+	refused "allow-all: allow relay ::/0 without --force" "every IPv6 address"
+	run allow subscriber 0.0.0.0/0 10.9.0.0/16
+	refused "allow-all: allow subscriber of a /0 among others" "0.0.0.0/0"
+	check_eq "allow-all: nothing changed" "$before" "$(state)"
+	printf 'deny subscriber 10.0.0.0/8\nallow relay 0.0.0.0/0\n' >"$TMPD/all.conf"
+	run apply "$TMPD/all.conf"
+	refused "allow-all: a file that allows a /0" "all.conf:2: allow relay 0.0.0.0/0"
+	check_eq "allow-all: ...changed nothing" "$before" "$(state)"
+	run allow relay 0.0.0.0/0 --force
+	check "allow-all: with --force it is done, and said" "exit $RC: $(cat "$ERR")" \
+		eval '[ "$RC" = 0 ] && grep -q "no IPv4 packet is blocked" "$ERR"'
+}
+
+# 3. error lines an operator can read
+test_error_lines() {
+	new_pin lines
+	head -c 1000000 /dev/zero | tr '\0' 'x' >"$TMPD/big.txt"
+	printf '\n' >>"$TMPD/big.txt"
+	run deny subscriber -f "$TMPD/big.txt"
+	check "lines: a 1 MB garbage line is quoted short" "$(wc -c <"$ERR") bytes" \
+		test "$(wc -c <"$ERR")" -lt 400
+	printf '\357\273\27710.0.0.0/8\n' >"$TMPD/bom.txt"
+	run deny subscriber -f "$TMPD/bom.txt"
+	refused "lines: a BOM before a prefix" '\xef\xbb\xbf10.0.0.0/8'
+	printf '10.0.0.0/8\302\240\n' >"$TMPD/nbsp.txt"
+	run deny subscriber -f "$TMPD/nbsp.txt"
+	refused "lines: an NBSP after a prefix" '\xc2\xa0'
+	run deny subscriber "$(printf '\033]0;owned\007\033[2J10.0.0.0/8')"
+	refused "lines: escape sequences are escaped" '\x1b]0;owned\x07'
+	check "lines: no raw control byte reaches the terminal" "$(od -c "$ERR" | head -3)" \
+		eval '! LC_ALL=C grep -q "[[:cntrl:]]" <(tr -d "\n" <"$ERR")'
+	run deny subscriber "$(printf 'y%.0s' {1..5000})"
+	check "lines: a 5,000-byte argument is cut" "$(wc -c <"$ERR") bytes" \
+		eval '[ "$(wc -c <"$ERR")" -lt 400 ] && grep -q "\.\.\." "$ERR"'
+}
+
+# 4. a stuck writer blocks no one forever
+test_lock_wait() {
+	local holder t0 t1
+	new_pin lock
+	"$CTL" --pin-dir "$PIN" -q deny subscriber 10.0.0.0/8
+	flock "$PIN" sleep 30 &
+	holder=$!
+	CLEAN_PIDS+=("$holder")
+	sleep 0.3
+	t0=$(date +%s%N)
+	"$CTL" --pin-dir "$PIN" -w 2 deny subscriber 10.1.0.0/16 >"$OUT" 2>"$ERR" &
+	local pid=$!
+	sleep 1
+	check "lock: within a second it says it waits, and for whom" "$(cat "$ERR")" \
+		grep -q "waiting for pid [0-9]* (flock" "$ERR"
+	wait $pid
+	RC=$?
+	t1=$(date +%s%N)
+	check_eq "lock: gives up with exit 1" 1 "$RC"
+	check "lock: ...after the -w time, naming the holder" "$(cat "$ERR")" \
+		eval 'grep -q "gave up after 2 s waiting for pid" "$ERR" &&
+		      [ $(((t1 - t0) / 1000000)) -ge 1900 ] && [ $(((t1 - t0) / 1000000)) -lt 4000 ]'
+	run -w 0 list
+	check "lock: readers wait too (-w 0: at once)" "exit $RC" test "$RC" = 1
+	# flock's child (sleep) holds the lock too
+	pkill -P "$holder"
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+	run list subscriber
+	check_eq "lock: free again, commands go on" 0 "$RC"
+	run -w x list
+	refused "lock: a bad -w" "bad wait 'x'"
+}
+
+# 5. a half-made pin dir is no dead end
+test_half_made() {
+	new_pin half
+	"$CTL" --pin-dir "$PIN" -q port list >/dev/null 2>&1
+	"$CTL" --pin-dir "$PIN" -q action drop
+	# as a first run killed while pinning: some maps there, some not
+	rm -f "$PIN/rules" "$PIN/index" "$PIN/attachments"
+	run list
+	check "half: a reader says what happened and what completes it" "$(cat "$ERR")" \
+		eval '[ "$RC" = 1 ] && grep -q "next change" "$ERR"'
+	run detach --all
+	check_eq "half: detach --all works" 0 "$RC"
+	run deny subscriber 10.0.0.0/8
+	check_eq "half: the next change completes the set-up" 0 "$RC"
+	run -j list
+	check "half: ...and holds the change" "$(cat "$OUT")" grep -q 10.0.0.0/8 "$OUT"
+	# a pin dir that holds a policy is never remade: it is reported
+	rm -f "$PIN/index"
+	run deny subscriber 10.1.0.0/16
+	check "half: with a policy in it, a missing pin is reported, not remade" \
+		"exit $RC: $(cat "$ERR")" eval '[ "$RC" = 1 ] && grep -q "missing" "$ERR"'
+}
+
+# 6. a second op25b does not take over in silence
+test_second_instance() {
+	local ns=o25t-$$-audit a b
+	new_pin first
+	a=$PIN
+	new_pin second
+	b=$PIN
+	ns_create "$ns" || { fail "second: namespace" "ip netns add"; return; }
+	ip -n "$ns" link add o25x type veth peer name o25y
+	ip -n "$ns" link set o25x up
+	ip -n "$ns" link set o25y up
+	PIN=$a run -n "$ns" attach o25x --hook tc
+	check_eq "second: the first instance attaches" 0 "$RC"
+	PIN=$b run -n "$ns" attach o25x --hook tc
+	check "second: another pin dir's attach is refused, naming the owner" \
+		"exit $RC: $(cat "$ERR")" \
+		eval '[ "$RC" = 1 ] && grep -q "op25b of pin dir $a" "$ERR"'
+	PIN=$a run -n "$ns" status
+	check "second: the first still says attached" "$(cat "$OUT")" \
+		grep -q "o25x.*, attached" "$OUT"
+	PIN=$a run -n "$ns" attach o25x --hook xdp
+	check "second: XDP beside tc ingress on one device is warned about" \
+		"$(cat "$ERR")" grep -q "judged, and counted, twice" "$ERR"
+	PIN=$a run -n "$ns" detach o25x
+	PIN=$a run -n "$ns" attach o25x --hook tc
+	PIN=$a run -n "$ns" attach o25y
+	PIN=$b run -n "$ns" attach o25y --force
+	check_eq "second: --force takes it over" 0 "$RC"
+	PIN=$b run -n "$ns" status
+	check "second: status of one pin dir names the other's program" "$(cat "$OUT")" \
+		grep -q "o25x.*tc ingress.*pin dir $a" "$OUT"
+	# the first pin dir removed by hand: its program goes on enforcing
+	rm -rf "$a"
+	PIN=$b run -n "$ns" status
+	check "second: status reports the op25b no pin dir records" "$(cat "$OUT")" \
+		grep -q "o25x.*no pin dir" "$OUT"
+	PIN=$b run -n "$ns" detach o25x
+	check_eq "second: detach IFACE removes it" 0 "$RC"
+	check "second: ...and it is gone" "filter left" \
+		eval '! tc -n "$ns" filter show dev o25x ingress | grep -q op25b_tc'
+	"$CTL" --pin-dir "$b" -n "$ns" -q detach --all
+}
+
+# 7. pinned maps are checked by type, not only by size
+test_map_types() {
+	new_pin types
+	"$CTL" --pin-dir "$PIN" -q deny subscriber 10.0.0.0/8
+	rm -f "$PIN/rules"
+	bpftool map create "$PIN/rules" type hash key 4 value 40 entries 16 name rules
+	run list
+	check "types: a hash map pinned as 'rules' is refused" "exit $RC: $(cat "$ERR")" \
+		eval '[ "$RC" = 1 ] && [ "$(wc -l <"$ERR")" = 1 ] && grep -q "rules" "$ERR"'
+	run deny subscriber 10.1.0.0/16
+	check_eq "types: ...by writers too" 1 "$RC"
+}
+
+# 8. destructive verbs take their full name
+test_full_names() {
+	new_pin names
+	"$CTL" --pin-dir "$PIN" -q allow relay 192.0.2.25
+	run f relay
+	refused "names: 'f' does not flush" "unknown command 'f'"
+	run flus relay
+	refused "names: 'flus' does not flush" "unknown command 'flus'"
+	run -j list relay
+	check "names: the relay is still there" "$(cat "$OUT")" grep -q 192.0.2.25 "$OUT"
+	run detach --al
+	check "names: 'detach --al' is not --all" "exit $RC" test "$RC" != 0
+	run flush relay
+	check_eq "names: 'flush relay' flushes" 0 "$RC"
+}
+
+# 9. the small ones
+test_small() {
+	new_pin small
+	(cd /sys/fs/bpf && "$CTL" --pin-dir "$(basename "$PIN")" -q deny subscriber 10.0.0.0/8)
+	check_eq "small: a relative --pin-dir is relative to the current directory" 0 $?
+	run list relay
+	check_eq "small: an empty table lists its header" "TABLE       PREFIX  VERDICT  HITS" \
+		"$(sed 's/ *$//' "$OUT")"
+	run -j list relay
+	check_eq "small: ...and [] in JSON" "[]" "$(tr -d ' \n' <"$OUT")"
+	check "small: the man page states the table limits" "no capacity in op25bctl.8" \
+		grep -q "capacity" "$here/../../doc/op25bctl.8"
+}
+
+tests=("$@")
+[ ${#tests[@]} -eq 0 ] && tests=($(declare -F | awk '$3 ~ /^test_/ { print $3 }'))
+for t in "${tests[@]}"; do
+	declare -F "$t" >/dev/null || { fail "$t" "no such test"; continue; }
+	"$t"
+done
+summary
