@@ -389,6 +389,37 @@ attach o25m --hook tc
 	expect_connect "unit: detach --all is the way to remove it" "$sub" - 10.25.0.1 25
 }
 
+# make install: binary, both man pages, completion, unit, example policy,
+# and an operator's policy is never replaced.
+test_install() {
+	local root=$TMPD/root f
+	make -s -C "$here/../.." BUILD="$BUILD" DESTDIR="$root" PREFIX=/usr \
+		install >/dev/null 2>"$TMPD/err"
+	check_eq "install: make install exits 0" "" "$(cat "$TMPD/err")"
+	for f in usr/sbin/op25bctl usr/share/man/man8/op25bctl.8 \
+		usr/share/man/man5/op25b.conf.5 \
+		usr/share/bash-completion/completions/op25bctl \
+		usr/lib/systemd/system/op25b.service etc/op25b/op25b.conf; do
+		check "install: $f" "missing" test -e "$root/$f"
+	done
+	check "install: the unit runs the installed binary" "$(grep Exec "$root/usr/lib/systemd/system/op25b.service")" \
+		grep -q "^ExecStart=/usr/sbin/op25bctl apply /etc/op25b/op25b.conf" \
+		"$root/usr/lib/systemd/system/op25b.service"
+	"$root/usr/sbin/op25bctl" --pin-dir "/sys/fs/bpf/op25b-test-apply-ex-$$" \
+		apply --dry-run "$root/etc/op25b/op25b.conf" >/dev/null 2>"$TMPD/err"
+	check_eq "install: the example policy is a valid file" 0 $?
+	printf 'deny subscriber 10.0.0.0/8   # mine\n' >"$root/etc/op25b/op25b.conf"
+	make -s -C "$here/../.." BUILD="$BUILD" DESTDIR="$root" PREFIX=/usr \
+		install >/dev/null 2>&1
+	check_eq "install: an existing op25b.conf is never replaced" \
+		"deny subscriber 10.0.0.0/8   # mine" "$(cat "$root/etc/op25b/op25b.conf")"
+	if command -v man >/dev/null; then
+		man -l "$root/usr/share/man/man5/op25b.conf.5" >"$TMPD/out" 2>&1
+		check "install: op25b.conf(5) renders" "$(head -3 "$TMPD/out")" \
+			grep -q "include FILE" "$TMPD/out"
+	fi
+}
+
 tests=("$@")
 [ ${#tests[@]} -eq 0 ] && tests=($(declare -F | awk '$3 ~ /^test_/ { print $3 }'))
 for t in "${tests[@]}"; do
