@@ -313,3 +313,16 @@ sys.exit(1)
 not() {
 	! "$@"
 }
+
+# run_tests [NAME...]: the named test_* functions of the suite, or all of
+# them in order, then the summary line.
+run_tests() {
+	local t tests=("$@")
+	[ ${#tests[@]} -eq 0 ] &&
+		tests=($(declare -F | awk '$3 ~ /^test_/ { print $3 }'))
+	for t in "${tests[@]}"; do
+		declare -F "$t" >/dev/null || { fail "$t" "no such test"; continue; }
+		"$t"
+	done
+	summary
+}

@@ -25,16 +25,9 @@ static const char *verdict_word(__u32 v)
 static int rule_order(__u32 ta, const struct prefix *a, __u32 tb,
 		      const struct prefix *b)
 {
-	int d;
-
 	if (ta != tb)
 		return ta < tb ? -1 : 1;
-	if (a->family != b->family)
-		return (a->family == AF_INET6) - (b->family == AF_INET6);
-	d = memcmp(a->addr, b->addr, sizeof(a->addr));
-	if (d)
-		return d;
-	return (a->len > b->len) - (a->len < b->len);
+	return prefix_cmp(a, b);
 }
 
 static int engine_rule_cmp(const void *va, const void *vb)

@@ -71,6 +71,24 @@ int engine_size_object(struct bpf_object *obj, __u32 cap)
 	return 0;
 }
 
+int engine_fds_of_object(struct bpf_object *obj, struct engine_fds *fds)
+{
+	static const char *const names[8] = { ".data.policy", "op25b_roots",
+		"op25b_nodes", "op25b_leaves", "op25b_rules", "op25b_hits",
+		"op25b_engine", "op25b_index" };
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, names[i]);
+		int fd = m ? bpf_map__fd(m) : -1;
+
+		if (fd < 0)
+			return -EINVAL;
+		((int *)fds)[i] = fd;
+	}
+	return 0;
+}
+
 /* ---- addresses as the trees read them ---- */
 
 struct a128 {

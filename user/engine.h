@@ -169,6 +169,8 @@ void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves);
  */
 struct bpf_object;
 int engine_size_object(struct bpf_object *obj, __u32 capacity);
+/* The policy maps of a loaded object (a skeleton's), by name. */
+int engine_fds_of_object(struct bpf_object *obj, struct engine_fds *fds);
 
 /* Bytes the maps take for a capacity (doc/DESIGN.md, "Sizing"). */
 unsigned long long engine_footprint(__u32 capacity, int ncpu);

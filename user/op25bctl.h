@@ -144,6 +144,8 @@ void prefix_format(const struct prefix *p, char *buf, size_t len);
  */
 #define TOKEN_QUOTE_LEN	64
 const char *token_quote(const char *s, char *buf, size_t len);
+/* The order of list and save: family, then address, then length. */
+int prefix_cmp(const struct prefix *a, const struct prefix *b);
 /* Does p cover addr (of p's family)? */
 bool prefix_contains(const struct prefix *p, const __u8 *addr);
 /*

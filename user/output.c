@@ -227,25 +227,10 @@ void output_end(void)
  */
 static void vmessage(const char *prefix, const char *fmt, va_list ap)
 {
-	static const char hex[] = "0123456789abcdef";
 	char raw[4 * MESSAGE_MAX], out[MESSAGE_MAX + 8];
-	const unsigned char *p;
-	size_t o = 0;
 
 	vsnprintf(raw, sizeof(raw), fmt, ap);
-	for (p = (const unsigned char *)raw; *p && o < MESSAGE_MAX; p++) {
-		if (*p >= 0x20 && *p < 0x7f) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	if (*p)
-		memcpy(out + o, "...", 3), o += 3;
-	out[o] = '\0';
+	token_quote(raw, out, sizeof(out));
 	fflush(stdout);
 	fputs(prefix, stderr);
 	fputs(out, stderr);

@@ -117,6 +117,18 @@ void prefix_format(const struct prefix *p, char *buf, size_t len)
 	snprintf(buf, len, "%s/%u", addr, p->len);
 }
 
+int prefix_cmp(const struct prefix *a, const struct prefix *b)
+{
+	int d;
+
+	if (a->family != b->family)
+		return (a->family == AF_INET6) - (b->family == AF_INET6);
+	d = memcmp(a->addr, b->addr, sizeof(a->addr));
+	if (d)
+		return d;
+	return (a->len > b->len) - (a->len < b->len);
+}
+
 bool prefix_contains(const struct prefix *p, const __u8 *addr)
 {
 	__u32 full = p->len / 8, rest = p->len % 8;
@@ -163,7 +175,7 @@ const char *token_quote(const char *s, char *buf, size_t len)
 
 	/* room for one escape (4) and the ellipsis (3) and the NUL */
 	while (*p && o + 8 < len) {
-		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+		if (*p >= 0x20 && *p < 0x7f) {
 			buf[o++] = (char)*p;
 		} else {
 			buf[o++] = '\\';

@@ -38,15 +38,7 @@ static const char *verdict_name(__u32 v)
 /* The order of 'list': family, then address, then length. */
 static int prefix_order(const void *va, const void *vb)
 {
-	const struct prefix *a = va, *b = vb;
-	int d;
-
-	if (a->family != b->family)
-		return (a->family == AF_INET6) - (b->family == AF_INET6);
-	d = memcmp(a->addr, b->addr, sizeof(a->addr));
-	if (d)
-		return d;
-	return (a->len > b->len) - (a->len < b->len);
+	return prefix_cmp(va, vb);
 }
 
 static int parse_table(const char *verb, const char *s, enum table *t)

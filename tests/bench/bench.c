@@ -68,18 +68,10 @@ static void add_rule(struct engine *e, int family, const char *addr,
 
 static void engine_of(struct op25b_bpf *s, struct engine *e)
 {
-	struct engine_fds f = {
-		.policy = bpf_map__fd(s->maps.data_policy),
-		.roots = bpf_map__fd(s->maps.op25b_roots),
-		.nodes = bpf_map__fd(s->maps.op25b_nodes),
-		.leaves = bpf_map__fd(s->maps.op25b_leaves),
-		.rules = bpf_map__fd(s->maps.op25b_rules),
-		.hits = bpf_map__fd(s->maps.op25b_hits),
-		.engine = bpf_map__fd(s->maps.op25b_engine),
-		.index = bpf_map__fd(s->maps.op25b_index),
-	};
+	struct engine_fds f;
 
-	if (engine_open(e, &f, true) || engine_begin(e)) {
+	if (engine_fds_of_object(s->obj, &f) || engine_open(e, &f, true) ||
+	    engine_begin(e)) {
 		fprintf(stderr, "bench: engine: %s\n", e->err);
 		exit(1);
 	}

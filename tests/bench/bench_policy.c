@@ -92,18 +92,6 @@ static struct op25b_bpf *load(__u32 cap)
 	return s;
 }
 
-static void engine_fds_of(struct op25b_bpf *s, struct engine_fds *f)
-{
-	f->policy = bpf_map__fd(s->maps.data_policy);
-	f->roots = bpf_map__fd(s->maps.op25b_roots);
-	f->nodes = bpf_map__fd(s->maps.op25b_nodes);
-	f->leaves = bpf_map__fd(s->maps.op25b_leaves);
-	f->rules = bpf_map__fd(s->maps.op25b_rules);
-	f->hits = bpf_map__fd(s->maps.op25b_hits);
-	f->engine = bpf_map__fd(s->maps.op25b_engine);
-	f->index = bpf_map__fd(s->maps.op25b_index);
-}
-
 /* Bytes the kernel charges for a map (fdinfo's memlock). */
 static unsigned long long map_bytes(int fd)
 {
@@ -128,7 +116,7 @@ static unsigned long long policy_bytes(struct op25b_bpf *s)
 	unsigned long long b = 0;
 	int i;
 
-	engine_fds_of(s, &f);
+	engine_fds_of_object(s->obj, &f);
 	for (i = 0; i < 8; i++)
 		b += map_bytes(((int *)&f)[i]);
 	return b;
@@ -180,7 +168,7 @@ static void bench_size(int family, __u32 n, int npkt, int rounds, int floor_fd)
 		fprintf(stderr, "bench: cannot load for %u prefixes\n", n);
 		exit(1);
 	}
-	engine_fds_of(s, &f);
+	engine_fds_of_object(s->obj, &f);
 	sub = calloc(n, sizeof(*sub));
 	rel = calloc(n, sizeof(*rel));
 	pk = calloc(npkt, sizeof(*pk));

@@ -420,10 +420,4 @@ test_install() {
 	fi
 }
 
-tests=("$@")
-[ ${#tests[@]} -eq 0 ] && tests=($(declare -F | awk '$3 ~ /^test_/ { print $3 }'))
-for t in "${tests[@]}"; do
-	declare -F "$t" >/dev/null || { fail "$t" "no such test"; continue; }
-	"$t"
-done
-summary
+run_tests "$@"

@@ -250,10 +250,4 @@ test_small() {
 		grep -q "capacity" "$here/../../doc/op25bctl.8"
 }
 
-tests=("$@")
-[ ${#tests[@]} -eq 0 ] && tests=($(declare -F | awk '$3 ~ /^test_/ { print $3 }'))
-for t in "${tests[@]}"; do
-	declare -F "$t" >/dev/null || { fail "$t" "no such test"; continue; }
-	"$t"
-done
-summary
+run_tests "$@"

@@ -1574,15 +1574,8 @@ static int load_targets(char *why, size_t size)
 		}
 		targets[m].xdp_fd = bpf_program__fd(skel->progs.op25b_xdp);
 		targets[m].tc_fd = bpf_program__fd(skel->progs.op25b_tc);
-		fds.policy = bpf_map__fd(skel->maps.data_policy);
-		fds.roots = bpf_map__fd(skel->maps.op25b_roots);
-		fds.nodes = bpf_map__fd(skel->maps.op25b_nodes);
-		fds.leaves = bpf_map__fd(skel->maps.op25b_leaves);
-		fds.rules = bpf_map__fd(skel->maps.op25b_rules);
-		fds.hits = bpf_map__fd(skel->maps.op25b_hits);
-		fds.engine = bpf_map__fd(skel->maps.op25b_engine);
-		fds.index = bpf_map__fd(skel->maps.op25b_index);
-		if (engine_open(&targets[m].eng, &fds, true)) {
+		if (engine_fds_of_object(skel->obj, &fds) ||
+		    engine_open(&targets[m].eng, &fds, true)) {
 			snprintf(why, size, "the %s engine: %s", mode_name[m],
 				 targets[m].eng.err);
 			return -1;

@@ -306,18 +306,6 @@ static bool same_prefix(const struct prefix *a, const struct prefix *b)
 	       !memcmp(a->addr, b->addr, 16);
 }
 
-static void fds_of(struct op25b_bpf *s, struct engine_fds *f)
-{
-	f->policy = bpf_map__fd(s->maps.data_policy);
-	f->roots = bpf_map__fd(s->maps.op25b_roots);
-	f->nodes = bpf_map__fd(s->maps.op25b_nodes);
-	f->leaves = bpf_map__fd(s->maps.op25b_leaves);
-	f->rules = bpf_map__fd(s->maps.op25b_rules);
-	f->hits = bpf_map__fd(s->maps.op25b_hits);
-	f->engine = bpf_map__fd(s->maps.op25b_engine);
-	f->index = bpf_map__fd(s->maps.op25b_index);
-}
-
 /* Policy changes go through the controller's engine, as in production. */
 static void eng_begin(struct dp *dp)
 {
@@ -2850,7 +2838,8 @@ static bool dp_load(struct dp *dp)
 		return tl_check(false, l, "ring buffer: %s", strerror(errno));
 	}
 	dp->skel = s;
-	fds_of(s, &fds);
+	if (engine_fds_of_object(s->obj, &fds))
+		tl_bug("the skeleton has no policy maps");
 	if (engine_open(&dp->eng, &fds, true))
 		return tl_check(false, l, "engine: %s", dp->eng.err);
 	dp->eng_open = true;

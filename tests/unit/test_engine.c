@@ -203,18 +203,6 @@ static void random_addr(const struct model *m, int family, __u8 *addr)
 static struct op25b_bpf *skel;
 static struct engine_fds fds;
 
-static void fds_of(struct op25b_bpf *s, struct engine_fds *f)
-{
-	f->policy = bpf_map__fd(s->maps.data_policy);
-	f->roots = bpf_map__fd(s->maps.op25b_roots);
-	f->nodes = bpf_map__fd(s->maps.op25b_nodes);
-	f->leaves = bpf_map__fd(s->maps.op25b_leaves);
-	f->rules = bpf_map__fd(s->maps.op25b_rules);
-	f->hits = bpf_map__fd(s->maps.op25b_hits);
-	f->engine = bpf_map__fd(s->maps.op25b_engine);
-	f->index = bpf_map__fd(s->maps.op25b_index);
-}
-
 /* Fresh maps, of a capacity: a new skeleton. */
 static void maps_fresh(__u32 cap)
 {
@@ -229,7 +217,8 @@ static void maps_fresh(__u32 cap)
 	err = op25b_bpf__load(skel);
 	if (err)
 		tl_cannot_run("cannot load the datapath (root and BPF needed)");
-	fds_of(skel, &fds);
+	if (engine_fds_of_object(skel->obj, &fds))
+		tl_bug("the skeleton has no policy maps");
 }
 
 static void eng_open(struct engine *e, bool w)
