@@ -14,7 +14,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 require_env
 command -v bpftool >/dev/null || skip_suite "bpftool not installed"
-command -v flock >/dev/null || skip_suite "flock (util-linux) not installed"
 setup_trap
 make_tmpdir
 OUT=$TMPD/out
@@ -112,16 +111,22 @@ test_lock_wait() {
 	local holder t0 t1
 	new_pin lock
 	"$CTL" --pin-dir "$PIN" -q deny subscriber 10.0.0.0/8
-	flock "$PIN" sleep 30 &
+	# a writer stopped while it holds the lock: one process, flock(2)
+	"$PY" -c '
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(30)' "$PIN" >"$TMPD/holder" &
 	holder=$!
 	CLEAN_PIDS+=("$holder")
-	sleep 0.3
+	wait_file_line "$TMPD/holder" locked
 	t0=$(date +%s%N)
 	"$CTL" --pin-dir "$PIN" -w 2 deny subscriber 10.1.0.0/16 >"$OUT" 2>"$ERR" &
 	local pid=$!
 	sleep 1
 	check "lock: within a second it says it waits, and for whom" "$(cat "$ERR")" \
-		grep -q "waiting for pid [0-9]* (flock" "$ERR"
+		grep -q "waiting for pid $holder (.*python3" "$ERR"
 	wait $pid
 	RC=$?
 	t1=$(date +%s%N)
@@ -131,8 +136,6 @@ test_lock_wait() {
 		      [ $(((t1 - t0) / 1000000)) -ge 1900 ] && [ $(((t1 - t0) / 1000000)) -lt 4000 ]'
 	run -w 0 list
 	check "lock: readers wait too (-w 0: at once)" "exit $RC" test "$RC" = 1
-	# flock's child (sleep) holds the lock too
-	pkill -P "$holder"
 	kill "$holder" 2>/dev/null
 	wait "$holder" 2>/dev/null
 	run list subscriber
