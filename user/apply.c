@@ -201,7 +201,7 @@ static void diff_config(const struct running *run, const struct conf *c,
 
 /* ---- apply ---- */
 
-static const char apply_usage[] =
+const char apply_usage[] =
 	"Usage: op25bctl apply [--dry-run] [--force] FILE|-\n"
 	"\n"
 	"Make the running policy the file's (op25b.conf(5)): check all of it\n"
@@ -390,7 +390,7 @@ int do_apply(int argc, char **argv)
 
 /* ---- save ---- */
 
-static const char save_usage[] =
+const char save_usage[] =
 	"Usage: op25bctl save [FILE]\n"
 	"\n"
 	"Write the running policy (tables, ports, action, attachments of this\n"

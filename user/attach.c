@@ -626,6 +626,33 @@ static void tc_release_qdisc(int map_fd, const struct record *rec)
 
 /* ---- attach ---- */
 
+const char attach_usage[] =
+	"Usage: op25bctl attach IFACE [--hook xdp|tc] [--xdp-mode native|generic]\n"
+	"                       [--direction ingress|egress] [--force]\n"
+	"\n"
+	"Attach the datapath to IFACE. Ethernet devices get XDP (native when the\n"
+	"driver has it); devices without an Ethernet header (tun, ppp) get tc\n"
+	"ingress, parsing from the IP header. --hook tc --direction egress\n"
+	"judges what the host itself sends (a router's WAN side). Attaching again\n"
+	"replaces the program in place: no moment without enforcement. A program\n"
+	"op25b did not load, or the op25b of another pin dir, is replaced only\n"
+	"with --force.\n";
+
+const char detach_usage[] =
+	"Usage: op25bctl detach IFACE | --all\n"
+	"\n"
+	"Remove what op25b attached to IFACE (and a clsact qdisc only if op25b\n"
+	"made it), or everything this pin dir attached in this network namespace\n"
+	"with --all (never abbreviated). An op25b program on IFACE that no pin\n"
+	"dir records (its pin dir was removed) is removed too.\n";
+
+const char status_usage[] =
+	"Usage: op25bctl status\n"
+	"\n"
+	"Action, blocked ports, table sizes, capacity and policy generation, the\n"
+	"attachments this pin dir recorded and whether each is still in place,\n"
+	"and op25b programs in this namespace that it does not record.\n";
+
 /* "--name VALUE" or "--name=VALUE"; *i moves past what was used. */
 static int opt_value(int argc, char **argv, int *i, const char *name,
 		     const char **val)

@@ -30,6 +30,7 @@ struct cmd {
 	const char *args;
 	const char *summary;
 	bool exact;		/* destructive: never taken by a prefix */
+	const char *help;	/* the command's full help */
 };
 
 static int do_help(int argc, char **argv);
@@ -37,37 +38,37 @@ static int do_help(int argc, char **argv);
 static const struct cmd cmds[] = {
 	{ "attach", do_attach,
 	  "IFACE [--hook xdp|tc] [--xdp-mode native|generic] [--direction ingress|egress] [--force]",
-	  "attach the datapath to an interface", false },
+	  "attach the datapath to an interface", false, attach_usage },
 	{ "detach", do_detach, "IFACE | --all",
-	  "remove what op25b attached", false },
+	  "remove what op25b attached", false, detach_usage },
 	{ "status", do_status, "",
-	  "attachments, action, blocked ports, table sizes", false },
+	  "attachments, action, blocked ports, table sizes", false, status_usage },
 	{ "deny", do_deny, "subscriber|relay PREFIX... [-f FILE|-]",
-	  "add or change prefixes to deny", false },
+	  "add or change prefixes to deny", false, deny_usage },
 	{ "allow", do_allow, "subscriber|relay PREFIX... [-f FILE|-]",
-	  "add or change prefixes to allow", false },
+	  "add or change prefixes to allow", false, allow_usage },
 	{ "del", do_del, "subscriber|relay PREFIX... [-f FILE|-]",
-	  "delete prefixes", false },
-	{ "flush", do_flush, "subscriber|relay", "delete every prefix", true },
+	  "delete prefixes", false, del_usage },
+	{ "flush", do_flush, "subscriber|relay", "delete every prefix", true, flush_usage },
 	{ "list", do_list, "[subscriber|relay]",
-	  "entries, verdicts, hit counters", false },
+	  "entries, verdicts, hit counters", false, list_usage },
 	{ "test", do_test, "SRC DST [PORT]",
-	  "verdict and the rule that decided it (exit 3: blocked)", false },
+	  "verdict and the rule that decided it (exit 3: blocked)", false, test_usage },
 	{ "port", do_port, "add|del|list [PORT...]",
-	  "blocked TCP destination ports", false },
+	  "blocked TCP destination ports", false, port_usage },
 	{ "action", do_action, "drop|reject|monitor",
-	  "what happens to a blocked packet", false },
+	  "what happens to a blocked packet", false, action_usage },
 	{ "stats", do_stats, "[--interval SEC] [--prometheus]",
-	  "counters, summed over CPUs", false },
+	  "counters, summed over CPUs", false, stats_usage },
 	{ "top", do_top, "[-n N]",
-	  "subscribers with the most blocked attempts", false },
+	  "subscribers with the most blocked attempts", false, top_usage },
 	{ "monitor", do_monitor, "[--count N]",
-	  "stream of blocked-attempt events", false },
+	  "stream of blocked-attempt events", false, monitor_usage },
 	{ "apply", do_apply, "[--dry-run] FILE|-",
-	  "make the running policy a file's, in one step", false },
+	  "make the running policy a file's, in one step", false, apply_usage },
 	{ "save", do_save, "[FILE]",
-	  "the running policy, as a file apply takes", false },
-	{ "help", do_help, "[COMMAND]", "this help, or a command's", false },
+	  "the running policy, as a file apply takes", false, save_usage },
+	{ "help", do_help, "[COMMAND]", "this help, or a command's", false, NULL },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -152,7 +153,10 @@ static int do_help(int argc, char **argv)
 	c = cmd_find(argv[0]);
 	if (!c)
 		return EXIT_USAGE;
-	usage_cmd(stdout, c);
+	if (c->help)
+		fputs(c->help, stdout);
+	else
+		usage_cmd(stdout, c);
 	return EXIT_OK;
 }
 
@@ -338,7 +342,10 @@ static int run(int argc, char **argv)
 	if (!c)
 		return EXIT_USAGE;
 	if (c->fn != do_help && wants_help(argc - 1, argv + 1)) {
-		usage_cmd(stdout, c);
+		if (c->help)
+			fputs(c->help, stdout);
+		else
+			usage_cmd(stdout, c);
 		return EXIT_OK;
 	}
 	rc = c->fn(argc - 1, argv + 1);

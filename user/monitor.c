@@ -144,6 +144,14 @@ static void signals_catch(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+const char monitor_usage[] =
+	"Usage: op25bctl monitor [--count N]\n"
+	"\n"
+	"One line per blocked attempt as it happens (JSON lines with -j): time,\n"
+	"interface, addresses and ports, action, why it was judged, VLAN ids and\n"
+	"PPPoE session. At most one event per source a second. Runs until\n"
+	"interrupted, or until N events were printed.\n";
+
 int do_monitor(int argc, char **argv)
 {
 	struct monitor mon = {};

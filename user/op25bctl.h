@@ -255,6 +255,12 @@ int attach_sync(const struct attach_want *w, size_t n, bool dry_run,
 /* 'attach' statements for what is attached in this namespace. */
 int attach_save(FILE *f);
 
+/* Each command's full help, for 'help CMD' and 'CMD --help'. */
+extern const char attach_usage[], detach_usage[], status_usage[],
+	deny_usage[], allow_usage[], del_usage[], flush_usage[], list_usage[],
+	test_usage[], port_usage[], action_usage[], stats_usage[],
+	top_usage[], monitor_usage[], apply_usage[], save_usage[];
+
 int do_attach(int argc, char **argv);	/* attach.c */
 int do_detach(int argc, char **argv);
 int do_status(int argc, char **argv);

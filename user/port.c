@@ -58,7 +58,7 @@ static int config_open_ro(struct op25b_config *cfg)
 
 /* ---- port ---- */
 
-static const char port_usage[] =
+const char port_usage[] =
 	"Usage: op25bctl port add|del PORT...\n"
 	"       op25bctl port [list]\n"
 	"\n"
@@ -180,7 +180,7 @@ int do_port(int argc, char **argv)
 
 /* ---- action ---- */
 
-static const char action_usage[] =
+const char action_usage[] =
 	"Usage: op25bctl action [drop|reject|monitor]\n"
 	"\n"
 	"What happens to a packet the policy blocks: drop (the default),\n"

@@ -43,7 +43,7 @@ _Static_assert(sizeof(struct op25b_stats) == NFIELDS * sizeof(__u64),
 /* Longest interval accepted: a day. */
 #define INTERVAL_MAX	86400
 
-static const char stats_usage[] =
+const char stats_usage[] =
 	"Usage: op25bctl stats [--interval SEC] [--prometheus]\n"
 	"\n"
 	"The datapath's counters, summed over all CPUs. --interval prints\n"

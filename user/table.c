@@ -249,7 +249,7 @@ out_args:
 	return err;
 }
 
-static const char deny_usage[] =
+const char deny_usage[] =
 	"Usage: op25bctl deny subscriber|relay PREFIX... [-f FILE|-]\n"
 	"\n"
 	"Give each prefix the verdict deny: in subscriber, its outbound SMTP\n"
@@ -258,7 +258,7 @@ static const char deny_usage[] =
 	"('-' is stdin), several per line, '#' starts a comment. Every prefix\n"
 	"is checked before anything is changed.\n";
 
-static const char allow_usage[] =
+const char allow_usage[] =
 	"Usage: op25bctl allow subscriber|relay PREFIX... [-f FILE|-] [--force]\n"
 	"\n"
 	"Give each prefix the verdict allow: in subscriber, an exemption\n"
@@ -269,7 +269,7 @@ static const char allow_usage[] =
 	"('-' is stdin), several per line, '#' starts a comment. Every prefix\n"
 	"is checked before anything is changed.\n";
 
-static const char del_usage[] =
+const char del_usage[] =
 	"Usage: op25bctl del subscriber|relay PREFIX... [-f FILE|-]\n"
 	"\n"
 	"Delete the entries for exactly these prefixes (absent ones are\n"
@@ -292,7 +292,7 @@ int do_del(int argc, char **argv)
 
 /* ---- flush ---- */
 
-static const char flush_usage[] =
+const char flush_usage[] =
 	"Usage: op25bctl flush subscriber|relay\n"
 	"\n"
 	"Delete every IPv4 and IPv6 entry of the table.\n";
@@ -367,7 +367,7 @@ int do_flush(int argc, char **argv)
 
 /* ---- list ---- */
 
-static const char list_usage[] =
+const char list_usage[] =
 	"Usage: op25bctl list [subscriber|relay]\n"
 	"\n"
 	"Every entry of the table (of both when none is named): prefix,\n"
@@ -467,7 +467,7 @@ int do_list(int argc, char **argv)
 
 /* ---- test ---- */
 
-static const char test_usage[] =
+const char test_usage[] =
 	"Usage: op25bctl test SRC DST [PORT]\n"
 	"\n"
 	"What the datapath decides for a TCP segment from SRC to DST:PORT\n"

@@ -216,6 +216,14 @@ static void rows_print(const struct offender_row *rows, size_t n)
 	output_end();
 }
 
+const char top_usage[] =
+	"Usage: op25bctl top [-n N]\n"
+	"\n"
+	"The sources of blocked (and monitored) attempts, most attempts first,\n"
+	"N of them (1-65536, default 20): counts, first and last seen, the last\n"
+	"destination and the interface it came in on. The table keeps the\n"
+	"65536 most recently seen sources.\n";
+
 int do_top(int argc, char **argv)
 {
 	unsigned long limit = TOP_DEFAULT;

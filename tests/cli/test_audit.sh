@@ -253,4 +253,17 @@ test_small() {
 		grep -q "capacity" "$here/../../doc/op25bctl.8"
 }
 
+# Every command has its full help, the same by 'help CMD' and 'CMD --help'.
+test_help() {
+	local c bad=
+	for c in attach detach status deny allow del flush list test port \
+		action stats top monitor apply save; do
+		"$CTL" "$c" --help >"$OUT" 2>"$ERR" || bad+=" $c(exit)"
+		[ "$(wc -l <"$OUT")" -ge 3 ] || bad+=" $c(short)"
+		"$CTL" help "$c" | cmp -s - "$OUT" || bad+=" $c(differs)"
+		grep -q "^Usage: op25bctl $c" "$OUT" || bad+=" $c(usage)"
+	done
+	check_eq "help: every command's full help, both ways" "" "$bad"
+}
+
 run_tests "$@"
