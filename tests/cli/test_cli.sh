@@ -65,7 +65,9 @@ snapshot() {
 		"$CTL" --pin-dir "$PIN" -j list
 		"$CTL" --pin-dir "$PIN" -j port list
 		"$CTL" --pin-dir "$PIN" -j action
-		for m in policy rules attachments; do
+		"$CTL" --pin-dir "$PIN" save
+		# the live generation moves with any publish, even an empty one
+		for m in policy attachments; do
 			bpftool map dump pinned "$PIN/$m"
 		done
 	} 2>&1
