@@ -279,21 +279,36 @@ struct decision {
 	__u32 relay;
 };
 
+/* The packet's addresses, read once, before any snapshot is. */
+struct judge_in {
+	struct addr128 src;
+	struct addr128 dst;
+};
+
+#define JUDGE_SHAPE(cls, v6, dport)	((__u32)(cls) | (__u32)(v6) << 8 | \
+					 (__u32)(dport) << 16)
+#define JUDGE_NO_ADDR			(1u << 9)
+
 /*
  * Judge a classified packet by one snapshot: read the live word, decide,
  * and read it again; when a writer published meanwhile, what was read may
  * have been reused, so judge again by the new one. Reads only: what the
- * decision writes is written once it stands. doc/DESIGN.md, Policy model.
+ * decision writes is written once it stands (doc/DESIGN.md, Publishing).
+ * A global function over scalars and stack memory: the verifier walks the
+ * retries once, not once for every parser path that reaches it.
  */
-static __always_inline void decide(const struct op25b_cursor *c,
-				   const struct op25b_pkt *pkt, int cls,
-				   struct decision *out)
+__noinline int op25b_decide(__u32 shape, const struct judge_in *in,
+			    struct decision *out)
 {
 	const struct op25b_snapshot *s;
-	struct addr128 a;
-	__u32 g, v6, try, depth;
+	__u32 g, v6, try, depth, cls;
+	__u16 dport;
 
-	v6 = pkt->family == 6;
+	if (!in || !out)
+		return 0;
+	cls = shape & 0xff;
+	v6 = (shape >> 8) & 1;
+	dport = shape >> 16;
 	depth = v6 ? OP25B_DEPTH6 : OP25B_DEPTH4;
 	for (try = 0; try < OP25B_SNAP_TRIES; try++) {
 		g = READ_ONCE(op25b_pol.live);
@@ -303,17 +318,16 @@ static __always_inline void decide(const struct op25b_cursor *c,
 		out->relay = 0;
 		out->j = J_PASS;
 		if (cls == OP25B_C_TCP)
-			out->cls = port_blocked(&s->cfg, pkt->dport) ?
+			out->cls = port_blocked(&s->cfg, dport) ?
 					   OP25B_C_SMTP : OP25B_C_PASS;
-		if (out->cls != OP25B_C_PASS && !read_addr(c, pkt, 0, &a)) {
+		if (out->cls != OP25B_C_PASS && !(shape & JUDGE_NO_ADDR)) {
 			out->sub = op25b_tree_lookup(
 				s->root[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, v6)],
-				a.hi, a.lo, depth);
-			if (OP25B_LEAF_VERDICT(out->sub) == OP25B_V_DENY &&
-			    !read_addr(c, pkt, 1, &a)) {
+				in->src.hi, in->src.lo, depth);
+			if (OP25B_LEAF_VERDICT(out->sub) == OP25B_V_DENY) {
 				out->relay = op25b_tree_lookup(
 					s->root[OP25B_TREE(OP25B_TABLE_RELAY, v6)],
-					a.hi, a.lo, depth);
+					in->dst.hi, in->dst.lo, depth);
 				if (OP25B_LEAF_VERDICT(out->relay) != OP25B_V_ALLOW)
 					out->j = s->cfg.action == OP25B_ACT_MONITOR ?
 						J_MONITOR :
@@ -326,6 +340,21 @@ static __always_inline void decide(const struct op25b_cursor *c,
 		if (READ_ONCE(op25b_pol.live) == g)
 			break;
 	}
+	return 0;
+}
+
+/* The addresses, then the judgement; unreadable addresses: no subscriber. */
+static __always_inline void decide(const struct op25b_cursor *c,
+				   const struct op25b_pkt *pkt, int cls,
+				   struct decision *out)
+{
+	struct judge_in in = {};
+	__u32 shape = JUDGE_SHAPE(cls, pkt->family == 6, pkt->dport);
+
+	/* the parser read the IP header: this is only a guard */
+	if (read_addr(c, pkt, 0, &in.src) || read_addr(c, pkt, 1, &in.dst))
+		shape |= JUDGE_NO_ADDR;
+	op25b_decide(shape, &in, out);
 }
 
 static __always_inline void hit(__u32 leaf)
