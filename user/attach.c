@@ -75,14 +75,6 @@ struct record {
 	struct op25b_attach_val val;
 };
 
-static char errbuf[128];
-
-static const char *errstr(int err)
-{
-	libbpf_strerror(err, errbuf, sizeof(errbuf));
-	return errbuf;
-}
-
 /* ---- small lookups ---- */
 
 /* ifindex is per namespace, so every record names its namespace. */

@@ -43,6 +43,8 @@ extern struct global_opts g;
 void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A summary ("3/3 prefixes added") on stderr, unless -q. Never in JSON. */
 void p_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* What a libbpf or negative errno error code means (one static buffer). */
+const char *errstr(int err);
 /* Only with -v, on stderr. */
 void p_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <bpf/libbpf.h>
 #include "op25bctl.h"
 
 #define JSON_DEPTH_MAX	16
@@ -265,6 +266,14 @@ void p_err(const char *fmt, ...)
 		fputs("}\n", stderr);
 	}
 	va_end(ap);
+}
+
+const char *errstr(int err)
+{
+	static char buf[128];
+
+	libbpf_strerror(err, buf, sizeof(buf));
+	return buf;
 }
 
 void p_info(const char *fmt, ...)

@@ -147,12 +147,6 @@ void libbpf_setup(void)
 	libbpf_set_print(libbpf_print);
 }
 
-static const char *errstr(int err, char *buf, size_t len)
-{
-	libbpf_strerror(err, buf, len);
-	return buf;
-}
-
 /* ---- the pin directory ---- */
 
 static bool on_bpffs(const char *path)
@@ -481,7 +475,7 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 static int skel_set_pins(struct op25b_bpf *skel)
 {
 	struct bpf_map *maps[N_PINNED];
-	char path[PATH_MAX], e[128];
+	char path[PATH_MAX];
 	const char *missing = NULL;
 	size_t i, pinned = 0;
 	int err;
@@ -496,7 +490,7 @@ static int skel_set_pins(struct op25b_bpf *skel)
 		err = bpf_map__set_pin_path(maps[i], path);
 		if (err) {
 			p_err("cannot set pin path '%s': %s", path,
-			      errstr(err, e, sizeof(e)));
+			      errstr(err));
 			return EXIT_RUNTIME;
 		}
 		switch (pin_state(maps[i], path)) {
@@ -520,19 +514,17 @@ static int skel_set_pins(struct op25b_bpf *skel)
 
 static void report_load_failure(int err)
 {
-	char e[128];
 
 	if (libbpf_reason[0])
-		p_err("cannot load op25b: %s (%s)", errstr(err, e, sizeof(e)),
+		p_err("cannot load op25b: %s (%s)", errstr(err),
 		      libbpf_reason);
 	else
-		p_err("cannot load op25b: %s", errstr(err, e, sizeof(e)));
+		p_err("cannot load op25b: %s", errstr(err));
 }
 
 int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
 {
 	struct op25b_bpf *skel;
-	char e[128];
 	int err, rc;
 
 	*out = NULL;
@@ -540,7 +532,7 @@ int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
 	skel = op25b_bpf__open();
 	if (!skel) {
 		p_err("cannot open the embedded op25b object: %s",
-		      errstr(-errno, e, sizeof(e)));
+		      errstr(-errno));
 		return EXIT_RUNTIME;
 	}
 	skel->rodata->op25b_l3 = l3;

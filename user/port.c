@@ -11,15 +11,6 @@
 
 /* The highest port the bitmap holds: 65535. */
 
-static const struct {
-	const char *name;
-	__u32 action;
-} actions[] = {
-	{ "drop",	OP25B_ACT_DROP },
-	{ "reject",	OP25B_ACT_REJECT },
-	{ "monitor",	OP25B_ACT_MONITOR },
-};
-
 static bool is_help(const char *s)
 {
 	return !strcmp(s, "-h") || !strcmp(s, "--help");
@@ -252,9 +243,8 @@ int do_action(int argc, char **argv)
 		p_err("action: unexpected argument '%s'", argv[1]);
 		return EXIT_USAGE;
 	}
-	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-		if (!strcmp(argv[0], actions[i].name))
-			return action_set(actions[i].action);
+	if (action_parse(argv[0]) >= 0)
+		return action_set((__u32)action_parse(argv[0]));
 	p_err("unknown action '%s' (drop, reject or monitor)", argv[0]);
 	return EXIT_USAGE;
 }
