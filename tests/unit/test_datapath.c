@@ -2912,8 +2912,20 @@ int main(int argc, char **argv)
 {
 	struct dp l2 = { .name = "l2" }, l3 = { .name = "l3", .l3 = true };
 	struct dp l2e = { .name = "l2 egress", .egress = true };
+	const char *only = NULL;
+	int i;
 
-	tl_parse_args(argc, argv);
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-q")) {
+			tl.quiet = true;
+		} else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
+			only = argv[++i];
+		} else {
+			fprintf(stderr, "usage: %s [-q] [-t l2|l3|actions|events|reject]\n",
+				argv[0]);
+			return 2;
+		}
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	libbpf_set_print(libbpf_print);
 	if (geteuid() != 0)
@@ -2928,24 +2940,40 @@ int main(int argc, char **argv)
 	if (!dp_load(&l2) || !dp_load(&l3) || !dp_load(&l2e))
 		goto out;
 
-	suite_l2(&l2);
-	test_actions(&l2, &enc_eth);
-	test_events(&l2);
-	suite_l3(&l3);
-	test_actions(&l3, &enc_l3);
+	/* each area a subtest, -t NAME runs one alone */
+#define AREA(name)	(!only || !strcmp(only, name))
+	if (only && strcmp(only, "l2") && strcmp(only, "l3") &&
+	    strcmp(only, "actions") && strcmp(only, "events") &&
+	    strcmp(only, "reject")) {
+		fprintf(stderr, "no subtest '%s'\n", only);
+		goto out;
+	}
+	if (AREA("l2"))
+		suite_l2(&l2);
+	if (AREA("actions"))
+		test_actions(&l2, &enc_eth);
+	if (AREA("events"))
+		test_events(&l2);
+	if (AREA("l3"))
+		suite_l3(&l3);
+	if (AREA("actions"))
+		test_actions(&l3, &enc_l3);
 
 	/* every judged shape again, answered where reject.h says so */
-	set_action(&l2, OP25B_ACT_REJECT);
-	set_action(&l3, OP25B_ACT_REJECT);
-	set_action(&l2e, OP25B_ACT_REJECT);
-	suite_l2(&l2);
-	suite_l3(&l3);
-	test_reject(&l2);
-	test_reject(&l3);
-	/* the direction changes where tc sends the RST, not the RST */
-	test_reject(&l2e);
-	set_action(&l2, OP25B_ACT_DROP);
-	set_action(&l3, OP25B_ACT_DROP);
+	if (AREA("reject")) {
+		set_action(&l2, OP25B_ACT_REJECT);
+		set_action(&l3, OP25B_ACT_REJECT);
+		set_action(&l2e, OP25B_ACT_REJECT);
+		suite_l2(&l2);
+		suite_l3(&l3);
+		test_reject(&l2);
+		test_reject(&l3);
+		/* the direction changes where tc sends the RST, not the RST */
+		test_reject(&l2e);
+		set_action(&l2, OP25B_ACT_DROP);
+		set_action(&l3, OP25B_ACT_DROP);
+	}
+#undef AREA
 out:
 	if (l2.eng_open)
 		engine_close(&l2.eng);
