@@ -129,13 +129,29 @@ struct {
 	__type(value, struct op25b_attach_val);
 } op25b_attach SEC(".maps");
 
-/* Sources of blocked packets, for 'op25bctl top'. */
+/* Sources of blocked packets, for 'op25bctl top' (op25b.h: Offenders). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, OP25B_OFFENDERS_MAX);
-	__type(key, struct op25b_src);
+	__type(key, __u32);
 	__type(value, struct op25b_offender);
 } op25b_offenders SEC(".maps");
+
+/* Slots of op25b_offenders: the loader sets it from the map's size. */
+const volatile __u32 op25b_offender_slots = OP25B_OFFENDERS_MAX;
+
+/* This CPU's event budget: a one-second window and what it has sent. */
+struct event_budget {
+	__u64 window_ns;
+	__u64 sent;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct event_budget);
+} op25b_budget SEC(".maps");
 
 /*
  * The event of a blocked packet is built here, not on the stack: the tc
@@ -590,20 +606,32 @@ __noinline int op25b_event_tc(struct __sk_buff *skb, __u32 l3off, __u32 l4off,
 	return 0;
 }
 
+/* BPF has no memcmp: a source is five words. */
+static __always_inline int src_equal(const struct op25b_src *a,
+				     const struct op25b_src *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	_Static_assert(sizeof(*a) == 20, "op25b_src is five words");
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] &&
+	       x[3] == y[3] && x[4] == y[4];
+}
+
 /*
  * Record a blocked (or monitored) packet, ev filled in but for its time:
- * count it on its source's offender entry, and send ev unless the source
- * had an event within OP25B_EVENT_INTERVAL_NS. A global function, verified
- * once rather than on every parser path that ends here. Two CPUs may both
- * send one for a source at the same moment: the limit is a rate, not a
- * count, so that is harmless.
+ * count it in this CPU's offenders slot, and send ev unless this CPU's
+ * budget is spent or the source had an event from this CPU within
+ * OP25B_EVENT_INTERVAL_NS. Writes nothing another CPU writes. A global
+ * function, verified once rather than on every parser path that ends here.
  */
 __noinline int op25b_record(struct op25b_event *ev)
 {
-	struct op25b_offender *o, fresh = {};
+	struct op25b_offender *o;
+	struct event_budget *b;
 	struct op25b_src key = {};
 	struct op25b_stats *st;
-	__u32 zero = 0;
+	__u32 zero = 0, slot;
+	int mine;
 	__u64 now;
 
 	if (!ev)
@@ -612,35 +640,49 @@ __noinline int op25b_record(struct op25b_event *ev)
 	ev->ts_ns = now;
 	key.family = ev->family;
 	__builtin_memcpy(key.addr, ev->saddr, sizeof(key.addr));
-	o = bpf_map_lookup_elem(&op25b_offenders, &key);
-	if (!o) {
-		fresh.first_ns = now;
-		fresh.last_ns = now;
-		/* another CPU may have made it meanwhile: then use that one */
-		bpf_map_update_elem(&op25b_offenders, &key, &fresh,
-				    BPF_NOEXIST);
-		o = bpf_map_lookup_elem(&op25b_offenders, &key);
-		if (!o)
-			return -1;
-	}
-	if (ev->action == OP25B_ACT_MONITOR)
-		__sync_fetch_and_add(&o->monitored, 1);
-	else
-		__sync_fetch_and_add(&o->blocked, 1);
-	o->last_ns = now;
-	__builtin_memcpy(o->last_daddr, ev->daddr, sizeof(o->last_daddr));
-	o->last_dport = ev->dport;
-	o->last_ifindex = ev->ifindex;
-
+	slot = op25b_src_hash(&key) & (op25b_offender_slots - 1);
+	o = bpf_map_lookup_elem(&op25b_offenders, &slot);
 	st = bpf_map_lookup_elem(&op25b_stats, &zero);
-	if (!st)
+	b = bpf_map_lookup_elem(&op25b_budget, &zero);
+	if (!o || !st || !b)
 		return -1;
-	if (o->last_event_ns &&
-	    now - o->last_event_ns < OP25B_EVENT_INTERVAL_NS) {
+	/* this CPU's slot: the source in it, or a newcomer that outweighs it */
+	mine = src_equal(&o->src, &key);
+	if (!mine && (!o->src.family ||
+		      o->pressure >= o->blocked + o->monitored)) {
+		__builtin_memset(o, 0, sizeof(*o));
+		o->src = key;
+		o->first_ns = now;
+		mine = 1;
+	} else if (!mine) {
+		o->pressure++;
+	}
+	if (mine) {
+		if (ev->action == OP25B_ACT_MONITOR)
+			o->monitored++;
+		else
+			o->blocked++;
+		o->last_ns = now;
+		__builtin_memcpy(o->last_daddr, ev->daddr,
+				 sizeof(o->last_daddr));
+		o->last_dport = ev->dport;
+		o->last_ifindex = ev->ifindex;
+	}
+
+	/* the CPU's budget first: a flood never reaches the ring buffer */
+	if (now - b->window_ns >= OP25B_EVENT_INTERVAL_NS) {
+		b->window_ns = now;
+		b->sent = 0;
+	}
+	if (b->sent >= OP25B_EVENTS_PER_SEC ||
+	    (mine && o->last_event_ns &&
+	     now - o->last_event_ns < OP25B_EVENT_INTERVAL_NS)) {
 		st->events_suppressed++;
 		return 0;
 	}
-	o->last_event_ns = now;
+	b->sent++;
+	if (mine)
+		o->last_event_ns = now;
 	if (bpf_ringbuf_output(&op25b_events, ev, sizeof(*ev), 0))
 		st->events_lost++;
 	return 0;

@@ -280,9 +280,14 @@ enum op25b_class {
 #define OP25B_RST_TTL		64
 
 /*
- * Offenders: an LRU table of the sources of blocked (or monitored) packets,
- * so the busiest, most likely infected, hosts can be found; the least
- * recently seen fall out first.
+ * Offenders: the sources of blocked (or monitored) packets, so the
+ * busiest, most likely infected, hosts can be found. Per CPU, a direct-
+ * mapped table: a source's slot is op25b_src_slot(src) & (slots - 1). The
+ * source in a slot keeps it while it has more attempts than the sources
+ * that wanted the slot since (pressure); then the next one takes it. A
+ * blocked packet writes only its own CPU's slot: no lock, no allocation,
+ * O(1). 'top' sums a source over CPUs. Slots: a power of two, set when
+ * the maps are made (op25b_offender_slots in the datapath).
  */
 #define OP25B_OFFENDERS_MAX	65536
 
@@ -295,6 +300,8 @@ struct op25b_src {
 
 /* Times are bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME, in nanoseconds. */
 struct op25b_offender {
+	struct op25b_src src;	/* family 0: an empty slot */
+	__u32 pressure;		/* attempts of other sources since it came */
 	__u64 blocked;		/* dropped or rejected */
 	__u64 monitored;	/* would have been blocked: action monitor */
 	__u64 first_ns;
@@ -305,6 +312,26 @@ struct op25b_offender {
 	__u16 _pad;
 	__u32 last_ifindex;
 };
+
+/* The slot hash of a source: the same on both sides of the boundary. */
+static inline __u32 op25b_src_hash(const struct op25b_src *s)
+{
+	const __u32 *w = (const __u32 *)s->addr;
+	__u32 h = s->family * 0x9E3779B1u;
+
+	h = (h ^ w[0]) * 0x85EBCA6Bu;
+	h = (h ^ w[1]) * 0xC2B2AE35u;
+	h = (h ^ w[2]) * 0x85EBCA6Bu;
+	h = (h ^ w[3]) * 0xC2B2AE35u;
+	return h ^ (h >> 16);
+}
+
+/*
+ * Events are sent at most OP25B_EVENTS_PER_SEC a second on each CPU,
+ * whatever the number of sources: under a flood from many hosts the ring
+ * buffer is not even tried for the rest (counted as suppressed).
+ */
+#define OP25B_EVENTS_PER_SEC	1000
 
 /*
  * Events of blocked attempts on a ring buffer, at most one per source per

@@ -74,7 +74,7 @@ static const struct pinned_map {
 	  sizeof(struct op25b_attach_val), false },
 	{ OP25B_PIN_OFFENDERS, "op25b_offenders",
 	  offsetof(struct op25b_maps, offenders),
-	  BPF_MAP_TYPE_LRU_HASH, sizeof(struct op25b_src),
+	  BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
 	  sizeof(struct op25b_offender), false },
 	/* a ring buffer has neither key nor value */
 	{ OP25B_PIN_EVENTS, "op25b_events",
@@ -537,6 +537,9 @@ int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
 	}
 	skel->rodata->op25b_l3 = l3;
 	skel->rodata->op25b_egress = egress;
+	/* every instance hashes sources onto the slots the map has */
+	skel->rodata->op25b_offender_slots =
+		bpf_map__max_entries(skel->maps.op25b_offenders);
 	rc = skel_set_pins(skel);
 	if (!rc) {
 		err = op25b_bpf__load(skel);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "op25bctl.h"
 
 #define TOP_DEFAULT	20
@@ -112,39 +113,90 @@ static int row_cmp(const void *a, const void *b)
 	return memcmp(&x->src, &y->src, sizeof(x->src));
 }
 
+static int src_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct offender_row *)a)->src,
+		      &((const struct offender_row *)b)->src,
+		      sizeof(struct op25b_src));
+}
+
+/* One source seen on several CPUs: one row, the latest destination. */
+static void row_merge(struct offender_row *into, const struct offender_row *r)
+{
+	struct op25b_offender *o = &into->o;
+
+	o->blocked += r->o.blocked;
+	o->monitored += r->o.monitored;
+	if (r->o.first_ns < o->first_ns)
+		o->first_ns = r->o.first_ns;
+	if (r->o.last_ns > o->last_ns) {
+		o->last_ns = r->o.last_ns;
+		memcpy(o->last_daddr, r->o.last_daddr, sizeof(o->last_daddr));
+		o->last_dport = r->o.last_dport;
+		o->last_ifindex = r->o.last_ifindex;
+	}
+}
+
 /*
- * Every entry of the table. An LRU entry can vanish while it is walked:
- * a key gone before its value is read is skipped.
+ * Every source of every CPU's table (op25b.h: Offenders), one row each:
+ * a source seen on several CPUs is summed.
  */
 static int rows_read(int fd, struct offender_row **out, size_t *n)
 {
-	struct op25b_src key, next;
+	int ncpu = libbpf_num_possible_cpus(), c;
+	struct bpf_map_info info = {};
 	struct offender_row *rows = NULL, *r;
-	size_t cap = 0, cnt = 0;
-	void *prev = NULL;
+	struct op25b_offender *per = NULL;
+	__u32 len = sizeof(info), slot;
+	size_t cap = 0, cnt = 0, i, m;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 256;
-			r = realloc(rows, cap * sizeof(*rows));
-			if (!r) {
-				free(rows);
-				p_err("out of memory");
-				return EXIT_RUNTIME;
-			}
-			rows = r;
-		}
-		if (bpf_map_lookup_elem(fd, &key, &rows[cnt].o))
-			continue;
-		rows[cnt].src = key;
-		cnt++;
-	}
-	if (errno != ENOENT) {
-		p_err("cannot walk the offenders table: %s", strerror(errno));
-		free(rows);
+	if (ncpu <= 0 || bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		p_err("cannot inspect the offenders table");
 		return EXIT_RUNTIME;
+	}
+	per = calloc(ncpu, sizeof(*per));
+	if (!per) {
+		p_err("out of memory");
+		return EXIT_RUNTIME;
+	}
+	for (slot = 0; slot < info.max_entries; slot++) {
+		if (bpf_map_lookup_elem(fd, &slot, per)) {
+			p_err("cannot read the offenders table: %s",
+			      strerror(errno));
+			free(per);
+			free(rows);
+			return EXIT_RUNTIME;
+		}
+		for (c = 0; c < ncpu; c++) {
+			if (!per[c].src.family ||
+			    !(per[c].blocked + per[c].monitored))
+				continue;
+			if (cnt == cap) {
+				cap = cap ? cap * 2 : 256;
+				r = realloc(rows, cap * sizeof(*rows));
+				if (!r) {
+					free(per);
+					free(rows);
+					p_err("out of memory");
+					return EXIT_RUNTIME;
+				}
+				rows = r;
+			}
+			rows[cnt].src = per[c].src;
+			rows[cnt].o = per[c];
+			cnt++;
+		}
+	}
+	free(per);
+	if (cnt) {
+		qsort(rows, cnt, sizeof(*rows), src_cmp);
+		for (i = 1, m = 0; i < cnt; i++) {
+			if (!src_cmp(&rows[m], &rows[i]))
+				row_merge(&rows[m], &rows[i]);
+			else
+				rows[++m] = rows[i];
+		}
+		cnt = m + 1;
 	}
 	*out = rows;
 	*n = cnt;

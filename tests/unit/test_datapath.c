@@ -421,32 +421,91 @@ static int offenders_fd(const struct dp *dp)
 	return bpf_map__fd(dp->skel->maps.op25b_offenders);
 }
 
+/* Small tables in the tests: every slot is read or cleared at once. */
+#define TEST_OFFENDER_SLOTS	64
+
 static void offenders_clear(const struct dp *dp)
 {
-	struct op25b_src k;
+	struct op25b_offender zero[ncpus];
+	__u32 slot;
 
-	while (!bpf_map_get_next_key(offenders_fd(dp), NULL, &k))
-		if (bpf_map_delete_elem(offenders_fd(dp), &k))
-			tl_bug("deleting an offender: %s", strerror(errno));
+	memset(zero, 0, sizeof(zero));
+	for (slot = 0; slot < TEST_OFFENDER_SLOTS; slot++)
+		if (bpf_map_update_elem(offenders_fd(dp), &slot, zero, 0))
+			tl_bug("clearing an offender slot: %s", strerror(errno));
 }
 
+/* Every CPU's entries of the slot a source hashes to. */
+static void offender_slot(const struct dp *dp, const struct op25b_src *k,
+			  struct op25b_offender *per)
+{
+	__u32 slot = op25b_src_hash(k) & (TEST_OFFENDER_SLOTS - 1);
+
+	if (bpf_map_lookup_elem(offenders_fd(dp), &slot, per))
+		tl_bug("reading an offender slot: %s", strerror(errno));
+}
+
+/* A source's entry, summed over CPUs as 'top' does; false if none. */
+static bool offender_lookup(const struct dp *dp, const struct op25b_src *k,
+			    struct op25b_offender *o)
+{
+	struct op25b_offender per[ncpus];
+	bool found = false;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	offender_slot(dp, k, per);
+	for (c = 0; c < ncpus; c++) {
+		if (memcmp(&per[c].src, k, sizeof(*k)) ||
+		    !(per[c].blocked + per[c].monitored))
+			continue;
+		if (!found)
+			*o = per[c];
+		else {
+			o->blocked += per[c].blocked;
+			o->monitored += per[c].monitored;
+		}
+		found = true;
+	}
+	return found;
+}
+
+/* Distinct sources with attempts, over every slot and CPU. */
 static int offenders_count(const struct dp *dp)
 {
-	struct op25b_src k, next;
-	void *prev = NULL;
-	int n = 0;
+	struct op25b_offender per[ncpus];
+	struct op25b_src seen[TEST_OFFENDER_SLOTS * 8];
+	int n = 0, c, i;
+	__u32 slot;
 
-	while (!bpf_map_get_next_key(offenders_fd(dp), prev, &next)) {
-		k = next;
-		prev = &k;
-		n++;
+	for (slot = 0; slot < TEST_OFFENDER_SLOTS; slot++) {
+		if (bpf_map_lookup_elem(offenders_fd(dp), &slot, per))
+			tl_bug("reading an offender slot: %s", strerror(errno));
+		for (c = 0; c < ncpus; c++) {
+			if (!per[c].src.family ||
+			    !(per[c].blocked + per[c].monitored))
+				continue;
+			for (i = 0; i < n; i++)
+				if (!memcmp(&seen[i], &per[c].src, sizeof(seen[i])))
+					break;
+			if (i == n && n < (int)(sizeof(seen) / sizeof(seen[0])))
+				seen[n++] = per[c].src;
+		}
 	}
 	return n;
 }
 
-/* A fresh start: the rate limit and the table forget every source. */
+/* A fresh start: the rate limits and the table forget every source. */
 static void records_clear(struct dp *dp)
 {
+	__u64 zero[2 * ncpus];
+	__u32 k = 0;
+
+	/* this CPU's event budget too (op25b.h: OP25B_EVENTS_PER_SEC) */
+	memset(zero, 0, sizeof(zero));
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.op25b_budget), &k,
+				zero, 0))
+		tl_bug("clearing the event budget: %s", strerror(errno));
 	offenders_clear(dp);
 	events_drain(dp);
 }
@@ -839,7 +898,7 @@ static void check_recorded(struct dp *dp, const char *base,
 						    OP25B_ACT_DROP;
 	const struct op25b_event *ev = &dp->sink.ev[0];
 	int nev = events_drain(dp), noff = offenders_count(dp);
-	struct op25b_offender o;
+	struct op25b_offender o = {};
 	struct op25b_src k;
 	char l[512];
 	int alen;
@@ -869,7 +928,7 @@ static void check_recorded(struct dp *dp, const char *base,
 		 ev->action, ev->cls, ev->family, ev->ifindex, ev->dport);
 
 	snprintf(l, sizeof(l), "%s offender: the source, counted once", base);
-	tl_check(!bpf_map_lookup_elem(offenders_fd(dp), &k, &o) &&
+	tl_check(offender_lookup(dp, &k, &o) &&
 			 o.blocked == (act != OP25B_ACT_MONITOR) &&
 			 o.monitored == (act == OP25B_ACT_MONITOR),
 		 l, "no entry for the source, or counts %llu/%llu",
@@ -2594,8 +2653,7 @@ static bool offender_get(const struct dp *dp, const struct pkt *p, int fam,
 {
 	struct op25b_src k = src_key(p, fam);
 
-	memset(o, 0, sizeof(*o));
-	return !bpf_map_lookup_elem(offenders_fd(dp), &k, o);
+	return offender_lookup(dp, &k, o);
 }
 
 /* A blocked packet, then the same source again at once. */
@@ -2782,6 +2840,99 @@ static void events_passed(struct dp *dp, const struct prog *pr, int fam)
 	}
 }
 
+/*
+ * A flood from many sources: events stop at this CPU's budget, the rest
+ * counted suppressed, the ring buffer not even tried; a heavy source keeps
+ * its offenders slot against light ones that collide with it.
+ */
+static void test_flood(struct dp *dp)
+{
+	const struct prog *pr = &dp->prog[0];
+	struct snap before, after;
+	struct op25b_offender o = {};
+	struct op25b_src heavy, k;
+	char src[32], l[160];
+	int i, nev, heavy_n = 0;
+	__u32 ret = 0;
+	struct pkt p;
+
+	records_clear(dp);
+	snapshot(dp, &before);
+	for (i = 0; i < OP25B_EVENTS_PER_SEC + 500; i++) {
+		snprintf(src, sizeof(src), "10.%d.%d.%d", 2 + (i >> 16),
+			 (i >> 8) & 255, i & 255);
+		pkt_init(&p);
+		pkt_eth(&p);
+		pkt_ipv4(&p, src, OUT4);
+		pkt_tcp(&p, 40000, 25, TH_SYN);
+		pkt_done(&p);
+		if (tl_run_out(pr->fd, &p, &ret, NULL) || ret != pr->drop)
+			tl_bug("flood packet %d: not dropped", i);
+	}
+	snapshot(dp, &after);
+	nev = events_drain(dp);
+	snprintf(l, sizeof(l), "flood [%s]: %d sources, events stop at the budget",
+		 dp->name, OP25B_EVENTS_PER_SEC + 500);
+	tl_check(nev == OP25B_EVENTS_PER_SEC &&
+		 after.st[ST_events_suppressed] - before.st[ST_events_suppressed] == 500 &&
+		 after.st[ST_events_lost] == before.st[ST_events_lost],
+		 l, "%d events, %llu suppressed, %llu lost", nev,
+		 (unsigned long long)(after.st[ST_events_suppressed] -
+				      before.st[ST_events_suppressed]),
+		 (unsigned long long)(after.st[ST_events_lost] -
+				      before.st[ST_events_lost]));
+
+	/* a heavy source, then light ones landing on its slot */
+	records_clear(dp);
+	memset(&heavy, 0, sizeof(heavy));
+	heavy.family = 4;
+	pkt_addr(AF_INET, DENIED4, heavy.addr);
+	for (i = 0; i < 50; i++) {
+		pkt_init(&p);
+		pkt_eth(&p);
+		pkt_ipv4(&p, DENIED4, OUT4);
+		pkt_tcp(&p, 40000, 25, TH_SYN);
+		pkt_done(&p);
+		tl_run_out(pr->fd, &p, &ret, NULL);
+	}
+	for (i = 0; i < 65536 && heavy_n < 20; i++) {
+		memset(&k, 0, sizeof(k));
+		k.family = 4;
+		snprintf(src, sizeof(src), "10.9.%d.%d", i >> 8, i & 255);
+		pkt_addr(AF_INET, src, k.addr);
+		if ((op25b_src_hash(&k) ^ op25b_src_hash(&heavy)) &
+		    (TEST_OFFENDER_SLOTS - 1))
+			continue;
+		heavy_n++;
+		pkt_init(&p);
+		pkt_eth(&p);
+		pkt_ipv4(&p, src, OUT4);
+		pkt_tcp(&p, 40000, 25, TH_SYN);
+		pkt_done(&p);
+		tl_run_out(pr->fd, &p, &ret, NULL);
+	}
+	snprintf(l, sizeof(l),
+		 "flood [%s]: 50 attempts keep their slot against %d light colliders",
+		 dp->name, heavy_n);
+	tl_check(heavy_n == 20 && offender_lookup(dp, &heavy, &o) &&
+		 o.blocked == 50, l, "colliders %d, heavy %s with %llu", heavy_n,
+		 offender_lookup(dp, &heavy, &o) ? "kept" : "evicted",
+		 (unsigned long long)o.blocked);
+	for (i = 0; i < 60; i++) {
+		pkt_init(&p);
+		pkt_eth(&p);
+		pkt_ipv4(&p, src, OUT4);
+		pkt_tcp(&p, 40000, 25, TH_SYN);
+		pkt_done(&p);
+		tl_run_out(pr->fd, &p, &ret, NULL);
+	}
+	snprintf(l, sizeof(l),
+		 "flood [%s]: a collider that outweighs it takes the slot", dp->name);
+	tl_check(!offender_lookup(dp, &heavy, &o) && offenders_count(dp) == 1, l,
+		 "heavy still there, or %d sources", offenders_count(dp));
+	records_clear(dp);
+}
+
 static void test_events(struct dp *dp)
 {
 	size_t f;
@@ -2824,6 +2975,8 @@ static bool dp_load(struct dp *dp)
 		return tl_check(false, l, "open failed: %s", strerror(errno));
 	s->rodata->op25b_l3 = dp->l3;
 	s->rodata->op25b_egress = dp->egress;
+	s->rodata->op25b_offender_slots = TEST_OFFENDER_SLOTS;
+	bpf_map__set_max_entries(s->maps.op25b_offenders, TEST_OFFENDER_SLOTS);
 	err = op25b_bpf__load(s);
 	if (err) {
 		op25b_bpf__destroy(s);
@@ -2952,8 +3105,10 @@ int main(int argc, char **argv)
 		suite_l2(&l2);
 	if (AREA("actions"))
 		test_actions(&l2, &enc_eth);
-	if (AREA("events"))
+	if (AREA("events")) {
 		test_events(&l2);
+		test_flood(&l2);
+	}
 	if (AREA("l3"))
 		suite_l3(&l3);
 	if (AREA("actions"))
