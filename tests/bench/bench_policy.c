@@ -8,7 +8,10 @@
  * each, against a program that only passes, on the very same packets.
  * The decision cost is the difference per packet. Prints; asserts nothing.
  *
- * Usage: bench_policy [-n PACKETS] [-s SIZES] [-r ROUNDS]
+ * Usage: bench_policy [-n PACKETS] [-r ROUNDS] [-m MAXSIZE] [-b]
+ * -b: instead, the blocked path: 10,000 denied IPv4 prefixes, no relay,
+ * 200,000 packets from sources spread over them (counters, offenders,
+ * event budget), as "blocked ipv4 10000 ...".
  * Output: one line per family and size: "policy FAMILY N ns_op25b
  * ns_floor decision_ns bytes", for tests/bench/run.sh to tabulate.
  */
@@ -148,7 +151,8 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void bench_size(int family, __u32 n, int npkt, int rounds, int floor_fd)
+static void bench_size(int family, __u32 n, int npkt, int rounds, int floor_fd,
+		       bool blocked)
 {
 	__u32 cap = n < OP25B_CAPACITY_MIN ? OP25B_CAPACITY_MIN : n;
 	struct prefix *sub, *rel;
@@ -180,7 +184,8 @@ static void bench_size(int family, __u32 n, int npkt, int rounds, int floor_fd)
 		make_prefix(family, &sub[i]);
 		make_prefix(family, &rel[i]);
 		if (engine_set(&e, OP25B_TABLE_SUBSCRIBER, &sub[i], OP25B_V_DENY, &ch) ||
-		    engine_set(&e, OP25B_TABLE_RELAY, &rel[i], OP25B_V_ALLOW, &ch)) {
+		    (!blocked &&
+		     engine_set(&e, OP25B_TABLE_RELAY, &rel[i], OP25B_V_ALLOW, &ch))) {
 			fprintf(stderr, "bench: %s\n", e.err);
 			exit(1);
 		}
@@ -206,7 +211,7 @@ static void bench_size(int family, __u32 n, int npkt, int rounds, int floor_fd)
 	}
 	qsort(t, rounds, sizeof(t[0]), cmp_double);
 	qsort(fl, rounds, sizeof(fl[0]), cmp_double);
-	printf("policy %s %u %.1f %.1f %.1f %llu\n",
+	printf("%s %s %u %.1f %.1f %.1f %llu\n", blocked ? "blocked" : "policy",
 	       family == AF_INET ? "ipv4" : "ipv6", n, t[rounds / 2],
 	       fl[rounds / 2], t[rounds / 2] - fl[rounds / 2], policy_bytes(s));
 	fflush(stdout);
@@ -221,6 +226,7 @@ int main(int argc, char **argv)
 {
 	static const __u32 sizes[] = { 1, 100, 10000, 100000, 1000000 };
 	int npkt = 200000, rounds = 3, floor_fd, a, fam;
+	bool blocked = false;
 	__u32 max = 1000000;
 	size_t i;
 
@@ -231,8 +237,10 @@ int main(int argc, char **argv)
 			rounds = atoi(argv[++a]);
 		else if (!strcmp(argv[a], "-m") && a + 1 < argc)
 			max = (__u32)atoi(argv[++a]);
+		else if (!strcmp(argv[a], "-b"))
+			blocked = true;
 		else {
-			fprintf(stderr, "usage: %s [-n PACKETS] [-r ROUNDS] [-m MAXSIZE]\n",
+			fprintf(stderr, "usage: %s [-n PACKETS] [-r ROUNDS] [-m MAXSIZE] [-b]\n",
 				argv[0]);
 			return 2;
 		}
@@ -245,10 +253,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: cannot load programs (root?)\n");
 		return 1;
 	}
+	/* -b: the blocked path, from sources spread over 10,000 prefixes */
+	if (blocked) {
+		bench_size(AF_INET, 10000, npkt, rounds, floor_fd, true);
+		return 0;
+	}
 	for (fam = 0; fam < 2; fam++)
 		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 			if (sizes[i] <= max)
 				bench_size(fam ? AF_INET6 : AF_INET, sizes[i], npkt,
-					   rounds, floor_fd);
+					   rounds, floor_fd, false);
 	return 0;
 }

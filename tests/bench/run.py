@@ -90,6 +90,18 @@ def policy_part(build, quick):
     return rows
 
 
+def blocked_part(build, quick):
+    args = [os.path.join(build, "bench_policy"), "-b"]
+    if quick:
+        args += ["-n", "20000", "-r", "1"]
+    for line in sh(args).splitlines():
+        f = line.split()
+        if f[0] == "blocked":
+            return {"n": int(f[2]), "total": float(f[3]), "floor": float(f[4]),
+                    "cost": float(f[5])}
+    return None
+
+
 def prefixes(n, seed):
     rnd = random.Random(seed)
     seen = set()
@@ -198,7 +210,7 @@ plot '%s/ipv4' with linespoints title 'IPv4', '%s/ipv6' with linespoints title '
     return True
 
 
-def report(m, pkt, pol, load, png_ok, quick):
+def report(m, pkt, pol, blk, load, png_ok, quick):
     out = []
     w = out.append
     w("# op25b benchmarks")
@@ -258,6 +270,17 @@ def report(m, pkt, pol, load, png_ok, quick):
     if png_ok:
         w("![decision cost against table size](benchmarks-policy.png)")
         w("")
+    if blk:
+        w("## The blocked path, sources spread")
+        w("")
+        w("%d denied IPv4 prefixes, no relay; the same 200,000-packet method, every" % blk["n"])
+        w("packet from a source inside a random one of them, so every packet is")
+        w("blocked and recorded (counters, rule hit, this CPU's offenders slot, the")
+        w("event budget): %.1f ns a packet against the floor's %.1f, %.1f ns of" %
+          (blk["total"], blk["floor"], blk["cost"]))
+        w("decision and recording. One CPU: what sharing between CPUs costs does")
+        w("not show here (the live-frames benchmark against the peers is to come).")
+        w("")
     w("## Loading a prefix list")
     w("")
     w("The same N random IPv4 addresses: `op25bctl --capacity C deny subscriber")
@@ -286,12 +309,13 @@ def main():
     pkt = packet_part(build)
     print("bench: decision cost against table size ...", file=sys.stderr)
     pol = policy_part(build, quick)
+    blk = blocked_part(build, quick)
     print("bench: load times against nft ...", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         load = load_part(build, quick, tmp)
     png = os.path.join(TOP, "doc", "benchmarks-policy.png")
     png_ok = plot(pol, png)
-    text = report(m, pkt, pol, load, png_ok, quick)
+    text = report(m, pkt, pol, blk, load, png_ok, quick)
     with open(os.path.join(TOP, "doc", "BENCHMARKS.md"), "w") as f:
         f.write(text + "\n")
     print(text)
