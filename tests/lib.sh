@@ -129,6 +129,14 @@ make_tmpdir() {
 	CLEAN_PATHS+=("$TMPD")
 }
 
+# fresh_pin NAME: a pin dir private to this run, empty, removed at exit.
+# Sets PIN.
+fresh_pin() {
+	PIN=/sys/fs/bpf/op25b-test-$1-$$
+	rm -rf "$PIN"
+	CLEAN_PATHS+=("$PIN")
+}
+
 # Pin directory private to this run, removed at exit. Sets PIN.
 make_pin_dir() {
 	PIN=/sys/fs/bpf/op25b-test-$1-$$

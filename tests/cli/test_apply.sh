@@ -21,9 +21,7 @@ ENGINE=$BUILD/test_engine
 
 # new_pin NAME: a fresh pin dir of this suite, removed at exit. Sets PIN.
 new_pin() {
-	PIN=/sys/fs/bpf/op25b-test-apply-$1-$$
-	rm -rf "$PIN"
-	CLEAN_PATHS+=("$PIN")
+	fresh_pin apply-$1
 }
 
 ctl() {

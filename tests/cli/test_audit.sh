@@ -20,9 +20,7 @@ OUT=$TMPD/out
 ERR=$TMPD/err
 
 new_pin() {
-	PIN=/sys/fs/bpf/op25b-test-audit-$1-$$
-	rm -rf "$PIN"
-	CLEAN_PATHS+=("$PIN")
+	fresh_pin audit-$1
 }
 
 # run ARGS...: op25bctl on PIN; RC, OUT, ERR.

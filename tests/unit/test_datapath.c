@@ -2845,6 +2845,16 @@ static void events_passed(struct dp *dp, const struct prog *pr, int fam)
  * counted suppressed, the ring buffer not even tried; a heavy source keeps
  * its offenders slot against light ones that collide with it.
  */
+/* An Ethernet IPv4 SYN from src to the outside MX, port 25. */
+static void syn_from(struct pkt *p, const char *src)
+{
+	pkt_init(p);
+	pkt_eth(p);
+	pkt_ipv4(p, src, OUT4);
+	pkt_tcp(p, 40000, 25, TH_SYN);
+	pkt_done(p);
+}
+
 static void test_flood(struct dp *dp)
 {
 	const struct prog *pr = &dp->prog[0];
@@ -2861,11 +2871,7 @@ static void test_flood(struct dp *dp)
 	for (i = 0; i < OP25B_EVENTS_PER_SEC + 500; i++) {
 		snprintf(src, sizeof(src), "10.%d.%d.%d", 2 + (i >> 16),
 			 (i >> 8) & 255, i & 255);
-		pkt_init(&p);
-		pkt_eth(&p);
-		pkt_ipv4(&p, src, OUT4);
-		pkt_tcp(&p, 40000, 25, TH_SYN);
-		pkt_done(&p);
+		syn_from(&p, src);
 		if (tl_run_out(pr->fd, &p, &ret, NULL) || ret != pr->drop)
 			tl_bug("flood packet %d: not dropped", i);
 	}
@@ -2888,11 +2894,7 @@ static void test_flood(struct dp *dp)
 	heavy.family = 4;
 	pkt_addr(AF_INET, DENIED4, heavy.addr);
 	for (i = 0; i < 50; i++) {
-		pkt_init(&p);
-		pkt_eth(&p);
-		pkt_ipv4(&p, DENIED4, OUT4);
-		pkt_tcp(&p, 40000, 25, TH_SYN);
-		pkt_done(&p);
+		syn_from(&p, DENIED4);
 		tl_run_out(pr->fd, &p, &ret, NULL);
 	}
 	for (i = 0; i < 65536 && heavy_n < 20; i++) {
@@ -2904,11 +2906,7 @@ static void test_flood(struct dp *dp)
 		    (TEST_OFFENDER_SLOTS - 1))
 			continue;
 		heavy_n++;
-		pkt_init(&p);
-		pkt_eth(&p);
-		pkt_ipv4(&p, src, OUT4);
-		pkt_tcp(&p, 40000, 25, TH_SYN);
-		pkt_done(&p);
+		syn_from(&p, src);
 		tl_run_out(pr->fd, &p, &ret, NULL);
 	}
 	snprintf(l, sizeof(l),
@@ -2919,11 +2917,7 @@ static void test_flood(struct dp *dp)
 		 offender_lookup(dp, &heavy, &o) ? "kept" : "evicted",
 		 (unsigned long long)o.blocked);
 	for (i = 0; i < 60; i++) {
-		pkt_init(&p);
-		pkt_eth(&p);
-		pkt_ipv4(&p, src, OUT4);
-		pkt_tcp(&p, 40000, 25, TH_SYN);
-		pkt_done(&p);
+		syn_from(&p, src);
 		tl_run_out(pr->fd, &p, &ret, NULL);
 	}
 	snprintf(l, sizeof(l),
