@@ -106,12 +106,25 @@ $(BUILD)/bench_policy: tests/bench/bench_policy.c $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
 
+# The flood's generator: live frames sent back out with XDP_TX.
+$(BUILD)/gen.bpf.o: tests/bench/gen.bpf.c $(BUILD)/bpf-cc | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen.skel.h: $(BUILD)/gen.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name gen_bpf > $@
+
+$(BUILD)/flood: tests/bench/flood.c $(BUILD)/gen.skel.h $(TEST_COMMON)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $< -o $@ $(LDLIBS) -lpthread
+
 # Speed is measured here, never asserted in tests. The peers it is measured
 # against come from Debian too; BENCH_QUICK=1 for a short run.
 bench: EXTRA_PKGS := nftables gnuplot-nox time
 bench: deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/op25bctl $(BUILD)/bench \
-		$(BUILD)/bench_policy
+		$(BUILD)/bench_policy $(BUILD)/flood
 	$(Q)python3 tests/bench/run.py $(BUILD) $(if $(BENCH_QUICK),--quick)
 
 demo: deps

@@ -12,6 +12,7 @@ Parts:
   load      loading N prefixes: op25bctl deny -f next to nft -f of the same
             set as an interval set, time and peak memory
   latency   one deny, one test at the largest size, whole command
+  flood     live frames into a veth: the floor against op25b XDP
 
 Usage: run.py BUILD_DIR [--quick]
 """
@@ -100,6 +101,53 @@ def blocked_part(build, quick):
             return {"n": int(f[2]), "total": float(f[3]), "floor": float(f[4]),
                     "cost": float(f[5])}
     return None
+
+
+def flood_part(build, quick):
+    """Live frames into a veth: the drop-all floor against op25b XDP with
+    10,000 denied /24s, one source and sources spread over all of them,
+    on one CPU and on two (a queue each)."""
+    ns = "op25b-flood-%d" % os.getpid()
+    pin = "/sys/fs/bpf/op25b-flood-%d" % os.getpid()
+    secs = "1" if quick else "3"
+    flood = os.path.join(build, "flood")
+    ctl = os.path.join(build, "op25bctl")
+    rows = []
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for cmd in (["link", "set", "lo", "up"],
+                    ["link", "add", "fa", "numtxqueues", "2", "numrxqueues", "2",
+                     "type", "veth", "peer", "name", "fb", "numtxqueues", "2",
+                     "numrxqueues", "2"],
+                    ["link", "set", "fa", "up"], ["link", "set", "fb", "up"]):
+            subprocess.run(["ip", "-n", ns] + cmd, check=True)
+        conf = os.path.join(tempfile.gettempdir(), "op25b-flood-%d.conf" % os.getpid())
+        with open(conf, "w") as f:
+            for i in range(10000):
+                f.write("deny subscriber 10.%d.%d.0/24\n" % (i >> 8, i & 255))
+            f.write("attach fb --hook xdp --xdp-mode native\n")
+
+        def run(sources, cpus, counter):
+            out = sh([flood, ns, "fa", "fb", str(sources), str(cpus), secs, counter])
+            return float(out.split()[3])
+
+        for sources in (1, 2560000):
+            for cpus in (1, 2):
+                rows.append({"who": "floor (XDP drop-all)", "sources": sources,
+                             "cpus": cpus, "mpps": run(sources, cpus, "sink")})
+        subprocess.run([ctl, "-q", "-n", ns, "--pin-dir", pin, "apply", conf],
+                       check=True)
+        for sources in (1, 2560000):
+            for cpus in (1, 2):
+                rows.append({"who": "op25b XDP, 10,000 prefixes", "sources": sources,
+                             "cpus": cpus,
+                             "mpps": run(sources, cpus, os.path.join(pin, "stats"))})
+        subprocess.run([ctl, "-q", "-n", ns, "--pin-dir", pin, "detach", "--all"])
+        os.unlink(conf)
+    finally:
+        shutil.rmtree(pin, ignore_errors=True)
+        subprocess.run(["ip", "netns", "del", ns])
+    return rows
 
 
 def prefixes(n, seed):
@@ -210,7 +258,7 @@ plot '%s/ipv4' with linespoints title 'IPv4', '%s/ipv6' with linespoints title '
     return True
 
 
-def report(m, pkt, pol, blk, load, png_ok, quick):
+def report(m, pkt, pol, blk, fl, load, png_ok, quick):
     out = []
     w = out.append
     w("# op25b benchmarks")
@@ -281,6 +329,24 @@ def report(m, pkt, pol, blk, load, png_ok, quick):
         w("decision and recording. One CPU: what sharing between CPUs costs does")
         w("not show here (the live-frames benchmark against the peers is to come).")
         w("")
+    if fl:
+        w("## A flood of SYNs to 25, live frames into a veth")
+        w("")
+        w("A generator program sends SYNs with BPF_F_TEST_XDP_LIVE_FRAMES out of one")
+        w("end of a veth (two queues) with XDP_TX; the other end runs the program")
+        w("under test; its own counter gives the rate. Sources: one, or 2,560,000")
+        w("spread over all 10,000 denied /24s. Not yet here: nftables netdev")
+        w("ingress, iptables-nft and xdp-filter (to come).")
+        w("")
+        w("| receiver | sources | CPUs | Mpps | x floor |")
+        w("|---|---:|---:|---:|---:|")
+        floor = {(r["sources"], r["cpus"]): r["mpps"] for r in fl
+                 if r["who"].startswith("floor")}
+        for r in fl:
+            w("| %s | %d | %d | %.2f | %.2f |" %
+              (r["who"], r["sources"], r["cpus"], r["mpps"],
+               r["mpps"] / floor[(r["sources"], r["cpus"])]))
+        w("")
     w("## Loading a prefix list")
     w("")
     w("The same N random IPv4 addresses: `op25bctl --capacity C deny subscriber")
@@ -310,12 +376,14 @@ def main():
     print("bench: decision cost against table size ...", file=sys.stderr)
     pol = policy_part(build, quick)
     blk = blocked_part(build, quick)
+    print("bench: flood ...", file=sys.stderr)
+    fl = flood_part(build, quick)
     print("bench: load times against nft ...", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         load = load_part(build, quick, tmp)
     png = os.path.join(TOP, "doc", "benchmarks-policy.png")
     png_ok = plot(pol, png)
-    text = report(m, pkt, pol, blk, load, png_ok, quick)
+    text = report(m, pkt, pol, blk, fl, load, png_ok, quick)
     with open(os.path.join(TOP, "doc", "BENCHMARKS.md"), "w") as f:
         f.write(text + "\n")
     print(text)

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * make bench's flood: SYNs to port 25 generated in the kernel with
+ * BPF_F_TEST_XDP_LIVE_FRAMES, sent by XDP_TX out of one end of a veth, to
+ * the other end where the program under test runs; the receiver's own
+ * counter says how many it saw. Measures; asserts nothing.
+ *
+ * Usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS COUNTER
+ *   SOURCES  distinct sources, from 10.0.0.0 on
+ *   COUNTER  "sink" (attach a drop-all program to RX_IF and count there:
+ *            the floor) or a pinned op25b stats map (count 'blocked')
+ * Prints "flood SOURCES CPUS MPPS".
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+#include <net/if.h>
+#include <linux/if_link.h>
+#include "testlib.h"
+#include "op25b.h"
+#include "gen.skel.h"
+
+#define BATCH	64
+#define REPEAT	(1 << 20)
+
+struct gen_thread {
+	int cpu;
+	int prog_fd;
+	int ifindex;
+	struct pkt *p;
+	double until;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *generate(void *arg)
+{
+	struct gen_thread *t = arg;
+	/* the kernel wants the frame's extent in the context it is given */
+	struct xdp_md ctx = { .ingress_ifindex = (__u32)t->ifindex,
+			      .data_end = t->p->len };
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(t->cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	while (now() < t->until) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = t->p->d,
+			    .data_size_in = t->p->len, .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx), .repeat = REPEAT,
+			    .batch_size = BATCH,
+			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+
+		if (bpf_prog_test_run_opts(t->prog_fd, &o)) {
+			fprintf(stderr, "flood: live frames: %s\n", strerror(errno));
+			break;
+		}
+	}
+	return NULL;
+}
+
+static __u64 percpu_sum(int fd, size_t value_size, size_t off)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	char buf[ncpu * ((value_size + 7) & ~7u)];
+	__u32 zero = 0;
+	__u64 n = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, buf))
+		return 0;
+	for (c = 0; c < ncpu; c++)
+		n += *(__u64 *)(buf + c * ((value_size + 7) & ~7u) + off);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	struct gen_bpf *gen, *sink = NULL;
+	struct gen_thread t[2];
+	pthread_t th[2];
+	int ns, tx, rx, ncpus, i, count_fd;
+	size_t vsize, off;
+	double secs, t0, t1;
+	__u64 c0, c1;
+	__u32 sources;
+	char path[256];
+	struct pkt p;
+
+	if (argc != 8) {
+		fprintf(stderr, "usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS sink|STATS_PIN\n");
+		return 2;
+	}
+	snprintf(path, sizeof(path), "/run/netns/%s", argv[1]);
+	ns = open(path, O_RDONLY);
+	if (ns < 0 || setns(ns, CLONE_NEWNET)) {
+		fprintf(stderr, "flood: netns %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	tx = if_nametoindex(argv[2]);
+	rx = if_nametoindex(argv[3]);
+	sources = (__u32)strtoul(argv[4], NULL, 10);
+	ncpus = atoi(argv[5]);
+	secs = atof(argv[6]);
+	if (!tx || !rx || !sources || ncpus < 1 || ncpus > 2) {
+		fprintf(stderr, "flood: bad arguments\n");
+		return 2;
+	}
+	libbpf_set_print(NULL);
+	gen = gen_bpf__open();
+	if (!gen)
+		return 1;
+	gen->rodata->gen_base = 0x0a000000;
+	gen->rodata->gen_sources = sources;
+	if (gen_bpf__load(gen)) {
+		fprintf(stderr, "flood: cannot load the generator\n");
+		return 1;
+	}
+	if (!strcmp(argv[7], "sink")) {
+		sink = gen_bpf__open_and_load();
+		if (!sink || bpf_xdp_attach(rx, bpf_program__fd(sink->progs.gen_sink),
+					    XDP_FLAGS_DRV_MODE, NULL)) {
+			fprintf(stderr, "flood: cannot attach the sink\n");
+			return 1;
+		}
+		count_fd = bpf_map__fd(sink->maps.gen_count);
+		vsize = sizeof(__u64);
+		off = 0;
+	} else {
+		count_fd = bpf_obj_get(argv[7]);
+		if (count_fd < 0) {
+			fprintf(stderr, "flood: %s: %s\n", argv[7], strerror(errno));
+			return 1;
+		}
+		vsize = sizeof(struct op25b_stats);
+		off = offsetof(struct op25b_stats, blocked);
+	}
+
+	pkt_init(&p);
+	pkt_eth(&p);
+	pkt_ipv4(&p, "10.0.0.1", "198.51.100.25");
+	pkt_tcp(&p, 40000, 25, 0x02);
+	pkt_done(&p);
+
+	c0 = percpu_sum(count_fd, vsize, off);
+	t0 = now();
+	for (i = 0; i < ncpus; i++) {
+		t[i] = (struct gen_thread){ .cpu = i, .ifindex = tx, .p = &p,
+					    .prog_fd = bpf_program__fd(gen->progs.gen_tx),
+					    .until = t0 + secs };
+		pthread_create(&th[i], NULL, generate, &t[i]);
+	}
+	for (i = 0; i < ncpus; i++)
+		pthread_join(th[i], NULL);
+	t1 = now();
+	c1 = percpu_sum(count_fd, vsize, off);
+	printf("flood %u %d %.3f\n", sources, ncpus, (double)(c1 - c0) / (t1 - t0) / 1e6);
+	if (sink)
+		bpf_xdp_detach(rx, XDP_FLAGS_DRV_MODE, NULL);
+	gen_bpf__destroy(sink);
+	gen_bpf__destroy(gen);
+	return 0;
+}
