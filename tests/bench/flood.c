@@ -8,8 +8,9 @@
  * Usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS COUNTER
  *   SOURCES  distinct sources, from 10.0.0.0 on
  *   COUNTER  "sink" (attach a drop-all program to RX_IF and count there:
- *            the floor) or a pinned op25b stats map (count 'blocked')
- * Prints "flood SOURCES CPUS MPPS".
+ *            the floor), a pinned op25b stats map (count 'blocked'), or
+ *            "none" (the receiver counts: nftables, iptables)
+ * Prints "flood SOURCES CPUS MPPS SECONDS SENT" (MPPS 0 with "none").
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 #define REPEAT	(1 << 20)
 
 struct gen_thread {
+	unsigned long long sent;
 	int cpu;
 	int prog_fd;
 	int ifindex;
@@ -63,6 +65,7 @@ static void *generate(void *arg)
 			fprintf(stderr, "flood: live frames: %s\n", strerror(errno));
 			break;
 		}
+		t->sent += REPEAT;
 	}
 	return NULL;
 }
@@ -84,7 +87,7 @@ static __u64 percpu_sum(int fd, size_t value_size, size_t off)
 int main(int argc, char **argv)
 {
 	struct gen_bpf *gen, *sink = NULL;
-	struct gen_thread t[2];
+	struct gen_thread t[2] = {};
 	pthread_t th[2];
 	int ns, tx, rx, ncpus, i, count_fd;
 	size_t vsize, off;
@@ -95,7 +98,7 @@ int main(int argc, char **argv)
 	struct pkt p;
 
 	if (argc != 8) {
-		fprintf(stderr, "usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS sink|STATS_PIN\n");
+		fprintf(stderr, "usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS sink|none|STATS_PIN\n");
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/run/netns/%s", argv[1]);
@@ -133,6 +136,16 @@ int main(int argc, char **argv)
 		count_fd = bpf_map__fd(sink->maps.gen_count);
 		vsize = sizeof(__u64);
 		off = 0;
+	} else if (!strcmp(argv[7], "none")) {
+		/* the veth peer needs an XDP program to take XDP_TX: pass it on */
+		sink = gen_bpf__open_and_load();
+		if (!sink || bpf_xdp_attach(rx, bpf_program__fd(sink->progs.gen_pass),
+					    XDP_FLAGS_DRV_MODE, NULL)) {
+			fprintf(stderr, "flood: cannot attach the pass program\n");
+			return 1;
+		}
+		count_fd = -1;
+		vsize = off = 0;
 	} else {
 		count_fd = bpf_obj_get(argv[7]);
 		if (count_fd < 0) {
@@ -149,7 +162,7 @@ int main(int argc, char **argv)
 	pkt_tcp(&p, 40000, 25, 0x02);
 	pkt_done(&p);
 
-	c0 = percpu_sum(count_fd, vsize, off);
+	c0 = count_fd >= 0 ? percpu_sum(count_fd, vsize, off) : 0;
 	t0 = now();
 	for (i = 0; i < ncpus; i++) {
 		t[i] = (struct gen_thread){ .cpu = i, .ifindex = tx, .p = &p,
@@ -160,8 +173,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < ncpus; i++)
 		pthread_join(th[i], NULL);
 	t1 = now();
-	c1 = percpu_sum(count_fd, vsize, off);
-	printf("flood %u %d %.3f\n", sources, ncpus, (double)(c1 - c0) / (t1 - t0) / 1e6);
+	c1 = count_fd >= 0 ? percpu_sum(count_fd, vsize, off) : 0;
+	printf("flood %u %d %.3f %.3f %llu\n", sources, ncpus,
+	       (double)(c1 - c0) / (t1 - t0) / 1e6, t1 - t0,
+	       t[0].sent + (ncpus > 1 ? t[1].sent : 0));
 	if (sink)
 		bpf_xdp_detach(rx, XDP_FLAGS_DRV_MODE, NULL);
 	gen_bpf__destroy(sink);

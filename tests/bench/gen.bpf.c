@@ -67,3 +67,10 @@ int gen_sink(struct xdp_md *ctx)
 		(*n)++;
 	return XDP_DROP;
 }
+
+/* Frames up the stack, as if no XDP ran: for receivers that are not XDP. */
+SEC("xdp")
+int gen_pass(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
