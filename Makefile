@@ -121,7 +121,7 @@ $(BUILD)/flood: tests/bench/flood.c $(BUILD)/gen.skel.h $(TEST_COMMON)
 
 # Speed is measured here, never asserted in tests. The peers it is measured
 # against come from Debian too; BENCH_QUICK=1 for a short run.
-bench: EXTRA_PKGS := nftables gnuplot-nox time
+bench: EXTRA_PKGS := nftables iptables gnuplot-nox time
 bench: deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/op25bctl $(BUILD)/bench \
 		$(BUILD)/bench_policy $(BUILD)/flood

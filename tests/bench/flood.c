@@ -18,6 +18,8 @@
 #include <sched.h>
 #include <time.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/if_link.h>
 #include "testlib.h"
 #include "op25b.h"
@@ -161,6 +163,17 @@ int main(int argc, char **argv)
 	pkt_ipv4(&p, "10.0.0.1", "198.51.100.25");
 	pkt_tcp(&p, 40000, 25, 0x02);
 	pkt_done(&p);
+	/* to the receiver's own MAC: a stack behind it takes the frame as its own */
+	{
+		struct ifreq ifr = {};
+		int sk = socket(AF_INET, SOCK_DGRAM, 0);
+
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", argv[3]);
+		if (sk >= 0 && !ioctl(sk, SIOCGIFHWADDR, &ifr))
+			memcpy(p.d, ifr.ifr_hwaddr.sa_data, 6);
+		if (sk >= 0)
+			close(sk);
+	}
 
 	c0 = count_fd >= 0 ? percpu_sum(count_fd, vsize, off) : 0;
 	t0 = now();
