@@ -255,7 +255,6 @@ static int apply_dry(const struct conf *c, const struct attach_want *w)
 	struct engine e;
 	struct diff d = {};
 	size_t changes;
-	bool set_up = false;
 	int rc;
 
 	running_defaults(&run);
@@ -264,7 +263,6 @@ static int apply_dry(const struct conf *c, const struct attach_want *w)
 		rc = policy_open_read(&m, &e);
 		if (rc)
 			return rc;
-		set_up = true;
 		rc = running_read(&e, &run);
 		policy_close(&m, &e);
 		if (rc)
@@ -277,7 +275,6 @@ static int apply_dry(const struct conf *c, const struct attach_want *w)
 	if (!rc)
 		rc = attach_sync(w, c->natt, true, &changes);
 	free(run.rules);
-	(void)set_up;
 	return rc;
 }
 

@@ -123,21 +123,16 @@ static struct a128 addr_bits(int family, const __u8 *addr)
 /* n (<= 16) bits from bit off on; bits past 128 read as 0. */
 static __u32 bits_at(struct a128 a, unsigned int off, unsigned int n)
 {
-	__u64 hi, lo;
+	__u64 hi;
 
 	if (off >= 128)
 		return 0;
-	if (off >= 64) {
+	if (off >= 64)
 		hi = a.lo << (off - 64);
-		lo = 0;
-	} else if (off) {
+	else if (off)
 		hi = a.hi << off | a.lo >> (64 - off);
-		lo = a.lo << off;
-	} else {
+	else
 		hi = a.hi;
-		lo = a.lo;
-	}
-	(void)lo;
 	return (__u32)(hi >> (64 - n));
 }
 
@@ -1312,7 +1307,6 @@ static int release_subtree(struct engine *e, __u32 ni, unsigned int depth)
 
 int engine_flush(struct engine *e, enum op25b_table t, size_t *n)
 {
-	const struct op25b_snapshot *live = &e->pol->snap[e->gen & 1];
 	struct op25b_root_ent *rt;
 	__u32 rid, i;
 	int v6, tree, err;
@@ -1338,7 +1332,6 @@ int engine_flush(struct engine *e, enum op25b_table t, size_t *n)
 		*n += e->draft.count[tree];
 		e->draft.count[tree] = 0;
 	}
-	(void)live;
 	for (rid = 1; rid < e->st->rule_top; rid++) {
 		struct op25b_rule *r = rules_at(e, rid, 1);
 
