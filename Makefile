@@ -19,7 +19,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Ibpf -I$(BUILD) \
 	    $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null)
-LDLIBS   := -lbpf -lelf -lz \
+LDLIBS   := -lbpf -lelf -lz -lm \
 	    $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
 
 USER_SRC := $(wildcard user/*.c)

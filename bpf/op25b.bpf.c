@@ -140,17 +140,12 @@ struct {
 /* Slots of op25b_offenders: the loader sets it from the map's size. */
 const volatile __u32 op25b_offender_slots = OP25B_OFFENDERS_MAX;
 
-/* This CPU's event budget: a one-second window and what it has sent. */
-struct event_budget {
-	__u64 window_ns;
-	__u64 sent;
-};
-
+/* This CPU's one-second window: events sent, blocked packets seen. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct event_budget);
+	__type(value, struct op25b_window);
 } op25b_budget SEC(".maps");
 
 /*
@@ -514,26 +509,23 @@ __noinline int op25b_reject_tc(struct __sk_buff *skb, __u32 l3off,
 	return 0;
 }
 
-/* family and class in one argument: a global function takes five. */
-#define EV_SHAPE(p, cls)	((__u32)(p).family | (__u32)(cls) << 8)
+/* family, class and action in one argument: a global function takes five. */
+#define EV_SHAPE(p, cls, act)	((__u32)(p).family | (__u32)(cls) << 8 | \
+				 (__u32)(act) << 16)
 #define EV_SHAPE_FAMILY(s)	((s) & 0xff)
 #define EV_SHAPE_CLASS(s)	(((s) >> 8) & 0xff)
+#define EV_SHAPE_ACTION(s)	(((s) >> 16) & 0xff)
 
 /*
- * What an event says of a packet, read from it before a RST overwrites it.
- * The decision core read both addresses already: they are there. The VLAN
- * ids, PPPoE session and ports are read again rather than kept from the
- * parser: keeping them would cost every passed packet a few stores, and
- * only blocked ones need them. tci is a tag tc found stripped, if any.
- * Global functions, like the answer's, so the verifier checks them once.
+ * What the offenders table needs of a packet, read from it before a RST
+ * overwrites it: the addresses (the decision core read them already: they
+ * are at hand) and the ports, read again rather than kept from the parser,
+ * which would cost every passed packet a few stores.
  */
 static __always_inline void event_fill(const struct op25b_cursor *c,
 				       __u32 l3off, __u32 l4off, __u32 shape,
-				       __u32 ifindex, int stripped, __u16 tci,
-				       struct op25b_event *ev)
+				       __u32 ifindex, struct op25b_event *ev)
 {
-	struct op25b_pkt l2 = {};
-	__u32 off = 0;
 	__u16 *ports;
 	__u8 *a;
 
@@ -541,17 +533,7 @@ static __always_inline void event_fill(const struct op25b_cursor *c,
 	ev->ifindex = ifindex;
 	ev->family = EV_SHAPE_FAMILY(shape);
 	ev->cls = EV_SHAPE_CLASS(shape);
-	if (stripped) {
-		l2.vlan[0] = tci & 0x0fff;
-		l2.nvlan = 1;
-	}
-	if (!op25b_l3)
-		parse_l2(c, &l2, &off);
-	ev->nvlan = l2.nvlan;
-	ev->vlan[0] = l2.vlan[0];
-	ev->vlan[1] = l2.vlan[1];
-	ev->pppoe = l2.pppoe;
-	ev->pppoe_sid = l2.pppoe_sid;
+	ev->action = EV_SHAPE_ACTION(shape);
 	/* only an SMTP segment had its TCP header read */
 	if (ev->cls == OP25B_C_SMTP) {
 		ports = ptr_at(c, l4off & OP25B_MAX_OFF, 4);
@@ -577,33 +559,29 @@ static __always_inline void event_fill(const struct op25b_cursor *c,
 	}
 }
 
-__noinline int op25b_event_xdp(struct xdp_md *ctx, __u32 l3off, __u32 l4off,
-			       __u32 shape, struct op25b_event *ev)
+/*
+ * What only an event says: the VLAN ids and the PPPoE session, parsed
+ * again for the few packets that get an event. tci is a tag tc found
+ * stripped, if any.
+ */
+static __always_inline void event_fill_l2(const struct op25b_cursor *c,
+					  int stripped, __u16 tci,
+					  struct op25b_event *ev)
 {
-	struct op25b_cursor c;
+	struct op25b_pkt l2 = {};
+	__u32 off = 0;
 
-	if (!ev)
-		return -1;
-	c.data = (void *)(long)ctx->data;
-	c.data_end = (void *)(long)ctx->data_end;
-	c.len = c.data_end - c.data;
-	event_fill(&c, l3off, l4off, shape, ctx->ingress_ifindex, 0, 0, ev);
-	return 0;
-}
-
-__noinline int op25b_event_tc(struct __sk_buff *skb, __u32 l3off, __u32 l4off,
-			      __u32 shape, struct op25b_event *ev)
-{
-	struct op25b_cursor c;
-
-	if (!ev)
-		return -1;
-	c.data = (void *)(long)skb->data;
-	c.data_end = (void *)(long)skb->data_end;
-	c.len = skb->len;
-	event_fill(&c, l3off, l4off, shape, skb->ifindex, skb->vlan_present,
-		   skb->vlan_tci, ev);
-	return 0;
+	if (stripped) {
+		l2.vlan[0] = tci & 0x0fff;
+		l2.nvlan = 1;
+	}
+	if (!op25b_l3)
+		parse_l2(c, &l2, &off);
+	ev->nvlan = l2.nvlan;
+	ev->vlan[0] = l2.vlan[0];
+	ev->vlan[1] = l2.vlan[1];
+	ev->pppoe = l2.pppoe;
+	ev->pppoe_sid = l2.pppoe_sid;
 }
 
 /* BPF has no memcmp: a source is five words. */
@@ -618,34 +596,45 @@ static __always_inline int src_equal(const struct op25b_src *a,
 }
 
 /*
- * Record a blocked (or monitored) packet, ev filled in but for its time:
- * count it in this CPU's offenders slot, and send ev unless this CPU's
- * budget is spent or the source had an event from this CPU within
- * OP25B_EVENT_INTERVAL_NS. Writes nothing another CPU writes. A global
- * function, verified once rather than on every parser path that ends here.
+ * This CPU's window, and the weight a blocked packet is counted with in
+ * the offenders table: 1 for the first OP25B_EXACT_PER_SEC of the window,
+ * then OP25B_SAMPLE_RATE for one packet in OP25B_SAMPLE_RATE at random,
+ * 0 for the others (op25b.h: sampling).
  */
-__noinline int op25b_record(struct op25b_event *ev)
+static __always_inline __u32 tally(struct op25b_window *w, __u64 now)
+{
+	if (now - w->start_ns >= OP25B_EVENT_INTERVAL_NS) {
+		w->start_ns = now;
+		w->sent = 0;
+		w->seen = 0;
+	}
+	if (w->seen++ < OP25B_EXACT_PER_SEC)
+		return 1;
+	return bpf_get_prandom_u32() & (OP25B_SAMPLE_RATE - 1) ?
+		       0 : OP25B_SAMPLE_RATE;
+}
+
+/*
+ * Count a sampled packet (ev filled in but for its time) with weight in
+ * this CPU's offenders slot; 1 when an event should go out: this CPU's
+ * budget is not spent and the source had no event from this CPU within
+ * OP25B_EVENT_INTERVAL_NS.
+ */
+static __always_inline int offender_count(struct op25b_event *ev,
+					  struct op25b_window *w, __u32 weight,
+					  __u64 now)
 {
 	struct op25b_offender *o;
-	struct event_budget *b;
 	struct op25b_src key = {};
-	struct op25b_stats *st;
-	__u32 zero = 0, slot;
+	__u32 slot;
 	int mine;
-	__u64 now;
 
-	if (!ev)
-		return -1;
-	now = bpf_ktime_get_boot_ns();
-	ev->ts_ns = now;
 	key.family = ev->family;
 	__builtin_memcpy(key.addr, ev->saddr, sizeof(key.addr));
 	slot = op25b_src_hash(&key) & (op25b_offender_slots - 1);
 	o = bpf_map_lookup_elem(&op25b_offenders, &slot);
-	st = bpf_map_lookup_elem(&op25b_stats, &zero);
-	b = bpf_map_lookup_elem(&op25b_budget, &zero);
-	if (!o || !st || !b)
-		return -1;
+	if (!o)
+		return 0;
 	/* this CPU's slot: the source in it, or a newcomer that outweighs it */
 	mine = src_equal(&o->src, &key);
 	if (!mine && (!o->src.family ||
@@ -655,37 +644,108 @@ __noinline int op25b_record(struct op25b_event *ev)
 		o->first_ns = now;
 		mine = 1;
 	} else if (!mine) {
-		o->pressure++;
+		o->pressure += weight;
 	}
 	if (mine) {
 		if (ev->action == OP25B_ACT_MONITOR)
-			o->monitored++;
+			o->monitored += weight;
 		else
-			o->blocked++;
+			o->blocked += weight;
+		if (weight > 1)
+			o->flags |= OP25B_OFF_ESTIMATED;
 		o->last_ns = now;
 		__builtin_memcpy(o->last_daddr, ev->daddr,
 				 sizeof(o->last_daddr));
 		o->last_dport = ev->dport;
 		o->last_ifindex = ev->ifindex;
 	}
-
-	/* the CPU's budget first: a flood never reaches the ring buffer */
-	if (now - b->window_ns >= OP25B_EVENT_INTERVAL_NS) {
-		b->window_ns = now;
-		b->sent = 0;
-	}
-	if (b->sent >= OP25B_EVENTS_PER_SEC ||
+	if (w->sent >= OP25B_EVENTS_PER_SEC ||
 	    (mine && o->last_event_ns &&
-	     now - o->last_event_ns < OP25B_EVENT_INTERVAL_NS)) {
-		st->events_suppressed++;
+	     now - o->last_event_ns < OP25B_EVENT_INTERVAL_NS))
 		return 0;
-	}
-	b->sent++;
+	w->sent++;
 	if (mine)
 		o->last_event_ns = now;
+	return 1;
+}
+
+/*
+ * Record a blocked (or monitored) packet: the window, then, for a sampled
+ * packet, the offenders slot and the event, which it leaves in ev for the
+ * caller to send (1) once it knows what it did. Most packets of a flood
+ * stop at the window: a clock read and a counter. Writes nothing another
+ * CPU writes. Global functions, like the answer's, so the verifier checks
+ * them once rather than on every parser path that ends here.
+ */
+static __always_inline int note(const struct op25b_cursor *c, __u32 l3off,
+				__u32 l4off, __u32 shape, __u32 ifindex,
+				int stripped, __u16 tci, struct op25b_event *ev)
+{
+	struct op25b_window *w;
+	__u32 zero = 0, weight;
+	__u64 now;
+
+	w = bpf_map_lookup_elem(&op25b_budget, &zero);
+	if (!ev || !w)
+		return 0;
+	now = bpf_ktime_get_coarse_ns();
+	weight = tally(w, now);
+	if (!weight)
+		return 0;
+	event_fill(c, l3off, l4off, shape, ifindex, ev);
+	ev->ts_ns = now;
+	if (!offender_count(ev, w, weight, now))
+		return 0;
+	event_fill_l2(c, stripped, tci, ev);
+	return 1;
+}
+
+__noinline int op25b_note_xdp(struct xdp_md *ctx, __u32 l3off, __u32 l4off,
+			      __u32 shape, struct op25b_event *ev)
+{
+	struct op25b_cursor c;
+
+	c.data = (void *)(long)ctx->data;
+	c.data_end = (void *)(long)ctx->data_end;
+	c.len = c.data_end - c.data;
+	return note(&c, l3off, l4off, shape, ctx->ingress_ifindex, 0, 0, ev);
+}
+
+__noinline int op25b_note_tc(struct __sk_buff *skb, __u32 l3off, __u32 l4off,
+			     __u32 shape, struct op25b_event *ev)
+{
+	struct op25b_cursor c;
+
+	c.data = (void *)(long)skb->data;
+	c.data_end = (void *)(long)skb->data_end;
+	c.len = skb->len;
+	return note(&c, l3off, l4off, shape, skb->ifindex, skb->vlan_present,
+		    skb->vlan_tci, ev);
+}
+
+/*
+ * Send the event note() prepared, or count why not. The action it says
+ * is what was done: a reject that could build no RST was a drop.
+ */
+static __always_inline void event_send(int send, struct op25b_event *ev,
+				       struct op25b_stats *st, __u8 action)
+{
+	if (!st)
+		return;
+	if (!send || !ev) {
+		st->events_suppressed++;
+		return;
+	}
+	ev->action = action;
 	if (bpf_ringbuf_output(&op25b_events, ev, sizeof(*ev), 0))
 		st->events_lost++;
-	return 0;
+}
+
+/* What a judgement is called in an event and the offenders table. */
+static __always_inline __u8 judgement_action(enum judgement j)
+{
+	return j == J_MONITOR ? OP25B_ACT_MONITOR :
+	       j == J_REJECT ? OP25B_ACT_REJECT : OP25B_ACT_DROP;
 }
 
 SEC("xdp")
@@ -701,7 +761,7 @@ int op25b_xdp(struct xdp_md *ctx)
 	struct decision d;
 	enum judgement j;
 	__u32 zero = 0;
-	int cls;
+	int cls, send;
 
 	c.len = c.data_end - c.data;
 	cls = op25b_parse(&c, &pkt, op25b_l3);
@@ -714,27 +774,22 @@ int op25b_xdp(struct xdp_md *ctx)
 	if (j == J_PASS)
 		return XDP_PASS;
 	ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
-	op25b_event_xdp(ctx, pkt.l3off, pkt.l4off, EV_SHAPE(pkt, d.cls), ev);
+	send = op25b_note_xdp(ctx, pkt.l3off, pkt.l4off,
+			      EV_SHAPE(pkt, d.cls, judgement_action(j)), ev);
 	switch (j) {
 	case J_MONITOR:
-		if (ev)
-			ev->action = OP25B_ACT_MONITOR;
-		op25b_record(ev);
+		event_send(send, ev, st, OP25B_ACT_MONITOR);
 		return XDP_PASS;
 	case J_REJECT:
 		if (st && !op25b_reject_xdp(ctx, pkt.l3off, pkt.l4off,
 						 pkt.l3end, PKT_SHAPE(pkt))) {
 			st->rejected++;
-			if (ev)
-				ev->action = OP25B_ACT_REJECT;
-			op25b_record(ev);
+			event_send(send, ev, st, OP25B_ACT_REJECT);
 			return XDP_TX;
 		}
 		/* fallthrough: no RST could be built, it is only dropped */
 	default:
-		if (ev)
-			ev->action = OP25B_ACT_DROP;
-		op25b_record(ev);
+		event_send(send, ev, st, OP25B_ACT_DROP);
 		return XDP_DROP;
 	}
 }
@@ -750,7 +805,7 @@ int op25b_tc(struct __sk_buff *skb)
 	enum judgement j;
 	__u32 zero = 0;
 	__u32 want;
-	int cls;
+	int cls, send;
 
 	/* Headers of a paged skb may sit outside the linear area. */
 	want = skb->len < OP25B_PULL_LEN ? skb->len : OP25B_PULL_LEN;
@@ -774,28 +829,23 @@ int op25b_tc(struct __sk_buff *skb)
 	if (j == J_PASS)
 		return TC_ACT_UNSPEC;
 	ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
-	op25b_event_tc(skb, pkt.l3off, pkt.l4off, EV_SHAPE(pkt, d.cls), ev);
+	send = op25b_note_tc(skb, pkt.l3off, pkt.l4off,
+			     EV_SHAPE(pkt, d.cls, judgement_action(j)), ev);
 	switch (j) {
 	case J_MONITOR:
-		if (ev)
-			ev->action = OP25B_ACT_MONITOR;
-		op25b_record(ev);
+		event_send(send, ev, st, OP25B_ACT_MONITOR);
 		return TC_ACT_UNSPEC;
 	case J_REJECT:
 		if (st && !op25b_reject_tc(skb, pkt.l3off, pkt.l4off,
 						pkt.l3end, PKT_SHAPE(pkt))) {
 			st->rejected++;
-			if (ev)
-				ev->action = OP25B_ACT_REJECT;
-			op25b_record(ev);
+			event_send(send, ev, st, OP25B_ACT_REJECT);
 			return bpf_redirect(skb->ifindex,
 					    op25b_egress ? BPF_F_INGRESS : 0);
 		}
 		/* fallthrough: no RST could be built, it is only dropped */
 	default:
-		if (ev)
-			ev->action = OP25B_ACT_DROP;
-		op25b_record(ev);
+		event_send(send, ev, st, OP25B_ACT_DROP);
 		return TC_ACT_SHOT;
 	}
 }

@@ -298,7 +298,12 @@ struct op25b_src {
 	__u8  addr[16];
 };
 
-/* Times are bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME, in nanoseconds. */
+/*
+ * Times are bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC at the resolution
+ * of a kernel tick, in nanoseconds. A precise clock read costs a blocked
+ * packet more than everything else it does; seconds are what 'top' and
+ * the event limits need.
+ */
 struct op25b_offender {
 	struct op25b_src src;	/* family 0: an empty slot */
 	__u32 pressure;		/* attempts of other sources since it came */
@@ -309,8 +314,34 @@ struct op25b_offender {
 	__u64 last_event_ns;	/* when the last event went out */
 	__u8  last_daddr[16];	/* IPv4 in the first 4 bytes */
 	__u16 last_dport;	/* host order */
-	__u16 _pad;
+	__u16 flags;		/* OP25B_OFF_* */
 	__u32 last_ifindex;
+};
+
+/* blocked and monitored include sampled packets: they are estimates */
+#define OP25B_OFF_ESTIMATED	1
+
+/*
+ * Under a flood the offenders table is sampled. Each CPU counts every
+ * blocked packet exactly until OP25B_EXACT_PER_SEC of them in a second;
+ * past that, one packet in OP25B_SAMPLE_RATE, chosen at random, is counted
+ * OP25B_SAMPLE_RATE times and the others touch no table at all. 'stats'
+ * and rule hits stay exact; 'top' then shows estimates, marked as such.
+ * A heavy source is counted about right; a source that sends a few
+ * packets in a flood of millions may be missed.
+ */
+#define OP25B_EXACT_PER_SEC	8192
+#define OP25B_SAMPLE_RATE	64
+
+/*
+ * Each CPU's one-second window: when it began, the events sent and the
+ * blocked packets seen in it. Internal (never pinned); in the ABI for the
+ * tests that reset it.
+ */
+struct op25b_window {
+	__u64 start_ns;
+	__u64 sent;
+	__u64 seen;
 };
 
 /* The slot hash of a source: the same on both sides of the boundary. */
@@ -342,7 +373,7 @@ static inline __u32 op25b_src_hash(const struct op25b_src *s)
 #define OP25B_EVENT_INTERVAL_NS	1000000000ULL
 
 struct op25b_event {
-	__u64 ts_ns;		/* bpf_ktime_get_boot_ns() */
+	__u64 ts_ns;		/* bpf_ktime_get_coarse_ns(), as the offenders' */
 	__u32 ifindex;		/* the device the packet was seen on */
 	__u8  family;		/* 4 or 6 */
 	__u8  cls;		/* enum op25b_class: why it was judged */

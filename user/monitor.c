@@ -53,7 +53,7 @@ static void event_print(const struct op25b_event *ev)
 	char src[INET6_ADDRSTRLEN + 8], dst[INET6_ADDRSTRLEN + 8];
 	int i, nvlan = ev->nvlan < OP25B_VLAN_MAX ? ev->nvlan : OP25B_VLAN_MAX;
 
-	boot_time_format(ev->ts_ns, true, t, sizeof(t));
+	dp_time_format(ev->ts_ns, true, t, sizeof(t));
 	ifindex_format(ev->ifindex, ifname, sizeof(ifname));
 	endpoint_format(ev->family, ev->saddr, ev->sport, src, sizeof(src));
 	endpoint_format(ev->family, ev->daddr, ev->dport, dst, sizeof(dst));

@@ -224,8 +224,8 @@ void endpoint_format(__u8 family, const __u8 *addr, __u16 port, char *buf,
 		     size_t len);
 /* The interface's name in this network namespace, else its index. */
 void ifindex_format(__u32 ifindex, char *buf, size_t len);
-/* A datapath time (CLOCK_BOOTTIME ns) as local wall-clock time. */
-void boot_time_format(__u64 ns, bool millis, char *buf, size_t len);
+/* A datapath time (CLOCK_MONOTONIC ns) as local wall-clock time. */
+void dp_time_format(__u64 ns, bool millis, char *buf, size_t len);
 
 /* ---- command handlers: argv[0] is the first argument after the verb ---- */
 

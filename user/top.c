@@ -67,10 +67,10 @@ void ifindex_format(__u32 ifindex, char *buf, size_t len)
 }
 
 /*
- * The datapath stamps CLOCK_BOOTTIME, which goes on through suspend;
- * the wall clock is now minus how long ago that was.
+ * The datapath stamps CLOCK_MONOTONIC (at a tick's resolution); the wall
+ * clock is now minus how long ago that was.
  */
-void boot_time_format(__u64 ns, bool millis, char *buf, size_t len)
+void dp_time_format(__u64 ns, bool millis, char *buf, size_t len)
 {
 	struct timespec wall, boot;
 	__u64 now_boot, ago, t;
@@ -79,7 +79,7 @@ void boot_time_format(__u64 ns, bool millis, char *buf, size_t len)
 	char s[32];
 
 	clock_gettime(CLOCK_REALTIME, &wall);
-	clock_gettime(CLOCK_BOOTTIME, &boot);
+	clock_gettime(CLOCK_MONOTONIC, &boot);
 	now_boot = (__u64)boot.tv_sec * NSEC_PER_SEC + (__u64)boot.tv_nsec;
 	ago = now_boot > ns ? now_boot - ns : 0;
 	t = (__u64)wall.tv_sec * NSEC_PER_SEC + (__u64)wall.tv_nsec - ago;
@@ -127,6 +127,7 @@ static void row_merge(struct offender_row *into, const struct offender_row *r)
 
 	o->blocked += r->o.blocked;
 	o->monitored += r->o.monitored;
+	o->flags |= r->o.flags & OP25B_OFF_ESTIMATED;
 	if (r->o.first_ns < o->first_ns)
 		o->first_ns = r->o.first_ns;
 	if (r->o.last_ns > o->last_ns) {
@@ -215,8 +216,8 @@ struct row_text {
 static void row_text(const struct offender_row *r, struct row_text *t)
 {
 	addr_format(r->src.family, r->src.addr, t->addr, sizeof(t->addr));
-	boot_time_format(r->o.first_ns, false, t->first, sizeof(t->first));
-	boot_time_format(r->o.last_ns, false, t->last, sizeof(t->last));
+	dp_time_format(r->o.first_ns, false, t->first, sizeof(t->first));
+	dp_time_format(r->o.last_ns, false, t->last, sizeof(t->last));
 	addr_format(r->src.family, r->o.last_daddr, t->dst_addr,
 		    sizeof(t->dst_addr));
 	endpoint_format(r->src.family, r->o.last_daddr, r->o.last_dport,
@@ -244,13 +245,23 @@ static void rows_print(const struct offender_row *rows, size_t n)
 		       "LAST SEEN", wd, "LAST DESTINATION", "IFACE");
 	open_json_array(NULL);
 	for (i = 0; i < n; i++) {
+		bool est = rows[i].o.flags & OP25B_OFF_ESTIMATED;
+
 		row_text(&rows[i], &t);
 		open_json_object(NULL);
 		snprintf(fmt, sizeof(fmt), "%%-%ds ", wa);
 		print_string(PRINT_ANY, "address", fmt, t.addr);
-		print_uint(PRINT_ANY, "blocked", "%10llu ", rows[i].o.blocked);
-		print_uint(PRINT_ANY, "monitored", "%10llu  ",
-			   rows[i].o.monitored);
+		/* sampled under a flood: "~" in front, "estimated" in JSON */
+		snprintf(fmt, sizeof(fmt), "%s%llu", est ? "~" : "",
+			 (unsigned long long)rows[i].o.blocked);
+		print_string(PRINT_FP, NULL, "%10s ", fmt);
+		print_uint(PRINT_JSON, "blocked", NULL, rows[i].o.blocked);
+		snprintf(fmt, sizeof(fmt), "%s%llu",
+			 est && rows[i].o.monitored ? "~" : "",
+			 (unsigned long long)rows[i].o.monitored);
+		print_string(PRINT_FP, NULL, "%10s  ", fmt);
+		print_uint(PRINT_JSON, "monitored", NULL, rows[i].o.monitored);
+		print_bool(PRINT_JSON, "estimated", NULL, est);
 		print_string(PRINT_ANY, "first_seen", "%-19s  ", t.first);
 		print_string(PRINT_ANY, "last_seen", "%-19s  ", t.last);
 		snprintf(fmt, sizeof(fmt), "%%-%ds  ", wd);
@@ -274,7 +285,9 @@ const char top_usage[] =
 	"The sources of blocked (and monitored) attempts, most attempts first,\n"
 	"N of them (1-65536, default 20): counts, first and last seen, the last\n"
 	"destination and the interface it came in on. The table keeps the\n"
-	"65536 most recently seen sources.\n";
+	"65536 most recently seen sources. Past 8192 blocked packets a second\n"
+	"on a CPU, the table counts a sample of them: such counts are\n"
+	"estimates, shown as ~N (\"estimated\": true in JSON).\n";
 
 int do_top(int argc, char **argv)
 {

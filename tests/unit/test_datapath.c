@@ -12,6 +12,7 @@
  * The expected outcomes restate bpf/parse.h's rule comment and doc/DESIGN.md;
  * nothing here is derived from the datapath's code.
  */
+#include <math.h>
 #include <stddef.h>
 #include <net/if.h>
 #include <linux/bpf.h>
@@ -498,10 +499,10 @@ static int offenders_count(const struct dp *dp)
 /* A fresh start: the rate limits and the table forget every source. */
 static void records_clear(struct dp *dp)
 {
-	__u64 zero[2 * ncpus];
+	struct op25b_window zero[ncpus];
 	__u32 k = 0;
 
-	/* this CPU's event budget too (op25b.h: OP25B_EVENTS_PER_SEC) */
+	/* the CPUs' windows too (op25b.h: OP25B_EVENTS_PER_SEC, sampling) */
 	memset(zero, 0, sizeof(zero));
 	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.op25b_budget), &k,
 				zero, 0))
@@ -2927,6 +2928,76 @@ static void test_flood(struct dp *dp)
 	records_clear(dp);
 }
 
+/*
+ * The offenders table under a flood (op25b.h: sampling): n blocked packets
+ * from one source in one run, within one window of one CPU. Below
+ * OP25B_EXACT_PER_SEC the count is exact; past it, an estimate within
+ * what chance allows (six standard deviations of the sampled count), and
+ * marked; the counters stay exact either way, and the source gets its
+ * one event.
+ */
+static void sampling_case(struct dp *dp, __u32 n)
+{
+	const struct prog *pr = &dp->prog[0];
+	struct snap before, after;
+	struct op25b_offender o = {};
+	struct op25b_src k = {};
+	bool est = n > OP25B_EXACT_PER_SEC;
+	double over = est ? n - OP25B_EXACT_PER_SEC : 0;
+	double slack = 6 * OP25B_SAMPLE_RATE *
+		       sqrt(over / OP25B_SAMPLE_RATE + 1);
+	char l[200];
+	struct pkt p;
+	int nev;
+
+	syn_from(&p, DENIED4);
+	k.family = 4;
+	pkt_addr(AF_INET, DENIED4, k.addr);
+	records_clear(dp);
+	snapshot(dp, &before);
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, o2, .data_in = p.d,
+			    .data_size_in = p.len, .repeat = n);
+
+		if (bpf_prog_test_run_opts(pr->fd, &o2) || o2.retval != pr->drop)
+			tl_bug("sampling: %u runs: %s", n, strerror(errno));
+	}
+	snapshot(dp, &after);
+	nev = events_drain(dp);
+	snprintf(l, sizeof(l),
+		 "sampling [%s]: %u blocked from one source: blocked +%u exactly, one event",
+		 dp->name, n, n);
+	tl_check(after.st[ST_blocked] - before.st[ST_blocked] == n && nev == 1 &&
+		 after.st[ST_events_suppressed] -
+			 before.st[ST_events_suppressed] == n - 1,
+		 l, "blocked +%llu, %d event(s), suppressed +%llu",
+		 (unsigned long long)(after.st[ST_blocked] - before.st[ST_blocked]),
+		 nev, (unsigned long long)(after.st[ST_events_suppressed] -
+					   before.st[ST_events_suppressed]));
+	if (est)
+		snprintf(l, sizeof(l),
+			 "sampling [%s]: %u from one source: offender ~%u (within %.0f), marked estimated",
+			 dp->name, n, n, slack);
+	else
+		snprintf(l, sizeof(l),
+			 "sampling [%s]: %u from one source: offender exactly %u, not marked",
+			 dp->name, n, n);
+	tl_check(offender_lookup(dp, &k, &o) &&
+		 (est ? fabs((double)o.blocked - n) <= slack &&
+			(o.flags & OP25B_OFF_ESTIMATED)
+		      : o.blocked == n && !(o.flags & OP25B_OFF_ESTIMATED)),
+		 l, "offender %llu, flags %u", (unsigned long long)o.blocked,
+		 o.flags);
+	records_clear(dp);
+}
+
+static void test_sampling(struct dp *dp)
+{
+	sampling_case(dp, OP25B_EXACT_PER_SEC);
+	sampling_case(dp, OP25B_EXACT_PER_SEC + 100 * OP25B_SAMPLE_RATE);
+	sampling_case(dp, 1000000);
+}
+
 static void test_events(struct dp *dp)
 {
 	size_t f;
@@ -3102,6 +3173,7 @@ int main(int argc, char **argv)
 	if (AREA("events")) {
 		test_events(&l2);
 		test_flood(&l2);
+		test_sampling(&l2);
 	}
 	if (AREA("l3"))
 		suite_l3(&l3);
