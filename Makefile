@@ -102,7 +102,7 @@ $(BUILD)/bench: tests/bench/bench.c $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
 
-$(BUILD)/bench_policy: tests/bench/bench_policy.c $(TEST_COMMON)
+$(BUILD)/bench_policy: tests/bench/bench_policy.c $(BUILD)/probe.skel.h $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
 
@@ -115,13 +115,22 @@ $(BUILD)/gen.skel.h: $(BUILD)/gen.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name gen_bpf > $@
 
-$(BUILD)/flood: tests/bench/flood.c $(BUILD)/gen.skel.h $(TEST_COMMON)
+# The decision cost's yardstick: dependent loads and nothing else.
+$(BUILD)/probe.bpf.o: tests/bench/probe.bpf.c $(BUILD)/bpf-cc | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/probe.skel.h: $(BUILD)/probe.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name probe_bpf > $@
+
+$(BUILD)/flood: tests/bench/flood.c $(BUILD)/gen.skel.h $(BUILD)/probe.skel.h $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< -o $@ $(LDLIBS) -lpthread
 
 # Speed is measured here, never asserted in tests. The peers it is measured
 # against come from Debian too; BENCH_QUICK=1 for a short run.
-bench: EXTRA_PKGS := nftables iptables gnuplot-nox time
+bench: EXTRA_PKGS := nftables iptables gnuplot-nox time xdp-tools
 bench: deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/op25bctl $(BUILD)/bench \
 		$(BUILD)/bench_policy $(BUILD)/flood

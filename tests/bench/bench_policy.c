@@ -21,6 +21,8 @@
 #include "testlib.h"
 #include "engine.h"
 #include "op25b.skel.h"
+#include "probe.skel.h"
+#include <sys/mman.h>
 
 static unsigned long long rng = 0x9E3779B97F4A7C15ULL;
 
@@ -222,11 +224,67 @@ static void bench_size(int family, __u32 n, int npkt, int rounds, int floor_fd,
 	free(pk);
 }
 
+/*
+ * -y: the yardstick. depth dependent loads over an array of entries u32s,
+ * from 200,000 packets of distinct random IPv4 sources: "probe BYTES DEPTH
+ * ns_probe ns_floor ns".
+ */
+static void bench_probe(__u32 entries, __u32 depth, int npkt, int rounds,
+			int floor_fd)
+{
+	struct probe_bpf *s = probe_bpf__open();
+	double t[16], fl[16];
+	struct pkt *pk;
+	char sa[32];
+	__u32 *mem, i, src;
+	int r;
+
+	if (!s)
+		exit(1);
+	s->rodata->probe_mask = entries - 1;
+	s->rodata->probe_depth = depth;
+	bpf_map__set_max_entries(s->maps.probe_mem, entries);
+	bpf_map__set_map_flags(s->maps.probe_mem, BPF_F_MMAPABLE);
+	if (probe_bpf__load(s)) {
+		fprintf(stderr, "bench: cannot load the probe\n");
+		exit(1);
+	}
+	mem = mmap(NULL, (size_t)entries * 4, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   bpf_map__fd(s->maps.probe_mem), 0);
+	pk = calloc(npkt, sizeof(*pk));
+	if (mem == MAP_FAILED || !pk)
+		exit(1);
+	for (i = 0; i < entries; i++)
+		mem[i] = (__u32)rnd();
+	for (r = 0; r < npkt; r++) {
+		src = (__u32)rnd();
+		snprintf(sa, sizeof(sa), "%u.%u.%u.%u", src >> 24, (src >> 16) & 255,
+			 (src >> 8) & 255, src & 255);
+		pkt_init(&pk[r]);
+		pkt_eth(&pk[r]);
+		pkt_ip(&pk[r], 4, sa, "192.0.2.1");
+		pkt_tcp(&pk[r], 40000 + r % 20000, 25, 0x02);
+		pkt_done(&pk[r]);
+	}
+	for (r = 0; r < rounds; r++) {
+		fl[r] = run_all(floor_fd, pk, npkt);
+		t[r] = run_all(bpf_program__fd(s->progs.probe), pk, npkt);
+	}
+	qsort(t, rounds, sizeof(t[0]), cmp_double);
+	qsort(fl, rounds, sizeof(fl[0]), cmp_double);
+	printf("probe %llu %u %.1f %.1f %.1f\n", (unsigned long long)entries * 4,
+	       depth, t[rounds / 2], fl[rounds / 2], t[rounds / 2] - fl[rounds / 2]);
+	fflush(stdout);
+	munmap(mem, (size_t)entries * 4);
+	probe_bpf__destroy(s);
+	free(pk);
+}
+
 int main(int argc, char **argv)
 {
 	static const __u32 sizes[] = { 1, 100, 10000, 100000, 1000000 };
 	int npkt = 200000, rounds = 3, floor_fd, a, fam;
-	bool blocked = false;
+	bool blocked = false, yard = false;
 	__u32 max = 1000000;
 	size_t i;
 
@@ -239,6 +297,8 @@ int main(int argc, char **argv)
 			max = (__u32)atoi(argv[++a]);
 		else if (!strcmp(argv[a], "-b"))
 			blocked = true;
+		else if (!strcmp(argv[a], "-y"))
+			yard = true;
 		else {
 			fprintf(stderr, "usage: %s [-n PACKETS] [-r ROUNDS] [-m MAXSIZE] [-b]\n",
 				argv[0]);
@@ -252,6 +312,16 @@ int main(int argc, char **argv)
 	if (floor_fd < 0) {
 		fprintf(stderr, "bench: cannot load programs (root?)\n");
 		return 1;
+	}
+	if (yard) {
+		static const __u32 ent[] = { 1u << 8, 1u << 18, 1u << 22, 1u << 26 };
+		static const __u32 dep[] = { 1, 2, 4 };
+		size_t j;
+
+		for (i = 0; i < sizeof(ent) / sizeof(ent[0]); i++)
+			for (j = 0; j < sizeof(dep) / sizeof(dep[0]); j++)
+				bench_probe(ent[i], dep[j], npkt, rounds, floor_fd);
+		return 0;
 	}
 	/* -b: the blocked path, from sources spread over 10,000 prefixes */
 	if (blocked) {

@@ -5,11 +5,16 @@
  * the other end where the program under test runs; the receiver's own
  * counter says how many it saw. Measures; asserts nothing.
  *
- * Usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS COUNTER
+ * Usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS COUNTER [DPORT]
  *   SOURCES  distinct sources, from 10.0.0.0 on
  *   COUNTER  "sink" (attach a drop-all program to RX_IF and count there:
  *            the floor), a pinned op25b stats map (count 'blocked'), or
- *            "none" (the receiver counts: nftables, iptables)
+ *            "pass:STATS_PIN" (op25b on tc behind an XDP program that
+ *            passes every frame: the veth takes XDP_TX only with one),
+ *            "none" (the receiver counts: nftables, iptables), "xdp" (an
+ *            XDP program already on RX_IF counts: xdp-filter), or
+ *            "probe:BYTES:DEPTH" (the decision cost's yardstick: DEPTH
+ *            dependent loads over BYTES, then drop and count)
  * Prints "flood SOURCES CPUS MPPS SECONDS SENT" (MPPS 0 with "none").
  */
 #define _GNU_SOURCE
@@ -24,6 +29,8 @@
 #include "testlib.h"
 #include "op25b.h"
 #include "gen.skel.h"
+#include "probe.skel.h"
+#include <sys/mman.h>
 
 #define BATCH	64
 #define REPEAT	(1 << 20)
@@ -89,18 +96,21 @@ static __u64 percpu_sum(int fd, size_t value_size, size_t off)
 int main(int argc, char **argv)
 {
 	struct gen_bpf *gen, *sink = NULL;
+	struct probe_bpf *probe = NULL;
+	unsigned long long pbytes;
+	unsigned int pdepth;
 	struct gen_thread t[2] = {};
 	pthread_t th[2];
-	int ns, tx, rx, ncpus, i, count_fd;
-	size_t vsize, off;
+	int ns, tx, rx, ncpus, i, count_fd = -1;
+	size_t vsize = 0, off = 0;
 	double secs, t0, t1;
 	__u64 c0, c1;
 	__u32 sources;
 	char path[256];
 	struct pkt p;
 
-	if (argc != 8) {
-		fprintf(stderr, "usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS sink|none|STATS_PIN\n");
+	if (argc != 8 && argc != 9) {
+		fprintf(stderr, "usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS sink|none|xdp|probe:B:D|STATS_PIN [DPORT]\n");
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/run/netns/%s", argv[1]);
@@ -138,7 +148,36 @@ int main(int argc, char **argv)
 		count_fd = bpf_map__fd(sink->maps.gen_count);
 		vsize = sizeof(__u64);
 		off = 0;
-	} else if (!strcmp(argv[7], "none")) {
+	} else if (sscanf(argv[7], "probe:%llu:%u", &pbytes, &pdepth) == 2) {
+		__u32 *mem, e, entries = (__u32)(pbytes / 4);
+
+		probe = probe_bpf__open();
+		if (!probe || entries < 1 || (entries & (entries - 1)))
+			return 2;
+		probe->rodata->probe_mask = entries - 1;
+		probe->rodata->probe_depth = pdepth;
+		bpf_map__set_max_entries(probe->maps.probe_mem, entries);
+		bpf_map__set_map_flags(probe->maps.probe_mem, BPF_F_MMAPABLE);
+		if (probe_bpf__load(probe) ||
+		    bpf_xdp_attach(rx, bpf_program__fd(probe->progs.probe),
+				   XDP_FLAGS_DRV_MODE, NULL)) {
+			fprintf(stderr, "flood: cannot attach the probe\n");
+			return 1;
+		}
+		mem = mmap(NULL, (size_t)entries * 4, PROT_READ | PROT_WRITE,
+			   MAP_SHARED, bpf_map__fd(probe->maps.probe_mem), 0);
+		if (mem == MAP_FAILED)
+			return 1;
+		for (e = 0; e < entries; e++)
+			mem[e] = (__u32)random();
+		munmap(mem, (size_t)entries * 4);
+		count_fd = bpf_map__fd(probe->maps.probe_count);
+		vsize = sizeof(__u64);
+		off = 0;
+	} else if (!strcmp(argv[7], "xdp")) {
+		count_fd = -1;
+		vsize = off = 0;
+	} else if (!strcmp(argv[7], "none") || !strncmp(argv[7], "pass:", 5)) {
 		/* the veth peer needs an XDP program to take XDP_TX: pass it on */
 		sink = gen_bpf__open_and_load();
 		if (!sink || bpf_xdp_attach(rx, bpf_program__fd(sink->progs.gen_pass),
@@ -148,8 +187,12 @@ int main(int argc, char **argv)
 		}
 		count_fd = -1;
 		vsize = off = 0;
-	} else {
-		count_fd = bpf_obj_get(argv[7]);
+	}
+	if (count_fd < 0 && strcmp(argv[7], "none") && strcmp(argv[7], "xdp") &&
+	    strcmp(argv[7], "sink") && strncmp(argv[7], "probe:", 6)) {
+		const char *pin = argv[7] + (strncmp(argv[7], "pass:", 5) ? 0 : 5);
+
+		count_fd = bpf_obj_get(pin);
 		if (count_fd < 0) {
 			fprintf(stderr, "flood: %s: %s\n", argv[7], strerror(errno));
 			return 1;
@@ -161,7 +204,7 @@ int main(int argc, char **argv)
 	pkt_init(&p);
 	pkt_eth(&p);
 	pkt_ipv4(&p, "10.0.0.1", "198.51.100.25");
-	pkt_tcp(&p, 40000, 25, 0x02);
+	pkt_tcp(&p, 40000, argc > 8 ? (__u16)atoi(argv[8]) : 25, 0x02);
 	pkt_done(&p);
 	/* to the receiver's own MAC: a stack behind it takes the frame as its own */
 	{
@@ -190,8 +233,9 @@ int main(int argc, char **argv)
 	printf("flood %u %d %.3f %.3f %llu\n", sources, ncpus,
 	       (double)(c1 - c0) / (t1 - t0) / 1e6, t1 - t0,
 	       t[0].sent + (ncpus > 1 ? t[1].sent : 0));
-	if (sink)
+	if (sink || probe)
 		bpf_xdp_detach(rx, XDP_FLAGS_DRV_MODE, NULL);
+	probe_bpf__destroy(probe);
 	gen_bpf__destroy(sink);
 	gen_bpf__destroy(gen);
 	return 0;
