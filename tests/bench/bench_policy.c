@@ -314,7 +314,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (yard) {
-		static const __u32 ent[] = { 1u << 8, 1u << 18, 1u << 22, 1u << 26 };
+		static const __u32 ent[] = { 1u << 8, 1u << 18, 1u << 20, 1u << 22,
+					      1u << 26 };
 		static const __u32 dep[] = { 1, 2, 4 };
 		size_t j;
 
