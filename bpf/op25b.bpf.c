@@ -159,6 +159,49 @@ struct {
 	__type(value, struct op25b_event);
 } op25b_scratch SEC(".maps");
 
+/* Rate-limited sources (op25b.h: the limiter), shared by every CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OP25B_LIMITER_MIN);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct op25b_limiter);
+} op25b_limiter SEC(".maps");
+
+/* Entries of op25b_limiter: the loader sets it from the map's size. */
+const volatile __u32 op25b_limiter_slots = OP25B_LIMITER_MIN;
+
+/* The timer that ends quarantines, and where its sweep is. */
+struct op25b_sweep {
+	struct bpf_timer timer;
+	__u32 cursor;
+	__u32 armed;
+};
+_Static_assert(sizeof(struct op25b_sweep) == OP25B_SWEEP_SIZE,
+	       "op25b.h: OP25B_SWEEP_SIZE");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct op25b_sweep);
+} op25b_sweeper SEC(".maps");
+
+/*
+ * The tests' clock: 0, the kernel's (coarse) monotonic clock; anything
+ * else is the time, fixed, so the limiter's arithmetic can be driven to
+ * its edges and the oracle fed the same time. Per loaded object, never
+ * pinned: op25bctl never sets it.
+ */
+volatile __u64 op25b_test_now = 0;
+
+static __always_inline __u64 dp_now(void)
+{
+	__u64 t = op25b_test_now;
+
+	return t ? t : bpf_ktime_get_coarse_ns();
+}
+
 /* Blocked attempts, for 'op25bctl monitor'. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -170,6 +213,7 @@ enum judgement {
 	J_DROP,
 	J_REJECT,	/* drop, and answer with a RST if one can be built */
 	J_MONITOR,	/* would be blocked: pass, but record it */
+	J_LIMIT,	/* action limit: the limiter decides (op25b_limit) */
 };
 
 static __always_inline __u32 popcount64(__u64 x)
@@ -282,12 +326,33 @@ static __always_inline int read_addr(const struct op25b_cursor *c,
 	return 0;
 }
 
+/* What an action limit snapshot says, for the limiter. */
+struct limit_cfg {
+	__u64 interval_ns;
+	__u64 quarantine_ns;
+	__u32 burst;
+	__u8  then;		/* J_DROP or J_REJECT */
+	__u8  prefix6;
+};
+
+/* What the limiter made of a packet, for the counters. */
+enum limit_result {
+	LIM_NONE,
+	LIM_PASSED,		/* within the limit, or not a new connection */
+	LIM_EXCEEDED,		/* a new connection over it */
+	LIM_QUARANTINED,	/* its source is in quarantine */
+	LIM_FULL,		/* no room to count its source */
+};
+
 /* What one snapshot decided for a packet. */
 struct decision {
 	int cls;		/* enum op25b_class, OP25B_C_TCP resolved */
 	enum judgement j;
 	__u32 sub;		/* the deciding leaves, 0 for none */
 	__u32 relay;
+	__u32 lim;		/* enum limit_result */
+	__u32 quarantines;	/* 1: this packet put its source in quarantine */
+	struct limit_cfg limit;	/* when j is J_LIMIT */
 };
 
 /* The packet's addresses, read once, before any snapshot is. */
@@ -299,6 +364,37 @@ struct judge_in {
 #define JUDGE_SHAPE(cls, v6, dport)	((__u32)(cls) | (__u32)(v6) << 8 | \
 					 (__u32)(dport) << 16)
 #define JUDGE_NO_ADDR			(1u << 9)
+
+/*
+ * What a snapshot's action makes of a packet its tables block. Under
+ * action limit, a TCP segment to a blocked port goes to the limiter, with
+ * the limit's terms copied from this same snapshot; what cannot be a
+ * connection of its own (evasive, undecidable, malformed) is blocked as
+ * the limit's 'then' says.
+ */
+static __always_inline enum judgement judge_blocked(const struct op25b_config *cfg,
+						    struct decision *out)
+{
+	__u32 act = cfg->action;
+
+	if (act == OP25B_ACT_LIMIT) {
+		if (out->cls == OP25B_C_SMTP) {
+			out->limit.interval_ns = cfg->limit.interval_ns;
+			out->limit.quarantine_ns = cfg->limit.quarantine_ns;
+			out->limit.burst = cfg->limit.burst;
+			out->limit.then = cfg->limit.then == OP25B_ACT_REJECT ?
+						  J_REJECT : J_DROP;
+			out->limit.prefix6 = cfg->limit.prefix6;
+			return J_LIMIT;
+		}
+		act = cfg->limit.then;
+	}
+	if (act == OP25B_ACT_MONITOR)
+		return J_MONITOR;
+	if (act == OP25B_ACT_REJECT && out->cls == OP25B_C_SMTP)
+		return J_REJECT;
+	return J_DROP;
+}
 
 /*
  * Judge a classified packet by one snapshot: read the live word, decide,
@@ -327,6 +423,8 @@ __noinline int op25b_decide(__u32 shape, const struct judge_in *in,
 		out->cls = cls;
 		out->sub = 0;
 		out->relay = 0;
+		out->lim = LIM_NONE;
+		out->quarantines = 0;
 		out->j = J_PASS;
 		if (cls == OP25B_C_TCP)
 			out->cls = port_blocked(&s->cfg, dport) ?
@@ -340,11 +438,7 @@ __noinline int op25b_decide(__u32 shape, const struct judge_in *in,
 					s->root[OP25B_TREE(OP25B_TABLE_RELAY, v6)],
 					in->dst.hi, in->dst.lo, depth);
 				if (OP25B_LEAF_VERDICT(out->relay) != OP25B_V_ALLOW)
-					out->j = s->cfg.action == OP25B_ACT_MONITOR ?
-						J_MONITOR :
-						s->cfg.action == OP25B_ACT_REJECT &&
-						out->cls == OP25B_C_SMTP ?
-						J_REJECT : J_DROP;
+					out->j = judge_blocked(&s->cfg, out);
 			}
 		}
 		snapshot_read_fence();
@@ -416,13 +510,22 @@ static __always_inline enum judgement account(const struct decision *d,
 			st->exempt++;
 		else
 			st->not_subscriber++;
+	} else if (d->lim == LIM_PASSED) {
+		st->limit_passed++;
 	} else if (d->j == J_PASS) {
 		st->relay++;
 	} else if (d->j == J_MONITOR) {
 		st->monitored++;
 	} else {
 		st->blocked++;
+		if (d->lim == LIM_EXCEEDED)
+			st->limit_exceeded++;
+		else if (d->lim == LIM_QUARANTINED)
+			st->quarantined++;
+		else if (d->lim == LIM_FULL)
+			st->limit_full++;
 	}
+	st->quarantines += d->quarantines;
 	return d->j;
 }
 
@@ -688,7 +791,7 @@ static __always_inline int note(const struct op25b_cursor *c, __u32 l3off,
 	w = bpf_map_lookup_elem(&op25b_budget, &zero);
 	if (!ev || !w)
 		return 0;
-	now = bpf_ktime_get_coarse_ns();
+	now = dp_now();
 	weight = tally(w, now);
 	if (!weight)
 		return 0;
@@ -698,29 +801,6 @@ static __always_inline int note(const struct op25b_cursor *c, __u32 l3off,
 		return 0;
 	event_fill_l2(c, stripped, tci, ev);
 	return 1;
-}
-
-__noinline int op25b_note_xdp(struct xdp_md *ctx, __u32 l3off, __u32 l4off,
-			      __u32 shape, struct op25b_event *ev)
-{
-	struct op25b_cursor c;
-
-	c.data = (void *)(long)ctx->data;
-	c.data_end = (void *)(long)ctx->data_end;
-	c.len = c.data_end - c.data;
-	return note(&c, l3off, l4off, shape, ctx->ingress_ifindex, 0, 0, ev);
-}
-
-__noinline int op25b_note_tc(struct __sk_buff *skb, __u32 l3off, __u32 l4off,
-			     __u32 shape, struct op25b_event *ev)
-{
-	struct op25b_cursor c;
-
-	c.data = (void *)(long)skb->data;
-	c.data_end = (void *)(long)skb->data_end;
-	c.len = skb->len;
-	return note(&c, l3off, l4off, shape, skb->ifindex, skb->vlan_present,
-		    skb->vlan_tci, ev);
 }
 
 /*
@@ -748,6 +828,467 @@ static __always_inline __u8 judgement_action(enum judgement j)
 	       j == J_REJECT ? OP25B_ACT_REJECT : OP25B_ACT_DROP;
 }
 
+/* ---- action limit: the limiter and its sweeper (doc/DESIGN.md) ---- */
+
+/* What the limiter needs of a packet, read by the entry point. */
+struct limit_in {
+	struct op25b_src key;	/* the source, IPv6 masked to prefix6 */
+	__u8  daddr[16];
+	__u32 ifindex;
+	__u16 sport;
+	__u16 dport;
+	__u8  syn;		/* a new connection: SYN without ACK */
+	__u8  _pad[3];
+};
+
+/* The first bits bits of a[16] kept, the rest cleared: two words. */
+static __always_inline void mask_addr(__u8 *a, __u32 bits)
+{
+	__u64 hi, lo;
+
+	__builtin_memcpy(&hi, a, 8);
+	__builtin_memcpy(&lo, a + 8, 8);
+	hi = bpf_be64_to_cpu(hi);
+	lo = bpf_be64_to_cpu(lo);
+	if (bits < 64) {
+		hi = bits ? hi & (~0ULL << (64 - bits)) : 0;
+		lo = 0;
+	} else if (bits < 128) {
+		lo = bits > 64 ? lo & (~0ULL << (128 - bits)) : 0;
+	}
+	hi = bpf_cpu_to_be64(hi);
+	lo = bpf_cpu_to_be64(lo);
+	__builtin_memcpy(a, &hi, 8);
+	__builtin_memcpy(a + 8, &lo, 8);
+}
+
+/* The limiter's view of a TCP segment to a blocked port; -1: unreadable. */
+static __always_inline int limit_input(const struct op25b_cursor *c,
+				       __u32 l3off, __u32 l4off, __u32 family,
+				       __u32 ifindex, __u32 prefix6,
+				       struct limit_in *li)
+{
+	__u8 *a, *t;
+
+	l3off &= OP25B_MAX_OFF;
+	t = ptr_at(c, l4off & OP25B_MAX_OFF, 14);
+	if (!t)
+		return -1;
+	li->sport = bpf_ntohs(*(__u16 *)t);
+	li->dport = bpf_ntohs(*(__u16 *)(t + 2));
+	/* SYN set, ACK clear: TCP flags at 13 */
+	li->syn = (t[13] & 0x12) == 0x02;
+	li->ifindex = ifindex;
+	li->key.family = family;
+	if (family == 4) {
+		a = ptr_at(c, l3off + 12, 8);
+		if (!a)
+			return -1;
+		__builtin_memcpy(li->key.addr, a, 4);
+		__builtin_memcpy(li->daddr, a + 4, 4);
+		return 0;
+	}
+	a = ptr_at(c, l3off + 8, 32);
+	if (!a)
+		return -1;
+	__builtin_memcpy(li->key.addr, a, 16);
+	__builtin_memcpy(li->daddr, a + 16, 16);
+	mask_addr(li->key.addr, prefix6);
+	return 0;
+}
+
+/*
+ * The sweeper: every OP25B_SWEEP_TICK_NS, one part of the limiter. A
+ * quarantine that expired, or that op25bctl ended (OP25B_LIM_ENDED), is
+ * reported with a "released" event and cleared. The datapath may extend a
+ * quarantine while this runs: the flags change by compare-and-swap, and
+ * an expiry is taken back when the end moved meanwhile.
+ */
+struct sweep_ctx {
+	__u64 now;
+	__u32 at;
+};
+
+static __always_inline void release_event(const struct op25b_limiter *e,
+					  __u64 now, __u8 kind)
+{
+	struct op25b_event ev = {};
+	struct op25b_stats *st;
+	__u32 zero = 0;
+
+	st = bpf_map_lookup_elem(&op25b_stats, &zero);
+	if (st)
+		st->releases++;
+	ev.ts_ns = now;
+	ev.kind = kind;
+	ev.action = OP25B_ACT_LIMIT;
+	ev.family = e->src.family;
+	__builtin_memcpy(ev.saddr, e->src.addr, sizeof(ev.saddr));
+	if (bpf_ringbuf_output(&op25b_events, &ev, sizeof(ev), 0) && st)
+		st->events_lost++;
+}
+
+static long sweep_one(__u32 i, void *arg)
+{
+	struct sweep_ctx *c = arg;
+	struct op25b_limiter *e;
+	__u32 idx = c->at++ & (op25b_limiter_slots - 1), f;
+
+	e = bpf_map_lookup_elem(&op25b_limiter, &idx);
+	if (!e)
+		return 0;
+	f = e->flags;
+	if (f & OP25B_LIM_ENDED) {
+		/* ended by op25bctl, which cleared the quarantine itself */
+		if (__sync_val_compare_and_swap(&e->flags, f,
+						f & ~(OP25B_LIM_ENDED |
+						      OP25B_LIM_BY_OPERATOR)) == f)
+			release_event(e, c->now,
+				      f & OP25B_LIM_BY_OPERATOR ?
+					      OP25B_EV_RELEASED_BY_OPERATOR :
+					      OP25B_EV_RELEASED);
+		return 0;
+	}
+	if (!(f & OP25B_LIM_QUARANTINED) || (__s64)(e->until - c->now) > 0)
+		return 0;
+	if (__sync_val_compare_and_swap(&e->flags, f,
+					f & ~OP25B_LIM_QUARANTINED) != f)
+		return 0;
+	if ((__s64)(e->until - c->now) > 0) {
+		/* extended meanwhile: still in quarantine */
+		__sync_fetch_and_or(&e->flags, OP25B_LIM_QUARANTINED);
+		return 0;
+	}
+	release_event(e, c->now, OP25B_EV_RELEASED);
+	return 0;
+}
+
+static int sweep(void *map, __u32 *key, struct op25b_sweep *sw)
+{
+	struct sweep_ctx c = { .now = dp_now(), .at = sw->cursor };
+	__u32 part = op25b_limiter_slots / OP25B_SWEEP_PARTS;
+
+	bpf_loop(part ? part : 1, sweep_one, &c, 0);
+	sw->cursor = c.at & (op25b_limiter_slots - 1);
+	bpf_timer_start(&sw->timer, OP25B_SWEEP_TICK_NS, 0);
+	return 0;
+}
+
+/* The sweeper runs once a source has ever been limited. */
+static __always_inline void sweeper_arm(void)
+{
+	struct op25b_sweep *sw;
+	__u32 zero = 0;
+
+	sw = bpf_map_lookup_elem(&op25b_sweeper, &zero);
+	if (!sw || sw->armed)
+		return;
+	sw->armed = 1;
+	bpf_timer_init(&sw->timer, &op25b_sweeper, 1 /* CLOCK_MONOTONIC */);
+	bpf_timer_set_callback(&sw->timer, sweep);
+	bpf_timer_start(&sw->timer, OP25B_SWEEP_TICK_NS, 0);
+}
+
+/* Free, or a source whose state is worth nothing: no quarantine, tokens full. */
+static __always_inline int limiter_idle(const struct op25b_limiter *e,
+					__u64 now)
+{
+	return !e->src.family ||
+	       (!(e->flags & (OP25B_LIM_QUARANTINED | OP25B_LIM_ENDED)) &&
+		(__s64)(e->tat - now) <= 0);
+}
+
+/*
+ * The source's entry in its set (*found), or else the first one it may
+ * take; NULL: the set is full. Way by way, the choice kept as an index:
+ * one pointer at the end, few states for the verifier.
+ */
+static __always_inline struct op25b_limiter *limiter_find(const struct op25b_src *key,
+							  __u64 now, int *found)
+{
+	struct op25b_limiter *e;
+	__u32 base, w, idx, pick = OP25B_LIMITER_WAYS;
+
+	base = (op25b_src_hash(key) & (op25b_limiter_slots / OP25B_LIMITER_WAYS - 1)) *
+	       OP25B_LIMITER_WAYS;
+	*found = 0;
+	for (w = 0; w < OP25B_LIMITER_WAYS; w++) {
+		idx = base + w;
+		e = bpf_map_lookup_elem(&op25b_limiter, &idx);
+		if (!e)
+			break;
+		if (src_equal(&e->src, key)) {
+			*found = 1;
+			return e;
+		}
+		if (pick == OP25B_LIMITER_WAYS && limiter_idle(e, now))
+			pick = w;
+	}
+	if (pick >= OP25B_LIMITER_WAYS)
+		return NULL;
+	idx = base + pick;
+	return bpf_map_lookup_elem(&op25b_limiter, &idx);
+}
+
+/*
+ * GCRA, the token bucket as one word: tat is when the bucket is full
+ * again. A new connection at now takes a token unless the bucket is
+ * empty, that is unless tat - now > (burst - 1) * interval; taking one
+ * moves tat to max(tat, now) + interval. Times compare by signed
+ * difference, so the arithmetic holds across the wrap of the clock. One
+ * compare-and-swap: a source's SYNs on two CPUs at once both count.
+ */
+static __always_inline int bucket_take(struct op25b_limiter *e, __u64 now,
+				       const struct limit_cfg *l)
+{
+	__u64 tat, next;
+	__s64 late;
+	int try;
+
+	for (try = 0; try < 3; try++) {
+		tat = e->tat;
+		late = (__s64)(tat - now);
+		if (late < 0)
+			late = 0;
+		if ((__u64)late > (__u64)(l->burst - 1) * l->interval_ns)
+			return 0;
+		next = now + (__u64)late + l->interval_ns;
+		if (__sync_val_compare_and_swap(&e->tat, tat, next) == tat)
+			return 1;
+	}
+	return 0;	/* contended beyond reason: count it over */
+}
+
+/*
+ * Action limit, for a TCP segment to a blocked port from a denied source,
+ * not to an allowed relay: J_PASS, or d->limit.then. Sets d->lim for the
+ * counters, and d->quarantines when this packet put its source in
+ * quarantine (and sent the "quarantined" event). Writes the source's
+ * entry only, with atomics; no lock.
+ */
+static __always_inline int limit_judge(const struct limit_in *li,
+				       struct decision *d)
+{
+	struct op25b_limiter *e;
+	struct op25b_event *ev;
+	__u64 now = dp_now(), q;
+	int found, quarantined;
+	__u32 then, zero = 0;
+
+	then = d->limit.then == J_REJECT ? J_REJECT : J_DROP;
+	e = limiter_find(&li->key, now, &found);
+	if (!found && !li->syn) {
+		/* no state: not in quarantine, and not a new connection */
+		d->lim = LIM_PASSED;
+		return J_PASS;
+	}
+	if (!e) {
+		d->lim = LIM_FULL;
+		return then;
+	}
+	if (!found) {
+		__builtin_memset(e, 0, sizeof(*e));
+		e->src = li->key;
+		e->tat = now;
+		sweeper_arm();
+	}
+	quarantined = (e->flags & OP25B_LIM_QUARANTINED) &&
+		      (__s64)(e->until - now) > 0;
+	if (!li->syn) {
+		d->lim = quarantined ? LIM_QUARANTINED : LIM_PASSED;
+		return quarantined ? then : J_PASS;
+	}
+	e->last_ns = now;
+	if (bucket_take(e, now, &d->limit)) {
+		__sync_fetch_and_add(&e->passed, 1);
+		d->lim = quarantined ? LIM_QUARANTINED : LIM_PASSED;
+		return quarantined ? then : J_PASS;
+	}
+	__sync_fetch_and_add(&e->exceeded, 1);
+	d->lim = LIM_EXCEEDED;
+	q = d->limit.quarantine_ns;
+	if (!q)
+		return then;
+	/* in quarantine until q after this excess: the end first, then the flag */
+	e->until = now + q;
+	if (quarantined)
+		return then;
+	e->since = now;
+	__sync_fetch_and_or(&e->flags, OP25B_LIM_QUARANTINED);
+	d->quarantines = 1;
+	/* the event is built where blocked packets' are: stack is short here */
+	ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
+	if (!ev)
+		return then;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = now;
+	ev->kind = OP25B_EV_QUARANTINED;
+	ev->action = OP25B_ACT_LIMIT;
+	ev->cls = OP25B_C_SMTP;
+	ev->family = li->key.family;
+	ev->ifindex = li->ifindex;
+	ev->sport = li->sport;
+	ev->dport = li->dport;
+	__builtin_memcpy(ev->saddr, li->key.addr, sizeof(ev->saddr));
+	__builtin_memcpy(ev->daddr, li->daddr, sizeof(ev->daddr));
+	if (bpf_ringbuf_output(&op25b_events, ev, sizeof(*ev), 0)) {
+		struct op25b_stats *st = bpf_map_lookup_elem(&op25b_stats, &zero);
+
+		if (st)
+			st->events_lost++;
+	}
+	return then;
+}
+
+/* The limiter, when the decision left it the packet: its judgement. */
+static __always_inline int limit(const struct op25b_cursor *c, __u32 l3off,
+				 __u32 l4off, __u32 family, __u32 ifindex,
+				 struct decision *d)
+{
+	struct limit_in li = {};
+
+	if (d->limit.then != J_REJECT)
+		d->limit.then = J_DROP;
+
+	if (limit_input(c, l3off, l4off, family, ifindex, d->limit.prefix6, &li))
+		return d->limit.then == J_REJECT ? J_REJECT : J_DROP;
+	return limit_judge(&li, d);
+}
+
+/* In functions of their own: their stack is not act's. */
+__noinline int op25b_limit_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
+			       struct decision *d)
+{
+	struct op25b_cursor c;
+
+	if (!pkt || !d)
+		return J_DROP;
+	c.data = (void *)(long)ctx->data;
+	c.data_end = (void *)(long)ctx->data_end;
+	c.len = c.data_end - c.data;
+	return limit(&c, pkt->l3off, pkt->l4off, pkt->family,
+		     ctx->ingress_ifindex, d);
+}
+
+__noinline int op25b_limit_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
+			      struct decision *d)
+{
+	struct op25b_cursor c;
+
+	if (!pkt || !d)
+		return J_DROP;
+	c.data = (void *)(long)skb->data;
+	c.data_end = (void *)(long)skb->data_end;
+	c.len = skb->len;
+	return limit(&c, pkt->l3off, pkt->l4off, pkt->family, skb->ifindex, d);
+}
+
+/*
+ * ---- act: what a judged packet gets ----
+ *
+ * Everything after the decision, once for both hooks: the limiter, the
+ * counters, the record and its event, the answer. A global function for
+ * each hook over the packet as the parser found it: the verifier walks
+ * it once, not once for every parser path that ends here. What differs
+ * between the hooks is only how the answer goes and what is returned.
+ */
+struct judged {
+	struct op25b_stats *st;
+	struct op25b_event *ev;
+	int send;		/* ev is to go out */
+};
+
+static __always_inline enum judgement judge(const struct op25b_cursor *c,
+					    const struct op25b_pkt *pkt,
+					    __u32 ifindex, int stripped,
+					    __u16 tci, struct decision *d,
+					    struct judged *o)
+{
+	__u32 zero = 0, l3off = pkt->l3off & OP25B_MAX_OFF;
+	__u32 l4off = pkt->l4off & OP25B_MAX_OFF;
+	enum judgement j;
+
+	j = account(d, &o->st);
+	if (j == J_PASS)
+		return j;
+	o->ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
+	o->send = note(c, l3off, l4off,
+		       EV_SHAPE(*pkt, d->cls, judgement_action(j)), ifindex,
+		       stripped, tci, o->ev);
+	return j;
+}
+
+__noinline int op25b_act_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
+			     struct decision *d)
+{
+	struct judged o = {};
+	struct op25b_cursor c;
+	enum judgement j;
+
+	if (!pkt || !d)
+		return XDP_PASS;
+	c.data = (void *)(long)ctx->data;
+	c.data_end = (void *)(long)ctx->data_end;
+	c.len = c.data_end - c.data;
+	if (d->j == J_LIMIT)
+		d->j = op25b_limit_xdp(ctx, pkt, d);
+	j = judge(&c, pkt, ctx->ingress_ifindex, 0, 0, d, &o);
+	if (j == J_PASS)
+		return XDP_PASS;
+	if (j == J_MONITOR) {
+		event_send(o.send, o.ev, o.st, OP25B_ACT_MONITOR);
+		return XDP_PASS;
+	}
+	if (j == J_REJECT && o.st &&
+	    !op25b_reject_xdp(ctx, pkt->l3off, pkt->l4off, pkt->l3end,
+			      PKT_SHAPE(*pkt))) {
+		o.st->rejected++;
+		event_send(o.send, o.ev, o.st, OP25B_ACT_REJECT);
+		return XDP_TX;
+	}
+	/* blocked; a reject that could build no RST is only dropped */
+	event_send(o.send, o.ev, o.st, OP25B_ACT_DROP);
+	return XDP_DROP;
+}
+
+__noinline int op25b_act_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
+			    struct decision *d)
+{
+	struct judged o = {};
+	struct op25b_cursor c;
+	enum judgement j;
+
+	if (!pkt || !d)
+		return TC_ACT_UNSPEC;
+	c.data = (void *)(long)skb->data;
+	c.data_end = (void *)(long)skb->data_end;
+	c.len = skb->len;
+	if (d->j == J_LIMIT)
+		d->j = op25b_limit_tc(skb, pkt, d);
+	j = judge(&c, pkt, skb->ifindex, skb->vlan_present, skb->vlan_tci, d,
+		  &o);
+	if (j == J_PASS)
+		return TC_ACT_UNSPEC;
+	if (j == J_MONITOR) {
+		event_send(o.send, o.ev, o.st, OP25B_ACT_MONITOR);
+		return TC_ACT_UNSPEC;
+	}
+	if (j == J_REJECT && o.st &&
+	    !op25b_reject_tc(skb, pkt->l3off, pkt->l4off, pkt->l3end,
+			     PKT_SHAPE(*pkt))) {
+		o.st->rejected++;
+		event_send(o.send, o.ev, o.st, OP25B_ACT_REJECT);
+		return bpf_redirect(skb->ifindex,
+				    op25b_egress ? BPF_F_INGRESS : 0);
+	}
+	event_send(o.send, o.ev, o.st, OP25B_ACT_DROP);
+	return TC_ACT_SHOT;
+}
+
+/*
+ * The entry points: parse, decide, and for a judged packet act. Only
+ * translating what act returns is left to them.
+ */
 SEC("xdp")
 int op25b_xdp(struct xdp_md *ctx)
 {
@@ -756,12 +1297,8 @@ int op25b_xdp(struct xdp_md *ctx)
 		.data_end = (void *)(long)ctx->data_end,
 	};
 	struct op25b_pkt pkt = {};
-	struct op25b_stats *st;
-	struct op25b_event *ev;
 	struct decision d;
-	enum judgement j;
-	__u32 zero = 0;
-	int cls, send;
+	int cls, r;
 
 	c.len = c.data_end - c.data;
 	cls = op25b_parse(&c, &pkt, op25b_l3);
@@ -770,28 +1307,9 @@ int op25b_xdp(struct xdp_md *ctx)
 	decide(&c, &pkt, cls, &d);
 	if (d.cls == OP25B_C_PASS)
 		return XDP_PASS;
-	j = account(&d, &st);
-	if (j == J_PASS)
-		return XDP_PASS;
-	ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
-	send = op25b_note_xdp(ctx, pkt.l3off, pkt.l4off,
-			      EV_SHAPE(pkt, d.cls, judgement_action(j)), ev);
-	switch (j) {
-	case J_MONITOR:
-		event_send(send, ev, st, OP25B_ACT_MONITOR);
-		return XDP_PASS;
-	case J_REJECT:
-		if (st && !op25b_reject_xdp(ctx, pkt.l3off, pkt.l4off,
-						 pkt.l3end, PKT_SHAPE(pkt))) {
-			st->rejected++;
-			event_send(send, ev, st, OP25B_ACT_REJECT);
-			return XDP_TX;
-		}
-		/* fallthrough: no RST could be built, it is only dropped */
-	default:
-		event_send(send, ev, st, OP25B_ACT_DROP);
-		return XDP_DROP;
-	}
+	r = op25b_act_xdp(ctx, &pkt, &d);
+	/* never XDP_ABORTED, whatever a bug in act might return */
+	return r == XDP_DROP || r == XDP_TX ? r : XDP_PASS;
 }
 
 SEC("tc")
@@ -799,13 +1317,9 @@ int op25b_tc(struct __sk_buff *skb)
 {
 	struct op25b_cursor c;
 	struct op25b_pkt pkt = {};
-	struct op25b_stats *st;
-	struct op25b_event *ev;
 	struct decision d;
-	enum judgement j;
-	__u32 zero = 0;
 	__u32 want;
-	int cls, send;
+	int cls;
 
 	/* Headers of a paged skb may sit outside the linear area. */
 	want = skb->len < OP25B_PULL_LEN ? skb->len : OP25B_PULL_LEN;
@@ -825,27 +1339,5 @@ int op25b_tc(struct __sk_buff *skb)
 	decide(&c, &pkt, cls, &d);
 	if (d.cls == OP25B_C_PASS)
 		return TC_ACT_UNSPEC;
-	j = account(&d, &st);
-	if (j == J_PASS)
-		return TC_ACT_UNSPEC;
-	ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
-	send = op25b_note_tc(skb, pkt.l3off, pkt.l4off,
-			     EV_SHAPE(pkt, d.cls, judgement_action(j)), ev);
-	switch (j) {
-	case J_MONITOR:
-		event_send(send, ev, st, OP25B_ACT_MONITOR);
-		return TC_ACT_UNSPEC;
-	case J_REJECT:
-		if (st && !op25b_reject_tc(skb, pkt.l3off, pkt.l4off,
-						pkt.l3end, PKT_SHAPE(pkt))) {
-			st->rejected++;
-			event_send(send, ev, st, OP25B_ACT_REJECT);
-			return bpf_redirect(skb->ifindex,
-					    op25b_egress ? BPF_F_INGRESS : 0);
-		}
-		/* fallthrough: no RST could be built, it is only dropped */
-	default:
-		event_send(send, ev, st, OP25B_ACT_DROP);
-		return TC_ACT_SHOT;
-	}
+	return op25b_act_tc(skb, &pkt, &d);
 }

@@ -27,6 +27,8 @@
 #define OP25B_PIN_ATTACH	"attachments"
 #define OP25B_PIN_OFFENDERS	"offenders"
 #define OP25B_PIN_EVENTS	"events"
+#define OP25B_PIN_LIMITER	"limiter"
+#define OP25B_PIN_SWEEPER	"sweeper"
 
 /* Program names as the kernel reports them (bpftool prog, status). */
 #define OP25B_PROG_XDP		"op25b_xdp"
@@ -36,7 +38,7 @@
  * The version of everything pinned. A controller that meets another one
  * neither reads nor writes it (doc/DESIGN.md, "Upgrades").
  */
-#define OP25B_LAYOUT		2
+#define OP25B_LAYOUT		3
 
 #define OP25B_ATTACH_MAX	1024
 
@@ -53,6 +55,7 @@ enum op25b_action {
 	OP25B_ACT_DROP		= 0,
 	OP25B_ACT_REJECT	= 1,
 	OP25B_ACT_MONITOR	= 2,
+	OP25B_ACT_LIMIT		= 3,	/* rate-limit new connections: op25b_limit */
 	OP25B_ACT_FORCE_U32	= 0xffffffffu,
 };
 
@@ -141,10 +144,36 @@ struct op25b_rule {
 
 #define OP25B_PORT_WORDS	(65536 / 64)
 
+/*
+ * Action limit (doc/DESIGN.md, "Rate limits and quarantine"): a denied
+ * subscriber's new connections (SYNs to a blocked port, not to an allowed
+ * relay) pass while its source's token bucket has a token: burst tokens,
+ * one more every interval_ns (period / rate). Beyond, they are blocked as
+ * 'then' says; with quarantine_ns, the source is then blocked for all
+ * SMTP until quarantine_ns after its last excess. Sources are IPv4
+ * addresses and IPv6 prefixes of prefix6 bits. rate and period_s are the
+ * operator's own words, kept to be written back as given.
+ */
+struct op25b_limit {
+	__u64 interval_ns;	/* one token per this, > 0 */
+	__u64 quarantine_ns;	/* 0: no quarantine */
+	__u32 burst;		/* bucket size, >= 1 */
+	__u32 rate;		/* connections a period */
+	__u32 period_s;		/* 1, 60 or 3600 */
+	enum op25b_action then;	/* OP25B_ACT_DROP or OP25B_ACT_REJECT */
+	__u8  prefix6;		/* IPv6 source bits that make a source, 1-128 */
+	__u8  _pad[7];
+};
+
+#define OP25B_LIMIT_PREFIX6_DEFAULT	64
+#define OP25B_LIMIT_RATE_MAX		1000000
+#define OP25B_QUARANTINE_MAX_NS		(365ULL * 86400 * 1000000000ULL)
+
 /* Blocked ports and the action: part of every snapshot. */
 struct op25b_config {
 	enum op25b_action action;
 	__u32 _pad;
+	struct op25b_limit limit;	/* when action is OP25B_ACT_LIMIT */
 	__u64 ports[OP25B_PORT_WORDS];	/* bit p set: TCP dport p blocked */
 };
 
@@ -256,6 +285,13 @@ struct op25b_stats {
 	/* what was reported of it */
 	__u64 events_suppressed; /* no event: its source had one too recently */
 	__u64 events_lost;	/* no event: the ring buffer was full */
+	/* action limit */
+	__u64 limit_passed;	/* new connections within the limit: passed */
+	__u64 limit_exceeded;	/* new connections over it: blocked */
+	__u64 quarantined;	/* segments of quarantined sources: blocked */
+	__u64 quarantines;	/* sources put in quarantine */
+	__u64 releases;		/* quarantines ended (expired or released) */
+	__u64 limit_full;	/* no limiter slot for a source: blocked */
 };
 
 /* Parser classes, in the order the decision core handles them. */
@@ -344,6 +380,56 @@ struct op25b_window {
 	__u64 seen;
 };
 
+/*
+ * The limiter: one entry per rate-limited source, shared by every CPU (a
+ * source's connections arrive on any of them), in sets of
+ * OP25B_LIMITER_WAYS entries; a source lives in the set its hash names.
+ * A packet updates its entry with atomics, never a lock. A source that
+ * finds its set full takes the entry of one that is neither quarantined
+ * nor short of tokens (forgetting it changes nothing); when there is
+ * none, it is blocked and counted as limit_full. Entries: a power of two,
+ * set when the maps are made (op25b_limiter_slots in the datapath).
+ */
+#define OP25B_LIMITER_WAYS	4
+#define OP25B_LIMITER_MIN	16384
+
+/* Limiter entries for a capacity: one per prefix, a power of two. */
+static inline __u32 op25b_limiter_for(__u32 cap)
+{
+	__u32 n = OP25B_LIMITER_MIN;
+
+	while (n < cap)
+		n <<= 1;
+	return n;
+}
+
+struct op25b_limiter {
+	struct op25b_src src;	/* family 0: free; IPv6 masked to prefix6 */
+	__u32 flags;		/* OP25B_LIM_* */
+	__u64 tat;		/* GCRA: when the bucket is full again */
+	__u64 until;		/* when its quarantine ends, if quarantined */
+	__u64 since;		/* when its quarantine began */
+	__u64 last_ns;		/* its last new connection */
+	__u32 passed;		/* new connections within the limit */
+	__u32 exceeded;		/* new connections over it */
+};
+
+enum op25b_limiter_flags {
+	OP25B_LIM_QUARANTINED	= 1 << 0,
+	/* quarantine ended (expired or released); the sweeper reports it */
+	OP25B_LIM_ENDED		= 1 << 1,
+	OP25B_LIM_BY_OPERATOR	= 1 << 2,	/* op25bctl quarantine release */
+};
+
+/*
+ * Quarantines end by themselves: a timer sweeps the limiter every
+ * OP25B_SWEEP_TICK_NS, 1/OP25B_SWEEP_PARTS of it each time, and sends a
+ * "released" event for every quarantine that ended.
+ */
+#define OP25B_SWEEP_TICK_NS	125000000ULL
+#define OP25B_SWEEP_SIZE	24	/* struct bpf_timer, cursor, armed */
+#define OP25B_SWEEP_PARTS	8
+
 /* The slot hash of a source: the same on both sides of the boundary. */
 static inline __u32 op25b_src_hash(const struct op25b_src *s)
 {
@@ -382,11 +468,23 @@ struct op25b_event {
 	__u16 vlan[OP25B_VLAN_MAX];
 	__u16 pppoe_sid;	/* host order, when pppoe is set */
 	__u8  pppoe;
-	__u8  _pad;
+	__u8  kind;		/* enum op25b_event_kind */
 	__u16 sport;		/* host order; 0 without a TCP header */
 	__u16 dport;
 	__u8  saddr[16];	/* IPv4 in the first 4 bytes */
 	__u8  daddr[16];
+};
+
+/*
+ * What an event reports. A quarantine event carries the source (masked
+ * as the limiter keys it) in saddr; "quarantined" the packet that put it
+ * there, "released" only the source, and action OP25B_ACT_LIMIT.
+ */
+enum op25b_event_kind {
+	OP25B_EV_BLOCKED	= 0,	/* a blocked (or monitored) packet */
+	OP25B_EV_QUARANTINED	= 1,
+	OP25B_EV_RELEASED	= 2,	/* its quarantine expired */
+	OP25B_EV_RELEASED_BY_OPERATOR = 3,
 };
 
 /* Hooks recorded in the attachments map. */

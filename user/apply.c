@@ -170,9 +170,16 @@ static void diff_config(const struct running *run, const struct conf *c,
 			struct diff *d, bool print)
 {
 	char now[256], want[256];
+	char wtext[ACTION_TEXT_LEN], ntext[ACTION_TEXT_LEN];
 
 	d->ports = memcmp(run->cfg.ports, c->ports, sizeof(c->ports)) != 0;
-	d->action = run->cfg.action != c->action;
+	{
+		struct op25b_config want = { .action = c->action, .limit = c->limit };
+
+		d->action = !action_equal(&run->cfg, &want);
+		action_format(&want, wtext, sizeof(wtext));
+		action_format(&run->cfg, ntext, sizeof(ntext));
+	}
 	if (!print)
 		return;
 	if (d->ports) {
@@ -190,10 +197,8 @@ static void diff_config(const struct running *run, const struct conf *c,
 		open_json_object(NULL);
 		print_string(PRINT_FP, NULL, "%s", "~ ");
 		print_string(PRINT_JSON, "op", NULL, "change");
-		print_string(PRINT_ANY, "action", "action %s",
-			     action_name(c->action));
-		print_string(PRINT_ANY, "was", " (was %s)",
-			     action_name(run->cfg.action));
+		print_string(PRINT_ANY, "action", "action %s", wtext);
+		print_string(PRINT_ANY, "was", " (was %s)", ntext);
 		close_json_object();
 		print_nl();
 	}
@@ -301,6 +306,7 @@ static int apply_run(const char *file, const struct conf *c,
 		cfg = engine_config(&e);
 		memcpy(cfg->ports, c->ports, sizeof(cfg->ports));
 		cfg->action = c->action;
+		cfg->limit = c->limit;
 		rc = policy_commit(&e);
 	}
 	/* else nothing to publish: policy_close drops the empty draft */
@@ -397,7 +403,7 @@ const char save_usage[] =
 static int save_write(FILE *f, struct engine *e)
 {
 	struct running run;
-	char buf[INET6_ADDRSTRLEN + 8], ports[65536 / 2];
+	char buf[INET6_ADDRSTRLEN + 8], ports[65536 / 2], atext[ACTION_TEXT_LEN];
 	size_t i;
 	int rc;
 
@@ -406,7 +412,8 @@ static int save_write(FILE *f, struct engine *e)
 		return rc;
 	ports_format(run.cfg.ports, ports, sizeof(ports));
 	fprintf(f, "# op25b policy (op25b.conf(5)), written by op25bctl save\n");
-	fprintf(f, "action %s\n", action_name(run.cfg.action));
+	action_format(&run.cfg, atext, sizeof(atext));
+	fprintf(f, "action %s\n", atext);
 	if (strcmp(ports, "(none)"))
 		fprintf(f, "port %s\n", ports);
 	else

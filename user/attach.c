@@ -1237,10 +1237,12 @@ int do_detach(int argc, char **argv)
 
 static void status_config(const struct op25b_config *cfg)
 {
+	char text[ACTION_TEXT_LEN];
 	__u32 p;
 
-	print_string(PRINT_ANY, "action", "action      %s\n",
-		     action_name(cfg->action));
+	action_format(cfg, text, sizeof(text));
+	print_string(PRINT_FP, NULL, "action      %s\n", text);
+	print_string(PRINT_JSON, "action", NULL, action_name(cfg->action));
 	print_string(PRINT_FP, NULL, "%s", "ports      ");
 	open_json_array("ports");
 	for (p = 0; p <= OP25B_PORT_MAX; p++)

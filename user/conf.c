@@ -205,19 +205,12 @@ static void add_ports(struct conf *c, const char *file, size_t line,
 static void set_action(struct conf *c, const char *file, size_t line,
 		       char **w, int n)
 {
-	char q[TOKEN_QUOTE_LEN];
-	int a;
+	struct op25b_limit limit;
+	char why[256];
+	__u32 a;
 
-	if (n != 2) {
-		conf_error(c, file, line, n < 2 ? "action: missing ACTION" :
-			   "action: one of drop, reject or monitor, not more");
-		return;
-	}
-	a = action_parse(w[1]);
-	if (a < 0) {
-		conf_error(c, file, line,
-			   "unknown action '%s' (drop, reject or monitor)",
-			   token_quote(w[1], q, sizeof(q)));
+	if (action_words_parse(n - 1, w + 1, &a, &limit, why, sizeof(why))) {
+		conf_error(c, file, line, "%s", why);
 		return;
 	}
 	if (c->action_set) {
@@ -225,7 +218,8 @@ static void set_action(struct conf *c, const char *file, size_t line,
 			   c->action_file, c->action_line);
 		return;
 	}
-	c->action = (__u32)a;
+	c->action = a;
+	c->limit = limit;
 	c->action_set = true;
 	c->action_file = file;
 	c->action_line = line;

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Action and blocked ports, as a snapshot holds them: names and checks. */
+/*
+ * Action and blocked ports, as a snapshot holds them: names, checks, and
+ * the words of an action, read (the CLI and op25b.conf say them alike)
+ * and written back as save writes them.
+ */
+#include <stdio.h>
 #include <string.h>
 #include "op25bctl.h"
 
@@ -7,6 +12,7 @@ static const char *const action_names[] = {
 	[OP25B_ACT_DROP]	= "drop",
 	[OP25B_ACT_REJECT]	= "reject",
 	[OP25B_ACT_MONITOR]	= "monitor",
+	[OP25B_ACT_LIMIT]	= "limit",
 };
 
 const char *action_name(__u32 action)
@@ -24,6 +30,202 @@ int action_parse(const char *s)
 		if (action_names[i] && !strcmp(s, action_names[i]))
 			return (int)i;
 	return -1;
+}
+
+/* Decimal digits only, at most max; -1 otherwise. */
+static int decimal(const char *s, size_t n, __u64 max, __u64 *out)
+{
+	__u64 v = 0;
+	size_t i;
+
+	if (!n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > max)
+			return -1;
+		v = v * 10 + (__u64)(s[i] - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static const struct unit {
+	const char *name;
+	__u64 ns;
+} durations[] = {
+	{ "d", 86400ULL * NSEC_PER_SEC }, { "h", 3600ULL * NSEC_PER_SEC },
+	{ "min", 60ULL * NSEC_PER_SEC }, { "s", NSEC_PER_SEC },
+	{ "ms", NSEC_PER_SEC / 1000 },
+};
+
+/* "1h", "30min", "90s", "2d", "1500ms": nanoseconds; -1 when not one. */
+static int duration_parse(const char *s, __u64 *ns)
+{
+	size_t n = strspn(s, "0123456789"), i;
+	__u64 v;
+
+	if (decimal(s, n, 1ULL << 40, &v))
+		return -1;
+	for (i = 0; i < sizeof(durations) / sizeof(durations[0]); i++)
+		if (!strcmp(s + n, durations[i].name)) {
+			*ns = v * durations[i].ns;
+			return 0;
+		}
+	return -1;
+}
+
+static void duration_format(__u64 ns, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(durations) / sizeof(durations[0]); i++)
+		if (!(ns % durations[i].ns)) {
+			snprintf(buf, len, "%llu%s",
+				 (unsigned long long)(ns / durations[i].ns),
+				 durations[i].name);
+			return;
+		}
+	snprintf(buf, len, "%lluns", (unsigned long long)ns);
+}
+
+static const char *period_name(__u32 s)
+{
+	return s == 1 ? "s" : s == 60 ? "min" : "h";
+}
+
+#define WHY(...)	(snprintf(why, whylen, __VA_ARGS__), -1)
+
+/* "limit" and what follows it. */
+static int limit_parse(int argc, char **argv, struct op25b_limit *l,
+		       char *why, size_t whylen)
+{
+	char q[TOKEN_QUOTE_LEN];
+	const char *slash, *arg;
+	__u64 v, burst = 0;
+	bool burst_set = false;
+	int i;
+
+	memset(l, 0, sizeof(*l));
+	l->then = OP25B_ACT_DROP;
+	l->prefix6 = OP25B_LIMIT_PREFIX6_DEFAULT;
+	if (argc < 1 || argv[0][0] == '-')
+		return WHY("action limit: missing RATE/PERIOD (e.g. 20/min)");
+	slash = strchr(argv[0], '/');
+	if (!slash)
+		return WHY("action limit: bad rate '%s': RATE/PERIOD, e.g. 20/min",
+			   token_quote(argv[0], q, sizeof(q)));
+	if (decimal(argv[0], (size_t)(slash - argv[0]), OP25B_LIMIT_RATE_MAX, &v) ||
+	    v < 1)
+		return WHY("action limit: bad rate '%s': RATE must be a number 1-%u",
+			   token_quote(argv[0], q, sizeof(q)), OP25B_LIMIT_RATE_MAX);
+	l->rate = (__u32)v;
+	if (!strcmp(slash + 1, "s"))
+		l->period_s = 1;
+	else if (!strcmp(slash + 1, "min"))
+		l->period_s = 60;
+	else if (!strcmp(slash + 1, "h"))
+		l->period_s = 3600;
+	else
+		return WHY("action limit: unknown period '%s' (s, min or h)",
+			   token_quote(slash + 1, q, sizeof(q)));
+	for (i = 1; i < argc; i++) {
+		if (i + 1 >= argc &&
+		    (!strcmp(argv[i], "--burst") || !strcmp(argv[i], "--then") ||
+		     !strcmp(argv[i], "--quarantine") ||
+		     !strcmp(argv[i], "--ipv6-prefix")))
+			return WHY("action limit: %s needs a value", argv[i]);
+		arg = argv[i + 1];
+		if (!strcmp(argv[i], "--burst")) {
+			if (decimal(arg, strlen(arg), OP25B_LIMIT_RATE_MAX, &burst) ||
+			    burst < 1)
+				return WHY("action limit: bad burst '%s': must be a number 1-%u",
+					   token_quote(arg, q, sizeof(q)),
+					   OP25B_LIMIT_RATE_MAX);
+			burst_set = true;
+		} else if (!strcmp(argv[i], "--then")) {
+			if (!strcmp(arg, "drop"))
+				l->then = OP25B_ACT_DROP;
+			else if (!strcmp(arg, "reject"))
+				l->then = OP25B_ACT_REJECT;
+			else
+				return WHY("action limit: --then '%s': drop or reject",
+					   token_quote(arg, q, sizeof(q)));
+		} else if (!strcmp(argv[i], "--quarantine")) {
+			if (duration_parse(arg, &v))
+				return WHY("action limit: bad quarantine '%s': a number and s, min, h or d, e.g. 1h",
+					   token_quote(arg, q, sizeof(q)));
+			if (v < NSEC_PER_SEC || v > OP25B_QUARANTINE_MAX_NS)
+				return WHY("action limit: quarantine '%s' out of range: 1s to 365d",
+					   token_quote(arg, q, sizeof(q)));
+			l->quarantine_ns = v;
+		} else if (!strcmp(argv[i], "--ipv6-prefix")) {
+			if (decimal(arg, strlen(arg), 128, &v) || v < 1)
+				return WHY("action limit: bad --ipv6-prefix '%s': a length 1-128",
+					   token_quote(arg, q, sizeof(q)));
+			l->prefix6 = (__u8)v;
+		} else {
+			return WHY("action limit: unknown option '%s'",
+				   token_quote(argv[i], q, sizeof(q)));
+		}
+		i++;
+	}
+	l->burst = burst_set ? (__u32)burst : l->rate;
+	l->interval_ns = (__u64)l->period_s * NSEC_PER_SEC / l->rate;
+	return 0;
+}
+
+int action_words_parse(int argc, char **argv, __u32 *action,
+		       struct op25b_limit *l, char *why, size_t whylen)
+{
+	char q[TOKEN_QUOTE_LEN];
+	int a;
+
+	memset(l, 0, sizeof(*l));
+	if (argc < 1)
+		return WHY("action: missing ACTION (drop, reject, monitor or limit)");
+	a = action_parse(argv[0]);
+	if (a < 0)
+		return WHY("unknown action '%s' (drop, reject, monitor or limit)",
+			   token_quote(argv[0], q, sizeof(q)));
+	if (a == OP25B_ACT_LIMIT) {
+		if (limit_parse(argc - 1, argv + 1, l, why, whylen))
+			return -1;
+	} else if (argc > 1) {
+		return WHY("action %s: unexpected argument '%s'", argv[0],
+			   token_quote(argv[1], q, sizeof(q)));
+	}
+	*action = (__u32)a;
+	return 0;
+}
+
+void action_format(const struct op25b_config *cfg, char *buf, size_t len)
+{
+	const struct op25b_limit *l = &cfg->limit;
+	char qd[32] = "", q[48] = "", p6[32] = "";
+
+	if (cfg->action != OP25B_ACT_LIMIT) {
+		snprintf(buf, len, "%s", action_name(cfg->action));
+		return;
+	}
+	if (l->quarantine_ns) {
+		duration_format(l->quarantine_ns, qd, sizeof(qd));
+		snprintf(q, sizeof(q), " --quarantine %s", qd);
+	}
+	if (l->prefix6 != OP25B_LIMIT_PREFIX6_DEFAULT)
+		snprintf(p6, sizeof(p6), " --ipv6-prefix %u", l->prefix6);
+	snprintf(buf, len, "limit %u/%s --burst %u%s%s%s", l->rate,
+		 period_name(l->period_s), l->burst,
+		 l->then == OP25B_ACT_REJECT ? " --then reject" : "", q, p6);
+}
+
+bool action_equal(const struct op25b_config *a, const struct op25b_config *b)
+{
+	if (a->action != b->action)
+		return false;
+	return a->action != OP25B_ACT_LIMIT ||
+	       !memcmp(&a->limit, &b->limit, sizeof(a->limit));
 }
 
 /* Decimal only: strtoul would take signs, spaces and "0x". */

@@ -56,8 +56,11 @@ static const struct cmd cmds[] = {
 	  "verdict and the rule that decided it (exit 3: blocked)", false, test_usage },
 	{ "port", do_port, "add|del|list [PORT...]",
 	  "blocked TCP destination ports", false, port_usage },
-	{ "action", do_action, "drop|reject|monitor",
+	{ "action", do_action,
+	  "drop|reject|monitor | limit RATE/PERIOD [--burst N] [--then drop|reject] [--quarantine DURATION]",
 	  "what happens to a blocked packet", false, action_usage },
+	{ "quarantine", do_quarantine, "[list] | release ADDR|PREFIX|--all",
+	  "sources action limit has put in quarantine", false, quarantine_usage },
 	{ "stats", do_stats, "[--interval SEC] [--prometheus]",
 	  "counters, summed over CPUs", false, stats_usage },
 	{ "top", do_top, "[-n N]",
@@ -92,9 +95,9 @@ static void usage(FILE *f)
 		"  -q, --quiet         no summaries on stderr\n"
 		"      --pin-dir DIR   pin directory (default %s)\n"
 		"      --capacity N    prefixes per table, when the maps are made\n"
+		"                      (default %u)\n"
 		"  -n, --netns NAME    network namespace /run/netns/NAME (as ip -n)\n"
 		"  -w, --wait SEC      wait at most SEC for another op25bctl (default %u)\n"
-		"                      (default %u)\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n"
 		"\n"

@@ -45,6 +45,8 @@ void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void p_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* What a libbpf or negative errno error code means (one static buffer). */
 const char *errstr(int err);
+/* "-h" or "--help", wherever a command meets it. */
+bool is_help(const char *s);
 /* Only with -v, on stderr. */
 void p_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -81,6 +83,8 @@ struct op25b_maps {
 	int stats;
 	int attach;
 	int offenders;
+	int limiter;		/* action limit's sources */
+	int sweeper;		/* the timer that ends quarantines */
 	int events;		/* the ring buffer */
 };
 
@@ -185,6 +189,7 @@ struct conf {
 	__u64 ports[OP25B_PORT_WORDS];	/* {25} unless 'port' says */
 	bool ports_set;
 	__u32 action;			/* drop unless 'action' says */
+	struct op25b_limit limit;	/* action limit's terms */
 	bool action_set;
 	const char *action_file;
 	size_t action_line;
@@ -209,6 +214,21 @@ void conf_free(struct conf *c);
 const char *action_name(__u32 action);
 /* enum op25b_action of a name, -1 for none. */
 int action_parse(const char *s);
+#define NSEC_PER_SEC	1000000000ULL
+
+/*
+ * The words of an action, as the CLI and op25b.conf say them: "drop",
+ * "reject", "monitor", or "limit RATE/PERIOD [--burst N] [--then
+ * drop|reject] [--quarantine DURATION] [--ipv6-prefix LEN]". -1 with one
+ * line in why on error, nothing set.
+ */
+int action_words_parse(int argc, char **argv, __u32 *action,
+		       struct op25b_limit *l, char *why, size_t whylen);
+/* cfg's action in those words, every limit term given: what save writes. */
+#define ACTION_TEXT_LEN	128
+void action_format(const struct op25b_config *cfg, char *buf, size_t len);
+/* The same action (and, for limit, the same terms)? */
+bool action_equal(const struct op25b_config *a, const struct op25b_config *b);
 /* A port 1-65535, decimal digits only. -1 when s is not one. */
 int port_parse(const char *s, __u32 *port);
 bool config_port_blocked(const struct op25b_config *cfg, __u32 port);
@@ -260,7 +280,7 @@ int attach_save(FILE *f);
 /* Each command's full help, for 'help CMD' and 'CMD --help'. */
 extern const char attach_usage[], detach_usage[], status_usage[],
 	deny_usage[], allow_usage[], del_usage[], flush_usage[], list_usage[],
-	test_usage[], port_usage[], action_usage[], stats_usage[],
+	test_usage[], port_usage[], action_usage[], quarantine_usage[], stats_usage[],
 	top_usage[], monitor_usage[], apply_usage[], save_usage[];
 
 int do_attach(int argc, char **argv);	/* attach.c */
@@ -277,6 +297,7 @@ int do_list(int argc, char **argv);
 int do_test(int argc, char **argv);
 int do_port(int argc, char **argv);	/* port.c */
 int do_action(int argc, char **argv);
+int do_quarantine(int argc, char **argv);
 int do_stats(int argc, char **argv);	/* stats.c */
 int do_top(int argc, char **argv);	/* top.c */
 int do_monitor(int argc, char **argv);	/* monitor.c */

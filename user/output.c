@@ -297,3 +297,8 @@ void p_debug(const char *fmt, ...)
 	vmessage("", fmt, ap);
 	va_end(ap);
 }
+
+bool is_help(const char *s)
+{
+	return !strcmp(s, "-h") || !strcmp(s, "--help");
+}

@@ -76,6 +76,12 @@ static const struct pinned_map {
 	  offsetof(struct op25b_maps, offenders),
 	  BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
 	  sizeof(struct op25b_offender), false },
+	{ OP25B_PIN_LIMITER, "op25b_limiter",
+	  offsetof(struct op25b_maps, limiter),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_limiter), true },
+	{ OP25B_PIN_SWEEPER, "op25b_sweeper",
+	  offsetof(struct op25b_maps, sweeper),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), OP25B_SWEEP_SIZE, false },
 	/* a ring buffer has neither key nor value */
 	{ OP25B_PIN_EVENTS, "op25b_events",
 	  offsetof(struct op25b_maps, events),
@@ -461,10 +467,14 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 	}
 	if (!cap)
 		cap = g.capacity ? g.capacity : OP25B_CAPACITY_DEFAULT;
-	if (engine_size_object(skel->obj, cap)) {
+	if (engine_size_object(skel->obj, cap) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_limiter,
+				     op25b_limiter_for(cap))) {
 		p_err("cannot size the policy maps for %u prefixes", cap);
 		return EXIT_RUNTIME;
 	}
+	/* every instance hashes sources onto the entries the limiter has */
+	skel->rodata->op25b_limiter_slots = op25b_limiter_for(cap);
 	return EXIT_OK;
 }
 

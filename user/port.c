@@ -11,11 +11,6 @@
 
 /* The highest port the bitmap holds: 65535. */
 
-static bool is_help(const char *s)
-{
-	return !strcmp(s, "-h") || !strcmp(s, "--help");
-}
-
 /* "-5" is a bad number, not an unknown option. */
 static bool is_option(const char *s)
 {
@@ -173,56 +168,89 @@ int do_port(int argc, char **argv)
 
 const char action_usage[] =
 	"Usage: op25bctl action [drop|reject|monitor]\n"
+	"       op25bctl action limit RATE/PERIOD [--burst N] [--then drop|reject]\n"
+	"                             [--quarantine DURATION] [--ipv6-prefix LEN]\n"
 	"\n"
 	"What happens to a packet the policy blocks: drop (the default),\n"
 	"reject (dropped, and the sender gets a TCP RST, so its client fails\n"
 	"at once instead of timing out; fragments and malformed packets are\n"
 	"only dropped), or monitor (it passes and is counted: a dry run\n"
-	"before enforcing). Without an argument, print the current action.\n";
+	"before enforcing). Without an argument, print the current action.\n"
+	"\n"
+	"limit lets a denied subscriber's new SMTP connections (SYNs to a\n"
+	"blocked port, not to an allowed relay) through at RATE per PERIOD\n"
+	"(s, min or h) per source address (per /64 for IPv6, --ipv6-prefix),\n"
+	"with bursts of N (default RATE); beyond, they are blocked as --then\n"
+	"says (default drop). Segments that are not SYNs pass. With\n"
+	"--quarantine DURATION (s, min, h or d; at least 1s), a source over the\n"
+	"limit is blocked for all SMTP until DURATION after its last excess:\n"
+	"see 'op25bctl quarantine'. Example: action limit 20/min --burst 10\n"
+	"--then reject --quarantine 1h\n";
 
 static int action_show(void)
 {
 	struct op25b_config cfg;
+	char text[ACTION_TEXT_LEN];
 	int err;
 
 	err = config_open_ro(&cfg);
 	if (err)
 		return err;
+	action_format(&cfg, text, sizeof(text));
 	open_json_object(NULL);
-	print_string(PRINT_ANY, "action", "%s", action_name(cfg.action));
+	print_string(PRINT_FP, NULL, "%s", text);
+	print_string(PRINT_JSON, "action", NULL, action_name(cfg.action));
+	if (cfg.action == OP25B_ACT_LIMIT) {
+		open_json_object("limit");
+		print_uint(PRINT_JSON, "rate", NULL, cfg.limit.rate);
+		print_uint(PRINT_JSON, "period_s", NULL, cfg.limit.period_s);
+		print_uint(PRINT_JSON, "burst", NULL, cfg.limit.burst);
+		print_string(PRINT_JSON, "then", NULL, action_name(cfg.limit.then));
+		print_uint(PRINT_JSON, "quarantine_s", NULL,
+			   cfg.limit.quarantine_ns / NSEC_PER_SEC);
+		print_uint(PRINT_JSON, "ipv6_prefix", NULL, cfg.limit.prefix6);
+		close_json_object();
+	}
 	close_json_object();
 	print_nl();
 	output_end();
 	return EXIT_OK;
 }
 
-static int action_set(__u32 action)
+static int action_set(__u32 action, const struct op25b_limit *limit)
 {
-	struct op25b_config *cfg;
+	struct op25b_config *cfg, want = { .action = action };
+	char was[ACTION_TEXT_LEN], now[ACTION_TEXT_LEN];
 	struct op25b_maps m;
 	struct engine e;
-	__u32 old;
+	bool same;
 	int err;
 
 	err = config_open_rw(&m, &e, &cfg);
 	if (err)
 		return err;
-	old = cfg->action;
-	if (old != action) {
+	want.limit = *limit;
+	same = action_equal(cfg, &want);
+	action_format(cfg, was, sizeof(was));
+	action_format(&want, now, sizeof(now));
+	if (!same) {
 		cfg->action = action;
+		cfg->limit = *limit;
 		err = policy_commit(&e);
 	}
 	policy_close(&m, &e);
-	if (!err && old == action)
-		p_info("action %s (unchanged)", action_name(action));
+	if (!err && same)
+		p_info("action %s (unchanged)", now);
 	else if (!err)
-		p_info("action %s (was %s)", action_name(action),
-		       action_name(old));
+		p_info("action %s (was %s)", now, was);
 	return err;
 }
 
 int do_action(int argc, char **argv)
 {
+	struct op25b_limit limit;
+	char why[256];
+	__u32 action;
 	size_t i;
 
 	for (i = 0; i < (size_t)argc; i++) {
@@ -231,20 +259,11 @@ int do_action(int argc, char **argv)
 			return EXIT_OK;
 		}
 	}
-	for (i = 0; i < (size_t)argc; i++) {
-		if (is_option(argv[i])) {
-			p_err("action: unknown option '%s'", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
 	if (!argc)
 		return action_show();
-	if (argc > 1) {
-		p_err("action: unexpected argument '%s'", argv[1]);
+	if (action_words_parse(argc, argv, &action, &limit, why, sizeof(why))) {
+		p_err("%s", why);
 		return EXIT_USAGE;
 	}
-	if (action_parse(argv[0]) >= 0)
-		return action_set((__u32)action_parse(argv[0]));
-	p_err("unknown action '%s' (drop, reject or monitor)", argv[0]);
-	return EXIT_USAGE;
+	return action_set(action, &limit);
 }

@@ -31,6 +31,12 @@ static const struct stat_field {
 	STAT(rejected, "Judged packets blocked and answered with a TCP RST"),
 	STAT(events_suppressed, "Blocked attempts without an event: their source had one within the interval"),
 	STAT(events_lost, "Blocked attempts without an event: the ring buffer was full"),
+	STAT(limit_passed, "Action limit: segments of denied subscribers passed, new connections within the limit and segments of open ones"),
+	STAT(limit_exceeded, "Action limit: new connections over the limit, blocked"),
+	STAT(quarantined, "Action limit: segments of quarantined sources, blocked"),
+	STAT(quarantines, "Action limit: sources put in quarantine"),
+	STAT(releases, "Action limit: quarantines ended, expired or released"),
+	STAT(limit_full, "Action limit: segments blocked for want of a limiter slot for their source"),
 };
 #undef STAT
 

@@ -55,11 +55,6 @@ static int parse_table(const char *verb, const char *s, enum table *t)
 	return EXIT_USAGE;
 }
 
-static bool is_help(const char *s)
-{
-	return !strcmp(s, "-h") || !strcmp(s, "--help");
-}
-
 /* "-5" is a bad number, not an unknown option. */
 static bool is_option(const char *s)
 {
@@ -611,6 +606,10 @@ int do_test(int argc, char **argv)
 	if (blocked && cfg.action == OP25B_ACT_MONITOR)
 		print_string(PRINT_ANY, "action",
 			     " (action %s: passes, counted as monitored)",
+			     action_name(cfg.action));
+	else if (blocked && cfg.action == OP25B_ACT_LIMIT)
+		print_string(PRINT_ANY, "action",
+			     " (action %s: new connections pass within the limit, unless the source is in quarantine)",
 			     action_name(cfg.action));
 	else
 		print_string(blocked ? PRINT_ANY : PRINT_JSON, "action",

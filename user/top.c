@@ -16,7 +16,6 @@
 #include "op25bctl.h"
 
 #define TOP_DEFAULT	20
-#define NSEC_PER_SEC	1000000000ULL
 
 int count_parse(const char *s, unsigned long max, unsigned long *n)
 {

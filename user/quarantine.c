@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * quarantine: the sources action limit has put in quarantine, read from
+ * the limiter the datapath keeps (op25b.h), and their release. A release
+ * ends the quarantine at once (the datapath reads the flags on every
+ * packet) and refills the source's tokens; the datapath's sweeper sends
+ * the "released" event within a second.
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include "op25bctl.h"
+
+const char quarantine_usage[] =
+	"Usage: op25bctl quarantine [list]\n"
+	"       op25bctl quarantine release ADDR|PREFIX|--all\n"
+	"\n"
+	"The sources that action limit has put in quarantine: each one's\n"
+	"address (a /64 for IPv6, or what --ipv6-prefix says), the time left,\n"
+	"when it began and why (new connections over the limit). release ends\n"
+	"the quarantine of the source ADDR is in, of every source inside\n"
+	"PREFIX, or of all; the source's tokens are refilled, and 'monitor'\n"
+	"shows a \"released\" event. A quarantine ends by itself DURATION after\n"
+	"the source's last excess.\n";
+
+struct limiter_view {
+	struct op25b_limiter *e;
+	size_t n;
+	size_t bytes;
+};
+
+static int limiter_map(int fd, bool rw, struct limiter_view *v)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	void *p;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		p_err("cannot read the limiter map: %s", errstr(-errno));
+		return EXIT_RUNTIME;
+	}
+	v->n = info.max_entries;
+	v->bytes = v->n * sizeof(*v->e);
+	p = mmap(NULL, v->bytes, PROT_READ | (rw ? PROT_WRITE : 0), MAP_SHARED,
+		 fd, 0);
+	if (p == MAP_FAILED) {
+		p_err("cannot map the limiter: %s", errstr(-errno));
+		return EXIT_RUNTIME;
+	}
+	v->e = p;
+	return EXIT_OK;
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * NSEC_PER_SEC + (__u64)ts.tv_nsec;
+}
+
+/* In quarantine now: flagged, and its end still ahead. */
+static bool in_quarantine(const struct op25b_limiter *e, __u64 now)
+{
+	__u32 f = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+
+	return e->src.family && (f & OP25B_LIM_QUARANTINED) &&
+	       (__s64)(e->until - now) > 0;
+}
+
+static void source_format(const struct op25b_limiter *e, __u8 prefix6,
+			  char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	addr_format(e->src.family, e->src.addr, a, sizeof(a));
+	if (e->src.family == 6 && prefix6 < 128)
+		snprintf(buf, len, "%s/%u", a, prefix6);
+	else
+		snprintf(buf, len, "%s", a);
+}
+
+static void left_format(__u64 ns, char *buf, size_t len)
+{
+	__u64 s = (ns + NSEC_PER_SEC - 1) / NSEC_PER_SEC;
+
+	if (s >= 86400)
+		snprintf(buf, len, "%llud%02lluh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, len, "%lluh%02llum", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, len, "%llum%02llus", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%llus", s);
+}
+
+static int quarantine_list(void)
+{
+	struct op25b_config cfg;
+	struct limiter_view v;
+	struct op25b_maps m;
+	struct engine e;
+	char src[INET6_ADDRSTRLEN + 8], left[32], since[32], reason[192];
+	char rate[ACTION_TEXT_LEN];
+	__u64 now;
+	size_t i;
+	int rc;
+
+	rc = policy_open_read(&m, &e);
+	if (rc)
+		return rc;
+	cfg = engine_live(&e)->cfg;
+	rc = limiter_map(m.limiter, false, &v);
+	if (rc) {
+		policy_close(&m, &e);
+		return rc;
+	}
+	snprintf(rate, sizeof(rate), "%u/%s", cfg.limit.rate,
+		 cfg.limit.period_s == 1 ? "s" : cfg.limit.period_s == 60 ? "min" : "h");
+	now = now_ns();
+	if (!g.json)
+		printf("%-43s %-8s %-19s %s\n", "SOURCE", "LEFT", "SINCE",
+		       "REASON");
+	open_json_array(NULL);
+	for (i = 0; i < v.n; i++) {
+		const struct op25b_limiter *q = &v.e[i];
+
+		if (!in_quarantine(q, now))
+			continue;
+		source_format(q, cfg.limit.prefix6, src, sizeof(src));
+		left_format(q->until - now, left, sizeof(left));
+		dp_time_format(q->since, false, since, sizeof(since));
+		if (cfg.action == OP25B_ACT_LIMIT)
+			snprintf(reason, sizeof(reason),
+				 "new connections over %s: %u over, %u within",
+				 rate, q->exceeded, q->passed);
+		else
+			snprintf(reason, sizeof(reason),
+				 "new connections over the limit: %u over, %u within",
+				 q->exceeded, q->passed);
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "source", "%-43s ", src);
+		print_string(PRINT_FP, NULL, "%-8s ", left);
+		print_uint(PRINT_JSON, "left_s", NULL,
+			   (q->until - now + NSEC_PER_SEC - 1) / NSEC_PER_SEC);
+		print_string(PRINT_ANY, "since", "%-19s ", since);
+		print_uint(PRINT_JSON, "exceeded", NULL, q->exceeded);
+		print_uint(PRINT_JSON, "passed", NULL, q->passed);
+		print_string(PRINT_ANY, "reason", "%s", reason);
+		close_json_object();
+		print_nl();
+	}
+	close_json_array();
+	output_end();
+	munmap(v.e, v.bytes);
+	policy_close(&m, &e);
+	return EXIT_OK;
+}
+
+/* addr with only its first bits kept. */
+static void mask_bits(__u8 *addr, __u32 bits)
+{
+	__u32 i;
+
+	for (i = 0; i < 16; i++) {
+		if (bits >= 8 * (i + 1))
+			continue;
+		addr[i] = bits <= 8 * i ? 0 : addr[i] & (__u8)(0xff00 >> (bits - 8 * i));
+	}
+}
+
+/*
+ * Does the entry's source match what the operator named: for a bare
+ * address, the source it is in (an IPv6 address's first prefix6 bits);
+ * for a prefix, any source inside it.
+ */
+static bool source_match(const struct op25b_limiter *q, const struct prefix *p,
+			 bool bare, __u8 prefix6)
+{
+	__u8 want[16];
+
+	if ((q->src.family == 4) != (p->family == AF_INET))
+		return false;
+	if (!bare)
+		return prefix_contains(p, q->src.addr);
+	memcpy(want, p->addr, sizeof(want));
+	if (p->family == AF_INET6)
+		mask_bits(want, prefix6);
+	return !memcmp(want, q->src.addr, p->family == AF_INET ? 4 : 16);
+}
+
+/* End one quarantine: the datapath sees it at once, the sweeper reports it. */
+static void release_one(struct op25b_limiter *q)
+{
+	__u32 f = __atomic_load_n(&q->flags, __ATOMIC_ACQUIRE), nf;
+
+	__atomic_store_n(&q->tat, 0, __ATOMIC_RELAXED);
+	do {
+		nf = (f & ~OP25B_LIM_QUARANTINED) | OP25B_LIM_ENDED |
+		     OP25B_LIM_BY_OPERATOR;
+	} while (!__atomic_compare_exchange_n(&q->flags, &f, nf, false,
+					      __ATOMIC_ACQ_REL,
+					      __ATOMIC_ACQUIRE));
+}
+
+static int quarantine_release(int argc, char **argv)
+{
+	char why[128], q[TOKEN_QUOTE_LEN], text[INET6_ADDRSTRLEN + 8];
+	struct op25b_config cfg;
+	struct limiter_view v;
+	struct op25b_maps m;
+	struct engine e;
+	struct prefix p = {};
+	bool all, bare = false;
+	size_t i, n = 0;
+	__u64 now;
+	int rc;
+
+	if (argc != 1) {
+		p_err(argc ? "quarantine release: one ADDR, PREFIX or --all, not more" :
+			     "quarantine release: missing ADDR, PREFIX or --all");
+		return EXIT_USAGE;
+	}
+	all = !strcmp(argv[0], "--all");
+	if (!all) {
+		if (argv[0][0] == '-') {
+			p_err("quarantine release: unknown option '%s'",
+			      token_quote(argv[0], q, sizeof(q)));
+			return EXIT_USAGE;
+		}
+		if (prefix_parse(argv[0], &p, why, sizeof(why))) {
+			p_err("bad address '%s': %s",
+			      token_quote(argv[0], q, sizeof(q)), why);
+			return EXIT_USAGE;
+		}
+		bare = !strchr(argv[0], '/');
+	}
+	/* a writer: serialised with every other change */
+	rc = policy_open_read(&m, &e);
+	if (rc)
+		return rc;
+	cfg = engine_live(&e)->cfg;
+	policy_close(&m, &e);
+	rc = pin_lock();
+	if (!rc)
+		rc = maps_open(&m, false);
+	if (rc)
+		return rc;
+	rc = limiter_map(m.limiter, true, &v);
+	if (rc) {
+		maps_close(&m);
+		return rc;
+	}
+	now = now_ns();
+	for (i = 0; i < v.n; i++) {
+		if (!in_quarantine(&v.e[i], now) ||
+		    (!all && !source_match(&v.e[i], &p, bare, cfg.limit.prefix6)))
+			continue;
+		source_format(&v.e[i], cfg.limit.prefix6, text, sizeof(text));
+		release_one(&v.e[i]);
+		n++;
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "released", "released %s", text);
+		close_json_object();
+		print_nl();
+	}
+	munmap(v.e, v.bytes);
+	maps_close(&m);
+	if (!n && !all) {
+		p_err("%s is not in quarantine", token_quote(argv[0], q, sizeof(q)));
+		return EXIT_RUNTIME;
+	}
+	p_info("%zu source%s released", n, n == 1 ? "" : "s");
+	output_end();
+	return EXIT_OK;
+}
+
+int do_quarantine(int argc, char **argv)
+{
+	char q[TOKEN_QUOTE_LEN];
+	int i;
+
+	for (i = 0; i < argc; i++)
+		if (is_help(argv[i])) {
+			fputs(quarantine_usage, stdout);
+			return EXIT_OK;
+		}
+	if (!argc || !strcmp(argv[0], "list")) {
+		if (argc > 1) {
+			p_err("quarantine list: unexpected argument '%s'",
+			      token_quote(argv[1], q, sizeof(q)));
+			return EXIT_USAGE;
+		}
+		return quarantine_list();
+	}
+	if (!strcmp(argv[0], "release"))
+		return quarantine_release(argc - 1, argv + 1);
+	p_err("quarantine: unknown subcommand '%s' (list or release)",
+	      token_quote(argv[0], q, sizeof(q)));
+	return EXIT_USAGE;
+}
