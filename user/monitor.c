@@ -47,6 +47,38 @@ static const char *class_name(__u8 cls)
 	return "unknown";
 }
 
+/* A quarantine began or ended: the source, and for a beginning its packet. */
+static void quarantine_print(const struct op25b_event *ev, const char *t)
+{
+	char a[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE + 8];
+	char dst[INET6_ADDRSTRLEN + 8];
+	const char *what = ev->kind == OP25B_EV_QUARANTINED ? "quarantined" :
+			   ev->kind == OP25B_EV_RELEASED ? "released" :
+			   "released by operator";
+
+	addr_format(ev->family, ev->saddr, a, sizeof(a));
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "time", "%s ", t);
+	print_string(PRINT_ANY, "event", "%s ", what);
+	print_uint(PRINT_JSON, "family", NULL, ev->family);
+	print_string(PRINT_ANY, "saddr", "%s", a);
+	if (ev->kind == OP25B_EV_QUARANTINED) {
+		ifindex_format(ev->ifindex, ifname, sizeof(ifname));
+		endpoint_format(ev->family, ev->daddr, ev->dport, dst, sizeof(dst));
+		print_string(PRINT_FP, NULL, " (over the limit, to %s", dst);
+		print_string(PRINT_FP, NULL, " on %s)", ifname);
+		addr_format(ev->family, ev->daddr, a, sizeof(a));
+		print_string(PRINT_JSON, "daddr", NULL, a);
+		print_uint(PRINT_JSON, "dport", NULL, ev->dport);
+		print_string(PRINT_JSON, "interface", NULL, ifname);
+		print_uint(PRINT_JSON, "ifindex", NULL, ev->ifindex);
+	}
+	close_json_object();
+	print_nl();
+	output_end();
+	fflush(stdout);
+}
+
 static void event_print(const struct op25b_event *ev)
 {
 	char t[48], ifname[IF_NAMESIZE + 8], a[INET6_ADDRSTRLEN];
@@ -54,12 +86,17 @@ static void event_print(const struct op25b_event *ev)
 	int i, nvlan = ev->nvlan < OP25B_VLAN_MAX ? ev->nvlan : OP25B_VLAN_MAX;
 
 	dp_time_format(ev->ts_ns, true, t, sizeof(t));
+	if (ev->kind != OP25B_EV_BLOCKED) {
+		quarantine_print(ev, t);
+		return;
+	}
 	ifindex_format(ev->ifindex, ifname, sizeof(ifname));
 	endpoint_format(ev->family, ev->saddr, ev->sport, src, sizeof(src));
 	endpoint_format(ev->family, ev->daddr, ev->dport, dst, sizeof(dst));
 
 	open_json_object(NULL);
 	print_string(PRINT_ANY, "time", "%s ", t);
+	print_string(PRINT_JSON, "event", NULL, "blocked");
 	print_string(PRINT_ANY, "interface", "%s ", ifname);
 	print_uint(PRINT_JSON, "ifindex", NULL, ev->ifindex);
 	print_uint(PRINT_JSON, "family", NULL, ev->family);

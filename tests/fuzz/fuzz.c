@@ -62,6 +62,7 @@
 #define ACTION_CYCLE	8
 #define MONITOR_BLOCK	7
 #define REJECT_BLOCKS	2
+#define LIMIT_BLOCK	3	/* and LIMIT_BLOCK + 3: action limit */
 #define COVERAGE_MIN	100000
 #define PROGRESS_EVERY	1000000
 /*
@@ -78,6 +79,8 @@
 #define TABLE_HIGH		6000
 
 #define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
+/* Percent of subscriber-side sources that are one of a few busy hosts. */
+#define BUSY_PCT	30
 
 #define DEFAULT_PACKETS	200000
 #define DEFAULT_SEED	1
@@ -273,10 +276,20 @@ static const struct oracle_rule *pick_rule(int table, int family)
  */
 static void pick_addr(int family, uint8_t *a, int table)
 {
+	/* busy hosts: the same few sources again and again, for the limiter */
+	static const char *const busy4[] = { "10.0.0.25", "192.0.2.7",
+					     "100.64.1.1" };
+	static const char *const busy6[] = { "2001:db8:5::25",
+					     "2001:db8:5:0:1::7", "fd00::25" };
 	unsigned int nbits = family == 4 ? 32 : 128, bit;
 	size_t n = nbits / 8;
 	const struct oracle_rule *r;
 
+	if (table == T_SUB && chance(BUSY_PCT)) {
+		inet_pton(family == 4 ? AF_INET : AF_INET6,
+			  family == 4 ? busy4[below(3)] : busy6[below(3)], a);
+		return;
+	}
 	fill_random(a, n);
 	if (chance(10))
 		return;
@@ -797,6 +810,9 @@ static const struct {
 	STAT_FIELD(not_subscriber), STAT_FIELD(exempt),
 	STAT_FIELD(relay),	STAT_FIELD(blocked),
 	STAT_FIELD(monitored),	STAT_FIELD(rejected),
+	STAT_FIELD(limit_passed), STAT_FIELD(limit_exceeded),
+	STAT_FIELD(quarantined), STAT_FIELD(quarantines),
+	STAT_FIELD(limit_full),
 #undef STAT_FIELD
 };
 
@@ -807,11 +823,14 @@ static const struct {
  * purpose: whether an event is suppressed depends on the time since the
  * source's last one (OP25B_EVENT_INTERVAL_NS of wall time, not the packet),
  * and whether it is lost on the ring buffer filling up as nobody reads it;
- * neither is a property of the packet, which is all the oracle sees. The
- * unit test checks both exactly. Every other counter is compared.
+ * neither is a property of the packet, which is all the oracle sees.
+ * releases are counted by the limiter's sweeper, on a timer of its own.
+ * The unit tests check those three exactly. Every other counter is
+ * compared; limit_full among them, which the oracle never moves: the
+ * limiter is made large enough here never to run out.
  */
 _Static_assert(sizeof(struct op25b_stats) ==
-		       (ARRAY_LEN(stat_fields) + 2) * sizeof(__u64),
+		       (ARRAY_LEN(stat_fields) + 3) * sizeof(__u64),
 	       "a counter of struct op25b_stats is neither compared nor excluded");
 
 static uint64_t stat_get(const struct op25b_stats *s, size_t i)
@@ -991,6 +1010,10 @@ static void replay_window(int mode)
 		if (w->l3 != (mode == MODE_L3))
 			continue;
 		r = oracle_judge(&oracle, w->l3, w->b, w->len);
+		if (r.judgement == ORACLE_J_LIMIT) {
+			/* the limiter moved on: a replay judges differently */
+			continue;
+		}
 		for (p = 0; p < 2; p++) {
 			struct oracle_rst rst;
 			__u32 ret;
@@ -1364,20 +1387,60 @@ static unsigned int block_action(unsigned long block)
 
 	if (slot == MONITOR_BLOCK)
 		return OP25B_ACT_MONITOR;
+	if (slot == LIMIT_BLOCK || slot == LIMIT_BLOCK + 3)
+		return OP25B_ACT_LIMIT;
 	/* spread out, not side by side */
 	if (slot % (ACTION_CYCLE / REJECT_BLOCKS) == 1)
 		return OP25B_ACT_REJECT;
 	return OP25B_ACT_DROP;
 }
 
+/*
+ * Action limit's terms in the fuzzer: a token every 5 ms, bursts of 2, a
+ * quarantine of 20 ms, IPv6 sources of FUZZ_PREFIX6 bits; 'then' turns
+ * between drop and reject from one limit block to the next. The clock
+ * the datapath is fed moves on by up to CLOCK_STEP_MAX ns a packet, so
+ * sources come back to find tokens, excesses and quarantines alike.
+ */
+#define LIMIT_INTERVAL_NS	5000000ULL
+#define LIMIT_BURST		2
+#define LIMIT_QUARANTINE_NS	40000000ULL
+#define FUZZ_PREFIX6		56
+#define CLOCK_STEP_MAX		5000ULL
+#define LIMITER_ENTRIES		(1u << 18)
+
+static uint64_t fuzz_clock = 1000ULL * 1000000000ULL;
+static struct oracle_limiter limiters[MODE_COUNT];
+static unsigned long limit_seen[3], quarantines_seen;	/* by oracle_limited */
+
 /* Inside a transaction: published with its commit. */
-static void set_action(unsigned int action)
+static void set_action(unsigned int action, unsigned long block)
 {
+	struct oracle_limit l = {
+		.interval_ns = LIMIT_INTERVAL_NS,
+		.quarantine_ns = LIMIT_QUARANTINE_NS,
+		.burst = LIMIT_BURST,
+		.then = (block / ACTION_CYCLE) % 2 ? OP25B_ACT_REJECT :
+						     OP25B_ACT_DROP,
+		.prefix6 = FUZZ_PREFIX6,
+	};
 	int m;
 
 	oracle.action = action;
-	for (m = 0; m < MODE_COUNT; m++)
-		engine_config(&targets[m].eng)->action = action;
+	oracle.limit = l;
+	for (m = 0; m < MODE_COUNT; m++) {
+		struct op25b_config *cfg = engine_config(&targets[m].eng);
+
+		cfg->action = action;
+		memset(&cfg->limit, 0, sizeof(cfg->limit));
+		cfg->limit.interval_ns = l.interval_ns;
+		cfg->limit.quarantine_ns = l.quarantine_ns;
+		cfg->limit.burst = l.burst;
+		cfg->limit.then = l.then;
+		cfg->limit.prefix6 = (__u8)l.prefix6;
+		cfg->limit.rate = 1000;
+		cfg->limit.period_s = 1;
+	}
 }
 
 static int setup_policy(void)
@@ -1408,7 +1471,7 @@ static int setup_policy(void)
 	}
 	for (j = 0; j < ARRAY_LEN(blocked_ports); j++)
 		oracle.port_blocked[blocked_ports[j]] = 1;
-	set_action(OP25B_ACT_DROP);
+	set_action(OP25B_ACT_DROP, 0);
 	if (populate(T_SUB, INITIAL_PER_TREE) ||
 	    populate(T_RELAY, INITIAL_PER_TREE))
 		return -1;
@@ -1566,6 +1629,10 @@ static int load_targets(char *why, size_t size)
 		}
 		targets[m].skel = skel;
 		skel->rodata->op25b_l3 = m == MODE_L3;
+		/* never a full set: the oracle's limiter has no sets to fill */
+		bpf_map__set_max_entries(skel->maps.op25b_limiter,
+					 LIMITER_ENTRIES);
+		skel->rodata->op25b_limiter_slots = LIMITER_ENTRIES;
 		err = op25b_bpf__load(skel);
 		if (err) {
 			snprintf(why, size, "loading the %s datapath: %s",
@@ -1711,11 +1778,23 @@ static int run_one(unsigned long idx, struct gen *g)
 	bool tc_ran = true;
 	int err;
 
+	struct oracle_result rt;
+
+	/* the datapath's clock, and the oracle's: the same time */
+	fuzz_clock += rnd() % CLOCK_STEP_MAX;
+	t->skel->bss->op25b_test_now = fuzz_clock;
 	r = oracle_judge(&oracle, g->l3, g->b, g->len);
+	/* each run is a packet of its own to the limiter: XDP's, then tc's */
+	rt = r;
+	oracle_limit(&limiters[mode], &oracle, &r, g->b, fuzz_clock);
+	if (!tc_refused(g->b, g->len))
+		oracle_limit(&limiters[mode], &oracle, &rt, g->b, fuzz_clock);
 	class_seen[mode][r.cls]++;
 	judgement_seen[r.judgement]++;
+	limit_seen[r.limited]++;
+	quarantines_seen += r.quarantines;
 	oracle_rst(&oracle, &r, g->l3, false, g->b, &xdp_rst);
-	oracle_rst(&oracle, &r, g->l3, true, g->b, &tc_rst);
+	oracle_rst(&oracle, &rt, g->l3, true, g->b, &tc_rst);
 
 	err = run_prog(t->xdp_fd, g->b, g->len, &xdp_ret,
 		       xdp_rst.answer ? xdp_out : NULL, &xdp_len);
@@ -1736,7 +1815,7 @@ static int run_one(unsigned long idx, struct gen *g)
 	}
 
 	want_xdp = want_xdp_ret(&r, xdp_rst.answer);
-	want_tc = want_tc_ret(&r, tc_rst.answer);
+	want_tc = want_tc_ret(&rt, tc_rst.answer);
 	if (!tc_ran)
 		tc_ret = want_tc;
 	if (xdp_ret == XDP_ABORTED)
@@ -1755,13 +1834,13 @@ static int run_one(unsigned long idx, struct gen *g)
 	oracle_count(&r, xdp_rst.answer, &t->expect);
 	oracle_hit(&oracle, &r, g->l3);
 	if (tc_ran) {
-		oracle_hit(&oracle, &r, g->l3);
+		oracle_hit(&oracle, &rt, g->l3);
 		answers[mode][1] += tc_rst.answer;
 		partial_answers += tc_rst.answer && tc_rst.partial;
 		partial_refused += !tc_rst.answer && tc_rst.partial &&
 				   tc_rst.moved;
 		runs_agreed[mode][1]++;
-		oracle_count(&r, tc_rst.answer, &t->expect);
+		oracle_count(&rt, tc_rst.answer, &t->expect);
 	}
 	return 0;
 }
@@ -1792,6 +1871,9 @@ static void summary(unsigned long n, double secs)
 	       answers[MODE_L2][0] + answers[MODE_L3][0],
 	       answers[MODE_L2][1] + answers[MODE_L3][1], partial_answers,
 	       partial_refused);
+	printf("; limit: over %lu, quarantined %lu, quarantines %lu",
+	       limit_seen[ORACLE_L_EXCEEDED], limit_seen[ORACLE_L_QUARANTINED],
+	       quarantines_seen);
 	printf("; xdp_aborted %lu\n", xdp_aborted);
 	printf("# policy: %lu publishes, %lu batches of %lu changes in all, "
 	       "%lu flushes; now %d subscriber and %d relay prefixes\n",
@@ -1841,8 +1923,14 @@ static void final_checks(unsigned long n)
 			      mode_name[m], oracle_class_name(c),
 			      class_seen[m][c]);
 	for (c = ORACLE_J_NOT_SUBSCRIBER; c < ORACLE_J_COUNT; c++)
-		check(judgement_seen[c] > 0, "judgement %s exercised (%lu)",
-		      oracle_judgement_name(c), judgement_seen[c]);
+		if (c != ORACLE_J_LIMIT)
+			check(judgement_seen[c] > 0, "judgement %s exercised (%lu)",
+			      oracle_judgement_name(c), judgement_seen[c]);
+	check(limit_seen[ORACLE_L_EXCEEDED] > 0 &&
+	      limit_seen[ORACLE_L_QUARANTINED] > 0 && quarantines_seen > 0,
+	      "action limit exercised: %lu over the limit, %lu in quarantine, "
+	      "%lu quarantines begun", limit_seen[ORACLE_L_EXCEEDED],
+	      limit_seen[ORACLE_L_QUARANTINED], quarantines_seen);
 	for (m = 0; m < MODE_COUNT; m++) {
 		check(answers[m][0] > 0, "%s op25b_xdp answered with a RST "
 		      "(%lu)", mode_name[m], answers[m][0]);
@@ -1944,7 +2032,7 @@ int main(int argc, char **argv)
 				rc = 1;
 				break;
 			}
-			set_action(block_action(block));
+			set_action(block_action(block), block);
 			if ((batch && policy_batch()) || txn_commit()) {
 				rc = 1;
 				break;

@@ -413,11 +413,103 @@ struct oracle_result oracle_judge(const struct oracle_policy *p, bool l3,
 		res.judgement = ORACLE_J_RELAY;
 	} else if (p->action == OP25B_ACT_MONITOR) {
 		res.judgement = ORACLE_J_MONITORED;
+	} else if (p->action == OP25B_ACT_LIMIT && res.cls == OP25B_C_SMTP) {
+		/* a TCP segment: whether it passes is oracle_limit's to say */
+		res.judgement = ORACLE_J_LIMIT;
 	} else {
 		res.judgement = ORACLE_J_BLOCKED;
 		res.drop = true;
 	}
 	return res;
+}
+
+/*
+ * Action limit, restated: a source is an IPv4 address or the first
+ * prefix6 bits of an IPv6 one. A new connection (SYN set, ACK clear)
+ * takes a token if its source has one; tokens come back one every
+ * interval_ns, up to burst, and a source never seen has all of them. A
+ * new connection without a token is blocked, and with a quarantine term
+ * puts its source in quarantine until quarantine_ns after this excess.
+ * In quarantine, every segment is blocked. Outside it, segments that are
+ * not new connections pass. Blocked means the limit's 'then'.
+ */
+static struct oracle_source *source_of(struct oracle_limiter *lm, int family,
+				       const uint8_t *key, uint64_t now,
+				       uint64_t full)
+{
+	struct oracle_source *s;
+	int i;
+
+	for (i = 0; i < lm->n; i++) {
+		s = &lm->src[i];
+		if (s->family == family && !memcmp(s->key, key, 16))
+			return s;
+	}
+	if (lm->n == ORACLE_SOURCES_MAX)
+		return NULL;
+	s = &lm->src[lm->n++];
+	memset(s, 0, sizeof(*s));
+	s->family = family;
+	memcpy(s->key, key, 16);
+	s->credit_ns = full;
+	s->last_ns = now;
+	return s;
+}
+
+void oracle_limit(struct oracle_limiter *lm, const struct oracle_policy *p,
+		  struct oracle_result *r, const uint8_t *pkt, uint64_t now)
+{
+	const struct oracle_limit *l = &p->limit;
+	uint64_t full = (uint64_t)l->burst * l->interval_ns, gained;
+	const uint8_t *ip = pkt + r->l3off;
+	struct oracle_source *s;
+	uint8_t key[16] = { 0 };
+	unsigned int b;
+	bool syn, in_q;
+
+	if (r->judgement != ORACLE_J_LIMIT)
+		return;
+	syn = (pkt[r->l4off + 13] & (TH_SYN | TH_ACK)) == TH_SYN;
+	if (r->family == 4) {
+		memcpy(key, ip + 12, 4);
+	} else {
+		memcpy(key, ip + 8, 16);
+		for (b = l->prefix6; b < 128; b++)
+			key[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+	}
+	s = source_of(lm, r->family, key, now, full);
+	if (!s) {
+		/* cannot happen in the fuzzer's runs; blocked, visibly */
+		r->judgement = ORACLE_J_BLOCKED;
+		r->drop = true;
+		return;
+	}
+	/* time runs forward in the fuzzer: the credit only grows with it */
+	gained = now - s->last_ns;
+	s->credit_ns = full - s->credit_ns < gained ? full : s->credit_ns + gained;
+	s->last_ns = now;
+	in_q = s->quarantined && (int64_t)(s->until_ns - now) > 0;
+	if (syn && s->credit_ns >= l->interval_ns) {
+		/* a token taken, even in quarantine, where it is blocked */
+		s->credit_ns -= l->interval_ns;
+		r->limited = in_q ? ORACLE_L_QUARANTINED : ORACLE_L_NONE;
+	} else if (syn) {
+		r->limited = ORACLE_L_EXCEEDED;
+		if (l->quarantine_ns) {
+			/* from this excess on, whether it was in or not */
+			s->until_ns = now + l->quarantine_ns;
+			r->quarantines = !in_q;
+			s->quarantined = true;
+		}
+	} else {
+		r->limited = in_q ? ORACLE_L_QUARANTINED : ORACLE_L_NONE;
+	}
+	if (r->limited) {
+		r->judgement = ORACLE_J_BLOCKED;
+		r->drop = true;
+	} else {
+		r->judgement = ORACLE_J_LIMIT_PASSED;
+	}
 }
 
 /* RFC 1071: the 16-bit words of b added to sum, not folded. */
@@ -463,8 +555,9 @@ bool oracle_rst(const struct oracle_policy *p, const struct oracle_result *r,
 	uint32_t sum;
 
 	memset(out, 0, sizeof(*out));
-	if (!r->drop || p->action != OP25B_ACT_REJECT ||
-	    r->cls != OP25B_C_SMTP)
+	if (!r->drop || r->cls != OP25B_C_SMTP ||
+	    (p->action != OP25B_ACT_REJECT &&
+	     (p->action != OP25B_ACT_LIMIT || p->limit.then != OP25B_ACT_REJECT)))
 		return false;
 	flags = tcp[13];
 	if (flags & TH_RST)
@@ -568,11 +661,19 @@ void oracle_count(const struct oracle_result *r, bool answered,
 		s->blocked++;
 		if (answered)
 			s->rejected++;
+		if (r->limited == ORACLE_L_EXCEEDED)
+			s->limit_exceeded++;
+		else if (r->limited == ORACLE_L_QUARANTINED)
+			s->quarantined++;
 		break;
 	case ORACLE_J_MONITORED:
 		s->monitored++;
 		break;
+	case ORACLE_J_LIMIT_PASSED:
+		s->limit_passed++;
+		break;
 	}
+	s->quarantines += r->quarantines;
 }
 
 const char *oracle_class_name(int cls)
@@ -599,6 +700,8 @@ const char *oracle_judgement_name(int j)
 		[ORACLE_J_RELAY] = "relay",
 		[ORACLE_J_BLOCKED] = "blocked",
 		[ORACLE_J_MONITORED] = "monitored",
+		[ORACLE_J_LIMIT] = "limit (undecided)",
+		[ORACLE_J_LIMIT_PASSED] = "limit_passed",
 	};
 
 	if (j < 0 || j >= ORACLE_J_COUNT)

@@ -40,11 +40,42 @@ struct oracle_table {
 	int n;
 };
 
+/* Action limit's terms (doc/DESIGN.md, "Rate limits and quarantine"). */
+struct oracle_limit {
+	uint64_t interval_ns;		/* a new token every interval_ns */
+	uint64_t quarantine_ns;		/* 0: no quarantine */
+	unsigned int burst;		/* tokens a source may hold */
+	unsigned int then;		/* OP25B_ACT_DROP or _REJECT */
+	unsigned int prefix6;		/* IPv6 bits that make a source */
+};
+
 struct oracle_policy {
 	struct oracle_table subscriber;
 	struct oracle_table relay;
 	uint8_t port_blocked[65536];	/* 1: TCP dport blocked */
 	unsigned int action;		/* enum op25b_action */
+	struct oracle_limit limit;	/* when action is OP25B_ACT_LIMIT */
+};
+
+/*
+ * The sources action limit has seen, each a plain token bucket kept as
+ * credit in nanoseconds (a token is interval_ns of it), unbounded: the
+ * datapath's table never runs out in the fuzzer's runs (it checks).
+ */
+#define ORACLE_SOURCES_MAX	65536
+
+struct oracle_source {
+	int family;
+	uint8_t key[16];		/* the address, IPv6 cut to prefix6 */
+	uint64_t credit_ns;		/* up to burst * interval_ns */
+	uint64_t last_ns;		/* when credit was last brought up */
+	bool quarantined;
+	uint64_t until_ns;		/* the quarantine's end */
+};
+
+struct oracle_limiter {
+	struct oracle_source src[ORACLE_SOURCES_MAX];
+	int n;
 };
 
 /* Which judgement counter a judged packet moves (besides its class). */
@@ -55,7 +86,16 @@ enum oracle_judgement {
 	ORACLE_J_RELAY,
 	ORACLE_J_BLOCKED,
 	ORACLE_J_MONITORED,
+	ORACLE_J_LIMIT,		/* action limit: oracle_limit decides */
+	ORACLE_J_LIMIT_PASSED,	/* action limit let it through */
 	ORACLE_J_COUNT,
+};
+
+/* Why action limit blocked a packet. */
+enum oracle_limited {
+	ORACLE_L_NONE = 0,
+	ORACLE_L_EXCEEDED,	/* a new connection without a token */
+	ORACLE_L_QUARANTINED,	/* its source is in quarantine */
 };
 
 struct oracle_result {
@@ -71,6 +111,9 @@ struct oracle_result {
 	/* the entries that decided, by index into their table; -1: none */
 	int sub_rule;
 	int relay_rule;
+	/* action limit */
+	int limited;		/* enum oracle_limited, when blocked by it */
+	bool quarantines;	/* this packet put its source in quarantine */
 };
 
 /* Ethernet, two tags, PPPoE, the fixed IPv6 header and TCP's. */
@@ -114,6 +157,16 @@ void oracle_hit(struct oracle_policy *p, const struct oracle_result *r,
  */
 struct oracle_result oracle_judge(const struct oracle_policy *p, bool l3,
 				  const uint8_t *pkt, size_t len);
+
+/*
+ * Action limit's judgement of a frame oracle_judge left at ORACLE_J_LIMIT,
+ * at time now (the clock the datapath is fed): passed or blocked, and the
+ * source's bucket and quarantine moved on. Once per program run: each
+ * run is a packet of its own to the limiter. Other results are left as
+ * they are.
+ */
+void oracle_limit(struct oracle_limiter *lm, const struct oracle_policy *p,
+		  struct oracle_result *r, const uint8_t *pkt, uint64_t now);
 
 /*
  * What action reject makes of a frame judged r, on an XDP run (skb false)
