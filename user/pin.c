@@ -670,6 +670,24 @@ static bool legacy_layout(void)
 }
 
 /*
+ * op25b before action limit pinned a policy but no limiter: layout 2,
+ * whose policy and counters are laid out otherwise.
+ */
+static bool layout2(void)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_LIMITER);
+	if (!access(path, F_OK))
+		return false;
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_POLICY);
+	if (access(path, F_OK))
+		return false;
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_EVENTS);
+	return !access(path, F_OK);
+}
+
+/*
  * Some pins but not all: a first run killed while making them, if nothing
  * was ever published and nothing is attached. Anything else is an
  * operator's policy, and is not thrown away.
@@ -714,6 +732,11 @@ int maps_open(struct op25b_maps *m, bool create)
 		return EXIT_RUNTIME;
 	}
 
+	if (layout2()) {
+		p_err("pin dir '%s' holds maps of an older op25b (layout 2, before action limit), which this op25bctl neither reads nor changes: save the policy with that op25bctl, 'detach --all', remove %s, then apply it with this one",
+		      g.pin_dir, g.pin_dir);
+		return EXIT_RUNTIME;
+	}
 	found = pins_get(m, &missing);
 	if (!found && create) {
 		maps_close(m);

@@ -324,6 +324,47 @@ test_layout() {
 	check_eq "layout: an op25b 1 pin dir: exit 1" 1 $?
 	check "layout: ...one line naming the way out" "$(cat "$TMPD/err")" \
 		eval '[ "$(wc -l <"$TMPD/err")" = 1 ] && grep -q "older op25b" "$TMPD/err"'
+	# layout 2: everything but the limiter and its sweeper
+	new_pin layout2
+	ctl -q deny subscriber 10.0.0.0/8
+	rm -f "$PIN/limiter" "$PIN/sweeper"
+	before=$(bpftool map dump pinned "$PIN/rules" | md5sum)
+	ctl deny subscriber 10.1.0.0/16 2>"$TMPD/err"
+	check_eq "layout: an op25b layout 2 pin dir: exit 1" 1 $?
+	check "layout: ...one line: save with that op25bctl, then apply with this one" \
+		"$(cat "$TMPD/err")" \
+		eval '[ "$(wc -l <"$TMPD/err")" = 1 ] && grep -q "layout 2" "$TMPD/err" && grep -q "save the policy" "$TMPD/err"'
+	check_eq "layout: ...and nothing was written" "$before" \
+		"$(bpftool map dump pinned "$PIN/rules" | md5sum)"
+}
+
+# Action limit in the policy of record: read, written back, refused whole.
+test_limit_conf() {
+	local d=$TMPD/t_lim before
+	new_pin lim
+	mkdir -p "$d"
+	printf 'deny subscriber 10.0.0.0/8\naction limit 20/min --burst 10 --then reject --quarantine 1h\n' \
+		>"$d/lim.conf"
+	ctl -q apply "$d/lim.conf"
+	check_eq "limit conf: apply exits 0" 0 $?
+	check_eq "limit conf: the action as written" \
+		"limit 20/min --burst 10 --then reject --quarantine 1h" "$(ctl action)"
+	ctl save >"$d/saved.conf"
+	ctl apply --dry-run "$d/saved.conf" >"$TMPD/out" 2>&1
+	check "limit conf: its save applies as no change" "$(cat "$TMPD/out")" \
+		eval '! grep -q "^[-+~] " "$TMPD/out"'
+	printf 'action limit 30/min --burst 10 --then reject --quarantine 1h\n' >>"$d/saved.conf"
+	sed -i '/^action limit 20/d' "$d/saved.conf"
+	ctl apply --dry-run "$d/saved.conf" >"$TMPD/out" 2>&1
+	check "limit conf: a new rate is a change of action, with the old one" "$(cat "$TMPD/out")" \
+		grep -q "^~ action limit 30/min --burst 10 --then reject --quarantine 1h (was limit 20/min" "$TMPD/out"
+	before=$(state)
+	printf 'deny subscriber 10.9.0.0/16\naction limit 20/fortnight\n' >"$d/bad.conf"
+	ctl apply "$d/bad.conf" 2>"$TMPD/err"
+	check_eq "limit conf: a bad limit: exit 2" 2 $?
+	check "limit conf: ...FILE:LINE naming the period" "$(cat "$TMPD/err")" \
+		grep -q "bad.conf:2: action limit: unknown period 'fortnight'" "$TMPD/err"
+	check_eq "limit conf: ...nothing changed" "$before" "$(state)"
 }
 
 # exec_lines UNIT KEY: the unit's own KEY= command lines.

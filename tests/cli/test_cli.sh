@@ -404,6 +404,97 @@ run -j action
 check "action unchanged by the refused ones: drop" "$(cat "$OUT")" \
 	eval '[ "$(jget action <"$OUT")" = "\"drop\"" ]'
 
+# ---- action limit: its words, read and written back ----
+expect_rc "action limit 20/min --burst 10 --then reject --quarantine 1h: exit 0" 0 \
+	action limit 20/min --burst 10 --then reject --quarantine 1h
+run action
+check_eq "action prints the limit as given" \
+	"limit 20/min --burst 10 --then reject --quarantine 1h" "$(cat "$OUT")"
+run -j action
+check "-j action: limit, rate 20 a 60 s period, burst 10, then reject, quarantine 3600 s" "$(cat "$OUT")" \
+	eval '[ "$(jget action <"$OUT")" = "\"limit\"" ] && [ "$(jget rate <"$OUT")" = 20 ] &&
+	      [ "$(jget period_s <"$OUT")" = 60 ] && [ "$(jget burst <"$OUT")" = 10 ] &&
+	      [ "$(jget then <"$OUT")" = "\"reject\"" ] && [ "$(jget quarantine_s <"$OUT")" = 3600 ]'
+run save
+check "save writes the limit back in the same words" "$(grep '^action' "$OUT")" \
+	grep -qx 'action limit 20/min --burst 10 --then reject --quarantine 1h' "$OUT"
+expect_rc "action limit 5/s: the burst defaults to the rate" 0 action limit 5/s
+run action
+check_eq "action limit 5/s reads back with its burst" "limit 5/s --burst 5" "$(cat "$OUT")"
+expect_rc "action limit 100/h --quarantine 90min --ipv6-prefix 48" 0 \
+	action limit 100/h --quarantine 90min --ipv6-prefix 48
+run action
+check_eq "durations and the IPv6 source length read back" \
+	"limit 100/h --burst 100 --quarantine 90min --ipv6-prefix 48" "$(cat "$OUT")"
+expect_usage "limit 0/min" "0/min" action limit 0/min
+expect_usage "limit 20/fortnight" fortnight action limit 20/fortnight
+expect_usage "limit with a negative burst" -3 action limit 20/min --burst -3
+expect_usage "limit with a burst of 0" "'0'" action limit 20/min --burst 0
+expect_usage "limit with a quarantine shorter than a second" 500ms \
+	action limit 20/min --quarantine 500ms
+expect_usage "limit with a quarantine of 0s" 0s action limit 20/min --quarantine 0s
+expect_usage "limit with a quarantine without a unit" "'60'" action limit 20/min --quarantine 60
+expect_usage "limit without RATE/PERIOD" RATE/PERIOD action limit
+expect_usage "limit with a rate without a period" "'20'" action limit 20
+expect_usage "limit with an enormous rate" 99999999999999999999 \
+	action limit 99999999999999999999/min
+expect_usage "limit --then accept" accept action limit 20/min --then accept
+expect_usage "limit --burst without a value" --burst action limit 20/min --burst
+expect_usage "limit --ipv6-prefix 129" 129 action limit 20/min --ipv6-prefix 129
+expect_usage "limit with an unknown option" --frob action limit 20/min --frob 1
+expect_usage "limit with a stray argument" stray action limit 20/min stray
+expect_usage "limit with control bytes" '\x01' action limit "$(printf '20/min\001')"
+run action
+check_eq "action unchanged by the refused limits" \
+	"limit 100/h --burst 100 --quarantine 90min --ipv6-prefix 48" "$(cat "$OUT")"
+
+# ---- quarantine: listed and released, from the limiter map itself ----
+run quarantine
+check "quarantine list: empty, a header" "exit $RC: $(cat "$OUT")" \
+	eval '[ $RC -eq 0 ] && [ "$(lines "$OUT")" -eq 1 ] && grep -q SOURCE "$OUT"'
+run -j quarantine list
+check "-j quarantine list: an empty array" "$(cat "$OUT")" eval '[ "$(tr -d " \n" <"$OUT")" = "[]" ]'
+expect_usage "quarantine release: bad address" 10.0.0.300 quarantine release 10.0.0.300
+expect_usage "quarantine release without a source" missing quarantine release
+expect_usage "quarantine release: two sources" "not more" quarantine release 10.0.0.1 10.0.0.2
+expect_usage "quarantine unknown subcommand" frob quarantine frob
+run quarantine release 10.9.9.9
+check "quarantine release of a source not in quarantine: exit 1, one line saying so" \
+	"exit $RC: $(cat "$ERR")" \
+	eval '[ $RC -eq 1 ] && [ "$(lines "$ERR")" -eq 1 ] && grep -q "10.9.9.9 is not in quarantine" "$ERR"'
+# a source in quarantine for an hour, as the datapath writes one: family 4,
+# 10.9.9.9, flags 1, then tat, until and since in CLOCK_MONOTONIC ns
+limiter_put() {	# SLOT ADDR_BYTES...: one quarantined entry
+	local slot=$1 now
+	shift
+	now=$(python3 -c 'import time; print(time.monotonic_ns())')
+	bpftool map update pinned "$PIN/limiter" key $(le32 "$slot") value \
+		4 0 0 0 "$@" $(zeros $((16 - $#))) $(le32 1) $(le64 0) \
+		$(le64 $((now + 3600000000000))) $(le64 "$now") $(le64 "$now") \
+		$(le32 0) $(le32 7)
+}
+le32() { python3 -c "import sys; print(' '.join(str(b) for b in int(sys.argv[1]).to_bytes(4, 'little')))" "$1"; }
+le64() { python3 -c "import sys; print(' '.join(str(b) for b in int(sys.argv[1]).to_bytes(8, 'little')))" "$1"; }
+zeros() { local i; for ((i = 0; i < $1; i++)); do printf '0 '; done; }
+limiter_put 5 10 9 9 9
+limiter_put 9 10 9 9 10
+run quarantine list
+check "quarantine list: both sources, about an hour left, why" "$(cat "$OUT")" \
+	eval 'grep -q "^10.9.9.9 .* 60m00s\|^10.9.9.9 .* 59m5" "$OUT" && grep -q "^10.9.9.10 " "$OUT" &&
+	      grep -q "7 over" "$OUT"'
+run -j quarantine
+check "-j quarantine: source, left_s, exceeded" "$(cat "$OUT")" \
+	eval 'json_valid "$OUT" && [ "$(jget source <"$OUT")" = "\"10.9.9.9\"" ] && [ "$(jget exceeded <"$OUT")" = 7 ]'
+expect_rc "quarantine release 10.9.9.9: exit 0" 0 quarantine release 10.9.9.9
+check "quarantine release names the source released" "$(cat "$OUT")" grep -qx "released 10.9.9.9" "$OUT"
+run quarantine list
+check "after the release: 10.9.9.10 only" "$(cat "$OUT")" \
+	eval '! grep -q "^10.9.9.9 " "$OUT" && grep -q "^10.9.9.10 " "$OUT"'
+expect_rc "quarantine release --all: exit 0" 0 quarantine release --all
+run quarantine list
+check "after release --all: none" "$(cat "$OUT")" eval '[ "$(lines "$OUT")" -eq 1 ]'
+expect_rc "action drop after the limit: exit 0" 0 action drop
+
 # ================= stats =================
 
 run stats
