@@ -190,6 +190,13 @@ def flood_part(build, quick):
         _, t = run(spread, 1, "xdp", 443)
         add("op25b XDP, 10,000 prefixes", spread, 1, (rx_packets() - r0) / t / 1e6,
             "port 443")
+        # the same flood under action limit: one bot quarantined at once;
+        # spread sources, each new, fill the limiter and are blocked
+        ctl_run("action", "limit", "20/min", "--burst", "10", "--quarantine", "1h")
+        for sources in (1, spread):
+            add("op25b XDP, 10,000 prefixes, action limit 20/min", sources, 1,
+                run(sources, 1, os.path.join(pin, "stats"))[0])
+        ctl_run("action", "drop")
         ctl_run("detach", "--all")
         r0 = rx_packets()
         _, t = run(spread, 1, "none", 443)
@@ -526,7 +533,10 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
         w("from every source: it cannot express address ranges, so it is not doing")
         w("op25b's job, only the cheapest part of it. Port 443 rows: frames that")
         w("pass into the stack, counted by the device, against a pass-all")
-        w("program. The yardstick row is a program that does only three")
+        w("program. Under action limit 20/min --burst 10 --quarantine 1h: one")
+        w("source is quarantined after its burst; spread sources are each new, fill")
+        w("the limiter (16,384 entries at this capacity) and are blocked as")
+        w("limit_full. The yardstick row is a program that does only three")
         w("dependent loads over a 64 MB array at a hash of the source, then drops.")
         w("")
         w("| receiver | traffic | sources | CPUs | Mpps | x floor |")
