@@ -49,22 +49,15 @@
 #define OP25B_PARSE_H
 
 #include <linux/types.h>
+#include <linux/if_ether.h>	/* ETH_HLEN, ETH_P_* */
+#include <linux/in.h>		/* IPPROTO_TCP */
+#include <linux/ppp_defs.h>	/* PPP_IP, PPP_IPV6 */
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include "op25b.h"
 
-#define ETH_HLEN_		14
-#define ETH_P_IP_		0x0800
-#define ETH_P_IPV6_		0x86DD
-#define ETH_P_8021Q_		0x8100
-#define ETH_P_8021AD_		0x88A8
-#define ETH_P_QINQ9100_		0x9100
-#define ETH_P_PPP_SES_		0x8864
-#define PPP_IP_			0x0021
-#define PPP_IPV6_		0x0057
-#define PPPOE_VERTYPE_		0x11
-
-#define IPPROTO_TCP_		6
+/* RFC 2516: PPPoE version 1, type 1, in one byte. */
+#define PPPOE_VER_TYPE		0x11
 #define NH_HOP			0
 #define NH_ROUTING		43
 #define NH_FRAGMENT		44
@@ -118,9 +111,9 @@ static __always_inline void *ptr_at(const struct op25b_cursor *c, __u32 off,
 
 static __always_inline int is_vlan_tpid(__u16 proto)
 {
-	return proto == bpf_htons(ETH_P_8021Q_) ||
-	       proto == bpf_htons(ETH_P_8021AD_) ||
-	       proto == bpf_htons(ETH_P_QINQ9100_);
+	return proto == bpf_htons(ETH_P_8021Q) ||
+	       proto == bpf_htons(ETH_P_8021AD) ||
+	       proto == bpf_htons(ETH_P_QINQ1);
 }
 
 static __always_inline int port_blocked(const struct op25b_config *cfg,
@@ -148,11 +141,11 @@ static __always_inline __u16 parse_l2(const struct op25b_cursor *c,
 	__u16 proto, ppp;
 	int i;
 
-	eth = ptr_at(c, 0, ETH_HLEN_);
+	eth = ptr_at(c, 0, ETH_HLEN);
 	if (!eth)
 		return 0;
 	proto = *(__u16 *)(eth + 12);
-	*off = ETH_HLEN_;
+	*off = ETH_HLEN;
 
 #pragma unroll
 	for (i = 0; i < OP25B_VLAN_MAX; i++) {
@@ -175,21 +168,21 @@ static __always_inline __u16 parse_l2(const struct op25b_cursor *c,
 	if (is_vlan_tpid(proto))
 		return 0;
 
-	if (proto == bpf_htons(ETH_P_PPP_SES_)) {
+	if (proto == bpf_htons(ETH_P_PPP_SES)) {
 		ph = ptr_at(c, *off, 8);
-		if (!ph || ph[0] != PPPOE_VERTYPE_ || ph[1] != 0)
+		if (!ph || ph[0] != PPPOE_VER_TYPE || ph[1] != 0)
 			return 0;
 		pkt->pppoe = 1;
 		pkt->pppoe_sid = bpf_ntohs(*(__u16 *)(ph + 2));
 		ppp = bpf_ntohs(*(__u16 *)(ph + 6));
 		*off += 8;
-		if (ppp == PPP_IP_)
-			return bpf_htons(ETH_P_IP_);
-		if (ppp == PPP_IPV6_)
-			return bpf_htons(ETH_P_IPV6_);
+		if (ppp == PPP_IP)
+			return bpf_htons(ETH_P_IP);
+		if (ppp == PPP_IPV6)
+			return bpf_htons(ETH_P_IPV6);
 		return 0;
 	}
-	if (proto == bpf_htons(ETH_P_IP_) || proto == bpf_htons(ETH_P_IPV6_))
+	if (proto == bpf_htons(ETH_P_IP) || proto == bpf_htons(ETH_P_IPV6))
 		return proto;
 	return 0;
 }
@@ -232,7 +225,7 @@ static __always_inline int parse_ipv4(const struct op25b_cursor *c,
 	if (ihl < IPV4_MIN_HLEN || tot < ihl || tot > c->len - off)
 		return OP25B_C_MALFORMED;
 	pkt->l3end = off + tot;
-	if (ip[9] != IPPROTO_TCP_)
+	if (ip[9] != IPPROTO_TCP)
 		return OP25B_C_PASS;
 
 	frag = bpf_ntohs(*(__u16 *)(ip + 6));
@@ -293,7 +286,7 @@ static __always_inline int parse_ipv6(const struct op25b_cursor *c,
 
 #pragma unroll
 	for (i = 0; i <= OP25B_IPV6_EXT_MAX; i++) {
-		if (nh == IPPROTO_TCP_) {
+		if (nh == IPPROTO_TCP) {
 			if (cur + TCP_MIN_HLEN > end)
 				return first_frag ? OP25B_C_EVASION :
 						    OP25B_C_MALFORMED;
@@ -313,7 +306,7 @@ static __always_inline int parse_ipv6(const struct op25b_cursor *c,
 			fo = bpf_ntohs(*(__u16 *)(h + 2));
 			if (fo >> 3)
 				return ((fo >> 3) == 1 &&
-					h[0] == IPPROTO_TCP_) ?
+					h[0] == IPPROTO_TCP) ?
 					       OP25B_C_EVASION :
 					       OP25B_C_PASS;
 			if (fo & 1)
@@ -355,9 +348,9 @@ static __always_inline int op25b_parse(const struct op25b_cursor *c,
 		return OP25B_C_PASS;
 	}
 	proto = parse_l2(c, pkt, &off);
-	if (proto == bpf_htons(ETH_P_IP_))
+	if (proto == bpf_htons(ETH_P_IP))
 		return parse_ipv4(c, pkt, off);
-	if (proto == bpf_htons(ETH_P_IPV6_))
+	if (proto == bpf_htons(ETH_P_IPV6))
 		return parse_ipv6(c, pkt, off);
 	return OP25B_C_PASS;
 }

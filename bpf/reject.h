@@ -111,7 +111,7 @@ static __always_inline __u32 csum_pseudo(const struct op25b_rst *r,
 		}
 	}
 	sum = csum_add32(sum, bpf_htonl(tcplen));
-	return sum + bpf_htons(IPPROTO_TCP_);
+	return sum + bpf_htons(IPPROTO_TCP);
 }
 
 /*
@@ -254,7 +254,7 @@ static __always_inline void rst_write_ipv4(__u8 *ip, const struct op25b_rst *r)
 	*(__u16 *)(ip + 4) = 0;
 	*(__u16 *)(ip + 6) = bpf_htons(IPV4_DF_);
 	ip[8] = OP25B_RST_TTL;
-	ip[9] = IPPROTO_TCP_;
+	ip[9] = IPPROTO_TCP;
 	*(__u16 *)(ip + 10) = 0;
 	__builtin_memcpy(ip + 12, &r->daddr[0], 4);
 	__builtin_memcpy(ip + 16, &r->saddr[0], 4);
@@ -266,7 +266,7 @@ static __always_inline void rst_write_ipv6(__u8 *ip, const struct op25b_rst *r)
 {
 	*(__u32 *)ip = bpf_htonl(IPV6_VERSION_WORD_);
 	*(__u16 *)(ip + 4) = bpf_htons(TCP_MIN_HLEN);
-	ip[6] = IPPROTO_TCP_;
+	ip[6] = IPPROTO_TCP;
 	ip[7] = OP25B_RST_TTL;
 	__builtin_memcpy(ip + 8, r->daddr, 16);
 	__builtin_memcpy(ip + 24, r->saddr, 16);
@@ -286,7 +286,7 @@ static __always_inline int rst_write(const struct op25b_cursor *c,
 	__u16 *plen;
 
 	if (!l3) {
-		eth = rst_ptr(c, 0, ETH_HLEN_);
+		eth = rst_ptr(c, 0, ETH_HLEN);
 		if (!eth)
 			return -1;
 		__builtin_memcpy(mac, eth, 6);
