@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * attach, detach, status: putting the datapath on interfaces and taking off
+ * attach and detach: putting the datapath on interfaces and taking off
  * exactly what op25b put there, as recorded in the pinned attachments map.
+ * What status shows of them is in status.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <netlink/route/classifier.h>
 #include <netlink/route/link.h>
 #include "op25bctl.h"
+#include "attach.h"
 #include "op25b.skel.h"
 
 #define NETNS_PATH	"/proc/self/ns/net"
@@ -70,10 +72,6 @@ static int op25b_ours(const struct attach_req *r, int fd, __u32 id)
 }
 
 /* One attachment of the current namespace, as recorded. */
-struct record {
-	struct op25b_attach_key key;
-	struct op25b_attach_val val;
-};
 
 /* ---- small lookups ---- */
 
@@ -90,7 +88,7 @@ static int netns_ino(__u64 *ino)
 	return EXIT_OK;
 }
 
-static bool ifindex_alive(__u32 ifindex)
+bool ifindex_alive(__u32 ifindex)
 {
 	char name[IF_NAMESIZE];
 
@@ -112,7 +110,7 @@ static __u32 prog_id_of(int fd)
 	return prog_info(fd, &info) ? 0 : info.id;
 }
 
-static bool is_tc_hook(__u32 hook)
+bool is_tc_hook(__u32 hook)
 {
 	return hook == OP25B_HOOK_TC_INGRESS || hook == OP25B_HOOK_TC_EGRESS;
 }
@@ -152,7 +150,7 @@ static const char *hook_label(__u32 hook, __u32 flags)
 	return buf;
 }
 
-static void print_hook(enum output_type t, __u32 hook, __u32 flags)
+void print_hook(enum output_type t, __u32 hook, __u32 flags)
 {
 	const char *detail = hook_detail(hook, flags);
 
@@ -235,7 +233,7 @@ static bool clsact_in_use(int ifindex)
 /* ---- the attachments map ---- */
 
 /* Every record of the current namespace; *out is malloc'd. */
-static int records_load(int map_fd, struct record **out, size_t *n)
+int records_load(int map_fd, struct record **out, size_t *n)
 {
 	struct op25b_attach_key key, *prev = NULL;
 	struct record *recs;
@@ -476,7 +474,7 @@ static int xdp_detach(const struct record *rec, const char **kept)
 /* ---- tc ---- */
 
 /* The program id at op25b's handle and priority, 0 when there is none. */
-static __u32 tc_slot(int ifindex, __u32 hook)
+__u32 tc_slot(int ifindex, __u32 hook)
 {
 	LIBBPF_OPTS(bpf_tc_hook, h, .ifindex = ifindex,
 		    .attach_point = tc_point(hook));
@@ -638,12 +636,6 @@ const char detach_usage[] =
 	"with --all (never abbreviated). An op25b program on IFACE that no pin\n"
 	"dir records (its pin dir was removed) is removed too.\n";
 
-const char status_usage[] =
-	"Usage: op25bctl status\n"
-	"\n"
-	"Action, blocked ports, table sizes, capacity and policy generation, the\n"
-	"attachments this pin dir recorded and whether each is still in place,\n"
-	"and op25b programs in this namespace that it does not record.\n";
 
 /* "--name VALUE" or "--name=VALUE"; *i moves past what was used. */
 static int opt_value(int argc, char **argv, int *i, const char *name,
@@ -911,7 +903,7 @@ static int orphan_add(struct record **v, size_t *n, const char *ifname,
  * op25b programs attached in this namespace that recs (this pin dir's
  * records) do not name: another instance's, or one whose pin dir is gone.
  */
-static int orphans_find(const struct record *recs, size_t nrec,
+int orphans_find(const struct record *recs, size_t nrec,
 			struct record **out, size_t *n)
 {
 	static const __u32 tc_hooks[] = { OP25B_HOOK_TC_INGRESS,
@@ -959,7 +951,7 @@ static int orphans_find(const struct record *recs, size_t nrec,
 }
 
 /* Whose an op25b program is: "pin dir X", or "no pin dir". */
-static void orphan_owner(const struct record *o, char *buf, size_t len)
+void orphan_owner(const struct record *o, char *buf, size_t len)
 {
 	__u32 maps[64], ilen;
 	struct bpf_prog_info info;
@@ -1010,7 +1002,7 @@ static bool parent_on_bpffs(const char *path)
  * For status and detach, nothing set up yet is a normal state, not an
  * error; a pin dir that cannot exist (no bpffs under it) is.
  */
-static int pin_dir_state(bool *set_up)
+int pin_dir_state(bool *set_up)
 {
 	int rc;
 
@@ -1233,48 +1225,8 @@ int do_detach(int argc, char **argv)
 	return detach_records(all ? NULL : argv[0]);
 }
 
-/* ---- status ---- */
-
-static void status_config(const struct op25b_config *cfg)
-{
-	char text[ACTION_TEXT_LEN];
-	__u32 p;
-
-	action_format(cfg, text, sizeof(text));
-	print_string(PRINT_FP, NULL, "action      %s\n", text);
-	print_string(PRINT_JSON, "action", NULL, action_name(cfg->action));
-	print_string(PRINT_FP, NULL, "%s", "ports      ");
-	open_json_array("ports");
-	for (p = 0; p <= OP25B_PORT_MAX; p++)
-		if (config_port_blocked(cfg, p))
-			print_uint(PRINT_ANY, NULL, " %llu", p);
-	close_json_array();
-	print_nl();
-}
-
-/* Counts of the live snapshot: true at one moment, no walk. */
-static void status_tables(const struct engine *e)
-{
-	const struct op25b_snapshot *s = engine_live(e);
-
-	open_json_object("tables");
-	print_uint(PRINT_ANY, "subscriber4", "subscriber  %llu IPv4, ",
-		   s->count[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, 0)]);
-	print_uint(PRINT_ANY, "subscriber6", "%llu IPv6 prefixes\n",
-		   s->count[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, 1)]);
-	print_uint(PRINT_ANY, "relay4", "relay       %llu IPv4, ",
-		   s->count[OP25B_TREE(OP25B_TABLE_RELAY, 0)]);
-	print_uint(PRINT_ANY, "relay6", "%llu IPv6 prefixes\n",
-		   s->count[OP25B_TREE(OP25B_TABLE_RELAY, 1)]);
-	print_uint(PRINT_ANY, "capacity", "capacity    %llu prefixes per table",
-		   engine_capacity(e));
-	print_uint(PRINT_ANY, "generation", ", policy generation %llu\n",
-		   s->gen);
-	close_json_object();
-}
-
 /* What the kernel has in the recorded slot now. */
-static __u32 attached_prog_id(const struct record *rec)
+__u32 attached_prog_id(const struct record *rec)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 
@@ -1286,111 +1238,6 @@ static __u32 attached_prog_id(const struct record *rec)
 	    q.skb_prog_id == rec->val.prog_id)
 		return rec->val.prog_id;
 	return 0;
-}
-
-static void status_record(const struct record *rec)
-{
-	bool alive = ifindex_alive(rec->key.ifindex);
-	bool live = alive && attached_prog_id(rec) == rec->val.prog_id;
-
-	open_json_object(NULL);
-	print_string(PRINT_ANY, "ifname", "  %s", rec->val.ifname);
-	print_uint(PRINT_ANY, "ifindex", " (ifindex %llu): ",
-		   rec->key.ifindex);
-	print_hook(PRINT_ANY, rec->key.hook, rec->val.flags);
-	print_bool(PRINT_JSON, "l3", NULL, rec->val.flags & OP25B_AF_L3);
-	if (rec->val.flags & OP25B_AF_L3)
-		print_string(PRINT_FP, NULL, "%s", ", l3");
-	print_uint(PRINT_ANY, "prog_id", ", prog %llu", rec->val.prog_id);
-	print_bool(PRINT_JSON, "attached", NULL, live);
-	print_string(PRINT_FP, NULL, ", %s\n",
-		     !alive ? "interface gone" :
-		     live ? "attached" : "not attached");
-	close_json_object();
-}
-
-static int status_attachments(int map_fd)
-{
-	struct record *recs, *orph;
-	size_t i, n, norph;
-	int rc;
-
-	rc = records_load(map_fd, &recs, &n);
-	if (rc)
-		return rc;
-	print_string(PRINT_FP, NULL, "%s\n",
-		     n ? "attachments:" : "attachments: none");
-	open_json_array("attachments");
-	for (i = 0; i < n; i++)
-		status_record(&recs[i]);
-	close_json_array();
-	/* what is op25b's but not this pin dir's: never hidden */
-	rc = orphans_find(recs, n, &orph, &norph);
-	free(recs);
-	if (rc)
-		return rc;
-	if (norph)
-		print_string(PRINT_FP, NULL, "%s\n",
-			     "op25b programs this pin dir does not record:");
-	open_json_array("unrecorded");
-	for (i = 0; i < norph; i++) {
-		char owner[PATH_MAX + 16];
-
-		orphan_owner(&orph[i], owner, sizeof(owner));
-		open_json_object(NULL);
-		print_string(PRINT_ANY, "ifname", "  %s", orph[i].val.ifname);
-		print_uint(PRINT_ANY, "ifindex", " (ifindex %llu): ",
-			   orph[i].key.ifindex);
-		print_hook(PRINT_ANY, orph[i].key.hook, orph[i].val.flags);
-		print_uint(PRINT_ANY, "prog_id", ", prog %llu", orph[i].val.prog_id);
-		print_string(PRINT_ANY, "owner", ", %s\n", owner);
-		close_json_object();
-	}
-	close_json_array();
-	free(orph);
-	return EXIT_OK;
-}
-
-static int status_show(void)
-{
-	struct op25b_maps m;
-	struct engine e;
-	int rc;
-
-	rc = policy_open_read(&m, &e);
-	if (rc)
-		return rc;
-	open_json_object(NULL);
-	print_bool(PRINT_JSON, "set_up", NULL, true);
-	print_string(PRINT_ANY, "pin_dir", "pin dir     %s\n", g.pin_dir);
-	status_config(&engine_live(&e)->cfg);
-	status_tables(&e);
-	rc = status_attachments(m.attach);
-	close_json_object();
-	policy_close(&m, &e);
-	return rc;
-}
-
-int do_status(int argc, char **argv)
-{
-	bool set_up;
-	int rc;
-
-	if (argc) {
-		p_err("status: unexpected argument '%s'", argv[0]);
-		return EXIT_USAGE;
-	}
-	rc = pin_dir_state(&set_up);
-	if (rc)
-		return rc;
-	if (set_up)
-		return status_show();
-	open_json_object(NULL);
-	print_bool(PRINT_JSON, "set_up", NULL, false);
-	print_string(PRINT_ANY, "pin_dir", "op25b is not set up under %s\n",
-		     g.pin_dir);
-	close_json_object();
-	return EXIT_OK;
 }
 
 /* ---- attachments as statements: apply and save ---- */

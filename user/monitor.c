@@ -199,7 +199,7 @@ int do_monitor(int argc, char **argv)
 	rc = args_parse(argc, argv, &mon);
 	if (rc)
 		return rc;
-	rc = maps_open(&m, false);
+	rc = pins_open(&m, PINS_PEEK);
 	if (rc)
 		return rc;
 	rb = ring_buffer__new(m.events, on_event, &mon, NULL);

@@ -108,6 +108,18 @@ int pin_lock_shared(void);
  */
 int maps_open(struct op25b_maps *m, bool create);
 void maps_close(struct op25b_maps *m);
+/*
+ * What a command does with the pinned state, and so how it opens it: the
+ * one way in for every command that reads or changes the maps.
+ */
+enum pins_access {
+	PINS_PEEK,	/* counters, offenders, events: no lock, nothing made */
+	PINS_READ,	/* a shared lock: no writer at work while it reads */
+	PINS_CHANGE,	/* the exclusive lock, on maps that exist */
+	PINS_MAKE,	/* the exclusive lock; pin dir and maps made if missing */
+};
+/* Prepare, lock and open, as how says. Returns an EXIT_* code. */
+int pins_open(struct op25b_maps *m, enum pins_access how);
 /* The pin dir whose policy map is one of ids (another op25b's). */
 bool pin_dir_of_maps(const __u32 *ids, __u32 n, char *out, size_t len);
 /* Is there a policy pinned under g.pin_dir (set up, or half set up)? */

@@ -804,6 +804,25 @@ void maps_close(struct op25b_maps *m)
 	}
 }
 
+int pins_open(struct op25b_maps *m, enum pins_access how)
+{
+	int rc = EXIT_OK;
+
+	if (how == PINS_MAKE)
+		rc = pin_dir_prepare(true);
+	if (!rc && (how == PINS_MAKE || how == PINS_CHANGE))
+		rc = pin_lock();
+	if (rc)
+		return rc;
+	rc = maps_open(m, how == PINS_MAKE);
+	if (!rc && how == PINS_READ) {
+		rc = pin_lock_shared();
+		if (rc)
+			maps_close(m);
+	}
+	return rc;
+}
+
 bool pins_present(void)
 {
 	char path[PATH_MAX];

@@ -21,28 +21,23 @@ int policy_open_read(struct op25b_maps *m, struct engine *e)
 {
 	int rc, err;
 
-	rc = maps_open(m, false);
+	rc = pins_open(m, PINS_READ);
 	if (rc)
 		return rc;
-	rc = pin_lock_shared();
-	if (!rc && (err = engine_open(e, &m->pol, false))) {
+	err = engine_open(e, &m->pol, false);
+	if (err) {
 		report_open(e, err);
-		rc = EXIT_RUNTIME;
-	}
-	if (rc)
 		maps_close(m);
-	return rc;
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
 }
 
 int policy_open_write(struct op25b_maps *m, struct engine *e)
 {
 	int rc, err;
 
-	rc = pin_dir_prepare(true);
-	if (!rc)
-		rc = pin_lock();
-	if (!rc)
-		rc = maps_open(m, true);
+	rc = pins_open(m, PINS_MAKE);
 	if (rc)
 		return rc;
 	err = engine_open(e, &m->pol, true);

@@ -240,20 +240,20 @@ static int quarantine_release(int argc, char **argv)
 		}
 		bare = !strchr(argv[0], '/');
 	}
-	/* a writer: serialised with every other change */
-	rc = policy_open_read(&m, &e);
+	/* a writer: serialised with every other change, and reading them */
+	rc = pins_open(&m, PINS_CHANGE);
 	if (rc)
 		return rc;
+	rc = engine_open(&e, &m.pol, false);
+	if (rc) {
+		p_err("%s", e.err);
+		maps_close(&m);
+		return EXIT_RUNTIME;
+	}
 	cfg = engine_live(&e)->cfg;
-	policy_close(&m, &e);
-	rc = pin_lock();
-	if (!rc)
-		rc = maps_open(&m, false);
-	if (rc)
-		return rc;
 	rc = limiter_map(m.limiter, true, &v);
 	if (rc) {
-		maps_close(&m);
+		policy_close(&m, &e);
 		return rc;
 	}
 	now = now_ns();
@@ -270,7 +270,7 @@ static int quarantine_release(int argc, char **argv)
 		print_nl();
 	}
 	munmap(v.e, v.bytes);
-	maps_close(&m);
+	policy_close(&m, &e);
 	if (!n && !all) {
 		p_err("%s is not in quarantine", token_quote(argv[0], q, sizeof(q)));
 		return EXIT_RUNTIME;

@@ -268,7 +268,7 @@ int do_stats(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	err = maps_open(&m, false);
+	err = pins_open(&m, PINS_PEEK);
 	if (err)
 		return err;
 	err = reader_init(&r, m.stats);

@@ -320,7 +320,7 @@ int do_top(int argc, char **argv)
 		}
 	}
 
-	rc = maps_open(&m, false);
+	rc = pins_open(&m, PINS_PEEK);
 	if (rc)
 		return rc;
 	rc = rows_read(m.offenders, &rows, &n);

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What attach.c knows of attachments, for status.c: the records of the
+ * attachments map, the programs really on a hook, and those no record
+ * names. Not for other commands: they go through op25bctl.h.
+ */
+#ifndef OP25B_ATTACH_H
+#define OP25B_ATTACH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "op25bctl.h"
+
+/* One entry of the attachments map. */
+struct record {
+	struct op25b_attach_key key;
+	struct op25b_attach_val val;
+};
+
+/* Read every record of the attachments map; *out is the caller's to free. */
+int records_load(int map_fd, struct record **out, size_t *n);
+/* op25b programs on this namespace's hooks that no record names. */
+int orphans_find(const struct record *recs, size_t nrec, struct record **out,
+		 size_t *n);
+/* Which pin dir, if any, an orphan's maps belong to, for the operator. */
+void orphan_owner(const struct record *o, char *buf, size_t len);
+bool ifindex_alive(__u32 ifindex);
+bool is_tc_hook(__u32 hook);
+/* The id of the program on a tc hook's op25b slot, 0 for none. */
+__u32 tc_slot(int ifindex, __u32 hook);
+void print_hook(enum output_type t, __u32 hook, __u32 flags);
+/* The program really on a record's hook now, 0 for none. */
+__u32 attached_prog_id(const struct record *rec);
+/* Is op25b set up under g.pin_dir (*set_up), without making anything? */
+int pin_dir_state(bool *set_up);
+
+#endif /* OP25B_ATTACH_H */

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * status: the pin dir, the live action, ports and table sizes, and every
+ * attachment as recorded and as the kernel has it, with op25b programs no
+ * record names.
+ */
+#include <limits.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "op25bctl.h"
+#include "attach.h"
+
+const char status_usage[] =
+	"Usage: op25bctl status\n"
+	"\n"
+	"Action, blocked ports, table sizes, capacity and policy generation, the\n"
+	"attachments this pin dir recorded and whether each is still in place,\n"
+	"and op25b programs in this namespace that it does not record.\n";
+
+/* ---- status ---- */
+
+static void status_config(const struct op25b_config *cfg)
+{
+	char text[ACTION_TEXT_LEN];
+	__u32 p;
+
+	action_format(cfg, text, sizeof(text));
+	print_string(PRINT_FP, NULL, "action      %s\n", text);
+	print_string(PRINT_JSON, "action", NULL, action_name(cfg->action));
+	print_string(PRINT_FP, NULL, "%s", "ports      ");
+	open_json_array("ports");
+	for (p = 0; p <= OP25B_PORT_MAX; p++)
+		if (config_port_blocked(cfg, p))
+			print_uint(PRINT_ANY, NULL, " %llu", p);
+	close_json_array();
+	print_nl();
+}
+
+/* Counts of the live snapshot: true at one moment, no walk. */
+static void status_tables(const struct engine *e)
+{
+	const struct op25b_snapshot *s = engine_live(e);
+
+	open_json_object("tables");
+	print_uint(PRINT_ANY, "subscriber4", "subscriber  %llu IPv4, ",
+		   s->count[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, 0)]);
+	print_uint(PRINT_ANY, "subscriber6", "%llu IPv6 prefixes\n",
+		   s->count[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, 1)]);
+	print_uint(PRINT_ANY, "relay4", "relay       %llu IPv4, ",
+		   s->count[OP25B_TREE(OP25B_TABLE_RELAY, 0)]);
+	print_uint(PRINT_ANY, "relay6", "%llu IPv6 prefixes\n",
+		   s->count[OP25B_TREE(OP25B_TABLE_RELAY, 1)]);
+	print_uint(PRINT_ANY, "capacity", "capacity    %llu prefixes per table",
+		   engine_capacity(e));
+	print_uint(PRINT_ANY, "generation", ", policy generation %llu\n",
+		   s->gen);
+	close_json_object();
+}
+
+
+static void status_record(const struct record *rec)
+{
+	bool alive = ifindex_alive(rec->key.ifindex);
+	bool live = alive && attached_prog_id(rec) == rec->val.prog_id;
+
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "ifname", "  %s", rec->val.ifname);
+	print_uint(PRINT_ANY, "ifindex", " (ifindex %llu): ",
+		   rec->key.ifindex);
+	print_hook(PRINT_ANY, rec->key.hook, rec->val.flags);
+	print_bool(PRINT_JSON, "l3", NULL, rec->val.flags & OP25B_AF_L3);
+	if (rec->val.flags & OP25B_AF_L3)
+		print_string(PRINT_FP, NULL, "%s", ", l3");
+	print_uint(PRINT_ANY, "prog_id", ", prog %llu", rec->val.prog_id);
+	print_bool(PRINT_JSON, "attached", NULL, live);
+	print_string(PRINT_FP, NULL, ", %s\n",
+		     !alive ? "interface gone" :
+		     live ? "attached" : "not attached");
+	close_json_object();
+}
+
+static int status_attachments(int map_fd)
+{
+	struct record *recs, *orph;
+	size_t i, n, norph;
+	int rc;
+
+	rc = records_load(map_fd, &recs, &n);
+	if (rc)
+		return rc;
+	print_string(PRINT_FP, NULL, "%s\n",
+		     n ? "attachments:" : "attachments: none");
+	open_json_array("attachments");
+	for (i = 0; i < n; i++)
+		status_record(&recs[i]);
+	close_json_array();
+	/* what is op25b's but not this pin dir's: never hidden */
+	rc = orphans_find(recs, n, &orph, &norph);
+	free(recs);
+	if (rc)
+		return rc;
+	if (norph)
+		print_string(PRINT_FP, NULL, "%s\n",
+			     "op25b programs this pin dir does not record:");
+	open_json_array("unrecorded");
+	for (i = 0; i < norph; i++) {
+		char owner[PATH_MAX + 16];
+
+		orphan_owner(&orph[i], owner, sizeof(owner));
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "ifname", "  %s", orph[i].val.ifname);
+		print_uint(PRINT_ANY, "ifindex", " (ifindex %llu): ",
+			   orph[i].key.ifindex);
+		print_hook(PRINT_ANY, orph[i].key.hook, orph[i].val.flags);
+		print_uint(PRINT_ANY, "prog_id", ", prog %llu", orph[i].val.prog_id);
+		print_string(PRINT_ANY, "owner", ", %s\n", owner);
+		close_json_object();
+	}
+	close_json_array();
+	free(orph);
+	return EXIT_OK;
+}
+
+static int status_show(void)
+{
+	struct op25b_maps m;
+	struct engine e;
+	int rc;
+
+	rc = policy_open_read(&m, &e);
+	if (rc)
+		return rc;
+	open_json_object(NULL);
+	print_bool(PRINT_JSON, "set_up", NULL, true);
+	print_string(PRINT_ANY, "pin_dir", "pin dir     %s\n", g.pin_dir);
+	status_config(&engine_live(&e)->cfg);
+	status_tables(&e);
+	rc = status_attachments(m.attach);
+	close_json_object();
+	policy_close(&m, &e);
+	return rc;
+}
+
+int do_status(int argc, char **argv)
+{
+	bool set_up;
+	int rc;
+
+	if (argc) {
+		p_err("status: unexpected argument '%s'", argv[0]);
+		return EXIT_USAGE;
+	}
+	rc = pin_dir_state(&set_up);
+	if (rc)
+		return rc;
+	if (set_up)
+		return status_show();
+	open_json_object(NULL);
+	print_bool(PRINT_JSON, "set_up", NULL, false);
+	print_string(PRINT_ANY, "pin_dir", "op25b is not set up under %s\n",
+		     g.pin_dir);
+	close_json_object();
+	return EXIT_OK;
+}
+
