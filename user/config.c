@@ -32,24 +32,6 @@ int action_parse(const char *s)
 	return -1;
 }
 
-/* Decimal digits only, at most max; -1 otherwise. */
-static int decimal(const char *s, size_t n, __u64 max, __u64 *out)
-{
-	__u64 v = 0;
-	size_t i;
-
-	if (!n)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > max)
-			return -1;
-		v = v * 10 + (__u64)(s[i] - '0');
-	}
-	if (v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 static const struct unit {
 	const char *name;
@@ -66,7 +48,7 @@ static int duration_parse(const char *s, __u64 *ns)
 	size_t n = strspn(s, "0123456789"), i;
 	__u64 v;
 
-	if (decimal(s, n, 1ULL << 40, &v))
+	if (number_parse(s, n, 0, 1ULL << 40, &v))
 		return -1;
 	for (i = 0; i < sizeof(durations) / sizeof(durations[0]); i++)
 		if (!strcmp(s + n, durations[i].name)) {
@@ -116,7 +98,7 @@ static int limit_parse(int argc, char **argv, struct op25b_limit *l,
 	if (!slash)
 		return WHY("action limit: bad rate '%s': RATE/PERIOD, e.g. 20/min",
 			   token_quote(argv[0], q, sizeof(q)));
-	if (decimal(argv[0], (size_t)(slash - argv[0]), OP25B_LIMIT_RATE_MAX, &v) ||
+	if (number_parse(argv[0], (size_t)(slash - argv[0]), 0, OP25B_LIMIT_RATE_MAX, &v) ||
 	    v < 1)
 		return WHY("action limit: bad rate '%s': RATE must be a number 1-%u",
 			   token_quote(argv[0], q, sizeof(q)), OP25B_LIMIT_RATE_MAX);
@@ -138,7 +120,7 @@ static int limit_parse(int argc, char **argv, struct op25b_limit *l,
 			return WHY("action limit: %s needs a value", argv[i]);
 		arg = argv[i + 1];
 		if (!strcmp(argv[i], "--burst")) {
-			if (decimal(arg, strlen(arg), OP25B_LIMIT_RATE_MAX, &burst) ||
+			if (number_parse(arg, strlen(arg), 0, OP25B_LIMIT_RATE_MAX, &burst) ||
 			    burst < 1)
 				return WHY("action limit: bad burst '%s': must be a number 1-%u",
 					   token_quote(arg, q, sizeof(q)),
@@ -161,7 +143,7 @@ static int limit_parse(int argc, char **argv, struct op25b_limit *l,
 					   token_quote(arg, q, sizeof(q)));
 			l->quarantine_ns = v;
 		} else if (!strcmp(argv[i], "--ipv6-prefix")) {
-			if (decimal(arg, strlen(arg), 128, &v) || v < 1)
+			if (number_parse(arg, strlen(arg), 0, 128, &v) || v < 1)
 				return WHY("action limit: bad --ipv6-prefix '%s': a length 1-128",
 					   token_quote(arg, q, sizeof(q)));
 			l->prefix6 = (__u8)v;
@@ -228,20 +210,13 @@ bool action_equal(const struct op25b_config *a, const struct op25b_config *b)
 	       !memcmp(&a->limit, &b->limit, sizeof(a->limit));
 }
 
-/* Decimal only: strtoul would take signs, spaces and "0x". */
 int port_parse(const char *s, __u32 *port)
 {
-	__u32 v = 0;
-	size_t i;
+	__u64 v;
 
-	for (i = 0; s[i]; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > OP25B_PORT_MAX)
-			return -1;
-		v = v * 10 + (__u32)(s[i] - '0');
-	}
-	if (!i || v < 1 || v > OP25B_PORT_MAX)
+	if (number_parse(s, strlen(s), 1, OP25B_PORT_MAX, &v))
 		return -1;
-	*port = v;
+	*port = (__u32)v;
 	return 0;
 }
 

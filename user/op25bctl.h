@@ -248,6 +248,12 @@ bool config_port_blocked(const struct op25b_config *cfg, __u32 port);
 /* ---- top.c: formatting shared with monitor.c ---- */
 
 /* A count 1-max, decimal digits only. -1 when s is not one. */
+/*
+ * The one number parser: the first n bytes of s, decimal digits only,
+ * min to max. -1 otherwise, *out untouched.
+ */
+int number_parse(const char *s, size_t n, __u64 min, __u64 max, __u64 *out);
+/* A whole string, 1 to max. */
 int count_parse(const char *s, unsigned long max, unsigned long *n);
 /* family 4 or 6 (struct op25b_src, op25b_event), address bytes. */
 void addr_format(__u8 family, const __u8 *addr, char *buf, size_t len);

@@ -32,20 +32,14 @@ static int why_set(char *why, size_t whylen, const char *fmt, ...)
 	return -1;
 }
 
-/* Decimal only: no sign, no spaces, no base prefix; strtoul allows all. */
 static int len_parse(const char *s, __u32 max, __u32 *len)
 {
-	__u32 v = 0;
-	size_t i;
+	__u64 v;
 
-	for (i = 0; s[i]; i++) {
-		if (s[i] < '0' || s[i] > '9' || i >= PREFIX_LEN_DIGITS)
-			return -1;
-		v = v * 10 + (__u32)(s[i] - '0');
-	}
-	if (!i || v > max)
+	if (strlen(s) > PREFIX_LEN_DIGITS ||
+	    number_parse(s, strlen(s), 0, max, &v))
 		return -1;
-	*len = v;
+	*len = (__u32)v;
 	return 0;
 }
 

@@ -208,17 +208,11 @@ static int rates_loop(struct stats_reader *r, unsigned int sec)
 
 static int interval_parse(const char *s, unsigned int *sec)
 {
-	unsigned int v = 0;
-	size_t i;
+	unsigned long v;
 
-	for (i = 0; s[i]; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > INTERVAL_MAX)
-			return -1;
-		v = v * 10 + (unsigned int)(s[i] - '0');
-	}
-	if (!i || v < 1 || v > INTERVAL_MAX)
+	if (count_parse(s, INTERVAL_MAX, &v))
 		return -1;
-	*sec = v;
+	*sec = (unsigned int)v;
 	return 0;
 }
 

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * top: the offenders table, busiest sources first. An infected subscriber
- * host tries SMTP over and over: it rises to the top of this list. Also the
- * formatting helpers that monitor.c shares: addresses, interfaces, times.
+ * host tries SMTP over and over: it rises to the top of this list.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,83 +16,6 @@
 
 #define TOP_DEFAULT	20
 
-int count_parse(const char *s, unsigned long max, unsigned long *n)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	for (i = 0; s[i]; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > max)
-			return -1;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (!i || v < 1 || v > max)
-		return -1;
-	*n = v;
-	return 0;
-}
-
-void addr_format(__u8 family, const __u8 *addr, char *buf, size_t len)
-{
-	int af = family == 4 ? AF_INET : AF_INET6;
-
-	if (family != 4 && family != 6) {
-		snprintf(buf, len, "?");
-		return;
-	}
-	if (!inet_ntop(af, addr, buf, (socklen_t)len))
-		snprintf(buf, len, "?");
-}
-
-void endpoint_format(__u8 family, const __u8 *addr, __u16 port, char *buf,
-		     size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	addr_format(family, addr, a, sizeof(a));
-	snprintf(buf, len, family == 6 ? "[%s]:%u" : "%s:%u", a, port);
-}
-
-/* Indexes are per network namespace: this one's name, or the number. */
-void ifindex_format(__u32 ifindex, char *buf, size_t len)
-{
-	char name[IF_NAMESIZE];
-
-	if (if_indextoname(ifindex, name))
-		snprintf(buf, len, "%s", name);
-	else
-		snprintf(buf, len, "%u", ifindex);
-}
-
-/*
- * The datapath stamps CLOCK_MONOTONIC (at a tick's resolution); the wall
- * clock is now minus how long ago that was.
- */
-void dp_time_format(__u64 ns, bool millis, char *buf, size_t len)
-{
-	struct timespec wall, boot;
-	__u64 now_boot, ago, t;
-	time_t sec;
-	struct tm tm;
-	char s[32];
-
-	clock_gettime(CLOCK_REALTIME, &wall);
-	clock_gettime(CLOCK_MONOTONIC, &boot);
-	now_boot = (__u64)boot.tv_sec * NSEC_PER_SEC + (__u64)boot.tv_nsec;
-	ago = now_boot > ns ? now_boot - ns : 0;
-	t = (__u64)wall.tv_sec * NSEC_PER_SEC + (__u64)wall.tv_nsec - ago;
-	sec = (time_t)(t / NSEC_PER_SEC);
-	if (!localtime_r(&sec, &tm) ||
-	    !strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm)) {
-		snprintf(buf, len, "?");
-		return;
-	}
-	if (millis)
-		snprintf(buf, len, "%s.%03llu", s,
-			 (unsigned long long)(t % NSEC_PER_SEC / 1000000));
-	else
-		snprintf(buf, len, "%s", s);
-}
 
 struct offender_row {
 	struct op25b_src src;
