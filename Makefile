@@ -72,7 +72,7 @@ ENGINE   := user/engine.c user/engine.h
 TEST_COMMON := tests/unit/testlib.h bpf/op25b.h $(BUILD)/op25b.skel.h $(ENGINE)
 TEST_CFLAGS = $(CFLAGS) -Iuser -Itests/unit
 
-$(BUILD)/test_datapath: tests/unit/test_datapath.c $(TEST_COMMON)
+$(BUILD)/test_datapath: tests/unit/test_datapath.c $(wildcard tests/unit/dp_*) $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
 

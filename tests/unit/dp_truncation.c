@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Frames cut short at every layer: a part of test_datapath (see its head), built in
+ * its translation unit over the harness in dp_harness.h.
+ */
+
+/* ---- truncation at every layer ---- */
+
+static void test_truncated(struct dp *dp)
+{
+	static const __u32 eth_cuts[] = { 1, ETH_HLEN - 1 };
+	static const __u32 ip4_cuts[] = { 0, 1, 19 };
+	static const __u32 ip6_cuts[] = { 0, 1, 39 };
+	static const __u32 tcp_cuts[] = { 0, 1, 8, 19 };
+	const struct encap *encs[3];
+	struct encap vlan = { .name = "vlan 0x8100", .nvlan = 1,
+			      .tpid = { ETH_P_8021Q } };
+	struct encap pppoe = { .name = "vlan 0x88a8 pppoe", .nvlan = 1,
+			       .tpid = { ETH_P_8021AD }, .pppoe = true };
+	char l[256];
+	struct pkt p;
+	size_t i, k, f;
+	__u32 n;
+
+	encs[0] = &enc_eth;
+	encs[1] = &vlan;
+	encs[2] = &pppoe;
+
+	/* Ethernet header itself: test_run may refuse under 14 bytes */
+	for (i = 0; i < ARRAY_SIZE(eth_cuts); i++) {
+		__u32 ret;
+		int err;
+
+		n = eth_cuts[i];
+		syn(&p, &enc_eth, 4, SMTP);
+		pkt_cut(&p, n);
+		err = tl_run(dp->prog[0].fd, &p, &ret);
+		if (err == -EINVAL) {
+			snprintf(l, sizeof(l),
+				 "truncated: ethernet of %u bytes never reaches the program (test_run refuses it)",
+				 n);
+			tl_ok(l);
+			continue;
+		}
+		snprintf(l, sizeof(l), "truncated: ethernet of %u bytes", n);
+		passed(dp, l, &p);
+	}
+
+	/* a VLAN tag cut short, first or second */
+	for (i = 0; i < ARRAY_SIZE(tpids); i++) {
+		for (n = 1; n < 4; n++) {
+			pkt_init(&p);
+			pkt_eth(&p);
+			pkt_vlan(&p, tpids[i], VID(0));
+			pkt_type(&p, ETH_P_IP);
+			pkt_cut(&p, ETH_HLEN + n);
+			snprintf(l, sizeof(l),
+				 "truncated: vlan 0x%04x tag cut to %u bytes",
+				 tpids[i], n);
+			passed(dp, l, &p);
+		}
+		pkt_init(&p);
+		pkt_eth(&p);
+		pkt_vlan(&p, ETH_P_8021AD, VID(0));
+		pkt_vlan(&p, tpids[i], VID(1));
+		pkt_type(&p, ETH_P_IP);
+		pkt_cut(&p, ETH_HLEN + 4 + 2);
+		snprintf(l, sizeof(l),
+			 "truncated: second tag 0x%04x cut to 2 bytes",
+			 tpids[i]);
+		passed(dp, l, &p);
+	}
+
+	/* a PPPoE header (6 bytes + PPP protocol) cut short */
+	for (n = 0; n < TL_PPPOE_HLEN + 2; n++) {
+		pkt_init(&p);
+		pkt_eth(&p);
+		pkt_pppoe(&p, TL_PPPOE_VERTYPE, TL_PPPOE_CODE_SESSION,
+			  PPPOE_SID);
+		pkt_type(&p, PPP_IP);
+		pkt_cut(&p, ETH_HLEN + n);
+		snprintf(l, sizeof(l), "truncated: pppoe header cut to %u bytes",
+			 n);
+		passed(dp, l, &p);
+	}
+
+	for (k = 0; k < ARRAY_SIZE(encs); k++) {
+		const struct encap *e = encs[k];
+
+		/* an IP header cut short: nothing to judge */
+		for (i = 0; i < ARRAY_SIZE(ip4_cuts); i++) {
+			syn(&p, e, 4, SMTP);
+			pkt_cut(&p, p.l3 + ip4_cuts[i]);
+			snprintf(l, sizeof(l),
+				 "truncated: %s ipv4 header of %u bytes passes",
+				 e->name, ip4_cuts[i]);
+			passed(dp, l, &p);
+		}
+		for (i = 0; i < ARRAY_SIZE(ip6_cuts); i++) {
+			syn(&p, e, 6, SMTP);
+			pkt_cut(&p, p.l3 + ip6_cuts[i]);
+			snprintf(l, sizeof(l),
+				 "truncated: %s ipv6 header of %u bytes passes",
+				 e->name, ip6_cuts[i]);
+			passed(dp, l, &p);
+		}
+
+		for (f = 0; f < ARRAY_SIZE(families); f++) {
+			int fam = families[f];
+
+			/* IP lengths agree with a TCP header under 20 bytes */
+			for (i = 0; i < ARRAY_SIZE(tcp_cuts); i++) {
+				lay_l2(&p, e);
+				pkt_ip(&p, fam, denied(fam), outside(fam));
+				pkt_tcp(&p, SPORT, SMTP, TH_SYN);
+				pkt_cut(&p, p.l4 + tcp_cuts[i]);
+				pkt_done(&p);
+				snprintf(l, sizeof(l),
+					 "truncated: %s ipv%d tcp header of %u bytes",
+					 e->name, fam, tcp_cuts[i]);
+				judged(dp, l, &p, ST_malformed);
+			}
+			/* the frame cut, the IP lengths claiming all of it */
+			syn(&p, e, fam, SMTP);
+			pkt_cut(&p, p.l4 + 10);
+			snprintf(l, sizeof(l),
+				 "truncated: %s ipv%d frame cut inside tcp, lengths intact",
+				 e->name, fam);
+			judged(dp, l, &p, ST_malformed);
+		}
+	}
+}
+
+/* The link layer's type picks the IP parser; the header must agree. */
+static void test_family_mismatch(struct dp *dp)
+{
+	/* Bytes 4..7 of this source sit where IPv4 keeps its source: DENIED4 */
+	static const char v6_reads_as_denied4[] = "2001:db8:a02:304::1";
+	const struct encap pppoe = { .name = "pppoe", .pppoe = true };
+	const struct encap *encs[] = { &enc_eth, &pppoe };
+	char l[256];
+	struct pkt p;
+	size_t k;
+
+	for (k = 0; k < ARRAY_SIZE(encs); k++) {
+		const struct encap *e = encs[k];
+		__u16 t4 = e->pppoe ? PPP_IP : ETH_P_IP;
+		__u16 t6 = e->pppoe ? PPP_IPV6 : ETH_P_IPV6;
+
+		lay_l2(&p, e);
+		pkt_ipv6(&p, v6_reads_as_denied4, OUT6);
+		pkt_tcp(&p, SPORT, SMTP, TH_SYN);
+		pkt_done(&p);
+		pkt_put16(&p, p.l3 - 2, t4);
+		snprintf(l, sizeof(l),
+			 "mismatch: %s ipv6 packet under the ipv4 type is malformed ipv4",
+			 e->name);
+		run_case(dp, l, &p,
+			 (struct expect){ V_DROP,
+					  BIT(ST_malformed) | BIT(ST_blocked),
+					  BIT(R_S4_DENY) });
+
+		/* 40 bytes of IPv4 + TCP hold a whole IPv6 header's worth */
+		syn(&p, e, 4, SMTP);
+		pkt_put16(&p, p.l3 - 2, t6);
+		snprintf(l, sizeof(l),
+			 "mismatch: %s ipv4 packet under the ipv6 type is malformed ipv6",
+			 e->name);
+		run_case(dp, l, &p,
+			 (struct expect){ V_PASS,
+					  BIT(ST_malformed) |
+						  BIT(ST_not_subscriber),
+					  0 });
+
+		syn(&p, e, 4, SMTP);
+		pkt_put16(&p, p.l3 - 2, t6);
+		pkt_cut(&p, p.l3 + TL_IPV6_HLEN - 1);
+		snprintf(l, sizeof(l),
+			 "mismatch: %s 39-byte ipv4 packet under the ipv6 type passes",
+			 e->name);
+		run_case(dp, l, &p, (struct expect){ V_PASS, 0, 0 });
+	}
+}

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The policy model on every judged shape: verdict paths, ports, actions: a part of test_datapath (see its head), built in
+ * its translation unit over the harness in dp_harness.h.
+ */
+
+/* ---- sections ---- */
+
+/* doc/DESIGN.md's policy model, on every corner of the nested tables. */
+static void test_verdict_paths(struct dp *dp, const struct encap *enc)
+{
+	const struct who *w;
+	char l[256];
+	struct pkt p;
+	size_t n, i, f;
+
+	for (f = 0; f < ARRAY_SIZE(families); f++) {
+		int fam = families[f];
+
+		syn(&p, enc, fam, SMTP);
+		w = who_table(fam, &n);
+		snprintf(l, sizeof(l), "policy: ipv%d tcp/%d", fam, SMTP);
+		for (i = 0; i < n; i++)
+			judged_as(dp, l, &p, ST_smtp, &w[i]);
+	}
+}
+
+/* Only TCP to a blocked destination port is judged. */
+static void test_other_ports(struct dp *dp, const struct encap *enc)
+{
+	static const __u16 ports[] = {
+		SUBMISSION, SMTPS, HTTP, SMTP - 1, SMTP + 1,
+		/* 25 with its bytes swapped: a missing ntohs */
+		(__u16)(SMTP << 8), 0, PORT_MAX,
+	};
+	char l[256];
+	struct pkt p;
+	size_t i, f;
+
+	for (f = 0; f < ARRAY_SIZE(families); f++) {
+		int fam = families[f];
+
+		for (i = 0; i < ARRAY_SIZE(ports); i++) {
+			syn(&p, enc, fam, ports[i]);
+			snprintf(l, sizeof(l), "ports: ipv%d tcp/%u passes",
+				 fam, ports[i]);
+			passed(dp, l, &p);
+		}
+
+		/* a reply from a mail server: source port 25 */
+		lay_l2(&p, enc);
+		pkt_ip(&p, fam, denied(fam), outside(fam));
+		pkt_tcp(&p, SMTP, SPORT, TH_SYN | TH_ACK);
+		pkt_done(&p);
+		snprintf(l, sizeof(l),
+			 "ports: ipv%d tcp source port %d passes", fam, SMTP);
+		passed(dp, l, &p);
+
+		lay_l2(&p, enc);
+		pkt_ip(&p, fam, denied(fam), outside(fam));
+		pkt_udp(&p, SPORT, SMTP);
+		pkt_bytes(&p, 32, 0);
+		pkt_done(&p);
+		snprintf(l, sizeof(l), "ports: ipv%d udp/%d passes", fam,
+			 SMTP);
+		passed(dp, l, &p);
+	}
+}
+
+/* doc/DESIGN.md: every TCP segment is judged, not only SYNs. */
+static void test_tcp_flags(struct dp *dp, const struct encap *enc)
+{
+	static const struct {
+		const char *name;
+		__u8 flags;
+		__u32 payload;
+	} segs[] = {
+		{ "syn", TH_SYN, 0 },
+		{ "syn-ack", TH_SYN | TH_ACK, 0 },
+		{ "ack", TH_ACK, 0 },
+		{ "data", TH_PUSH | TH_ACK, 512 },
+		{ "fin", TH_FIN | TH_ACK, 0 },
+		{ "rst", TH_RST, 0 },
+		{ "rst-ack", TH_RST | TH_ACK, 0 },
+		{ "no flags", 0, 0 },
+	};
+	char l[256];
+	struct pkt p;
+	size_t i, f;
+
+	for (f = 0; f < ARRAY_SIZE(families); f++) {
+		int fam = families[f];
+
+		for (i = 0; i < ARRAY_SIZE(segs); i++) {
+			tcp_seg(&p, enc, fam, SMTP, segs[i].flags,
+				segs[i].payload);
+			snprintf(l, sizeof(l), "segments: ipv%d tcp/%d %s",
+				 fam, SMTP, segs[i].name);
+			judged(dp, l, &p, ST_smtp);
+		}
+	}
+}
+
+/* The blocked-port bitmap is read live: ports can be added and removed. */
+static void test_port_bitmap(struct dp *dp, const struct encap *enc)
+{
+	char l[256];
+	struct pkt p;
+	size_t f;
+
+	for (f = 0; f < ARRAY_SIZE(families); f++) {
+		int fam = families[f];
+
+		set_port(dp, ALT_SMTP, true);
+		set_port(dp, PORT_MAX, true);
+		set_port(dp, 0, true);
+
+		syn(&p, enc, fam, ALT_SMTP);
+		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d once added", fam,
+			 ALT_SMTP);
+		judged(dp, l, &p, ST_smtp);
+		syn(&p, enc, fam, PORT_MAX);
+		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d once added", fam,
+			 PORT_MAX);
+		judged(dp, l, &p, ST_smtp);
+		syn(&p, enc, fam, 0);
+		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/0 once added", fam);
+		judged(dp, l, &p, ST_smtp);
+		syn(&p, enc, fam, SMTP);
+		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d still blocked",
+			 fam, SMTP);
+		judged(dp, l, &p, ST_smtp);
+		syn(&p, enc, fam, ALT_SMTP + 1);
+		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d neighbour passes",
+			 fam, ALT_SMTP + 1);
+		passed(dp, l, &p);
+		syn(&p, enc, fam, PORT_MAX - 1);
+		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d neighbour passes",
+			 fam, PORT_MAX - 1);
+		passed(dp, l, &p);
+
+		set_port(dp, SMTP, false);
+		syn(&p, enc, fam, SMTP);
+		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d once removed",
+			 fam, SMTP);
+		passed(dp, l, &p);
+		syn(&p, enc, fam, ALT_SMTP);
+		snprintf(l, sizeof(l),
+			 "bitmap: ipv%d tcp/%d with %d removed", fam,
+			 ALT_SMTP, SMTP);
+		judged(dp, l, &p, ST_smtp);
+
+		set_port(dp, SMTP, true);
+		set_port(dp, ALT_SMTP, false);
+		set_port(dp, PORT_MAX, false);
+		set_port(dp, 0, false);
+		syn(&p, enc, fam, ALT_SMTP);
+		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d once removed",
+			 fam, ALT_SMTP);
+		passed(dp, l, &p);
+		syn(&p, enc, fam, SMTP);
+		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d restored", fam,
+			 SMTP);
+		judged(dp, l, &p, ST_smtp);
+	}
+}
+
+/* monitor lets blocked packets through but counts them; reject drops. */
+static void test_actions(struct dp *dp, const struct encap *enc)
+{
+	static const struct {
+		const char *name;
+		__u32 action;
+	} acts[] = {
+		{ "monitor", OP25B_ACT_MONITOR },
+		{ "reject", OP25B_ACT_REJECT },
+	};
+	char l[256];
+	struct pkt p;
+	size_t a, f;
+
+	for (a = 0; a < ARRAY_SIZE(acts); a++) {
+		set_action(dp, acts[a].action);
+		for (f = 0; f < ARRAY_SIZE(families); f++) {
+			int fam = families[f];
+
+			syn(&p, enc, fam, SMTP);
+			snprintf(l, sizeof(l), "action %s: ipv%d tcp/%d",
+				 acts[a].name, fam, SMTP);
+			judged(dp, l, &p, ST_smtp);
+
+			syn(&p, enc, fam, SUBMISSION);
+			snprintf(l, sizeof(l), "action %s: ipv%d tcp/%d",
+				 acts[a].name, fam, SUBMISSION);
+			passed(dp, l, &p);
+		}
+		/* classes other than smtp follow the action too */
+		lay_l2(&p, enc);
+		pkt_ipv4(&p, DENIED4, OUT4);
+		pkt_ipv4_frag(&p, 0, 1);
+		pkt_tcp(&p, SPORT, SMTP, TH_ACK);
+		pkt_done(&p);
+		snprintf(l, sizeof(l), "action %s: ipv4 fragment offset 1",
+			 acts[a].name);
+		judged(dp, l, &p, ST_evasion);
+	}
+	set_action(dp, OP25B_ACT_DROP);
+	syn(&p, enc, 4, SMTP);
+	judged(dp, "action drop again: ipv4 tcp/25", &p, ST_smtp);
+}
