@@ -80,8 +80,8 @@ $(BUILD)/test_engine: tests/unit/test_engine.c $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS) -lpthread
 
-FUZZ_SRC := tests/fuzz/fuzz.c tests/fuzz/oracle.c
-$(BUILD)/fuzz: $(FUZZ_SRC) tests/fuzz/oracle.h $(TEST_COMMON)
+FUZZ_SRC := tests/fuzz/fuzz.c tests/fuzz/oracle.c tests/fuzz/gen.c
+$(BUILD)/fuzz: $(FUZZ_SRC) tests/fuzz/oracle.h tests/fuzz/gen.h $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -Itests/fuzz $(FUZZ_SRC) user/engine.c -o $@ $(LDLIBS)
 
