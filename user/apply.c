@@ -334,31 +334,35 @@ static int apply_run(const char *file, const struct conf *c,
 
 int do_apply(int argc, char **argv)
 {
-	const char *file = NULL;
+	enum { OPT_DRY = 1, OPT_FORCE };
+	static const struct opt opts[] = {
+		{ "--dry-run", 0, false, OPT_DRY, NULL },
+		{ "--force", 0, false, OPT_FORCE, NULL },
+		{ NULL },
+	};
+	struct args a = ARGS_INIT("apply", argc, argv);
+	const char *file = NULL, *v;
 	struct attach_want *w = NULL;
-	bool dry = false, force = false, opts = true;
+	bool dry = false, force = false;
 	struct conf c;
-	int i, rc;
+	int id, rc, i;
 
-	for (i = 0; i < argc; i++) {
-		if (opts && !strcmp(argv[i], "--")) {
-			opts = false;
-		} else if (opts && !strcmp(argv[i], "--dry-run")) {
-			dry = true;
-		} else if (opts && !strcmp(argv[i], "--force")) {
-			force = true;
-		} else if (opts && (!strcmp(argv[i], "-h") ||
-				    !strcmp(argv[i], "--help"))) {
-			fputs(apply_usage, stdout);
-			return EXIT_OK;
-		} else if (opts && argv[i][0] == '-' && argv[i][1]) {
-			p_err("apply: unknown option '%s'", argv[i]);
+	if (args_want_help(argc, argv)) {
+		fputs(apply_usage, stdout);
+		return EXIT_OK;
+	}
+	while ((id = args_next(&a, opts, &v)) != ARG_END) {
+		if (id == ARG_ERROR)
 			return EXIT_USAGE;
-		} else if (file) {
-			p_err("apply: unexpected argument '%s'", argv[i]);
+		if (id == OPT_DRY)
+			dry = true;
+		else if (id == OPT_FORCE)
+			force = true;
+		else if (file) {
+			p_err("apply: unexpected argument '%s'", v);
 			return EXIT_USAGE;
 		} else {
-			file = argv[i];
+			file = v;
 		}
 	}
 	if (!file) {

@@ -637,27 +637,6 @@ const char detach_usage[] =
 	"dir records (its pin dir was removed) is removed too.\n";
 
 
-/* "--name VALUE" or "--name=VALUE"; *i moves past what was used. */
-static int opt_value(int argc, char **argv, int *i, const char *name,
-		     const char **val)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n))
-		return 0;
-	if (argv[*i][n] == '=') {
-		*val = argv[*i] + n + 1;
-		return 1;
-	}
-	if (argv[*i][n])
-		return 0;
-	if (*i + 1 >= argc) {
-		p_err("option '%s' needs a value", name);
-		return -1;
-	}
-	*val = argv[++*i];
-	return 1;
-}
 
 struct attach_args {
 	const char *ifname, *hook, *mode, *dir;
@@ -666,25 +645,41 @@ struct attach_args {
 
 static int attach_args_parse(int argc, char **argv, struct attach_args *a)
 {
-	int i, hit;
+	enum { OPT_HOOK = 1, OPT_MODE, OPT_DIR, OPT_FORCE };
+	static const struct opt opts[] = {
+		{ "--hook", 0, true, OPT_HOOK, "xdp or tc" },
+		{ "--xdp-mode", 0, true, OPT_MODE, "native or generic" },
+		{ "--direction", 0, true, OPT_DIR, "ingress or egress" },
+		{ "--force", 0, false, OPT_FORCE, NULL },
+		{ NULL },
+	};
+	struct args w = ARGS_INIT("attach", argc, argv);
+	const char *v;
+	int id;
 
 	memset(a, 0, sizeof(*a));
-	for (i = 0; i < argc; i++) {
-		if ((hit = opt_value(argc, argv, &i, "--hook", &a->hook)) ||
-		    (hit = opt_value(argc, argv, &i, "--xdp-mode", &a->mode)) ||
-		    (hit = opt_value(argc, argv, &i, "--direction", &a->dir))) {
-			if (hit < 0)
-				return EXIT_USAGE;
-		} else if (!strcmp(argv[i], "--force")) {
+	while ((id = args_next(&w, opts, &v)) != ARG_END) {
+		switch (id) {
+		case ARG_ERROR:
+			return EXIT_USAGE;
+		case OPT_HOOK:
+			a->hook = v;
+			break;
+		case OPT_MODE:
+			a->mode = v;
+			break;
+		case OPT_DIR:
+			a->dir = v;
+			break;
+		case OPT_FORCE:
 			a->force = true;
-		} else if (argv[i][0] == '-') {
-			p_err("attach: unknown option '%s'", argv[i]);
-			return EXIT_USAGE;
-		} else if (a->ifname) {
-			p_err("attach: unexpected argument '%s'", argv[i]);
-			return EXIT_USAGE;
-		} else {
-			a->ifname = argv[i];
+			break;
+		default:
+			if (a->ifname) {
+				p_err("attach: unexpected argument '%s'", v);
+				return EXIT_USAGE;
+			}
+			a->ifname = v;
 		}
 	}
 	if (!a->ifname) {

@@ -144,27 +144,23 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static int args_parse(int argc, char **argv, struct monitor *mon)
 {
-	const char *cv;
-	int i;
+	static const struct opt opts[] = {
+		{ "--count", 0, true, 1, "a number" },
+		{ NULL },
+	};
+	struct args a = ARGS_INIT("monitor", argc, argv);
+	const char *v;
+	int id;
 
-	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--count")) {
-			if (i + 1 >= argc) {
-				p_err("monitor: --count needs a number");
-				return EXIT_USAGE;
-			}
-			cv = argv[++i];
-		} else if (!strncmp(argv[i], "--count=", 8)) {
-			cv = argv[i] + 8;
-		} else if (argv[i][0] == '-') {
-			p_err("monitor: unknown option '%s'", argv[i]);
+	while ((id = args_next(&a, opts, &v)) != ARG_END) {
+		if (id == ARG_ERROR)
 			return EXIT_USAGE;
-		} else {
-			p_err("monitor: unexpected argument '%s'", argv[i]);
+		if (id == ARG_POSITIONAL) {
+			p_err("monitor: unexpected argument '%s'", v);
 			return EXIT_USAGE;
 		}
-		if (count_parse(cv, COUNT_MAX, &mon->count)) {
-			p_err("bad count '%s': must be 1-%lu", cv, COUNT_MAX);
+		if (count_parse(v, COUNT_MAX, &mon->count)) {
+			p_err("bad count '%s': must be 1-%lu", v, COUNT_MAX);
 			return EXIT_USAGE;
 		}
 	}

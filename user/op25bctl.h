@@ -47,6 +47,41 @@ void p_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *errstr(int err);
 /* "-h" or "--help", wherever a command meets it. */
 bool is_help(const char *s);
+
+/* ---- args.c: a command's words ---- */
+
+/* An option a command takes: its table ends with a NULL name. */
+struct opt {
+	const char *name;	/* "--count" */
+	char short_name;	/* 'n' for -n, 0 for none */
+	bool value;		/* takes a value */
+	int id;			/* what args_next returns for it, > 0 */
+	const char *what;	/* the value, for "needs ...": "a number" */
+};
+
+enum {
+	ARG_END = 0,		/* no word left */
+	ARG_POSITIONAL = -1,	/* *val is a word that is not an option */
+	ARG_ERROR = -2,		/* printed: an unknown option, a missing value */
+};
+
+struct args {
+	int argc;
+	char **argv;
+	int i;
+	bool rest;		/* past "--": every word is positional */
+	const char *cmd;	/* names the command in errors */
+};
+
+#define ARGS_INIT(cmd_, argc_, argv_)	\
+	{ .argc = (argc_), .argv = (argv_), .cmd = (cmd_) }
+
+/* The next word: an option's id (with *val, when it takes one), or ARG_*. */
+int args_next(struct args *a, const struct opt *opts, const char **val);
+/* -h or --help among the words before any "--". */
+bool args_want_help(int argc, char **argv);
+/* A command without options: EXIT_USAGE, said, if a word is one. */
+int args_no_options(const char *cmd, int argc, char **argv);
 /* Only with -v, on stderr. */
 void p_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -11,12 +11,6 @@
 
 /* The highest port the bitmap holds: 65535. */
 
-/* "-5" is a bad number, not an unknown option. */
-static bool is_option(const char *s)
-{
-	return s[0] == '-' && s[1] && !(s[1] >= '0' && s[1] <= '9');
-}
-
 /* The draft's config, for a change published by policy_commit. */
 static int config_open_rw(struct op25b_maps *m, struct engine *e,
 			  struct op25b_config **cfg)
@@ -143,12 +137,8 @@ int do_port(int argc, char **argv)
 			return EXIT_OK;
 		}
 	}
-	for (i = 0; i < argc; i++) {
-		if (is_option(argv[i])) {
-			p_err("port: unknown option '%s'", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
+	if (args_no_options("port", argc, argv))
+		return EXIT_USAGE;
 	if (!argc || !strcmp(argv[0], "list")) {
 		if (argc > 1) {
 			p_err("port list: unexpected argument '%s'", argv[1]);

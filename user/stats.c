@@ -218,38 +218,36 @@ static int interval_parse(const char *s, unsigned int *sec)
 
 int do_stats(int argc, char **argv)
 {
-	const char *ival = NULL;
+	enum { OPT_INTERVAL = 1, OPT_PROMETHEUS };
+	static const struct opt opts[] = {
+		{ "--interval", 0, true, OPT_INTERVAL, "SEC" },
+		{ "--prometheus", 0, false, OPT_PROMETHEUS, NULL },
+		{ NULL },
+	};
+	struct args a = ARGS_INIT("stats", argc, argv);
+	const char *ival = NULL, *v;
 	struct stats_reader r = {};
 	bool prometheus = false;
 	__u64 sum[NFIELDS];
 	struct op25b_maps m;
 	unsigned int sec = 0;
-	int i, err;
+	int id, err;
 
-	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(stats_usage, stdout);
-			return EXIT_OK;
-		}
+	if (args_want_help(argc, argv)) {
+		fputs(stats_usage, stdout);
+		return EXIT_OK;
 	}
-	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--prometheus")) {
-			prometheus = true;
-		} else if (!strcmp(argv[i], "--interval")) {
-			if (i + 1 >= argc) {
-				p_err("stats: --interval needs SEC");
-				return EXIT_USAGE;
-			}
-			ival = argv[++i];
-		} else if (!strncmp(argv[i], "--interval=", 11)) {
-			ival = argv[i] + 11;
-		} else if (argv[i][0] == '-') {
-			p_err("stats: unknown option '%s'", argv[i]);
+	while ((id = args_next(&a, opts, &v)) != ARG_END) {
+		if (id == ARG_ERROR)
 			return EXIT_USAGE;
-		} else {
-			p_err("stats: unexpected argument '%s'", argv[i]);
+		if (id == ARG_POSITIONAL) {
+			p_err("stats: unexpected argument '%s'", v);
 			return EXIT_USAGE;
 		}
+		if (id == OPT_PROMETHEUS)
+			prometheus = true;
+		else
+			ival = v;
 	}
 	if (ival && interval_parse(ival, &sec)) {
 		p_err("bad interval '%s': must be whole seconds 1-%d", ival,

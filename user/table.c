@@ -55,12 +55,6 @@ static int parse_table(const char *verb, const char *s, enum table *t)
 	return EXIT_USAGE;
 }
 
-/* "-5" is a bad number, not an unknown option. */
-static bool is_option(const char *s)
-{
-	return s[0] == '-' && s[1] && !(s[1] >= '0' && s[1] <= '9');
-}
-
 /* ---- deny, allow, del ---- */
 
 struct table_args {
@@ -80,8 +74,16 @@ struct table_args {
 static int table_args_parse(const char *verb, const char *usage, int argc,
 			    char **argv, struct table_args *a)
 {
-	bool opts = true;
-	int i, err;
+	enum { OPT_FORCE = 1, OPT_FILE };
+	/* --force is allow's alone: the others start one entry in */
+	static const struct opt opts[] = {
+		{ "--force", 0, false, OPT_FORCE, NULL },
+		{ "--file", 'f', true, OPT_FILE, "a FILE (or - for stdin)" },
+		{ NULL },
+	};
+	struct args w = ARGS_INIT(verb, argc, argv);
+	const char *v;
+	int id, err;
 
 	memset(a, 0, sizeof(*a));
 	a->buf = calloc(argc + 1, sizeof(*a->buf));
@@ -90,36 +92,25 @@ static int table_args_parse(const char *verb, const char *usage, int argc,
 		p_err("out of memory");
 		return EXIT_RUNTIME;
 	}
-	for (i = 0; i < argc && strcmp(argv[i], "--"); i++) {
-		if (is_help(argv[i])) {
-			fputs(usage, stdout);
-			a->help = true;
-			return EXIT_OK;
-		}
+	if (args_want_help(argc, argv)) {
+		fputs(usage, stdout);
+		a->help = true;
+		return EXIT_OK;
 	}
-	for (i = 0; i < argc; i++) {
-		if (opts && !strcmp(argv[i], "--")) {
-			opts = false;
-		} else if (opts && !strcmp(argv[i], "--force") &&
-			   !strcmp(verb, "allow")) {
+	while ((id = args_next(&w, strcmp(verb, "allow") ? opts + 1 : opts,
+			       &v)) != ARG_END) {
+		if (id == ARG_ERROR)
+			return EXIT_USAGE;
+		if (id == OPT_FORCE) {
 			a->force = true;
-		} else if (opts && (!strcmp(argv[i], "-f") ||
-				    !strcmp(argv[i], "--file"))) {
+		} else if (id == OPT_FILE) {
 			if (a->file) {
 				p_err("%s: -f given twice", verb);
 				return EXIT_USAGE;
 			}
-			if (i + 1 >= argc) {
-				p_err("%s: %s needs a FILE (or - for stdin)",
-				      verb, argv[i]);
-				return EXIT_USAGE;
-			}
-			a->file = argv[++i];
-		} else if (opts && is_option(argv[i])) {
-			p_err("%s: unknown option '%s'", verb, argv[i]);
-			return EXIT_USAGE;
+			a->file = v;
 		} else {
-			a->pos[a->npos++] = argv[i];
+			a->pos[a->npos++] = (char *)v;	/* one of argv's own */
 		}
 	}
 	if (!a->npos) {
@@ -310,12 +301,8 @@ static int args_check(const char *verb, const char *usage, int argc,
 			return EXIT_OK;
 		}
 	}
-	for (i = 0; i < argc; i++) {
-		if (is_option(argv[i])) {
-			p_err("%s: unknown option '%s'", verb, argv[i]);
-			return EXIT_USAGE;
-		}
-	}
+	if (args_no_options(verb, argc, argv))
+		return EXIT_USAGE;
 	if (argc < min) {
 		p_err("%s: missing %s", verb, need[argc]);
 		return EXIT_USAGE;

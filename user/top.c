@@ -214,25 +214,21 @@ int do_top(int argc, char **argv)
 {
 	unsigned long limit = TOP_DEFAULT;
 	struct offender_row *rows = NULL;
+	static const struct opt opts[] = {
+		{ "-n", 'n', true, 1, "a number" },
+		{ NULL },
+	};
+	struct args a = ARGS_INIT("top", argc, argv);
 	struct op25b_maps m;
 	const char *nv;
 	size_t n = 0;
-	int i, rc;
+	int id, rc;
 
-	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-n")) {
-			if (i + 1 >= argc) {
-				p_err("top: -n needs a number");
-				return EXIT_USAGE;
-			}
-			nv = argv[++i];
-		} else if (!strncmp(argv[i], "-n", 2)) {
-			nv = argv[i] + 2;
-		} else if (argv[i][0] == '-') {
-			p_err("top: unknown option '%s'", argv[i]);
+	while ((id = args_next(&a, opts, &nv)) != ARG_END) {
+		if (id == ARG_ERROR)
 			return EXIT_USAGE;
-		} else {
-			p_err("top: unexpected argument '%s'", argv[i]);
+		if (id == ARG_POSITIONAL) {
+			p_err("top: unexpected argument '%s'", nv);
 			return EXIT_USAGE;
 		}
 		if (count_parse(nv, OP25B_OFFENDERS_MAX, &limit)) {
