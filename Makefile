@@ -154,6 +154,9 @@ install: $(BUILD)/op25bctl
 	sed 's|/usr/sbin/op25bctl|$(PREFIX)/sbin/op25bctl|; s|/etc/op25b/|$(SYSCONFDIR)/op25b/|g' \
 		contrib/op25b.service > $(BUILD)/op25b.service
 	install -D -m 0644 $(BUILD)/op25b.service $(DESTDIR)$(UNITDIR)/op25b.service
+	sed 's|/usr/sbin/op25bctl|$(PREFIX)/sbin/op25bctl|; s|/etc/op25b/|$(SYSCONFDIR)/op25b/|g' \
+		contrib/op25b-watch.service > $(BUILD)/op25b-watch.service
+	install -D -m 0644 $(BUILD)/op25b-watch.service $(DESTDIR)$(UNITDIR)/op25b-watch.service
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/op25b
 	[ -e $(DESTDIR)$(SYSCONFDIR)/op25b/op25b.conf ] || \
 		install -m 0644 contrib/op25b.conf $(DESTDIR)$(SYSCONFDIR)/op25b/op25b.conf

@@ -638,12 +638,8 @@ const char detach_usage[] =
 
 
 
-struct attach_args {
-	const char *ifname, *hook, *mode, *dir;
-	bool force;
-};
 
-static int attach_args_parse(int argc, char **argv, struct attach_args *a)
+int attach_args_parse(int argc, char **argv, struct attach_args *a)
 {
 	enum { OPT_HOOK = 1, OPT_MODE, OPT_DIR, OPT_FORCE };
 	static const struct opt opts[] = {
@@ -690,7 +686,7 @@ static int attach_args_parse(int argc, char **argv, struct attach_args *a)
 }
 
 /* Option values and their combinations, before any device is looked at. */
-static int attach_args_check(const struct attach_args *a)
+int attach_args_check(const struct attach_args *a)
 {
 	if (a->hook && strcmp(a->hook, "xdp") && strcmp(a->hook, "tc")) {
 		p_err("bad hook '%s': must be xdp or tc", a->hook);
@@ -776,25 +772,42 @@ static void attach_report(const struct attach_req *r,
 	close_json_object();
 }
 
-/* Load, attach, record; the skeleton goes, the attachment stays. */
-static int attach_run(const struct attach_req *r)
+static int attach_map_open(int *fd);
+
+/*
+ * Load (or take from cache, one per kind of instance), attach, record.
+ * Without a cache the skeleton goes and the attachment stays; with one,
+ * it stays for the next device (watch), and the lock goes after each.
+ */
+static int attach_run_cached(const struct attach_req *r,
+			     struct op25b_bpf **cache)
 {
 	struct op25b_attach_key key = { .ifindex = r->ifindex,
 					 .hook = r->hook };
 	struct op25b_attach_val val = {};
 	struct op25b_bpf *skel;
-	int map_fd, rc;
+	int map_fd, rc, slot;
 
 	rc = netns_ino(&key.netns_ino);
 	if (!rc)
 		rc = pin_dir_prepare(true);
 	if (!rc)
 		rc = pin_lock();
-	if (!rc)
-		rc = bpf_load(&skel, r->l3,
-			      r->hook == OP25B_HOOK_TC_EGRESS);
 	if (rc)
 		return rc;
+	slot = cache ? (r->l3 ? 1 : 0) + (r->hook == OP25B_HOOK_TC_EGRESS ? 2 : 0) : 0;
+	if (cache && cache[slot]) {
+		skel = cache[slot];
+	} else {
+		rc = bpf_load(&skel, r->l3, r->hook == OP25B_HOOK_TC_EGRESS);
+		if (rc) {
+			if (cache)
+				pin_unlock();
+			return rc;
+		}
+		if (cache)
+			cache[slot] = skel;
+	}
 	map_fd = bpf_map__fd(skel->maps.op25b_attach);
 	{
 		struct bpf_map_info mi = {};
@@ -824,8 +837,60 @@ static int attach_run(const struct attach_req *r)
 			p_info("note: %s has op25b on both XDP and tc ingress: every segment is judged, and counted, twice",
 			       r->ifname);
 	}
-	op25b_bpf__destroy(skel);
+	if (cache)
+		pin_unlock();
+	else
+		op25b_bpf__destroy(skel);
 	return rc;
+}
+
+static int attach_run(const struct attach_req *r)
+{
+	return attach_run_cached(r, NULL);
+}
+
+int attach_iface(const struct attach_args *a, struct op25b_bpf **cache)
+{
+	struct attach_req r;
+	int rc;
+
+	rc = attach_req_build(a, &r);
+	syncing = true;	/* the caller reports in its own words */
+	if (!rc)
+		rc = attach_run_cached(&r, cache);
+	syncing = false;
+	return rc;
+}
+
+int records_forget(__u32 ifindex, size_t *n)
+{
+	struct op25b_attach_key key, next, *prev = NULL;
+	__u64 ino;
+	int map_fd, rc;
+
+	*n = 0;
+	rc = netns_ino(&ino);
+	if (!rc)
+		rc = pin_lock();
+	if (!rc)
+		rc = attach_map_open(&map_fd);
+	if (rc) {
+		pin_unlock();
+		return rc;
+	}
+	while (!bpf_map_get_next_key(map_fd, prev, &next)) {
+		key = next;
+		if (key.netns_ino == ino && key.ifindex == ifindex &&
+		    !bpf_map_delete_elem(map_fd, &key)) {
+			(*n)++;
+			prev = NULL;	/* the walk starts over after a delete */
+			continue;
+		}
+		prev = &key;
+	}
+	close(map_fd);
+	pin_unlock();
+	return EXIT_OK;
 }
 
 int do_attach(int argc, char **argv)

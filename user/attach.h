@@ -34,4 +34,22 @@ __u32 attached_prog_id(const struct record *rec);
 /* Is op25b set up under g.pin_dir (*set_up), without making anything? */
 int pin_dir_state(bool *set_up);
 
+/* attach's words, for watch too */
+struct attach_args {
+	const char *ifname, *hook, *mode, *dir;
+	bool force;
+};
+/* The words of attach (argv after the verb); EXIT_USAGE, said, if bad. */
+int attach_args_parse(int argc, char **argv, struct attach_args *a);
+int attach_args_check(const struct attach_args *a);
+
+struct op25b_bpf;
+/*
+ * Attach to a->ifname as attach does, the loaded datapath kept in cache
+ * (4 slots, NULL at first) for the next device, the lock released after.
+ */
+int attach_iface(const struct attach_args *a, struct op25b_bpf **cache);
+/* Drop this namespace's records of a device that is gone; *n how many. */
+int records_forget(__u32 ifindex, size_t *n);
+
 #endif /* OP25B_ATTACH_H */

@@ -252,6 +252,39 @@ static void add_attach(struct conf *c, const char *file, size_t line,
 	c->natt++;
 }
 
+/* watch PATTERN... [attach options]: for op25bctl watch --config. */
+static void add_watch(struct conf *c, const char *file, size_t line,
+		      char **w, int n)
+{
+	struct conf_attach *a;
+	char where[PATH_MAX + 32];
+	int i, rc;
+
+	if (n - 1 > CONF_ATTACH_ARGS) {
+		conf_error(c, file, line, "watch: too many arguments");
+		return;
+	}
+	snprintf(where, sizeof(where), "%s:%zu", file, line);
+	g.err_where = where;
+	rc = watch_check(n - 1, w + 1);
+	g.err_where = NULL;
+	if (rc) {
+		c->errors++;
+		return;
+	}
+	if (grow((void **)&c->watch, &c->watch_cap, c->nwatch, sizeof(*a))) {
+		conf_error(c, file, line, "out of memory");
+		return;
+	}
+	a = &c->watch[c->nwatch];
+	memset(a, 0, sizeof(*a));
+	for (i = 1; i < n; i++)
+		a->argv[a->argc++] = (char *)intern(c, w[i]);
+	a->file = file;
+	a->line = line;
+	c->nwatch++;
+}
+
 static void conf_file(struct conf *c, const char *name, struct src *up,
 		      size_t up_line);
 
@@ -311,6 +344,8 @@ static void statement(struct conf *c, const char *file, size_t line,
 		set_action(c, file, line, w, n);
 	} else if (!strcmp(w[0], "attach")) {
 		add_attach(c, file, line, w, n);
+	} else if (!strcmp(w[0], "watch")) {
+		add_watch(c, file, line, w, n);
 	} else if (!strcmp(w[0], "include")) {
 		do_include(c, file, line, s, w, n);
 	} else {
@@ -448,5 +483,6 @@ void conf_free(struct conf *c)
 	free(c->names);
 	free(c->rules);
 	free(c->att);
+	free(c->watch);
 	memset(c, 0, sizeof(*c));
 }

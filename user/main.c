@@ -71,6 +71,9 @@ static const struct cmd cmds[] = {
 	  "make the running policy a file's, in one step", false, apply_usage },
 	{ "save", do_save, "[FILE]",
 	  "the running policy, as a file apply takes", false, save_usage },
+	{ "watch", do_watch,
+	  "PATTERN... [attach options] | --config FILE",
+	  "attach to matching interfaces as they appear", false, watch_usage },
 	{ "help", do_help, "[COMMAND]", "this help, or a command's", false, NULL },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -136,6 +136,8 @@ int pin_dir_prepare(bool create);
 int pin_lock(void);
 /* flock(LOCK_SH): readers see no writer at work. */
 int pin_lock_shared(void);
+/* Let go of the lock before exiting: a long-running command (watch). */
+void pin_unlock(void);
 /*
  * Open the pinned maps into m. With create, load the embedded object first
  * (creating and pinning every map that is not pinned yet) so that policy
@@ -242,6 +244,8 @@ struct conf {
 	size_t action_line;
 	struct conf_attach *att;
 	size_t natt, att_cap;
+	struct conf_attach *watch;	/* watch statements, for watch --config */
+	size_t nwatch, watch_cap;
 	char **names;			/* strings the above point into */
 	size_t nnames;
 	int errors;
@@ -333,7 +337,7 @@ int attach_save(FILE *f);
 /* Each command's full help, for 'help CMD' and 'CMD --help'. */
 extern const char attach_usage[], detach_usage[], status_usage[],
 	deny_usage[], allow_usage[], del_usage[], flush_usage[], list_usage[],
-	test_usage[], port_usage[], action_usage[], quarantine_usage[], stats_usage[],
+	test_usage[], port_usage[], action_usage[], quarantine_usage[], watch_usage[], stats_usage[],
 	top_usage[], monitor_usage[], apply_usage[], save_usage[];
 
 int do_attach(int argc, char **argv);	/* attach.c */
@@ -351,6 +355,9 @@ int do_test(int argc, char **argv);
 int do_port(int argc, char **argv);	/* port.c */
 int do_action(int argc, char **argv);
 int do_quarantine(int argc, char **argv);
+int do_watch(int argc, char **argv);
+/* A watch statement's words, checked as watch would: EXIT_USAGE, said. */
+int watch_check(int argc, char **argv);
 int do_stats(int argc, char **argv);	/* stats.c */
 int do_top(int argc, char **argv);	/* top.c */
 int do_monitor(int argc, char **argv);	/* monitor.c */

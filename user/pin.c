@@ -385,6 +385,13 @@ static int pin_lock_mode(int mode)
 	return EXIT_OK;
 }
 
+void pin_unlock(void)
+{
+	if (lock_fd >= 0)
+		close(lock_fd);
+	lock_fd = -1;
+}
+
 int pin_lock(void)
 {
 	return pin_lock_mode(LOCK_EX);

@@ -438,12 +438,30 @@ test_install() {
 	for f in usr/sbin/op25bctl usr/share/man/man8/op25bctl.8 \
 		usr/share/man/man5/op25b.conf.5 \
 		usr/share/bash-completion/completions/op25bctl \
-		usr/lib/systemd/system/op25b.service etc/op25b/op25b.conf; do
+		usr/lib/systemd/system/op25b.service \
+		usr/lib/systemd/system/op25b-watch.service etc/op25b/op25b.conf; do
 		check "install: $f" "missing" test -e "$root/$f"
 	done
 	check "install: the unit runs the installed binary" "$(grep Exec "$root/usr/lib/systemd/system/op25b.service")" \
 		grep -q "^ExecStart=/usr/sbin/op25bctl apply /etc/op25b/op25b.conf" \
 		"$root/usr/lib/systemd/system/op25b.service"
+	check "install: the watch unit runs the installed binary on the config" \
+		"$(grep Exec "$root/usr/lib/systemd/system/op25b-watch.service")" \
+		grep -q "^ExecStart=/usr/sbin/op25bctl watch --config /etc/op25b/op25b.conf" \
+		"$root/usr/lib/systemd/system/op25b-watch.service"
+	if command -v systemd-analyze >/dev/null; then
+		# both units, so that the one the watch unit requires is found
+		mkdir -p "$TMPD/units"
+		for f in op25b op25b-watch; do
+			sed "s|/usr/sbin/op25bctl|$CTL|" "$here/../../contrib/$f.service" \
+				>"$TMPD/units/$f.service"
+		done
+		SYSTEMD_UNIT_PATH=$TMPD/units: systemd-analyze verify --man=no \
+			"$TMPD/units/op25b.service" "$TMPD/units/op25b-watch.service" \
+			>"$TMPD/out" 2>&1
+		check "install: systemd-analyze verify of both units: no complaint" \
+			"$(head -c 300 "$TMPD/out")" eval '[ ! -s "$TMPD/out" ]'
+	fi
 	"$root/usr/sbin/op25bctl" --pin-dir "/sys/fs/bpf/op25b-test-apply-ex-$$" \
 		apply --dry-run "$root/etc/op25b/op25b.conf" >/dev/null 2>"$TMPD/err"
 	check_eq "install: the example policy is a valid file" 0 $?

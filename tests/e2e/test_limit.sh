@@ -103,7 +103,9 @@ test_limit() {
 		--quarantine ${QUARANTINE}s &&
 	ctl -q attach r0 --hook xdp --xdp-mode generic ||
 		die "setup" "op25bctl could not set the limit up"
-	ctl -j monitor >"$TMPD/monitor" 2>&1 &
+	# the process itself, not a subshell: $! is what kill must reach
+	nsenter --net=/run/netns/"$RTR" "$CTL" --pin-dir "$PIN" -j monitor \
+		>"$TMPD/monitor" 2>&1 &
 	mon=$!
 	CLEAN_PIDS+=($mon)
 

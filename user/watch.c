@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * watch: attach op25b to every interface whose name matches a pattern, as
+ * interfaces come (a BRAS's pppN, a router's WAN coming back), and forget
+ * the record of each as it goes. Link events from rtnetlink, no polling;
+ * when the kernel drops events (the socket's buffer overran), a full dump
+ * puts things right again. One line per change on stdout (JSON with -j).
+ * SIGTERM or SIGINT ends it; the attachments stay, as attach's do.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/rtnetlink.h>
+#include <netlink/netlink.h>
+#include <netlink/msg.h>
+#include <netlink/route/link.h>
+#include "op25bctl.h"
+#include "attach.h"
+#include "op25b.skel.h"
+
+const char watch_usage[] =
+	"Usage: op25bctl watch PATTERN... [--hook xdp|tc] [--xdp-mode native|generic]\n"
+	"                     [--direction ingress|egress] [--force]\n"
+	"       op25bctl watch --config FILE\n"
+	"\n"
+	"Attach to every interface whose name matches a PATTERN (shell style:\n"
+	"'ppp*', 'eth1.*', 'wan') now and as interfaces appear, with attach's\n"
+	"options; when an interface goes, its attachment record goes too. A\n"
+	"pattern that matches nothing is no error: watch waits. One line per\n"
+	"change on stdout (JSON lines with -j). Runs until SIGTERM or SIGINT,\n"
+	"which leave every attachment in place. --config reads 'watch'\n"
+	"statements from an op25b.conf(5) file instead.\n";
+
+#define WATCH_MAX	64
+#define PATTERN_MAX	64
+#define SEEN_MAX	65536
+
+struct watch_rule {
+	char *patterns[WATCH_MAX];
+	int npatterns;
+	struct attach_args args;
+};
+
+struct watch {
+	struct watch_rule rules[WATCH_MAX];
+	int nrules;
+	struct op25b_bpf *cache[4];
+	/* interfaces attached by this run: ifindex, 0 for a free slot */
+	__u32 seen[SEEN_MAX];
+	size_t nseen;
+	unsigned long attached, failed, forgotten, resyncs;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* Characters an interface name may hold, and the glob's own. */
+static bool pattern_ok(const char *p, char *why, size_t len)
+{
+	int depth = 0;
+	size_t i;
+
+	/* brackets make a pattern longer than the names it matches */
+	if (!*p || strlen(p) > PATTERN_MAX) {
+		snprintf(why, len, "must be 1-%d characters", PATTERN_MAX);
+		return false;
+	}
+	for (i = 0; p[i]; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '[')
+			depth++;
+		else if (c == ']')
+			depth--;
+		if (depth < 0 || depth > 1) {
+			snprintf(why, len, "unbalanced '[' ']'");
+			return false;
+		}
+		if (c <= ' ' || c >= 0x7f || c == '/' || c == '"' || c == '\'') {
+			snprintf(why, len, "holds a character no interface name has");
+			return false;
+		}
+	}
+	if (depth) {
+		snprintf(why, len, "unbalanced '[' ']'");
+		return false;
+	}
+	return true;
+}
+
+/* PATTERN... [attach options] into a rule; EXIT_USAGE, said, if bad. */
+static int rule_parse(int argc, char **argv, const char *where,
+		      struct watch_rule *r)
+{
+	char *pos[WATCH_MAX], why[96], q[TOKEN_QUOTE_LEN];
+	char *args[2 * WATCH_MAX];
+	int i, na = 0, np = 0;
+
+	memset(r, 0, sizeof(*r));
+	/* options to attach's parser, patterns here */
+	for (i = 0; i < argc; i++) {
+		if (argv[i][0] == '-' && argv[i][1]) {
+			if (na + 2 > (int)(sizeof(args) / sizeof(args[0])))
+				break;
+			args[na++] = argv[i];
+			if (strcmp(argv[i], "--force") && !strchr(argv[i], '=') &&
+			    i + 1 < argc)
+				args[na++] = argv[++i];
+		} else if (np < WATCH_MAX) {
+			pos[np++] = argv[i];
+		} else {
+			p_err("%swatch: at most %d patterns", where, WATCH_MAX);
+			return EXIT_USAGE;
+		}
+	}
+	if (!np) {
+		p_err("%swatch: missing PATTERN", where);
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < np; i++) {
+		if (!pattern_ok(pos[i], why, sizeof(why))) {
+			p_err("%swatch: bad pattern '%s': %s", where,
+			      token_quote(pos[i], q, sizeof(q)), why);
+			return EXIT_USAGE;
+		}
+		r->patterns[i] = pos[i];
+	}
+	r->npatterns = np;
+	/* attach's own checks, with a stand-in interface name */
+	args[na++] = "-";
+	if (attach_args_parse(na, args, &r->args) ||
+	    attach_args_check(&r->args))
+		return EXIT_USAGE;
+	r->args.ifname = NULL;
+	return EXIT_OK;
+}
+
+int watch_check(int argc, char **argv)
+{
+	struct watch_rule r;
+
+	return rule_parse(argc, argv, "", &r);
+}
+
+static const struct watch_rule *rule_for(const struct watch *w,
+					 const char *name)
+{
+	int i, k;
+
+	for (i = 0; i < w->nrules; i++)
+		for (k = 0; k < w->rules[i].npatterns; k++)
+			if (!fnmatch(w->rules[i].patterns[k], name, 0))
+				return &w->rules[i];
+	return NULL;
+}
+
+static bool seen_has(const struct watch *w, __u32 ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < w->nseen; i++)
+		if (w->seen[i] == ifindex)
+			return true;
+	return false;
+}
+
+static void seen_add(struct watch *w, __u32 ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < w->nseen; i++)
+		if (!w->seen[i]) {
+			w->seen[i] = ifindex;
+			return;
+		}
+	if (w->nseen < SEEN_MAX)
+		w->seen[w->nseen++] = ifindex;
+}
+
+static void seen_del(struct watch *w, __u32 ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < w->nseen; i++)
+		if (w->seen[i] == ifindex)
+			w->seen[i] = 0;
+}
+
+static void log_line(const char *event, const char *ifname, __u32 ifindex,
+		     const char *detail)
+{
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "event", "%s", event);
+	if (ifname)
+		print_string(PRINT_ANY, "interface", " %s", ifname);
+	if (ifindex)
+		print_uint(PRINT_ANY, "ifindex", " (ifindex %llu)", ifindex);
+	if (detail)
+		print_string(PRINT_ANY, "detail", ": %s", detail);
+	close_json_object();
+	print_nl();
+	output_end();
+	fflush(stdout);
+}
+
+static void link_up(struct watch *w, const char *name, __u32 ifindex)
+{
+	const struct watch_rule *r = rule_for(w, name);
+	struct attach_args a;
+	char why[32];
+	int rc;
+
+	if (!r || seen_has(w, ifindex))
+		return;
+	a = r->args;
+	a.ifname = name;
+	rc = attach_iface(&a, w->cache);
+	if (rc) {
+		w->failed++;
+		snprintf(why, sizeof(why), "not attached (exit %d)", rc);
+		log_line("error", name, ifindex, why);
+		return;
+	}
+	seen_add(w, ifindex);
+	w->attached++;
+	log_line("attached", name, ifindex, NULL);
+}
+
+static void link_gone(struct watch *w, const char *name, __u32 ifindex)
+{
+	size_t n = 0;
+
+	if (!seen_has(w, ifindex) && !(name && rule_for(w, name)))
+		return;
+	seen_del(w, ifindex);
+	if (records_forget(ifindex, &n))
+		return;
+	if (n) {
+		w->forgotten++;
+		log_line("forgotten", name, ifindex, NULL);
+	}
+}
+
+static int on_msg(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nlattr *tb[IFLA_MAX + 1];
+	struct ifinfomsg *ifi;
+	struct watch *w = arg;
+	const char *name;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
+		return NL_OK;
+	if (nlmsg_parse(nlh, sizeof(*ifi), tb, IFLA_MAX, NULL) ||
+	    !tb[IFLA_IFNAME])
+		return NL_OK;
+	ifi = nlmsg_data(nlh);
+	name = nla_get_string(tb[IFLA_IFNAME]);
+	if (nlh->nlmsg_type == RTM_NEWLINK)
+		link_up(w, name, (__u32)ifi->ifi_index);
+	else
+		link_gone(w, name, (__u32)ifi->ifi_index);
+	return NL_OK;
+}
+
+/* Every link as it is now: attach what matches, forget what went. */
+static int resync(struct watch *w)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_cache *cache = NULL;
+	struct rtnl_link *l;
+	size_t i;
+	int err;
+
+	if (!sk)
+		return EXIT_RUNTIME;
+	err = nl_connect(sk, NETLINK_ROUTE);
+	if (!err)
+		err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
+	if (err) {
+		p_err("watch: cannot list the interfaces: %s", nl_geterror(err));
+		nl_socket_free(sk);
+		return EXIT_RUNTIME;
+	}
+	for (i = 0; i < w->nseen; i++)
+		if (w->seen[i] && !rtnl_link_get(cache, (int)w->seen[i]))
+			link_gone(w, NULL, w->seen[i]);
+		else if (w->seen[i])
+			rtnl_link_put(rtnl_link_get(cache, (int)w->seen[i]));
+	for (l = (struct rtnl_link *)nl_cache_get_first(cache); l;
+	     l = (struct rtnl_link *)nl_cache_get_next((struct nl_object *)l))
+		link_up(w, rtnl_link_get_name(l), (__u32)rtnl_link_get_ifindex(l));
+	nl_cache_free(cache);
+	nl_socket_free(sk);
+	return EXIT_OK;
+}
+
+static int watch_loop(struct watch *w)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	const char *rcvbuf = getenv("OP25B_WATCH_RCVBUF");	/* tests only */
+	struct pollfd pfd;
+	int err;
+
+	if (!sk) {
+		p_err("out of memory");
+		return EXIT_RUNTIME;
+	}
+	nl_socket_disable_seq_check(sk);
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_msg, w);
+	err = nl_connect(sk, NETLINK_ROUTE);
+	if (!err)
+		err = nl_socket_add_membership(sk, RTNLGRP_LINK);
+	if (!err && rcvbuf)
+		err = nl_socket_set_buffer_size(sk, atoi(rcvbuf), 0);
+	if (!err)
+		err = nl_socket_set_nonblocking(sk);
+	if (err) {
+		p_err("watch: cannot listen to link events: %s", nl_geterror(err));
+		nl_socket_free(sk);
+		return EXIT_RUNTIME;
+	}
+	/* subscribed first, then the dump: nothing falls between */
+	if (resync(w)) {
+		nl_socket_free(sk);
+		return EXIT_RUNTIME;
+	}
+	log_line("watching", NULL, 0, NULL);
+	pfd.fd = nl_socket_get_fd(sk);
+	pfd.events = POLLIN;
+	while (!stop) {
+		if (poll(&pfd, 1, 1000) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (!(pfd.revents & POLLIN))
+			continue;
+		err = nl_recvmsgs_default(sk);
+		if (err == -NLE_NOMEM || err == -NLE_DUMP_INTR) {
+			/* the kernel dropped events: what is, from a full dump */
+			w->resyncs++;
+			log_line("resync", NULL, 0, "link events were lost");
+			resync(w);
+		} else if (err < 0 && err != -NLE_AGAIN) {
+			log_line("error", NULL, 0, nl_geterror(err));
+		}
+	}
+	nl_socket_free(sk);
+	return EXIT_OK;
+}
+
+int do_watch(int argc, char **argv)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+	struct sigaction sa = { .sa_handler = on_signal };
+	const char *config = NULL;
+	struct conf c;
+	int rc, i;
+
+	if (!w) {
+		p_err("out of memory");
+		return EXIT_RUNTIME;
+	}
+	for (i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--config") || !strncmp(argv[i], "--config=", 9))
+			config = argv[i][8] == '=' ? argv[i] + 9 :
+				 i + 1 < argc ? argv[i + 1] : "";
+	if (config) {
+		if (argc != (strchr(argv[0], '=') ? 1 : 2) || !*config) {
+			p_err("watch: --config FILE, and nothing else");
+			free(w);
+			return EXIT_USAGE;
+		}
+		rc = conf_load(config, &c);
+		if (!rc && !c.nwatch) {
+			p_err("%s: no 'watch' statement", config);
+			rc = EXIT_USAGE;
+		}
+		for (i = 0; !rc && i < (int)c.nwatch; i++)
+			rc = rule_parse(c.watch[i].argc, c.watch[i].argv, "",
+					&w->rules[w->nrules++]);
+		if (rc) {
+			free(w);
+			return rc ? EXIT_USAGE : rc;
+		}
+	} else {
+		rc = rule_parse(argc, argv, "", &w->rules[0]);
+		if (rc) {
+			free(w);
+			return rc;
+		}
+		w->nrules = 1;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	rc = pin_dir_prepare(true);
+	if (!rc)
+		rc = watch_loop(w);
+	for (i = 0; i < 4; i++)
+		op25b_bpf__destroy(w->cache[i]);
+	p_info("watch: %lu attached, %lu forgotten, %lu failed, %lu resyncs",
+	       w->attached, w->forgotten, w->failed, w->resyncs);
+	free(w);
+	return rc;
+}
