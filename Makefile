@@ -35,7 +35,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test demo install clean fuzz bench stress FORCE
+.PHONY: all deps test demo install clean fuzz bench stress deb FORCE
 
 all: $(BUILD)/op25bctl
 
@@ -43,7 +43,7 @@ deps:
 	$(Q)CLANG=$(CLANG) EXTRA_PKGS="$(EXTRA_PKGS)" scripts/deps.sh
 
 # The unit tests also run against objects built by these compilers.
-test: EXTRA_PKGS := clang-14 clang-16 clang-19
+test: EXTRA_PKGS := clang-14 clang-16 clang-19 debhelper lintian dpkg-dev
 
 $(BUILD):
 	$(Q)mkdir -p $@
@@ -160,6 +160,19 @@ install: $(BUILD)/op25bctl
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/op25b
 	[ -e $(DESTDIR)$(SYSCONFDIR)/op25b/op25b.conf ] || \
 		install -m 0644 contrib/op25b.conf $(DESTDIR)$(SYSCONFDIR)/op25b/op25b.conf
+
+# A Debian package, built from a copy of the tracked tree in $(BUILD)/deb
+# (dpkg-buildpackage writes beside the source), checked with lintian.
+DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null)
+deb: EXTRA_PKGS := debhelper lintian dpkg-dev
+deb: deps
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/op25b-$(DEB_VERSION)
+	$(Q)git ls-files -z | xargs -0 cp --parents -t $(BUILD)/deb/op25b-$(DEB_VERSION)
+	$(Q)cd $(BUILD)/deb/op25b-$(DEB_VERSION) && \
+		dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+		{ tail -30 ../build.log; exit 1; }
+	$(Q)lintian --fail-on error $(BUILD)/deb/op25b_$(DEB_VERSION)_*.deb
+	$(Q)ls $(BUILD)/deb/op25b_$(DEB_VERSION)_*.deb
 
 # Many back-and-forth applies under traffic (make test runs fewer).
 stress: deps

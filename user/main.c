@@ -16,7 +16,7 @@
 #include "op25bctl.h"
 
 #ifndef OP25B_VERSION
-#define OP25B_VERSION "0.1.0"
+#define OP25B_VERSION "0.2.0"
 #endif
 
 struct global_opts g = {

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# The Debian package: make deb builds it and lintian finds no error; it
+# installs with dpkg -i, its op25bctl runs and says the package's version,
+# its units are there but neither enabled nor started, the example policy
+# is a conffile; dpkg -P takes every file it brought, /etc/op25b too.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+top=$(cd "$here/../.." && pwd)
+
+require_env
+command -v dpkg-buildpackage >/dev/null || skip_suite "dpkg-dev not installed"
+command -v lintian >/dev/null || skip_suite "lintian not installed"
+command -v dh >/dev/null || skip_suite "debhelper not installed"
+setup_trap
+make_tmpdir
+
+installed() {
+	dpkg-query -W -f='${Status}' op25b 2>/dev/null | grep -q 'ok installed'
+}
+
+# Never touch an op25b the machine had before this test.
+if dpkg-query -W -f='${Status}' op25b 2>/dev/null | grep -qv 'not-installed'; then
+	skip_suite "an op25b package is installed here already"
+fi
+OURS=0
+purge_ours() {
+	[ "$OURS" = 1 ] && dpkg -P op25b >/dev/null 2>&1
+	cleanup
+}
+trap purge_ours EXIT
+
+test_deb() {
+	local deb ver files f left=0 conf
+	make -s -C "$top" BUILD="$BUILD" deb >"$TMPD/make" 2>&1
+	check_eq "make deb: exit 0" 0 $?
+	deb=$(ls "$BUILD"/deb/op25b_*.deb 2>/dev/null | head -1)
+	check "make deb: a .deb" "$(tail -5 "$TMPD/make")" test -f "$deb"
+	[ -f "$deb" ] || return
+	lintian --fail-on error "$deb" >"$TMPD/lintian" 2>&1
+	check "lintian: no error" "$(grep -v 'root privileges' "$TMPD/lintian" | head -5)" \
+		eval '! grep -q "^E:" "$TMPD/lintian"'
+	ver=$(dpkg-deb -f "$deb" Version)
+	files=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { sub("^\\.", "", $6); print $6 }')
+
+	OURS=1
+	dpkg -i "$deb" >"$TMPD/dpkg" 2>&1
+	check_eq "dpkg -i: exit 0" 0 $?
+	check "op25bctl --version says the package's version ($ver)" \
+		"$(/usr/sbin/op25bctl --version 2>&1)" \
+		eval '/usr/sbin/op25bctl --version | grep -q "^op25bctl $ver "'
+
+	for f in /usr/lib/systemd/system/op25b.service \
+		/usr/lib/systemd/system/op25b-watch.service \
+		/usr/share/man/man8/op25bctl.8.gz /usr/share/man/man5/op25b.conf.5.gz \
+		/usr/share/bash-completion/completions/op25bctl /etc/op25b/op25b.conf; do
+		check "installed: $f" "missing" test -e "$f"
+	done
+	check "the units are neither enabled nor started" \
+		"$(ls /etc/systemd/system/multi-user.target.wants 2>/dev/null | grep op25b)" \
+		eval '! ls /etc/systemd/system/multi-user.target.wants 2>/dev/null | grep -q op25b'
+	conf=$(dpkg-query -W -f='${Conffiles}' op25b)
+	check "the example policy is a conffile" "$conf" \
+		eval 'echo "$conf" | grep -q /etc/op25b/op25b.conf'
+	/usr/sbin/op25bctl --pin-dir "/sys/fs/bpf/op25b-test-deb-$$" apply --dry-run \
+		/etc/op25b/op25b.conf >/dev/null 2>"$TMPD/err"
+	check_eq "the installed example policy applies" 0 $?
+	rm -rf "/sys/fs/bpf/op25b-test-deb-$$"
+
+	dpkg -P op25b >"$TMPD/dpkg" 2>&1
+	check_eq "dpkg -P: exit 0" 0 $?
+	OURS=0
+	for f in $files; do
+		[ -e "$f" ] && { left=$((left + 1)); echo "# left behind: $f"; }
+	done
+	check_eq "dpkg -P leaves none of the package's files" 0 "$left"
+	check "dpkg -P removes /etc/op25b" "" eval '[ ! -e /etc/op25b ]'
+	check "dpkg knows op25b no more" "$(dpkg-query -W op25b 2>&1)" not installed
+}
+
+run_tests "$@"
