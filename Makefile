@@ -145,6 +145,9 @@ demo: deps
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 
+# The PPP hooks name where they and op25bctl are installed.
+PPP_SED = sed 's|/usr/sbin/op25bctl|$(PREFIX)/sbin/op25bctl|; s|/usr/lib/op25b/|$(PREFIX)/lib/op25b/|g; s|/etc/op25b/|$(SYSCONFDIR)/op25b/|g'
+
 install: $(BUILD)/op25bctl
 	install -D -m 0755 $(BUILD)/op25bctl $(DESTDIR)$(PREFIX)/sbin/op25bctl
 	install -D -m 0644 doc/op25bctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/op25bctl.8
@@ -157,6 +160,16 @@ install: $(BUILD)/op25bctl
 	sed 's|/usr/sbin/op25bctl|$(PREFIX)/sbin/op25bctl|; s|/etc/op25b/|$(SYSCONFDIR)/op25b/|g' \
 		contrib/op25b-watch.service > $(BUILD)/op25b-watch.service
 	install -D -m 0644 $(BUILD)/op25b-watch.service $(DESTDIR)$(UNITDIR)/op25b-watch.service
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/lib/op25b/ppp \
+		$(DESTDIR)$(SYSCONFDIR)/ppp/ip-up.d $(DESTDIR)$(SYSCONFDIR)/ppp/ip-down.d
+	for f in op25b-ppp-hook accel-ppp-ip-up accel-ppp-ip-down; do \
+		$(PPP_SED) contrib/ppp/$$f > $(DESTDIR)$(PREFIX)/lib/op25b/ppp/$$f && \
+		chmod 0755 $(DESTDIR)$(PREFIX)/lib/op25b/ppp/$$f || exit 1; done
+	$(PPP_SED) contrib/ppp/pppd-ip-up > $(DESTDIR)$(SYSCONFDIR)/ppp/ip-up.d/op25b
+	$(PPP_SED) contrib/ppp/pppd-ip-down > $(DESTDIR)$(SYSCONFDIR)/ppp/ip-down.d/op25b
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/ppp/ip-up.d/op25b \
+		$(DESTDIR)$(SYSCONFDIR)/ppp/ip-down.d/op25b
+	install -D -m 0644 contrib/ppp/ppp.conf $(DESTDIR)$(PREFIX)/share/doc/op25b/examples/ppp.conf
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/op25b
 	[ -e $(DESTDIR)$(SYSCONFDIR)/op25b/op25b.conf ] || \
 		install -m 0644 contrib/op25b.conf $(DESTDIR)$(SYSCONFDIR)/op25b/op25b.conf

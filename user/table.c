@@ -135,7 +135,8 @@ static const char *const change_names[] = {
 
 /* Every prefix into the draft; the caller publishes or drops it. */
 static int rules_change(struct engine *e, enum table t, __u32 verdict,
-			const struct prefix *v, size_t n, size_t cnt[5])
+			const struct prefix *v, size_t n, size_t cnt[5],
+			__u8 *chg)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	enum engine_change ch;
@@ -157,11 +158,47 @@ static int rules_change(struct engine *e, enum table t, __u32 verdict,
 			return EXIT_RUNTIME;
 		}
 		cnt[ch]++;
+		chg[i] = (__u8)ch;
 		p_debug("%s %s %s: %s", verdict == OP25B_V_NONE ? "del" :
 			verdict_name(verdict), table_names[t], buf,
 			change_names[ch]);
 	}
 	return EXIT_OK;
+}
+
+/*
+ * With -j, what each prefix was and what became of it, for scripts that
+ * must later undo exactly their own change (the PPP session hooks):
+ * "was" is the verdict the prefix held before, "none" when it was absent.
+ */
+static void changes_print(__u32 verdict, const struct prefix *v, size_t n,
+			  const __u8 *chg)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *was;
+	size_t i;
+
+	open_json_array(NULL);
+	for (i = 0; i < n; i++) {
+		prefix_format(&v[i], buf, sizeof(buf));
+		if (verdict == OP25B_V_NONE)
+			was = chg[i] == ENGINE_DELETED ? "some" : "none";
+		else if (chg[i] == ENGINE_ADDED)
+			was = "none";
+		else if (chg[i] == ENGINE_UNCHANGED)
+			was = verdict_name(verdict);
+		else
+			was = verdict_name(verdict == OP25B_V_ALLOW ?
+					   OP25B_V_DENY : OP25B_V_ALLOW);
+		open_json_object(NULL);
+		print_string(PRINT_JSON, "prefix", NULL, buf);
+		print_string(PRINT_JSON, "change", NULL, change_names[chg[i]]);
+		if (verdict != OP25B_V_NONE)
+			print_string(PRINT_JSON, "was", NULL, was);
+		close_json_object();
+	}
+	close_json_array();
+	output_end();
 }
 
 /*
@@ -198,6 +235,7 @@ static int table_change(const char *verb, const char *usage, __u32 verdict,
 	struct op25b_maps m;
 	struct table_args a;
 	struct prefix *v = NULL;
+	__u8 *chg = NULL;
 	struct engine e;
 	int err;
 
@@ -213,15 +251,23 @@ static int table_change(const char *verb, const char *usage, __u32 verdict,
 			goto out;
 	}
 
+	chg = calloc(n ? n : 1, 1);
+	if (!chg) {
+		p_err("out of memory");
+		err = EXIT_RUNTIME;
+		goto out;
+	}
 	err = policy_open_write(&m, &e);
 	if (err)
 		goto out;
-	err = rules_change(&e, a.table, verdict, v, n, cnt);
+	err = rules_change(&e, a.table, verdict, v, n, cnt, chg);
 	if (!err)
 		err = policy_commit(&e);
 	policy_close(&m, &e);
 	if (err)
 		goto out;
+	if (g.json)
+		changes_print(verdict, v, n, chg);
 	if (verdict == OP25B_V_NONE)
 		p_info("%zu/%zu prefixes deleted", cnt[ENGINE_DELETED], n);
 	else
@@ -229,6 +275,7 @@ static int table_change(const char *verb, const char *usage, __u32 verdict,
 		       cnt[ENGINE_ADDED], n, cnt[ENGINE_CHANGED],
 		       cnt[ENGINE_UNCHANGED]);
 out:
+	free(chg);
 	free(v);
 out_args:
 	free(a.buf);

@@ -55,7 +55,9 @@ test_deb() {
 	for f in /usr/lib/systemd/system/op25b.service \
 		/usr/lib/systemd/system/op25b-watch.service \
 		/usr/share/man/man8/op25bctl.8.gz /usr/share/man/man5/op25b.conf.5.gz \
-		/usr/share/bash-completion/completions/op25bctl /etc/op25b/op25b.conf; do
+		/usr/share/bash-completion/completions/op25bctl /etc/op25b/op25b.conf \
+		/usr/lib/op25b/ppp/op25b-ppp-hook /usr/lib/op25b/ppp/accel-ppp-ip-up \
+		/etc/ppp/ip-up.d/op25b /etc/ppp/ip-down.d/op25b; do
 		check "installed: $f" "missing" test -e "$f"
 	done
 	check "the units are neither enabled nor started" \
