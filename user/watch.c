@@ -304,16 +304,16 @@ static int resync(struct watch *w)
 	return EXIT_OK;
 }
 
-static int watch_loop(struct watch *w)
+/* A socket on the link group: subscribed, nonblocking. NULL, said, on error. */
+static struct nl_sock *events_open(struct watch *w)
 {
 	struct nl_sock *sk = nl_socket_alloc();
 	const char *rcvbuf = getenv("OP25B_WATCH_RCVBUF");	/* tests only */
-	struct pollfd pfd;
 	int err;
 
 	if (!sk) {
 		p_err("out of memory");
-		return EXIT_RUNTIME;
+		return NULL;
 	}
 	nl_socket_disable_seq_check(sk);
 	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_msg, w);
@@ -327,29 +327,50 @@ static int watch_loop(struct watch *w)
 	if (err) {
 		p_err("watch: cannot listen to link events: %s", nl_geterror(err));
 		nl_socket_free(sk);
-		return EXIT_RUNTIME;
+		return NULL;
 	}
+	return sk;
+}
+
+static int watch_loop(struct watch *w)
+{
+	struct nl_sock *sk = events_open(w);
+	struct pollfd pfd;
+	int err;
+
 	/* subscribed first, then the dump: nothing falls between */
-	if (resync(w)) {
+	if (!sk || resync(w)) {
 		nl_socket_free(sk);
 		return EXIT_RUNTIME;
 	}
 	log_line("watching", NULL, 0, NULL);
-	pfd.fd = nl_socket_get_fd(sk);
 	pfd.events = POLLIN;
 	while (!stop) {
+		pfd.fd = nl_socket_get_fd(sk);
 		if (poll(&pfd, 1, 1000) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (!(pfd.revents & POLLIN))
+		/*
+		 * An overrun shows as POLLERR alone when not one message
+		 * fitted: read then too, to meet the ENOBUFS.
+		 */
+		if (!(pfd.revents & (POLLIN | POLLERR)))
 			continue;
 		err = nl_recvmsgs_default(sk);
 		if (err == -NLE_NOMEM || err == -NLE_DUMP_INTR) {
-			/* the kernel dropped events: what is, from a full dump */
+			/*
+			 * The kernel dropped events, and a socket it found
+			 * congested may drop more without a word: a new
+			 * subscription, then what is, from a full dump.
+			 */
 			w->resyncs++;
 			log_line("resync", NULL, 0, "link events were lost");
+			nl_socket_free(sk);
+			sk = events_open(w);
+			if (!sk)
+				return EXIT_RUNTIME;
 			resync(w);
 		} else if (err < 0 && err != -NLE_AGAIN) {
 			log_line("error", NULL, 0, nl_geterror(err));

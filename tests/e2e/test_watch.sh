@@ -132,7 +132,7 @@ test_overrun() {
 		names+=("o25x$i")
 	done
 	ip -n "$NS" -batch "$batch"
-	check "overrun: every one of 200 devices attached" "$(tail -c 300 "$TMPD/watch.out")" \
+	check "overrun: every one of 200 devices attached" "$(grep -c ^attached "$TMPD/watch.out") attached; $(grep -v ^attached "$TMPD/watch.out" | tail -c 300 | tr "\n" "|"); $(tail -c 300 "$TMPD/watch.err")" \
 		wait_for 60 attached_all "${names[@]}"
 	check "overrun: watch said it resynchronised" "$(grep -c resync "$TMPD/watch.out") resyncs" \
 		grep -q "^resync" "$TMPD/watch.out"
