@@ -74,7 +74,7 @@ reattach() {
 }
 
 window() {
-	ctl -q detach r0 && sleep 0.2 && ctl -q attach r0 "$@"
+	ctl -q detach r0 && sleep 0.5 && ctl -q attach r0 "$@"
 }
 
 for hook in xdp tc; do
