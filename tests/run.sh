@@ -97,6 +97,7 @@ run_suite encap "$here/e2e/test_encap.sh"
 run_suite limit "$here/e2e/test_limit.sh"
 run_suite watch "$here/e2e/test_watch.sh"
 run_suite ppp "$here/e2e/test_ppp.sh"
+run_suite deploy "$here/e2e/test_deploy.sh"
 run_suite bigtcp "$here/e2e/test_bigtcp.sh"
 run_suite replace "$here/e2e/test_replace.sh"
 
