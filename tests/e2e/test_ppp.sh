@@ -19,6 +19,10 @@ make_tmpdir
 make_pin_dir ppp
 
 SESSIONS=${PPP_SESSIONS:-1000}
+# the BRAS: sessions' devices, attachments and hooks all in a namespace
+NS=o25t-$$-ppp
+ns_create "$NS" || die "netns" "cannot add $NS"
+export NS
 export OP25BCTL=$CTL OP25B_PIN_DIR=$PIN OP25B_PPP_CONF=/nonexistent
 export OP25B_STATE=$TMPD/state OP25B_RADATTR=$TMPD/radattr
 export HOOK TMPD
@@ -48,17 +52,19 @@ session() {
 	fi
 	if ((n % 50 == 0)); then
 		attach=yes
-		ip tuntap add dev "$ifc" mode tun 2>/dev/null
+		ip -n "$NS" tuntap add dev "$ifc" mode tun 2>/dev/null
 	fi
 	if ((n % 2 == 0)); then
 		# pppd: ip-up.d with IFNAME, IPLOCAL, IPREMOTE, PEERNAME set
 		IFNAME=$ifc IPLOCAL=100.127.255.1 IPREMOTE=$v4 PEERNAME=sub$n \
-			OP25B_PPP_ATTACH=$attach "$HOOK" up "$ifc" /dev/ppp 0 \
+			OP25B_PPP_ATTACH=$attach nsenter --net="/run/netns/$NS" \
+			"$HOOK" up "$ifc" /dev/ppp 0 \
 			100.127.255.1 "$v4" "" || rc=1
 	else
 		# accel-ppp pppd_compat: ifname none 0 local remote calling-sid
 		PEERNAME=sub$n CALLING_SID=02:00:00:00:00:01 IPV6_DELEGATED_PREFIX=$pd \
-			OP25B_PPP_ATTACH=$attach "$HOOK" up "$ifc" none 0 \
+			OP25B_PPP_ATTACH=$attach nsenter --net="/run/netns/$NS" \
+			"$HOOK" up "$ifc" none 0 \
 			100.127.255.1 "$v4" 02:00:00:00:00:01 || rc=1
 	fi
 	if [ -e "$OP25B_RADATTR.$ifc" ]; then
@@ -70,11 +76,11 @@ session() {
 			echo "plain-passing $n" >>"$TMPD/bad"
 	fi
 	if [ "$attach" = yes ]; then
-		"$OP25BCTL" --pin-dir "$OP25B_PIN_DIR" status 2>/dev/null |
+		"$OP25BCTL" -n "$NS" --pin-dir "$OP25B_PIN_DIR" status 2>/dev/null |
 			grep -q "$ifc .*attached" || echo "not-attached $n" >>"$TMPD/bad"
 	fi
-	IFNAME=$ifc "$HOOK" down "$ifc" || rc=1
-	[ "$attach" = yes ] && ip link del "$ifc" 2>/dev/null
+	IFNAME=$ifc nsenter --net="/run/netns/$NS" "$HOOK" down "$ifc" || rc=1
+	[ "$attach" = yes ] && ip -n "$NS" link del "$ifc" 2>/dev/null
 	rm -f "$OP25B_RADATTR.$ifc"
 	[ $rc -eq 0 ] || echo "hook-failed $n" >>"$TMPD/bad"
 }
@@ -90,8 +96,8 @@ test_sessions() {
 		"$(diff "$TMPD/before" "$TMPD/after" | head -5)" \
 		cmp -s "$TMPD/before" "$TMPD/after"
 	check_eq "no session state is left" "" "$(ls "$OP25B_STATE" 2>/dev/null)"
-	check "nothing is left attached or recorded" "$(ctl status | tail -3)" \
-		eval 'ctl status | grep -q "attachments: none"'
+	check "nothing is left attached or recorded" "$(ctl -n "$NS" status | tail -3)" \
+		eval 'ctl -n "$NS" status | grep -q "attachments: none"'
 }
 
 # The hook's refusals: one line, exit 2, nothing changed.

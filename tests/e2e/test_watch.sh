@@ -144,6 +144,24 @@ test_overrun() {
 	check_eq "overrun: nothing left after detach --all" 0 "$(records)"
 }
 
+# -j: one JSON object a line, an event each.
+test_json() {
+	start_watch -j watch 'o25j*' || { fail "json: watch starts" "$(cat "$TMPD/watch.err")"; return; }
+	ip -n "$NS" tuntap add dev o25j0 mode tun
+	wait_for 10 grep -q '"event":"attached"' "$TMPD/watch.out"
+	ip -n "$NS" link del o25j0
+	wait_for 10 grep -q '"event":"forgotten"' "$TMPD/watch.out"
+	stop_watch
+	check "json: every line an object, events watching, attached, forgotten" \
+		"$(head -c 300 "$TMPD/watch.out")" "$PY" -c '
+import json, sys
+ev = [json.loads(l)["event"] for l in open(sys.argv[1]) if l.strip()]
+sys.exit(0 if ev == ["watching", "attached", "forgotten"] else 1)' "$TMPD/watch.out"
+	check "json: the attached line names the interface and its index" \
+		"$(grep attached "$TMPD/watch.out")" \
+		grep -q '"event":"attached","interface":"o25j0","ifindex":[0-9]' "$TMPD/watch.out"
+}
+
 test_bad_input() {
 	local p rc
 	for p in 'ppp[' 'ppp]x' "$(printf 'a\tb')" "$(head -c 65 /dev/zero | tr '\0' a)" '' 'x/y'; do
