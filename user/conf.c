@@ -225,64 +225,57 @@ static void set_action(struct conf *c, const char *file, size_t line,
 	c->action_line = line;
 }
 
-static void add_attach(struct conf *c, const char *file, size_t line,
-		       char **w, int n)
+/* A statement's words after the verb, kept with where they were said. */
+static void words_store(struct conf *c, const char *file, size_t line,
+			char **w, int n, struct conf_attach **v, size_t *nv,
+			size_t *cap)
 {
 	struct conf_attach *a;
 	int i;
 
-	if (n < 2) {
-		conf_error(c, file, line, "attach: missing IFACE");
-		return;
-	}
 	if (n - 1 > CONF_ATTACH_ARGS) {
-		conf_error(c, file, line, "attach: too many arguments");
+		conf_error(c, file, line, "%s: too many arguments", w[0]);
 		return;
 	}
-	if (grow((void **)&c->att, &c->att_cap, c->natt, sizeof(*a))) {
+	if (grow((void **)v, cap, *nv, sizeof(*a))) {
 		conf_error(c, file, line, "out of memory");
 		return;
 	}
-	a = &c->att[c->natt];
+	a = &(*v)[*nv];
 	memset(a, 0, sizeof(*a));
 	for (i = 1; i < n; i++)
 		a->argv[a->argc++] = (char *)intern(c, w[i]);
 	a->file = file;
 	a->line = line;
-	c->natt++;
+	(*nv)++;
+}
+
+static void add_attach(struct conf *c, const char *file, size_t line,
+		       char **w, int n)
+{
+	if (n < 2) {
+		conf_error(c, file, line, "attach: missing IFACE");
+		return;
+	}
+	words_store(c, file, line, w, n, &c->att, &c->natt, &c->att_cap);
 }
 
 /* watch PATTERN... [attach options]: for op25bctl watch --config. */
 static void add_watch(struct conf *c, const char *file, size_t line,
 		      char **w, int n)
 {
-	struct conf_attach *a;
 	char where[PATH_MAX + 32];
-	int i, rc;
+	int rc;
 
-	if (n - 1 > CONF_ATTACH_ARGS) {
-		conf_error(c, file, line, "watch: too many arguments");
-		return;
-	}
 	snprintf(where, sizeof(where), "%s:%zu", file, line);
 	g.err_where = where;
-	rc = watch_check(n - 1, w + 1);
+	rc = n - 1 > CONF_ATTACH_ARGS ? EXIT_OK : watch_check(n - 1, w + 1);
 	g.err_where = NULL;
 	if (rc) {
 		c->errors++;
 		return;
 	}
-	if (grow((void **)&c->watch, &c->watch_cap, c->nwatch, sizeof(*a))) {
-		conf_error(c, file, line, "out of memory");
-		return;
-	}
-	a = &c->watch[c->nwatch];
-	memset(a, 0, sizeof(*a));
-	for (i = 1; i < n; i++)
-		a->argv[a->argc++] = (char *)intern(c, w[i]);
-	a->file = file;
-	a->line = line;
-	c->nwatch++;
+	words_store(c, file, line, w, n, &c->watch, &c->nwatch, &c->watch_cap);
 }
 
 static void conf_file(struct conf *c, const char *name, struct src *up,
