@@ -72,9 +72,10 @@ static void duration_format(__u64 ns, char *buf, size_t len)
 	snprintf(buf, len, "%lluns", (unsigned long long)ns);
 }
 
-static const char *period_name(__u32 s)
+void limit_rate_format(const struct op25b_limit *l, char *buf, size_t len)
 {
-	return s == 1 ? "s" : s == 60 ? "min" : "h";
+	snprintf(buf, len, "%u/%s", l->rate,
+		 l->period_s == 1 ? "s" : l->period_s == 60 ? "min" : "h");
 }
 
 #define WHY(...)	(snprintf(why, whylen, __VA_ARGS__), -1)
@@ -185,7 +186,7 @@ int action_words_parse(int argc, char **argv, __u32 *action,
 void action_format(const struct op25b_config *cfg, char *buf, size_t len)
 {
 	const struct op25b_limit *l = &cfg->limit;
-	char qd[32] = "", q[48] = "", p6[32] = "";
+	char qd[32] = "", q[48] = "", p6[32] = "", rate[32];
 
 	if (cfg->action != OP25B_ACT_LIMIT) {
 		snprintf(buf, len, "%s", action_name(cfg->action));
@@ -197,8 +198,8 @@ void action_format(const struct op25b_config *cfg, char *buf, size_t len)
 	}
 	if (l->prefix6 != OP25B_LIMIT_PREFIX6_DEFAULT)
 		snprintf(p6, sizeof(p6), " --ipv6-prefix %u", l->prefix6);
-	snprintf(buf, len, "limit %u/%s --burst %u%s%s%s", l->rate,
-		 period_name(l->period_s), l->burst,
+	limit_rate_format(l, rate, sizeof(rate));
+	snprintf(buf, len, "limit %s --burst %u%s%s%s", rate, l->burst,
 		 l->then == OP25B_ACT_REJECT ? " --then reject" : "", q, p6);
 }
 

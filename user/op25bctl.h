@@ -278,6 +278,8 @@ int action_words_parse(int argc, char **argv, __u32 *action,
 /* cfg's action in those words, every limit term given: what save writes. */
 #define ACTION_TEXT_LEN	128
 void action_format(const struct op25b_config *cfg, char *buf, size_t len);
+/* A limit's rate as given: "20/min". */
+void limit_rate_format(const struct op25b_limit *l, char *buf, size_t len);
 /* The same action (and, for limit, the same terms)? */
 bool action_equal(const struct op25b_config *a, const struct op25b_config *b);
 /* A port 1-65535, decimal digits only. -1 when s is not one. */

@@ -120,8 +120,7 @@ static int quarantine_list(void)
 		policy_close(&m, &e);
 		return rc;
 	}
-	snprintf(rate, sizeof(rate), "%u/%s", cfg.limit.rate,
-		 cfg.limit.period_s == 1 ? "s" : cfg.limit.period_s == 60 ? "min" : "h");
+	limit_rate_format(&cfg.limit, rate, sizeof(rate));
 	now = now_ns();
 	if (!g.json)
 		printf("%-43s %-8s %-19s %s\n", "SOURCE", "LEFT", "SINCE",
@@ -162,18 +161,6 @@ static int quarantine_list(void)
 	return EXIT_OK;
 }
 
-/* addr with only its first bits kept. */
-static void mask_bits(__u8 *addr, __u32 bits)
-{
-	__u32 i;
-
-	for (i = 0; i < 16; i++) {
-		if (bits >= 8 * (i + 1))
-			continue;
-		addr[i] = bits <= 8 * i ? 0 : addr[i] & (__u8)(0xff00 >> (bits - 8 * i));
-	}
-}
-
 /*
  * Does the entry's source match what the operator named: for a bare
  * address, the source it is in (an IPv6 address's first prefix6 bits);
@@ -182,16 +169,14 @@ static void mask_bits(__u8 *addr, __u32 bits)
 static bool source_match(const struct op25b_limiter *q, const struct prefix *p,
 			 bool bare, __u8 prefix6)
 {
-	__u8 want[16];
+	struct prefix in = *p;
 
 	if ((q->src.family == 4) != (p->family == AF_INET))
 		return false;
-	if (!bare)
-		return prefix_contains(p, q->src.addr);
-	memcpy(want, p->addr, sizeof(want));
-	if (p->family == AF_INET6)
-		mask_bits(want, prefix6);
-	return !memcmp(want, q->src.addr, p->family == AF_INET ? 4 : 16);
+	/* a source is keyed by its first prefix6 bits: the same test */
+	if (bare && p->family == AF_INET6)
+		in.len = prefix6;
+	return prefix_contains(&in, q->src.addr);
 }
 
 /* End one quarantine: the datapath sees it at once, the sweeper reports it. */
