@@ -639,42 +639,45 @@ const char detach_usage[] =
 
 
 
+const struct opt attach_opts[] = {
+	ATTACH_OPTS,
+	{ NULL },
+};
+
+void attach_opt_set(struct attach_args *a, int id, const char *v)
+{
+	switch (id) {
+	case ATTACH_OPT_HOOK:
+		a->hook = v;
+		break;
+	case ATTACH_OPT_MODE:
+		a->mode = v;
+		break;
+	case ATTACH_OPT_DIR:
+		a->dir = v;
+		break;
+	case ATTACH_OPT_FORCE:
+		a->force = true;
+		break;
+	}
+}
+
 int attach_args_parse(int argc, char **argv, struct attach_args *a)
 {
-	enum { OPT_HOOK = 1, OPT_MODE, OPT_DIR, OPT_FORCE };
-	static const struct opt opts[] = {
-		{ "--hook", 0, true, OPT_HOOK, "xdp or tc" },
-		{ "--xdp-mode", 0, true, OPT_MODE, "native or generic" },
-		{ "--direction", 0, true, OPT_DIR, "ingress or egress" },
-		{ "--force", 0, false, OPT_FORCE, NULL },
-		{ NULL },
-	};
 	struct args w = ARGS_INIT("attach", argc, argv);
 	const char *v;
 	int id;
 
 	memset(a, 0, sizeof(*a));
-	while ((id = args_next(&w, opts, &v)) != ARG_END) {
-		switch (id) {
-		case ARG_ERROR:
+	while ((id = args_next(&w, attach_opts, &v)) != ARG_END) {
+		if (id == ARG_ERROR)
 			return EXIT_USAGE;
-		case OPT_HOOK:
-			a->hook = v;
-			break;
-		case OPT_MODE:
-			a->mode = v;
-			break;
-		case OPT_DIR:
-			a->dir = v;
-			break;
-		case OPT_FORCE:
-			a->force = true;
-			break;
-		default:
-			if (a->ifname) {
-				p_err("attach: unexpected argument '%s'", v);
-				return EXIT_USAGE;
-			}
+		if (id != ARG_POSITIONAL) {
+			attach_opt_set(a, id, v);
+		} else if (a->ifname) {
+			p_err("attach: unexpected argument '%s'", v);
+			return EXIT_USAGE;
+		} else {
 			a->ifname = v;
 		}
 	}

@@ -39,6 +39,24 @@ struct attach_args {
 	const char *ifname, *hook, *mode, *dir;
 	bool force;
 };
+/*
+ * attach's options, for every command that takes them (attach, watch):
+ * the entries of an option table, and what each sets.
+ */
+enum {
+	ATTACH_OPT_HOOK = 1,
+	ATTACH_OPT_MODE,
+	ATTACH_OPT_DIR,
+	ATTACH_OPT_FORCE,
+	ATTACH_OPT_NEXT,	/* the first id free for the command's own */
+};
+#define ATTACH_OPTS							\
+	{ "--hook", 0, true, ATTACH_OPT_HOOK, "xdp or tc" },		\
+	{ "--xdp-mode", 0, true, ATTACH_OPT_MODE, "native or generic" }, \
+	{ "--direction", 0, true, ATTACH_OPT_DIR, "ingress or egress" },	\
+	{ "--force", 0, false, ATTACH_OPT_FORCE, NULL }
+extern const struct opt attach_opts[];
+void attach_opt_set(struct attach_args *a, int id, const char *v);
 /* The words of attach (argv after the verb); EXIT_USAGE, said, if bad. */
 int attach_args_parse(int argc, char **argv, struct attach_args *a);
 int attach_args_check(const struct attach_args *a);

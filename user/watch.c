@@ -40,7 +40,7 @@ const char watch_usage[] =
 #define SEEN_MAX	65536
 
 struct watch_rule {
-	char *patterns[WATCH_MAX];
+	const char *patterns[WATCH_MAX];
 	int npatterns;
 	struct attach_args args;
 };
@@ -97,58 +97,67 @@ static bool pattern_ok(const char *p, char *why, size_t len)
 	return true;
 }
 
-/* PATTERN... [attach options] into a rule; EXIT_USAGE, said, if bad. */
-static int rule_parse(int argc, char **argv, const char *where,
-		      struct watch_rule *r)
+enum { OPT_CONFIG = ATTACH_OPT_NEXT };
+
+static const struct opt watch_opts[] = {
+	ATTACH_OPTS,
+	{ "--config", 0, true, OPT_CONFIG, "a FILE" },
+	{ NULL },
+};
+
+/*
+ * PATTERN... [attach options] into a rule, or, where config is given,
+ * --config FILE alone; EXIT_USAGE, said, if bad.
+ */
+static int rule_parse(int argc, char **argv, struct watch_rule *r,
+		      const char **config)
 {
-	char *pos[WATCH_MAX], why[96], q[TOKEN_QUOTE_LEN];
-	char *args[2 * WATCH_MAX];
-	int i, na = 0, np = 0;
+	struct args a = ARGS_INIT("watch", argc, argv);
+	char why[96], q[TOKEN_QUOTE_LEN];
+	bool attach_opt = false;
+	const char *v;
+	int id;
 
 	memset(r, 0, sizeof(*r));
-	/* options to attach's parser, patterns here */
-	for (i = 0; i < argc; i++) {
-		if (argv[i][0] == '-' && argv[i][1]) {
-			if (na + 2 > (int)(sizeof(args) / sizeof(args[0])))
-				break;
-			args[na++] = argv[i];
-			if (strcmp(argv[i], "--force") && !strchr(argv[i], '=') &&
-			    i + 1 < argc)
-				args[na++] = argv[++i];
-		} else if (np < WATCH_MAX) {
-			pos[np++] = argv[i];
+	while ((id = args_next(&a, config ? watch_opts : attach_opts, &v)) !=
+	       ARG_END) {
+		if (id == ARG_ERROR)
+			return EXIT_USAGE;
+		if (id == OPT_CONFIG) {
+			*config = v;
+		} else if (id != ARG_POSITIONAL) {
+			attach_opt_set(&r->args, id, v);
+			attach_opt = true;
+		} else if (r->npatterns == WATCH_MAX) {
+			p_err("watch: at most %d patterns", WATCH_MAX);
+			return EXIT_USAGE;
+		} else if (!pattern_ok(v, why, sizeof(why))) {
+			p_err("watch: bad pattern '%s': %s",
+			      token_quote(v, q, sizeof(q)), why);
+			return EXIT_USAGE;
 		} else {
-			p_err("%swatch: at most %d patterns", where, WATCH_MAX);
-			return EXIT_USAGE;
+			r->patterns[r->npatterns++] = v;
 		}
 	}
-	if (!np) {
-		p_err("%swatch: missing PATTERN", where);
-		return EXIT_USAGE;
-	}
-	for (i = 0; i < np; i++) {
-		if (!pattern_ok(pos[i], why, sizeof(why))) {
-			p_err("%swatch: bad pattern '%s': %s", where,
-			      token_quote(pos[i], q, sizeof(q)), why);
+	if (config && *config) {
+		if (r->npatterns || attach_opt) {
+			p_err("watch: --config FILE, and nothing else");
 			return EXIT_USAGE;
 		}
-		r->patterns[i] = pos[i];
+		return EXIT_OK;
 	}
-	r->npatterns = np;
-	/* attach's own checks, with a stand-in interface name */
-	args[na++] = "-";
-	if (attach_args_parse(na, args, &r->args) ||
-	    attach_args_check(&r->args))
+	if (!r->npatterns) {
+		p_err("watch: missing PATTERN");
 		return EXIT_USAGE;
-	r->args.ifname = NULL;
-	return EXIT_OK;
+	}
+	return attach_args_check(&r->args);
 }
 
 int watch_check(int argc, char **argv)
 {
 	struct watch_rule r;
 
-	return rule_parse(argc, argv, "", &r);
+	return rule_parse(argc, argv, &r, NULL);
 }
 
 static const struct watch_rule *rule_for(const struct watch *w,
@@ -291,11 +300,15 @@ static int resync(struct watch *w)
 		nl_socket_free(sk);
 		return EXIT_RUNTIME;
 	}
-	for (i = 0; i < w->nseen; i++)
-		if (w->seen[i] && !rtnl_link_get(cache, (int)w->seen[i]))
+	for (i = 0; i < w->nseen; i++) {
+		if (!w->seen[i])
+			continue;
+		l = rtnl_link_get(cache, (int)w->seen[i]);
+		if (l)
+			rtnl_link_put(l);
+		else
 			link_gone(w, NULL, w->seen[i]);
-		else if (w->seen[i])
-			rtnl_link_put(rtnl_link_get(cache, (int)w->seen[i]));
+	}
 	for (l = (struct rtnl_link *)nl_cache_get_first(cache); l;
 	     l = (struct rtnl_link *)nl_cache_get_next((struct nl_object *)l))
 		link_up(w, rtnl_link_get_name(l), (__u32)rtnl_link_get_ifindex(l));
@@ -385,42 +398,32 @@ int do_watch(int argc, char **argv)
 	struct watch *w = calloc(1, sizeof(*w));
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *config = NULL;
-	struct conf c;
-	int rc, i;
+	struct conf c = {};
+	int rc;
+	size_t i;
 
 	if (!w) {
 		p_err("out of memory");
 		return EXIT_RUNTIME;
 	}
-	for (i = 0; i < argc; i++)
-		if (!strcmp(argv[i], "--config") || !strncmp(argv[i], "--config=", 9))
-			config = argv[i][8] == '=' ? argv[i] + 9 :
-				 i + 1 < argc ? argv[i + 1] : "";
-	if (config) {
-		if (argc != (strchr(argv[0], '=') ? 1 : 2) || !*config) {
-			p_err("watch: --config FILE, and nothing else");
-			free(w);
-			return EXIT_USAGE;
-		}
+	rc = rule_parse(argc, argv, &w->rules[0], &config);
+	w->nrules = 1;
+	if (!rc && config) {
+		/* conf_load checked every watch statement as watch_check does */
 		rc = conf_load(config, &c);
 		if (!rc && !c.nwatch) {
 			p_err("%s: no 'watch' statement", config);
 			rc = EXIT_USAGE;
 		}
-		for (i = 0; !rc && i < (int)c.nwatch; i++)
-			rc = rule_parse(c.watch[i].argc, c.watch[i].argv, "",
-					&w->rules[w->nrules++]);
-		if (rc) {
-			free(w);
-			return rc ? EXIT_USAGE : rc;
-		}
-	} else {
-		rc = rule_parse(argc, argv, "", &w->rules[0]);
-		if (rc) {
-			free(w);
-			return rc;
-		}
-		w->nrules = 1;
+		for (i = 0; !rc && i < c.nwatch && i < WATCH_MAX; i++)
+			rc = rule_parse(c.watch[i].argc, c.watch[i].argv,
+					&w->rules[i], NULL);
+		w->nrules = (int)i;
+	}
+	if (rc) {
+		conf_free(&c);
+		free(w);
+		return rc;
 	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -432,6 +435,7 @@ int do_watch(int argc, char **argv)
 		op25b_bpf__destroy(w->cache[i]);
 	p_info("watch: %lu attached, %lu forgotten, %lu failed, %lu resyncs",
 	       w->attached, w->forgotten, w->failed, w->resyncs);
+	conf_free(&c);
 	free(w);
 	return rc;
 }
