@@ -563,6 +563,27 @@ static __always_inline struct op25b_pkt pkt_found(__u32 l3off, __u32 l4off,
 	return pkt;
 }
 
+/*
+ * The cursor over a frame: XDP holds all of it; an skb its linear part,
+ * with the whole length beside. Taken again after any helper that can
+ * move the data (every packet pointer is stale then).
+ */
+static __always_inline void cursor_xdp(struct op25b_cursor *c,
+				       struct xdp_md *ctx)
+{
+	c->data = (void *)(long)ctx->data;
+	c->data_end = (void *)(long)ctx->data_end;
+	c->len = c->data_end - c->data;
+}
+
+static __always_inline void cursor_tc(struct op25b_cursor *c,
+				      struct __sk_buff *skb)
+{
+	c->data = (void *)(long)skb->data;
+	c->data_end = (void *)(long)skb->data_end;
+	c->len = skb->len;
+}
+
 /* The frame becomes the RST, cut to length for XDP_TX. 0: it did. */
 __noinline int op25b_reject_xdp(struct xdp_md *ctx, __u32 l3off,
 				__u32 l4off, __u32 l3end, __u32 shape)
@@ -571,17 +592,13 @@ __noinline int op25b_reject_xdp(struct xdp_md *ctx, __u32 l3off,
 	struct op25b_cursor c;
 	struct op25b_rst r;
 
-	c.data = (void *)(long)ctx->data;
-	c.data_end = (void *)(long)ctx->data_end;
-	c.len = c.data_end - c.data;
+	cursor_xdp(&c, ctx);
 	if (rst_prepare(&c, &pkt, op25b_l3, 0, &r))
 		return -1;
 	if (bpf_xdp_adjust_tail(ctx, (int)r.len - (int)c.len))
 		return -1;
 	/* every packet pointer is stale after the helper */
-	c.data = (void *)(long)ctx->data;
-	c.data_end = (void *)(long)ctx->data_end;
-	c.len = c.data_end - c.data;
+	cursor_xdp(&c, ctx);
 	return rst_write(&c, &r, op25b_l3, NULL);
 }
 
@@ -594,9 +611,7 @@ __noinline int op25b_reject_tc(struct __sk_buff *skb, __u32 l3off,
 	struct op25b_rst r;
 	__u32 delta;
 
-	c.data = (void *)(long)skb->data;
-	c.data_end = (void *)(long)skb->data_end;
-	c.len = skb->len;
+	cursor_tc(&c, skb);
 	if (rst_prepare(&c, &pkt, op25b_l3, 1, &r))
 		return -1;
 	/* a device completes a PARTIAL sum where the old header was */
@@ -605,9 +620,7 @@ __noinline int op25b_reject_tc(struct __sk_buff *skb, __u32 l3off,
 	if (bpf_skb_change_tail(skb, r.len, 0) ||
 	    bpf_skb_pull_data(skb, r.len))
 		return -1;
-	c.data = (void *)(long)skb->data;
-	c.data_end = (void *)(long)skb->data_end;
-	c.len = skb->len;
+	cursor_tc(&c, skb);
 	if (rst_write(&c, &r, op25b_l3, &delta))
 		return -1;
 	/*
@@ -1073,6 +1086,12 @@ static __always_inline int bucket_take(struct op25b_limiter *e, __u64 now,
  * quarantine (and sent the "quarantined" event). Writes the source's
  * entry only, with atomics; no lock.
  */
+/* What a blocked packet gets under the limit (memory act was handed). */
+static __always_inline int limit_then(const struct decision *d)
+{
+	return d->limit.then == J_REJECT ? J_REJECT : J_DROP;
+}
+
 static __always_inline int limit_judge(const struct limit_in *li,
 				       struct decision *d)
 {
@@ -1082,7 +1101,7 @@ static __always_inline int limit_judge(const struct limit_in *li,
 	int found, quarantined;
 	__u32 then, zero = 0;
 
-	then = d->limit.then == J_REJECT ? J_REJECT : J_DROP;
+	then = limit_then(d);
 	e = limiter_find(&li->key, now, &found);
 	if (!found && !li->syn) {
 		/* no state: not in quarantine, and not a new connection */
@@ -1154,11 +1173,8 @@ static __always_inline int limit(const struct op25b_cursor *c, __u32 l3off,
 {
 	struct limit_in li = {};
 
-	if (d->limit.then != J_REJECT)
-		d->limit.then = J_DROP;
-
 	if (limit_input(c, l3off, l4off, family, ifindex, d->limit.prefix6, &li))
-		return d->limit.then == J_REJECT ? J_REJECT : J_DROP;
+		return limit_then(d);
 	return limit_judge(&li, d);
 }
 
@@ -1170,9 +1186,7 @@ __noinline int op25b_limit_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
 
 	if (!pkt || !d)
 		return J_DROP;
-	c.data = (void *)(long)ctx->data;
-	c.data_end = (void *)(long)ctx->data_end;
-	c.len = c.data_end - c.data;
+	cursor_xdp(&c, ctx);
 	return limit(&c, pkt->l3off, pkt->l4off, pkt->family,
 		     ctx->ingress_ifindex, d);
 }
@@ -1184,9 +1198,7 @@ __noinline int op25b_limit_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt
 
 	if (!pkt || !d)
 		return J_DROP;
-	c.data = (void *)(long)skb->data;
-	c.data_end = (void *)(long)skb->data_end;
-	c.len = skb->len;
+	cursor_tc(&c, skb);
 	return limit(&c, pkt->l3off, pkt->l4off, pkt->family, skb->ifindex, d);
 }
 
@@ -1213,9 +1225,7 @@ __noinline int op25b_note_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
 
 	if (!pkt)
 		return 0;
-	c.data = (void *)(long)ctx->data;
-	c.data_end = (void *)(long)ctx->data_end;
-	c.len = c.data_end - c.data;
+	cursor_xdp(&c, ctx);
 	return note(&c, pkt->l3off, pkt->l4off, shape, ctx->ingress_ifindex,
 		    0, 0, ev);
 }
@@ -1227,9 +1237,7 @@ __noinline int op25b_note_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
 
 	if (!pkt)
 		return 0;
-	c.data = (void *)(long)skb->data;
-	c.data_end = (void *)(long)skb->data_end;
-	c.len = skb->len;
+	cursor_tc(&c, skb);
 	return note(&c, pkt->l3off, pkt->l4off, shape, skb->ifindex,
 		    skb->vlan_present, skb->vlan_tci, ev);
 }
@@ -1311,15 +1319,12 @@ __noinline int op25b_act_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
 SEC("xdp")
 int op25b_xdp(struct xdp_md *ctx)
 {
-	struct op25b_cursor c = {
-		.data = (void *)(long)ctx->data,
-		.data_end = (void *)(long)ctx->data_end,
-	};
+	struct op25b_cursor c;
 	struct op25b_pkt pkt = {};
 	struct decision d;
 	int cls, r;
 
-	c.len = c.data_end - c.data;
+	cursor_xdp(&c, ctx);
 	cls = op25b_parse(&c, &pkt, op25b_l3);
 	if (cls == OP25B_C_PASS)
 		return XDP_PASS;
@@ -1345,9 +1350,7 @@ int op25b_tc(struct __sk_buff *skb)
 	if (skb->data_end - skb->data < want)
 		bpf_skb_pull_data(skb, want);
 
-	c.data = (void *)(long)skb->data;
-	c.data_end = (void *)(long)skb->data_end;
-	c.len = skb->len;
+	cursor_tc(&c, skb);
 	if (skb->vlan_present) {
 		pkt.vlan[0] = skb->vlan_tci & 0x0fff;
 		pkt.nvlan = 1;
