@@ -181,20 +181,17 @@ static void changes_print(__u32 verdict, const struct prefix *v, size_t n,
 	open_json_array(NULL);
 	for (i = 0; i < n; i++) {
 		prefix_format(&v[i], buf, sizeof(buf));
-		if (verdict == OP25B_V_NONE)
-			was = chg[i] == ENGINE_DELETED ? "some" : "none";
-		else if (chg[i] == ENGINE_ADDED)
-			was = "none";
-		else if (chg[i] == ENGINE_UNCHANGED)
-			was = verdict_name(verdict);
-		else
-			was = verdict_name(verdict == OP25B_V_ALLOW ?
-					   OP25B_V_DENY : OP25B_V_ALLOW);
 		open_json_object(NULL);
 		print_string(PRINT_JSON, "prefix", NULL, buf);
 		print_string(PRINT_JSON, "change", NULL, change_names[chg[i]]);
-		if (verdict != OP25B_V_NONE)
+		/* two verdicts: a changed one was the other */
+		if (verdict != OP25B_V_NONE) {
+			was = chg[i] == ENGINE_ADDED ? "none" :
+			      chg[i] == ENGINE_UNCHANGED ? verdict_name(verdict) :
+			      verdict_name(verdict == OP25B_V_ALLOW ?
+					   OP25B_V_DENY : OP25B_V_ALLOW);
 			print_string(PRINT_JSON, "was", NULL, was);
+		}
 		close_json_object();
 	}
 	close_json_array();
