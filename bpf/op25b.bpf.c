@@ -14,6 +14,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <stdbool.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "op25b.h"
@@ -530,171 +531,185 @@ static __always_inline enum judgement account(const struct decision *d,
 }
 
 /*
- * The answer is built in global functions: the verifier checks each once,
- * on its own, rather than once for every parser path that can reach it
- * (inlined, it doubled the work of verifying the whole program). So they
- * take nothing from their caller but what the parser found, as scalars,
- * and check everything they read again. The parser never reads beyond
- * OP25B_MAX_OFF: masking the offset changes none it passes, and bounds it
- * for the verifier.
+ * ---- After the decision: one body for both hooks ----
+ *
+ * What a judged packet gets is written once, as inline functions that
+ * take the hook's context and xdp, a constant: each entry point's copy
+ * keeps only its own branch. The hooks differ in where the frame is (XDP
+ * holds all of it; an skb its linear part, with the whole length beside),
+ * which device it came by, a VLAN tag tc finds already taken off, and how
+ * an answer is made and sent. The work is split into global functions,
+ * one per step and hook: the verifier checks each once, on its own,
+ * rather than once for every parser path that can reach it (inlined, it
+ * doubled the work of verifying the whole program). They take the packet
+ * as the parser found it (struct op25b_pkt) and read nothing of it
+ * unchecked: to the verifier its fields are any numbers.
  */
+
+/* The cursor over the frame; taken again after a helper that moves data. */
+static __always_inline void cursor_of(struct op25b_cursor *c, void *ctx,
+				      const bool xdp)
+{
+	if (xdp) {
+		struct xdp_md *x = ctx;
+
+		c->data = (void *)(long)x->data;
+		c->data_end = (void *)(long)x->data_end;
+		c->len = c->data_end - c->data;
+	} else {
+		struct __sk_buff *skb = ctx;
+
+		c->data = (void *)(long)skb->data;
+		c->data_end = (void *)(long)skb->data_end;
+		c->len = skb->len;
+	}
+}
+
+static __always_inline __u32 ifindex_of(void *ctx, const bool xdp)
+{
+	return xdp ? ((struct xdp_md *)ctx)->ingress_ifindex :
+		     ((struct __sk_buff *)ctx)->ifindex;
+}
+
+/* A tag tc found already taken off the frame (into *tci), if any. */
+static __always_inline int stripped_tag(void *ctx, const bool xdp, __u16 *tci)
+{
+	struct __sk_buff *skb = ctx;
+
+	if (xdp || !skb->vlan_present)
+		return 0;
+	*tci = skb->vlan_tci;
+	return 1;
+}
 
 /*
- * family and pppoe in one argument, the offsets in another. How the
- * parser's findings reach act changes how many parser paths the verifier
- * keeps apart after the call, differently for each compiler: XDP takes
- * scalars, tc a pointer, the pair that kept the count lowest for clang
- * 14, 16 and 19 alike (measured; the other ways cost up to 224k).
+ * The packet's addresses as they lie in it: 4 bytes each for IPv4, 16 for
+ * IPv6. -1: not readable (the parser read them: only a guard).
  */
-#define PKT_SHAPE(p)	((__u32)(p).family | (__u32)(p).pppoe << 8)
-#define PKT_OFFS(p)	((__u32)(p).l3off | (__u32)(p).l4off << 16)
-
-static __always_inline struct op25b_pkt pkt_found(__u32 l3off, __u32 l4off,
-						  __u32 l3end, __u32 shape)
+static __always_inline int pkt_addrs(const struct op25b_cursor *c,
+				     const struct op25b_pkt *pkt,
+				     void *saddr, void *daddr)
 {
-	struct op25b_pkt pkt = {
-		.l3off = l3off & OP25B_MAX_OFF,
-		.l4off = l4off,
-		.l3end = l3end,
-		.family = shape & 0xff,
-		.pppoe = shape >> 8,
-	};
+	struct ipv6hdr *ip6;
+	struct iphdr *ip;
 
-	return pkt;
-}
-
-/*
- * The cursor over a frame: XDP holds all of it; an skb its linear part,
- * with the whole length beside. Taken again after any helper that can
- * move the data (every packet pointer is stale then).
- */
-static __always_inline void cursor_xdp(struct op25b_cursor *c,
-				       struct xdp_md *ctx)
-{
-	c->data = (void *)(long)ctx->data;
-	c->data_end = (void *)(long)ctx->data_end;
-	c->len = c->data_end - c->data;
-}
-
-static __always_inline void cursor_tc(struct op25b_cursor *c,
-				      struct __sk_buff *skb)
-{
-	c->data = (void *)(long)skb->data;
-	c->data_end = (void *)(long)skb->data_end;
-	c->len = skb->len;
-}
-
-/* The frame becomes the RST, cut to length for XDP_TX. 0: it did. */
-__noinline int op25b_reject_xdp(struct xdp_md *ctx, __u32 l3off,
-				__u32 l4off, __u32 l3end, __u32 shape)
-{
-	struct op25b_pkt pkt = pkt_found(l3off, l4off, l3end, shape);
-	struct op25b_cursor c;
-	struct op25b_rst r;
-
-	cursor_xdp(&c, ctx);
-	if (rst_prepare(&c, &pkt, op25b_l3, 0, &r))
+	if (pkt->family == 4) {
+		ip = ptr_at(c, pkt->l3off, sizeof(*ip));
+		if (!ip)
+			return -1;
+		__builtin_memcpy(saddr, &ip->saddr, sizeof(ip->saddr));
+		__builtin_memcpy(daddr, &ip->daddr, sizeof(ip->daddr));
+		return 0;
+	}
+	ip6 = ptr_at(c, pkt->l3off, sizeof(*ip6));
+	if (!ip6)
 		return -1;
-	if (bpf_xdp_adjust_tail(ctx, (int)r.len - (int)c.len))
-		return -1;
-	/* every packet pointer is stale after the helper */
-	cursor_xdp(&c, ctx);
-	return rst_write(&c, &r, op25b_l3, NULL);
+	__builtin_memcpy(saddr, &ip6->saddr, sizeof(ip6->saddr));
+	__builtin_memcpy(daddr, &ip6->daddr, sizeof(ip6->daddr));
+	return 0;
 }
 
-/* The skb becomes the RST, cut to length, ready to be redirected. */
-__noinline int op25b_reject_tc(struct __sk_buff *skb, __u32 l3off,
-			       __u32 l4off, __u32 l3end, __u32 shape)
+/* The TCP header the parser read, or NULL (only an SMTP segment has one). */
+static __always_inline struct tcphdr *pkt_tcp(const struct op25b_cursor *c,
+					      const struct op25b_pkt *pkt)
 {
-	struct op25b_pkt pkt = pkt_found(l3off, l4off, l3end, shape);
+	return ptr_at(c, pkt->l4off, sizeof(struct tcphdr));
+}
+
+/* The frame becomes the RST that answers it, cut to length. 0: it did. */
+static __always_inline int reject(void *ctx, const struct op25b_pkt *pkt,
+				  const bool xdp)
+{
 	struct op25b_cursor c;
 	struct op25b_rst r;
 	__u32 delta;
 
-	cursor_tc(&c, skb);
-	if (rst_prepare(&c, &pkt, op25b_l3, 1, &r))
+	cursor_of(&c, ctx, xdp);
+	if (rst_prepare(&c, pkt, op25b_l3, !xdp, &r))
 		return -1;
-	/* a device completes a PARTIAL sum where the old header was */
-	if (r.partial && r.moved)
-		return -1;
-	if (bpf_skb_change_tail(skb, r.len, 0) ||
-	    bpf_skb_pull_data(skb, r.len))
-		return -1;
-	cursor_tc(&c, skb);
-	if (rst_write(&c, &r, op25b_l3, &delta))
+	if (xdp) {
+		if (bpf_xdp_adjust_tail(ctx, (int)r.len - (int)c.len))
+			return -1;
+	} else {
+		/* a device completes a PARTIAL sum where the old header was */
+		if (r.partial && r.moved)
+			return -1;
+		if (bpf_skb_change_tail(ctx, r.len, 0) ||
+		    bpf_skb_pull_data(ctx, r.len))
+			return -1;
+	}
+	/* every packet pointer is stale after the helper */
+	cursor_of(&c, ctx, xdp);
+	if (rst_write(&c, &r, op25b_l3, xdp ? NULL : &delta))
 		return -1;
 	/*
 	 * An skb cut short is no longer CHECKSUM_COMPLETE; one kept at its
 	 * length still is, and its csum must follow the rewrite (a no-op for
 	 * every other kind).
 	 */
-	bpf_csum_update(skb, delta);
+	if (!xdp)
+		bpf_csum_update(ctx, delta);
 	return 0;
 }
 
-/* family, class and action in one argument: a global function takes five. */
-#define EV_SHAPE(p, cls, act)	((__u32)(p).family | (__u32)(cls) << 8 | \
-				 (__u32)(act) << 16)
-#define EV_SHAPE_FAMILY(s)	((s) & 0xff)
-#define EV_SHAPE_CLASS(s)	(((s) >> 8) & 0xff)
-#define EV_SHAPE_ACTION(s)	(((s) >> 16) & 0xff)
+__noinline int op25b_reject_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt)
+{
+	return pkt ? reject(ctx, pkt, true) : -1;
+}
+
+__noinline int op25b_reject_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt)
+{
+	return pkt ? reject(skb, pkt, false) : -1;
+}
+
+/* What a judgement is called in an event and the offenders table. */
+static __always_inline __u8 judgement_action(enum judgement j)
+{
+	return j == J_MONITOR ? OP25B_ACT_MONITOR :
+	       j == J_REJECT ? OP25B_ACT_REJECT : OP25B_ACT_DROP;
+}
 
 /*
  * What the offenders table needs of a packet, read from it before a RST
- * overwrites it: the addresses (the decision core read them already: they
- * are at hand) and the ports, read again rather than kept from the parser,
- * which would cost every passed packet a few stores.
+ * overwrites it: addresses and ports, read again rather than kept from
+ * the parser, which would cost every passed packet a few stores.
  */
 static __always_inline void event_fill(const struct op25b_cursor *c,
-				       __u32 l3off, __u32 l4off, __u32 shape,
-				       __u32 ifindex, struct op25b_event *ev)
+				       const struct op25b_pkt *pkt,
+				       const struct decision *d, __u32 ifindex,
+				       struct op25b_event *ev)
 {
-	__u16 *ports;
-	__u8 *a;
+	struct tcphdr *th;
 
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->ifindex = ifindex;
-	ev->family = EV_SHAPE_FAMILY(shape);
-	ev->cls = EV_SHAPE_CLASS(shape);
-	ev->action = EV_SHAPE_ACTION(shape);
+	ev->family = pkt->family;
+	ev->cls = d->cls;
+	ev->action = judgement_action(d->j);
 	/* only an SMTP segment had its TCP header read */
-	if (ev->cls == OP25B_C_SMTP) {
-		ports = ptr_at(c, l4off & OP25B_MAX_OFF, 4);
-		if (ports) {
-			ev->sport = bpf_ntohs(ports[0]);
-			ev->dport = bpf_ntohs(ports[1]);
+	if (d->cls == OP25B_C_SMTP) {
+		th = pkt_tcp(c, pkt);
+		if (th) {
+			ev->sport = bpf_ntohs(th->source);
+			ev->dport = bpf_ntohs(th->dest);
 		}
 	}
-	/* IPv4 saddr, daddr at 12; IPv6 at 8 */
-	l3off &= OP25B_MAX_OFF;
-	if (ev->family == 4) {
-		a = ptr_at(c, l3off + 12, 8);
-		if (a) {
-			__builtin_memcpy(ev->saddr, a, 4);
-			__builtin_memcpy(ev->daddr, a + 4, 4);
-		}
-	} else {
-		a = ptr_at(c, l3off + 8, 32);
-		if (a) {
-			__builtin_memcpy(ev->saddr, a, 16);
-			__builtin_memcpy(ev->daddr, a + 16, 16);
-		}
-	}
+	pkt_addrs(c, pkt, ev->saddr, ev->daddr);
 }
 
 /*
  * What only an event says: the VLAN ids and the PPPoE session, parsed
- * again for the few packets that get an event. tci is a tag tc found
- * stripped, if any.
+ * again for the few packets that get an event.
  */
 static __always_inline void event_fill_l2(const struct op25b_cursor *c,
-					  int stripped, __u16 tci,
+					  void *ctx, const bool xdp,
 					  struct op25b_event *ev)
 {
-	struct op25b_pkt l2 = {};
+	struct op25b_l2 l2 = {};
 	__u32 off = 0;
+	__u16 tci = 0;
 
-	if (stripped) {
+	if (stripped_tag(ctx, xdp, &tci)) {
 		l2.vlan[0] = tci & 0x0fff;
 		l2.nvlan = 1;
 	}
@@ -797,13 +812,13 @@ static __always_inline int offender_count(struct op25b_event *ev,
  * packet, the offenders slot and the event, which it leaves in ev for the
  * caller to send (1) once it knows what it did. Most packets of a flood
  * stop at the window: a clock read and a counter. Writes nothing another
- * CPU writes. Global functions, like the answer's, so the verifier checks
- * them once rather than on every parser path that ends here.
+ * CPU writes.
  */
-static __always_inline int note(const struct op25b_cursor *c, __u32 l3off,
-				__u32 l4off, __u32 shape, __u32 ifindex,
-				int stripped, __u16 tci, struct op25b_event *ev)
+static __always_inline int note(void *ctx, const struct op25b_pkt *pkt,
+				const struct decision *d,
+				struct op25b_event *ev, const bool xdp)
 {
+	struct op25b_cursor c;
 	struct op25b_window *w;
 	__u32 zero = 0, weight;
 	__u64 now;
@@ -815,11 +830,12 @@ static __always_inline int note(const struct op25b_cursor *c, __u32 l3off,
 	weight = tally(w, now);
 	if (!weight)
 		return 0;
-	event_fill(c, l3off, l4off, shape, ifindex, ev);
+	cursor_of(&c, ctx, xdp);
+	event_fill(&c, pkt, d, ifindex_of(ctx, xdp), ev);
 	ev->ts_ns = now;
 	if (!offender_count(ev, w, weight, now))
 		return 0;
-	event_fill_l2(c, stripped, tci, ev);
+	event_fill_l2(&c, ctx, xdp, ev);
 	return 1;
 }
 
@@ -839,13 +855,6 @@ static __always_inline void event_send(int send, struct op25b_event *ev,
 	ev->action = action;
 	if (bpf_ringbuf_output(&op25b_events, ev, sizeof(*ev), 0))
 		st->events_lost++;
-}
-
-/* What a judgement is called in an event and the offenders table. */
-static __always_inline __u8 judgement_action(enum judgement j)
-{
-	return j == J_MONITOR ? OP25B_ACT_MONITOR :
-	       j == J_REJECT ? OP25B_ACT_REJECT : OP25B_ACT_DROP;
 }
 
 /* ---- action limit: the limiter and its sweeper (doc/DESIGN.md) ---- */
@@ -884,36 +893,21 @@ static __always_inline void mask_addr(__u8 *a, __u32 bits)
 
 /* The limiter's view of a TCP segment to a blocked port; -1: unreadable. */
 static __always_inline int limit_input(const struct op25b_cursor *c,
-				       __u32 l3off, __u32 l4off, __u32 family,
+				       const struct op25b_pkt *pkt,
 				       __u32 ifindex, __u32 prefix6,
 				       struct limit_in *li)
 {
-	__u8 *a, *t;
+	struct tcphdr *th = pkt_tcp(c, pkt);
 
-	l3off &= OP25B_MAX_OFF;
-	t = ptr_at(c, l4off & OP25B_MAX_OFF, 14);
-	if (!t)
+	if (!th || pkt_addrs(c, pkt, li->key.addr, li->daddr))
 		return -1;
-	li->sport = bpf_ntohs(*(__u16 *)t);
-	li->dport = bpf_ntohs(*(__u16 *)(t + 2));
-	/* SYN set, ACK clear: TCP flags at 13 */
-	li->syn = (t[13] & 0x12) == 0x02;
+	li->sport = bpf_ntohs(th->source);
+	li->dport = bpf_ntohs(th->dest);
+	li->syn = th->syn && !th->ack;	/* a new connection */
 	li->ifindex = ifindex;
-	li->key.family = family;
-	if (family == 4) {
-		a = ptr_at(c, l3off + 12, 8);
-		if (!a)
-			return -1;
-		__builtin_memcpy(li->key.addr, a, 4);
-		__builtin_memcpy(li->daddr, a + 4, 4);
-		return 0;
-	}
-	a = ptr_at(c, l3off + 8, 32);
-	if (!a)
-		return -1;
-	__builtin_memcpy(li->key.addr, a, 16);
-	__builtin_memcpy(li->daddr, a + 16, 16);
-	mask_addr(li->key.addr, prefix6);
+	li->key.family = pkt->family;
+	if (pkt->family == 6)
+		mask_addr(li->key.addr, prefix6);
 	return 0;
 }
 
@@ -1167,173 +1161,168 @@ static __always_inline int limit_judge(const struct limit_in *li,
 }
 
 /* The limiter, when the decision left it the packet: its judgement. */
-static __always_inline int limit(const struct op25b_cursor *c, __u32 l3off,
-				 __u32 l4off, __u32 family, __u32 ifindex,
-				 struct decision *d)
+static __always_inline int limit(void *ctx, const struct op25b_pkt *pkt,
+				 struct decision *d, const bool xdp)
 {
 	struct limit_in li = {};
+	struct op25b_cursor c;
 
-	if (limit_input(c, l3off, l4off, family, ifindex, d->limit.prefix6, &li))
+	cursor_of(&c, ctx, xdp);
+	if (limit_input(&c, pkt, ifindex_of(ctx, xdp), d->limit.prefix6, &li))
 		return limit_then(d);
 	return limit_judge(&li, d);
 }
 
-/* In functions of their own: their stack is not act's. */
-__noinline int op25b_limit_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
-			       struct decision *d)
+/* The parser's walk of IPv6 extension headers (parse.h). */
+__noinline int op25b_chain_xdp(struct xdp_md *ctx, struct op25b_pkt *pkt,
+			       __u32 cur, __u32 end, __u32 nh)
 {
 	struct op25b_cursor c;
 
-	if (!pkt || !d)
-		return J_DROP;
-	cursor_xdp(&c, ctx);
-	return limit(&c, pkt->l3off, pkt->l4off, pkt->family,
-		     ctx->ingress_ifindex, d);
+	if (!pkt)
+		return OP25B_C_UNDECIDABLE;
+	cursor_of(&c, ctx, true);
+	return parse_ipv6_chain(&c, pkt, cur, end, nh);
+}
+
+__noinline int op25b_chain_tc(struct __sk_buff *skb, struct op25b_pkt *pkt,
+			      __u32 cur, __u32 end, __u32 nh)
+{
+	struct op25b_cursor c;
+
+	if (!pkt)
+		return OP25B_C_UNDECIDABLE;
+	cursor_of(&c, skb, false);
+	return parse_ipv6_chain(&c, pkt, cur, end, nh);
+}
+
+/* The steps' global functions: each one's stack is its own, not act's. */
+__noinline int op25b_limit_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
+			       struct decision *d)
+{
+	return pkt && d ? limit(ctx, pkt, d, true) : J_DROP;
 }
 
 __noinline int op25b_limit_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
 			      struct decision *d)
 {
-	struct op25b_cursor c;
-
-	if (!pkt || !d)
-		return J_DROP;
-	cursor_tc(&c, skb);
-	return limit(&c, pkt->l3off, pkt->l4off, pkt->family, skb->ifindex, d);
+	return pkt && d ? limit(skb, pkt, d, false) : J_DROP;
 }
+
+__noinline int op25b_note_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
+			      const struct decision *d, struct op25b_event *ev)
+{
+	return pkt && d ? note(ctx, pkt, d, ev, true) : 0;
+}
+
+__noinline int op25b_note_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
+			     const struct decision *d, struct op25b_event *ev)
+{
+	return pkt && d ? note(skb, pkt, d, ev, false) : 0;
+}
+
+/* What act made of a judged packet: the entry points translate it. */
+enum answer {
+	A_PASS,
+	A_DROP,
+	A_RST,		/* the frame is now the RST that answers it: send it */
+};
 
 /*
  * ---- act: what a judged packet gets ----
  *
- * Everything after the decision, once for both hooks: the limiter, the
- * counters, the record and its event, the answer. A global function for
- * each hook over the packet as the parser found it: the verifier walks
- * it once, not once for every parser path that ends here. What differs
- * between the hooks is only how the answer goes and what is returned.
+ * Everything after the decision: the limiter, the counters, the record
+ * and its event, the answer.
  */
-struct judged {
-	struct op25b_stats *st;
+static __always_inline enum answer act(void *ctx, const struct op25b_pkt *pkt,
+				       struct decision *d, const bool xdp)
+{
 	struct op25b_event *ev;
-	int send;		/* ev is to go out */
-};
-
-/* The record step in functions of their own: their stack is not act's. */
-__noinline int op25b_note_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
-			      __u32 shape, struct op25b_event *ev)
-{
-	struct op25b_cursor c;
-
-	if (!pkt)
-		return 0;
-	cursor_xdp(&c, ctx);
-	return note(&c, pkt->l3off, pkt->l4off, shape, ctx->ingress_ifindex,
-		    0, 0, ev);
-}
-
-__noinline int op25b_note_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
-			     __u32 shape, struct op25b_event *ev)
-{
-	struct op25b_cursor c;
-
-	if (!pkt)
-		return 0;
-	cursor_tc(&c, skb);
-	return note(&c, pkt->l3off, pkt->l4off, shape, skb->ifindex,
-		    skb->vlan_present, skb->vlan_tci, ev);
-}
-
-__noinline int op25b_act_xdp(struct xdp_md *ctx, __u32 offs, __u32 l3end,
-			     __u32 shape, struct decision *d)
-{
-	struct op25b_pkt pk = pkt_found(offs & 0xffff, offs >> 16, l3end, shape);
-	const struct op25b_pkt *pkt = &pk;
-	struct judged o = {};
+	struct op25b_stats *st;
 	enum judgement j;
 	__u32 zero = 0;
+	int send, r;
 
-	if (!pkt || !d)
-		return XDP_PASS;
 	if (d->j == J_LIMIT)
-		d->j = op25b_limit_xdp(ctx, pkt, d);
-	j = account(d, &o.st);
+		d->j = xdp ? op25b_limit_xdp(ctx, pkt, d) :
+			     op25b_limit_tc(ctx, pkt, d);
+	j = account(d, &st);
 	if (j == J_PASS)
-		return XDP_PASS;
-	o.ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
-	o.send = op25b_note_xdp(ctx, pkt,
-				EV_SHAPE(*pkt, d->cls, judgement_action(j)),
-				o.ev);
+		return A_PASS;
+	ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
+	send = xdp ? op25b_note_xdp(ctx, pkt, d, ev) :
+		     op25b_note_tc(ctx, pkt, d, ev);
 	if (j == J_MONITOR) {
-		event_send(o.send, o.ev, o.st, OP25B_ACT_MONITOR);
-		return XDP_PASS;
+		event_send(send, ev, st, OP25B_ACT_MONITOR);
+		return A_PASS;
 	}
-	if (j == J_REJECT && o.st &&
-	    !op25b_reject_xdp(ctx, pkt->l3off, pkt->l4off, pkt->l3end,
-			      PKT_SHAPE(*pkt))) {
-		o.st->rejected++;
-		event_send(o.send, o.ev, o.st, OP25B_ACT_REJECT);
-		return XDP_TX;
+	if (j == J_REJECT && st) {
+		r = xdp ? op25b_reject_xdp(ctx, pkt) : op25b_reject_tc(ctx, pkt);
+		if (!r) {
+			st->rejected++;
+			event_send(send, ev, st, OP25B_ACT_REJECT);
+			return A_RST;
+		}
 	}
 	/* blocked; a reject that could build no RST is only dropped */
-	event_send(o.send, o.ev, o.st, OP25B_ACT_DROP);
-	return XDP_DROP;
+	event_send(send, ev, st, OP25B_ACT_DROP);
+	return A_DROP;
+}
+
+/*
+ * The hooks' own words for act's answer. Said here, in the global
+ * function the verifier checks once, rather than in the entry point,
+ * where it would be checked again for every parser path.
+ */
+__noinline int op25b_act_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
+			     struct decision *d)
+{
+	if (!pkt || !d)
+		return XDP_PASS;
+	switch (act(ctx, pkt, d, true)) {
+	case A_DROP:
+		return XDP_DROP;
+	case A_RST:
+		return XDP_TX;
+	default:
+		return XDP_PASS;	/* never XDP_ABORTED */
+	}
 }
 
 __noinline int op25b_act_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
 			    struct decision *d)
 {
-	struct judged o = {};
-	enum judgement j;
-	__u32 zero = 0;
-
 	if (!pkt || !d)
 		return TC_ACT_UNSPEC;
-	if (d->j == J_LIMIT)
-		d->j = op25b_limit_tc(skb, pkt, d);
-	j = account(d, &o.st);
-	if (j == J_PASS)
-		return TC_ACT_UNSPEC;
-	o.ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
-	o.send = op25b_note_tc(skb, pkt,
-			       EV_SHAPE(*pkt, d->cls, judgement_action(j)),
-			       o.ev);
-	if (j == J_MONITOR) {
-		event_send(o.send, o.ev, o.st, OP25B_ACT_MONITOR);
-		return TC_ACT_UNSPEC;
-	}
-	if (j == J_REJECT && o.st &&
-	    !op25b_reject_tc(skb, pkt->l3off, pkt->l4off, pkt->l3end,
-			     PKT_SHAPE(*pkt))) {
-		o.st->rejected++;
-		event_send(o.send, o.ev, o.st, OP25B_ACT_REJECT);
+	switch (act(skb, pkt, d, false)) {
+	case A_DROP:
+		return TC_ACT_SHOT;
+	case A_RST:
+		/* out of its device; on egress, into the device's receive path */
 		return bpf_redirect(skb->ifindex,
 				    op25b_egress ? BPF_F_INGRESS : 0);
+	default:
+		return TC_ACT_UNSPEC;
 	}
-	event_send(o.send, o.ev, o.st, OP25B_ACT_DROP);
-	return TC_ACT_SHOT;
 }
 
-/*
- * The entry points: parse, decide, and for a judged packet act. Only
- * translating what act returns is left to them.
- */
+/* The entry points: parse, decide, and for a judged packet act. */
 SEC("xdp")
 int op25b_xdp(struct xdp_md *ctx)
 {
 	struct op25b_cursor c;
 	struct op25b_pkt pkt = {};
 	struct decision d;
-	int cls, r;
+	int cls;
 
-	cursor_xdp(&c, ctx);
-	cls = op25b_parse(&c, &pkt, op25b_l3);
+	cursor_of(&c, ctx, true);
+	cls = op25b_parse(&c, &pkt, op25b_l3, 0, ctx, true);
 	if (cls == OP25B_C_PASS)
 		return XDP_PASS;
 	decide(&c, &pkt, cls, &d);
 	if (d.cls == OP25B_C_PASS)
 		return XDP_PASS;
-	r = op25b_act_xdp(ctx, PKT_OFFS(pkt), pkt.l3end, PKT_SHAPE(pkt), &d);
-	/* never XDP_ABORTED, whatever a bug in act might return */
-	return r == XDP_DROP || r == XDP_TX ? r : XDP_PASS;
+	return op25b_act_xdp(ctx, &pkt, &d);
 }
 
 SEC("tc")
@@ -1350,12 +1339,9 @@ int op25b_tc(struct __sk_buff *skb)
 	if (skb->data_end - skb->data < want)
 		bpf_skb_pull_data(skb, want);
 
-	cursor_tc(&c, skb);
-	if (skb->vlan_present) {
-		pkt.vlan[0] = skb->vlan_tci & 0x0fff;
-		pkt.nvlan = 1;
-	}
-	cls = op25b_parse(&c, &pkt, op25b_l3);
+	cursor_of(&c, skb, false);
+	cls = op25b_parse(&c, &pkt, op25b_l3, skb->vlan_present, skb,
+			  false);
 	if (cls == OP25B_C_PASS)
 		return TC_ACT_UNSPEC;
 	decide(&c, &pkt, cls, &d);

@@ -49,8 +49,13 @@
 #define OP25B_PARSE_H
 
 #include <linux/types.h>
+#include <linux/bpf.h>		/* struct xdp_md, struct __sk_buff */
+#include <stdbool.h>
 #include <linux/if_ether.h>	/* ETH_HLEN, ETH_P_* */
 #include <linux/in.h>		/* IPPROTO_TCP */
+#include <linux/ip.h>		/* struct iphdr */
+#include <linux/ipv6.h>		/* struct ipv6hdr, IPPROTO_* of IPv6 */
+#include <linux/tcp.h>		/* struct tcphdr */
 #include <linux/ppp_defs.h>	/* PPP_IP, PPP_IPV6 */
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -58,14 +63,9 @@
 
 /* RFC 2516: PPPoE version 1, type 1, in one byte. */
 #define PPPOE_VER_TYPE		0x11
-#define NH_HOP			0
-#define NH_ROUTING		43
-#define NH_FRAGMENT		44
-#define NH_AH			51
-#define NH_DSTOPTS		60
-#define NH_MOBILITY		135
-#define NH_HIP			139
-#define NH_SHIM6		140
+/* IPv6 next headers the UAPI headers do not name (RFC 7401, RFC 5533). */
+#define IPPROTO_HIP		139
+#define IPPROTO_SHIM6		140
 
 #define TCP_MIN_HLEN		20
 #define IPV4_MIN_HLEN		20
@@ -73,20 +73,37 @@
 #define IPV6_EXT_MIN		8
 #define IP_MAX_LEN		0xffff	/* a 16-bit length field's reach */
 
+/* The IPv6 fragment header (RFC 8200 4.5): the kernel's, not in UAPI. */
+struct op25b_frag_hdr {
+	__u8	nexthdr;
+	__u8	reserved;
+	__be16	frag_off;	/* offset in 8-byte units, 2 reserved bits, M */
+	__be32	identification;
+};
+
 /* Largest offset read from; keeps packet pointer arithmetic verifiable. */
 #define OP25B_MAX_OFF		0x3fff
 
+/*
+ * What the parser found: where the headers are. Only what the decision and
+ * the steps after it read, so that parser paths that differ in nothing
+ * else look alike to the verifier once parsing is over.
+ */
 struct op25b_pkt {
 	__u32 l3off;		/* where the IP header starts */
 	__u32 l3end;		/* where the IP datagram ends */
 	__u32 l4off;		/* where the TCP header starts, once read */
 	__u16 dport;		/* host order; 0 when no TCP header was read */
-	__u16 sport;
 	__u8  family;		/* 4 or 6; 0 when no IP header was read */
-	__u8  nvlan;
+	__u8  pppoe;		/* a PPPoE session header precedes IP */
+};
+
+/* The L2 encapsulation, as far as parse_l2 read it: for events. */
+struct op25b_l2 {
 	__u16 vlan[OP25B_VLAN_MAX];
 	__u16 pppoe_sid;
-	__u8  pppoe;		/* a PPPoE session header precedes IP */
+	__u8  nvlan;		/* tags seen, a stripped one included */
+	__u8  pppoe;
 };
 
 struct op25b_cursor {
@@ -135,7 +152,7 @@ static __always_inline int port_blocked(const struct op25b_config *cfg,
  * order) with *off at the IP header, or 0 to pass the frame.
  */
 static __always_inline __u16 parse_l2(const struct op25b_cursor *c,
-				      struct op25b_pkt *pkt, __u32 *off)
+				      struct op25b_l2 *l2, __u32 *off)
 {
 	__u8 *eth, *tag, *ph;
 	__u16 proto, ppp;
@@ -151,17 +168,17 @@ static __always_inline __u16 parse_l2(const struct op25b_cursor *c,
 	for (i = 0; i < OP25B_VLAN_MAX; i++) {
 		if (!is_vlan_tpid(proto))
 			break;
-		if (pkt->nvlan >= OP25B_VLAN_MAX)
+		if (l2->nvlan >= OP25B_VLAN_MAX)
 			return 0;
 		tag = ptr_at(c, *off, 4);
 		if (!tag)
 			return 0;
 		/* explicit slots: clang turns an indexed store into pointer OR */
-		if (pkt->nvlan == 0)
-			pkt->vlan[0] = bpf_ntohs(*(__u16 *)tag) & 0x0fff;
+		if (l2->nvlan == 0)
+			l2->vlan[0] = bpf_ntohs(*(__u16 *)tag) & 0x0fff;
 		else
-			pkt->vlan[1] = bpf_ntohs(*(__u16 *)tag) & 0x0fff;
-		pkt->nvlan++;
+			l2->vlan[1] = bpf_ntohs(*(__u16 *)tag) & 0x0fff;
+		l2->nvlan++;
 		proto = *(__u16 *)(tag + 2);
 		*off += 4;
 	}
@@ -172,8 +189,8 @@ static __always_inline __u16 parse_l2(const struct op25b_cursor *c,
 		ph = ptr_at(c, *off, 8);
 		if (!ph || ph[0] != PPPOE_VER_TYPE || ph[1] != 0)
 			return 0;
-		pkt->pppoe = 1;
-		pkt->pppoe_sid = bpf_ntohs(*(__u16 *)(ph + 2));
+		l2->pppoe = 1;
+		l2->pppoe_sid = bpf_ntohs(*(__u16 *)(ph + 2));
 		ppp = bpf_ntohs(*(__u16 *)(ph + 6));
 		*off += 8;
 		if (ppp == PPP_IP)
@@ -187,17 +204,16 @@ static __always_inline __u16 parse_l2(const struct op25b_cursor *c,
 	return 0;
 }
 
-/* A readable TCP header at off: its ports, for the decision core. */
+/* A readable TCP header at off: its port, for the decision core. */
 static __always_inline int classify_tcp(const struct op25b_cursor *c,
 					struct op25b_pkt *pkt, __u32 off)
 {
-	__u16 *ports = ptr_at(c, off, TCP_MIN_HLEN);
+	struct tcphdr *th = ptr_at(c, off, sizeof(*th));
 
-	if (!ports)
+	if (!th)
 		return OP25B_C_UNDECIDABLE;
-	pkt->dport = bpf_ntohs(ports[1]);
+	pkt->dport = bpf_ntohs(th->dest);
 	pkt->l4off = off;
-	pkt->sport = bpf_ntohs(ports[0]);
 	return OP25B_C_TCP;
 }
 
@@ -243,46 +259,32 @@ static __always_inline int parse_ipv4(const struct op25b_cursor *c,
 static __always_inline int is_ipv6_ext(__u8 nh)
 {
 	switch (nh) {
-	case NH_HOP:
-	case NH_ROUTING:
-	case NH_FRAGMENT:
-	case NH_AH:
-	case NH_DSTOPTS:
-	case NH_MOBILITY:
-	case NH_HIP:
-	case NH_SHIM6:
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_FRAGMENT:
+	case IPPROTO_AH:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_MH:
+	case IPPROTO_HIP:
+	case IPPROTO_SHIM6:
 		return 1;
 	}
 	return 0;
 }
 
-static __always_inline int parse_ipv6(const struct op25b_cursor *c,
-				      struct op25b_pkt *pkt, __u32 off)
+/*
+ * The IPv6 extension-header chain, from the header of type nh at cur, in
+ * a datagram ending at end: to the TCP header, or to what ends the walk.
+ */
+static __always_inline int parse_ipv6_chain(const struct op25b_cursor *c,
+					    struct op25b_pkt *pkt, __u32 cur,
+					    __u32 end, __u8 nh)
 {
-	__u32 plen, end, cur, hlen;
+	struct ipv6_opt_hdr *h;
 	int first_frag = 0;
+	__u32 hlen;
 	__u16 fo;
-	__u8 *ip6, *h, nh;
 	int i;
-
-	if (c->len < off + IPV6_HLEN)
-		return OP25B_C_PASS;
-	ip6 = ptr_at(c, off, IPV6_HLEN);
-	if (!ip6)
-		return OP25B_C_PASS;
-	pkt->family = 6;
-	pkt->l3off = off;
-
-	if ((ip6[0] >> 4) != 6)
-		return OP25B_C_MALFORMED;
-	plen = bpf_ntohs(*(__u16 *)(ip6 + 4));
-	nh = ip6[6];
-	if (off + IPV6_HLEN + plen > c->len)
-		return OP25B_C_MALFORMED;
-	end = plen == 0 && (nh == NH_HOP || c->len - off - IPV6_HLEN > IP_MAX_LEN) ?
-		c->len : off + IPV6_HLEN + plen;
-	pkt->l3end = end;
-	cur = off + IPV6_HLEN;
 
 #pragma unroll
 	for (i = 0; i <= OP25B_IPV6_EXT_MAX; i++) {
@@ -302,37 +304,91 @@ static __always_inline int parse_ipv6(const struct op25b_cursor *c,
 		h = ptr_at(c, cur, IPV6_EXT_MIN);
 		if (!h)
 			return OP25B_C_UNDECIDABLE;
-		if (nh == NH_FRAGMENT) {
-			fo = bpf_ntohs(*(__u16 *)(h + 2));
+		if (nh == IPPROTO_FRAGMENT) {
+			fo = bpf_ntohs(((struct op25b_frag_hdr *)h)->frag_off);
 			if (fo >> 3)
 				return ((fo >> 3) == 1 &&
-					h[0] == IPPROTO_TCP) ?
+					h->nexthdr == IPPROTO_TCP) ?
 					       OP25B_C_EVASION :
 					       OP25B_C_PASS;
 			if (fo & 1)
 				first_frag = 1;
 			hlen = IPV6_EXT_MIN;
-		} else if (nh == NH_AH) {
-			hlen = ((__u32)h[1] + 2) * 4;
+		} else if (nh == IPPROTO_AH) {
+			hlen = ((__u32)h->hdrlen + 2) * 4;
 		} else {
-			hlen = ((__u32)h[1] + 1) * 8;
+			hlen = ((__u32)h->hdrlen + 1) * 8;
 		}
 		if (cur + hlen > end)
 			return first_frag ? OP25B_C_UNDECIDABLE :
 					    OP25B_C_MALFORMED;
-		nh = h[0];
+		nh = h->nexthdr;
 		cur += hlen;
 	}
 	return OP25B_C_UNDECIDABLE;
 }
 
 /*
- * Classify the frame at c. vlan_stripped is 1 when the tc hook found one
- * tag already moved into skb->vlan_tci (recorded in pkt by the caller).
+ * The chain's walk as the parser calls it: global functions of the
+ * datapath, one per hook, over parse_ipv6_chain. The verifier checks each
+ * once, on its own, rather than once for every way the parser reaches it
+ * (most of its work was there); an IPv6 packet with extension headers,
+ * rare, pays a call for it.
+ */
+int op25b_chain_xdp(struct xdp_md *ctx, struct op25b_pkt *pkt, __u32 cur,
+		    __u32 end, __u32 nh);
+int op25b_chain_tc(struct __sk_buff *skb, struct op25b_pkt *pkt, __u32 cur,
+		   __u32 end, __u32 nh);
+
+static __always_inline int parse_ipv6(const struct op25b_cursor *c,
+				      struct op25b_pkt *pkt, __u32 off,
+				      void *ctx, const bool xdp)
+{
+	struct ipv6hdr *ip6;
+	__u32 plen, end, cur;
+	__u8 nh;
+
+	if (c->len < off + IPV6_HLEN)
+		return OP25B_C_PASS;
+	ip6 = ptr_at(c, off, sizeof(*ip6));
+	if (!ip6)
+		return OP25B_C_PASS;
+	pkt->family = 6;
+	pkt->l3off = off;
+
+	if (ip6->version != 6)
+		return OP25B_C_MALFORMED;
+	plen = bpf_ntohs(ip6->payload_len);
+	nh = ip6->nexthdr;
+	if (off + IPV6_HLEN + plen > c->len)
+		return OP25B_C_MALFORMED;
+	end = plen == 0 && (nh == IPPROTO_HOPOPTS ||
+			    c->len - off - IPV6_HLEN > IP_MAX_LEN) ?
+		c->len : off + IPV6_HLEN + plen;
+	pkt->l3end = end;
+	cur = off + IPV6_HLEN;
+	/* the common case inline: TCP right after the fixed header */
+	if (nh == IPPROTO_TCP) {
+		if (cur + TCP_MIN_HLEN > end)
+			return OP25B_C_MALFORMED;
+		return classify_tcp(c, pkt, cur);
+	}
+	if (!is_ipv6_ext(nh))
+		return OP25B_C_PASS;
+	return xdp ? op25b_chain_xdp(ctx, pkt, cur, end, nh) :
+		     op25b_chain_tc(ctx, pkt, cur, end, nh);
+}
+
+/*
+ * Classify the frame at c. stripped is 1 when the tc hook found one tag
+ * already moved into skb->vlan_tci: it counts toward the bound. ctx is
+ * the hook's (xdp: XDP's), for the chain's walk.
  */
 static __always_inline int op25b_parse(const struct op25b_cursor *c,
-				       struct op25b_pkt *pkt, int l3)
+				       struct op25b_pkt *pkt, int l3,
+				       int stripped, void *ctx, const bool xdp)
 {
+	struct op25b_l2 l2 = {};
 	__u32 off = 0;
 	__u16 proto;
 	__u8 *v;
@@ -344,14 +400,17 @@ static __always_inline int op25b_parse(const struct op25b_cursor *c,
 		if ((v[0] >> 4) == 4)
 			return parse_ipv4(c, pkt, 0);
 		if ((v[0] >> 4) == 6)
-			return parse_ipv6(c, pkt, 0);
+			return parse_ipv6(c, pkt, 0, ctx, xdp);
 		return OP25B_C_PASS;
 	}
-	proto = parse_l2(c, pkt, &off);
+	if (stripped)
+		l2.nvlan = 1;
+	proto = parse_l2(c, &l2, &off);
+	pkt->pppoe = l2.pppoe;
 	if (proto == bpf_htons(ETH_P_IP))
 		return parse_ipv4(c, pkt, off);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return parse_ipv6(c, pkt, off);
+		return parse_ipv6(c, pkt, off, ctx, xdp);
 	return OP25B_C_PASS;
 }
 
