@@ -308,22 +308,24 @@ static __always_inline int read_addr(const struct op25b_cursor *c,
 				     const struct op25b_pkt *pkt, int dst,
 				     struct addr128 *a)
 {
-	/* IPv4 saddr at 12, daddr at 16; IPv6 saddr at 8, daddr at 24. */
-	__u8 *p;
+	struct ipv6hdr *ip6;
+	struct iphdr *ip;
+	__u64 w[2];
 
 	if (pkt->family == 4) {
-		p = ptr_at(c, pkt->l3off + (dst ? 16 : 12), 4);
-		if (!p)
+		ip = ptr_at(c, pkt->l3off, sizeof(*ip));
+		if (!ip)
 			return -1;
-		a->hi = (__u64)bpf_ntohl(*(__u32 *)p) << 32;
+		a->hi = (__u64)bpf_ntohl(dst ? ip->daddr : ip->saddr) << 32;
 		a->lo = 0;
 		return 0;
 	}
-	p = ptr_at(c, pkt->l3off + (dst ? 24 : 8), 16);
-	if (!p)
+	ip6 = ptr_at(c, pkt->l3off, sizeof(*ip6));
+	if (!ip6)
 		return -1;
-	a->hi = bpf_be64_to_cpu(*(__u64 *)p);
-	a->lo = bpf_be64_to_cpu(*(__u64 *)(p + 8));
+	__builtin_memcpy(w, dst ? &ip6->daddr : &ip6->saddr, sizeof(w));
+	a->hi = bpf_be64_to_cpu(w[0]);
+	a->lo = bpf_be64_to_cpu(w[1]);
 	return 0;
 }
 
@@ -356,15 +358,15 @@ struct decision {
 	struct limit_cfg limit;	/* when j is J_LIMIT */
 };
 
-/* The packet's addresses, read once, before any snapshot is. */
+/* What the decision reads of a packet, read once, before any snapshot is. */
 struct judge_in {
 	struct addr128 src;
 	struct addr128 dst;
+	__u32 cls;		/* the parser's class */
+	__u16 dport;
+	__u8  v6;
+	__u8  no_addr;		/* the addresses could not be read */
 };
-
-#define JUDGE_SHAPE(cls, v6, dport)	((__u32)(cls) | (__u32)(v6) << 8 | \
-					 (__u32)(dport) << 16)
-#define JUDGE_NO_ADDR			(1u << 9)
 
 /*
  * What a snapshot's action makes of a packet its tables block. Under
@@ -402,11 +404,10 @@ static __always_inline enum judgement judge_blocked(const struct op25b_config *c
  * and read it again; when a writer published meanwhile, what was read may
  * have been reused, so judge again by the new one. Reads only: what the
  * decision writes is written once it stands (doc/DESIGN.md, Publishing).
- * A global function over scalars and stack memory: the verifier walks the
+ * A global function over what the caller read: the verifier walks the
  * retries once, not once for every parser path that reaches it.
  */
-__noinline int op25b_decide(__u32 shape, const struct judge_in *in,
-			    struct decision *out)
+__noinline int op25b_decide(const struct judge_in *in, struct decision *out)
 {
 	const struct op25b_snapshot *s;
 	__u32 g, v6, try, depth, cls;
@@ -414,9 +415,9 @@ __noinline int op25b_decide(__u32 shape, const struct judge_in *in,
 
 	if (!in || !out)
 		return 0;
-	cls = shape & 0xff;
-	v6 = (shape >> 8) & 1;
-	dport = shape >> 16;
+	cls = in->cls;
+	v6 = in->v6 & 1;
+	dport = in->dport;
 	depth = v6 ? OP25B_DEPTH6 : OP25B_DEPTH4;
 	for (try = 0; try < OP25B_SNAP_TRIES; try++) {
 		g = READ_ONCE(op25b_pol.live);
@@ -430,7 +431,7 @@ __noinline int op25b_decide(__u32 shape, const struct judge_in *in,
 		if (cls == OP25B_C_TCP)
 			out->cls = port_blocked(&s->cfg, dport) ?
 					   OP25B_C_SMTP : OP25B_C_PASS;
-		if (out->cls != OP25B_C_PASS && !(shape & JUDGE_NO_ADDR)) {
+		if (out->cls != OP25B_C_PASS && !in->no_addr) {
 			out->sub = op25b_tree_lookup(
 				s->root[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, v6)],
 				in->src.hi, in->src.lo, depth);
@@ -454,13 +455,16 @@ static __always_inline void decide(const struct op25b_cursor *c,
 				   const struct op25b_pkt *pkt, int cls,
 				   struct decision *out)
 {
-	struct judge_in in = {};
-	__u32 shape = JUDGE_SHAPE(cls, pkt->family == 6, pkt->dport);
+	struct judge_in in = {
+		.cls = cls,
+		.dport = pkt->dport,
+		.v6 = pkt->family == 6,
+	};
 
 	/* the parser read the IP header: this is only a guard */
 	if (read_addr(c, pkt, 0, &in.src) || read_addr(c, pkt, 1, &in.dst))
-		shape |= JUDGE_NO_ADDR;
-	op25b_decide(shape, &in, out);
+		in.no_addr = 1;
+	op25b_decide(&in, out);
 }
 
 static __always_inline void hit(__u32 leaf)

@@ -51,7 +51,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>		/* struct xdp_md, struct __sk_buff */
 #include <stdbool.h>
-#include <linux/if_ether.h>	/* ETH_HLEN, ETH_P_* */
+#include <linux/if_ether.h>	/* struct ethhdr, ETH_P_* */
 #include <linux/in.h>		/* IPPROTO_TCP */
 #include <linux/ip.h>		/* struct iphdr */
 #include <linux/ipv6.h>		/* struct ipv6hdr, IPPROTO_* of IPv6 */
@@ -63,6 +63,12 @@
 
 /* RFC 2516: PPPoE version 1, type 1, in one byte. */
 #define PPPOE_VER_TYPE		0x11
+/* IPv4 fragment field bits, as the kernel names them (not in UAPI). */
+#ifndef IP_OFFSET
+#define IP_DF			0x4000
+#define IP_MF			0x2000
+#define IP_OFFSET		0x1fff
+#endif
 /* IPv6 next headers the UAPI headers do not name (RFC 7401, RFC 5533). */
 #define IPPROTO_HIP		139
 #define IPPROTO_SHIM6		140
@@ -72,6 +78,24 @@
 #define IPV6_HLEN		40
 #define IPV6_EXT_MIN		8
 #define IP_MAX_LEN		0xffff	/* a 16-bit length field's reach */
+
+/* An 802.1Q/802.1ad tag after the MACs (the kernel's, not in UAPI). */
+struct vlan_hdr {
+	__be16	h_vlan_TCI;
+	__be16	h_vlan_encapsulated_proto;
+};
+
+/*
+ * A PPPoE session header (RFC 2516) and the PPP protocol after it; UAPI's
+ * struct pppoe_hdr comes with headers a BPF object cannot take.
+ */
+struct op25b_pppoe_hdr {
+	__u8	ver_type;
+	__u8	code;
+	__be16	sid;
+	__be16	length;		/* of the PPP payload, protocol included */
+	__be16	proto;
+};
 
 /* The IPv6 fragment header (RFC 8200 4.5): the kernel's, not in UAPI. */
 struct op25b_frag_hdr {
@@ -154,15 +178,17 @@ static __always_inline int port_blocked(const struct op25b_config *cfg,
 static __always_inline __u16 parse_l2(const struct op25b_cursor *c,
 				      struct op25b_l2 *l2, __u32 *off)
 {
-	__u8 *eth, *tag, *ph;
+	struct op25b_pppoe_hdr *ph;
+	struct vlan_hdr *tag;
+	struct ethhdr *eth;
 	__u16 proto, ppp;
 	int i;
 
-	eth = ptr_at(c, 0, ETH_HLEN);
+	eth = ptr_at(c, 0, sizeof(*eth));
 	if (!eth)
 		return 0;
-	proto = *(__u16 *)(eth + 12);
-	*off = ETH_HLEN;
+	proto = eth->h_proto;
+	*off = sizeof(*eth);
 
 #pragma unroll
 	for (i = 0; i < OP25B_VLAN_MAX; i++) {
@@ -170,29 +196,29 @@ static __always_inline __u16 parse_l2(const struct op25b_cursor *c,
 			break;
 		if (l2->nvlan >= OP25B_VLAN_MAX)
 			return 0;
-		tag = ptr_at(c, *off, 4);
+		tag = ptr_at(c, *off, sizeof(*tag));
 		if (!tag)
 			return 0;
 		/* explicit slots: clang turns an indexed store into pointer OR */
 		if (l2->nvlan == 0)
-			l2->vlan[0] = bpf_ntohs(*(__u16 *)tag) & 0x0fff;
+			l2->vlan[0] = bpf_ntohs(tag->h_vlan_TCI) & 0x0fff;
 		else
-			l2->vlan[1] = bpf_ntohs(*(__u16 *)tag) & 0x0fff;
+			l2->vlan[1] = bpf_ntohs(tag->h_vlan_TCI) & 0x0fff;
 		l2->nvlan++;
-		proto = *(__u16 *)(tag + 2);
-		*off += 4;
+		proto = tag->h_vlan_encapsulated_proto;
+		*off += sizeof(*tag);
 	}
 	if (is_vlan_tpid(proto))
 		return 0;
 
 	if (proto == bpf_htons(ETH_P_PPP_SES)) {
-		ph = ptr_at(c, *off, 8);
-		if (!ph || ph[0] != PPPOE_VER_TYPE || ph[1] != 0)
+		ph = ptr_at(c, *off, sizeof(*ph));
+		if (!ph || ph->ver_type != PPPOE_VER_TYPE || ph->code != 0)
 			return 0;
 		l2->pppoe = 1;
-		l2->pppoe_sid = bpf_ntohs(*(__u16 *)(ph + 2));
-		ppp = bpf_ntohs(*(__u16 *)(ph + 6));
-		*off += 8;
+		l2->pppoe_sid = bpf_ntohs(ph->sid);
+		ppp = bpf_ntohs(ph->proto);
+		*off += sizeof(*ph);
 		if (ppp == PPP_IP)
 			return bpf_htons(ETH_P_IP);
 		if (ppp == PPP_IPV6)
@@ -221,38 +247,38 @@ static __always_inline int parse_ipv4(const struct op25b_cursor *c,
 				      struct op25b_pkt *pkt, __u32 off)
 {
 	__u32 ihl, tot, seg, foff;
+	struct iphdr *ip;
 	__u16 frag;
-	__u8 *ip;
 
 	if (c->len < off + IPV4_MIN_HLEN)
 		return OP25B_C_PASS;
-	ip = ptr_at(c, off, IPV4_MIN_HLEN);
+	ip = ptr_at(c, off, sizeof(*ip));
 	if (!ip)
 		return OP25B_C_PASS;
 	pkt->family = 4;
 	pkt->l3off = off;
 
-	if ((ip[0] >> 4) != 4)
+	if (ip->version != 4)
 		return OP25B_C_MALFORMED;
-	ihl = (ip[0] & 0x0f) * 4;
-	tot = bpf_ntohs(*(__u16 *)(ip + 2));
+	ihl = ip->ihl * 4;
+	tot = bpf_ntohs(ip->tot_len);
 	if (tot == 0 && c->len - off > IP_MAX_LEN)
 		tot = c->len - off;
 	if (ihl < IPV4_MIN_HLEN || tot < ihl || tot > c->len - off)
 		return OP25B_C_MALFORMED;
 	pkt->l3end = off + tot;
-	if (ip[9] != IPPROTO_TCP)
+	if (ip->protocol != IPPROTO_TCP)
 		return OP25B_C_PASS;
 
-	frag = bpf_ntohs(*(__u16 *)(ip + 6));
-	foff = frag & 0x1fff;
+	frag = bpf_ntohs(ip->frag_off);
+	foff = frag & IP_OFFSET;
 	if (foff == 1)
 		return OP25B_C_EVASION;
 	if (foff > 1)
 		return OP25B_C_PASS;
 	seg = tot - ihl;
 	if (seg < TCP_MIN_HLEN)
-		return (frag & 0x2000) ? OP25B_C_EVASION : OP25B_C_MALFORMED;
+		return (frag & IP_MF) ? OP25B_C_EVASION : OP25B_C_MALFORMED;
 	return classify_tcp(c, pkt, off + ihl);
 }
 
