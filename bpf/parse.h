@@ -440,4 +440,38 @@ static __always_inline int op25b_parse(const struct op25b_cursor *c,
 	return OP25B_C_PASS;
 }
 
+/*
+ * The packet's addresses as they lie in it: 4 bytes each for IPv4, 16 for
+ * IPv6. -1: not readable (the parser read them: only a guard).
+ */
+static __always_inline int pkt_addrs(const struct op25b_cursor *c,
+				     const struct op25b_pkt *pkt,
+				     void *saddr, void *daddr)
+{
+	struct ipv6hdr *ip6;
+	struct iphdr *ip;
+
+	if (pkt->family == 4) {
+		ip = ptr_at(c, pkt->l3off, sizeof(*ip));
+		if (!ip)
+			return -1;
+		__builtin_memcpy(saddr, &ip->saddr, sizeof(ip->saddr));
+		__builtin_memcpy(daddr, &ip->daddr, sizeof(ip->daddr));
+		return 0;
+	}
+	ip6 = ptr_at(c, pkt->l3off, sizeof(*ip6));
+	if (!ip6)
+		return -1;
+	__builtin_memcpy(saddr, &ip6->saddr, sizeof(ip6->saddr));
+	__builtin_memcpy(daddr, &ip6->daddr, sizeof(ip6->daddr));
+	return 0;
+}
+
+/* The TCP header the parser read, or NULL (only an SMTP segment has one). */
+static __always_inline struct tcphdr *pkt_tcp(const struct op25b_cursor *c,
+					      const struct op25b_pkt *pkt)
+{
+	return ptr_at(c, pkt->l4off, sizeof(struct tcphdr));
+}
+
 #endif /* OP25B_PARSE_H */

@@ -43,32 +43,26 @@
 #include <linux/types.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <stddef.h>		/* offsetof */
 #include "op25b.h"
 #include "parse.h"
 
-#define TCP_FLAG_FIN_		0x01
-#define TCP_FLAG_SYN_		0x02
-#define TCP_FLAG_RST_		0x04
-#define TCP_FLAG_ACK_		0x10
-#define IPV4_DF_		0x4000
-#define IPV4_IHL5_		0x45
-#define IPV6_VERSION_WORD_	0x60000000
-#define TCP_DOFF5_		0x50
-#define PPP_PROTO_LEN_		2
-#define PPPOE_LEN_BEFORE_IP_	4	/* the length field, back from IP */
+/* The answer from its IP header on. */
+#define RST_IPV4_LEN	(sizeof(struct iphdr) + sizeof(struct tcphdr))
+#define RST_IPV6_LEN	(sizeof(struct ipv6hdr) + sizeof(struct tcphdr))
 
 /* What the answer needs, read from the blocked packet before it is cut. */
 struct op25b_rst {
 	__u32 saddr[4];		/* the sender's address, network order */
 	__u32 daddr[4];		/* IPv4: [0] only */
 	__u32 seq;		/* the RST's, network order */
-	__u32 ack;
+	__u32 ack_seq;
 	__u16 sport;		/* the blocked segment's, network order */
 	__u16 dport;
 	__u32 l3off;
 	__u32 len;		/* of the whole answer, L2 included */
 	__u8 family;
-	__u8 flags;		/* the RST's */
+	__u8 with_ack;		/* the RST has ACK set, and ack_seq */
 	__u8 partial;		/* write the TCP field as CHECKSUM_PARTIAL */
 	__u8 moved;		/* the TCP header does not stay in place */
 	__u8 pppoe;		/* a PPPoE session header precedes the IP one */
@@ -160,7 +154,7 @@ static __always_inline int rst_prepare(const struct op25b_cursor *c,
 				       int skb, struct op25b_rst *r)
 {
 	__u32 l4off, end, seg, doff, payload, iplen;
-	__u8 *tcp, *a;
+	struct tcphdr *th;
 
 	/*
 	 * The parser read this header, so it lies within OP25B_MAX_OFF: the
@@ -169,107 +163,92 @@ static __always_inline int rst_prepare(const struct op25b_cursor *c,
 	 */
 	l4off = pkt->l4off & OP25B_MAX_OFF;
 	end = pkt->l3end;
-	if (end < l4off + TCP_MIN_HLEN)
+	if (end < l4off + sizeof(*th))
 		return -1;
-	tcp = rst_ptr(c, l4off, TCP_MIN_HLEN);
-	if (!tcp || (tcp[13] & TCP_FLAG_RST_))
+	th = rst_ptr(c, l4off, sizeof(*th));
+	if (!th || th->rst)
 		return -1;
 
 	__builtin_memset(r, 0, sizeof(*r));
 	r->family = pkt->family;
 	r->l3off = pkt->l3off;
-	if (pkt->family == 4) {
-		a = rst_ptr(c, pkt->l3off + 12, 8);
-		if (!a)
-			return -1;
-		__builtin_memcpy(&r->saddr[0], a, 4);
-		__builtin_memcpy(&r->daddr[0], a + 4, 4);
-		iplen = IPV4_MIN_HLEN;
-	} else {
-		a = rst_ptr(c, pkt->l3off + 8, 32);
-		if (!a)
-			return -1;
-		__builtin_memcpy(r->saddr, a, 16);
-		__builtin_memcpy(r->daddr, a + 16, 16);
-		iplen = IPV6_HLEN;
-	}
-	r->sport = *(__u16 *)tcp;
-	r->dport = *(__u16 *)(tcp + 2);
+	if (pkt_addrs(c, pkt, r->saddr, r->daddr))
+		return -1;
+	iplen = pkt->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+	r->sport = th->source;
+	r->dport = th->dest;
 
 	seg = end - l4off;
-	doff = (tcp[12] >> 4) * 4;
-	payload = doff >= TCP_MIN_HLEN && doff <= seg ? seg - doff : 0;
-	if (tcp[13] & TCP_FLAG_ACK_) {
-		r->seq = *(__u32 *)(tcp + 8);
-		r->flags = TCP_FLAG_RST_;
+	doff = th->doff * 4;
+	payload = doff >= sizeof(*th) && doff <= seg ? seg - doff : 0;
+	if (th->ack) {
+		r->seq = th->ack_seq;
 	} else {
-		payload += !!(tcp[13] & TCP_FLAG_SYN_);
-		payload += !!(tcp[13] & TCP_FLAG_FIN_);
-		r->ack = bpf_htonl(bpf_ntohl(*(__u32 *)(tcp + 4)) + payload);
-		r->flags = TCP_FLAG_RST_ | TCP_FLAG_ACK_;
+		payload += th->syn + th->fin;
+		r->ack_seq = bpf_htonl(bpf_ntohl(th->seq) + payload);
+		r->with_ack = 1;
 	}
 
-	r->partial = skb &&
-		     *(__u16 *)(tcp + 16) == csum_fold16(csum_pseudo(r, seg));
+	r->partial = skb && th->check == csum_fold16(csum_pseudo(r, seg));
 	r->moved = l4off != pkt->l3off + iplen;
-	r->len = pkt->l3off + iplen + TCP_MIN_HLEN;
+	r->len = pkt->l3off + iplen + sizeof(*th);
 	r->pppoe = !l3 && pkt->pppoe;
 	return 0;
 }
 
 /*
- * The 20-byte RST at tcp, its checksum field included. The addresses of
- * the answer are the pseudo-header's, which sums the same either way.
+ * The 20-byte RST at th, its checksum included. The addresses of the
+ * answer are the pseudo-header's, which sums the same either way.
  */
-static __always_inline void rst_write_tcp(__u8 *tcp, const struct op25b_rst *r)
+static __always_inline void rst_write_tcp(struct tcphdr *th,
+					  const struct op25b_rst *r)
 {
 	__u32 sum;
 
-	*(__u16 *)tcp = r->dport;
-	*(__u16 *)(tcp + 2) = r->sport;
-	__builtin_memcpy(tcp + 4, &r->seq, 4);
-	__builtin_memcpy(tcp + 8, &r->ack, 4);
-	tcp[12] = TCP_DOFF5_;
-	tcp[13] = r->flags;
-	*(__u16 *)(tcp + 14) = 0;
-	*(__u16 *)(tcp + 16) = 0;
-	*(__u16 *)(tcp + 18) = 0;
+	__builtin_memset(th, 0, sizeof(*th));
+	th->source = r->dport;
+	th->dest = r->sport;
+	th->seq = r->seq;
+	th->ack_seq = r->ack_seq;
+	th->doff = sizeof(*th) / 4;
+	th->rst = 1;
+	th->ack = r->with_ack;
 
-	sum = csum_pseudo(r, TCP_MIN_HLEN);
+	sum = csum_pseudo(r, sizeof(*th));
 	if (r->partial) {
-		*(__u16 *)(tcp + 16) = csum_fold16(sum);
+		th->check = csum_fold16(sum);
 		return;
 	}
-	sum += csum_words((const op25b_word *)tcp, TCP_MIN_HLEN / 4);
-	*(__u16 *)(tcp + 16) = (__u16)~csum_fold16(sum);
+	sum += csum_words((const op25b_word *)th, sizeof(*th) / 4);
+	th->check = (__u16)~csum_fold16(sum);
 }
 
-static __always_inline void rst_write_ipv4(__u8 *ip, const struct op25b_rst *r)
+static __always_inline void rst_write_ipv4(struct iphdr *ip,
+					   const struct op25b_rst *r)
 {
-	__u32 sum;
-
-	ip[0] = IPV4_IHL5_;
-	ip[1] = 0;
-	*(__u16 *)(ip + 2) = bpf_htons(IPV4_MIN_HLEN + TCP_MIN_HLEN);
-	*(__u16 *)(ip + 4) = 0;
-	*(__u16 *)(ip + 6) = bpf_htons(IPV4_DF_);
-	ip[8] = OP25B_RST_TTL;
-	ip[9] = IPPROTO_TCP;
-	*(__u16 *)(ip + 10) = 0;
-	__builtin_memcpy(ip + 12, &r->daddr[0], 4);
-	__builtin_memcpy(ip + 16, &r->saddr[0], 4);
-	sum = csum_words((const op25b_word *)ip, IPV4_MIN_HLEN / 4);
-	*(__u16 *)(ip + 10) = (__u16)~csum_fold16(sum);
+	__builtin_memset(ip, 0, sizeof(*ip));
+	ip->version = 4;
+	ip->ihl = sizeof(*ip) / 4;
+	ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(struct tcphdr));
+	ip->frag_off = bpf_htons(IP_DF);
+	ip->ttl = OP25B_RST_TTL;
+	ip->protocol = IPPROTO_TCP;
+	ip->saddr = r->daddr[0];
+	ip->daddr = r->saddr[0];
+	ip->check = (__u16)~csum_fold16(csum_words((const op25b_word *)ip,
+						   sizeof(*ip) / 4));
 }
 
-static __always_inline void rst_write_ipv6(__u8 *ip, const struct op25b_rst *r)
+static __always_inline void rst_write_ipv6(struct ipv6hdr *ip6,
+					   const struct op25b_rst *r)
 {
-	*(__u32 *)ip = bpf_htonl(IPV6_VERSION_WORD_);
-	*(__u16 *)(ip + 4) = bpf_htons(TCP_MIN_HLEN);
-	ip[6] = IPPROTO_TCP;
-	ip[7] = OP25B_RST_TTL;
-	__builtin_memcpy(ip + 8, r->daddr, 16);
-	__builtin_memcpy(ip + 24, r->saddr, 16);
+	__builtin_memset(ip6, 0, offsetof(struct ipv6hdr, saddr));
+	ip6->version = 6;
+	ip6->payload_len = bpf_htons(sizeof(struct tcphdr));
+	ip6->nexthdr = IPPROTO_TCP;
+	ip6->hop_limit = OP25B_RST_TTL;
+	__builtin_memcpy(&ip6->saddr, r->daddr, sizeof(ip6->saddr));
+	__builtin_memcpy(&ip6->daddr, r->saddr, sizeof(ip6->daddr));
 }
 
 /*
@@ -282,47 +261,47 @@ static __always_inline int rst_write(const struct op25b_cursor *c,
 				     __u32 *delta)
 {
 	__u32 before = 0, after = 0;
-	__u8 *eth, *ip, mac[6];
-	__u16 *plen;
+	struct ethhdr *eth;
+	__u8 mac[ETH_ALEN];
+	__be16 *plen;
+	void *ip;
 
 	if (!l3) {
-		eth = rst_ptr(c, 0, ETH_HLEN);
+		eth = rst_ptr(c, 0, sizeof(*eth));
 		if (!eth)
 			return -1;
-		__builtin_memcpy(mac, eth, 6);
-		__builtin_memcpy(eth, eth + 6, 6);
-		__builtin_memcpy(eth + 6, mac, 6);
+		__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+		__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
 	}
 	if (r->pppoe) {
 		/* RFC 2516: the PPP payload, protocol field included */
-		plen = rst_ptr(c, r->l3off - PPPOE_LEN_BEFORE_IP_, 2);
+		plen = rst_ptr(c, r->l3off - sizeof(struct op25b_pppoe_hdr) +
+				       offsetof(struct op25b_pppoe_hdr, length),
+			       sizeof(*plen));
 		if (!plen)
 			return -1;
 		before += *plen;
-		*plen = bpf_htons(r->len - r->l3off + PPP_PROTO_LEN_);
+		*plen = bpf_htons(r->len - r->l3off + sizeof(__be16));
 		after += *plen;
 	}
 
 	if (r->family == 4) {
-		ip = rst_ptr(c, r->l3off, IPV4_MIN_HLEN + TCP_MIN_HLEN);
+		ip = rst_ptr(c, r->l3off, RST_IPV4_LEN);
 		if (!ip)
 			return -1;
-		before += csum_words((const op25b_word *)ip,
-				     (IPV4_MIN_HLEN + TCP_MIN_HLEN) / 4);
+		before += csum_words(ip, RST_IPV4_LEN / 4);
 		rst_write_ipv4(ip, r);
-		rst_write_tcp(ip + IPV4_MIN_HLEN, r);
-		after += csum_words((const op25b_word *)ip,
-				    (IPV4_MIN_HLEN + TCP_MIN_HLEN) / 4);
+		rst_write_tcp(ip + sizeof(struct iphdr), r);
+		after += csum_words(ip, RST_IPV4_LEN / 4);
 	} else {
-		ip = rst_ptr(c, r->l3off, IPV6_HLEN + TCP_MIN_HLEN);
+		ip = rst_ptr(c, r->l3off, RST_IPV6_LEN);
 		if (!ip)
 			return -1;
-		before += csum_words((const op25b_word *)ip,
-				     (IPV6_HLEN + TCP_MIN_HLEN) / 4);
+		before += csum_words(ip, RST_IPV6_LEN / 4);
 		rst_write_ipv6(ip, r);
-		rst_write_tcp(ip + IPV6_HLEN, r);
-		after += csum_words((const op25b_word *)ip,
-				    (IPV6_HLEN + TCP_MIN_HLEN) / 4);
+		rst_write_tcp(ip + sizeof(struct ipv6hdr), r);
+		after += csum_words(ip, RST_IPV6_LEN / 4);
 	}
 	if (delta)
 		*delta = csum_fold16(after) + (__u16)~csum_fold16(before);
