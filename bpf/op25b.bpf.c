@@ -450,6 +450,21 @@ __noinline int op25b_decide(const struct judge_in *in, struct decision *out)
 	return 0;
 }
 
+/*
+ * A TCP segment to a port the live snapshot does not block: read as the
+ * decision reads, the word again after the port, so a snapshot reused
+ * meanwhile is never believed. Most traffic leaves here, having read the
+ * packet and op25b_pol and nothing else.
+ */
+static __always_inline int port_open(__u16 dport)
+{
+	__u32 g = READ_ONCE(op25b_pol.live);
+	int blocked = port_blocked(&op25b_pol.snap[g & 1].cfg, dport);
+
+	snapshot_read_fence();
+	return !blocked && READ_ONCE(op25b_pol.live) == g;
+}
+
 /* The addresses, then the judgement; unreadable addresses: no subscriber. */
 static __always_inline void decide(const struct op25b_cursor *c,
 				   const struct op25b_pkt *pkt, int cls,
@@ -461,6 +476,10 @@ static __always_inline void decide(const struct op25b_cursor *c,
 		.v6 = pkt->family == 6,
 	};
 
+	if (cls == OP25B_C_TCP && port_open(pkt->dport)) {
+		out->cls = OP25B_C_PASS;
+		return;
+	}
 	/* the parser read the IP header: this is only a guard */
 	if (read_addr(c, pkt, 0, &in.src) || read_addr(c, pkt, 1, &in.dst))
 		in.no_addr = 1;
@@ -711,6 +730,8 @@ static __always_inline int src_equal(const struct op25b_src *a,
  */
 static __always_inline __u32 tally(struct op25b_window *w, __u64 now)
 {
+	__u32 x;
+
 	if (now - w->start_ns >= OP25B_EVENT_INTERVAL_NS) {
 		w->start_ns = now;
 		w->sent = 0;
@@ -718,8 +739,17 @@ static __always_inline __u32 tally(struct op25b_window *w, __u64 now)
 	}
 	if (w->seen++ < OP25B_EXACT_PER_SEC)
 		return 1;
-	return bpf_get_prandom_u32() & (OP25B_SAMPLE_RATE - 1) ?
-		       0 : OP25B_SAMPLE_RATE;
+	/*
+	 * One in OP25B_SAMPLE_RATE at random: a xorshift on this CPU's word,
+	 * a few instructions where a helper call would cost more than the
+	 * rest of the blocked path; seeded once from the kernel's generator.
+	 */
+	x = w->rnd ? w->rnd : bpf_get_prandom_u32() | 1;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	w->rnd = x;
+	return x & (OP25B_SAMPLE_RATE - 1) ? 0 : OP25B_SAMPLE_RATE;
 }
 
 /*

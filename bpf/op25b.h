@@ -377,7 +377,8 @@ struct op25b_offender {
 struct op25b_window {
 	__u64 start_ns;
 	__u64 sent;
-	__u64 seen;
+	__u32 seen;
+	__u32 rnd;		/* xorshift state: which packets are sampled */
 };
 
 /*
