@@ -728,14 +728,24 @@ static __always_inline int src_equal(const struct op25b_src *a,
  * then OP25B_SAMPLE_RATE for one packet in OP25B_SAMPLE_RATE at random,
  * 0 for the others (op25b.h: sampling).
  */
-static __always_inline __u32 tally(struct op25b_window *w, __u64 now)
+static __always_inline __u32 tally(struct op25b_window *w, __u64 *now)
 {
 	__u32 x;
 
-	if (now - w->start_ns >= OP25B_EVENT_INTERVAL_NS) {
-		w->start_ns = now;
-		w->sent = 0;
-		w->seen = 0;
+	/*
+	 * The clock is read for the exact part of the window, then for one
+	 * packet in OP25B_SAMPLE_RATE: a flood ends its window a few packets
+	 * late, and most of its packets make no helper call at all.
+	 */
+	*now = 0;
+	if (w->seen < OP25B_EXACT_PER_SEC ||
+	    !(w->seen & (OP25B_SAMPLE_RATE - 1))) {
+		*now = dp_now();
+		if (*now - w->start_ns >= OP25B_EVENT_INTERVAL_NS) {
+			w->start_ns = *now;
+			w->sent = 0;
+			w->seen = 0;
+		}
 	}
 	if (w->seen++ < OP25B_EXACT_PER_SEC)
 		return 1;
@@ -826,10 +836,11 @@ static __always_inline int note(void *ctx, const struct op25b_pkt *pkt,
 	w = bpf_map_lookup_elem(&op25b_budget, &zero);
 	if (!ev || !w)
 		return 0;
-	now = dp_now();
-	weight = tally(w, now);
+	weight = tally(w, &now);
 	if (!weight)
 		return 0;
+	if (!now)
+		now = dp_now();
 	cursor_of(&c, ctx, xdp);
 	event_fill(&c, pkt, d, ifindex_of(ctx, xdp), ev);
 	ev->ts_ns = now;
