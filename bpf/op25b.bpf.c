@@ -9,8 +9,10 @@
  * that global; the rest is judged against the snapshot's trees.
  * A blocked packet is dropped, or under action reject turned into the TCP
  * RST that answers it (reject.h) and sent back. A blocked or monitored
- * packet is then recorded: its source's entry in the offenders table, and
- * an event on the ring buffer, at most one per source per interval.
+ * packet is then counted on its CPU and, when sampled, recorded in its
+ * CPU's offenders table, with an event on the ring buffer at most once
+ * per source per interval, within the CPU's budget. After the decision,
+ * the steps are written once for both hooks (see "After the decision").
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
