@@ -243,6 +243,26 @@ static __always_inline int classify_tcp(const struct op25b_cursor *c,
 	return OP25B_C_TCP;
 }
 
+/*
+ * The IP header of family at off, hlen bytes of it readable within the
+ * packet's true length; NULL: there is none to judge (PASS).
+ */
+static __always_inline void *ip_at(const struct op25b_cursor *c,
+				   struct op25b_pkt *pkt, __u32 off,
+				   __u8 family, __u32 hlen)
+{
+	void *ip;
+
+	if (c->len < off + hlen)
+		return NULL;
+	ip = ptr_at(c, off, hlen);
+	if (!ip)
+		return NULL;
+	pkt->family = family;
+	pkt->l3off = off;
+	return ip;
+}
+
 static __always_inline int parse_ipv4(const struct op25b_cursor *c,
 				      struct op25b_pkt *pkt, __u32 off)
 {
@@ -250,14 +270,9 @@ static __always_inline int parse_ipv4(const struct op25b_cursor *c,
 	struct iphdr *ip;
 	__u16 frag;
 
-	if (c->len < off + IPV4_MIN_HLEN)
-		return OP25B_C_PASS;
-	ip = ptr_at(c, off, sizeof(*ip));
+	ip = ip_at(c, pkt, off, 4, sizeof(*ip));
 	if (!ip)
 		return OP25B_C_PASS;
-	pkt->family = 4;
-	pkt->l3off = off;
-
 	if (ip->version != 4)
 		return OP25B_C_MALFORMED;
 	ihl = ip->ihl * 4;
@@ -374,14 +389,9 @@ static __always_inline int parse_ipv6(const struct op25b_cursor *c,
 	__u32 plen, end, cur;
 	__u8 nh;
 
-	if (c->len < off + IPV6_HLEN)
-		return OP25B_C_PASS;
-	ip6 = ptr_at(c, off, sizeof(*ip6));
+	ip6 = ip_at(c, pkt, off, 6, sizeof(*ip6));
 	if (!ip6)
 		return OP25B_C_PASS;
-	pkt->family = 6;
-	pkt->l3off = off;
-
 	if (ip6->version != 6)
 		return OP25B_C_MALFORMED;
 	plen = bpf_ntohs(ip6->payload_len);
