@@ -15,7 +15,7 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
-	      -I/usr/include/$(MULTIARCH) -Ibpf
+	      -I/usr/include/$(MULTIARCH) -Ibpf $(BPF_EXTRA)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Ibpf -I$(BUILD) \
 	    $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null)
@@ -134,6 +134,8 @@ bench: EXTRA_PKGS := nftables iptables gnuplot-nox time xdp-tools
 bench: deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/op25bctl $(BUILD)/bench \
 		$(BUILD)/bench_policy $(BUILD)/flood
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/decision-only \
+		BPF_EXTRA=-DOP25B_BENCH_DECISION_ONLY $(BUILD)/decision-only/op25bctl
 	$(Q)python3 tests/bench/run.py $(BUILD) $(if $(BENCH_QUICK),--quick)
 
 demo: deps

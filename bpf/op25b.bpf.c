@@ -1319,6 +1319,26 @@ __noinline int op25b_act_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
 	}
 }
 
+#ifdef OP25B_BENCH_DECISION_ONLY
+/*
+ * make bench's second build only, never installed: the decision and the
+ * 'blocked' counter the flood counts by, nothing after them, so that the
+ * flood shows what a blocked packet's steps after its decision cost.
+ */
+static __always_inline int bench_decision_only(const struct decision *d)
+{
+	struct op25b_stats *st;
+	__u32 zero = 0;
+
+	if (d->j == J_PASS)
+		return XDP_PASS;
+	st = bpf_map_lookup_elem(&op25b_stats, &zero);
+	if (st)
+		st->blocked++;
+	return XDP_DROP;
+}
+#endif
+
 /* The entry points: parse, decide, and for a judged packet act. */
 SEC("xdp")
 int op25b_xdp(struct xdp_md *ctx)
@@ -1335,6 +1355,9 @@ int op25b_xdp(struct xdp_md *ctx)
 	decide(&c, &pkt, cls, &d);
 	if (d.cls == OP25B_C_PASS)
 		return XDP_PASS;
+#ifdef OP25B_BENCH_DECISION_ONLY
+	return bench_decision_only(&d);
+#endif
 	return op25b_act_xdp(ctx, &pkt, &d);
 }
 

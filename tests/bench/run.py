@@ -120,6 +120,12 @@ def blocked_part(build, quick):
     return None
 
 
+OP25B_10K = "op25b XDP, 10,000 prefixes"
+OP25B_1M = "op25b XDP, 1,048,576 prefixes"
+NFT = "nftables netdev ingress, interval set"
+DECISION_ONLY = "op25b XDP, 10,000 prefixes, stopped after the decision (bench build)"
+
+
 def flood_part(build, quick):
     """Live frames into a veth: the drop-all floor against op25b XDP and tc
     with 10,000 denied /24s and XDP with 1,000,000 denied /32s, nftables,
@@ -183,12 +189,20 @@ def flood_part(build, quick):
         ctl_run("apply", c)
         for sources in (1, spread):
             for cpus in (1, 2):
-                add("op25b XDP, 10,000 prefixes", sources, cpus,
+                add(OP25B_10K, sources, cpus,
                     run(sources, cpus, os.path.join(pin, "stats"))[0])
+        # the same program stopped after its decision (make bench's second
+        # build): the difference is what a blocked packet does after it
+        cut = os.path.join(build, "decision-only", "op25bctl")
+        subprocess.run([cut, "-q", "-n", ns, "--pin-dir", pin, "attach", "fb",
+                        "--hook", "xdp", "--xdp-mode", "native", "--force"],
+                       check=True)
+        add(DECISION_ONLY, spread, 1, run(spread, 1, os.path.join(pin, "stats"))[0])
+        ctl_run("attach", "fb", "--hook", "xdp", "--xdp-mode", "native", "--force")
         # non-SMTP through op25b, against a program that passes everything
         r0 = rx_packets()
         _, t = run(spread, 1, "xdp", 443)
-        add("op25b XDP, 10,000 prefixes", spread, 1, (rx_packets() - r0) / t / 1e6,
+        add(OP25B_10K, spread, 1, (rx_packets() - r0) / t / 1e6,
             "port 443")
         # the same flood under action limit: one bot quarantined at once;
         # spread sources, each new, fill the limiter and are blocked
@@ -219,7 +233,7 @@ def flood_part(build, quick):
                      ["attach fb --hook xdp --xdp-mode native"])
             ctl_run("--capacity", str(big), "apply", c)
             for cpus in (1, 2):
-                add("op25b XDP, 1,048,576 prefixes", big, cpus,
+                add(OP25B_1M, big, cpus,
                     run(big, cpus, os.path.join(pin, "stats"))[0])
             ctl_run("detach", "--all")
             shutil.rmtree(pin, ignore_errors=True)
@@ -252,7 +266,7 @@ def flood_part(build, quick):
             for cpus in (1, 2):
                 c0 = nft_count()
                 _, t = run(sources, cpus, "none")
-                add("nftables netdev ingress, interval set", sources, cpus,
+                add(NFT, sources, cpus,
                     (nft_count() - c0) / t / 1e6)
         subprocess.run(["ip", "netns", "exec", ns, "nft", "delete", "table",
                         "netdev", "op25b"], check=True)
@@ -556,17 +570,17 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
                r["mpps"] / floor_of(r)))
         w("")
 
-        def pick(prefix, sources_gt1, cpus, traffic="blocked"):
+        def pick(who, sources_gt1, cpus, traffic="blocked"):
             for r in fl:
-                if r["who"].startswith(prefix) and (r["sources"] > 1) == sources_gt1 \
+                if r["who"] == who and (r["sources"] > 1) == sources_gt1 \
                         and r["cpus"] == cpus and r["traffic"] == traffic:
                     return r
             return None
         w("Targets (issue: line rate under a flood), from this run:")
         w("")
         for cpus in (1, 2):
-            o = pick("op25b XDP, 10,000", True, cpus)
-            n = pick("nftables", True, cpus)
+            o = pick(OP25B_10K, True, cpus)
+            n = pick(NFT, True, cpus)
             if o:
                 x = o["mpps"] / floor_of(o)
                 w("- 10,000 prefixes, spread, %d CPU%s: %.2fx the floor (0.90x wanted: %s), "
@@ -574,27 +588,38 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
                   (cpus, "s" if cpus > 1 else "", x, "met" if x >= 0.9 else "**missed**",
                    o["mpps"] / n["mpps"] if n else 0,
                    "met" if n and o["mpps"] >= 5 * n["mpps"] else "**missed**"))
-            o = pick("op25b XDP, 1,048,576", True, cpus)
+            o = pick(OP25B_1M, True, cpus)
             if o:
                 x = o["mpps"] / floor_of(o)
                 w("- 1,048,576 prefixes, spread, %d CPU%s: %.2fx the floor (0.80x wanted: %s)." %
                   (cpus, "s" if cpus > 1 else "", x, "met" if x >= 0.8 else "**missed**"))
-        o = pick("op25b XDP, 10,000", True, 1, "port 443")
+        o = pick(OP25B_10K, True, 1, "port 443")
         if o:
             x = o["mpps"] / floor_of(o)
             w("- non-SMTP: %.2fx the pass-all floor (0.95x wanted: %s)." %
               (x, "met" if x >= 0.95 else "**missed**"))
         w("")
-        w("Where the flood targets are missed, why: with the blocked path sampled")
-        w("(doc/DESIGN.md), spread sources cost what one source costs; what is left")
-        w("is the decision itself, about 35 ns over a floor of about 70 ns a frame")
-        w("(parse about 3 ns, the two tree walks and the snapshot check about")
-        w("25 ns, counters and the window about 7 ns, measured by cutting the")
-        w("program short at each step). Memory is not it: the yardstick row shows")
-        w("dependent loads over 64 MB nearly free in a flood, as the CPU overlaps")
-        w("misses of consecutive frames. Closing it needs a cheaper walk in")
-        w("instructions (fewer levels, no software popcount: BPF has none).")
-        w("")
+        full, cut = pick(OP25B_10K, True, 1), pick(DECISION_ONLY, True, 1)
+        if full and cut:
+            frame = 1000 / floor_of(full)
+            decision = 1000 / cut["mpps"] - frame
+            after = 1000 / full["mpps"] - 1000 / cut["mpps"]
+            w("Where the time goes, 10,000 prefixes, spread sources, one CPU: the")
+            w("floor's frame takes %.1f ns; the same program stopped after its" % frame)
+            w("decision (parse, the snapshot, the subscriber and relay walks) adds")
+            w("%.1f ns; what a blocked packet does after its decision (per-CPU" % decision)
+            w("counters, its rule's hit, the window and its sampling, the event")
+            w("budget: this CPU's memory only) adds %.1f ns. Spread sources cost what" % after)
+            w("one source costs. Where the flood targets are missed, the decision is")
+            w("why. Memory is not it: the yardstick row shows dependent loads over")
+            w("64 MB nearly free in a flood, as the CPU overlaps misses of")
+            w("consecutive frames. It is instructions: each level of a walk takes two")
+            w("software popcounts (BPF has no popcount instruction) and two map")
+            w("reads, and a /24 is two levels below the 16-bit root table. What would")
+            w("close most of it: a wider root (18 bits puts a /24 one level down, for")
+            w("four times the root tables' memory, 16 MB), and per-node prefix counts")
+            w("so that a level needs no popcount.")
+            w("")
     w("## Loading a prefix list")
     w("")
     w("The same N random IPv4 addresses: `op25bctl --capacity C deny subscriber")
