@@ -322,14 +322,24 @@ not() {
 	! "$@"
 }
 
+# suite_tests: the suite's test_* functions in the order its file defines
+# them, so a full run reads top to bottom (declare -F would sort them).
+suite_tests() {
+	sed -n 's/^\(test_[A-Za-z0-9_]*\)[[:space:]]*()[[:space:]]*{.*/\1/p' "$0"
+}
+
 # run_tests [NAME...]: the named test_* functions of the suite, or all of
-# them in order, then the summary line.
+# them in the order they are defined, then the summary line. A name that is
+# not a test of this suite is a failure, never a silent nothing.
 run_tests() {
 	local t tests=("$@")
-	[ ${#tests[@]} -eq 0 ] &&
-		tests=($(declare -F | awk '$3 ~ /^test_/ { print $3 }'))
+	[ ${#tests[@]} -eq 0 ] && mapfile -t tests < <(suite_tests)
+	[ ${#tests[@]} -eq 0 ] && fail "run_tests" "no test_* function found in $0"
 	for t in "${tests[@]}"; do
-		declare -F "$t" >/dev/null || { fail "$t" "no such test"; continue; }
+		if [[ $t != test_* ]] || ! declare -F "$t" >/dev/null; then
+			fail "$t" "no such test"
+			continue
+		fi
 		"$t"
 	done
 	summary
