@@ -93,6 +93,29 @@ require_env() {
 	fi
 }
 
+# suite_begin [NEED...]: how every suite starts. The environment every
+# suite needs (require_env), then each NEED this one needs too: a command
+# name, or "tun" for /dev/net/tun; a missing one skips the suite (under CI,
+# fails it). Then the cleanup trap and a temp dir (TMPD), so whatever the
+# suite makes after this is removed however it ends.
+suite_begin() {
+	local need pkg
+	require_env
+	for need in "$@"; do
+		case $need in
+		tun)
+			[ -c /dev/net/tun ] || skip_suite "no /dev/net/tun"
+			continue ;;
+		nsenter) pkg=" (util-linux)" ;;
+		tc) pkg=" (iproute2)" ;;
+		*) pkg= ;;
+		esac
+		command -v "$need" >/dev/null || skip_suite "$need$pkg not installed"
+	done
+	setup_trap
+	make_tmpdir
+}
+
 # ---- cleanup registry ----
 
 CLEAN_NS=()
@@ -317,9 +340,32 @@ sys.exit(1)
 ' "$1"
 }
 
+# check_rose LABEL BEFORE AFTER: a counter read before and after rose. An
+# unreadable reading (not a number) is a failure, never a pass.
+check_rose() {
+	if [[ $2 =~ ^[0-9]+$ && $3 =~ ^[0-9]+$ ]] && [ "$3" -gt "$2" ]; then
+		ok "$1 ($2 -> $3)"
+	else
+		fail "$1" "before '$2', after '$3'"
+	fi
+}
+
 # not CMD...: succeeds when CMD fails (for check, which runs a command).
 not() {
 	! "$@"
+}
+
+# once FN: run the suite's setup function FN the first time a test asks
+# for it, and only then; every later call returns the status it had. A test
+# asks for all it needs, so it runs alone (tests/run.sh cli:test_help) as it
+# does in a full run, where what it needs is built once for all.
+declare -A ONCE_RC=()
+once() {
+	if [ -z "${ONCE_RC[$1]+set}" ]; then
+		"$1"
+		ONCE_RC[$1]=$?
+	fi
+	return "${ONCE_RC[$1]}"
 }
 
 # suite_tests: the suite's test_* functions in the order its file defines
