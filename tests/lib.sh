@@ -106,8 +106,11 @@ suite_begin() {
 		tun)
 			[ -c /dev/net/tun ] || skip_suite "no /dev/net/tun"
 			continue ;;
+		# the package to install, where its name is not the command's
 		nsenter) pkg=" (util-linux)" ;;
 		tc) pkg=" (iproute2)" ;;
+		dpkg-buildpackage) pkg=" (dpkg-dev)" ;;
+		dh) pkg=" (debhelper)" ;;
 		*) pkg= ;;
 		esac
 		command -v "$need" >/dev/null || skip_suite "$need$pkg not installed"

@@ -10,9 +10,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 
-require_env
-setup_trap
-make_tmpdir
+suite_begin
 
 # ctl PIN ARGS...: op25bctl on a pin dir of this suite.
 ctl() {

@@ -13,10 +13,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 
-require_env
-command -v nsenter >/dev/null || skip_suite "nsenter (util-linux) not installed"
-setup_trap
-make_tmpdir
+suite_begin nsenter
 make_pin_dir limit
 
 SUB=o25t-$$-lsub
