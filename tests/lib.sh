@@ -199,6 +199,16 @@ ns_forwarding() {
 		net.ipv6.conf.all.forwarding=1 >/dev/null
 }
 
+# ns_chain SUB RTR NET: the subscriber -- router -- outside chain the
+# router suites build: three namespaces, veths s0 (SUB) -- r0 (RTR) and
+# r1 (RTR) -- i0 (NET), and the router forwarding. Addresses are each
+# suite's own.
+ns_chain() {
+	ns_create "$1" && ns_create "$2" && ns_create "$3" &&
+	veth_pair "$1" s0 "$2" r0 && veth_pair "$2" r1 "$3" i0 &&
+	ns_forwarding "$2"
+}
+
 # addr_add NS IF ADDR/LEN: IPv6 with nodad so it is usable at once.
 addr_add() {
 	case $3 in

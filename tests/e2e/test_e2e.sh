@@ -85,10 +85,7 @@ offload() {
 # ---- topology ----
 
 build_topology() {
-	ns_create "$SUB" && ns_create "$RTR" && ns_create "$NET" || return 1
-	veth_pair "$SUB" s0 "$RTR" r0 || return 1
-	veth_pair "$RTR" r1 "$NET" i0 || return 1
-	ns_forwarding "$RTR"
+	ns_chain "$SUB" "$RTR" "$NET" || return 1
 
 	addr_add "$SUB" s0 $DENIED4/16 && addr_add "$SUB" s0 $EXEMPT4/16 &&
 	addr_add "$SUB" s0 $OTHER4/24 && addr_add "$SUB" s0 $DENIED6/64 &&

@@ -31,9 +31,7 @@ ctl() {
 # once, by the first test (once replace_setup). Without it nothing could be
 # judged: the suite ends.
 replace_setup() {
-	ns_create "$SUB" && ns_create "$RTR" && ns_create "$MXN" &&
-		veth_pair "$SUB" s0 "$RTR" r0 && veth_pair "$RTR" r1 "$MXN" i0 &&
-		ns_forwarding "$RTR" &&
+	ns_chain "$SUB" "$RTR" "$MXN" &&
 		addr_add "$SUB" s0 $SRC/24 && addr_add "$RTR" r0 10.30.0.1/24 &&
 		addr_add "$RTR" r1 10.31.0.1/24 && addr_add "$MXN" i0 10.31.0.2/24 &&
 		addr_add "$MXN" i0 $MX/32 &&
