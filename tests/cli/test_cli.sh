@@ -199,11 +199,10 @@ limiter_put() {	# SLOT ADDR_BYTES...: one quarantined entry
 }
 
 le32() { python3 -c "import sys; print(' '.join(str(b) for b in int(sys.argv[1]).to_bytes(4, 'little')))" "$1"; }
-
 le64() { python3 -c "import sys; print(' '.join(str(b) for b in int(sys.argv[1]).to_bytes(8, 'little')))" "$1"; }
-
 zeros() { local i; for ((i = 0; i < $1; i++)); do printf '0 '; done; }
 
+# What test_attach looks for in the suite's namespace.
 xdp_on() {
 	ip -n "$NS" -d link show "$1" | grep -q prog/xdp
 }
