@@ -418,7 +418,7 @@ test_tc_egress() {
 	ctl_ok "tc egress: undo the router's deny" del subscriber $RTR_N4/32 $RTR_N6/128
 }
 
-# -- (d) an L3 device: tun, default hook --
+# tun_checks: SYNs written into the tun, judged as they come out of it.
 tun_checks() {
 	local s0 b0 s1 b1 p25 p587 q25 q587
 	s0=$(stat_of smtp)
@@ -462,10 +462,12 @@ test_tun() {
 	else
 		fail "tun" "could not create $TUN in $RTR"
 	fi
+	# the router as the test found it (and the test runnable again)
+	ip -n "$RTR" link del $TUN 2>/dev/null
 }
 
-# -- (e) action reject: the blocked client fails at once --
-
+# reject_matrix H: with action reject, the denied SYNs to 25 are answered
+# with a RST; what is not blocked still connects.
 reject_matrix() {
 	local h=$1
 	both "$h" refused DENIED MX 25
