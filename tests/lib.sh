@@ -8,6 +8,11 @@
 # background processes, pin dirs, temp files) is registered here and removed
 # by one EXIT trap, so a suite that dies half-way leaves nothing behind and
 # never touches what other suites running in parallel created.
+#
+# A suite starts with suite_begin, defines its tests as test_* functions and
+# ends with run_tests "$@": all of them in file order, or those named
+# (test_cli.sh test_help; tests/run.sh cli:test_help). A test asks for the
+# setup it needs (once SETUP_FN) instead of relying on the test before it.
 
 T_PASS=0
 T_FAIL=0
