@@ -8,6 +8,11 @@
 # background processes, pin dirs, temp files) is registered here and removed
 # by one EXIT trap, so a suite that dies half-way leaves nothing behind and
 # never touches what other suites running in parallel created.
+#
+# A suite starts with suite_begin, defines its tests as test_* functions and
+# ends with run_tests "$@": all of them in file order, or those named
+# (test_cli.sh test_help; tests/run.sh cli:test_help). A test asks for the
+# setup it needs (once SETUP_FN) instead of relying on the test before it.
 
 T_PASS=0
 T_FAIL=0
@@ -93,6 +98,32 @@ require_env() {
 	fi
 }
 
+# suite_begin [NEED...]: how every suite starts. The environment every
+# suite needs (require_env), then each NEED this one needs too: a command
+# name, or "tun" for /dev/net/tun; a missing one skips the suite (under CI,
+# fails it). Then the cleanup trap and a temp dir (TMPD), so whatever the
+# suite makes after this is removed however it ends.
+suite_begin() {
+	local need pkg
+	require_env
+	for need in "$@"; do
+		case $need in
+		tun)
+			[ -c /dev/net/tun ] || skip_suite "no /dev/net/tun"
+			continue ;;
+		# the package to install, where its name is not the command's
+		nsenter) pkg=" (util-linux)" ;;
+		tc) pkg=" (iproute2)" ;;
+		dpkg-buildpackage) pkg=" (dpkg-dev)" ;;
+		dh) pkg=" (debhelper)" ;;
+		*) pkg= ;;
+		esac
+		command -v "$need" >/dev/null || skip_suite "$need$pkg not installed"
+	done
+	setup_trap
+	make_tmpdir
+}
+
 # ---- cleanup registry ----
 
 CLEAN_NS=()
@@ -171,6 +202,16 @@ veth_pair() {
 ns_forwarding() {
 	ip netns exec "$1" sysctl -qw net.ipv4.ip_forward=1 \
 		net.ipv6.conf.all.forwarding=1 >/dev/null
+}
+
+# ns_chain SUB RTR NET: the subscriber -- router -- outside chain the
+# router suites build: three namespaces, veths s0 (SUB) -- r0 (RTR) and
+# r1 (RTR) -- i0 (NET), and the router forwarding. Addresses are each
+# suite's own.
+ns_chain() {
+	ns_create "$1" && ns_create "$2" && ns_create "$3" &&
+	veth_pair "$1" s0 "$2" r0 && veth_pair "$2" r1 "$3" i0 &&
+	ns_forwarding "$2"
 }
 
 # addr_add NS IF ADDR/LEN: IPv6 with nodad so it is usable at once.
@@ -317,19 +358,52 @@ sys.exit(1)
 ' "$1"
 }
 
+# check_rose LABEL BEFORE AFTER: a counter read before and after rose. An
+# unreadable reading (not a number) is a failure, never a pass.
+check_rose() {
+	if [[ $2 =~ ^[0-9]+$ && $3 =~ ^[0-9]+$ ]] && [ "$3" -gt "$2" ]; then
+		ok "$1 ($2 -> $3)"
+	else
+		fail "$1" "before '$2', after '$3'"
+	fi
+}
+
 # not CMD...: succeeds when CMD fails (for check, which runs a command).
 not() {
 	! "$@"
 }
 
+# once FN: run the suite's setup function FN the first time a test asks
+# for it, and only then; every later call returns the status it had. A test
+# asks for all it needs, so it runs alone (tests/run.sh cli:test_help) as it
+# does in a full run, where what it needs is built once for all.
+declare -A ONCE_RC=()
+once() {
+	if [ -z "${ONCE_RC[$1]+set}" ]; then
+		"$1"
+		ONCE_RC[$1]=$?
+	fi
+	return "${ONCE_RC[$1]}"
+}
+
+# suite_tests: the suite's test_* functions in the order its file defines
+# them, so a full run reads top to bottom (declare -F would sort them).
+suite_tests() {
+	sed -n 's/^\(test_[A-Za-z0-9_]*\)[[:space:]]*()[[:space:]]*{.*/\1/p' "$0"
+}
+
 # run_tests [NAME...]: the named test_* functions of the suite, or all of
-# them in order, then the summary line.
+# them in the order they are defined, then the summary line. A name that is
+# not a test of this suite is a failure, never a silent nothing.
 run_tests() {
 	local t tests=("$@")
-	[ ${#tests[@]} -eq 0 ] &&
-		tests=($(declare -F | awk '$3 ~ /^test_/ { print $3 }'))
+	[ ${#tests[@]} -eq 0 ] && mapfile -t tests < <(suite_tests)
+	[ ${#tests[@]} -eq 0 ] && fail "run_tests" "no test_* function found in $0"
 	for t in "${tests[@]}"; do
-		declare -F "$t" >/dev/null || { fail "$t" "no such test"; continue; }
+		if [[ $t != test_* ]] || ! declare -F "$t" >/dev/null; then
+			fail "$t" "no such test"
+			continue
+		fi
 		"$t"
 	done
 	summary

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Run every test suite (or those named: tests/run.sh cli apply), then add
-# up their "N passed, N failed" lines.
+# up their "N passed, N failed" lines. SUITE:TEST runs one test of a shell
+# suite alone (tests/run.sh cli:test_help apply:test_layout; the names are
+# its test_* functions); a suite named whole as well runs whole. A name that
+# is no suite, or no test of its suite, is a failure.
 # A suite that ends without such a line, or exits non-zero with no failure
 # counted, counts as one failure: a crash is never a pass.
 set -u
@@ -28,17 +31,44 @@ total_skip=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-ONLY=" $* "
+# The words on the command line: suites to run whole (ONLY), tests of a
+# suite to run alone (TESTS[suite]), and every suite word, to tell the
+# ones that matched nothing at the end.
+ARGC=$#
+ONLY=" "
+declare -A TESTS=() NAMED=() MATCHED=()
+for arg in "$@"; do
+	if [ -z "${arg%%:*}" ]; then
+		echo "FAIL - $arg: names no suite"
+		total_fail=$((total_fail + 1))
+		continue
+	fi
+	case $arg in
+	*:*) TESTS[${arg%%:*}]+=" ${arg#*:}" ;;
+	*) ONLY+="$arg " ;;
+	esac
+	NAMED[${arg%%:*}]=1
+done
 
+# run_suite NAME CMD...: CMD, when NAME is one of those asked for (or none
+# was); a shell suite gets the tests asked for as its arguments.
 run_suite() {
-	local name=$1 rc line p f s
+	local name=$1 word rc line p f s tests=()
 	shift
-	# named on the command line: only those (a compiler's by its name)
-	if [ "$ONLY" != "  " ] && [[ $ONLY != *" ${name%% *} "* ]]; then
+	word=${name%% *}
+	if [ "$ARGC" -gt 0 ]; then
+		[ -n "${NAMED[$word]:-}" ] || return
+		MATCHED[$word]=1
+		# named whole as well: whole
+		[[ $ONLY == *" $word "* ]] || read -ra tests <<<"${TESTS[$word]:-}"
+	fi
+	if [ ${#tests[@]} -gt 0 ] && [[ $1 != *.sh ]]; then
+		echo "FAIL - $name: runs whole only, not ${tests[*]}"
+		total_fail=$((total_fail + 1))
 		return
 	fi
-	printf '==> %s\n' "$name"
-	"$@" 2>&1 | tee "$log"
+	printf '==> %s\n' "$name${tests[*]:+ (${tests[*]})}"
+	"$@" "${tests[@]}" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 	if [ -z "$line" ]; then
@@ -100,6 +130,12 @@ run_suite ppp "$here/e2e/test_ppp.sh"
 run_suite deploy "$here/e2e/test_deploy.sh"
 run_suite bigtcp "$here/e2e/test_bigtcp.sh"
 run_suite replace "$here/e2e/test_replace.sh"
+
+for word in "${!NAMED[@]}"; do
+	[ -n "${MATCHED[$word]:-}" ] && continue
+	echo "FAIL - $word: no such suite"
+	total_fail=$((total_fail + 1))
+done
 
 [ "$total_skip" -gt 0 ] && skipped=", $total_skip skipped" || skipped=
 echo

@@ -6,16 +6,15 @@
 # asserted like output: a usage error exits 2 with exactly one line on
 # stderr ("op25bctl: ..." naming the offending argument), nothing on stdout,
 # and the pinned state exactly as it was.
+#
+# Usage: test_cli.sh [TEST...]   (default: every test_* function, in order)
+# Each test starts from a pin dir of its own (new_pin, policy_pin), so any
+# one runs alone as it does in a full run.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 
-require_env
-command -v bpftool >/dev/null || skip_suite "bpftool not installed"
-command -v nsenter >/dev/null || skip_suite "nsenter (util-linux) not installed"
-setup_trap
-make_tmpdir
-make_pin_dir cli
+suite_begin bpftool nsenter
 NS=o25t-$$-cli
 
 OUT=$TMPD/out
@@ -158,310 +157,35 @@ ports_are() {
 	[ "$seen" = "$1" ] || { echo "ports '$seen', expected '$1'" >&2; return 1; }
 }
 
-# ================= global options, help, unknown words =================
+# new_pin NAME: a fresh, empty pin dir for one test, removed at exit. Sets
+# PIN. A test of its own pin dir is judged on what it did, never on what a
+# test before it left there.
+new_pin() {
+	fresh_pin cli-$1
+}
 
-run
-check "no command: exit 2, usage on stderr, stdout empty" \
-	"exit $RC, stdout $(wc -c <"$OUT") bytes, stderr $(wc -c <"$ERR") bytes" \
-	eval '[ $RC -eq 2 ] && [ ! -s "$OUT" ] && [ -s "$ERR" ]'
-expect_rc "help: exit 0" 0 help
-check "help: usage on stdout, names the commands" "$(head -c 200 "$OUT")" \
-	eval 'grep -q deny "$OUT" && grep -q attach "$OUT" && grep -q stats "$OUT"'
-expect_rc "help deny: exit 0" 0 help deny
-expect_usage "help frobnicate: unknown command" frobnicate help frobnicate
-expect_usage "unknown command" frobnicate frobnicate
-expect_usage "unknown global option" --bogus --bogus list
-expect_usage "--pin-dir without a value" pin-dir --pin-dir
+# policy_pin NAME: a fresh pin dir holding the policy the tests after
+# test_tables judge against, the one test_tables builds (without its
+# checks): denied pools with an exempt host and /48, relays with a
+# carve-out. A setup that fails is a failure of the test that asked.
+policy_pin() {
+	new_pin "$1"
+	"$CTL" --pin-dir "$PIN" -q deny subscriber 10.0.0.0/8 2001:db8::/32 &&
+	"$CTL" --pin-dir "$PIN" -q allow subscriber 10.1.2.3 2001:db8:1::/48 &&
+	"$CTL" --pin-dir "$PIN" -q allow relay 192.0.2.25/32 \
+		2001:db8:ffff::25/128 198.51.100.0/24 &&
+	"$CTL" --pin-dir "$PIN" -q deny relay 198.51.100.66/32 && return 0
+	fail "$1: setup" "op25bctl could not write the base policy to $PIN"
+	return 1
+}
 
-run -j frobnicate
-check "-j unknown command: exit 2, nothing on stdout" "exit $RC, stdout $(head -c 100 "$OUT")" \
-	eval '[ $RC -eq 2 ] && [ ! -s "$OUT" ]'
-check "-j unknown command: the error is one JSON object on stderr" \
-	"stderr: $(head -c 200 "$ERR")" \
-	eval '[ "$(lines "$ERR")" -eq 1 ] && "$PY" -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if \"frobnicate\" in d[\"error\"] else 1)" <"$ERR"'
+# cli_netns: the namespace the attach tests work in, a veth pair and a tun
+# (made once, with once; removed at exit).
+cli_netns() {
+	ns_create "$NS" && veth_pair "$NS" v0 "$NS" v1 &&
+		ip -n "$NS" tuntap add dev t0 mode tun && ip -n "$NS" link set t0 up
+}
 
-# ================= pin dir =================
-
-expect_usage "pin dir missing: deny" /nonexistent/x \
-	--pin-dir /nonexistent/x deny subscriber 10.0.0.0/8
-check "pin dir missing: nothing was created" "/nonexistent exists" \
-	not test -e /nonexistent
-expect_usage "pin dir missing: list" /nonexistent/x --pin-dir /nonexistent/x list
-expect_usage "pin dir missing: stats" /nonexistent/x --pin-dir /nonexistent/x stats
-expect_usage "pin dir missing: test" /nonexistent/x --pin-dir /nonexistent/x test 10.0.0.1 192.0.2.1
-expect_usage "pin dir missing: port add" /nonexistent/x --pin-dir /nonexistent/x port add 2525
-expect_usage "pin dir not on bpffs" "$TMPD" --pin-dir "$TMPD" deny subscriber 10.0.0.0/8
-
-# A pin dir that may be created, but holds nothing yet: read commands
-# report that op25b is not set up, as a runtime failure, in one line.
-run list
-check "list before any rule: exit 1 or an empty list" \
-	"exit $RC, stdout $(head -c 100 "$OUT"), stderr $(head -c 200 "$ERR")" \
-	eval '{ [ $RC -eq 1 ] && [ "$(lines "$ERR")" -eq 1 ] && [ ! -s "$OUT" ]; } || { [ $RC -eq 0 ] && [ ! -s "$ERR" ]; }'
-
-# ================= tables: success paths =================
-
-expect_rc "deny subscriber IPv4 and IPv6: exit 0" 0 \
-	deny subscriber 10.0.0.0/8 2001:db8::/32
-check "deny: stdout empty (summary on stderr)" "stdout: $(head -c 100 "$OUT")" \
-	not test -s "$OUT"
-check "deny: one summary line on stderr counts 2 added" "stderr: $(cat "$ERR")" \
-	eval '[ "$(lines "$ERR")" -eq 1 ] && grep -q "2/2" "$ERR"'
-for m in policy roots nodes leaves rules hits engine index stats attachments \
-	offenders events; do
-	check "first table command pins map $m" "$PIN/$m missing" test -e "$PIN/$m"
-done
-check "list: 10.0.0.0/8 deny" "not in list -j" list_has subscriber 10.0.0.0/8 deny
-check "list: 2001:db8::/32 deny" "not in list -j" list_has subscriber 2001:db8::/32 deny
-
-expect_rc "allow subscriber bare address (host prefix): exit 0" 0 \
-	allow subscriber 10.1.2.3 2001:db8:1::/48
-check "list: bare 10.1.2.3 stored as 10.1.2.3/32 allow" "not in list -j" \
-	list_has subscriber 10.1.2.3/32 allow
-check "list: 2001:db8:1::/48 allow" "not in list -j" \
-	list_has subscriber 2001:db8:1::/48 allow
-expect_rc "allow relay: exit 0" 0 allow relay 192.0.2.25/32 2001:db8:ffff::25/128 198.51.100.0/24
-expect_rc "deny relay carve-out: exit 0" 0 deny relay 198.51.100.66/32
-check "list: relay carve-out 198.51.100.66/32 deny" "not in list -j" \
-	list_has relay 198.51.100.66/32 deny
-
-expect_rc "deny again (unchanged): exit 0" 0 deny subscriber 10.0.0.0/8
-check "deny again: summary counts it unchanged, not added" "stderr: $(cat "$ERR")" \
-	grep -q "0/1" "$ERR"
-expect_rc "allow over deny changes the verdict: exit 0" 0 allow subscriber 10.200.0.0/16
-expect_rc "deny over allow changes the verdict: exit 0" 0 deny subscriber 10.200.0.0/16
-check "list: 10.200.0.0/16 now deny" "not deny" list_has subscriber 10.200.0.0/16 deny
-expect_rc "-q silences the summary" 0 -q deny subscriber 10.201.0.0/16
-check "-q: stderr empty" "stderr: $(cat "$ERR")" not test -s "$ERR"
-
-cat >"$TMPD/good.txt" <<'EOF'
-# subscriber pools
-100.64.0.0/10   100.65.0.0/16	# two on a line, a tab
-2001:db8:100::/40
-
-EOF
-expect_rc "deny -f FILE: exit 0" 0 deny subscriber -f "$TMPD/good.txt"
-check "-f FILE: every prefix added" "missing in list -j" eval \
-	'list_has subscriber 100.64.0.0/10 deny && list_has subscriber 100.65.0.0/16 deny && list_has subscriber 2001:db8:100::/40 deny'
-printf '172.16.0.0/12\n# comment\nfd00::/8\n' >"$TMPD/stdin.txt"
-"$CTL" --pin-dir "$PIN" deny subscriber -f - <"$TMPD/stdin.txt" >"$OUT" 2>"$ERR"
-RC=$?
-check_eq "deny -f - (stdin): exit 0" 0 "$RC"
-check "-f -: prefixes from stdin added" "missing in list -j" eval \
-	'list_has subscriber 172.16.0.0/12 deny && list_has subscriber fd00::/8 deny'
-
-expect_rc "del subscriber: exit 0" 0 del subscriber 100.65.0.0/16 fd00::/8
-check "del: entries gone" "still listed" eval \
-	'list_lacks subscriber 100.65.0.0/16 && list_lacks subscriber fd00::/8'
-check "del: neighbours kept" "100.64.0.0/10 gone" list_has subscriber 100.64.0.0/10 deny
-expect_rc "del of an absent prefix: exit 0" 0 del subscriber 10.99.0.0/16
-
-run list
-check_eq "list (text): exit 0" 0 "$RC"
-check "list (text): a header and the entries, nothing on stderr" \
-	"stdout: $(head -c 200 "$OUT") stderr: $(head -c 100 "$ERR")" \
-	eval 'grep -qi prefix "$OUT" && grep -q "10.0.0.0/8" "$OUT" && grep -q "198.51.100.66/32" "$OUT" && [ ! -s "$ERR" ]'
-run list relay
-check "list relay: only relay entries" "$(head -c 200 "$OUT")" \
-	eval '[ $RC -eq 0 ] && grep -q 192.0.2.25/32 "$OUT" && ! grep -q 10.0.0.0/8 "$OUT"'
-run -j list
-check "-j list: valid JSON on stdout, exit 0" "exit $RC: $(head -c 200 "$OUT")" \
-	eval '[ $RC -eq 0 ] && json_valid "$OUT"'
-check "-j list: entries carry table, prefix, verdict, hits" "$(head -c 200 "$OUT")" \
-	eval '"$PY" -c "import json,sys; v=json.load(sys.stdin); sys.exit(0 if v and all({\"table\",\"prefix\",\"verdict\",\"hits\"} <= set(e) for e in v) else 1)" <"$OUT"'
-run -p list subscriber
-check "-p list: valid indented JSON" "exit $RC: $(head -c 100 "$OUT")" \
-	eval '[ $RC -eq 0 ] && json_valid "$OUT" && [ "$(wc -l <"$OUT")" -gt 1 ]'
-
-# ================= tables: bad input changes nothing =================
-
-run deny subscriber 10.0.0.0/33
-check_eq "bad prefix /33: the message doc/DESIGN.md shows" \
-	"op25bctl: bad prefix '10.0.0.0/33': prefix length must be 0-32" \
-	"$(cat "$ERR")"
-expect_usage "deny /33" 10.0.0.0/33 deny subscriber 10.0.0.0/33
-run -j deny subscriber 10.0.0.0/33
-check "-j bad prefix: exit 2, stdout empty, one JSON error naming it on stderr" \
-	"exit $RC, stdout '$(head -c 100 "$OUT")', stderr '$(head -c 200 "$ERR")'" \
-	eval '[ $RC -eq 2 ] && [ ! -s "$OUT" ] && [ "$(lines "$ERR")" -eq 1 ] && jget error <"$ERR" | grep -qF 10.0.0.0/33'
-expect_usage "deny /129" 2001:db8::/129 deny subscriber 2001:db8::/129
-expect_usage "deny IPv4 host bits set" 10.0.0.1/8 deny subscriber 10.0.0.1/8
-expect_usage "deny IPv6 host bits set" 2001:db8::1/32 deny subscriber 2001:db8::1/32
-expect_usage "deny not an address" 300.1.1.1 deny subscriber 300.1.1.1
-expect_usage "deny empty length" 10.0.0.0/ deny subscriber 10.0.0.0/
-expect_usage "deny negative length" 10.0.0.0/-1 deny subscriber 10.0.0.0/-1
-expect_usage "deny length with junk" 10.0.0.0/8x deny subscriber 10.0.0.0/8x
-expect_usage "deny empty string" "''" deny subscriber ""
-expect_usage "deny good+garbage list: nothing added" garbage \
-	deny subscriber 10.9.0.0/16 garbage 10.8.0.0/16
-check "good+garbage: the good prefix before the garbage was not added" \
-	"10.9.0.0/16 present" list_lacks subscriber 10.9.0.0/16
-expect_usage "allow good+bad list: nothing changed" 10.0.0.0/33 \
-	allow subscriber 10.0.0.0/8 10.0.0.0/33
-check "allow good+bad: 10.0.0.0/8 still deny" "verdict changed" \
-	list_has subscriber 10.0.0.0/8 deny
-expect_usage "del good+bad list: nothing deleted" 2001:db8::/129 \
-	del subscriber 10.0.0.0/8 2001:db8::/129
-check "del good+bad: 10.0.0.0/8 still there" "deleted" \
-	list_has subscriber 10.0.0.0/8 deny
-
-printf '10.7.0.0/16\n# ok so far\n10.6.0.0/16 10.5.0.0/99\n' >"$TMPD/bad.txt"
-expect_usage "-f FILE with a bad line 3: names FILE:3 and the prefix" \
-	"bad.txt:3" deny subscriber -f "$TMPD/bad.txt"
-check "-f bad file: message names the prefix" "$(cat "$ERR")" \
-	grep -qF "10.5.0.0/99" "$ERR"
-check "-f bad file: good lines before it not added" "10.7.0.0/16 present" \
-	list_lacks subscriber 10.7.0.0/16
-expect_usage "-f missing file" /nonexistent/prefixes.txt \
-	deny subscriber -f /nonexistent/prefixes.txt
-expect_usage "-f without a file" -f deny subscriber -f
-expect_usage "deny without a table" "" deny
-expect_usage "deny without prefixes" "" deny subscriber
-expect_usage "deny unknown table" frobtable deny frobtable 10.0.0.0/8
-expect_usage "allow unknown table" frobtable allow frobtable 10.0.0.0/8
-expect_usage "del unknown table" frobtable del frobtable 10.0.0.0/8
-expect_usage "deny unknown option" --bogus deny subscriber 10.0.0.0/8 --bogus
-expect_usage "list unknown table" frobtable list frobtable
-expect_usage "list extra argument" extra list subscriber extra
-expect_usage "flush without a table" "" flush
-expect_usage "flush unknown table" frobtable flush frobtable
-
-# ================= test =================
-
-expect_rc "test denied -> MX:25: exit 3 (blocked)" 3 test 10.5.5.5 203.0.113.9 25
-check "test: names the rule that decided it" "stdout: $(cat "$OUT")" \
-	grep -qF 10.0.0.0/8 "$OUT"
-expect_rc "test default port is 25: exit 3" 3 test 10.5.5.5 203.0.113.9
-expect_rc "test exempt source: exit 0" 0 test 10.1.2.3 203.0.113.9 25
-expect_rc "test relay destination: exit 0" 0 test 10.5.5.5 192.0.2.25 25
-expect_rc "test relay carve-out (deny inside allow): exit 3" 3 test 10.5.5.5 198.51.100.66 25
-expect_rc "test inside allowed relay range: exit 0" 0 test 10.5.5.5 198.51.100.7 25
-expect_rc "test non-subscriber: exit 0" 0 test 192.168.1.1 203.0.113.9 25
-expect_rc "test other port 587: exit 0" 0 test 10.5.5.5 203.0.113.9 587
-expect_rc "test IPv6 denied: exit 3" 3 test 2001:db8:5::1 2001:db8:ffff::99 25
-expect_rc "test IPv6 exempt /48: exit 0" 0 test 2001:db8:1::5 2001:db8:ffff::99 25
-expect_rc "test IPv6 relay: exit 0" 0 test 2001:db8:5::1 2001:db8:ffff::25 25
-expect_rc "test IPv6 non-subscriber: exit 0" 0 test 2001:db9::1 2001:db8:ffff::99 25
-run -j test 10.5.5.5 203.0.113.9 25
-check "-j test blocked: exit 3, valid JSON, verdict blocked" \
-	"exit $RC: $(head -c 200 "$OUT")" \
-	eval '[ $RC -eq 3 ] && json_valid "$OUT" && [ "$(jget verdict <"$OUT")" = "\"blocked\"" ]'
-run -j test 10.1.2.3 203.0.113.9 25
-check "-j test exempt: exit 0, valid JSON, verdict not blocked" \
-	"exit $RC: $(head -c 200 "$OUT")" \
-	eval '[ $RC -eq 0 ] && json_valid "$OUT" && v=$(jget verdict <"$OUT") && [ "$v" != "\"blocked\"" ]'
-expect_usage "test missing DST" "" test 10.5.5.5
-expect_usage "test no arguments" "" test
-expect_usage "test bad SRC" bogus test bogus 203.0.113.9
-expect_usage "test bad DST" 203.0.113.999 test 10.5.5.5 203.0.113.999
-expect_usage "test mixed families" 2001:db8::1 test 10.5.5.5 2001:db8::1
-expect_usage "test port 0" "'0'" test 10.5.5.5 203.0.113.9 0
-expect_usage "test port 65536" 65536 test 10.5.5.5 203.0.113.9 65536
-expect_usage "test port abc" abc test 10.5.5.5 203.0.113.9 abc
-expect_usage "test extra argument" extra test 10.5.5.5 203.0.113.9 25 extra
-
-# ================= port =================
-
-run port list
-check "port list: 25 by default" "exit $RC: $(cat "$OUT")" \
-	eval '[ $RC -eq 0 ] && [ "$(tr -d " \n" <"$OUT")" = 25 ]'
-run -j port list
-check "-j port list: valid JSON" "$(head -c 100 "$OUT")" json_valid "$OUT"
-expect_rc "port add 2525 465: exit 0" 0 port add 2525 465
-check "port add: listed" "" ports_are "25 465 2525"
-expect_rc "test on an added port: exit 3" 3 test 10.5.5.5 203.0.113.9 2525
-expect_rc "port del 2525 465: exit 0" 0 port del 2525 465
-check "port del: back to 25" "" ports_are "25"
-expect_usage "port add 0" "'0'" port add 0
-expect_usage "port add 65536" 65536 port add 65536
-expect_usage "port add abc" abc port add abc
-expect_usage "port add -1" -1 port add -1
-expect_usage "port add good+bad: nothing added" 65536 port add 2525 65536
-check "port add good+bad: 2525 not added" "" ports_are "25"
-expect_usage "port add without a port" "" port add
-expect_usage "port del without a port" "" port del
-expect_usage "port unknown subcommand" frob port frob 25
-
-# ================= action =================
-
-run action
-check "action: drop by default" "exit $RC: $(cat "$OUT")" \
-	eval '[ $RC -eq 0 ] && grep -q drop "$OUT"'
-expect_rc "action monitor: exit 0" 0 action monitor
-run -j action
-check "-j action: monitor" "$(cat "$OUT")" \
-	eval '[ "$(jget action <"$OUT")" = "\"monitor\"" ]'
-expect_rc "test under monitor still answers blocked: exit 3" 3 test 10.5.5.5 203.0.113.9 25
-expect_rc "action drop: exit 0" 0 action drop
-expect_rc "action reject: exit 0" 0 action reject
-run -j action
-check "-j action: reject" "$(cat "$OUT")" \
-	eval '[ "$(jget action <"$OUT")" = "\"reject\"" ]'
-expect_rc "action drop again: exit 0" 0 action drop
-expect_usage "action unknown" frob action frob
-expect_usage "action extra argument" extra action drop extra
-run -j action
-check "action unchanged by the refused ones: drop" "$(cat "$OUT")" \
-	eval '[ "$(jget action <"$OUT")" = "\"drop\"" ]'
-
-# ---- action limit: its words, read and written back ----
-expect_rc "action limit 20/min --burst 10 --then reject --quarantine 1h: exit 0" 0 \
-	action limit 20/min --burst 10 --then reject --quarantine 1h
-run action
-check_eq "action prints the limit as given" \
-	"limit 20/min --burst 10 --then reject --quarantine 1h" "$(cat "$OUT")"
-run -j action
-check "-j action: limit, rate 20 a 60 s period, burst 10, then reject, quarantine 3600 s" "$(cat "$OUT")" \
-	eval '[ "$(jget action <"$OUT")" = "\"limit\"" ] && [ "$(jget rate <"$OUT")" = 20 ] &&
-	      [ "$(jget period_s <"$OUT")" = 60 ] && [ "$(jget burst <"$OUT")" = 10 ] &&
-	      [ "$(jget then <"$OUT")" = "\"reject\"" ] && [ "$(jget quarantine_s <"$OUT")" = 3600 ]'
-run save
-check "save writes the limit back in the same words" "$(grep '^action' "$OUT")" \
-	grep -qx 'action limit 20/min --burst 10 --then reject --quarantine 1h' "$OUT"
-expect_rc "action limit 5/s: the burst defaults to the rate" 0 action limit 5/s
-run action
-check_eq "action limit 5/s reads back with its burst" "limit 5/s --burst 5" "$(cat "$OUT")"
-expect_rc "action limit 100/h --quarantine 90min --ipv6-prefix 48" 0 \
-	action limit 100/h --quarantine 90min --ipv6-prefix 48
-run action
-check_eq "durations and the IPv6 source length read back" \
-	"limit 100/h --burst 100 --quarantine 90min --ipv6-prefix 48" "$(cat "$OUT")"
-expect_usage "limit 0/min" "0/min" action limit 0/min
-expect_usage "limit 20/fortnight" fortnight action limit 20/fortnight
-expect_usage "limit with a negative burst" -3 action limit 20/min --burst -3
-expect_usage "limit with a burst of 0" "'0'" action limit 20/min --burst 0
-expect_usage "limit with a quarantine shorter than a second" 500ms \
-	action limit 20/min --quarantine 500ms
-expect_usage "limit with a quarantine of 0s" 0s action limit 20/min --quarantine 0s
-expect_usage "limit with a quarantine without a unit" "'60'" action limit 20/min --quarantine 60
-expect_usage "limit without RATE/PERIOD" RATE/PERIOD action limit
-expect_usage "limit with a rate without a period" "'20'" action limit 20
-expect_usage "limit with an enormous rate" 99999999999999999999 \
-	action limit 99999999999999999999/min
-expect_usage "limit --then accept" accept action limit 20/min --then accept
-expect_usage "limit --burst without a value" --burst action limit 20/min --burst
-expect_usage "limit --ipv6-prefix 129" 129 action limit 20/min --ipv6-prefix 129
-expect_usage "limit with an unknown option" --frob action limit 20/min --frob 1
-expect_usage "limit with a stray argument" stray action limit 20/min stray
-expect_usage "limit with control bytes" '\x01' action limit "$(printf '20/min\001')"
-run action
-check_eq "action unchanged by the refused limits" \
-	"limit 100/h --burst 100 --quarantine 90min --ipv6-prefix 48" "$(cat "$OUT")"
-
-# ---- quarantine: listed and released, from the limiter map itself ----
-run quarantine
-check "quarantine list: empty, a header" "exit $RC: $(cat "$OUT")" \
-	eval '[ $RC -eq 0 ] && [ "$(lines "$OUT")" -eq 1 ] && grep -q SOURCE "$OUT"'
-run -j quarantine list
-check "-j quarantine list: an empty array" "$(cat "$OUT")" eval '[ "$(tr -d " \n" <"$OUT")" = "[]" ]'
-expect_usage "quarantine release: bad address" 10.0.0.300 quarantine release 10.0.0.300
-expect_usage "quarantine release without a source" missing quarantine release
-expect_usage "quarantine release: two sources" "not more" quarantine release 10.0.0.1 10.0.0.2
-expect_usage "quarantine unknown subcommand" frob quarantine frob
-run quarantine release 10.9.9.9
-check "quarantine release of a source not in quarantine: exit 1, one line saying so" \
-	"exit $RC: $(cat "$ERR")" \
-	eval '[ $RC -eq 1 ] && [ "$(lines "$ERR")" -eq 1 ] && grep -q "10.9.9.9 is not in quarantine" "$ERR"'
 # a source in quarantine for an hour, as the datapath writes one: family 4,
 # 10.9.9.9, flags 1, then tat, until and since in CLOCK_MONOTONIC ns
 limiter_put() {	# SLOT ADDR_BYTES...: one quarantined entry
@@ -473,138 +197,12 @@ limiter_put() {	# SLOT ADDR_BYTES...: one quarantined entry
 		$(le64 $((now + 3600000000000))) $(le64 "$now") $(le64 "$now") \
 		$(le32 0) $(le32 7)
 }
+
 le32() { python3 -c "import sys; print(' '.join(str(b) for b in int(sys.argv[1]).to_bytes(4, 'little')))" "$1"; }
 le64() { python3 -c "import sys; print(' '.join(str(b) for b in int(sys.argv[1]).to_bytes(8, 'little')))" "$1"; }
 zeros() { local i; for ((i = 0; i < $1; i++)); do printf '0 '; done; }
-limiter_put 5 10 9 9 9
-limiter_put 9 10 9 9 10
-run quarantine list
-check "quarantine list: both sources, about an hour left, why" "$(cat "$OUT")" \
-	eval 'grep -q "^10.9.9.9 .* 60m00s\|^10.9.9.9 .* 59m5" "$OUT" && grep -q "^10.9.9.10 " "$OUT" &&
-	      grep -q "7 over" "$OUT"'
-run -j quarantine
-check "-j quarantine: source, left_s, exceeded" "$(cat "$OUT")" \
-	eval 'json_valid "$OUT" && [ "$(jget source <"$OUT")" = "\"10.9.9.9\"" ] && [ "$(jget exceeded <"$OUT")" = 7 ]'
-expect_rc "quarantine release 10.9.9.9: exit 0" 0 quarantine release 10.9.9.9
-check "quarantine release names the source released" "$(cat "$OUT")" grep -qx "released 10.9.9.9" "$OUT"
-run quarantine list
-check "after the release: 10.9.9.10 only" "$(cat "$OUT")" \
-	eval '! grep -q "^10.9.9.9 " "$OUT" && grep -q "^10.9.9.10 " "$OUT"'
-expect_rc "quarantine release --all: exit 0" 0 quarantine release --all
-run quarantine list
-check "after release --all: none" "$(cat "$OUT")" eval '[ "$(lines "$OUT")" -eq 1 ]'
-expect_rc "action drop after the limit: exit 0" 0 action drop
 
-# ================= stats =================
-
-run stats
-check "stats: exit 0, counters on stdout" "exit $RC: $(head -c 200 "$OUT")" \
-	eval '[ $RC -eq 0 ] && grep -q blocked "$OUT"'
-run -j stats
-check "-j stats: valid JSON with smtp and blocked" "exit $RC: $(head -c 200 "$OUT")" \
-	eval '[ $RC -eq 0 ] && json_valid "$OUT" && jget smtp <"$OUT" >/dev/null && jget blocked <"$OUT" >/dev/null'
-run stats --prometheus
-check "stats --prometheus: metric lines" "exit $RC: $(head -c 200 "$OUT")" \
-	eval '[ $RC -eq 0 ] && grep -Eq "^op25b_[a-z_]+(\{[^}]*\})? [0-9]+" "$OUT"'
-run_interrupted 2.5 stats --interval 1
-check "stats --interval 1: repeats (2+ reports in 2.5 s)" "stdout: $(head -c 300 "$OUT")" \
-	eval '[ "$(grep -c blocked "$OUT")" -ge 2 ]'
-check "stats --interval: Ctrl-C ends it cleanly (exit 0 or 130)" "exit $RC" \
-	eval '[ $RC -eq 0 ] || [ $RC -eq 130 ]'
-expect_usage "stats --interval 0" "0" stats --interval 0
-expect_usage "stats --interval abc" abc stats --interval abc
-expect_usage "stats --interval without a value" interval stats --interval
-expect_usage "stats unknown option" --bogus stats --bogus
-
-# ================= top, monitor =================
-
-# Nothing was blocked through this pin dir: the offenders table is empty.
-expect_rc "top on an empty table: exit 0" 0 top
-check "top on an empty table: the header line only" "stdout: $(head -c 300 "$OUT")" \
-	eval '[ "$(lines "$OUT")" -eq 1 ] && grep -q "^ADDRESS .*BLOCKED .*LAST SEEN" "$OUT"'
-expect_rc "-j top on an empty table: exit 0" 0 -j top
-check "-j top on an empty table: []" "stdout: $(head -c 300 "$OUT")" \
-	eval '[ "$("$PY" -c "import json,sys; print(json.load(sys.stdin))" <"$OUT")" = "[]" ]'
-expect_rc "top -n 5: exit 0" 0 top -n 5
-expect_rc "top -n 65536: exit 0" 0 top -n 65536
-expect_usage "top -n 0" "'0'" top -n 0
-expect_usage "top -n abc" abc top -n abc
-expect_usage "top -n 65537" 65537 top -n 65537
-expect_usage "top -n without a value" -n top -n
-expect_usage "top unknown option" --bogus top --bogus
-expect_usage "top extra argument" extra top extra
-
-# No traffic here, so no event: the stream runs until Ctrl-C, exit 0.
-run_interrupted 0.5 monitor
-check "monitor: Ctrl-C ends it with exit 0, nothing printed" \
-	"exit $RC, stdout $(head -c 100 "$OUT"), stderr $(head -c 200 "$ERR")" \
-	eval '[ $RC -eq 0 ] && [ ! -s "$OUT" ] && [ ! -s "$ERR" ]'
-expect_usage "monitor --count x" "'x'" monitor --count x
-expect_usage "monitor --count 0" "'0'" monitor --count 0
-expect_usage "monitor --count without a value" count monitor --count
-expect_usage "monitor unknown option" --bogus monitor --bogus
-expect_usage "monitor extra argument" extra monitor extra
-
-# ================= bpftool sees named fields (BTF) =================
-
-# The rule table beside the compiled trees names every prefix, its table
-# and its verdict; the live snapshot carries action and ports.
-bpftool -j map dump pinned "$PIN/rules" >"$TMPD/dump" 2>&1
-check "bpftool dump rules: a subscriber deny record with its prefix" \
-	"$(head -c 200 "$TMPD/dump")" python3 -c '
-import json, sys
-recs = [e["formatted"]["value"] for e in json.load(open(sys.argv[1]))]
-sys.exit(not any(r["table"] == "OP25B_TABLE_SUBSCRIBER" and
-		 r["verdict"] == "OP25B_V_DENY" and r["prefixlen"] == 8 and
-		 r["family"] == 4 and r["addr"][:4] == [10, 0, 0, 0] and
-		 r["born"] and not r["died"] for r in recs))' "$TMPD/dump"
-check "bpftool dump rules: relay records name their table" \
-	"$(head -c 200 "$TMPD/dump")" grep -q OP25B_TABLE_RELAY "$TMPD/dump"
-# hits: CPU c's counter of rule r at c * hits_stride + r (bpf/op25b.h)
-bpftool -j map show pinned "$PIN/hits" >"$TMPD/dump" 2>&1
-check "bpftool: hits holds a counter per rule per CPU" "$(head -c 200 "$TMPD/dump")" \
-	$PY -c '
-import json, os, sys
-m = json.load(open(sys.argv[1]))
-sys.exit(m["max_entries"] < os.cpu_count() * 4 * 16384)' "$TMPD/dump"
-bpftool map dump pinned "$PIN/policy" >"$TMPD/dump" 2>&1
-check "bpftool dump policy: hits_stride set" "$(head -c 200 "$TMPD/dump")" \
-	grep -Eq '"hits_stride": [1-9]' "$TMPD/dump"
-bpftool map dump pinned "$PIN/stats" >"$TMPD/dump" 2>&1
-check "bpftool dump stats: smtp, blocked" "$(head -c 200 "$TMPD/dump")" \
-	eval 'grep -q smtp "$TMPD/dump" && grep -q blocked "$TMPD/dump"'
-bpftool map dump pinned "$PIN/policy" >"$TMPD/dump" 2>&1
-check "bpftool dump policy: live, action, ports" "$(head -c 200 "$TMPD/dump")" \
-	eval 'grep -q live "$TMPD/dump" && grep -q action "$TMPD/dump" && grep -q ports "$TMPD/dump"'
-
-# ================= flush =================
-
-expect_rc "flush relay: exit 0" 0 flush relay
-check "flush relay: relay empty" "" eval '[ "$(list_count relay)" = 0 ]'
-check "flush relay: subscriber kept" "" list_has subscriber 10.0.0.0/8 deny
-
-# ================= attach, detach, status =================
-
-run status
-check "status: exit 0" "exit $RC: $(head -c 200 "$ERR")" eval '[ $RC -eq 0 ]'
-run -j status
-check "-j status: valid JSON" "exit $RC: $(head -c 200 "$OUT")" \
-	eval '[ $RC -eq 0 ] && json_valid "$OUT"'
-
-ns_create "$NS" && veth_pair "$NS" v0 "$NS" v1 &&
-	ip -n "$NS" tuntap add dev t0 mode tun && ip -n "$NS" link set t0 up ||
-	die "attach setup" "could not create namespace $NS with a veth and a tun"
-WRAP=(nsenter "--net=/run/netns/$NS")
-
-expect_usage "attach unknown interface" nosuchif0 attach nosuchif0
-expect_usage "attach without an interface" "" attach
-expect_usage "attach bad hook" frob attach v0 --hook frob
-expect_usage "attach bad xdp mode" frob attach v0 --hook xdp --xdp-mode frob
-expect_usage "attach bad direction" sideways attach v0 --hook tc --direction sideways
-expect_usage "attach unknown option" --bogus attach v0 --bogus
-expect_usage "detach without an interface" "" detach
-expect_usage "detach unknown interface" nosuchif0 detach nosuchif0
-
+# What test_attach looks for in the suite's namespace.
 xdp_on() {
 	ip -n "$NS" -d link show "$1" | grep -q prog/xdp
 }
@@ -617,23 +215,495 @@ clsact_any() {
 	tc -n "$NS" qdisc show | grep -q clsact
 }
 
-expect_rc "attach veth (default hook): exit 0" 0 attach v0
-check "default hook on Ethernet is xdp" "ip link: no xdp on v0" xdp_on v0
-run status
-check "status names the veth" "$(head -c 300 "$OUT")" grep -q v0 "$OUT"
-run -j status
-check "-j status with an attachment: valid JSON" "$(head -c 200 "$OUT")" \
-	json_valid "$OUT"
-expect_rc "detach v0: exit 0" 0 detach v0
-check "detach v0: xdp gone" "still attached" not xdp_on v0
-expect_rc "attach tun (default hook): exit 0" 0 attach t0
-check "default hook on tun is tc ingress" "no bpf filter on t0 ingress" \
-	tc_on t0 ingress
-expect_rc "attach tc egress: exit 0" 0 attach v1 --hook tc --direction egress
-check "tc egress filter on v1" "none" tc_on v1 egress
-expect_rc "detach --all: exit 0" 0 detach --all
-check "detach --all: every clsact op25b made is gone" "still there" \
-	not clsact_any
-expect_usage "detach an interface with nothing attached" v0 detach v0
+# Global options, help, and words op25bctl does not know: usage errors
+# before anything is pinned (the pin dir does not exist yet).
+test_help() {
+	new_pin help
+	run
+	check "no command: exit 2, usage on stderr, stdout empty" \
+		"exit $RC, stdout $(wc -c <"$OUT") bytes, stderr $(wc -c <"$ERR") bytes" \
+		eval '[ $RC -eq 2 ] && [ ! -s "$OUT" ] && [ -s "$ERR" ]'
+	expect_rc "help: exit 0" 0 help
+	check "help: usage on stdout, names the commands" "$(head -c 200 "$OUT")" \
+		eval 'grep -q deny "$OUT" && grep -q attach "$OUT" && grep -q stats "$OUT"'
+	expect_rc "help deny: exit 0" 0 help deny
+	expect_usage "help frobnicate: unknown command" frobnicate help frobnicate
+	expect_usage "unknown command" frobnicate frobnicate
+	expect_usage "unknown global option" --bogus --bogus list
+	expect_usage "--pin-dir without a value" pin-dir --pin-dir
 
-summary
+	run -j frobnicate
+	check "-j unknown command: exit 2, nothing on stdout" "exit $RC, stdout $(head -c 100 "$OUT")" \
+		eval '[ $RC -eq 2 ] && [ ! -s "$OUT" ]'
+	check "-j unknown command: the error is one JSON object on stderr" \
+		"stderr: $(head -c 200 "$ERR")" \
+		eval '[ "$(lines "$ERR")" -eq 1 ] && "$PY" -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if \"frobnicate\" in d[\"error\"] else 1)" <"$ERR"'
+}
+
+# A pin dir that cannot be used, and one that holds nothing yet.
+test_pin_dir() {
+	new_pin pindir
+	expect_usage "pin dir missing: deny" /nonexistent/x \
+		--pin-dir /nonexistent/x deny subscriber 10.0.0.0/8
+	check "pin dir missing: nothing was created" "/nonexistent exists" \
+		not test -e /nonexistent
+	expect_usage "pin dir missing: list" /nonexistent/x --pin-dir /nonexistent/x list
+	expect_usage "pin dir missing: stats" /nonexistent/x --pin-dir /nonexistent/x stats
+	expect_usage "pin dir missing: test" /nonexistent/x --pin-dir /nonexistent/x test 10.0.0.1 192.0.2.1
+	expect_usage "pin dir missing: port add" /nonexistent/x --pin-dir /nonexistent/x port add 2525
+	expect_usage "pin dir not on bpffs" "$TMPD" --pin-dir "$TMPD" deny subscriber 10.0.0.0/8
+
+	# A pin dir that may be created, but holds nothing yet: read commands
+	# report that op25b is not set up, as a runtime failure, in one line.
+	run list
+	check "list before any rule: exit 1 or an empty list" \
+		"exit $RC, stdout $(head -c 100 "$OUT"), stderr $(head -c 200 "$ERR")" \
+		eval '{ [ $RC -eq 1 ] && [ "$(lines "$ERR")" -eq 1 ] && [ ! -s "$OUT" ]; } || { [ $RC -eq 0 ] && [ ! -s "$ERR" ]; }'
+}
+
+# deny, allow, del and list from an empty pin dir: the first command pins
+# every map, and each change shows in list.
+test_tables() {
+	new_pin tables
+	expect_rc "deny subscriber IPv4 and IPv6: exit 0" 0 \
+		deny subscriber 10.0.0.0/8 2001:db8::/32
+	check "deny: stdout empty (summary on stderr)" "stdout: $(head -c 100 "$OUT")" \
+		not test -s "$OUT"
+	check "deny: one summary line on stderr counts 2 added" "stderr: $(cat "$ERR")" \
+		eval '[ "$(lines "$ERR")" -eq 1 ] && grep -q "2/2" "$ERR"'
+	for m in policy roots nodes leaves rules hits engine index stats attachments \
+		offenders events; do
+		check "first table command pins map $m" "$PIN/$m missing" test -e "$PIN/$m"
+	done
+	check "list: 10.0.0.0/8 deny" "not in list -j" list_has subscriber 10.0.0.0/8 deny
+	check "list: 2001:db8::/32 deny" "not in list -j" list_has subscriber 2001:db8::/32 deny
+
+	expect_rc "allow subscriber bare address (host prefix): exit 0" 0 \
+		allow subscriber 10.1.2.3 2001:db8:1::/48
+	check "list: bare 10.1.2.3 stored as 10.1.2.3/32 allow" "not in list -j" \
+		list_has subscriber 10.1.2.3/32 allow
+	check "list: 2001:db8:1::/48 allow" "not in list -j" \
+		list_has subscriber 2001:db8:1::/48 allow
+	expect_rc "allow relay: exit 0" 0 allow relay 192.0.2.25/32 2001:db8:ffff::25/128 198.51.100.0/24
+	expect_rc "deny relay carve-out: exit 0" 0 deny relay 198.51.100.66/32
+	check "list: relay carve-out 198.51.100.66/32 deny" "not in list -j" \
+		list_has relay 198.51.100.66/32 deny
+
+	expect_rc "deny again (unchanged): exit 0" 0 deny subscriber 10.0.0.0/8
+	check "deny again: summary counts it unchanged, not added" "stderr: $(cat "$ERR")" \
+		grep -q "0/1" "$ERR"
+	expect_rc "allow over deny changes the verdict: exit 0" 0 allow subscriber 10.200.0.0/16
+	expect_rc "deny over allow changes the verdict: exit 0" 0 deny subscriber 10.200.0.0/16
+	check "list: 10.200.0.0/16 now deny" "not deny" list_has subscriber 10.200.0.0/16 deny
+	expect_rc "-q silences the summary" 0 -q deny subscriber 10.201.0.0/16
+	check "-q: stderr empty" "stderr: $(cat "$ERR")" not test -s "$ERR"
+
+	cat >"$TMPD/good.txt" <<-'EOF'
+	# subscriber pools
+	100.64.0.0/10   100.65.0.0/16	# two on a line, a tab
+	2001:db8:100::/40
+
+	EOF
+	expect_rc "deny -f FILE: exit 0" 0 deny subscriber -f "$TMPD/good.txt"
+	check "-f FILE: every prefix added" "missing in list -j" eval \
+		'list_has subscriber 100.64.0.0/10 deny && list_has subscriber 100.65.0.0/16 deny && list_has subscriber 2001:db8:100::/40 deny'
+	printf '172.16.0.0/12\n# comment\nfd00::/8\n' >"$TMPD/stdin.txt"
+	"$CTL" --pin-dir "$PIN" deny subscriber -f - <"$TMPD/stdin.txt" >"$OUT" 2>"$ERR"
+	RC=$?
+	check_eq "deny -f - (stdin): exit 0" 0 "$RC"
+	check "-f -: prefixes from stdin added" "missing in list -j" eval \
+		'list_has subscriber 172.16.0.0/12 deny && list_has subscriber fd00::/8 deny'
+
+	expect_rc "del subscriber: exit 0" 0 del subscriber 100.65.0.0/16 fd00::/8
+	check "del: entries gone" "still listed" eval \
+		'list_lacks subscriber 100.65.0.0/16 && list_lacks subscriber fd00::/8'
+	check "del: neighbours kept" "100.64.0.0/10 gone" list_has subscriber 100.64.0.0/10 deny
+	expect_rc "del of an absent prefix: exit 0" 0 del subscriber 10.99.0.0/16
+
+	run list
+	check_eq "list (text): exit 0" 0 "$RC"
+	check "list (text): a header and the entries, nothing on stderr" \
+		"stdout: $(head -c 200 "$OUT") stderr: $(head -c 100 "$ERR")" \
+		eval 'grep -qi prefix "$OUT" && grep -q "10.0.0.0/8" "$OUT" && grep -q "198.51.100.66/32" "$OUT" && [ ! -s "$ERR" ]'
+	run list relay
+	check "list relay: only relay entries" "$(head -c 200 "$OUT")" \
+		eval '[ $RC -eq 0 ] && grep -q 192.0.2.25/32 "$OUT" && ! grep -q 10.0.0.0/8 "$OUT"'
+	run -j list
+	check "-j list: valid JSON on stdout, exit 0" "exit $RC: $(head -c 200 "$OUT")" \
+		eval '[ $RC -eq 0 ] && json_valid "$OUT"'
+	check "-j list: entries carry table, prefix, verdict, hits" "$(head -c 200 "$OUT")" \
+		eval '"$PY" -c "import json,sys; v=json.load(sys.stdin); sys.exit(0 if v and all({\"table\",\"prefix\",\"verdict\",\"hits\"} <= set(e) for e in v) else 1)" <"$OUT"'
+	run -p list subscriber
+	check "-p list: valid indented JSON" "exit $RC: $(head -c 100 "$OUT")" \
+		eval '[ $RC -eq 0 ] && json_valid "$OUT" && [ "$(wc -l <"$OUT")" -gt 1 ]'
+}
+
+# Bad input to the table commands: refused whole, the tables unchanged.
+test_tables_bad_input() {
+	policy_pin badinput || return
+	run deny subscriber 10.0.0.0/33
+	check_eq "bad prefix /33: the message doc/DESIGN.md shows" \
+		"op25bctl: bad prefix '10.0.0.0/33': prefix length must be 0-32" \
+		"$(cat "$ERR")"
+	expect_usage "deny /33" 10.0.0.0/33 deny subscriber 10.0.0.0/33
+	run -j deny subscriber 10.0.0.0/33
+	check "-j bad prefix: exit 2, stdout empty, one JSON error naming it on stderr" \
+		"exit $RC, stdout '$(head -c 100 "$OUT")', stderr '$(head -c 200 "$ERR")'" \
+		eval '[ $RC -eq 2 ] && [ ! -s "$OUT" ] && [ "$(lines "$ERR")" -eq 1 ] && jget error <"$ERR" | grep -qF 10.0.0.0/33'
+	expect_usage "deny /129" 2001:db8::/129 deny subscriber 2001:db8::/129
+	expect_usage "deny IPv4 host bits set" 10.0.0.1/8 deny subscriber 10.0.0.1/8
+	expect_usage "deny IPv6 host bits set" 2001:db8::1/32 deny subscriber 2001:db8::1/32
+	expect_usage "deny not an address" 300.1.1.1 deny subscriber 300.1.1.1
+	expect_usage "deny empty length" 10.0.0.0/ deny subscriber 10.0.0.0/
+	expect_usage "deny negative length" 10.0.0.0/-1 deny subscriber 10.0.0.0/-1
+	expect_usage "deny length with junk" 10.0.0.0/8x deny subscriber 10.0.0.0/8x
+	expect_usage "deny empty string" "''" deny subscriber ""
+	expect_usage "deny good+garbage list: nothing added" garbage \
+		deny subscriber 10.9.0.0/16 garbage 10.8.0.0/16
+	check "good+garbage: the good prefix before the garbage was not added" \
+		"10.9.0.0/16 present" list_lacks subscriber 10.9.0.0/16
+	expect_usage "allow good+bad list: nothing changed" 10.0.0.0/33 \
+		allow subscriber 10.0.0.0/8 10.0.0.0/33
+	check "allow good+bad: 10.0.0.0/8 still deny" "verdict changed" \
+		list_has subscriber 10.0.0.0/8 deny
+	expect_usage "del good+bad list: nothing deleted" 2001:db8::/129 \
+		del subscriber 10.0.0.0/8 2001:db8::/129
+	check "del good+bad: 10.0.0.0/8 still there" "deleted" \
+		list_has subscriber 10.0.0.0/8 deny
+
+	printf '10.7.0.0/16\n# ok so far\n10.6.0.0/16 10.5.0.0/99\n' >"$TMPD/bad.txt"
+	expect_usage "-f FILE with a bad line 3: names FILE:3 and the prefix" \
+		"bad.txt:3" deny subscriber -f "$TMPD/bad.txt"
+	check "-f bad file: message names the prefix" "$(cat "$ERR")" \
+		grep -qF "10.5.0.0/99" "$ERR"
+	check "-f bad file: good lines before it not added" "10.7.0.0/16 present" \
+		list_lacks subscriber 10.7.0.0/16
+	expect_usage "-f missing file" /nonexistent/prefixes.txt \
+		deny subscriber -f /nonexistent/prefixes.txt
+	expect_usage "-f without a file" -f deny subscriber -f
+	expect_usage "deny without a table" "" deny
+	expect_usage "deny without prefixes" "" deny subscriber
+	expect_usage "deny unknown table" frobtable deny frobtable 10.0.0.0/8
+	expect_usage "allow unknown table" frobtable allow frobtable 10.0.0.0/8
+	expect_usage "del unknown table" frobtable del frobtable 10.0.0.0/8
+	expect_usage "deny unknown option" --bogus deny subscriber 10.0.0.0/8 --bogus
+	expect_usage "list unknown table" frobtable list frobtable
+	expect_usage "list extra argument" extra list subscriber extra
+	expect_usage "flush without a table" "" flush
+	expect_usage "flush unknown table" frobtable flush frobtable
+}
+
+# 'op25bctl test': the verdict the datapath would give, from base_policy.
+test_test_command() {
+	policy_pin test || return
+	expect_rc "test denied -> MX:25: exit 3 (blocked)" 3 test 10.5.5.5 203.0.113.9 25
+	check "test: names the rule that decided it" "stdout: $(cat "$OUT")" \
+		grep -qF 10.0.0.0/8 "$OUT"
+	expect_rc "test default port is 25: exit 3" 3 test 10.5.5.5 203.0.113.9
+	expect_rc "test exempt source: exit 0" 0 test 10.1.2.3 203.0.113.9 25
+	expect_rc "test relay destination: exit 0" 0 test 10.5.5.5 192.0.2.25 25
+	expect_rc "test relay carve-out (deny inside allow): exit 3" 3 test 10.5.5.5 198.51.100.66 25
+	expect_rc "test inside allowed relay range: exit 0" 0 test 10.5.5.5 198.51.100.7 25
+	expect_rc "test non-subscriber: exit 0" 0 test 192.168.1.1 203.0.113.9 25
+	expect_rc "test other port 587: exit 0" 0 test 10.5.5.5 203.0.113.9 587
+	expect_rc "test IPv6 denied: exit 3" 3 test 2001:db8:5::1 2001:db8:ffff::99 25
+	expect_rc "test IPv6 exempt /48: exit 0" 0 test 2001:db8:1::5 2001:db8:ffff::99 25
+	expect_rc "test IPv6 relay: exit 0" 0 test 2001:db8:5::1 2001:db8:ffff::25 25
+	expect_rc "test IPv6 non-subscriber: exit 0" 0 test 2001:db9::1 2001:db8:ffff::99 25
+	run -j test 10.5.5.5 203.0.113.9 25
+	check "-j test blocked: exit 3, valid JSON, verdict blocked" \
+		"exit $RC: $(head -c 200 "$OUT")" \
+		eval '[ $RC -eq 3 ] && json_valid "$OUT" && [ "$(jget verdict <"$OUT")" = "\"blocked\"" ]'
+	run -j test 10.1.2.3 203.0.113.9 25
+	check "-j test exempt: exit 0, valid JSON, verdict not blocked" \
+		"exit $RC: $(head -c 200 "$OUT")" \
+		eval '[ $RC -eq 0 ] && json_valid "$OUT" && v=$(jget verdict <"$OUT") && [ "$v" != "\"blocked\"" ]'
+	expect_usage "test missing DST" "" test 10.5.5.5
+	expect_usage "test no arguments" "" test
+	expect_usage "test bad SRC" bogus test bogus 203.0.113.9
+	expect_usage "test bad DST" 203.0.113.999 test 10.5.5.5 203.0.113.999
+	expect_usage "test mixed families" 2001:db8::1 test 10.5.5.5 2001:db8::1
+	expect_usage "test port 0" "'0'" test 10.5.5.5 203.0.113.9 0
+	expect_usage "test port 65536" 65536 test 10.5.5.5 203.0.113.9 65536
+	expect_usage "test port abc" abc test 10.5.5.5 203.0.113.9 abc
+	expect_usage "test extra argument" extra test 10.5.5.5 203.0.113.9 25 extra
+}
+
+# The judged ports: 25 by default, added and removed, bad ones refused.
+test_port() {
+	policy_pin port || return
+	run port list
+	check "port list: 25 by default" "exit $RC: $(cat "$OUT")" \
+		eval '[ $RC -eq 0 ] && [ "$(tr -d " \n" <"$OUT")" = 25 ]'
+	run -j port list
+	check "-j port list: valid JSON" "$(head -c 100 "$OUT")" json_valid "$OUT"
+	expect_rc "port add 2525 465: exit 0" 0 port add 2525 465
+	check "port add: listed" "" ports_are "25 465 2525"
+	expect_rc "test on an added port: exit 3" 3 test 10.5.5.5 203.0.113.9 2525
+	expect_rc "port del 2525 465: exit 0" 0 port del 2525 465
+	check "port del: back to 25" "" ports_are "25"
+	expect_usage "port add 0" "'0'" port add 0
+	expect_usage "port add 65536" 65536 port add 65536
+	expect_usage "port add abc" abc port add abc
+	expect_usage "port add -1" -1 port add -1
+	expect_usage "port add good+bad: nothing added" 65536 port add 2525 65536
+	check "port add good+bad: 2525 not added" "" ports_are "25"
+	expect_usage "port add without a port" "" port add
+	expect_usage "port del without a port" "" port del
+	expect_usage "port unknown subcommand" frob port frob 25
+}
+
+# The action for a blocked SYN: drop by default, monitor, reject.
+test_action() {
+	policy_pin action || return
+	run action
+	check "action: drop by default" "exit $RC: $(cat "$OUT")" \
+		eval '[ $RC -eq 0 ] && grep -q drop "$OUT"'
+	expect_rc "action monitor: exit 0" 0 action monitor
+	run -j action
+	check "-j action: monitor" "$(cat "$OUT")" \
+		eval '[ "$(jget action <"$OUT")" = "\"monitor\"" ]'
+	expect_rc "test under monitor still answers blocked: exit 3" 3 test 10.5.5.5 203.0.113.9 25
+	expect_rc "action drop: exit 0" 0 action drop
+	expect_rc "action reject: exit 0" 0 action reject
+	run -j action
+	check "-j action: reject" "$(cat "$OUT")" \
+		eval '[ "$(jget action <"$OUT")" = "\"reject\"" ]'
+	expect_rc "action drop again: exit 0" 0 action drop
+	expect_usage "action unknown" frob action frob
+	expect_usage "action extra argument" extra action drop extra
+	run -j action
+	check "action unchanged by the refused ones: drop" "$(cat "$OUT")" \
+		eval '[ "$(jget action <"$OUT")" = "\"drop\"" ]'
+}
+
+# action limit: its words, read and written back.
+test_action_limit() {
+	policy_pin limit || return
+	expect_rc "action limit 20/min --burst 10 --then reject --quarantine 1h: exit 0" 0 \
+		action limit 20/min --burst 10 --then reject --quarantine 1h
+	run action
+	check_eq "action prints the limit as given" \
+		"limit 20/min --burst 10 --then reject --quarantine 1h" "$(cat "$OUT")"
+	run -j action
+	check "-j action: limit, rate 20 a 60 s period, burst 10, then reject, quarantine 3600 s" "$(cat "$OUT")" \
+		eval '[ "$(jget action <"$OUT")" = "\"limit\"" ] && [ "$(jget rate <"$OUT")" = 20 ] &&
+		      [ "$(jget period_s <"$OUT")" = 60 ] && [ "$(jget burst <"$OUT")" = 10 ] &&
+		      [ "$(jget then <"$OUT")" = "\"reject\"" ] && [ "$(jget quarantine_s <"$OUT")" = 3600 ]'
+	run save
+	check "save writes the limit back in the same words" "$(grep '^action' "$OUT")" \
+		grep -qx 'action limit 20/min --burst 10 --then reject --quarantine 1h' "$OUT"
+	expect_rc "action limit 5/s: the burst defaults to the rate" 0 action limit 5/s
+	run action
+	check_eq "action limit 5/s reads back with its burst" "limit 5/s --burst 5" "$(cat "$OUT")"
+	expect_rc "action limit 100/h --quarantine 90min --ipv6-prefix 48" 0 \
+		action limit 100/h --quarantine 90min --ipv6-prefix 48
+	run action
+	check_eq "durations and the IPv6 source length read back" \
+		"limit 100/h --burst 100 --quarantine 90min --ipv6-prefix 48" "$(cat "$OUT")"
+	expect_usage "limit 0/min" "0/min" action limit 0/min
+	expect_usage "limit 20/fortnight" fortnight action limit 20/fortnight
+	expect_usage "limit with a negative burst" -3 action limit 20/min --burst -3
+	expect_usage "limit with a burst of 0" "'0'" action limit 20/min --burst 0
+	expect_usage "limit with a quarantine shorter than a second" 500ms \
+		action limit 20/min --quarantine 500ms
+	expect_usage "limit with a quarantine of 0s" 0s action limit 20/min --quarantine 0s
+	expect_usage "limit with a quarantine without a unit" "'60'" action limit 20/min --quarantine 60
+	expect_usage "limit without RATE/PERIOD" RATE/PERIOD action limit
+	expect_usage "limit with a rate without a period" "'20'" action limit 20
+	expect_usage "limit with an enormous rate" 99999999999999999999 \
+		action limit 99999999999999999999/min
+	expect_usage "limit --then accept" accept action limit 20/min --then accept
+	expect_usage "limit --burst without a value" --burst action limit 20/min --burst
+	expect_usage "limit --ipv6-prefix 129" 129 action limit 20/min --ipv6-prefix 129
+	expect_usage "limit with an unknown option" --frob action limit 20/min --frob 1
+	expect_usage "limit with a stray argument" stray action limit 20/min stray
+	expect_usage "limit with control bytes" '\x01' action limit "$(printf '20/min\001')"
+	run action
+	check_eq "action unchanged by the refused limits" \
+		"limit 100/h --burst 100 --quarantine 90min --ipv6-prefix 48" "$(cat "$OUT")"
+}
+
+# quarantine: listed and released, from the limiter map itself.
+test_quarantine() {
+	policy_pin quarantine || return
+	run quarantine
+	check "quarantine list: empty, a header" "exit $RC: $(cat "$OUT")" \
+		eval '[ $RC -eq 0 ] && [ "$(lines "$OUT")" -eq 1 ] && grep -q SOURCE "$OUT"'
+	run -j quarantine list
+	check "-j quarantine list: an empty array" "$(cat "$OUT")" eval '[ "$(tr -d " \n" <"$OUT")" = "[]" ]'
+	expect_usage "quarantine release: bad address" 10.0.0.300 quarantine release 10.0.0.300
+	expect_usage "quarantine release without a source" missing quarantine release
+	expect_usage "quarantine release: two sources" "not more" quarantine release 10.0.0.1 10.0.0.2
+	expect_usage "quarantine unknown subcommand" frob quarantine frob
+	run quarantine release 10.9.9.9
+	check "quarantine release of a source not in quarantine: exit 1, one line saying so" \
+		"exit $RC: $(cat "$ERR")" \
+		eval '[ $RC -eq 1 ] && [ "$(lines "$ERR")" -eq 1 ] && grep -q "10.9.9.9 is not in quarantine" "$ERR"'
+	limiter_put 5 10 9 9 9
+	limiter_put 9 10 9 9 10
+	run quarantine list
+	check "quarantine list: both sources, about an hour left, why" "$(cat "$OUT")" \
+		eval 'grep -q "^10.9.9.9 .* 60m00s\|^10.9.9.9 .* 59m5" "$OUT" && grep -q "^10.9.9.10 " "$OUT" &&
+		      grep -q "7 over" "$OUT"'
+	run -j quarantine
+	check "-j quarantine: source, left_s, exceeded" "$(cat "$OUT")" \
+		eval 'json_valid "$OUT" && [ "$(jget source <"$OUT")" = "\"10.9.9.9\"" ] && [ "$(jget exceeded <"$OUT")" = 7 ]'
+	expect_rc "quarantine release 10.9.9.9: exit 0" 0 quarantine release 10.9.9.9
+	check "quarantine release names the source released" "$(cat "$OUT")" grep -qx "released 10.9.9.9" "$OUT"
+	run quarantine list
+	check "after the release: 10.9.9.10 only" "$(cat "$OUT")" \
+		eval '! grep -q "^10.9.9.9 " "$OUT" && grep -q "^10.9.9.10 " "$OUT"'
+	expect_rc "quarantine release --all: exit 0" 0 quarantine release --all
+	run quarantine list
+	check "after release --all: none" "$(cat "$OUT")" eval '[ "$(lines "$OUT")" -eq 1 ]'
+	expect_rc "action drop after the limit: exit 0" 0 action drop
+}
+
+# stats, once, as JSON, for Prometheus, and repeated until Ctrl-C.
+test_stats() {
+	policy_pin stats || return
+	run stats
+	check "stats: exit 0, counters on stdout" "exit $RC: $(head -c 200 "$OUT")" \
+		eval '[ $RC -eq 0 ] && grep -q blocked "$OUT"'
+	run -j stats
+	check "-j stats: valid JSON with smtp and blocked" "exit $RC: $(head -c 200 "$OUT")" \
+		eval '[ $RC -eq 0 ] && json_valid "$OUT" && jget smtp <"$OUT" >/dev/null && jget blocked <"$OUT" >/dev/null'
+	run stats --prometheus
+	check "stats --prometheus: metric lines" "exit $RC: $(head -c 200 "$OUT")" \
+		eval '[ $RC -eq 0 ] && grep -Eq "^op25b_[a-z_]+(\{[^}]*\})? [0-9]+" "$OUT"'
+	run_interrupted 2.5 stats --interval 1
+	check "stats --interval 1: repeats (2+ reports in 2.5 s)" "stdout: $(head -c 300 "$OUT")" \
+		eval '[ "$(grep -c blocked "$OUT")" -ge 2 ]'
+	check "stats --interval: Ctrl-C ends it cleanly (exit 0 or 130)" "exit $RC" \
+		eval '[ $RC -eq 0 ] || [ $RC -eq 130 ]'
+	expect_usage "stats --interval 0" "0" stats --interval 0
+	expect_usage "stats --interval abc" abc stats --interval abc
+	expect_usage "stats --interval without a value" interval stats --interval
+	expect_usage "stats unknown option" --bogus stats --bogus
+}
+
+# top on a pin dir nothing was blocked through: the offenders table is empty.
+test_top() {
+	policy_pin top || return
+	# Nothing was blocked through this pin dir: the offenders table is empty.
+	expect_rc "top on an empty table: exit 0" 0 top
+	check "top on an empty table: the header line only" "stdout: $(head -c 300 "$OUT")" \
+		eval '[ "$(lines "$OUT")" -eq 1 ] && grep -q "^ADDRESS .*BLOCKED .*LAST SEEN" "$OUT"'
+	expect_rc "-j top on an empty table: exit 0" 0 -j top
+	check "-j top on an empty table: []" "stdout: $(head -c 300 "$OUT")" \
+		eval '[ "$("$PY" -c "import json,sys; print(json.load(sys.stdin))" <"$OUT")" = "[]" ]'
+	expect_rc "top -n 5: exit 0" 0 top -n 5
+	expect_rc "top -n 65536: exit 0" 0 top -n 65536
+	expect_usage "top -n 0" "'0'" top -n 0
+	expect_usage "top -n abc" abc top -n abc
+	expect_usage "top -n 65537" 65537 top -n 65537
+	expect_usage "top -n without a value" -n top -n
+	expect_usage "top unknown option" --bogus top --bogus
+	expect_usage "top extra argument" extra top extra
+}
+
+# monitor with no traffic: no event, the stream runs until Ctrl-C.
+test_monitor() {
+	policy_pin monitor || return
+	# No traffic here, so no event: the stream runs until Ctrl-C, exit 0.
+	run_interrupted 0.5 monitor
+	check "monitor: Ctrl-C ends it with exit 0, nothing printed" \
+		"exit $RC, stdout $(head -c 100 "$OUT"), stderr $(head -c 200 "$ERR")" \
+		eval '[ $RC -eq 0 ] && [ ! -s "$OUT" ] && [ ! -s "$ERR" ]'
+	expect_usage "monitor --count x" "'x'" monitor --count x
+	expect_usage "monitor --count 0" "'0'" monitor --count 0
+	expect_usage "monitor --count without a value" count monitor --count
+	expect_usage "monitor unknown option" --bogus monitor --bogus
+	expect_usage "monitor extra argument" extra monitor extra
+}
+
+# bpftool sees named fields (BTF) in the maps base_policy filled.
+test_btf() {
+	policy_pin btf || return
+	# The rule table beside the compiled trees names every prefix, its table
+	# and its verdict; the live snapshot carries action and ports.
+	bpftool -j map dump pinned "$PIN/rules" >"$TMPD/dump" 2>&1
+	check "bpftool dump rules: a subscriber deny record with its prefix" \
+		"$(head -c 200 "$TMPD/dump")" python3 -c '
+import json, sys
+recs = [e["formatted"]["value"] for e in json.load(open(sys.argv[1]))]
+sys.exit(not any(r["table"] == "OP25B_TABLE_SUBSCRIBER" and
+		 r["verdict"] == "OP25B_V_DENY" and r["prefixlen"] == 8 and
+		 r["family"] == 4 and r["addr"][:4] == [10, 0, 0, 0] and
+		 r["born"] and not r["died"] for r in recs))' "$TMPD/dump"
+	check "bpftool dump rules: relay records name their table" \
+		"$(head -c 200 "$TMPD/dump")" grep -q OP25B_TABLE_RELAY "$TMPD/dump"
+	# hits: CPU c's counter of rule r at c * hits_stride + r (bpf/op25b.h)
+	bpftool -j map show pinned "$PIN/hits" >"$TMPD/dump" 2>&1
+	check "bpftool: hits holds a counter per rule per CPU" "$(head -c 200 "$TMPD/dump")" \
+		$PY -c '
+import json, os, sys
+m = json.load(open(sys.argv[1]))
+sys.exit(m["max_entries"] < os.cpu_count() * 4 * 16384)' "$TMPD/dump"
+	bpftool map dump pinned "$PIN/policy" >"$TMPD/dump" 2>&1
+	check "bpftool dump policy: hits_stride set" "$(head -c 200 "$TMPD/dump")" \
+		grep -Eq '"hits_stride": [1-9]' "$TMPD/dump"
+	bpftool map dump pinned "$PIN/stats" >"$TMPD/dump" 2>&1
+	check "bpftool dump stats: smtp, blocked" "$(head -c 200 "$TMPD/dump")" \
+		eval 'grep -q smtp "$TMPD/dump" && grep -q blocked "$TMPD/dump"'
+	bpftool map dump pinned "$PIN/policy" >"$TMPD/dump" 2>&1
+	check "bpftool dump policy: live, action, ports" "$(head -c 200 "$TMPD/dump")" \
+		eval 'grep -q live "$TMPD/dump" && grep -q action "$TMPD/dump" && grep -q ports "$TMPD/dump"'
+}
+
+# flush empties one table and keeps the other.
+test_flush() {
+	policy_pin flush || return
+	expect_rc "flush relay: exit 0" 0 flush relay
+	check "flush relay: relay empty" "" eval '[ "$(list_count relay)" = 0 ]'
+	check "flush relay: subscriber kept" "" list_has subscriber 10.0.0.0/8 deny
+}
+
+# attach, detach and status, on a veth and a tun in the suite's namespace.
+test_attach() {
+	policy_pin attach || return
+	run status
+	check "status: exit 0" "exit $RC: $(head -c 200 "$ERR")" eval '[ $RC -eq 0 ]'
+	run -j status
+	check "-j status: valid JSON" "exit $RC: $(head -c 200 "$OUT")" \
+		eval '[ $RC -eq 0 ] && json_valid "$OUT"'
+
+	once cli_netns ||
+		die "attach setup" "could not create namespace $NS with a veth and a tun"
+	# from here on, run's commands name the namespace's interfaces
+	local -a WRAP=(nsenter "--net=/run/netns/$NS")
+
+	expect_usage "attach unknown interface" nosuchif0 attach nosuchif0
+	expect_usage "attach without an interface" "" attach
+	expect_usage "attach bad hook" frob attach v0 --hook frob
+	expect_usage "attach bad xdp mode" frob attach v0 --hook xdp --xdp-mode frob
+	expect_usage "attach bad direction" sideways attach v0 --hook tc --direction sideways
+	expect_usage "attach unknown option" --bogus attach v0 --bogus
+	expect_usage "detach without an interface" "" detach
+	expect_usage "detach unknown interface" nosuchif0 detach nosuchif0
+
+
+
+
+	expect_rc "attach veth (default hook): exit 0" 0 attach v0
+	check "default hook on Ethernet is xdp" "ip link: no xdp on v0" xdp_on v0
+	run status
+	check "status names the veth" "$(head -c 300 "$OUT")" grep -q v0 "$OUT"
+	run -j status
+	check "-j status with an attachment: valid JSON" "$(head -c 200 "$OUT")" \
+		json_valid "$OUT"
+	expect_rc "detach v0: exit 0" 0 detach v0
+	check "detach v0: xdp gone" "still attached" not xdp_on v0
+	expect_rc "attach tun (default hook): exit 0" 0 attach t0
+	check "default hook on tun is tc ingress" "no bpf filter on t0 ingress" \
+		tc_on t0 ingress
+	expect_rc "attach tc egress: exit 0" 0 attach v1 --hook tc --direction egress
+	check "tc egress filter on v1" "none" tc_on v1 egress
+	expect_rc "detach --all: exit 0" 0 detach --all
+	check "detach --all: every clsact op25b made is gone" "still there" \
+		not clsact_any
+	expect_usage "detach an interface with nothing attached" v0 detach v0
+}
+
+run_tests "$@"

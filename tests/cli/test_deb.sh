@@ -10,12 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 top=$(cd "$here/../.." && pwd)
 
-require_env
-command -v dpkg-buildpackage >/dev/null || skip_suite "dpkg-dev not installed"
-command -v lintian >/dev/null || skip_suite "lintian not installed"
-command -v dh >/dev/null || skip_suite "debhelper not installed"
-setup_trap
-make_tmpdir
+suite_begin dpkg-buildpackage lintian dh
 
 installed() {
 	dpkg-query -W -f='${Status}' op25b 2>/dev/null | grep -q 'ok installed'

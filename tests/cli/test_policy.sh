@@ -10,9 +10,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 
-require_env
-setup_trap
-make_tmpdir
+suite_begin
 
 # ctl PIN ARGS...: op25bctl on a pin dir of this suite.
 ctl() {
@@ -47,18 +45,25 @@ for i in range(n):
 	print("%d.%d.%d.%d" % (a, i >> 16 & 255, i >> 8 & 255, i & 255))' "$1" "$2"
 }
 
+# seed_pin NAME CAPACITY FILE LABEL: a pin dir of this suite (removed at
+# exit) made with CAPACITY and holding FILE's prefixes, what a test then
+# writes over; sets the caller's pin. A failure is LABEL's; returns 1.
+seed_pin() {
+	pin=/sys/fs/bpf/op25b-test-policy-$1-$$
+	CLEAN_PATHS+=("$pin")
+	ctl "$pin" -q --capacity "$2" deny subscriber -f "$3" && return 0
+	fail "$4" "deny -f failed"
+	return 1
+}
+
 # A deny of 130,000 prefixes killed at 20 random moments: the table is the
 # one before or the one after, whole; the next command cleans up and works.
 test_kill_batch() {
-	local pin=/sys/fs/bpf/op25b-test-policy-kill-$$ big=$TMPD/big base=$TMPD/base
+	local pin big=$TMPD/big base=$TMPD/base
 	local i pid n before=0 after=0 bad=0 t0 t1 span us
-	CLEAN_PATHS+=("$pin")
 	gen_prefixes 1000 10 >"$base"
 	gen_prefixes 130000 11 >"$big"
-	ctl "$pin" -q --capacity 262144 deny subscriber -f "$base" || {
-		fail "kill: base policy" "deny -f failed"
-		return
-	}
+	seed_pin kill 262144 "$base" "kill: base policy" || return
 	# how long the batch takes, so the kills fall across all of it
 	t0=$(date +%s%N)
 	ctl "$pin" -q deny subscriber -f "$big"
@@ -96,15 +101,11 @@ test_kill_batch() {
 # Readers during a writer: every 'list' shows the stable rows once each,
 # and the churning batch all or not at all.
 test_readers_during_churn() {
-	local pin=/sys/fs/bpf/op25b-test-policy-churn-$$ stable=$TMPD/stable churn=$TMPD/churn
+	local pin stable=$TMPD/stable churn=$TMPD/churn
 	local wpid i n bad=0 seen_all=0 seen_none=0
-	CLEAN_PATHS+=("$pin")
 	gen_prefixes 500 20 >"$stable"
 	gen_prefixes 20000 21 >"$churn"
-	ctl "$pin" -q --capacity 32768 deny subscriber -f "$stable" || {
-		fail "churn: stable policy" "deny -f failed"
-		return
-	}
+	seed_pin churn 32768 "$stable" "churn: stable policy" || return
 	(
 		for ((i = 0; i < 200; i++)); do
 			ctl "$pin" -q deny subscriber -f "$churn" || exit 1

@@ -12,10 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 DOC=$here/../../doc/DEPLOYMENT.md
 SEND=$here/encap_send.py
 
-require_env
-[ -c /dev/net/tun ] || skip_suite "no /dev/net/tun"
-setup_trap
-make_tmpdir
+suite_begin tun
 
 # block NAME: the shell block under "<!-- deploy: NAME -->".
 block() {

@@ -10,17 +10,16 @@
 #
 # Every blocked check has a control that passes through the same path
 # (without op25b, or from an exempt source), so the suite can fail.
+#
+# Usage: test_e2e.sh [TEST...]   (default: every test_* function, in order)
+# Each test asks for the namespaces and the policy (once e2e_setup) and
+# leaves the router as it found it: nothing attached, action drop.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 RAW=$here/rawsend.py
 
-require_env
-command -v nsenter >/dev/null || skip_suite "nsenter (util-linux) not installed"
-command -v tc >/dev/null || skip_suite "tc (iproute2) not installed"
-[ -c /dev/net/tun ] || skip_suite "no /dev/net/tun"
-setup_trap
-make_tmpdir
+suite_begin nsenter tc tun
 make_pin_dir e2e
 
 SUB=o25t-$$-sub
@@ -86,10 +85,7 @@ offload() {
 # ---- topology ----
 
 build_topology() {
-	ns_create "$SUB" && ns_create "$RTR" && ns_create "$NET" || return 1
-	veth_pair "$SUB" s0 "$RTR" r0 || return 1
-	veth_pair "$RTR" r1 "$NET" i0 || return 1
-	ns_forwarding "$RTR"
+	ns_chain "$SUB" "$RTR" "$NET" || return 1
 
 	addr_add "$SUB" s0 $DENIED4/16 && addr_add "$SUB" s0 $EXEMPT4/16 &&
 	addr_add "$SUB" s0 $OTHER4/24 && addr_add "$SUB" s0 $DENIED6/64 &&
@@ -115,21 +111,34 @@ build_topology() {
 	ip -n "$NET" -6 route add default via $RTR_N6
 }
 
-build_topology || die "topology" "could not build namespaces $SUB $RTR $NET"
-tcp_listen "$NET" "$TMPD/listen.log" \
-	$MX4:25 $MX4:587 $MX4:465 $RELAY4:25 \
-	"[$MX6]:25" "[$MX6]:587" "[$MX6]:465" "[$RELAY6]:25" ||
-	die "listeners" "$(cat "$TMPD/listen.log")"
-
 # One sniffer on the outside host's link for the whole run; raw packets
 # are told apart by unique source ports and IP ids.
 SNIFF=$TMPD/sniff.log
-ip netns exec "$NET" "$PY" "$RAW" sniff --iface i0 >"$SNIFF" 2>&1 &
-CLEAN_PIDS+=($!)
-wait_file_line "$SNIFF" ready || die "sniffer" "$(cat "$SNIFF")"
-RTR_MAC=$(mac_of "$RTR" r0)
 # Above the ephemeral range (32768-60999): no real connect shares them.
 NEXT_SPORT=61000
+
+# e2e_setup: what every test needs, made once (once e2e_setup) by the
+# first test that runs: the namespaces, listeners on MX and the relay, the
+# sniffer, and the policy, set before anything is attached (the tables are
+# created first). A topology that cannot be built ends the suite: nothing
+# after it could be judged.
+e2e_setup() {
+	build_topology || die "topology" "could not build namespaces $SUB $RTR $NET"
+	tcp_listen "$NET" "$TMPD/listen.log" \
+		$MX4:25 $MX4:587 $MX4:465 $RELAY4:25 \
+		"[$MX6]:25" "[$MX6]:587" "[$MX6]:465" "[$RELAY6]:25" ||
+		die "listeners" "$(cat "$TMPD/listen.log")"
+	ip netns exec "$NET" "$PY" "$RAW" sniff --iface i0 >"$SNIFF" 2>&1 &
+	CLEAN_PIDS+=($!)
+	wait_file_line "$SNIFF" ready || die "sniffer" "$(cat "$SNIFF")"
+	RTR_MAC=$(mac_of "$RTR" r0)
+
+	ctl_ok "policy before attach: deny subscriber pools" \
+		deny subscriber 10.25.0.0/16 2001:db8:25::/48
+	ctl_ok "policy before attach: exempt subscriber" \
+		allow subscriber $EXEMPT4/32 $EXEMPT6/128
+	ctl_ok "policy before attach: allow relay" allow relay $RELAY4/32 $RELAY6/128
+}
 
 next_sport() {
 	NEXT_SPORT=$((NEXT_SPORT + 1))
@@ -159,28 +168,33 @@ raw_tun() {
 
 # ---- the checks ----
 
+# both H WANT WHO DST PORT: expect_WANT (blocked, connect or refused) from
+# WHO's IPv4 address, then its IPv6 one (WHO: DENIED, EXEMPT or OTHER), to
+# DST's (MX or RELAY), labelled "H: IPv4 denied subscriber -> MX:25 blocked".
+both() {
+	local h=$1 want=$2 who=$3 dst=$4 port=$5 f src to
+	local -A name=([DENIED]="denied subscriber" [EXEMPT]="exempt subscriber"
+		[OTHER]=non-subscriber [MX]=MX [RELAY]=relay)
+	local -A word=([blocked]=blocked [connect]=open [refused]=refused)
+	for f in 4 6; do
+		src=$who$f to=$dst$f
+		"expect_$want" "$h: IPv$f ${name[$who]} -> ${name[$dst]}:$port ${word[$want]}" \
+			"$SUB" "${!src}" "${!to}" "$port"
+	done
+}
+
 # The TCP matrix, both families; $1 names the hook under test.
 connect_matrix() {
 	local h=$1 b0 b1
 	b0=$(stat_of blocked)
-	expect_blocked "$h: IPv4 denied subscriber -> MX:25 blocked" "$SUB" $DENIED4 $MX4 25
-	expect_blocked "$h: IPv6 denied subscriber -> MX:25 blocked" "$SUB" $DENIED6 $MX6 25
+	both "$h" blocked DENIED MX 25
 	b1=$(stat_of blocked)
-	if [[ "$b0" =~ ^[0-9]+$ && "$b1" =~ ^[0-9]+$ ]] && [ "$b1" -gt "$b0" ]; then
-		ok "$h: stats blocked counter rose ($b0 -> $b1)"
-	else
-		fail "$h: stats blocked counter rose" "before '$b0', after '$b1'"
-	fi
-	expect_connect "$h: IPv4 denied subscriber -> MX:587 open" "$SUB" $DENIED4 $MX4 587
-	expect_connect "$h: IPv6 denied subscriber -> MX:587 open" "$SUB" $DENIED6 $MX6 587
-	expect_connect "$h: IPv4 denied subscriber -> MX:465 open" "$SUB" $DENIED4 $MX4 465
-	expect_connect "$h: IPv6 denied subscriber -> MX:465 open" "$SUB" $DENIED6 $MX6 465
-	expect_connect "$h: IPv4 denied subscriber -> relay:25 open" "$SUB" $DENIED4 $RELAY4 25
-	expect_connect "$h: IPv6 denied subscriber -> relay:25 open" "$SUB" $DENIED6 $RELAY6 25
-	expect_connect "$h: IPv4 exempt subscriber -> MX:25 open" "$SUB" $EXEMPT4 $MX4 25
-	expect_connect "$h: IPv6 exempt subscriber -> MX:25 open" "$SUB" $EXEMPT6 $MX6 25
-	expect_connect "$h: IPv4 non-subscriber -> MX:25 open" "$SUB" $OTHER4 $MX4 25
-	expect_connect "$h: IPv6 non-subscriber -> MX:25 open" "$SUB" $OTHER6 $MX6 25
+	check_rose "$h: stats blocked counter rose" "$b0" "$b1"
+	both "$h" connect DENIED MX 587
+	both "$h" connect DENIED MX 465
+	both "$h" connect DENIED RELAY 25
+	both "$h" connect EXEMPT MX 25
+	both "$h" connect OTHER MX 25
 }
 
 # Evasion shapes from a denied source must not reach MX; the same shapes
@@ -293,106 +307,118 @@ sys.exit(0 if ok else 1)
 ' "$TMPD/top" $DENIED4 $DENIED6 $MX4 $MX6
 }
 
-# -- policy first: tables are created before anything is attached --
-ctl_ok "policy before attach: deny subscriber pools" \
-	deny subscriber 10.25.0.0/16 2001:db8:25::/48
-ctl_ok "policy before attach: exempt subscriber" \
-	allow subscriber $EXEMPT4/32 $EXEMPT6/128
-ctl_ok "policy before attach: allow relay" allow relay $RELAY4/32 $RELAY6/128
+# The control: without op25b the same traffic gets through.
+test_no_op25b() {
+	once e2e_setup
+	expect_connect "no op25b: IPv4 denied subscriber -> MX:25 connects" "$SUB" $DENIED4 $MX4 25
+	expect_connect "no op25b: IPv6 denied subscriber -> MX:25 connects" "$SUB" $DENIED6 $MX6 25
+	evasion_checks "no op25b" pass
+}
 
-# -- control: without op25b the same traffic gets through --
-expect_connect "no op25b: IPv4 denied subscriber -> MX:25 connects" "$SUB" $DENIED4 $MX4 25
-expect_connect "no op25b: IPv6 denied subscriber -> MX:25 connects" "$SUB" $DENIED6 $MX6 25
-evasion_checks "no op25b" pass
+# XDP on the subscriber-facing veth: the matrix, monitor, top, hits, evasions.
+test_xdp() {
+	once e2e_setup
+	if ctl_ok "xdp: attach r0 --hook xdp" attach r0 --hook xdp; then
+		check "xdp: program on r0" "ip link shows no xdp prog" xdp_on r0
+		ctl status >"$TMPD/status" 2>&1
+		check "xdp: status names r0" "$(head -c 300 "$TMPD/status")" \
+			grep -q r0 "$TMPD/status"
+		check "xdp: no op25bctl left running on this pin dir" \
+			"$(pgrep -af -- "$PIN")" not pgrep -f -- "--pin-dir $PIN"
+		# the first blocked connect below is IPv4: its event is the first
+		ctl -j monitor --count 1 >"$TMPD/monitor" 2>"$TMPD/monitor.err" &
+		mon_pid=$!
+		CLEAN_PIDS+=("$mon_pid")
+		connect_matrix xdp
+		monitor_saw_first_block
+		top_lists_blocked
+		check "xdp: hit counter of the denied pool rose" "list -j: $(ctl -j list 2>&1 | head -c 300)" \
+			hits_positive subscriber 10.25.0.0/16
+		check "xdp: hit counter of the relay rose" "list -j: $(ctl -j list 2>&1 | head -c 300)" \
+			hits_positive relay $RELAY4/32
+		evasion_checks xdp
+		ctl_ok "xdp: detach r0" detach r0
+		check "xdp: program gone from r0" "ip link still shows xdp" \
+			not xdp_on r0
+		expect_connect "xdp: after detach IPv4 denied -> MX:25 connects" "$SUB" $DENIED4 $MX4 25
+	fi
+}
 
-# -- (a) XDP on the subscriber-facing veth --
-if ctl_ok "xdp: attach r0 --hook xdp" attach r0 --hook xdp; then
-	check "xdp: program on r0" "ip link shows no xdp prog" xdp_on r0
-	ctl status >"$TMPD/status" 2>&1
-	check "xdp: status names r0" "$(head -c 300 "$TMPD/status")" \
-		grep -q r0 "$TMPD/status"
-	check "xdp: no op25bctl left running on this pin dir" \
-		"$(pgrep -af -- "$PIN")" not pgrep -f -- "--pin-dir $PIN"
-	# the first blocked connect below is IPv4: its event is the first
-	ctl -j monitor --count 1 >"$TMPD/monitor" 2>"$TMPD/monitor.err" &
-	mon_pid=$!
-	CLEAN_PIDS+=("$mon_pid")
-	connect_matrix xdp
-	monitor_saw_first_block
-	top_lists_blocked
-	check "xdp: hit counter of the denied pool rose" "list -j: $(ctl -j list 2>&1 | head -c 300)" \
-		hits_positive subscriber 10.25.0.0/16
-	check "xdp: hit counter of the relay rose" "list -j: $(ctl -j list 2>&1 | head -c 300)" \
-		hits_positive relay $RELAY4/32
-	evasion_checks xdp
-	ctl_ok "xdp: detach r0" detach r0
-	check "xdp: program gone from r0" "ip link still shows xdp" \
-		not xdp_on r0
-	expect_connect "xdp: after detach IPv4 denied -> MX:25 connects" "$SUB" $DENIED4 $MX4 25
-fi
+# XDP in generic mode on the same veth.
+test_xdp_generic() {
+	once e2e_setup
+	if ctl_ok "xdp generic: attach r0 --hook xdp --xdp-mode generic" \
+		attach r0 --hook xdp --xdp-mode generic; then
+		check "xdp generic: generic mode on r0" "ip link shows no xdpgeneric" \
+			xdp_generic_on r0
+		expect_blocked "xdp generic: IPv4 denied -> MX:25 blocked" "$SUB" $DENIED4 $MX4 25
+		expect_connect "xdp generic: IPv6 denied -> MX:587 open" "$SUB" $DENIED6 $MX6 587
+		ctl_ok "xdp generic: detach r0" detach r0
+		check "xdp generic: program gone from r0" "ip link still shows xdp" \
+			not xdp_on r0
+	fi
+}
 
-if ctl_ok "xdp generic: attach r0 --hook xdp --xdp-mode generic" \
-	attach r0 --hook xdp --xdp-mode generic; then
-	check "xdp generic: generic mode on r0" "ip link shows no xdpgeneric" \
-		xdp_generic_on r0
-	expect_blocked "xdp generic: IPv4 denied -> MX:25 blocked" "$SUB" $DENIED4 $MX4 25
-	expect_connect "xdp generic: IPv6 denied -> MX:587 open" "$SUB" $DENIED6 $MX6 587
-	ctl_ok "xdp generic: detach r0" detach r0
-	check "xdp generic: program gone from r0" "ip link still shows xdp" \
-		not xdp_on r0
-fi
-
-# -- (b) tc ingress on the same veth --
-if ctl_ok "tc ingress: attach r0 --hook tc" attach r0 --hook tc; then
-	check "tc ingress: bpf filter on r0 ingress" "none in tc filter show" \
-		tc_filter_on r0 ingress
-	check "tc ingress: no xdp on r0" "xdp attached too" not xdp_on r0
-	connect_matrix "tc ingress"
-	evasion_checks "tc ingress"
-	ctl_ok "tc ingress: detach r0" detach r0
-	check "tc ingress: clsact op25b created is gone" \
-		"$(tc -n "$RTR" qdisc show dev r0 | grep clsact)" not clsact_on r0
-	expect_connect "tc ingress: after detach IPv4 denied -> MX:25 connects" "$SUB" $DENIED4 $MX4 25
-fi
+# tc ingress on the subscriber-facing veth.
+test_tc_ingress() {
+	once e2e_setup
+	if ctl_ok "tc ingress: attach r0 --hook tc" attach r0 --hook tc; then
+		check "tc ingress: bpf filter on r0 ingress" "none in tc filter show" \
+			tc_filter_on r0 ingress
+		check "tc ingress: no xdp on r0" "xdp attached too" not xdp_on r0
+		connect_matrix "tc ingress"
+		evasion_checks "tc ingress"
+		ctl_ok "tc ingress: detach r0" detach r0
+		check "tc ingress: clsact op25b created is gone" \
+			"$(tc -n "$RTR" qdisc show dev r0 | grep clsact)" not clsact_on r0
+		expect_connect "tc ingress: after detach IPv4 denied -> MX:25 connects" "$SUB" $DENIED4 $MX4 25
+	fi
+}
 
 # A clsact qdisc someone else made, with their filter: detach keeps both.
-if tc -n "$RTR" qdisc add dev r0 clsact &&
-   tc -n "$RTR" filter add dev r0 ingress pref 100 protocol all \
-	u32 match u32 0 0; then
-	if ctl_ok "foreign clsact: attach r0 --hook tc" attach r0 --hook tc; then
-		expect_blocked "foreign clsact: IPv4 denied -> MX:25 blocked" "$SUB" $DENIED4 $MX4 25
-		ctl_ok "foreign clsact: detach r0" detach r0
-		check "foreign clsact: qdisc stays" "clsact removed" clsact_on r0
-		check "foreign clsact: foreign filter stays" "u32 filter removed" \
-			foreign_filter_on r0
-		check "foreign clsact: op25b filter gone" "bpf filter still there" \
-			not tc_filter_on r0 ingress
-		expect_connect "foreign clsact: after detach IPv4 denied -> MX:25 connects" "$SUB" $DENIED4 $MX4 25
+test_foreign_clsact() {
+	once e2e_setup
+	if tc -n "$RTR" qdisc add dev r0 clsact &&
+	   tc -n "$RTR" filter add dev r0 ingress pref 100 protocol all \
+		u32 match u32 0 0; then
+		if ctl_ok "foreign clsact: attach r0 --hook tc" attach r0 --hook tc; then
+			expect_blocked "foreign clsact: IPv4 denied -> MX:25 blocked" "$SUB" $DENIED4 $MX4 25
+			ctl_ok "foreign clsact: detach r0" detach r0
+			check "foreign clsact: qdisc stays" "clsact removed" clsact_on r0
+			check "foreign clsact: foreign filter stays" "u32 filter removed" \
+				foreign_filter_on r0
+			check "foreign clsact: op25b filter gone" "bpf filter still there" \
+				not tc_filter_on r0 ingress
+			expect_connect "foreign clsact: after detach IPv4 denied -> MX:25 connects" "$SUB" $DENIED4 $MX4 25
+		fi
+		tc -n "$RTR" qdisc del dev r0 clsact
+	else
+		fail "foreign clsact" "could not set up a clsact qdisc with a u32 filter"
 	fi
-	tc -n "$RTR" qdisc del dev r0 clsact
-else
-	fail "foreign clsact" "could not set up a clsact qdisc with a u32 filter"
-fi
+}
 
-# -- (c) tc egress on the WAN side, for what the router itself sends --
-ctl_ok "tc egress: deny the router's own addresses" \
-	deny subscriber $RTR_N4/32 $RTR_N6/128
-if ctl_ok "tc egress: attach r1 --hook tc --direction egress" \
-	attach r1 --hook tc --direction egress; then
-	check "tc egress: bpf filter on r1 egress" "none in tc filter show" \
-		tc_filter_on r1 egress
-	expect_blocked "tc egress: IPv4 router -> MX:25 blocked" "$RTR" $RTR_N4 $MX4 25
-	expect_blocked "tc egress: IPv6 router -> MX:25 blocked" "$RTR" $RTR_N6 $MX6 25
-	expect_connect "tc egress: IPv4 router -> MX:587 open" "$RTR" $RTR_N4 $MX4 587
-	expect_connect "tc egress: IPv6 router -> MX:587 open" "$RTR" $RTR_N6 $MX6 587
-	expect_connect "tc egress: IPv4 router -> relay:25 open" "$RTR" $RTR_N4 $RELAY4 25
-	ctl_ok "tc egress: detach r1" detach r1
-	check "tc egress: clsact gone from r1" "still there" not clsact_on r1
-	expect_connect "tc egress: after detach IPv4 router -> MX:25 connects" "$RTR" $RTR_N4 $MX4 25
-fi
-ctl_ok "tc egress: undo the router's deny" del subscriber $RTR_N4/32 $RTR_N6/128
+# tc egress on the WAN side, for what the router itself sends.
+test_tc_egress() {
+	once e2e_setup
+	ctl_ok "tc egress: deny the router's own addresses" \
+		deny subscriber $RTR_N4/32 $RTR_N6/128
+	if ctl_ok "tc egress: attach r1 --hook tc --direction egress" \
+		attach r1 --hook tc --direction egress; then
+		check "tc egress: bpf filter on r1 egress" "none in tc filter show" \
+			tc_filter_on r1 egress
+		expect_blocked "tc egress: IPv4 router -> MX:25 blocked" "$RTR" $RTR_N4 $MX4 25
+		expect_blocked "tc egress: IPv6 router -> MX:25 blocked" "$RTR" $RTR_N6 $MX6 25
+		expect_connect "tc egress: IPv4 router -> MX:587 open" "$RTR" $RTR_N4 $MX4 587
+		expect_connect "tc egress: IPv6 router -> MX:587 open" "$RTR" $RTR_N6 $MX6 587
+		expect_connect "tc egress: IPv4 router -> relay:25 open" "$RTR" $RTR_N4 $RELAY4 25
+		ctl_ok "tc egress: detach r1" detach r1
+		check "tc egress: clsact gone from r1" "still there" not clsact_on r1
+		expect_connect "tc egress: after detach IPv4 router -> MX:25 connects" "$RTR" $RTR_N4 $MX4 25
+	fi
+	ctl_ok "tc egress: undo the router's deny" del subscriber $RTR_N4/32 $RTR_N6/128
+}
 
-# -- (d) an L3 device: tun, default hook --
+# tun_checks: SYNs written into the tun, judged as they come out of it.
 tun_checks() {
 	local s0 b0 s1 b1 p25 p587 q25 q587
 	s0=$(stat_of smtp)
@@ -416,32 +442,36 @@ tun_checks() {
 	check_eq "tun: stats blocked +2" "2" "$((${b1:-0} - ${b0:-0}))"
 }
 
-if ip -n "$RTR" tuntap add dev $TUN mode tun &&
-   ip -n "$RTR" link set $TUN up &&
-   ip -n "$RTR" route add 10.25.99.0/24 dev $TUN &&
-   ip -n "$RTR" -6 route add 2001:db8:25:99::/64 dev $TUN; then
-	if ctl_ok "tun: attach $TUN (default hook)" attach $TUN; then
-		check "tun: default hook is tc ingress" "no bpf filter on ingress" \
-			tc_filter_on $TUN ingress
-		check "tun: no xdp on tun" "xdp attached" not xdp_on $TUN
-		tun_checks
-		ctl_ok "tun: detach $TUN" detach $TUN
-		raw_tun $TUNSRC4 $MX4 25
-		check "tun: after detach the IPv4 SYN:25 reaches MX" "not seen" \
-			arrived "sport=$SP dport=25"
+# An L3 device: tun, default hook.
+test_tun() {
+	once e2e_setup
+	if ip -n "$RTR" tuntap add dev $TUN mode tun &&
+	   ip -n "$RTR" link set $TUN up &&
+	   ip -n "$RTR" route add 10.25.99.0/24 dev $TUN &&
+	   ip -n "$RTR" -6 route add 2001:db8:25:99::/64 dev $TUN; then
+		if ctl_ok "tun: attach $TUN (default hook)" attach $TUN; then
+			check "tun: default hook is tc ingress" "no bpf filter on ingress" \
+				tc_filter_on $TUN ingress
+			check "tun: no xdp on tun" "xdp attached" not xdp_on $TUN
+			tun_checks
+			ctl_ok "tun: detach $TUN" detach $TUN
+			raw_tun $TUNSRC4 $MX4 25
+			check "tun: after detach the IPv4 SYN:25 reaches MX" "not seen" \
+				arrived "sport=$SP dport=25"
+		fi
+	else
+		fail "tun" "could not create $TUN in $RTR"
 	fi
-else
-	fail "tun" "could not create $TUN in $RTR"
-fi
+	# the router as the test found it (and the test runnable again)
+	ip -n "$RTR" link del $TUN 2>/dev/null
+}
 
-# -- (e) action reject: the blocked client fails at once --
-
+# reject_matrix H: with action reject, the denied SYNs to 25 are answered
+# with a RST; what is not blocked still connects.
 reject_matrix() {
 	local h=$1
-	expect_refused "$h: IPv4 denied subscriber -> MX:25 refused" "$SUB" $DENIED4 $MX4 25
-	expect_refused "$h: IPv6 denied subscriber -> MX:25 refused" "$SUB" $DENIED6 $MX6 25
-	expect_connect "$h: IPv4 denied subscriber -> MX:587 open" "$SUB" $DENIED4 $MX4 587
-	expect_connect "$h: IPv6 denied subscriber -> MX:587 open" "$SUB" $DENIED6 $MX6 587
+	both "$h" refused DENIED MX 25
+	both "$h" connect DENIED MX 587
 	expect_connect "$h: IPv4 exempt subscriber -> MX:25 open" "$SUB" $EXEMPT4 $MX4 25
 }
 
@@ -461,70 +491,73 @@ reject_verified() {
 		fail "$h: tx checksumming back on on $dev" "rawsend offload failed"
 }
 
-if ctl_ok "reject: action reject" action reject; then
-	rj0=$(stat_of rejected)
+# action reject, on every hook: the blocked client fails at once.
+test_reject() {
+	once e2e_setup
+	if ctl_ok "reject: action reject" action reject; then
+		rj0=$(stat_of rejected)
 
-	if ctl_ok "xdp generic reject: attach r0" attach r0 --hook xdp --xdp-mode generic; then
-		reject_matrix "xdp generic reject"
-		# the SYN arrives with its sum complete, the RST gets a full one
-		reject_verified "xdp generic reject, s0 sums itself" "$SUB" s0
-		ctl_ok "xdp generic reject: detach r0" detach r0
-	fi
-
-	if ctl_ok "tc ingress reject: attach r0" attach r0 --hook tc; then
-		reject_matrix "tc ingress reject"
-		# a PARTIAL RST, its sum completed by r0's stack on the way out
-		reject_verified "tc ingress reject, r0 completes the partial sum" "$RTR" r0
-		# a complete SYN, a complete RST
-		reject_verified "tc ingress reject, s0 sums itself" "$SUB" s0
-		ctl_ok "tc ingress reject: detach r0" detach r0
-	fi
-
-	# XDP_TX on a veth hands the frame to the peer's XDP ring, which is
-	# served when the peer runs XDP itself (GRO on the peer gives it the
-	# ring, but on kernel 6.18 the frames were never delivered): op25b on
-	# s0 as well, where everything a subscriber receives passes. The RST
-	# reaches s0's stack as a new skb, its checksum verified.
-	if ctl_sub attach s0 --hook xdp --xdp-mode native >"$TMPD/out" 2>&1; then
-		ok "xdp native reject: attach s0 (the peer) too"
-		if ctl_ok "xdp native reject: attach r0" attach r0 --hook xdp --xdp-mode native; then
-			reject_matrix "xdp native reject"
-			ctl_ok "xdp native reject: detach r0" detach r0
+		if ctl_ok "xdp generic reject: attach r0" attach r0 --hook xdp --xdp-mode generic; then
+			reject_matrix "xdp generic reject"
+			# the SYN arrives with its sum complete, the RST gets a full one
+			reject_verified "xdp generic reject, s0 sums itself" "$SUB" s0
+			ctl_ok "xdp generic reject: detach r0" detach r0
 		fi
-		ctl_sub detach s0 >"$TMPD/out" 2>&1 ||
-			fail "xdp native reject: detach s0" "$(head -c 300 "$TMPD/out")"
-	else
-		fail "xdp native reject: attach s0 (the peer) too" "$(head -c 300 "$TMPD/out")"
+
+		if ctl_ok "tc ingress reject: attach r0" attach r0 --hook tc; then
+			reject_matrix "tc ingress reject"
+			# a PARTIAL RST, its sum completed by r0's stack on the way out
+			reject_verified "tc ingress reject, r0 completes the partial sum" "$RTR" r0
+			# a complete SYN, a complete RST
+			reject_verified "tc ingress reject, s0 sums itself" "$SUB" s0
+			ctl_ok "tc ingress reject: detach r0" detach r0
+		fi
+
+		# XDP_TX on a veth hands the frame to the peer's XDP ring, which is
+		# served when the peer runs XDP itself (GRO on the peer gives it the
+		# ring, but on kernel 6.18 the frames were never delivered): op25b on
+		# s0 as well, where everything a subscriber receives passes. The RST
+		# reaches s0's stack as a new skb, its checksum verified.
+		if ctl_sub attach s0 --hook xdp --xdp-mode native >"$TMPD/out" 2>&1; then
+			ok "xdp native reject: attach s0 (the peer) too"
+			if ctl_ok "xdp native reject: attach r0" attach r0 --hook xdp --xdp-mode native; then
+				reject_matrix "xdp native reject"
+				ctl_ok "xdp native reject: detach r0" detach r0
+			fi
+			ctl_sub detach s0 >"$TMPD/out" 2>&1 ||
+				fail "xdp native reject: detach s0" "$(head -c 300 "$TMPD/out")"
+		else
+			fail "xdp native reject: attach s0 (the peer) too" "$(head -c 300 "$TMPD/out")"
+		fi
+
+		# the router's own connect: the RST goes back into r1's receive path
+		ctl_ok "tc egress reject: deny the router's own addresses" \
+			deny subscriber $RTR_N4/32 $RTR_N6/128
+		if ctl_ok "tc egress reject: attach r1" attach r1 --hook tc --direction egress; then
+			expect_refused "tc egress reject: IPv4 router -> MX:25 refused" "$RTR" $RTR_N4 $MX4 25
+			expect_refused "tc egress reject: IPv6 router -> MX:25 refused" "$RTR" $RTR_N6 $MX6 25
+			expect_connect "tc egress reject: IPv4 router -> MX:587 open" "$RTR" $RTR_N4 $MX4 587
+			expect_connect "tc egress reject: IPv4 router -> relay:25 open" "$RTR" $RTR_N4 $RELAY4 25
+			ctl_ok "tc egress reject: detach r1" detach r1
+		fi
+		ctl_ok "tc egress reject: undo the router's deny" \
+			del subscriber $RTR_N4/32 $RTR_N6/128
+
+		rj1=$(stat_of rejected)
+		check_rose "reject: stats rejected counter rose" "$rj0" "$rj1"
+		ctl_ok "reject: back to action drop" action drop
 	fi
+}
 
-	# the router's own connect: the RST goes back into r1's receive path
-	ctl_ok "tc egress reject: deny the router's own addresses" \
-		deny subscriber $RTR_N4/32 $RTR_N6/128
-	if ctl_ok "tc egress reject: attach r1" attach r1 --hook tc --direction egress; then
-		expect_refused "tc egress reject: IPv4 router -> MX:25 refused" "$RTR" $RTR_N4 $MX4 25
-		expect_refused "tc egress reject: IPv6 router -> MX:25 refused" "$RTR" $RTR_N6 $MX6 25
-		expect_connect "tc egress reject: IPv4 router -> MX:587 open" "$RTR" $RTR_N4 $MX4 587
-		expect_connect "tc egress reject: IPv4 router -> relay:25 open" "$RTR" $RTR_N4 $RELAY4 25
-		ctl_ok "tc egress reject: detach r1" detach r1
+# detach --all takes away everything attached in this namespace.
+test_detach_all() {
+	once e2e_setup
+	if ctl_ok "detach --all: attach r0 xdp" attach r0 --hook xdp &&
+	   ctl_ok "detach --all: attach r1 tc egress" attach r1 --hook tc --direction egress; then
+		ctl_ok "detach --all" detach --all
+		check "detach --all: r0 has no xdp" "still attached" not xdp_on r0
+		check "detach --all: r1 has no clsact" "still there" not clsact_on r1
 	fi
-	ctl_ok "tc egress reject: undo the router's deny" \
-		del subscriber $RTR_N4/32 $RTR_N6/128
+}
 
-	rj1=$(stat_of rejected)
-	if [[ "$rj0" =~ ^[0-9]+$ && "$rj1" =~ ^[0-9]+$ ]] && [ "$rj1" -gt "$rj0" ]; then
-		ok "reject: stats rejected counter rose ($rj0 -> $rj1)"
-	else
-		fail "reject: stats rejected counter rose" "before '$rj0', after '$rj1'"
-	fi
-	ctl_ok "reject: back to action drop" action drop
-fi
-
-# -- detach --all takes away everything attached in this namespace --
-if ctl_ok "detach --all: attach r0 xdp" attach r0 --hook xdp &&
-   ctl_ok "detach --all: attach r1 tc egress" attach r1 --hook tc --direction egress; then
-	ctl_ok "detach --all" detach --all
-	check "detach --all: r0 has no xdp" "still attached" not xdp_on r0
-	check "detach --all: r1 has no clsact" "still there" not clsact_on r1
-fi
-
-summary
+run_tests "$@"

@@ -9,6 +9,8 @@
 # every probe is followed by a marker frame (a plain SYN from a
 # non-subscriber, judged and passed) so a probe that moved nothing is told
 # from one not processed yet.
+#
+# Usage: test_encap.sh [TEST...]   (default: every test_* function, in order)
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -21,8 +23,7 @@ MARK4=172.31.0.5
 DST4=198.51.100.25
 DST6=2001:db8:beef::25
 
-require_env
-setup_trap
+suite_begin
 make_pin_dir encap
 
 ctl() {
@@ -37,11 +38,16 @@ s = json.load(sys.stdin)
 print(s["smtp"], s["blocked"], s["not_subscriber"])'
 }
 
-ns_create "$A" && ns_create "$B" && veth_pair "$A" a0 "$B" b0 ||
-	die "topology" "cannot create namespaces and veths"
-B_MAC=$(mac_of "$B" b0)
-ctl -q deny subscriber 10.9.0.0/16 2001:db8:9::/48 ||
-	die "policy" "op25bctl deny failed"
+# encap_setup: the two namespaces, a veth between them, and the denied
+# pools; made once, by the first test (once encap_setup). Without them no
+# probe could be judged: the suite ends.
+encap_setup() {
+	ns_create "$A" && ns_create "$B" && veth_pair "$A" a0 "$B" b0 ||
+		die "topology" "cannot create namespaces and veths"
+	B_MAC=$(mac_of "$B" b0)
+	ctl -q deny subscriber 10.9.0.0/16 2001:db8:9::/48 ||
+		die "policy" "op25bctl deny failed"
+}
 
 SPORT=40000
 send() {
@@ -85,9 +91,12 @@ SHAPES=(
 	"QinQ + PPPoE|--tags 88a8:100,8100:10 --pppoe 4660"
 )
 
+# run_hook H ATTACH_OPTIONS...: every shape through b0 attached so, then
+# detached again.
 run_hook() {
 	local h=$1 shape name args
 	shift
+	once encap_setup
 	ctl -q attach b0 "$@" || { fail "$h: attach" "op25bctl attach failed"; return; }
 	for shape in "${SHAPES[@]}"; do
 		name=${shape%%|*}
@@ -102,8 +111,17 @@ run_hook() {
 	ctl -q detach b0 || fail "$h: detach" "op25bctl detach failed"
 }
 
-run_hook "xdp native" --hook xdp --xdp-mode native
-run_hook "xdp generic" --hook xdp --xdp-mode generic
-run_hook "tc ingress" --hook tc
+test_xdp_native() {
+	run_hook "xdp native" --hook xdp --xdp-mode native
+}
 
-summary
+test_xdp_generic() {
+	run_hook "xdp generic" --hook xdp --xdp-mode generic
+}
+
+# Where the kernel has moved an outer 802.1Q/802.1ad tag into the skb.
+test_tc_ingress() {
+	run_hook "tc ingress" --hook tc
+}
+
+run_tests "$@"

@@ -13,10 +13,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 
-require_env
-command -v nsenter >/dev/null || skip_suite "nsenter (util-linux) not installed"
-setup_trap
-make_tmpdir
+suite_begin nsenter
 make_pin_dir limit
 
 SUB=o25t-$$-lsub
@@ -36,10 +33,7 @@ ctl() {
 }
 
 build_topology() {
-	ns_create "$SUB" && ns_create "$RTR" && ns_create "$NET" || return 1
-	veth_pair "$SUB" s0 "$RTR" r0 || return 1
-	veth_pair "$RTR" r1 "$NET" i0 || return 1
-	ns_forwarding "$RTR"
+	ns_chain "$SUB" "$RTR" "$NET" || return 1
 	addr_add "$SUB" s0 $SERVER4/16 && addr_add "$SUB" s0 $BOT4/16 &&
 	addr_add "$SUB" s0 $BOT6/64 && addr_add "$SUB" s0 $SERVER6/64 || return 1
 	ip -n "$SUB" route add default via $RTR_S4 || return 1

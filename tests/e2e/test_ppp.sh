@@ -12,10 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 HOOK=$here/../../contrib/ppp/op25b-ppp-hook
 
-require_env
-[ -c /dev/net/tun ] || skip_suite "no /dev/net/tun"
-setup_trap
-make_tmpdir
+suite_begin tun
 make_pin_dir ppp
 
 SESSIONS=${PPP_SESSIONS:-1000}

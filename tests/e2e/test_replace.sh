@@ -7,6 +7,8 @@
 # counter on the MX's link must see markers and not one SYN to 25. A
 # control that detaches and attaches (a real window) must let SYNs to 25
 # through, so the counter is shown to see a leak when there is one.
+#
+# Usage: test_replace.sh [TEST...]   (default: every test_* function, in order)
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -18,27 +20,28 @@ SRC=10.30.0.10
 MX=203.0.113.25
 REATTACH=10
 
-require_env
-setup_trap
+suite_begin
 make_pin_dir replace
-make_tmpdir
 
 ctl() {
 	in_ns "$RTR" "$CTL" --pin-dir "$PIN" "$@"
 }
 
-ns_create "$SUB" && ns_create "$RTR" && ns_create "$MXN" &&
-	veth_pair "$SUB" s0 "$RTR" r0 && veth_pair "$RTR" r1 "$MXN" i0 &&
-	ns_forwarding "$RTR" &&
-	addr_add "$SUB" s0 $SRC/24 && addr_add "$RTR" r0 10.30.0.1/24 &&
-	addr_add "$RTR" r1 10.31.0.1/24 && addr_add "$MXN" i0 10.31.0.2/24 &&
-	addr_add "$MXN" i0 $MX/32 &&
-	ip -n "$RTR" route add $MX/32 via 10.31.0.2 &&
-	ip -n "$RTR" neigh replace 10.31.0.2 lladdr "$(mac_of "$MXN" i0)" \
-		dev r1 nud permanent ||
-	die "topology" "cannot build sub -- router -- mx"
-R0_MAC=$(mac_of "$RTR" r0)
-ctl -q deny subscriber 10.30.0.0/24 || die "policy" "op25bctl deny failed"
+# replace_setup: sub -- router -- mx and the subscriber's pool denied; made
+# once, by the first test (once replace_setup). Without it nothing could be
+# judged: the suite ends.
+replace_setup() {
+	ns_chain "$SUB" "$RTR" "$MXN" &&
+		addr_add "$SUB" s0 $SRC/24 && addr_add "$RTR" r0 10.30.0.1/24 &&
+		addr_add "$RTR" r1 10.31.0.1/24 && addr_add "$MXN" i0 10.31.0.2/24 &&
+		addr_add "$MXN" i0 $MX/32 &&
+		ip -n "$RTR" route add $MX/32 via 10.31.0.2 &&
+		ip -n "$RTR" neigh replace 10.31.0.2 lladdr "$(mac_of "$MXN" i0)" \
+			dev r1 nud permanent ||
+		die "topology" "cannot build sub -- router -- mx"
+	R0_MAC=$(mac_of "$RTR" r0)
+	ctl -q deny subscriber 10.30.0.0/24 || die "policy" "op25bctl deny failed"
+}
 
 # run_flood LABEL ACTION...: flood for 3 s while ACTION runs; sets SEEN25
 # and SEEN587 from the MX link.
@@ -77,17 +80,31 @@ window() {
 	ctl -q detach r0 && sleep 0.5 && ctl -q attach r0 "$@"
 }
 
-for hook in xdp tc; do
-	ctl -q attach r0 --hook $hook || { fail "$hook: attach" "failed"; continue; }
-	run_flood "$hook: re-attach" reattach --hook $hook || continue
+# replace_hook HOOK: re-attach under the flood, then the control; r0 is
+# left detached. A flood that could not be counted was already a failure.
+replace_hook() {
+	local hook=$1
+	once replace_setup
+	ctl -q attach r0 --hook $hook || { fail "$hook: attach" "failed"; return; }
+	run_flood "$hook: re-attach" reattach --hook $hook ||
+		{ ctl -q detach r0; return; }
 	check "$hook: markers to 587 arrived during $REATTACH re-attaches (${SEEN587:-0})" \
 		"saw ${SEEN587:-none}" [ "${SEEN587:-0}" -gt 0 ]
 	check_eq "$hook: no SYN to 25 got through while re-attaching" 0 "${SEEN25:-none}"
-	run_flood "$hook: detach+attach control" window --hook $hook || continue
+	run_flood "$hook: detach+attach control" window --hook $hook ||
+		{ ctl -q detach r0; return; }
 	check "$hook: control: a detach/attach window lets SYNs to 25 through (${SEEN25:-0})" \
 		"saw ${SEEN25:-none}: the counter would not see a leak" \
 		[ "${SEEN25:-0}" -gt 0 ]
 	ctl -q detach r0 || fail "$hook: detach" "failed"
-done
+}
 
-summary
+test_xdp() {
+	replace_hook xdp
+}
+
+test_tc() {
+	replace_hook tc
+}
+
+run_tests "$@"

@@ -11,11 +11,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 
-require_env
-command -v nsenter >/dev/null || skip_suite "nsenter (util-linux) not installed"
-[ -c /dev/net/tun ] || skip_suite "no /dev/net/tun"
-setup_trap
-make_tmpdir
+suite_begin nsenter tun
 make_pin_dir watch
 
 NS=o25t-$$-watch
