@@ -1006,6 +1006,16 @@ static void passed(struct dp *dp, const char *label,
 	run_case(dp, label, &q, e);
 }
 
+/* A shape judged as cls under the four outcomes, or, cls TL_NONE, passed. */
+static void outcome(struct dp *dp, const char *label, const struct pkt *p,
+		    int cls)
+{
+	if (cls == TL_NONE)
+		passed(dp, label, p);
+	else
+		judged(dp, label, p, cls);
+}
+
 /* The action and the ports are part of the snapshot: each a publish. */
 static void set_action(struct dp *dp, __u32 action)
 {
@@ -1087,5 +1097,22 @@ static void syn(struct pkt *p, const struct encap *enc, int family,
 }
 
 static const int families[] = { 4, 6 };
+
+/* A SYN to port 25 whose version nibble is none of its family's: malformed. */
+static void bad_versions(struct dp *dp, const struct encap *e, int family,
+			 const __u8 *versions, size_t n)
+{
+	char l[256];
+	struct pkt p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		syn(&p, e, family, SMTP);
+		pkt_set_version(&p, versions[i]);
+		snprintf(l, sizeof(l), "ipv%d: %s version %u is malformed",
+			 family, e->name, versions[i]);
+		judged(dp, l, &p, ST_malformed);
+	}
+}
 
 #endif /* OP25B_DP_HARNESS_H */
