@@ -35,16 +35,10 @@ static void test_ipv4_header(struct dp *dp, const struct encap *e)
 	char l[256];
 	struct pkt p;
 	__u8 ihl;
-	size_t i;
 
 	/* on an L3 device the version nibble itself picks the parser */
-	for (i = 0; !e->l3 && i < ARRAY_SIZE(versions); i++) {
-		syn(&p, e, 4, SMTP);
-		pkt_set_version(&p, versions[i]);
-		snprintf(l, sizeof(l), "ipv4: %s version %u is malformed",
-			 e->name, versions[i]);
-		judged(dp, l, &p, ST_malformed);
-	}
+	if (!e->l3)
+		bad_versions(dp, e, 4, versions, ARRAY_SIZE(versions));
 	for (ihl = 0; ihl < 5; ihl++) {
 		syn(&p, e, 4, SMTP);
 		pkt_put8(&p, p.l3, IPVERSION << 4 | ihl);
@@ -141,6 +135,15 @@ static void test_ipv4_frags(struct dp *dp, const struct encap *e)
 	static const __u16 flagset[] = { 0, IP_MF, IP_DF };
 	static const __u16 offsets[] = { 2, 3, 185, IP_OFFMASK };
 	static const __u32 short_segs[] = { 0, 8, 16, 19 };
+	/* the same short first segment, fragmented or not */
+	static const struct {
+		const char *what;
+		__u16 flags;
+		enum stat_id cls;
+	} short_firsts[] = {
+		{ "first fragment", IP_MF, ST_evasion },
+		{ "unfragmented (DF)", IP_DF, ST_malformed },
+	};
 	char l[256];
 	struct pkt p;
 	size_t i, j;
@@ -181,21 +184,16 @@ static void test_ipv4_frags(struct dp *dp, const struct encap *e)
 	judged(dp, l, &p, ST_malformed);
 
 	/* a first fragment must hold the whole 20-byte TCP header */
-	for (i = 0; i < ARRAY_SIZE(short_segs); i++) {
-		v4_frag(&p, e, IP_MF, 0, IPPROTO_TCP, SUBMISSION,
-			short_segs[i]);
-		snprintf(l, sizeof(l),
-			 "ipv4 frag: %s first fragment with %u tcp bytes is evasion",
-			 e->name, short_segs[i]);
-		judged(dp, l, &p, ST_evasion);
-
-		v4_frag(&p, e, IP_DF, 0, IPPROTO_TCP, SUBMISSION,
-			short_segs[i]);
-		snprintf(l, sizeof(l),
-			 "ipv4 frag: %s unfragmented (DF) with %u tcp bytes is malformed",
-			 e->name, short_segs[i]);
-		judged(dp, l, &p, ST_malformed);
-	}
+	for (i = 0; i < ARRAY_SIZE(short_segs); i++)
+		for (j = 0; j < ARRAY_SIZE(short_firsts); j++) {
+			v4_frag(&p, e, short_firsts[j].flags, 0, IPPROTO_TCP,
+				SUBMISSION, short_segs[i]);
+			snprintf(l, sizeof(l),
+				 "ipv4 frag: %s %s with %u tcp bytes is %s",
+				 e->name, short_firsts[j].what, short_segs[i],
+				 stat_field[short_firsts[j].cls].name);
+			judged(dp, l, &p, short_firsts[j].cls);
+		}
 	v4_frag(&p, e, IP_MF, 0, IPPROTO_TCP, SMTP, TL_TCP_HLEN);
 	snprintf(l, sizeof(l),
 		 "ipv4 frag: %s first fragment with 20 tcp bytes to %d", e->name,
