@@ -30,6 +30,12 @@
 #define ALT_SMTP	2525
 #define PORT_MAX	65535
 
+/* A value and what labels call it: a protocol, a type, an action. */
+struct named {
+	const char *name;
+	__u32 v;
+};
+
 /* ---- counters ---- */
 
 #define STAT_FIELDS(X)							\

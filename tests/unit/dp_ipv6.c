@@ -250,10 +250,7 @@ static void test_ipv6_header(struct dp *dp, const struct encap *e)
 		"udp with version 4", .chain = {}, UDP(SMTP),
 		VERSION(4), JUDGED(ST_malformed)
 	};
-	static const struct {
-		const char *name;
-		__u8 nh;
-	} others[] = {
+	static const struct named others[] = {
 		{ "esp", IPPROTO_ESP },
 		{ "no next header", IPPROTO_NONE },
 		{ "icmpv6", IPPROTO_ICMPV6 },
@@ -277,7 +274,7 @@ static void test_ipv6_header(struct dp *dp, const struct encap *e)
 		for (hbh = 0; hbh < 2; hbh++) {
 			s.chain[0] = hbh ? (struct v6_hdr)EXT(IPPROTO_HOPOPTS, 8) :
 					   (struct v6_hdr){ 0 };
-			s.end = others[i].nh;
+			s.end = others[i].v;
 			snprintf(lead, sizeof(lead), "ipv6: %s %s%s", e->name,
 				 hbh ? "hop-by-hop then " : "", others[i].name);
 			v6_try(dp, e, lead, &s);

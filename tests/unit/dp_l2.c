@@ -95,10 +95,7 @@ static void test_vlans(struct dp *dp)
 /* Ethertypes other than IP, VLAN and PPPoE session pass. */
 static void test_ethertypes(struct dp *dp)
 {
-	static const struct {
-		const char *name;
-		__u16 type;
-	} types[] = {
+	static const struct named types[] = {
 		{ "arp", ETH_P_ARP },
 		{ "pppoe discovery", ETH_P_PPP_DISC },
 		{ "lldp", ETH_P_LLDP },
@@ -120,10 +117,10 @@ static void test_ethertypes(struct dp *dp)
 		for (i = 0; i < ARRAY_SIZE(types); i++)
 			for (f = 0; f < ARRAY_SIZE(families); f++) {
 				syn(&p, &e, families[f], SMTP);
-				pkt_put16(&p, p.l3 - 2, types[i].type);
+				pkt_put16(&p, p.l3 - 2, types[i].v);
 				snprintf(l, sizeof(l),
 					 "l2: %s ethertype %s (0x%04x) carrying ipv%d tcp/%d passes",
-					 e.name, types[i].name, types[i].type,
+					 e.name, types[i].name, types[i].v,
 					 families[f], SMTP);
 				passed(dp, l, &p);
 			}
@@ -141,10 +138,7 @@ static void test_pppoe(struct dp *dp)
 {
 	static const __u8 vertypes[] = { 0x00, 0x10, 0x01, 0x12, 0x21, 0xff };
 	static const __u8 codes[] = { 0x09, 0x07, 0x19, 0x65, 0xa7, 0x01 };
-	static const struct {
-		const char *name;
-		__u16 proto;
-	} protos[] = {
+	static const struct named protos[] = {
 		{ "lcp", PPP_LCP },
 		{ "ipcp", PPP_IPCP },
 		{ "ipv6cp", PPP_IPV6CP },
@@ -193,10 +187,10 @@ static void test_pppoe(struct dp *dp)
 		}
 		for (i = 0; i < ARRAY_SIZE(protos); i++) {
 			syn(&p, &e, fam, SMTP);
-			pkt_put16(&p, p.l3 - 2, protos[i].proto);
+			pkt_put16(&p, p.l3 - 2, protos[i].v);
 			snprintf(l, sizeof(l),
 				 "pppoe: ppp protocol %s (0x%04x) carrying ipv%d passes",
-				 protos[i].name, protos[i].proto, fam);
+				 protos[i].name, protos[i].v, fam);
 			passed(dp, l, &p);
 		}
 	}

@@ -168,10 +168,7 @@ static void test_port_bitmap(struct dp *dp, const struct encap *enc)
 /* monitor lets blocked packets through but counts them; reject drops. */
 static void test_actions(struct dp *dp, const struct encap *enc)
 {
-	static const struct {
-		const char *name;
-		__u32 action;
-	} acts[] = {
+	static const struct named acts[] = {
 		{ "monitor", OP25B_ACT_MONITOR },
 		{ "reject", OP25B_ACT_REJECT },
 	};
@@ -180,7 +177,7 @@ static void test_actions(struct dp *dp, const struct encap *enc)
 	size_t a, f;
 
 	for (a = 0; a < ARRAY_SIZE(acts); a++) {
-		set_action(dp, acts[a].action);
+		set_action(dp, acts[a].v);
 		for (f = 0; f < ARRAY_SIZE(families); f++) {
 			int fam = families[f];
 
