@@ -268,6 +268,13 @@ struct snap {
 	__u64 hits[R_COUNT];
 };
 
+/* How far counter f moved from snapshot a to snapshot b. */
+static unsigned long long moved(const struct snap *a, const struct snap *b,
+				enum stat_id f)
+{
+	return b->st[f] - a->st[f];
+}
+
 struct expect {
 	enum verdict verdict;
 	__u32 stats;		/* counters that move by exactly one */

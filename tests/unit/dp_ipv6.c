@@ -23,7 +23,8 @@ struct v6_hdr {
 
 #define M_BOTH		2
 #define EXT(t, n)	{ .type = (t), .bytes = (n) }
-#define FRAG(o, m)	{ .type = IPPROTO_FRAGMENT, .bytes = 8, .off = (o), .more = (m) }
+#define FRAG(o, m)	{ .type = IPPROTO_FRAGMENT, .bytes = 8,		\
+			  .off = (o), .more = (m) }
 #define ATOMIC		FRAG(0, 0)
 #define FIRST		FRAG(0, 1)
 
@@ -115,7 +116,8 @@ static void v6_lay(struct pkt *p, const struct encap *e,
 		h = &s->chain[i];
 		last = p->len;
 		if (h->type == IPPROTO_FRAGMENT)
-			pkt_ipv6_frag(p, h->off, h->more == M_BOTH ? m : h->more);
+			pkt_ipv6_frag(p, h->off,
+				      h->more == M_BOTH ? m : h->more);
 		else
 			pkt_ipv6_ext(p, h->type, h->bytes);
 	}
@@ -143,7 +145,8 @@ static void v6_lay(struct pkt *p, const struct encap *e,
 	else if (s->plen_from == PLEN_CHAIN)
 		pkt_put16(p, p->l3 + 4, p->l4 - p->l3 - TL_IPV6_HLEN + s->plen);
 	else if (s->plen_from == PLEN_FRAME)
-		pkt_put16(p, p->l3 + 4, p->len - p->l3 - TL_IPV6_HLEN + s->plen);
+		pkt_put16(p, p->l3 + 4,
+			  p->len - p->l3 - TL_IPV6_HLEN + s->plen);
 	if (s->set_version)
 		pkt_set_version(p, s->version);
 }
@@ -372,7 +375,8 @@ static const struct v6_shape v6_frags[] = {
 	{ "offset 1 next tcp", { FRAG(1, M_BOTH) },
 	  TCP(SUBMISSION, TH_ACK), JUDGED(ST_evasion) },
 	{ "hop-by-hop, routing, offset 1 next tcp",
-	  { EXT(IPPROTO_HOPOPTS, 8), EXT(IPPROTO_ROUTING, 24), FRAG(1, M_BOTH) },
+	  { EXT(IPPROTO_HOPOPTS, 8), EXT(IPPROTO_ROUTING, 24),
+	    FRAG(1, M_BOTH) },
 	  TCP(SUBMISSION, TH_ACK), JUDGED(ST_evasion) },
 	{ "offset 1 next udp", { FRAG(1, M_BOTH) }, UDP(SMTP), PASSES },
 	{ "offset 1 next destination options",
