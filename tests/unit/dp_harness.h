@@ -284,6 +284,12 @@ struct expect {
 static int ncpus;
 static __u32 lo_ifindex;	/* test_run's device, in every program */
 
+/* The fixed IP header of a family: no options, no extension headers. */
+static __u32 ip_hlen(int family)
+{
+	return family == 4 ? TL_IPV4_HLEN : TL_IPV6_HLEN;
+}
+
 static int rule_family(const struct rule *r)
 {
 	return strchr(r->prefix, ':') ? 6 : 4;
@@ -1011,7 +1017,7 @@ static void passed(struct dp *dp, const char *label,
 {
 	struct expect e = { .verdict = V_PASS };
 	struct pkt q = *p;
-	__u32 need = p->family == 4 ? TL_IPV4_HLEN : TL_IPV6_HLEN;
+	__u32 need = ip_hlen(p->family);
 
 	if (p->l3 != TL_NONE && p->l3 + need <= p->len)
 		pkt_set_addrs(&q, p->family == 4 ? DENIED4 : DENIED6,

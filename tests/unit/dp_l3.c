@@ -25,9 +25,7 @@ static void test_l3_only(struct dp *dp)
 	/* shorter than the IP header: an Ethernet header's worth, one short */
 	for (f = 0; f < ARRAY_SIZE(families); f++) {
 		int fam = families[f];
-		const __u32 lens[] = {
-			ETH_HLEN, (fam == 4 ? TL_IPV4_HLEN : TL_IPV6_HLEN) - 1,
-		};
+		const __u32 lens[] = { ETH_HLEN, ip_hlen(fam) - 1 };
 
 		for (i = 0; i < ARRAY_SIZE(lens); i++) {
 			syn(&p, &enc_l3, fam, SMTP);
