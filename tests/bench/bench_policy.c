@@ -28,10 +28,7 @@ static unsigned long long rng = 0x9E3779B97F4A7C15ULL;
 
 static __u64 rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return tl_xorshift(&rng);
 }
 
 static int load_floor(void)

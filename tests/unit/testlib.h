@@ -133,6 +133,17 @@ tl_bug(const char *fmt, ...)
 	abort();
 }
 
+/* ---- random numbers ---- */
+
+/* Marsaglia's xorshift64: the next number of the sequence in *s. */
+static inline __u64 tl_xorshift(unsigned long long *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
 /* ---- packet builder ---- */
 
 /*
