@@ -38,6 +38,7 @@
 
 #include "op25b.h"
 #include "op25b.skel.h"
+#include "testlib.h"
 #include "engine.h"
 #include "oracle.h"
 #include "gen.h"
@@ -943,29 +944,6 @@ static int check_hits(int mode)
 	return bad ? -1 : 0;
 }
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	if (level != LIBBPF_WARN)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-/* Not root or no BPF: a skip, except in CI where it is a failure. */
-static int skip(const char *why)
-{
-	const char *ci = getenv("CI");
-
-	if (ci && !strcmp(ci, "true")) {
-		printf("FAIL - environment: %s (CI=true: not skipping)\n", why);
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-	printf("skip - environment: %s\n", why);
-	printf("0 passed, 0 failed, 1 skipped\n");
-	return 0;
-}
-
 static int load_targets(char *why, size_t size)
 {
 	struct engine_fds fds;
@@ -1352,14 +1330,14 @@ int main(int argc, char **argv)
 	rng_state = seed;
 
 	if (geteuid() != 0)
-		return skip("not root");
-	libbpf_set_print(libbpf_quiet);
+		tl_cannot_run("not root");
+	libbpf_set_print(tl_libbpf_warn);
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0)
-		return skip("cannot count possible CPUs");
+		tl_cannot_run("cannot count possible CPUs");
 	if (load_targets(why, sizeof(why))) {
 		destroy_targets();
-		return skip(why);
+		tl_cannot_run(why);
 	}
 	if (setup_policy()) {
 		destroy_targets();

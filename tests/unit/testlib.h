@@ -119,6 +119,15 @@ static inline __attribute__((noreturn)) void tl_cannot_run(const char *why)
 	exit(tl_summary());
 }
 
+/* libbpf's own messages: its warnings, to stderr; nothing else. */
+static inline int tl_libbpf_warn(enum libbpf_print_level level,
+				 const char *fmt, va_list ap)
+{
+	if (level != LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
 static inline __attribute__((noreturn, format(printf, 1, 2))) void
 tl_bug(const char *fmt, ...)
 {
