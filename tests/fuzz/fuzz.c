@@ -478,14 +478,17 @@ static void fmt_rule(char *buf, size_t size, const struct parsed_rule *r)
 	snprintf(buf, size, "%s %s/%u", table_name(r->table), a, r->plen);
 }
 
-/* Every change goes to both datapaths' engines inside one transaction. */
-static int txn_begin(void)
+/*
+ * Every change goes to both datapaths' engines inside one transaction:
+ * op (engine_begin, engine_commit) on each, the first failure checked.
+ */
+static int txn_each(int (*op)(struct engine *), const char *name)
 {
 	int m;
 
 	for (m = 0; m < MODE_COUNT; m++) {
-		if (engine_begin(&targets[m].eng)) {
-			check(0, "%s engine_begin: %s", mode_name[m],
+		if (op(&targets[m].eng)) {
+			check(0, "%s %s: %s", mode_name[m], name,
 			      targets[m].eng.err);
 			return -1;
 		}
@@ -493,17 +496,15 @@ static int txn_begin(void)
 	return 0;
 }
 
+static int txn_begin(void)
+{
+	return txn_each(engine_begin, "engine_begin");
+}
+
 static int txn_commit(void)
 {
-	int m;
-
-	for (m = 0; m < MODE_COUNT; m++) {
-		if (engine_commit(&targets[m].eng)) {
-			check(0, "%s engine_commit: %s", mode_name[m],
-			      targets[m].eng.err);
-			return -1;
-		}
-	}
+	if (txn_each(engine_commit, "engine_commit"))
+		return -1;
 	publishes++;
 	return 0;
 }
