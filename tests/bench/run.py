@@ -154,6 +154,15 @@ def flood_part(build, quick):
         rows.append({"who": who, "sources": sources, "cpus": cpus,
                      "mpps": mpps, "traffic": traffic})
 
+    def by_counter(who, count, mode="none"):
+        """Blocked Mpps as another filter counts its drops (count()), for
+        one and spread sources on one and two CPUs."""
+        for sources in (1, spread):
+            for cpus in (1, 2):
+                c0 = count()
+                _, t = run(sources, cpus, mode)
+                add(who, sources, cpus, (count() - c0) / t / 1e6)
+
     def conf(lines):
         path = os.path.join(tempfile.gettempdir(), "op25b-flood-%d.conf" % os.getpid())
         with open(path, "w") as f:
@@ -248,12 +257,7 @@ def flood_part(build, quick):
                             return e["counter"]["packets"]
             return 0
 
-        for sources in (1, spread):
-            for cpus in (1, 2):
-                c0 = nft_count()
-                _, t = run(sources, cpus, "none")
-                add("nftables netdev ingress, interval set", sources, cpus,
-                    (nft_count() - c0) / t / 1e6)
+        by_counter("nftables netdev ingress, interval set", nft_count)
         subprocess.run(["ip", "netns", "exec", ns, "nft", "delete", "table",
                         "netdev", "op25b"], check=True)
         # iptables-nft: one rule a prefix in raw PREROUTING, as operators write it
@@ -273,12 +277,7 @@ def flood_part(build, quick):
                         n += int(f[0])
                 return n
 
-            for sources in (1, spread):
-                for cpus in (1, 2):
-                    c0 = ipt_count()
-                    _, t = run(sources, cpus, "none")
-                    add("iptables-nft, a rule per prefix", sources, cpus,
-                        (ipt_count() - c0) / t / 1e6)
+            by_counter("iptables-nft, a rule per prefix", ipt_count)
             subprocess.run(["ip", "netns", "exec", ns, "iptables", "-t", "raw",
                             "-F", "PREROUTING"], check=True)
         # xdp-filter: a port filter, no address ranges at all
@@ -299,12 +298,8 @@ def flood_part(build, quick):
                            check=True, capture_output=True)
             subprocess.run(xf + ["port", "25", "--mode", "dst", "--proto", "tcp"],
                            check=True, capture_output=True)
-            for sources in (1, spread):
-                for cpus in (1, 2):
-                    c0 = xf_drops()
-                    _, t = run(sources, cpus, "xdp")
-                    add("xdp-filter, port 25 (no ranges: every source)", sources,
-                        cpus, (xf_drops() - c0) / t / 1e6)
+            by_counter("xdp-filter, port 25 (no ranges: every source)",
+                       xf_drops, "xdp")
             subprocess.run(xf + ["unload", "fb"], capture_output=True)
     finally:
         shutil.rmtree(pin, ignore_errors=True)
