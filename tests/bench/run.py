@@ -79,44 +79,39 @@ def packet_part(build):
     return out.strip().splitlines()
 
 
-def policy_part(build, quick):
-    args = [os.path.join(build, "bench_policy")]
+def bench_policy_rows(build, tag, flags, quick, quick_flags):
+    """The fields of bench_policy's output lines that start with tag."""
+    args = [os.path.join(build, "bench_policy")] + flags
     if quick:
-        args += ["-n", "20000", "-r", "1", "-m", "10000"]
+        args += quick_flags
     rows = []
     for line in sh(args).splitlines():
         f = line.split()
-        if f[0] != "policy":
-            continue
-        rows.append({"family": f[1], "n": int(f[2]), "total": float(f[3]),
-                     "floor": float(f[4]), "cost": float(f[5]),
-                     "bytes": int(f[6])})
+        if f[0] == tag:
+            rows.append(f)
     return rows
+
+
+QUICK = ["-n", "20000", "-r", "1"]
+
+
+def policy_part(build, quick):
+    return [{"family": f[1], "n": int(f[2]), "total": float(f[3]),
+             "floor": float(f[4]), "cost": float(f[5]), "bytes": int(f[6])}
+            for f in bench_policy_rows(build, "policy", [], quick,
+                                       QUICK + ["-m", "10000"])]
 
 
 def yardstick_part(build, quick):
     """Dependent loads over arrays of growing size, the decision-cost method."""
-    args = [os.path.join(build, "bench_policy"), "-y"]
-    if quick:
-        args += ["-n", "20000", "-r", "1"]
-    rows = []
-    for line in sh(args).splitlines():
-        f = line.split()
-        if f[0] == "probe":
-            rows.append({"bytes": int(f[1]), "depth": int(f[2]),
-                         "cost": float(f[5])})
-    return rows
+    return [{"bytes": int(f[1]), "depth": int(f[2]), "cost": float(f[5])}
+            for f in bench_policy_rows(build, "probe", ["-y"], quick, QUICK)]
 
 
 def blocked_part(build, quick):
-    args = [os.path.join(build, "bench_policy"), "-b"]
-    if quick:
-        args += ["-n", "20000", "-r", "1"]
-    for line in sh(args).splitlines():
-        f = line.split()
-        if f[0] == "blocked":
-            return {"n": int(f[2]), "total": float(f[3]), "floor": float(f[4]),
-                    "cost": float(f[5])}
+    for f in bench_policy_rows(build, "blocked", ["-b"], quick, QUICK):
+        return {"n": int(f[2]), "total": float(f[3]), "floor": float(f[4]),
+                "cost": float(f[5])}
     return None
 
 
