@@ -1290,31 +1290,39 @@ static void final_checks(unsigned long n)
 	}
 }
 
+/* A number given to option what; false (and said) when it is not one. */
+static bool parse_number(const char *arg, const char *what,
+			 unsigned long long *v)
+{
+	char *end;
+
+	*v = strtoull(arg, &end, 0);
+	if (*end || !*arg) {
+		fprintf(stderr, "fuzz: bad %s '%s'\n", what, arg);
+		return false;
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long n = DEFAULT_PACKETS, i;
 	static struct gen g;
 	int every_packet = 0, opt, rc = 0, m;
-	char why[256], *end;
+	unsigned long long v;
+	char why[256];
 	double t0;
 
 	while ((opt = getopt(argc, argv, "n:s:cqh")) != -1) {
 		switch (opt) {
 		case 'n':
-			n = strtoul(optarg, &end, 0);
-			if (*end || !*optarg) {
-				fprintf(stderr, "fuzz: bad packet count '%s'\n",
-					optarg);
+			if (!parse_number(optarg, "packet count", &v))
 				return 2;
-			}
+			n = (unsigned long)v;
 			break;
 		case 's':
-			seed = strtoull(optarg, &end, 0);
-			if (*end || !*optarg) {
-				fprintf(stderr, "fuzz: bad seed '%s'\n",
-					optarg);
+			if (!parse_number(optarg, "seed", &seed))
 				return 2;
-			}
 			break;
 		case 'c':
 			every_packet = 1;
