@@ -98,12 +98,30 @@ static void tcp_case(struct bcase *c, const char *name, int prog,
 
 int main(void)
 {
+	/* each measured on both hooks */
+	static const struct {
+		const char *what;
+		int family;
+		const char *src;
+		__u16 dport;
+		bool encap;
+	} shapes[] = {
+		{ "IPv4 TCP 443 (not SMTP)", AF_INET, "10.1.2.3", 443, false },
+		{ "IPv6 TCP 443 (not SMTP)", AF_INET6, "2001:db8::1", 443, false },
+		{ "QinQ+PPPoE IPv4 TCP 443", AF_INET, "10.1.2.3", 443, true },
+		{ "IPv4 TCP 25, not subscriber", AF_INET, "172.16.0.1", 25, false },
+		{ "IPv4 TCP 25, blocked", AF_INET, "10.1.2.3", 25, false },
+	};
 	struct bcase cases[10];
 	struct op25b_bpf *skel;
 	struct engine eng;
 	double best[10], floor_best[2];
 	int floor_fd[2], fd[2];
 	int i, n = 0, r;
+
+	_Static_assert(2 * sizeof(shapes) / sizeof(shapes[0]) <=
+			       sizeof(cases) / sizeof(cases[0]),
+		       "every shape on both hooks fits in cases");
 
 	libbpf_set_print(NULL);
 	skel = op25b_bpf__open_and_load();
@@ -126,24 +144,15 @@ int main(void)
 	for (r = 0; r < 2; r++) {
 		const char *hook = r ? "tc " : "xdp";
 		static char names[10][64];
+		size_t k;
 
-		snprintf(names[n], 64, "%s IPv4 TCP 443 (not SMTP)", hook);
-		tcp_case(&cases[n], names[n], r, AF_INET, "10.1.2.3", 443, false);
-		n++;
-		snprintf(names[n], 64, "%s IPv6 TCP 443 (not SMTP)", hook);
-		tcp_case(&cases[n], names[n], r, AF_INET6, "2001:db8::1", 443,
-			 false);
-		n++;
-		snprintf(names[n], 64, "%s QinQ+PPPoE IPv4 TCP 443", hook);
-		tcp_case(&cases[n], names[n], r, AF_INET, "10.1.2.3", 443, true);
-		n++;
-		snprintf(names[n], 64, "%s IPv4 TCP 25, not subscriber", hook);
-		tcp_case(&cases[n], names[n], r, AF_INET, "172.16.0.1", 25,
-			 false);
-		n++;
-		snprintf(names[n], 64, "%s IPv4 TCP 25, blocked", hook);
-		tcp_case(&cases[n], names[n], r, AF_INET, "10.1.2.3", 25, false);
-		n++;
+		for (k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+			snprintf(names[n], 64, "%s %s", hook, shapes[k].what);
+			tcp_case(&cases[n], names[n], r, shapes[k].family,
+				 shapes[k].src, shapes[k].dport,
+				 shapes[k].encap);
+			n++;
+		}
 	}
 
 	floor_best[0] = floor_best[1] = 1e18;

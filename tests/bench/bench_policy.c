@@ -28,10 +28,7 @@ static unsigned long long rng = 0x9E3779B97F4A7C15ULL;
 
 static __u64 rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return tl_xorshift(&rng);
 }
 
 static int load_floor(void)
@@ -153,6 +150,26 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * Median ns per packet of prog and of the floor over rounds (at most 16),
+ * the two run in turns on the same packets.
+ */
+static void measure(int prog_fd, int floor_fd, struct pkt *pk, int npkt,
+		    int rounds, double *ns, double *floor_ns)
+{
+	double t[16], fl[16];
+	int r;
+
+	for (r = 0; r < rounds; r++) {
+		fl[r] = run_all(floor_fd, pk, npkt);
+		t[r] = run_all(prog_fd, pk, npkt);
+	}
+	qsort(t, rounds, sizeof(t[0]), cmp_double);
+	qsort(fl, rounds, sizeof(fl[0]), cmp_double);
+	*ns = t[rounds / 2];
+	*floor_ns = fl[rounds / 2];
+}
+
 static void bench_size(int family, __u32 n, int npkt, int rounds, int floor_fd,
 		       bool blocked)
 {
@@ -162,7 +179,7 @@ static void bench_size(int family, __u32 n, int npkt, int rounds, int floor_fd,
 	struct op25b_bpf *s;
 	struct engine e;
 	struct pkt *pk;
-	double t[16], fl[16];
+	double ns, floor_ns;
 	enum engine_change ch;
 	char sa[64], da[64];
 	__u8 a[16];
@@ -207,15 +224,11 @@ static void bench_size(int family, __u32 n, int npkt, int rounds, int floor_fd,
 		pkt_tcp(&pk[r], 40000 + r % 20000, 25, 0x02);
 		pkt_done(&pk[r]);
 	}
-	for (r = 0; r < rounds; r++) {
-		fl[r] = run_all(floor_fd, pk, npkt);
-		t[r] = run_all(bpf_program__fd(s->progs.op25b_xdp), pk, npkt);
-	}
-	qsort(t, rounds, sizeof(t[0]), cmp_double);
-	qsort(fl, rounds, sizeof(fl[0]), cmp_double);
+	measure(bpf_program__fd(s->progs.op25b_xdp), floor_fd, pk, npkt, rounds,
+		&ns, &floor_ns);
 	printf("%s %s %u %.1f %.1f %.1f %llu\n", blocked ? "blocked" : "policy",
-	       family == AF_INET ? "ipv4" : "ipv6", n, t[rounds / 2],
-	       fl[rounds / 2], t[rounds / 2] - fl[rounds / 2], policy_bytes(s));
+	       family == AF_INET ? "ipv4" : "ipv6", n, ns, floor_ns,
+	       ns - floor_ns, policy_bytes(s));
 	fflush(stdout);
 	engine_close(&e);
 	op25b_bpf__destroy(s);
@@ -233,7 +246,7 @@ static void bench_probe(__u32 entries, __u32 depth, int npkt, int rounds,
 			int floor_fd)
 {
 	struct probe_bpf *s = probe_bpf__open();
-	double t[16], fl[16];
+	double ns, floor_ns;
 	struct pkt *pk;
 	char sa[32];
 	__u32 *mem, i, src;
@@ -266,14 +279,10 @@ static void bench_probe(__u32 entries, __u32 depth, int npkt, int rounds,
 		pkt_tcp(&pk[r], 40000 + r % 20000, 25, 0x02);
 		pkt_done(&pk[r]);
 	}
-	for (r = 0; r < rounds; r++) {
-		fl[r] = run_all(floor_fd, pk, npkt);
-		t[r] = run_all(bpf_program__fd(s->progs.probe), pk, npkt);
-	}
-	qsort(t, rounds, sizeof(t[0]), cmp_double);
-	qsort(fl, rounds, sizeof(fl[0]), cmp_double);
+	measure(bpf_program__fd(s->progs.probe), floor_fd, pk, npkt, rounds, &ns,
+		&floor_ns);
 	printf("probe %llu %u %.1f %.1f %.1f\n", (unsigned long long)entries * 4,
-	       depth, t[rounds / 2], fl[rounds / 2], t[rounds / 2] - fl[rounds / 2]);
+	       depth, ns, floor_ns, ns - floor_ns);
 	fflush(stdout);
 	munmap(mem, (size_t)entries * 4);
 	probe_bpf__destroy(s);

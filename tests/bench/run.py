@@ -79,44 +79,39 @@ def packet_part(build):
     return out.strip().splitlines()
 
 
-def policy_part(build, quick):
-    args = [os.path.join(build, "bench_policy")]
+def bench_policy_rows(build, tag, flags, quick, quick_flags):
+    """The fields of bench_policy's output lines that start with tag."""
+    args = [os.path.join(build, "bench_policy")] + flags
     if quick:
-        args += ["-n", "20000", "-r", "1", "-m", "10000"]
+        args += quick_flags
     rows = []
     for line in sh(args).splitlines():
         f = line.split()
-        if f[0] != "policy":
-            continue
-        rows.append({"family": f[1], "n": int(f[2]), "total": float(f[3]),
-                     "floor": float(f[4]), "cost": float(f[5]),
-                     "bytes": int(f[6])})
+        if f[0] == tag:
+            rows.append(f)
     return rows
+
+
+QUICK = ["-n", "20000", "-r", "1"]
+
+
+def policy_part(build, quick):
+    return [{"family": f[1], "n": int(f[2]), "total": float(f[3]),
+             "floor": float(f[4]), "cost": float(f[5]), "bytes": int(f[6])}
+            for f in bench_policy_rows(build, "policy", [], quick,
+                                       QUICK + ["-m", "10000"])]
 
 
 def yardstick_part(build, quick):
     """Dependent loads over arrays of growing size, the decision-cost method."""
-    args = [os.path.join(build, "bench_policy"), "-y"]
-    if quick:
-        args += ["-n", "20000", "-r", "1"]
-    rows = []
-    for line in sh(args).splitlines():
-        f = line.split()
-        if f[0] == "probe":
-            rows.append({"bytes": int(f[1]), "depth": int(f[2]),
-                         "cost": float(f[5])})
-    return rows
+    return [{"bytes": int(f[1]), "depth": int(f[2]), "cost": float(f[5])}
+            for f in bench_policy_rows(build, "probe", ["-y"], quick, QUICK)]
 
 
 def blocked_part(build, quick):
-    args = [os.path.join(build, "bench_policy"), "-b"]
-    if quick:
-        args += ["-n", "20000", "-r", "1"]
-    for line in sh(args).splitlines():
-        f = line.split()
-        if f[0] == "blocked":
-            return {"n": int(f[2]), "total": float(f[3]), "floor": float(f[4]),
-                    "cost": float(f[5])}
+    for f in bench_policy_rows(build, "blocked", ["-b"], quick, QUICK):
+        return {"n": int(f[2]), "total": float(f[3]), "floor": float(f[4]),
+                "cost": float(f[5])}
     return None
 
 
@@ -159,6 +154,15 @@ def flood_part(build, quick):
     def add(who, sources, cpus, mpps, traffic="blocked"):
         rows.append({"who": who, "sources": sources, "cpus": cpus,
                      "mpps": mpps, "traffic": traffic})
+
+    def by_counter(who, count, mode="none"):
+        """Blocked Mpps as another filter counts its drops (count()), for
+        one and spread sources on one and two CPUs."""
+        for sources in (1, spread):
+            for cpus in (1, 2):
+                c0 = count()
+                _, t = run(sources, cpus, mode)
+                add(who, sources, cpus, (count() - c0) / t / 1e6)
 
     def conf(lines):
         path = os.path.join(tempfile.gettempdir(), "op25b-flood-%d.conf" % os.getpid())
@@ -262,12 +266,7 @@ def flood_part(build, quick):
                             return e["counter"]["packets"]
             return 0
 
-        for sources in (1, spread):
-            for cpus in (1, 2):
-                c0 = nft_count()
-                _, t = run(sources, cpus, "none")
-                add(NFT, sources, cpus,
-                    (nft_count() - c0) / t / 1e6)
+        by_counter(NFT, nft_count)
         subprocess.run(["ip", "netns", "exec", ns, "nft", "delete", "table",
                         "netdev", "op25b"], check=True)
         # iptables-nft: one rule a prefix in raw PREROUTING, as operators write it
@@ -287,12 +286,7 @@ def flood_part(build, quick):
                         n += int(f[0])
                 return n
 
-            for sources in (1, spread):
-                for cpus in (1, 2):
-                    c0 = ipt_count()
-                    _, t = run(sources, cpus, "none")
-                    add("iptables-nft, a rule per prefix", sources, cpus,
-                        (ipt_count() - c0) / t / 1e6)
+            by_counter("iptables-nft, a rule per prefix", ipt_count)
             subprocess.run(["ip", "netns", "exec", ns, "iptables", "-t", "raw",
                             "-F", "PREROUTING"], check=True)
         # xdp-filter: a port filter, no address ranges at all
@@ -313,12 +307,8 @@ def flood_part(build, quick):
                            check=True, capture_output=True)
             subprocess.run(xf + ["port", "25", "--mode", "dst", "--proto", "tcp"],
                            check=True, capture_output=True)
-            for sources in (1, spread):
-                for cpus in (1, 2):
-                    c0 = xf_drops()
-                    _, t = run(sources, cpus, "xdp")
-                    add("xdp-filter, port 25 (no ranges: every source)", sources,
-                        cpus, (xf_drops() - c0) / t / 1e6)
+            by_counter("xdp-filter, port 25 (no ranges: every source)",
+                       xf_drops, "xdp")
             subprocess.run(xf + ["unload", "fb"], capture_output=True)
     finally:
         shutil.rmtree(pin, ignore_errors=True)

@@ -38,6 +38,7 @@
 
 #include "op25b.h"
 #include "op25b.skel.h"
+#include "testlib.h"
 #include "engine.h"
 #include "oracle.h"
 #include "gen.h"
@@ -477,14 +478,17 @@ static void fmt_rule(char *buf, size_t size, const struct parsed_rule *r)
 	snprintf(buf, size, "%s %s/%u", table_name(r->table), a, r->plen);
 }
 
-/* Every change goes to both datapaths' engines inside one transaction. */
-static int txn_begin(void)
+/*
+ * Every change goes to both datapaths' engines inside one transaction:
+ * op (engine_begin, engine_commit) on each, the first failure checked.
+ */
+static int txn_each(int (*op)(struct engine *), const char *name)
 {
 	int m;
 
 	for (m = 0; m < MODE_COUNT; m++) {
-		if (engine_begin(&targets[m].eng)) {
-			check(0, "%s engine_begin: %s", mode_name[m],
+		if (op(&targets[m].eng)) {
+			check(0, "%s %s: %s", mode_name[m], name,
 			      targets[m].eng.err);
 			return -1;
 		}
@@ -492,17 +496,15 @@ static int txn_begin(void)
 	return 0;
 }
 
+static int txn_begin(void)
+{
+	return txn_each(engine_begin, "engine_begin");
+}
+
 static int txn_commit(void)
 {
-	int m;
-
-	for (m = 0; m < MODE_COUNT; m++) {
-		if (engine_commit(&targets[m].eng)) {
-			check(0, "%s engine_commit: %s", mode_name[m],
-			      targets[m].eng.err);
-			return -1;
-		}
-	}
+	if (txn_each(engine_commit, "engine_commit"))
+		return -1;
 	publishes++;
 	return 0;
 }
@@ -943,29 +945,6 @@ static int check_hits(int mode)
 	return bad ? -1 : 0;
 }
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	if (level != LIBBPF_WARN)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-/* Not root or no BPF: a skip, except in CI where it is a failure. */
-static int skip(const char *why)
-{
-	const char *ci = getenv("CI");
-
-	if (ci && !strcmp(ci, "true")) {
-		printf("FAIL - environment: %s (CI=true: not skipping)\n", why);
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-	printf("skip - environment: %s\n", why);
-	printf("0 passed, 0 failed, 1 skipped\n");
-	return 0;
-}
-
 static int load_targets(char *why, size_t size)
 {
 	struct engine_fds fds;
@@ -1311,31 +1290,39 @@ static void final_checks(unsigned long n)
 	}
 }
 
+/* A number given to option what; false (and said) when it is not one. */
+static bool parse_number(const char *arg, const char *what,
+			 unsigned long long *v)
+{
+	char *end;
+
+	*v = strtoull(arg, &end, 0);
+	if (*end || !*arg) {
+		fprintf(stderr, "fuzz: bad %s '%s'\n", what, arg);
+		return false;
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long n = DEFAULT_PACKETS, i;
 	static struct gen g;
 	int every_packet = 0, opt, rc = 0, m;
-	char why[256], *end;
+	unsigned long long v;
+	char why[256];
 	double t0;
 
 	while ((opt = getopt(argc, argv, "n:s:cqh")) != -1) {
 		switch (opt) {
 		case 'n':
-			n = strtoul(optarg, &end, 0);
-			if (*end || !*optarg) {
-				fprintf(stderr, "fuzz: bad packet count '%s'\n",
-					optarg);
+			if (!parse_number(optarg, "packet count", &v))
 				return 2;
-			}
+			n = (unsigned long)v;
 			break;
 		case 's':
-			seed = strtoull(optarg, &end, 0);
-			if (*end || !*optarg) {
-				fprintf(stderr, "fuzz: bad seed '%s'\n",
-					optarg);
+			if (!parse_number(optarg, "seed", &seed))
 				return 2;
-			}
 			break;
 		case 'c':
 			every_packet = 1;
@@ -1352,14 +1339,14 @@ int main(int argc, char **argv)
 	rng_state = seed;
 
 	if (geteuid() != 0)
-		return skip("not root");
-	libbpf_set_print(libbpf_quiet);
+		tl_cannot_run("not root");
+	libbpf_set_print(tl_libbpf_warn);
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0)
-		return skip("cannot count possible CPUs");
+		tl_cannot_run("cannot count possible CPUs");
 	if (load_targets(why, sizeof(why))) {
 		destroy_targets();
-		return skip(why);
+		tl_cannot_run(why);
 	}
 	if (setup_policy()) {
 		destroy_targets();

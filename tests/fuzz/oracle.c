@@ -631,47 +631,35 @@ bool oracle_rst(const struct oracle_policy *p, const struct oracle_result *r,
 void oracle_count(const struct oracle_result *r, bool answered,
 		  struct op25b_stats *s)
 {
-	switch (r->cls) {
-	case OP25B_C_SMTP:
-		s->smtp++;
-		break;
-	case OP25B_C_EVASION:
-		s->evasion++;
-		break;
-	case OP25B_C_UNDECIDABLE:
-		s->undecidable++;
-		break;
-	case OP25B_C_MALFORMED:
-		s->malformed++;
-		break;
-	default:
+	/* the counter of each class, then of each judgement; NULL: none */
+	__u64 *const by_class[] = {
+		[OP25B_C_SMTP] = &s->smtp,
+		[OP25B_C_EVASION] = &s->evasion,
+		[OP25B_C_UNDECIDABLE] = &s->undecidable,
+		[OP25B_C_MALFORMED] = &s->malformed,
+	};
+	__u64 *const by_judgement[ORACLE_J_COUNT] = {
+		[ORACLE_J_NOT_SUBSCRIBER] = &s->not_subscriber,
+		[ORACLE_J_EXEMPT] = &s->exempt,
+		[ORACLE_J_RELAY] = &s->relay,
+		[ORACLE_J_BLOCKED] = &s->blocked,
+		[ORACLE_J_MONITORED] = &s->monitored,
+		[ORACLE_J_LIMIT_PASSED] = &s->limit_passed,
+	};
+
+	if (r->cls < 0 || r->cls > OP25B_C_MALFORMED || !by_class[r->cls])
 		return;
-	}
-	switch (r->judgement) {
-	case ORACLE_J_NOT_SUBSCRIBER:
-		s->not_subscriber++;
-		break;
-	case ORACLE_J_EXEMPT:
-		s->exempt++;
-		break;
-	case ORACLE_J_RELAY:
-		s->relay++;
-		break;
-	case ORACLE_J_BLOCKED:
-		s->blocked++;
+	++*by_class[r->cls];
+	if (r->judgement >= 0 && r->judgement < ORACLE_J_COUNT &&
+	    by_judgement[r->judgement])
+		++*by_judgement[r->judgement];
+	if (r->judgement == ORACLE_J_BLOCKED) {
 		if (answered)
 			s->rejected++;
 		if (r->limited == ORACLE_L_EXCEEDED)
 			s->limit_exceeded++;
 		else if (r->limited == ORACLE_L_QUARANTINED)
 			s->quarantined++;
-		break;
-	case ORACLE_J_MONITORED:
-		s->monitored++;
-		break;
-	case ORACLE_J_LIMIT_PASSED:
-		s->limit_passed++;
-		break;
 	}
 	s->quarantines += r->quarantines;
 }

@@ -34,8 +34,10 @@ static void abi_addr(int fam, const char *s, __u8 out[16])
 static bool run_once(const struct prog *pr, const struct pkt *p,
 		     const char *label, __u32 *ret)
 {
-	int err = tl_run(pr->fd, p, ret);
+	int err;
 
+	*ret = 0;
+	err = tl_run(pr->fd, p, ret);
 	if (err)
 		return tl_check(false, label, "test_run failed: %s",
 				strerror(-err));
@@ -50,18 +52,40 @@ static bool offender_get(const struct dp *dp, const struct pkt *p, int fam,
 	return offender_lookup(dp, &k, o);
 }
 
+/*
+ * What one run left: its verdict, the counters either side, the events
+ * and the source's offender entry.
+ */
+struct trace {
+	__u32 ret;
+	struct snap before, after;
+	int nev;
+	bool have;
+	struct op25b_offender o;
+};
+
+/* Run p once through pr between two snapshots; false if the run failed. */
+static bool run_traced(struct dp *dp, const struct prog *pr,
+		       const struct pkt *p, int fam, const char *label,
+		       struct trace *t)
+{
+	snapshot(dp, &t->before);
+	if (!run_once(pr, p, label, &t->ret))
+		return false;
+	snapshot(dp, &t->after);
+	t->nev = events_drain(dp);
+	t->have = offender_get(dp, p, fam, &t->o);
+	return true;
+}
+
 /* A blocked packet, then the same source again at once. */
 static void events_blocked(struct dp *dp, const struct prog *pr, int fam)
 {
 	__u8 src[16], dst[16];
-	struct op25b_offender o, o2;
 	const struct op25b_event *ev = &dp->sink.ev[0];
-	struct snap before, after;
 	char base[128], l[256];
+	struct trace t, t2;
 	struct pkt p;
-	__u32 ret;
-	bool have;
-	int nev;
 
 	snprintf(base, sizeof(base), "events [%s %s]: ipv%d qinq pppoe",
 		 dp->name, pr->name, fam);
@@ -70,37 +94,35 @@ static void events_blocked(struct dp *dp, const struct prog *pr, int fam)
 	abi_addr(fam, outside(fam), dst);
 
 	records_clear(dp);
-	snapshot(dp, &before);
-	if (!run_once(pr, &p, base, &ret))
+	if (!run_traced(dp, pr, &p, fam, base, &t))
 		return;
-	snapshot(dp, &after);
-	nev = events_drain(dp);
-	have = offender_get(dp, &p, fam, &o);
 
 	snprintf(l, sizeof(l), "%s: dropped", base);
-	tl_check(ret == pr->drop, l, "returned %d", (int)ret);
+	tl_check(t.ret == pr->drop, l, "returned %d", (int)t.ret);
 	snprintf(l, sizeof(l),
 		 "%s: offender blocked 1, first == last seen, last destination",
 		 base);
-	tl_check(have && o.blocked == 1 && o.monitored == 0 &&
-			 o.first_ns > 0 && o.first_ns == o.last_ns &&
-			 o.last_event_ns == o.last_ns &&
-			 !memcmp(o.last_daddr, dst, 16) &&
-			 o.last_dport == SMTP && o.last_ifindex == lo_ifindex,
+	tl_check(t.have && t.o.blocked == 1 && t.o.monitored == 0 &&
+			 t.o.first_ns > 0 && t.o.first_ns == t.o.last_ns &&
+			 t.o.last_event_ns == t.o.last_ns &&
+			 !memcmp(t.o.last_daddr, dst, 16) &&
+			 t.o.last_dport == SMTP &&
+			 t.o.last_ifindex == lo_ifindex,
 		 l,
 		 "entry %s, blocked %llu monitored %llu first %llu last %llu dport %u ifindex %u",
-		 have ? "found" : "missing", (unsigned long long)o.blocked,
-		 (unsigned long long)o.monitored,
-		 (unsigned long long)o.first_ns,
-		 (unsigned long long)o.last_ns, o.last_dport, o.last_ifindex);
+		 t.have ? "found" : "missing", (unsigned long long)t.o.blocked,
+		 (unsigned long long)t.o.monitored,
+		 (unsigned long long)t.o.first_ns,
+		 (unsigned long long)t.o.last_ns, t.o.last_dport,
+		 t.o.last_ifindex);
 	snprintf(l, sizeof(l), "%s: one event of the ABI's size", base);
-	tl_check(nev == 1 && dp->sink.size[0] == sizeof(struct op25b_event),
-		 l, "saw %d event(s), the first %zu bytes", nev,
-		 nev ? dp->sink.size[0] : 0);
+	tl_check(t.nev == 1 && dp->sink.size[0] == sizeof(struct op25b_event),
+		 l, "saw %d event(s), the first %zu bytes", t.nev,
+		 t.nev ? dp->sink.size[0] : 0);
 	snprintf(l, sizeof(l),
 		 "%s: event time, interface, class, action, vlan %d.%d, pppoe 0x%04x, ports, addresses",
 		 base, EV_OUTER_VID, EV_INNER_VID, EV_SID);
-	tl_check(nev == 1 && ev->ts_ns == o.last_ns &&
+	tl_check(t.nev == 1 && ev->ts_ns == t.o.last_ns &&
 			 ev->ifindex == lo_ifindex && ev->family == fam &&
 			 ev->cls == OP25B_C_SMTP &&
 			 ev->action == OP25B_ACT_DROP && ev->nvlan == 2 &&
@@ -111,55 +133,47 @@ static void events_blocked(struct dp *dp, const struct prog *pr, int fam)
 			 !memcmp(ev->daddr, dst, 16),
 		 l,
 		 "ts %llu (entry %llu) ifindex %u family %u class %u action %u nvlan %u vlan %u.%u pppoe %u sid 0x%x ports %u->%u",
-		 (unsigned long long)ev->ts_ns, (unsigned long long)o.last_ns,
+		 (unsigned long long)ev->ts_ns, (unsigned long long)t.o.last_ns,
 		 ev->ifindex, ev->family, ev->cls, ev->action, ev->nvlan,
 		 ev->vlan[0], ev->vlan[1], ev->pppoe, ev->pppoe_sid,
 		 ev->sport, ev->dport);
 	snprintf(l, sizeof(l), "%s: nothing suppressed, nothing lost", base);
-	tl_check(after.st[ST_events_suppressed] ==
-				 before.st[ST_events_suppressed] &&
-			 after.st[ST_events_lost] == before.st[ST_events_lost],
+	tl_check(!moved(&t.before, &t.after, ST_events_suppressed) &&
+			 !moved(&t.before, &t.after, ST_events_lost),
 		 l, "suppressed +%llu, lost +%llu",
-		 (unsigned long long)(after.st[ST_events_suppressed] -
-				      before.st[ST_events_suppressed]),
-		 (unsigned long long)(after.st[ST_events_lost] -
-				      before.st[ST_events_lost]));
+		 moved(&t.before, &t.after, ST_events_suppressed),
+		 moved(&t.before, &t.after, ST_events_lost));
 
 	/* within OP25B_EVENT_INTERVAL_NS of the first: counted, no event */
 	snprintf(base, sizeof(base), "events [%s %s]: ipv%d again at once",
 		 dp->name, pr->name, fam);
-	snapshot(dp, &before);
-	if (!run_once(pr, &p, base, &ret))
+	if (!run_traced(dp, pr, &p, fam, base, &t2))
 		return;
-	snapshot(dp, &after);
-	nev = events_drain(dp);
-	have = offender_get(dp, &p, fam, &o2);
 	snprintf(l, sizeof(l),
 		 "%s: dropped, no event, events_suppressed +1, blocked +1",
 		 base);
-	tl_check(ret == pr->drop && nev == 0 &&
-			 after.st[ST_events_suppressed] -
-					 before.st[ST_events_suppressed] == 1 &&
-			 after.st[ST_events_lost] == before.st[ST_events_lost] &&
-			 after.st[ST_blocked] - before.st[ST_blocked] == 1,
+	tl_check(t2.ret == pr->drop && t2.nev == 0 &&
+			 moved(&t2.before, &t2.after,
+			       ST_events_suppressed) == 1 &&
+			 !moved(&t2.before, &t2.after, ST_events_lost) &&
+			 moved(&t2.before, &t2.after, ST_blocked) == 1,
 		 l, "returned %d, %d event(s), suppressed +%llu, blocked +%llu",
-		 (int)ret, nev,
-		 (unsigned long long)(after.st[ST_events_suppressed] -
-				      before.st[ST_events_suppressed]),
-		 (unsigned long long)(after.st[ST_blocked] -
-				      before.st[ST_blocked]));
+		 (int)t2.ret, t2.nev,
+		 moved(&t2.before, &t2.after, ST_events_suppressed),
+		 moved(&t2.before, &t2.after, ST_blocked));
 	snprintf(l, sizeof(l),
 		 "%s: offender blocked 2, first seen kept, last seen on",
 		 base);
-	tl_check(have && o2.blocked == 2 && o2.first_ns == o.first_ns &&
-			 o2.last_ns >= o.last_ns &&
-			 o2.last_event_ns == o.last_event_ns,
+	tl_check(t2.have && t2.o.blocked == 2 &&
+			 t2.o.first_ns == t.o.first_ns &&
+			 t2.o.last_ns >= t.o.last_ns &&
+			 t2.o.last_event_ns == t.o.last_event_ns,
 		 l, "entry %s, blocked %llu first %llu->%llu last %llu->%llu",
-		 have ? "found" : "missing", (unsigned long long)o2.blocked,
-		 (unsigned long long)o.first_ns,
-		 (unsigned long long)o2.first_ns,
-		 (unsigned long long)o.last_ns,
-		 (unsigned long long)o2.last_ns);
+		 t2.have ? "found" : "missing", (unsigned long long)t2.o.blocked,
+		 (unsigned long long)t.o.first_ns,
+		 (unsigned long long)t2.o.first_ns,
+		 (unsigned long long)t.o.last_ns,
+		 (unsigned long long)t2.o.last_ns);
 }
 
 /* Action monitor and action reject: the event says what was done. */
@@ -274,13 +288,11 @@ static void test_flood(struct dp *dp)
 	snprintf(l, sizeof(l), "flood [%s]: %d sources, events stop at the budget",
 		 dp->name, OP25B_EVENTS_PER_SEC + 500);
 	tl_check(nev == OP25B_EVENTS_PER_SEC &&
-		 after.st[ST_events_suppressed] - before.st[ST_events_suppressed] == 500 &&
-		 after.st[ST_events_lost] == before.st[ST_events_lost],
+		 moved(&before, &after, ST_events_suppressed) == 500 &&
+		 !moved(&before, &after, ST_events_lost),
 		 l, "%d events, %llu suppressed, %llu lost", nev,
-		 (unsigned long long)(after.st[ST_events_suppressed] -
-				      before.st[ST_events_suppressed]),
-		 (unsigned long long)(after.st[ST_events_lost] -
-				      before.st[ST_events_lost]));
+		 moved(&before, &after, ST_events_suppressed),
+		 moved(&before, &after, ST_events_lost));
 
 	/* a heavy source, then light ones landing on its slot */
 	records_clear(dp);
@@ -360,13 +372,11 @@ static void sampling_case(struct dp *dp, __u32 n)
 	snprintf(l, sizeof(l),
 		 "sampling [%s]: %u blocked from one source: blocked +%u exactly, one event",
 		 dp->name, n, n);
-	tl_check(after.st[ST_blocked] - before.st[ST_blocked] == n && nev == 1 &&
-		 after.st[ST_events_suppressed] -
-			 before.st[ST_events_suppressed] == n - 1,
+	tl_check(moved(&before, &after, ST_blocked) == n && nev == 1 &&
+		 moved(&before, &after, ST_events_suppressed) == n - 1,
 		 l, "blocked +%llu, %d event(s), suppressed +%llu",
-		 (unsigned long long)(after.st[ST_blocked] - before.st[ST_blocked]),
-		 nev, (unsigned long long)(after.st[ST_events_suppressed] -
-					   before.st[ST_events_suppressed]));
+		 moved(&before, &after, ST_blocked),
+		 nev, moved(&before, &after, ST_events_suppressed));
 	if (est)
 		snprintf(l, sizeof(l),
 			 "sampling [%s]: %u from one source: offender ~%u (within %.0f), marked estimated",

@@ -30,6 +30,12 @@
 #define ALT_SMTP	2525
 #define PORT_MAX	65535
 
+/* A value and what labels call it: a protocol, a type, an action. */
+struct named {
+	const char *name;
+	__u32 v;
+};
+
 /* ---- counters ---- */
 
 #define STAT_FIELDS(X)							\
@@ -262,6 +268,13 @@ struct snap {
 	__u64 hits[R_COUNT];
 };
 
+/* How far counter f moved from snapshot a to snapshot b. */
+static unsigned long long moved(const struct snap *a, const struct snap *b,
+				enum stat_id f)
+{
+	return b->st[f] - a->st[f];
+}
+
 struct expect {
 	enum verdict verdict;
 	__u32 stats;		/* counters that move by exactly one */
@@ -270,6 +283,12 @@ struct expect {
 
 static int ncpus;
 static __u32 lo_ifindex;	/* test_run's device, in every program */
+
+/* The fixed IP header of a family: no options, no extension headers. */
+static __u32 ip_hlen(int family)
+{
+	return family == 4 ? TL_IPV4_HLEN : TL_IPV6_HLEN;
+}
 
 static int rule_family(const struct rule *r)
 {
@@ -998,12 +1017,22 @@ static void passed(struct dp *dp, const char *label,
 {
 	struct expect e = { .verdict = V_PASS };
 	struct pkt q = *p;
-	__u32 need = p->family == 4 ? TL_IPV4_HLEN : TL_IPV6_HLEN;
+	__u32 need = ip_hlen(p->family);
 
 	if (p->l3 != TL_NONE && p->l3 + need <= p->len)
 		pkt_set_addrs(&q, p->family == 4 ? DENIED4 : DENIED6,
 			      p->family == 4 ? OUT4 : OUT6);
 	run_case(dp, label, &q, e);
+}
+
+/* A shape judged as cls under the four outcomes, or, cls TL_NONE, passed. */
+static void outcome(struct dp *dp, const char *label, const struct pkt *p,
+		    int cls)
+{
+	if (cls == TL_NONE)
+		passed(dp, label, p);
+	else
+		judged(dp, label, p, cls);
 }
 
 /* The action and the ports are part of the snapshot: each a publish. */
@@ -1087,5 +1116,22 @@ static void syn(struct pkt *p, const struct encap *enc, int family,
 }
 
 static const int families[] = { 4, 6 };
+
+/* A SYN to port 25 whose version nibble is none of its family's: malformed. */
+static void bad_versions(struct dp *dp, const struct encap *e, int family,
+			 const __u8 *versions, size_t n)
+{
+	char l[256];
+	struct pkt p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		syn(&p, e, family, SMTP);
+		pkt_set_version(&p, versions[i]);
+		snprintf(l, sizeof(l), "ipv%d: %s version %u is malformed",
+			 family, e->name, versions[i]);
+		judged(dp, l, &p, ST_malformed);
+	}
+}
 
 #endif /* OP25B_DP_HARNESS_H */

@@ -32,19 +32,29 @@ static void v4_frag(struct pkt *p, const struct encap *e, __u16 flags,
 static void test_ipv4_header(struct dp *dp, const struct encap *e)
 {
 	static const __u8 versions[] = { 0, 5, 6, 15 };
+	/* a SYN whose total length is not its datagram's: malformed */
+	static const struct {
+		const char *what;
+		bool past_frame;	/* len is added to what the frame holds */
+		int len;
+	} tot_lens[] = {
+		{ "total length 19 < ihl*4", false, TL_IPV4_HLEN - 1 },
+		{ "total length 0", false, 0 },
+		{ "total length one over the packet", true, 1 },
+		{ "total length 65535", false, 0xffff },
+		/* link padding aside: a TCP header the frame holds but the
+		 * datagram does not */
+		{ "total length ends 1 byte short of the tcp header", false,
+		  TL_IPV4_HLEN + TL_TCP_HLEN - 1 },
+	};
 	char l[256];
 	struct pkt p;
-	__u8 ihl;
 	size_t i;
+	__u8 ihl;
 
 	/* on an L3 device the version nibble itself picks the parser */
-	for (i = 0; !e->l3 && i < ARRAY_SIZE(versions); i++) {
-		syn(&p, e, 4, SMTP);
-		pkt_set_version(&p, versions[i]);
-		snprintf(l, sizeof(l), "ipv4: %s version %u is malformed",
-			 e->name, versions[i]);
-		judged(dp, l, &p, ST_malformed);
-	}
+	if (!e->l3)
+		bad_versions(dp, e, 4, versions, ARRAY_SIZE(versions));
 	for (ihl = 0; ihl < 5; ihl++) {
 		syn(&p, e, 4, SMTP);
 		pkt_put8(&p, p.l3, IPVERSION << 4 | ihl);
@@ -58,15 +68,15 @@ static void test_ipv4_header(struct dp *dp, const struct encap *e)
 	snprintf(l, sizeof(l), "ipv4: %s udp with ihl 4 is malformed", e->name);
 	judged(dp, l, &p, ST_malformed);
 
-	syn(&p, e, 4, SMTP);
-	pkt_put16(&p, p.l3 + 2, TL_IPV4_HLEN - 1);
-	snprintf(l, sizeof(l), "ipv4: %s total length 19 < ihl*4 is malformed",
-		 e->name);
-	judged(dp, l, &p, ST_malformed);
-	syn(&p, e, 4, SMTP);
-	pkt_put16(&p, p.l3 + 2, 0);
-	snprintf(l, sizeof(l), "ipv4: %s total length 0 is malformed", e->name);
-	judged(dp, l, &p, ST_malformed);
+	for (i = 0; i < ARRAY_SIZE(tot_lens); i++) {
+		syn(&p, e, 4, SMTP);
+		pkt_put16(&p, p.l3 + 2,
+			  tot_lens[i].len +
+				  (tot_lens[i].past_frame ? p.len - p.l3 : 0));
+		snprintf(l, sizeof(l), "ipv4: %s %s is malformed", e->name,
+			 tot_lens[i].what);
+		judged(dp, l, &p, ST_malformed);
+	}
 
 	lay_l2(&p, e);
 	pkt_ipv4_ihl(&p, 15, DENIED4, OUT4);
@@ -75,18 +85,6 @@ static void test_ipv4_header(struct dp *dp, const struct encap *e)
 	pkt_put16(&p, p.l3 + 2, 15 * 4 - 1);
 	snprintf(l, sizeof(l),
 		 "ipv4: %s ihl 15, total length 59 < 60 is malformed", e->name);
-	judged(dp, l, &p, ST_malformed);
-
-	syn(&p, e, 4, SMTP);
-	pkt_put16(&p, p.l3 + 2, p.len - p.l3 + 1);
-	snprintf(l, sizeof(l),
-		 "ipv4: %s total length one over the packet is malformed",
-		 e->name);
-	judged(dp, l, &p, ST_malformed);
-	syn(&p, e, 4, SMTP);
-	pkt_put16(&p, p.l3 + 2, 0xffff);
-	snprintf(l, sizeof(l), "ipv4: %s total length 65535 is malformed",
-		 e->name);
 	judged(dp, l, &p, ST_malformed);
 
 	/* link padding after the datagram is not the datagram */
@@ -100,13 +98,6 @@ static void test_ipv4_header(struct dp *dp, const struct encap *e)
 	snprintf(l, sizeof(l), "ipv4: %s tcp/%d with link padding passes",
 		 e->name, SUBMISSION);
 	passed(dp, l, &p);
-	/* ...so a TCP header the frame holds but the datagram does not */
-	syn(&p, e, 4, SMTP);
-	pkt_put16(&p, p.l3 + 2, TL_IPV4_HLEN + TL_TCP_HLEN - 1);
-	snprintf(l, sizeof(l),
-		 "ipv4: %s total length ends 1 byte short of the tcp header",
-		 e->name);
-	judged(dp, l, &p, ST_malformed);
 
 	for (ihl = 5; ihl <= 15; ihl++) {
 		lay_l2(&p, e);
@@ -141,6 +132,15 @@ static void test_ipv4_frags(struct dp *dp, const struct encap *e)
 	static const __u16 flagset[] = { 0, IP_MF, IP_DF };
 	static const __u16 offsets[] = { 2, 3, 185, IP_OFFMASK };
 	static const __u32 short_segs[] = { 0, 8, 16, 19 };
+	/* the same short first segment, fragmented or not */
+	static const struct {
+		const char *what;
+		__u16 flags;
+		enum stat_id cls;
+	} short_firsts[] = {
+		{ "first fragment", IP_MF, ST_evasion },
+		{ "unfragmented (DF)", IP_DF, ST_malformed },
+	};
 	char l[256];
 	struct pkt p;
 	size_t i, j;
@@ -181,21 +181,16 @@ static void test_ipv4_frags(struct dp *dp, const struct encap *e)
 	judged(dp, l, &p, ST_malformed);
 
 	/* a first fragment must hold the whole 20-byte TCP header */
-	for (i = 0; i < ARRAY_SIZE(short_segs); i++) {
-		v4_frag(&p, e, IP_MF, 0, IPPROTO_TCP, SUBMISSION,
-			short_segs[i]);
-		snprintf(l, sizeof(l),
-			 "ipv4 frag: %s first fragment with %u tcp bytes is evasion",
-			 e->name, short_segs[i]);
-		judged(dp, l, &p, ST_evasion);
-
-		v4_frag(&p, e, IP_DF, 0, IPPROTO_TCP, SUBMISSION,
-			short_segs[i]);
-		snprintf(l, sizeof(l),
-			 "ipv4 frag: %s unfragmented (DF) with %u tcp bytes is malformed",
-			 e->name, short_segs[i]);
-		judged(dp, l, &p, ST_malformed);
-	}
+	for (i = 0; i < ARRAY_SIZE(short_segs); i++)
+		for (j = 0; j < ARRAY_SIZE(short_firsts); j++) {
+			v4_frag(&p, e, short_firsts[j].flags, 0, IPPROTO_TCP,
+				SUBMISSION, short_segs[i]);
+			snprintf(l, sizeof(l),
+				 "ipv4 frag: %s %s with %u tcp bytes is %s",
+				 e->name, short_firsts[j].what, short_segs[i],
+				 stat_field[short_firsts[j].cls].name);
+			judged(dp, l, &p, short_firsts[j].cls);
+		}
 	v4_frag(&p, e, IP_MF, 0, IPPROTO_TCP, SMTP, TL_TCP_HLEN);
 	snprintf(l, sizeof(l),
 		 "ipv4 frag: %s first fragment with 20 tcp bytes to %d", e->name,

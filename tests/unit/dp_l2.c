@@ -95,10 +95,7 @@ static void test_vlans(struct dp *dp)
 /* Ethertypes other than IP, VLAN and PPPoE session pass. */
 static void test_ethertypes(struct dp *dp)
 {
-	static const struct {
-		const char *name;
-		__u16 type;
-	} types[] = {
+	static const struct named types[] = {
 		{ "arp", ETH_P_ARP },
 		{ "pppoe discovery", ETH_P_PPP_DISC },
 		{ "lldp", ETH_P_LLDP },
@@ -120,10 +117,10 @@ static void test_ethertypes(struct dp *dp)
 		for (i = 0; i < ARRAY_SIZE(types); i++)
 			for (f = 0; f < ARRAY_SIZE(families); f++) {
 				syn(&p, &e, families[f], SMTP);
-				pkt_put16(&p, p.l3 - 2, types[i].type);
+				pkt_put16(&p, p.l3 - 2, types[i].v);
 				snprintf(l, sizeof(l),
 					 "l2: %s ethertype %s (0x%04x) carrying ipv%d tcp/%d passes",
-					 e.name, types[i].name, types[i].type,
+					 e.name, types[i].name, types[i].v,
 					 families[f], SMTP);
 				passed(dp, l, &p);
 			}
@@ -139,12 +136,16 @@ static void test_ethertypes(struct dp *dp)
 
 static void test_pppoe(struct dp *dp)
 {
-	static const __u8 vertypes[] = { 0x00, 0x10, 0x01, 0x12, 0x21, 0xff };
-	static const __u8 codes[] = { 0x09, 0x07, 0x19, 0x65, 0xa7, 0x01 };
+	/* header bytes other than a session's: the frame is not ours */
 	static const struct {
-		const char *name;
-		__u16 proto;
-	} protos[] = {
+		const char *field;
+		int off;		/* in the PPPoE header */
+		__u8 bad[6];
+	} fields[] = {
+		{ "ver/type", 0, { 0x00, 0x10, 0x01, 0x12, 0x21, 0xff } },
+		{ "code", 1, { 0x09, 0x07, 0x19, 0x65, 0xa7, 0x01 } },
+	};
+	static const struct named protos[] = {
 		{ "lcp", PPP_LCP },
 		{ "ipcp", PPP_IPCP },
 		{ "ipv6cp", PPP_IPV6CP },
@@ -156,7 +157,7 @@ static void test_pppoe(struct dp *dp)
 	const struct encap e = { .name = "pppoe", .pppoe = true };
 	char l[256];
 	struct pkt p;
-	size_t i, f;
+	size_t i, j, f;
 
 	for (f = 0; f < ARRAY_SIZE(families); f++) {
 		int fam = families[f];
@@ -175,28 +176,22 @@ static void test_pppoe(struct dp *dp)
 			judged(dp, l, &p, ST_smtp);
 		}
 
-		for (i = 0; i < ARRAY_SIZE(vertypes); i++) {
-			syn(&p, &e, fam, SMTP);
-			pkt_put8(&p, p.pppoe, vertypes[i]);
-			snprintf(l, sizeof(l),
-				 "pppoe: ipv%d ver/type 0x%02x passes", fam,
-				 vertypes[i]);
-			passed(dp, l, &p);
-		}
-		for (i = 0; i < ARRAY_SIZE(codes); i++) {
-			syn(&p, &e, fam, SMTP);
-			pkt_put8(&p, p.pppoe + 1, codes[i]);
-			snprintf(l, sizeof(l),
-				 "pppoe: ipv%d code 0x%02x passes", fam,
-				 codes[i]);
-			passed(dp, l, &p);
-		}
+		for (j = 0; j < ARRAY_SIZE(fields); j++)
+			for (i = 0; i < ARRAY_SIZE(fields[j].bad); i++) {
+				syn(&p, &e, fam, SMTP);
+				pkt_put8(&p, p.pppoe + fields[j].off,
+					 fields[j].bad[i]);
+				snprintf(l, sizeof(l),
+					 "pppoe: ipv%d %s 0x%02x passes", fam,
+					 fields[j].field, fields[j].bad[i]);
+				passed(dp, l, &p);
+			}
 		for (i = 0; i < ARRAY_SIZE(protos); i++) {
 			syn(&p, &e, fam, SMTP);
-			pkt_put16(&p, p.l3 - 2, protos[i].proto);
+			pkt_put16(&p, p.l3 - 2, protos[i].v);
 			snprintf(l, sizeof(l),
 				 "pppoe: ppp protocol %s (0x%04x) carrying ipv%d passes",
-				 protos[i].name, protos[i].proto, fam);
+				 protos[i].name, protos[i].v, fam);
 			passed(dp, l, &p);
 		}
 	}

@@ -104,7 +104,7 @@ static int lim_syns(const struct prog *pr, const char *src, int n)
 	return passed;
 }
 
-#define MOVED(f)	(after.st[ST_##f] - before.st[ST_##f])
+#define MOVED(f)	moved(&before, &after, ST_##f)
 
 /* The bucket at its edges: burst, refill, clock jumps, the clock's wrap. */
 static void limit_bucket(struct dp *dp, const struct prog *pr)

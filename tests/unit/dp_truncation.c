@@ -9,8 +9,6 @@
 static void test_truncated(struct dp *dp)
 {
 	static const __u32 eth_cuts[] = { 1, ETH_HLEN - 1 };
-	static const __u32 ip4_cuts[] = { 0, 1, 19 };
-	static const __u32 ip6_cuts[] = { 0, 1, 39 };
 	static const __u32 tcp_cuts[] = { 0, 1, 8, 19 };
 	const struct encap *encs[3];
 	struct encap vlan = { .name = "vlan 0x8100", .nvlan = 1,
@@ -87,26 +85,19 @@ static void test_truncated(struct dp *dp)
 	for (k = 0; k < ARRAY_SIZE(encs); k++) {
 		const struct encap *e = encs[k];
 
-		/* an IP header cut short: nothing to judge */
-		for (i = 0; i < ARRAY_SIZE(ip4_cuts); i++) {
-			syn(&p, e, 4, SMTP);
-			pkt_cut(&p, p.l3 + ip4_cuts[i]);
-			snprintf(l, sizeof(l),
-				 "truncated: %s ipv4 header of %u bytes passes",
-				 e->name, ip4_cuts[i]);
-			passed(dp, l, &p);
-		}
-		for (i = 0; i < ARRAY_SIZE(ip6_cuts); i++) {
-			syn(&p, e, 6, SMTP);
-			pkt_cut(&p, p.l3 + ip6_cuts[i]);
-			snprintf(l, sizeof(l),
-				 "truncated: %s ipv6 header of %u bytes passes",
-				 e->name, ip6_cuts[i]);
-			passed(dp, l, &p);
-		}
-
 		for (f = 0; f < ARRAY_SIZE(families); f++) {
 			int fam = families[f];
+			const __u32 ip_cuts[] = { 0, 1, ip_hlen(fam) - 1 };
+
+			/* an IP header cut short: nothing to judge */
+			for (i = 0; i < ARRAY_SIZE(ip_cuts); i++) {
+				syn(&p, e, fam, SMTP);
+				pkt_cut(&p, p.l3 + ip_cuts[i]);
+				snprintf(l, sizeof(l),
+					 "truncated: %s ipv%d header of %u bytes passes",
+					 e->name, fam, ip_cuts[i]);
+				passed(dp, l, &p);
+			}
 
 			/* IP lengths agree with a TCP header under 20 bytes */
 			for (i = 0; i < ARRAY_SIZE(tcp_cuts); i++) {
@@ -136,48 +127,47 @@ static void test_family_mismatch(struct dp *dp)
 {
 	/* Bytes 4..7 of this source sit where IPv4 keeps its source: DENIED4 */
 	static const char v6_reads_as_denied4[] = "2001:db8:a02:304::1";
+	/* a SYN of one family under the other's type */
+	static const struct {
+		const char *what;
+		int fam;
+		__u32 keep;	/* IP bytes kept, or 0: all of them */
+		struct expect want;
+	} cases[] = {
+		{ "ipv6 packet under the ipv4 type is malformed ipv4", 6, 0,
+		  { V_DROP, BIT(ST_malformed) | BIT(ST_blocked),
+		    BIT(R_S4_DENY) } },
+		/* 40 bytes of IPv4 + TCP hold a whole IPv6 header's worth */
+		{ "ipv4 packet under the ipv6 type is malformed ipv6", 4, 0,
+		  { V_PASS, BIT(ST_malformed) | BIT(ST_not_subscriber), 0 } },
+		{ "39-byte ipv4 packet under the ipv6 type passes", 4,
+		  TL_IPV6_HLEN - 1, { V_PASS, 0, 0 } },
+	};
 	const struct encap pppoe = { .name = "pppoe", .pppoe = true };
 	const struct encap *encs[] = { &enc_eth, &pppoe };
 	char l[256];
 	struct pkt p;
-	size_t k;
+	size_t k, i;
 
 	for (k = 0; k < ARRAY_SIZE(encs); k++) {
 		const struct encap *e = encs[k];
 		__u16 t4 = e->pppoe ? PPP_IP : ETH_P_IP;
 		__u16 t6 = e->pppoe ? PPP_IPV6 : ETH_P_IPV6;
 
-		lay_l2(&p, e);
-		pkt_ipv6(&p, v6_reads_as_denied4, OUT6);
-		pkt_tcp(&p, SPORT, SMTP, TH_SYN);
-		pkt_done(&p);
-		pkt_put16(&p, p.l3 - 2, t4);
-		snprintf(l, sizeof(l),
-			 "mismatch: %s ipv6 packet under the ipv4 type is malformed ipv4",
-			 e->name);
-		run_case(dp, l, &p,
-			 (struct expect){ V_DROP,
-					  BIT(ST_malformed) | BIT(ST_blocked),
-					  BIT(R_S4_DENY) });
+		for (i = 0; i < ARRAY_SIZE(cases); i++) {
+			int fam = cases[i].fam;
 
-		/* 40 bytes of IPv4 + TCP hold a whole IPv6 header's worth */
-		syn(&p, e, 4, SMTP);
-		pkt_put16(&p, p.l3 - 2, t6);
-		snprintf(l, sizeof(l),
-			 "mismatch: %s ipv4 packet under the ipv6 type is malformed ipv6",
-			 e->name);
-		run_case(dp, l, &p,
-			 (struct expect){ V_PASS,
-					  BIT(ST_malformed) |
-						  BIT(ST_not_subscriber),
-					  0 });
-
-		syn(&p, e, 4, SMTP);
-		pkt_put16(&p, p.l3 - 2, t6);
-		pkt_cut(&p, p.l3 + TL_IPV6_HLEN - 1);
-		snprintf(l, sizeof(l),
-			 "mismatch: %s 39-byte ipv4 packet under the ipv6 type passes",
-			 e->name);
-		run_case(dp, l, &p, (struct expect){ V_PASS, 0, 0 });
+			lay_l2(&p, e);
+			pkt_ip(&p, fam, fam == 6 ? v6_reads_as_denied4 : DENIED4,
+			       outside(fam));
+			pkt_tcp(&p, SPORT, SMTP, TH_SYN);
+			pkt_done(&p);
+			pkt_put16(&p, p.l3 - 2, fam == 6 ? t4 : t6);
+			if (cases[i].keep)
+				pkt_cut(&p, p.l3 + cases[i].keep);
+			snprintf(l, sizeof(l), "mismatch: %s %s", e->name,
+				 cases[i].what);
+			run_case(dp, l, &p, cases[i].want);
+		}
 	}
 }

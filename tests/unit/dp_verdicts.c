@@ -101,77 +101,74 @@ static void test_tcp_flags(struct dp *dp, const struct encap *enc)
 	}
 }
 
-/* The blocked-port bitmap is read live: ports can be added and removed. */
-static void test_port_bitmap(struct dp *dp, const struct encap *enc)
+/* A SYN to each port, judged or passed as the bitmap now says. */
+struct port_probe {
+	__u16 port;
+	int cls;		/* ST_smtp, or TL_NONE: passes */
+	const char *what;
+};
+
+static void probe_ports(struct dp *dp, const struct encap *enc, int fam,
+			const struct port_probe *pp, size_t n)
 {
 	char l[256];
 	struct pkt p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		syn(&p, enc, fam, pp[i].port);
+		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%u %s", fam,
+			 pp[i].port, pp[i].what);
+		outcome(dp, l, &p, pp[i].cls);
+	}
+}
+
+/* The blocked-port bitmap is read live: ports can be added and removed. */
+static void test_port_bitmap(struct dp *dp, const struct encap *enc)
+{
+	static const struct port_probe added[] = {
+		{ ALT_SMTP, ST_smtp, "once added" },
+		{ PORT_MAX, ST_smtp, "once added" },
+		{ 0, ST_smtp, "once added" },
+		{ SMTP, ST_smtp, "still blocked" },
+		{ ALT_SMTP + 1, TL_NONE, "neighbour passes" },
+		{ PORT_MAX - 1, TL_NONE, "neighbour passes" },
+	};
+	static const struct port_probe smtp_removed[] = {
+		{ SMTP, TL_NONE, "once removed" },
+		{ ALT_SMTP, ST_smtp, "with 25 removed" },
+	};
+	static const struct port_probe restored[] = {
+		{ ALT_SMTP, TL_NONE, "once removed" },
+		{ SMTP, ST_smtp, "restored" },
+	};
 	size_t f;
 
+	_Static_assert(SMTP == 25, "the label says 25");
 	for (f = 0; f < ARRAY_SIZE(families); f++) {
 		int fam = families[f];
 
 		set_port(dp, ALT_SMTP, true);
 		set_port(dp, PORT_MAX, true);
 		set_port(dp, 0, true);
-
-		syn(&p, enc, fam, ALT_SMTP);
-		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d once added", fam,
-			 ALT_SMTP);
-		judged(dp, l, &p, ST_smtp);
-		syn(&p, enc, fam, PORT_MAX);
-		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d once added", fam,
-			 PORT_MAX);
-		judged(dp, l, &p, ST_smtp);
-		syn(&p, enc, fam, 0);
-		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/0 once added", fam);
-		judged(dp, l, &p, ST_smtp);
-		syn(&p, enc, fam, SMTP);
-		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d still blocked",
-			 fam, SMTP);
-		judged(dp, l, &p, ST_smtp);
-		syn(&p, enc, fam, ALT_SMTP + 1);
-		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d neighbour passes",
-			 fam, ALT_SMTP + 1);
-		passed(dp, l, &p);
-		syn(&p, enc, fam, PORT_MAX - 1);
-		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d neighbour passes",
-			 fam, PORT_MAX - 1);
-		passed(dp, l, &p);
+		probe_ports(dp, enc, fam, added, ARRAY_SIZE(added));
 
 		set_port(dp, SMTP, false);
-		syn(&p, enc, fam, SMTP);
-		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d once removed",
-			 fam, SMTP);
-		passed(dp, l, &p);
-		syn(&p, enc, fam, ALT_SMTP);
-		snprintf(l, sizeof(l),
-			 "bitmap: ipv%d tcp/%d with %d removed", fam,
-			 ALT_SMTP, SMTP);
-		judged(dp, l, &p, ST_smtp);
+		probe_ports(dp, enc, fam, smtp_removed,
+			    ARRAY_SIZE(smtp_removed));
 
 		set_port(dp, SMTP, true);
 		set_port(dp, ALT_SMTP, false);
 		set_port(dp, PORT_MAX, false);
 		set_port(dp, 0, false);
-		syn(&p, enc, fam, ALT_SMTP);
-		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d once removed",
-			 fam, ALT_SMTP);
-		passed(dp, l, &p);
-		syn(&p, enc, fam, SMTP);
-		snprintf(l, sizeof(l), "bitmap: ipv%d tcp/%d restored", fam,
-			 SMTP);
-		judged(dp, l, &p, ST_smtp);
+		probe_ports(dp, enc, fam, restored, ARRAY_SIZE(restored));
 	}
 }
 
 /* monitor lets blocked packets through but counts them; reject drops. */
 static void test_actions(struct dp *dp, const struct encap *enc)
 {
-	static const struct {
-		const char *name;
-		__u32 action;
-	} acts[] = {
+	static const struct named acts[] = {
 		{ "monitor", OP25B_ACT_MONITOR },
 		{ "reject", OP25B_ACT_REJECT },
 	};
@@ -180,7 +177,7 @@ static void test_actions(struct dp *dp, const struct encap *enc)
 	size_t a, f;
 
 	for (a = 0; a < ARRAY_SIZE(acts); a++) {
-		set_action(dp, acts[a].action);
+		set_action(dp, acts[a].v);
 		for (f = 0; f < ARRAY_SIZE(families); f++) {
 			int fam = families[f];
 

@@ -30,14 +30,6 @@
 
 /* ---- setup ---- */
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	if (level != LIBBPF_WARN)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 static bool dp_load(struct dp *dp)
 {
 	struct engine_fds fds;
@@ -156,7 +148,7 @@ int main(int argc, char **argv)
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	libbpf_set_print(libbpf_print);
+	libbpf_set_print(tl_libbpf_warn);
 	if (geteuid() != 0)
 		tl_cannot_run("not root: BPF_PROG_TEST_RUN needs CAP_BPF and CAP_NET_ADMIN");
 	ncpus = libbpf_num_possible_cpus();

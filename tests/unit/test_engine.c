@@ -38,10 +38,7 @@ static unsigned long long rng = 0x2545F4914F6CDD1DULL;
 
 static __u64 rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return tl_xorshift(&rng);
 }
 
 static void clear_host_bits(struct prefix *p)
@@ -305,6 +302,31 @@ static void random_change(struct engine *e, struct model *m)
 		tl_bug("change: %s", e->err);
 }
 
+/* n random changes as one published batch. */
+static void random_batch(struct engine *e, struct model *m, int n)
+{
+	int i;
+
+	if (engine_begin(e))
+		tl_bug("begin: %s", e->err);
+	for (i = 0; i < n; i++)
+		random_change(e, m);
+	if (engine_commit(e))
+		tl_bug("commit: %s", e->err);
+}
+
+/* A model of its own, with room for one more rule. */
+static struct model model_copy(const struct model *m)
+{
+	struct model c = { .n = m->n, .cap = m->n + 1 };
+
+	c.r = malloc(c.cap * sizeof(*c.r));
+	if (!c.r)
+		tl_bug("out of memory");
+	memcpy(c.r, m->r, m->n * sizeof(*m->r));
+	return c;
+}
+
 static void test_model(void)
 {
 	struct model m = {};
@@ -377,13 +399,11 @@ static double now_us(void)
 /* Microseconds a child takes to open, change 4000 prefixes and commit. */
 static useconds_t batch_time(struct engine *e, struct model *m)
 {
-	struct model copy = { .n = m->n, .cap = m->n + 1 };
+	struct model copy = model_copy(m);
 	double t0 = now_us();
 	int i, status;
 	pid_t pid;
 
-	copy.r = malloc(copy.cap * sizeof(*copy.r));
-	memcpy(copy.r, m->r, m->n * sizeof(*m->r));
 	pid = fork();
 	if (pid == 0) {
 		struct engine c;
@@ -420,12 +440,7 @@ static void test_kill(void)
 	maps_fresh(16384);
 	eng_open(&e, true);
 	/* a base policy */
-	if (engine_begin(&e))
-		tl_bug("begin: %s", e.err);
-	for (i = 0; i < 3000; i++)
-		random_change(&e, &m);
-	if (engine_commit(&e))
-		tl_bug("commit: %s", e.err);
+	random_batch(&e, &m, 3000);
 
 	/* how long such a batch takes: the kills fall anywhere in it */
 	span = batch_time(&e, &m);
@@ -434,10 +449,7 @@ static void test_kill(void)
 
 		gen0 = engine_live(&e)->gen;
 		/* the change the child makes, applied to a copy of the model */
-		after.n = m.n;
-		after.cap = m.n + 1;
-		after.r = malloc(after.cap * sizeof(*after.r));
-		memcpy(after.r, m.r, m.n * sizeof(*m.r));
+		after = model_copy(&m);
 		pid = fork();
 		if (pid == 0) {
 			struct engine c;
@@ -471,12 +483,7 @@ static void test_kill(void)
 		}
 		free(after.r);
 		/* the next writer cleans up and works */
-		if (engine_begin(&e))
-			tl_bug("begin: %s", e.err);
-		for (i = 0; i < 50; i++)
-			random_change(&e, &m);
-		if (engine_commit(&e))
-			tl_bug("commit: %s", e.err);
+		random_batch(&e, &m, 50);
 		snprintf(label, sizeof(label), "kill %d: next writer", run);
 		agree(&e, &m, label, 400);
 	}

@@ -119,6 +119,15 @@ static inline __attribute__((noreturn)) void tl_cannot_run(const char *why)
 	exit(tl_summary());
 }
 
+/* libbpf's own messages: its warnings, to stderr; nothing else. */
+static inline int tl_libbpf_warn(enum libbpf_print_level level,
+				 const char *fmt, va_list ap)
+{
+	if (level != LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
 static inline __attribute__((noreturn, format(printf, 1, 2))) void
 tl_bug(const char *fmt, ...)
 {
@@ -131,6 +140,17 @@ tl_bug(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	abort();
+}
+
+/* ---- random numbers ---- */
+
+/* Marsaglia's xorshift64: the next number of the sequence in *s. */
+static inline __u64 tl_xorshift(unsigned long long *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
 }
 
 /* ---- packet builder ---- */
