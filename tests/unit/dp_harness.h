@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <stddef.h>
 #include <net/if.h>
+#include <time.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include "op25b.h"
@@ -512,6 +513,12 @@ static int offenders_count(const struct dp *dp)
 		}
 	}
 	return n;
+}
+
+/* The datapath's clock, fixed (0: the kernel's again). */
+static void clock_set(struct dp *dp, __u64 t)
+{
+	dp->skel->bss->op25b_test_now = t;
 }
 
 /* A fresh start: the rate limits and the table forget every source. */

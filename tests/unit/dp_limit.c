@@ -30,12 +30,6 @@ static void set_limit(struct dp *dp, __u32 rate, __u32 period_s, __u32 burst,
 	dp->action = OP25B_ACT_LIMIT;
 }
 
-/* The datapath's clock, fixed (0: the kernel's again). */
-static void clock_set(struct dp *dp, __u64 t)
-{
-	dp->skel->bss->op25b_test_now = t;
-}
-
 static struct op25b_limiter *limiter_mem(struct dp *dp)
 {
 	static struct op25b_limiter *mem[3];
