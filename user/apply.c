@@ -114,6 +114,19 @@ static void diff_print(enum op op, __u32 table, const struct prefix *p,
 	print_nl();
 }
 
+/* "~ port 25 587 (was 25)": a setting of the file's, and the running one. */
+static void change_print(const char *key, const char *fmt, const char *want,
+			 const char *was)
+{
+	open_json_object(NULL);
+	print_string(PRINT_FP, NULL, "%s", "~ ");
+	print_string(PRINT_JSON, "op", NULL, "change");
+	print_string(PRINT_ANY, key, fmt, want);
+	print_string(PRINT_ANY, "was", " (was %s)", was);
+	close_json_object();
+	print_nl();
+}
+
 /*
  * Walk the running rules and the file's side by side (both sorted). With
  * e, make the changes in its draft; without, print them.
@@ -185,23 +198,10 @@ static void diff_config(const struct running *run, const struct conf *c,
 	if (d->ports) {
 		ports_format(c->ports, want, sizeof(want));
 		ports_format(run->cfg.ports, now, sizeof(now));
-		open_json_object(NULL);
-		print_string(PRINT_FP, NULL, "%s", "~ ");
-		print_string(PRINT_JSON, "op", NULL, "change");
-		print_string(PRINT_ANY, "port", "port %s", want);
-		print_string(PRINT_ANY, "was", " (was %s)", now);
-		close_json_object();
-		print_nl();
+		change_print("port", "port %s", want, now);
 	}
-	if (d->action) {
-		open_json_object(NULL);
-		print_string(PRINT_FP, NULL, "%s", "~ ");
-		print_string(PRINT_JSON, "op", NULL, "change");
-		print_string(PRINT_ANY, "action", "action %s", wtext);
-		print_string(PRINT_ANY, "was", " (was %s)", ntext);
-		close_json_object();
-		print_nl();
-	}
+	if (d->action)
+		change_print("action", "action %s", wtext, ntext);
 }
 
 /* ---- apply ---- */
