@@ -229,6 +229,12 @@ int bpf_load(struct op25b_bpf **skel, bool l3, bool egress);
  */
 int policy_open_read(struct op25b_maps *m, struct engine *e);
 int policy_open_write(struct op25b_maps *m, struct engine *e);
+/*
+ * The live policy under the lock how says (what the two above do first),
+ * writable only with PINS_MAKE: PINS_CHANGE is for a writer of other maps
+ * that reads the policy, quarantine release.
+ */
+int policy_open(struct op25b_maps *m, struct engine *e, enum pins_access how);
 /* engine_commit, with the error printed. */
 int policy_commit(struct engine *e);
 void policy_close(struct op25b_maps *m, struct engine *e);

@@ -70,6 +70,33 @@ static int limiter_map(int fd, bool rw, struct limiter_view *v)
 	return EXIT_OK;
 }
 
+/*
+ * The policy's config and the limiter, under the lock how says; mapped
+ * writable unless only read. limiter_close lets go of both.
+ */
+static int limiter_open(struct op25b_maps *m, struct engine *e,
+			enum pins_access how, struct op25b_config *cfg,
+			struct limiter_view *v)
+{
+	int rc;
+
+	rc = policy_open(m, e, how);
+	if (rc)
+		return rc;
+	*cfg = engine_live(e)->cfg;
+	rc = limiter_map(m->limiter, how != PINS_READ, v);
+	if (rc)
+		policy_close(m, e);
+	return rc;
+}
+
+static void limiter_close(struct op25b_maps *m, struct engine *e,
+			  struct limiter_view *v)
+{
+	munmap(v->e, v->bytes);
+	policy_close(m, e);
+}
+
 static __u64 now_ns(void)
 {
 	struct timespec ts;
@@ -125,15 +152,9 @@ static int quarantine_list(void)
 	size_t i;
 	int rc;
 
-	rc = policy_open_read(&m, &e);
+	rc = limiter_open(&m, &e, PINS_READ, &cfg, &v);
 	if (rc)
 		return rc;
-	cfg = engine_live(&e)->cfg;
-	rc = limiter_map(m.limiter, false, &v);
-	if (rc) {
-		policy_close(&m, &e);
-		return rc;
-	}
 	limit_rate_format(&cfg.limit, rate, sizeof(rate));
 	now = now_ns();
 	if (!g.json)
@@ -170,8 +191,7 @@ static int quarantine_list(void)
 	}
 	close_json_array();
 	output_end();
-	munmap(v.e, v.bytes);
-	policy_close(&m, &e);
+	limiter_close(&m, &e, &v);
 	return EXIT_OK;
 }
 
@@ -241,21 +261,9 @@ static int quarantine_release(int argc, char **argv)
 		bare = !strchr(src, '/');
 	}
 	/* a writer: serialised with every other change, and reading them */
-	rc = pins_open(&m, PINS_CHANGE);
+	rc = limiter_open(&m, &e, PINS_CHANGE, &cfg, &v);
 	if (rc)
 		return rc;
-	rc = engine_open(&e, &m.pol, false);
-	if (rc) {
-		p_err("%s", e.err);
-		maps_close(&m);
-		return EXIT_RUNTIME;
-	}
-	cfg = engine_live(&e)->cfg;
-	rc = limiter_map(m.limiter, true, &v);
-	if (rc) {
-		policy_close(&m, &e);
-		return rc;
-	}
 	now = now_ns();
 	for (i = 0; i < v.n; i++) {
 		if (!in_quarantine(&v.e[i], now) ||
@@ -269,8 +277,7 @@ static int quarantine_release(int argc, char **argv)
 		close_json_object();
 		print_nl();
 	}
-	munmap(v.e, v.bytes);
-	policy_close(&m, &e);
+	limiter_close(&m, &e, &v);
 	if (!n && !all) {
 		p_err("%s is not in quarantine", token_quote(src, q, sizeof(q)));
 		return EXIT_RUNTIME;
