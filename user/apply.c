@@ -345,21 +345,17 @@ static int apply_run(const char *file, const struct conf *c,
 
 int do_apply(int argc, char **argv)
 {
-	const char *file = NULL, *v;
+	const char *file = NULL;
 	struct args a = ARGS_POS("apply", argc, argv, &file, 1);
 	struct attach_want *w = NULL;
-	bool dry = false, force = false;
+	bool dry, force;
 	struct conf c;
-	int id, rc, i;
+	int rc, i;
 
-	while ((id = args_opt(&a, apply_opts, &v)) > 0) {
-		if (id == OPT_DRY)
-			dry = true;
-		else
-			force = true;
-	}
-	if (id)
+	if (args_all(&a, apply_opts))
 		return EXIT_USAGE;
+	dry = args_given(&a, OPT_DRY);
+	force = args_given(&a, OPT_FORCE);
 	if (!file) {
 		p_err("apply: missing FILE (or - for stdin)");
 		return EXIT_USAGE;
@@ -430,14 +426,14 @@ static int save_write(FILE *f, struct engine *e)
 int do_save(int argc, char **argv)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	const char *path = NULL, *v;
+	const char *path = NULL;
 	struct args a = ARGS_POS("save", argc, argv, &path, 1);
 	struct op25b_maps m;
 	struct engine e;
 	FILE *f = stdout;
 	int rc, fd = -1;
 
-	if (args_opt(&a, NULL, &v) != ARG_END)
+	if (args_all(&a, NULL))
 		return EXIT_USAGE;
 	if (g.json) {
 		p_err("save: writes op25b.conf(5), not JSON");

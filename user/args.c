@@ -95,6 +95,16 @@ static int unknown(const struct args *a, const char *w, char c)
 	return ARG_ERROR;
 }
 
+/* An option met: kept for args_given and a->val, its id returned. */
+static int took(struct args *a, const struct opt *o, const char *v)
+{
+	if (o->id < ARGS_IDS) {
+		a->seen |= 1u << o->id;
+		a->val[o->id] = v;
+	}
+	return o->id;
+}
+
 /*
  * w is an option word ("--x", "--x=V", "-x", "-xV"), or the rest of a
  * cluster of flags ("-jq" after -j: "q").
@@ -126,15 +136,15 @@ static int option(struct args *a, const struct opt *opts, const char *w,
 		/* "-jq": -q follows, for the global flags */
 		if (inl && !a->cmd && w[1] != '-') {
 			a->cluster = inl;
-			return o->id;
+			return took(a, o, NULL);
 		}
 		if (inl)
 			return unknown(a, w, 0);
-		return o->id;
+		return took(a, o, NULL);
 	}
 	if (inl) {
 		*val = inl;
-		return o->id;
+		return took(a, o, inl);
 	}
 	if (a->i >= a->argc) {
 		if (a->cmd)
@@ -146,7 +156,7 @@ static int option(struct args *a, const struct opt *opts, const char *w,
 		return ARG_ERROR;
 	}
 	*val = a->argv[a->i++];
-	return o->id;
+	return took(a, o, *val);
 }
 
 int args_next(struct args *a, const struct opt *opts, const char **val)
@@ -184,6 +194,16 @@ int args_opt(struct args *a, const struct opt *opts, const char **val)
 		a->pos[a->npos++] = *val;
 	}
 	return id;
+}
+
+int args_all(struct args *a, const struct opt *opts)
+{
+	const char *v;
+	int id;
+
+	while ((id = args_opt(a, opts, &v)) > 0)
+		;
+	return id ? EXIT_USAGE : EXIT_OK;
 }
 
 bool args_want_help(int argc, char **argv)

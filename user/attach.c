@@ -634,35 +634,22 @@ const struct cmd_help attach_help = {
 	"with --force.\n",
 };
 
-void attach_opt_set(struct attach_args *a, int id, const char *v)
+void attach_opts_take(struct attach_args *a, const struct args *w)
 {
-	switch (id) {
-	case ATTACH_OPT_HOOK:
-		a->hook = v;
-		break;
-	case ATTACH_OPT_MODE:
-		a->mode = v;
-		break;
-	case ATTACH_OPT_DIR:
-		a->dir = v;
-		break;
-	case ATTACH_OPT_FORCE:
-		a->force = true;
-		break;
-	}
+	a->hook = w->val[ATTACH_OPT_HOOK];
+	a->mode = w->val[ATTACH_OPT_MODE];
+	a->dir = w->val[ATTACH_OPT_DIR];
+	a->force = args_given(w, ATTACH_OPT_FORCE);
 }
 
 int attach_args_parse(int argc, char **argv, struct attach_args *a)
 {
 	struct args w = ARGS_POS("attach", argc, argv, &a->ifname, 1);
-	const char *v;
-	int id;
 
 	memset(a, 0, sizeof(*a));
-	while ((id = args_opt(&w, attach_opts, &v)) > 0)
-		attach_opt_set(a, id, v);
-	if (id)
+	if (args_all(&w, attach_opts))
 		return EXIT_USAGE;
+	attach_opts_take(a, &w);
 	if (!a->ifname) {
 		p_err("attach: missing IFACE");
 		return EXIT_USAGE;
@@ -1261,15 +1248,14 @@ const struct cmd_help detach_help = {
 
 int do_detach(int argc, char **argv)
 {
-	const char *ifname = NULL, *v;
+	const char *ifname = NULL;
 	struct args a = ARGS_POS("detach", argc, argv, &ifname, 1);
-	bool all = false, set_up;
-	int rc, id;
+	bool all, set_up;
+	int rc;
 
-	while ((id = args_opt(&a, detach_opts, &v)) > 0)
-		all = true;
-	if (id)
+	if (args_all(&a, detach_opts))
 		return EXIT_USAGE;
+	all = args_given(&a, OPT_ALL);
 	if (all && ifname) {
 		p_err("detach: unexpected argument '%s'", ifname);
 		return EXIT_USAGE;

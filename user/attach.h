@@ -63,7 +63,8 @@ enum {
 	{ .name = "--force", .id = ATTACH_OPT_FORCE,			\
 	  .help = "replace a program this op25b did not load" }
 extern const struct opt attach_opts[];
-void attach_opt_set(struct attach_args *a, int id, const char *v);
+/* What w, read with attach's options, says of them. */
+void attach_opts_take(struct attach_args *a, const struct args *w);
 /* The words of attach (argv after the verb); EXIT_USAGE, said, if bad. */
 int attach_args_parse(int argc, char **argv, struct attach_args *a);
 int attach_args_check(const struct attach_args *a);

@@ -70,6 +70,9 @@ enum {
 	ARG_ERROR = -2,		/* printed: an unknown option, a missing value */
 };
 
+/* Option ids args_next keeps account of (a command has a few). */
+#define ARGS_IDS	16
+
 struct args {
 	int argc;
 	char **argv;
@@ -81,6 +84,8 @@ struct args {
 	int npos, maxpos;
 	char *why;		/* if set, errors go here, not to p_err */
 	size_t whylen;
+	unsigned int seen;	/* 1 << id of each option met (id < ARGS_IDS) */
+	const char *val[ARGS_IDS];	/* by id: the last value given */
 };
 
 #define ARGS_INIT(cmd_, argc_, argv_)	\
@@ -103,6 +108,15 @@ int args_next(struct args *a, const struct opt *opts, const char **val);
  * is "CMD: unexpected argument 'X'".
  */
 int args_opt(struct args *a, const struct opt *opts, const char **val);
+/*
+ * Every word, for a command that wants its options' values only, not
+ * their order: then args_given and a->val[id]. EXIT_USAGE, said, or 0.
+ */
+int args_all(struct args *a, const struct opt *opts);
+static inline bool args_given(const struct args *a, int id)
+{
+	return a->seen & (1u << id);
+}
 /* -h or --help among the words before any "--". */
 bool args_want_help(int argc, char **argv);
 /* A command without options: EXIT_USAGE, said, if a word is one. */

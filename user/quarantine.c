@@ -230,7 +230,7 @@ static void release_one(struct op25b_limiter *q)
 static int quarantine_release(int argc, char **argv)
 {
 	char why[128], q[TOKEN_QUOTE_LEN], text[INET6_ADDRSTRLEN + 8];
-	const char *pos[2] = {}, *src, *o;
+	const char *pos[2] = {}, *src;
 	struct args a = ARGS_POS("quarantine release", argc, argv, pos, 2);
 	struct op25b_config cfg;
 	struct limiter_view v;
@@ -240,12 +240,11 @@ static int quarantine_release(int argc, char **argv)
 	bool all = false, bare = false;
 	size_t i, n = 0;
 	__u64 now;
-	int rc, id;
+	int rc;
 
-	while ((id = args_opt(&a, release_opts, &o)) > 0)
-		all = true;
-	if (id)
+	if (args_all(&a, release_opts))
 		return EXIT_USAGE;
+	all = args_given(&a, OPT_ALL);
 	if (a.npos + all != 1) {
 		p_err(a.npos + all ? "quarantine release: one ADDR, PREFIX or --all, not more" :
 				     "quarantine release: missing ADDR, PREFIX or --all");

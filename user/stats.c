@@ -227,22 +227,18 @@ static int interval_parse(const char *s, unsigned int *sec)
 int do_stats(int argc, char **argv)
 {
 	struct args a = ARGS_POS("stats", argc, argv, NULL, 0);
-	const char *ival = NULL, *v;
 	struct stats_reader r = {};
-	bool prometheus = false;
+	const char *ival;
+	bool prometheus;
 	__u64 sum[NFIELDS];
 	struct op25b_maps m;
 	unsigned int sec = 0;
-	int id, err;
+	int err;
 
-	while ((id = args_opt(&a, stats_opts, &v)) > 0) {
-		if (id == OPT_PROMETHEUS)
-			prometheus = true;
-		else
-			ival = v;
-	}
-	if (id)
+	if (args_all(&a, stats_opts))
 		return EXIT_USAGE;
+	prometheus = args_given(&a, OPT_PROMETHEUS);
+	ival = a.val[OPT_INTERVAL];
 	if (ival && interval_parse(ival, &sec)) {
 		p_err("bad interval '%s': must be whole seconds 1-%d", ival,
 		      INTERVAL_MAX);

@@ -148,11 +148,10 @@ static int status_show(void)
 int do_status(int argc, char **argv)
 {
 	struct args a = ARGS_POS("status", argc, argv, NULL, 0);
-	const char *v;
 	bool set_up;
 	int rc;
 
-	if (args_opt(&a, NULL, &v) != ARG_END)
+	if (args_all(&a, NULL))
 		return EXIT_USAGE;
 	rc = pin_dir_state(&set_up);
 	if (rc)

@@ -346,9 +346,8 @@ static int words_get(const char *verb, int argc, char **argv, int min,
 		     int max, const char *const *need, const char **pos, int *n)
 {
 	struct args a = ARGS_POS(verb, argc, argv, pos, max);
-	const char *v;
 
-	if (args_opt(&a, NULL, &v) != ARG_END)
+	if (args_all(&a, NULL))
 		return EXIT_USAGE;
 	if (a.npos < min) {
 		p_err("%s: missing %s", verb, need[a.npos]);

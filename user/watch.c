@@ -119,7 +119,6 @@ static int rule_parse(int argc, char **argv, struct watch_rule *r,
 {
 	struct args a = ARGS_INIT("watch", argc, argv);
 	char why[96], q[TOKEN_QUOTE_LEN];
-	bool attach_opt = false;
 	const char *v;
 	int id;
 
@@ -128,11 +127,8 @@ static int rule_parse(int argc, char **argv, struct watch_rule *r,
 	       ARG_END) {
 		if (id == ARG_ERROR)
 			return EXIT_USAGE;
-		if (id == OPT_CONFIG) {
-			*config = v;
-		} else if (id != ARG_POSITIONAL) {
-			attach_opt_set(&r->args, id, v);
-			attach_opt = true;
+		if (id != ARG_POSITIONAL) {
+			continue;	/* kept in a: taken below */
 		} else if (r->npatterns == WATCH_MAX) {
 			p_err("watch: at most %d patterns", WATCH_MAX);
 			return EXIT_USAGE;
@@ -144,8 +140,10 @@ static int rule_parse(int argc, char **argv, struct watch_rule *r,
 			r->patterns[r->npatterns++] = v;
 		}
 	}
-	if (config && *config) {
-		if (r->npatterns || attach_opt) {
+	attach_opts_take(&r->args, &a);
+	if (config && args_given(&a, OPT_CONFIG)) {
+		*config = a.val[OPT_CONFIG];
+		if (r->npatterns || (a.seen & ~(1u << OPT_CONFIG))) {
 			p_err("watch: --config FILE, and nothing else");
 			return EXIT_USAGE;
 		}
