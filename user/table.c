@@ -357,20 +357,32 @@ static int words_get(const char *verb, int argc, char **argv, int min,
 	return EXIT_OK;
 }
 
-int do_flush(int argc, char **argv)
+/* flush's and list's one word, a table: needed, or *given says if it was. */
+static int table_word(const char *verb, int argc, char **argv, bool *given,
+		      enum table *t)
 {
 	static const char *const need[] = { "table (subscriber or relay)" };
-	struct op25b_maps m;
 	const char *pos[1];
+	int err, n;
+
+	*t = T_SUBSCRIBER;	/* set, though unused when none is given */
+	err = words_get(verb, argc, argv, given ? 0 : 1, 1, need, pos, &n);
+	if (err)
+		return err;
+	if (given)
+		*given = n;
+	return n ? parse_table(verb, pos[0], t) : EXIT_OK;
+}
+
+int do_flush(int argc, char **argv)
+{
+	struct op25b_maps m;
 	struct engine e;
 	size_t done = 0;
 	enum table t;
-	int err, n;
+	int err;
 
-	err = words_get("flush", argc, argv, 1, 1, need, pos, &n);
-	if (err)
-		return err;
-	err = parse_table("flush", pos[0], &t);
+	err = table_word("flush", argc, argv, NULL, &t);
 	if (err)
 		return err;
 
@@ -458,21 +470,17 @@ int do_list(int argc, char **argv)
 	enum op25b_table only = OP25B_TABLE_FORCE_U32;
 	struct engine_rule *v = NULL;
 	struct op25b_maps m;
-	const char *pos[1];
 	struct engine e;
 	size_t n = 0;
 	enum table t;
-	int err, npos;
+	bool given;
+	int err;
 
-	err = words_get("list", argc, argv, 0, 1, NULL, pos, &npos);
+	err = table_word("list", argc, argv, &given, &t);
 	if (err)
 		return err;
-	if (npos) {
-		err = parse_table("list", pos[0], &t);
-		if (err)
-			return err;
+	if (given)
 		only = (enum op25b_table)t;
-	}
 
 	err = policy_open_read(&m, &e);
 	if (err)
