@@ -30,7 +30,6 @@ struct global_opts g = {
 struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	const char *summary;
 	bool exact;		/* destructive: never taken by a prefix */
 	const struct cmd_help *help;	/* its words, options and prose */
 };
@@ -43,39 +42,25 @@ static const struct cmd_help help_help = {
 };
 
 static const struct cmd cmds[] = {
-	{ "attach", do_attach, "attach the datapath to an interface", false,
-	  &attach_help },
-	{ "detach", do_detach, "remove what op25b attached", false,
-	  &detach_help },
-	{ "status", do_status, "attachments, action, blocked ports, table sizes",
-	  false, &status_help },
-	{ "deny", do_deny, "add or change prefixes to deny", false, &deny_help },
-	{ "allow", do_allow, "add or change prefixes to allow", false,
-	  &allow_help },
-	{ "del", do_del, "delete prefixes", false, &del_help },
-	{ "flush", do_flush, "delete every prefix", true, &flush_help },
-	{ "list", do_list, "entries, verdicts, hit counters", false, &list_help },
-	{ "test", do_test,
-	  "verdict and the rule that decided it (exit 3: blocked)", false,
-	  &test_help },
-	{ "port", do_port, "blocked TCP destination ports", false, &port_help },
-	{ "action", do_action, "what happens to a blocked packet", false,
-	  &action_help },
-	{ "quarantine", do_quarantine,
-	  "sources action limit has put in quarantine", false,
-	  &quarantine_help },
-	{ "stats", do_stats, "counters, summed over CPUs", false, &stats_help },
-	{ "top", do_top, "subscribers with the most blocked attempts", false,
-	  &top_help },
-	{ "monitor", do_monitor, "stream of blocked-attempt events", false,
-	  &monitor_help },
-	{ "apply", do_apply, "make the running policy a file's, in one step",
-	  false, &apply_help },
-	{ "save", do_save, "the running policy, as a file apply takes", false,
-	  &save_help },
-	{ "watch", do_watch, "attach to matching interfaces as they appear",
-	  false, &watch_help },
-	{ "help", do_help, "this help, or a command's", false, &help_help },
+	{ "attach", do_attach, false, &attach_help },
+	{ "detach", do_detach, false, &detach_help },
+	{ "status", do_status, false, &status_help },
+	{ "deny", do_deny, false, &deny_help },
+	{ "allow", do_allow, false, &allow_help },
+	{ "del", do_del, false, &del_help },
+	{ "flush", do_flush, true, &flush_help },
+	{ "list", do_list, false, &list_help },
+	{ "test", do_test, false, &test_help },
+	{ "port", do_port, false, &port_help },
+	{ "action", do_action, false, &action_help },
+	{ "quarantine", do_quarantine, false, &quarantine_help },
+	{ "stats", do_stats, false, &stats_help },
+	{ "top", do_top, false, &top_help },
+	{ "monitor", do_monitor, false, &monitor_help },
+	{ "apply", do_apply, false, &apply_help },
+	{ "save", do_save, false, &save_help },
+	{ "watch", do_watch, false, &watch_help },
+	{ "help", do_help, false, &help_help },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -159,17 +144,17 @@ static const struct cmd *cmd_find(const char *name)
 
 static int do_help(int argc, char **argv)
 {
+	const char *name = NULL;
+	struct args a = ARGS_POS("help", argc, argv, &name, 1);
 	const struct cmd *c;
 
-	if (!argc) {
+	if (args_all(&a, NULL))
+		return EXIT_USAGE;
+	if (!name) {
 		usage(stdout);
 		return EXIT_OK;
 	}
-	if (argc > 1) {
-		p_err("help: unexpected argument '%s'", argv[1]);
-		return EXIT_USAGE;
-	}
-	c = cmd_find(argv[0]);
+	c = cmd_find(name);
 	if (!c)
 		return EXIT_USAGE;
 	help_print(stdout, c->name, c->help);
@@ -315,7 +300,7 @@ static int run(int argc, char **argv)
 	c = cmd_find(argv[0]);
 	if (!c)
 		return EXIT_USAGE;
-	if (c->fn != do_help && args_want_help(argc - 1, argv + 1)) {
+	if (args_want_help(argc - 1, argv + 1)) {
 		help_print(stdout, c->name, c->help);
 		return EXIT_OK;
 	}
