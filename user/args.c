@@ -216,18 +216,6 @@ bool args_want_help(int argc, char **argv)
 	return false;
 }
 
-int args_no_options(const char *cmd, int argc, char **argv)
-{
-	struct args a = ARGS_INIT(cmd, argc, argv);
-	const char *v;
-	int id;
-
-	while ((id = args_next(&a, NULL, &v)) != ARG_END)
-		if (id == ARG_ERROR)
-			return EXIT_USAGE;
-	return EXIT_OK;
-}
-
 /* ---- help, made from the same tables ---- */
 
 /* Usage lines are wrapped here, under the first word after the command. */

@@ -119,8 +119,6 @@ static inline bool args_given(const struct args *a, int id)
 }
 /* -h or --help among the words before any "--". */
 bool args_want_help(int argc, char **argv);
-/* A command without options: EXIT_USAGE, said, if a word is one. */
-int args_no_options(const char *cmd, int argc, char **argv);
 
 /* One form of a command, as its usage line shows it. */
 struct usage {

@@ -71,7 +71,7 @@ static int port_list(void)
 	return EXIT_OK;
 }
 
-static int port_change(bool add, int argc, char **argv)
+static int port_change(bool add, int argc, const char **argv)
 {
 	const char *verb = add ? "added" : "deleted";
 	struct op25b_config *cfg;
@@ -133,21 +133,30 @@ out:
 
 int do_port(int argc, char **argv)
 {
-	if (args_no_options("port", argc, argv))
-		return EXIT_USAGE;
-	if (!argc || !strcmp(argv[0], "list")) {
-		if (argc > 1) {
-			p_err("port list: unexpected argument '%s'", argv[1]);
-			return EXIT_USAGE;
-		}
-		return port_list();
+	const char **w = calloc(argc + 1, sizeof(*w));
+	struct args a = ARGS_POS("port", argc, argv, w, argc);
+	int rc = EXIT_USAGE, n;
+
+	if (!w) {
+		p_err("out of memory");
+		return EXIT_RUNTIME;
 	}
-	if (!strcmp(argv[0], "add"))
-		return port_change(true, argc - 1, argv + 1);
-	if (!strcmp(argv[0], "del"))
-		return port_change(false, argc - 1, argv + 1);
-	p_err("port: unknown subcommand '%s' (add, del or list)", argv[0]);
-	return EXIT_USAGE;
+	if (args_all(&a, NULL))
+		goto out;
+	n = a.npos;
+	if (!n || !strcmp(w[0], "list")) {
+		if (n > 1)
+			p_err("port list: unexpected argument '%s'", w[1]);
+		else
+			rc = port_list();
+	} else if (!strcmp(w[0], "add") || !strcmp(w[0], "del")) {
+		rc = port_change(w[0][0] == 'a', n - 1, w + 1);
+	} else {
+		p_err("port: unknown subcommand '%s' (add, del or list)", w[0]);
+	}
+out:
+	free(w);
+	return rc;
 }
 
 /* ---- action ---- */
