@@ -84,7 +84,7 @@ struct args {
 	int npos, maxpos;
 	char *why;		/* if set, errors go here, not to p_err */
 	size_t whylen;
-	unsigned int seen;	/* 1 << id of each option met (id < ARGS_IDS) */
+	unsigned int seen;	/* 1 << id: the options met */
 	const char *val[ARGS_IDS];	/* by id: the last value given */
 };
 
@@ -132,7 +132,7 @@ struct usage {
  */
 struct cmd_help {
 	const char *args;	/* the one form's words, when forms is NULL */
-	const struct usage *forms;	/* else its forms, ending with NULL words */
+	const struct usage *forms;	/* or its forms, up to NULL words */
 	const struct opt *opts;	/* every option it takes, for Options: */
 	const char *text;	/* what it does, its positional words */
 };

@@ -202,7 +202,8 @@ static void rows_print(const struct offender_row *rows, size_t n)
 
 static const struct opt top_opts[] = {
 	{ .name = "-n", .short_name = 'n', .id = 1, .arg = "N",
-	  .what = "a number", .help = "the first N sources (1-65536, default 20)" },
+	  .what = "a number",
+	  .help = "the first N sources (1-65536, default 20)" },
 	{ NULL },
 };
 
