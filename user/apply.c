@@ -114,6 +114,19 @@ static void diff_print(enum op op, __u32 table, const struct prefix *p,
 	print_nl();
 }
 
+/* "~ port 25 587 (was 25)": a setting of the file's, and the running one. */
+static void change_print(const char *key, const char *fmt, const char *want,
+			 const char *was)
+{
+	open_json_object(NULL);
+	print_string(PRINT_FP, NULL, "%s", "~ ");
+	print_string(PRINT_JSON, "op", NULL, "change");
+	print_string(PRINT_ANY, key, fmt, want);
+	print_string(PRINT_ANY, "was", " (was %s)", was);
+	close_json_object();
+	print_nl();
+}
+
 /*
  * Walk the running rules and the file's side by side (both sorted). With
  * e, make the changes in its draft; without, print them.
@@ -185,36 +198,34 @@ static void diff_config(const struct running *run, const struct conf *c,
 	if (d->ports) {
 		ports_format(c->ports, want, sizeof(want));
 		ports_format(run->cfg.ports, now, sizeof(now));
-		open_json_object(NULL);
-		print_string(PRINT_FP, NULL, "%s", "~ ");
-		print_string(PRINT_JSON, "op", NULL, "change");
-		print_string(PRINT_ANY, "port", "port %s", want);
-		print_string(PRINT_ANY, "was", " (was %s)", now);
-		close_json_object();
-		print_nl();
+		change_print("port", "port %s", want, now);
 	}
-	if (d->action) {
-		open_json_object(NULL);
-		print_string(PRINT_FP, NULL, "%s", "~ ");
-		print_string(PRINT_JSON, "op", NULL, "change");
-		print_string(PRINT_ANY, "action", "action %s", wtext);
-		print_string(PRINT_ANY, "was", " (was %s)", ntext);
-		close_json_object();
-		print_nl();
-	}
+	if (d->action)
+		change_print("action", "action %s", wtext, ntext);
 }
 
 /* ---- apply ---- */
 
-const char apply_usage[] =
-	"Usage: op25bctl apply [--dry-run] [--force] FILE|-\n"
-	"\n"
+enum { OPT_DRY = 1, OPT_FORCE };
+
+static const struct opt apply_opts[] = {
+	{ .name = "--dry-run", .id = OPT_DRY,
+	  .help = "print what would change, and change nothing" },
+	{ .name = "--force", .id = OPT_FORCE,
+	  .help = "a file that allows a /0 (no blocking for a family) too" },
+	{ NULL },
+};
+
+const struct cmd_help apply_help = {
+	.args = "FILE|-",
+	.opts = apply_opts,
+	.text =
 	"Make the running policy the file's (op25b.conf(5)): check all of it\n"
 	"(every error as FILE:LINE: message; nothing changes if there is\n"
 	"one), publish its tables, ports and action as one snapshot, then\n"
 	"attach what it names and detach what op25b attached and it no longer\n"
-	"names. --dry-run prints what would change and changes nothing.\n"
-	"A file that allows a /0 (no blocking for a whole family) needs --force.\n";
+	"names.\n",
+};
 
 /* Every attach statement checked: interfaces exist, none named twice. */
 static int wants_build(const struct conf *c, struct attach_want **out)
@@ -334,37 +345,17 @@ static int apply_run(const char *file, const struct conf *c,
 
 int do_apply(int argc, char **argv)
 {
-	enum { OPT_DRY = 1, OPT_FORCE };
-	static const struct opt opts[] = {
-		{ "--dry-run", 0, false, OPT_DRY, NULL },
-		{ "--force", 0, false, OPT_FORCE, NULL },
-		{ NULL },
-	};
-	struct args a = ARGS_INIT("apply", argc, argv);
-	const char *file = NULL, *v;
+	const char *file = NULL;
+	struct args a = ARGS_POS("apply", argc, argv, &file, 1);
 	struct attach_want *w = NULL;
-	bool dry = false, force = false;
+	bool dry, force;
 	struct conf c;
-	int id, rc, i;
+	int rc, i;
 
-	if (args_want_help(argc, argv)) {
-		fputs(apply_usage, stdout);
-		return EXIT_OK;
-	}
-	while ((id = args_next(&a, opts, &v)) != ARG_END) {
-		if (id == ARG_ERROR)
-			return EXIT_USAGE;
-		if (id == OPT_DRY)
-			dry = true;
-		else if (id == OPT_FORCE)
-			force = true;
-		else if (file) {
-			p_err("apply: unexpected argument '%s'", v);
-			return EXIT_USAGE;
-		} else {
-			file = v;
-		}
-	}
+	if (args_all(&a, apply_opts))
+		return EXIT_USAGE;
+	dry = args_given(&a, OPT_DRY);
+	force = args_given(&a, OPT_FORCE);
 	if (!file) {
 		p_err("apply: missing FILE (or - for stdin)");
 		return EXIT_USAGE;
@@ -397,12 +388,13 @@ int do_apply(int argc, char **argv)
 
 /* ---- save ---- */
 
-const char save_usage[] =
-	"Usage: op25bctl save [FILE]\n"
-	"\n"
+const struct cmd_help save_help = {
+	.args = "[FILE]",
+	.text =
 	"Write the running policy (tables, ports, action, attachments of this\n"
 	"network namespace) in canonical form, to FILE or stdout: applying it\n"
-	"changes nothing. FILE is replaced whole or not at all.\n";
+	"changes nothing. FILE is replaced whole or not at all.\n",
+};
 
 static int save_write(FILE *f, struct engine *e)
 {
@@ -434,23 +426,15 @@ static int save_write(FILE *f, struct engine *e)
 int do_save(int argc, char **argv)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
+	const char *path = NULL;
+	struct args a = ARGS_POS("save", argc, argv, &path, 1);
 	struct op25b_maps m;
 	struct engine e;
 	FILE *f = stdout;
 	int rc, fd = -1;
 
-	if (argc && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
-		fputs(save_usage, stdout);
-		return EXIT_OK;
-	}
-	if (argc > 1) {
-		p_err("save: unexpected argument '%s'", argv[1]);
+	if (args_all(&a, NULL))
 		return EXIT_USAGE;
-	}
-	if (argc && argv[0][0] == '-' && argv[0][1]) {
-		p_err("save: unknown option '%s'", argv[0]);
-		return EXIT_USAGE;
-	}
 	if (g.json) {
 		p_err("save: writes op25b.conf(5), not JSON");
 		return EXIT_USAGE;
@@ -458,14 +442,14 @@ int do_save(int argc, char **argv)
 	rc = policy_open_read(&m, &e);
 	if (rc)
 		return rc;
-	if (argc && strcmp(argv[0], "-")) {
+	if (path && strcmp(path, "-")) {
 		/* beside the target, renamed over it at the end */
-		snprintf(dir, sizeof(dir), "%s", argv[0]);
+		snprintf(dir, sizeof(dir), "%s", path);
 		snprintf(tmp, sizeof(tmp), "%s/.op25b-save-XXXXXX", dirname(dir));
 		fd = mkstemp(tmp);
 		f = fd >= 0 ? fdopen(fd, "w") : NULL;
 		if (!f) {
-			p_err("cannot write '%s': %s", argv[0], strerror(errno));
+			p_err("cannot write '%s': %s", path, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			policy_close(&m, &e);
@@ -477,12 +461,12 @@ int do_save(int argc, char **argv)
 	if (f == stdout)
 		return rc;
 	if (fflush(f) || fsync(fileno(f)) || ferror(f)) {
-		p_err("cannot write '%s': %s", argv[0], strerror(errno));
+		p_err("cannot write '%s': %s", path, strerror(errno));
 		rc = EXIT_RUNTIME;
 	}
 	fclose(f);
-	if (!rc && rename(tmp, argv[0])) {
-		p_err("cannot write '%s': %s", argv[0], strerror(errno));
+	if (!rc && rename(tmp, path)) {
+		p_err("cannot write '%s': %s", path, strerror(errno));
 		rc = EXIT_RUNTIME;
 	}
 	if (rc)

@@ -616,71 +616,40 @@ static void tc_release_qdisc(int map_fd, const struct record *rec)
 
 /* ---- attach ---- */
 
-const char attach_usage[] =
-	"Usage: op25bctl attach IFACE [--hook xdp|tc] [--xdp-mode native|generic]\n"
-	"                       [--direction ingress|egress] [--force]\n"
-	"\n"
+const struct opt attach_opts[] = {
+	ATTACH_OPTS,
+	{ NULL },
+};
+
+const struct cmd_help attach_help = {
+	.args = "IFACE",
+	.opts = attach_opts,
+	.text =
 	"Attach the datapath to IFACE. Ethernet devices get XDP (native when the\n"
 	"driver has it); devices without an Ethernet header (tun, ppp) get tc\n"
 	"ingress, parsing from the IP header. --hook tc --direction egress\n"
 	"judges what the host itself sends (a router's WAN side). Attaching again\n"
 	"replaces the program in place: no moment without enforcement. A program\n"
 	"op25b did not load, or the op25b of another pin dir, is replaced only\n"
-	"with --force.\n";
-
-const char detach_usage[] =
-	"Usage: op25bctl detach IFACE | --all\n"
-	"\n"
-	"Remove what op25b attached to IFACE (and a clsact qdisc only if op25b\n"
-	"made it), or everything this pin dir attached in this network namespace\n"
-	"with --all (never abbreviated). An op25b program on IFACE that no pin\n"
-	"dir records (its pin dir was removed) is removed too.\n";
-
-
-
-
-const struct opt attach_opts[] = {
-	ATTACH_OPTS,
-	{ NULL },
+	"with --force.\n",
 };
 
-void attach_opt_set(struct attach_args *a, int id, const char *v)
+void attach_opts_take(struct attach_args *a, const struct args *w)
 {
-	switch (id) {
-	case ATTACH_OPT_HOOK:
-		a->hook = v;
-		break;
-	case ATTACH_OPT_MODE:
-		a->mode = v;
-		break;
-	case ATTACH_OPT_DIR:
-		a->dir = v;
-		break;
-	case ATTACH_OPT_FORCE:
-		a->force = true;
-		break;
-	}
+	a->hook = w->val[ATTACH_OPT_HOOK];
+	a->mode = w->val[ATTACH_OPT_MODE];
+	a->dir = w->val[ATTACH_OPT_DIR];
+	a->force = args_given(w, ATTACH_OPT_FORCE);
 }
 
 int attach_args_parse(int argc, char **argv, struct attach_args *a)
 {
-	struct args w = ARGS_INIT("attach", argc, argv);
-	const char *v;
-	int id;
+	struct args w = ARGS_POS("attach", argc, argv, &a->ifname, 1);
 
 	memset(a, 0, sizeof(*a));
-	while ((id = args_next(&w, attach_opts, &v)) != ARG_END) {
-		if (id == ARG_ERROR)
-			return EXIT_USAGE;
-		if (id != ARG_POSITIONAL) {
-			attach_opt_set(a, id, v);
-		} else if (a->ifname) {
-			p_err("attach: unexpected argument '%s'", v);
-			return EXIT_USAGE;
-		} else {
-			a->ifname = v;
-		}
-	}
+	if (args_all(&w, attach_opts))
+		return EXIT_USAGE;
+	attach_opts_take(a, &w);
 	if (!a->ifname) {
 		p_err("attach: missing IFACE");
 		return EXIT_USAGE;
@@ -1254,22 +1223,45 @@ static int detach_records(const char *ifname)
 	return worst;
 }
 
+enum { OPT_ALL = 1 };
+
+/* --all is never taken by a prefix: it detaches everything */
+static const struct opt detach_opts[] = {
+	{ .name = "--all", .id = OPT_ALL,
+	  .help = "everything this pin dir attached in this namespace" },
+	{ NULL },
+};
+
+const struct cmd_help detach_help = {
+	.forms = (const struct usage[]){
+		{ .words = "IFACE" },
+		{ .words = "--all" },
+		{ NULL },
+	},
+	.opts = detach_opts,
+	.text =
+	"Remove what op25b attached to IFACE (and a clsact qdisc only if op25b\n"
+	"made it), or everything this pin dir attached in this network namespace\n"
+	"with --all (never abbreviated). An op25b program on IFACE that no pin\n"
+	"dir records (its pin dir was removed) is removed too.\n",
+};
+
 int do_detach(int argc, char **argv)
 {
-	bool all = argc == 1 && !strcmp(argv[0], "--all");
-	bool set_up;
+	const char *ifname = NULL;
+	struct args a = ARGS_POS("detach", argc, argv, &ifname, 1);
+	bool all, set_up;
 	int rc;
 
-	if (argc > 1) {
-		p_err("detach: unexpected argument '%s'", argv[1]);
+	if (args_all(&a, detach_opts))
+		return EXIT_USAGE;
+	all = args_given(&a, OPT_ALL);
+	if (all && ifname) {
+		p_err("detach: unexpected argument '%s'", ifname);
 		return EXIT_USAGE;
 	}
-	if (!argc) {
+	if (!all && !ifname) {
 		p_err("detach: missing IFACE or --all");
-		return EXIT_USAGE;
-	}
-	if (!all && argv[0][0] == '-') {
-		p_err("detach: unknown option '%s'", argv[0]);
 		return EXIT_USAGE;
 	}
 	rc = pin_dir_state(&set_up);
@@ -1282,10 +1274,10 @@ int do_detach(int argc, char **argv)
 			close_json_array();
 			return EXIT_OK;
 		}
-		p_err("op25b is not attached to '%s'", argv[0]);
+		p_err("op25b is not attached to '%s'", ifname);
 		return EXIT_USAGE;
 	}
-	return detach_records(all ? NULL : argv[0]);
+	return detach_records(ifname);
 }
 
 /* What the kernel has in the recorded slot now. */

@@ -51,12 +51,20 @@ enum {
 	ATTACH_OPT_NEXT,	/* the first id free for the command's own */
 };
 #define ATTACH_OPTS							\
-	{ "--hook", 0, true, ATTACH_OPT_HOOK, "xdp or tc" },		\
-	{ "--xdp-mode", 0, true, ATTACH_OPT_MODE, "native or generic" }, \
-	{ "--direction", 0, true, ATTACH_OPT_DIR, "ingress or egress" },	\
-	{ "--force", 0, false, ATTACH_OPT_FORCE, NULL }
+	{ .name = "--hook", .id = ATTACH_OPT_HOOK, .arg = "xdp|tc",	\
+	  .what = "xdp or tc",						\
+	  .help = "the hook (default: xdp for Ethernet, else tc)" },	\
+	{ .name = "--xdp-mode", .id = ATTACH_OPT_MODE,			\
+	  .arg = "native|generic", .what = "native or generic",		\
+	  .help = "XDP in the driver, or generic (in the stack)" }, \
+	{ .name = "--direction", .id = ATTACH_OPT_DIR,			\
+	  .arg = "ingress|egress", .what = "ingress or egress",		\
+	  .help = "tc: what comes in (default), or what is sent" }, \
+	{ .name = "--force", .id = ATTACH_OPT_FORCE,			\
+	  .help = "replace a program this op25b did not load" }
 extern const struct opt attach_opts[];
-void attach_opt_set(struct attach_args *a, int id, const char *v);
+/* What w, read with attach's options, says of them. */
+void attach_opts_take(struct attach_args *a, const struct args *w);
 /* The words of attach (argv after the verb); EXIT_USAGE, said, if bad. */
 int attach_args_parse(int argc, char **argv, struct attach_args *a);
 int attach_args_check(const struct attach_args *a);

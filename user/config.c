@@ -80,15 +80,30 @@ void limit_rate_format(const struct op25b_limit *l, char *buf, size_t len)
 
 #define WHY(...)	(snprintf(why, whylen, __VA_ARGS__), -1)
 
+enum { OPT_BURST = 1, OPT_THEN, OPT_QUARANTINE, OPT_PREFIX6 };
+
+const struct opt limit_opts[] = {
+	{ .name = "--burst", .id = OPT_BURST, .arg = "N",
+	  .help = "in bursts of N (default RATE)" },
+	{ .name = "--then", .id = OPT_THEN, .arg = "drop|reject",
+	  .help = "what is over the limit gets (default drop)" },
+	{ .name = "--quarantine", .id = OPT_QUARANTINE, .arg = "DURATION",
+	  .help = "a source over it: all its SMTP blocked this long" },
+	{ .name = "--ipv6-prefix", .id = OPT_PREFIX6, .arg = "LEN",
+	  .help = "an IPv6 source is its first LEN bits (default 64)" },
+	{ NULL },
+};
+
 /* "limit" and what follows it. */
 static int limit_parse(int argc, char **argv, struct op25b_limit *l,
 		       char *why, size_t whylen)
 {
+	struct args a = ARGS_POS("action limit", argc - 1, argv + 1, NULL, 0);
 	char q[TOKEN_QUOTE_LEN];
 	const char *slash, *arg;
 	__u64 v, burst = 0;
 	bool burst_set = false;
-	int i;
+	int id;
 
 	memset(l, 0, sizeof(*l));
 	l->then = OP25B_ACT_DROP;
@@ -113,21 +128,19 @@ static int limit_parse(int argc, char **argv, struct op25b_limit *l,
 	else
 		return WHY("action limit: unknown period '%s' (s, min or h)",
 			   token_quote(slash + 1, q, sizeof(q)));
-	for (i = 1; i < argc; i++) {
-		if (i + 1 >= argc &&
-		    (!strcmp(argv[i], "--burst") || !strcmp(argv[i], "--then") ||
-		     !strcmp(argv[i], "--quarantine") ||
-		     !strcmp(argv[i], "--ipv6-prefix")))
-			return WHY("action limit: %s needs a value", argv[i]);
-		arg = argv[i + 1];
-		if (!strcmp(argv[i], "--burst")) {
+	a.why = why;
+	a.whylen = whylen;
+	while ((id = args_opt(&a, limit_opts, &arg)) > 0) {
+		switch (id) {
+		case OPT_BURST:
 			if (number_parse(arg, strlen(arg), 0, OP25B_LIMIT_RATE_MAX, &burst) ||
 			    burst < 1)
 				return WHY("action limit: bad burst '%s': must be a number 1-%u",
 					   token_quote(arg, q, sizeof(q)),
 					   OP25B_LIMIT_RATE_MAX);
 			burst_set = true;
-		} else if (!strcmp(argv[i], "--then")) {
+			break;
+		case OPT_THEN:
 			if (!strcmp(arg, "drop"))
 				l->then = OP25B_ACT_DROP;
 			else if (!strcmp(arg, "reject"))
@@ -135,7 +148,8 @@ static int limit_parse(int argc, char **argv, struct op25b_limit *l,
 			else
 				return WHY("action limit: --then '%s': drop or reject",
 					   token_quote(arg, q, sizeof(q)));
-		} else if (!strcmp(argv[i], "--quarantine")) {
+			break;
+		case OPT_QUARANTINE:
 			if (duration_parse(arg, &v))
 				return WHY("action limit: bad quarantine '%s': a number and s, min, h or d, e.g. 1h",
 					   token_quote(arg, q, sizeof(q)));
@@ -143,17 +157,17 @@ static int limit_parse(int argc, char **argv, struct op25b_limit *l,
 				return WHY("action limit: quarantine '%s' out of range: 1s to 365d",
 					   token_quote(arg, q, sizeof(q)));
 			l->quarantine_ns = v;
-		} else if (!strcmp(argv[i], "--ipv6-prefix")) {
+			break;
+		case OPT_PREFIX6:
 			if (number_parse(arg, strlen(arg), 0, 128, &v) || v < 1)
 				return WHY("action limit: bad --ipv6-prefix '%s': a length 1-128",
 					   token_quote(arg, q, sizeof(q)));
 			l->prefix6 = (__u8)v;
-		} else {
-			return WHY("action limit: unknown option '%s'",
-				   token_quote(argv[i], q, sizeof(q)));
+			break;
 		}
-		i++;
 	}
+	if (id)
+		return -1;
 	l->burst = burst_set ? (__u32)burst : l->rate;
 	l->interval_ns = (__u64)l->period_s * NSEC_PER_SEC / l->rate;
 	return 0;

@@ -630,80 +630,99 @@ static void bit_set(__u8 *b, __u32 i)
 	b[i / 8] |= 1u << (i % 8);
 }
 
-static int node_alloc(struct engine *e, __u32 n, __u32 *out)
+/*
+ * Nodes and leaves are handed out alike: in blocks of n, from a free list
+ * per size (linked through a block's first node's child_base, or through
+ * its first leaf), else from the top of the pool. A block this
+ * transaction made is freed at once; one the live snapshot may still use
+ * waits for the commit, as garbage.
+ */
+struct pool {
+	__u32 *free;		/* each size's list */
+	__u32 *top;		/* [1, *top) have been handed out */
+	__u32 max;
+	__u8 *own;		/* bitmap: blocks made by this transaction */
+	struct u32_pairs *garbage;
+	const char *name, *plural;
+};
+
+static struct pool pool_of(struct engine *e, bool leaves)
 {
-	__u32 b = e->st->node_free[n];
+	if (leaves)
+		return (struct pool){ e->st->leaf_free, &e->st->leaf_top,
+				      e->leaves_max, e->leaf_own,
+				      &e->leaf_garbage, "leaf", "leaves" };
+	return (struct pool){ e->st->node_free, &e->st->node_top, e->nodes_max,
+			      e->node_own, &e->node_garbage, "node", "nodes" };
+}
+
+/* Where a free block keeps the next one of its list. */
+static __u32 *block_link(struct engine *e, bool leaves, __u32 b)
+{
+	return leaves ? leaves_at(e, b, 1) : &nodes_at(e, b, 1)->child_base;
+}
+
+static int block_alloc(struct engine *e, bool leaves, __u32 n, __u32 *out)
+{
+	struct pool p = pool_of(e, leaves);
+	__u32 b = p.free[n];
 
 	if (b) {
-		e->st->node_free[n] = (*nodes_at(e, b, 1)).child_base;
+		p.free[n] = *block_link(e, leaves, b);
 	} else {
-		if (e->st->node_top + n > e->nodes_max)
-			return fail(e, -ENOSPC, "the node pool is full (%u nodes)",
-				    e->nodes_max - 1);
-		b = e->st->node_top;
-		e->st->node_top += n;
+		if (*p.top + n > p.max)
+			return fail(e, -ENOSPC, "the %s pool is full (%u %s)",
+				    p.name, p.max - 1, p.plural);
+		b = *p.top;
+		*p.top += n;
 	}
-	bit_set(e->node_own, b);
+	bit_set(p.own, b);
 	e->touched = true;
 	*out = b;
 	return 0;
 }
 
-static void node_free_now(struct engine *e, __u32 b, __u32 n)
+static void block_free_now(struct engine *e, bool leaves, __u32 b, __u32 n)
 {
-	(*nodes_at(e, b, 1)).child_base = e->st->node_free[n];
-	e->st->node_free[n] = b;
+	struct pool p = pool_of(e, leaves);
+
+	*block_link(e, leaves, b) = p.free[n];
+	p.free[n] = b;
 }
 
-/* Block b of n nodes is no longer in the draft. */
-static int node_release(struct engine *e, __u32 b, __u32 n)
+/* Block b of n is no longer in the draft. */
+static int block_release(struct engine *e, bool leaves, __u32 b, __u32 n)
 {
-	if (!n)
-		return 0;
-	if (bit_test(e->node_own, b)) {
-		e->node_own[b / 8] &= ~(1u << (b % 8));
-		node_free_now(e, b, n);
+	struct pool p = pool_of(e, leaves);
+
+	if (bit_test(p.own, b)) {
+		p.own[b / 8] &= ~(1u << (b % 8));
+		block_free_now(e, leaves, b, n);
 		return 0;
 	}
-	return pairs_add(e, &e->node_garbage, b, n);
+	return pairs_add(e, p.garbage, b, n);
+}
+
+static int node_alloc(struct engine *e, __u32 n, __u32 *out)
+{
+	return block_alloc(e, false, n, out);
+}
+
+/* A node without children (n 0) has no block. */
+static int node_release(struct engine *e, __u32 b, __u32 n)
+{
+	return n ? block_release(e, false, b, n) : 0;
 }
 
 /* Leaf 0 is the shared all-zero leaf of an empty node: never handed out. */
 static int leaf_alloc(struct engine *e, __u32 n, __u32 *out)
 {
-	__u32 b = e->st->leaf_free[n];
-
-	if (b) {
-		e->st->leaf_free[n] = (*leaves_at(e, b, 1));
-	} else {
-		if (e->st->leaf_top + n > e->leaves_max)
-			return fail(e, -ENOSPC, "the leaf pool is full (%u leaves)",
-				    e->leaves_max - 1);
-		b = e->st->leaf_top;
-		e->st->leaf_top += n;
-	}
-	bit_set(e->leaf_own, b);
-	e->touched = true;
-	*out = b;
-	return 0;
-}
-
-static void leaf_free_now(struct engine *e, __u32 b, __u32 n)
-{
-	(*leaves_at(e, b, 1)) = e->st->leaf_free[n];
-	e->st->leaf_free[n] = b;
+	return block_alloc(e, true, n, out);
 }
 
 static int leaf_release(struct engine *e, __u32 b, __u32 n)
 {
-	if (!b)
-		return 0;
-	if (bit_test(e->leaf_own, b)) {
-		e->leaf_own[b / 8] &= ~(1u << (b % 8));
-		leaf_free_now(e, b, n);
-		return 0;
-	}
-	return pairs_add(e, &e->leaf_garbage, b, n);
+	return b ? block_release(e, true, b, n) : 0;
 }
 
 /* ---- nodes ---- */
@@ -1056,10 +1075,7 @@ static void free_unmarked(struct engine *e, const __u8 *m, __u32 top,
 		for (j = i; j < top && !bit_test(m, j) && j - i < OP25B_BLOCK_MAX; j++)
 			;
 		n = j - i;
-		if (nodes)
-			node_free_now(e, i, n);
-		else
-			leaf_free_now(e, i, n);
+		block_free_now(e, !nodes, i, n);
 		i = j;
 	}
 }
@@ -1397,9 +1413,11 @@ int engine_commit(struct engine *e)
 
 	/* what only the old snapshot used; a packet still on it judges again */
 	for (i = 0; i < e->node_garbage.n; i++)
-		node_free_now(e, e->node_garbage.v[i][0], e->node_garbage.v[i][1]);
+		block_free_now(e, false, e->node_garbage.v[i][0],
+			       e->node_garbage.v[i][1]);
 	for (i = 0; i < e->leaf_garbage.n; i++)
-		leaf_free_now(e, e->leaf_garbage.v[i][0], e->leaf_garbage.v[i][1]);
+		block_free_now(e, true, e->leaf_garbage.v[i][0],
+			       e->leaf_garbage.v[i][1]);
 	for (i = 0; i < e->dead.n; i++)
 		rule_clear(e, e->dead.v[i][0]);
 	__atomic_store_n(&e->st->dirty, 0, __ATOMIC_SEQ_CST);

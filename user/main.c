@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <sched.h>
 #include <unistd.h>
@@ -24,93 +23,92 @@ struct global_opts g = {
 	.wait = OP25B_WAIT_DEFAULT,
 };
 
+/* A macro's number as a string, for help text made at compile time. */
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+
 struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	const char *args;
-	const char *summary;
 	bool exact;		/* destructive: never taken by a prefix */
-	const char *help;	/* the command's full help */
+	const struct cmd_help *help;	/* its words, options and prose */
 };
 
 static int do_help(int argc, char **argv);
 
+static const struct cmd_help help_help = {
+	.args = "[COMMAND]",
+	.text = "The commands, or COMMAND's full help (as COMMAND --help).\n",
+};
+
 static const struct cmd cmds[] = {
-	{ "attach", do_attach,
-	  "IFACE [--hook xdp|tc] [--xdp-mode native|generic] [--direction ingress|egress] [--force]",
-	  "attach the datapath to an interface", false, attach_usage },
-	{ "detach", do_detach, "IFACE | --all",
-	  "remove what op25b attached", false, detach_usage },
-	{ "status", do_status, "",
-	  "attachments, action, blocked ports, table sizes", false, status_usage },
-	{ "deny", do_deny, "subscriber|relay PREFIX... [-f FILE|-]",
-	  "add or change prefixes to deny", false, deny_usage },
-	{ "allow", do_allow, "subscriber|relay PREFIX... [-f FILE|-]",
-	  "add or change prefixes to allow", false, allow_usage },
-	{ "del", do_del, "subscriber|relay PREFIX... [-f FILE|-]",
-	  "delete prefixes", false, del_usage },
-	{ "flush", do_flush, "subscriber|relay", "delete every prefix", true, flush_usage },
-	{ "list", do_list, "[subscriber|relay]",
-	  "entries, verdicts, hit counters", false, list_usage },
-	{ "test", do_test, "SRC DST [PORT]",
-	  "verdict and the rule that decided it (exit 3: blocked)", false, test_usage },
-	{ "port", do_port, "add|del|list [PORT...]",
-	  "blocked TCP destination ports", false, port_usage },
-	{ "action", do_action,
-	  "drop|reject|monitor | limit RATE/PERIOD [--burst N] [--then drop|reject] [--quarantine DURATION]",
-	  "what happens to a blocked packet", false, action_usage },
-	{ "quarantine", do_quarantine, "[list] | release ADDR|PREFIX|--all",
-	  "sources action limit has put in quarantine", false, quarantine_usage },
-	{ "stats", do_stats, "[--interval SEC] [--prometheus]",
-	  "counters, summed over CPUs", false, stats_usage },
-	{ "top", do_top, "[-n N]",
-	  "subscribers with the most blocked attempts", false, top_usage },
-	{ "monitor", do_monitor, "[--count N]",
-	  "stream of blocked-attempt events", false, monitor_usage },
-	{ "apply", do_apply, "[--dry-run] FILE|-",
-	  "make the running policy a file's, in one step", false, apply_usage },
-	{ "save", do_save, "[FILE]",
-	  "the running policy, as a file apply takes", false, save_usage },
-	{ "watch", do_watch,
-	  "PATTERN... [attach options] | --config FILE",
-	  "attach to matching interfaces as they appear", false, watch_usage },
-	{ "help", do_help, "[COMMAND]", "this help, or a command's", false, NULL },
+	{ "attach", do_attach, false, &attach_help },
+	{ "detach", do_detach, false, &detach_help },
+	{ "status", do_status, false, &status_help },
+	{ "deny", do_deny, false, &deny_help },
+	{ "allow", do_allow, false, &allow_help },
+	{ "del", do_del, false, &del_help },
+	{ "flush", do_flush, true, &flush_help },
+	{ "list", do_list, false, &list_help },
+	{ "test", do_test, false, &test_help },
+	{ "port", do_port, false, &port_help },
+	{ "action", do_action, false, &action_help },
+	{ "quarantine", do_quarantine, false, &quarantine_help },
+	{ "stats", do_stats, false, &stats_help },
+	{ "top", do_top, false, &top_help },
+	{ "monitor", do_monitor, false, &monitor_help },
+	{ "apply", do_apply, false, &apply_help },
+	{ "save", do_save, false, &save_help },
+	{ "watch", do_watch, false, &watch_help },
+	{ "help", do_help, false, &help_help },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
-static void usage_cmd(FILE *f, const struct cmd *c)
-{
-	fprintf(f, "Usage: op25bctl [OPTIONS] %s%s%s\n  %s\n", c->name,
-		c->args[0] ? " " : "", c->args, c->summary);
-}
+enum {
+	G_JSON = 1, G_PRETTY, G_VERBOSE, G_QUIET, G_PIN_DIR, G_CAPACITY,
+	G_NETNS, G_WAIT, G_HELP, G_VERSION,
+};
+
+/* The options before the command: read, and shown in help, from here. */
+static const struct opt global_opts[] = {
+	{ .name = "--json", .short_name = 'j', .id = G_JSON,
+	  .help = "JSON output" },
+	{ .name = "--pretty", .short_name = 'p', .id = G_PRETTY,
+	  .help = "indented JSON (implies -j)" },
+	{ .name = "--verbose", .short_name = 'v', .id = G_VERBOSE,
+	  .help = "debug messages, libbpf and verifier logs" },
+	{ .name = "--quiet", .short_name = 'q', .id = G_QUIET,
+	  .help = "no summaries on stderr" },
+	{ .name = "--pin-dir", .id = G_PIN_DIR, .arg = "DIR",
+	  .what = "a directory",
+	  .help = "pin directory (default " OP25B_PIN_DIR_DEFAULT ")" },
+	{ .name = "--capacity", .id = G_CAPACITY, .arg = "N",
+	  .what = "a number",
+	  .help = "prefixes per table, when the maps are made (default "
+		  STR(OP25B_CAPACITY_DEFAULT) ")" },
+	{ .name = "--netns", .short_name = 'n', .id = G_NETNS, .arg = "NAME",
+	  .what = "a network namespace name",
+	  .help = "network namespace /run/netns/NAME (as ip -n)" },
+	{ .name = "--wait", .short_name = 'w', .id = G_WAIT, .arg = "SEC",
+	  .what = "seconds",
+	  .help = "wait at most SEC for another op25bctl (default "
+		  STR(OP25B_WAIT_DEFAULT) ")" },
+	{ .name = "--help", .short_name = 'h', .id = G_HELP,
+	  .help = "this help" },
+	{ .name = "--version", .short_name = 'V', .id = G_VERSION,
+	  .help = "print the version" },
+	{ NULL },
+};
 
 static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f,
-		"Usage: op25bctl [OPTIONS] COMMAND [ARGS]\n"
-		"\n"
-		"Options:\n"
-		"  -j, --json          JSON output\n"
-		"  -p, --pretty        indented JSON (implies -j)\n"
-		"  -v, --verbose       debug messages, libbpf and verifier logs\n"
-		"  -q, --quiet         no summaries on stderr\n"
-		"      --pin-dir DIR   pin directory (default %s)\n"
-		"      --capacity N    prefixes per table, when the maps are made\n"
-		"                      (default %u)\n"
-		"  -n, --netns NAME    network namespace /run/netns/NAME (as ip -n)\n"
-		"  -w, --wait SEC      wait at most SEC for another op25bctl (default %u)\n"
-		"  -h, --help          this help\n"
-		"  -V, --version       print the version\n"
-		"\n"
-		"Commands:\n",
-		OP25B_PIN_DIR_DEFAULT, OP25B_CAPACITY_DEFAULT, OP25B_WAIT_DEFAULT);
+	fprintf(f, "Usage: op25bctl [OPTIONS] COMMAND [ARGS]\n\nOptions:\n");
+	opts_print(f, global_opts);
+	fprintf(f, "\nCommands:\n");
 	for (i = 0; i < N_CMDS; i++)
-		if (cmds[i].args[0])
-			fprintf(f, "  %-7s %s\n", cmds[i].name, cmds[i].args);
-		else
-			fprintf(f, "  %s\n", cmds[i].name);
+		help_line(f, cmds[i].name, cmds[i].help);
 	fprintf(f,
 		"\n"
 		"Exit status: 0 success, 1 runtime failure, 2 bad usage or input,\n"
@@ -146,23 +144,20 @@ static const struct cmd *cmd_find(const char *name)
 
 static int do_help(int argc, char **argv)
 {
+	const char *name = NULL;
+	struct args a = ARGS_POS("help", argc, argv, &name, 1);
 	const struct cmd *c;
 
-	if (!argc) {
+	if (args_all(&a, NULL))
+		return EXIT_USAGE;
+	if (!name) {
 		usage(stdout);
 		return EXIT_OK;
 	}
-	if (argc > 1) {
-		p_err("help: unexpected argument '%s'", argv[1]);
-		return EXIT_USAGE;
-	}
-	c = cmd_find(argv[0]);
+	c = cmd_find(name);
 	if (!c)
 		return EXIT_USAGE;
-	if (c->help)
-		fputs(c->help, stdout);
-	else
-		usage_cmd(stdout, c);
+	help_print(stdout, c->name, c->help);
 	return EXIT_OK;
 }
 
@@ -180,112 +175,70 @@ static int do_version(void)
 	return EXIT_OK;
 }
 
-/* "CMD -h" / "CMD --help" anywhere before a "--". */
-static bool wants_help(int argc, char **argv)
-{
-	int i;
-
-	for (i = 0; i < argc && strcmp(argv[i], "--"); i++)
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return true;
-	return false;
-}
-
-enum { OPT_PIN_DIR = 256, OPT_CAPACITY };
-
-static const struct option long_opts[] = {
-	{ "json",	no_argument,		NULL, 'j' },
-	{ "pretty",	no_argument,		NULL, 'p' },
-	{ "verbose",	no_argument,		NULL, 'v' },
-	{ "quiet",	no_argument,		NULL, 'q' },
-	{ "pin-dir",	required_argument,	NULL, OPT_PIN_DIR },
-	{ "capacity",	required_argument,	NULL, OPT_CAPACITY },
-	{ "netns",	required_argument,	NULL, 'n' },
-	{ "wait",	required_argument,	NULL, 'w' },
-	{ "help",	no_argument,		NULL, 'h' },
-	{ "version",	no_argument,		NULL, 'V' },
-	{ 0 }
-};
-
 /*
- * Options up to the command only ('+': stop at the first non-option), so
- * "deny subscriber -f FILE" keeps its -f. Returns -1 to go on, or an
- * exit code.
+ * Options up to the command only, so "deny subscriber -f FILE" keeps its
+ * -f. Returns -1 to go on, with *cmd the command's index, or an exit code.
  */
-static int parse_global(int argc, char **argv)
+static int parse_global(int argc, char **argv, int *cmd)
 {
-	int opt;
+	struct args a = ARGS_INIT(NULL, argc - 1, argv + 1);
+	unsigned long n;
+	const char *v;
+	int id;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+jpvqhVn:w:", long_opts,
-				  NULL)) != -1) {
-		switch (opt) {
-		case 'p':
+	while ((id = args_next(&a, global_opts, &v)) > 0) {
+		switch (id) {
+		case G_PRETTY:
 			g.pretty = true;
 			/* fallthrough */
-		case 'j':
+		case G_JSON:
 			g.json = true;
 			break;
-		case 'v':
+		case G_VERBOSE:
 			g.verbose = true;
 			break;
-		case 'q':
+		case G_QUIET:
 			g.quiet = true;
 			break;
-		case OPT_PIN_DIR:
-			g.pin_dir = optarg;
+		case G_PIN_DIR:
+			g.pin_dir = v;
 			break;
-		case 'n':
-			g.netns = optarg;
+		case G_NETNS:
+			g.netns = v;
 			break;
-		case 'w': {
-			unsigned long n;
-
-			if (strcmp(optarg, "0") &&
-			    count_parse(optarg, 86400, &n)) {
+		case G_WAIT:
+			if (strcmp(v, "0") && count_parse(v, 86400, &n)) {
 				p_err("bad wait '%s': must be seconds 0-86400",
-				      optarg);
+				      v);
 				return EXIT_USAGE;
 			}
-			g.wait = strcmp(optarg, "0") ? (unsigned int)n : 0;
+			g.wait = strcmp(v, "0") ? (unsigned int)n : 0;
 			break;
-		}
-		case OPT_CAPACITY: {
-			unsigned long n;
-
-			if (count_parse(optarg, OP25B_CAPACITY_MAX, &n) ||
+		case G_CAPACITY:
+			if (count_parse(v, OP25B_CAPACITY_MAX, &n) ||
 			    n < OP25B_CAPACITY_MIN) {
 				p_err("bad capacity '%s': must be a number %u-%u",
-				      optarg, OP25B_CAPACITY_MIN,
+				      v, OP25B_CAPACITY_MIN,
 				      OP25B_CAPACITY_MAX);
 				return EXIT_USAGE;
 			}
 			g.capacity = (__u32)n;
 			break;
-		}
-		case 'h':
+		case G_HELP:
 			usage(stdout);
 			return EXIT_OK;
-		case 'V':
+		case G_VERSION:
 			return do_version();
-		default:
-			if (optopt == OPT_PIN_DIR)
-				p_err("option '--pin-dir' needs a directory");
-			else if (optopt == OPT_CAPACITY)
-				p_err("option '--capacity' needs a number");
-			else if (optopt == 'n')
-				p_err("option '-n' needs a network namespace name");
-			else if (optopt == 'w')
-				p_err("option '-w' needs seconds");
-			else if (optopt)
-				p_err("unknown option '-%c' (try 'op25bctl help')",
-				      optopt);
-			else
-				p_err("unknown option '%s' (try 'op25bctl help')",
-				      argv[optind - 1]);
-			return EXIT_USAGE;
 		}
 	}
+	if (id == ARG_ERROR)
+		return EXIT_USAGE;
+	/* "-5" is no command: an option getopt would not know */
+	if (id == ARG_POSITIONAL && !a.rest && v[0] == '-' && v[1]) {
+		p_err("unknown option '-%c' (try 'op25bctl help')", v[1]);
+		return EXIT_USAGE;
+	}
+	*cmd = id == ARG_POSITIONAL ? a.i : argc;
 	if (!g.pin_dir[0]) {
 		p_err("option '--pin-dir' needs a directory");
 		return EXIT_USAGE;
@@ -347,11 +300,8 @@ static int run(int argc, char **argv)
 	c = cmd_find(argv[0]);
 	if (!c)
 		return EXIT_USAGE;
-	if (c->fn != do_help && wants_help(argc - 1, argv + 1)) {
-		if (c->help)
-			fputs(c->help, stdout);
-		else
-			usage_cmd(stdout, c);
+	if (args_want_help(argc - 1, argv + 1)) {
+		help_print(stdout, c->name, c->help);
 		return EXIT_OK;
 	}
 	rc = c->fn(argc - 1, argv + 1);
@@ -364,12 +314,12 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	int rc;
+	int rc, cmd;
 
-	rc = parse_global(argc, argv);
+	rc = parse_global(argc, argv, &cmd);
 	if (rc >= 0)
 		return rc;
-	if (optind >= argc) {
+	if (cmd >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -379,5 +329,5 @@ int main(int argc, char **argv)
 			return rc;
 	}
 	libbpf_setup();
-	return run(argc - optind, argv + optind);
+	return run(argc - cmd, argv + cmd);
 }

@@ -142,29 +142,25 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static const struct opt monitor_opts[] = {
+	{ .name = "--count", .id = 1, .arg = "N", .what = "a number",
+	  .help = "stop after N events" },
+	{ NULL },
+};
+
 static int args_parse(int argc, char **argv, struct monitor *mon)
 {
-	static const struct opt opts[] = {
-		{ "--count", 0, true, 1, "a number" },
-		{ NULL },
-	};
-	struct args a = ARGS_INIT("monitor", argc, argv);
+	struct args a = ARGS_POS("monitor", argc, argv, NULL, 0);
 	const char *v;
 	int id;
 
-	while ((id = args_next(&a, opts, &v)) != ARG_END) {
-		if (id == ARG_ERROR)
-			return EXIT_USAGE;
-		if (id == ARG_POSITIONAL) {
-			p_err("monitor: unexpected argument '%s'", v);
-			return EXIT_USAGE;
-		}
+	while ((id = args_opt(&a, monitor_opts, &v)) > 0) {
 		if (count_parse(v, COUNT_MAX, &mon->count)) {
 			p_err("bad count '%s': must be 1-%lu", v, COUNT_MAX);
 			return EXIT_USAGE;
 		}
 	}
-	return EXIT_OK;
+	return id ? EXIT_USAGE : EXIT_OK;
 }
 
 /* No SA_RESTART: a signal must cut the poll short. */
@@ -177,13 +173,14 @@ static void signals_catch(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-const char monitor_usage[] =
-	"Usage: op25bctl monitor [--count N]\n"
-	"\n"
+const struct cmd_help monitor_help = {
+	.opts = monitor_opts,
+	.text =
 	"One line per blocked attempt as it happens (JSON lines with -j): time,\n"
 	"interface, addresses and ports, action, why it was judged, VLAN ids and\n"
 	"PPPoE session. At most one event per source a second. Runs until\n"
-	"interrupted, or until N events were printed.\n";
+	"interrupted, or until N events were printed.\n",
+};
 
 int do_monitor(int argc, char **argv)
 {

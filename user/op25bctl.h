@@ -50,13 +50,18 @@ bool is_help(const char *s);
 
 /* ---- args.c: a command's words ---- */
 
-/* An option a command takes: its table ends with a NULL name. */
+/*
+ * An option a command takes: its table ends with a NULL name. The table
+ * is the one source of the option: args_next reads it, and the command's
+ * help shows it (in the usage line and in the Options: block).
+ */
 struct opt {
-	const char *name;	/* "--count" */
+	const char *name;	/* "--count"; a short-only one: "-n" */
 	char short_name;	/* 'n' for -n, 0 for none */
-	bool value;		/* takes a value */
 	int id;			/* what args_next returns for it, > 0 */
+	const char *arg;	/* its value in help, "N"; NULL: takes none */
 	const char *what;	/* the value, for "needs ...": "a number" */
+	const char *help;	/* one line for the Options: block */
 };
 
 enum {
@@ -65,23 +70,79 @@ enum {
 	ARG_ERROR = -2,		/* printed: an unknown option, a missing value */
 };
 
+/* Option ids args_next keeps account of (a command has a few). */
+#define ARGS_IDS	16
+
 struct args {
 	int argc;
 	char **argv;
 	int i;
 	bool rest;		/* past "--": every word is positional */
-	const char *cmd;	/* names the command in errors */
+	const char *cmd;	/* names the command in errors; NULL: global */
+	const char *cluster;	/* the rest of "-jq" after -j, for -q */
+	const char **pos;	/* args_opt puts positional words here */
+	int npos, maxpos;
+	char *why;		/* if set, errors go here, not to p_err */
+	size_t whylen;
+	unsigned int seen;	/* 1 << id: the options met */
+	const char *val[ARGS_IDS];	/* by id: the last value given */
 };
 
 #define ARGS_INIT(cmd_, argc_, argv_)	\
 	{ .argc = (argc_), .argv = (argv_), .cmd = (cmd_) }
+/* For args_opt: at most max_ positional words, into pos_. */
+#define ARGS_POS(cmd_, argc_, argv_, pos_, max_)		\
+	{ .argc = (argc_), .argv = (argv_), .cmd = (cmd_),	\
+	  .pos = (pos_), .maxpos = (max_) }
 
-/* The next word: an option's id (with *val, when it takes one), or ARG_*. */
+/*
+ * The next word: an option's id (with *val, when it takes one), or ARG_*.
+ * With a NULL cmd, the global options' ways: "-jq" bundled, a long
+ * option by a prefix of one alone ("--pin" for --pin-dir), and errors
+ * in the words getopt's users know.
+ */
 int args_next(struct args *a, const struct opt *opts, const char **val);
+/*
+ * The loop every command has: the next option's id, or ARG_END, or
+ * ARG_ERROR (said). Positional words go to a->pos; one past a->maxpos
+ * is "CMD: unexpected argument 'X'".
+ */
+int args_opt(struct args *a, const struct opt *opts, const char **val);
+/*
+ * Every word, for a command that wants its options' values only, not
+ * their order: then args_given and a->val[id]. EXIT_USAGE, said, or 0.
+ */
+int args_all(struct args *a, const struct opt *opts);
+static inline bool args_given(const struct args *a, int id)
+{
+	return a->seen & (1u << id);
+}
 /* -h or --help among the words before any "--". */
 bool args_want_help(int argc, char **argv);
-/* A command without options: EXIT_USAGE, said, if a word is one. */
-int args_no_options(const char *cmd, int argc, char **argv);
+
+/* One form of a command, as its usage line shows it. */
+struct usage {
+	const char *words;	/* its words: "IFACE", "add|del PORT..." */
+	const struct opt *opts;	/* shown after them, [--hook xdp|tc] */
+};
+
+/*
+ * A command's full help: usage lines and an Options: block made from its
+ * option tables, and between them the prose, which alone is written here.
+ */
+struct cmd_help {
+	const char *args;	/* the one form's words, when forms is NULL */
+	const struct usage *forms;	/* or its forms, up to NULL words */
+	const struct opt *opts;	/* every option it takes, for Options: */
+	const char *text;	/* what it does, its positional words */
+};
+
+/* "Usage: op25bctl CMD ...", the prose and the Options: block. */
+void help_print(FILE *f, const char *cmd, const struct cmd_help *h);
+/* "  CMD  " and its forms, " | " between: its line in the command list. */
+void help_line(FILE *f, const char *cmd, const struct cmd_help *h);
+/* "  -f, --file FILE|-   what it is", one line per option. */
+void opts_print(FILE *f, const struct opt *opts);
 /* Only with -v, on stderr. */
 void p_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -180,6 +241,12 @@ int bpf_load(struct op25b_bpf **skel, bool l3, bool egress);
  */
 int policy_open_read(struct op25b_maps *m, struct engine *e);
 int policy_open_write(struct op25b_maps *m, struct engine *e);
+/*
+ * The live policy under the lock how says (what the two above do first),
+ * writable only with PINS_MAKE: PINS_CHANGE is for a writer of other maps
+ * that reads the policy, quarantine release.
+ */
+int policy_open(struct op25b_maps *m, struct engine *e, enum pins_access how);
 /* engine_commit, with the error printed. */
 int policy_commit(struct engine *e);
 void policy_close(struct op25b_maps *m, struct engine *e);
@@ -275,6 +342,8 @@ int action_parse(const char *s);
  */
 int action_words_parse(int argc, char **argv, __u32 *action,
 		       struct op25b_limit *l, char *why, size_t whylen);
+/* action limit's options, for that and for its help */
+extern const struct opt limit_opts[];
 /* cfg's action in those words, every limit term given: what save writes. */
 #define ACTION_TEXT_LEN	128
 void action_format(const struct op25b_config *cfg, char *buf, size_t len);
@@ -337,10 +406,10 @@ int attach_sync(const struct attach_want *w, size_t n, bool dry_run,
 int attach_save(FILE *f);
 
 /* Each command's full help, for 'help CMD' and 'CMD --help'. */
-extern const char attach_usage[], detach_usage[], status_usage[],
-	deny_usage[], allow_usage[], del_usage[], flush_usage[], list_usage[],
-	test_usage[], port_usage[], action_usage[], quarantine_usage[], watch_usage[], stats_usage[],
-	top_usage[], monitor_usage[], apply_usage[], save_usage[];
+extern const struct cmd_help attach_help, detach_help, status_help,
+	deny_help, allow_help, del_help, flush_help, list_help, test_help,
+	port_help, action_help, quarantine_help, watch_help, stats_help,
+	top_help, monitor_help, apply_help, save_help;
 
 int do_attach(int argc, char **argv);	/* attach.c */
 int do_detach(int argc, char **argv);

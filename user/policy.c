@@ -17,14 +17,14 @@ static void report_open(const struct engine *e, int err)
 		p_err("%s", e->err);
 }
 
-int policy_open_read(struct op25b_maps *m, struct engine *e)
+int policy_open(struct op25b_maps *m, struct engine *e, enum pins_access how)
 {
 	int rc, err;
 
-	rc = pins_open(m, PINS_READ);
+	rc = pins_open(m, how);
 	if (rc)
 		return rc;
-	err = engine_open(e, &m->pol, false);
+	err = engine_open(e, &m->pol, how == PINS_MAKE);
 	if (err) {
 		report_open(e, err);
 		maps_close(m);
@@ -33,19 +33,18 @@ int policy_open_read(struct op25b_maps *m, struct engine *e)
 	return EXIT_OK;
 }
 
+int policy_open_read(struct op25b_maps *m, struct engine *e)
+{
+	return policy_open(m, e, PINS_READ);
+}
+
 int policy_open_write(struct op25b_maps *m, struct engine *e)
 {
-	int rc, err;
+	int rc;
 
-	rc = pins_open(m, PINS_MAKE);
+	rc = policy_open(m, e, PINS_MAKE);
 	if (rc)
 		return rc;
-	err = engine_open(e, &m->pol, true);
-	if (err) {
-		report_open(e, err);
-		maps_close(m);
-		return EXIT_RUNTIME;
-	}
 	if (engine_begin(e)) {
 		p_err("%s", e->err);
 		policy_close(m, e);

@@ -38,13 +38,17 @@ static int config_open_ro(struct op25b_config *cfg)
 
 /* ---- port ---- */
 
-const char port_usage[] =
-	"Usage: op25bctl port add|del PORT...\n"
-	"       op25bctl port [list]\n"
-	"\n"
+const struct cmd_help port_help = {
+	.forms = (const struct usage[]){
+		{ .words = "add|del PORT..." },
+		{ .words = "[list]" },
+		{ NULL },
+	},
+	.text =
 	"The TCP destination ports whose segments are judged (25 by\n"
 	"default). Every PORT (1-65535) is checked before anything is\n"
-	"changed.\n";
+	"changed.\n",
+};
 
 static int port_list(void)
 {
@@ -67,7 +71,7 @@ static int port_list(void)
 	return EXIT_OK;
 }
 
-static int port_change(bool add, int argc, char **argv)
+static int port_change(bool add, int argc, const char **argv)
 {
 	const char *verb = add ? "added" : "deleted";
 	struct op25b_config *cfg;
@@ -129,38 +133,42 @@ out:
 
 int do_port(int argc, char **argv)
 {
-	int i;
+	const char **w = calloc(argc + 1, sizeof(*w));
+	struct args a = ARGS_POS("port", argc, argv, w, argc);
+	int rc = EXIT_USAGE, n;
 
-	for (i = 0; i < argc; i++) {
-		if (is_help(argv[i])) {
-			fputs(port_usage, stdout);
-			return EXIT_OK;
-		}
+	if (!w) {
+		p_err("out of memory");
+		return EXIT_RUNTIME;
 	}
-	if (args_no_options("port", argc, argv))
-		return EXIT_USAGE;
-	if (!argc || !strcmp(argv[0], "list")) {
-		if (argc > 1) {
-			p_err("port list: unexpected argument '%s'", argv[1]);
-			return EXIT_USAGE;
-		}
-		return port_list();
+	if (args_all(&a, NULL))
+		goto out;
+	n = a.npos;
+	if (!n || !strcmp(w[0], "list")) {
+		if (n > 1)
+			p_err("port list: unexpected argument '%s'", w[1]);
+		else
+			rc = port_list();
+	} else if (!strcmp(w[0], "add") || !strcmp(w[0], "del")) {
+		rc = port_change(w[0][0] == 'a', n - 1, w + 1);
+	} else {
+		p_err("port: unknown subcommand '%s' (add, del or list)", w[0]);
 	}
-	if (!strcmp(argv[0], "add"))
-		return port_change(true, argc - 1, argv + 1);
-	if (!strcmp(argv[0], "del"))
-		return port_change(false, argc - 1, argv + 1);
-	p_err("port: unknown subcommand '%s' (add, del or list)", argv[0]);
-	return EXIT_USAGE;
+out:
+	free(w);
+	return rc;
 }
 
 /* ---- action ---- */
 
-const char action_usage[] =
-	"Usage: op25bctl action [drop|reject|monitor]\n"
-	"       op25bctl action limit RATE/PERIOD [--burst N] [--then drop|reject]\n"
-	"                             [--quarantine DURATION] [--ipv6-prefix LEN]\n"
-	"\n"
+const struct cmd_help action_help = {
+	.forms = (const struct usage[]){
+		{ .words = "[drop|reject|monitor]" },
+		{ .words = "limit RATE/PERIOD", .opts = limit_opts },
+		{ NULL },
+	},
+	.opts = limit_opts,
+	.text =
 	"What happens to a packet the policy blocks: drop (the default),\n"
 	"reject (dropped, and the sender gets a TCP RST, so its client fails\n"
 	"at once instead of timing out; fragments and malformed packets are\n"
@@ -175,7 +183,8 @@ const char action_usage[] =
 	"--quarantine DURATION (s, min, h or d; at least 1s), a source over the\n"
 	"limit is blocked for all SMTP until DURATION after its last excess:\n"
 	"see 'op25bctl quarantine'. Example: action limit 20/min --burst 10\n"
-	"--then reject --quarantine 1h\n";
+	"--then reject --quarantine 1h\n",
+};
 
 static int action_show(void)
 {
@@ -241,14 +250,7 @@ int do_action(int argc, char **argv)
 	struct op25b_limit limit;
 	char why[256];
 	__u32 action;
-	size_t i;
 
-	for (i = 0; i < (size_t)argc; i++) {
-		if (is_help(argv[i])) {
-			fputs(action_usage, stdout);
-			return EXIT_OK;
-		}
-	}
 	if (!argc)
 		return action_show();
 	if (action_words_parse(argc, argv, &action, &limit, why, sizeof(why))) {

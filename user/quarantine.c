@@ -16,17 +16,31 @@
 #include <bpf/bpf.h>
 #include "op25bctl.h"
 
-const char quarantine_usage[] =
-	"Usage: op25bctl quarantine [list]\n"
-	"       op25bctl quarantine release ADDR|PREFIX|--all\n"
-	"\n"
+enum { OPT_ALL = 1 };
+
+/* release --all; never taken by a prefix */
+static const struct opt release_opts[] = {
+	{ .name = "--all", .id = OPT_ALL,
+	  .help = "release: every source in quarantine" },
+	{ NULL },
+};
+
+const struct cmd_help quarantine_help = {
+	.forms = (const struct usage[]){
+		{ .words = "[list]" },
+		{ .words = "release ADDR|PREFIX|--all" },
+		{ NULL },
+	},
+	.opts = release_opts,
+	.text =
 	"The sources that action limit has put in quarantine: each one's\n"
 	"address (a /64 for IPv6, or what --ipv6-prefix says), the time left,\n"
 	"when it began and why (new connections over the limit). release ends\n"
 	"the quarantine of the source ADDR is in, of every source inside\n"
 	"PREFIX, or of all; the source's tokens are refilled, and 'monitor'\n"
 	"shows a \"released\" event. A quarantine ends by itself DURATION after\n"
-	"the source's last excess.\n";
+	"the source's last excess.\n",
+};
 
 struct limiter_view {
 	struct op25b_limiter *e;
@@ -54,6 +68,33 @@ static int limiter_map(int fd, bool rw, struct limiter_view *v)
 	}
 	v->e = p;
 	return EXIT_OK;
+}
+
+/*
+ * The policy's config and the limiter, under the lock how says; mapped
+ * writable unless only read. limiter_close lets go of both.
+ */
+static int limiter_open(struct op25b_maps *m, struct engine *e,
+			enum pins_access how, struct op25b_config *cfg,
+			struct limiter_view *v)
+{
+	int rc;
+
+	rc = policy_open(m, e, how);
+	if (rc)
+		return rc;
+	*cfg = engine_live(e)->cfg;
+	rc = limiter_map(m->limiter, how != PINS_READ, v);
+	if (rc)
+		policy_close(m, e);
+	return rc;
+}
+
+static void limiter_close(struct op25b_maps *m, struct engine *e,
+			  struct limiter_view *v)
+{
+	munmap(v->e, v->bytes);
+	policy_close(m, e);
 }
 
 static __u64 now_ns(void)
@@ -111,15 +152,9 @@ static int quarantine_list(void)
 	size_t i;
 	int rc;
 
-	rc = policy_open_read(&m, &e);
+	rc = limiter_open(&m, &e, PINS_READ, &cfg, &v);
 	if (rc)
 		return rc;
-	cfg = engine_live(&e)->cfg;
-	rc = limiter_map(m.limiter, false, &v);
-	if (rc) {
-		policy_close(&m, &e);
-		return rc;
-	}
 	limit_rate_format(&cfg.limit, rate, sizeof(rate));
 	now = now_ns();
 	if (!g.json)
@@ -156,8 +191,7 @@ static int quarantine_list(void)
 	}
 	close_json_array();
 	output_end();
-	munmap(v.e, v.bytes);
-	policy_close(&m, &e);
+	limiter_close(&m, &e, &v);
 	return EXIT_OK;
 }
 
@@ -196,51 +230,39 @@ static void release_one(struct op25b_limiter *q)
 static int quarantine_release(int argc, char **argv)
 {
 	char why[128], q[TOKEN_QUOTE_LEN], text[INET6_ADDRSTRLEN + 8];
+	const char *pos[2] = {}, *src;
+	struct args a = ARGS_POS("quarantine release", argc, argv, pos, 2);
 	struct op25b_config cfg;
 	struct limiter_view v;
 	struct op25b_maps m;
 	struct engine e;
 	struct prefix p = {};
-	bool all, bare = false;
+	bool all = false, bare = false;
 	size_t i, n = 0;
 	__u64 now;
 	int rc;
 
-	if (argc != 1) {
-		p_err(argc ? "quarantine release: one ADDR, PREFIX or --all, not more" :
-			     "quarantine release: missing ADDR, PREFIX or --all");
+	if (args_all(&a, release_opts))
+		return EXIT_USAGE;
+	all = args_given(&a, OPT_ALL);
+	if (a.npos + all != 1) {
+		p_err(a.npos + all ? "quarantine release: one ADDR, PREFIX or --all, not more" :
+				     "quarantine release: missing ADDR, PREFIX or --all");
 		return EXIT_USAGE;
 	}
-	all = !strcmp(argv[0], "--all");
+	src = pos[0];
 	if (!all) {
-		if (argv[0][0] == '-') {
-			p_err("quarantine release: unknown option '%s'",
-			      token_quote(argv[0], q, sizeof(q)));
-			return EXIT_USAGE;
-		}
-		if (prefix_parse(argv[0], &p, why, sizeof(why))) {
+		if (prefix_parse(src, &p, why, sizeof(why))) {
 			p_err("bad address '%s': %s",
-			      token_quote(argv[0], q, sizeof(q)), why);
+			      token_quote(src, q, sizeof(q)), why);
 			return EXIT_USAGE;
 		}
-		bare = !strchr(argv[0], '/');
+		bare = !strchr(src, '/');
 	}
 	/* a writer: serialised with every other change, and reading them */
-	rc = pins_open(&m, PINS_CHANGE);
+	rc = limiter_open(&m, &e, PINS_CHANGE, &cfg, &v);
 	if (rc)
 		return rc;
-	rc = engine_open(&e, &m.pol, false);
-	if (rc) {
-		p_err("%s", e.err);
-		maps_close(&m);
-		return EXIT_RUNTIME;
-	}
-	cfg = engine_live(&e)->cfg;
-	rc = limiter_map(m.limiter, true, &v);
-	if (rc) {
-		policy_close(&m, &e);
-		return rc;
-	}
 	now = now_ns();
 	for (i = 0; i < v.n; i++) {
 		if (!in_quarantine(&v.e[i], now) ||
@@ -254,10 +276,9 @@ static int quarantine_release(int argc, char **argv)
 		close_json_object();
 		print_nl();
 	}
-	munmap(v.e, v.bytes);
-	policy_close(&m, &e);
+	limiter_close(&m, &e, &v);
 	if (!n && !all) {
-		p_err("%s is not in quarantine", token_quote(argv[0], q, sizeof(q)));
+		p_err("%s is not in quarantine", token_quote(src, q, sizeof(q)));
 		return EXIT_RUNTIME;
 	}
 	p_info("%zu source%s released", n, n == 1 ? "" : "s");
@@ -268,13 +289,7 @@ static int quarantine_release(int argc, char **argv)
 int do_quarantine(int argc, char **argv)
 {
 	char q[TOKEN_QUOTE_LEN];
-	int i;
 
-	for (i = 0; i < argc; i++)
-		if (is_help(argv[i])) {
-			fputs(quarantine_usage, stdout);
-			return EXIT_OK;
-		}
 	if (!argc || !strcmp(argv[0], "list")) {
 		if (argc > 1) {
 			p_err("quarantine list: unexpected argument '%s'",

@@ -49,12 +49,20 @@ _Static_assert(sizeof(struct op25b_stats) == NFIELDS * sizeof(__u64),
 /* Longest interval accepted: a day. */
 #define INTERVAL_MAX	86400
 
-const char stats_usage[] =
-	"Usage: op25bctl stats [--interval SEC] [--prometheus]\n"
-	"\n"
-	"The datapath's counters, summed over all CPUs. --interval prints\n"
-	"per-second rates (rounded) every SEC seconds until interrupted;\n"
-	"--prometheus prints the totals in the Prometheus text format.\n";
+enum { OPT_INTERVAL = 1, OPT_PROMETHEUS };
+
+static const struct opt stats_opts[] = {
+	{ .name = "--interval", .id = OPT_INTERVAL, .arg = "SEC", .what = "SEC",
+	  .help = "per-second rates (rounded) every SEC, until interrupted" },
+	{ .name = "--prometheus", .id = OPT_PROMETHEUS,
+	  .help = "the totals in the Prometheus text format" },
+	{ NULL },
+};
+
+const struct cmd_help stats_help = {
+	.opts = stats_opts,
+	.text = "The datapath's counters, summed over all CPUs.\n",
+};
 
 struct stats_reader {
 	int fd;
@@ -218,37 +226,19 @@ static int interval_parse(const char *s, unsigned int *sec)
 
 int do_stats(int argc, char **argv)
 {
-	enum { OPT_INTERVAL = 1, OPT_PROMETHEUS };
-	static const struct opt opts[] = {
-		{ "--interval", 0, true, OPT_INTERVAL, "SEC" },
-		{ "--prometheus", 0, false, OPT_PROMETHEUS, NULL },
-		{ NULL },
-	};
-	struct args a = ARGS_INIT("stats", argc, argv);
-	const char *ival = NULL, *v;
+	struct args a = ARGS_POS("stats", argc, argv, NULL, 0);
 	struct stats_reader r = {};
-	bool prometheus = false;
+	const char *ival;
+	bool prometheus;
 	__u64 sum[NFIELDS];
 	struct op25b_maps m;
 	unsigned int sec = 0;
-	int id, err;
+	int err;
 
-	if (args_want_help(argc, argv)) {
-		fputs(stats_usage, stdout);
-		return EXIT_OK;
-	}
-	while ((id = args_next(&a, opts, &v)) != ARG_END) {
-		if (id == ARG_ERROR)
-			return EXIT_USAGE;
-		if (id == ARG_POSITIONAL) {
-			p_err("stats: unexpected argument '%s'", v);
-			return EXIT_USAGE;
-		}
-		if (id == OPT_PROMETHEUS)
-			prometheus = true;
-		else
-			ival = v;
-	}
+	if (args_all(&a, stats_opts))
+		return EXIT_USAGE;
+	prometheus = args_given(&a, OPT_PROMETHEUS);
+	ival = a.val[OPT_INTERVAL];
 	if (ival && interval_parse(ival, &sec)) {
 		p_err("bad interval '%s': must be whole seconds 1-%d", ival,
 		      INTERVAL_MAX);

@@ -14,12 +14,12 @@
 #include "op25bctl.h"
 #include "attach.h"
 
-const char status_usage[] =
-	"Usage: op25bctl status\n"
-	"\n"
+const struct cmd_help status_help = {
+	.text =
 	"Action, blocked ports, table sizes, capacity and policy generation, the\n"
 	"attachments this pin dir recorded and whether each is still in place,\n"
-	"and op25b programs in this namespace that it does not record.\n";
+	"and op25b programs in this namespace that it does not record.\n",
+};
 
 /* ---- status ---- */
 
@@ -147,13 +147,12 @@ static int status_show(void)
 
 int do_status(int argc, char **argv)
 {
+	struct args a = ARGS_POS("status", argc, argv, NULL, 0);
 	bool set_up;
 	int rc;
 
-	if (argc) {
-		p_err("status: unexpected argument '%s'", argv[0]);
+	if (args_all(&a, NULL))
 		return EXIT_USAGE;
-	}
 	rc = pin_dir_state(&set_up);
 	if (rc)
 		return rc;

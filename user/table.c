@@ -63,25 +63,37 @@ struct table_args {
 	int npos;
 	char **pos;		/* the prefixes given on the command line */
 	char **buf;		/* what pos points into; freed by the caller */
-	bool help;
 	bool force;		/* allow: a /0 that exempts everything */
+};
+
+enum { OPT_FILE = 1, OPT_FORCE };
+
+#define TABLE_OPT_FILE							\
+	{ .name = "--file", .short_name = 'f', .id = OPT_FILE,		\
+	  .arg = "FILE|-", .what = "a FILE (or - for stdin)",		\
+	  .help = "prefixes from FILE too ('-': stdin), several a line" }
+
+/* --force is allow's alone: the others start one entry in */
+static const struct opt change_opts[] = {
+	TABLE_OPT_FILE,
+	{ NULL },
+};
+
+static const struct opt allow_opts[] = {
+	TABLE_OPT_FILE,
+	{ .name = "--force", .id = OPT_FORCE,
+	  .help = "allow 0.0.0.0/0 or ::/0 too: no blocking for that family" },
+	{ NULL },
 };
 
 /*
  * VERB subscriber|relay [PREFIX...] [-f FILE|-]: options may come anywhere,
  * '--' ends them.
  */
-static int table_args_parse(const char *verb, const char *usage, int argc,
-			    char **argv, struct table_args *a)
+static int table_args_parse(const char *verb, int argc, char **argv,
+			    struct table_args *a)
 {
-	enum { OPT_FORCE = 1, OPT_FILE };
-	/* --force is allow's alone: the others start one entry in */
-	static const struct opt opts[] = {
-		{ "--force", 0, false, OPT_FORCE, NULL },
-		{ "--file", 'f', true, OPT_FILE, "a FILE (or - for stdin)" },
-		{ NULL },
-	};
-	struct args w = ARGS_INIT(verb, argc, argv);
+	struct args w;
 	const char *v;
 	int id, err;
 
@@ -92,27 +104,22 @@ static int table_args_parse(const char *verb, const char *usage, int argc,
 		p_err("out of memory");
 		return EXIT_RUNTIME;
 	}
-	if (args_want_help(argc, argv)) {
-		fputs(usage, stdout);
-		a->help = true;
-		return EXIT_OK;
-	}
-	while ((id = args_next(&w, strcmp(verb, "allow") ? opts + 1 : opts,
-			       &v)) != ARG_END) {
-		if (id == ARG_ERROR)
-			return EXIT_USAGE;
+	w = (struct args)ARGS_POS(verb, argc, argv, (const char **)a->buf,
+				  argc);
+	while ((id = args_opt(&w, strcmp(verb, "allow") ? change_opts :
+			      allow_opts, &v)) > 0) {
 		if (id == OPT_FORCE) {
 			a->force = true;
-		} else if (id == OPT_FILE) {
-			if (a->file) {
-				p_err("%s: -f given twice", verb);
-				return EXIT_USAGE;
-			}
-			a->file = v;
+		} else if (a->file) {
+			p_err("%s: -f given twice", verb);
+			return EXIT_USAGE;
 		} else {
-			a->pos[a->npos++] = (char *)v;	/* one of argv's own */
+			a->file = v;
 		}
 	}
+	if (id)
+		return EXIT_USAGE;
+	a->npos = w.npos;
 	if (!a->npos) {
 		p_err("%s: missing table (subscriber or relay)", verb);
 		return EXIT_USAGE;
@@ -225,8 +232,8 @@ int allow_all_check(const char *table, const struct prefix *v, size_t n,
 }
 
 /* Shared by deny, allow (verdict) and del (OP25B_V_NONE). */
-static int table_change(const char *verb, const char *usage, __u32 verdict,
-			int argc, char **argv)
+static int table_change(const char *verb, __u32 verdict, int argc,
+			char **argv)
 {
 	size_t n = 0, cnt[5] = {};
 	struct op25b_maps m;
@@ -236,8 +243,8 @@ static int table_change(const char *verb, const char *usage, __u32 verdict,
 	struct engine e;
 	int err;
 
-	err = table_args_parse(verb, usage, argc, argv, &a);
-	if (err || a.help)
+	err = table_args_parse(verb, argc, argv, &a);
+	if (err)
 		goto out_args;
 	err = prefixes_collect(a.npos, a.pos, a.file, &v, &n);
 	if (err)
@@ -279,99 +286,103 @@ out_args:
 	return err;
 }
 
-const char deny_usage[] =
-	"Usage: op25bctl deny subscriber|relay PREFIX... [-f FILE|-]\n"
-	"\n"
+const struct cmd_help deny_help = {
+	.args = "subscriber|relay PREFIX...",
+	.opts = change_opts,
+	.text =
 	"Give each prefix the verdict deny: in subscriber, its outbound SMTP\n"
 	"is blocked; in relay, it is carved out of an allowed relay range.\n"
-	"An existing entry keeps its hit counter. -f reads prefixes from FILE\n"
-	"('-' is stdin), several per line, '#' starts a comment. Every prefix\n"
-	"is checked before anything is changed.\n";
+	"An existing entry keeps its hit counter. In a FILE, '#' starts a\n"
+	"comment. Every prefix is checked before anything is changed.\n",
+};
 
-const char allow_usage[] =
-	"Usage: op25bctl allow subscriber|relay PREFIX... [-f FILE|-] [--force]\n"
-	"\n"
+const struct cmd_help allow_help = {
+	.args = "subscriber|relay PREFIX...",
+	.opts = allow_opts,
+	.text =
 	"Give each prefix the verdict allow: in subscriber, an exemption\n"
 	"inside a denied range; in relay, a relay that stays reachable.\n"
 	"An allow of 0.0.0.0/0 or ::/0 turns blocking off for that family\n"
 	"and needs --force.\n"
-	"An existing entry keeps its hit counter. -f reads prefixes from FILE\n"
-	"('-' is stdin), several per line, '#' starts a comment. Every prefix\n"
-	"is checked before anything is changed.\n";
+	"An existing entry keeps its hit counter. In a FILE, '#' starts a\n"
+	"comment. Every prefix is checked before anything is changed.\n",
+};
 
-const char del_usage[] =
-	"Usage: op25bctl del subscriber|relay PREFIX... [-f FILE|-]\n"
-	"\n"
+const struct cmd_help del_help = {
+	.args = "subscriber|relay PREFIX...",
+	.opts = change_opts,
+	.text =
 	"Delete the entries for exactly these prefixes (absent ones are\n"
-	"skipped). -f reads prefixes from FILE ('-' is stdin).\n";
+	"skipped).\n",
+};
 
 int do_deny(int argc, char **argv)
 {
-	return table_change("deny", deny_usage, OP25B_V_DENY, argc, argv);
+	return table_change("deny", OP25B_V_DENY, argc, argv);
 }
 
 int do_allow(int argc, char **argv)
 {
-	return table_change("allow", allow_usage, OP25B_V_ALLOW, argc, argv);
+	return table_change("allow", OP25B_V_ALLOW, argc, argv);
 }
 
 int do_del(int argc, char **argv)
 {
-	return table_change("del", del_usage, OP25B_V_NONE, argc, argv);
+	return table_change("del", OP25B_V_NONE, argc, argv);
 }
 
 /* ---- flush ---- */
 
-const char flush_usage[] =
-	"Usage: op25bctl flush subscriber|relay\n"
-	"\n"
-	"Delete every IPv4 and IPv6 entry of the table.\n";
+const struct cmd_help flush_help = {
+	.args = "subscriber|relay",
+	.text = "Delete every IPv4 and IPv6 entry of the table.\n",
+};
 
 /*
- * Argument checks shared by flush, list and test: help, no options, and
- * between min and max arguments; need[i] names argument i when missing.
+ * The words of flush, list and test, which take no option: min to max of
+ * them into pos (*n); need[i] names word i when it is missing.
  */
-static int args_check(const char *verb, const char *usage, int argc,
-		      char **argv, int min, int max, const char *const *need,
-		      bool *help)
+static int words_get(const char *verb, int argc, char **argv, int min,
+		     int max, const char *const *need, const char **pos, int *n)
 {
-	int i;
+	struct args a = ARGS_POS(verb, argc, argv, pos, max);
 
-	*help = false;
-	for (i = 0; i < argc; i++) {
-		if (is_help(argv[i])) {
-			fputs(usage, stdout);
-			*help = true;
-			return EXIT_OK;
-		}
-	}
-	if (args_no_options(verb, argc, argv))
+	if (args_all(&a, NULL))
 		return EXIT_USAGE;
-	if (argc < min) {
-		p_err("%s: missing %s", verb, need[argc]);
+	if (a.npos < min) {
+		p_err("%s: missing %s", verb, need[a.npos]);
 		return EXIT_USAGE;
 	}
-	if (argc > max) {
-		p_err("%s: unexpected argument '%s'", verb, argv[max]);
-		return EXIT_USAGE;
-	}
+	*n = a.npos;
 	return EXIT_OK;
+}
+
+/* flush's and list's one word, a table: needed, or *given says if it was. */
+static int table_word(const char *verb, int argc, char **argv, bool *given,
+		      enum table *t)
+{
+	static const char *const need[] = { "table (subscriber or relay)" };
+	const char *pos[1];
+	int err, n;
+
+	*t = T_SUBSCRIBER;	/* set, though unused when none is given */
+	err = words_get(verb, argc, argv, given ? 0 : 1, 1, need, pos, &n);
+	if (err)
+		return err;
+	if (given)
+		*given = n;
+	return n ? parse_table(verb, pos[0], t) : EXIT_OK;
 }
 
 int do_flush(int argc, char **argv)
 {
-	static const char *const need[] = { "table (subscriber or relay)" };
 	struct op25b_maps m;
 	struct engine e;
 	size_t done = 0;
 	enum table t;
-	bool help;
 	int err;
 
-	err = args_check("flush", flush_usage, argc, argv, 1, 1, need, &help);
-	if (err || help)
-		return err;
-	err = parse_table("flush", argv[0], &t);
+	err = table_word("flush", argc, argv, NULL, &t);
 	if (err)
 		return err;
 
@@ -393,11 +404,12 @@ int do_flush(int argc, char **argv)
 
 /* ---- list ---- */
 
-const char list_usage[] =
-	"Usage: op25bctl list [subscriber|relay]\n"
-	"\n"
+const struct cmd_help list_help = {
+	.args = "[subscriber|relay]",
+	.text =
 	"Every entry of the table (of both when none is named): prefix,\n"
-	"verdict and hit counter, IPv4 before IPv6, by address then length.\n";
+	"verdict and hit counter, IPv4 before IPv6, by address then length.\n",
+};
 
 /* The order of 'list': table, then family, address and length. */
 static int entry_order(const void *va, const void *vb)
@@ -461,18 +473,14 @@ int do_list(int argc, char **argv)
 	struct engine e;
 	size_t n = 0;
 	enum table t;
-	bool help;
+	bool given;
 	int err;
 
-	err = args_check("list", list_usage, argc, argv, 0, 1, NULL, &help);
-	if (err || help)
+	err = table_word("list", argc, argv, &given, &t);
+	if (err)
 		return err;
-	if (argc) {
-		err = parse_table("list", argv[0], &t);
-		if (err)
-			return err;
+	if (given)
 		only = (enum op25b_table)t;
-	}
 
 	err = policy_open_read(&m, &e);
 	if (err)
@@ -493,13 +501,14 @@ int do_list(int argc, char **argv)
 
 /* ---- test ---- */
 
-const char test_usage[] =
-	"Usage: op25bctl test SRC DST [PORT]\n"
-	"\n"
+const struct cmd_help test_help = {
+	.args = "SRC DST [PORT]",
+	.text =
 	"What the datapath decides for a TCP segment from SRC to DST:PORT\n"
 	"(PORT 1-65535, default 25), and the rules that decided it. Exit\n"
 	"status 3 when the policy blocks it (even with action monitor, which\n"
-	"lets it pass and counts it), 0 when it passes.\n";
+	"lets it pass and counts it), 0 when it passes.\n",
+};
 
 struct match {
 	bool found;
@@ -558,37 +567,38 @@ int do_test(int argc, char **argv)
 	struct match sub, relay;
 	struct op25b_maps m;
 	struct engine e;
-	int err, sfam, dfam, i;
+	int err, sfam, dfam, i, n;
 	__u32 port = OP25B_DEFAULT_PORT;
-	bool help, blocked = false;
+	const char *pos[3];
+	bool blocked = false;
 
-	err = args_check("test", test_usage, argc, argv, 2, 3, need, &help);
-	if (err || help)
+	err = words_get("test", argc, argv, 2, 3, need, pos, &n);
+	if (err)
 		return err;
 	for (i = 0; i < 2; i++) {
 		char q[TOKEN_QUOTE_LEN], why[128];
 		struct prefix p;
 
-		if (addr_parse(argv[i], i ? &dfam : &sfam, i ? dst : src)) {
+		if (addr_parse(pos[i], i ? &dfam : &sfam, i ? dst : src)) {
 			p_err("bad address '%s': not an IPv4 or IPv6 address",
-			      token_quote(argv[i], q, sizeof(q)));
+			      token_quote(pos[i], q, sizeof(q)));
 			return EXIT_USAGE;
 		}
 		/* prefix_parse says what is wrong with an IPv4-mapped one */
-		if (!strchr(argv[i], '/') &&
-		    prefix_parse(argv[i], &p, why, sizeof(why))) {
+		if (!strchr(pos[i], '/') &&
+		    prefix_parse(pos[i], &p, why, sizeof(why))) {
 			p_err("bad address '%s': %s",
-			      token_quote(argv[i], q, sizeof(q)), why);
+			      token_quote(pos[i], q, sizeof(q)), why);
 			return EXIT_USAGE;
 		}
 	}
 	if (sfam != dfam) {
 		p_err("test: SRC '%s' and DST '%s' are not of the same family",
-		      argv[0], argv[1]);
+		      pos[0], pos[1]);
 		return EXIT_USAGE;
 	}
-	if (argc > 2 && port_parse(argv[2], &port)) {
-		p_err("bad port '%s': must be a number 1-%d", argv[2], OP25B_PORT_MAX);
+	if (n > 2 && port_parse(pos[2], &port)) {
+		p_err("bad port '%s': must be a number 1-%d", pos[2], OP25B_PORT_MAX);
 		return EXIT_USAGE;
 	}
 

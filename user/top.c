@@ -200,43 +200,43 @@ static void rows_print(const struct offender_row *rows, size_t n)
 	output_end();
 }
 
-const char top_usage[] =
-	"Usage: op25bctl top [-n N]\n"
-	"\n"
-	"The sources of blocked (and monitored) attempts, most attempts first,\n"
-	"N of them (1-65536, default 20): counts, first and last seen, the last\n"
-	"destination and the interface it came in on. The table keeps the\n"
-	"65536 most recently seen sources. Past 8192 blocked packets a second\n"
-	"on a CPU, the table counts a sample of them: such counts are\n"
-	"estimates, shown as ~N (\"estimated\": true in JSON).\n";
+static const struct opt top_opts[] = {
+	{ .name = "-n", .short_name = 'n', .id = 1, .arg = "N",
+	  .what = "a number",
+	  .help = "the first N sources (1-65536, default 20)" },
+	{ NULL },
+};
+
+const struct cmd_help top_help = {
+	.opts = top_opts,
+	.text =
+	"The sources of blocked (and monitored) attempts, most attempts first:\n"
+	"counts, first and last seen, the last destination and the interface\n"
+	"it came in on. The table keeps the 65536 most recently seen sources.\n"
+	"Past 8192 blocked packets a second on a CPU, the table counts a\n"
+	"sample of them: such counts are estimates, shown as ~N (\"estimated\":\n"
+	"true in JSON).\n",
+};
 
 int do_top(int argc, char **argv)
 {
 	unsigned long limit = TOP_DEFAULT;
 	struct offender_row *rows = NULL;
-	static const struct opt opts[] = {
-		{ "-n", 'n', true, 1, "a number" },
-		{ NULL },
-	};
-	struct args a = ARGS_INIT("top", argc, argv);
+	struct args a = ARGS_POS("top", argc, argv, NULL, 0);
 	struct op25b_maps m;
 	const char *nv;
 	size_t n = 0;
 	int id, rc;
 
-	while ((id = args_next(&a, opts, &nv)) != ARG_END) {
-		if (id == ARG_ERROR)
-			return EXIT_USAGE;
-		if (id == ARG_POSITIONAL) {
-			p_err("top: unexpected argument '%s'", nv);
-			return EXIT_USAGE;
-		}
+	while ((id = args_opt(&a, top_opts, &nv)) > 0) {
 		if (count_parse(nv, OP25B_OFFENDERS_MAX, &limit)) {
 			p_err("bad count '%s': must be 1-%d", nv,
 			      OP25B_OFFENDERS_MAX);
 			return EXIT_USAGE;
 		}
 	}
+	if (id)
+		return EXIT_USAGE;
 
 	rc = pins_open(&m, PINS_PEEK);
 	if (rc)

@@ -22,19 +22,6 @@
 #include "attach.h"
 #include "op25b.skel.h"
 
-const char watch_usage[] =
-	"Usage: op25bctl watch PATTERN... [--hook xdp|tc] [--xdp-mode native|generic]\n"
-	"                     [--direction ingress|egress] [--force]\n"
-	"       op25bctl watch --config FILE\n"
-	"\n"
-	"Attach to every interface whose name matches a PATTERN (shell style:\n"
-	"'ppp*', 'eth1.*', 'wan') now and as interfaces appear, with attach's\n"
-	"options; when an interface goes, its attachment record goes too. A\n"
-	"pattern that matches nothing is no error: watch waits. One line per\n"
-	"change on stdout (JSON lines with -j). Runs until SIGTERM or SIGINT,\n"
-	"which leave every attachment in place. --config reads 'watch'\n"
-	"statements from an op25b.conf(5) file instead.\n";
-
 #define WATCH_MAX	64
 #define PATTERN_MAX	64
 #define SEEN_MAX	65536
@@ -101,8 +88,26 @@ enum { OPT_CONFIG = ATTACH_OPT_NEXT };
 
 static const struct opt watch_opts[] = {
 	ATTACH_OPTS,
-	{ "--config", 0, true, OPT_CONFIG, "a FILE" },
+	{ .name = "--config", .id = OPT_CONFIG, .arg = "FILE", .what = "a FILE",
+	  .help = "the watch statements of an op25b.conf(5) file" },
 	{ NULL },
+};
+
+const struct cmd_help watch_help = {
+	.forms = (const struct usage[]){
+		{ .words = "PATTERN...", .opts = attach_opts },
+		{ .words = "--config FILE" },
+		{ NULL },
+	},
+	.opts = watch_opts,
+	.text =
+	"Attach to every interface whose name matches a PATTERN (shell style:\n"
+	"'ppp*', 'eth1.*', 'wan') now and as interfaces appear, with attach's\n"
+	"options; when an interface goes, its attachment record goes too. A\n"
+	"pattern that matches nothing is no error: watch waits. One line per\n"
+	"change on stdout (JSON lines with -j). Runs until SIGTERM or SIGINT,\n"
+	"which leave every attachment in place. --config reads 'watch'\n"
+	"statements from an op25b.conf(5) file instead.\n",
 };
 
 /*
@@ -114,7 +119,6 @@ static int rule_parse(int argc, char **argv, struct watch_rule *r,
 {
 	struct args a = ARGS_INIT("watch", argc, argv);
 	char why[96], q[TOKEN_QUOTE_LEN];
-	bool attach_opt = false;
 	const char *v;
 	int id;
 
@@ -123,11 +127,8 @@ static int rule_parse(int argc, char **argv, struct watch_rule *r,
 	       ARG_END) {
 		if (id == ARG_ERROR)
 			return EXIT_USAGE;
-		if (id == OPT_CONFIG) {
-			*config = v;
-		} else if (id != ARG_POSITIONAL) {
-			attach_opt_set(&r->args, id, v);
-			attach_opt = true;
+		if (id != ARG_POSITIONAL) {
+			continue;	/* kept in a: taken below */
 		} else if (r->npatterns == WATCH_MAX) {
 			p_err("watch: at most %d patterns", WATCH_MAX);
 			return EXIT_USAGE;
@@ -139,8 +140,10 @@ static int rule_parse(int argc, char **argv, struct watch_rule *r,
 			r->patterns[r->npatterns++] = v;
 		}
 	}
-	if (config && *config) {
-		if (r->npatterns || attach_opt) {
+	attach_opts_take(&r->args, &a);
+	if (config && args_given(&a, OPT_CONFIG)) {
+		*config = a.val[OPT_CONFIG];
+		if (r->npatterns || (a.seen & ~(1u << OPT_CONFIG))) {
 			p_err("watch: --config FILE, and nothing else");
 			return EXIT_USAGE;
 		}

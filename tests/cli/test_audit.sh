@@ -264,4 +264,47 @@ test_help() {
 	check_eq "help: every command's full help, both ways" "" "$bad"
 }
 
+# The names of an Options: block's lines: "-f, --file FILE|-  ..." gives
+# -f and --file.
+opt_names() {
+	sed -E 's/^ +//; s/  .*//' | grep -oE '(^|, )--?[A-Za-z][A-Za-z0-9-]*' |
+		sed 's/^, //'
+}
+
+# One table makes a command's usage lines, its Options: block and its line
+# in 'op25bctl help': an option in one of them is in the others, and every
+# option the help shows is one the command takes (not "unknown option").
+test_help_options() {
+	local c o usage opts line bad=
+	for c in attach detach status deny allow del flush list test port \
+		action quarantine stats top monitor apply save watch; do
+		"$CTL" help "$c" >"$OUT"
+		usage=$(sed '/^$/,$d' "$OUT" | grep -oE '\[--?[A-Za-z][A-Za-z0-9-]*' |
+			tr -d '[' | sort -u)
+		opts=$(sed '1,/^Options:$/d' "$OUT" | opt_names | sort -u)
+		line=$("$CTL" help | awk -v c="$c" \
+			'$1 == c && /^  [a-z]/ { on = 1; print; next }
+			 on && /^          / { print; next } { on = 0 }' |
+			grep -oE '\[--?[A-Za-z][A-Za-z0-9-]*' | tr -d '[' | sort -u)
+		for o in $usage; do
+			grep -qx -- "$o" <<<"$opts" || bad+=" $c:$o(not in Options)"
+		done
+		[ "$usage" = "$line" ] || bad+=" $c(list: '$line' vs '$usage')"
+		for o in $opts; do
+			"$CTL" --pin-dir /nonexistent/op25b-help "$c" "$o" \
+				>/dev/null 2>"$ERR"
+			! grep -q "unknown option" "$ERR" || bad+=" $c:$o(unknown)"
+		done
+	done
+	check_eq "help: usage, Options: and the command list agree" "" "$bad"
+	"$CTL" help >"$OUT"
+	usage=$(sed -n '/^Options:$/,/^$/p' "$OUT" | sed 1d | opt_names)
+	bad=
+	for o in $usage; do
+		"$CTL" "$o" >/dev/null 2>"$ERR"
+		! grep -q "unknown option" "$ERR" || bad+=" $o"
+	done
+	check_eq "help: every global option shown is taken" "" "$bad"
+}
+
 run_tests "$@"
