@@ -730,8 +730,9 @@ static __always_inline int src_equal(const struct op25b_src *a,
  * then OP25B_SAMPLE_RATE for one packet in OP25B_SAMPLE_RATE at random,
  * 0 for the others (op25b.h: sampling).
  */
-static __always_inline __u32 tally(struct op25b_window *w, __u64 *now)
+static __always_inline __u32 tally(struct op25b_window *w)
 {
+	__u64 now;
 	__u32 x;
 
 	/*
@@ -739,12 +740,11 @@ static __always_inline __u32 tally(struct op25b_window *w, __u64 *now)
 	 * packet in OP25B_SAMPLE_RATE: a flood ends its window a few packets
 	 * late, and most of its packets make no helper call at all.
 	 */
-	*now = 0;
 	if (w->seen < OP25B_EXACT_PER_SEC ||
 	    !(w->seen & (OP25B_SAMPLE_RATE - 1))) {
-		*now = dp_now();
-		if (*now - w->start_ns >= OP25B_EVENT_INTERVAL_NS) {
-			w->start_ns = *now;
+		now = dp_now();
+		if (now - w->start_ns >= OP25B_EVENT_INTERVAL_NS) {
+			w->start_ns = now;
 			w->sent = 0;
 			w->seen = 0;
 		}
@@ -820,29 +820,25 @@ static __always_inline int offender_count(struct op25b_event *ev,
 }
 
 /*
- * Record a blocked (or monitored) packet: the window, then, for a sampled
- * packet, the offenders slot and the event, which it leaves in ev for the
- * caller to send (1) once it knows what it did. Most packets of a flood
- * stop at the window: a clock read and a counter. Writes nothing another
- * CPU writes.
+ * Record a sampled blocked (or monitored) packet, counted with weight:
+ * its source in this CPU's offenders slot, and the event, which it leaves
+ * in ev for the caller to send (1) once it knows what it did. Writes
+ * nothing another CPU writes. Only sampled packets come here (act asks
+ * the window first): under a flood, one in OP25B_SAMPLE_RATE.
  */
 static __always_inline int note(void *ctx, const struct op25b_pkt *pkt,
-				const struct decision *d,
-				struct op25b_event *ev, const bool xdp)
+				const struct decision *d, struct op25b_event *ev,
+				__u32 weight, const bool xdp)
 {
 	struct op25b_cursor c;
 	struct op25b_window *w;
-	__u32 zero = 0, weight;
+	__u32 zero = 0;
 	__u64 now;
 
 	w = bpf_map_lookup_elem(&op25b_budget, &zero);
 	if (!ev || !w)
 		return 0;
-	weight = tally(w, &now);
-	if (!weight)
-		return 0;
-	if (!now)
-		now = dp_now();
+	now = dp_now();
 	cursor_of(&c, ctx, xdp);
 	event_fill(&c, pkt, d, ifindex_of(ctx, xdp), ev);
 	ev->ts_ns = now;
@@ -1223,15 +1219,17 @@ __noinline int op25b_limit_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt
 }
 
 __noinline int op25b_note_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
-			      const struct decision *d, struct op25b_event *ev)
+			      const struct decision *d, struct op25b_event *ev,
+			      __u32 weight)
 {
-	return pkt && d ? note(ctx, pkt, d, ev, true) : 0;
+	return pkt && d ? note(ctx, pkt, d, ev, weight, true) : 0;
 }
 
 __noinline int op25b_note_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
-			     const struct decision *d, struct op25b_event *ev)
+			     const struct decision *d, struct op25b_event *ev,
+			     __u32 weight)
 {
-	return pkt && d ? note(skb, pkt, d, ev, false) : 0;
+	return pkt && d ? note(skb, pkt, d, ev, weight, false) : 0;
 }
 
 /* What act made of a judged packet: the entry points translate it. */
@@ -1250,10 +1248,11 @@ enum answer {
 static __always_inline enum answer act(void *ctx, const struct op25b_pkt *pkt,
 				       struct decision *d, const bool xdp)
 {
+	struct op25b_window *w;
 	struct op25b_event *ev;
 	struct op25b_stats *st;
+	__u32 zero = 0, weight;
 	enum judgement j;
-	__u32 zero = 0;
 	int send, r;
 
 	if (d->j == J_LIMIT)
@@ -1262,9 +1261,19 @@ static __always_inline enum answer act(void *ctx, const struct op25b_pkt *pkt,
 	j = account(d, &st);
 	if (j == J_PASS)
 		return A_PASS;
-	ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
-	send = xdp ? op25b_note_xdp(ctx, pkt, d, ev) :
-		     op25b_note_tc(ctx, pkt, d, ev);
+	/*
+	 * The window first, inline: most packets of a flood stop there, a
+	 * counter and a random number, without a call.
+	 */
+	w = bpf_map_lookup_elem(&op25b_budget, &zero);
+	weight = w ? tally(w) : 0;
+	ev = NULL;
+	send = 0;
+	if (weight) {
+		ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
+		send = xdp ? op25b_note_xdp(ctx, pkt, d, ev, weight) :
+			     op25b_note_tc(ctx, pkt, d, ev, weight);
+	}
 	if (j == J_MONITOR) {
 		event_send(send, ev, st, OP25B_ACT_MONITOR);
 		return A_PASS;

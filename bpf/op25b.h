@@ -367,7 +367,7 @@ struct op25b_offender {
  * packets in a flood of millions may be missed.
  */
 #define OP25B_EXACT_PER_SEC	8192
-#define OP25B_SAMPLE_RATE	64
+#define OP25B_SAMPLE_RATE	256
 
 /*
  * Each CPU's one-second window: when it began, the events sent and the
