@@ -12,10 +12,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 
-require_env
-command -v bpftool >/dev/null || skip_suite "bpftool not installed"
-setup_trap
-make_tmpdir
+suite_begin bpftool
 OUT=$TMPD/out
 ERR=$TMPD/err
 
