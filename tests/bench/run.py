@@ -170,6 +170,7 @@ def flood_part(build, quick):
             f.write("\n".join(lines) + "\n")
         return path
 
+    libxdp_dir = os.path.isdir("/sys/fs/bpf/xdp")
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
         for cmd in (["link", "set", "lo", "up"],
@@ -315,6 +316,12 @@ def flood_part(build, quick):
     finally:
         shutil.rmtree(pin, ignore_errors=True)
         subprocess.run(["ip", "netns", "del", ns])
+        # libxdp leaves its (empty) lock directory behind: ours, if it was not there
+        if not libxdp_dir:
+            try:
+                os.rmdir("/sys/fs/bpf/xdp")
+            except OSError:
+                pass
     return rows
 
 
