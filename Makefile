@@ -86,7 +86,7 @@ $(BUILD)/fuzz: $(FUZZ_SRC) tests/fuzz/oracle.h tests/fuzz/gen.h $(TEST_COMMON)
 	$(Q)$(CC) $(TEST_CFLAGS) -Itests/fuzz $(FUZZ_SRC) user/engine.c -o $@ $(LDLIBS)
 
 TEST_BINS := $(BUILD)/op25bctl $(BUILD)/test_datapath $(BUILD)/test_engine \
-	     $(BUILD)/fuzz
+	     $(BUILD)/fuzz $(BUILD)/flood
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory $(TEST_BINS)

@@ -130,6 +130,7 @@ run_suite ppp "$here/e2e/test_ppp.sh"
 run_suite deploy "$here/e2e/test_deploy.sh"
 run_suite bigtcp "$here/e2e/test_bigtcp.sh"
 run_suite replace "$here/e2e/test_replace.sh"
+run_suite flood "$here/e2e/test_flood.sh"
 
 for word in "${!NAMED[@]}"; do
 	[ -n "${MATCHED[$word]:-}" ] && continue
