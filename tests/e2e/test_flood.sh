@@ -65,8 +65,9 @@ moved() {
 test_flood_counts_exact() {
 	local before after out sent smtp blocked notsub supp lost hits events cap mpid
 	once flood_setup || return
-	# a reader on the ring buffer, so that only the budget bounds events
-	ctl -j monitor >"$TMPD/events" 2>"$TMPD/monitor.err" &
+	# a reader on the ring buffer, so that only the budget bounds events;
+	# started as itself (no namespace needed), so that $! is its pid
+	"$CTL" --pin-dir "$PIN" -j monitor >"$TMPD/events" 2>"$TMPD/monitor.err" &
 	mpid=$!
 	CLEAN_PIDS+=($mpid)
 	sleep 0.5
