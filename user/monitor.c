@@ -178,8 +178,9 @@ const struct cmd_help monitor_help = {
 	.text =
 	"One line per blocked attempt as it happens (JSON lines with -j): time,\n"
 	"interface, addresses and ports, action, why it was judged, VLAN ids and\n"
-	"PPPoE session. At most one event per source a second. Runs until\n"
-	"interrupted, or until N events were printed.\n",
+	"PPPoE session. At most one event per source a second, and 1000 a\n"
+	"second per CPU: 'stats' counts the rest as events_suppressed. Runs\n"
+	"until interrupted, or until N events were printed.\n",
 };
 
 int do_monitor(int argc, char **argv)
