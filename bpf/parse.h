@@ -426,16 +426,17 @@ static __always_inline int op25b_parse(const struct op25b_cursor *c,
 {
 	struct op25b_l2 l2 = {};
 	__u32 off = 0;
+	struct iphdr *v;
 	__u16 proto;
-	__u8 *v;
 
 	if (l3) {
+		/* the first byte only: the version both IP headers start with */
 		v = ptr_at(c, 0, 1);
 		if (!v)
 			return OP25B_C_PASS;
-		if ((v[0] >> 4) == 4)
+		if (v->version == 4)
 			return parse_ipv4(c, pkt, 0);
-		if ((v[0] >> 4) == 6)
+		if (v->version == 6)
 			return parse_ipv6(c, pkt, 0, ctx, xdp);
 		return OP25B_C_PASS;
 	}
