@@ -13,7 +13,9 @@
  * nothing here is derived from the datapath's code.
  *
  * The harness is dp_harness.h; each area is a file of its own (dp_*.c),
- * included here, and a subtest: -t l2|l3|actions|events|reject|limit.
+ * included here, and a subtest: -t l2|l3|actions|events|reject|limit|verifier.
+ * verifier holds the work the kernel's verifier does with each program to
+ * a bound (dp_verifier.c).
  */
 
 #include "dp_harness.h"
@@ -27,6 +29,7 @@
 #include "dp_reject.c"
 #include "dp_events.c"
 #include "dp_limit.c"
+#include "dp_verifier.c"
 
 /* ---- setup ---- */
 
@@ -142,7 +145,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
 			only = argv[++i];
 		} else {
-			fprintf(stderr, "usage: %s [-q] [-t l2|l3|actions|events|reject]\n",
+			fprintf(stderr, "usage: %s [-q] [-t l2|l3|actions|events|reject|limit|verifier]\n",
 				argv[0]);
 			return 2;
 		}
@@ -165,9 +168,15 @@ int main(int argc, char **argv)
 #define AREA(name)	(!only || !strcmp(only, name))
 	if (only && strcmp(only, "l2") && strcmp(only, "l3") &&
 	    strcmp(only, "actions") && strcmp(only, "events") &&
-	    strcmp(only, "reject") && strcmp(only, "limit")) {
+	    strcmp(only, "reject") && strcmp(only, "limit") &&
+	    strcmp(only, "verifier")) {
 		fprintf(stderr, "no subtest '%s'\n", only);
 		goto out;
+	}
+	if (AREA("verifier")) {
+		test_verifier(&l2);
+		test_verifier(&l3);
+		test_verifier(&l2e);
 	}
 	if (AREA("l2"))
 		suite_l2(&l2);
