@@ -17,23 +17,26 @@
  */
 #define VERIFIER_BUDGET		30000
 
-static void test_verifier(struct dp *dp)
+static void test_verifier(struct dp *const dps[], int n)
 {
 	struct bpf_prog_info info;
+	int d, i;
 	__u32 len;
 	char l[160];
-	int i;
 
-	for (i = 0; i < 2; i++) {
-		memset(&info, 0, sizeof(info));
-		len = sizeof(info);
-		if (bpf_obj_get_info_by_fd(dp->prog[i].fd, &info, &len))
-			tl_bug("prog info: %s", strerror(errno));
-		snprintf(l, sizeof(l), "verifier [%s %s]: %u instructions walked, within %u",
-			 dp->name, dp->prog[i].name, info.verified_insns,
-			 VERIFIER_BUDGET);
-		tl_check(info.verified_insns > 0 &&
-				 info.verified_insns <= VERIFIER_BUDGET,
-			 l, "%u", info.verified_insns);
+	for (d = 0; d < n; d++) {
+		for (i = 0; i < 2; i++) {
+			memset(&info, 0, sizeof(info));
+			len = sizeof(info);
+			if (bpf_obj_get_info_by_fd(dps[d]->prog[i].fd, &info, &len))
+				tl_bug("prog info: %s", strerror(errno));
+			snprintf(l, sizeof(l),
+				 "verifier [%s %s]: %u instructions walked, within %u",
+				 dps[d]->name, dps[d]->prog[i].name,
+				 info.verified_insns, VERIFIER_BUDGET);
+			tl_check(info.verified_insns > 0 &&
+					 info.verified_insns <= VERIFIER_BUDGET,
+				 l, "%u", info.verified_insns);
+		}
 	}
 }
