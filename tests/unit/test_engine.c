@@ -734,7 +734,7 @@ static int pinned_loop(const char *pin, int secs)
 int main(int argc, char **argv)
 {
 	const char *only = NULL, *pin = NULL;
-	int a, secs = 0;
+	int a, secs = 0, ran;
 	size_t i;
 
 	for (a = 1; a < argc; a++) {
@@ -757,9 +757,14 @@ int main(int argc, char **argv)
 		return pinned_loop(pin, secs > 0 ? secs : 10);
 	}
 	libbpf_set_print(NULL);
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!only || !strcmp(only, tests[i].name))
+	for (i = 0, ran = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (!only || !strcmp(only, tests[i].name)) {
 			tests[i].fn();
+			ran++;
+		}
+	/* a name that runs nothing is a failure, never a quiet pass */
+	if (!ran)
+		tl_check(false, "subtest", "no subtest '%s'", only);
 	if (skel)
 		op25b_bpf__destroy(skel);
 	return tl_summary();
