@@ -468,9 +468,9 @@ static __always_inline int port_open(__u16 dport)
 }
 
 /* The addresses, then the judgement; unreadable addresses: no subscriber. */
-static __always_inline void decide(const struct op25b_cursor *c,
-				   const struct op25b_pkt *pkt, int cls,
-				   struct decision *out)
+static __always_inline void judge(const struct op25b_cursor *c,
+				  const struct op25b_pkt *pkt, int cls,
+				  struct decision *out)
 {
 	struct judge_in in = {
 		.cls = cls,
@@ -478,22 +478,36 @@ static __always_inline void decide(const struct op25b_cursor *c,
 		.v6 = pkt->family == 6,
 	};
 
-	if (cls == OP25B_C_TCP && port_open(pkt->dport)) {
-		out->cls = OP25B_C_PASS;
-		return;
-	}
 	/* the parser read the IP header: this is only a guard */
 	if (read_addr(c, pkt, 0, &in.src) || read_addr(c, pkt, 1, &in.dst))
 		in.no_addr = 1;
 	op25b_decide(&in, out);
 }
 
+/*
+ * A segment to an open port leaves before anything is written for the
+ * judgement (judge's 40-byte input is built only past this point).
+ */
+static __always_inline void decide(const struct op25b_cursor *c,
+				   const struct op25b_pkt *pkt, int cls,
+				   struct decision *out)
+{
+	if (cls == OP25B_C_TCP && port_open(pkt->dport)) {
+		out->cls = OP25B_C_PASS;
+		return;
+	}
+	judge(c, pkt, cls, out);
+}
+
 static __always_inline void hit(__u32 leaf)
 {
-	__u32 stride = READ_ONCE(op25b_pol.hits_stride), idx;
+	__u32 stride, idx;
 	__u64 *h;
 
-	if (!leaf || OP25B_LEAF_RID(leaf) >= stride)
+	if (!leaf)	/* no rule decided: most relays of a blocked packet */
+		return;
+	stride = READ_ONCE(op25b_pol.hits_stride);
+	if (OP25B_LEAF_RID(leaf) >= stride)
 		return;
 	idx = bpf_get_smp_processor_id() * stride + OP25B_LEAF_RID(leaf);
 	h = bpf_map_lookup_elem(&op25b_hits, &idx);
