@@ -57,9 +57,10 @@ $(BUILD)/op25b.bpf.o: $(BPF_SRC) $(BUILD)/bpf-cc | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c bpf/op25b.bpf.c -o $@
 
-$(BUILD)/op25b.skel.h: $(BUILD)/op25b.bpf.o
+# Every BPF object's skeleton: op25b's, and the bench's gen and probe.
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name op25b_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 # The controller: one file per concern, the skeleton embedded.
 $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
@@ -106,23 +107,15 @@ $(BUILD)/bench_policy: tests/bench/bench_policy.c $(BUILD)/probe.skel.h $(TEST_C
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
 
-# The flood's generator: live frames sent back out with XDP_TX.
-$(BUILD)/gen.bpf.o: tests/bench/gen.bpf.c $(BUILD)/bpf-cc | $(BUILD)
+# The bench's own BPF programs: gen, the flood's generator (live frames
+# sent back out with XDP_TX); probe, the decision cost's yardstick
+# (dependent loads and nothing else).
+$(BUILD)/%.bpf.o: tests/bench/%.bpf.c $(BUILD)/bpf-cc | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(BUILD)/gen.skel.h: $(BUILD)/gen.bpf.o
-	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name gen_bpf > $@
-
-# The decision cost's yardstick: dependent loads and nothing else.
-$(BUILD)/probe.bpf.o: tests/bench/probe.bpf.c $(BUILD)/bpf-cc | $(BUILD)
-	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-
-$(BUILD)/probe.skel.h: $(BUILD)/probe.bpf.o
-	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name probe_bpf > $@
+# Kept, as op25b.bpf.o is: objects to read with bpftool, not intermediates.
+.PRECIOUS: $(BUILD)/%.bpf.o
 
 $(BUILD)/flood: tests/bench/flood.c $(BUILD)/gen.skel.h $(BUILD)/probe.skel.h $(TEST_COMMON)
 	$(call msg,CC,$@)

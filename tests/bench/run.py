@@ -136,8 +136,8 @@ def flood_part(build, quick):
     spread = 2560000            # every address of the 10,000 /24s
     rows = []
 
-    def ctl_run(*args):
-        subprocess.run([ctl, "-q", "-n", ns, "--pin-dir", pin] + list(args),
+    def ctl_run(*args, binary=ctl):
+        subprocess.run([binary, "-q", "-n", ns, "--pin-dir", pin] + list(args),
                        check=True)
 
     def run(sources, cpus, counter, dport=25):
@@ -198,14 +198,12 @@ def flood_part(build, quick):
                     run(sources, cpus, os.path.join(pin, "stats"))[0])
         # the same program stopped after its decision (make bench's second
         # build): the difference is what a blocked packet does after it
-        cut = os.path.join(build, "decision-only", "op25bctl")
-        subprocess.run([cut, "-q", "-n", ns, "--pin-dir", pin, "attach", "fb",
-                        "--hook", "xdp", "--xdp-mode", "native", "--force"],
-                       check=True)
+        xdp_here = ("attach", "fb", "--hook", "xdp", "--xdp-mode", "native", "--force")
+        ctl_run(*xdp_here, binary=os.path.join(build, "decision-only", "op25bctl"))
         for cpus in (1, 2):
             add(DECISION_ONLY, spread, cpus,
                 run(spread, cpus, os.path.join(pin, "stats"))[0])
-        ctl_run("attach", "fb", "--hook", "xdp", "--xdp-mode", "native", "--force")
+        ctl_run(*xdp_here)
         # non-SMTP through op25b, against a program that passes everything
         r0 = rx_packets()
         _, t = run(spread, 1, "xdp", 443)
