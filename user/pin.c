@@ -82,6 +82,10 @@ static const struct pinned_map {
 	{ OP25B_PIN_SWEEPER, "op25b_sweeper",
 	  offsetof(struct op25b_maps, sweeper),
 	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), OP25B_SWEEP_SIZE, false },
+	{ OP25B_PIN_SESSIONS, "op25b_sessions",
+	  offsetof(struct op25b_maps, sessions),
+	  BPF_MAP_TYPE_HASH, sizeof(struct op25b_session_key),
+	  sizeof(struct op25b_session), false },
 	/* a ring buffer has neither key nor value */
 	{ OP25B_PIN_EVENTS, "op25b_events",
 	  offsetof(struct op25b_maps, events),
@@ -476,7 +480,8 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 		cap = g.capacity ? g.capacity : OP25B_CAPACITY_DEFAULT;
 	if (engine_size_object(skel->obj, cap) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_limiter,
-				     op25b_limiter_for(cap))) {
+				     op25b_limiter_for(cap)) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_sessions, cap)) {
 		p_err("cannot size the policy maps for %u prefixes", cap);
 		return EXIT_RUNTIME;
 	}
