@@ -792,7 +792,9 @@ const char *record_name(const struct record *rec, char *buf)
 {
 	if (!record_pending(rec) && if_indextoname(rec->key.ifindex, buf))
 		return buf;
-	snprintf(buf, IF_NAMESIZE, "%.15s", rec->val.ifname);
+	if (buf != rec->val.ifname)
+		memcpy(buf, rec->val.ifname, IF_NAMESIZE);
+	buf[IF_NAMESIZE - 1] = '\0';
 	return buf;
 }
 
@@ -1516,6 +1518,20 @@ static int pending_store(int map_fd, const struct attach_want *w,
 	return EXIT_RUNTIME;
 }
 
+int attach_sync_add_pending(const struct attach_want *w)
+{
+	int rc, map_fd;
+
+	rc = pin_lock();
+	if (!rc)
+		rc = attach_map_open(&map_fd);
+	if (rc)
+		return rc;
+	rc = pending_store(map_fd, w, OP25B_LAYER_FILE, 0);
+	close(map_fd);
+	return rc;
+}
+
 /* What the plan does, as a line of text and as a JSON object. */
 static void sync_line(const char *sign, const char *op, const char *ifname,
 		      const char *label, bool pending)
@@ -1621,6 +1637,14 @@ out:
 	return rc;
 }
 
+static int record_order(const void *va, const void *vb)
+{
+	const struct record *a = va, *b = vb;
+	int c = strncmp(a->val.ifname, b->val.ifname, sizeof(a->val.ifname));
+
+	return c ? c : a->key.hook < b->key.hook ? -1 : a->key.hook > b->key.hook;
+}
+
 int attach_save(FILE *f)
 {
 	struct record *recs = NULL;
@@ -1637,6 +1661,11 @@ int attach_save(FILE *f)
 	close(map_fd);
 	if (rc)
 		return rc;
+	/* canonical: by name now, then hook */
+	for (i = 0; i < nrec; i++)
+		record_name(&recs[i], recs[i].val.ifname);
+	if (nrec)
+		qsort(recs, nrec, sizeof(*recs), record_order);
 	for (i = 0; i < nrec; i++) {
 		const struct record *r = &recs[i];
 		__u32 mode = r->val.xdp_mode;
@@ -1644,7 +1673,7 @@ int attach_save(FILE *f)
 		/* the file's layer: what watch and sessions made is theirs */
 		if (r->val.layer != OP25B_LAYER_FILE)
 			continue;
-		record_name(r, name);
+		snprintf(name, sizeof(name), "%.15s", r->val.ifname);
 		if (!mode)
 			mode = r->val.flags & OP25B_AF_XDP_GENERIC ? XDP_FLAGS_SKB_MODE :
 			       r->val.flags & OP25B_AF_XDP_NATIVE ? XDP_FLAGS_DRV_MODE : 0;

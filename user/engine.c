@@ -1178,6 +1178,12 @@ static int engine_recover(struct engine *e)
 	return 0;
 }
 
+void engine_hits_add(struct engine *e, __u32 rid, __u64 n)
+{
+	if (rid && rid < e->rules_max && e->writable)
+		*hit_at(e, 0, rid) += n;
+}
+
 bool engine_recovered(const struct engine *e)
 {
 	return e->recovered;

@@ -206,6 +206,9 @@ int engine_snapshot(struct engine *e, enum op25b_table t, bool hits,
 bool engine_match(struct engine *e, enum op25b_table t, int family,
 		  const __u8 *addr, struct engine_rule *r);
 
+/* Add n to rule rid's hit count (CPU 0's): counts carried over a migration. */
+void engine_hits_add(struct engine *e, __u32 rid, __u64 n);
+
 /* Elements in the free lists: what a writer could reuse. */
 void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves);
 

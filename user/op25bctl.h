@@ -224,6 +224,12 @@ enum pins_access {
 int pins_open(struct op25b_maps *m, enum pins_access how);
 /* The pin dir whose policy map is one of ids (another op25b's). */
 bool pin_dir_of_maps(const __u32 *ids, __u32 n, char *out, size_t len);
+/*
+ * migrate: load the embedded object once so that every map not pinned yet
+ * under g.pin_dir is made and pinned beside those carried over, which are
+ * reused, then let go.
+ */
+int pins_create_beside(void);
 /* Is there a policy pinned under g.pin_dir (set up, or half set up)? */
 bool pins_present(void);
 
@@ -429,7 +435,8 @@ size_t attach_drop_owned(enum op25b_layer layer, __u32 owner);
 extern const struct cmd_help attach_help, detach_help, status_help,
 	deny_help, allow_help, del_help, flush_help, list_help, test_help,
 	port_help, action_help, quarantine_help, watch_help, stats_help,
-	top_help, monitor_help, apply_help, save_help, session_help;
+	top_help, monitor_help, apply_help, save_help, session_help,
+	migrate_help;
 
 int do_attach(int argc, char **argv);	/* attach.c */
 int do_detach(int argc, char **argv);
@@ -455,5 +462,10 @@ int do_monitor(int argc, char **argv);	/* monitor.c */
 int do_apply(int argc, char **argv);	/* apply.c */
 int do_save(int argc, char **argv);
 int do_session(int argc, char **argv);	/* session.c */
+int do_migrate(int argc, char **argv);	/* migrate.c */
+/* The layout word of the engine map pinned under dir; 0 for none. */
+__u32 layout_of(const char *dir);
+/* A pending 'attach' of the file layer for a device that is not there. */
+int attach_sync_add_pending(const struct attach_want *w);
 
 #endif /* OP25BCTL_H */

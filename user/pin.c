@@ -490,6 +490,9 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 	return EXIT_OK;
 }
 
+/* migrate: maps carried over from an older layout, the rest to make. */
+static bool pins_carried;
+
 /*
  * All pinned or none: programs attached earlier keep using the maps they
  * were loaded with, so re-creating one would split the state in two.
@@ -527,7 +530,7 @@ static int skel_set_pins(struct op25b_bpf *skel)
 			break;
 		}
 	}
-	if (pinned && missing) {
+	if (pinned && missing && !pins_carried) {
 		report_missing(missing);
 		return EXIT_RUNTIME;
 	}
@@ -634,6 +637,18 @@ static int pins_check(struct op25b_maps *m)
 		return EXIT_RUNTIME;
 	}
 	return EXIT_OK;
+}
+
+static int pins_create(void);
+
+int pins_create_beside(void)
+{
+	int rc;
+
+	pins_carried = true;
+	rc = pins_create();
+	pins_carried = false;
+	return rc;
 }
 
 /* Load once so that every map gets created and pinned, then let go. */
@@ -747,6 +762,11 @@ int maps_open(struct op25b_maps *m, bool create)
 	if (layout2()) {
 		p_err("pin dir '%s' holds maps of an older op25b (layout 2, before action limit), which this op25bctl neither reads nor changes: save the policy with that op25bctl, 'detach --all', remove %s, then apply it with this one",
 		      g.pin_dir, g.pin_dir);
+		return EXIT_RUNTIME;
+	}
+	if (layout_of(g.pin_dir) == 3) {
+		p_err("pin dir '%s' holds the maps of op25b 0.2 (layout 3): run 'op25bctl migrate' to make them this op25bctl's with no gap in enforcement (the package does it on upgrade)",
+		      g.pin_dir);
 		return EXIT_RUNTIME;
 	}
 	found = pins_get(m, &missing);
