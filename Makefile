@@ -43,7 +43,7 @@ deps:
 	$(Q)CLANG=$(CLANG) EXTRA_PKGS="$(EXTRA_PKGS)" scripts/deps.sh
 
 # The unit tests also run against objects built by these compilers.
-test: EXTRA_PKGS := clang-14 clang-16 clang-19 debhelper lintian dpkg-dev
+test: EXTRA_PKGS := clang-14 clang-16 clang-19 debhelper lintian dpkg-dev nftables
 
 $(BUILD):
 	$(Q)mkdir -p $@

@@ -290,6 +290,18 @@ wait_file_line() {
 	return 1
 }
 
+# wait_for SECONDS CMD...: poll CMD (0.1 s steps) until it succeeds.
+wait_for() {
+	local t=$(($1 * 10))
+	shift
+	while [ $t -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		t=$((t - 1))
+	done
+	return 1
+}
+
 # tcp_listen NS LOG ADDR:PORT...: a background listener that accepts and
 # closes, until cleanup kills it. IPv6 as [addr]:port. Waits until bound.
 tcp_listen() {

@@ -256,12 +256,23 @@ int records_load(int map_fd, struct record **out, size_t *n)
 	while (*n < OP25B_ATTACH_MAX &&
 	       !bpf_map_get_next_key(map_fd, prev, &key)) {
 		struct record *r = &recs[*n];
+		char now[IF_NAMESIZE];
 
 		r->key = key;
 		prev = &r->key;
 		if (key.netns_ino != ino ||
 		    bpf_map_lookup_elem(map_fd, &r->key, &r->val))
 			continue;
+		/*
+		 * A device renamed since: the record learns its name, so that
+		 * it waits for that one if the device goes (never made anew).
+		 */
+		if (key.ifindex < OP25B_IFINDEX_PENDING &&
+		    if_indextoname(key.ifindex, now) &&
+		    strncmp(now, r->val.ifname, sizeof(r->val.ifname))) {
+			snprintf(r->val.ifname, sizeof(r->val.ifname), "%s", now);
+			bpf_map_update_elem(map_fd, &r->key, &r->val, BPF_EXIST);
+		}
 		(*n)++;
 	}
 	*out = recs;
@@ -1426,8 +1437,9 @@ int attach_want_parse(int argc, char **argv, const char *where,
 		rc = attach_args_check(&a);
 	if (!rc && !iface_exists(a.ifname)) {
 		/* not there yet: attached when it appears (boot fails closed) */
+		rc = want_pending(&a, w);
 		g.err_where = NULL;
-		return want_pending(&a, w);
+		return rc;
 	}
 	if (!rc)
 		rc = attach_req_build(&a, &r);

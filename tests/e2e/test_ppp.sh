@@ -21,7 +21,7 @@ NS=o25t-$$-ppp
 ns_create "$NS" || die "netns" "cannot add $NS"
 export NS
 export OP25BCTL=$CTL OP25B_PIN_DIR=$PIN OP25B_PPP_CONF=/nonexistent
-export OP25B_STATE=$TMPD/state OP25B_RADATTR=$TMPD/radattr
+export OP25B_RADATTR=$TMPD/radattr
 export HOOK TMPD
 
 ctl() {
@@ -92,7 +92,7 @@ test_sessions() {
 	check "afterwards the tables are exactly as before" \
 		"$(diff "$TMPD/before" "$TMPD/after" | head -5)" \
 		cmp -s "$TMPD/before" "$TMPD/after"
-	check_eq "no session state is left" "" "$(ls "$OP25B_STATE" 2>/dev/null)"
+	check_eq "no session is left registered" "" "$(ctl session list)"
 	check "nothing is left attached or recorded" "$(ctl -n "$NS" status | tail -3)" \
 		eval 'ctl -n "$NS" status | grep -q "attachments: none"'
 }
@@ -117,7 +117,7 @@ test_bad_input() {
 	"$HOOK" sideways o25p1 >"$TMPD/out" 2>"$TMPD/err"
 	check_eq "neither up nor down: exit 2" 2 $?
 	check_eq "after all of them, nothing changed" "$before" "$(ctl save)"
-	check_eq "...and no session recorded" "" "$(ls "$OP25B_STATE" 2>/dev/null)"
+	check_eq "...and no session registered" "" "$(ctl session list)"
 	rm -f "$OP25B_RADATTR.o25pbad"
 }
 

@@ -41,18 +41,6 @@ sys.exit(0 if any(a.get("ifname") == n and a.get("attached") for a in d.get("att
 	done
 }
 
-# wait_for SECONDS CMD...: CMD succeeds within SECONDS.
-wait_for() {
-	local t=$(($1 * 10))
-	shift
-	while [ $t -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		t=$((t - 1))
-	done
-	return 1
-}
-
 records() {
 	ctl -j status 2>/dev/null | "$PY" -c '
 import json, sys
