@@ -21,7 +21,7 @@ NS=o25t-lay-$$
 SESSIONS=${LAYER_SESSIONS:-200}
 RELOADS=${LAYER_RELOADS:-20}
 # The last release of layout 3: what a package upgrade migrates from.
-LAYOUT3_COMMIT=59d7189d3b4d8b3c70df8e1b2d0ff0eba37fa7cc
+LAYOUT3_COMMIT=59d7189cadd781bda141ac9c86850c191241eb16
 
 suite_begin tun nsenter
 make_pin_dir layers
@@ -352,8 +352,41 @@ old_build() {
 		make -s -C "$TMPD/old" build/op25bctl >"$TMPD/old.log" 2>&1
 }
 
+# flood_both SECONDS: SYNs from both subscriber links (s0 via r0's XDP,
+# s1 via r2's tc), counted on the MX link by source; sets the counts.
+flood_start() {
+	local src
+	for src in 10.30.0.10 10.30.1.10; do
+		ip netns exec "$MIG_MX" "$PY" "$FLOOD" count --iface i0 --src $src \
+			>"$TMPD/count.$src" 2>&1 &
+		CLEAN_PIDS+=($!)
+		COUNTERS+=($!)
+		wait_file_line "$TMPD/count.$src" ready || return 1
+	done
+	ip netns exec "$MIG_SUB" "$PY" "$FLOOD" send --iface s0 \
+		--dst-mac "$(mac_of "$MIG_RTR" r0)" --src 10.30.0.10 \
+		--dst 203.0.113.25 --seconds "$1" >/dev/null 2>&1 &
+	SENDERS=($!)
+	ip netns exec "$MIG_SUB" "$PY" "$FLOOD" send --iface s1 \
+		--dst-mac "$(mac_of "$MIG_RTR" r2)" --src 10.30.1.10 \
+		--dst 203.0.113.25 --seconds "$1" >/dev/null 2>&1 &
+	SENDERS+=($!)
+}
+
+flood_end() {
+	wait "${SENDERS[@]}"
+	sleep 0.3
+	kill -TERM "${COUNTERS[@]}"
+	wait "${COUNTERS[@]}" 2>/dev/null
+}
+
+seen() {
+	sed -n "s/.*$2=\([0-9]*\).*/\1/p" "$TMPD/count.$1"
+}
+
 test_migrate_flood() {
-	local old new pin=/sys/fs/bpf/op25b-test-mig-$$ log cpid fpid mac
+	local old new pin=/sys/fs/bpf/op25b-test-mig-$$ src
+	COUNTERS=()
 	CLEAN_PATHS+=("$pin" "$pin-migrating")
 	if ! old_build; then
 		fail "migrate: the layout 3 release ($LAYOUT3_COMMIT)" \
@@ -363,48 +396,39 @@ test_migrate_flood() {
 	old="nsenter --net=/run/netns/$MIG_RTR $TMPD/old/build/op25bctl --pin-dir $pin"
 	new="nsenter --net=/run/netns/$MIG_RTR $CTL --pin-dir $pin"
 	ns_chain "$MIG_SUB" "$MIG_RTR" "$MIG_MX" &&
+		veth_pair "$MIG_SUB" s1 "$MIG_RTR" r2 &&
 		addr_add "$MIG_SUB" s0 10.30.0.10/24 && addr_add "$MIG_RTR" r0 10.30.0.1/24 &&
+		addr_add "$MIG_SUB" s1 10.30.1.10/24 && addr_add "$MIG_RTR" r2 10.30.1.1/24 &&
 		addr_add "$MIG_RTR" r1 10.31.0.1/24 && addr_add "$MIG_MX" i0 10.31.0.2/24 &&
 		addr_add "$MIG_MX" i0 203.0.113.25/32 &&
 		ip -n "$MIG_RTR" route add 203.0.113.25/32 via 10.31.0.2 &&
 		ip -n "$MIG_RTR" neigh replace 10.31.0.2 lladdr "$(mac_of "$MIG_MX" i0)" \
 			dev r1 nud permanent || { fail "migrate: topology" "failed"; return; }
-	# layout 3's policy: its rules, ports, action, two hooks
-	$old -q deny subscriber 10.30.0.0/24 2001:db8::/32 10.99.0.0/16 &&
+	# layout 3's policy: its rules, ports, action, and a hook on each
+	# subscriber link (XDP, tc), where the flood comes in
+	$old -q deny subscriber 10.30.0.0/23 2001:db8::/32 10.99.0.0/16 &&
 		$old -q allow subscriber 10.30.0.200 10.99.1.0/24 &&
 		$old -q allow relay 192.0.2.25 &&
 		$old -q port add 2525 && $old -q action reject &&
 		$old -q attach r0 --hook xdp --xdp-mode generic &&
-		$old -q attach r1 --hook tc --direction egress ||
+		$old -q attach r2 --hook tc ||
 		{ fail "migrate: the layout 3 policy" "the old op25bctl failed"; return; }
 	$old save | grep -v '^attach' >"$TMPD/before.rules"
 	$old save | grep '^attach' | sort >"$TMPD/before.attach"
 	$new list >/dev/null 2>"$TMPD/err"
 	check "migrate: before, this op25bctl refuses layout 3 with the way out" \
 		"$(cat "$TMPD/err")" grep -q "op25bctl migrate" "$TMPD/err"
-	mac=$(mac_of "$MIG_RTR" r0)
-	log=$TMPD/count.mig
-	ip netns exec "$MIG_MX" "$PY" "$FLOOD" count --iface i0 --src 10.30.0.10 \
-		>"$log" 2>&1 &
-	cpid=$!
-	CLEAN_PIDS+=($cpid)
-	wait_file_line "$log" ready || { fail "migrate: counter" "not ready"; return; }
-	ip netns exec "$MIG_SUB" "$PY" "$FLOOD" send --iface s0 --dst-mac "$mac" \
-		--src 10.30.0.10 --dst 203.0.113.25 --seconds 3 >"$TMPD/sent" 2>&1 &
-	fpid=$!
+	flood_start 3 || { fail "migrate: counters" "not ready"; return; }
 	sleep 0.7
 	$new migrate >"$TMPD/mig.out" 2>"$TMPD/mig.err"
 	check_eq "migrate: under the flood, exit 0" "0" "$?"
-	wait $fpid
-	sleep 0.3
-	kill -TERM $cpid
-	wait $cpid 2>/dev/null
-	local seen25 seen587
-	seen25=$(sed -n 's/^25=\([0-9]*\) .*/\1/p' "$log")
-	seen587=$(sed -n 's/.* 587=\([0-9]*\)$/\1/p' "$log")
-	check "migrate: markers to 587 arrived during the flood (${seen587:-0})" \
-		"saw ${seen587:-none}" [ "${seen587:-0}" -gt 0 ]
-	check_eq "migrate: no SYN to 25 got through while migrating" 0 "${seen25:-none}"
+	flood_end
+	for src in 10.30.0.10 10.30.1.10; do
+		check "migrate: markers to 587 from $src arrived during the flood ($(seen $src 587))" \
+			"saw $(seen $src 587)" [ "$(seen $src 587)" -gt 0 ]
+		check_eq "migrate: no SYN to 25 from $src got through while migrating" \
+			0 "$(seen $src 25)"
+	done
 	check_eq "migrate: the rules, ports and action equal before and after" \
 		"$(cat "$TMPD/before.rules")" "$($new save | grep -v '^attach')"
 	check_eq "migrate: the attachments equal before and after" \
