@@ -127,6 +127,7 @@ struct {
 /* Written by op25bctl only: what it attached where, to undo exactly that. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, OP25B_ATTACH_MAX);
 	__type(key, struct op25b_attach_key);
 	__type(value, struct op25b_attach_val);

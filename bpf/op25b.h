@@ -41,6 +41,10 @@
  */
 #define OP25B_LAYOUT		4
 
+/*
+ * Attachment records: at least this many, else one per prefix of capacity
+ * (a BRAS whose sessions each attach to their pppN). Allocated as used.
+ */
 #define OP25B_ATTACH_MAX	1024
 
 /* Verdict carried by a table entry. 0 is never stored. */

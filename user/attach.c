@@ -238,8 +238,9 @@ static bool clsact_in_use(int ifindex)
 /* Every record of the current namespace; *out is malloc'd. */
 int records_load(int map_fd, struct record **out, size_t *n)
 {
-	struct op25b_attach_key key, *prev = NULL;
+	struct op25b_attach_key key, last, *prev = NULL;
 	struct record *recs;
+	size_t cap = 64;
 	__u64 ino;
 	int rc;
 
@@ -248,18 +249,30 @@ int records_load(int map_fd, struct record **out, size_t *n)
 	rc = netns_ino(&ino);
 	if (rc)
 		return rc;
-	recs = calloc(OP25B_ATTACH_MAX, sizeof(*recs));
+	recs = calloc(cap, sizeof(*recs));
 	if (!recs) {
 		p_err("out of memory");
 		return EXIT_RUNTIME;
 	}
-	while (*n < OP25B_ATTACH_MAX &&
-	       !bpf_map_get_next_key(map_fd, prev, &key)) {
-		struct record *r = &recs[*n];
+	while (!bpf_map_get_next_key(map_fd, prev, &key)) {
 		char now[IF_NAMESIZE];
+		struct record *r;
 
+		last = key;
+		prev = &last;
+		if (*n == cap) {
+			struct record *nr = realloc(recs, 2 * cap * sizeof(*recs));
+
+			if (!nr) {
+				free(recs);
+				p_err("out of memory");
+				return EXIT_RUNTIME;
+			}
+			recs = nr;
+			cap *= 2;
+		}
+		r = &recs[*n];
 		r->key = key;
-		prev = &r->key;
 		if (key.netns_ino != ino ||
 		    bpf_map_lookup_elem(map_fd, &r->key, &r->val))
 			continue;

@@ -481,7 +481,9 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 	if (engine_size_object(skel->obj, cap) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_limiter,
 				     op25b_limiter_for(cap)) ||
-	    bpf_map__set_max_entries(skel->maps.op25b_sessions, cap)) {
+	    bpf_map__set_max_entries(skel->maps.op25b_sessions, cap) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_attach,
+				     cap > OP25B_ATTACH_MAX ? cap : OP25B_ATTACH_MAX)) {
 		p_err("cannot size the policy maps for %u prefixes", cap);
 		return EXIT_RUNTIME;
 	}

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
 #include <netlink/msg.h>
@@ -40,6 +41,9 @@ struct watch {
 	/* interfaces attached by this run: ifindex, 0 for a free slot */
 	__u32 seen[SEEN_MAX];
 	size_t nseen;
+	/* names the pin dir waits for, read anew every second */
+	char (*waiting)[16];
+	size_t nwaiting;
 	unsigned long attached, failed, forgotten, resyncs;
 };
 
@@ -258,7 +262,11 @@ static void pending_up(struct watch *w, const char *name, __u32 ifindex)
 	}
 }
 
-/* Every second: names waited for that exist now (a race with apply). */
+/*
+ * Every second: the names waited for, read anew (a link event then costs
+ * a look in this list, not a walk of every record: a BRAS has thousands),
+ * and those of them that exist now (an apply that raced a device's birth).
+ */
 static void pending_poll(struct watch *w)
 {
 	char (*names)[16] = NULL;
@@ -267,12 +275,24 @@ static void pending_poll(struct watch *w)
 
 	if (attach_waiting(&names, &n))
 		return;
+	free(w->waiting);
+	w->waiting = names;
+	w->nwaiting = n;
 	for (i = 0; i < n; i++) {
 		ifindex = if_nametoindex(names[i]);
 		if (ifindex)
 			pending_up(w, names[i], ifindex);
 	}
-	free(names);
+}
+
+static bool waited_for(const struct watch *w, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < w->nwaiting; i++)
+		if (!strncmp(w->waiting[i], name, 16))
+			return true;
+	return false;
 }
 
 static void link_up(struct watch *w, const char *name, __u32 ifindex)
@@ -282,7 +302,8 @@ static void link_up(struct watch *w, const char *name, __u32 ifindex)
 	char why[32];
 	int rc;
 
-	pending_up(w, name, ifindex);
+	if (waited_for(w, name))
+		pending_up(w, name, ifindex);
 	if (!r || seen_has(w, ifindex))
 		return;
 	a = r->args;
@@ -404,10 +425,13 @@ static struct nl_sock *events_open(struct watch *w)
 static int watch_loop(struct watch *w)
 {
 	struct nl_sock *sk = events_open(w);
+	time_t polled = time(NULL);
 	struct pollfd pfd;
 	int err;
 
 	/* subscribed first, then the dump: nothing falls between */
+	if (sk)
+		pending_poll(w);
 	if (!sk || resync(w)) {
 		nl_socket_free(sk);
 		return EXIT_RUNTIME;
@@ -417,16 +441,17 @@ static int watch_loop(struct watch *w)
 	while (!stop) {
 		pfd.fd = nl_socket_get_fd(sk);
 		int ready = poll(&pfd, 1, 1000);
+		time_t now = time(NULL);
 
-		if (ready < 0) {
-			if (errno == EINTR)
-				continue;
+		if (ready < 0 && errno != EINTR)
 			break;
-		}
-		if (!ready) {
+		/* once a second, however busy the link events keep it */
+		if (now != polled) {
+			polled = now;
 			pending_poll(w);
-			continue;
 		}
+		if (ready <= 0)
+			continue;
 		/*
 		 * An overrun shows as POLLERR alone when not one message
 		 * fitted: read then too, to meet the ENOBUFS.
@@ -500,6 +525,7 @@ int do_watch(int argc, char **argv)
 		rc = watch_loop(w);
 	for (i = 0; i < 4; i++)
 		op25b_bpf__destroy(w->cache[i]);
+	free(w->waiting);
 	p_info("watch: %lu attached, %lu forgotten, %lu failed, %lu resyncs",
 	       w->attached, w->forgotten, w->failed, w->resyncs);
 	conf_free(&c);
