@@ -1729,6 +1729,9 @@ bool engine_match(struct engine *e, enum op25b_table t, int family,
 	r->table = t;
 	r->verdict = OP25B_LEAF_VERDICT(leaf);
 	r->rid = rid;
+	r->layer = rules_at(e, rid, 1)->layer;
+	r->owner = rules_at(e, rid, 1)->owner;
+	r->flags = rules_at(e, rid, 1)->flags;
 	prefix_of_rule(rules_at(e, rid, 1), &r->p);
 	return true;
 }
