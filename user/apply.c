@@ -524,9 +524,12 @@ static int apply_file(const char *file, bool dry, bool force)
 const struct cmd_help save_help = {
 	.args = "[FILE]",
 	.text =
-	"Write the running policy (tables, ports, action, attachments of this\n"
-	"network namespace) in canonical form, to FILE or stdout: applying it\n"
-	"changes nothing. FILE is replaced whole or not at all.\n",
+	"Write the running policy's file layer (tables, ports, action,\n"
+	"attachments of this network namespace, pending ones too, and the\n"
+	"deny/allow typed since the last apply) in canonical form, to FILE or\n"
+	"stdout: applying it changes nothing. Sessions' rules and watch's\n"
+	"attachments are theirs, and not written. FILE is replaced whole or\n"
+	"not at all.\n",
 };
 
 static int save_write(FILE *f, struct engine *e)
