@@ -18,7 +18,9 @@ const struct cmd_help status_help = {
 	.text =
 	"Action, blocked ports, table sizes, capacity and policy generation, the\n"
 	"attachments this pin dir recorded and whether each is still in place,\n"
-	"and op25b programs in this namespace that it does not record.\n",
+	"and op25b programs in this namespace that it does not record. With -v\n"
+	"(and with -j), the pools' use: nodes, leaves, rule records and index\n"
+	"slots, used/total.\n",
 };
 
 /* ---- status ---- */
@@ -61,6 +63,42 @@ static void status_tables(const struct engine *e)
 	close_json_object();
 }
 
+static void status_pool(const char *key, const char *text,
+			const struct engine_pool *p)
+{
+	char fmt[64];
+
+	open_json_object(key);
+	snprintf(fmt, sizeof(fmt), "%s%%llu", text);
+	print_uint(PRINT_ANY, "used", fmt, p->used);
+	print_uint(PRINT_ANY, "total", "/%llu", p->total);
+	close_json_object();
+}
+
+/*
+ * The pools, as the writers' books have them: after any change, refused,
+ * failed or killed ones included, what the live snapshot needs
+ * (doc/DESIGN.md, "Recovery"). With -v, and always in JSON.
+ */
+static void status_pools(struct engine *e)
+{
+	struct engine_pools u;
+
+	if (!g.verbose && !g.json)
+		return;
+	if (engine_pools_used(e, &u)) {
+		print_null(PRINT_JSON, "pools", NULL);
+		print_string(PRINT_FP, NULL, "pools       %s\n", e->err);
+		return;
+	}
+	open_json_object("pools");
+	status_pool("nodes", "pools       nodes ", &u.nodes);
+	status_pool("leaves", ", leaves ", &u.leaves);
+	status_pool("rules", ", rule records ", &u.rules);
+	status_pool("index", ", index slots ", &u.index);
+	print_nl();
+	close_json_object();
+}
 
 static void status_record(const struct record *rec)
 {
@@ -139,6 +177,7 @@ static int status_show(void)
 	print_string(PRINT_ANY, "pin_dir", "pin dir     %s\n", g.pin_dir);
 	status_config(&engine_live(&e)->cfg);
 	status_tables(&e);
+	status_pools(&e);
 	rc = status_attachments(m.attach);
 	close_json_object();
 	policy_close(&m, &e);
