@@ -185,6 +185,9 @@ static void *win_at(struct window *w, size_t i, size_t n)
 {
 	size_t first = i * w->elem, last = (i + (n ? n : 1)) * w->elem - 1, c;
 
+	/* none: a copy of nothing, its start may be the end of the pool */
+	if (!n && first <= w->len)
+		return w->base + first;
 	if (last >= w->len)
 		win_fatal(last, ERANGE);
 	for (c = first / WIN_CHUNK; c <= last / WIN_CHUNK; c++)
