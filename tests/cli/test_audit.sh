@@ -304,4 +304,92 @@ test_help_options() {
 	check_eq "help: every global option shown is taken" "" "$bad"
 }
 
+# ---- the third audit (issue #18) ----
+
+# pools: the "pools" object of -j status, one line; "null" while a killed
+# writer's work waits for the next change.
+pools() {
+	"$CTL" --pin-dir "$PIN" -j status 2>/dev/null | jget pools
+}
+
+# write_prefixes FILE N KIND: N statements, v4 host routes spread wide or
+# v6 host routes with nothing in common (deep: about 20 nodes each).
+write_prefixes() {
+	"$PY" - "$@" <<'PYEOF'
+import random, sys
+path, n, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+r = random.Random(n * 7 + len(kind))
+with open(path, "w") as f:
+    for i in range(n):
+        if kind == "v4":
+            a = 0x0a000000 + i * 7
+            f.write("deny subscriber %d.%d.%d.%d\n" %
+                    (a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255))
+        else:
+            f.write("deny subscriber 2001:%x:%x:%x:%x:%x:%x:%x\n" %
+                    tuple(r.randrange(65536) for _ in range(7)))
+PYEOF
+}
+
+# 10. refused, failed and killed changes give the pools back
+test_pools() {
+	local base big full fit bad i rc p before kept=0 moved=0 wrong=
+	new_pin pools
+	base=$TMPD/pools-base.conf big=$TMPD/pools-big.conf
+	full=$TMPD/pools-full.conf fit=$TMPD/pools-fit.conf bad=$TMPD/pools-bad.conf
+	write_prefixes "$base" 100 v4
+	write_prefixes "$big" 50000 v4
+	write_prefixes "$full" 14000 v6
+	write_prefixes "$fit" 10002 v4
+	{ cat "$base"; echo "deny subscriber 10.99.0.0/33"; } >"$bad"
+	"$CTL" --pin-dir "$PIN" -q apply "$base"
+	before=$(pools)
+	check "pools: -j status shows the pools" "$before" \
+		eval '[[ $before == *\"nodes\"* ]]'
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		run apply "$big"
+		[ "$RC" = 1 ] || wrong+=" over:$RC"
+		[ "$(pools)" = "$before" ] || wrong+=" over$i:$(pools)"
+	done
+	for i in 1 2 3; do
+		run apply "$full"
+		[ "$RC" = 1 ] && grep -q "pool is full" "$ERR" || wrong+=" full:$RC"
+		[ "$(pools)" = "$before" ] || wrong+=" full$i:$(pools)"
+		run apply "$bad"
+		[ "$RC" = 2 ] || wrong+=" bad:$RC"
+		[ "$(pools)" = "$before" ] || wrong+=" bad$i:$(pools)"
+	done
+	check_eq "pools: 10 over capacity, 3 pools full, 3 bad files: the use is the policy's" \
+		"" "$wrong"
+	run -v status
+	check "pools: status -v says it in words" "$(cat "$OUT")" \
+		grep -q "^pools       nodes [0-9]*/[0-9]*, leaves" "$OUT"
+	run apply "$fit"
+	check "pools: then a 10,002-prefix policy fits" "exit $RC: $(cat "$ERR")" \
+		test "$RC" = 0
+	# killed at any moment: the next change reclaims what the writer took
+	local after_fit after_base
+	after_fit=$(pools)
+	"$CTL" --pin-dir "$PIN" -q apply "$base"
+	after_base=$(pools)
+	wrong=
+	for i in $(seq 1 12); do
+		(timeout -s KILL "0.$((RANDOM % 2))$((RANDOM % 10))" \
+			"$CTL" --pin-dir "$PIN" -q apply "$fit") 2>/dev/null
+		# an absent prefix deleted: a change that begins, and reclaims
+		"$CTL" --pin-dir "$PIN" -q del subscriber 192.0.2.254 2>/dev/null
+		p=$(pools)
+		if [ "$p" = "$after_base" ]; then
+			kept=$((kept + 1))
+		elif [ "$p" = "$after_fit" ]; then
+			moved=$((moved + 1))
+			"$CTL" --pin-dir "$PIN" -q apply "$base"
+		else
+			wrong+=" kill$i:$p"
+		fi
+	done
+	check_eq "pools: 12 applies killed at random ($kept before, $moved after the publish): the use is the policy's" \
+		"" "$wrong"
+}
+
 run_tests "$@"
