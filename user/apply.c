@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "op25bctl.h"
 
@@ -423,6 +424,26 @@ static int save_write(FILE *f, struct engine *e)
 	return attach_save(f);
 }
 
+/*
+ * The file beside the target takes the mode and owner of the file it
+ * replaces, or a new file's (0666 less the umask): mkstemp's 0600 would
+ * leave an operator's 0644 op25b.conf unreadable to others.
+ */
+static int save_mode(int fd, const char *path)
+{
+	struct stat st;
+	mode_t um;
+
+	if (stat(path, &st)) {
+		um = umask(0);
+		umask(um);
+		return fchmod(fd, 0666 & ~um);
+	}
+	if (fchown(fd, st.st_uid, st.st_gid) && errno != EPERM)
+		return -1;
+	return fchmod(fd, st.st_mode & 07777);
+}
+
 int do_save(int argc, char **argv)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
@@ -447,7 +468,7 @@ int do_save(int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s", path);
 		snprintf(tmp, sizeof(tmp), "%s/.op25b-save-XXXXXX", dirname(dir));
 		fd = mkstemp(tmp);
-		f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		f = fd >= 0 && !save_mode(fd, path) ? fdopen(fd, "w") : NULL;
 		if (!f) {
 			p_err("cannot write '%s': %s", path, strerror(errno));
 			if (fd >= 0)
@@ -464,7 +485,10 @@ int do_save(int argc, char **argv)
 		p_err("cannot write '%s': %s", path, strerror(errno));
 		rc = EXIT_RUNTIME;
 	}
-	fclose(f);
+	if (fclose(f) && !rc) {
+		p_err("cannot write '%s': %s", path, strerror(errno));
+		rc = EXIT_RUNTIME;
+	}
 	if (!rc && rename(tmp, path)) {
 		p_err("cannot write '%s': %s", path, strerror(errno));
 		rc = EXIT_RUNTIME;

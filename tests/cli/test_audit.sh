@@ -392,4 +392,36 @@ test_pools() {
 		"" "$wrong"
 }
 
+# 11. output errors are errors: a full disk is exit 1 and one line
+test_full_disk() {
+	local c bad= f=$TMPD/mode.conf owner
+	new_pin full
+	"$CTL" --pin-dir "$PIN" -q deny subscriber 10.0.0.0/8
+	for c in save list "-j list" status "-j status" "port list" \
+		"-j port list" "test 10.1.2.3 192.0.2.1" "-j test 10.1.2.3 192.0.2.1" \
+		help "help status"; do
+		# shellcheck disable=SC2086
+		"$CTL" --pin-dir "$PIN" $c >/dev/full 2>"$ERR"
+		RC=$?
+		[ "$RC" = 1 ] && [ "$(wc -l <"$ERR")" = 1 ] &&
+			grep -q "cannot write the output" "$ERR" || bad+=" [$c: exit $RC, $(head -c 80 "$ERR")]"
+	done
+	check_eq "full: every command writing to a full disk says so, exit 1, one line" "" "$bad"
+	"$CTL" --pin-dir "$PIN" -j list >/dev/full 2>"$ERR"
+	check "full: with -j the error is a JSON object" "$(cat "$ERR")" \
+		"$PY" -c 'import json, sys; json.loads(open(sys.argv[1]).read())' "$ERR"
+	# save FILE keeps the mode and the owner of the file it replaces
+	echo "# old" >"$f"
+	chmod 0644 "$f"
+	chown 65534:65534 "$f"
+	run save "$f"
+	owner=$(stat -c '%a %u:%g' "$f")
+	check_eq "full: save over a 0644 file owned by nobody keeps both" \
+		"0 644 65534:65534" "$RC $owner"
+	rm -f "$f"
+	(umask 022 && "$CTL" --pin-dir "$PIN" save "$f")
+	check_eq "full: a new file of save is 0666 less the umask" 644 \
+		"$(stat -c %a "$f")"
+}
+
 run_tests "$@"
