@@ -424,4 +424,17 @@ test_full_disk() {
 		"$(stat -c %a "$f")"
 }
 
+# 12. watch --config keeps every watch statement, or says which it cannot
+test_watch_many() {
+	local ns=o25t-$$-aw i
+	new_pin watchmany
+	ns_create "$ns" || { fail "watch: namespace" "ip netns add"; return; }
+	for i in $(seq 65); do echo "watch o25w$$x$i"; done >"$TMPD/w65.conf"
+	timeout 10 "$CTL" --pin-dir "$PIN" -n "$ns" watch --config "$TMPD/w65.conf" \
+		>"$OUT" 2>"$ERR"
+	RC=$?
+	refused "watch: a 65th watch statement is an error at its line" \
+		"w65.conf:65: at most 64 'watch' statements"
+}
+
 run_tests "$@"
