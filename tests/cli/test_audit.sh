@@ -437,4 +437,41 @@ test_watch_many() {
 		"w65.conf:65: at most 64 'watch' statements"
 }
 
+# 13. input that hangs or explodes: only regular files, a bound on all read
+test_input_bounds() {
+	local d=$TMPD/inputs i j before t0
+	new_pin inputs
+	"$CTL" --pin-dir "$PIN" -q deny subscriber 10.0.0.0/8
+	before=$(state)
+	mkdir -p "$d/dir"
+	mkfifo "$d/fifo"
+	echo "include fifo" >"$d/inc-fifo.conf"
+	echo "include dir" >"$d/inc-dir.conf"
+	echo "include /dev/zero" >"$d/inc-zero.conf"
+	# each file includes the next ten times, 8 levels: 10^8 files
+	echo "deny subscriber 10.1.0.0/16" >"$d/l8.conf"
+	for i in 7 6 5 4 3 2 1 0; do
+		for j in 1 2 3 4 5 6 7 8 9 10; do echo "include l$((i + 1)).conf"; done >"$d/l$i.conf"
+	done
+	for i in "apply $d/inc-fifo.conf:inc-fifo.conf:1: cannot read '$d/fifo': a FIFO" \
+		"apply $d/fifo:cannot read '$d/fifo': a FIFO" \
+		"apply --dry-run $d/inc-dir.conf:inc-dir.conf:1: cannot read '$d/dir': a directory" \
+		"apply $d/inc-zero.conf:cannot read '/dev/zero': not a regular file" \
+		"deny subscriber -f $d/fifo:cannot open '$d/fifo': a FIFO" \
+		"allow relay -f /dev/zero:cannot open '/dev/zero': not a regular file"; do
+		# shellcheck disable=SC2086
+		timeout 10 "$CTL" --pin-dir "$PIN" ${i%%:*} >"$OUT" 2>"$ERR"
+		RC=$?
+		refused "inputs: ${i%%:*} is refused at once" "${i#*:}"
+	done
+	t0=$SECONDS
+	timeout 60 "$CTL" --pin-dir "$PIN" apply --dry-run "$d/l0.conf" >"$OUT" 2>"$ERR"
+	RC=$?
+	check "inputs: includes that fan out to 10^8 files are refused in seconds" \
+		"exit $RC after $((SECONDS - t0)) s: $(head -c 300 "$ERR")" \
+		eval '[ "$RC" = 2 ] && grep -q "more than 1000 files in one policy" "$ERR" &&
+		      [ $((SECONDS - t0)) -lt 10 ]'
+	check_eq "inputs: nothing changed" "$before" "$(state)"
+}
+
 run_tests "$@"
