@@ -397,6 +397,29 @@ const struct cmd_help save_help = {
 	"changes nothing. FILE is replaced whole or not at all.\n",
 };
 
+/*
+ * "port ..." lines of at most SAVE_PORTS_LINE ports (port statements add
+ * up): every blocked port is written, however many there are.
+ */
+#define SAVE_PORTS_LINE	32
+static void save_ports(FILE *f, const __u64 *ports)
+{
+	unsigned int n = 0;
+	__u32 p;
+
+	for (p = 1; p <= OP25B_PORT_MAX; p++) {
+		if (!((ports[p / 64] >> (p % 64)) & 1))
+			continue;
+		fprintf(f, "%s%u", n ? " " : "port ", p);
+		if (++n == SAVE_PORTS_LINE) {
+			fputc('\n', f);
+			n = 0;
+		}
+	}
+	if (n)
+		fputc('\n', f);
+}
+
 static int save_write(FILE *f, struct engine *e)
 {
 	struct running run;
@@ -412,7 +435,7 @@ static int save_write(FILE *f, struct engine *e)
 	action_format(&run.cfg, atext, sizeof(atext));
 	fprintf(f, "action %s\n", atext);
 	if (strcmp(ports, "(none)"))
-		fprintf(f, "port %s\n", ports);
+		save_ports(f, run.cfg.ports);
 	else
 		fprintf(f, "# no port is blocked\n");
 	for (i = 0; i < run.n; i++) {

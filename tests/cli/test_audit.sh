@@ -474,4 +474,66 @@ test_input_bounds() {
 	check_eq "inputs: nothing changed" "$before" "$(state)"
 }
 
+# 14. every number checked after its unit; what save writes, apply takes
+test_round_trip() {
+	local a f=$TMPD/rt.conf s1=$TMPD/rt1.conf s2=$TMPD/rt2.conf bad= p
+	new_pin roundtrip
+	for a in "drop" "reject" "monitor" "limit 1/s" "limit 1000000/s" "limit 1/min" \
+		"limit 1000000/h" "limit 7/h --burst 1" "limit 1/s --burst 1000000" \
+		"limit 20/min --then reject" "limit 20/min --then drop" \
+		"limit 3/s --quarantine 1s" "limit 3/s --quarantine 365d" \
+		"limit 3/s --quarantine 1000ms" "limit 3/s --quarantine 1500ms" \
+		"limit 3/s --quarantine 8760h" "limit 3/s --quarantine 525600min" \
+		"limit 3/s --quarantine 31536000s" "limit 3/s --quarantine 31535999999ms" \
+		"limit 3/s --ipv6-prefix 1" "limit 3/s --ipv6-prefix 128" \
+		"limit 999999/min --burst 999999 --then reject --quarantine 364d --ipv6-prefix 127"; do
+		for p in "25" "1 65535" "25 465 587" "ALL"; do
+			{
+				echo "action $a"
+				if [ "$p" = ALL ]; then
+					seq 1 65535 | xargs -n 1000 echo port
+				else
+					echo "port $p"
+				fi
+				echo "deny subscriber 0.0.0.0/0 ::/0 10.0.0.0/8 2001:db8::/32"
+				echo "allow subscriber 10.255.255.255/32 2001:db8::1/128"
+				echo "allow relay 192.0.2.25 2001:db8:25::/48"
+			} >"$f"
+			"$CTL" --pin-dir "$PIN" -q apply "$f" 2>"$ERR" ||
+				{ bad+=" [apply '$a' port $p: $(cat "$ERR")]"; continue; }
+			"$CTL" --pin-dir "$PIN" save "$s1"
+			"$CTL" --pin-dir "$PIN" apply --dry-run "$s1" >"$OUT" 2>"$ERR" ||
+				{ bad+=" [saved '$a' port $p refused: $(head -c 200 "$ERR")]"; continue; }
+			grep -q '^[-+~]' "$OUT" && bad+=" [saved '$a' port $p would change: $(head -c 200 "$OUT")]"
+			"$CTL" --pin-dir "$PIN" -q apply "$s1" 2>/dev/null
+			"$CTL" --pin-dir "$PIN" save "$s2"
+			cmp -s "$s1" "$s2" || bad+=" [save of '$a' port $p differs once applied]"
+		done
+	done
+	check_eq "roundtrip: every action, limit, duration and port form at its edges: save, apply, save" \
+		"" "$bad"
+	bad=
+	for a in "limit 1/s --quarantine 213504d" "limit 1/s --quarantine 18446744074s" \
+		"limit 1/s --quarantine 1099511627776s" "limit 1/s --quarantine 366d" \
+		"limit 1/s --quarantine 31536000001ms" "limit 1/s --quarantine 999ms" \
+		"limit 1/s --quarantine 0s" "limit 1/s --quarantine 18446744073709551616ns" \
+		"limit 0/s" "limit 1000001/s" "limit 1/s --burst 0" "limit 1/s --burst 1000001" \
+		"limit 1/s --ipv6-prefix 0" "limit 1/s --ipv6-prefix 129" "limit 1/d"; do
+		# shellcheck disable=SC2086
+		"$CTL" --pin-dir "$PIN" action $a >"$OUT" 2>"$ERR"
+		RC=$?
+		[ "$RC" = 2 ] && [ "$(wc -l <"$ERR")" = 1 ] || bad+=" [action $a: exit $RC]"
+		echo "action $a" >"$f"
+		"$CTL" --pin-dir "$PIN" apply "$f" >"$OUT" 2>"$ERR"
+		RC=$?
+		[ "$RC" = 2 ] || bad+=" [apply 'action $a': exit $RC]"
+	done
+	for p in 0 65536 -1 1x 99999999999999999999; do
+		"$CTL" --pin-dir "$PIN" port add "$p" >"$OUT" 2>"$ERR"
+		RC=$?
+		[ "$RC" = 2 ] || bad+=" [port add $p: exit $RC]"
+	done
+	check_eq "roundtrip: numbers past their range, after the unit too, are refused" "" "$bad"
+}
+
 run_tests "$@"
