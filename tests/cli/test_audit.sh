@@ -536,4 +536,66 @@ test_round_trip() {
 	check_eq "roundtrip: numbers past their range, after the unit too, are refused" "" "$bad"
 }
 
+# 15. JSON stays JSON: every byte 0x01-0xff echoed in an error object
+test_json_bytes() {
+	local ns=o25t-$$-aj out
+	new_pin jsonbytes
+	ns_create "$ns" || { fail "json: namespace" "ip netns add"; return; }
+	"$CTL" --pin-dir "$PIN" -q deny subscriber 10.0.0.0/8
+	out=$("$PY" - "$CTL" "$PIN" "$ns" "$TMPD" <<'PYEOF'
+import json, os, subprocess, sys
+ctl, pin, ns, tmp = sys.argv[1:5]
+base = [ctl, "-j", "--pin-dir", pin]
+cmds = {
+    "attach IFACE": lambda b: ["-n", ns, "attach", b"o25" + b + b"eth"],
+    "detach IFACE": lambda b: ["-n", ns, "detach", b"o25" + b],
+    "deny PREFIX": lambda b: ["deny", "subscriber", b"10.0.0." + b + b"/32"],
+    "allow relay PREFIX": lambda b: ["allow", "relay", b + b"::/64"],
+    "del PREFIX": lambda b: ["del", "relay", b"192.0.2." + b],
+    "test ADDR": lambda b: ["test", b"10.1.2." + b, "192.0.2.1"],
+    "port add X": lambda b: ["port", "add", b"2" + b + b"5"],
+    "action X": lambda b: ["action", b"dr" + b + b"op"],
+    "action limit X": lambda b: ["action", "limit", b"1/s" + b],
+    "list X": lambda b: ["list", b"relay" + b],
+    "apply FILE (a line)": None,
+    "apply FILE (its name)": lambda b: ["apply", os.path.join(tmp, "no") .encode() + b],
+    "deny -f FILE (a line)": None,
+}
+bad = []
+for b in range(1, 256):
+    byte = bytes([b])
+    with open(os.path.join(tmp, "byte.conf"), "wb") as f:
+        f.write(b"deny subscriber 10.9.0.0/16\ndeny subscriber 10." + byte + b".0.0/16\n")
+    for name, mk in cmds.items():
+        if name == "apply FILE (a line)":
+            argv = ["apply", os.path.join(tmp, "byte.conf")]
+        elif name == "deny -f FILE (a line)":
+            argv = ["deny", "subscriber", "-f", os.path.join(tmp, "byte.conf")]
+        else:
+            argv = mk(byte)
+        r = subprocess.run(base + argv, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=20)
+        if r.returncode in (0, 3):
+            continue    # the byte made good input (a digit): an answer
+        try:
+            text = r.stderr.decode("utf-8", errors="strict")
+            lines = text.splitlines()
+            assert len(lines) >= 1, "nothing on stderr"
+            for line in lines:
+                o = json.loads(line)
+                assert isinstance(o, dict) and "error" in o, "not an error object"
+        except (ValueError, AssertionError) as e:
+            bad.append("%s 0x%02x: %s: %r" % (name, b, e, r.stderr[:120]))
+print(len(cmds) * 255)
+bad.sort(key=lambda x: x.split(" 0x")[0] != "attach IFACE")
+for x in bad[:5]:
+    print(x)
+if bad:
+    print("... %d in all" % len(bad))
+PYEOF
+)
+	check_eq "json: every byte 0x01-0xff through the errors of $(head -1 <<<"$out") commands parses as strict JSON" \
+		"" "$(sed 1d <<<"$out")"
+}
+
 run_tests "$@"
