@@ -598,4 +598,34 @@ PYEOF
 		"" "$(sed 1d <<<"$out")"
 }
 
+# 16. unprivileged use is honest: no right to read is never "absent"
+test_unprivileged() {
+	local d=$TMPD/nobody c bad= as
+	command -v setpriv >/dev/null || { skip "nobody: setpriv" "not installed"; return; }
+	new_pin nobody
+	"$CTL" --pin-dir "$PIN" -q deny subscriber 10.0.0.0/8
+	# a copy nobody can run, in a directory nobody can reach
+	mkdir -p "$d"
+	chmod 0711 "$TMPD"
+	chmod 0755 "$d"
+	cp "$CTL" "$d/op25bctl"
+	as="setpriv --reuid=65534 --regid=65534 --clear-groups $d/op25bctl --pin-dir $PIN"
+	for c in status "-j status" "-v status" list "-j list" save "port list" \
+		"test 10.1.2.3 192.0.2.1" stats top "quarantine list" "monitor --count 1" \
+		"detach --all" "detach o25nobody" "deny subscriber 10.1.0.0/16" \
+		"del subscriber 10.0.0.0/8" "flush relay" "action drop" "port add 26"; do
+		# shellcheck disable=SC2086
+		timeout 10 $as $c >"$OUT" 2>"$ERR"
+		RC=$?
+		if [ "$RC" != 1 ] || [ "$(grep -vc '^libbpf' "$ERR")" != 1 ] ||
+		   grep -qiE "not set up|nothing to detach|not attached" "$ERR" "$OUT" ||
+		   ! grep -qiE "permission denied|not permitted" "$ERR"; then
+			bad+=" [$c: exit $RC, $(head -c 120 "$OUT") $(head -c 160 "$ERR")]"
+		fi
+	done
+	check_eq "nobody: without the rights every command says so (exit 1, one line), none answers 'absent'" \
+		"" "$bad"
+	check "nobody: the policy is still there" "$(state)" grep -q "10.0.0.0/8" <<<"$(state)"
+}
+
 run_tests "$@"
