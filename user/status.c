@@ -121,10 +121,12 @@ static void status_record(const struct record *rec)
 	close_json_object();
 }
 
+static int status_unrecorded(const struct record *recs, size_t n);
+
 static int status_attachments(int map_fd)
 {
-	struct record *recs, *orph;
-	size_t i, n, norph;
+	struct record *recs;
+	size_t i, n;
 	int rc;
 
 	rc = records_load(map_fd, &recs, &n);
@@ -137,8 +139,19 @@ static int status_attachments(int map_fd)
 		status_record(&recs[i]);
 	close_json_array();
 	/* what is op25b's but not this pin dir's: never hidden */
-	rc = orphans_find(recs, n, &orph, &norph);
+	rc = status_unrecorded(recs, n);
 	free(recs);
+	return rc;
+}
+
+/* op25b programs in this namespace that recs (none: no pin dir) omit. */
+static int status_unrecorded(const struct record *recs, size_t n)
+{
+	struct record *orph;
+	size_t i, norph;
+	int rc;
+
+	rc = orphans_find(recs, n, &orph, &norph);
 	if (rc)
 		return rc;
 	if (norph)
@@ -201,7 +214,9 @@ int do_status(int argc, char **argv)
 	print_bool(PRINT_JSON, "set_up", NULL, false);
 	print_string(PRINT_ANY, "pin_dir", "op25b is not set up under %s\n",
 		     g.pin_dir);
+	/* an op25b whose pin dir was removed goes on judging: say so */
+	rc = status_unrecorded(NULL, 0);
 	close_json_object();
-	return EXIT_OK;
+	return rc;
 }
 

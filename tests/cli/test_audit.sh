@@ -628,4 +628,42 @@ test_unprivileged() {
 	check "nobody: the policy is still there" "$(state)" grep -q "10.0.0.0/8" <<<"$(state)"
 }
 
+# 17. an op25b whose pin dir is gone is found, and removed, from a fresh one
+test_orphan_fresh() {
+	local ns=o25t-$$-ao a b
+	new_pin orphan-a
+	a=$PIN
+	new_pin orphan-b
+	b=$PIN
+	ns_create "$ns" || { fail "orphan: namespace" "ip netns add"; return; }
+	ip -n "$ns" link add o25p type veth peer name o25q
+	ip -n "$ns" link set o25p up
+	ip -n "$ns" link set o25q up
+	PIN=$a run -n "$ns" attach o25p --hook tc
+	PIN=$a run -n "$ns" attach o25q --hook xdp --xdp-mode generic
+	check_eq "orphan: attached by the first pin dir" 0 "$RC"
+	rm -rf "$a"
+	PIN=$b run -n "$ns" status
+	check "orphan: status of a fresh pin dir lists both programs no pin dir records" \
+		"exit $RC: $(cat "$OUT")" \
+		eval '[ "$RC" = 0 ] && grep -q "not set up" "$OUT" &&
+		      grep -q "o25p.*tc ingress.*no pin dir" "$OUT" &&
+		      grep -q "o25q.*xdp.*no pin dir" "$OUT"'
+	PIN=$b run -n "$ns" -j status
+	check "orphan: ...and -j status too" "$(cat "$OUT")" \
+		eval '[ "$(jget unrecorded <"$OUT" | "$PY" -c "import json,sys; print(len(json.load(sys.stdin)))")" = 2 ]'
+	PIN=$b run -n "$ns" detach o25p
+	check_eq "orphan: detach IFACE from a fresh pin dir removes the tc one" 0 "$RC"
+	PIN=$b run -n "$ns" -j detach o25q
+	check "orphan: ...and the XDP one, saying so in JSON" "exit $RC: $(cat "$OUT")" \
+		eval '[ "$RC" = 0 ] && grep -q "\"detached\":true" "$OUT"'
+	check "orphan: nothing of op25b is left on either" \
+		"$(tc -n "$ns" filter show dev o25p ingress; ip -n "$ns" link show o25q)" \
+		eval '! tc -n "$ns" filter show dev o25p ingress | grep -q op25b &&
+		      ! ip -n "$ns" link show o25q | grep -q "prog/xdp"'
+	PIN=$b run -n "$ns" detach o25p
+	check_eq "orphan: then detach IFACE says not attached" 2 "$RC"
+	check "orphan: the fresh pin dir was not made" "$(ls "$b" 2>&1)" test ! -e "$b"
+}
+
 run_tests "$@"
