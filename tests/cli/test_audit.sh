@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# What a hostile operator's audit found, each point held to its fix: input
+# What hostile operators' audits found, each point held to its fix: input
 # accepted but never enforced, one command that turns blocking off,
 # unreadable error lines, a lock that waits forever, a half-made pin dir,
 # a second op25b taking over in silence, maps checked by size only, one
-# letter that flushes a table, and the small ones.
+# letter that flushes a table, and the small ones. The third audit (from
+# test_pools on): refused changes that leaked the pools, inputs that hung,
+# answers that lied (a full disk, an unreadable pin dir, raw bytes in
+# JSON, an op25b whose pin dir is gone).
 #
 # Usage: test_audit.sh [TEST...]   (default: every test_* function)
 set -u
