@@ -688,6 +688,60 @@ static int pools_fit(struct engine *e, bool deep)
 	return engine_commit(e);
 }
 
+/*
+ * At capacity 64 the rule records run out first. At the default capacity
+ * the node pool does (IPv6 host routes with nothing in common take about
+ * 20 nodes each): filled and given back 20 times, then 16,384 prefixes of
+ * each table, as deep as they come, must still fit.
+ */
+static void pools_full_default(void)
+{
+	char why[300] = "", label[96];
+	enum engine_change ch;
+	struct prefix p;
+	struct engine e;
+	int run, i, bad = 0, err = 0;
+
+	maps_fresh(OP25B_CAPACITY_DEFAULT);
+	eng_open(&e, true);
+	for (run = 0; run < 20; run++) {
+		if (engine_begin(&e))
+			tl_bug("begin: %s", e.err);
+		for (i = 0; i < 1000000; i++) {
+			random_host6(&p);
+			if (engine_set(&e, run % 2, &p, OP25B_V_DENY, &ch))
+				break;
+		}
+		if (!strstr(e.err, "node pool is full"))
+			tl_bug("node pool: %s", e.err);
+		engine_abort(&e);
+		if (!pools_hold(&e, why, sizeof(why)))
+			bad++;
+	}
+	tl_check(!bad, "pools: 20 times the node pool full: use equals the live snapshot's need",
+		 "%d times; e.g. %s", bad, why);
+	/* what fits: a full table of shallow prefixes in each */
+	err = engine_begin(&e);
+	for (i = 0; !err && i < 2 * OP25B_CAPACITY_DEFAULT; i++) {
+		p = (struct prefix){ .family = AF_INET, .len = 32 };
+		p.addr[0] = 10;
+		p.addr[1] = (__u8)(i >> 10);
+		p.addr[2] = (__u8)(i >> 2);
+		p.addr[3] = (__u8)(i << 6);
+		err = engine_set(&e, i % 2, &p, OP25B_V_DENY, &ch);
+	}
+	if (!err)
+		err = engine_commit(&e);
+	else
+		engine_abort(&e);
+	snprintf(label, sizeof(label),
+		 "pools: then %d prefixes a table fit", OP25B_CAPACITY_DEFAULT);
+	tl_check(!err, label, "%s", e.err);
+	tl_check(pools_hold(&e, why, sizeof(why)),
+		 "pools: ...and use what they need", "%s", why);
+	engine_close(&e);
+}
+
 static void test_pools(void)
 {
 	int runs[PK_KINDS] = {}, bad[PK_KINDS] = {}, refused = 0, run;
@@ -734,6 +788,7 @@ static void test_pools(void)
 		 "pools: a change that fits is never refused because of history",
 		 "%d refused in %d runs; first %s", refused, POOLS_RUNS, fit_why);
 	engine_close(&e);
+	pools_full_default();
 }
 
 /*
