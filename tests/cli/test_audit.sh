@@ -410,6 +410,11 @@ test_full_disk() {
 			grep -q "cannot write the output" "$ERR" || bad+=" [$c: exit $RC, $(head -c 80 "$ERR")]"
 	done
 	check_eq "full: every command writing to a full disk says so, exit 1, one line" "" "$bad"
+	timeout 10 "$CTL" --pin-dir "$PIN" stats --interval 1 >/dev/full 2>"$ERR"
+	RC=$?
+	check "full: stats --interval stops at its first failed write, exit 1" \
+		"exit $RC: $(cat "$ERR")" \
+		eval '[ "$RC" = 1 ] && grep -q "cannot write the output" "$ERR"'
 	"$CTL" --pin-dir "$PIN" -j list >/dev/full 2>"$ERR"
 	check "full: with -j the error is a JSON object" "$(cat "$ERR")" \
 		"$PY" -c 'import json, sys; json.loads(open(sys.argv[1]).read())' "$ERR"
