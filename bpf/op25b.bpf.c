@@ -132,6 +132,18 @@ struct {
 	__type(value, struct op25b_attach_val);
 } op25b_attach SEC(".maps");
 
+/*
+ * The session layer's owners (op25b.h), by session name: written and read
+ * by op25bctl only. Sized from the capacity when made; allocated as used.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, OP25B_CAPACITY_DEFAULT);
+	__type(key, struct op25b_session_key);
+	__type(value, struct op25b_session);
+} op25b_sessions SEC(".maps");
+
 /* Sources of blocked packets, for 'op25bctl top' (op25b.h: Offenders). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -29,6 +29,7 @@
 #define OP25B_PIN_EVENTS	"events"
 #define OP25B_PIN_LIMITER	"limiter"
 #define OP25B_PIN_SWEEPER	"sweeper"
+#define OP25B_PIN_SESSIONS	"sessions"	/* the session layer's owners */
 
 /* Program names as the kernel reports them (bpftool prog, status). */
 #define OP25B_PROG_XDP		"op25b_xdp"
@@ -38,7 +39,7 @@
  * The version of everything pinned. A controller that meets another one
  * neither reads nor writes it (doc/DESIGN.md, "Upgrades").
  */
-#define OP25B_LAYOUT		3
+#define OP25B_LAYOUT		4
 
 #define OP25B_ATTACH_MAX	1024
 
@@ -125,21 +126,42 @@ struct op25b_leaves {
 };
 
 /*
+ * Who owns a rule or an attachment (doc/DESIGN.md, "Layers"): each writer
+ * replaces only its own layer, and the datapath sees them merged.
+ */
+enum op25b_layer {
+	OP25B_LAYER_FILE	= 0,	/* apply's file, and an operator's edits */
+	OP25B_LAYER_SESSION	= 1,	/* a PPP/RADIUS session's, by its id */
+	OP25B_LAYER_WATCH	= 2,	/* attachments that watch made */
+	OP25B_LAYER_FORCE_U32	= 0xffffffffu,
+};
+
+/*
  * A rule: the record beside the compiled trees that names what they hold,
  * for op25bctl and 'bpftool map dump'. A rule is part of snapshot G when
- * born <= G and (died == 0 or died > G). born == 0: a free record.
+ * born <= G and (died == 0 or died > G). born == 0: a free record. Two
+ * layers may hold the same prefix, each in a record of its own; the trees
+ * hold the winner's leaf: the newest session's, else the file's.
  */
 struct op25b_rule {
 	enum op25b_table table;		/* enums: bpftool prints their names */
 	enum op25b_verdict verdict;
+	enum op25b_layer layer;
+	__u32 owner;		/* the session's id in the session layer, else 0 */
 	__u32 born;		/* the generation that added it */
 	__u32 died;		/* the generation that removed it, 0 if none */
 	__u32 link;		/* free record: the free list; a record being
 				 * made: the one whose hits it carries on */
 	__u8  family;		/* 4 or 6 */
 	__u8  prefixlen;
-	__u8  _pad[2];
+	__u8  flags;		/* enum op25b_rule_flags */
+	__u8  _pad;
 	__u8  addr[16];		/* network order; IPv4 in the first 4 bytes */
+};
+
+enum op25b_rule_flags {
+	/* put in the file layer by a command (deny, allow), not by apply */
+	OP25B_RF_RUNTIME	= 1 << 0,
 };
 
 #define OP25B_PORT_WORDS	(65536 / 64)
@@ -224,6 +246,8 @@ struct op25b_engine {
 	__u32 rule_top;
 	__u32 rule_free;	/* free record list, through op25b_rule.link */
 	__u32 index_used;
+	__u32 session_next;	/* the id the next session gets, from 1 */
+	__u32 _pad;
 	/* free blocks by size, linked through their first element */
 	__u32 node_free[OP25B_BLOCK_MAX + 1];
 	__u32 leaf_free[OP25B_BLOCK_MAX + 1];
@@ -509,12 +533,56 @@ struct op25b_attach_key {
 	__u32 hook;		/* enum op25b_hook */
 };
 
+/*
+ * A record whose ifindex is OP25B_IFINDEX_PENDING or above names an
+ * interface that did not exist when it was asked for: attached by name
+ * (by watch) when it appears. Kernel ifindexes are below 2^31.
+ */
+#define OP25B_IFINDEX_PENDING	0x80000000u
+
 struct op25b_attach_val {
-	__u32 prog_id;
+	__u32 prog_id;		/* 0 while pending */
 	__u32 flags;		/* enum op25b_attach_flags */
 	__u32 tc_handle;
 	__u32 tc_priority;
+	char  ifname[16];	/* as named when attached (a rename follows
+				 * the ifindex; status reads the name anew) */
+	enum op25b_layer layer;
+	__u32 owner;		/* the session's id in the session layer */
+	__u32 xdp_mode;		/* what was asked: XDP_FLAGS_*_MODE, 0: any */
+	__u32 _pad;
+};
+
+/*
+ * The session layer's owners: what a PPP/RADIUS hook registered for one
+ * session, by its name (pppd's IFNAME, accel-ppp's session). Its rules
+ * are the records whose owner is id; its prefixes are kept here so that
+ * its end removes exactly them.
+ */
+#define OP25B_SESSION_NAME	32
+#define OP25B_SESSION_PREFIXES	4
+#define OP25B_SESSIONS_MAX	(1u << 20)
+
+struct op25b_session_key {
+	char name[OP25B_SESSION_NAME];
+};
+
+struct op25b_session_prefix {
+	__u8 family;		/* 4 or 6, 0: unused */
+	__u8 prefixlen;
+	__u8 _pad[2];
+	__u8 addr[16];
+};
+
+struct op25b_session {
+	__u32 id;		/* owner of its rules and attachment, >= 1 */
+	__u32 ifindex;		/* its device, 0 if none was named */
+	__u64 netns_ino;
+	__u64 started;		/* CLOCK_REALTIME, ns */
 	char  ifname[16];
+	char  user[64];		/* User-Name, as the hook got it */
+	char  calling[32];	/* Calling-Station-Id */
+	struct op25b_session_prefix allow[OP25B_SESSION_PREFIXES];
 };
 
 #define OP25B_TC_HANDLE		0x25

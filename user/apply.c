@@ -59,14 +59,29 @@ static void running_defaults(struct running *r)
 	r->cfg.ports[OP25B_DEFAULT_PORT / 64] = 1ULL << (OP25B_DEFAULT_PORT % 64);
 }
 
-static int running_read(struct engine *e, struct running *r)
+/*
+ * The file layer of one snapshot: what apply replaces and save writes
+ * (doc/DESIGN.md, "Layers"). *others counts the rules of the other layers,
+ * which neither touches.
+ */
+static int running_read(struct engine *e, struct running *r, size_t *others)
 {
+	struct op25b_snapshot snap;
+	size_t i, k = 0;
+
 	running_defaults(r);
-	r->cfg = engine_live(e)->cfg;
-	if (engine_rules(e, OP25B_TABLE_FORCE_U32, false, &r->rules, &r->n)) {
+	if (engine_snapshot(e, OP25B_TABLE_FORCE_U32, false, &r->rules, &r->n,
+			    &snap)) {
 		p_err("%s", e->err);
 		return EXIT_RUNTIME;
 	}
+	r->cfg = snap.cfg;
+	for (i = 0; i < r->n; i++)
+		if (r->rules[i].layer == OP25B_LAYER_FILE)
+			r->rules[k++] = r->rules[i];
+	if (others)
+		*others = r->n - k;
+	r->n = k;
 	if (r->n)
 		qsort(r->rules, r->n, sizeof(*r->rules), engine_rule_cmp);
 	return EXIT_OK;
@@ -96,7 +111,7 @@ struct diff {
 enum op { OP_ADD, OP_DEL, OP_CHANGE };
 
 static void diff_print(enum op op, __u32 table, const struct prefix *p,
-		       __u32 verdict, __u32 was)
+		       __u32 verdict, __u32 was, bool runtime)
 {
 	static const char *const sign[] = { "+", "-", "~" };
 	static const char *const name[] = { "add", "delete", "change" };
@@ -111,6 +126,11 @@ static void diff_print(enum op op, __u32 table, const struct prefix *p,
 	print_string(PRINT_ANY, "prefix", "%s", buf);
 	if (op == OP_CHANGE)
 		print_string(PRINT_ANY, "was", " (was %s)", verdict_word(was));
+	/* an operator's edit that the file does not hold: said before it goes */
+	print_bool(PRINT_JSON, "runtime_edit", NULL, runtime);
+	if (runtime && op != OP_ADD)
+		print_string(PRINT_FP, NULL, "%s",
+			     "  # an edit made at runtime, not in the file");
 	close_json_object();
 	print_nl();
 }
@@ -150,14 +170,16 @@ static int diff_rules(const struct running *run, const struct conf *c,
 			if (e)
 				err = engine_del(e, r->table, &r->p, &ch);
 			else
-				diff_print(OP_DEL, r->table, &r->p, r->verdict, 0);
+				diff_print(OP_DEL, r->table, &r->p, r->verdict,
+					   0, r->flags & OP25B_RF_RUNTIME);
 			i++;
 		} else if (cmp > 0) {
 			d->added++;
 			if (e)
 				err = engine_set(e, w->table, &w->p, w->verdict, &ch);
 			else
-				diff_print(OP_ADD, w->table, &w->p, w->verdict, 0);
+				diff_print(OP_ADD, w->table, &w->p, w->verdict,
+					   0, false);
 			j++;
 		} else {
 			if (r->verdict != w->verdict) {
@@ -167,7 +189,8 @@ static int diff_rules(const struct running *run, const struct conf *c,
 							 w->verdict, &ch);
 				else
 					diff_print(OP_CHANGE, w->table, &w->p,
-						   w->verdict, r->verdict);
+						   w->verdict, r->verdict,
+						   r->flags & OP25B_RF_RUNTIME);
 			}
 			i++;
 			j++;
@@ -207,13 +230,19 @@ static void diff_config(const struct running *run, const struct conf *c,
 
 /* ---- apply ---- */
 
-enum { OPT_DRY = 1, OPT_FORCE };
+enum { OPT_DRY = 1, OPT_FORCE, OPT_BOOT, OPT_LAST_GOOD };
 
 static const struct opt apply_opts[] = {
 	{ .name = "--dry-run", .id = OPT_DRY,
 	  .help = "print what would change, and change nothing" },
 	{ .name = "--force", .id = OPT_FORCE,
 	  .help = "a file that allows a /0 (no blocking for a family) too" },
+	{ .name = "--boot", .id = OPT_BOOT,
+	  .help = "if FILE is refused, apply the last good policy (still exit 2)" },
+	{ .name = "--last-good", .id = OPT_LAST_GOOD, .arg = "PATH",
+	  .what = "a file name",
+	  .help = "where each clean apply keeps the policy (default "
+		  OP25B_LAST_GOOD_DEFAULT " for the default pin dir)" },
 	{ NULL },
 };
 
@@ -225,8 +254,64 @@ const struct cmd_help apply_help = {
 	"(every error as FILE:LINE: message; nothing changes if there is\n"
 	"one), publish its tables, ports and action as one snapshot, then\n"
 	"attach what it names and detach what op25b attached and it no longer\n"
-	"names.\n",
+	"names. It replaces the file layer only: sessions' rules and\n"
+	"attachments, and watch's attachments, stay (deny/allow typed since\n"
+	"the last apply are the file layer's: --dry-run shows them going).\n"
+	"An interface that does not exist yet is attached when it appears\n"
+	"(op25b-watch), and status shows it pending meanwhile. Every apply that\n"
+	"succeeds keeps the policy as the last good one; with --boot, a FILE\n"
+	"that is refused makes apply enforce the last good policy instead\n"
+	"(and still exit 2): a router must not boot unfiltered.\n",
 };
+
+/* The default pin dir's last good policy; other pin dirs keep none by default. */
+static const char *last_good_path(const char *given)
+{
+	if (given)
+		return given;
+	return strcmp(g.pin_dir, OP25B_PIN_DIR_DEFAULT) ? NULL :
+	       OP25B_LAST_GOOD_DEFAULT;
+}
+
+static int save_write(FILE *f, struct engine *e);
+
+/* The policy that runs now, as the last good one: replaced whole or not at all. */
+static void last_good_keep(const char *path)
+{
+	char tmp[PATH_MAX + 32], dir[PATH_MAX];
+	struct op25b_maps m;
+	struct engine e;
+	FILE *f = NULL;
+	int fd, rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	dirname(dir);
+	mkdir(dir, 0755);	/* /var/lib/op25b on a first boot */
+	snprintf(tmp, sizeof(tmp), "%s/.op25b-last-good-XXXXXX", dir);
+	fd = mkstemp(tmp);
+	if (fd >= 0)
+		f = fdopen(fd, "w");
+	if (!f) {
+		p_info("warning: cannot keep the last good policy in '%s': %s",
+		       path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	fchmod(fd, 0644);
+	rc = policy_open_read(&m, &e);
+	if (!rc) {
+		rc = save_write(f, &e);
+		policy_close(&m, &e);
+	}
+	if (fflush(f) || fsync(fd) || ferror(f))
+		rc = EXIT_RUNTIME;
+	fclose(f);
+	if (rc || rename(tmp, path)) {
+		p_info("warning: cannot keep the last good policy in '%s'", path);
+		unlink(tmp);
+	}
+}
 
 /* Every attach statement checked: interfaces exist, none named twice. */
 static int wants_build(const struct conf *c, struct attach_want **out)
@@ -250,6 +335,7 @@ static int wants_build(const struct conf *c, struct attach_want **out)
 		}
 		for (j = 0; j < i; j++) {
 			if (w[j].ifindex == w[i].ifindex &&
+			    (w[i].ifindex || !strcmp(w[j].ifname, w[i].ifname)) &&
 			    w[j].hook == w[i].hook) {
 				p_err("%s: %s is attached at %s:%zu already",
 				      where, w[i].ifname, c->att[j].file,
@@ -274,13 +360,15 @@ static int apply_dry(const struct conf *c, const struct attach_want *w)
 	size_t changes;
 	int rc;
 
+	size_t others = 0;
+
 	running_defaults(&run);
 	/* nothing set up yet: the difference is the whole file */
 	if (pins_present()) {
 		rc = policy_open_read(&m, &e);
 		if (rc)
 			return rc;
-		rc = running_read(&e, &run);
+		rc = running_read(&e, &run, &others);
 		policy_close(&m, &e);
 		if (rc)
 			return rc;
@@ -288,9 +376,13 @@ static int apply_dry(const struct conf *c, const struct attach_want *w)
 	open_json_array(NULL);
 	diff_config(&run, c, &d, true);
 	rc = diff_rules(&run, c, NULL, &d);
-	close_json_array();
 	if (!rc)
 		rc = attach_sync(w, c->natt, true, &changes);
+	close_json_array();
+	output_end();
+	if (others)
+		p_info("%zu rule%s of the session layer stay as they are", others,
+		       others == 1 ? "" : "s");
 	free(run.rules);
 	return rc;
 }
@@ -309,7 +401,7 @@ static int apply_run(const char *file, const struct conf *c,
 	rc = policy_open_write(&m, &e);
 	if (rc)
 		return rc;
-	rc = running_read(&e, &run);
+	rc = running_read(&e, &run, NULL);
 	if (!rc) {
 		diff_config(&run, c, &d, false);
 		rc = diff_rules(&run, c, &e, &d);
@@ -344,23 +436,63 @@ static int apply_run(const char *file, const struct conf *c,
 	return rc;
 }
 
+static int apply_file(const char *file, bool dry, bool force);
+
+/*
+ * At boot a refused file must not leave the router unfiltered: the last
+ * policy that applied cleanly is enforced instead, and the refusal still
+ * decides the exit status, so the unit reports it.
+ */
+static int apply_last_good(const char *path, int refused)
+{
+	int rc;
+
+	if (!path || access(path, R_OK)) {
+		p_err("no last good policy to fall back on%s%s",
+		      path ? " at " : "", path ? path : "");
+		return refused;
+	}
+	p_err("the policy file was refused: enforcing the last good policy, %s",
+	      path);
+	rc = apply_file(path, false, true);
+	return rc ? rc : refused;
+}
+
 int do_apply(int argc, char **argv)
 {
-	const char *file = NULL;
+	const char *file = NULL, *last;
 	struct args a = ARGS_POS("apply", argc, argv, &file, 1);
-	struct attach_want *w = NULL;
-	bool dry, force;
-	struct conf c;
-	int rc, i;
+	bool dry, force, boot;
+	int rc;
 
 	if (args_all(&a, apply_opts))
 		return EXIT_USAGE;
 	dry = args_given(&a, OPT_DRY);
 	force = args_given(&a, OPT_FORCE);
+	boot = args_given(&a, OPT_BOOT);
+	last = last_good_path(a.val[OPT_LAST_GOOD]);
 	if (!file) {
 		p_err("apply: missing FILE (or - for stdin)");
 		return EXIT_USAGE;
 	}
+	if (boot && dry) {
+		p_err("apply: --boot and --dry-run do not go together");
+		return EXIT_USAGE;
+	}
+	rc = apply_file(file, dry, force);
+	if (rc == EXIT_USAGE && boot)
+		return apply_last_good(last, rc);
+	if (!rc && !dry && last)
+		last_good_keep(last);
+	return rc;
+}
+
+static int apply_file(const char *file, bool dry, bool force)
+{
+	struct attach_want *w = NULL;
+	struct conf c;
+	int rc, i;
+
 	rc = conf_load(file, &c);
 	if (c.nrules)
 		/* in the order the running rules are read, to walk them together */
@@ -427,7 +559,7 @@ static int save_write(FILE *f, struct engine *e)
 	size_t i;
 	int rc;
 
-	rc = running_read(e, &run);
+	rc = running_read(e, &run, NULL);
 	if (rc)
 		return rc;
 	ports_format(run.cfg.ports, ports, sizeof(ports));

@@ -37,6 +37,8 @@ struct attach_req {
 	bool force;
 	bool l3;
 	__u32 policy_id;	/* our policy map: what makes an op25b ours */
+	enum op25b_layer layer;	/* whose it is (doc/DESIGN.md, "Layers") */
+	__u32 owner;
 };
 
 /*
@@ -120,9 +122,10 @@ static enum bpf_tc_attach_point tc_point(__u32 hook)
 	return hook == OP25B_HOOK_TC_EGRESS ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 }
 
+/* Hook 0: not chosen yet (a pending record): its device's type decides. */
 static const char *hook_name(__u32 hook)
 {
-	return hook == OP25B_HOOK_XDP ? "xdp" : "tc";
+	return hook == OP25B_HOOK_XDP ? "xdp" : hook ? "tc" : "auto";
 }
 
 /* XDP: the mode; tc: the direction. */
@@ -696,6 +699,8 @@ static int attach_req_build(const struct attach_args *a, struct attach_req *r)
 	memset(r, 0, sizeof(*r));
 	r->ifname = a->ifname;
 	r->force = a->force;
+	r->layer = a->layer;
+	r->owner = a->owner;
 	r->ifindex = strlen(a->ifname) < IF_NAMESIZE ?
 		     if_nametoindex(a->ifname) : 0;
 	if (!r->ifindex) {
@@ -747,6 +752,77 @@ static void attach_report(const struct attach_req *r,
 static int attach_map_open(int *fd);
 
 /*
+ * How long a layer means an attachment to last: the file's as long as the
+ * policy, watch's as long as its pattern, a session's as long as it.
+ */
+static int layer_durability(enum op25b_layer l)
+{
+	return l == OP25B_LAYER_FILE ? 3 : l == OP25B_LAYER_WATCH ? 2 : 1;
+}
+
+/*
+ * An attachment another layer holds already stays that layer's when it
+ * lasts longer: a session's end must not take away what watch or the
+ * file asked for on the same device.
+ */
+static void owner_keep(int map_fd, const struct op25b_attach_key *key,
+		       struct op25b_attach_val *val)
+{
+	struct op25b_attach_val old;
+
+	if (record_find(map_fd, key, &old) &&
+	    layer_durability(old.layer) > layer_durability(val->layer)) {
+		val->layer = old.layer;
+		val->owner = old.owner;
+	}
+}
+
+bool record_pending(const struct record *rec)
+{
+	return rec->key.ifindex >= OP25B_IFINDEX_PENDING;
+}
+
+bool record_gone(const struct record *rec)
+{
+	return !record_pending(rec) && !ifindex_alive(rec->key.ifindex);
+}
+
+/* The name a record goes by now: a live device's own, else as recorded. */
+const char *record_name(const struct record *rec, char *buf)
+{
+	if (!record_pending(rec) && if_indextoname(rec->key.ifindex, buf))
+		return buf;
+	if (buf != rec->val.ifname)
+		memcpy(buf, rec->val.ifname, IF_NAMESIZE);
+	buf[IF_NAMESIZE - 1] = '\0';
+	return buf;
+}
+
+/*
+ * Records that wait for a name (pending, or of a device that went) are
+ * done with once a device of that name has the hook: hook 0 (the default
+ * for the device's type) matches either.
+ */
+static void pending_forget(int map_fd, __u64 ino, const char *name,
+			   __u32 hook)
+{
+	struct record *recs;
+	size_t i, n;
+
+	if (records_load(map_fd, &recs, &n))
+		return;
+	for (i = 0; i < n; i++) {
+		if (!(record_pending(&recs[i]) || record_gone(&recs[i])) ||
+		    recs[i].key.netns_ino != ino ||
+		    strncmp(recs[i].val.ifname, name, sizeof(recs[i].val.ifname)) ||
+		    (recs[i].key.hook && recs[i].key.hook != hook))
+			continue;
+		bpf_map_delete_elem(map_fd, &recs[i].key);
+	}
+	free(recs);
+}
+
+/*
  * Load (or take from cache, one per kind of instance), attach, record.
  * Without a cache the skeleton goes and the attachment stays; with one,
  * it stays for the next device (watch), and the lock goes after each.
@@ -791,12 +867,18 @@ static int attach_run_cached(const struct attach_req *r,
 	}
 	snprintf(val.ifname, sizeof(val.ifname), "%s", r->ifname);
 	val.flags = r->l3 ? OP25B_AF_L3 : 0;
+	val.layer = r->layer;
+	val.owner = r->owner;
+	val.xdp_mode = r->xdp_mode;
+	owner_keep(map_fd, &key, &val);
 	if (r->hook == OP25B_HOOK_XDP)
 		rc = xdp_attach(r, skel, &val);
 	else
 		rc = tc_attach(r, skel, map_fd, &key, &val);
 	if (!rc)
 		rc = record_store(map_fd, &key, &val);
+	if (!rc)
+		pending_forget(map_fd, key.netns_ino, r->ifname, r->hook);
 	if (!rc)
 		attach_report(r, &val);
 	if (!rc && (r->hook == OP25B_HOOK_XDP || r->hook == OP25B_HOOK_TC_INGRESS)) {
@@ -852,7 +934,12 @@ int records_forget(__u32 ifindex, size_t *n)
 	}
 	while (!bpf_map_get_next_key(map_fd, prev, &next)) {
 		key = next;
+		struct op25b_attach_val v;
+
+		/* the file's stay, waiting for the name (doc/DESIGN.md, "Layers") */
 		if (key.netns_ino == ino && key.ifindex == ifindex &&
+		    !bpf_map_lookup_elem(map_fd, &key, &v) &&
+		    v.layer == OP25B_LAYER_WATCH &&
 		    !bpf_map_delete_elem(map_fd, &key)) {
 			(*n)++;
 			prev = NULL;	/* the walk starts over after a delete */
@@ -1319,6 +1406,34 @@ __u32 attached_prog_id(const struct record *rec)
 
 /* ---- attachments as statements: apply and save ---- */
 
+static bool iface_exists(const char *name)
+{
+	return strlen(name) < IF_NAMESIZE && if_nametoindex(name);
+}
+
+/* A want whose interface does not exist: its hook as given, or 0. */
+static int want_pending(const struct attach_args *a, struct attach_want *w)
+{
+	char q[TOKEN_QUOTE_LEN];
+
+	if (strlen(a->ifname) >= IF_NAMESIZE || strchr(a->ifname, '/') ||
+	    strspn(a->ifname, " \t") || !*a->ifname) {
+		p_err("bad interface name '%s'",
+		      token_quote(a->ifname, q, sizeof(q)));
+		return EXIT_USAGE;
+	}
+	snprintf(w->ifname, sizeof(w->ifname), "%s", a->ifname);
+	w->hook = a->hook && !strcmp(a->hook, "xdp") ? OP25B_HOOK_XDP :
+		  a->mode ? OP25B_HOOK_XDP :
+		  a->dir && !strcmp(a->dir, "egress") ? OP25B_HOOK_TC_EGRESS :
+		  a->hook || a->dir ? OP25B_HOOK_TC_INGRESS : 0;
+	if (a->mode)
+		w->xdp_mode = !strcmp(a->mode, "generic") ? XDP_FLAGS_SKB_MODE :
+							    XDP_FLAGS_DRV_MODE;
+	w->force = a->force;
+	return EXIT_OK;
+}
+
 int attach_want_parse(int argc, char **argv, const char *where,
 		      struct attach_want *w)
 {
@@ -1331,6 +1446,11 @@ int attach_want_parse(int argc, char **argv, const char *where,
 	rc = attach_args_parse(argc, argv, &a);
 	if (!rc)
 		rc = attach_args_check(&a);
+	if (!rc && !iface_exists(a.ifname)) {
+		/* not there yet: attached when it appears (boot fails closed) */
+		g.err_where = NULL;
+		return want_pending(&a, w);
+	}
 	if (!rc)
 		rc = attach_req_build(&a, &r);
 	g.err_where = NULL;
@@ -1345,15 +1465,29 @@ int attach_want_parse(int argc, char **argv, const char *where,
 	return EXIT_OK;
 }
 
+/* Does record rec stand for want w: the same device (by its name now), hook? */
 static bool want_has(const struct attach_want *w, const struct record *rec)
 {
-	return (__u32)w->ifindex == rec->key.ifindex && w->hook == rec->key.hook;
+	char name[IF_NAMESIZE];
+
+	if (w->ifindex && !record_pending(rec) && !record_gone(rec))
+		return (__u32)w->ifindex == rec->key.ifindex &&
+		       w->hook == rec->key.hook;
+	if (w->ifindex)
+		return false;	/* the device exists: only its live records */
+	return !strcmp(record_name(rec, name), w->ifname) &&
+	       (record_pending(rec) || record_gone(rec)) &&
+	       (!w->hook || !rec->key.hook || w->hook == rec->key.hook);
 }
 
 /* The record is w, attached as w asks, and the program is still there. */
 static bool want_holds(const struct attach_want *w, const struct record *rec)
 {
-	if (!want_has(w, rec) || attached_prog_id(rec) != rec->val.prog_id)
+	if (!want_has(w, rec))
+		return false;
+	if (!w->ifindex)
+		return true;	/* waiting for its name, as asked */
+	if (attached_prog_id(rec) != rec->val.prog_id)
 		return false;
 	if (w->hook != OP25B_HOOK_XDP || !w->xdp_mode)
 		return true;
@@ -1375,6 +1509,67 @@ static const char *want_label(const struct attach_want *w)
 	return buf;
 }
 
+/*
+ * A record for a device that does not exist yet: key.ifindex is a number
+ * no device has (OP25B_IFINDEX_PENDING and up, from the name's hash, the
+ * next free one on a collision); watch attaches it when the name appears.
+ */
+static int pending_store(int map_fd, const struct attach_want *w,
+			 enum op25b_layer layer, __u32 owner)
+{
+	struct op25b_attach_key key = { .hook = w->hook };
+	struct op25b_attach_val val = { .layer = layer, .owner = owner,
+					.xdp_mode = w->xdp_mode }, old;
+	__u32 h = 2166136261u, i;
+	const char *c;
+	int rc;
+
+	rc = netns_ino(&key.netns_ino);
+	if (rc)
+		return rc;
+	for (c = w->ifname; *c; c++)
+		h = (h ^ (__u8)*c) * 16777619u;
+	snprintf(val.ifname, sizeof(val.ifname), "%s", w->ifname);
+	for (i = 0; i < OP25B_ATTACH_MAX; i++) {
+		key.ifindex = OP25B_IFINDEX_PENDING | ((h + i) & 0x7fffffffu);
+		if (!record_find(map_fd, &key, &old) ||
+		    !strncmp(old.ifname, val.ifname, sizeof(val.ifname)))
+			return record_store(map_fd, &key, &val);
+	}
+	p_err("no room to record '%s' as pending", w->ifname);
+	return EXIT_RUNTIME;
+}
+
+int attach_sync_add_pending(const struct attach_want *w)
+{
+	int rc, map_fd;
+
+	rc = pin_lock();
+	if (!rc)
+		rc = attach_map_open(&map_fd);
+	if (rc)
+		return rc;
+	rc = pending_store(map_fd, w, OP25B_LAYER_FILE, 0);
+	close(map_fd);
+	return rc;
+}
+
+/* What the plan does, as a line of text and as a JSON object. */
+static void sync_line(const char *sign, const char *op, const char *ifname,
+		      const char *label, bool pending)
+{
+	open_json_object(NULL);
+	print_string(PRINT_FP, NULL, "%s ", sign);
+	print_string(PRINT_JSON, "op", NULL, op);
+	print_string(PRINT_ANY, "attach", "attach %s", ifname);
+	print_string(PRINT_ANY, "hook", " (%s", label);
+	print_bool(PRINT_JSON, "pending", NULL, pending);
+	print_string(PRINT_FP, NULL, "%s)", pending ?
+		     ", pending: no such interface yet" : "");
+	close_json_object();
+	print_nl();
+}
+
 int attach_sync(const struct attach_want *w, size_t n, bool dry_run,
 		size_t *changes)
 {
@@ -1382,6 +1577,7 @@ int attach_sync(const struct attach_want *w, size_t n, bool dry_run,
 	size_t i, j, nrec = 0;
 	int rc, map_fd = -1, worst = EXIT_OK;
 	bool *keep = NULL;
+	char name[IF_NAMESIZE];
 
 	*changes = 0;
 	/* nothing set up: nothing attached (a dry run creates nothing) */
@@ -1398,6 +1594,9 @@ int attach_sync(const struct attach_want *w, size_t n, bool dry_run,
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
+	/* the file's layer only: watch's and sessions' are theirs */
+	for (j = 0; j < nrec; j++)
+		keep[j] = recs[j].val.layer != OP25B_LAYER_FILE;
 	syncing = true;
 	/* first what is wanted, so an interface that stays is never bare */
 	for (i = 0; i < n; i++) {
@@ -1409,34 +1608,44 @@ int attach_sync(const struct attach_want *w, size_t n, bool dry_run,
 		bool held = false;
 
 		for (j = 0; j < nrec; j++) {
+			if (recs[j].val.layer != OP25B_LAYER_FILE)
+				continue;
 			if (want_has(&w[i], &recs[j]))
 				keep[j] = true;
 			held |= want_holds(&w[i], &recs[j]);
 		}
 		if (held)
 			continue;
-		(*changes)++;
 		if (dry_run) {
-			print_string(PRINT_FP, NULL, "+ attach %s", w[i].ifname);
-			print_string(PRINT_FP, NULL, " (%s)\n", want_label(&w[i]));
+			(*changes)++;
+			sync_line("+", "attach", w[i].ifname, want_label(&w[i]),
+				  !w[i].ifindex);
 			continue;
 		}
-		rc = attach_run(&r);
+		rc = w[i].ifindex ? attach_run(&r) :
+		     map_fd >= 0 ? pending_store(map_fd, &w[i], OP25B_LAYER_FILE, 0) :
+		     EXIT_OK;
+		if (!rc)
+			(*changes)++;
+		if (!rc && !w[i].ifindex)
+			p_info("%s does not exist yet: attached when it appears (op25b-watch)",
+			       w[i].ifname);
 		if (rc > worst)
 			worst = rc;
 	}
 	for (j = 0; j < nrec; j++) {
 		if (keep[j])
 			continue;
-		(*changes)++;
 		if (dry_run) {
-			print_string(PRINT_FP, NULL, "- attach %s",
-				     recs[j].val.ifname);
-			print_string(PRINT_FP, NULL, " (%s)\n",
-				     hook_label(recs[j].key.hook, recs[j].val.flags));
+			(*changes)++;
+			sync_line("-", "detach", record_name(&recs[j], name),
+				  hook_label(recs[j].key.hook, recs[j].val.flags),
+				  record_pending(&recs[j]));
 			continue;
 		}
 		rc = detach_one(map_fd, &recs[j]);
+		if (!rc)
+			(*changes)++;
 		if (rc > worst)
 			worst = rc;
 	}
@@ -1450,11 +1659,20 @@ out:
 	return rc;
 }
 
+static int record_order(const void *va, const void *vb)
+{
+	const struct record *a = va, *b = vb;
+	int c = strncmp(a->val.ifname, b->val.ifname, sizeof(a->val.ifname));
+
+	return c ? c : a->key.hook < b->key.hook ? -1 : a->key.hook > b->key.hook;
+}
+
 int attach_save(FILE *f)
 {
 	struct record *recs = NULL;
 	size_t i, nrec = 0;
 	int rc, map_fd;
+	char name[IF_NAMESIZE];
 
 	if (!pins_present())
 		return EXIT_OK;
@@ -1465,19 +1683,140 @@ int attach_save(FILE *f)
 	close(map_fd);
 	if (rc)
 		return rc;
+	/* canonical: by name now, then hook */
+	for (i = 0; i < nrec; i++)
+		record_name(&recs[i], recs[i].val.ifname);
+	if (nrec)
+		qsort(recs, nrec, sizeof(*recs), record_order);
 	for (i = 0; i < nrec; i++) {
 		const struct record *r = &recs[i];
+		__u32 mode = r->val.xdp_mode;
 
-		if (r->key.hook == OP25B_HOOK_XDP)
-			fprintf(f, "attach %s --hook xdp%s\n", r->val.ifname,
-				r->val.flags & OP25B_AF_XDP_GENERIC ? " --xdp-mode generic" :
-				r->val.flags & OP25B_AF_XDP_NATIVE ? " --xdp-mode native" : "");
+		/* the file's layer: what watch and sessions made is theirs */
+		if (r->val.layer != OP25B_LAYER_FILE)
+			continue;
+		snprintf(name, sizeof(name), "%.15s", r->val.ifname);
+		if (!mode)
+			mode = r->val.flags & OP25B_AF_XDP_GENERIC ? XDP_FLAGS_SKB_MODE :
+			       r->val.flags & OP25B_AF_XDP_NATIVE ? XDP_FLAGS_DRV_MODE : 0;
+		if (!r->key.hook)
+			fprintf(f, "attach %s\n", name);
+		else if (r->key.hook == OP25B_HOOK_XDP)
+			fprintf(f, "attach %s --hook xdp%s\n", name,
+				mode == XDP_FLAGS_SKB_MODE ? " --xdp-mode generic" :
+				mode == XDP_FLAGS_DRV_MODE ? " --xdp-mode native" : "");
 		else
-			fprintf(f, "attach %s --hook tc --direction %s\n",
-				r->val.ifname,
+			fprintf(f, "attach %s --hook tc --direction %s\n", name,
 				r->key.hook == OP25B_HOOK_TC_EGRESS ? "egress" :
 				"ingress");
 	}
+	free(recs);
+	return EXIT_OK;
+}
+
+size_t attach_drop_owned(enum op25b_layer layer, __u32 owner)
+{
+	struct record *recs = NULL;
+	size_t i, nrec = 0, n = 0;
+	int map_fd;
+
+	if (!pins_present() || pin_lock())
+		return 0;
+	if (attach_map_open(&map_fd))
+		return 0;
+	if (!records_load(map_fd, &recs, &nrec)) {
+		syncing = true;
+		for (i = 0; i < nrec; i++)
+			if (recs[i].val.layer == layer &&
+			    recs[i].val.owner == owner &&
+			    !detach_one(map_fd, &recs[i]))
+				n++;
+		syncing = false;
+	}
+	free(recs);
+	close(map_fd);
+	return n;
+}
+
+/* The words attach would take for a record waiting for its name. */
+static void args_of_record(const struct record *rec, const char *name,
+			   struct attach_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ifname = name;
+	a->hook = rec->key.hook == OP25B_HOOK_XDP ? "xdp" :
+		  rec->key.hook ? "tc" : NULL;
+	a->dir = rec->key.hook == OP25B_HOOK_TC_EGRESS ? "egress" : NULL;
+	a->mode = rec->val.xdp_mode == XDP_FLAGS_SKB_MODE ? "generic" :
+		  rec->val.xdp_mode == XDP_FLAGS_DRV_MODE ? "native" : NULL;
+	a->layer = rec->val.layer;
+	a->owner = rec->val.owner;
+}
+
+int attach_pending_resolve(const char *name, struct op25b_bpf **cache,
+			   size_t *done)
+{
+	struct record *recs = NULL;
+	struct attach_args a;
+	size_t i, nrec = 0;
+	int rc, map_fd, worst = EXIT_OK;
+
+	*done = 0;
+	if (!pins_present() || !iface_exists(name))
+		return EXIT_OK;
+	rc = pin_lock();
+	if (!rc)
+		rc = attach_map_open(&map_fd);
+	if (rc) {
+		pin_unlock();
+		return rc;
+	}
+	rc = records_load(map_fd, &recs, &nrec);
+	close(map_fd);
+	pin_unlock();
+	for (i = 0; !rc && i < nrec; i++) {
+		if (!(record_pending(&recs[i]) || record_gone(&recs[i])) ||
+		    strncmp(recs[i].val.ifname, name, sizeof(recs[i].val.ifname)))
+			continue;
+		args_of_record(&recs[i], name, &a);
+		rc = attach_iface(&a, cache);
+		if (!rc)
+			(*done)++;
+		if (rc > worst)
+			worst = rc;
+		rc = EXIT_OK;
+	}
+	free(recs);
+	return worst;
+}
+
+/* Names the records of this namespace wait for: pending, or gone. */
+int attach_waiting(char (**names)[IF_NAMESIZE], size_t *n)
+{
+	struct record *recs = NULL;
+	size_t i, nrec = 0;
+	int rc, map_fd;
+
+	*names = NULL;
+	*n = 0;
+	if (!pins_present())
+		return EXIT_OK;
+	rc = attach_map_open(&map_fd);
+	if (rc)
+		return rc;
+	rc = records_load(map_fd, &recs, &nrec);
+	close(map_fd);
+	if (rc)
+		return rc;
+	*names = calloc(nrec + 1, IF_NAMESIZE);
+	if (!*names) {
+		free(recs);
+		return EXIT_RUNTIME;
+	}
+	for (i = 0; i < nrec; i++)
+		if (record_pending(&recs[i]) || record_gone(&recs[i]))
+			snprintf((*names)[(*n)++], IF_NAMESIZE, "%.15s",
+				 recs[i].val.ifname);
 	free(recs);
 	return EXIT_OK;
 }

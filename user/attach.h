@@ -38,6 +38,8 @@ int pin_dir_state(bool *set_up);
 struct attach_args {
 	const char *ifname, *hook, *mode, *dir;
 	bool force;
+	enum op25b_layer layer;	/* whose attachment it is: the file's (0) */
+	__u32 owner;		/* the session's id in the session layer */
 };
 /*
  * attach's options, for every command that takes them (attach, watch):
@@ -75,7 +77,20 @@ struct op25b_bpf;
  * (4 slots, NULL at first) for the next device, the lock released after.
  */
 int attach_iface(const struct attach_args *a, struct op25b_bpf **cache);
-/* Drop this namespace's records of a device that is gone; *n how many. */
+/* Drop this namespace's watch records of a device that is gone; *n how many. */
 int records_forget(__u32 ifindex, size_t *n);
+/* Waiting for a name: asked for before the device existed, or it went. */
+bool record_pending(const struct record *rec);
+bool record_gone(const struct record *rec);
+/* The name it goes by now (IF_NAMESIZE bytes in buf). */
+const char *record_name(const struct record *rec, char *buf);
+/*
+ * The device called name exists: attach what waits for that name, as it
+ * was asked for (cache as attach_iface's). *done: how many.
+ */
+int attach_pending_resolve(const char *name, struct op25b_bpf **cache,
+			   size_t *done);
+/* The names this namespace's records wait for; *names is malloc'd. */
+int attach_waiting(char (**names)[16], size_t *n);
 
 #endif /* OP25B_ATTACH_H */

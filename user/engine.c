@@ -415,15 +415,24 @@ void engine_close(struct engine *e)
 	e->st = NULL;
 }
 
+/*
+ * Walked by lock-free readers too (status -v), while a writer may relink
+ * them: a link out of the pool ends a walk, and no walk goes on past the
+ * pool's size.
+ */
 void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves)
 {
 	__u32 b, sz;
 
 	*nodes = *leaves = 0;
 	for (sz = 1; sz <= OP25B_BLOCK_MAX; sz++) {
-		for (b = e->st->node_free[sz]; b; b = nodes_at(e, b, 1)->child_base)
+		for (b = e->st->node_free[sz];
+		     b && b + sz <= e->nodes_max && *nodes < e->nodes_max;
+		     b = nodes_at(e, b, 1)->child_base)
 			*nodes += sz;
-		for (b = e->st->leaf_free[sz]; b; b = *leaves_at(e, b, 1))
+		for (b = e->st->leaf_free[sz];
+		     b && b + sz <= e->leaves_max && *leaves < e->leaves_max;
+		     b = *leaves_at(e, b, 1))
 			*leaves += sz;
 	}
 }
@@ -493,19 +502,60 @@ static bool rule_is(const struct op25b_rule *r, int tree, const struct prefix *p
 	       !memcmp(r->addr, p->addr, p->family == AF_INET ? 4 : 16);
 }
 
-/* The slot holding p's rule id in tree, or of the empty slot ending its probe. */
-static __u32 index_slot(struct engine *e, int tree, const struct prefix *p)
-{
-	__u32 i = prefix_hash(tree, p->len, p->addr) & e->index_mask;
+const struct owner owner_file = { OP25B_LAYER_FILE, 0 };
 
-	while ((*slots_at(e, i, 1)) && !rule_is(rules_at(e, (*slots_at(e, i, 1)), 1), tree, p))
-		i = (i + 1) & e->index_mask;
-	return i;
+/*
+ * Which of two layers' records of one prefix the trees hold: a session's
+ * (RADIUS's word on that line, for as long as it lasts, over the file's
+ * standing word on it, which comes back when the session ends), and of
+ * two sessions the newest (an address whose old session has not ended
+ * yet is the new one's).
+ */
+bool owner_outranks(enum op25b_layer la, __u32 ia, enum op25b_layer lb,
+		    __u32 ib)
+{
+	if (la != lb)
+		return la == OP25B_LAYER_SESSION;
+	return ia > ib;
 }
 
+/*
+ * A prefix's records of every layer hash alike, so one probe finds them
+ * all: o's own (o set), or the winner, whose leaf the trees hold (o NULL).
+ */
+static __u32 index_probe(struct engine *e, int tree, const struct prefix *p,
+			 const struct owner *o)
+{
+	__u32 i = prefix_hash(tree, p->len, p->addr) & e->index_mask;
+	__u32 rid, best = 0;
+	const struct op25b_rule *r, *b = NULL;
+
+	while ((rid = *slots_at(e, i, 1))) {
+		r = rules_at(e, rid, 1);
+		i = (i + 1) & e->index_mask;
+		if (!rule_is(r, tree, p))
+			continue;
+		if (o) {
+			if (r->layer == o->layer && r->owner == o->id)
+				return rid;
+		} else if (!b || owner_outranks(r->layer, r->owner, b->layer,
+					       b->owner)) {
+			best = rid;
+			b = r;
+		}
+	}
+	return best;
+}
+
+/* The record whose leaf the trees hold for p, 0 when no layer has p. */
 static __u32 index_find(struct engine *e, int tree, const struct prefix *p)
 {
-	return (*slots_at(e, index_slot(e, tree, p), 1));
+	return index_probe(e, tree, p, NULL);
+}
+
+static __u32 rule_leaf(struct engine *e, __u32 rid)
+{
+	return rid ? OP25B_LEAF(rid, (*rules_at(e, rid, 1)).verdict) : 0;
 }
 
 static void index_add(struct engine *e, __u32 rid)
@@ -571,7 +621,8 @@ static void rule_clear(struct engine *e, __u32 rid)
 }
 
 static int rule_new(struct engine *e, int tree, const struct prefix *p,
-		    enum op25b_verdict v, __u32 *out)
+		    enum op25b_verdict v, const struct owner *o, __u8 flags,
+		    __u32 *out)
 {
 	struct op25b_rule *r;
 	__u32 rid = e->st->rule_free;
@@ -597,6 +648,9 @@ static int rule_new(struct engine *e, int tree, const struct prefix *p,
 	r->verdict = v;
 	r->family = p->family == AF_INET ? 4 : 6;
 	r->prefixlen = p->len;
+	r->layer = o->layer;
+	r->owner = o->id;
+	r->flags = flags;
 	memcpy(r->addr, p->addr, sizeof(r->addr));
 	r->born = e->gen + 1;
 	index_add(e, rid);
@@ -1265,24 +1319,46 @@ static void pools_total(const struct engine *e, struct engine_pools *u)
 	u->index.total = e->index_mask + 1;
 }
 
-int engine_pools_used(struct engine *e, struct engine_pools *u)
+/* The books as they stand, true only if no writer was at work meanwhile. */
+static void pools_books(struct engine *e, struct engine_pools *u)
 {
 	__u32 nodes, leaves, rid, n = 0;
 
-	pools_total(e, u);
-	if (!e->st->layout)
-		return 0;
-	if (e->st->dirty && !e->in_txn)
-		return fail(e, -EAGAIN, "a change was cut short: the next one reclaims what it took");
 	engine_free_counts(e, &nodes, &leaves);
-	for (rid = e->st->rule_free; rid && n < e->rules_max;
+	for (rid = e->st->rule_free; rid && rid < e->rules_max && n < e->rules_max;
 	     rid = rules_at(e, rid, 1)->link)
 		n++;
 	u->nodes.used = e->st->node_top - 1 - nodes;
 	u->leaves.used = e->st->leaf_top - 1 - leaves;
 	u->rules.used = e->st->rule_top - 1 - n;
 	u->index.used = e->st->index_used;
-	return 0;
+}
+
+int engine_pools_used(struct engine *e, struct engine_pools *u)
+{
+	__u32 gen;
+	int tries;
+
+	pools_total(e, u);
+	if (!e->st->layout)
+		return 0;
+	if (e->in_txn) {
+		pools_books(e, u);
+		return 0;
+	}
+	/* a reader holds no lock: books read between two quiet moments */
+	for (tries = 0; tries < 100; tries++) {
+		gen = __atomic_load_n(&e->pol->live, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&e->st->dirty, __ATOMIC_ACQUIRE))
+			break;
+		pools_books(e, u);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&e->st->dirty, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&e->pol->live, __ATOMIC_RELAXED) == gen)
+			return 0;
+	}
+	pools_total(e, u);
+	return fail(e, -EAGAIN, "a change is under way, or was cut short (the next change reclaims what it took)");
 }
 
 int engine_pools_needed(struct engine *e, struct engine_pools *u)
@@ -1307,6 +1383,12 @@ int engine_pools_needed(struct engine *e, struct engine_pools *u)
 			u->rules.used++;
 	u->index.used = u->rules.used;
 	return 0;
+}
+
+void engine_hits_add(struct engine *e, __u32 rid, __u64 n)
+{
+	if (rid && rid < e->rules_max && e->writable)
+		*hit_at(e, 0, rid) += n;
 }
 
 bool engine_recovered(const struct engine *e)
@@ -1379,36 +1461,59 @@ static int check_prefix(struct engine *e, const struct prefix *p)
 	return 0;
 }
 
-int engine_set(struct engine *e, enum op25b_table t, const struct prefix *p,
-	       enum op25b_verdict v, enum engine_change *ch)
+__u32 engine_session_id(struct engine *e)
+{
+	if (!e->st->session_next)
+		e->st->session_next = 1;
+	e->touched = true;
+	return e->st->session_next++;
+}
+
+/*
+ * The trees' leaf for p goes from the one of record before (0: none) to
+ * the one of record after (not 0): a new prefix takes the slots no
+ * longer prefix holds; a new winner takes its predecessor's slots.
+ */
+static int leaf_replace(struct engine *e, int tree, const struct prefix *p,
+			__u32 before, __u32 after)
+{
+	struct a128 a = addr_bits(p->family, p->addr);
+	struct rewrite rw = { .len = p->len, .leaf = after };
+	struct path pa;
+	int err;
+
+	if (before) {
+		rw.del = true;
+		rw.old = before;
+	}
+	err = walk_own(e, tree, p, a, !before, &pa);
+	if (!err && pa.depth != depth_of(p->len))
+		err = fail(e, -EIO, "prefix in the index but not in the tree");
+	return err ? err : span_rewrite(e, &pa, p, a, &rw);
+}
+
+int engine_set_owned(struct engine *e, enum op25b_table t,
+		     const struct prefix *p, enum op25b_verdict v,
+		     const struct owner *o, __u8 flags, enum engine_change *ch)
 {
 	int tree = tree_of(t, p->family), err;
-	struct a128 a = addr_bits(p->family, p->addr);
-	struct rewrite rw = { .len = p->len };
-	__u32 old, rid = 0;
-	struct path pa;
+	__u32 old, rid = 0, before;
 
 	err = check_prefix(e, p);
 	if (err)
 		return err;
 	if (v != OP25B_V_ALLOW && v != OP25B_V_DENY)
 		return fail(e, -EINVAL, "not a verdict");
-	old = index_find(e, tree, p);
+	old = index_probe(e, tree, p, o);
 	if (old && (*rules_at(e, old, 1)).verdict == v) {
 		*ch = ENGINE_UNCHANGED;
 		return 0;
 	}
-	err = rule_new(e, tree, p, v, &rid);
-	if (err)
-		return err;
-	rw.leaf = OP25B_LEAF(rid, v);
-	err = walk_own(e, tree, p, a, true, &pa);
-	if (!err)
-		err = span_rewrite(e, &pa, p, a, &rw);
+	before = rule_leaf(e, index_find(e, tree, p));
+	err = rule_new(e, tree, p, v, o, flags, &rid);
 	if (err)
 		return err;
 	if (old) {
-		*ch = ENGINE_CHANGED;
 		/*
 		 * The same prefix: its counts go on under the new id. A draft
 		 * record's link names the published record it continues (one
@@ -1418,11 +1523,28 @@ int engine_set(struct engine *e, enum op25b_table t, const struct prefix *p,
 				     (*rules_at(e, old, 1)).link : old;
 		if ((*rules_at(e, rid, 1)).link)
 			err = pairs_add(e, &e->carry, rid, 0);
-		return err ? err : rule_kill(e, old);
+		if (!err)
+			err = rule_kill(e, old);
+		if (err)
+			return err;
+	}
+	if (index_find(e, tree, p) == rid)
+		err = leaf_replace(e, tree, p, before, rule_leaf(e, rid));
+	if (err)
+		return err;
+	if (old) {
+		*ch = ENGINE_CHANGED;
+		return 0;
 	}
 	e->draft.count[tree]++;
 	*ch = ENGINE_ADDED;
 	return 0;
+}
+
+int engine_set(struct engine *e, enum op25b_table t, const struct prefix *p,
+	       enum op25b_verdict v, enum engine_change *ch)
+{
+	return engine_set_owned(e, t, p, v, &owner_file, 0, ch);
 }
 
 /* The next shorter prefix of p ending in the same table, if any. */
@@ -1444,25 +1566,37 @@ static __u32 next_shorter(struct engine *e, int tree,
 	return 0;
 }
 
-int engine_del(struct engine *e, enum op25b_table t, const struct prefix *p,
-	       enum engine_change *ch)
+int engine_del_owned(struct engine *e, enum op25b_table t,
+		     const struct prefix *p, const struct owner *o,
+		     enum engine_change *ch)
 {
 	int tree = tree_of(t, p->family), err;
 	struct a128 a = addr_bits(p->family, p->addr);
 	struct rewrite rw = { .del = true };
 	struct path pa;
-	__u32 rid;
+	__u32 rid, win;
 
 	err = check_prefix(e, p);
 	if (err)
 		return err;
-	rid = index_find(e, tree, p);
+	rid = index_probe(e, tree, p, o);
 	if (!rid) {
 		*ch = ENGINE_ABSENT;
 		return 0;
 	}
-	rw.old = OP25B_LEAF(rid, (*rules_at(e, rid, 1)).verdict);
-	/* found before rid leaves the index, which it must not find */
+	win = index_find(e, tree, p);
+	rw.old = rule_leaf(e, win);
+	err = rule_kill(e, rid);
+	if (err)
+		return err;
+	e->draft.count[tree]--;
+	*ch = ENGINE_DELETED;
+	if (win != rid)
+		return 0;	/* another layer's record decides: the trees stay */
+	win = index_find(e, tree, p);
+	if (win)
+		return leaf_replace(e, tree, p, rw.old, rule_leaf(e, win));
+	/* the prefix leaves the trees: its slots go to the next shorter one */
 	rw.leaf = next_shorter(e, tree, p);
 	err = walk_own(e, tree, p, a, false, &pa);
 	if (err)
@@ -1470,15 +1604,13 @@ int engine_del(struct engine *e, enum op25b_table t, const struct prefix *p,
 	if (pa.depth != depth_of(p->len))
 		return fail(e, -EIO, "prefix in the index but not in the tree");
 	err = span_rewrite(e, &pa, p, a, &rw);
-	if (!err)
-		err = path_prune(e, &pa);
-	if (!err)
-		err = rule_kill(e, rid);
-	if (err)
-		return err;
-	e->draft.count[tree]--;
-	*ch = ENGINE_DELETED;
-	return 0;
+	return err ? err : path_prune(e, &pa);
+}
+
+int engine_del(struct engine *e, enum op25b_table t, const struct prefix *p,
+	       enum engine_change *ch)
+{
+	return engine_del_owned(e, t, p, &owner_file, ch);
 }
 
 /* Release every block under node ni (children and leaves), and ni's own leaves. */
@@ -1536,6 +1668,39 @@ int engine_flush(struct engine *e, enum op25b_table t, size_t *n)
 	return 0;
 }
 
+int engine_flush_owned(struct engine *e, enum op25b_table t,
+		       enum op25b_layer layer, __u32 id, size_t *n)
+{
+	struct owner o = { layer, 0 };
+	enum engine_change ch;
+	struct prefix p;
+	__u32 rid, top;
+	int err;
+
+	*n = 0;
+	if (!e->in_txn)
+		return fail(e, -EINVAL, "no change under way");
+	top = e->st->rule_top;
+	for (rid = 1; rid < top; rid++) {
+		const struct op25b_rule *r = rules_at(e, rid, 1);
+
+		/* in the draft: made (born), not removed (died) */
+		if (r->table != t || !r->born || r->died || r->layer != layer ||
+		    (layer == OP25B_LAYER_SESSION && id && r->owner != id))
+			continue;
+		o.id = r->owner;
+		memset(&p, 0, sizeof(p));
+		p.family = r->family == 4 ? AF_INET : AF_INET6;
+		p.len = r->prefixlen;
+		memcpy(p.addr, r->addr, sizeof(p.addr));
+		err = engine_del_owned(e, t, &p, &o, &ch);
+		if (err)
+			return err;
+		*n += ch == ENGINE_DELETED;
+	}
+	return 0;
+}
+
 /*
  * Hit counters of the ids this change gives out: a recycled id starts at
  * zero, a rule whose verdict changed goes on from its old record's counts.
@@ -1586,6 +1751,8 @@ int engine_commit(struct engine *e)
 	memcpy(slot, &e->draft, sizeof(*slot));
 	/* the one store that publishes: everything above is seen before it */
 	__atomic_store_n(&e->pol->live, e->gen + 1, __ATOMIC_RELEASE);
+	/* and nothing below before it: lock-free readers (engine_read_done) */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 
 	/* what only the old snapshot used; a packet still on it judges again */
 	for (i = 0; i < e->node_garbage.n; i++)
@@ -1633,8 +1800,27 @@ static void hits_read(struct engine *e, struct engine_rule *v, size_t n)
 	}
 }
 
-int engine_rules(struct engine *e, enum op25b_table t, bool hits,
-		 struct engine_rule **out, size_t *n)
+__u32 engine_read_begin(const struct engine *e)
+{
+	return __atomic_load_n(&e->pol->live, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * A writer frees what only the old snapshot used right after it publishes
+ * (a fence between the two): a reader that still finds its generation
+ * live after a fence read nothing a writer has reused.
+ */
+bool engine_read_done(const struct engine *e, __u32 gen)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&e->pol->live, __ATOMIC_RELAXED) == gen;
+}
+
+/* Reads retried this often before a reader gives up on a busy writer. */
+#define READ_TRIES	1000
+
+static int rules_read(struct engine *e, enum op25b_table t, bool hits,
+		      struct engine_rule **out, size_t *n)
 {
 	const struct op25b_snapshot *s = engine_live(e);
 	struct engine_rule *v = NULL, *nv;
@@ -1661,6 +1847,9 @@ int engine_rules(struct engine *e, enum op25b_table t, bool hits,
 		}
 		v[cnt].table = r->table;
 		v[cnt].verdict = r->verdict;
+		v[cnt].layer = r->layer;
+		v[cnt].owner = r->owner;
+		v[cnt].flags = r->flags;
 		v[cnt].rid = rid;
 		v[cnt].hits = 0;
 		prefix_of_rule(r, &v[cnt].p);
@@ -1671,6 +1860,35 @@ int engine_rules(struct engine *e, enum op25b_table t, bool hits,
 	*out = v;
 	*n = cnt;
 	return 0;
+}
+
+int engine_snapshot(struct engine *e, enum op25b_table t, bool hits,
+		    struct engine_rule **out, size_t *n,
+		    struct op25b_snapshot *snap)
+{
+	int tries, err;
+	__u32 g;
+
+	for (tries = 0; tries < READ_TRIES; tries++) {
+		g = engine_read_begin(e);
+		if (snap)
+			*snap = e->pol->snap[g & 1];
+		err = rules_read(e, t, hits, out, n);
+		if (err)
+			return err;
+		if (engine_read_done(e, g))
+			return 0;
+		free(*out);
+		*out = NULL;
+	}
+	return fail(e, -EAGAIN, "the policy changed under every one of %d reads",
+		    READ_TRIES);
+}
+
+int engine_rules(struct engine *e, enum op25b_table t, bool hits,
+		 struct engine_rule **out, size_t *n)
+{
+	return engine_snapshot(e, t, hits, out, n, NULL);
 }
 
 /* The datapath's op25b_tree_lookup, over the mapped trees. */

@@ -120,12 +120,43 @@ enum engine_change {
  */
 int engine_begin(struct engine *e);
 bool engine_recovered(const struct engine *e);
+
+/*
+ * Who a rule belongs to (doc/DESIGN.md, "Layers"): a layer, and in the
+ * session layer the session's id. Each layer holds a prefix at most once;
+ * two layers may hold the same one, and the trees then hold the winner's
+ * leaf: the newest session's, else the file's (owner_outranks).
+ */
+struct owner {
+	enum op25b_layer layer;
+	__u32 id;
+};
+extern const struct owner owner_file;
+bool owner_outranks(enum op25b_layer la, __u32 ia, enum op25b_layer lb,
+		    __u32 ib);
+
+/* The file layer's: apply's, and an operator's deny/allow/del. */
 int engine_set(struct engine *e, enum op25b_table t, const struct prefix *p,
 	       enum op25b_verdict v, enum engine_change *ch);
 int engine_del(struct engine *e, enum op25b_table t, const struct prefix *p,
 	       enum engine_change *ch);
-/* Every prefix of table t, both families. *n is how many went. */
+/*
+ * o's record of p in table t set to v (flags: enum op25b_rule_flags), or
+ * removed. Other layers' records of p stay; the winner decides.
+ */
+int engine_set_owned(struct engine *e, enum op25b_table t,
+		     const struct prefix *p, enum op25b_verdict v,
+		     const struct owner *o, __u8 flags, enum engine_change *ch);
+int engine_del_owned(struct engine *e, enum op25b_table t,
+		     const struct prefix *p, const struct owner *o,
+		     enum engine_change *ch);
+/* Every prefix of table t, both families, every layer. *n is how many went. */
 int engine_flush(struct engine *e, enum op25b_table t, size_t *n);
+/* Every prefix of table t that layer (and, in the session layer, id) holds. */
+int engine_flush_owned(struct engine *e, enum op25b_table t,
+		       enum op25b_layer layer, __u32 id, size_t *n);
+/* A new session's id, in the change under way: never handed out twice. */
+__u32 engine_session_id(struct engine *e);
 /* The draft's action and blocked ports, to change before commit. */
 struct op25b_config *engine_config(struct engine *e);
 /* Prefixes the draft holds in table t (both families). */
@@ -141,17 +172,32 @@ struct engine_rule {
 	enum op25b_table table;
 	struct prefix p;
 	enum op25b_verdict verdict;
+	enum op25b_layer layer;
+	__u32 owner;		/* the session's id in the session layer */
+	__u8 flags;		/* enum op25b_rule_flags */
 	__u32 rid;
 	__u64 hits;		/* summed over CPUs, when asked for */
 };
 
 /*
  * The rules of the live snapshot, of table t (or every table when t is
- * OP25B_TABLE_FORCE_U32), in no particular order; *out is malloc'd. With
- * hits, their hit counters are read too.
+ * OP25B_TABLE_FORCE_U32), every layer, in no particular order; *out is
+ * malloc'd. With hits, their hit counters are read too.
  */
 int engine_rules(struct engine *e, enum op25b_table t, bool hits,
 		 struct engine_rule **out, size_t *n);
+
+/*
+ * Readers take no lock (doc/DESIGN.md, "Readers"): they read from the
+ * generation engine_read_begin returns, and engine_read_done tells
+ * whether what they read was one snapshot's, whole; else they read again.
+ */
+__u32 engine_read_begin(const struct engine *e);
+bool engine_read_done(const struct engine *e, __u32 gen);
+/* engine_rules, and the snapshot's header (snap) from the same generation. */
+int engine_snapshot(struct engine *e, enum op25b_table t, bool hits,
+		    struct engine_rule **out, size_t *n,
+		    struct op25b_snapshot *snap);
 
 /*
  * What the datapath's lookup finds for addr (of family) in table t of the
@@ -159,6 +205,9 @@ int engine_rules(struct engine *e, enum op25b_table t, bool hits,
  */
 bool engine_match(struct engine *e, enum op25b_table t, int family,
 		  const __u8 *addr, struct engine_rule *r);
+
+/* Add n to rule rid's hit count (CPU 0's): counts carried over a migration. */
+void engine_hits_add(struct engine *e, __u32 rid, __u64 n);
 
 /* Elements in the free lists: what a writer could reuse. */
 void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves);

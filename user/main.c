@@ -60,6 +60,8 @@ static const struct cmd cmds[] = {
 	{ "apply", do_apply, false, &apply_help },
 	{ "save", do_save, false, &save_help },
 	{ "watch", do_watch, false, &watch_help },
+	{ "session", do_session, false, &session_help },
+	{ "migrate", do_migrate, true, &migrate_help },
 	{ "help", do_help, false, &help_help },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -30,6 +30,9 @@ struct global_opts {
 	unsigned int wait;	/* -w/--wait: seconds to wait for the lock */
 };
 
+/* Where apply keeps the last good policy of the default pin dir. */
+#define OP25B_LAST_GOOD_DEFAULT	"/var/lib/op25b/last-good.conf"
+
 /* How long a command waits for another's lock on the pin dir, by default. */
 #define OP25B_WAIT_DEFAULT	30
 extern struct global_opts g;
@@ -182,6 +185,7 @@ struct op25b_maps {
 	int limiter;		/* action limit's sources */
 	int sweeper;		/* the timer that ends quarantines */
 	int events;		/* the ring buffer */
+	int sessions;		/* the session layer's owners */
 };
 
 /* Route libbpf's messages: warnings one level down, debug with -v. */
@@ -220,6 +224,12 @@ enum pins_access {
 int pins_open(struct op25b_maps *m, enum pins_access how);
 /* The pin dir whose policy map is one of ids (another op25b's). */
 bool pin_dir_of_maps(const __u32 *ids, __u32 n, char *out, size_t len);
+/*
+ * migrate: load the embedded object once so that every map not pinned yet
+ * under g.pin_dir is made and pinned beside those carried over, which are
+ * reused, then let go.
+ */
+int pins_create_beside(void);
 /* Is there a policy pinned under g.pin_dir (set up, or half set up)? */
 bool pins_present(void);
 
@@ -422,11 +432,28 @@ int attach_sync(const struct attach_want *w, size_t n, bool dry_run,
 /* 'attach' statements for what is attached in this namespace. */
 int attach_save(FILE *f);
 
+/* ---- session.c: the session layer ---- */
+
+struct session_entry {
+	struct op25b_session_key key;
+	struct op25b_session s;
+};
+/* Every registered session; *out is the caller's to free. */
+int sessions_load(int map_fd, struct session_entry **out, size_t *n);
+/* The name of session id among v, NULL when none has it. */
+const char *session_name_of(const struct session_entry *v, size_t n,
+			    __u32 id);
+/* After a writer died: drop session rules of unregistered sessions. */
+int session_sweep(const struct op25b_maps *m, struct engine *e);
+/* Detach and forget what layer's owner attached; how many went. */
+size_t attach_drop_owned(enum op25b_layer layer, __u32 owner);
+
 /* Each command's full help, for 'help CMD' and 'CMD --help'. */
 extern const struct cmd_help attach_help, detach_help, status_help,
 	deny_help, allow_help, del_help, flush_help, list_help, test_help,
 	port_help, action_help, quarantine_help, watch_help, stats_help,
-	top_help, monitor_help, apply_help, save_help;
+	top_help, monitor_help, apply_help, save_help, session_help,
+	migrate_help;
 
 int do_attach(int argc, char **argv);	/* attach.c */
 int do_detach(int argc, char **argv);
@@ -451,5 +478,11 @@ int do_top(int argc, char **argv);	/* top.c */
 int do_monitor(int argc, char **argv);	/* monitor.c */
 int do_apply(int argc, char **argv);	/* apply.c */
 int do_save(int argc, char **argv);
+int do_session(int argc, char **argv);	/* session.c */
+int do_migrate(int argc, char **argv);	/* migrate.c */
+/* The layout word of the engine map pinned under dir; 0 for none. */
+__u32 layout_of(const char *dir);
+/* A pending 'attach' of the file layer for a device that is not there. */
+int attach_sync_add_pending(const struct attach_want *w);
 
 #endif /* OP25BCTL_H */

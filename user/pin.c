@@ -82,6 +82,10 @@ static const struct pinned_map {
 	{ OP25B_PIN_SWEEPER, "op25b_sweeper",
 	  offsetof(struct op25b_maps, sweeper),
 	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), OP25B_SWEEP_SIZE, false },
+	{ OP25B_PIN_SESSIONS, "op25b_sessions",
+	  offsetof(struct op25b_maps, sessions),
+	  BPF_MAP_TYPE_HASH, sizeof(struct op25b_session_key),
+	  sizeof(struct op25b_session), false },
 	/* a ring buffer has neither key nor value */
 	{ OP25B_PIN_EVENTS, "op25b_events",
 	  offsetof(struct op25b_maps, events),
@@ -482,7 +486,8 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 		cap = g.capacity ? g.capacity : OP25B_CAPACITY_DEFAULT;
 	if (engine_size_object(skel->obj, cap) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_limiter,
-				     op25b_limiter_for(cap))) {
+				     op25b_limiter_for(cap)) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_sessions, cap)) {
 		p_err("cannot size the policy maps for %u prefixes", cap);
 		return EXIT_RUNTIME;
 	}
@@ -490,6 +495,9 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 	skel->rodata->op25b_limiter_slots = op25b_limiter_for(cap);
 	return EXIT_OK;
 }
+
+/* migrate: maps carried over from an older layout, the rest to make. */
+static bool pins_carried;
 
 /*
  * All pinned or none: programs attached earlier keep using the maps they
@@ -528,7 +536,7 @@ static int skel_set_pins(struct op25b_bpf *skel)
 			break;
 		}
 	}
-	if (pinned && missing) {
+	if (pinned && missing && !pins_carried) {
 		report_missing(missing);
 		return EXIT_RUNTIME;
 	}
@@ -635,6 +643,18 @@ static int pins_check(struct op25b_maps *m)
 		return EXIT_RUNTIME;
 	}
 	return EXIT_OK;
+}
+
+static int pins_create(void);
+
+int pins_create_beside(void)
+{
+	int rc;
+
+	pins_carried = true;
+	rc = pins_create();
+	pins_carried = false;
+	return rc;
 }
 
 /* Load once so that every map gets created and pinned, then let go. */
@@ -748,6 +768,11 @@ int maps_open(struct op25b_maps *m, bool create)
 	if (layout2()) {
 		p_err("pin dir '%s' holds maps of an older op25b (layout 2, before action limit), which this op25bctl neither reads nor changes: save the policy with that op25bctl, 'detach --all', remove %s, then apply it with this one",
 		      g.pin_dir, g.pin_dir);
+		return EXIT_RUNTIME;
+	}
+	if (layout_of(g.pin_dir) == 3) {
+		p_err("pin dir '%s' holds the maps of op25b 0.2 (layout 3): run 'op25bctl migrate' to make them this op25bctl's with no gap in enforcement (the package does it on upgrade)",
+		      g.pin_dir);
 		return EXIT_RUNTIME;
 	}
 	found = pins_get(m, &missing);

@@ -33,9 +33,10 @@ int policy_open(struct op25b_maps *m, struct engine *e, enum pins_access how)
 	return EXIT_OK;
 }
 
+/* Readers take no lock: they read one snapshot by its generation. */
 int policy_open_read(struct op25b_maps *m, struct engine *e)
 {
-	return policy_open(m, e, PINS_READ);
+	return policy_open(m, e, PINS_PEEK);
 }
 
 int policy_open_write(struct op25b_maps *m, struct engine *e)
@@ -50,8 +51,13 @@ int policy_open_write(struct op25b_maps *m, struct engine *e)
 		policy_close(m, e);
 		return EXIT_RUNTIME;
 	}
-	if (engine_recovered(e))
+	if (engine_recovered(e)) {
 		p_info("an earlier change was interrupted; its leftovers were cleaned up (the policy is the one it found)");
+		if (session_sweep(m, e)) {
+			policy_close(m, e);
+			return EXIT_RUNTIME;
+		}
+	}
 	return EXIT_OK;
 }
 

@@ -84,7 +84,7 @@ static int limiter_open(struct op25b_maps *m, struct engine *e,
 	if (rc)
 		return rc;
 	*cfg = engine_live(e)->cfg;
-	rc = limiter_map(m->limiter, how != PINS_READ, v);
+	rc = limiter_map(m->limiter, how == PINS_CHANGE || how == PINS_MAKE, v);
 	if (rc)
 		policy_close(m, e);
 	return rc;
@@ -152,7 +152,8 @@ static int quarantine_list(void)
 	size_t i;
 	int rc;
 
-	rc = limiter_open(&m, &e, PINS_READ, &cfg, &v);
+	/* a reader: no lock (doc/DESIGN.md, "Readers") */
+	rc = limiter_open(&m, &e, PINS_PEEK, &cfg, &v);
 	if (rc)
 		return rc;
 	limit_rate_format(&cfg.limit, rate, sizeof(rate));

@@ -42,10 +42,10 @@ static void status_config(const struct op25b_config *cfg)
 	print_nl();
 }
 
-/* Counts of the live snapshot: true at one moment, no walk. */
-static void status_tables(const struct engine *e)
+/* Counts of one snapshot: true at one moment, no walk. */
+static void status_tables(const struct engine *e,
+			  const struct op25b_snapshot *s)
 {
-	const struct op25b_snapshot *s = engine_live(e);
 
 	open_json_object("tables");
 	print_uint(PRINT_ANY, "subscriber4", "subscriber  %llu IPv4, ",
@@ -100,23 +100,41 @@ static void status_pools(struct engine *e)
 	close_json_object();
 }
 
+static const char *layer_name(enum op25b_layer l)
+{
+	return l == OP25B_LAYER_FILE ? "file" :
+	       l == OP25B_LAYER_WATCH ? "watch" : "session";
+}
+
+/*
+ * A record is attached (the program is in place), pending (asked for
+ * before its device existed), gone (its device went: attached again when
+ * the name comes back), or not attached (someone took the program off).
+ */
 static void status_record(const struct record *rec)
 {
-	bool alive = ifindex_alive(rec->key.ifindex);
-	bool live = alive && attached_prog_id(rec) == rec->val.prog_id;
+	bool pending = record_pending(rec), gone = !pending && record_gone(rec);
+	bool live = !pending && !gone &&
+		    attached_prog_id(rec) == rec->val.prog_id;
+	char name[IF_NAMESIZE];
 
 	open_json_object(NULL);
-	print_string(PRINT_ANY, "ifname", "  %s", rec->val.ifname);
-	print_uint(PRINT_ANY, "ifindex", " (ifindex %llu): ",
-		   rec->key.ifindex);
+	print_string(PRINT_ANY, "ifname", "  %s", record_name(rec, name));
+	if (!pending)
+		print_uint(PRINT_ANY, "ifindex", " (ifindex %llu)",
+			   rec->key.ifindex);
+	print_string(PRINT_FP, NULL, "%s", ": ");
 	print_hook(PRINT_ANY, rec->key.hook, rec->val.flags);
 	print_bool(PRINT_JSON, "l3", NULL, rec->val.flags & OP25B_AF_L3);
 	if (rec->val.flags & OP25B_AF_L3)
 		print_string(PRINT_FP, NULL, "%s", ", l3");
-	print_uint(PRINT_ANY, "prog_id", ", prog %llu", rec->val.prog_id);
+	if (!pending)
+		print_uint(PRINT_ANY, "prog_id", ", prog %llu",
+			   rec->val.prog_id);
+	print_string(PRINT_ANY, "layer", ", %s", layer_name(rec->val.layer));
 	print_bool(PRINT_JSON, "attached", NULL, live);
-	print_string(PRINT_FP, NULL, ", %s\n",
-		     !alive ? "interface gone" :
+	print_string(PRINT_ANY, "state", ", %s\n",
+		     pending ? "pending" : gone ? "gone" :
 		     live ? "attached" : "not attached");
 	close_json_object();
 }
@@ -182,14 +200,22 @@ static int status_show(void)
 	struct engine e;
 	int rc;
 
+	struct op25b_snapshot snap;
+	__u32 gen;
+
 	rc = policy_open_read(&m, &e);
 	if (rc)
 		return rc;
+	/* one snapshot's header, copied: no lock is held while printing */
+	do {
+		gen = engine_read_begin(&e);
+		snap = *engine_live(&e);
+	} while (!engine_read_done(&e, gen));
 	open_json_object(NULL);
 	print_bool(PRINT_JSON, "set_up", NULL, true);
 	print_string(PRINT_ANY, "pin_dir", "pin dir     %s\n", g.pin_dir);
-	status_config(&engine_live(&e)->cfg);
-	status_tables(&e);
+	status_config(&snap.cfg);
+	status_tables(&e, &snap);
 	status_pools(&e);
 	rc = status_attachments(m.attach);
 	close_json_object();

@@ -152,11 +152,13 @@ static int rules_change(struct engine *e, enum table t, __u32 verdict,
 
 	for (i = 0; i < n; i++) {
 		prefix_format(&v[i], buf, sizeof(buf));
+		/* an operator's edit: the file layer's, marked as made here */
 		if (verdict == OP25B_V_NONE)
 			err = engine_del(e, (enum op25b_table)t, &v[i], &ch);
 		else
-			err = engine_set(e, (enum op25b_table)t, &v[i],
-					 verdict, &ch);
+			err = engine_set_owned(e, (enum op25b_table)t, &v[i],
+					       verdict, &owner_file,
+					       OP25B_RF_RUNTIME, &ch);
 		if (err) {
 			p_err("cannot %s %s %s: %s; nothing was changed",
 			      verdict == OP25B_V_NONE ? "delete" :
@@ -273,7 +275,8 @@ static int table_change(const char *verb, __u32 verdict, int argc,
 	if (g.json)
 		changes_print(verdict, v, n, chg);
 	if (verdict == OP25B_V_NONE)
-		p_info("%zu/%zu prefixes deleted", cnt[ENGINE_DELETED], n);
+		p_info("%zu/%zu prefixes deleted (file layer; sessions' rules are theirs)",
+		       cnt[ENGINE_DELETED], n);
 	else
 		p_info("%zu/%zu prefixes added, %zu changed, %zu unchanged",
 		       cnt[ENGINE_ADDED], n, cnt[ENGINE_CHANGED],
@@ -335,7 +338,10 @@ int do_del(int argc, char **argv)
 
 const struct cmd_help flush_help = {
 	.args = "subscriber|relay",
-	.text = "Delete every IPv4 and IPv6 entry of the table.\n",
+	.text =
+	"Delete every IPv4 and IPv6 entry of the table that the file layer\n"
+	"holds (what apply and the deny/allow commands put there). Sessions'\n"
+	"exemptions are theirs: they stay until each session ends.\n",
 };
 
 /*
@@ -389,7 +395,8 @@ int do_flush(int argc, char **argv)
 	err = policy_open_write(&m, &e);
 	if (err)
 		return err;
-	if (engine_flush(&e, (enum op25b_table)t, &done)) {
+	if (engine_flush_owned(&e, (enum op25b_table)t, OP25B_LAYER_FILE, 0,
+			       &done)) {
 		p_err("cannot flush the %s table: %s; nothing was changed",
 		      table_names[t], e.err);
 		err = EXIT_RUNTIME;
@@ -408,7 +415,11 @@ const struct cmd_help list_help = {
 	.args = "[subscriber|relay]",
 	.text =
 	"Every entry of the table (of both when none is named): prefix,\n"
-	"verdict and hit counter, IPv4 before IPv6, by address then length.\n",
+	"verdict, hit counter and owner, IPv4 before IPv6, by address then\n"
+	"length. The owner is 'file' (apply's file, and deny/allow typed since:\n"
+	"'file*', which a reload undoes unless saved) or 'session NAME'. Where\n"
+	"two layers hold one prefix, the one that decides comes first; the\n"
+	"other is marked 'shadowed'.\n",
 };
 
 /* The order of 'list': table, then family, address and length. */
@@ -416,13 +427,43 @@ static int entry_order(const void *va, const void *vb)
 {
 	const struct engine_rule *a = va, *b = vb;
 
+	int c;
+
 	if (a->table != b->table)
 		return a->table < b->table ? -1 : 1;
-	return prefix_order(&a->p, &b->p);
+	c = prefix_order(&a->p, &b->p);
+	if (c)
+		return c;
+	/* one prefix in two layers: the one the trees hold first */
+	return owner_outranks(a->layer, a->owner, b->layer, b->owner) ? -1 : 1;
 }
 
-static void entries_print(const struct engine_rule *v, size_t n)
+static bool same_entry(const struct engine_rule *a, const struct engine_rule *b)
 {
+	return a->table == b->table && !prefix_order(&a->p, &b->p);
+}
+
+/* "file", "file*" (a runtime edit), "session NAME" */
+static const char *owner_text(const struct engine_rule *r,
+			      const struct session_entry *sv, size_t ns,
+			      char *buf, size_t len)
+{
+	const char *name;
+
+	if (r->layer == OP25B_LAYER_FILE)
+		return r->flags & OP25B_RF_RUNTIME ? "file*" : "file";
+	name = session_name_of(sv, ns, r->owner);
+	if (name)
+		snprintf(buf, len, "session %s", name);
+	else
+		snprintf(buf, len, "session #%u", r->owner);
+	return buf;
+}
+
+static void entries_print(const struct engine_rule *v, size_t n,
+			  const struct session_entry *sv, size_t ns)
+{
+	char own[OP25B_SESSION_NAME + 16];
 	char buf[INET6_ADDRSTRLEN + 8], ptab[32], ppfx[32], pver[32], phits[32];
 	size_t i, wpfx = strlen("PREFIX"), whits = strlen("HITS"), w;
 
@@ -447,6 +488,7 @@ static void entries_print(const struct engine_rule *v, size_t n)
 		print_string(PRINT_FP, NULL, pver, "VERDICT");
 		snprintf(buf, sizeof(buf), "%%%zus", whits);
 		print_string(PRINT_FP, NULL, buf, "HITS");
+		print_string(PRINT_FP, NULL, "  %s", "OWNER");
 		print_nl();
 	}
 	open_json_array(NULL);
@@ -458,6 +500,18 @@ static void entries_print(const struct engine_rule *v, size_t n)
 		print_string(PRINT_ANY, "verdict", pver,
 			     verdict_name(v[i].verdict));
 		print_uint(PRINT_ANY, "hits", phits, v[i].hits);
+		print_string(PRINT_FP, NULL, "  %s",
+			     owner_text(&v[i], sv, ns, own, sizeof(own)));
+		print_string(PRINT_JSON, "layer", NULL,
+			     v[i].layer == OP25B_LAYER_FILE ? "file" : "session");
+		if (v[i].layer == OP25B_LAYER_SESSION)
+			print_string(PRINT_JSON, "session", NULL, own + 8);
+		print_bool(PRINT_JSON, "runtime_edit", NULL,
+			   v[i].flags & OP25B_RF_RUNTIME);
+		print_bool(PRINT_JSON, "shadowed", NULL,
+			   i && same_entry(&v[i - 1], &v[i]));
+		if (i && same_entry(&v[i - 1], &v[i]))
+			print_string(PRINT_FP, NULL, "%s", " shadowed");
 		close_json_object();
 		print_nl();
 	}
@@ -482,19 +536,26 @@ int do_list(int argc, char **argv)
 	if (given)
 		only = (enum op25b_table)t;
 
+	struct session_entry *sv = NULL;
+	size_t ns = 0;
+
 	err = policy_open_read(&m, &e);
 	if (err)
 		return err;
+	/* one snapshot copied; nothing is locked while it is written out */
 	if (engine_rules(&e, only, true, &v, &n)) {
 		p_err("%s", e.err);
 		err = EXIT_RUNTIME;
 	}
+	if (!err)
+		err = sessions_load(m.sessions, &sv, &ns);
 	policy_close(&m, &e);
 	if (!err) {
 		if (n)
 			qsort(v, n, sizeof(*v), entry_order);
-		entries_print(v, n);
+		entries_print(v, n, sv, ns);
 	}
+	free(sv);
 	free(v);
 	return err;
 }
@@ -605,9 +666,16 @@ int do_test(int argc, char **argv)
 	err = policy_open_read(&m, &e);
 	if (err)
 		return err;
-	cfg = engine_live(&e)->cfg;
-	match_best(&e, T_SUBSCRIBER, sfam, src, &sub);
-	match_best(&e, T_RELAY, dfam, dst, &relay);
+	/* no lock: one snapshot, read again if a writer published meanwhile */
+	do {
+		__u32 gen = engine_read_begin(&e);
+
+		cfg = engine_live(&e)->cfg;
+		match_best(&e, T_SUBSCRIBER, sfam, src, &sub);
+		match_best(&e, T_RELAY, dfam, dst, &relay);
+		if (engine_read_done(&e, gen))
+			break;
+	} while (1);
 	policy_close(&m, &e);
 
 	inet_ntop(sfam, src, sa, sizeof(sa));

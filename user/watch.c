@@ -30,6 +30,7 @@ struct watch_rule {
 	const char *patterns[WATCH_MAX];
 	int npatterns;
 	struct attach_args args;
+	bool boot;		/* --boot: a refused --config is no stop */
 };
 
 struct watch {
@@ -84,19 +85,21 @@ static bool pattern_ok(const char *p, char *why, size_t len)
 	return true;
 }
 
-enum { OPT_CONFIG = ATTACH_OPT_NEXT };
+enum { OPT_CONFIG = ATTACH_OPT_NEXT, OPT_BOOT };
 
 static const struct opt watch_opts[] = {
 	ATTACH_OPTS,
 	{ .name = "--config", .id = OPT_CONFIG, .arg = "FILE", .what = "a FILE",
 	  .help = "the watch statements of an op25b.conf(5) file" },
+	{ .name = "--boot", .id = OPT_BOOT,
+	  .help = "with --config: a refused FILE still leaves what waits followed" },
 	{ NULL },
 };
 
 const struct cmd_help watch_help = {
 	.forms = (const struct usage[]){
 		{ .words = "PATTERN...", .opts = attach_opts },
-		{ .words = "--config FILE" },
+		{ .words = "--config FILE [--boot]" },
 		{ NULL },
 	},
 	.opts = watch_opts,
@@ -107,7 +110,12 @@ const struct cmd_help watch_help = {
 	"pattern that matches nothing is no error: watch waits. One line per\n"
 	"change on stdout (JSON lines with -j). Runs until SIGTERM or SIGINT,\n"
 	"which leave every attachment in place. --config reads 'watch'\n"
-	"statements from an op25b.conf(5) file instead.\n",
+	"statements from an op25b.conf(5) file instead (none is needed).\n"
+	"Whatever patterns it has, watch also attaches what the pin dir waits\n"
+	"for: an 'attach' of a device that did not exist yet (status shows it\n"
+	"pending), or of one that went and comes back, within a second of its\n"
+	"name appearing (or of a rename to it). Its own attachments are the\n"
+	"watch layer's: apply never detaches them.\n",
 };
 
 /*
@@ -143,11 +151,17 @@ static int rule_parse(int argc, char **argv, struct watch_rule *r,
 	attach_opts_take(&r->args, &a);
 	if (config && args_given(&a, OPT_CONFIG)) {
 		*config = a.val[OPT_CONFIG];
-		if (r->npatterns || (a.seen & ~(1u << OPT_CONFIG))) {
-			p_err("watch: --config FILE, and nothing else");
+		if (r->npatterns ||
+		    (a.seen & ~(1u << OPT_CONFIG | 1u << OPT_BOOT))) {
+			p_err("watch: --config FILE [--boot], and nothing else");
 			return EXIT_USAGE;
 		}
+		r->boot = args_given(&a, OPT_BOOT);
 		return EXIT_OK;
+	}
+	if (config && args_given(&a, OPT_BOOT)) {
+		p_err("watch: --boot goes with --config");
+		return EXIT_USAGE;
 	}
 	if (!r->npatterns) {
 		p_err("watch: missing PATTERN");
@@ -224,6 +238,43 @@ static void log_line(const char *event, const char *ifname, __u32 ifindex,
 	fflush(stdout);
 }
 
+/*
+ * What waits for this name (an attach of the file's, or a session's, made
+ * before the device existed, or of a device that went): attached as it
+ * was asked for, in its own layer.
+ */
+static void pending_up(struct watch *w, const char *name, __u32 ifindex)
+{
+	size_t done = 0;
+	int rc = attach_pending_resolve(name, w->cache, &done);
+
+	if (done) {
+		w->attached += done;
+		log_line("attached", name, ifindex, "it was waited for");
+	}
+	if (rc) {
+		w->failed++;
+		log_line("error", name, ifindex, "what waited for it is not attached");
+	}
+}
+
+/* Every second: names waited for that exist now (a race with apply). */
+static void pending_poll(struct watch *w)
+{
+	char (*names)[16] = NULL;
+	unsigned int ifindex;
+	size_t i, n = 0;
+
+	if (attach_waiting(&names, &n))
+		return;
+	for (i = 0; i < n; i++) {
+		ifindex = if_nametoindex(names[i]);
+		if (ifindex)
+			pending_up(w, names[i], ifindex);
+	}
+	free(names);
+}
+
 static void link_up(struct watch *w, const char *name, __u32 ifindex)
 {
 	const struct watch_rule *r = rule_for(w, name);
@@ -231,10 +282,12 @@ static void link_up(struct watch *w, const char *name, __u32 ifindex)
 	char why[32];
 	int rc;
 
+	pending_up(w, name, ifindex);
 	if (!r || seen_has(w, ifindex))
 		return;
 	a = r->args;
 	a.ifname = name;
+	a.layer = OP25B_LAYER_WATCH;
 	rc = attach_iface(&a, w->cache);
 	if (rc) {
 		w->failed++;
@@ -363,10 +416,16 @@ static int watch_loop(struct watch *w)
 	pfd.events = POLLIN;
 	while (!stop) {
 		pfd.fd = nl_socket_get_fd(sk);
-		if (poll(&pfd, 1, 1000) < 0) {
+		int ready = poll(&pfd, 1, 1000);
+
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (!ready) {
+			pending_poll(w);
+			continue;
 		}
 		/*
 		 * An overrun shows as POLLERR alone when not one message
@@ -413,11 +472,10 @@ int do_watch(int argc, char **argv)
 	w->nrules = 1;
 	if (!rc && config) {
 		/* conf_load checked every watch statement as watch_check does */
+		bool boot = w->rules[0].boot;
+
+		/* no watch statement: it follows what the file waits for */
 		rc = conf_load(config, &c);
-		if (!rc && !c.nwatch) {
-			p_err("%s: no 'watch' statement", config);
-			rc = EXIT_USAGE;
-		}
 		/* one more than it can keep is an error, never left out */
 		if (!rc && c.nwatch > WATCH_MAX) {
 			p_err("%s:%zu: at most %d 'watch' statements",
@@ -428,7 +486,13 @@ int do_watch(int argc, char **argv)
 		for (i = 0; !rc && i < c.nwatch && i < WATCH_MAX; i++)
 			rc = rule_parse(c.watch[i].argc, c.watch[i].argv,
 					&w->rules[i], NULL);
-		w->nrules = (int)i;
+		w->nrules = rc ? 0 : (int)i;
+		if (rc && boot) {
+			/* the last good policy's attachments still wait */
+			p_err("watch: %s was refused; following only what the pin dir waits for",
+			      config);
+			rc = EXIT_OK;
+		}
 	}
 	if (rc) {
 		conf_free(&c);

@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * session: the session layer (doc/DESIGN.md, "Layers"). A PPP/RADIUS hook
+ * registers each session by name when it starts, with the prefixes its
+ * RADIUS reply exempts and the device to attach to, and removes it when
+ * it ends. Its rules belong to it alone: apply, flush and save leave them
+ * be, and its end takes back exactly them, whatever other layers hold.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "op25bctl.h"
+#include "attach.h"
+
+enum {
+	OPT_IFNAME = ATTACH_OPT_NEXT, OPT_USER, OPT_CALLING, OPT_ALLOW,
+	OPT_ATTACH,
+};
+
+static const struct opt up_opts[] = {
+	{ .name = "--ifname", .id = OPT_IFNAME, .arg = "IFACE",
+	  .what = "an interface name",
+	  .help = "the session's device (its pppN)" },
+	{ .name = "--user", .id = OPT_USER, .arg = "NAME",
+	  .what = "a user name", .help = "the subscriber's User-Name" },
+	{ .name = "--calling-station-id", .id = OPT_CALLING, .arg = "ID",
+	  .what = "a Calling-Station-Id",
+	  .help = "the line the session came on" },
+	{ .name = "--allow", .id = OPT_ALLOW, .arg = "PREFIX",
+	  .what = "a prefix",
+	  .help = "exempt PREFIX while the session lasts (up to 4)" },
+	{ .name = "--attach", .id = OPT_ATTACH,
+	  .help = "attach op25b to the device while the session lasts" },
+	ATTACH_OPTS,
+	{ NULL },
+};
+
+const struct cmd_help session_help = {
+	.forms = (const struct usage[]){
+		{ .words = "up NAME", .opts = up_opts },
+		{ .words = "down NAME" },
+		{ .words = "list" },
+		{ NULL },
+	},
+	.opts = up_opts,
+	.text =
+	"The session layer, for PPP/RADIUS hooks: 'up' registers session NAME\n"
+	"(pppd's IFNAME, or accel-ppp's session), exempts its --allow prefixes\n"
+	"in subscriber and attaches to its device (--attach) in one change; a\n"
+	"session of that name still registered is replaced. 'down' removes\n"
+	"exactly what its 'up' added, whatever other layers hold. Sessions\n"
+	"outlive apply, flush and save, which never touch them. 'list' shows\n"
+	"them.\n",
+};
+
+/* What 'up' was told, checked whole before anything changes. */
+struct session_req {
+	struct op25b_session_key key;
+	struct op25b_session rec;
+	struct prefix allow[OP25B_SESSION_PREFIXES];
+	int nallow;
+	bool attach;
+	struct attach_args att;
+};
+
+/* A name, user or line: printable ASCII, no space, within len. */
+static int text_check(const char *what, const char *s, size_t len)
+{
+	char q[TOKEN_QUOTE_LEN];
+	const char *c;
+
+	if (!*s || strlen(s) >= len) {
+		p_err("session: bad %s '%s': must be 1-%zu characters", what,
+		      token_quote(s, q, sizeof(q)), len - 1);
+		return EXIT_USAGE;
+	}
+	for (c = s; *c; c++) {
+		if (*c <= ' ' || *c > '~') {
+			p_err("session: bad %s '%s': printable ASCII without spaces only",
+			      what, token_quote(s, q, sizeof(q)));
+			return EXIT_USAGE;
+		}
+	}
+	return EXIT_OK;
+}
+
+static int name_take(const char *name, struct op25b_session_key *key)
+{
+	int rc = text_check("session name", name, sizeof(key->name));
+
+	if (!rc) {
+		memset(key, 0, sizeof(*key));
+		memcpy(key->name, name, strlen(name));
+	}
+	return rc;
+}
+
+static int up_parse(int argc, char **argv, struct session_req *r)
+{
+	const char *name = NULL, *v;
+	struct args a = ARGS_POS("session up", argc, argv, &name, 1);
+	char why[128], q[TOKEN_QUOTE_LEN];
+	int id, rc;
+
+	memset(r, 0, sizeof(*r));
+	while ((id = args_opt(&a, up_opts, &v)) > 0) {
+		switch (id) {
+		case OPT_IFNAME:
+			rc = text_check("interface name", v, IF_NAMESIZE);
+			if (rc)
+				return rc;
+			snprintf(r->rec.ifname, sizeof(r->rec.ifname), "%s", v);
+			break;
+		case OPT_USER:
+			rc = text_check("user name", v, sizeof(r->rec.user));
+			if (rc)
+				return rc;
+			snprintf(r->rec.user, sizeof(r->rec.user), "%s", v);
+			break;
+		case OPT_CALLING:
+			rc = text_check("Calling-Station-Id", v,
+					sizeof(r->rec.calling));
+			if (rc)
+				return rc;
+			snprintf(r->rec.calling, sizeof(r->rec.calling), "%s", v);
+			break;
+		case OPT_ALLOW:
+			if (r->nallow == OP25B_SESSION_PREFIXES) {
+				p_err("session up: more than %d --allow prefixes",
+				      OP25B_SESSION_PREFIXES);
+				return EXIT_USAGE;
+			}
+			if (prefix_parse(v, &r->allow[r->nallow], why,
+					 sizeof(why))) {
+				p_err("bad prefix '%s': %s",
+				      token_quote(v, q, sizeof(q)), why);
+				return EXIT_USAGE;
+			}
+			if (!r->allow[r->nallow].len) {
+				p_err("session up: --allow %s would exempt every address",
+				      v);
+				return EXIT_USAGE;
+			}
+			r->nallow++;
+			break;
+		case OPT_ATTACH:
+			r->attach = true;
+			break;
+		}
+	}
+	if (id)
+		return EXIT_USAGE;
+	if (!name) {
+		p_err("session up: missing NAME");
+		return EXIT_USAGE;
+	}
+	rc = name_take(name, &r->key);
+	if (rc)
+		return rc;
+	attach_opts_take(&r->att, &a);
+	if (!r->attach && (r->att.hook || r->att.mode || r->att.dir ||
+			   r->att.force)) {
+		p_err("session up: attach options need --attach");
+		return EXIT_USAGE;
+	}
+	if (r->attach && !r->rec.ifname[0]) {
+		p_err("session up: --attach needs --ifname");
+		return EXIT_USAGE;
+	}
+	r->att.ifname = r->rec.ifname;
+	return r->attach ? attach_args_check(&r->att) : EXIT_OK;
+}
+
+static void prefix_of_session(const struct op25b_session_prefix *sp,
+			      struct prefix *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = sp->family == 4 ? AF_INET : AF_INET6;
+	p->len = sp->prefixlen;
+	memcpy(p->addr, sp->addr, sizeof(p->addr));
+}
+
+/* The session's exemptions out of the draft. */
+static int session_rules_drop(struct engine *e, const struct op25b_session *s)
+{
+	struct owner o = { OP25B_LAYER_SESSION, s->id };
+	enum engine_change ch;
+	struct prefix p;
+	int i;
+
+	for (i = 0; i < OP25B_SESSION_PREFIXES; i++) {
+		if (!s->allow[i].family)
+			continue;
+		prefix_of_session(&s->allow[i], &p);
+		if (engine_del_owned(e, OP25B_TABLE_SUBSCRIBER, &p, &o, &ch)) {
+			p_err("%s; nothing was changed", e->err);
+			return EXIT_RUNTIME;
+		}
+	}
+	return EXIT_OK;
+}
+
+static __u64 realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+static __u64 netns_ino_now(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : st.st_ino;
+}
+
+/*
+ * The record is written before the publish: a writer killed in between
+ * leaves the engine marked, and the next writer sweeps every session rule
+ * whose session is not registered (session_sweep). Nothing is left that
+ * no 'down' would remove.
+ */
+static int session_up(int argc, char **argv)
+{
+	struct session_req r;
+	struct op25b_session old;
+	struct op25b_maps m;
+	struct engine e;
+	struct owner o = { OP25B_LAYER_SESSION, 0 };
+	enum engine_change ch;
+	bool had;
+	int rc, i;
+
+	rc = up_parse(argc, argv, &r);
+	if (rc)
+		return rc;
+	rc = policy_open_write(&m, &e);
+	if (rc)
+		return rc;
+	had = !bpf_map_lookup_elem(m.sessions, &r.key, &old);
+	if (had)
+		rc = session_rules_drop(&e, &old);
+	o.id = r.rec.id = engine_session_id(&e);
+	r.rec.netns_ino = netns_ino_now();
+	r.rec.started = realtime_ns();
+	if (r.rec.ifname[0])
+		r.rec.ifindex = if_nametoindex(r.rec.ifname);
+	for (i = 0; i < r.nallow; i++) {
+		struct op25b_session_prefix *sp = &r.rec.allow[i];
+
+		sp->family = r.allow[i].family == AF_INET ? 4 : 6;
+		sp->prefixlen = r.allow[i].len;
+		memcpy(sp->addr, r.allow[i].addr, sizeof(sp->addr));
+	}
+	if (!rc && bpf_map_update_elem(m.sessions, &r.key, &r.rec, BPF_ANY)) {
+		p_err("cannot register session '%s': %s", r.key.name,
+		      strerror(errno));
+		rc = EXIT_RUNTIME;
+	}
+	for (i = 0; !rc && i < r.nallow; i++) {
+		if (engine_set_owned(&e, OP25B_TABLE_SUBSCRIBER, &r.allow[i],
+				     OP25B_V_ALLOW, &o, 0, &ch)) {
+			p_err("%s; nothing was changed", e.err);
+			rc = EXIT_RUNTIME;
+		}
+	}
+	if (!rc)
+		rc = policy_commit(&e);
+	if (rc) {
+		/* nothing was published: the registry as it was */
+		if (had)
+			bpf_map_update_elem(m.sessions, &r.key, &old, BPF_ANY);
+		else
+			bpf_map_delete_elem(m.sessions, &r.key);
+	}
+	policy_close(&m, &e);
+	if (rc)
+		return rc;
+	if (had) {
+		p_info("session %s was registered already (id %u): replaced",
+		       r.key.name, old.id);
+		attach_drop_owned(OP25B_LAYER_SESSION, old.id);
+	}
+	if (r.attach) {
+		r.att.layer = OP25B_LAYER_SESSION;
+		r.att.owner = r.rec.id;
+		rc = attach_iface(&r.att, NULL);
+	}
+	p_info("session %s up (id %u): %d prefix%s exempt%s", r.key.name,
+	       r.rec.id, r.nallow, r.nallow == 1 ? "" : "es",
+	       r.attach && !rc ? ", attached" : "");
+	open_json_object(NULL);
+	print_string(PRINT_JSON, "session", NULL, r.key.name);
+	print_uint(PRINT_JSON, "id", NULL, r.rec.id);
+	print_bool(PRINT_JSON, "replaced", NULL, had);
+	print_bool(PRINT_JSON, "attached", NULL, r.attach && !rc);
+	close_json_object();
+	output_end();
+	return rc;
+}
+
+static int session_down(int argc, char **argv)
+{
+	const char *name = NULL;
+	struct args a = ARGS_POS("session down", argc, argv, &name, 1);
+	struct op25b_session_key key;
+	struct op25b_session s;
+	struct op25b_maps m;
+	struct engine e;
+	size_t detached;
+	int rc;
+
+	if (args_all(&a, NULL))
+		return EXIT_USAGE;
+	if (!name) {
+		p_err("session down: missing NAME");
+		return EXIT_USAGE;
+	}
+	rc = name_take(name, &key);
+	if (rc)
+		return rc;
+	rc = policy_open_write(&m, &e);
+	if (rc)
+		return rc;
+	if (bpf_map_lookup_elem(m.sessions, &key, &s)) {
+		policy_close(&m, &e);
+		p_info("no session %s is registered: nothing to do", key.name);
+		return EXIT_OK;
+	}
+	rc = session_rules_drop(&e, &s);
+	if (!rc)
+		rc = policy_commit(&e);
+	policy_close(&m, &e);
+	if (rc)
+		return rc;
+	/* the record goes last: a kill before leaves 'down' to do again */
+	detached = attach_drop_owned(OP25B_LAYER_SESSION, s.id);
+	pins_open(&m, PINS_PEEK);
+	if (m.sessions >= 0)
+		bpf_map_delete_elem(m.sessions, &key);
+	maps_close(&m);
+	p_info("session %s down (id %u)%s", key.name, s.id,
+	       detached ? ", detached" : "");
+	return EXIT_OK;
+}
+
+/* Every registered session, in the map's order, into *out. */
+int sessions_load(int map_fd, struct session_entry **out, size_t *n)
+{
+	struct op25b_session_key k, last;
+	struct session_entry *v = NULL, *nv;
+	bool first = true;
+	size_t cap = 0;
+
+	*n = 0;
+	while (!bpf_map_get_next_key(map_fd, first ? NULL : &last, &k)) {
+		first = false;
+		last = k;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				p_err("out of memory");
+				return EXIT_RUNTIME;
+			}
+			v = nv;
+		}
+		v[*n].key = k;
+		if (!bpf_map_lookup_elem(map_fd, &k, &v[*n].s))
+			(*n)++;
+	}
+	*out = v;
+	return EXIT_OK;
+}
+
+const char *session_name_of(const struct session_entry *v, size_t n,
+			    __u32 id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].s.id == id)
+			return v[i].key.name;
+	return NULL;
+}
+
+static int entry_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct session_entry *)a)->key.name,
+		      ((const struct session_entry *)b)->key.name);
+}
+
+static int session_list(int argc, char **argv)
+{
+	struct args a = ARGS_POS("session list", argc, argv, NULL, 0);
+	struct session_entry *v = NULL;
+	char buf[INET6_ADDRSTRLEN + 8], t[64];
+	struct op25b_maps m;
+	size_t i, n = 0;
+	int rc, j;
+
+	if (args_all(&a, NULL))
+		return EXIT_USAGE;
+	rc = pins_open(&m, PINS_PEEK);
+	if (rc)
+		return rc;
+	rc = sessions_load(m.sessions, &v, &n);
+	maps_close(&m);
+	if (rc)
+		return rc;
+	if (n)
+		qsort(v, n, sizeof(*v), entry_name_cmp);
+	open_json_array(NULL);
+	for (i = 0; i < n; i++) {
+		const struct op25b_session *s = &v[i].s;
+		time_t sec = (time_t)(s->started / 1000000000ULL);
+		struct tm tm;
+
+		gmtime_r(&sec, &tm);
+		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "session", "%s", v[i].key.name);
+		print_uint(PRINT_ANY, "id", " id %llu", s->id);
+		print_string(PRINT_ANY, "started", " since %s", t);
+		if (s->ifname[0])
+			print_string(PRINT_ANY, "ifname", " dev %s", s->ifname);
+		if (s->user[0])
+			print_string(PRINT_ANY, "user", " user %s", s->user);
+		if (s->calling[0])
+			print_string(PRINT_ANY, "calling_station_id",
+				     " line %s", s->calling);
+		open_json_array("allow");
+		for (j = 0; j < OP25B_SESSION_PREFIXES; j++) {
+			struct prefix p;
+
+			if (!s->allow[j].family)
+				continue;
+			prefix_of_session(&s->allow[j], &p);
+			prefix_format(&p, buf, sizeof(buf));
+			print_string(PRINT_ANY, NULL, " allow %s", buf);
+		}
+		close_json_array();
+		close_json_object();
+		print_nl();
+	}
+	close_json_array();
+	output_end();
+	free(v);
+	return EXIT_OK;
+}
+
+/*
+ * After a writer died: session rules whose session is not registered
+ * (an 'up' killed between its record and its publish, whose replaced
+ * session's rules are still live) go, so no exemption outlives its
+ * session. Fails closed: such a session keeps no exemption.
+ */
+int session_sweep(const struct op25b_maps *m, struct engine *e)
+{
+	struct session_entry *v = NULL;
+	struct engine_rule *r = NULL;
+	enum engine_change ch;
+	size_t i, n = 0, nr = 0, swept = 0;
+	int rc;
+
+	rc = sessions_load(m->sessions, &v, &n);
+	if (rc)
+		return rc;
+	if (engine_rules(e, OP25B_TABLE_FORCE_U32, false, &r, &nr)) {
+		free(v);
+		p_err("%s", e->err);
+		return EXIT_RUNTIME;
+	}
+	for (i = 0; i < nr; i++) {
+		struct owner o = { r[i].layer, r[i].owner };
+
+		if (r[i].layer != OP25B_LAYER_SESSION ||
+		    session_name_of(v, n, r[i].owner))
+			continue;
+		if (engine_del_owned(e, r[i].table, &r[i].p, &o, &ch)) {
+			p_err("%s", e->err);
+			rc = EXIT_RUNTIME;
+			break;
+		}
+		swept++;
+	}
+	if (swept)
+		p_info("%zu exemption%s of sessions no longer registered removed",
+		       swept, swept == 1 ? "" : "s");
+	free(v);
+	free(r);
+	return rc;
+}
+
+int do_session(int argc, char **argv)
+{
+	if (!argc) {
+		p_err("session: missing up, down or list");
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[0], "up"))
+		return session_up(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "down"))
+		return session_down(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "list"))
+		return session_list(argc - 1, argv + 1);
+	{
+		char q[TOKEN_QUOTE_LEN];
+
+		p_err("session: unknown subcommand '%s' (up, down or list)",
+		      token_quote(argv[0], q, sizeof(q)));
+	}
+	return EXIT_USAGE;
+}
