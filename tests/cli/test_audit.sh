@@ -565,6 +565,9 @@ cmds = {
     "action X": lambda b: ["action", b"dr" + b + b"op"],
     "action limit X": lambda b: ["action", "limit", b"1/s" + b],
     "list X": lambda b: ["list", b"relay" + b],
+    "quarantine release ADDR": lambda b: ["quarantine", "release", b"10.0.0." + b + b"x"],
+    "session down NAME": lambda b: ["session", "down", b"s" + b],
+    "session up --user NAME": lambda b: ["session", "up", "s1", "--user", b"u" + b],
     "apply FILE (a line)": None,
     "apply FILE (its name)": lambda b: ["apply", os.path.join(tmp, "no") .encode() + b],
     "deny -f FILE (a line)": None,
@@ -604,6 +607,17 @@ PYEOF
 )
 	check_eq "json: every byte 0x01-0xff through the errors of $(head -1 <<<"$out") commands parses as strict JSON" \
 		"" "$(sed 1d <<<"$out")"
+	# an output value: an interface named in bytes that are not UTF-8
+	ip -n "$ns" link add $'o\xe9\xff\xc3(' type veth peer name o25jp
+	ip -n "$ns" link set $'o\xe9\xff\xc3(' up
+	"$CTL" --pin-dir "$PIN" -n "$ns" -q attach $'o\xe9\xff\xc3(' --hook tc
+	"$CTL" --pin-dir "$PIN" -n "$ns" -j status >"$OUT" 2>"$ERR"
+	check "json: -j status of an interface named in bytes that are not UTF-8 parses" \
+		"$(head -c 300 "$OUT")" "$PY" -c '
+import json, sys
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8", "strict"))
+sys.exit(0 if any(a["ifname"] == "o\u00e9\u00ff\u00c3(" for a in d["attachments"]) else 1)' "$OUT"
+	"$CTL" --pin-dir "$PIN" -n "$ns" -q detach --all
 }
 
 # 16. unprivileged use is honest: no right to read is never "absent"
