@@ -81,7 +81,7 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 
 FILE *input_open(const char *path, char *why, size_t len)
 {
-	struct stat st;
+	struct stat st = { 0 };
 	FILE *f;
 	int fd;
 
