@@ -532,6 +532,29 @@ const struct cmd_help save_help = {
 	"not at all.\n",
 };
 
+/*
+ * "port ..." lines of at most SAVE_PORTS_LINE ports (port statements add
+ * up): every blocked port is written, however many there are.
+ */
+#define SAVE_PORTS_LINE	32
+static void save_ports(FILE *f, const __u64 *ports)
+{
+	unsigned int n = 0;
+	__u32 p;
+
+	for (p = 1; p <= OP25B_PORT_MAX; p++) {
+		if (!((ports[p / 64] >> (p % 64)) & 1))
+			continue;
+		fprintf(f, "%s%u", n ? " " : "port ", p);
+		if (++n == SAVE_PORTS_LINE) {
+			fputc('\n', f);
+			n = 0;
+		}
+	}
+	if (n)
+		fputc('\n', f);
+}
+
 static int save_write(FILE *f, struct engine *e)
 {
 	struct running run;
@@ -547,7 +570,7 @@ static int save_write(FILE *f, struct engine *e)
 	action_format(&run.cfg, atext, sizeof(atext));
 	fprintf(f, "action %s\n", atext);
 	if (strcmp(ports, "(none)"))
-		fprintf(f, "port %s\n", ports);
+		save_ports(f, run.cfg.ports);
 	else
 		fprintf(f, "# no port is blocked\n");
 	for (i = 0; i < run.n; i++) {
@@ -557,6 +580,26 @@ static int save_write(FILE *f, struct engine *e)
 	}
 	free(run.rules);
 	return attach_save(f);
+}
+
+/*
+ * The file beside the target takes the mode and owner of the file it
+ * replaces, or a new file's (0666 less the umask): mkstemp's 0600 would
+ * leave an operator's 0644 op25b.conf unreadable to others.
+ */
+static int save_mode(int fd, const char *path)
+{
+	struct stat st;
+	mode_t um;
+
+	if (stat(path, &st)) {
+		um = umask(0);
+		umask(um);
+		return fchmod(fd, 0666 & ~um);
+	}
+	if (fchown(fd, st.st_uid, st.st_gid) && errno != EPERM)
+		return -1;
+	return fchmod(fd, st.st_mode & 07777);
 }
 
 int do_save(int argc, char **argv)
@@ -583,7 +626,7 @@ int do_save(int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s", path);
 		snprintf(tmp, sizeof(tmp), "%s/.op25b-save-XXXXXX", dirname(dir));
 		fd = mkstemp(tmp);
-		f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		f = fd >= 0 && !save_mode(fd, path) ? fdopen(fd, "w") : NULL;
 		if (!f) {
 			p_err("cannot write '%s': %s", path, strerror(errno));
 			if (fd >= 0)
@@ -600,7 +643,10 @@ int do_save(int argc, char **argv)
 		p_err("cannot write '%s': %s", path, strerror(errno));
 		rc = EXIT_RUNTIME;
 	}
-	fclose(f);
+	if (fclose(f) && !rc) {
+		p_err("cannot write '%s': %s", path, strerror(errno));
+		rc = EXIT_RUNTIME;
+	}
 	if (!rc && rename(tmp, path)) {
 		p_err("cannot write '%s': %s", path, strerror(errno));
 		rc = EXIT_RUNTIME;

@@ -1246,6 +1246,45 @@ static int attach_map_open(int *fd)
 	return EXIT_OK;
 }
 
+/*
+ * Detach the op25b programs on ifindex that recs (this pin dir's records,
+ * none for a pin dir not set up) do not name: the design's way to remove
+ * one whose pin dir is gone. *hits: how many there were.
+ */
+static int detach_orphans(const struct record *recs, size_t n, int ifindex,
+			  size_t *hits)
+{
+	struct record *orph;
+	size_t norph, i;
+	int rc, worst = EXIT_OK;
+
+	*hits = 0;
+	rc = orphans_find(recs, n, &orph, &norph);
+	if (rc)
+		return rc;
+	for (i = 0; i < norph; i++)
+		*hits += orph[i].key.ifindex == (__u32)ifindex;
+	if (*hits)
+		open_json_array(NULL);
+	for (i = 0; i < norph && *hits; i++) {
+		const char *kept = NULL;
+
+		if (orph[i].key.ifindex != (__u32)ifindex)
+			continue;
+		rc = orph[i].key.hook == OP25B_HOOK_XDP ?
+			     xdp_detach(&orph[i], &kept) :
+			     tc_detach(&orph[i], &kept);
+		if (!rc)
+			detach_report(&orph[i], kept);
+		if (rc > worst)
+			worst = rc;
+	}
+	if (*hits)
+		close_json_array();
+	free(orph);
+	return worst;
+}
+
 static int detach_records(const char *ifname)
 {
 	int ifindex = ifname ? if_nametoindex(ifname) : 0;
@@ -1281,36 +1320,11 @@ static int detach_records(const char *ifname)
 		hits += record_selected(&recs[i], ifname, ifindex);
 	if (ifname && !hits && ifindex) {
 		/* an op25b no pin dir of ours records: detach IFACE takes it */
-		struct record *orph;
-		size_t norph;
-
-		rc = orphans_find(recs, n, &orph, &norph);
-		if (rc) {
+		rc = detach_orphans(recs, n, ifindex, &hits);
+		if (rc || hits) {
 			free(recs);
 			close(map_fd);
 			return rc;
-		}
-		open_json_array(NULL);
-		for (i = 0; i < norph; i++) {
-			const char *kept = NULL;
-
-			if (orph[i].key.ifindex != (__u32)ifindex)
-				continue;
-			hits++;
-			rc = orph[i].key.hook == OP25B_HOOK_XDP ?
-				     xdp_detach(&orph[i], &kept) :
-				     tc_detach(&orph[i], &kept);
-			if (!rc)
-				detach_report(&orph[i], kept);
-			if (rc > worst)
-				worst = rc;
-		}
-		close_json_array();
-		free(orph);
-		if (hits) {
-			free(recs);
-			close(map_fd);
-			return worst;
 		}
 	}
 	if (ifname && !hits) {
@@ -1379,12 +1393,20 @@ int do_detach(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (!set_up) {
+		size_t hits = 0;
+		int ifindex;
+
 		if (all) {
 			p_info("nothing to detach");
 			open_json_array(NULL);
 			close_json_array();
 			return EXIT_OK;
 		}
+		/* nothing of ours, but maybe an op25b whose pin dir is gone */
+		ifindex = (int)if_nametoindex(ifname);
+		rc = ifindex ? detach_orphans(NULL, 0, ifindex, &hits) : EXIT_OK;
+		if (rc || hits)
+			return rc;
 		p_err("op25b is not attached to '%s'", ifname);
 		return EXIT_USAGE;
 	}

@@ -7,16 +7,17 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "op25bctl.h"
 
 #define CONF_INCLUDE_DEPTH	16
-#define CONF_FILE_MAX		(1u << 30)	/* a million prefixes is ~20 MB */
 #define CONF_ERRORS_MAX		100
 
 static const char *const table_words[] = { "subscriber", "relay" };
@@ -78,23 +79,64 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
-/* Read the whole file ("-": stdin). NULL after reporting why. */
+FILE *input_open(const char *path, char *why, size_t len)
+{
+	struct stat st = { 0 };
+	FILE *f;
+	int fd;
+
+	/* O_NONBLOCK: a FIFO nobody writes must not hold the open */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(why, len, "%s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(why, len, "%s",
+			 S_ISDIR(st.st_mode) ? "a directory, not a file" :
+			 S_ISFIFO(st.st_mode) ? "a FIFO, not a regular file" :
+			 "not a regular file");
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		snprintf(why, len, "%s", strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+/*
+ * Read the whole file ("-": stdin), within what is left of the bounds on
+ * one load (files and bytes, doc/DESIGN.md "The policy of record"). NULL
+ * after reporting why.
+ */
 static char *slurp(struct conf *c, const char *name, const char *from,
 		   size_t from_line, size_t *len)
 {
-	FILE *f = strcmp(name, "-") ? fopen(name, "r") : stdin;
-	char *buf = NULL, *nb;
+	char *buf = NULL, *nb, q[TOKEN_QUOTE_LEN], why[128];
 	size_t cap = 0, n = 0, got;
+	FILE *f;
 
-	if (!f) {
+	if (c->files_read >= CONF_FILES_MAX) {
 		conf_error(c, from ? from : name, from_line,
-			   "cannot read '%s': %s", name, strerror(errno));
+			   "more than %u files in one policy: '%s' not read",
+			   CONF_FILES_MAX, token_quote(name, q, sizeof(q)));
 		return NULL;
 	}
+	f = strcmp(name, "-") ? input_open(name, why, sizeof(why)) : stdin;
+	if (!f) {
+		conf_error(c, from ? from : name, from_line,
+			   "cannot read '%s': %s", token_quote(name, q, sizeof(q)),
+			   why);
+		return NULL;
+	}
+	c->files_read++;
 	for (;;) {
 		if (n + 65536 + 1 > cap) {
 			cap = cap ? cap * 2 : 131072;
-			nb = cap <= CONF_FILE_MAX ? realloc(buf, cap) : NULL;
+			nb = realloc(buf, cap);
 			if (!nb) {
 				conf_error(c, name, 0, "too large to read");
 				free(buf);
@@ -105,6 +147,15 @@ static char *slurp(struct conf *c, const char *name, const char *from,
 		}
 		got = fread(buf + n, 1, 65536, f);
 		n += got;
+		c->bytes_read += got;
+		if (c->bytes_read > CONF_BYTES_MAX) {
+			conf_error(c, name, 0,
+				   "more than %u MiB in one policy, its includes counted",
+				   CONF_BYTES_MAX >> 20);
+			free(buf);
+			buf = NULL;
+			break;
+		}
 		if (got < 65536) {
 			if (ferror(f)) {
 				/* a read error is not an end of file */

@@ -4,6 +4,7 @@
  * the words of an action, read (the CLI and op25b.conf say them alike)
  * and written back as save writes them.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include "op25bctl.h"
@@ -52,7 +53,9 @@ static int duration_parse(const char *s, __u64 *ns)
 		return -1;
 	for (i = 0; i < sizeof(durations) / sizeof(durations[0]); i++)
 		if (!strcmp(s + n, durations[i].name)) {
-			*ns = v * durations[i].ns;
+			/* past 2^64 ns is out of any range, never wrapped */
+			*ns = v > UINT64_MAX / durations[i].ns ? UINT64_MAX :
+			      v * durations[i].ns;
 			return 0;
 		}
 	return -1;

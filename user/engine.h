@@ -213,6 +213,25 @@ void engine_hits_add(struct engine *e, __u32 rid, __u64 n);
 void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves);
 
 /*
+ * The pools (doc/DESIGN.md, "Recovery"): nodes, leaves, rule records and
+ * index slots in use, of how many. engine_pools_used reads the writers'
+ * books (-EAGAIN when a writer died and nobody reclaimed yet);
+ * engine_pools_needed counts what the live snapshot reaches. After any
+ * change, committed, refused, failed or killed and reclaimed, they agree.
+ */
+struct engine_pool {
+	__u32 used;
+	__u32 total;
+};
+
+struct engine_pools {
+	struct engine_pool nodes, leaves, rules, index;
+};
+
+int engine_pools_used(struct engine *e, struct engine_pools *u);
+int engine_pools_needed(struct engine *e, struct engine_pools *u);
+
+/*
  * Size the policy maps of an object not loaded yet for a capacity: what
  * op25bctl, the tests and the benchmark all make their maps with.
  */

@@ -314,7 +314,27 @@ static int run(int argc, char **argv)
 	return rc;
 }
 
-int main(int argc, char **argv)
+/*
+ * What went to stdout really went: a full disk or a closed pipe is exit 1
+ * with one line, never a silent 0 (a command that already failed keeps
+ * its own code and its own line).
+ */
+static int stdout_close(int rc)
+{
+	bool bad = fflush(stdout) || ferror(stdout);
+	int err = errno;
+
+	if (fclose(stdout) && !bad) {
+		bad = true;
+		err = errno;
+	}
+	if (!bad || (rc != EXIT_OK && rc != EXIT_BLOCKED))
+		return rc;
+	p_err("cannot write the output: %s", strerror(err ? err : EIO));
+	return EXIT_RUNTIME;
+}
+
+static int main_run(int argc, char **argv)
 {
 	int rc, cmd;
 
@@ -332,4 +352,9 @@ int main(int argc, char **argv)
 	}
 	libbpf_setup();
 	return run(argc - cmd, argv + cmd);
+}
+
+int main(int argc, char **argv)
+{
+	return stdout_close(main_run(argc, argv));
 }

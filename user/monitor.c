@@ -136,6 +136,11 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct op25b_event))
 		return 0;
 	event_print(data);
+	/* an output that fails ends the stream; main says why, exit 1 */
+	if (ferror(stdout)) {
+		stop = 1;
+		return STOP_COUNT;
+	}
 	mon->seen++;
 	if (mon->count && mon->seen >= mon->count)
 		return STOP_COUNT;

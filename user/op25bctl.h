@@ -326,7 +326,24 @@ struct conf {
 	char **names;			/* strings the above point into */
 	size_t nnames;
 	int errors;
+	unsigned int files_read;	/* against CONF_FILES_MAX */
+	size_t bytes_read;		/* against CONF_BYTES_MAX */
 };
+
+/*
+ * Open a file to read input from: a regular file only, opened without
+ * blocking (a FIFO nobody writes, a device, a directory are refused at
+ * once). NULL with the reason in why.
+ */
+FILE *input_open(const char *path, char *why, size_t len);
+
+/*
+ * What one load reads at most, its includes counted (op25b.conf(5)): the
+ * depth of includes is bounded too, but a file that includes the next ten
+ * times on each of 8 levels stays within any depth.
+ */
+#define CONF_FILES_MAX	1000
+#define CONF_BYTES_MAX	(1u << 30)	/* a million prefixes is ~20 MB */
 
 /*
  * Read path ("-": stdin) and what it includes. Every error is printed as

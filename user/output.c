@@ -23,22 +23,61 @@ static struct {
 	bool filled[JSON_DEPTH_MAX];
 } jw;
 
+/*
+ * Bytes of a well-formed UTF-8 character at p (RFC 3629: no overlong
+ * form, no surrogate, nothing past U+10FFFF), 0 when it is not one.
+ */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n, i;
+	__u32 c;
+
+	if (*p < 0x80)
+		return 1;
+	if (*p >= 0xc2 && *p <= 0xdf)
+		n = 2, c = *p & 0x1f;
+	else if (*p >= 0xe0 && *p <= 0xef)
+		n = 3, c = *p & 0x0f;
+	else if (*p >= 0xf0 && *p <= 0xf4)
+		n = 4, c = *p & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/*
+ * A JSON string of s, whatever bytes s holds: well-formed UTF-8 passes,
+ * any other byte is written as the character of its value, \u00XX, so
+ * what reaches a JSON reader always parses (input echoed in an error).
+ */
 static void json_escape(FILE *f, const char *s)
 {
 	/* the characters JSON escapes by a letter, and those letters */
 	static const char plain[] = "\"\\\b\f\n\r\t", letter[] = "\"\\bfnrt";
 	const unsigned char *p;
 	const char *e;
+	size_t n;
 
 	fputc('"', f);
-	for (p = (const unsigned char *)s; *p; p++) {
+	for (p = (const unsigned char *)s; *p; p += n) {
+		n = utf8_len(p);
 		e = strchr(plain, *p);
 		if (e)
 			fprintf(f, "\\%c", letter[e - plain]);
-		else if (*p < 0x20 || *p == 0x7f)
+		else if (*p < 0x20 || *p == 0x7f || !n)
 			fprintf(f, "\\u%04x", *p);
 		else
-			fputc(*p, f);
+			fwrite(p, 1, n, f);
+		if (!n)
+			n = 1;
 	}
 	fputc('"', f);
 }

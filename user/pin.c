@@ -273,6 +273,12 @@ int pin_dir_prepare(bool create)
 		p_err("pin dir '%s' is not on a bpf filesystem", g.pin_dir);
 		return EXIT_USAGE;
 	}
+	/* unreadable is not empty: never answer as if op25b were absent */
+	if (access(g.pin_dir, R_OK | X_OK)) {
+		p_err("cannot read pin dir '%s': %s (op25b's state is root's)",
+		      g.pin_dir, strerror(errno));
+		return EXIT_RUNTIME;
+	}
 	return EXIT_OK;
 }
 
@@ -862,7 +868,8 @@ bool pins_present(void)
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_POLICY);
-	return !access(path, F_OK);
+	/* what cannot be looked at may be there: its opener says why */
+	return !access(path, F_OK) || errno != ENOENT;
 }
 
 /*

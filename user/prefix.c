@@ -209,14 +209,15 @@ static int list_add_file(struct prefix_list *l, const char *file)
 {
 	static const char delim[] = " \t\r\n\v\f";
 	const char *name = strcmp(file, "-") ? file : "<stdin>";
-	char where[512], *line = NULL, *tok, *save, *hash;
-	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+	char where[512], *line = NULL, *tok, *save, *hash, why[128];
+	char q[TOKEN_QUOTE_LEN];
+	FILE *f = strcmp(file, "-") ? input_open(file, why, sizeof(why)) : stdin;
 	size_t cap = 0, lineno = 0;
 	int err = EXIT_OK;
 	ssize_t got;
 
 	if (!f) {
-		p_err("cannot open '%s': %s", file, strerror(errno));
+		p_err("cannot open '%s': %s", token_quote(file, q, sizeof(q)), why);
 		return EXIT_USAGE;
 	}
 	errno = 0;

@@ -209,7 +209,9 @@ static int rates_loop(struct stats_reader *r, unsigned int sec)
 		t0 = t1;
 		counters_print(rate, "/s");
 		print_nl();
-		fflush(stdout);
+		/* an output that fails ends the stream; main says why, exit 1 */
+		if (fflush(stdout) || ferror(stdout))
+			break;
 	}
 	return err;
 }

@@ -18,7 +18,9 @@ const struct cmd_help status_help = {
 	.text =
 	"Action, blocked ports, table sizes, capacity and policy generation, the\n"
 	"attachments this pin dir recorded and whether each is still in place,\n"
-	"and op25b programs in this namespace that it does not record.\n",
+	"and op25b programs in this namespace that it does not record. With -v\n"
+	"(and with -j), the pools' use: nodes, leaves, rule records and index\n"
+	"slots, used/total.\n",
 };
 
 /* ---- status ---- */
@@ -61,6 +63,42 @@ static void status_tables(const struct engine *e,
 	close_json_object();
 }
 
+static void status_pool(const char *key, const char *text,
+			const struct engine_pool *p)
+{
+	char fmt[64];
+
+	open_json_object(key);
+	snprintf(fmt, sizeof(fmt), "%s%%llu", text);
+	print_uint(PRINT_ANY, "used", fmt, p->used);
+	print_uint(PRINT_ANY, "total", "/%llu", p->total);
+	close_json_object();
+}
+
+/*
+ * The pools, as the writers' books have them: after any change, refused,
+ * failed or killed ones included, what the live snapshot needs
+ * (doc/DESIGN.md, "Recovery"). With -v, and always in JSON.
+ */
+static void status_pools(struct engine *e)
+{
+	struct engine_pools u;
+
+	if (!g.verbose && !g.json)
+		return;
+	if (engine_pools_used(e, &u)) {
+		print_null(PRINT_JSON, "pools", NULL);
+		print_string(PRINT_FP, NULL, "pools       %s\n", e->err);
+		return;
+	}
+	open_json_object("pools");
+	status_pool("nodes", "pools       nodes ", &u.nodes);
+	status_pool("leaves", ", leaves ", &u.leaves);
+	status_pool("rules", ", rule records ", &u.rules);
+	status_pool("index", ", index slots ", &u.index);
+	print_nl();
+	close_json_object();
+}
 
 static const char *layer_name(enum op25b_layer l)
 {
@@ -101,10 +139,12 @@ static void status_record(const struct record *rec)
 	close_json_object();
 }
 
+static int status_unrecorded(const struct record *recs, size_t n);
+
 static int status_attachments(int map_fd)
 {
-	struct record *recs, *orph;
-	size_t i, n, norph;
+	struct record *recs;
+	size_t i, n;
 	int rc;
 
 	rc = records_load(map_fd, &recs, &n);
@@ -117,8 +157,19 @@ static int status_attachments(int map_fd)
 		status_record(&recs[i]);
 	close_json_array();
 	/* what is op25b's but not this pin dir's: never hidden */
-	rc = orphans_find(recs, n, &orph, &norph);
+	rc = status_unrecorded(recs, n);
 	free(recs);
+	return rc;
+}
+
+/* op25b programs in this namespace that recs (none: no pin dir) omit. */
+static int status_unrecorded(const struct record *recs, size_t n)
+{
+	struct record *orph;
+	size_t i, norph;
+	int rc;
+
+	rc = orphans_find(recs, n, &orph, &norph);
 	if (rc)
 		return rc;
 	if (norph)
@@ -165,6 +216,7 @@ static int status_show(void)
 	print_string(PRINT_ANY, "pin_dir", "pin dir     %s\n", g.pin_dir);
 	status_config(&snap.cfg);
 	status_tables(&e, &snap);
+	status_pools(&e);
 	rc = status_attachments(m.attach);
 	close_json_object();
 	policy_close(&m, &e);
@@ -188,7 +240,9 @@ int do_status(int argc, char **argv)
 	print_bool(PRINT_JSON, "set_up", NULL, false);
 	print_string(PRINT_ANY, "pin_dir", "op25b is not set up under %s\n",
 		     g.pin_dir);
+	/* an op25b whose pin dir was removed goes on judging: say so */
+	rc = status_unrecorded(NULL, 0);
 	close_json_object();
-	return EXIT_OK;
+	return rc;
 }
 

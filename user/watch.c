@@ -501,6 +501,13 @@ int do_watch(int argc, char **argv)
 
 		/* no watch statement: it follows what the file waits for */
 		rc = conf_load(config, &c);
+		/* one more than it can keep is an error, never left out */
+		if (!rc && c.nwatch > WATCH_MAX) {
+			p_err("%s:%zu: at most %d 'watch' statements",
+			      c.watch[WATCH_MAX].file, c.watch[WATCH_MAX].line,
+			      WATCH_MAX);
+			rc = EXIT_USAGE;
+		}
 		for (i = 0; !rc && i < c.nwatch && i < WATCH_MAX; i++)
 			rc = rule_parse(c.watch[i].argc, c.watch[i].argv,
 					&w->rules[i], NULL);

@@ -463,6 +463,7 @@ test_install() {
 		check "install: systemd-analyze verify of both units: no complaint" \
 			"$(head -c 300 "$TMPD/out")" eval '[ ! -s "$TMPD/out" ]'
 	fi
+	CLEAN_PATHS+=("/sys/fs/bpf/op25b-test-apply-ex-$$")
 	"$root/usr/sbin/op25bctl" --pin-dir "/sys/fs/bpf/op25b-test-apply-ex-$$" \
 		apply --dry-run "$root/etc/op25b/op25b.conf" >/dev/null 2>"$TMPD/err"
 	check_eq "install: the example policy is a valid file" 0 $?

@@ -16,6 +16,12 @@ installed() {
 	dpkg-query -W -f='${Status}' op25b 2>/dev/null | grep -q 'ok installed'
 }
 
+# The package database is the host's: two of these suites at once (other
+# op25b checkouts testing on this host) would race for dpkg's lock and
+# see each other's package. One at a time, the second waiting its turn.
+exec 9>/run/lock/op25b-test-deb.lock
+flock -w 900 9 || skip_suite "another op25b package test held the lock for 15 min"
+
 # Never touch an op25b the machine had before this test.
 if dpkg-query -W -f='${Status}' op25b 2>/dev/null | grep -qv 'not-installed'; then
 	skip_suite "an op25b package is installed here already"
@@ -61,6 +67,7 @@ test_deb() {
 	conf=$(dpkg-query -W -f='${Conffiles}' op25b)
 	check "the example policy is a conffile" "$conf" \
 		eval 'echo "$conf" | grep -q /etc/op25b/op25b.conf'
+	CLEAN_PATHS+=("/sys/fs/bpf/op25b-test-deb-$$")
 	/usr/sbin/op25bctl --pin-dir "/sys/fs/bpf/op25b-test-deb-$$" apply --dry-run \
 		/etc/op25b/op25b.conf >/dev/null 2>"$TMPD/err"
 	check_eq "the installed example policy applies" 0 $?

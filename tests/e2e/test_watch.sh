@@ -22,9 +22,20 @@ ctl() {
 	"$CTL" -n "$NS" --pin-dir "$PIN" "$@"
 }
 
-# The op25b programs loaded anywhere, by id.
+# The op25b programs loaded on this suite's maps (their map ids hold our
+# pinned policy's): never every op25b program of the host, which other
+# instances load and unload meanwhile. 0 while the policy is not pinned.
 op25b_progs() {
-	bpftool prog show 2>/dev/null | grep -cE ' name op25b_(xdp|tc) '
+	local id
+	id=$(bpftool -j map show pinned "$PIN/policy" 2>/dev/null |
+		"$PY" -c 'import json, sys; print(json.load(sys.stdin)["id"])' 2>/dev/null) ||
+		{ echo 0; return; }
+	bpftool -j prog show 2>/dev/null | "$PY" -c '
+import json, sys
+mine = int(sys.argv[1])
+print(sum(1 for p in json.load(sys.stdin)
+          if p.get("name") in ("op25b_xdp", "op25b_tc") and
+          mine in p.get("map_ids", [])))' "$id"
 }
 
 # attached NAME...: status lists every NAME as attached.
