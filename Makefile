@@ -23,8 +23,8 @@ LDLIBS   := -lbpf -lelf -lz -lm \
 	    $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
 
 USER_SRC := $(wildcard user/*.c)
-USER_HDR := $(wildcard user/*.h) bpf/op25b.h
-BPF_SRC  := bpf/op25b.bpf.c bpf/op25b.h bpf/parse.h bpf/reject.h
+USER_HDR := $(wildcard user/*.h) bpf/op25b.h bpf/decide.h
+BPF_SRC  := bpf/op25b.bpf.c bpf/op25b.h bpf/parse.h bpf/reject.h bpf/decide.h
 
 ifeq ($(V),1)
 Q :=
@@ -69,7 +69,7 @@ $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 
 # Tests: unit (BPF_PROG_TEST_RUN), differential fuzzer, then shell suites.
 # They build policies with the controller's own engine.
-ENGINE   := user/engine.c user/engine.h
+ENGINE   := user/engine.c user/engine.h bpf/decide.h
 TEST_COMMON := tests/unit/testlib.h bpf/op25b.h $(BUILD)/op25b.skel.h $(ENGINE)
 TEST_CFLAGS = $(CFLAGS) -Iuser -Itests/unit
 

@@ -22,6 +22,7 @@
 #include "op25b.h"
 #include "parse.h"
 #include "reject.h"
+#include "decide.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -219,57 +220,40 @@ enum judgement {
 	J_LIMIT,	/* action limit: the limiter decides (op25b_limit) */
 };
 
-static __always_inline __u32 popcount64(__u64 x)
+/*
+ * The decision's map access (decide.h): the trees are global maps, so
+ * struct op25b_trees is never made and the accessors are passed NULL.
+ */
+static __always_inline const struct op25b_root_ent *
+op25b_root_at(const struct op25b_trees *t, const __u32 *i)
 {
-	x = x - ((x >> 1) & 0x5555555555555555ULL);
-	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
-	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
-	return (x * 0x0101010101010101ULL) >> 56;
+	return bpf_map_lookup_elem(&op25b_roots, i);
 }
 
-/*
- * The leaf that decides for an address (hi:lo, left-aligned) in the tree
- * whose root table is root: the last one met on the way down, as deeper
- * nodes hold longer prefixes. A global function: verified once.
- */
+static __always_inline const struct op25b_node *
+op25b_node_at(const struct op25b_trees *t, const __u32 *i)
+{
+	return bpf_map_lookup_elem(&op25b_nodes, i);
+}
+
+static __always_inline const struct op25b_leaves *
+op25b_leaves_at(const struct op25b_trees *t, const __u32 *i)
+{
+	return bpf_map_lookup_elem(&op25b_leaves, i);
+}
+
+/* The walk (decide.h) as a global function: verified once. */
 __noinline __u32 op25b_tree_lookup(__u32 root, __u64 hi, __u64 lo,
 				   __u32 depth)
 {
-	struct op25b_root_ent *re;
-	struct op25b_leaves *lv;
-	struct op25b_node *n;
-	__u32 idx, best, cur, d, slot, k;
-	__u64 upto;
+	return op25b_walk(NULL, root, hi, lo, depth);
+}
 
-	idx = (root & (OP25B_ROOT_TABLES - 1)) * OP25B_ROOT_SIZE +
-	      (__u32)(hi >> (64 - OP25B_ROOT_BITS));
-	re = bpf_map_lookup_elem(&op25b_roots, &idx);
-	if (!re)
-		return 0;
-	best = re->leaf;
-	cur = re->child;
-	hi = hi << OP25B_ROOT_BITS | lo >> (64 - OP25B_ROOT_BITS);
-	lo <<= OP25B_ROOT_BITS;
-	for (d = 0; d < OP25B_DEPTH6; d++) {
-		if (d >= depth || !cur)
-			break;
-		n = bpf_map_lookup_elem(&op25b_nodes, &cur);
-		if (!n)
-			break;
-		slot = hi >> (64 - OP25B_STRIDE);
-		upto = ~0ULL >> (63 - slot);	/* slots 0..slot */
-		k = n->leaf_base + popcount64(n->run_map & upto) - 1;
-		idx = k / OP25B_LEAVES_PER;
-		lv = bpf_map_lookup_elem(&op25b_leaves, &idx);
-		if (lv && lv->leaf[k % OP25B_LEAVES_PER])
-			best = lv->leaf[k % OP25B_LEAVES_PER];
-		if (!((n->child_map >> slot) & 1))
-			break;
-		cur = n->child_base + popcount64(n->child_map & (upto >> 1));
-		hi = hi << OP25B_STRIDE | lo >> (64 - OP25B_STRIDE);
-		lo <<= OP25B_STRIDE;
-	}
-	return best;
+static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
+					  __u32 root, __u64 hi, __u64 lo,
+					  __u32 depth)
+{
+	return op25b_tree_lookup(root, hi, lo, depth);
 }
 
 /*
@@ -300,15 +284,9 @@ static __always_inline void snapshot_read_fence(void)
 }
 #endif
 
-/* An address as the trees read it: 128 bits, left-aligned. */
-struct addr128 {
-	__u64 hi;
-	__u64 lo;
-};
-
 static __always_inline int read_addr(const struct op25b_cursor *c,
 				     const struct op25b_pkt *pkt, int dst,
-				     struct addr128 *a)
+				     struct op25b_addr *a)
 {
 	struct ipv6hdr *ip6;
 	struct iphdr *ip;
@@ -362,8 +340,8 @@ struct decision {
 
 /* What the decision reads of a packet, read once, before any snapshot is. */
 struct judge_in {
-	struct addr128 src;
-	struct addr128 dst;
+	struct op25b_addr src;
+	struct op25b_addr dst;
 	__u32 cls;		/* the parser's class */
 	__u16 dport;
 	__u8  v6;
@@ -412,7 +390,7 @@ static __always_inline enum judgement judge_blocked(const struct op25b_config *c
 __noinline int op25b_decide(const struct judge_in *in, struct decision *out)
 {
 	const struct op25b_snapshot *s;
-	__u32 g, v6, try, depth, cls;
+	__u32 g, v6, try, cls;
 	__u16 dport;
 
 	if (!in || !out)
@@ -420,7 +398,6 @@ __noinline int op25b_decide(const struct judge_in *in, struct decision *out)
 	cls = in->cls;
 	v6 = in->v6 & 1;
 	dport = in->dport;
-	depth = v6 ? OP25B_DEPTH6 : OP25B_DEPTH4;
 	for (try = 0; try < OP25B_SNAP_TRIES; try++) {
 		g = READ_ONCE(op25b_pol.live);
 		s = &op25b_pol.snap[g & 1];
@@ -433,18 +410,11 @@ __noinline int op25b_decide(const struct judge_in *in, struct decision *out)
 		if (cls == OP25B_C_TCP)
 			out->cls = port_blocked(&s->cfg, dport) ?
 					   OP25B_C_SMTP : OP25B_C_PASS;
-		if (out->cls != OP25B_C_PASS && !in->no_addr) {
-			out->sub = op25b_tree_lookup(
-				s->root[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, v6)],
-				in->src.hi, in->src.lo, depth);
-			if (OP25B_LEAF_VERDICT(out->sub) == OP25B_V_DENY) {
-				out->relay = op25b_tree_lookup(
-					s->root[OP25B_TREE(OP25B_TABLE_RELAY, v6)],
-					in->dst.hi, in->dst.lo, depth);
-				if (OP25B_LEAF_VERDICT(out->relay) != OP25B_V_ALLOW)
-					out->j = judge_blocked(&s->cfg, out);
-			}
-		}
+		if (out->cls != OP25B_C_PASS && !in->no_addr &&
+		    op25b_tables_judge(NULL, s, v6, &in->src, &in->dst,
+				       &out->sub, &out->relay) ==
+			    OP25B_SAID_BLOCKED)
+			out->j = judge_blocked(&s->cfg, out);
 		snapshot_read_fence();
 		if (READ_ONCE(op25b_pol.live) == g)
 			break;

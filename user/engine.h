@@ -160,6 +160,13 @@ int engine_rules(struct engine *e, enum op25b_table t, bool hits,
 bool engine_match(struct engine *e, enum op25b_table t, int family,
 		  const __u8 *addr, struct engine_rule *r);
 
+/*
+ * What the datapath's decision (bpf/decide.h, the same code) says by the
+ * live snapshot of a packet from src to dst aimed at a blocked port.
+ */
+enum op25b_said engine_judge(struct engine *e, int family, const __u8 *src,
+			     const __u8 *dst);
+
 /* Elements in the free lists: what a writer could reuse. */
 void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves);
 
