@@ -20,6 +20,17 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "op25b.h"
+
+/* The parser's walk of an IPv6 chain: a global function per hook (below). */
+struct op25b_pkt;
+int op25b_chain_xdp(struct xdp_md *ctx, struct op25b_pkt *pkt, __u32 cur,
+		    __u32 end, __u32 nh);
+int op25b_chain_tc(struct __sk_buff *skb, struct op25b_pkt *pkt, __u32 cur,
+		   __u32 end, __u32 nh);
+#define OP25B_IPV6_CHAIN(c, pkt, cur, end, nh, ctx, xdp)			\
+	((xdp) ? op25b_chain_xdp(ctx, pkt, cur, end, nh) :		\
+		 op25b_chain_tc(ctx, pkt, cur, end, nh))
+
 #include "parse.h"
 #include "reject.h"
 #include "decide.h"
@@ -554,25 +565,6 @@ static __always_inline enum judgement account(const struct decision *d,
  * as the parser found it (struct op25b_pkt) and read nothing of it
  * unchecked: to the verifier its fields are any numbers.
  */
-
-/* The cursor over the frame; taken again after a helper that moves data. */
-static __always_inline void cursor_of(struct op25b_cursor *c, void *ctx,
-				      const bool xdp)
-{
-	if (xdp) {
-		struct xdp_md *x = ctx;
-
-		c->data = (void *)(long)x->data;
-		c->data_end = (void *)(long)x->data_end;
-		c->len = c->data_end - c->data;
-	} else {
-		struct __sk_buff *skb = ctx;
-
-		c->data = (void *)(long)skb->data;
-		c->data_end = (void *)(long)skb->data_end;
-		c->len = skb->len;
-	}
-}
 
 static __always_inline __u32 ifindex_of(void *ctx, const bool xdp)
 {
@@ -1166,7 +1158,7 @@ static __always_inline int limit(void *ctx, const struct op25b_pkt *pkt,
 	return limit_judge(&li, d);
 }
 
-/* The parser's walk of IPv6 extension headers (parse.h). */
+/* The parser's walk of IPv6 extension headers (parse.h, OP25B_IPV6_CHAIN). */
 __noinline int op25b_chain_xdp(struct xdp_md *ctx, struct op25b_pkt *pkt,
 			       __u32 cur, __u32 end, __u32 nh)
 {
