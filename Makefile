@@ -74,7 +74,16 @@ ENGINE   := user/engine.c user/engine.h bpf/decide.h
 TEST_COMMON := tests/unit/testlib.h bpf/op25b.h $(BUILD)/op25b.skel.h $(ENGINE)
 TEST_CFLAGS = $(CFLAGS) -Iuser -Itests/unit
 
-$(BUILD)/test_datapath: tests/unit/test_datapath.c $(wildcard tests/unit/dp_*) $(TEST_COMMON)
+# test_datapath includes every tests/unit/dp_*.c, listed here from their
+# names (rewritten only when the list changes): a new file cannot be left
+# out, and its DP_AREA registers the area it holds.
+DP_FILES := $(sort $(notdir $(wildcard tests/unit/dp_*.c)))
+$(BUILD)/dp_files.h: FORCE | $(BUILD)
+	$(Q)printf '#include "%s"\n' $(DP_FILES) | cmp -s - $@ || \
+		printf '#include "%s"\n' $(DP_FILES) > $@
+
+$(BUILD)/test_datapath: tests/unit/test_datapath.c $(wildcard tests/unit/dp_*) \
+		$(BUILD)/dp_files.h $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
 
