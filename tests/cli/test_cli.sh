@@ -439,16 +439,17 @@ docs_cmd_words() {
 test_docs() {
 	local cmds c words m gopts gopt arg word cmdline
 	cmds=$(docs_commands)
+	# what is read from help is there: the rest cannot pass on nothing
 	check "docs: help lists the commands" "$(echo $cmds)" \
-		eval '[ "$(wc -w <<<"$cmds")" -ge 19 ]'
+		eval 'grep -qx deny <<<"$cmds" && grep -qx help <<<"$cmds"'
 	gopts=$("$CTL" help | docs_options)
 	check "docs: help lists the global options" "$gopts" \
-		eval '[ "$(wc -l <<<"$gopts")" -ge 10 ]'
+		eval 'grep -q "^--pin-dir 1$" <<<"$gopts" && grep -q "^--help 0$" <<<"$gopts"'
 
 	# the global options: README's synopsis line, the man page's SYNOPSIS
 	# and OPTIONS, and the completion (one that takes a value is not taken
 	# for the command)
-	m=$(docs_readme_synopsis | grep '^op25bctl ' | docs_missing $(cut -d' ' -f1 <<<"$gopts"))
+	m=$(docs_readme_cmd op25bctl | docs_missing $(cut -d' ' -f1 <<<"$gopts"))
 	check "docs: README synopsis has every global option" "missing: $m" test -z "$m"
 	m=$(docs_man_section SYNOPSIS | docs_missing $(cut -d' ' -f1 <<<"$gopts"))
 	check "docs: op25bctl.8 SYNOPSIS has every global option" "missing: $m" test -z "$m"
