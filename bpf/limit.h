@@ -3,11 +3,12 @@
  * Action limit: the limiter and its sweeper (doc/DESIGN.md, "Rate limits
  * and quarantine"; op25b.h: the limiter). Its maps are defined here, once.
  *
- * A part of the datapath's translation unit, as reject.h is, but judging
- * for the decision: op25b.bpf.c includes it after what it reads there,
- * the decision's types (struct decision, its struct limit_cfg and
- * enum limit_result, enum judgement) and the op25b_stats counters; it
- * takes parse.h's packet and events.h's records and clock.
+ * Unlike reject.h it does not stand alone: the limiter judges for the
+ * decision core, so op25b.bpf.c includes it after what it reads there,
+ * the decision's types (struct decision, with its struct limit_cfg and
+ * enum limit_result; enum judgement) and the op25b_stats counters. It
+ * takes parse.h's packet, and events.h's clock, ring buffer and scratch
+ * event.
  */
 #ifndef OP25B_LIMIT_H
 #define OP25B_LIMIT_H
