@@ -23,8 +23,9 @@ LDLIBS   := -lbpf -lelf -lz -lm \
 	    $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
 
 USER_SRC := $(wildcard user/*.c)
-USER_HDR := $(wildcard user/*.h) bpf/op25b.h
-BPF_SRC  := bpf/op25b.bpf.c bpf/op25b.h bpf/parse.h bpf/reject.h
+USER_HDR := $(wildcard user/*.h) bpf/op25b.h bpf/decide.h
+BPF_SRC  := bpf/op25b.bpf.c bpf/op25b.h bpf/parse.h bpf/reject.h bpf/decide.h \
+	    bpf/events.h bpf/limit.h
 
 ifeq ($(V),1)
 Q :=
@@ -69,11 +70,20 @@ $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 
 # Tests: unit (BPF_PROG_TEST_RUN), differential fuzzer, then shell suites.
 # They build policies with the controller's own engine.
-ENGINE   := user/engine.c user/engine.h
+ENGINE   := user/engine.c user/engine.h bpf/decide.h
 TEST_COMMON := tests/unit/testlib.h bpf/op25b.h $(BUILD)/op25b.skel.h $(ENGINE)
 TEST_CFLAGS = $(CFLAGS) -Iuser -Itests/unit
 
-$(BUILD)/test_datapath: tests/unit/test_datapath.c $(wildcard tests/unit/dp_*) $(TEST_COMMON)
+# test_datapath includes every tests/unit/dp_*.c, listed here from their
+# names (rewritten only when the list changes): a new file cannot be left
+# out, and its DP_AREA registers the area it holds.
+DP_FILES := $(sort $(notdir $(wildcard tests/unit/dp_*.c)))
+$(BUILD)/dp_files.h: FORCE | $(BUILD)
+	$(Q)printf '#include "%s"\n' $(DP_FILES) | cmp -s - $@ || \
+		printf '#include "%s"\n' $(DP_FILES) > $@
+
+$(BUILD)/test_datapath: tests/unit/test_datapath.c $(wildcard tests/unit/dp_*) \
+		$(BUILD)/dp_files.h $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
 

@@ -13,6 +13,13 @@
  * CPU's offenders table, with an event on the ring buffer at most once
  * per source per interval, within the CPU's budget. After the decision,
  * the steps are written once for both hooks (see "After the decision").
+ *
+ * Rooms of their own: parse.h the parser, decide.h the tree walk and the
+ * verdict (shared with op25bctl), reject.h the RST, events.h what is
+ * recorded (offenders, window, events, the clock), limit.h action limit
+ * (the limiter and its sweeper). This file holds the policy's maps, the
+ * decision core, the steps that take a packet to those rooms, and the
+ * entry points.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -20,8 +27,21 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "op25b.h"
+
+/* The parser's walk of an IPv6 chain: a global function per hook (below). */
+struct op25b_pkt;
+int op25b_chain_xdp(struct xdp_md *ctx, struct op25b_pkt *pkt, __u32 cur,
+		    __u32 end, __u32 nh);
+int op25b_chain_tc(struct __sk_buff *skb, struct op25b_pkt *pkt, __u32 cur,
+		   __u32 end, __u32 nh);
+#define OP25B_IPV6_CHAIN(c, pkt, cur, end, nh, ctx, xdp)			\
+	((xdp) ? op25b_chain_xdp(ctx, pkt, cur, end, nh) :		\
+		 op25b_chain_tc(ctx, pkt, cur, end, nh))
+
 #include "parse.h"
 #include "reject.h"
+#include "decide.h"
+#include "events.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -145,85 +165,6 @@ struct {
 	__type(value, struct op25b_session);
 } op25b_sessions SEC(".maps");
 
-/* Sources of blocked packets, for 'op25bctl top' (op25b.h: Offenders). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, OP25B_OFFENDERS_MAX);
-	__type(key, __u32);
-	__type(value, struct op25b_offender);
-} op25b_offenders SEC(".maps");
-
-/* Slots of op25b_offenders: the loader sets it from the map's size. */
-const volatile __u32 op25b_offender_slots = OP25B_OFFENDERS_MAX;
-
-/* This CPU's one-second window: events sent, blocked packets seen. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct op25b_window);
-} op25b_budget SEC(".maps");
-
-/*
- * The event of a blocked packet is built here, not on the stack: the tc
- * entry point and the RST it may build share 512 bytes of stack.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct op25b_event);
-} op25b_scratch SEC(".maps");
-
-/* Rate-limited sources (op25b.h: the limiter), shared by every CPU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, OP25B_LIMITER_MIN);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct op25b_limiter);
-} op25b_limiter SEC(".maps");
-
-/* Entries of op25b_limiter: the loader sets it from the map's size. */
-const volatile __u32 op25b_limiter_slots = OP25B_LIMITER_MIN;
-
-/* The timer that ends quarantines, and where its sweep is. */
-struct op25b_sweep {
-	struct bpf_timer timer;
-	__u32 cursor;
-	__u32 armed;
-};
-_Static_assert(sizeof(struct op25b_sweep) == OP25B_SWEEP_SIZE,
-	       "op25b.h: OP25B_SWEEP_SIZE");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct op25b_sweep);
-} op25b_sweeper SEC(".maps");
-
-/*
- * The tests' clock: 0, the kernel's (coarse) monotonic clock; anything
- * else is the time, fixed, so the limiter's arithmetic can be driven to
- * its edges and the oracle fed the same time. Per loaded object, never
- * pinned: op25bctl never sets it.
- */
-volatile __u64 op25b_test_now = 0;
-
-static __always_inline __u64 dp_now(void)
-{
-	__u64 t = op25b_test_now;
-
-	return t ? t : bpf_ktime_get_coarse_ns();
-}
-
-/* Blocked attempts, for 'op25bctl monitor'. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, OP25B_EVENTS_BYTES);
-} op25b_events SEC(".maps");
-
 enum judgement {
 	J_PASS,
 	J_DROP,
@@ -232,57 +173,40 @@ enum judgement {
 	J_LIMIT,	/* action limit: the limiter decides (op25b_limit) */
 };
 
-static __always_inline __u32 popcount64(__u64 x)
+/*
+ * The decision's map access (decide.h): the trees are global maps, so
+ * struct op25b_trees is never made and the accessors are passed NULL.
+ */
+static __always_inline const struct op25b_root_ent *
+op25b_root_at(const struct op25b_trees *t, const __u32 *i)
 {
-	x = x - ((x >> 1) & 0x5555555555555555ULL);
-	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
-	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
-	return (x * 0x0101010101010101ULL) >> 56;
+	return bpf_map_lookup_elem(&op25b_roots, i);
 }
 
-/*
- * The leaf that decides for an address (hi:lo, left-aligned) in the tree
- * whose root table is root: the last one met on the way down, as deeper
- * nodes hold longer prefixes. A global function: verified once.
- */
+static __always_inline const struct op25b_node *
+op25b_node_at(const struct op25b_trees *t, const __u32 *i)
+{
+	return bpf_map_lookup_elem(&op25b_nodes, i);
+}
+
+static __always_inline const struct op25b_leaves *
+op25b_leaves_at(const struct op25b_trees *t, const __u32 *i)
+{
+	return bpf_map_lookup_elem(&op25b_leaves, i);
+}
+
+/* The walk (decide.h) as a global function: verified once. */
 __noinline __u32 op25b_tree_lookup(__u32 root, __u64 hi, __u64 lo,
 				   __u32 depth)
 {
-	struct op25b_root_ent *re;
-	struct op25b_leaves *lv;
-	struct op25b_node *n;
-	__u32 idx, best, cur, d, slot, k;
-	__u64 upto;
+	return op25b_walk(NULL, root, hi, lo, depth);
+}
 
-	idx = (root & (OP25B_ROOT_TABLES - 1)) * OP25B_ROOT_SIZE +
-	      (__u32)(hi >> (64 - OP25B_ROOT_BITS));
-	re = bpf_map_lookup_elem(&op25b_roots, &idx);
-	if (!re)
-		return 0;
-	best = re->leaf;
-	cur = re->child;
-	hi = hi << OP25B_ROOT_BITS | lo >> (64 - OP25B_ROOT_BITS);
-	lo <<= OP25B_ROOT_BITS;
-	for (d = 0; d < OP25B_DEPTH6; d++) {
-		if (d >= depth || !cur)
-			break;
-		n = bpf_map_lookup_elem(&op25b_nodes, &cur);
-		if (!n)
-			break;
-		slot = hi >> (64 - OP25B_STRIDE);
-		upto = ~0ULL >> (63 - slot);	/* slots 0..slot */
-		k = n->leaf_base + popcount64(n->run_map & upto) - 1;
-		idx = k / OP25B_LEAVES_PER;
-		lv = bpf_map_lookup_elem(&op25b_leaves, &idx);
-		if (lv && lv->leaf[k % OP25B_LEAVES_PER])
-			best = lv->leaf[k % OP25B_LEAVES_PER];
-		if (!((n->child_map >> slot) & 1))
-			break;
-		cur = n->child_base + popcount64(n->child_map & (upto >> 1));
-		hi = hi << OP25B_STRIDE | lo >> (64 - OP25B_STRIDE);
-		lo <<= OP25B_STRIDE;
-	}
-	return best;
+static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
+					  __u32 root, __u64 hi, __u64 lo,
+					  __u32 depth)
+{
+	return op25b_tree_lookup(root, hi, lo, depth);
 }
 
 /*
@@ -313,15 +237,9 @@ static __always_inline void snapshot_read_fence(void)
 }
 #endif
 
-/* An address as the trees read it: 128 bits, left-aligned. */
-struct addr128 {
-	__u64 hi;
-	__u64 lo;
-};
-
 static __always_inline int read_addr(const struct op25b_cursor *c,
 				     const struct op25b_pkt *pkt, int dst,
-				     struct addr128 *a)
+				     struct op25b_addr *a)
 {
 	struct ipv6hdr *ip6;
 	struct iphdr *ip;
@@ -375,8 +293,8 @@ struct decision {
 
 /* What the decision reads of a packet, read once, before any snapshot is. */
 struct judge_in {
-	struct addr128 src;
-	struct addr128 dst;
+	struct op25b_addr src;
+	struct op25b_addr dst;
 	__u32 cls;		/* the parser's class */
 	__u16 dport;
 	__u8  v6;
@@ -425,7 +343,7 @@ static __always_inline enum judgement judge_blocked(const struct op25b_config *c
 __noinline int op25b_decide(const struct judge_in *in, struct decision *out)
 {
 	const struct op25b_snapshot *s;
-	__u32 g, v6, try, depth, cls;
+	__u32 g, v6, try, cls;
 	__u16 dport;
 
 	if (!in || !out)
@@ -433,7 +351,6 @@ __noinline int op25b_decide(const struct judge_in *in, struct decision *out)
 	cls = in->cls;
 	v6 = in->v6 & 1;
 	dport = in->dport;
-	depth = v6 ? OP25B_DEPTH6 : OP25B_DEPTH4;
 	for (try = 0; try < OP25B_SNAP_TRIES; try++) {
 		g = READ_ONCE(op25b_pol.live);
 		s = &op25b_pol.snap[g & 1];
@@ -446,18 +363,11 @@ __noinline int op25b_decide(const struct judge_in *in, struct decision *out)
 		if (cls == OP25B_C_TCP)
 			out->cls = port_blocked(&s->cfg, dport) ?
 					   OP25B_C_SMTP : OP25B_C_PASS;
-		if (out->cls != OP25B_C_PASS && !in->no_addr) {
-			out->sub = op25b_tree_lookup(
-				s->root[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, v6)],
-				in->src.hi, in->src.lo, depth);
-			if (OP25B_LEAF_VERDICT(out->sub) == OP25B_V_DENY) {
-				out->relay = op25b_tree_lookup(
-					s->root[OP25B_TREE(OP25B_TABLE_RELAY, v6)],
-					in->dst.hi, in->dst.lo, depth);
-				if (OP25B_LEAF_VERDICT(out->relay) != OP25B_V_ALLOW)
-					out->j = judge_blocked(&s->cfg, out);
-			}
-		}
+		if (out->cls != OP25B_C_PASS && !in->no_addr &&
+		    op25b_tables_judge(NULL, s, v6, &in->src, &in->dst,
+				       &out->sub, &out->relay) ==
+			    OP25B_SAID_BLOCKED)
+			out->j = judge_blocked(&s->cfg, out);
 		snapshot_read_fence();
 		if (READ_ONCE(op25b_pol.live) == g)
 			break;
@@ -598,25 +508,6 @@ static __always_inline enum judgement account(const struct decision *d,
  * unchecked: to the verifier its fields are any numbers.
  */
 
-/* The cursor over the frame; taken again after a helper that moves data. */
-static __always_inline void cursor_of(struct op25b_cursor *c, void *ctx,
-				      const bool xdp)
-{
-	if (xdp) {
-		struct xdp_md *x = ctx;
-
-		c->data = (void *)(long)x->data;
-		c->data_end = (void *)(long)x->data_end;
-		c->len = c->data_end - c->data;
-	} else {
-		struct __sk_buff *skb = ctx;
-
-		c->data = (void *)(long)skb->data;
-		c->data_end = (void *)(long)skb->data_end;
-		c->len = skb->len;
-	}
-}
-
 static __always_inline __u32 ifindex_of(void *ctx, const bool xdp)
 {
 	return xdp ? ((struct xdp_md *)ctx)->ingress_ifindex :
@@ -740,112 +631,6 @@ static __always_inline void event_fill_l2(const struct op25b_cursor *c,
 	ev->pppoe_sid = l2.pppoe_sid;
 }
 
-/* BPF has no memcmp: a source is five words. */
-static __always_inline int src_equal(const struct op25b_src *a,
-				     const struct op25b_src *b)
-{
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-
-	_Static_assert(sizeof(*a) == 20, "op25b_src is five words");
-	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] &&
-	       x[3] == y[3] && x[4] == y[4];
-}
-
-/*
- * This CPU's window, and the weight a blocked packet is counted with in
- * the offenders table: 1 for the first OP25B_EXACT_PER_SEC of the window,
- * then OP25B_SAMPLE_RATE for one packet in OP25B_SAMPLE_RATE at random,
- * 0 for the others (op25b.h: sampling).
- */
-static __always_inline __u32 tally(struct op25b_window *w)
-{
-	__u64 now;
-	__u32 x;
-
-	/*
-	 * The clock is read for the exact part of the window, then for one
-	 * packet in OP25B_SAMPLE_RATE: a flood ends its window a few packets
-	 * late, and most of its packets make no helper call at all.
-	 */
-	if (w->seen < OP25B_EXACT_PER_SEC ||
-	    !(w->seen & (OP25B_SAMPLE_RATE - 1))) {
-		now = dp_now();
-		if (now - w->start_ns >= OP25B_EVENT_INTERVAL_NS) {
-			w->start_ns = now;
-			w->sent = 0;
-			w->seen = 0;
-		}
-	}
-	if (w->seen++ < OP25B_EXACT_PER_SEC)
-		return 1;
-	/*
-	 * One in OP25B_SAMPLE_RATE at random: a xorshift on this CPU's word,
-	 * a few instructions where a helper call would cost more than the
-	 * rest of the blocked path; seeded once from the kernel's generator.
-	 */
-	x = w->rnd ? w->rnd : bpf_get_prandom_u32() | 1;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	w->rnd = x;
-	return x & (OP25B_SAMPLE_RATE - 1) ? 0 : OP25B_SAMPLE_RATE;
-}
-
-/*
- * Count a sampled packet (ev filled in but for its time) with weight in
- * this CPU's offenders slot; 1 when an event should go out: this CPU's
- * budget is not spent and the source had no event from this CPU within
- * OP25B_EVENT_INTERVAL_NS.
- */
-static __always_inline int offender_count(struct op25b_event *ev,
-					  struct op25b_window *w, __u32 weight,
-					  __u64 now)
-{
-	struct op25b_offender *o;
-	struct op25b_src key = {};
-	__u32 slot;
-	int mine;
-
-	key.family = ev->family;
-	__builtin_memcpy(key.addr, ev->saddr, sizeof(key.addr));
-	slot = op25b_src_hash(&key) & (op25b_offender_slots - 1);
-	o = bpf_map_lookup_elem(&op25b_offenders, &slot);
-	if (!o)
-		return 0;
-	/* this CPU's slot: the source in it, or a newcomer that outweighs it */
-	mine = src_equal(&o->src, &key);
-	if (!mine && (!o->src.family ||
-		      o->pressure >= o->blocked + o->monitored)) {
-		__builtin_memset(o, 0, sizeof(*o));
-		o->src = key;
-		o->first_ns = now;
-		mine = 1;
-	} else if (!mine) {
-		o->pressure += weight;
-	}
-	if (mine) {
-		if (ev->action == OP25B_ACT_MONITOR)
-			o->monitored += weight;
-		else
-			o->blocked += weight;
-		if (weight > 1)
-			o->flags |= OP25B_OFF_ESTIMATED;
-		o->last_ns = now;
-		__builtin_memcpy(o->last_daddr, ev->daddr,
-				 sizeof(o->last_daddr));
-		o->last_dport = ev->dport;
-		o->last_ifindex = ev->ifindex;
-	}
-	if (w->sent >= OP25B_EVENTS_PER_SEC ||
-	    (mine && o->last_event_ns &&
-	     now - o->last_event_ns < OP25B_EVENT_INTERVAL_NS))
-		return 0;
-	w->sent++;
-	if (mine)
-		o->last_event_ns = now;
-	return 1;
-}
-
 /*
  * Record a sampled blocked (or monitored) packet, counted with weight:
  * its source in this CPU's offenders slot, and the event, which it leaves
@@ -875,326 +660,7 @@ static __always_inline int note(void *ctx, const struct op25b_pkt *pkt,
 	return 1;
 }
 
-/*
- * Send the event note() prepared, or count why not. The action it says
- * is what was done: a reject that could build no RST was a drop.
- */
-static __always_inline void event_send(int send, struct op25b_event *ev,
-				       struct op25b_stats *st, __u8 action)
-{
-	if (!st)
-		return;
-	if (!send || !ev) {
-		st->events_suppressed++;
-		return;
-	}
-	ev->action = action;
-	if (bpf_ringbuf_output(&op25b_events, ev, sizeof(*ev), 0))
-		st->events_lost++;
-}
-
-/* ---- action limit: the limiter and its sweeper (doc/DESIGN.md) ---- */
-
-/* What the limiter needs of a packet, read by the entry point. */
-struct limit_in {
-	struct op25b_src key;	/* the source, IPv6 masked to prefix6 */
-	__u8  daddr[16];
-	__u32 ifindex;
-	__u16 sport;
-	__u16 dport;
-	__u8  syn;		/* a new connection: SYN without ACK */
-	__u8  _pad[3];
-};
-
-/* The first bits bits of a[16] kept, the rest cleared: two words. */
-static __always_inline void mask_addr(__u8 *a, __u32 bits)
-{
-	__u64 hi, lo;
-
-	__builtin_memcpy(&hi, a, 8);
-	__builtin_memcpy(&lo, a + 8, 8);
-	hi = bpf_be64_to_cpu(hi);
-	lo = bpf_be64_to_cpu(lo);
-	if (bits < 64) {
-		hi = bits ? hi & (~0ULL << (64 - bits)) : 0;
-		lo = 0;
-	} else if (bits < 128) {
-		lo = bits > 64 ? lo & (~0ULL << (128 - bits)) : 0;
-	}
-	hi = bpf_cpu_to_be64(hi);
-	lo = bpf_cpu_to_be64(lo);
-	__builtin_memcpy(a, &hi, 8);
-	__builtin_memcpy(a + 8, &lo, 8);
-}
-
-/* The limiter's view of a TCP segment to a blocked port; -1: unreadable. */
-static __always_inline int limit_input(const struct op25b_cursor *c,
-				       const struct op25b_pkt *pkt,
-				       __u32 ifindex, __u32 prefix6,
-				       struct limit_in *li)
-{
-	struct tcphdr *th = pkt_tcp(c, pkt);
-
-	if (!th || pkt_addrs(c, pkt, li->key.addr, li->daddr))
-		return -1;
-	li->sport = bpf_ntohs(th->source);
-	li->dport = bpf_ntohs(th->dest);
-	li->syn = th->syn && !th->ack;	/* a new connection */
-	li->ifindex = ifindex;
-	li->key.family = pkt->family;
-	if (pkt->family == 6)
-		mask_addr(li->key.addr, prefix6);
-	return 0;
-}
-
-/*
- * The sweeper: every OP25B_SWEEP_TICK_NS, one part of the limiter. A
- * quarantine that expired, or that op25bctl ended (OP25B_LIM_ENDED), is
- * reported with a "released" event and cleared. The datapath may extend a
- * quarantine while this runs: the flags change by compare-and-swap, and
- * an expiry is taken back when the end moved meanwhile.
- */
-struct sweep_ctx {
-	__u64 now;
-	__u32 at;
-};
-
-static __always_inline void release_event(const struct op25b_limiter *e,
-					  __u64 now, __u8 kind)
-{
-	struct op25b_event ev = {};
-	struct op25b_stats *st;
-	__u32 zero = 0;
-
-	st = bpf_map_lookup_elem(&op25b_stats, &zero);
-	if (st)
-		st->releases++;
-	ev.ts_ns = now;
-	ev.kind = kind;
-	ev.action = OP25B_ACT_LIMIT;
-	ev.family = e->src.family;
-	__builtin_memcpy(ev.saddr, e->src.addr, sizeof(ev.saddr));
-	if (bpf_ringbuf_output(&op25b_events, &ev, sizeof(ev), 0) && st)
-		st->events_lost++;
-}
-
-static long sweep_one(__u32 i, void *arg)
-{
-	struct sweep_ctx *c = arg;
-	struct op25b_limiter *e;
-	__u32 idx = c->at++ & (op25b_limiter_slots - 1), f;
-
-	e = bpf_map_lookup_elem(&op25b_limiter, &idx);
-	if (!e)
-		return 0;
-	f = e->flags;
-	if (f & OP25B_LIM_ENDED) {
-		/* ended by op25bctl, which cleared the quarantine itself */
-		if (__sync_val_compare_and_swap(&e->flags, f,
-						f & ~(OP25B_LIM_ENDED |
-						      OP25B_LIM_BY_OPERATOR)) == f)
-			release_event(e, c->now,
-				      f & OP25B_LIM_BY_OPERATOR ?
-					      OP25B_EV_RELEASED_BY_OPERATOR :
-					      OP25B_EV_RELEASED);
-		return 0;
-	}
-	if (!(f & OP25B_LIM_QUARANTINED) || (__s64)(e->until - c->now) > 0)
-		return 0;
-	if (__sync_val_compare_and_swap(&e->flags, f,
-					f & ~OP25B_LIM_QUARANTINED) != f)
-		return 0;
-	if ((__s64)(e->until - c->now) > 0) {
-		/* extended meanwhile: still in quarantine */
-		__sync_fetch_and_or(&e->flags, OP25B_LIM_QUARANTINED);
-		return 0;
-	}
-	release_event(e, c->now, OP25B_EV_RELEASED);
-	return 0;
-}
-
-static int sweep(void *map, __u32 *key, struct op25b_sweep *sw)
-{
-	struct sweep_ctx c = { .now = dp_now(), .at = sw->cursor };
-	__u32 part = op25b_limiter_slots / OP25B_SWEEP_PARTS;
-
-	bpf_loop(part ? part : 1, sweep_one, &c, 0);
-	sw->cursor = c.at & (op25b_limiter_slots - 1);
-	bpf_timer_start(&sw->timer, OP25B_SWEEP_TICK_NS, 0);
-	return 0;
-}
-
-/* The sweeper runs once a source has ever been limited. */
-static __always_inline void sweeper_arm(void)
-{
-	struct op25b_sweep *sw;
-	__u32 zero = 0;
-
-	sw = bpf_map_lookup_elem(&op25b_sweeper, &zero);
-	if (!sw || sw->armed)
-		return;
-	sw->armed = 1;
-	bpf_timer_init(&sw->timer, &op25b_sweeper, 1 /* CLOCK_MONOTONIC */);
-	bpf_timer_set_callback(&sw->timer, sweep);
-	bpf_timer_start(&sw->timer, OP25B_SWEEP_TICK_NS, 0);
-}
-
-/* Free, or a source whose state is worth nothing: no quarantine, tokens full. */
-static __always_inline int limiter_idle(const struct op25b_limiter *e,
-					__u64 now)
-{
-	return !e->src.family ||
-	       (!(e->flags & (OP25B_LIM_QUARANTINED | OP25B_LIM_ENDED)) &&
-		(__s64)(e->tat - now) <= 0);
-}
-
-/*
- * The source's entry in its set (*found), or else the first one it may
- * take; NULL: the set is full. Way by way, the choice kept as an index:
- * one pointer at the end, few states for the verifier.
- */
-static __always_inline struct op25b_limiter *limiter_find(const struct op25b_src *key,
-							  __u64 now, int *found)
-{
-	struct op25b_limiter *e;
-	__u32 base, w, idx, pick = OP25B_LIMITER_WAYS;
-
-	base = (op25b_src_hash(key) & (op25b_limiter_slots / OP25B_LIMITER_WAYS - 1)) *
-	       OP25B_LIMITER_WAYS;
-	*found = 0;
-	for (w = 0; w < OP25B_LIMITER_WAYS; w++) {
-		idx = base + w;
-		e = bpf_map_lookup_elem(&op25b_limiter, &idx);
-		if (!e)
-			break;
-		if (src_equal(&e->src, key)) {
-			*found = 1;
-			return e;
-		}
-		if (pick == OP25B_LIMITER_WAYS && limiter_idle(e, now))
-			pick = w;
-	}
-	if (pick >= OP25B_LIMITER_WAYS)
-		return NULL;
-	idx = base + pick;
-	return bpf_map_lookup_elem(&op25b_limiter, &idx);
-}
-
-/*
- * GCRA, the token bucket as one word: tat is when the bucket is full
- * again. A new connection at now takes a token unless the bucket is
- * empty, that is unless tat - now > (burst - 1) * interval; taking one
- * moves tat to max(tat, now) + interval. Times compare by signed
- * difference, so the arithmetic holds across the wrap of the clock. One
- * compare-and-swap: a source's SYNs on two CPUs at once both count.
- */
-static __always_inline int bucket_take(struct op25b_limiter *e, __u64 now,
-				       const struct limit_cfg *l)
-{
-	__u64 tat, next;
-	__s64 late;
-	int try;
-
-	for (try = 0; try < 3; try++) {
-		tat = e->tat;
-		late = (__s64)(tat - now);
-		if (late < 0)
-			late = 0;
-		if ((__u64)late > (__u64)(l->burst - 1) * l->interval_ns)
-			return 0;
-		next = now + (__u64)late + l->interval_ns;
-		if (__sync_val_compare_and_swap(&e->tat, tat, next) == tat)
-			return 1;
-	}
-	return 0;	/* contended beyond reason: count it over */
-}
-
-/*
- * Action limit, for a TCP segment to a blocked port from a denied source,
- * not to an allowed relay: J_PASS, or d->limit.then. Sets d->lim for the
- * counters, and d->quarantines when this packet put its source in
- * quarantine (and sent the "quarantined" event). Writes the source's
- * entry only, with atomics; no lock.
- */
-/* What a blocked packet gets under the limit (memory act was handed). */
-static __always_inline int limit_then(const struct decision *d)
-{
-	return d->limit.then == J_REJECT ? J_REJECT : J_DROP;
-}
-
-static __always_inline int limit_judge(const struct limit_in *li,
-				       struct decision *d)
-{
-	struct op25b_limiter *e;
-	struct op25b_event *ev;
-	__u64 now = dp_now(), q;
-	int found, quarantined;
-	__u32 then, zero = 0;
-
-	then = limit_then(d);
-	e = limiter_find(&li->key, now, &found);
-	if (!found && !li->syn) {
-		/* no state: not in quarantine, and not a new connection */
-		d->lim = LIM_PASSED;
-		return J_PASS;
-	}
-	if (!e) {
-		d->lim = LIM_FULL;
-		return then;
-	}
-	if (!found) {
-		__builtin_memset(e, 0, sizeof(*e));
-		e->src = li->key;
-		e->tat = now;
-		sweeper_arm();
-	}
-	quarantined = (e->flags & OP25B_LIM_QUARANTINED) &&
-		      (__s64)(e->until - now) > 0;
-	if (!li->syn) {
-		d->lim = quarantined ? LIM_QUARANTINED : LIM_PASSED;
-		return quarantined ? then : J_PASS;
-	}
-	e->last_ns = now;
-	if (bucket_take(e, now, &d->limit)) {
-		__sync_fetch_and_add(&e->passed, 1);
-		d->lim = quarantined ? LIM_QUARANTINED : LIM_PASSED;
-		return quarantined ? then : J_PASS;
-	}
-	__sync_fetch_and_add(&e->exceeded, 1);
-	d->lim = LIM_EXCEEDED;
-	q = d->limit.quarantine_ns;
-	if (!q)
-		return then;
-	/* in quarantine until q after this excess: the end first, then the flag */
-	e->until = now + q;
-	if (quarantined)
-		return then;
-	e->since = now;
-	__sync_fetch_and_or(&e->flags, OP25B_LIM_QUARANTINED);
-	d->quarantines = 1;
-	/* the event is built where blocked packets' are: stack is short here */
-	ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
-	if (!ev)
-		return then;
-	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->ts_ns = now;
-	ev->kind = OP25B_EV_QUARANTINED;
-	ev->action = OP25B_ACT_LIMIT;
-	ev->cls = OP25B_C_SMTP;
-	ev->family = li->key.family;
-	ev->ifindex = li->ifindex;
-	ev->sport = li->sport;
-	ev->dport = li->dport;
-	__builtin_memcpy(ev->saddr, li->key.addr, sizeof(ev->saddr));
-	__builtin_memcpy(ev->daddr, li->daddr, sizeof(ev->daddr));
-	if (bpf_ringbuf_output(&op25b_events, ev, sizeof(*ev), 0)) {
-		struct op25b_stats *st = bpf_map_lookup_elem(&op25b_stats, &zero);
-
-		if (st)
-			st->events_lost++;
-	}
-	return then;
-}
+#include "limit.h"
 
 /* The limiter, when the decision left it the packet: its judgement. */
 static __always_inline int limit(void *ctx, const struct op25b_pkt *pkt,
@@ -1209,7 +675,7 @@ static __always_inline int limit(void *ctx, const struct op25b_pkt *pkt,
 	return limit_judge(&li, d);
 }
 
-/* The parser's walk of IPv6 extension headers (parse.h). */
+/* The parser's walk of IPv6 extension headers (parse.h, OP25B_IPV6_CHAIN). */
 __noinline int op25b_chain_xdp(struct xdp_md *ctx, struct op25b_pkt *pkt,
 			       __u32 cur, __u32 end, __u32 nh)
 {

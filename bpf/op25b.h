@@ -102,6 +102,18 @@ enum op25b_table {
 #define OP25B_LEAF_VERDICT(leaf)	((leaf) & 3)
 #define OP25B_RULES_LIMIT		(1u << 30)
 
+/*
+ * What a snapshot's two tables say of a packet aimed at a blocked port,
+ * from the source's leaf in subscriber and the destination's in relay
+ * (bpf/decide.h): the datapath's counters and 'op25bctl test' say it.
+ */
+enum op25b_said {
+	OP25B_SAID_NOT_SUBSCRIBER,	/* no deny for the source: passes */
+	OP25B_SAID_EXEMPT,		/* its best match is an allow: passes */
+	OP25B_SAID_RELAY,		/* to an allowed relay: passes */
+	OP25B_SAID_BLOCKED,
+};
+
 /* One entry of a root table: prefixes up to /16, expanded, and a child. */
 struct op25b_root_ent {
 	__u32 child;		/* node index, 0 for none */

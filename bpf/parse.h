@@ -136,6 +136,25 @@ struct op25b_cursor {
 	__u32 len;		/* true packet length from data on */
 };
 
+/* The cursor over the frame; taken again after a helper that moves data. */
+static __always_inline void cursor_of(struct op25b_cursor *c, void *ctx,
+				      const bool xdp)
+{
+	if (xdp) {
+		struct xdp_md *x = ctx;
+
+		c->data = (void *)(long)x->data;
+		c->data_end = (void *)(long)x->data_end;
+		c->len = c->data_end - c->data;
+	} else {
+		struct __sk_buff *skb = ctx;
+
+		c->data = (void *)(long)skb->data;
+		c->data_end = (void *)(long)skb->data_end;
+		c->len = skb->len;
+	}
+}
+
 /* n bytes at off, or NULL when they cannot be read directly. */
 static __always_inline void *ptr_at(const struct op25b_cursor *c, __u32 off,
 				    __u32 n)
@@ -370,16 +389,18 @@ static __always_inline int parse_ipv6_chain(const struct op25b_cursor *c,
 }
 
 /*
- * The chain's walk as the parser calls it: global functions of the
- * datapath, one per hook, over parse_ipv6_chain. The verifier checks each
- * once, on its own, rather than once for every way the parser reaches it
- * (most of its work was there); an IPv6 packet with extension headers,
- * rare, pays a call for it.
+ * Where the parser walks an IPv6 chain of extension headers: inline by
+ * default. The datapath defines it, before including this file, as a
+ * call to a global function of its own per hook (op25b_chain_xdp/_tc):
+ * the verifier then checks the walk once, on its own, rather than once
+ * for every way the parser reaches it (most of its work was there); an
+ * IPv6 packet with extension headers, rare, pays a call for it. ctx and
+ * xdp are what op25b_parse was given.
  */
-int op25b_chain_xdp(struct xdp_md *ctx, struct op25b_pkt *pkt, __u32 cur,
-		    __u32 end, __u32 nh);
-int op25b_chain_tc(struct __sk_buff *skb, struct op25b_pkt *pkt, __u32 cur,
-		   __u32 end, __u32 nh);
+#ifndef OP25B_IPV6_CHAIN
+#define OP25B_IPV6_CHAIN(c, pkt, cur, end, nh, ctx, xdp)			\
+	parse_ipv6_chain(c, pkt, cur, end, nh)
+#endif
 
 static __always_inline int parse_ipv6(const struct op25b_cursor *c,
 				      struct op25b_pkt *pkt, __u32 off,
@@ -411,14 +432,13 @@ static __always_inline int parse_ipv6(const struct op25b_cursor *c,
 	}
 	if (!is_ipv6_ext(nh))
 		return OP25B_C_PASS;
-	return xdp ? op25b_chain_xdp(ctx, pkt, cur, end, nh) :
-		     op25b_chain_tc(ctx, pkt, cur, end, nh);
+	return OP25B_IPV6_CHAIN(c, pkt, cur, end, nh, ctx, xdp);
 }
 
 /*
  * Classify the frame at c. stripped is 1 when the tc hook found one tag
  * already moved into skb->vlan_tci: it counts toward the bound. ctx is
- * the hook's (xdp: XDP's), for the chain's walk.
+ * the hook's (xdp: XDP's), for OP25B_IPV6_CHAIN.
  */
 static __always_inline int op25b_parse(const struct op25b_cursor *c,
 				       struct op25b_pkt *pkt, int l3,

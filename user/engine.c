@@ -25,6 +25,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "engine.h"
+#include "decide.h"
 
 #define ROOT_SLOTS	OP25B_ROOT_SIZE
 #define NODE_BITS(d)	(OP25B_ROOT_BITS + OP25B_STRIDE * (d))
@@ -1891,44 +1892,55 @@ int engine_rules(struct engine *e, enum op25b_table t, bool hits,
 	return engine_snapshot(e, t, hits, out, n, NULL);
 }
 
-/* The datapath's op25b_tree_lookup, over the mapped trees. */
-static __u32 tree_lookup(struct engine *e, __u32 root, struct a128 a,
-			 unsigned int depth)
-{
-	const struct op25b_root_ent *re;
-	const struct op25b_node *n;
-	__u32 best, cur, slot, k;
-	unsigned int d, off = OP25B_ROOT_BITS;
-	__u64 upto;
+/*
+ * The datapath's decision (bpf/decide.h) over the mapped trees: these
+ * accessors are all op25bctl supplies of it.
+ */
+struct op25b_trees {
+	struct engine *e;
+};
 
-	re = &e->roots[(size_t)(root & (OP25B_ROOT_TABLES - 1)) * ROOT_SLOTS +
-		       bits_at(a, 0, OP25B_ROOT_BITS)];
-	best = re->leaf;
-	cur = re->child;
-	for (d = 0; d < depth && cur && cur < e->nodes_max; d++) {
-		n = nodes_at(e, cur, 1);
-		slot = bits_at(a, off, OP25B_STRIDE);
-		upto = ~0ULL >> (63 - slot);
-		k = n->leaf_base + popcount64(n->run_map & upto) - 1;
-		if (k < e->leaves_max && (*leaves_at(e, k, 1)))
-			best = (*leaves_at(e, k, 1));
-		if (!((n->child_map >> slot) & 1))
-			break;
-		cur = n->child_base + popcount64(n->child_map & (upto >> 1));
-		off += OP25B_STRIDE;
-	}
-	return best;
+static __always_inline const struct op25b_root_ent *
+op25b_root_at(const struct op25b_trees *t, const __u32 *i)
+{
+	return *i < OP25B_ROOT_TABLES * ROOT_SLOTS ? &t->e->roots[*i] : NULL;
+}
+
+static __always_inline const struct op25b_node *
+op25b_node_at(const struct op25b_trees *t, const __u32 *i)
+{
+	return *i < t->e->nodes_max ? nodes_at(t->e, *i, 1) : NULL;
+}
+
+static __always_inline const struct op25b_leaves *
+op25b_leaves_at(const struct op25b_trees *t, const __u32 *i)
+{
+	size_t k = (size_t)*i * OP25B_LEAVES_PER;
+
+	if (k + OP25B_LEAVES_PER > t->e->leaves_max)
+		return NULL;
+	return (const struct op25b_leaves *)leaves_at(t->e, k,
+						       OP25B_LEAVES_PER);
+}
+
+static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
+					  __u32 root, __u64 hi, __u64 lo,
+					  __u32 depth)
+{
+	return op25b_walk(t, root, hi, lo, depth);
 }
 
 bool engine_match(struct engine *e, enum op25b_table t, int family,
 		  const __u8 *addr, struct engine_rule *r)
 {
 	const struct op25b_snapshot *s = engine_live(e);
+	struct a128 a = addr_bits(family, addr);
+	struct op25b_trees trees = { e };
 	int tree = tree_of(t, family);
 	__u32 leaf, rid;
 
-	leaf = tree_lookup(e, s->root[tree], addr_bits(family, addr),
-			   family == AF_INET ? OP25B_DEPTH4 : OP25B_DEPTH6);
+	leaf = op25b_walk(&trees, s->root[tree], a.hi, a.lo,
+			  family == AF_INET ? OP25B_DEPTH4 : OP25B_DEPTH6);
 	memset(r, 0, sizeof(*r));
 	rid = OP25B_LEAF_RID(leaf);
 	if (!leaf || rid >= e->rules_max)
@@ -1941,4 +1953,16 @@ bool engine_match(struct engine *e, enum op25b_table t, int family,
 	r->flags = rules_at(e, rid, 1)->flags;
 	prefix_of_rule(rules_at(e, rid, 1), &r->p);
 	return true;
+}
+
+enum op25b_said engine_judge(struct engine *e, int family, const __u8 *src,
+			     const __u8 *dst)
+{
+	struct op25b_trees trees = { e };
+	struct a128 s = addr_bits(family, src), d = addr_bits(family, dst);
+	struct op25b_addr sa = { s.hi, s.lo }, da = { d.hi, d.lo };
+	__u32 sub, relay = 0;
+
+	return op25b_tables_judge(&trees, engine_live(e), family == AF_INET6,
+				  &sa, &da, &sub, &relay);
 }

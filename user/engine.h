@@ -208,6 +208,12 @@ bool engine_match(struct engine *e, enum op25b_table t, int family,
 
 /* Add n to rule rid's hit count (CPU 0's): counts carried over a migration. */
 void engine_hits_add(struct engine *e, __u32 rid, __u64 n);
+/*
+ * What the datapath's decision (bpf/decide.h, the same code) says by the
+ * live snapshot of a packet from src to dst aimed at a blocked port.
+ */
+enum op25b_said engine_judge(struct engine *e, int family, const __u8 *src,
+			     const __u8 *dst);
 
 /* Elements in the free lists: what a writer could reuse. */
 void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves);

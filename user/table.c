@@ -626,6 +626,7 @@ int do_test(int argc, char **argv)
 	__u8 src[16] = {}, dst[16] = {};
 	struct op25b_config cfg;
 	struct match sub, relay;
+	enum op25b_said said;
 	struct op25b_maps m;
 	struct engine e;
 	int err, sfam, dfam, i, n;
@@ -671,6 +672,7 @@ int do_test(int argc, char **argv)
 		__u32 gen = engine_read_begin(&e);
 
 		cfg = engine_live(&e)->cfg;
+		said = engine_judge(&e, sfam, src, dst);
 		match_best(&e, T_SUBSCRIBER, sfam, src, &sub);
 		match_best(&e, T_RELAY, dfam, dst, &relay);
 		if (engine_read_done(&e, gen))
@@ -682,16 +684,15 @@ int do_test(int argc, char **argv)
 	inet_ntop(dfam, dst, da, sizeof(da));
 	prefix_format(&sub.p, sp, sizeof(sp));
 	prefix_format(&relay.p, rp, sizeof(rp));
-	/* The order of the datapath's judge(). */
+	/* the datapath's order: the port, then what the tables said */
 	if (!config_port_blocked(&cfg, port)) {
 		snprintf(reason, sizeof(reason), "port %u is not blocked", port);
-	} else if (!sub.found || sub.verdict != OP25B_V_DENY) {
-		if (sub.found && sub.verdict == OP25B_V_ALLOW)
-			snprintf(reason, sizeof(reason),
-				 "exempt by subscriber allow %s", sp);
-		else
-			snprintf(reason, sizeof(reason), "not a subscriber");
-	} else if (relay.found && relay.verdict == OP25B_V_ALLOW) {
+	} else if (said == OP25B_SAID_EXEMPT) {
+		snprintf(reason, sizeof(reason),
+			 "exempt by subscriber allow %s", sp);
+	} else if (said == OP25B_SAID_NOT_SUBSCRIBER) {
+		snprintf(reason, sizeof(reason), "not a subscriber");
+	} else if (said == OP25B_SAID_RELAY) {
 		snprintf(reason, sizeof(reason), "relay allow %s", rp);
 	} else {
 		blocked = true;

@@ -240,6 +240,283 @@ test_help() {
 		eval '[ "$(lines "$ERR")" -eq 1 ] && "$PY" -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if \"frobnicate\" in d[\"error\"] else 1)" <"$ERR"'
 }
 
+# ---- the docs held to op25bctl's own tables ----
+#
+# As bpftool's test_bpftool_synctypes.py holds its help, man page and
+# completion to its sources: every command 'op25bctl help' lists, every
+# option it and 'help CMD' print (both from the option tables in
+# user/args.c), and every literal word of a command's usage lines (a
+# subcommand such as 'action limit', an option's values) must appear in
+# README.md's synopsis, in doc/op25bctl.8 and in what the bash completion
+# offers. Everything is taken from what help prints: a command or option
+# added later fails here until it is documented.
+
+DOC_README=$TOP_DIR/README.md
+DOC_MAN=$TOP_DIR/doc/op25bctl.8
+DOC_COMP=$TOP_DIR/contrib/op25bctl.bash-completion
+
+# The commands 'help' lists, one a line.
+docs_commands() {
+	"$CTL" help | awk '/^Commands:/ { on = 1; next }
+		on && /^$/ { exit }
+		on && /^  [a-z]/ { print $1 }'
+}
+
+# The options of the Options: block on stdin, one a line: SPELLING, then 1
+# when it takes a value, else 0.
+docs_options() {
+	awk '/^Options:/ { on = 1; next }
+		on && /^$/ { exit }
+		on {
+			sub(/^ +/, "")
+			split($0, part, /  +/)
+			n = split(part[1], w, /[ ,]+/)
+			arg = 0
+			for (i = 1; i <= n; i++)
+				if (w[i] !~ /^-/)
+					arg = 1
+			for (i = 1; i <= n; i++)
+				if (w[i] ~ /^-/)
+					print w[i], arg
+		}'
+}
+
+# The usage lines of 'help CMD', one a line, each without its
+# "op25bctl CMD" and brackets: the elements, alternatives joined by '|'.
+docs_usage() {
+	"$CTL" help "$1" | awk -v c="$1" '
+		/^Usage:/ { on = 1; sub(/^Usage:/, "") }
+		on && /^$/ { exit }
+		on {
+			if ($1 == "op25bctl") {
+				if (u != "")
+					print u
+				u = ""
+				sub(/^ *op25bctl +[^ ]+/, "")
+			}
+			gsub(/[][]/, " ")
+			u = u " " $0
+		}
+		END { if (u != "") print u }' | sed 's/^ *//; s/  */ /g; s/ $//'
+}
+
+# A literal word of a usage line: not a placeholder (FILE, PREFIX...).
+docs_literal() {
+	[[ $1 =~ ^-{0,2}[a-z][a-z0-9-]*$ ]]
+}
+
+# The words of text on stdin, one a line (roff escapes undone).
+docs_words() {
+	sed -e 's/\\f[BIRP]//g' -e 's/\\-/-/g' -e 's/\\&//g' |
+		tr -cs 'A-Za-z0-9-' '\n' | grep -v '^$' | sort -u
+}
+
+# Which of the words "$@" are not among the words on stdin.
+docs_missing() {
+	local have w miss=()
+	have=$(docs_words)
+	for w in "$@"; do
+		grep -qxF -- "$w" <<<"$have" || miss+=("$w")
+	done
+	printf '%s\n' "${miss[*]}"
+}
+
+# README.md's synopsis: the code block under "## op25bctl".
+docs_readme_synopsis() {
+	awk '/^## op25bctl$/ { sec = 1; next }
+		sec && /^```/ { if (on) exit; on = 1; next }
+		on' "$DOC_README"
+}
+
+# The lines of the synopsis for CMD: its own and those indented below it.
+docs_readme_cmd() {
+	docs_readme_synopsis | awk -v c="$1" '
+		$1 == c { on = 1; print; next }
+		on && /^[ \t]/ { print; next }
+		{ on = 0 }'
+}
+
+# A section of the man page (.SH NAME to the next .SH).
+docs_man_section() {
+	awk -v s="$1" '/^\.SH / { on = ($0 == ".SH " s || $0 == ".SH \"" s "\"") ; next } on' "$DOC_MAN"
+}
+
+# The man page's COMMANDS entries for CMD: those whose tag (the line after
+# .TP) starts with CMD, or with an alternation of commands that holds it.
+docs_man_cmd() {
+	docs_man_section COMMANDS | awk -v c="$1" '
+		function plain(s) {
+			gsub(/\\f[BIRP]/, "", s); gsub(/\\-/, "-", s); gsub(/"/, "", s)
+			sub(/^\.[A-Z]+ +/, "", s); sub(/^ +/, "", s)
+			return s
+		}
+		/^\.TP/ { tag = 1; on = 0; next }
+		tag { tag = 0; on = plain($0) ~ ("^([a-z]+ *[|] *)*" c "([ |]|$)") }
+		on'
+}
+
+# What the bash completion offers for the command line "op25bctl $@" (the
+# last word the one completed), one a line. bash-completion's helpers are
+# stood in for: the script's own logic is what is tested.
+docs_complete() {
+	bash -c '
+		_init_completion() {
+			words=("${COMP_WORDS[@]}")
+			cword=$COMP_CWORD
+			cur=${words[cword]}
+			prev=${words[cword - 1]}
+		}
+		_filedir() { :; }
+		complete() { :; }
+		. "$0" || exit 1
+		COMP_WORDS=(op25bctl "$@")
+		COMP_CWORD=$#
+		_op25bctl
+		printf "%s\n" "${COMPREPLY[@]}"' "$DOC_COMP" "$@"
+}
+
+# docs_offers WORD ARGS...: the completion offers WORD for "op25bctl ARGS".
+docs_offers() {
+	local w=$1
+	shift
+	docs_complete "$@" | grep -qxF -- "$w"
+}
+
+# What a usage element stands for on a command line: its first
+# alternative, or a value for a placeholder.
+docs_sample() {
+	local first=${1%%|*}
+	docs_literal "$first" && printf '%s\n' "$first" || echo x
+}
+
+# The words the completion does not offer where CMD's usage puts them: each
+# literal word of a usage line completed after the elements before it; an
+# option of the Options: block that no usage line shows, at the end of the
+# first.
+docs_complete_missing() {
+	local c=$1 line e a i k ctx=() miss=() opts opt seen first=
+	local -a el
+	opts=$("$CTL" help "$c" | docs_options | cut -d' ' -f1)
+	seen=" "
+	while read -r line; do
+		read -ra el <<<"$line"
+		[ -z "$first" ] && first=$line
+		for ((k = 0; k < ${#el[@]}; k++)); do
+			ctx=("$c")
+			for ((i = 0; i < k; i++)); do
+				ctx+=("$(docs_sample "${el[i]}")")
+			done
+			IFS='|' read -ra alts <<<"${el[k]}"
+			for a in "${alts[@]}"; do
+				docs_literal "$a" || continue
+				seen+="$a "
+				docs_offers "$a" "${ctx[@]}" "${a%%[!-]*}" || miss+=("$a")
+			done
+		done
+	done < <(docs_usage "$c")
+	read -ra el <<<"$first"
+	ctx=("$c")
+	for e in "${el[@]}"; do
+		ctx+=("$(docs_sample "$e")")
+	done
+	for opt in $opts; do
+		[[ $seen == *" $opt "* ]] && continue
+		docs_offers "$opt" "${ctx[@]}" "${opt%%[!-]*}" || miss+=("$opt")
+	done
+	printf '%s\n' "${miss[*]}"
+}
+
+# The literal words of CMD's usage lines and its options, one a line.
+docs_cmd_words() {
+	{
+		docs_usage "$1" | tr ' |' '\n\n'
+		"$CTL" help "$1" | docs_options | cut -d' ' -f1
+	} | while read -r w; do
+		docs_literal "$w" && printf '%s\n' "$w"
+	done | sort -u
+}
+
+test_docs() {
+	local cmds c words m gopts gopt arg word cmdline
+	cmds=$(docs_commands)
+	# what is read from help is there: the rest cannot pass on nothing
+	check "docs: help lists the commands" "$(echo $cmds)" \
+		eval 'grep -qx deny <<<"$cmds" && grep -qx help <<<"$cmds"'
+	gopts=$("$CTL" help | docs_options)
+	check "docs: help lists the global options" "$gopts" \
+		eval 'grep -q "^--pin-dir 1$" <<<"$gopts" && grep -q "^--help 0$" <<<"$gopts"'
+
+	# the global options: README's synopsis line, the man page's SYNOPSIS
+	# and OPTIONS, and the completion (one that takes a value is not taken
+	# for the command)
+	m=$(docs_readme_cmd op25bctl | docs_missing $(cut -d' ' -f1 <<<"$gopts"))
+	check "docs: README synopsis has every global option" "missing: $m" test -z "$m"
+	m=$(docs_man_section SYNOPSIS | docs_missing $(cut -d' ' -f1 <<<"$gopts"))
+	check "docs: op25bctl.8 SYNOPSIS has every global option" "missing: $m" test -z "$m"
+	m=$(docs_man_section OPTIONS | docs_missing $(cut -d' ' -f1 <<<"$gopts"))
+	check "docs: op25bctl.8 OPTIONS has every global option" "missing: $m" test -z "$m"
+	m=
+	while read -r gopt arg; do
+		docs_offers "$gopt" "${gopt%%[!-]*}" || m+="$gopt "
+		[ "$arg" = 1 ] && ! docs_offers status "$gopt" x "" &&
+			m+="($gopt VALUE COMMAND) "
+	done <<<"$gopts"
+	check "docs: completion offers every global option" "missing: $m" test -z "$m"
+
+	# every command, in each place
+	m=$(docs_readme_synopsis | awk '{ print $1 }' | docs_missing $cmds)
+	check "docs: README synopsis has every command" "missing: $m" test -z "$m"
+	m=
+	for c in $cmds; do
+		[ -n "$(docs_man_cmd "$c")" ] || m+="$c "
+	done
+	check "docs: op25bctl.8 COMMANDS has an entry for every command" "missing: $m" test -z "$m"
+	m=
+	for c in $cmds; do
+		docs_offers "$c" "" || m+="$c "
+	done
+	check "docs: completion offers every command" "missing: $m" test -z "$m"
+	m=
+	for c in $cmds; do
+		docs_offers "$c" help "" || m+="$c "
+	done
+	check "docs: completion offers every command after help" "missing: $m" test -z "$m"
+
+	# each command's words and options, in that command's place
+	for c in $cmds; do
+		words=$(docs_cmd_words "$c")
+		[ -n "$words" ] || continue
+		m=$(docs_readme_cmd "$c" | docs_missing $words)
+		check "docs: README synopsis of $c has its words and options" "missing: $m" test -z "$m"
+		m=$(docs_man_cmd "$c" | docs_missing $words)
+		check "docs: op25bctl.8 on $c has its words and options" "missing: $m" test -z "$m"
+		m=$(docs_complete_missing "$c")
+		check "docs: completion of $c offers its words and options" "missing: $m" test -z "$m"
+	done
+
+	# a completion arm no command can reach (a second one for a command)
+	m=$(awk '/^\tcase \$cmd in/ { on = 1; next } on && /^\tesac/ { exit }
+		on && /^\t[a-z][a-z|]*\)/ { sub(/\).*/, ""); sub(/^\t/, "");
+			n = split($0, p, "|"); for (i = 1; i <= n; i++) if (seen[p[i]]++) print p[i] }' "$DOC_COMP")
+	check "docs: completion has one arm per command" "more than one: $m" test -z "$m"
+
+	# the man page shows examples, and they name commands that exist
+	check "docs: op25bctl.8 has an EXAMPLES section" "no .SH EXAMPLES" \
+		eval '[ -n "$(docs_man_section EXAMPLES)" ]'
+	m=
+	while read -r cmdline; do
+		set -- $cmdline
+		shift
+		while [ $# -gt 0 ] && [[ $1 == -* ]]; do
+			arg=$(awk -v o="$1" '$1 == o { print $2 }' <<<"$gopts")
+			shift
+			[ "$arg" = 1 ] && shift
+		done
+		grep -qxF -- "${1:-}" <<<"$cmds" || m+="'$cmdline' "
+	done < <(docs_man_section EXAMPLES | sed -e 's/\\f[BIRP]//g' -e 's/\\-/-/g' | grep '^op25bctl ')
+	check "docs: op25bctl.8 EXAMPLES name commands help lists" "unknown: $m" test -z "$m"
+}
+
 # A pin dir that cannot be used, and one that holds nothing yet.
 test_pin_dir() {
 	new_pin pindir

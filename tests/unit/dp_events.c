@@ -427,3 +427,10 @@ static void test_events(struct dp *dp)
 		}
 	}
 }
+
+DP_AREA(events)
+{
+	test_events(dps->l2);
+	test_flood(dps->l2);
+	test_sampling(dps->l2);
+}

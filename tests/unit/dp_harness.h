@@ -3,8 +3,10 @@
  * test_datapath's harness: the two loaded datapaths and their engines, the
  * policy every test starts from, counters and hit snapshots, offenders and
  * events, the RST restated, packet shapes. Included once, by
- * test_datapath.c, before the areas (dp_*.c), which it includes in turn:
- * one translation unit, so the helpers stay static and need no prototypes.
+ * test_datapath.c, before the files dp_*.c, which it includes in turn
+ * (every one, from a list the Makefile makes of their names): one
+ * translation unit, so the helpers stay static. A file that is an area
+ * registers it with DP_AREA (below).
  */
 #ifndef OP25B_DP_HARNESS_H
 #define OP25B_DP_HARNESS_H
@@ -263,6 +265,42 @@ struct dp {
 	struct ring_buffer *rb;
 	struct ev_sink sink;
 };
+
+/* The datapaths every area may run on. */
+struct dps {
+	struct dp *l2;		/* Ethernet devices */
+	struct dp *l3;		/* devices without an Ethernet header */
+	struct dp *l2e;		/* Ethernet, loaded for tc egress */
+};
+
+/*
+ * An area: a subtest that -t NAME runs alone, as the kernel's prog_tests
+ * are. DP_AREA(name) { ... } in its file defines and registers it, in a
+ * section of its own that test_datapath walks: an area cannot be left
+ * out of a table kept by hand.
+ */
+struct dp_area {
+	const char *name;
+	void (*run)(const struct dps *dps);
+};
+
+#define DP_AREA(name_)							\
+	static void dp_area_run_##name_(const struct dps *dps);		\
+	static const struct dp_area dp_area_##name_			\
+		__attribute__((used, section("dp_areas"),		\
+			       aligned(__alignof__(struct dp_area)))) = {	\
+		.name = #name_, .run = dp_area_run_##name_,		\
+	};								\
+	static void dp_area_run_##name_(const struct dps *dps)
+
+extern const struct dp_area __start_dp_areas[], __stop_dp_areas[];
+
+/*
+ * Every check of a device kind's parser and policy, run by its area (l2,
+ * l3) and again under action reject (reject): test_datapath.c.
+ */
+static void suite_l2(struct dp *dp);
+static void suite_l3(struct dp *dp);
 
 struct snap {
 	__u64 st[ST_COUNT];

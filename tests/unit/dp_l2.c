@@ -196,3 +196,8 @@ static void test_pppoe(struct dp *dp)
 		}
 	}
 }
+
+DP_AREA(l2)
+{
+	suite_l2(dps->l2);
+}

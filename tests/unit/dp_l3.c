@@ -37,3 +37,8 @@ static void test_l3_only(struct dp *dp)
 		}
 	}
 }
+
+DP_AREA(l3)
+{
+	suite_l3(dps->l3);
+}

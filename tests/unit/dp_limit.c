@@ -428,3 +428,8 @@ static void test_limit(struct dp *dp)
 	limiter_clear(dp);
 	set_action(dp, OP25B_ACT_DROP);
 }
+
+DP_AREA(limit)
+{
+	test_limit(dps->l2);
+}

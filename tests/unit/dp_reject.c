@@ -184,3 +184,19 @@ static void test_reject(struct dp *dp)
 		for (f = 0; f < ARRAY_SIZE(families); f++)
 			test_reject_shapes(dp, &l2_encs[i], families[f]);
 }
+
+/* every judged shape again, answered where reject.h says so */
+DP_AREA(reject)
+{
+	set_action(dps->l2, OP25B_ACT_REJECT);
+	set_action(dps->l3, OP25B_ACT_REJECT);
+	set_action(dps->l2e, OP25B_ACT_REJECT);
+	suite_l2(dps->l2);
+	suite_l3(dps->l3);
+	test_reject(dps->l2);
+	test_reject(dps->l3);
+	/* the direction changes where tc sends the RST, not the RST */
+	test_reject(dps->l2e);
+	set_action(dps->l2, OP25B_ACT_DROP);
+	set_action(dps->l3, OP25B_ACT_DROP);
+}

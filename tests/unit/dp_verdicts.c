@@ -205,3 +205,9 @@ static void test_actions(struct dp *dp, const struct encap *enc)
 	syn(&p, enc, 4, SMTP);
 	judged(dp, "action drop again: ipv4 tcp/25", &p, ST_smtp);
 }
+
+DP_AREA(actions)
+{
+	test_actions(dps->l2, &enc_eth);
+	test_actions(dps->l3, &enc_l3);
+}

@@ -40,3 +40,8 @@ static void test_verifier(struct dp *const dps[], int n)
 		}
 	}
 }
+
+DP_AREA(verifier)
+{
+	test_verifier((struct dp *[]){ dps->l2, dps->l3, dps->l2e }, 3);
+}

@@ -12,24 +12,17 @@
  * The expected outcomes restate bpf/parse.h's rule comment and doc/DESIGN.md;
  * nothing here is derived from the datapath's code.
  *
- * The harness is dp_harness.h; each area is a file of its own (dp_*.c),
- * included here, and a subtest: -t l2|l3|actions|events|reject|limit|verifier.
- * verifier holds the work the kernel's verifier does with each program to
- * a bound (dp_verifier.c).
+ * The harness is dp_harness.h. The checks are in files of their own
+ * (dp_*.c), every one included here from the list the Makefile makes of
+ * their names (dp_files.h); a file that is an area registers it with
+ * DP_AREA, and each area is a subtest, -t NAME (the usage message lists
+ * them). verifier holds the work the kernel's verifier does with each
+ * program to a bound (dp_verifier.c).
  */
 
 #include "dp_harness.h"
 
-#include "dp_verdicts.c"
-#include "dp_l2.c"
-#include "dp_truncation.c"
-#include "dp_ipv4.c"
-#include "dp_ipv6.c"
-#include "dp_l3.c"
-#include "dp_reject.c"
-#include "dp_events.c"
-#include "dp_limit.c"
-#include "dp_verifier.c"
+#include "dp_files.h"
 
 /* ---- setup ---- */
 
@@ -132,26 +125,42 @@ static void suite_l3(struct dp *dp)
 	test_ipv6_frags(dp, &enc_l3);
 }
 
-/* The subtests -t runs one of. */
-static const char *const areas[] = {
-	"l2", "l3", "actions", "events", "reject", "limit", "verifier",
-};
+/* The areas, by name: the order they run in. */
+static int area_order(const void *a, const void *b)
+{
+	return strcmp((*(const struct dp_area *const *)a)->name,
+		      (*(const struct dp_area *const *)b)->name);
+}
+
+static void usage(const char *prog, const struct dp_area *const *v, size_t n)
+{
+	size_t i;
+
+	fprintf(stderr, "usage: %s [-q] [-t AREA] (AREA:", prog);
+	for (i = 0; i < n; i++)
+		fprintf(stderr, " %s", v[i]->name);
+	fprintf(stderr, ")\n");
+}
 
 int main(int argc, char **argv)
 {
 	struct dp l2 = { .name = "l2" }, l3 = { .name = "l3", .l3 = true };
 	struct dp l2e = { .name = "l2 egress", .egress = true };
+	const struct dps dps = { &l2, &l3, &l2e };
+	size_t n = __stop_dp_areas - __start_dp_areas, i, ran = 0;
+	const struct dp_area *areas[n ? n : 1];
 	const char *only = NULL;
-	int i;
 
-	for (i = 1; i < argc; i++) {
+	for (i = 0; i < n; i++)
+		areas[i] = &__start_dp_areas[i];
+	qsort(areas, n, sizeof(areas[0]), area_order);
+	for (i = 1; i < (size_t)argc; i++) {
 		if (!strcmp(argv[i], "-q")) {
 			tl.quiet = true;
-		} else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
+		} else if (!strcmp(argv[i], "-t") && i + 1 < (size_t)argc) {
 			only = argv[++i];
 		} else {
-			fprintf(stderr, "usage: %s [-q] [-t AREA] (AREA: l2 l3 actions events reject limit verifier)\n",
-				argv[0]);
+			usage(argv[0], areas, n);
 			return 2;
 		}
 	}
@@ -170,48 +179,15 @@ int main(int argc, char **argv)
 		goto out;
 
 	/* each area a subtest, -t NAME runs one alone */
-#define AREA(name)	(!only || !strcmp(only, name))
-	for (i = 0; only && i < (int)ARRAY_SIZE(areas); i++)
-		if (!strcmp(only, areas[i]))
-			break;
-	if (only && i == (int)ARRAY_SIZE(areas)) {
-		/* a name that runs nothing is a failure, never a quiet pass */
-		tl_check(false, "subtest", "no subtest '%s'", only);
-		goto out;
+	for (i = 0; i < n; i++) {
+		if (only && strcmp(only, areas[i]->name))
+			continue;
+		areas[i]->run(&dps);
+		ran++;
 	}
-	if (AREA("verifier"))
-		test_verifier((struct dp *[]){ &l2, &l3, &l2e }, 3);
-	if (AREA("l2"))
-		suite_l2(&l2);
-	if (AREA("actions"))
-		test_actions(&l2, &enc_eth);
-	if (AREA("events")) {
-		test_events(&l2);
-		test_flood(&l2);
-		test_sampling(&l2);
-	}
-	if (AREA("limit"))
-		test_limit(&l2);
-	if (AREA("l3"))
-		suite_l3(&l3);
-	if (AREA("actions"))
-		test_actions(&l3, &enc_l3);
-
-	/* every judged shape again, answered where reject.h says so */
-	if (AREA("reject")) {
-		set_action(&l2, OP25B_ACT_REJECT);
-		set_action(&l3, OP25B_ACT_REJECT);
-		set_action(&l2e, OP25B_ACT_REJECT);
-		suite_l2(&l2);
-		suite_l3(&l3);
-		test_reject(&l2);
-		test_reject(&l3);
-		/* the direction changes where tc sends the RST, not the RST */
-		test_reject(&l2e);
-		set_action(&l2, OP25B_ACT_DROP);
-		set_action(&l3, OP25B_ACT_DROP);
-	}
-#undef AREA
+	/* a name that runs nothing is a failure, never a quiet pass */
+	if (!ran)
+		tl_check(false, "subtest", "no subtest '%s'", only ? only : "");
 out:
 	if (l2.eng_open)
 		engine_close(&l2.eng);

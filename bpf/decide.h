@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The decision, written once for both sides of the BPF boundary: the walk
+ * down a tree (doc/DESIGN.md, "Lookup") and what a snapshot's two tables
+ * say of a packet aimed at a blocked port ("Policy model"). The datapath
+ * (bpf/op25b.bpf.c) compiles it over bpf_map_lookup_elem, op25bctl
+ * (user/engine.c) over its mmap windows of the same maps, so 'op25bctl
+ * test' and the datapath cannot disagree.
+ *
+ * The includer supplies the map access and nothing else, defining these
+ * in its own file:
+ *
+ *   struct op25b_trees             what its accessors read through; the
+ *                                  datapath reads global maps and passes
+ *                                  NULL
+ *   op25b_root_at(t, &i)           entry i of the root tables
+ *   op25b_node_at(t, &i)           node i
+ *   op25b_leaves_at(t, &i)         leaf element i (OP25B_LEAVES_PER leaves)
+ *                                  each NULL when i is out of range; the
+ *                                  index by address, as a map lookup's
+ *                                  key: the walk keeps its indices where
+ *                                  the datapath's lookups read them, and
+ *                                  compiles as the walk did before it was
+ *                                  shared (the verifier's work unchanged)
+ *   op25b_lookup(t, root, a, d)    the walk as the decision calls it: the
+ *                                  datapath's is a global function over
+ *                                  op25b_walk, which the verifier checks
+ *                                  once; op25bctl's is op25b_walk itself
+ */
+#ifndef OP25B_DECIDE_H
+#define OP25B_DECIDE_H
+
+#include <linux/types.h>
+#include "op25b.h"
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+struct op25b_trees;
+
+static __always_inline const struct op25b_root_ent *
+op25b_root_at(const struct op25b_trees *t, const __u32 *i);
+static __always_inline const struct op25b_node *
+op25b_node_at(const struct op25b_trees *t, const __u32 *i);
+static __always_inline const struct op25b_leaves *
+op25b_leaves_at(const struct op25b_trees *t, const __u32 *i);
+static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
+					  __u32 root, __u64 hi, __u64 lo,
+					  __u32 depth);
+
+#ifdef __BPF__
+/* BPF has no popcount instruction. */
+static __always_inline __u32 op25b_popcount64(__u64 x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+#else
+static __always_inline __u32 op25b_popcount64(__u64 x)
+{
+	return (__u32)__builtin_popcountll(x);
+}
+#endif
+
+/*
+ * An address as the trees read it: 128 bits, left-aligned (IPv4 in the
+ * top 32 bits of hi).
+ */
+struct op25b_addr {
+	__u64 hi;
+	__u64 lo;
+};
+
+/*
+ * The leaf that decides for an address (hi:lo) in the tree whose root
+ * table is root, within depth node levels: the last one met on the way
+ * down, as deeper nodes hold longer prefixes. 0: none.
+ */
+static __always_inline __u32 op25b_walk(const struct op25b_trees *t,
+					__u32 root, __u64 hi, __u64 lo,
+					__u32 depth)
+{
+	const struct op25b_root_ent *re;
+	const struct op25b_leaves *lv;
+	const struct op25b_node *n;
+	__u32 idx, best, cur, d, slot, k;
+	__u64 upto;
+
+	idx = (root & (OP25B_ROOT_TABLES - 1)) * OP25B_ROOT_SIZE +
+	      (__u32)(hi >> (64 - OP25B_ROOT_BITS));
+	re = op25b_root_at(t, &idx);
+	if (!re)
+		return 0;
+	best = re->leaf;
+	cur = re->child;
+	hi = hi << OP25B_ROOT_BITS | lo >> (64 - OP25B_ROOT_BITS);
+	lo <<= OP25B_ROOT_BITS;
+	for (d = 0; d < OP25B_DEPTH6; d++) {
+		if (d >= depth || !cur)
+			break;
+		n = op25b_node_at(t, &cur);
+		if (!n)
+			break;
+		slot = hi >> (64 - OP25B_STRIDE);
+		upto = ~0ULL >> (63 - slot);	/* slots 0..slot */
+		k = n->leaf_base + op25b_popcount64(n->run_map & upto) - 1;
+		idx = k / OP25B_LEAVES_PER;
+		lv = op25b_leaves_at(t, &idx);
+		if (lv && lv->leaf[k % OP25B_LEAVES_PER])
+			best = lv->leaf[k % OP25B_LEAVES_PER];
+		if (!((n->child_map >> slot) & 1))
+			break;
+		cur = n->child_base +
+		      op25b_popcount64(n->child_map & (upto >> 1));
+		hi = hi << OP25B_STRIDE | lo >> (64 - OP25B_STRIDE);
+		lo <<= OP25B_STRIDE;
+	}
+	return best;
+}
+
+/*
+ * What snapshot s's tables say of a packet from src to dst aimed at a
+ * blocked port: its source's leaf in subscriber (*sub) and, only when that
+ * is a deny, its destination's in relay (*relay, which is otherwise left
+ * as the caller set it: 0, the datapath's "no rule").
+ * Blocked exactly when the source's best match is a deny and the
+ * destination's is not an allow (doc/DESIGN.md, "Policy model").
+ */
+static __always_inline enum op25b_said
+op25b_tables_judge(const struct op25b_trees *t, const struct op25b_snapshot *s,
+		   __u32 v6, const struct op25b_addr *src,
+		   const struct op25b_addr *dst, __u32 *sub, __u32 *relay)
+{
+	__u32 depth = v6 ? OP25B_DEPTH6 : OP25B_DEPTH4;
+
+	*sub = op25b_lookup(t, s->root[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, v6)],
+			    src->hi, src->lo, depth);
+	if (OP25B_LEAF_VERDICT(*sub) != OP25B_V_DENY)
+		return OP25B_LEAF_VERDICT(*sub) == OP25B_V_ALLOW ?
+			       OP25B_SAID_EXEMPT :
+			       OP25B_SAID_NOT_SUBSCRIBER;
+	*relay = op25b_lookup(t, s->root[OP25B_TREE(OP25B_TABLE_RELAY, v6)],
+			      dst->hi, dst->lo, depth);
+	return OP25B_LEAF_VERDICT(*relay) == OP25B_V_ALLOW ? OP25B_SAID_RELAY :
+							     OP25B_SAID_BLOCKED;
+}
+
+#endif /* OP25B_DECIDE_H */
