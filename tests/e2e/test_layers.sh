@@ -156,13 +156,16 @@ test_reloads() {
 
 # The boot as the units run it: op25b.service's ExecStart, then
 # op25b-watch.service's, with this build's op25bctl, a private pin dir and
-# namespace, and this test's files for /etc/op25b and /var/lib/op25b.
+# namespace, and this test's files for /etc/op25b and /var/lib/op25b; and
+# with no capability but those the units keep (CapabilityBoundingSet).
 unit_cmd() {
-	local unit=$1 key=$2 line cmd
+	local unit=$1 key=$2 line cmd caps
+	caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNITS/$unit" |
+		tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
 	sed -n "s/^$key=//p" "$UNITS/$unit" | while read -r line; do
 		cmd=${line//\/etc\/op25b\/op25b.conf/$TMPD/boot/op25b.conf}
 		cmd=${cmd/ apply / apply --last-good $TMPD/boot/last-good.conf }
-		echo "${cmd/\/usr\/sbin\/op25bctl/nsenter --net=/run/netns/$NS $CTL --pin-dir $PIN}"
+		echo "${cmd/\/usr\/sbin\/op25bctl/setpriv --bounding-set=-all,$caps nsenter --net=/run/netns/$NS $CTL --pin-dir $PIN}"
 	done
 }
 
@@ -198,6 +201,18 @@ test_boot() {
 	else
 		fail "boot: systemd-analyze verify" "not installed"
 	fi
+	# hardened: systemd's own exposure score, 4.0 or better
+	local u score
+	for u in op25b.service op25b-watch.service; do
+		score=$(systemd-analyze security --offline=true "$TMPD/$u" 2>/dev/null |
+			sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+		check "boot: $u's exposure, by systemd-analyze security, is 4.0 or better (${score:-none})" \
+			"${score:-none}" eval '[ -n "$score" ] && awk "BEGIN { exit !($score <= 4.0) }"'
+	done
+	check "boot: the units keep only CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON, CAP_SYS_ADMIN" \
+		"$(grep -h CapabilityBoundingSet "$UNITS"/op25b*.service)" \
+		eval '[ "$(grep -h "^CapabilityBoundingSet=" "$UNITS"/op25b*.service | sort -u)" = \
+		      "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_PERFMON CAP_SYS_ADMIN" ]'
 	# ordered as nftables.service: every ordering word of its is ours too
 	if [ -f /lib/systemd/system/nftables.service ]; then
 		local want missing=
