@@ -16,6 +16,8 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -I/usr/include/$(MULTIARCH) -Ibpf $(BPF_EXTRA)
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment are honoured, as
+# dpkg-buildflags sets them (fortify, stack protector, relro, bind-now).
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Ibpf -I$(BUILD) \
 	    $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null)
@@ -66,13 +68,13 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 # The controller: one file per concern, the skeleton embedded.
 $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(USER_SRC) -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(USER_SRC) -o $@ $(LDFLAGS) $(LDLIBS)
 
 # Tests: unit (BPF_PROG_TEST_RUN), differential fuzzer, then shell suites.
 # They build policies with the controller's own engine.
 ENGINE   := user/engine.c user/engine.h bpf/decide.h
 TEST_COMMON := tests/unit/testlib.h bpf/op25b.h $(BUILD)/op25b.skel.h $(ENGINE)
-TEST_CFLAGS = $(CFLAGS) -Iuser -Itests/unit
+TEST_CFLAGS = $(CPPFLAGS) $(CFLAGS) -Iuser -Itests/unit
 
 # test_datapath includes every tests/unit/dp_*.c, listed here from their
 # names (rewritten only when the list changes): a new file cannot be left
@@ -175,6 +177,8 @@ install: $(BUILD)/op25bctl
 	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/ppp/ip-up.d/op25b \
 		$(DESTDIR)$(SYSCONFDIR)/ppp/ip-down.d/op25b
 	install -D -m 0644 contrib/ppp/ppp.conf $(DESTDIR)$(PREFIX)/share/doc/op25b/examples/ppp.conf
+	for f in README.md doc/DEPLOYMENT.md doc/DESIGN.md; do \
+		install -D -m 0644 $$f $(DESTDIR)$(PREFIX)/share/doc/op25b/$$(basename $$f) || exit 1; done
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/op25b
 	[ -e $(DESTDIR)$(SYSCONFDIR)/op25b/op25b.conf ] || \
 		install -m 0644 contrib/op25b.conf $(DESTDIR)$(SYSCONFDIR)/op25b/op25b.conf

@@ -43,6 +43,16 @@ test_deb() {
 	lintian --fail-on error "$deb" >"$TMPD/lintian" 2>&1
 	check "lintian: no error" "$(grep -v 'root privileges' "$TMPD/lintian" | head -5)" \
 		eval '! grep -q "^E:" "$TMPD/lintian"'
+	check "lintian: no hardening tag (dpkg-buildflags reach the binary)" \
+		"$(grep hardening "$TMPD/lintian")" eval '! grep -q hardening "$TMPD/lintian"'
+	dpkg-deb -x "$deb" "$TMPD/x"
+	check "the binary is linked with BIND_NOW" "$(readelf -d "$TMPD/x/usr/sbin/op25bctl" | grep FLAGS)" \
+		eval 'readelf -d "$TMPD/x/usr/sbin/op25bctl" | grep -q BIND_NOW'
+	check "the binary uses fortified functions (_chk)" "none" \
+		eval 'nm -D "$TMPD/x/usr/sbin/op25bctl" | grep -q "_chk@"'
+	for f in README.md.gz DEPLOYMENT.md.gz DESIGN.md.gz examples/ppp.conf; do
+		check "docs: /usr/share/doc/op25b/$f" "missing" test -e "$TMPD/x/usr/share/doc/op25b/$f"
+	done
 	ver=$(dpkg-deb -f "$deb" Version)
 	files=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { sub("^\\.", "", $6); print $6 }')
 
