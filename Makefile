@@ -46,7 +46,8 @@ deps:
 	$(Q)CLANG=$(CLANG) EXTRA_PKGS="$(EXTRA_PKGS)" scripts/deps.sh
 
 # The unit tests also run against objects built by these compilers.
-test: EXTRA_PKGS := clang-14 clang-16 clang-19 debhelper lintian dpkg-dev nftables
+test: EXTRA_PKGS := clang-14 clang-16 clang-19 debhelper lintian dpkg-dev nftables \
+	busybox
 
 $(BUILD):
 	$(Q)mkdir -p $@
