@@ -5,22 +5,30 @@
 # installs with dpkg -i, its op25bctl runs and says the package's version,
 # its units are there but neither enabled nor started, the example policy
 # is a conffile; dpkg -P takes every file it brought, /etc/op25b too.
+#
+# All of it in a throwaway root: a mount namespace of the test's own, with
+# /usr, /etc and /var overlaid on writable layers under its temp dir.
+# dpkg -i and -P change those layers; the host's files and its package
+# database never change, and two runs at once do not see each other.
 set -u
+if [ -z "${OP25B_THROWAWAY_ROOT:-}" ]; then
+	OP25B_THROWAWAY_ROOT=1 exec unshare --mount --propagation private "$0" "$@"
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 top=$(cd "$here/../.." && pwd)
 
-suite_begin dpkg-buildpackage lintian dh
+suite_begin dpkg-buildpackage lintian dh unshare
 
 installed() {
 	dpkg-query -W -f='${Status}' op25b 2>/dev/null | grep -q 'ok installed'
 }
 
-# The package database is the host's: two of these suites at once (other
-# op25b checkouts testing on this host) would race for dpkg's lock and
-# see each other's package. One at a time, the second waiting its turn.
-exec 9>/run/lock/op25b-test-deb.lock
-flock -w 900 9 || skip_suite "another op25b package test held the lock for 15 min"
+for d in usr etc var; do
+	mkdir -p "$TMPD/root/$d/up" "$TMPD/root/$d/work" &&
+		mount -t overlay overlay -o "lowerdir=/$d,upperdir=$TMPD/root/$d/up,workdir=$TMPD/root/$d/work" "/$d" ||
+		skip_suite "cannot overlay /$d: no throwaway root to install into"
+done
 
 # Never touch an op25b the machine had before this test.
 if dpkg-query -W -f='${Status}' op25b 2>/dev/null | grep -qv 'not-installed'; then
@@ -29,6 +37,7 @@ fi
 OURS=0
 purge_ours() {
 	[ "$OURS" = 1 ] && dpkg -P op25b >/dev/null 2>&1
+	umount /var /etc /usr 2>/dev/null
 	cleanup
 }
 trap purge_ours EXIT
