@@ -1692,20 +1692,31 @@ static int record_order(const void *va, const void *vb)
 	return c ? c : a->key.hook < b->key.hook ? -1 : a->key.hook > b->key.hook;
 }
 
-int attach_save(FILE *f)
+/* This namespace's records under g.pin_dir; none when nothing is set up. */
+static int records_read(struct record **recs, size_t *n)
 {
-	struct record *recs = NULL;
-	size_t i, nrec = 0;
 	int rc, map_fd;
-	char name[IF_NAMESIZE];
 
+	*recs = NULL;
+	*n = 0;
 	if (!pins_present())
 		return EXIT_OK;
 	rc = attach_map_open(&map_fd);
 	if (rc)
 		return rc;
-	rc = records_load(map_fd, &recs, &nrec);
+	rc = records_load(map_fd, recs, n);
 	close(map_fd);
+	return rc;
+}
+
+int attach_save(FILE *f)
+{
+	struct record *recs = NULL;
+	size_t i, nrec = 0;
+	char name[IF_NAMESIZE];
+	int rc;
+
+	rc = records_read(&recs, &nrec);
 	if (rc)
 		return rc;
 	/* canonical: by name now, then hook */
@@ -1784,21 +1795,12 @@ int attach_pending_resolve(const char *name, struct op25b_bpf **cache,
 	struct record *recs = NULL;
 	struct attach_args a;
 	size_t i, nrec = 0;
-	int rc, map_fd, worst = EXIT_OK;
+	int rc, worst = EXIT_OK;
 
 	*done = 0;
-	if (!pins_present() || !iface_exists(name))
+	if (!iface_exists(name))
 		return EXIT_OK;
-	rc = pin_lock();
-	if (!rc)
-		rc = attach_map_open(&map_fd);
-	if (rc) {
-		pin_unlock();
-		return rc;
-	}
-	rc = records_load(map_fd, &recs, &nrec);
-	close(map_fd);
-	pin_unlock();
+	rc = records_read(&recs, &nrec);
 	for (i = 0; !rc && i < nrec; i++) {
 		if (!(record_pending(&recs[i]) || record_gone(&recs[i])) ||
 		    strncmp(recs[i].val.ifname, name, sizeof(recs[i].val.ifname)))
@@ -1820,17 +1822,11 @@ int attach_waiting(char (**names)[IF_NAMESIZE], size_t *n)
 {
 	struct record *recs = NULL;
 	size_t i, nrec = 0;
-	int rc, map_fd;
+	int rc;
 
 	*names = NULL;
 	*n = 0;
-	if (!pins_present())
-		return EXIT_OK;
-	rc = attach_map_open(&map_fd);
-	if (rc)
-		return rc;
-	rc = records_load(map_fd, &recs, &nrec);
-	close(map_fd);
+	rc = records_read(&recs, &nrec);
 	if (rc)
 		return rc;
 	*names = calloc(nrec + 1, IF_NAMESIZE);
