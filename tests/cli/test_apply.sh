@@ -258,6 +258,37 @@ test_atomic_traffic() {
 		test "${blocked:-0}" -gt 0
 }
 
+# The attachments in apply's answers: -j --dry-run lists them as the text
+# does, and an attach that fails is an error, not a change.
+test_attach_answers() {
+	local ns=o25t-$$-aans d=$TMPD/t_aans
+	new_pin aans
+	mkdir -p "$d"
+	ns_create "$ns" || { fail "answers: namespace" "ip netns add failed"; return; }
+	ip -n "$ns" link add o25q type veth peer name o25r
+	ip -n "$ns" link add o25br type bridge
+	ip -n "$ns" link set o25q up
+	ip -n "$ns" link set o25br up
+	printf 'deny subscriber 10.0.0.0/8\nattach o25q --hook tc\nattach o25later\n' >"$d/p.conf"
+	ctl -n "$ns" apply --dry-run "$d/p.conf" >"$TMPD/text"
+	ctl -n "$ns" -j apply --dry-run "$d/p.conf" >"$TMPD/json"
+	check "answers: -j apply --dry-run lists the attachments the text shows" \
+		"$(cat "$TMPD/text"; cat "$TMPD/json")" "$PY" -c '
+import json, sys
+plan = json.load(open(sys.argv[1]))
+att = sorted((p["op"], p["attach"], p["pending"]) for p in plan if "attach" in p)
+sys.exit(0 if att == [("attach", "o25later", True), ("attach", "o25q", False)]
+         and len([l for l in open(sys.argv[2]) if " attach " in l]) == 2 else 1)' \
+		"$TMPD/json" "$TMPD/text"
+	# native XDP on a bridge: the kernel refuses it at run time
+	printf 'deny subscriber 10.0.0.0/8\nattach o25br --hook xdp --xdp-mode native\n' >"$d/br.conf"
+	ctl -n "$ns" -j apply "$d/br.conf" >"$TMPD/out" 2>"$TMPD/err"
+	check_eq "answers: an attach that fails at run time: exit 1" 1 $?
+	check_eq "answers: ...and it is not counted as a change" 0 \
+		"$(jget attachments_changed <"$TMPD/out")"
+	ctl -n "$ns" -q detach --all
+}
+
 # -n NETNS: interfaces of another namespace, pins of ours.
 test_netns() {
 	local ns=o25t-$$-apply d=$TMPD/t_ns
