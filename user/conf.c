@@ -79,34 +79,6 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
-FILE *input_open(const char *path, char *why, size_t len)
-{
-	struct stat st = { 0 };
-	FILE *f;
-	int fd;
-
-	/* O_NONBLOCK: a FIFO nobody writes must not hold the open */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		snprintf(why, len, "%s", strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		snprintf(why, len, "%s",
-			 S_ISDIR(st.st_mode) ? "a directory, not a file" :
-			 S_ISFIFO(st.st_mode) ? "a FIFO, not a regular file" :
-			 "not a regular file");
-		close(fd);
-		return NULL;
-	}
-	f = fdopen(fd, "r");
-	if (!f) {
-		snprintf(why, len, "%s", strerror(errno));
-		close(fd);
-	}
-	return f;
-}
-
 /*
  * Read the whole file ("-": stdin), within what is left of the bounds on
  * one load (files and bytes, doc/DESIGN.md "The policy of record"). NULL

@@ -105,24 +105,6 @@ static int map_value_size(int fd, __u32 *vs, __u32 *entries)
 	return 0;
 }
 
-/* The layout word of the pin dir's engine map; 0 when there is none. */
-__u32 layout_of(const char *dir)
-{
-	__u32 vs, n, zero = 0, layout = 0;
-	int fd = pin_fd(dir, OP25B_PIN_ENGINE);
-	void *v;
-
-	if (fd < 0)
-		return 0;
-	if (!map_value_size(fd, &vs, &n) && vs >= 4 && (v = calloc(1, vs))) {
-		if (!bpf_map_lookup_elem(fd, &zero, v))
-			memcpy(&layout, v, 4);
-		free(v);
-	}
-	close(fd);
-	return layout;
-}
-
 static bool rule_v3_alive(const struct rule_v3 *r, __u32 gen)
 {
 	return r->born && r->born <= gen && (!r->died || r->died > gen);

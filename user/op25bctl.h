@@ -37,6 +37,21 @@ struct global_opts {
 #define OP25B_WAIT_DEFAULT	30
 extern struct global_opts g;
 
+/* ---- input.c: what an operator gives, taken safely ---- */
+
+/*
+ * s as it may go into an error line: bytes that are not printable ASCII
+ * escaped as \xNN, cut with "..." to fit len (TOKEN_QUOTE_LEN is enough).
+ */
+#define TOKEN_QUOTE_LEN	64
+const char *token_quote(const char *s, char *buf, size_t len);
+/*
+ * Open a file to read input from: a regular file only, opened without
+ * blocking (a FIFO nobody writes, a device, a directory are refused at
+ * once). NULL with the reason in why.
+ */
+FILE *input_open(const char *path, char *why, size_t len);
+
 /* ---- output.c: errors, summaries, and text/JSON from one call ---- */
 
 /*
@@ -230,6 +245,8 @@ bool pin_dir_of_maps(const __u32 *ids, __u32 n, char *out, size_t len);
  * reused, then let go.
  */
 int pins_create_beside(void);
+/* The layout word of the engine map pinned under dir; 0 for none. */
+__u32 layout_of(const char *dir);
 /* Is there a policy pinned under g.pin_dir (set up, or half set up)? */
 bool pins_present(void);
 
@@ -270,12 +287,6 @@ void policy_close(struct op25b_maps *m, struct engine *e);
  */
 int prefix_parse(const char *s, struct prefix *p, char *why, size_t whylen);
 void prefix_format(const struct prefix *p, char *buf, size_t len);
-/*
- * s as it may go into an error line: bytes that are not printable ASCII
- * escaped as \xNN, cut with "..." to fit len (TOKEN_QUOTE_LEN is enough).
- */
-#define TOKEN_QUOTE_LEN	64
-const char *token_quote(const char *s, char *buf, size_t len);
 /* The order of list and save: family, then address, then length. */
 int prefix_cmp(const struct prefix *a, const struct prefix *b);
 /* Does p cover addr (of p's family)? */
@@ -330,12 +341,6 @@ struct conf {
 	size_t bytes_read;		/* against CONF_BYTES_MAX */
 };
 
-/*
- * Open a file to read input from: a regular file only, opened without
- * blocking (a FIFO nobody writes, a device, a directory are refused at
- * once). NULL with the reason in why.
- */
-FILE *input_open(const char *path, char *why, size_t len);
 
 /*
  * What one load reads at most, its includes counted (op25b.conf(5)): the
@@ -431,8 +436,10 @@ int attach_sync(const struct attach_want *w, size_t n, bool dry_run,
 		size_t *changes);
 /* 'attach' statements for what is attached in this namespace. */
 int attach_save(FILE *f);
+/* Detach and forget what layer's owner attached; how many went. */
+size_t attach_drop_owned(enum op25b_layer layer, __u32 owner);
 
-/* ---- session.c: the session layer ---- */
+/* ---- policy.c: the session layer's registry ---- */
 
 struct session_entry {
 	struct op25b_session_key key;
@@ -445,8 +452,6 @@ const char *session_name_of(const struct session_entry *v, size_t n,
 			    __u32 id);
 /* After a writer died: drop session rules of unregistered sessions. */
 int session_sweep(const struct op25b_maps *m, struct engine *e);
-/* Detach and forget what layer's owner attached; how many went. */
-size_t attach_drop_owned(enum op25b_layer layer, __u32 owner);
 
 /* Each command's full help, for 'help CMD' and 'CMD --help'. */
 extern const struct cmd_help attach_help, detach_help, status_help,
@@ -480,8 +485,6 @@ int do_apply(int argc, char **argv);	/* apply.c */
 int do_save(int argc, char **argv);
 int do_session(int argc, char **argv);	/* session.c */
 int do_migrate(int argc, char **argv);	/* migrate.c */
-/* The layout word of the engine map pinned under dir; 0 for none. */
-__u32 layout_of(const char *dir);
 /* A pending 'attach' of the file layer for a device that is not there. */
 int attach_sync_add_pending(const struct attach_want *w);
 

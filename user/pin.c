@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -690,6 +691,29 @@ static int pin_dir_check(void)
 	if (stat(g.pin_dir, &st) && errno == ENOENT)
 		return pin_dir_parent_check();
 	return pin_dir_prepare(false);
+}
+
+/* The layout word of the engine map pinned under dir; 0 when there is none. */
+__u32 layout_of(const char *dir)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0, layout = 0;
+	char path[PATH_MAX + 16];
+	void *v;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, OP25B_PIN_ENGINE);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.value_size >= 4 &&
+	    (v = calloc(1, info.value_size))) {
+		if (!bpf_map_lookup_elem(fd, &zero, v))
+			memcpy(&layout, v, 4);
+		free(v);
+	}
+	close(fd);
+	return layout;
 }
 
 /* op25b 1 pinned four LPM tries and a config map: layout 1. */

@@ -5,6 +5,8 @@
  * snapshot published at the end, or nothing).
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <bpf/bpf.h>
 #include "op25bctl.h"
 
 /* Maps of another layout: say whose they are and the way out. */
@@ -74,4 +76,90 @@ void policy_close(struct op25b_maps *m, struct engine *e)
 {
 	engine_close(e);
 	maps_close(m);
+}
+
+/* ---- the session layer's registry (doc/DESIGN.md, "Layers") ---- */
+
+/* Every registered session, in the map's order, into *out. */
+int sessions_load(int map_fd, struct session_entry **out, size_t *n)
+{
+	struct op25b_session_key k, last;
+	struct session_entry *v = NULL, *nv;
+	bool first = true;
+	size_t cap = 0;
+
+	*n = 0;
+	while (!bpf_map_get_next_key(map_fd, first ? NULL : &last, &k)) {
+		first = false;
+		last = k;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				p_err("out of memory");
+				return EXIT_RUNTIME;
+			}
+			v = nv;
+		}
+		v[*n].key = k;
+		if (!bpf_map_lookup_elem(map_fd, &k, &v[*n].s))
+			(*n)++;
+	}
+	*out = v;
+	return EXIT_OK;
+}
+
+const char *session_name_of(const struct session_entry *v, size_t n,
+			    __u32 id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].s.id == id)
+			return v[i].key.name;
+	return NULL;
+}
+
+/*
+ * After a writer died: session rules whose session is not registered
+ * (an 'up' killed between its record and its publish, whose replaced
+ * session's rules are still live) go, so no exemption outlives its
+ * session. Fails closed: such a session keeps no exemption.
+ */
+int session_sweep(const struct op25b_maps *m, struct engine *e)
+{
+	struct session_entry *v = NULL;
+	struct engine_rule *r = NULL;
+	enum engine_change ch;
+	size_t i, n = 0, nr = 0, swept = 0;
+	int rc;
+
+	rc = sessions_load(m->sessions, &v, &n);
+	if (rc)
+		return rc;
+	if (engine_rules(e, OP25B_TABLE_FORCE_U32, false, &r, &nr)) {
+		free(v);
+		p_err("%s", e->err);
+		return EXIT_RUNTIME;
+	}
+	for (i = 0; i < nr; i++) {
+		struct owner o = { r[i].layer, r[i].owner };
+
+		if (r[i].layer != OP25B_LAYER_SESSION ||
+		    session_name_of(v, n, r[i].owner))
+			continue;
+		if (engine_del_owned(e, r[i].table, &r[i].p, &o, &ch)) {
+			p_err("%s", e->err);
+			rc = EXIT_RUNTIME;
+			break;
+		}
+		swept++;
+	}
+	if (swept)
+		p_info("%zu exemption%s of sessions no longer registered removed",
+		       swept, swept == 1 ? "" : "s");
+	free(v);
+	free(r);
+	return rc;
 }

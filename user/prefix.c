@@ -161,32 +161,6 @@ static int list_add(struct prefix_list *l, const struct prefix *p)
 	return EXIT_OK;
 }
 
-const char *token_quote(const char *s, char *buf, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0;
-
-	/* room for one escape (4) and the ellipsis (3) and the NUL */
-	while (*p && o + 8 < len) {
-		if (*p >= 0x20 && *p < 0x7f) {
-			buf[o++] = (char)*p;
-		} else {
-			buf[o++] = '\\';
-			buf[o++] = 'x';
-			buf[o++] = hex[*p >> 4];
-			buf[o++] = hex[*p & 15];
-		}
-		p++;
-	}
-	if (*p) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 /* where is NULL for the command line, "FILE:LINE" for file input. */
 static int list_add_token(struct prefix_list *l, const char *tok,
 			  const char *where)
