@@ -76,6 +76,7 @@ enum op25b_action {
 enum op25b_table {
 	OP25B_TABLE_SUBSCRIBER	= 0,
 	OP25B_TABLE_RELAY	= 1,
+	OP25B_TABLE_COUNT	= 2,	/* the tables; also "every table" */
 	OP25B_TABLE_FORCE_U32	= 0xffffffffu,
 };
 

@@ -15,12 +15,6 @@
 #include <unistd.h>
 #include "op25bctl.h"
 
-static const char *const table_words[] = { "subscriber", "relay" };
-
-static const char *verdict_word(__u32 v)
-{
-	return v == OP25B_V_DENY ? "deny" : "allow";
-}
 
 /* The order of a policy file: table, then family, address and length. */
 static int rule_order(__u32 ta, const struct prefix *a, __u32 tb,
@@ -121,11 +115,11 @@ static void diff_print(enum op op, __u32 table, const struct prefix *p,
 	open_json_object(NULL);
 	print_string(PRINT_FP, NULL, "%s ", sign[op]);
 	print_string(PRINT_JSON, "op", NULL, name[op]);
-	print_string(PRINT_ANY, "verdict", "%s ", verdict_word(verdict));
-	print_string(PRINT_ANY, "table", "%s ", table_words[table]);
+	print_string(PRINT_ANY, "verdict", "%s ", verdict_name(verdict));
+	print_string(PRINT_ANY, "table", "%s ", table_name(table));
 	print_string(PRINT_ANY, "prefix", "%s", buf);
 	if (op == OP_CHANGE)
-		print_string(PRINT_ANY, "was", " (was %s)", verdict_word(was));
+		print_string(PRINT_ANY, "was", " (was %s)", verdict_name(was));
 	/* an operator's edit that the file does not hold: said before it goes */
 	print_bool(PRINT_JSON, "runtime_edit", NULL, runtime);
 	if (runtime && op != OP_ADD)
@@ -508,7 +502,7 @@ static int apply_file(const char *file, bool dry, bool force)
 		snprintf(where, sizeof(where), "%s:%zu", c.rules[i].file,
 			 c.rules[i].line);
 		g.err_where = where;
-		rc = allow_all_check(table_words[c.rules[i].table],
+		rc = allow_all_check(table_name(c.rules[i].table),
 				     &c.rules[i].p, 1, force);
 		g.err_where = NULL;
 	}
@@ -575,8 +569,8 @@ static int save_write(FILE *f, struct engine *e)
 		fprintf(f, "# no port is blocked\n");
 	for (i = 0; i < run.n; i++) {
 		prefix_format(&run.rules[i].p, buf, sizeof(buf));
-		fprintf(f, "%s %s %s\n", verdict_word(run.rules[i].verdict),
-			table_words[run.rules[i].table], buf);
+		fprintf(f, "%s %s %s\n", verdict_name(run.rules[i].verdict),
+			table_name(run.rules[i].table), buf);
 	}
 	free(run.rules);
 	return attach_save(f);

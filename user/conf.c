@@ -20,7 +20,6 @@
 #define CONF_INCLUDE_DEPTH	16
 #define CONF_ERRORS_MAX		100
 
-static const char *const table_words[] = { "subscriber", "relay" };
 
 struct src {
 	const char *name;	/* as the operator named it */
@@ -341,15 +340,15 @@ static void statement(struct conf *c, const char *file, size_t line,
 	}
 	if (!n)
 		goto out;
-	if (!strcmp(w[0], "deny") || !strcmp(w[0], "allow")) {
-		verdict = w[0][0] == 'd' ? OP25B_V_DENY : OP25B_V_ALLOW;
-		if (n < 2 || (strcmp(w[1], "subscriber") && strcmp(w[1], "relay"))) {
+	if (verdict_parse(w[0]) > 0) {
+		verdict = (__u32)verdict_parse(w[0]);
+		t = n < 2 ? -1 : table_parse(w[1]);
+		if (t < 0) {
 			conf_error(c, file, line, "%s: %s '%s' (subscriber or relay)",
 				   w[0], n < 2 ? "missing table" : "unknown table",
 				   n < 2 ? "" : token_quote(w[1], q, sizeof(q)));
 			goto out;
 		}
-		t = !strcmp(w[1], "relay");
 		if (n < 3)
 			conf_error(c, file, line, "%s %s: missing PREFIX", w[0], w[1]);
 		for (i = 2; i < n; i++)
@@ -471,8 +470,7 @@ static void rules_settle(struct conf *c)
 			prefix_format(&r->p, buf, sizeof(buf));
 			conf_error(c, r->file, r->line,
 				   "%s %s %s: also %s at %s:%zu",
-				   r->verdict == OP25B_V_DENY ? "deny" : "allow",
-				   table_words[r->table], buf,
+				   verdict_name(r->verdict), table_name(r->table), buf,
 				   k->verdict == OP25B_V_DENY ? "denied" : "allowed",
 				   k->file, k->line);
 		}

@@ -9,31 +9,6 @@
 #include <string.h>
 #include "op25bctl.h"
 
-static const char *const action_names[] = {
-	[OP25B_ACT_DROP]	= "drop",
-	[OP25B_ACT_REJECT]	= "reject",
-	[OP25B_ACT_MONITOR]	= "monitor",
-	[OP25B_ACT_LIMIT]	= "limit",
-};
-
-const char *action_name(__u32 action)
-{
-	if (action < sizeof(action_names) / sizeof(action_names[0]))
-		return action_names[action];
-	return "unknown";
-}
-
-int action_parse(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(action_names) / sizeof(action_names[0]); i++)
-		if (action_names[i] && !strcmp(s, action_names[i]))
-			return (int)i;
-	return -1;
-}
-
-
 static const struct unit {
 	const char *name;
 	__u64 ns;

@@ -357,13 +357,22 @@ struct conf {
 int conf_load(const char *path, struct conf *c);
 void conf_free(struct conf *c);
 
+/* ---- names.c: every enumerated word, spelled once ---- */
+
+/* The word of a value ("unknown" for none); the value of a word, -1 for none. */
+const char *table_name(__u32 t);
+int table_parse(const char *s);
+const char *verdict_name(__u32 v);
+int verdict_parse(const char *s);	/* allow or deny */
+const char *action_name(__u32 action);
+int action_parse(const char *s);
+const char *layer_name(__u32 l);
+
 /* ---- config.c: action and blocked ports of a snapshot ---- */
 
 #define OP25B_PORT_MAX	(OP25B_PORT_WORDS * 64 - 1)
 
-const char *action_name(__u32 action);
-/* enum op25b_action of a name, -1 for none. */
-int action_parse(const char *s);
+
 #define NSEC_PER_SEC	1000000000ULL
 
 /*

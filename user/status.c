@@ -100,12 +100,6 @@ static void status_pools(struct engine *e)
 	close_json_object();
 }
 
-static const char *layer_name(enum op25b_layer l)
-{
-	return l == OP25B_LAYER_FILE ? "file" :
-	       l == OP25B_LAYER_WATCH ? "watch" : "session";
-}
-
 /*
  * A record is attached (the program is in place), pending (asked for
  * before its device existed), gone (its device went: attached again when

@@ -12,53 +12,28 @@
 #include <bpf/bpf.h>
 #include "op25bctl.h"
 
-enum table {
-	T_SUBSCRIBER,
-	T_RELAY,
-	T_COUNT,
-};
-
-static const char *const table_names[T_COUNT] = {
-	[T_SUBSCRIBER]	= "subscriber",
-	[T_RELAY]	= "relay",
-};
-
-static const char *verdict_name(__u32 v)
-{
-	switch (v) {
-	case OP25B_V_ALLOW:
-		return "allow";
-	case OP25B_V_DENY:
-		return "deny";
-	default:
-		return "none";
-	}
-}
-
 /* The order of 'list': family, then address, then length. */
 static int prefix_order(const void *va, const void *vb)
 {
 	return prefix_cmp(va, vb);
 }
 
-static int parse_table(const char *verb, const char *s, enum table *t)
+static int parse_table(const char *verb, const char *s, enum op25b_table *t)
 {
-	int i;
+	int i = table_parse(s);
 
-	for (i = 0; i < T_COUNT; i++) {
-		if (!strcmp(s, table_names[i])) {
-			*t = i;
-			return EXIT_OK;
-		}
+	if (i < 0) {
+		p_err("%s: unknown table '%s' (subscriber or relay)", verb, s);
+		return EXIT_USAGE;
 	}
-	p_err("%s: unknown table '%s' (subscriber or relay)", verb, s);
-	return EXIT_USAGE;
+	*t = (enum op25b_table)i;
+	return EXIT_OK;
 }
 
 /* ---- deny, allow, del ---- */
 
 struct table_args {
-	enum table table;
+	enum op25b_table table;
 	const char *file;
 	int npos;
 	char **pos;		/* the prefixes given on the command line */
@@ -141,7 +116,7 @@ static const char *const change_names[] = {
 };
 
 /* Every prefix into the draft; the caller publishes or drops it. */
-static int rules_change(struct engine *e, enum table t, __u32 verdict,
+static int rules_change(struct engine *e, enum op25b_table t, __u32 verdict,
 			const struct prefix *v, size_t n, size_t cnt[5],
 			__u8 *chg)
 {
@@ -154,22 +129,22 @@ static int rules_change(struct engine *e, enum table t, __u32 verdict,
 		prefix_format(&v[i], buf, sizeof(buf));
 		/* an operator's edit: the file layer's, marked as made here */
 		if (verdict == OP25B_V_NONE)
-			err = engine_del(e, (enum op25b_table)t, &v[i], &ch);
+			err = engine_del(e, t, &v[i], &ch);
 		else
-			err = engine_set_owned(e, (enum op25b_table)t, &v[i],
+			err = engine_set_owned(e, t, &v[i],
 					       verdict, &owner_file,
 					       OP25B_RF_RUNTIME, &ch);
 		if (err) {
 			p_err("cannot %s %s %s: %s; nothing was changed",
 			      verdict == OP25B_V_NONE ? "delete" :
-			      verdict_name(verdict), table_names[t], buf,
+			      verdict_name(verdict), table_name(t), buf,
 			      e->err);
 			return EXIT_RUNTIME;
 		}
 		cnt[ch]++;
 		chg[i] = (__u8)ch;
 		p_debug("%s %s %s: %s", verdict == OP25B_V_NONE ? "del" :
-			verdict_name(verdict), table_names[t], buf,
+			verdict_name(verdict), table_name(t), buf,
 			change_names[ch]);
 	}
 	return EXIT_OK;
@@ -252,7 +227,7 @@ static int table_change(const char *verb, __u32 verdict, int argc,
 	if (err)
 		goto out_args;
 	if (verdict == OP25B_V_ALLOW) {
-		err = allow_all_check(table_names[a.table], v, n, a.force);
+		err = allow_all_check(table_name(a.table), v, n, a.force);
 		if (err)
 			goto out;
 	}
@@ -365,13 +340,13 @@ static int words_get(const char *verb, int argc, char **argv, int min,
 
 /* flush's and list's one word, a table: needed, or *given says if it was. */
 static int table_word(const char *verb, int argc, char **argv, bool *given,
-		      enum table *t)
+		      enum op25b_table *t)
 {
 	static const char *const need[] = { "table (subscriber or relay)" };
 	const char *pos[1];
 	int err, n;
 
-	*t = T_SUBSCRIBER;	/* set, though unused when none is given */
+	*t = OP25B_TABLE_SUBSCRIBER;	/* set, though unused when none is given */
 	err = words_get(verb, argc, argv, given ? 0 : 1, 1, need, pos, &n);
 	if (err)
 		return err;
@@ -385,7 +360,7 @@ int do_flush(int argc, char **argv)
 	struct op25b_maps m;
 	struct engine e;
 	size_t done = 0;
-	enum table t;
+	enum op25b_table t;
 	int err;
 
 	err = table_word("flush", argc, argv, NULL, &t);
@@ -395,10 +370,10 @@ int do_flush(int argc, char **argv)
 	err = policy_open_write(&m, &e);
 	if (err)
 		return err;
-	if (engine_flush_owned(&e, (enum op25b_table)t, OP25B_LAYER_FILE, 0,
+	if (engine_flush_owned(&e, t, OP25B_LAYER_FILE, 0,
 			       &done)) {
 		p_err("cannot flush the %s table: %s; nothing was changed",
-		      table_names[t], e.err);
+		      table_name(t), e.err);
 		err = EXIT_RUNTIME;
 	}
 	if (!err)
@@ -494,7 +469,7 @@ static void entries_print(const struct engine_rule *v, size_t n,
 	open_json_array(NULL);
 	for (i = 0; i < n; i++) {
 		open_json_object(NULL);
-		print_string(PRINT_ANY, "table", ptab, table_names[v[i].table]);
+		print_string(PRINT_ANY, "table", ptab, table_name(v[i].table));
 		prefix_format(&v[i].p, buf, sizeof(buf));
 		print_string(PRINT_ANY, "prefix", ppfx, buf);
 		print_string(PRINT_ANY, "verdict", pver,
@@ -526,7 +501,7 @@ int do_list(int argc, char **argv)
 	struct op25b_maps m;
 	struct engine e;
 	size_t n = 0;
-	enum table t;
+	enum op25b_table t;
 	bool given;
 	int err;
 
@@ -534,7 +509,7 @@ int do_list(int argc, char **argv)
 	if (err)
 		return err;
 	if (given)
-		only = (enum op25b_table)t;
+		only = t;
 
 	struct session_entry *sv = NULL;
 	size_t ns = 0;
@@ -578,13 +553,13 @@ struct match {
 };
 
 /* What the datapath's own lookup finds for addr in table t. */
-static void match_best(struct engine *e, enum table t, int family,
+static void match_best(struct engine *e, enum op25b_table t, int family,
 		       const __u8 *addr, struct match *mt)
 {
 	struct engine_rule r;
 
 	memset(mt, 0, sizeof(*mt));
-	mt->found = engine_match(e, (enum op25b_table)t, family, addr, &r);
+	mt->found = engine_match(e, t, family, addr, &r);
 	if (mt->found) {
 		mt->p = r.p;
 		mt->verdict = r.verdict;
@@ -673,8 +648,8 @@ int do_test(int argc, char **argv)
 
 		cfg = engine_live(&e)->cfg;
 		said = engine_judge(&e, sfam, src, dst);
-		match_best(&e, T_SUBSCRIBER, sfam, src, &sub);
-		match_best(&e, T_RELAY, dfam, dst, &relay);
+		match_best(&e, OP25B_TABLE_SUBSCRIBER, sfam, src, &sub);
+		match_best(&e, OP25B_TABLE_RELAY, dfam, dst, &relay);
 		if (engine_read_done(&e, gen))
 			break;
 	} while (1);

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Every enumerated word the CLI and op25b.conf(5) say, one array each,
+ * with its _name() and _parse(): tables, verdicts, actions, layers. A word
+ * is spelled here and nowhere else (as iproute2's lib/rt_names.c does).
+ */
+#include <string.h>
+#include "op25bctl.h"
+
+#define N_OF(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const char *name_of(const char *const *names, size_t n, __u32 v,
+			   const char *none)
+{
+	return v < n && names[v] ? names[v] : none;
+}
+
+static int parse_of(const char *const *names, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (names[i] && !strcmp(s, names[i]))
+			return (int)i;
+	return -1;
+}
+
+static const char *const table_names[OP25B_TABLE_COUNT] = {
+	[OP25B_TABLE_SUBSCRIBER]	= "subscriber",
+	[OP25B_TABLE_RELAY]		= "relay",
+};
+
+const char *table_name(__u32 t)
+{
+	return name_of(table_names, N_OF(table_names), t, "unknown");
+}
+
+int table_parse(const char *s)
+{
+	return parse_of(table_names, N_OF(table_names), s);
+}
+
+static const char *const verdict_names[] = {
+	[OP25B_V_NONE]	= "none",
+	[OP25B_V_ALLOW]	= "allow",
+	[OP25B_V_DENY]	= "deny",
+};
+
+const char *verdict_name(__u32 v)
+{
+	return name_of(verdict_names, N_OF(verdict_names), v, "none");
+}
+
+int verdict_parse(const char *s)
+{
+	int v = parse_of(verdict_names, N_OF(verdict_names), s);
+
+	return v == OP25B_V_NONE ? -1 : v;
+}
+
+static const char *const action_names[] = {
+	[OP25B_ACT_DROP]	= "drop",
+	[OP25B_ACT_REJECT]	= "reject",
+	[OP25B_ACT_MONITOR]	= "monitor",
+	[OP25B_ACT_LIMIT]	= "limit",
+};
+
+const char *action_name(__u32 action)
+{
+	return name_of(action_names, N_OF(action_names), action, "unknown");
+}
+
+int action_parse(const char *s)
+{
+	return parse_of(action_names, N_OF(action_names), s);
+}
+
+static const char *const layer_names[] = {
+	[OP25B_LAYER_FILE]	= "file",
+	[OP25B_LAYER_SESSION]	= "session",
+	[OP25B_LAYER_WATCH]	= "watch",
+};
+
+const char *layer_name(__u32 l)
+{
+	return name_of(layer_names, N_OF(layer_names), l, "unknown");
+}
