@@ -93,4 +93,70 @@ int attach_pending_resolve(const char *name, struct op25b_bpf **cache,
 /* The names this namespace's records wait for; *names is malloc'd. */
 int attach_waiting(char (**names)[16], size_t *n);
 
+
+/* ---- within the attachments' files (attach, attach_sync, records, hooks) ---- */
+
+#define NETNS_PATH	"/proc/self/ns/net"
+
+/* One attach to make: what the words and the device say. */
+struct attach_req {
+	const char *ifname;
+	int ifindex;
+	enum op25b_hook hook;
+	__u32 xdp_mode;		/* XDP_FLAGS_*_MODE, 0: the kernel picks */
+	bool force;
+	bool l3;
+	__u32 policy_id;	/* our policy map: what makes an op25b ours */
+	enum op25b_layer layer;	/* whose it is (doc/DESIGN.md, "Layers") */
+	__u32 owner;
+};
+
+struct op25b_bpf;
+struct bpf_prog_info;
+
+/* Why a recorded hook is left as it is: someone else's program is there. */
+#define NOT_OURS "the program there is no longer op25b's"
+
+/* hook_xdp.c: attach in place; detach only the recorded program (*kept: why not). */
+int xdp_attach(const struct attach_req *r, struct op25b_bpf *skel,
+	       struct op25b_attach_val *v);
+int xdp_detach(const struct record *rec, const char **kept);
+
+/* hook_tc.c */
+int link_arptype(const char *ifname, int ifindex, unsigned int *type);
+int tc_attach(const struct attach_req *r, struct op25b_bpf *skel,
+		     int map_fd, const struct op25b_attach_key *key,
+		     struct op25b_attach_val *v);
+int tc_detach(const struct record *rec, const char **kept);
+void tc_release_qdisc(int map_fd, const struct record *rec);
+
+/* records.c */
+int op25b_ours(const struct attach_req *r, int fd, __u32 id);
+int netns_ino(__u64 *ino);
+int prog_info(int fd, struct bpf_prog_info *info);
+__u32 prog_id_of(int fd);
+const char *hook_label(__u32 hook, __u32 flags);
+bool record_find(int map_fd, const struct op25b_attach_key *key,
+			struct op25b_attach_val *val);
+bool tc_siblings(int map_fd, const struct op25b_attach_key *key);
+int record_store(int map_fd, const struct op25b_attach_key *key,
+			const struct op25b_attach_val *val);
+void owner_keep(int map_fd, const struct op25b_attach_key *key,
+		       struct op25b_attach_val *val);
+void pending_forget(int map_fd, __u64 ino, const char *name,
+			   __u32 hook);
+bool attach_pinned(void);
+int attach_map_open(int *fd);
+int pending_store(int map_fd, const struct attach_want *w,
+			 enum op25b_layer layer, __u32 owner);
+int record_order(const void *va, const void *vb);
+int records_read(struct record **recs, size_t *n);
+
+/* attach.c: the commands' own steps, for attach_sync.c */
+int attach_req_build(const struct attach_args *a, struct attach_req *r);
+/* apply reports attachments in its own output, not as attach does */
+extern bool attach_quiet;
+int attach_run(const struct attach_req *r);
+int detach_one(int map_fd, const struct record *rec);
+
 #endif /* OP25B_ATTACH_H */

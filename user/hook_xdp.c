@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The XDP hook: the mode the driver gives (native, else generic), an
+ * attach that swaps the program in place, a detach of exactly the
+ * recorded program. Used by the attach commands (attach.c).
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "op25bctl.h"
+#include "attach.h"
+#include "op25b.skel.h"
+
+/* ---- XDP ---- */
+
+static const char *xdp_mode_name(__u32 mode)
+{
+	return mode == XDP_FLAGS_SKB_MODE ? "generic" : "native";
+}
+
+static __u32 xdp_slot(const struct bpf_xdp_query_opts *q, __u32 mode)
+{
+	if (mode == XDP_FLAGS_SKB_MODE)
+		return q->skb_prog_id;
+	if (mode == XDP_FLAGS_DRV_MODE)
+		return q->drv_prog_id;
+	return 0;
+}
+
+static int xdp_query(const char *ifname, int ifindex,
+		     struct bpf_xdp_query_opts *q)
+{
+	int err = bpf_xdp_query(ifindex, 0, q);
+
+	if (err) {
+		p_err("cannot query XDP on '%s': %s", ifname, errstr(err));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * An fd for the program now in the slot, to replace it atomically; only an
+ * op25b program is replaced without --force.
+ */
+static int xdp_take_over(const struct attach_req *r, __u32 id, int *old_fd)
+{
+	struct bpf_prog_info info;
+	int fd;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0 || prog_info(fd, &info)) {
+		p_err("cannot open the XDP program on '%s' (id %u): %s",
+		      r->ifname, id, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EXIT_RUNTIME;
+	}
+	if (strcmp(info.name, OP25B_PROG_XDP) && !r->force) {
+		p_err("'%s' already has XDP program '%s' (id %u); use --force to replace it",
+		      r->ifname, info.name, id);
+		close(fd);
+		return EXIT_RUNTIME;
+	}
+	if (op25b_ours(r, fd, id)) {
+		close(fd);
+		return EXIT_RUNTIME;
+	}
+	*old_fd = fd;
+	return EXIT_OK;
+}
+
+/* Which mode the kernel put our program in. */
+static __u32 xdp_mode_flag(const struct attach_req *r, __u32 prog_id)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(r->ifindex, 0, &q))
+		return 0;
+	if (q.drv_prog_id == prog_id)
+		return OP25B_AF_XDP_NATIVE;
+	if (q.skb_prog_id == prog_id)
+		return OP25B_AF_XDP_GENERIC;
+	return 0;
+}
+
+/*
+ * Native and generic XDP cannot coexist on a device: without a mode asked
+ * for, stay in the mode of what is there; with one, refuse the other.
+ */
+static int xdp_pick_mode(const struct attach_req *r,
+			 const struct bpf_xdp_query_opts *q, __u32 *mode)
+{
+	__u32 other;
+
+	*mode = r->xdp_mode;
+	if (!*mode)
+		*mode = q->skb_prog_id ? XDP_FLAGS_SKB_MODE :
+			q->drv_prog_id ? XDP_FLAGS_DRV_MODE : 0;
+	other = *mode == XDP_FLAGS_SKB_MODE ? XDP_FLAGS_DRV_MODE :
+		*mode == XDP_FLAGS_DRV_MODE ? XDP_FLAGS_SKB_MODE : 0;
+	if (other && xdp_slot(q, other)) {
+		p_err("'%s' has an XDP program (id %u) in %s mode; detach it before attaching in %s mode",
+		      r->ifname, xdp_slot(q, other), xdp_mode_name(other),
+		      xdp_mode_name(*mode));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+int xdp_attach(const struct attach_req *r, struct op25b_bpf *skel,
+		      struct op25b_attach_val *v)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
+	int fd = bpf_program__fd(skel->progs.op25b_xdp), old_fd = -1;
+	__u32 mode, cur, flags;
+	int err, rc;
+
+	rc = xdp_query(r->ifname, r->ifindex, &q);
+	if (!rc)
+		rc = xdp_pick_mode(r, &q, &mode);
+	if (rc)
+		return rc;
+	cur = xdp_slot(&q, mode);
+	if (cur) {
+		rc = xdp_take_over(r, cur, &old_fd);
+		if (rc)
+			return rc;
+		a.old_prog_fd = old_fd;
+	}
+	/* Swap in place, or fail if someone raced us into an empty slot. */
+	flags = mode | (cur ? XDP_FLAGS_REPLACE : XDP_FLAGS_UPDATE_IF_NOEXIST);
+	err = bpf_xdp_attach(r->ifindex, fd, flags, &a);
+	if (old_fd >= 0)
+		close(old_fd);
+	if (err == -ERANGE) {
+		/* the driver's answer to an MTU beyond one page per frame */
+		p_err("cannot attach native XDP to '%s': its MTU needs multi-buffer frames, which op25b does not take (use --xdp-mode generic or --hook tc)",
+		      r->ifname);
+		return EXIT_RUNTIME;
+	}
+	if (err) {
+		p_err("cannot attach XDP to '%s': %s", r->ifname, errstr(err));
+		return EXIT_RUNTIME;
+	}
+	v->prog_id = prog_id_of(fd);
+	v->flags |= xdp_mode_flag(r, v->prog_id);
+	return EXIT_OK;
+}
+
+
+/*
+ * Detach only while the program in place is still the recorded one; else
+ * *kept says why nothing was removed.
+ */
+int xdp_detach(const struct record *rec, const char **kept)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
+	const char *ifname = rec->val.ifname;
+	__u32 mode;
+	int err, rc;
+
+	rc = xdp_query(ifname, rec->key.ifindex, &q);
+	if (rc)
+		return rc;
+	mode = q.drv_prog_id == rec->val.prog_id ? XDP_FLAGS_DRV_MODE :
+	       q.skb_prog_id == rec->val.prog_id ? XDP_FLAGS_SKB_MODE : 0;
+	if (!mode) {
+		*kept = NOT_OURS;
+		return EXIT_OK;
+	}
+	a.old_prog_fd = bpf_prog_get_fd_by_id(rec->val.prog_id);
+	if (a.old_prog_fd < 0) {
+		p_err("cannot open the XDP program on '%s': %s", ifname,
+		      strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	err = bpf_xdp_detach(rec->key.ifindex, mode | XDP_FLAGS_REPLACE, &a);
+	close(a.old_prog_fd);
+	if (err) {
+		p_err("cannot detach XDP from '%s': %s", ifname, errstr(err));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
