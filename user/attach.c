@@ -15,15 +15,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "op25bctl.h"
-#include "attach.h"
+#include "attachments.h"
 #include "op25b.skel.h"
 
 /* ---- attach ---- */
 
-const struct opt attach_opts[] = {
-	ATTACH_OPTS,
-	{ NULL },
-};
 
 const struct cmd_help attach_help = {
 	.args = "IFACE",
@@ -37,55 +33,6 @@ const struct cmd_help attach_help = {
 	"op25b did not load, or the op25b of another pin dir, is replaced only\n"
 	"with --force.\n",
 };
-
-void attach_opts_take(struct attach_args *a, const struct args *w)
-{
-	a->hook = w->val[ATTACH_OPT_HOOK];
-	a->mode = w->val[ATTACH_OPT_MODE];
-	a->dir = w->val[ATTACH_OPT_DIR];
-	a->force = args_given(w, ATTACH_OPT_FORCE);
-}
-
-int attach_args_parse(int argc, char **argv, struct attach_args *a)
-{
-	struct args w = ARGS_POS("attach", argc, argv, &a->ifname, 1);
-
-	memset(a, 0, sizeof(*a));
-	if (args_all(&w, attach_opts))
-		return EXIT_USAGE;
-	attach_opts_take(a, &w);
-	if (!a->ifname) {
-		p_err("attach: missing IFACE");
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
-}
-
-/* Option values and their combinations, before any device is looked at. */
-int attach_args_check(const struct attach_args *a)
-{
-	if (a->hook && strcmp(a->hook, "xdp") && strcmp(a->hook, "tc")) {
-		p_err("bad hook '%s': must be xdp or tc", a->hook);
-		return EXIT_USAGE;
-	}
-	if (a->mode && strcmp(a->mode, "native") && strcmp(a->mode, "generic")) {
-		p_err("bad xdp mode '%s': must be native or generic", a->mode);
-		return EXIT_USAGE;
-	}
-	if (a->dir && strcmp(a->dir, "ingress") && strcmp(a->dir, "egress")) {
-		p_err("bad direction '%s': must be ingress or egress", a->dir);
-		return EXIT_USAGE;
-	}
-	if (a->mode && (a->dir || (a->hook && !strcmp(a->hook, "tc")))) {
-		p_err("--xdp-mode applies to --hook xdp only");
-		return EXIT_USAGE;
-	}
-	if (a->dir && a->hook && !strcmp(a->hook, "xdp")) {
-		p_err("--direction applies to --hook tc only");
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
-}
 
 /*
  * Ethernet devices get XDP; devices without an Ethernet header (tun, ppp)

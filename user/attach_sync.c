@@ -14,7 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "op25bctl.h"
-#include "attach.h"
+#include "attachments.h"
 
 /* ---- attachments as statements: apply and save ---- */
 

@@ -21,13 +21,9 @@
 #include <netlink/route/classifier.h>
 #include <netlink/route/link.h>
 #include "op25bctl.h"
-#include "attach.h"
+#include "attachments.h"
 #include "op25b.skel.h"
 
-bool is_tc_hook(__u32 hook)
-{
-	return hook == OP25B_HOOK_TC_INGRESS || hook == OP25B_HOOK_TC_EGRESS;
-}
 
 static enum bpf_tc_attach_point tc_point(__u32 hook)
 {

@@ -2,7 +2,8 @@
 /*
  * The XDP hook: the mode the driver gives (native, else generic), an
  * attach that swaps the program in place, a detach of exactly the
- * recorded program. Used by the attach commands (attach.c).
+ * recorded program. Used by the attach commands (attach.c). And what the
+ * kernel has on a recorded hook now, either kind (tc's from hook_tc.c).
  */
 #include <errno.h>
 #include <net/if.h>
@@ -13,7 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "op25bctl.h"
-#include "attach.h"
+#include "attachments.h"
 #include "op25b.skel.h"
 
 /* ---- XDP ---- */
@@ -189,4 +190,19 @@ int xdp_detach(const struct record *rec, const char **kept)
 		return EXIT_RUNTIME;
 	}
 	return EXIT_OK;
+}
+
+/* What the kernel has in the recorded slot now. */
+__u32 attached_prog_id(const struct record *rec)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (is_tc_hook(rec->key.hook))
+		return tc_slot(rec->key.ifindex, rec->key.hook);
+	if (bpf_xdp_query(rec->key.ifindex, 0, &q))
+		return 0;
+	if (q.drv_prog_id == rec->val.prog_id ||
+	    q.skb_prog_id == rec->val.prog_id)
+		return rec->val.prog_id;
+	return 0;
 }

@@ -30,7 +30,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "op25bctl.h"
-#include "attach.h"
+#include "attachments.h"
 
 /* What layout 3 (op25b 0.2) pinned that layout 4 reads otherwise. */
 #define LAYOUT3		3

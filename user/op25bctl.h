@@ -300,6 +300,12 @@ bool prefix_contains(const struct prefix *p, const __u8 *addr);
  */
 int prefixes_collect(int argc, char **argv, const char *file,
 		     struct prefix **out, size_t *n);
+/*
+ * An allow of a /0 in table (every address exempt, or every destination a
+ * relay): only with force, and said out loud; EXIT_USAGE printed if not.
+ */
+int allow_all_check(const char *table, const struct prefix *v, size_t n,
+		    bool force);
 
 /* ---- conf.c: op25b.conf, the policy of record ---- */
 
@@ -472,9 +478,6 @@ extern const struct cmd_help attach_help, detach_help, status_help,
 int do_attach(int argc, char **argv);	/* attach.c */
 int do_detach(int argc, char **argv);
 int do_status(int argc, char **argv);
-/* table.c: allow of a /0 only with force; EXIT_USAGE printed if not. */
-int allow_all_check(const char *table, const struct prefix *v, size_t n,
-		    bool force);
 int do_deny(int argc, char **argv);	/* table.c */
 int do_allow(int argc, char **argv);
 int do_del(int argc, char **argv);

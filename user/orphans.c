@@ -18,7 +18,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "op25bctl.h"
-#include "attach.h"
+#include "attachments.h"
 
 /* ---- op25b programs no record of this pin dir names ---- */
 

@@ -16,7 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "op25bctl.h"
-#include "attach.h"
+#include "attachments.h"
 
 /*
  * An op25b program of another pin dir is another instance's: it is not
@@ -245,6 +245,11 @@ void owner_keep(int map_fd, const struct op25b_attach_key *key,
 	}
 }
 
+bool is_tc_hook(__u32 hook)
+{
+	return hook == OP25B_HOOK_TC_INGRESS || hook == OP25B_HOOK_TC_EGRESS;
+}
+
 bool record_pending(const struct record *rec)
 {
 	return rec->key.ifindex >= OP25B_IFINDEX_PENDING;
@@ -361,20 +366,6 @@ int attach_map_open(int *fd)
 	return EXIT_OK;
 }
 
-/* What the kernel has in the recorded slot now. */
-__u32 attached_prog_id(const struct record *rec)
-{
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-
-	if (is_tc_hook(rec->key.hook))
-		return tc_slot(rec->key.ifindex, rec->key.hook);
-	if (bpf_xdp_query(rec->key.ifindex, 0, &q))
-		return 0;
-	if (q.drv_prog_id == rec->val.prog_id ||
-	    q.skb_prog_id == rec->val.prog_id)
-		return rec->val.prog_id;
-	return 0;
-}
 
 /*
  * A record for a device that does not exist yet: key.ifindex is a number

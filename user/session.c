@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "op25bctl.h"
-#include "attach.h"
+#include "attachments.h"
 
 enum {
 	OPT_IFNAME = ATTACH_OPT_NEXT, OPT_USER, OPT_CALLING, OPT_ALLOW,

@@ -12,7 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "op25bctl.h"
-#include "attach.h"
+#include "attachments.h"
 
 const struct cmd_help status_help = {
 	.text =

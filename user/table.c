@@ -182,31 +182,6 @@ static void changes_print(__u32 verdict, const struct prefix *v, size_t n,
 	output_end();
 }
 
-/*
- * An allow of a /0 turns blocking off for a whole family: in subscriber
- * every source is exempt, in relay every destination is a relay. Only
- * with --force, and said out loud.
- */
-int allow_all_check(const char *table, const struct prefix *v, size_t n,
-		    bool force)
-{
-	char buf[INET6_ADDRSTRLEN + 8];
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (v[i].len)
-			continue;
-		prefix_format(&v[i], buf, sizeof(buf));
-		if (!force) {
-			p_err("allow %s %s exempts every %s address from blocking: give --force to mean it",
-			      table, buf, v[i].family == AF_INET ? "IPv4" : "IPv6");
-			return EXIT_USAGE;
-		}
-		p_info("allow %s %s: no %s packet is blocked while it stands",
-		       table, buf, v[i].family == AF_INET ? "IPv4" : "IPv6");
-	}
-	return EXIT_OK;
-}
 
 /* Shared by deny, allow (verdict) and del (OP25B_V_NONE). */
 static int table_change(const char *verb, __u32 verdict, int argc,

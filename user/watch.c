@@ -20,19 +20,11 @@
 #include <netlink/msg.h>
 #include <netlink/route/link.h>
 #include "op25bctl.h"
-#include "attach.h"
+#include "attachments.h"
 #include "op25b.skel.h"
 
-#define WATCH_MAX	64
-#define PATTERN_MAX	64
 #define SEEN_MAX	65536
 
-struct watch_rule {
-	const char *patterns[WATCH_MAX];
-	int npatterns;
-	struct attach_args args;
-	bool boot;		/* --boot: a refused --config is no stop */
-};
 
 struct watch {
 	struct watch_rule rules[WATCH_MAX];
@@ -55,50 +47,8 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-/* Characters an interface name may hold, and the glob's own. */
-static bool pattern_ok(const char *p, char *why, size_t len)
-{
-	int depth = 0;
-	size_t i;
 
-	/* brackets make a pattern longer than the names it matches */
-	if (!*p || strlen(p) > PATTERN_MAX) {
-		snprintf(why, len, "must be 1-%d characters", PATTERN_MAX);
-		return false;
-	}
-	for (i = 0; p[i]; i++) {
-		unsigned char c = (unsigned char)p[i];
 
-		if (c == '[')
-			depth++;
-		else if (c == ']')
-			depth--;
-		if (depth < 0 || depth > 1) {
-			snprintf(why, len, "unbalanced '[' ']'");
-			return false;
-		}
-		if (c <= ' ' || c >= 0x7f || c == '/' || c == '"' || c == '\'') {
-			snprintf(why, len, "holds a character no interface name has");
-			return false;
-		}
-	}
-	if (depth) {
-		snprintf(why, len, "unbalanced '[' ']'");
-		return false;
-	}
-	return true;
-}
-
-enum { OPT_CONFIG = ATTACH_OPT_NEXT, OPT_BOOT };
-
-static const struct opt watch_opts[] = {
-	ATTACH_OPTS,
-	{ .name = "--config", .id = OPT_CONFIG, .arg = "FILE", .what = "a FILE",
-	  .help = "the watch statements of an op25b.conf(5) file" },
-	{ .name = "--boot", .id = OPT_BOOT,
-	  .help = "with --config: a refused FILE still leaves what waits followed" },
-	{ NULL },
-};
 
 const struct cmd_help watch_help = {
 	.forms = (const struct usage[]){
@@ -122,64 +72,7 @@ const struct cmd_help watch_help = {
 	"watch layer's: apply never detaches them.\n",
 };
 
-/*
- * PATTERN... [attach options] into a rule, or, where config is given,
- * --config FILE alone; EXIT_USAGE, said, if bad.
- */
-static int rule_parse(int argc, char **argv, struct watch_rule *r,
-		      const char **config)
-{
-	struct args a = ARGS_INIT("watch", argc, argv);
-	char why[96], q[TOKEN_QUOTE_LEN];
-	const char *v;
-	int id;
 
-	memset(r, 0, sizeof(*r));
-	while ((id = args_next(&a, config ? watch_opts : attach_opts, &v)) !=
-	       ARG_END) {
-		if (id == ARG_ERROR)
-			return EXIT_USAGE;
-		if (id != ARG_POSITIONAL) {
-			continue;	/* kept in a: taken below */
-		} else if (r->npatterns == WATCH_MAX) {
-			p_err("watch: at most %d patterns", WATCH_MAX);
-			return EXIT_USAGE;
-		} else if (!pattern_ok(v, why, sizeof(why))) {
-			p_err("watch: bad pattern '%s': %s",
-			      token_quote(v, q, sizeof(q)), why);
-			return EXIT_USAGE;
-		} else {
-			r->patterns[r->npatterns++] = v;
-		}
-	}
-	attach_opts_take(&r->args, &a);
-	if (config && args_given(&a, OPT_CONFIG)) {
-		*config = a.val[OPT_CONFIG];
-		if (r->npatterns ||
-		    (a.seen & ~(1u << OPT_CONFIG | 1u << OPT_BOOT))) {
-			p_err("watch: --config FILE [--boot], and nothing else");
-			return EXIT_USAGE;
-		}
-		r->boot = args_given(&a, OPT_BOOT);
-		return EXIT_OK;
-	}
-	if (config && args_given(&a, OPT_BOOT)) {
-		p_err("watch: --boot goes with --config");
-		return EXIT_USAGE;
-	}
-	if (!r->npatterns) {
-		p_err("watch: missing PATTERN");
-		return EXIT_USAGE;
-	}
-	return attach_args_check(&r->args);
-}
-
-int watch_check(int argc, char **argv)
-{
-	struct watch_rule r;
-
-	return rule_parse(argc, argv, &r, NULL);
-}
 
 static const struct watch_rule *rule_for(const struct watch *w,
 					 const char *name)
@@ -493,7 +386,7 @@ int do_watch(int argc, char **argv)
 		p_err("out of memory");
 		return EXIT_RUNTIME;
 	}
-	rc = rule_parse(argc, argv, &w->rules[0], &config);
+	rc = watch_rule_parse(argc, argv, &w->rules[0], &config);
 	w->nrules = 1;
 	if (!rc && config) {
 		/* conf_load checked every watch statement as watch_check does */
@@ -509,7 +402,7 @@ int do_watch(int argc, char **argv)
 			rc = EXIT_USAGE;
 		}
 		for (i = 0; !rc && i < c.nwatch && i < WATCH_MAX; i++)
-			rc = rule_parse(c.watch[i].argc, c.watch[i].argv,
+			rc = watch_rule_parse(c.watch[i].argc, c.watch[i].argv,
 					&w->rules[i], NULL);
 		w->nrules = rc ? 0 : (int)i;
 		if (rc && boot) {

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * What attach.c knows of attachments, for status.c: the records of the
- * attachments map, the programs really on a hook, and those no record
- * names. Not for other commands: they go through op25bctl.h.
+ * The attachments' rooms and what they share: the words of an attachment
+ * (attach_args.c), the hooks (hook_xdp.c, hook_tc.c), the records of the
+ * attachments map (records.c), op25b programs no record names
+ * (orphans.c), the attach and detach commands (attach.c) and what apply,
+ * save and watch ask of them (attach_sync.c). status.c, watch.c and
+ * session.c read it too; other commands go through op25bctl.h.
  */
-#ifndef OP25B_ATTACH_H
-#define OP25B_ATTACH_H
+#ifndef OP25B_ATTACHMENTS_H
+#define OP25B_ATTACHMENTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -159,4 +162,27 @@ extern bool attach_quiet;
 int attach_run(const struct attach_req *r);
 int detach_one(int map_fd, const struct record *rec);
 
-#endif /* OP25B_ATTACH_H */
+
+/* ---- attach_args.c: a watch statement's words ---- */
+
+#define WATCH_MAX	64
+#define PATTERN_MAX	64
+
+struct watch_rule {
+	const char *patterns[WATCH_MAX];
+	int npatterns;
+	struct attach_args args;
+	bool boot;		/* --boot: a refused --config is no stop */
+};
+
+enum { OPT_CONFIG = ATTACH_OPT_NEXT, OPT_BOOT };
+/* watch's options: attach's, --config and --boot */
+extern const struct opt watch_opts[];
+/*
+ * PATTERN... [attach options] into a rule, or, where config is given,
+ * --config FILE [--boot] alone; EXIT_USAGE, said, if bad.
+ */
+int watch_rule_parse(int argc, char **argv, struct watch_rule *r,
+		     const char **config);
+
+#endif /* OP25B_ATTACHMENTS_H */
