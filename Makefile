@@ -73,7 +73,10 @@ $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 
 # Tests: unit (BPF_PROG_TEST_RUN), differential fuzzer, then shell suites.
 # They build policies with the controller's own engine.
-ENGINE   := user/engine.c user/engine.h bpf/decide.h
+# The engine is user/engine*.c behind user/engine.h (user/engine_int.h
+# is what its files share); every program that builds policies links all of it.
+ENGINE_SRC := $(wildcard user/engine*.c)
+ENGINE   := $(ENGINE_SRC) user/engine.h user/engine_int.h bpf/decide.h
 TEST_COMMON := tests/unit/testlib.h bpf/op25b.h $(BUILD)/op25b.skel.h $(ENGINE)
 TEST_CFLAGS = $(CPPFLAGS) $(CFLAGS) -Iuser -Itests/unit
 
@@ -88,16 +91,16 @@ $(BUILD)/dp_files.h: FORCE | $(BUILD)
 $(BUILD)/test_datapath: tests/unit/test_datapath.c $(wildcard tests/unit/dp_*) \
 		$(BUILD)/dp_files.h $(TEST_COMMON)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(ENGINE_SRC) -o $@ $(LDLIBS)
 
 $(BUILD)/test_engine: tests/unit/test_engine.c $(TEST_COMMON)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS) -lpthread
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(ENGINE_SRC) -o $@ $(LDLIBS) -lpthread
 
 FUZZ_SRC := tests/fuzz/fuzz.c tests/fuzz/oracle.c tests/fuzz/gen.c
 $(BUILD)/fuzz: $(FUZZ_SRC) tests/fuzz/oracle.h tests/fuzz/gen.h $(TEST_COMMON)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) -Itests/fuzz $(FUZZ_SRC) user/engine.c -o $@ $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) -Itests/fuzz $(FUZZ_SRC) $(ENGINE_SRC) -o $@ $(LDLIBS)
 
 TEST_BINS := $(BUILD)/op25bctl $(BUILD)/test_datapath $(BUILD)/test_engine \
 	     $(BUILD)/fuzz $(BUILD)/flood
@@ -114,11 +117,11 @@ fuzz: deps
 
 $(BUILD)/bench: tests/bench/bench.c $(TEST_COMMON)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(ENGINE_SRC) -o $@ $(LDLIBS)
 
 $(BUILD)/bench_policy: tests/bench/bench_policy.c $(BUILD)/probe.skel.h $(TEST_COMMON)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(ENGINE_SRC) -o $@ $(LDLIBS)
 
 # The bench's own BPF programs: gen, the flood's generator (live frames
 # sent back out with XDP_TX); probe, the decision cost's yardstick

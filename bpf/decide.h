@@ -4,7 +4,7 @@
  * down a tree (doc/DESIGN.md, "Lookup") and what a snapshot's two tables
  * say of a packet aimed at a blocked port ("Policy model"). The datapath
  * (bpf/op25b.bpf.c) compiles it over bpf_map_lookup_elem, op25bctl
- * (user/engine.c) over its mmap windows of the same maps, so 'op25bctl
+ * (user/engine_read.c) over its mmap windows of the same maps, so 'op25bctl
  * test' and the datapath cannot disagree.
  *
  * The includer supplies the map access and nothing else, defining these

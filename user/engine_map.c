@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The policy engine's maps: sized when they are made, opened and checked,
+ * and mapped, the large ones a chunk at a time when first touched
+ * (doc/DESIGN.md, "Policy engine": "Sizing").
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "engine_int.h"
+
+int engine_size_object(struct bpf_object *obj, __u32 cap)
+{
+	static const char *const names[] = { "op25b_nodes", "op25b_leaves",
+		"op25b_rules", "op25b_hits", "op25b_index" };
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 n[5];
+	size_t i;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	n[0] = OP25B_NODES_FOR(cap);
+	n[1] = OP25B_LEAF_ELEMS_FOR(cap);
+	n[2] = OP25B_RULES_FOR(cap);
+	n[3] = OP25B_RULES_FOR(cap) * (__u32)ncpu;
+	n[4] = op25b_index_lines_for(cap);
+	for (i = 0; i < 5; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, names[i]);
+
+		if (!m || bpf_map__set_max_entries(m, n[i]))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int engine_fds_of_object(struct bpf_object *obj, struct engine_fds *fds)
+{
+	static const char *const names[8] = { ".data.policy", "op25b_roots",
+		"op25b_nodes", "op25b_leaves", "op25b_rules", "op25b_hits",
+		"op25b_engine", "op25b_index" };
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, names[i]);
+		int fd = m ? bpf_map__fd(m) : -1;
+
+		if (fd < 0)
+			return -EINVAL;
+		((int *)fds)[i] = fd;
+	}
+	return 0;
+}
+
+/* Mapping failed under a writer: as if it were killed, the next cleans up. */
+void __attribute__((noreturn)) win_fatal(size_t off, int err)
+{
+	fprintf(stderr, "op25b: cannot map the policy maps at %zu: %s\n", off,
+		strerror(err));
+	exit(1);
+}
+
+void win_map(struct window *w, size_t c)
+{
+	size_t off = c * WIN_CHUNK, len = w->len - off;
+	void *p;
+
+	if (len > WIN_CHUNK)
+		len = WIN_CHUNK;
+	p = mmap(w->base + off, len, w->prot, MAP_SHARED | MAP_FIXED, w->fd,
+		 (off_t)off);
+	if (p == MAP_FAILED)
+		win_fatal(off, errno);
+	w->mapped[c / 8] |= 1u << (c % 8);
+}
+
+static int win_open(struct window *w, int fd, size_t len, size_t elem,
+		    int prot)
+{
+	w->fd = fd;
+	w->len = len;
+	w->elem = elem;
+	w->prot = prot;
+	w->mapped = calloc(len / WIN_CHUNK / 8 + 1, 1);
+	w->base = mmap(NULL, len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!w->mapped || w->base == MAP_FAILED) {
+		free(w->mapped);
+		w->mapped = NULL;
+		w->base = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void win_close(struct window *w)
+{
+	if (w->base)
+		munmap(w->base, w->len);
+	free(w->mapped);
+	memset(w, 0, sizeof(*w));
+}
+
+static int *fd_slot(struct engine_fds *f, int i)
+{
+	return &((int *)f)[i];
+}
+
+static const char *const map_names[8] = {
+	OP25B_PIN_POLICY, OP25B_PIN_ROOTS, OP25B_PIN_NODES, OP25B_PIN_LEAVES,
+	OP25B_PIN_RULES, OP25B_PIN_HITS, OP25B_PIN_ENGINE, OP25B_PIN_INDEX,
+};
+
+static const __u32 map_value_size[8] = {
+	sizeof(struct op25b_policy), sizeof(struct op25b_root_ent),
+	sizeof(struct op25b_node), sizeof(struct op25b_leaves),
+	sizeof(struct op25b_rule), sizeof(__u64),
+	sizeof(struct op25b_engine), sizeof(struct op25b_index_line),
+};
+
+static int map_info(int fd, struct bpf_map_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len);
+}
+
+/* Which maps are windows, and the size of what they are indexed by. */
+static struct window *window_of(struct engine *e, int i, size_t *elem)
+{
+	switch (i) {
+	case 2:
+		*elem = sizeof(struct op25b_node);
+		return &e->nodes;
+	case 3:
+		*elem = sizeof(__u32);
+		return &e->leaves;
+	case 4:
+		*elem = sizeof(struct op25b_rule);
+		return &e->rules;
+	case 7:
+		*elem = sizeof(__u32);
+		return &e->index;
+	case 5:
+		*elem = sizeof(__u64);
+		return &e->hits;
+	}
+	return NULL;
+}
+
+int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
+{
+	struct bpf_map_info info;
+	void *p[8] = {};
+	int i, prot = PROT_READ | (writable ? PROT_WRITE : 0);
+
+	memset(e, 0, sizeof(*e));
+	e->fd = *fds;
+	e->writable = writable;
+	e->ncpu = libbpf_num_possible_cpus();
+	if (e->ncpu <= 0)
+		return engine_fail(e, -EINVAL, "cannot count the possible CPUs");
+	for (i = 0; i < 8; i++) {
+		int fd = *fd_slot(&e->fd, i);
+		struct window *w;
+		size_t len, elem;
+
+		if (map_info(fd, &info))
+			return engine_fail(e, -errno, "cannot inspect map '%s': %s",
+					   map_names[i], strerror(errno));
+		if (info.value_size != map_value_size[i])
+			return engine_fail(e, -EINVAL,
+					   "map '%s' holds values of %u bytes, not %u",
+					   map_names[i], info.value_size,
+					   map_value_size[i]);
+		if (i == 5)
+			e->hits_max = info.max_entries;
+		/* elements are 8-byte aligned; mmap takes whole pages */
+		len = (size_t)info.max_entries * ((info.value_size + 7) & ~7u);
+		len = (len + 4095) & ~(size_t)4095;
+		w = window_of(e, i, &elem);
+		if (w) {
+			if (win_open(w, fd, len, elem, prot)) {
+				engine_close(e);
+				return engine_fail(e, -ENOMEM, "cannot reserve room to map '%s'",
+						   map_names[i]);
+			}
+		} else {
+			p[i] = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
+			if (p[i] == MAP_FAILED) {
+				engine_close(e);
+				return engine_fail(e, -errno, "cannot map '%s': %s",
+						   map_names[i], strerror(errno));
+			}
+			e->len[i] = len;
+		}
+		switch (i) {
+		case 0:
+			e->pol = p[0];
+			break;
+		case 1:
+			e->roots = p[1];
+			break;
+		case 2:
+			e->nodes_max = info.max_entries;
+			break;
+		case 3:
+			e->leaves_max = info.max_entries * OP25B_LEAVES_PER;
+			break;
+		case 4:
+			e->rules_max = info.max_entries;
+			break;
+		case 6:
+			e->st = p[6];
+			break;
+		case 7:
+			e->index_mask = info.max_entries * OP25B_INDEX_PER - 1;
+			break;
+		}
+		if (i == 1 && info.max_entries != OP25B_ROOT_TABLES * ROOT_SLOTS) {
+			engine_close(e);
+			return engine_fail(e, -EINVAL, "map 'roots' has %u entries, not %u",
+					   info.max_entries,
+					   OP25B_ROOT_TABLES * ROOT_SLOTS);
+		}
+		if (i == 7 && (e->index_mask & (e->index_mask + 1))) {
+			engine_close(e);
+			return engine_fail(e, -EINVAL,
+					   "map 'index' is not a power of two");
+		}
+	}
+	if ((unsigned long long)e->hits_max < (unsigned long long)e->ncpu * e->rules_max) {
+		engine_close(e);
+		return engine_fail(e, -EINVAL,
+				   "map 'hits' has %u counters, %d CPUs need %llu",
+				   e->hits_max, e->ncpu,
+				   (unsigned long long)e->ncpu * e->rules_max);
+	}
+	if (e->st->layout && e->st->layout != OP25B_LAYOUT) {
+		__u32 l = e->st->layout;
+
+		engine_close(e);
+		return engine_fail(e, -EPROTO, "the maps are of layout %u, this op25bctl reads layout %u",
+				   l, OP25B_LAYOUT);
+	}
+	return 0;
+}
+
+void engine_close(struct engine *e)
+{
+	void *p[3] = { e->pol, e->roots, e->st };
+	size_t len[3] = { e->len[0], e->len[1], e->len[6] };
+	int i;
+
+	if (e->in_txn)
+		engine_abort(e);
+	for (i = 0; i < 3; i++)
+		if (p[i] && len[i])
+			munmap(p[i], len[i]);
+	win_close(&e->nodes);
+	win_close(&e->leaves);
+	win_close(&e->rules);
+	win_close(&e->index);
+	win_close(&e->hits);
+	e->pol = NULL;
+	e->roots = NULL;
+	e->st = NULL;
+}
+
+__u32 engine_capacity(const struct engine *e)
+{
+	return (e->rules_max - 1) / 4;
+}
+
+unsigned long long engine_footprint(__u32 cap, int ncpu)
+{
+	unsigned long long b = 0;
+
+	b += sizeof(struct op25b_policy);
+	b += (unsigned long long)OP25B_ROOT_TABLES * ROOT_SLOTS *
+	     sizeof(struct op25b_root_ent);
+	b += (unsigned long long)OP25B_NODES_FOR(cap) * sizeof(struct op25b_node);
+	b += (unsigned long long)OP25B_LEAF_ELEMS_FOR(cap) *
+	     sizeof(struct op25b_leaves);
+	b += (unsigned long long)OP25B_RULES_FOR(cap) * sizeof(struct op25b_rule);
+	b += (unsigned long long)OP25B_RULES_FOR(cap) * sizeof(__u64) * ncpu;
+	b += (unsigned long long)op25b_index_lines_for(cap) *
+	     sizeof(struct op25b_index_line);
+	return b;
+}
