@@ -75,7 +75,7 @@ $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 # They build policies with the controller's own engine.
 # The engine is user/engine*.c behind user/engine.h (user/engine_int.h
 # is what its files share); every program that builds policies links all of it.
-ENGINE_SRC := $(wildcard user/engine*.c)
+ENGINE_SRC := $(wildcard user/engine*.c) user/names.c
 ENGINE   := $(ENGINE_SRC) user/engine.h user/engine_int.h bpf/decide.h
 TEST_COMMON := tests/unit/testlib.h bpf/op25b.h $(BUILD)/op25b.skel.h $(ENGINE)
 TEST_CFLAGS = $(CPPFLAGS) $(CFLAGS) -Iuser -Itests/unit

@@ -64,7 +64,7 @@ static int running_read(struct engine *e, struct running *r, size_t *others)
 	size_t i, k = 0;
 
 	running_defaults(r);
-	if (engine_snapshot(e, OP25B_TABLE_FORCE_U32, false, &r->rules, &r->n,
+	if (engine_snapshot(e, ENGINE_ALL_TABLES, false, &r->rules, &r->n,
 			    &snap)) {
 		p_err("%s", e->err);
 		return EXIT_RUNTIME;

@@ -692,7 +692,7 @@ int engine_commit(struct engine *e)
 		if (engine_count(e, t) > engine_capacity(e)) {
 			err = engine_fail(e, -ENOSPC,
 					  "the %s table would hold %u prefixes; it holds at most %u",
-					  t ? "relay" : "subscriber",
+					  table_name(t),
 					  engine_count(e, t), engine_capacity(e));
 			engine_abort(e);
 			return err;

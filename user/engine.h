@@ -179,9 +179,15 @@ struct engine_rule {
 	__u64 hits;		/* summed over CPUs, when asked for */
 };
 
+/* A table's word (user/names.c, where every enumerated word is spelled). */
+const char *table_name(__u32 t);
+
+/* For engine_rules and engine_snapshot: the rules of every table. */
+#define ENGINE_ALL_TABLES	((enum op25b_table)OP25B_TABLE_COUNT)
+
 /*
  * The rules of the live snapshot, of table t (or every table when t is
- * OP25B_TABLE_FORCE_U32), every layer, in no particular order; *out is
+ * ENGINE_ALL_TABLES), every layer, in no particular order; *out is
  * malloc'd. With hits, their hit counters are read too.
  */
 int engine_rules(struct engine *e, enum op25b_table t, bool hits,

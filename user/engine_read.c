@@ -71,7 +71,7 @@ static int rules_read(struct engine *e, enum op25b_table t, bool hits,
 
 		if (!rule_alive(r, s->gen))
 			continue;
-		if (t != OP25B_TABLE_FORCE_U32 && r->table != t)
+		if (t != ENGINE_ALL_TABLES && r->table != t)
 			continue;
 		if (cnt == cap) {
 			cap = cap ? 2 * cap : 256;

@@ -275,7 +275,7 @@ static int policy_write(const struct old_state *o, size_t *nrules)
 		rc = policy_commit(&e);
 	}
 	/* each rule's count goes on under its new id */
-	if (!rc && !engine_rules(&e, OP25B_TABLE_FORCE_U32, false, &nr, &n)) {
+	if (!rc && !engine_rules(&e, ENGINE_ALL_TABLES, false, &nr, &n)) {
 		for (j = 0; j < n; j++)
 			for (i = 1; i < o->nrules; i++) {
 				const struct rule_v3 *r = &o->rules[i];

@@ -366,8 +366,7 @@ void conf_free(struct conf *c);
 /* ---- names.c: every enumerated word, spelled once ---- */
 
 /* The word of a value ("unknown" for none); the value of a word, -1 for none. */
-const char *table_name(__u32 t);
-int table_parse(const char *s);
+int table_parse(const char *s);	/* table_name(): engine.h */
 const char *verdict_name(__u32 v);
 int verdict_parse(const char *s);	/* allow or deny */
 const char *action_name(__u32 action);

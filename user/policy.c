@@ -138,7 +138,7 @@ int session_sweep(const struct op25b_maps *m, struct engine *e)
 	rc = sessions_load(m->sessions, &v, &n);
 	if (rc)
 		return rc;
-	if (engine_rules(e, OP25B_TABLE_FORCE_U32, false, &r, &nr)) {
+	if (engine_rules(e, ENGINE_ALL_TABLES, false, &r, &nr)) {
 		free(v);
 		p_err("%s", e->err);
 		return EXIT_RUNTIME;

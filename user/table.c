@@ -471,7 +471,7 @@ static void entries_print(const struct engine_rule *v, size_t n,
 
 int do_list(int argc, char **argv)
 {
-	enum op25b_table only = OP25B_TABLE_FORCE_U32;
+	enum op25b_table only = ENGINE_ALL_TABLES;
 	struct engine_rule *v = NULL;
 	struct op25b_maps m;
 	struct engine e;

@@ -456,7 +456,7 @@ static int parse_rule(const struct policy_line *l, struct parsed_rule *r)
 static unsigned long publishes, batches, changes, flushes;
 static bool len_installed[2][129];	/* [v6][prefix length] */
 
-static const char *table_name(int table)
+static const char *fz_table_name(int table)
 {
 	return table == T_SUB ? "subscriber" : "relay";
 }
@@ -475,7 +475,7 @@ static void fmt_rule(char *buf, size_t size, const struct parsed_rule *r)
 	char a[INET6_ADDRSTRLEN];
 
 	inet_ntop(r->family == 4 ? AF_INET : AF_INET6, r->addr, a, sizeof(a));
-	snprintf(buf, size, "%s %s/%u", table_name(r->table), a, r->plen);
+	snprintf(buf, size, "%s %s/%u", fz_table_name(r->table), a, r->plen);
 }
 
 /*
@@ -527,7 +527,7 @@ static int change_set(const struct parsed_rule *r)
 						   ENGINE_CHANGED;
 	if (oracle_set_rule(t, r->family, r->addr, r->plen, r->verdict) < 0) {
 		check(0, "policy: the oracle's %s table is full",
-		      table_name(r->table));
+		      fz_table_name(r->table));
 		return -1;
 	}
 	len_installed[r->family == 6][r->plen] = true;
@@ -580,7 +580,7 @@ static int change_flush(int table)
 		    n == (size_t)t->n)
 			continue;
 		check(0, "%s engine_flush %s: %s (%zu prefixes, expected %d)",
-		      mode_name[m], table_name(table), targets[m].eng.err, n,
+		      mode_name[m], fz_table_name(table), targets[m].eng.err, n,
 		      t->n);
 		return -1;
 	}
@@ -878,7 +878,7 @@ static int check_hits(int mode)
 	char name[96];
 	int table, k;
 
-	if (engine_rules(&t->eng, OP25B_TABLE_FORCE_U32, true, &v, &n)) {
+	if (engine_rules(&t->eng, ENGINE_ALL_TABLES, true, &v, &n)) {
 		check(0, "%s hits: engine_rules: %s", mode_name[mode],
 		      t->eng.err);
 		return -1;

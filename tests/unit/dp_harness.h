@@ -427,7 +427,7 @@ static void snapshot(struct dp *dp, struct snap *s)
 		for (i = 0; i < ST_COUNT; i++)
 			s->st[i] += *(__u64 *)((char *)&per_cpu[c] +
 					       stat_field[i].off);
-	if (engine_rules(&dp->eng, OP25B_TABLE_FORCE_U32, true, &v, &n))
+	if (engine_rules(&dp->eng, ENGINE_ALL_TABLES, true, &v, &n))
 		tl_bug("reading the rules: %s", dp->eng.err);
 	for (i = 0; i < R_COUNT; i++) {
 		p = rule_prefix(&rules[i]);

@@ -236,7 +236,7 @@ static bool agree(struct engine *e, const struct model *m, const char *label,
 	bool ok = true, found;
 	int k, tree;
 
-	if (engine_rules(e, OP25B_TABLE_FORCE_U32, false, &v, &n))
+	if (engine_rules(e, ENGINE_ALL_TABLES, false, &v, &n))
 		tl_bug("engine_rules: %s", e->err);
 	for (i = 0; i < n; i++) {
 		mr = model_find((struct model *)m,
@@ -505,7 +505,7 @@ static bool layers_agree(struct engine *e, const struct lmodel *m,
 	__u8 addr[16];
 	int k, tree;
 
-	if (engine_rules(e, OP25B_TABLE_FORCE_U32, false, &v, &n))
+	if (engine_rules(e, ENGINE_ALL_TABLES, false, &v, &n))
 		tl_bug("engine_rules: %s", e->err);
 	for (i = 0; i < n; i++) {
 		struct owner o = { v[i].layer, v[i].owner };
