@@ -11,6 +11,7 @@
 #ifndef OP25B_DP_HARNESS_H
 #define OP25B_DP_HARNESS_H
 #include <math.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <stddef.h>
 #include <net/if.h>

@@ -20,6 +20,7 @@
  * program to a bound (dp_verifier.c).
  */
 
+#define _GNU_SOURCE	/* sched_setaffinity: dp_events.c pins a run to a CPU */
 #include "dp_harness.h"
 
 #include "dp_files.h"
