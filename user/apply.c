@@ -311,7 +311,7 @@ static void last_good_keep(const char *path)
 static int wants_build(const struct conf *c, struct attach_want **out)
 {
 	struct attach_want *w = calloc(c->natt + 1, sizeof(*w));
-	char where[PATH_MAX + 32];
+	char where[PATH_MAX + 32], why[512];
 	size_t i, j;
 	int rc = EXIT_OK;
 
@@ -322,8 +322,9 @@ static int wants_build(const struct conf *c, struct attach_want **out)
 	for (i = 0; i < c->natt; i++) {
 		snprintf(where, sizeof(where), "%s:%zu", c->att[i].file,
 			 c->att[i].line);
-		if (attach_want_parse(c->att[i].argc, c->att[i].argv, where,
-				      &w[i])) {
+		if (attach_want_parse(c->att[i].argc, c->att[i].argv, &w[i],
+				      why, sizeof(why))) {
+			p_err("%s: %s", where, why);
 			rc = EXIT_USAGE;
 			continue;
 		}
@@ -495,16 +496,15 @@ static int apply_file(const char *file, bool dry, bool force)
 	if (wants_build(&c, &w) || rc)
 		rc = EXIT_USAGE;
 	for (i = 0; !rc && (size_t)i < c.nrules; i++) {
-		char where[PATH_MAX + 32];
+		char why[512];
 
 		if (c.rules[i].verdict != OP25B_V_ALLOW || c.rules[i].p.len)
 			continue;
-		snprintf(where, sizeof(where), "%s:%zu", c.rules[i].file,
-			 c.rules[i].line);
-		g.err_where = where;
 		rc = allow_all_check(table_name(c.rules[i].table),
-				     &c.rules[i].p, 1, force);
-		g.err_where = NULL;
+				     &c.rules[i].p, 1, force, why, sizeof(why));
+		if (rc)
+			p_err("%s:%zu: %s", c.rules[i].file, c.rules[i].line,
+			      why);
 	}
 	if (!rc)
 		rc = dry ? apply_dry(&c, w) : apply_run(file, &c, w);

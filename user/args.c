@@ -19,20 +19,7 @@ static bool looks_like_option(const char *s)
 }
 
 /* One line: into a->why when the caller keeps it (a file's FILE:LINE). */
-static void __attribute__((format(printf, 2, 3)))
-args_err(const struct args *a, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (a->why)
-		snprintf(a->why, a->whylen, "%s", msg);
-	else
-		p_err("%s", msg);
-}
+#define args_err(a, ...)	p_say((a)->why, (a)->whylen, __VA_ARGS__)
 
 /* A long option by its name, or (global only) by a prefix of one alone. */
 static const struct opt *long_opt(const struct args *a, const struct opt *opts,

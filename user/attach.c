@@ -38,7 +38,8 @@ const struct cmd_help attach_help = {
  * Ethernet devices get XDP; devices without an Ethernet header (tun, ppp)
  * get tc ingress and a parser that starts at the IP header.
  */
-int attach_req_build(const struct attach_args *a, struct attach_req *r)
+int attach_req_build(const struct attach_args *a, struct attach_req *r,
+		     char *why, size_t len)
 {
 	unsigned int type;
 	bool xdp;
@@ -52,14 +53,14 @@ int attach_req_build(const struct attach_args *a, struct attach_req *r)
 	r->ifindex = strlen(a->ifname) < IF_NAMESIZE ?
 		     if_nametoindex(a->ifname) : 0;
 	if (!r->ifindex) {
-		p_err("unknown interface '%s'", a->ifname);
+		p_say(why, len, "unknown interface '%s'", a->ifname);
 		return EXIT_USAGE;
 	}
 	rc = link_arptype(a->ifname, r->ifindex, &type);
 	if (rc)
 		return rc;
 	if (type == ARPHRD_LOOPBACK) {
-		p_err("'%s' is a loopback device: op25b does not attach there",
+		p_say(why, len, "'%s' is a loopback device: op25b does not attach there",
 		      a->ifname);
 		return EXIT_USAGE;
 	}
@@ -183,7 +184,7 @@ int attach_iface(const struct attach_args *a, struct op25b_bpf **cache)
 	struct attach_req r;
 	int rc;
 
-	rc = attach_req_build(a, &r);
+	rc = attach_req_build(a, &r, NULL, 0);
 	attach_quiet = true;	/* the caller reports in its own words */
 	if (!rc)
 		rc = attach_run_cached(&r, cache);
@@ -197,11 +198,11 @@ int do_attach(int argc, char **argv)
 	struct attach_req r;
 	int rc;
 
-	rc = attach_args_parse(argc, argv, &a);
+	rc = attach_args_parse(argc, argv, &a, NULL, 0);
 	if (!rc)
-		rc = attach_args_check(&a);
+		rc = attach_args_check(&a, NULL, 0);
 	if (!rc)
-		rc = attach_req_build(&a, &r);
+		rc = attach_req_build(&a, &r, NULL, 0);
 	if (!rc)
 		rc = attach_run(&r);
 	return rc;

@@ -23,42 +23,45 @@ void attach_opts_take(struct attach_args *a, const struct args *w)
 	a->force = args_given(w, ATTACH_OPT_FORCE);
 }
 
-int attach_args_parse(int argc, char **argv, struct attach_args *a)
+int attach_args_parse(int argc, char **argv, struct attach_args *a,
+		      char *why, size_t len)
 {
 	struct args w = ARGS_POS("attach", argc, argv, &a->ifname, 1);
 
 	memset(a, 0, sizeof(*a));
+	w.why = why;
+	w.whylen = len;
 	if (args_all(&w, attach_opts))
 		return EXIT_USAGE;
 	attach_opts_take(a, &w);
 	if (!a->ifname) {
-		p_err("attach: missing IFACE");
+		p_say(why, len, "attach: missing IFACE");
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
 }
 
 /* Option values and their combinations, before any device is looked at. */
-int attach_args_check(const struct attach_args *a)
+int attach_args_check(const struct attach_args *a, char *why, size_t len)
 {
 	if (a->hook && strcmp(a->hook, "xdp") && strcmp(a->hook, "tc")) {
-		p_err("bad hook '%s': must be xdp or tc", a->hook);
+		p_say(why, len, "bad hook '%s': must be xdp or tc", a->hook);
 		return EXIT_USAGE;
 	}
 	if (a->mode && strcmp(a->mode, "native") && strcmp(a->mode, "generic")) {
-		p_err("bad xdp mode '%s': must be native or generic", a->mode);
+		p_say(why, len, "bad xdp mode '%s': must be native or generic", a->mode);
 		return EXIT_USAGE;
 	}
 	if (a->dir && strcmp(a->dir, "ingress") && strcmp(a->dir, "egress")) {
-		p_err("bad direction '%s': must be ingress or egress", a->dir);
+		p_say(why, len, "bad direction '%s': must be ingress or egress", a->dir);
 		return EXIT_USAGE;
 	}
 	if (a->mode && (a->dir || (a->hook && !strcmp(a->hook, "tc")))) {
-		p_err("--xdp-mode applies to --hook xdp only");
+		p_say(why, len, "--xdp-mode applies to --hook xdp only");
 		return EXIT_USAGE;
 	}
 	if (a->dir && a->hook && !strcmp(a->hook, "xdp")) {
-		p_err("--direction applies to --hook tc only");
+		p_say(why, len, "--direction applies to --hook tc only");
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -114,14 +117,16 @@ const struct opt watch_opts[] = {
  * --config FILE alone; EXIT_USAGE, said, if bad.
  */
 int watch_rule_parse(int argc, char **argv, struct watch_rule *r,
-		      const char **config)
+		     const char **config, char *why, size_t len)
 {
 	struct args a = ARGS_INIT("watch", argc, argv);
-	char why[96], q[TOKEN_QUOTE_LEN];
+	char bad[96], q[TOKEN_QUOTE_LEN];
 	const char *v;
 	int id;
 
 	memset(r, 0, sizeof(*r));
+	a.why = why;
+	a.whylen = len;
 	while ((id = args_next(&a, config ? watch_opts : attach_opts, &v)) !=
 	       ARG_END) {
 		if (id == ARG_ERROR)
@@ -129,11 +134,11 @@ int watch_rule_parse(int argc, char **argv, struct watch_rule *r,
 		if (id != ARG_POSITIONAL) {
 			continue;	/* kept in a: taken below */
 		} else if (r->npatterns == WATCH_MAX) {
-			p_err("watch: at most %d patterns", WATCH_MAX);
+			p_say(why, len, "watch: at most %d patterns", WATCH_MAX);
 			return EXIT_USAGE;
-		} else if (!pattern_ok(v, why, sizeof(why))) {
-			p_err("watch: bad pattern '%s': %s",
-			      token_quote(v, q, sizeof(q)), why);
+		} else if (!pattern_ok(v, bad, sizeof(bad))) {
+			p_say(why, len, "watch: bad pattern '%s': %s",
+			      token_quote(v, q, sizeof(q)), bad);
 			return EXIT_USAGE;
 		} else {
 			r->patterns[r->npatterns++] = v;
@@ -144,26 +149,26 @@ int watch_rule_parse(int argc, char **argv, struct watch_rule *r,
 		*config = a.val[OPT_CONFIG];
 		if (r->npatterns ||
 		    (a.seen & ~(1u << OPT_CONFIG | 1u << OPT_BOOT))) {
-			p_err("watch: --config FILE [--boot], and nothing else");
+			p_say(why, len, "watch: --config FILE [--boot], and nothing else");
 			return EXIT_USAGE;
 		}
 		r->boot = args_given(&a, OPT_BOOT);
 		return EXIT_OK;
 	}
 	if (config && args_given(&a, OPT_BOOT)) {
-		p_err("watch: --boot goes with --config");
+		p_say(why, len, "watch: --boot goes with --config");
 		return EXIT_USAGE;
 	}
 	if (!r->npatterns) {
-		p_err("watch: missing PATTERN");
+		p_say(why, len, "watch: missing PATTERN");
 		return EXIT_USAGE;
 	}
-	return attach_args_check(&r->args);
+	return attach_args_check(&r->args, why, len);
 }
 
-int watch_check(int argc, char **argv)
+int watch_check(int argc, char **argv, char *why, size_t len)
 {
 	struct watch_rule r;
 
-	return watch_rule_parse(argc, argv, &r, NULL);
+	return watch_rule_parse(argc, argv, &r, NULL, why, len);
 }

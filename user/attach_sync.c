@@ -24,13 +24,14 @@ static bool iface_exists(const char *name)
 }
 
 /* A want whose interface does not exist: its hook as given, or 0. */
-static int want_pending(const struct attach_args *a, struct attach_want *w)
+static int want_pending(const struct attach_args *a, struct attach_want *w,
+			char *why, size_t len)
 {
 	char q[TOKEN_QUOTE_LEN];
 
 	if (strlen(a->ifname) >= IF_NAMESIZE || strchr(a->ifname, '/') ||
 	    strspn(a->ifname, " \t") || !*a->ifname) {
-		p_err("bad interface name '%s'",
+		p_say(why, len, "bad interface name '%s'",
 		      token_quote(a->ifname, q, sizeof(q)));
 		return EXIT_USAGE;
 	}
@@ -46,27 +47,22 @@ static int want_pending(const struct attach_args *a, struct attach_want *w)
 	return EXIT_OK;
 }
 
-int attach_want_parse(int argc, char **argv, const char *where,
-		      struct attach_want *w)
+int attach_want_parse(int argc, char **argv, struct attach_want *w,
+		      char *why, size_t len)
 {
 	struct attach_args a;
 	struct attach_req r;
 	int rc;
 
-	g.err_where = where;
 	memset(w, 0, sizeof(*w));
-	rc = attach_args_parse(argc, argv, &a);
+	rc = attach_args_parse(argc, argv, &a, why, len);
 	if (!rc)
-		rc = attach_args_check(&a);
-	if (!rc && !iface_exists(a.ifname)) {
-		/* not there yet: attached when it appears (boot fails closed) */
-		rc = want_pending(&a, w);
-		g.err_where = NULL;
-		return rc;
-	}
+		rc = attach_args_check(&a, why, len);
+	/* not there yet: attached when it appears (boot fails closed) */
+	if (!rc && !iface_exists(a.ifname))
+		return want_pending(&a, w, why, len);
 	if (!rc)
-		rc = attach_req_build(&a, &r);
-	g.err_where = NULL;
+		rc = attach_req_build(&a, &r, why, len);
 	if (rc)
 		return rc;
 	snprintf(w->ifname, sizeof(w->ifname), "%s", r.ifname);

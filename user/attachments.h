@@ -70,9 +70,13 @@ enum {
 extern const struct opt attach_opts[];
 /* What w, read with attach's options, says of them. */
 void attach_opts_take(struct attach_args *a, const struct args *w);
-/* The words of attach (argv after the verb); EXIT_USAGE, said, if bad. */
-int attach_args_parse(int argc, char **argv, struct attach_args *a);
-int attach_args_check(const struct attach_args *a);
+/*
+ * The words of attach (argv after the verb), and their values: EXIT_USAGE
+ * if bad, said as p_say says (into why when it is kept).
+ */
+int attach_args_parse(int argc, char **argv, struct attach_args *a,
+		      char *why, size_t len);
+int attach_args_check(const struct attach_args *a, char *why, size_t len);
 
 struct op25b_bpf;
 /*
@@ -156,7 +160,8 @@ int record_order(const void *va, const void *vb);
 int records_read(struct record **recs, size_t *n);
 
 /* attach.c: the commands' own steps, for attach_sync.c */
-int attach_req_build(const struct attach_args *a, struct attach_req *r);
+int attach_req_build(const struct attach_args *a, struct attach_req *r,
+		     char *why, size_t len);
 /* apply reports attachments in its own output, not as attach does */
 extern bool attach_quiet;
 int attach_run(const struct attach_req *r);
@@ -183,6 +188,6 @@ extern const struct opt watch_opts[];
  * --config FILE [--boot] alone; EXIT_USAGE, said, if bad.
  */
 int watch_rule_parse(int argc, char **argv, struct watch_rule *r,
-		     const char **config);
+		     const char **config, char *why, size_t len);
 
 #endif /* OP25B_ATTACHMENTS_H */

@@ -286,15 +286,11 @@ static void add_attach(struct conf *c, const char *file, size_t line,
 static void add_watch(struct conf *c, const char *file, size_t line,
 		      char **w, int n)
 {
-	char where[PATH_MAX + 32];
-	int rc;
+	char why[512];
 
-	snprintf(where, sizeof(where), "%s:%zu", file, line);
-	g.err_where = where;
-	rc = n - 1 > CONF_ATTACH_ARGS ? EXIT_OK : watch_check(n - 1, w + 1);
-	g.err_where = NULL;
-	if (rc) {
-		c->errors++;
+	if (n - 1 <= CONF_ATTACH_ARGS &&
+	    watch_check(n - 1, w + 1, why, sizeof(why))) {
+		conf_error(c, file, line, "%s", why);
 		return;
 	}
 	words_store(c, file, line, w, n, &c->watch, &c->nwatch, &c->watch_cap);

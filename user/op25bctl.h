@@ -26,7 +26,6 @@ struct global_opts {
 	const char *pin_dir;
 	__u32 capacity;		/* --capacity: prefixes per table, 0 if not given */
 	const char *netns;	/* -n/--netns: the network namespace to enter */
-	const char *err_where;	/* "FILE:LINE" that p_err puts first, if set */
 	unsigned int wait;	/* -w/--wait: seconds to wait for the lock */
 };
 
@@ -59,6 +58,13 @@ FILE *input_open(const char *path, char *why, size_t len);
  * {"error":"<message>"} on stderr instead. Never on stdout.
  */
 void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * The one way a check below the commands reports what is wrong: into why
+ * (len bytes) when its caller keeps it, to say it with where (a file's
+ * FILE:LINE), else at once as p_err.
+ */
+void p_say(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* A summary ("3/3 prefixes added") on stderr, unless -q. Never in JSON. */
 void p_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* What a libbpf or negative errno error code means (one static buffer). */
@@ -305,7 +311,7 @@ int prefixes_collect(int argc, char **argv, const char *file,
  * relay): only with force, and said out loud; EXIT_USAGE printed if not.
  */
 int allow_all_check(const char *table, const struct prefix *v, size_t n,
-		    bool force);
+		    bool force, char *why, size_t len);
 
 /* ---- conf.c: op25b.conf, the policy of record ---- */
 
@@ -438,8 +444,8 @@ struct attach_want {
  * 'attach' arguments as a file states them: checked like the command's,
  * the interface must exist. Errors name where (FILE:LINE).
  */
-int attach_want_parse(int argc, char **argv, const char *where,
-		      struct attach_want *w);
+int attach_want_parse(int argc, char **argv, struct attach_want *w,
+		      char *why, size_t len);
 /*
  * Make this namespace's attachments exactly w[0..n): attach what is not
  * there yet (replacing in place where options changed), then detach what
@@ -487,8 +493,8 @@ int do_port(int argc, char **argv);	/* port.c */
 int do_action(int argc, char **argv);
 int do_quarantine(int argc, char **argv);
 int do_watch(int argc, char **argv);
-/* A watch statement's words, checked as watch would: EXIT_USAGE, said. */
-int watch_check(int argc, char **argv);
+/* A watch statement's words, checked as watch would: EXIT_USAGE, why said. */
+int watch_check(int argc, char **argv, char *why, size_t len);
 int do_stats(int argc, char **argv);	/* stats.c */
 int do_top(int argc, char **argv);	/* top.c */
 int do_monitor(int argc, char **argv);	/* monitor.c */

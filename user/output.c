@@ -264,29 +264,31 @@ void p_err(const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 
-	char pfx[600];
-
 	va_start(ap, fmt);
-	/* while a file is checked, messages say where in it */
-	snprintf(pfx, sizeof(pfx), "op25bctl: %s%s", g.err_where ? g.err_where : "",
-		 g.err_where ? ": " : "");
 	if (!g.json) {
-		vmessage(pfx, fmt, ap);
+		vmessage("op25bctl: ", fmt, ap);
 	} else {
-		size_t o = 0;
-
-		if (g.err_where)
-			o = (size_t)snprintf(msg, sizeof(msg) / 2, "%s: ",
-					     g.err_where);
-		if (o >= sizeof(msg) / 2)
-			o = sizeof(msg) / 2 - 1;
-		vsnprintf(msg + o, sizeof(msg) - o, fmt, ap);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
 		fflush(stdout);
 		fputs("{\"error\":", stderr);
 		json_escape(stderr, msg);
 		fputs("}\n", stderr);
 	}
 	va_end(ap);
+}
+
+void p_say(char *why, size_t len, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (why)
+		snprintf(why, len, "%s", msg);
+	else
+		p_err("%s", msg);
 }
 
 const char *errstr(int err)

@@ -279,7 +279,7 @@ int prefixes_collect(int argc, char **argv, const char *file,
  * with --force, and said out loud.
  */
 int allow_all_check(const char *table, const struct prefix *v, size_t n,
-		    bool force)
+		    bool force, char *why, size_t len)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	size_t i;
@@ -289,7 +289,7 @@ int allow_all_check(const char *table, const struct prefix *v, size_t n,
 			continue;
 		prefix_format(&v[i], buf, sizeof(buf));
 		if (!force) {
-			p_err("allow %s %s exempts every %s address from blocking: give --force to mean it",
+			p_say(why, len, "allow %s %s exempts every %s address from blocking: give --force to mean it",
 			      table, buf, v[i].family == AF_INET ? "IPv4" : "IPv6");
 			return EXIT_USAGE;
 		}

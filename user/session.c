@@ -174,7 +174,7 @@ static int up_parse(int argc, char **argv, struct session_req *r)
 		return EXIT_USAGE;
 	}
 	r->att.ifname = r->rec.ifname;
-	return r->attach ? attach_args_check(&r->att) : EXIT_OK;
+	return r->attach ? attach_args_check(&r->att, NULL, 0) : EXIT_OK;
 }
 
 static void prefix_of_session(const struct op25b_session_prefix *sp,

@@ -202,7 +202,7 @@ static int table_change(const char *verb, __u32 verdict, int argc,
 	if (err)
 		goto out_args;
 	if (verdict == OP25B_V_ALLOW) {
-		err = allow_all_check(table_name(a.table), v, n, a.force);
+		err = allow_all_check(table_name(a.table), v, n, a.force, NULL, 0);
 		if (err)
 			goto out;
 	}

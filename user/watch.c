@@ -386,7 +386,7 @@ int do_watch(int argc, char **argv)
 		p_err("out of memory");
 		return EXIT_RUNTIME;
 	}
-	rc = watch_rule_parse(argc, argv, &w->rules[0], &config);
+	rc = watch_rule_parse(argc, argv, &w->rules[0], &config, NULL, 0);
 	w->nrules = 1;
 	if (!rc && config) {
 		/* conf_load checked every watch statement as watch_check does */
@@ -403,7 +403,7 @@ int do_watch(int argc, char **argv)
 		}
 		for (i = 0; !rc && i < c.nwatch && i < WATCH_MAX; i++)
 			rc = watch_rule_parse(c.watch[i].argc, c.watch[i].argv,
-					&w->rules[i], NULL);
+					      &w->rules[i], NULL, NULL, 0);
 		w->nrules = rc ? 0 : (int)i;
 		if (rc && boot) {
 			/* the last good policy's attachments still wait */
