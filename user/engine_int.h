@@ -3,9 +3,10 @@
  * What the policy engine's files share, and no one else reads: the
  * engine's one interface is engine.h. Which file holds which job:
  *
- *   engine.c       the trees and the transaction (begin, set, del, flush,
+ *   engine_txn.c   the trees and the transaction (begin, set, del, flush,
  *                  commit, abort)                 "Publishing", "Lookup", "Writers"
- *   engine_map.c   opening and mapping the maps, sizing, footprint   "Sizing"
+ *   engine_map.c   opening and mapping the maps, sizing, footprint, the
+ *                  live snapshot, errors          "Sizing"
  *   engine_pool.c  the node and leaf pools, their books, recovery
  *                                                 "Writers", "Recovery"
  *   engine_rule.c  rule records, the exact-prefix index, layers' owners
@@ -19,19 +20,47 @@
 #define OP25B_ENGINE_INT_H
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include "engine.h"
 
-/* engine.c: the error of the last call that failed, in e->err */
+/* engine_map.c: the error of the last call that failed, in e->err */
 int engine_fail(struct engine *e, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* engine_map.c: what engine_open mapped, unmapped */
+void engine_unmap(struct engine *e);
+/* engine_map.c: a pair more on l */
+int pairs_add(struct engine *e, struct u32_pairs *l, __u32 a, __u32 b);
 
-/* engine_map.c: a window's chunks mapped when first touched */
-void __attribute__((noreturn)) win_fatal(size_t off, int err);
-void win_map(struct window *w, size_t c);
+/* A window's chunks, mapped when first touched. */
+#define WIN_CHUNK	(256 * 1024)
+
+/* Mapping failed under a writer: as if it were killed, the next cleans up. */
+static inline void __attribute__((noreturn)) win_fatal(size_t off, int err)
+{
+	fprintf(stderr, "op25b: cannot map the policy maps at %zu: %s\n", off,
+		strerror(err));
+	exit(1);
+}
+
+static inline void win_map(struct window *w, size_t c)
+{
+	size_t off = c * WIN_CHUNK, len = w->len - off;
+	void *p;
+
+	if (len > WIN_CHUNK)
+		len = WIN_CHUNK;
+	p = mmap(w->base + off, len, w->prot, MAP_SHARED | MAP_FIXED, w->fd,
+		 (off_t)off);
+	if (p == MAP_FAILED)
+		win_fatal(off, errno);
+	w->mapped[c / 8] |= 1u << (c % 8);
+}
 
 /* engine_pool.c: blocks of nodes and leaves, and recovery */
-int pairs_add(struct engine *e, struct u32_pairs *l, __u32 a, __u32 b);
 void block_free_now(struct engine *e, bool leaves, __u32 b, __u32 n);
 int node_alloc(struct engine *e, __u32 n, __u32 *out);
 int node_release(struct engine *e, __u32 b, __u32 n);

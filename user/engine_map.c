@@ -5,6 +5,7 @@
  * (doc/DESIGN.md, "Policy engine": "Sizing").
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,27 +56,6 @@ int engine_fds_of_object(struct bpf_object *obj, struct engine_fds *fds)
 	return 0;
 }
 
-/* Mapping failed under a writer: as if it were killed, the next cleans up. */
-void __attribute__((noreturn)) win_fatal(size_t off, int err)
-{
-	fprintf(stderr, "op25b: cannot map the policy maps at %zu: %s\n", off,
-		strerror(err));
-	exit(1);
-}
-
-void win_map(struct window *w, size_t c)
-{
-	size_t off = c * WIN_CHUNK, len = w->len - off;
-	void *p;
-
-	if (len > WIN_CHUNK)
-		len = WIN_CHUNK;
-	p = mmap(w->base + off, len, w->prot, MAP_SHARED | MAP_FIXED, w->fd,
-		 (off_t)off);
-	if (p == MAP_FAILED)
-		win_fatal(off, errno);
-	w->mapped[c / 8] |= 1u << (c % 8);
-}
 
 static int win_open(struct window *w, int fd, size_t len, size_t elem,
 		    int prot)
@@ -185,14 +165,14 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 		w = window_of(e, i, &elem);
 		if (w) {
 			if (win_open(w, fd, len, elem, prot)) {
-				engine_close(e);
+				engine_unmap(e);
 				return engine_fail(e, -ENOMEM, "cannot reserve room to map '%s'",
 						   map_names[i]);
 			}
 		} else {
 			p[i] = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
 			if (p[i] == MAP_FAILED) {
-				engine_close(e);
+				engine_unmap(e);
 				return engine_fail(e, -errno, "cannot map '%s': %s",
 						   map_names[i], strerror(errno));
 			}
@@ -222,19 +202,19 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 			break;
 		}
 		if (i == 1 && info.max_entries != OP25B_ROOT_TABLES * ROOT_SLOTS) {
-			engine_close(e);
+			engine_unmap(e);
 			return engine_fail(e, -EINVAL, "map 'roots' has %u entries, not %u",
 					   info.max_entries,
 					   OP25B_ROOT_TABLES * ROOT_SLOTS);
 		}
 		if (i == 7 && (e->index_mask & (e->index_mask + 1))) {
-			engine_close(e);
+			engine_unmap(e);
 			return engine_fail(e, -EINVAL,
 					   "map 'index' is not a power of two");
 		}
 	}
 	if ((unsigned long long)e->hits_max < (unsigned long long)e->ncpu * e->rules_max) {
-		engine_close(e);
+		engine_unmap(e);
 		return engine_fail(e, -EINVAL,
 				   "map 'hits' has %u counters, %d CPUs need %llu",
 				   e->hits_max, e->ncpu,
@@ -243,21 +223,20 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 	if (e->st->layout && e->st->layout != OP25B_LAYOUT) {
 		__u32 l = e->st->layout;
 
-		engine_close(e);
+		engine_unmap(e);
 		return engine_fail(e, -EPROTO, "the maps are of layout %u, this op25bctl reads layout %u",
 				   l, OP25B_LAYOUT);
 	}
 	return 0;
 }
 
-void engine_close(struct engine *e)
+/* What engine_open mapped, unmapped (engine_close: a change under way first). */
+void engine_unmap(struct engine *e)
 {
 	void *p[3] = { e->pol, e->roots, e->st };
 	size_t len[3] = { e->len[0], e->len[1], e->len[6] };
 	int i;
 
-	if (e->in_txn)
-		engine_abort(e);
 	for (i = 0; i < 3; i++)
 		if (p[i] && len[i])
 			munmap(p[i], len[i]);
@@ -291,4 +270,39 @@ unsigned long long engine_footprint(__u32 cap, int ncpu)
 	b += (unsigned long long)op25b_index_lines_for(cap) *
 	     sizeof(struct op25b_index_line);
 	return b;
+}
+
+int engine_fail(struct engine *e, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->err, sizeof(e->err), fmt, ap);
+	va_end(ap);
+	return err < 0 ? err : -err;
+}
+
+const struct op25b_snapshot *engine_live(const struct engine *e)
+{
+	__u32 g = __atomic_load_n(&e->pol->live, __ATOMIC_ACQUIRE);
+
+	return &e->pol->snap[g & 1];
+}
+
+/* A growable list of pairs: blocks to free, rule ids to carry. */
+int pairs_add(struct engine *e, struct u32_pairs *l, __u32 a, __u32 b)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		void *v = realloc(l->v, cap * sizeof(*l->v));
+
+		if (!v)
+			return engine_fail(e, -ENOMEM, "out of memory");
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n][0] = a;
+	l->v[l->n][1] = b;
+	l->n++;
+	return 0;
 }

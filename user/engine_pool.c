@@ -31,22 +31,6 @@ void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves)
 	}
 }
 
-int pairs_add(struct engine *e, struct u32_pairs *l, __u32 a, __u32 b)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 256;
-		void *v = realloc(l->v, cap * sizeof(*l->v));
-
-		if (!v)
-			return engine_fail(e, -ENOMEM, "out of memory");
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n][0] = a;
-	l->v[l->n][1] = b;
-	l->n++;
-	return 0;
-}
 
 /*
  * Nodes and leaves are handed out alike: in blocks of n, from a free list

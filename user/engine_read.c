@@ -10,12 +10,6 @@
 #include "engine_int.h"
 #include "decide.h"
 
-const struct op25b_snapshot *engine_live(const struct engine *e)
-{
-	__u32 g = __atomic_load_n(&e->pol->live, __ATOMIC_ACQUIRE);
-
-	return &e->pol->snap[g & 1];
-}
 
 static void prefix_of_rule(const struct op25b_rule *r, struct prefix *p)
 {

@@ -29,15 +29,6 @@
 #include <string.h>
 #include "engine_int.h"
 
-int engine_fail(struct engine *e, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(e->err, sizeof(e->err), fmt, ap);
-	va_end(ap);
-	return err < 0 ? err : -err;
-}
 
 /* ---- nodes ---- */
 
@@ -729,4 +720,11 @@ void engine_abort(struct engine *e)
 	if (!e->touched || !engine_recover(e))
 		__atomic_store_n(&e->st->dirty, 0, __ATOMIC_SEQ_CST);
 	txn_free(e);
+}
+
+void engine_close(struct engine *e)
+{
+	if (e->in_txn)
+		engine_abort(e);
+	engine_unmap(e);
 }
