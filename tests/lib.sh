@@ -192,6 +192,12 @@ ns_create() {
 }
 
 # veth_pair NS1 IF1 NS2 IF2: a veth created directly inside the namespaces,
+# ns_veth NS A B: a veth pair of A and B inside one namespace, both up.
+ns_veth() {
+	ip -n "$1" link add "$2" type veth peer name "$3" &&
+	ip -n "$1" link set "$2" up &&
+	ip -n "$1" link set "$3" up
+}
 # so its names never meet the host's or another suite's.
 veth_pair() {
 	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3" &&

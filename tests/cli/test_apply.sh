@@ -265,9 +265,8 @@ test_attach_answers() {
 	new_pin aans
 	mkdir -p "$d"
 	ns_create "$ns" || { fail "answers: namespace" "ip netns add failed"; return; }
-	ip -n "$ns" link add o25q type veth peer name o25r
+	ns_veth "$ns" o25q o25r
 	ip -n "$ns" link add o25br type bridge
-	ip -n "$ns" link set o25q up
 	ip -n "$ns" link set o25br up
 	printf 'deny subscriber 10.0.0.0/8\nattach o25q --hook tc\nattach o25later\n' >"$d/p.conf"
 	ctl -n "$ns" apply --dry-run "$d/p.conf" >"$TMPD/text"
@@ -295,9 +294,7 @@ test_netns() {
 	new_pin ns
 	mkdir -p "$d"
 	ns_create "$ns" || { fail "netns: namespace" "ip netns add failed"; return; }
-	ip -n "$ns" link add o25a type veth peer name o25b
-	ip -n "$ns" link set o25a up
-	ip -n "$ns" link set o25b up
+	ns_veth "$ns" o25a o25b
 	printf 'deny subscriber 10.0.0.0/8\nattach o25a --hook tc\n' >"$d/p.conf"
 	ctl apply "$d/p.conf" 2>"$TMPD/err"
 	check_eq "netns: o25a is not in this namespace: applied, exit 0" 0 $?

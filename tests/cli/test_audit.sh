@@ -174,9 +174,7 @@ test_second_instance() {
 	new_pin second
 	b=$PIN
 	ns_create "$ns" || { fail "second: namespace" "ip netns add"; return; }
-	ip -n "$ns" link add o25x type veth peer name o25y
-	ip -n "$ns" link set o25x up
-	ip -n "$ns" link set o25y up
+	ns_veth "$ns" o25x o25y
 	PIN=$a run -n "$ns" attach o25x --hook tc
 	check_eq "second: the first instance attaches" 0 "$RC"
 	PIN=$b run -n "$ns" attach o25x --hook tc
@@ -659,9 +657,7 @@ test_orphan_fresh() {
 	new_pin orphan-b
 	b=$PIN
 	ns_create "$ns" || { fail "orphan: namespace" "ip netns add"; return; }
-	ip -n "$ns" link add o25p type veth peer name o25q
-	ip -n "$ns" link set o25p up
-	ip -n "$ns" link set o25q up
+	ns_veth "$ns" o25p o25q
 	PIN=$a run -n "$ns" attach o25p --hook tc
 	PIN=$a run -n "$ns" attach o25q --hook xdp --xdp-mode generic
 	check_eq "orphan: attached by the first pin dir" 0 "$RC"

@@ -239,8 +239,7 @@ test_boot() {
 	CLEAN_PIDS+=("$WATCH_PID")
 	wait_file_line "$TMPD/watch.out" watching
 	t0=$(date +%s%N)
-	ip -n "$NS" link add o25bx type veth peer name o25bxp
-	ip -n "$NS" link set o25bx up
+	ns_veth "$NS" o25bx o25bxp
 	ms=$(attach_delay "$t0" o25bx)
 	check "boot: o25bx attached within 1 s of being created (${ms} ms)" "$ms" \
 		eval '[ "$ms" != never ] && [ "$ms" -le 1000 ]'
@@ -277,8 +276,7 @@ test_boot() {
 test_rename_delete() {
 	local out rc
 	once bras_setup || return
-	ip -n "$NS" link add o25ra type veth peer name o25rp
-	ip -n "$NS" link set o25ra up
+	ns_veth "$NS" o25ra o25rp
 	printf 'deny subscriber 10.26.0.0/16\nattach o25ra --hook xdp --xdp-mode generic\n' |
 		ctl -q apply -
 	ip -n "$NS" link set o25ra down
@@ -301,8 +299,7 @@ test_rename_delete() {
 	check_eq "delete: save then apply --dry-run prints nothing, exit 0" "0:" "$rc:$out"
 	ctl -q apply "$TMPD/saved"
 	check_eq "delete: and applying it is clean (exit 0)" 0 $?
-	ip -n "$NS" link add o25rb type veth peer name o25rp
-	ip -n "$NS" link set o25rb up
+	ns_veth "$NS" o25rb o25rp
 	ctl -q apply "$TMPD/saved"
 	check "delete: the name back, the next apply attaches it" "$(ctl status | tail -2)" \
 		eval 'ctl status | grep -q "o25rb (ifindex [0-9]*): xdp generic.*attached"'
