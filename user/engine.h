@@ -150,6 +150,13 @@ int engine_set_owned(struct engine *e, enum op25b_table t,
 int engine_del_owned(struct engine *e, enum op25b_table t,
 		     const struct prefix *p, const struct owner *o,
 		     enum engine_change *ch);
+/*
+ * Does o hold p in table t in the change under way (before any change, the
+ * live snapshot), and with which verdict? The exact-prefix index answers:
+ * O(1), for writers only (it is theirs).
+ */
+bool engine_held(struct engine *e, enum op25b_table t, const struct prefix *p,
+		 const struct owner *o, enum op25b_verdict *v);
 /* Every prefix of table t, both families, every layer. *n is how many went. */
 int engine_flush(struct engine *e, enum op25b_table t, size_t *n);
 /* Every prefix of table t that layer (and, in the session layer, id) holds. */

@@ -207,3 +207,16 @@ __u32 engine_session_id(struct engine *e)
 	e->touched = true;
 	return e->st->session_next++;
 }
+
+bool engine_held(struct engine *e, enum op25b_table t, const struct prefix *p,
+		 const struct owner *o, enum op25b_verdict *v)
+{
+	__u32 rid;
+
+	if (!e->in_txn || (p->family != AF_INET && p->family != AF_INET6))
+		return false;
+	rid = index_probe(e, tree_of(t, p->family), p, o);
+	if (rid)
+		*v = (*rules_at(e, rid, 1)).verdict;
+	return rid != 0;
+}
