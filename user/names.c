@@ -25,21 +25,39 @@ static int parse_of(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
+/* A word list's _name() (none: what an unknown value reads as) and _parse(). */
+#define NAMES(kind, none)						\
+	const char *kind##_name(__u32 v)				\
+	{								\
+		return name_of(kind##_names, N_OF(kind##_names), v, none); \
+	}								\
+	int kind##_parse(const char *s)					\
+	{								\
+		return parse_of(kind##_names, N_OF(kind##_names), s);	\
+	}
+
 static const char *const table_names[OP25B_TABLE_COUNT] = {
 	[OP25B_TABLE_SUBSCRIBER]	= "subscriber",
 	[OP25B_TABLE_RELAY]		= "relay",
 };
+NAMES(table, "unknown")
 
-const char *table_name(__u32 t)
-{
-	return name_of(table_names, N_OF(table_names), t, "unknown");
-}
+static const char *const action_names[] = {
+	[OP25B_ACT_DROP]	= "drop",
+	[OP25B_ACT_REJECT]	= "reject",
+	[OP25B_ACT_MONITOR]	= "monitor",
+	[OP25B_ACT_LIMIT]	= "limit",
+};
+NAMES(action, "unknown")
 
-int table_parse(const char *s)
-{
-	return parse_of(table_names, N_OF(table_names), s);
-}
+static const char *const layer_names[] = {
+	[OP25B_LAYER_FILE]	= "file",
+	[OP25B_LAYER_SESSION]	= "session",
+	[OP25B_LAYER_WATCH]	= "watch",
+};
+NAMES(layer, "unknown")
 
+/* "none" is a verdict no rule has: not one to parse */
 static const char *const verdict_names[] = {
 	[OP25B_V_NONE]	= "none",
 	[OP25B_V_ALLOW]	= "allow",
@@ -56,32 +74,4 @@ int verdict_parse(const char *s)
 	int v = parse_of(verdict_names, N_OF(verdict_names), s);
 
 	return v == OP25B_V_NONE ? -1 : v;
-}
-
-static const char *const action_names[] = {
-	[OP25B_ACT_DROP]	= "drop",
-	[OP25B_ACT_REJECT]	= "reject",
-	[OP25B_ACT_MONITOR]	= "monitor",
-	[OP25B_ACT_LIMIT]	= "limit",
-};
-
-const char *action_name(__u32 action)
-{
-	return name_of(action_names, N_OF(action_names), action, "unknown");
-}
-
-int action_parse(const char *s)
-{
-	return parse_of(action_names, N_OF(action_names), s);
-}
-
-static const char *const layer_names[] = {
-	[OP25B_LAYER_FILE]	= "file",
-	[OP25B_LAYER_SESSION]	= "session",
-	[OP25B_LAYER_WATCH]	= "watch",
-};
-
-const char *layer_name(__u32 l)
-{
-	return name_of(layer_names, N_OF(layer_names), l, "unknown");
 }

@@ -378,6 +378,7 @@ int verdict_parse(const char *s);	/* allow or deny */
 const char *action_name(__u32 action);
 int action_parse(const char *s);
 const char *layer_name(__u32 l);
+int layer_parse(const char *s);
 
 /* ---- config.c: action and blocked ports of a snapshot ---- */
 
