@@ -137,26 +137,28 @@ static void json_close(char close)
 	putchar(close);
 }
 
-void open_json_object(const char *key)
+static void json_open(const char *key, bool array)
 {
 	if (!g.json)
 		return;
 	json_begin_member(key);
-	json_push(false, '{');
+	json_push(array, array ? '[' : '{');
+}
+
+void open_json_object(const char *key)
+{
+	json_open(key, false);
+}
+
+void open_json_array(const char *key)
+{
+	json_open(key, true);
 }
 
 void close_json_object(void)
 {
 	if (g.json)
 		json_close('}');
-}
-
-void open_json_array(const char *key)
-{
-	if (!g.json)
-		return;
-	json_begin_member(key);
-	json_push(true, '[');
 }
 
 void close_json_array(void)
