@@ -86,9 +86,9 @@ $(BUILD)/dp_files.h: FORCE | $(BUILD)
 		printf '#include "%s"\n' $(DP_FILES) > $@
 
 $(BUILD)/test_datapath: tests/unit/test_datapath.c $(wildcard tests/unit/dp_*) \
-		$(BUILD)/dp_files.h $(TEST_COMMON)
+		$(BUILD)/dp_files.h $(TEST_COMMON) user/evlog.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c -o $@ $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $< user/engine.c user/evlog.c -o $@ $(LDLIBS)
 
 $(BUILD)/test_engine: tests/unit/test_engine.c $(TEST_COMMON)
 	$(call msg,CC,$@)

@@ -184,7 +184,7 @@ struct op25b_maps {
 	int offenders;
 	int limiter;		/* action limit's sources */
 	int sweeper;		/* the timer that ends quarantines */
-	int events;		/* the ring buffer */
+	int events;		/* the event log */
 	int sessions;		/* the session layer's owners */
 };
 
@@ -230,6 +230,8 @@ bool pin_dir_of_maps(const __u32 *ids, __u32 n, char *out, size_t len);
  * reused, then let go.
  */
 int pins_create_beside(void);
+/* st_ino of this process's network namespace, 0 if unknown. */
+__u64 netns_ino_now(void);
 /* Is there a policy pinned under g.pin_dir (set up, or half set up)? */
 bool pins_present(void);
 
@@ -399,8 +401,41 @@ void endpoint_format(__u8 family, const __u8 *addr, __u16 port, char *buf,
 		     size_t len);
 /* The interface's name in this network namespace, else its index. */
 void ifindex_format(__u32 ifindex, char *buf, size_t len);
-/* A datapath time (CLOCK_MONOTONIC ns) as local wall-clock time. */
+/* CLOCK_REALTIME ns as RFC 3339 UTC: "2026-12-01T23:57:12.123Z". */
+void rfc3339_format(__u64 realtime_ns, bool millis, char *buf, size_t len);
+__u64 realtime_now(void);
+/* A datapath time (CLOCK_MONOTONIC ns) on the wall clock, and as text. */
+__u64 dp_time_realtime(__u64 ns);
 void dp_time_format(__u64 ns, bool millis, char *buf, size_t len);
+/* Now, RFC 3339 UTC with milliseconds. */
+void wall_time_format(char *buf, size_t len);
+
+/* ---- evlog.c: a reader of the event log ---- */
+
+/*
+ * One reader's view of the event log: the map mapped read-only and this
+ * reader's own cursor per CPU (op25b.h, "The event log").
+ */
+struct evlog {
+	const struct op25b_event *base;
+	size_t len;
+	int ncpu;
+	__u64 *next;		/* per CPU: the sequence number to read next */
+	struct op25b_event *batch;
+	__u64 lost;		/* events overwritten before this reader came */
+};
+/* Nonzero from the callback stops evlog_read, which returns it. */
+typedef int (*evlog_fn)(void *ctx, const struct op25b_event *ev);
+/*
+ * Map the log behind map_fd; with backlog, from the oldest event still
+ * there, else from the next one. A negative errno on failure.
+ */
+int evlog_open(struct evlog *l, int map_fd, bool backlog);
+/* Every event written since the last call, in time order, to fn. */
+int evlog_read(struct evlog *l, evlog_fn fn, void *ctx);
+void evlog_close(struct evlog *l);
+/* How often a reader looks: an event is out within a second of it. */
+#define EVLOG_POLL_MS	200
 
 /* ---- command handlers: argv[0] is the first argument after the verb ---- */
 

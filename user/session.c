@@ -206,21 +206,6 @@ static int session_rules_drop(struct engine *e, const struct op25b_session *s)
 	return EXIT_OK;
 }
 
-static __u64 realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
-static __u64 netns_ino_now(void)
-{
-	struct stat st;
-
-	return stat("/proc/self/ns/net", &st) ? 0 : st.st_ino;
-}
-
 /*
  * The record is written before the publish: a writer killed in between
  * leaves the engine marked, and the next writer sweeps every session rule
@@ -249,7 +234,7 @@ static int session_up(int argc, char **argv)
 		rc = session_rules_drop(&e, &old);
 	o.id = r.rec.id = engine_session_id(&e);
 	r.rec.netns_ino = netns_ino_now();
-	r.rec.started = realtime_ns();
+	r.rec.started = realtime_now();
 	if (r.rec.ifname[0])
 		r.rec.ifindex = if_nametoindex(r.rec.ifname);
 	for (i = 0; i < r.nallow; i++) {
@@ -421,11 +406,8 @@ static int session_list(int argc, char **argv)
 	open_json_array(NULL);
 	for (i = 0; i < n; i++) {
 		const struct op25b_session *s = &v[i].s;
-		time_t sec = (time_t)(s->started / 1000000000ULL);
-		struct tm tm;
 
-		gmtime_r(&sec, &tm);
-		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		rfc3339_format(s->started, false, t, sizeof(t));
 		open_json_object(NULL);
 		print_string(PRINT_ANY, "session", "%s", v[i].key.name);
 		print_uint(PRINT_ANY, "id", " id %llu", s->id);

@@ -885,7 +885,12 @@ test_monitor() {
 	policy_pin monitor || return
 	# No traffic here, so no event: the stream runs until Ctrl-C, exit 0.
 	run_interrupted 0.5 monitor
-	check "monitor: Ctrl-C ends it with exit 0, nothing printed" \
+	check "monitor: Ctrl-C ends it with exit 0, nothing printed, a summary on stderr" \
+		"exit $RC, stdout $(head -c 100 "$OUT"), stderr $(head -c 200 "$ERR")" \
+		eval '[ $RC -eq 0 ] && [ ! -s "$OUT" ] &&
+		      [ "$(cat "$ERR")" = "monitor: 0 events, 0 lost" ]'
+	run_interrupted 0.5 -q monitor --backlog
+	check "monitor -q --backlog: nothing kept, nothing printed, no summary" \
 		"exit $RC, stdout $(head -c 100 "$OUT"), stderr $(head -c 200 "$ERR")" \
 		eval '[ $RC -eq 0 ] && [ ! -s "$OUT" ] && [ ! -s "$ERR" ]'
 	expect_usage "monitor --count x" "'x'" monitor --count x

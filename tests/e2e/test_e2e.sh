@@ -329,6 +329,7 @@ test_xdp() {
 		ctl -j monitor --count 1 >"$TMPD/monitor" 2>"$TMPD/monitor.err" &
 		mon_pid=$!
 		CLEAN_PIDS+=("$mon_pid")
+		sleep 0.5	# monitor shows events from its start on
 		connect_matrix xdp
 		monitor_saw_first_block
 		top_lists_blocked

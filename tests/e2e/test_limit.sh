@@ -102,6 +102,7 @@ test_limit() {
 		>"$TMPD/monitor" 2>&1 &
 	mon=$!
 	CLEAN_PIDS+=($mon)
+	sleep 0.5	# monitor shows events from its start on
 
 	r=$(burst "$SUB" $SERVER4 $MX4 25 5)
 	check_eq "a mail server's 5 connections, within the burst: all connect" \

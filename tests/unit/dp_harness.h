@@ -10,7 +10,9 @@
  */
 #ifndef OP25B_DP_HARNESS_H
 #define OP25B_DP_HARNESS_H
+#define _GNU_SOURCE
 #include <math.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <stddef.h>
 #include <net/if.h>
@@ -18,6 +20,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include "op25b.h"
+#include "op25bctl.h"
 #include "op25b.skel.h"
 #include "testlib.h"
 #include "engine.h"
@@ -247,6 +250,8 @@ struct prog {
 
 /* Events consumed from a datapath's ring buffer since the last drain. */
 #define SINK_MAX	4
+/* The namespace the test's datapaths say they run in. */
+#define TEST_NETNS_INO	0x25250025ULL
 struct ev_sink {
 	struct op25b_event ev[SINK_MAX];
 	size_t size[SINK_MAX];
@@ -262,7 +267,7 @@ struct dp {
 	bool eng_open;
 	struct prog prog[2];
 	__u32 action;		/* what this test last set */
-	struct ring_buffer *rb;
+	struct evlog log;	/* the test's reader of the event log */
 	struct ev_sink sink;
 };
 
@@ -451,26 +456,26 @@ static void snapshot(struct dp *dp, struct snap *s)
 
 /* ---- offenders and events ---- */
 
-static int ev_collect(void *ctx, void *data, size_t size)
+static int ev_collect(void *ctx, const struct op25b_event *ev)
 {
 	struct ev_sink *s = ctx;
 
 	if (s->n < SINK_MAX) {
-		memset(&s->ev[s->n], 0, sizeof(s->ev[s->n]));
-		memcpy(&s->ev[s->n], data,
-		       size < sizeof(s->ev[0]) ? size : sizeof(s->ev[0]));
-		s->size[s->n] = size;
+		s->ev[s->n] = *ev;
+		s->size[s->n] = sizeof(*ev);
 	}
 	s->n++;
 	return 0;
 }
 
-/* Consume whatever the ring buffer holds into dp->sink, emptied first. */
+/* Read what the event log got since the last drain into dp->sink. */
 static int events_drain(struct dp *dp)
 {
 	dp->sink.n = 0;
-	if (ring_buffer__consume(dp->rb) < 0)
-		tl_bug("consuming events: %s", strerror(errno));
+	evlog_read(&dp->log, ev_collect, &dp->sink);
+	if (dp->log.lost)
+		tl_bug("the test's reader lost %llu events",
+		       (unsigned long long)dp->log.lost);
 	return dp->sink.n;
 }
 
