@@ -242,3 +242,18 @@ bool config_port_blocked(const struct op25b_config *cfg, __u32 port)
 {
 	return (cfg->ports[port / 64] >> (port % 64)) & 1;
 }
+
+int submission_port_check(__u32 port, char *why, size_t len)
+{
+	if (port == OP25B_PORT_SUBMISSION) {
+		snprintf(why, len,
+			 "submission stays open (RFC 5068: blocking 25 leaves subscribers port 587 with SMTP AUTH)");
+		return -1;
+	}
+	if (port == OP25B_PORT_SUBMISSIONS) {
+		snprintf(why, len,
+			 "submissions stays open (RFC 8314: port 465 is mail submission over TLS)");
+		return -1;
+	}
+	return 0;
+}

@@ -383,6 +383,13 @@ bool action_equal(const struct op25b_config *a, const struct op25b_config *b);
 /* A port 1-65535, decimal digits only. -1 when s is not one. */
 int port_parse(const char *s, __u32 *port);
 bool config_port_blocked(const struct op25b_config *cfg, __u32 port);
+/*
+ * Submission stays open (RFC 5068, RFC 8314): -1 with the reason in why
+ * for a port that subscribers send mail through once 25 is blocked.
+ */
+#define OP25B_PORT_SUBMISSION	587
+#define OP25B_PORT_SUBMISSIONS	465
+int submission_port_check(__u32 port, char *why, size_t len);
 
 /* ---- top.c: formatting shared with monitor.c ---- */
 

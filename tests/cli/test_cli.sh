@@ -714,7 +714,16 @@ test_port() {
 		eval '[ $RC -eq 0 ] && [ "$(tr -d " \n" <"$OUT")" = 25 ]'
 	run -j port list
 	check "-j port list: valid JSON" "$(head -c 100 "$OUT")" json_valid "$OUT"
-	expect_rc "port add 2525 465: exit 0" 0 port add 2525 465
+	for p in 587 465; do
+		run port add 2525 $p
+		check "port add $p: refused, exit 2, one line citing its RFC, nothing added" \
+			"exit $RC, stderr $(head -c 300 "$ERR")" \
+			eval '[ $RC -eq 2 ] && [ "$(wc -l <"$ERR")" -eq 1 ] &&
+			      grep -q "RFC $([ $p = 587 ] && echo 5068 || echo 8314)" "$ERR" &&
+			      grep -q -- --force "$ERR" && [ ! -s "$OUT" ]'
+		check "port add $p refused: 2525 not added either" "" ports_are "25"
+	done
+	expect_rc "port add 2525 465 --force: exit 0" 0 port add 2525 465 --force
 	check "port add: listed" "" ports_are "25 465 2525"
 	expect_rc "test on an added port: exit 3" 3 test 10.5.5.5 203.0.113.9 2525
 	expect_rc "port del 2525 465: exit 0" 0 port del 2525 465
