@@ -621,6 +621,11 @@ struct op25b_session {
 	char  user[64];		/* User-Name, as the hook got it */
 	char  calling[32];	/* Calling-Station-Id */
 	struct op25b_session_prefix allow[OP25B_SESSION_PREFIXES];
+	/*
+	 * The session's own addresses (its IPv4 address, its IPv6 prefixes),
+	 * exempt or not: what names its events' user and line.
+	 */
+	struct op25b_session_prefix addr[OP25B_SESSION_PREFIXES];
 };
 
 #define OP25B_TC_HANDLE		0x25

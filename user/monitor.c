@@ -26,107 +26,12 @@ static void on_signal(int sig)
 }
 
 struct monitor {
+	struct event_ctx x;
 	unsigned long count;	/* events to print; 0: no limit */
 	unsigned long seen;
 	bool backlog;		/* from the oldest event kept, not from now */
 	__u64 lost;		/* as said so far */
 };
-
-static const char *class_name(__u8 cls)
-{
-	switch (cls) {
-	case OP25B_C_SMTP:
-		return "smtp";
-	case OP25B_C_EVASION:
-		return "evasion";
-	case OP25B_C_UNDECIDABLE:
-		return "undecidable";
-	case OP25B_C_MALFORMED:
-		return "malformed";
-	}
-	return "unknown";
-}
-
-/* A quarantine began or ended: the source, and for a beginning its packet. */
-static void quarantine_print(const struct op25b_event *ev, const char *t)
-{
-	char a[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE + 8];
-	char dst[INET6_ADDRSTRLEN + 8];
-	const char *what = ev->kind == OP25B_EV_QUARANTINED ? "quarantined" :
-			   ev->kind == OP25B_EV_RELEASED ? "released" :
-			   "released by operator";
-
-	addr_format(ev->family, ev->saddr, a, sizeof(a));
-	open_json_object(NULL);
-	print_string(PRINT_ANY, "time", "%s ", t);
-	print_string(PRINT_ANY, "event", "%s ", what);
-	print_uint(PRINT_JSON, "family", NULL, ev->family);
-	print_string(PRINT_ANY, "saddr", "%s", a);
-	if (ev->kind == OP25B_EV_QUARANTINED) {
-		ifindex_format(ev->ifindex, ifname, sizeof(ifname));
-		endpoint_format(ev->family, ev->daddr, ev->dport, dst, sizeof(dst));
-		print_string(PRINT_FP, NULL, " (over the limit, to %s", dst);
-		print_string(PRINT_FP, NULL, " on %s)", ifname);
-		addr_format(ev->family, ev->daddr, a, sizeof(a));
-		print_string(PRINT_JSON, "daddr", NULL, a);
-		print_uint(PRINT_JSON, "dport", NULL, ev->dport);
-		print_string(PRINT_JSON, "interface", NULL, ifname);
-		print_uint(PRINT_JSON, "ifindex", NULL, ev->ifindex);
-	}
-	close_json_object();
-	print_nl();
-	output_end();
-	fflush(stdout);
-}
-
-static void event_print(const struct op25b_event *ev)
-{
-	char t[48], ifname[IF_NAMESIZE + 8], a[INET6_ADDRSTRLEN];
-	char src[INET6_ADDRSTRLEN + 8], dst[INET6_ADDRSTRLEN + 8];
-	int i, nvlan = ev->nvlan < OP25B_VLAN_MAX ? ev->nvlan : OP25B_VLAN_MAX;
-
-	dp_time_format(ev->ts_ns, true, t, sizeof(t));
-	if (ev->kind != OP25B_EV_BLOCKED) {
-		quarantine_print(ev, t);
-		return;
-	}
-	ifindex_format(ev->ifindex, ifname, sizeof(ifname));
-	endpoint_format(ev->family, ev->saddr, ev->sport, src, sizeof(src));
-	endpoint_format(ev->family, ev->daddr, ev->dport, dst, sizeof(dst));
-
-	open_json_object(NULL);
-	print_string(PRINT_ANY, "time", "%s ", t);
-	print_string(PRINT_JSON, "event", NULL, "blocked");
-	print_string(PRINT_ANY, "interface", "%s ", ifname);
-	print_uint(PRINT_JSON, "ifindex", NULL, ev->ifindex);
-	print_uint(PRINT_JSON, "family", NULL, ev->family);
-	print_string(PRINT_FP, NULL, "%s -> ", src);
-	print_string(PRINT_FP, NULL, "%s", dst);
-	addr_format(ev->family, ev->saddr, a, sizeof(a));
-	print_string(PRINT_JSON, "saddr", NULL, a);
-	print_uint(PRINT_JSON, "sport", NULL, ev->sport);
-	addr_format(ev->family, ev->daddr, a, sizeof(a));
-	print_string(PRINT_JSON, "daddr", NULL, a);
-	print_uint(PRINT_JSON, "dport", NULL, ev->dport);
-	print_string(PRINT_ANY, "action", " action %s",
-		     action_name(ev->action));
-	print_string(PRINT_ANY, "class", " class %s", class_name(ev->cls));
-	if (nvlan) {
-		print_string(PRINT_FP, NULL, "%s", " vlan ");
-		open_json_array("vlan");
-		for (i = 0; i < nvlan; i++)
-			print_uint(PRINT_ANY, NULL, i ? ".%llu" : "%llu",
-				   ev->vlan[i]);
-		close_json_array();
-	}
-	if (ev->pppoe)
-		print_uint(PRINT_ANY, "pppoe_sid", " pppoe 0x%04llx",
-			   ev->pppoe_sid);
-	close_json_object();
-	print_nl();
-	output_end();
-	fflush(stdout);
-}
 
 /* The reader fell behind: how many events it will never see. */
 static void lost_print(__u64 n)
@@ -147,8 +52,11 @@ static void lost_print(__u64 n)
 static int on_event(void *ctx, const struct op25b_event *ev)
 {
 	struct monitor *mon = ctx;
+	struct event_view v;
 
-	event_print(ev);
+	event_view(&mon->x, ev, &v);
+	event_print(&v);
+	fflush(stdout);
 	/* an output that fails ends the stream; main says why, exit 1 */
 	if (ferror(stdout)) {
 		stop = 1;
@@ -202,9 +110,10 @@ static void signals_catch(void)
 const struct cmd_help monitor_help = {
 	.opts = monitor_opts,
 	.text =
-	"One line per blocked attempt from now on (JSON lines with -j): time,\n"
-	"interface, addresses and ports, action, why it was judged, VLAN ids and\n"
-	"PPPoE session. At most one event per source a second, and 1000 a\n"
+	"One line per blocked attempt from now on (JSON lines with -j): time\n"
+	"(RFC 3339, UTC), interface, source MAC, addresses and ports, action, why\n"
+	"it was judged, VLAN ids, PPPoE session, and the user name and line of\n"
+	"the session the source belongs to (session up --address). At most one event per source a second, and 1000 a\n"
 	"second per CPU: 'stats' counts the rest as events_suppressed. Every\n"
 	"monitor, log and top sees every event; one that falls more than a\n"
 	"second behind says how many it lost, in the stream and at its end.\n"
@@ -238,6 +147,7 @@ int do_monitor(int argc, char **argv)
 		maps_close(&m);
 		return EXIT_RUNTIME;
 	}
+	event_ctx_init(&mon.x, &m);
 	signals_catch();
 	while (!stop) {
 		err = evlog_read(&l, on_event, &mon);
@@ -251,6 +161,7 @@ int do_monitor(int argc, char **argv)
 	}
 	p_info("monitor: %lu events, %llu lost", mon.seen, (unsigned long long)l.lost);
 	evlog_close(&l);
+	event_ctx_free(&mon.x);
 	maps_close(&m);
 	return ferror(stdout) ? EXIT_RUNTIME : EXIT_OK;
 }

@@ -444,6 +444,41 @@ void evlog_close(struct evlog *l);
 /* How often a reader looks: an event is out within a second of it. */
 #define EVLOG_POLL_MS	200
 
+/* ---- event.c: what an event says, for its readers ---- */
+
+struct session_entry;
+/* What resolving an event needs; sessions are cached for a second. */
+struct event_ctx {
+	int attach_fd, sessions_fd;
+	__u64 netns_ino;		/* this process's namespace */
+	struct session_entry *sess;
+	size_t nsess;
+	__u64 loaded_ns;		/* CLOCK_REALTIME of the sessions' read */
+};
+/* An event with its names: the same words in every output. */
+struct event_view {
+	const struct op25b_event *ev;
+	__u64 realtime_ns;
+	char time[40];			/* RFC 3339 UTC, milliseconds */
+	char iface[16 + 8];
+	char mac[18];			/* "" on an L3 device */
+	char saddr[46], daddr[46];
+	const char *hook;		/* "xdp", "tc ingress", NULL */
+	const char *kind;		/* "blocked", "quarantined", ... */
+	const char *action, *cls;
+	char session[OP25B_SESSION_NAME];
+	char user[64];
+	char calling[32];
+};
+void event_ctx_init(struct event_ctx *x, const struct op25b_maps *m);
+void event_ctx_free(struct event_ctx *x);
+void event_view(struct event_ctx *x, const struct op25b_event *ev,
+		struct event_view *v);
+/* One line of text, or one JSON object (a JSON line with output_end). */
+void event_print(const struct event_view *v);
+const char *event_class_name(__u8 cls);
+const char *event_kind_name(__u8 kind);
+
 /* ---- command handlers: argv[0] is the first argument after the verb ---- */
 
 /* ---- attach.c, for apply and save: attachments as statements ---- */

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Who, when, which line (doc/DESIGN.md, "Events and their readers"): real
+# connections through a router namespace. 50 subscribers, each a session
+# registered as the PPP hook registers it (user name, line, address), make
+# 20 blocked attempts each, a second apart (the datapath reports one event
+# per source per second per CPU: spread out, every attempt is reported),
+# 1,000 in all, while two monitors read the event log at once. Each reader
+# sees all 1,000, each event with the session's user name and line, the
+# subscriber's MAC, the router's interface (named as in the router's
+# namespace, wherever the reader runs) and an RFC 3339 UTC time.
+#
+# Usage: test_events.sh [TEST...]   (default: every test_* function, in order)
+set -u
+. "$(dirname "$0")/../lib.sh"
+
+SUB=o25t-$$-esub
+RTR=o25t-$$-ertr
+NET=o25t-$$-enet
+MX4=198.51.100.25
+SUBSCRIBERS=${EVENTS_SUBSCRIBERS:-50}
+ROUNDS=${EVENTS_ROUNDS:-20}
+ATTEMPTS=$((SUBSCRIBERS * ROUNDS))
+
+suite_begin nsenter
+make_pin_dir events
+
+ctl() {
+	in_ns "$RTR" "$CTL" --pin-dir "$PIN" "$@"
+}
+
+# subscriber N's address
+sub4() {
+	echo "10.25.1.$1"
+}
+
+# Three namespaces, the subscribers' addresses on s0, the MX listening on
+# 25, the pool denied with action reject (a blocked connect fails at
+# once), op25b on r0's tc ingress, and one session per subscriber.
+events_setup() {
+	local i
+	ns_chain "$SUB" "$RTR" "$NET" || die "topology" "cannot build namespaces"
+	addr_add "$RTR" r0 10.25.0.254/16 && addr_add "$RTR" r1 198.51.100.1/24 &&
+		addr_add "$NET" i0 $MX4/24 &&
+		ip -n "$NET" route add default via 198.51.100.1 &&
+		ip -n "$SUB" addr add 10.25.0.1/16 dev s0 &&
+		ip -n "$SUB" route add default via 10.25.0.254 ||
+		die "addresses" "cannot address the namespaces"
+	for ((i = 1; i <= SUBSCRIBERS; i++)); do
+		ip -n "$SUB" addr add "$(sub4 $i)/32" dev s0 ||
+			die "addresses" "cannot add $(sub4 $i)"
+	done
+	tcp_listen "$NET" "$TMPD/listen.log" $MX4:25 ||
+		die "listener" "$(cat "$TMPD/listen.log")"
+	ctl -q deny subscriber 10.25.0.0/16 && ctl -q action reject &&
+		ctl -q attach r0 --hook tc ||
+		die "policy" "op25bctl could not set the policy up"
+	for ((i = 1; i <= SUBSCRIBERS; i++)); do
+		ctl -q session up "ppp$i" --user "user$i" \
+			--calling-station-id "line$i" --address "$(sub4 $i)" ||
+			die "sessions" "session up ppp$i failed"
+	done
+	SUB_MAC=$(mac_of "$SUB" s0)
+}
+
+# attempts: ROUNDS rounds, each a connect to MX:25 from every subscriber,
+# rounds 1.1 s apart; prints "refused N other M".
+attempts() {
+	ip netns exec "$SUB" "$PY" -c '
+import socket, sys, time
+n, rounds, mx = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+refused = other = 0
+for r in range(rounds):
+    start = time.monotonic()
+    for i in range(1, n + 1):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("10.25.1.%d" % i, 0))
+        s.settimeout(2)
+        try:
+            s.connect((mx, 25))
+            other += 1
+        except ConnectionRefusedError:
+            refused += 1
+        except OSError:
+            other += 1
+        s.close()
+    left = start + 1.1 - time.monotonic()
+    if left > 0 and r < rounds - 1:
+        time.sleep(left)
+print("refused %d other %d" % (refused, other))
+' "$SUBSCRIBERS" "$ROUNDS" $MX4
+}
+
+# reader NAME CMD...: a reader of the event log in the background, in the
+# router's namespace, as the process itself (so that $! is what kill must
+# reach). reader_outside: in this process's namespace, where r0 is not.
+reader() {
+	local name=$1
+	shift
+	nsenter --net=/run/netns/"$RTR" "$CTL" --pin-dir "$PIN" "$@" \
+		>"$TMPD/$name" 2>"$TMPD/$name.err" &
+	CLEAN_PIDS+=($!)
+	READER_PIDS+=($!)
+}
+
+reader_outside() {
+	local name=$1
+	shift
+	"$CTL" --pin-dir "$PIN" "$@" >"$TMPD/$name" 2>"$TMPD/$name.err" &
+	CLEAN_PIDS+=($!)
+	READER_PIDS+=($!)
+}
+
+# events_check FILE LABEL: FILE holds the JSON lines of ATTEMPTS blocked
+# events, each subscriber's ROUNDS, each with its session's user name and
+# line, s0's MAC, r0, and an RFC 3339 UTC time of this run.
+events_check() {
+	check "$2: $ATTEMPTS events, $ROUNDS per subscriber, each with user name, line, MAC, r0 and an RFC 3339 UTC time" \
+		"$(head -c 300 "$1"; echo; cat "$1.err" | head -c 300)" \
+		"$PY" -c '
+import collections, datetime, json, sys
+path, mac, n, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+per = collections.Counter()
+bad = []
+now = datetime.datetime.utcnow()
+for line in open(path):
+    e = json.loads(line)
+    if e.get("event") != "blocked":
+        bad.append(line); continue
+    i = int(e["saddr"].rsplit(".", 1)[1])
+    t = datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    if (e.get("user") != "user%d" % i or e.get("calling_station_id") != "line%d" % i
+            or e.get("session") != "ppp%d" % i or e.get("mac") != mac
+            or e.get("interface") != "r0" or e.get("dport") != 25
+            or e.get("action") != "reject" or abs((now - t).total_seconds()) > 300):
+        bad.append(line); continue
+    per[i] += 1
+ok = not bad and len(per) == n and all(v == rounds for v in per.values())
+if not ok:
+    print("bad: %r; per subscriber: %s" % (bad[:2], sorted(set(per.values()))), file=sys.stderr)
+sys.exit(0 if ok else 1)
+' "$1" "$SUB_MAC" "$SUBSCRIBERS" "$ROUNDS"
+}
+
+test_events_every_reader() {
+	local r pid
+	once events_setup || return
+	READER_PIDS=()
+	reader monitor1 -j monitor
+	reader_outside monitor2 -j monitor
+	sleep 0.5	# readers show what comes after their start
+	r=$(attempts)
+	check_eq "$ATTEMPTS attempts from $SUBSCRIBERS subscribers, all refused by op25b's RST" \
+		"refused $ATTEMPTS other 0" "$r"
+	sleep 1		# a poll's time, for the readers to read the last
+	for pid in "${READER_PIDS[@]}"; do
+		kill "$pid"
+		wait "$pid" 2>/dev/null
+	done
+	events_check "$TMPD/monitor1" "first monitor"
+	events_check "$TMPD/monitor2" "second monitor, at the same time, outside the router's namespace"
+	check_eq "each monitor says it saw $ATTEMPTS and lost none" \
+		"monitor: $ATTEMPTS events, 0 lost|monitor: $ATTEMPTS events, 0 lost" \
+		"$(cat "$TMPD/monitor1.err")|$(cat "$TMPD/monitor2.err")"
+}
+
+run_tests "$@"
