@@ -57,6 +57,7 @@ static const struct cmd cmds[] = {
 	{ "stats", do_stats, false, &stats_help },
 	{ "top", do_top, false, &top_help },
 	{ "monitor", do_monitor, false, &monitor_help },
+	{ "log", do_log, false, &log_help },
 	{ "apply", do_apply, false, &apply_help },
 	{ "save", do_save, false, &save_help },
 	{ "watch", do_watch, false, &watch_help },

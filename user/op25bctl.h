@@ -520,6 +520,9 @@ int sessions_load(int map_fd, struct session_entry **out, size_t *n);
 /* The name of session id among v, NULL when none has it. */
 const char *session_name_of(const struct session_entry *v, size_t n,
 			    __u32 id);
+/* "10.0.0.1/32": a session's prefix as the CLI writes it. */
+void session_prefix_format(const struct op25b_session_prefix *sp, char *buf,
+			   size_t len);
 /* After a writer died: drop session rules of unregistered sessions. */
 int session_sweep(const struct op25b_maps *m, struct engine *e);
 /* Detach and forget what layer's owner attached; how many went. */
@@ -530,7 +533,7 @@ extern const struct cmd_help attach_help, detach_help, status_help,
 	deny_help, allow_help, del_help, flush_help, list_help, test_help,
 	port_help, action_help, quarantine_help, watch_help, stats_help,
 	top_help, monitor_help, apply_help, save_help, session_help,
-	migrate_help;
+	migrate_help, log_help;
 
 int do_attach(int argc, char **argv);	/* attach.c */
 int do_detach(int argc, char **argv);
@@ -553,6 +556,7 @@ int watch_check(int argc, char **argv);
 int do_stats(int argc, char **argv);	/* stats.c */
 int do_top(int argc, char **argv);	/* top.c */
 int do_monitor(int argc, char **argv);	/* monitor.c */
+int do_log(int argc, char **argv);	/* log.c */
 int do_apply(int argc, char **argv);	/* apply.c */
 int do_save(int argc, char **argv);
 int do_session(int argc, char **argv);	/* session.c */

@@ -409,20 +409,27 @@ static int entry_name_cmp(const void *a, const void *b)
 		      ((const struct session_entry *)b)->key.name);
 }
 
+void session_prefix_format(const struct op25b_session_prefix *sp, char *buf,
+			   size_t len)
+{
+	struct prefix p;
+
+	prefix_of_session(sp, &p);
+	prefix_format(&p, buf, len);
+}
+
 /* A session's prefixes, as a JSON array key, each as fmt in text. */
 static void prefixes_print(const char *key, const char *fmt,
 			   const struct op25b_session_prefix *sp)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
-	struct prefix p;
 	int j;
 
 	open_json_array(key);
 	for (j = 0; j < OP25B_SESSION_PREFIXES; j++) {
 		if (!sp[j].family)
 			continue;
-		prefix_of_session(&sp[j], &p);
-		prefix_format(&p, buf, sizeof(buf));
+		session_prefix_format(&sp[j], buf, sizeof(buf));
 		print_string(PRINT_ANY, NULL, fmt, buf);
 	}
 	close_json_array();

@@ -460,6 +460,29 @@ attach o25m --hook tc
 	expect_connect "unit: detach --all is the way to remove it" "$sub" - 10.25.0.1 25
 }
 
+# contrib/op25b-log.service: systemd accepts it, its exposure is 4.0 or
+# better (systemd-analyze security), and it keeps the capabilities to
+# CAP_BPF.
+test_log_unit() {
+	local d=$TMPD/t_log_unit score
+	mkdir -p "$d"
+	sed "s|/usr/sbin/op25bctl|$CTL|" "$here/../../contrib/op25b-log.service" \
+		>"$d/op25b-log.service"
+	if ! command -v systemd-analyze >/dev/null; then
+		skip "log unit: systemd-analyze" "not installed"
+		return
+	fi
+	systemd-analyze verify --man=no "$d/op25b-log.service" >"$TMPD/out" 2>&1
+	check_eq "log unit: systemd-analyze verify accepts it" "" "$(cat "$TMPD/out")"
+	score=$(systemd-analyze security --offline=true "$d/op25b-log.service" 2>&1 |
+		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+	check "log unit: systemd-analyze security exposure $score, 4.0 or better" \
+		"$(systemd-analyze security --offline=true "$d/op25b-log.service" 2>&1 | tail -3)" \
+		"$PY" -c 'import sys; sys.exit(0 if sys.argv[1] and float(sys.argv[1]) <= 4.0 else 1)' "$score"
+	check_eq "log unit: capabilities bounded to CAP_BPF" "CapabilityBoundingSet=CAP_BPF" \
+		"$(grep ^CapabilityBoundingSet "$d/op25b-log.service")"
+}
+
 # make install: binary, both man pages, completion, unit, example policy,
 # and an operator's policy is never replaced.
 test_install() {
@@ -471,7 +494,8 @@ test_install() {
 		usr/share/man/man5/op25b.conf.5 \
 		usr/share/bash-completion/completions/op25bctl \
 		usr/lib/systemd/system/op25b.service \
-		usr/lib/systemd/system/op25b-watch.service etc/op25b/op25b.conf; do
+		usr/lib/systemd/system/op25b-watch.service \
+		usr/lib/systemd/system/op25b-log.service etc/op25b/op25b.conf; do
 		check "install: $f" "missing" test -e "$root/$f"
 	done
 	check "install: the unit runs the installed binary" "$(grep Exec "$root/usr/lib/systemd/system/op25b.service")" \

@@ -6,8 +6,8 @@
 # registered as the PPP hook registers it (user name, line, address), make
 # 20 blocked attempts each, a second apart (the datapath reports one event
 # per source per second per CPU: spread out, every attempt is reported),
-# 1,000 in all, while two monitors read the event log at once. Each reader
-# sees all 1,000, each event with the session's user name and line, the
+# 1,000 in all, while two monitors, log --file and log --syslog read the
+# event log at once. Each reader sees all 1,000, each event with the session's user name and line, the
 # subscriber's MAC, the router's interface (named as in the router's
 # namespace, wherever the reader runs) and an RFC 3339 UTC time.
 #
@@ -65,8 +65,12 @@ events_setup() {
 }
 
 # attempts: ROUNDS rounds, each a connect to MX:25 from every subscriber,
-# rounds 1.1 s apart; prints "refused N other M".
+# rounds 1.1 s apart; prints "refused N other M". attempts_n R: R rounds.
 attempts() {
+	attempts_n "$ROUNDS"
+}
+
+attempts_n() {
 	ip netns exec "$SUB" "$PY" -c '
 import socket, sys, time
 n, rounds, mx = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -89,7 +93,7 @@ for r in range(rounds):
     if left > 0 and r < rounds - 1:
         time.sleep(left)
 print("refused %d other %d" % (refused, other))
-' "$SUBSCRIBERS" "$ROUNDS" $MX4
+' "$SUBSCRIBERS" "$1" $MX4
 }
 
 # reader NAME CMD...: a reader of the event log in the background, in the
@@ -143,12 +147,56 @@ sys.exit(0 if ok else 1)
 ' "$1" "$SUB_MAC" "$SUBSCRIBERS" "$ROUNDS"
 }
 
+# syslog_listen: a datagram socket standing for /dev/log, its messages
+# one a line in $TMPD/syslog.
+syslog_listen() {
+	"$PY" -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("ready", flush=True)
+with open(sys.argv[2], "a") as out:
+    while True:
+        m = s.recv(65536).decode()
+        out.write(m.replace("\n", " ") + "\n")
+        out.flush()
+' "$TMPD/syslog.sock" "$TMPD/syslog" >"$TMPD/syslog.log" 2>&1 &
+	CLEAN_PIDS+=($!)
+	wait_file_line "$TMPD/syslog.log" ready
+}
+
+# syslog_check: $TMPD/syslog holds ATTEMPTS RFC 5424 messages, each with
+# its structured data: the subscriber's user, line, MAC and address.
+syslog_check() {
+	check "syslog: $ATTEMPTS RFC 5424 messages, structured data with user, line, MAC and address" \
+		"$(head -c 400 "$TMPD/syslog")" \
+		"$PY" -c '
+import collections, re, sys
+path, mac, n, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rx = re.compile(r"^<29>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ op25b \d+ blocked \[op25b@32473((?: [a-z_]+=\"(?:[^\"\\\]]|\\.)*\")+)\] blocked .*$")
+per = collections.Counter()
+for line in open(path):
+    m = rx.match(line.rstrip("\n"))
+    if not m:
+        sys.exit("not RFC 5424: %r" % line)
+    sd = dict(re.findall(r"([a-z_]+)=\"((?:[^\"\\]|\\.)*)\"", m.group(1)))
+    i = int(sd["saddr"].rsplit(".", 1)[1])
+    if sd.get("user") != "user%d" % i or sd.get("calling_station_id") != "line%d" % i or sd.get("mac") != mac:
+        sys.exit("wrong fields: %r" % line)
+    per[i] += 1
+sys.exit(0 if len(per) == n and set(per.values()) == {rounds} else "per subscriber: %s" % per)
+' "$TMPD/syslog" "$SUB_MAC" "$SUBSCRIBERS" "$ROUNDS"
+}
+
 test_events_every_reader() {
 	local r pid
 	once events_setup || return
 	READER_PIDS=()
+	syslog_listen || { fail "syslog listener" "$(cat "$TMPD/syslog.log")"; return; }
 	reader monitor1 -j monitor
 	reader_outside monitor2 -j monitor
+	reader log log --file "$TMPD/events.jsonl"
+	OP25B_SYSLOG_SOCKET=$TMPD/syslog.sock reader syslog log --syslog
 	sleep 0.5	# readers show what comes after their start
 	r=$(attempts)
 	check_eq "$ATTEMPTS attempts from $SUBSCRIBERS subscribers, all refused by op25b's RST" \
@@ -160,9 +208,56 @@ test_events_every_reader() {
 	done
 	events_check "$TMPD/monitor1" "first monitor"
 	events_check "$TMPD/monitor2" "second monitor, at the same time, outside the router's namespace"
+	cp "$TMPD/log.err" "$TMPD/events.jsonl.err"
+	events_check "$TMPD/events.jsonl" "log --file, at the same time"
+	syslog_check
+	check_eq "the logs said nothing on stderr" "" \
+		"$(cat "$TMPD/log.err" "$TMPD/syslog.err")"
 	check_eq "each monitor says it saw $ATTEMPTS and lost none" \
 		"monitor: $ATTEMPTS events, 0 lost|monitor: $ATTEMPTS events, 0 lost" \
 		"$(cat "$TMPD/monitor1.err")|$(cat "$TMPD/monitor2.err")"
+}
+
+# log --file after logrotate (the file moved, SIGHUP) writes to a new
+# file, losing nothing; a session registered and ended while it runs is
+# recorded, up with its user and address, then down.
+test_log_reopen_and_sessions() {
+	local pid r
+	once events_setup || return
+	READER_PIDS=()
+	reader rot log --file "$TMPD/rot.jsonl"
+	pid=$!
+	sleep 0.5
+	ctl -q session up ppp99 --user user99 --calling-station-id line99 \
+		--address 10.25.2.99 --address 2001:db8:99::/56
+	sleep 1.5	# the log compares the sessions once a second
+	r=$(attempts_n 1)
+	sleep 0.6	# a poll's time, for the log to write them
+	mv "$TMPD/rot.jsonl" "$TMPD/rot.jsonl.1"
+	kill -HUP "$pid"
+	sleep 0.6	# a second after the first round: each source may report again
+	r+=" $(attempts_n 1)"
+	ctl -q session down ppp99
+	sleep 1.5
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	check_eq "two rounds, all refused" "refused $SUBSCRIBERS other 0 refused $SUBSCRIBERS other 0" "$r"
+	check_eq "rotated: $SUBSCRIBERS events before SIGHUP, $SUBSCRIBERS after, in the new file" \
+		"$SUBSCRIBERS $SUBSCRIBERS" \
+		"$(grep -c '"event":"blocked"' "$TMPD/rot.jsonl.1") $(grep -c '"event":"blocked"' "$TMPD/rot.jsonl")"
+	check "session up recorded with its user, line and addresses, down after" \
+		"$(grep session "$TMPD/rot.jsonl.1" "$TMPD/rot.jsonl" | head -c 600)" \
+		"$PY" -c '
+import json, sys
+up = [json.loads(l) for l in open(sys.argv[1]) if "session up" in l]
+down = [json.loads(l) for l in open(sys.argv[2]) if "session down" in l]
+ok = (len(up) == 1 and up[0]["session"] == "ppp99" and up[0]["user"] == "user99"
+      and up[0]["calling_station_id"] == "line99"
+      and up[0]["address"] == ["10.25.2.99/32", "2001:db8:99::/56"]
+      and len(down) == 1 and down[0]["session"] == "ppp99" and down[0]["time"] > up[0]["time"])
+sys.exit(0 if ok else 1)
+' "$TMPD/rot.jsonl.1" "$TMPD/rot.jsonl"
+	check_eq "the log said nothing on stderr" "" "$(cat "$TMPD/rot.err")"
 }
 
 run_tests "$@"
