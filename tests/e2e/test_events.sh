@@ -6,8 +6,9 @@
 # registered as the PPP hook registers it (user name, line, address), make
 # 20 blocked attempts each, a second apart (the datapath reports one event
 # per source per second per CPU: spread out, every attempt is reported),
-# 1,000 in all, while two monitors, log --file and log --syslog read the
-# event log at once. Each reader sees all 1,000, each event with the session's user name and line, the
+# 1,000 in all, while two monitors, and log to a file, to syslog and to the
+# journal (a socket in a mount namespace of the test's) read the event log
+# at once. Each reader sees all 1,000, each event with the session's user name and line, the
 # subscriber's MAC, the router's interface (named as in the router's
 # namespace, wherever the reader runs) and an RFC 3339 UTC time.
 #
@@ -188,6 +189,52 @@ sys.exit(0 if len(per) == n and set(per.values()) == {rounds} else "per subscrib
 ' "$TMPD/syslog" "$SUB_MAC" "$SUBSCRIBERS" "$ROUNDS"
 }
 
+# reader_journal NAME: 'log' (to the journal, its default) in a mount
+# namespace of its own whose /run/systemd/journal/socket is a datagram
+# socket this test reads: each entry a JSON object a line in $TMPD/NAME.
+reader_journal() {
+	local name=$1
+	unshare -m --propagation private bash -c '
+mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/journal || exit 1
+"$0" -c "
+import json, os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(\"/run/systemd/journal/socket\")
+open(sys.argv[2], \"w\").write(str(os.getpid()))
+with open(sys.argv[1], \"a\") as out:
+    while True:
+        m = s.recv(1 << 20).decode()
+        out.write(json.dumps(dict(l.split(\"=\", 1) for l in m.split(\"\\n\") if \"=\" in l)) + \"\\n\")
+        out.flush()
+" "$1" "$2" &
+for i in $(seq 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
+exec "$3" --pin-dir "$4" log
+' "$PY" "$TMPD/$name" "$TMPD/$name.pid" "$CTL" "$PIN" 2>"$TMPD/$name.err" &
+	CLEAN_PIDS+=($!)
+	READER_PIDS+=($!)
+}
+
+# journal_check: $TMPD/journal holds ATTEMPTS entries, each with the
+# fields of its event: user, line, MAC, address, a human MESSAGE.
+journal_check() {
+	check "journal: $ATTEMPTS entries, OP25B_* fields with user, line, MAC and address" \
+		"$(head -c 400 "$TMPD/journal"; cat "$TMPD/journal.err")" \
+		"$PY" -c '
+import collections, json, sys
+path, mac, n, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+per = collections.Counter()
+for line in open(path):
+    e = json.loads(line)
+    i = int(e["OP25B_SADDR"].rsplit(".", 1)[1])
+    if (e.get("OP25B_USER") != "user%d" % i or e.get("OP25B_CALLING_STATION_ID") != "line%d" % i
+            or e.get("OP25B_MAC") != mac or e.get("OP25B_EVENT") != "blocked"
+            or e.get("SYSLOG_IDENTIFIER") != "op25b" or "user%d" % i not in e.get("MESSAGE", "")):
+        sys.exit("wrong fields: %r" % line)
+    per[i] += 1
+sys.exit(0 if len(per) == n and set(per.values()) == {rounds} else "per subscriber: %s" % per)
+' "$TMPD/journal" "$SUB_MAC" "$SUBSCRIBERS" "$ROUNDS"
+}
+
 test_events_every_reader() {
 	local r pid
 	once events_setup || return
@@ -197,7 +244,8 @@ test_events_every_reader() {
 	reader_outside monitor2 -j monitor
 	reader log log --file "$TMPD/events.jsonl"
 	OP25B_SYSLOG_SOCKET=$TMPD/syslog.sock reader syslog log --syslog
-	sleep 0.5	# readers show what comes after their start
+	reader_journal journal
+	sleep 1		# readers show what comes after their start
 	r=$(attempts)
 	check_eq "$ATTEMPTS attempts from $SUBSCRIBERS subscribers, all refused by op25b's RST" \
 		"refused $ATTEMPTS other 0" "$r"
@@ -211,8 +259,10 @@ test_events_every_reader() {
 	cp "$TMPD/log.err" "$TMPD/events.jsonl.err"
 	events_check "$TMPD/events.jsonl" "log --file, at the same time"
 	syslog_check
+	journal_check
+	[ -s "$TMPD/journal.pid" ] && kill "$(cat "$TMPD/journal.pid")"
 	check_eq "the logs said nothing on stderr" "" \
-		"$(cat "$TMPD/log.err" "$TMPD/syslog.err")"
+		"$(cat "$TMPD/log.err" "$TMPD/syslog.err" "$TMPD/journal.err")"
 	check_eq "each monitor says it saw $ATTEMPTS and lost none" \
 		"monitor: $ATTEMPTS events, 0 lost|monitor: $ATTEMPTS events, 0 lost" \
 		"$(cat "$TMPD/monitor1.err")|$(cat "$TMPD/monitor2.err")"
