@@ -43,8 +43,7 @@ static const struct unit {
 	{ "ms", NSEC_PER_SEC / 1000 },
 };
 
-/* "1h", "30min", "90s", "2d", "1500ms": nanoseconds; -1 when not one. */
-static int duration_parse(const char *s, __u64 *ns)
+int duration_parse(const char *s, __u64 *ns)
 {
 	size_t n = strspn(s, "0123456789"), i;
 	__u64 v;

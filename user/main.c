@@ -58,6 +58,8 @@ static const struct cmd cmds[] = {
 	{ "top", do_top, false, &top_help },
 	{ "monitor", do_monitor, false, &monitor_help },
 	{ "log", do_log, false, &log_help },
+	{ "history", do_history, false, &history_help },
+	{ "report", do_report, false, &report_help },
 	{ "apply", do_apply, false, &apply_help },
 	{ "save", do_save, false, &save_help },
 	{ "watch", do_watch, false, &watch_help },

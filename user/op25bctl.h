@@ -380,6 +380,8 @@ void action_format(const struct op25b_config *cfg, char *buf, size_t len);
 void limit_rate_format(const struct op25b_limit *l, char *buf, size_t len);
 /* The same action (and, for limit, the same terms)? */
 bool action_equal(const struct op25b_config *a, const struct op25b_config *b);
+/* "1h", "30min", "90s", "2d", "1500ms": nanoseconds; -1 when not one. */
+int duration_parse(const char *s, __u64 *ns);
 /* A port 1-65535, decimal digits only. -1 when s is not one. */
 int port_parse(const char *s, __u32 *port);
 bool config_port_blocked(const struct op25b_config *cfg, __u32 port);
@@ -533,7 +535,7 @@ extern const struct cmd_help attach_help, detach_help, status_help,
 	deny_help, allow_help, del_help, flush_help, list_help, test_help,
 	port_help, action_help, quarantine_help, watch_help, stats_help,
 	top_help, monitor_help, apply_help, save_help, session_help,
-	migrate_help, log_help;
+	migrate_help, log_help, history_help, report_help;
 
 int do_attach(int argc, char **argv);	/* attach.c */
 int do_detach(int argc, char **argv);
@@ -557,6 +559,8 @@ int do_stats(int argc, char **argv);	/* stats.c */
 int do_top(int argc, char **argv);	/* top.c */
 int do_monitor(int argc, char **argv);	/* monitor.c */
 int do_log(int argc, char **argv);	/* log.c */
+int do_history(int argc, char **argv);	/* history.c */
+int do_report(int argc, char **argv);
 int do_apply(int argc, char **argv);	/* apply.c */
 int do_save(int argc, char **argv);
 int do_session(int argc, char **argv);	/* session.c */

@@ -10,7 +10,8 @@
 # journal (a socket in a mount namespace of the test's) read the event log
 # at once. Each reader sees all 1,000, each event with the session's user name and line, the
 # subscriber's MAC, the router's interface (named as in the router's
-# namespace, wherever the reader runs) and an RFC 3339 UTC time.
+# namespace, wherever the reader runs) and an RFC 3339 UTC time; history
+# and report of the log agree with what was sent.
 #
 # Usage: test_events.sh [TEST...]   (default: every test_* function, in order)
 set -u
@@ -266,6 +267,61 @@ test_events_every_reader() {
 	check_eq "each monitor says it saw $ATTEMPTS and lost none" \
 		"monitor: $ATTEMPTS events, 0 lost|monitor: $ATTEMPTS events, 0 lost" \
 		"$(cat "$TMPD/monitor1.err")|$(cat "$TMPD/monitor2.err")"
+	history_report_check "$TMPD/events.jsonl"
+}
+
+# history_report_check LOG: what report and history say of LOG agrees
+# with what was sent: every subscriber ROUNDS times, from its own address
+# and session, to MX:25, at times of this run.
+history_report_check() {
+	local log=$1 i=7
+	"$CTL" -j report --file "$log" >"$TMPD/report.json" 2>"$TMPD/report.err"
+	check "report -j: $SUBSCRIBERS sources, each $ROUNDS attempts blocked, its user and line, to MX:25" \
+		"$(head -c 300 "$TMPD/report.json") $(cat "$TMPD/report.err")" \
+		"$PY" -c '
+import json, sys
+rows, n, rounds, mx = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+ok = len(rows) == n and all(
+    r["attempts"] == rounds and r["blocked"] == rounds and r["monitored"] == 0
+    and r["user"] == "user" + r["address"].rsplit(".", 1)[1]
+    and r["calling_station_id"] == "line" + r["address"].rsplit(".", 1)[1]
+    and r["top_destination"] == mx + ":25" and r["first"] < r["last"]
+    and r["first"].endswith("Z") for r in rows)
+sys.exit(0 if ok else 1)
+' "$TMPD/report.json" "$SUBSCRIBERS" "$ROUNDS" $MX4
+	"$CTL" report --csv --file "$log" >"$TMPD/report.csv" 2>/dev/null
+	check "report --csv: a header and the same $SUBSCRIBERS rows" "$(head -3 "$TMPD/report.csv")" \
+		"$PY" -c '
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+js = json.load(open(sys.argv[2]))
+sys.exit(0 if [(r["address"], int(r["attempts"]), r["user"]) for r in rows] ==
+         [(r["address"], r["attempts"], r["user"]) for r in js] else 1)
+' "$TMPD/report.csv" "$TMPD/report.json"
+	"$CTL" -j history "$(sub4 $i)" --file "$log" >"$TMPD/h.json" 2>&1
+	check "history $(sub4 $i): $ROUNDS attempts, all by user$i on line$i with s0's MAC, to MX:25" \
+		"$(head -c 400 "$TMPD/h.json")" \
+		"$PY" -c '
+import json, sys
+h, rounds, i, mac, mx = json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+sys.exit(0 if h["attempts"] == rounds and h["first"] < h["last"]
+         and h["users"] == [{"what": "user%s line%s" % (i, i), "count": rounds}]
+         and h["destinations"] == [{"what": mx + ":25", "count": rounds}]
+         and h["macs"] == [{"what": mac, "count": rounds}]
+         and h["interfaces"] == [{"what": "r0", "count": rounds}] else 1)
+' "$TMPD/h.json" "$ROUNDS" $i "$SUB_MAC" $MX4
+	"$CTL" -j history "user$i" --file "$log" >"$TMPD/hu.json" 2>&1
+	check "history user$i: the same $ROUNDS attempts, from $(sub4 $i)" \
+		"$(head -c 400 "$TMPD/hu.json")" \
+		"$PY" -c '
+import json, sys
+h, a = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+sys.exit(0 if h["attempts"] == a["attempts"] and h["first"] == a["first"]
+         and h["addresses"] == [{"what": sys.argv[3], "count": a["attempts"]}] else 1)
+' "$TMPD/hu.json" "$TMPD/h.json" "$(sub4 $i)"
+	check_eq "history --since 1h: all of them; --since tomorrow: none" \
+		"$ROUNDS 0" \
+		"$("$CTL" -j history "$(sub4 $i)" --file "$log" --since 1h | jget attempts) $("$CTL" -j history "$(sub4 $i)" --file "$log" --since "$(date -u -d tomorrow +%Y-%m-%d)" | jget attempts)"
 }
 
 # log --file after logrotate (the file moved, SIGHUP) writes to a new
@@ -308,6 +364,14 @@ ok = (len(up) == 1 and up[0]["session"] == "ppp99" and up[0]["user"] == "user99"
 sys.exit(0 if ok else 1)
 ' "$TMPD/rot.jsonl.1" "$TMPD/rot.jsonl"
 	check_eq "the log said nothing on stderr" "" "$(cat "$TMPD/rot.err")"
+	cat "$TMPD/rot.jsonl.1" "$TMPD/rot.jsonl" >"$TMPD/rot.all"
+	check "history 10.25.2.99 and history user99: session ppp99 up, then down" \
+		"$("$CTL" history 10.25.2.99 --file "$TMPD/rot.all" 2>&1 | head -5)" \
+		eval '[ "$("$CTL" -j history 10.25.2.99 --file "$TMPD/rot.all" |
+			  "$PY" -c "import json,sys; print([(s[\"event\"], s[\"session\"]) for s in json.load(sys.stdin)[\"sessions\"]])")" = \
+		       "[('"'"'session up'"'"', '"'"'ppp99'"'"'), ('"'"'session down'"'"', '"'"'ppp99'"'"')]" ] &&
+		      [ "$("$CTL" -j history user99 --file "$TMPD/rot.all" | jget sessions)" = \
+		        "$("$CTL" -j history 2001:db8:99::1 --file "$TMPD/rot.all" | jget sessions)" ]'
 }
 
 run_tests "$@"
