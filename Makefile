@@ -173,6 +173,12 @@ install: $(BUILD)/op25bctl
 	sed 's|/usr/sbin/op25bctl|$(PREFIX)/sbin/op25bctl|' \
 		contrib/op25b-log.service > $(BUILD)/op25b-log.service
 	install -D -m 0644 $(BUILD)/op25b-log.service $(DESTDIR)$(UNITDIR)/op25b-log.service
+	sed 's|/usr/sbin/op25bctl|$(PREFIX)/sbin/op25bctl|' \
+		contrib/prometheus/op25b-metrics.service > $(BUILD)/op25b-metrics.service
+	install -D -m 0644 $(BUILD)/op25b-metrics.service $(DESTDIR)$(UNITDIR)/op25b-metrics.service
+	install -D -m 0644 contrib/prometheus/op25b-metrics.timer $(DESTDIR)$(UNITDIR)/op25b-metrics.timer
+	install -D -m 0644 contrib/prometheus/op25b-grafana-dashboard.json \
+		$(DESTDIR)$(PREFIX)/share/op25b/op25b-grafana-dashboard.json
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/lib/op25b/ppp \
 		$(DESTDIR)$(SYSCONFDIR)/ppp/ip-up.d $(DESTDIR)$(SYSCONFDIR)/ppp/ip-down.d
 	for f in op25b-ppp-hook accel-ppp-ip-up accel-ppp-ip-down; do \

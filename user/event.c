@@ -61,7 +61,7 @@ const char *event_kind_name(__u8 kind)
 	return "unknown";
 }
 
-static const char *hook_word(__u8 hook)
+const char *event_hook_name(__u32 hook)
 {
 	return hook == OP25B_HOOK_XDP ? "xdp" :
 	       hook == OP25B_HOOK_TC_INGRESS ? "tc ingress" :
@@ -166,7 +166,7 @@ void event_view(struct event_ctx *x, const struct op25b_event *ev,
 			 "%02x:%02x:%02x:%02x:%02x:%02x", ev->smac[0],
 			 ev->smac[1], ev->smac[2], ev->smac[3], ev->smac[4],
 			 ev->smac[5]);
-	v->hook = hook_word(ev->hook);
+	v->hook = event_hook_name(ev->hook);
 	v->kind = event_kind_name(ev->kind);
 	v->action = action_name(ev->action);
 	v->cls = event_class_name(ev->cls);

@@ -14,10 +14,6 @@
 #include <bpf/libbpf.h>
 #include "op25bctl.h"
 
-#ifndef OP25B_VERSION
-#define OP25B_VERSION "0.2.0"
-#endif
-
 struct global_opts g = {
 	.pin_dir = OP25B_PIN_DIR_DEFAULT,
 	.wait = OP25B_WAIT_DEFAULT,

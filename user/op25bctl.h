@@ -10,6 +10,10 @@
 #include "op25b.h"
 #include "engine.h"
 
+#ifndef OP25B_VERSION
+#define OP25B_VERSION "0.2.0"
+#endif
+
 /* Exit codes are part of the interface (doc/DESIGN.md). */
 enum {
 	EXIT_OK		= 0,
@@ -476,6 +480,8 @@ void event_ctx_init(struct event_ctx *x, const struct op25b_maps *m);
 void event_ctx_free(struct event_ctx *x);
 void event_view(struct event_ctx *x, const struct op25b_event *ev,
 		struct event_view *v);
+/* "xdp", "tc ingress", "tc egress"; NULL for none. */
+const char *event_hook_name(__u32 hook);
 /* One line of text, or one JSON object (a JSON line with output_end). */
 void event_print(const struct event_view *v);
 const char *event_class_name(__u8 cls);
@@ -556,6 +562,10 @@ int do_watch(int argc, char **argv);
 /* A watch statement's words, checked as watch would: EXIT_USAGE, said. */
 int watch_check(int argc, char **argv);
 int do_stats(int argc, char **argv);	/* stats.c */
+/* metrics.c: the gauges of stats --prometheus, after its counters. */
+void metrics_gauges_print(const struct op25b_maps *m);
+/* quarantine.c: sources in quarantine now; -1 if the limiter is unreadable. */
+long quarantined_count(int limiter_fd);
 int do_top(int argc, char **argv);	/* top.c */
 int do_monitor(int argc, char **argv);	/* monitor.c */
 int do_log(int argc, char **argv);	/* log.c */

@@ -858,6 +858,24 @@ test_stats() {
 	run stats --prometheus
 	check "stats --prometheus: metric lines" "exit $RC: $(head -c 200 "$OUT")" \
 		eval '[ $RC -eq 0 ] && grep -Eq "^op25b_[a-z_]+(\{[^}]*\})? [0-9]+" "$OUT"'
+	if command -v promtool >/dev/null; then
+		promtool check metrics <"$OUT" >"$TMPD/promtool" 2>&1
+		check "stats --prometheus: promtool check metrics says nothing, exit 0" \
+			"exit $?: $(head -c 400 "$TMPD/promtool")" \
+			eval '[ ! -s "$TMPD/promtool" ]'
+	elif [ "${CI:-}" = true ]; then
+		fail "stats --prometheus: promtool" "not installed (package prometheus)"
+	else
+		skip "stats --prometheus: promtool" "not installed (package prometheus)"
+	fi
+	check "stats --prometheus: families with labels, gauges and build info" \
+		"$(head -c 300 "$OUT")" \
+		eval 'grep -q "^op25b_segments_total{decision=\"blocked\"} " "$OUT" &&
+		      grep -q "^op25b_segments_judged_total{reason=\"smtp\"} " "$OUT" &&
+		      grep -q "^op25b_rules{table=\"subscriber\",family=\"ipv4\"} [1-9]" "$OUT" &&
+		      grep -q "^# TYPE op25b_rules gauge" "$OUT" &&
+		      grep -q "^op25b_pool_used_entries{pool=\"nodes\"} " "$OUT" &&
+		      grep -q "^op25b_build_info{version=\"[^\"]*\",layout=\"4\"} 1$" "$OUT"'
 	run_interrupted 2.5 stats --interval 1
 	check "stats --interval 1: repeats (2+ reports in 2.5 s)" "stdout: $(head -c 300 "$OUT")" \
 		eval '[ "$(grep -c blocked "$OUT")" -ge 2 ]'
@@ -907,6 +925,36 @@ test_monitor() {
 	expect_usage "monitor --count without a value" count monitor --count
 	expect_usage "monitor unknown option" --bogus monitor --bogus
 	expect_usage "monitor extra argument" extra monitor extra
+}
+
+# The Grafana dashboard (contrib/prometheus) asks only for what op25b
+# exports: every metric a query names is a family of stats --prometheus,
+# and every label value it selects on is one a series of it carries.
+test_dashboard() {
+	policy_pin dashboard || return
+	"$CTL" --pin-dir "$PIN" stats --prometheus >"$TMPD/prom" 2>&1
+	check "dashboard: every query names a metric op25b exports, with labels it has" \
+		"$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["panels"]))' \
+			"$TOP_DIR/contrib/prometheus/op25b-grafana-dashboard.json") panels" \
+		"$PY" -c '
+import json, re, sys
+dash, prom = json.load(open(sys.argv[1])), open(sys.argv[2]).read()
+families = set(re.findall(r"^# TYPE (\S+) ", prom, re.M))
+series = re.findall(r"^(op25b_\w+)(?:\{([^}]*)\})? ", prom, re.M)
+exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+exprs += [v["query"] for v in dash["templating"]["list"] if v.get("type") == "query"]
+bad = []
+for e in exprs:
+    for name in re.findall(r"\bop25b_\w+", e):
+        if name not in families:
+            bad.append("no family " + name)
+    for name, sel in re.findall(r"\b(op25b_\w+)\{([^}]*)\}", e):
+        for k, v in re.findall(r"(\w+)=\"([^\"$]*)\"", sel):
+            if not any(n == name and ("%s=\"%s\"" % (k, v)) in l for n, l in series):
+                bad.append("%s{%s=%r}: no such series" % (name, k, v))
+if not exprs or bad:
+    sys.exit("; ".join(bad) or "no queries")
+' "$TOP_DIR/contrib/prometheus/op25b-grafana-dashboard.json" "$TMPD/prom"
 }
 
 # bpftool sees named fields (BTF) in the maps base_policy filled.
