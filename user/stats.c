@@ -156,18 +156,50 @@ static size_t name_width(void)
 	return w;
 }
 
-static void counters_print(const __u64 *v, const char *unit)
+/* Each counter's line (text) or member (JSON) of the open object. */
+static void counters_fields(const __u64 *v, const char *unit)
 {
 	char fname[32], fval[32];
 	size_t i;
 
 	snprintf(fname, sizeof(fname), "%%-%zus  ", name_width());
 	snprintf(fval, sizeof(fval), "%%llu%s", unit);
-	open_json_object(NULL);
 	for (i = 0; i < NFIELDS; i++) {
 		print_string(PRINT_FP, NULL, fname, stat_fields[i].name);
 		print_uint(PRINT_ANY, stat_fields[i].name, fval, v[i]);
 		print_nl();
+	}
+}
+
+static void counters_print(const __u64 *v)
+{
+	open_json_object(NULL);
+	counters_fields(v, "");
+	close_json_object();
+	output_end();
+}
+
+/*
+ * One interval: when it ended (RFC 3339), how long it was, the rates
+ * per second under "rates" and the totals under "totals" (JSON lines);
+ * in text, the time and the rates.
+ */
+static void rates_print(unsigned int sec, const __u64 *rate,
+			const __u64 *total)
+{
+	char t[40];
+
+	wall_time_format(t, sizeof(t));
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "time", "%s\n", t);
+	print_uint(PRINT_JSON, "interval_s", NULL, sec);
+	open_json_object("rates");
+	counters_fields(rate, "/s");
+	close_json_object();
+	if (g.json) {
+		open_json_object("totals");
+		counters_fields(total, "");
+		close_json_object();
 	}
 	close_json_object();
 	output_end();
@@ -250,7 +282,7 @@ static int rates_loop(struct stats_reader *r, unsigned int sec)
 			prev[i] = cur[i];
 		}
 		t0 = t1;
-		counters_print(rate, "/s");
+		rates_print(sec, rate, cur);
 		print_nl();
 		/* an output that fails ends the stream; main says why, exit 1 */
 		if (fflush(stdout) || ferror(stdout))
@@ -307,7 +339,7 @@ int do_stats(int argc, char **argv)
 		if (prometheus)
 			prometheus_print(&m, sum);
 		else
-			counters_print(sum, "");
+			counters_print(sum);
 	}
 	free(r.buf);
 	maps_close(&m);

@@ -181,7 +181,7 @@ static int rules_change(struct engine *e, enum table t, __u32 verdict,
  * "was" is the verdict the prefix held before, "none" when it was absent.
  */
 static void changes_print(__u32 verdict, const struct prefix *v, size_t n,
-			  const __u8 *chg)
+			  const __u8 *chg, const __u8 *before)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	const char *was;
@@ -200,11 +200,40 @@ static void changes_print(__u32 verdict, const struct prefix *v, size_t n,
 			      verdict_name(verdict == OP25B_V_ALLOW ?
 					   OP25B_V_DENY : OP25B_V_ALLOW);
 			print_string(PRINT_JSON, "was", NULL, was);
+		} else {
+			/* a delete: what the file layer held, read before */
+			print_string(PRINT_JSON, "was", NULL,
+				     before[i] ? verdict_name(before[i]) : "none");
 		}
 		close_json_object();
 	}
 	close_json_array();
 	output_end();
+}
+
+/*
+ * For del -j: the verdict the file layer holds for each of v[0..n) in
+ * table t of the live snapshot, 0 where it holds none.
+ */
+static int verdicts_before(struct engine *e, enum table t,
+			   const struct prefix *v, size_t n, __u8 *out)
+{
+	struct engine_rule *r = NULL;
+	size_t nr = 0, i, j;
+
+	if (engine_rules(e, (enum op25b_table)t, false, &r, &nr)) {
+		p_err("%s", e->err);
+		return EXIT_RUNTIME;
+	}
+	for (i = 0; i < n; i++) {
+		out[i] = 0;
+		for (j = 0; j < nr; j++)
+			if (r[j].layer == OP25B_LAYER_FILE &&
+			    !prefix_cmp(&r[j].p, &v[i]))
+				out[i] = (__u8)r[j].verdict;
+	}
+	free(r);
+	return EXIT_OK;
 }
 
 /*
@@ -257,7 +286,7 @@ static int table_change(const char *verb, __u32 verdict, int argc,
 			goto out;
 	}
 
-	chg = calloc(n ? n : 1, 1);
+	chg = calloc(n ? 2 * n : 1, 1);
 	if (!chg) {
 		p_err("out of memory");
 		err = EXIT_RUNTIME;
@@ -266,14 +295,18 @@ static int table_change(const char *verb, __u32 verdict, int argc,
 	err = policy_open_write(&m, &e);
 	if (err)
 		goto out;
-	err = rules_change(&e, a.table, verdict, v, n, cnt, chg);
+	/* chg[n..2n): what a delete found, for its "was" */
+	if (verdict == OP25B_V_NONE && g.json)
+		err = verdicts_before(&e, a.table, v, n, chg + n);
+	if (!err)
+		err = rules_change(&e, a.table, verdict, v, n, cnt, chg);
 	if (!err)
 		err = policy_commit(&e);
 	policy_close(&m, &e);
 	if (err)
 		goto out;
 	if (g.json)
-		changes_print(verdict, v, n, chg);
+		changes_print(verdict, v, n, chg, chg + n);
 	if (verdict == OP25B_V_NONE)
 		p_info("%zu/%zu prefixes deleted (file layer; sessions' rules are theirs)",
 		       cnt[ENGINE_DELETED], n);

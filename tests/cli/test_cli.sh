@@ -596,6 +596,12 @@ test_tables() {
 		'list_lacks subscriber 100.65.0.0/16 && list_lacks subscriber fd00::/8'
 	check "del: neighbours kept" "100.64.0.0/10 gone" list_has subscriber 100.64.0.0/10 deny
 	expect_rc "del of an absent prefix: exit 0" 0 del subscriber 10.99.0.0/16
+	"$CTL" --pin-dir "$PIN" -q allow subscriber 10.98.0.0/16
+	run -j del subscriber 172.16.0.0/12 10.98.0.0/16 10.99.0.0/16
+	check "-j del: each prefix says what was there (deny, allow, none)" \
+		"exit $RC: $(head -c 300 "$OUT")" \
+		eval '[ $RC -eq 0 ] && [ "$("$PY" -c "import json,sys; print([(c[\"prefix\"], c[\"change\"], c[\"was\"]) for c in json.load(sys.stdin)])" <"$OUT")" = \
+			"[('"'"'172.16.0.0/12'"'"', '"'"'deleted'"'"', '"'"'deny'"'"'), ('"'"'10.98.0.0/16'"'"', '"'"'deleted'"'"', '"'"'allow'"'"'), ('"'"'10.99.0.0/16'"'"', '"'"'not present'"'"', '"'"'none'"'"')]" ]'
 
 	run list
 	check_eq "list (text): exit 0" 0 "$RC"
@@ -879,6 +885,19 @@ test_stats() {
 	run_interrupted 2.5 stats --interval 1
 	check "stats --interval 1: repeats (2+ reports in 2.5 s)" "stdout: $(head -c 300 "$OUT")" \
 		eval '[ "$(grep -c blocked "$OUT")" -ge 2 ]'
+	run_interrupted 2.5 -j stats --interval 1
+	check "-j stats --interval 1: a JSON line per interval, its time (RFC 3339 UTC), rates and totals under their own keys" \
+		"stdout: $(head -c 300 "$OUT")" \
+		"$PY" -c '
+import datetime, json, sys
+lines = open(sys.argv[1]).read().splitlines()
+objs = [json.loads(l) for l in lines]
+ok = len(objs) >= 2 and all(
+    set(o) == {"time", "interval_s", "rates", "totals"} and o["interval_s"] == 1
+    and datetime.datetime.strptime(o["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    and "blocked" in o["rates"] and "blocked" in o["totals"] for o in objs)
+sys.exit(0 if ok else 1)
+' "$OUT"
 	check "stats --interval: Ctrl-C ends it cleanly (exit 0 or 130)" "exit $RC" \
 		eval '[ $RC -eq 0 ] || [ $RC -eq 130 ]'
 	expect_usage "stats --interval 0" "0" stats --interval 0
