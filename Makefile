@@ -23,8 +23,12 @@ CFLAGS   += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Ibpf -I$(BUILD) \
 	    $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null)
 LDLIBS   := -lbpf -lelf -lz -lm \
 	    $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
-# op25bctl log writes to the journal (sd_journal_sendv)
-CTL_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
+# op25bctl log writes to the journal (sd_journal_sendv) where libsystemd
+# is there to build with; without it (OpenWrt) log has syslog and files.
+ifneq ($(shell pkg-config --exists libsystemd 2>/dev/null && echo y),)
+CTL_LIBS := $(shell pkg-config --libs libsystemd)
+CTL_CFLAGS := -DOP25B_JOURNAL
+endif
 
 USER_SRC := $(wildcard user/*.c)
 USER_HDR := $(wildcard user/*.h) bpf/op25b.h bpf/decide.h
@@ -71,7 +75,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 # The controller: one file per concern, the skeleton embedded.
 $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(USER_SRC) -o $@ $(LDFLAGS) $(LDLIBS) $(CTL_LIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CTL_CFLAGS) $(USER_SRC) -o $@ $(LDFLAGS) $(LDLIBS) $(CTL_LIBS)
 
 # Tests: unit (BPF_PROG_TEST_RUN), differential fuzzer, then shell suites.
 # They build policies with the controller's own engine.

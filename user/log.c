@@ -19,7 +19,9 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef OP25B_JOURNAL
 #include <systemd/sd-journal.h>
+#endif
 #include "op25bctl.h"
 
 enum sink { SINK_JOURNAL, SINK_SYSLOG, SINK_FILE };
@@ -232,7 +234,12 @@ static int journal_write(struct logger *lg, const struct record *r)
 		iov[i].iov_base = buf[i];
 		iov[i].iov_len = strlen(buf[i]);
 	}
+#ifdef OP25B_JOURNAL
 	err = sd_journal_sendv(iov, (int)n);
+#else
+	(void)iov;
+	err = -ENOSYS;
+#endif
 	return err < 0 ? err : 0;
 }
 
@@ -486,6 +493,12 @@ static int args_parse(int argc, char **argv, struct logger *lg)
 		p_err("log: one of --journal, --syslog and --file");
 		return EXIT_USAGE;
 	}
+#ifndef OP25B_JOURNAL
+	if (lg->sink == SINK_JOURNAL) {
+		p_err("log: this op25bctl was built without the journal (libsystemd): --syslog or --file");
+		return EXIT_USAGE;
+	}
+#endif
 	if (lg->sink == SINK_FILE && !*lg->path) {
 		p_err("log: --file needs a path");
 		return EXIT_USAGE;
