@@ -3,13 +3,11 @@
  * monitor: the datapath's blocked-attempt events as they come, one line
  * each (JSON lines with -j), until interrupted or --count events were seen.
  * A reader of the event log with its own cursors (evlog.c): any number of
- * monitors, logs and tops each see every event.
+ * monitors and logs each see every event.
  */
 #include <errno.h>
-#include <net/if.h>
 #include <signal.h>
 #include <string.h>
-#include <netinet/in.h>
 #include <time.h>
 #include "op25bctl.h"
 

@@ -70,14 +70,21 @@ test_flood_counts_exact() {
 	"$CTL" --pin-dir "$PIN" -j monitor >"$TMPD/events" 2>"$TMPD/monitor.err" &
 	mpid=$!
 	CLEAN_PIDS+=($mpid)
+	# and one that is stopped while the flood lasts: it falls behind
+	"$CTL" --pin-dir "$PIN" -j monitor >"$TMPD/events2" 2>"$TMPD/monitor2.err" &
+	spid=$!
+	CLEAN_PIDS+=($spid)
 	sleep 0.5
+	kill -STOP "$spid"
 	before=$(counters)
 	out=$("$BUILD/flood" "$NS" fa fb $SOURCES 2 $SECS "$PIN/stats") ||
 		{ fail "flood ran" "$out"; return; }
 	after=$(counters)
-	sleep 1		# for the reader to read the last of the log
-	kill "$mpid"
-	wait "$mpid" 2>/dev/null
+	sleep 2		# the stopped reader: more than a region behind
+	kill -CONT "$spid"
+	sleep 1		# for the readers to read the last of the log
+	kill "$mpid" "$spid"
+	wait "$mpid" "$spid" 2>/dev/null
 	sent=$(awk '{ print $6 }' <<<"$out")
 	smtp=$(moved "$before" "$after" smtp)
 	blocked=$(moved "$before" "$after" blocked)
@@ -104,6 +111,19 @@ test_flood_counts_exact() {
 		"$(grep -c '"event":"blocked"' "$TMPD/events")"
 	check_eq "flood: monitor lost none" 0 \
 		"$(grep -c '"event":"lost"' "$TMPD/events")"
+	# the stopped one: what it printed and what it says it lost add up
+	# to every event, and its summary says the same
+	check "flood: a monitor stopped during the flood printed or counted lost every event, and says so ($(tr -d '\n' <"$TMPD/monitor2.err"))" \
+		"$(grep -c '"event":"blocked"' "$TMPD/events2") printed, lost lines: $(grep '"event":"lost"' "$TMPD/events2" | head -3), summary: $(cat "$TMPD/monitor2.err")" \
+		"$PY" -c '
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+printed = sum(1 for o in objs if o["event"] == "blocked")
+lost = sum(o["lost"] for o in objs if o["event"] == "lost")
+summary = open(sys.argv[2]).read().strip()
+sys.exit(0 if printed + lost == int(sys.argv[3]) and
+         summary == "monitor: %d events, %d lost" % (printed, lost) else 1)
+' "$TMPD/events2" "$TMPD/monitor2.err" "$events"
 }
 
 test_flood_top_estimates() {
