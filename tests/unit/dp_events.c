@@ -44,6 +44,28 @@ static bool run_once(const struct prog *pr, const struct pkt *p,
 	return true;
 }
 
+/*
+ * Keep this thread on the CPU it is on (*old: where it may run), so that
+ * what a test counts per CPU stays on one: a long test run lets the
+ * scheduler move it between batches on a busy machine.
+ */
+static void cpu_pin(cpu_set_t *old)
+{
+	cpu_set_t one;
+
+	if (sched_getaffinity(0, sizeof(*old), old))
+		tl_bug("affinity: %s", strerror(errno));
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		tl_bug("affinity: %s", strerror(errno));
+}
+
+static void cpu_unpin(const cpu_set_t *old)
+{
+	sched_setaffinity(0, sizeof(*old), old);
+}
+
 static bool offender_get(const struct dp *dp, const struct pkt *p, int fam,
 			 struct op25b_offender *o)
 {
@@ -366,11 +388,14 @@ static void sampling_case(struct dp *dp, __u32 n)
 	char l[200];
 	struct pkt p;
 	struct timespec now;
+	cpu_set_t cpus;
 	int nev;
 
 	syn_from(&p, DENIED4);
 	k.family = 4;
 	pkt_addr(AF_INET, DENIED4, k.addr);
+	/* one CPU's window and offenders slot: one event */
+	cpu_pin(&cpus);
 	records_clear(dp);
 	/*
 	 * One window: the clock fixed for the run, which on a busy machine
@@ -388,6 +413,7 @@ static void sampling_case(struct dp *dp, __u32 n)
 	}
 	snapshot(dp, &after);
 	clock_set(dp, 0);
+	cpu_unpin(&cpus);
 	nev = events_drain(dp);
 	snprintf(l, sizeof(l),
 		 "sampling [%s]: %u blocked from one source: blocked +%u exactly, one event",
@@ -484,7 +510,7 @@ static void events_overrun(struct dp *dp)
 	const struct prog *pr = &dp->prog[0];
 	int fd = bpf_map__fd(dp->skel->maps.op25b_events);
 	__u32 n = OP25B_EVLOG_SLOTS + 10, i, ret;
-	cpu_set_t old, one;
+	cpu_set_t old;
 	struct timespec now;
 	struct evlog r;
 	int seen = 0;
@@ -492,12 +518,7 @@ static void events_overrun(struct dp *dp)
 	struct pkt p;
 	__u64 t0;
 
-	if (sched_getaffinity(0, sizeof(old), &old))
-		tl_bug("affinity: %s", strerror(errno));
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	if (sched_setaffinity(0, sizeof(one), &one))
-		tl_bug("affinity: %s", strerror(errno));
+	cpu_pin(&old);
 	records_clear(dp);
 	if (evlog_open(&r, fd, false))
 		tl_bug("a reader: %s", strerror(errno));
@@ -521,7 +542,7 @@ static void events_overrun(struct dp *dp)
 	evlog_close(&dp->log);
 	if (evlog_open(&dp->log, fd, false))
 		tl_bug("reopening the event log: %s", strerror(errno));
-	sched_setaffinity(0, sizeof(old), &old);
+	cpu_unpin(&old);
 	records_clear(dp);
 }
 
