@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef OP25B_JOURNAL
+#include <systemd/sd-journal.h>
+#endif
 #include "op25bctl.h"
 
 /* Where op25b-log.service's documented override writes. */
@@ -196,6 +199,7 @@ static int since_parse(const char *s, char *out, size_t len)
 
 struct reading {
 	const char *path;
+	bool journal;		/* the journal's op25b entries, not the file */
 	char since[40];		/* "" for all */
 	size_t lines, bad;
 };
@@ -237,6 +241,72 @@ static int log_each(struct reading *rd,
 		p_info("%zu of %zu lines of %s are not op25b records: skipped",
 		       rd->bad, rd->lines, rd->path);
 	return EXIT_OK;
+}
+
+#ifdef OP25B_JOURNAL
+/* A journal field OP25B_KEY=VALUE into r, as the file's "key": "VALUE". */
+static void rec_field(struct rec *r, const char *d, size_t l)
+{
+	const char *eq = memchr(d, '=', l);
+	size_t k, klen;
+
+	if (!eq || l < 7 || memcmp(d, "OP25B_", 6) || r->n == REC_FIELDS)
+		return;
+	klen = (size_t)(eq - d) - 6;
+	if (klen >= sizeof(r->f[0].key))
+		return;
+	for (k = 0; k < klen; k++)
+		r->f[r->n].key[k] = (char)tolower((unsigned char)d[6 + k]);
+	r->f[r->n].key[klen] = '\0';
+	snprintf(r->f[r->n].val, REC_VAL, "%.*s", (int)(l - klen - 7), eq + 1);
+	r->n++;
+}
+
+/* Each op25b entry of the journal at or after since, to fn. */
+static int journal_each(struct reading *rd,
+			void (*fn)(void *ctx, const struct rec *r), void *ctx)
+{
+	struct rec *r = malloc(sizeof(*r));
+	sd_journal *j;
+	const void *d;
+	size_t l;
+	int err;
+
+	if (!r) {
+		p_err("out of memory");
+		return EXIT_RUNTIME;
+	}
+	err = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
+	if (err < 0) {
+		free(r);
+		p_err("cannot open the journal: %s", strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	sd_journal_add_match(j, "SYSLOG_IDENTIFIER=op25b", 0);
+	SD_JOURNAL_FOREACH(j) {
+		r->n = 0;
+		SD_JOURNAL_FOREACH_DATA(j, d, l)
+			rec_field(r, d, l);
+		rd->lines++;
+		if (rd->since[0] && strcmp(rec_get(r, "time"), rd->since) < 0)
+			continue;
+		fn(ctx, r);
+	}
+	sd_journal_close(j);
+	free(r);
+	return EXIT_OK;
+}
+#endif
+
+/* The log or the journal, as the command was told. */
+static int records_each(struct reading *rd,
+			void (*fn)(void *ctx, const struct rec *r), void *ctx)
+{
+#ifdef OP25B_JOURNAL
+	if (rd->journal)
+		return journal_each(rd, fn, ctx);
+#endif
+	return log_each(rd, fn, ctx);
 }
 
 /* ---- counting ---- */
@@ -423,13 +493,15 @@ static void history_free(struct history *h)
 	free(h->sessions.v);
 }
 
-enum { OPT_SINCE = 1, OPT_FILE, OPT_CSV };
+enum { OPT_SINCE = 1, OPT_FILE, OPT_CSV, OPT_JOURNAL };
 
 static const struct opt history_opts[] = {
 	{ .name = "--since", .id = OPT_SINCE, .arg = "TIME", .what = "a time",
 	  .help = "from TIME on: RFC 3339, a date, or a duration ago (30d)" },
 	{ .name = "--file", .id = OPT_FILE, .arg = "PATH", .what = "a path",
 	  .help = "the log to read (" LOG_FILE_DEFAULT ")" },
+	{ .name = "--journal", .id = OPT_JOURNAL,
+	  .help = "read what log wrote to the journal instead" },
 	{ NULL },
 };
 
@@ -439,6 +511,8 @@ static const struct opt report_opts[] = {
 	{ .name = "--csv", .id = OPT_CSV, .help = "comma-separated values" },
 	{ .name = "--file", .id = OPT_FILE, .arg = "PATH", .what = "a path",
 	  .help = "the log to read (" LOG_FILE_DEFAULT ")" },
+	{ .name = "--journal", .id = OPT_JOURNAL,
+	  .help = "read what log wrote to the journal instead" },
 	{ NULL },
 };
 
@@ -446,7 +520,8 @@ const struct cmd_help history_help = {
 	.args = "ADDR|USER",
 	.opts = history_opts,
 	.text =
-	"What the log (log --file) holds of an address, a prefix or a user\n"
+	"What the log (log --file; with --journal, log's journal entries)\n"
+	"holds of an address, a prefix or a user\n"
 	"name: the sessions that had it, when they began and ended; its blocked\n"
 	"attempts, first and last (RFC 3339, UTC) and how many; the busiest\n"
 	"destinations; the users and lines, MACs and interfaces they came by.\n",
@@ -456,7 +531,8 @@ const struct cmd_help report_help = {
 	.opts = report_opts,
 	.text =
 	"Every source of blocked (or, under action monitor, would-be-blocked)\n"
-	"attempts in the log (log --file), most attempts first: attempts,\n"
+	"attempts in the log (log --file, or the journal with --journal),\n"
+	"most attempts first: attempts,\n"
 	"blocked and monitored, first and last seen, its user name and line,\n"
 	"interface and busiest destination. The rollout's question before\n"
 	"action reject: who would lose port 25.\n",
@@ -464,6 +540,18 @@ const struct cmd_help report_help = {
 
 static int reading_args(struct args *a, struct reading *rd)
 {
+	rd->journal = args_given(a, OPT_JOURNAL);
+	if (rd->journal && args_given(a, OPT_FILE)) {
+		p_err("%s: --file or --journal, not both", a->cmd);
+		return EXIT_USAGE;
+	}
+#ifndef OP25B_JOURNAL
+	if (rd->journal) {
+		p_err("%s: this op25bctl was built without the journal (libsystemd)",
+		      a->cmd);
+		return EXIT_USAGE;
+	}
+#endif
 	rd->path = args_given(a, OPT_FILE) ? a->val[OPT_FILE] :
 		   LOG_FILE_DEFAULT;
 	if (args_given(a, OPT_SINCE) &&
@@ -495,7 +583,7 @@ int do_history(int argc, char **argv)
 		return rc;
 	h.by_addr = !prefix_parse(what, &h.p, why, sizeof(why));
 	h.user = what;
-	rc = log_each(&rd, history_take, &h);
+	rc = records_each(&rd, history_take, &h);
 	if (!rc && h.oom) {
 		p_err("out of memory");
 		rc = EXIT_RUNTIME;
@@ -693,7 +781,7 @@ int do_report(int argc, char **argv)
 	}
 	rc = reading_args(&a, &rd);
 	if (!rc)
-		rc = log_each(&rd, report_take, &rp);
+		rc = records_each(&rd, report_take, &rp);
 	if (!rc && rp.oom) {
 		p_err("out of memory");
 		rc = EXIT_RUNTIME;

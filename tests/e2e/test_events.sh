@@ -7,8 +7,8 @@
 # 20 blocked attempts each, a second apart (the datapath reports one event
 # per source per second per CPU: spread out, every attempt is reported),
 # 1,000 in all, while two monitors, and log to a file, to syslog and to the
-# journal (a socket in a mount namespace of the test's) read the event log
-# at once. Each reader sees all 1,000, each event with the session's user name and line, the
+# journal (a journald of the test's own, in a mount namespace) read the
+# event log at once. Each reader sees all 1,000, each event with the session's user name and line, the
 # subscriber's MAC, the router's interface (named as in the router's
 # namespace, wherever the reader runs) and an RFC 3339 UTC time; history
 # and report of the log agree with what was sent.
@@ -190,36 +190,40 @@ sys.exit(0 if len(per) == n and set(per.values()) == {rounds} else "per subscrib
 ' "$TMPD/syslog" "$SUB_MAC" "$SUBSCRIBERS" "$ROUNDS"
 }
 
-# reader_journal NAME: 'log' (to the journal, its default) in a mount
-# namespace of its own whose /run/systemd/journal/socket is a datagram
-# socket this test reads: each entry a JSON object a line in $TMPD/NAME.
-reader_journal() {
-	local name=$1
+# journal_ns CMD...: CMD in a mount namespace whose journal directories
+# are this test's: /run/log/journal is $TMPD/journal.d, /var/log/journal an
+# empty tmpfs (never the host's journal).
+journal_ns() {
+	mkdir -p "$TMPD/journal.d"
 	unshare -m --propagation private bash -c '
+mount -t tmpfs tmpfs /var/log/journal && mount -t tmpfs tmpfs /run/log &&
+	mkdir /run/log/journal && mount --bind "$0" /run/log/journal || exit 1
+exec "$@"' "$TMPD/journal.d" "$@"
+}
+
+# reader_journal: 'log' (to the journal, its default) beside a journald of
+# its own: both in a mount namespace of journal_ns's, with a private
+# /run/systemd/journal. The journald's pid goes to $TMPD/journald.pid.
+reader_journal() {
+	journal_ns bash -c '
 mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/journal || exit 1
-"$0" -c "
-import json, os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(\"/run/systemd/journal/socket\")
-open(sys.argv[2], \"w\").write(str(os.getpid()))
-with open(sys.argv[1], \"a\") as out:
-    while True:
-        m = s.recv(1 << 20).decode()
-        out.write(json.dumps(dict(l.split(\"=\", 1) for l in m.split(\"\\n\") if \"=\" in l)) + \"\\n\")
-        out.flush()
-" "$1" "$2" &
+/lib/systemd/systemd-journald </dev/null >/dev/null 2>&1 &
+echo $! >"$0"
 for i in $(seq 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
-exec "$3" --pin-dir "$4" log
-' "$PY" "$TMPD/$name" "$TMPD/$name.pid" "$CTL" "$PIN" 2>"$TMPD/$name.err" &
+exec "$1" --pin-dir "$2" log' "$TMPD/journald.pid" "$CTL" "$PIN" \
+		2>"$TMPD/journal.err" &
 	CLEAN_PIDS+=($!)
 	READER_PIDS+=($!)
 }
 
-# journal_check: $TMPD/journal holds ATTEMPTS entries, each with the
-# fields of its event: user, line, MAC, address, a human MESSAGE.
+# journal_check: the journal holds ATTEMPTS op25b entries, each with the
+# fields of its event: user, line, MAC, address, a human MESSAGE; history
+# and report read from it say what they say from the file.
 journal_check() {
+	journal_ns journalctl -o json --no-pager SYSLOG_IDENTIFIER=op25b \
+		>"$TMPD/journal" 2>"$TMPD/journalctl.err"
 	check "journal: $ATTEMPTS entries, OP25B_* fields with user, line, MAC and address" \
-		"$(head -c 400 "$TMPD/journal"; cat "$TMPD/journal.err")" \
+		"$(head -c 400 "$TMPD/journal"; cat "$TMPD/journal.err" "$TMPD/journalctl.err")" \
 		"$PY" -c '
 import collections, json, sys
 path, mac, n, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -229,11 +233,17 @@ for line in open(path):
     i = int(e["OP25B_SADDR"].rsplit(".", 1)[1])
     if (e.get("OP25B_USER") != "user%d" % i or e.get("OP25B_CALLING_STATION_ID") != "line%d" % i
             or e.get("OP25B_MAC") != mac or e.get("OP25B_EVENT") != "blocked"
-            or e.get("SYSLOG_IDENTIFIER") != "op25b" or "user%d" % i not in e.get("MESSAGE", "")):
+            or e.get("PRIORITY") != "5" or "user%d" % i not in e.get("MESSAGE", "")):
         sys.exit("wrong fields: %r" % line)
     per[i] += 1
 sys.exit(0 if len(per) == n and set(per.values()) == {rounds} else "per subscriber: %s" % per)
 ' "$TMPD/journal" "$SUB_MAC" "$SUBSCRIBERS" "$ROUNDS"
+	check_eq "report --journal says what report --file says" \
+		"$("$CTL" -j report --file "$TMPD/events.jsonl" 2>&1)" \
+		"$(journal_ns "$CTL" -j report --journal 2>&1)"
+	check_eq "history --journal of $(sub4 3) says what history --file says" \
+		"$("$CTL" -j history "$(sub4 3)" --file "$TMPD/events.jsonl" 2>&1)" \
+		"$(journal_ns "$CTL" -j history "$(sub4 3)" --journal 2>&1)"
 }
 
 test_events_every_reader() {
@@ -247,6 +257,7 @@ test_events_every_reader() {
 	OP25B_SYSLOG_SOCKET=$TMPD/syslog.sock reader syslog log --syslog
 	reader_journal journal
 	sleep 1		# readers show what comes after their start
+	[ -s "$TMPD/journald.pid" ] && CLEAN_PIDS+=("$(cat "$TMPD/journald.pid")")
 	r=$(attempts)
 	check_eq "$ATTEMPTS attempts from $SUBSCRIBERS subscribers, all refused by op25b's RST" \
 		"refused $ATTEMPTS other 0" "$r"
@@ -260,8 +271,9 @@ test_events_every_reader() {
 	cp "$TMPD/log.err" "$TMPD/events.jsonl.err"
 	events_check "$TMPD/events.jsonl" "log --file, at the same time"
 	syslog_check
+	[ -s "$TMPD/journald.pid" ] && kill "$(cat "$TMPD/journald.pid")"
+	sleep 0.5	# journald syncs its file as it ends
 	journal_check
-	[ -s "$TMPD/journal.pid" ] && kill "$(cat "$TMPD/journal.pid")"
 	check_eq "the logs said nothing on stderr" "" \
 		"$(cat "$TMPD/log.err" "$TMPD/syslog.err" "$TMPD/journal.err")"
 	check_eq "each monitor says it saw $ATTEMPTS and lost none" \
