@@ -23,6 +23,12 @@ CFLAGS   += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Ibpf -I$(BUILD) \
 	    $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null)
 LDLIBS   := -lbpf -lelf -lz -lm \
 	    $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
+# op25bctl log writes to the journal (sd_journal_sendv) where libsystemd
+# is there to build with; without it (OpenWrt) log has syslog and files.
+ifneq ($(shell pkg-config --exists libsystemd 2>/dev/null && echo y),)
+CTL_LIBS := $(shell pkg-config --libs libsystemd)
+CTL_CFLAGS := -DOP25B_JOURNAL
+endif
 
 USER_SRC := $(wildcard user/*.c)
 USER_HDR := $(wildcard user/*.h) bpf/op25b.h bpf/decide.h
@@ -47,7 +53,7 @@ deps:
 
 # The unit tests also run against objects built by these compilers.
 test: EXTRA_PKGS := clang-14 clang-16 clang-19 debhelper lintian dpkg-dev nftables \
-	busybox
+	busybox prometheus
 
 $(BUILD):
 	$(Q)mkdir -p $@
@@ -69,7 +75,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 # The controller: one file per concern, the skeleton embedded.
 $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(USER_SRC) -o $@ $(LDFLAGS) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CTL_CFLAGS) $(USER_SRC) -o $@ $(LDFLAGS) $(LDLIBS) $(CTL_LIBS)
 
 # Tests: unit (BPF_PROG_TEST_RUN), differential fuzzer, then shell suites.
 # They build policies with the controller's own engine.
@@ -89,9 +95,9 @@ $(BUILD)/dp_files.h: FORCE | $(BUILD)
 		printf '#include "%s"\n' $(DP_FILES) > $@
 
 $(BUILD)/test_datapath: tests/unit/test_datapath.c $(wildcard tests/unit/dp_*) \
-		$(BUILD)/dp_files.h $(TEST_COMMON)
+		$(BUILD)/dp_files.h $(TEST_COMMON) user/evlog.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $< $(ENGINE_SRC) -o $@ $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(ENGINE_SRC) user/evlog.c -o $@ $(LDLIBS)
 
 $(BUILD)/test_engine: tests/unit/test_engine.c $(TEST_COMMON)
 	$(call msg,CC,$@)
@@ -171,6 +177,15 @@ install: $(BUILD)/op25bctl
 	sed 's|/usr/sbin/op25bctl|$(PREFIX)/sbin/op25bctl|; s|/etc/op25b/|$(SYSCONFDIR)/op25b/|g' \
 		contrib/op25b-watch.service > $(BUILD)/op25b-watch.service
 	install -D -m 0644 $(BUILD)/op25b-watch.service $(DESTDIR)$(UNITDIR)/op25b-watch.service
+	sed 's|/usr/sbin/op25bctl|$(PREFIX)/sbin/op25bctl|' \
+		contrib/op25b-log.service > $(BUILD)/op25b-log.service
+	install -D -m 0644 $(BUILD)/op25b-log.service $(DESTDIR)$(UNITDIR)/op25b-log.service
+	sed 's|/usr/sbin/op25bctl|$(PREFIX)/sbin/op25bctl|' \
+		contrib/prometheus/op25b-metrics.service > $(BUILD)/op25b-metrics.service
+	install -D -m 0644 $(BUILD)/op25b-metrics.service $(DESTDIR)$(UNITDIR)/op25b-metrics.service
+	install -D -m 0644 contrib/prometheus/op25b-metrics.timer $(DESTDIR)$(UNITDIR)/op25b-metrics.timer
+	install -D -m 0644 contrib/prometheus/op25b-grafana-dashboard.json \
+		$(DESTDIR)$(PREFIX)/share/op25b/op25b-grafana-dashboard.json
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/lib/op25b/ppp \
 		$(DESTDIR)$(SYSCONFDIR)/ppp/ip-up.d $(DESTDIR)$(SYSCONFDIR)/ppp/ip-down.d
 	for f in op25b-ppp-hook accel-ppp-ip-up accel-ppp-ip-down; do \

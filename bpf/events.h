@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * What the datapath records of blocked (and monitored) packets: each
- * CPU's offenders table and one-second window, the events ring buffer,
+ * CPU's offenders table and one-second window, the event log,
  * and the clock they are timed by (doc/DESIGN.md, "Datapath", step 4;
  * op25b.h: Offenders, sampling). Their maps are defined here, once, for
  * op25b.bpf.c, which turns a judged packet into what is recorded (note,
@@ -45,11 +45,23 @@ struct {
 	__type(value, struct op25b_event);
 } op25b_scratch SEC(".maps");
 
-/* Blocked attempts, for 'op25bctl monitor'. */
+/*
+ * The event log, for every reader at once (op25b.h, "The event log"):
+ * sized by the loader, one region per possible CPU.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, OP25B_EVENTS_BYTES);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, OP25B_EVLOG_REGION * OP25B_EVLOG_CPUS_DEFAULT);
+	__type(key, __u32);
+	__type(value, struct op25b_event);
 } op25b_events SEC(".maps");
+
+/*
+ * Where this instance runs, for the event's reader to find its attachment
+ * record by (op25b.h, struct op25b_attach_key): set by the loader.
+ */
+const volatile __u64 op25b_netns_ino = 0;
 
 /*
  * The tests' clock: 0, the kernel's (coarse) monotonic clock; anything
@@ -173,6 +185,37 @@ static __always_inline int offender_count(struct op25b_event *ev,
 }
 
 /*
+ * Write ev into this CPU's region of the event log as its next event
+ * (op25b.h, "The event log"). Only this CPU writes its region, and a
+ * program is not entered again on the CPU it runs on: no lock. The two
+ * exchanges order the slot's fields between "being written" and its
+ * sequence number for readers on other CPUs. 0 when written.
+ */
+static __always_inline int event_publish(const struct op25b_event *ev)
+{
+	__u32 base = bpf_get_smp_processor_id() * OP25B_EVLOG_REGION, idx;
+	struct op25b_event *head, *slot;
+	__u64 seq;
+
+	head = bpf_map_lookup_elem(&op25b_events, &base);
+	if (!head)
+		return -1;
+	seq = head->seq + 1;
+	idx = base + 1 + (__u32)(seq % OP25B_EVLOG_SLOTS);
+	slot = bpf_map_lookup_elem(&op25b_events, &idx);
+	if (!slot)
+		return -1;
+	__sync_lock_test_and_set(&slot->seq, 0);
+	__builtin_memcpy((char *)slot + sizeof(slot->seq),
+			 (const char *)ev + sizeof(ev->seq),
+			 sizeof(*ev) - sizeof(ev->seq));
+	slot->netns_ino = op25b_netns_ino;
+	__sync_lock_test_and_set(&slot->seq, seq);
+	__sync_lock_test_and_set(&head->seq, seq);
+	return 0;
+}
+
+/*
  * Send the event note() prepared, or count why not. The action it says
  * is what was done: a reject that could build no RST was a drop.
  */
@@ -186,7 +229,7 @@ static __always_inline void event_send(int send, struct op25b_event *ev,
 		return;
 	}
 	ev->action = action;
-	if (bpf_ringbuf_output(&op25b_events, ev, sizeof(*ev), 0))
+	if (event_publish(ev))
 		st->events_lost++;
 }
 

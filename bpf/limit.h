@@ -128,7 +128,7 @@ static __always_inline void release_event(const struct op25b_limiter *e,
 	ev.action = OP25B_ACT_LIMIT;
 	ev.family = e->src.family;
 	__builtin_memcpy(ev.saddr, e->src.addr, sizeof(ev.saddr));
-	if (bpf_ringbuf_output(&op25b_events, &ev, sizeof(ev), 0) && st)
+	if (event_publish(&ev) && st)
 		st->events_lost++;
 }
 
@@ -341,7 +341,7 @@ static __always_inline int limit_judge(const struct limit_in *li,
 	ev->dport = li->dport;
 	__builtin_memcpy(ev->saddr, li->key.addr, sizeof(ev->saddr));
 	__builtin_memcpy(ev->daddr, li->daddr, sizeof(ev->daddr));
-	if (bpf_ringbuf_output(&op25b_events, ev, sizeof(*ev), 0)) {
+	if (event_publish(ev)) {
 		struct op25b_stats *st = bpf_map_lookup_elem(&op25b_stats, &zero);
 
 		if (st)

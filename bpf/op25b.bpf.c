@@ -10,7 +10,7 @@
  * A blocked packet is dropped, or under action reject turned into the TCP
  * RST that answers it (reject.h) and sent back. A blocked or monitored
  * packet is then counted on its CPU and, when sampled, recorded in its
- * CPU's offenders table, with an event on the ring buffer at most once
+ * CPU's offenders table, with an event in the event log at most once
  * per source per interval, within the CPU's budget. After the decision,
  * the steps are written once for both hooks (see "After the decision").
  *
@@ -607,8 +607,9 @@ static __always_inline void event_fill(const struct op25b_cursor *c,
 }
 
 /*
- * What only an event says: the VLAN ids and the PPPoE session, parsed
- * again for the few packets that get an event.
+ * What only an event says: the source MAC, the VLAN ids and the PPPoE
+ * session, parsed again for the few packets that get an event, and the
+ * hook that saw it.
  */
 static __always_inline void event_fill_l2(const struct op25b_cursor *c,
 					  void *ctx, const bool xdp,
@@ -622,8 +623,18 @@ static __always_inline void event_fill_l2(const struct op25b_cursor *c,
 		l2.vlan[0] = tci & 0x0fff;
 		l2.nvlan = 1;
 	}
-	if (!op25b_l3)
+	if (!op25b_l3) {
+		struct ethhdr *eth = ptr_at(c, 0, sizeof(*eth));
+
 		parse_l2(c, &l2, &off);
+		if (eth) {
+			__builtin_memcpy(ev->smac, eth->h_source,
+					 sizeof(ev->smac));
+			ev->has_mac = 1;
+		}
+	}
+	ev->hook = xdp ? OP25B_HOOK_XDP :
+		   op25b_egress ? OP25B_HOOK_TC_EGRESS : OP25B_HOOK_TC_INGRESS;
 	ev->nvlan = l2.nvlan;
 	ev->vlan[0] = l2.vlan[0];
 	ev->vlan[1] = l2.vlan[1];

@@ -325,7 +325,8 @@ struct op25b_stats {
 	__u64 rejected;		/* blocked and answered with a TCP RST */
 	/* what was reported of it */
 	__u64 events_suppressed; /* no event: its source had one too recently */
-	__u64 events_lost;	/* no event: the ring buffer was full */
+	__u64 events_lost;	/* no event: no region for this CPU (layout 3:
+				 * its ring buffer was full) */
 	/* action limit */
 	__u64 limit_passed;	/* new connections within the limit: passed */
 	__u64 limit_exceeded;	/* new connections over it: blocked */
@@ -493,15 +494,33 @@ static inline __u32 op25b_src_hash(const struct op25b_src *s)
 #define OP25B_EVENTS_PER_SEC	1000
 
 /*
- * Events of blocked attempts on a ring buffer, at most one per source per
- * OP25B_EVENT_INTERVAL_NS: a spam bot makes thousands of attempts a second,
- * and the operator needs its line, not each of them.
+ * Events of blocked attempts, at most one per source per
+ * OP25B_EVENT_INTERVAL_NS: a spam bot makes thousands of attempts a
+ * second, and the operator needs its line, not each of them.
+ *
+ * The event log (doc/DESIGN.md, "Events and their readers"): an mmapable
+ * array that every reader maps read-only, one region per CPU of
+ * OP25B_EVLOG_REGION elements. Element 0 of a region is its head: its
+ * seq is the last sequence number written on that CPU (from 1). Event s
+ * of the CPU lies in element 1 + s % OP25B_EVLOG_SLOTS. The datapath
+ * writes only its own CPU's region: it zeroes the slot's seq, writes the
+ * event, stores seq = s (an atomic exchange: ordered after the fields),
+ * then the head. A reader keeps its own cursor per CPU, so no reader
+ * takes an event from another; it knows what it missed by sequence
+ * number: a slot whose seq is not the one it waits for was overwritten.
+ * OP25B_EVLOG_SLOTS is one second of the per-CPU budget, five times what
+ * a reader polling every 200 ms needs.
  */
-#define OP25B_EVENTS_BYTES	(256 * 1024)
 #define OP25B_EVENT_INTERVAL_NS	1000000000ULL
+#define OP25B_EVLOG_SLOTS	1024
+#define OP25B_EVLOG_REGION	(OP25B_EVLOG_SLOTS + 1)
+/* The map's size before the loader sets it from the CPUs there are. */
+#define OP25B_EVLOG_CPUS_DEFAULT	2
 
 struct op25b_event {
+	__u64 seq;		/* this CPU's sequence number, 0: being written */
 	__u64 ts_ns;		/* bpf_ktime_get_coarse_ns(), as the offenders' */
+	__u64 netns_ino;	/* the program's namespace: the attachments' key */
 	__u32 ifindex;		/* the device the packet was seen on */
 	__u8  family;		/* 4 or 6 */
 	__u8  cls;		/* enum op25b_class: why it was judged */
@@ -513,6 +532,9 @@ struct op25b_event {
 	__u8  kind;		/* enum op25b_event_kind */
 	__u16 sport;		/* host order; 0 without a TCP header */
 	__u16 dport;
+	__u8  smac[6];		/* Ethernet source; zero on an L3 device */
+	__u8  hook;		/* enum op25b_hook of the program, 0: none */
+	__u8  has_mac;
 	__u8  saddr[16];	/* IPv4 in the first 4 bytes */
 	__u8  daddr[16];
 };
@@ -600,6 +622,11 @@ struct op25b_session {
 	char  user[64];		/* User-Name, as the hook got it */
 	char  calling[32];	/* Calling-Station-Id */
 	struct op25b_session_prefix allow[OP25B_SESSION_PREFIXES];
+	/*
+	 * The session's own addresses (its IPv4 address, its IPv6 prefixes),
+	 * exempt or not: what names its events' user and line.
+	 */
+	struct op25b_session_prefix addr[OP25B_SESSION_PREFIXES];
 };
 
 #define OP25B_TC_HANDLE		0x25

@@ -18,8 +18,7 @@ static const struct unit {
 	{ "ms", NSEC_PER_SEC / 1000 },
 };
 
-/* "1h", "30min", "90s", "2d", "1500ms": nanoseconds; -1 when not one. */
-static int duration_parse(const char *s, __u64 *ns)
+int duration_parse(const char *s, __u64 *ns)
 {
 	size_t n = strspn(s, "0123456789"), i;
 	__u64 v;
@@ -216,4 +215,19 @@ int port_parse(const char *s, __u32 *port)
 bool config_port_blocked(const struct op25b_config *cfg, __u32 port)
 {
 	return (cfg->ports[port / 64] >> (port % 64)) & 1;
+}
+
+int submission_port_check(__u32 port, char *why, size_t len)
+{
+	if (port == OP25B_PORT_SUBMISSION) {
+		snprintf(why, len,
+			 "submission stays open (RFC 5068: blocking 25 leaves subscribers port 587 with SMTP AUTH)");
+		return -1;
+	}
+	if (port == OP25B_PORT_SUBMISSIONS) {
+		snprintf(why, len,
+			 "submissions stays open (RFC 8314: port 465 is mail submission over TLS)");
+		return -1;
+	}
+	return 0;
 }

@@ -74,32 +74,57 @@ void ifindex_format(__u32 ifindex, char *buf, size_t len)
 }
 
 /*
- * The datapath stamps CLOCK_MONOTONIC (at a tick's resolution); the wall
- * clock is now minus how long ago that was.
+ * RFC 3339 in UTC, "2026-12-01T23:57:12Z", with milliseconds when asked:
+ * the one form of a time in every output, text and JSON.
  */
-void dp_time_format(__u64 ns, bool millis, char *buf, size_t len)
+void rfc3339_format(__u64 realtime_ns, bool millis, char *buf, size_t len)
 {
-	struct timespec wall, boot;
-	__u64 now_boot, ago, t;
-	time_t sec;
+	time_t sec = (time_t)(realtime_ns / NSEC_PER_SEC);
 	struct tm tm;
 	char s[32];
 
-	clock_gettime(CLOCK_REALTIME, &wall);
-	clock_gettime(CLOCK_MONOTONIC, &boot);
-	now_boot = (__u64)boot.tv_sec * NSEC_PER_SEC + (__u64)boot.tv_nsec;
-	ago = now_boot > ns ? now_boot - ns : 0;
-	t = (__u64)wall.tv_sec * NSEC_PER_SEC + (__u64)wall.tv_nsec - ago;
-	sec = (time_t)(t / NSEC_PER_SEC);
-	if (!localtime_r(&sec, &tm) ||
+	if (!gmtime_r(&sec, &tm) ||
 	    !strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm)) {
 		snprintf(buf, len, "?");
 		return;
 	}
 	if (millis)
-		snprintf(buf, len, "%s.%03llu", s,
-			 (unsigned long long)(t % NSEC_PER_SEC / 1000000));
+		snprintf(buf, len, "%s.%03lluZ", s,
+			 (unsigned long long)(realtime_ns % NSEC_PER_SEC /
+					      1000000));
 	else
-		snprintf(buf, len, "%s", s);
+		snprintf(buf, len, "%sZ", s);
 }
 
+__u64 realtime_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (__u64)ts.tv_sec * NSEC_PER_SEC + (__u64)ts.tv_nsec;
+}
+
+/*
+ * The datapath stamps CLOCK_MONOTONIC (at a tick's resolution); the wall
+ * clock is that plus the offset between the two clocks now.
+ */
+__u64 dp_time_realtime(__u64 ns)
+{
+	struct timespec boot;
+	__u64 now_boot, ago;
+
+	clock_gettime(CLOCK_MONOTONIC, &boot);
+	now_boot = (__u64)boot.tv_sec * NSEC_PER_SEC + (__u64)boot.tv_nsec;
+	ago = now_boot > ns ? now_boot - ns : 0;
+	return realtime_now() - ago;
+}
+
+void dp_time_format(__u64 ns, bool millis, char *buf, size_t len)
+{
+	rfc3339_format(dp_time_realtime(ns), millis, buf, len);
+}
+
+void wall_time_format(char *buf, size_t len)
+{
+	rfc3339_format(realtime_now(), true, buf, len);
+}

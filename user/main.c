@@ -14,10 +14,6 @@
 #include <bpf/libbpf.h>
 #include "op25bctl.h"
 
-#ifndef OP25B_VERSION
-#define OP25B_VERSION "0.2.0"
-#endif
-
 struct global_opts g = {
 	.pin_dir = OP25B_PIN_DIR_DEFAULT,
 	.wait = OP25B_WAIT_DEFAULT,
@@ -57,6 +53,9 @@ static const struct cmd cmds[] = {
 	{ "stats", do_stats, false, &stats_help },
 	{ "top", do_top, false, &top_help },
 	{ "monitor", do_monitor, false, &monitor_help },
+	{ "log", do_log, false, &log_help },
+	{ "history", do_history, false, &history_help },
+	{ "report", do_report, false, &report_help },
 	{ "apply", do_apply, false, &apply_help },
 	{ "save", do_save, false, &save_help },
 	{ "watch", do_watch, false, &watch_help },

@@ -61,7 +61,6 @@ struct attach_val_v3 {
 /* Maps whose definition layout 4 keeps: the old ones go on, pinned anew. */
 static const char *const kept_maps[] = {
 	OP25B_PIN_STATS, OP25B_PIN_OFFENDERS, OP25B_PIN_LIMITER,
-	OP25B_PIN_EVENTS,
 };
 
 const struct cmd_help migrate_help = {

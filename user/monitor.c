@@ -2,22 +2,18 @@
 /*
  * monitor: the datapath's blocked-attempt events as they come, one line
  * each (JSON lines with -j), until interrupted or --count events were seen.
- * The ring buffer has one consumer position: concurrent monitors share the
- * stream, each seeing part of it.
+ * A reader of the event log with its own cursors (evlog.c): any number of
+ * monitors and logs each see every event.
  */
 #include <errno.h>
-#include <net/if.h>
 #include <signal.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <bpf/libbpf.h>
+#include <time.h>
 #include "op25bctl.h"
 
-/* How long a poll waits before looking at the stop flag again. */
-#define POLL_MS		200
 /* Any count a test or a script could want; a bound for parsing. */
 #define COUNT_MAX	1000000000UL
-/* The callback's way to stop ring_buffer__poll once enough were seen. */
+/* The callback's way to stop evlog_read once enough were seen. */
 #define STOP_COUNT	(-ECANCELED)
 
 static volatile sig_atomic_t stop;
@@ -28,114 +24,37 @@ static void on_signal(int sig)
 }
 
 struct monitor {
+	struct event_ctx x;
 	unsigned long count;	/* events to print; 0: no limit */
 	unsigned long seen;
+	bool backlog;		/* from the oldest event kept, not from now */
+	__u64 lost;		/* as said so far */
 };
 
-static const char *class_name(__u8 cls)
+/* The reader fell behind: how many events it will never see. */
+static void lost_print(__u64 n)
 {
-	switch (cls) {
-	case OP25B_C_SMTP:
-		return "smtp";
-	case OP25B_C_EVASION:
-		return "evasion";
-	case OP25B_C_UNDECIDABLE:
-		return "undecidable";
-	case OP25B_C_MALFORMED:
-		return "malformed";
-	}
-	return "unknown";
-}
+	char t[48];
 
-/* A quarantine began or ended: the source, and for a beginning its packet. */
-static void quarantine_print(const struct op25b_event *ev, const char *t)
-{
-	char a[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE + 8];
-	char dst[INET6_ADDRSTRLEN + 8];
-	const char *what = ev->kind == OP25B_EV_QUARANTINED ? "quarantined" :
-			   ev->kind == OP25B_EV_RELEASED ? "released" :
-			   "released by operator";
-
-	addr_format(ev->family, ev->saddr, a, sizeof(a));
+	wall_time_format(t, sizeof(t));
 	open_json_object(NULL);
 	print_string(PRINT_ANY, "time", "%s ", t);
-	print_string(PRINT_ANY, "event", "%s ", what);
-	print_uint(PRINT_JSON, "family", NULL, ev->family);
-	print_string(PRINT_ANY, "saddr", "%s", a);
-	if (ev->kind == OP25B_EV_QUARANTINED) {
-		ifindex_format(ev->ifindex, ifname, sizeof(ifname));
-		endpoint_format(ev->family, ev->daddr, ev->dport, dst, sizeof(dst));
-		print_string(PRINT_FP, NULL, " (over the limit, to %s", dst);
-		print_string(PRINT_FP, NULL, " on %s)", ifname);
-		addr_format(ev->family, ev->daddr, a, sizeof(a));
-		print_string(PRINT_JSON, "daddr", NULL, a);
-		print_uint(PRINT_JSON, "dport", NULL, ev->dport);
-		print_string(PRINT_JSON, "interface", NULL, ifname);
-		print_uint(PRINT_JSON, "ifindex", NULL, ev->ifindex);
-	}
+	print_string(PRINT_JSON, "event", NULL, "lost");
+	print_uint(PRINT_ANY, "lost", "lost %llu events (overwritten before this reader came to them)", n);
 	close_json_object();
 	print_nl();
 	output_end();
 	fflush(stdout);
 }
 
-static void event_print(const struct op25b_event *ev)
-{
-	char t[48], ifname[IF_NAMESIZE + 8], a[INET6_ADDRSTRLEN];
-	char src[INET6_ADDRSTRLEN + 8], dst[INET6_ADDRSTRLEN + 8];
-	int i, nvlan = ev->nvlan < OP25B_VLAN_MAX ? ev->nvlan : OP25B_VLAN_MAX;
-
-	dp_time_format(ev->ts_ns, true, t, sizeof(t));
-	if (ev->kind != OP25B_EV_BLOCKED) {
-		quarantine_print(ev, t);
-		return;
-	}
-	ifindex_format(ev->ifindex, ifname, sizeof(ifname));
-	endpoint_format(ev->family, ev->saddr, ev->sport, src, sizeof(src));
-	endpoint_format(ev->family, ev->daddr, ev->dport, dst, sizeof(dst));
-
-	open_json_object(NULL);
-	print_string(PRINT_ANY, "time", "%s ", t);
-	print_string(PRINT_JSON, "event", NULL, "blocked");
-	print_string(PRINT_ANY, "interface", "%s ", ifname);
-	print_uint(PRINT_JSON, "ifindex", NULL, ev->ifindex);
-	print_uint(PRINT_JSON, "family", NULL, ev->family);
-	print_string(PRINT_FP, NULL, "%s -> ", src);
-	print_string(PRINT_FP, NULL, "%s", dst);
-	addr_format(ev->family, ev->saddr, a, sizeof(a));
-	print_string(PRINT_JSON, "saddr", NULL, a);
-	print_uint(PRINT_JSON, "sport", NULL, ev->sport);
-	addr_format(ev->family, ev->daddr, a, sizeof(a));
-	print_string(PRINT_JSON, "daddr", NULL, a);
-	print_uint(PRINT_JSON, "dport", NULL, ev->dport);
-	print_string(PRINT_ANY, "action", " action %s",
-		     action_name(ev->action));
-	print_string(PRINT_ANY, "class", " class %s", class_name(ev->cls));
-	if (nvlan) {
-		print_string(PRINT_FP, NULL, "%s", " vlan ");
-		open_json_array("vlan");
-		for (i = 0; i < nvlan; i++)
-			print_uint(PRINT_ANY, NULL, i ? ".%llu" : "%llu",
-				   ev->vlan[i]);
-		close_json_array();
-	}
-	if (ev->pppoe)
-		print_uint(PRINT_ANY, "pppoe_sid", " pppoe 0x%04llx",
-			   ev->pppoe_sid);
-	close_json_object();
-	print_nl();
-	output_end();
-	fflush(stdout);
-}
-
-static int on_event(void *ctx, void *data, size_t size)
+static int on_event(void *ctx, const struct op25b_event *ev)
 {
 	struct monitor *mon = ctx;
+	struct event_view v;
 
-	/* an event of another layout means another op25b wrote it */
-	if (size < sizeof(struct op25b_event))
-		return 0;
-	event_print(data);
+	event_view(&mon->x, ev, &v);
+	event_print(&v);
+	fflush(stdout);
 	/* an output that fails ends the stream; main says why, exit 1 */
 	if (ferror(stdout)) {
 		stop = 1;
@@ -147,9 +66,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+enum { OPT_COUNT = 1, OPT_BACKLOG };
+
 static const struct opt monitor_opts[] = {
-	{ .name = "--count", .id = 1, .arg = "N", .what = "a number",
+	{ .name = "--count", .id = OPT_COUNT, .arg = "N", .what = "a number",
 	  .help = "stop after N events" },
+	{ .name = "--backlog", .id = OPT_BACKLOG,
+	  .help = "first the events still kept from before it started" },
 	{ NULL },
 };
 
@@ -160,6 +83,10 @@ static int args_parse(int argc, char **argv, struct monitor *mon)
 	int id;
 
 	while ((id = args_opt(&a, monitor_opts, &v)) > 0) {
+		if (id == OPT_BACKLOG) {
+			mon->backlog = true;
+			continue;
+		}
 		if (count_parse(v, COUNT_MAX, &mon->count)) {
 			p_err("bad count '%s': must be 1-%lu", v, COUNT_MAX);
 			return EXIT_USAGE;
@@ -168,7 +95,7 @@ static int args_parse(int argc, char **argv, struct monitor *mon)
 	return id ? EXIT_USAGE : EXIT_OK;
 }
 
-/* No SA_RESTART: a signal must cut the poll short. */
+/* No SA_RESTART: a signal must cut the wait short. */
 static void signals_catch(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -181,18 +108,29 @@ static void signals_catch(void)
 const struct cmd_help monitor_help = {
 	.opts = monitor_opts,
 	.text =
-	"One line per blocked attempt as it happens (JSON lines with -j): time,\n"
-	"interface, addresses and ports, action, why it was judged, VLAN ids and\n"
-	"PPPoE session. At most one event per source a second, and 1000 a\n"
-	"second per CPU: 'stats' counts the rest as events_suppressed. Runs\n"
-	"until interrupted, or until N events were printed.\n",
+	"One line per blocked attempt from now on (JSON lines with -j): time\n"
+	"(RFC 3339, UTC), interface, source MAC, addresses and ports, action, why\n"
+	"it was judged, VLAN ids, PPPoE session, and the user name and line of\n"
+	"the session the source belongs to (session up --address). At most one event per source a second, and 1000 a\n"
+	"second per CPU: 'stats' counts the rest as events_suppressed. Every\n"
+	"monitor, log and top sees every event; one that falls more than a\n"
+	"second behind says how many it lost, in the stream and at its end.\n"
+	"Runs until interrupted, or until N events were printed.\n",
 };
+
+/* Sleep a poll's time, cut short by a signal. */
+static void poll_wait(void)
+{
+	struct timespec ts = { 0, EVLOG_POLL_MS * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
 
 int do_monitor(int argc, char **argv)
 {
 	struct monitor mon = {};
-	struct ring_buffer *rb;
 	struct op25b_maps m;
+	struct evlog l;
 	int rc, err = 0;
 
 	rc = args_parse(argc, argv, &mon);
@@ -201,30 +139,27 @@ int do_monitor(int argc, char **argv)
 	rc = pins_open(&m, PINS_PEEK);
 	if (rc)
 		return rc;
-	rb = ring_buffer__new(m.events, on_event, &mon, NULL);
-	if (!rb) {
-		p_err("cannot open the events ring buffer: %s",
-		      strerror(errno));
+	err = evlog_open(&l, m.events, mon.backlog);
+	if (err) {
+		p_err("cannot map the event log: %s", strerror(-err));
 		maps_close(&m);
 		return EXIT_RUNTIME;
 	}
+	event_ctx_init(&mon.x, &m);
 	signals_catch();
 	while (!stop) {
-		err = ring_buffer__poll(rb, POLL_MS);
-		if (err == STOP_COUNT || err == -EINTR) {
-			err = 0;
-			if (mon.count && mon.seen >= mon.count)
-				break;
-			continue;
+		err = evlog_read(&l, on_event, &mon);
+		if (l.lost > mon.lost && !ferror(stdout)) {
+			lost_print(l.lost - mon.lost);
+			mon.lost = l.lost;
 		}
-		if (err < 0)
+		if (err == STOP_COUNT || stop)
 			break;
-		err = 0;
+		poll_wait();
 	}
-	if (err < 0)
-		p_err("cannot read the events ring buffer: %s",
-		      strerror(-err));
-	ring_buffer__free(rb);
+	p_info("monitor: %lu events, %llu lost", mon.seen, (unsigned long long)l.lost);
+	evlog_close(&l);
+	event_ctx_free(&mon.x);
 	maps_close(&m);
-	return err < 0 ? EXIT_RUNTIME : EXIT_OK;
+	return ferror(stdout) ? EXIT_RUNTIME : EXIT_OK;
 }

@@ -10,6 +10,10 @@
 #include "op25b.h"
 #include "engine.h"
 
+#ifndef OP25B_VERSION
+#define OP25B_VERSION "0.2.0"
+#endif
+
 /* Exit codes are part of the interface (doc/DESIGN.md). */
 enum {
 	EXIT_OK		= 0,
@@ -205,7 +209,7 @@ struct op25b_maps {
 	int offenders;
 	int limiter;		/* action limit's sources */
 	int sweeper;		/* the timer that ends quarantines */
-	int events;		/* the ring buffer */
+	int events;		/* the event log */
 	int sessions;		/* the session layer's owners */
 };
 
@@ -253,6 +257,8 @@ bool pin_dir_of_maps(const __u32 *ids, __u32 n, char *out, size_t len);
 int pins_create_beside(void);
 /* The layout word of the engine map pinned under dir; 0 for none. */
 __u32 layout_of(const char *dir);
+/* st_ino of this process's network namespace, 0 if unknown. */
+__u64 netns_ino_now(void);
 /* Is there a policy pinned under g.pin_dir (set up, or half set up)? */
 bool pins_present(void);
 
@@ -404,9 +410,18 @@ void action_format(const struct op25b_config *cfg, char *buf, size_t len);
 void limit_rate_format(const struct op25b_limit *l, char *buf, size_t len);
 /* The same action (and, for limit, the same terms)? */
 bool action_equal(const struct op25b_config *a, const struct op25b_config *b);
+/* "1h", "30min", "90s", "2d", "1500ms": nanoseconds; -1 when not one. */
+int duration_parse(const char *s, __u64 *ns);
 /* A port 1-65535, decimal digits only. -1 when s is not one. */
 int port_parse(const char *s, __u32 *port);
 bool config_port_blocked(const struct op25b_config *cfg, __u32 port);
+/*
+ * Submission stays open (RFC 5068, RFC 8314): -1 with the reason in why
+ * for a port that subscribers send mail through once 25 is blocked.
+ */
+#define OP25B_PORT_SUBMISSION	587
+#define OP25B_PORT_SUBMISSIONS	465
+int submission_port_check(__u32 port, char *why, size_t len);
 
 /* ---- top.c: formatting shared with monitor.c ---- */
 
@@ -425,8 +440,78 @@ void endpoint_format(__u8 family, const __u8 *addr, __u16 port, char *buf,
 		     size_t len);
 /* The interface's name in this network namespace, else its index. */
 void ifindex_format(__u32 ifindex, char *buf, size_t len);
-/* A datapath time (CLOCK_MONOTONIC ns) as local wall-clock time. */
+/* CLOCK_REALTIME ns as RFC 3339 UTC: "2026-12-01T23:57:12.123Z". */
+void rfc3339_format(__u64 realtime_ns, bool millis, char *buf, size_t len);
+__u64 realtime_now(void);
+/* A datapath time (CLOCK_MONOTONIC ns) on the wall clock, and as text. */
+__u64 dp_time_realtime(__u64 ns);
 void dp_time_format(__u64 ns, bool millis, char *buf, size_t len);
+/* Now, RFC 3339 UTC with milliseconds. */
+void wall_time_format(char *buf, size_t len);
+
+/* ---- evlog.c: a reader of the event log ---- */
+
+/*
+ * One reader's view of the event log: the map mapped read-only and this
+ * reader's own cursor per CPU (op25b.h, "The event log").
+ */
+struct evlog {
+	const struct op25b_event *base;
+	size_t len;
+	int ncpu;
+	__u64 *next;		/* per CPU: the sequence number to read next */
+	struct op25b_event *batch;
+	__u64 lost;		/* events overwritten before this reader came */
+};
+/* Nonzero from the callback stops evlog_read, which returns it. */
+typedef int (*evlog_fn)(void *ctx, const struct op25b_event *ev);
+/*
+ * Map the log behind map_fd; with backlog, from the oldest event still
+ * there, else from the next one. A negative errno on failure.
+ */
+int evlog_open(struct evlog *l, int map_fd, bool backlog);
+/* Every event written since the last call, in time order, to fn. */
+int evlog_read(struct evlog *l, evlog_fn fn, void *ctx);
+void evlog_close(struct evlog *l);
+/* How often a reader looks: an event is out within a second of it. */
+#define EVLOG_POLL_MS	200
+
+/* ---- event.c: what an event says, for its readers ---- */
+
+struct session_entry;
+/* What resolving an event needs; sessions are cached for a second. */
+struct event_ctx {
+	int attach_fd, sessions_fd;
+	__u64 netns_ino;		/* this process's namespace */
+	struct session_entry *sess;
+	size_t nsess;
+	__u64 loaded_ns;		/* CLOCK_REALTIME of the sessions' read */
+};
+/* An event with its names: the same words in every output. */
+struct event_view {
+	const struct op25b_event *ev;
+	__u64 realtime_ns;
+	char time[40];			/* RFC 3339 UTC, milliseconds */
+	char iface[16 + 8];
+	char mac[18];			/* "" on an L3 device */
+	char saddr[46], daddr[46];
+	const char *hook;		/* "xdp", "tc ingress", NULL */
+	const char *kind;		/* "blocked", "quarantined", ... */
+	const char *action, *cls;
+	char session[OP25B_SESSION_NAME];
+	char user[64];
+	char calling[32];
+};
+void event_ctx_init(struct event_ctx *x, const struct op25b_maps *m);
+void event_ctx_free(struct event_ctx *x);
+void event_view(struct event_ctx *x, const struct op25b_event *ev,
+		struct event_view *v);
+/* "xdp", "tc ingress", "tc egress"; NULL for none. */
+const char *event_hook_name(__u32 hook);
+/* One line of text, or one JSON object (a JSON line with output_end). */
+void event_print(const struct event_view *v);
+const char *event_class_name(__u8 cls);
+const char *event_kind_name(__u8 kind);
 
 /* ---- command handlers: argv[0] is the first argument after the verb ---- */
 
@@ -471,6 +556,9 @@ int sessions_load(int map_fd, struct session_entry **out, size_t *n);
 /* The name of session id among v, NULL when none has it. */
 const char *session_name_of(const struct session_entry *v, size_t n,
 			    __u32 id);
+/* "10.0.0.1/32": a session's prefix as the CLI writes it. */
+void session_prefix_format(const struct op25b_session_prefix *sp, char *buf,
+			   size_t len);
 /* After a writer died: drop session rules of unregistered sessions. */
 int session_sweep(const struct op25b_maps *m, struct engine *e);
 
@@ -479,7 +567,7 @@ extern const struct cmd_help attach_help, detach_help, status_help,
 	deny_help, allow_help, del_help, flush_help, list_help, test_help,
 	port_help, action_help, quarantine_help, watch_help, stats_help,
 	top_help, monitor_help, apply_help, save_help, session_help,
-	migrate_help;
+	migrate_help, log_help, history_help, report_help;
 
 int do_attach(int argc, char **argv);	/* attach.c */
 int do_detach(int argc, char **argv);
@@ -497,8 +585,15 @@ int do_watch(int argc, char **argv);
 /* A watch statement's words, checked as watch would: EXIT_USAGE, why said. */
 int watch_check(int argc, char **argv, char *why, size_t len);
 int do_stats(int argc, char **argv);	/* stats.c */
+/* metrics.c: the gauges of stats --prometheus, after its counters. */
+void metrics_gauges_print(const struct op25b_maps *m);
+/* quarantine.c: sources in quarantine now; -1 if the limiter is unreadable. */
+long quarantined_count(int limiter_fd);
 int do_top(int argc, char **argv);	/* top.c */
 int do_monitor(int argc, char **argv);	/* monitor.c */
+int do_log(int argc, char **argv);	/* log.c */
+int do_history(int argc, char **argv);	/* history.c */
+int do_report(int argc, char **argv);
 int do_apply(int argc, char **argv);	/* apply.c */
 int do_save(int argc, char **argv);
 int do_session(int argc, char **argv);	/* session.c */

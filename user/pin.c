@@ -87,10 +87,9 @@ static const struct pinned_map {
 	  offsetof(struct op25b_maps, sessions),
 	  BPF_MAP_TYPE_HASH, sizeof(struct op25b_session_key),
 	  sizeof(struct op25b_session), false },
-	/* a ring buffer has neither key nor value */
 	{ OP25B_PIN_EVENTS, "op25b_events",
 	  offsetof(struct op25b_maps, events),
-	  BPF_MAP_TYPE_RINGBUF, 0, 0, false },
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_event), true },
 };
 #define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
 
@@ -473,6 +472,21 @@ static __u32 pinned_capacity(void)
 	return info.max_entries ? (info.max_entries - 1) / 4 : 0;
 }
 
+/* The event log: a region for every CPU there may be (op25b.h). */
+static __u32 evlog_entries(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+
+	return OP25B_EVLOG_REGION * (ncpu > 0 ? ncpu : 1);
+}
+
+__u64 netns_ino_now(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : st.st_ino;
+}
+
 /* Size the policy pools: as pinned, else as --capacity asks. */
 static int skel_set_capacity(struct op25b_bpf *skel)
 {
@@ -489,6 +503,8 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 	    bpf_map__set_max_entries(skel->maps.op25b_limiter,
 				     op25b_limiter_for(cap)) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_sessions, cap) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_events,
+				     evlog_entries()) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_attach,
 				     cap > OP25B_ATTACH_MAX ? cap : OP25B_ATTACH_MAX)) {
 		p_err("cannot size the policy maps for %u prefixes", cap);
@@ -571,6 +587,7 @@ int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
 	}
 	skel->rodata->op25b_l3 = l3;
 	skel->rodata->op25b_egress = egress;
+	skel->rodata->op25b_netns_ino = netns_ino_now();
 	/* every instance hashes sources onto the slots the map has */
 	skel->rodata->op25b_offender_slots =
 		bpf_map__max_entries(skel->maps.op25b_offenders);

@@ -38,16 +38,27 @@ static int config_open_ro(struct op25b_config *cfg)
 
 /* ---- port ---- */
 
+enum { OPT_FORCE = 1 };
+
+static const struct opt port_opts[] = {
+	{ .name = "--force", .id = OPT_FORCE,
+	  .help = "add a submission port (587, 465) all the same" },
+	{ NULL },
+};
+
 const struct cmd_help port_help = {
 	.forms = (const struct usage[]){
-		{ .words = "add|del PORT..." },
+		{ .words = "add|del PORT...", .opts = port_opts },
 		{ .words = "[list]" },
 		{ NULL },
 	},
+	.opts = port_opts,
 	.text =
 	"The TCP destination ports whose segments are judged (25 by\n"
 	"default). Every PORT (1-65535) is checked before anything is\n"
-	"changed.\n",
+	"changed. Submission (587, RFC 5068) and submissions (465, RFC 8314)\n"
+	"are how subscribers send mail once 25 is blocked: adding them is\n"
+	"refused without --force.\n",
 };
 
 static int port_list(void)
@@ -71,13 +82,14 @@ static int port_list(void)
 	return EXIT_OK;
 }
 
-static int port_change(bool add, int argc, const char **argv)
+static int port_change(bool add, bool force, int argc, const char **argv)
 {
 	const char *verb = add ? "added" : "deleted";
 	struct op25b_config *cfg;
 	struct op25b_maps m;
 	struct engine e;
 	size_t nreq = 0, done = 0;
+	char why[160];
 	__u64 *want;
 	__u32 p, w;
 	int i, err;
@@ -95,6 +107,12 @@ static int port_change(bool add, int argc, const char **argv)
 		if (port_parse(argv[i], &p)) {
 			p_err("bad port '%s': must be a number 1-%d", argv[i],
 			      OP25B_PORT_MAX);
+			free(want);
+			return EXIT_USAGE;
+		}
+		if (add && !force && submission_port_check(p, why, sizeof(why))) {
+			p_err("port add %u: %s; --force to block it all the same",
+			      p, why);
 			free(want);
 			return EXIT_USAGE;
 		}
@@ -141,7 +159,7 @@ int do_port(int argc, char **argv)
 		p_err("out of memory");
 		return EXIT_RUNTIME;
 	}
-	if (args_all(&a, NULL))
+	if (args_all(&a, port_opts))
 		goto out;
 	n = a.npos;
 	if (!n || !strcmp(w[0], "list")) {
@@ -150,7 +168,8 @@ int do_port(int argc, char **argv)
 		else
 			rc = port_list();
 	} else if (!strcmp(w[0], "add") || !strcmp(w[0], "del")) {
-		rc = port_change(w[0][0] == 'a', n - 1, w + 1);
+		rc = port_change(w[0][0] == 'a', args_given(&a, OPT_FORCE),
+				 n - 1, w + 1);
 	} else {
 		p_err("port: unknown subcommand '%s' (add, del or list)", w[0]);
 	}

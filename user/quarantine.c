@@ -114,6 +114,21 @@ static bool in_quarantine(const struct op25b_limiter *e, __u64 now)
 	       (__s64)(e->until - now) > 0;
 }
 
+long quarantined_count(int limiter_fd)
+{
+	struct limiter_view v;
+	__u64 now = now_ns();
+	long n = 0;
+	size_t i;
+
+	if (limiter_map(limiter_fd, false, &v))
+		return -1;
+	for (i = 0; i < v.n; i++)
+		n += in_quarantine(&v.e[i], now);
+	munmap(v.e, v.bytes);
+	return n;
+}
+
 static void source_format(const struct op25b_limiter *e, __u8 prefix6,
 			  char *buf, size_t len)
 {

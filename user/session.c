@@ -20,7 +20,7 @@
 
 enum {
 	OPT_IFNAME = ATTACH_OPT_NEXT, OPT_USER, OPT_CALLING, OPT_ALLOW,
-	OPT_ATTACH,
+	OPT_ATTACH, OPT_ADDRESS,
 };
 
 static const struct opt up_opts[] = {
@@ -35,6 +35,9 @@ static const struct opt up_opts[] = {
 	{ .name = "--allow", .id = OPT_ALLOW, .arg = "PREFIX",
 	  .what = "a prefix",
 	  .help = "exempt PREFIX while the session lasts (up to 4)" },
+	{ .name = "--address", .id = OPT_ADDRESS, .arg = "PREFIX",
+	  .what = "a prefix",
+	  .help = "the session's address or prefix, for its events (up to 4)" },
 	{ .name = "--attach", .id = OPT_ATTACH,
 	  .help = "attach op25b to the device while the session lasts" },
 	ATTACH_OPTS,
@@ -56,7 +59,8 @@ const struct cmd_help session_help = {
 	"session of that name still registered is replaced. 'down' removes\n"
 	"exactly what its 'up' added, whatever other layers hold. Sessions\n"
 	"outlive apply, flush and save, which never touch them. 'list' shows\n"
-	"them.\n",
+	"them. --address names the session's own addresses (exempt or not):\n"
+	"events from them carry its user name and line.\n",
 };
 
 /* What 'up' was told, checked whole before anything changes. */
@@ -65,6 +69,8 @@ struct session_req {
 	struct op25b_session rec;
 	struct prefix allow[OP25B_SESSION_PREFIXES];
 	int nallow;
+	struct prefix addr[OP25B_SESSION_PREFIXES];
+	int naddr;
 	bool attach;
 	struct attach_args att;
 };
@@ -101,11 +107,33 @@ static int name_take(const char *name, struct op25b_session_key *key)
 	return rc;
 }
 
+/* One more of a session's prefixes (--allow, --address): not /0, 4 at most. */
+static int session_prefix_take(const char *opt, const char *v,
+			       struct prefix *p, int *n)
+{
+	char why[128], q[TOKEN_QUOTE_LEN];
+
+	if (*n == OP25B_SESSION_PREFIXES) {
+		p_err("session up: more than %d %s prefixes",
+		      OP25B_SESSION_PREFIXES, opt);
+		return EXIT_USAGE;
+	}
+	if (prefix_parse(v, &p[*n], why, sizeof(why))) {
+		p_err("bad prefix '%s': %s", token_quote(v, q, sizeof(q)), why);
+		return EXIT_USAGE;
+	}
+	if (!p[*n].len) {
+		p_err("session up: %s %s would be every address", opt, v);
+		return EXIT_USAGE;
+	}
+	(*n)++;
+	return EXIT_OK;
+}
+
 static int up_parse(int argc, char **argv, struct session_req *r)
 {
 	const char *name = NULL, *v;
 	struct args a = ARGS_POS("session up", argc, argv, &name, 1);
-	char why[128], q[TOKEN_QUOTE_LEN];
 	int id, rc;
 
 	memset(r, 0, sizeof(*r));
@@ -131,23 +159,16 @@ static int up_parse(int argc, char **argv, struct session_req *r)
 			snprintf(r->rec.calling, sizeof(r->rec.calling), "%s", v);
 			break;
 		case OPT_ALLOW:
-			if (r->nallow == OP25B_SESSION_PREFIXES) {
-				p_err("session up: more than %d --allow prefixes",
-				      OP25B_SESSION_PREFIXES);
-				return EXIT_USAGE;
-			}
-			if (prefix_parse(v, &r->allow[r->nallow], why,
-					 sizeof(why))) {
-				p_err("bad prefix '%s': %s",
-				      token_quote(v, q, sizeof(q)), why);
-				return EXIT_USAGE;
-			}
-			if (!r->allow[r->nallow].len) {
-				p_err("session up: --allow %s would exempt every address",
-				      v);
-				return EXIT_USAGE;
-			}
-			r->nallow++;
+			rc = session_prefix_take("--allow", v, r->allow,
+						 &r->nallow);
+			if (rc)
+				return rc;
+			break;
+		case OPT_ADDRESS:
+			rc = session_prefix_take("--address", v, r->addr,
+						 &r->naddr);
+			if (rc)
+				return rc;
 			break;
 		case OPT_ATTACH:
 			r->attach = true;
@@ -186,6 +207,14 @@ static void prefix_of_session(const struct op25b_session_prefix *sp,
 	memcpy(p->addr, sp->addr, sizeof(p->addr));
 }
 
+static void session_prefix_of(const struct prefix *p,
+			      struct op25b_session_prefix *sp)
+{
+	sp->family = p->family == AF_INET ? 4 : 6;
+	sp->prefixlen = p->len;
+	memcpy(sp->addr, p->addr, sizeof(sp->addr));
+}
+
 /* The session's exemptions out of the draft. */
 static int session_rules_drop(struct engine *e, const struct op25b_session *s)
 {
@@ -204,21 +233,6 @@ static int session_rules_drop(struct engine *e, const struct op25b_session *s)
 		}
 	}
 	return EXIT_OK;
-}
-
-static __u64 realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
-static __u64 netns_ino_now(void)
-{
-	struct stat st;
-
-	return stat("/proc/self/ns/net", &st) ? 0 : st.st_ino;
 }
 
 /*
@@ -249,16 +263,13 @@ static int session_up(int argc, char **argv)
 		rc = session_rules_drop(&e, &old);
 	o.id = r.rec.id = engine_session_id(&e);
 	r.rec.netns_ino = netns_ino_now();
-	r.rec.started = realtime_ns();
+	r.rec.started = realtime_now();
 	if (r.rec.ifname[0])
 		r.rec.ifindex = if_nametoindex(r.rec.ifname);
-	for (i = 0; i < r.nallow; i++) {
-		struct op25b_session_prefix *sp = &r.rec.allow[i];
-
-		sp->family = r.allow[i].family == AF_INET ? 4 : 6;
-		sp->prefixlen = r.allow[i].len;
-		memcpy(sp->addr, r.allow[i].addr, sizeof(sp->addr));
-	}
+	for (i = 0; i < r.nallow; i++)
+		session_prefix_of(&r.allow[i], &r.rec.allow[i]);
+	for (i = 0; i < r.naddr; i++)
+		session_prefix_of(&r.addr[i], &r.rec.addr[i]);
 	if (!rc && bpf_map_update_elem(m.sessions, &r.key, &r.rec, BPF_ANY)) {
 		p_err("cannot register session '%s': %s", r.key.name,
 		      strerror(errno));
@@ -357,14 +368,40 @@ static int entry_name_cmp(const void *a, const void *b)
 		      ((const struct session_entry *)b)->key.name);
 }
 
+void session_prefix_format(const struct op25b_session_prefix *sp, char *buf,
+			   size_t len)
+{
+	struct prefix p;
+
+	prefix_of_session(sp, &p);
+	prefix_format(&p, buf, len);
+}
+
+/* A session's prefixes, as a JSON array key, each as fmt in text. */
+static void prefixes_print(const char *key, const char *fmt,
+			   const struct op25b_session_prefix *sp)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	int j;
+
+	open_json_array(key);
+	for (j = 0; j < OP25B_SESSION_PREFIXES; j++) {
+		if (!sp[j].family)
+			continue;
+		session_prefix_format(&sp[j], buf, sizeof(buf));
+		print_string(PRINT_ANY, NULL, fmt, buf);
+	}
+	close_json_array();
+}
+
 static int session_list(int argc, char **argv)
 {
 	struct args a = ARGS_POS("session list", argc, argv, NULL, 0);
 	struct session_entry *v = NULL;
-	char buf[INET6_ADDRSTRLEN + 8], t[64];
+	char t[64];
 	struct op25b_maps m;
 	size_t i, n = 0;
-	int rc, j;
+	int rc;
 
 	if (args_all(&a, NULL))
 		return EXIT_USAGE;
@@ -380,11 +417,8 @@ static int session_list(int argc, char **argv)
 	open_json_array(NULL);
 	for (i = 0; i < n; i++) {
 		const struct op25b_session *s = &v[i].s;
-		time_t sec = (time_t)(s->started / 1000000000ULL);
-		struct tm tm;
 
-		gmtime_r(&sec, &tm);
-		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		rfc3339_format(s->started, false, t, sizeof(t));
 		open_json_object(NULL);
 		print_string(PRINT_ANY, "session", "%s", v[i].key.name);
 		print_uint(PRINT_ANY, "id", " id %llu", s->id);
@@ -396,17 +430,8 @@ static int session_list(int argc, char **argv)
 		if (s->calling[0])
 			print_string(PRINT_ANY, "calling_station_id",
 				     " line %s", s->calling);
-		open_json_array("allow");
-		for (j = 0; j < OP25B_SESSION_PREFIXES; j++) {
-			struct prefix p;
-
-			if (!s->allow[j].family)
-				continue;
-			prefix_of_session(&s->allow[j], &p);
-			prefix_format(&p, buf, sizeof(buf));
-			print_string(PRINT_ANY, NULL, " allow %s", buf);
-		}
-		close_json_array();
+		prefixes_print("address", " address %s", s->addr);
+		prefixes_print("allow", " allow %s", s->allow);
 		close_json_object();
 		print_nl();
 	}

@@ -12,31 +12,64 @@
 #include <bpf/libbpf.h>
 #include "op25bctl.h"
 
-/* The one list of counters: name (from the field itself), offset, help. */
-#define STAT(field, help) { #field, offsetof(struct op25b_stats, field), help }
+/*
+ * Prometheus families of the counters (doc/DESIGN.md, "Metrics"): one
+ * name, its help and the label its counters differ by.
+ */
+enum family {
+	F_JUDGED, F_SEGMENTS, F_REJECTS, F_EVENTS, F_LIMIT, F_QUARANTINES,
+};
+
+static const struct family_desc {
+	const char *name;
+	const char *label;	/* NULL: one counter */
+	const char *help;
+} families[] = {
+	[F_JUDGED] = { "op25b_segments_judged_total", "reason",
+		"Segments judged, by why: TCP to a blocked port (smtp), or an evasion, undecidable or malformed shape" },
+	[F_SEGMENTS] = { "op25b_segments_total", "decision",
+		"Judged segments by decision: passed (not_subscriber, exempt, relay), blocked, or monitored (passed by action monitor)" },
+	[F_REJECTS] = { "op25b_rejects_sent_total", NULL,
+		"Blocked segments answered with a TCP RST (action reject)" },
+	[F_EVENTS] = { "op25b_events_unsent_total", "reason",
+		"Blocked attempts without an event: suppressed (its source had one within a second, or the CPU's 1000 a second were spent), lost (no event log region for the CPU)" },
+	[F_LIMIT] = { "op25b_limit_segments_total", "decision",
+		"Action limit: segments of denied subscribers passed (within the limit), exceeded (new connections over it), quarantined (of quarantined sources), no_slot (no limiter entry for the source), all but passed blocked" },
+	[F_QUARANTINES] = { "op25b_quarantines_total", "transition",
+		"Action limit: quarantines started and ended (expired or released)" },
+};
+
+/*
+ * The one list of counters: name (from the field itself), offset, its
+ * family and label value, and its help in 'stats'.
+ */
+#define STAT(field, fam, lv, help) \
+	{ #field, offsetof(struct op25b_stats, field), fam, lv, help }
 static const struct stat_field {
 	const char *name;
 	size_t off;
+	enum family family;
+	const char *label;
 	const char *help;
 } stat_fields[] = {
-	STAT(smtp, "TCP segments to a blocked port judged"),
-	STAT(evasion, "Fragments shaped to hide the TCP port, judged"),
-	STAT(undecidable, "IPv6 packets whose TCP header cannot be reached, judged"),
-	STAT(malformed, "Packets with bad IP header or lengths, judged"),
-	STAT(not_subscriber, "Judged packets passed: source not a denied subscriber"),
-	STAT(exempt, "Judged packets passed: source exempted by a subscriber allow"),
-	STAT(relay, "Judged packets passed: destination an allowed relay"),
-	STAT(blocked, "Judged packets dropped"),
-	STAT(monitored, "Judged packets that would be blocked, passed by action monitor"),
-	STAT(rejected, "Judged packets blocked and answered with a TCP RST"),
-	STAT(events_suppressed, "Blocked attempts without an event: their source had one within the interval"),
-	STAT(events_lost, "Blocked attempts without an event: the ring buffer was full"),
-	STAT(limit_passed, "Action limit: segments of denied subscribers passed, new connections within the limit and segments of open ones"),
-	STAT(limit_exceeded, "Action limit: new connections over the limit, blocked"),
-	STAT(quarantined, "Action limit: segments of quarantined sources, blocked"),
-	STAT(quarantines, "Action limit: sources put in quarantine"),
-	STAT(releases, "Action limit: quarantines ended, expired or released"),
-	STAT(limit_full, "Action limit: segments blocked for want of a limiter slot for their source"),
+	STAT(smtp, F_JUDGED, "smtp", "TCP segments to a blocked port judged"),
+	STAT(evasion, F_JUDGED, "evasion", "Fragments shaped to hide the TCP port, judged"),
+	STAT(undecidable, F_JUDGED, "undecidable", "IPv6 packets whose TCP header cannot be reached, judged"),
+	STAT(malformed, F_JUDGED, "malformed", "Packets with bad IP header or lengths, judged"),
+	STAT(not_subscriber, F_SEGMENTS, "not_subscriber", "Judged packets passed: source not a denied subscriber"),
+	STAT(exempt, F_SEGMENTS, "exempt", "Judged packets passed: source exempted by a subscriber allow"),
+	STAT(relay, F_SEGMENTS, "relay", "Judged packets passed: destination an allowed relay"),
+	STAT(blocked, F_SEGMENTS, "blocked", "Judged packets dropped"),
+	STAT(monitored, F_SEGMENTS, "monitored", "Judged packets that would be blocked, passed by action monitor"),
+	STAT(rejected, F_REJECTS, NULL, "Judged packets blocked and answered with a TCP RST"),
+	STAT(events_suppressed, F_EVENTS, "suppressed", "Blocked attempts without an event: their source had one within the interval"),
+	STAT(events_lost, F_EVENTS, "lost", "Blocked attempts without an event: no event log region for the CPU"),
+	STAT(limit_passed, F_LIMIT, "passed", "Action limit: segments of denied subscribers passed, new connections within the limit and segments of open ones"),
+	STAT(limit_exceeded, F_LIMIT, "exceeded", "Action limit: new connections over the limit, blocked"),
+	STAT(quarantined, F_LIMIT, "quarantined", "Action limit: segments of quarantined sources, blocked"),
+	STAT(quarantines, F_QUARANTINES, "started", "Action limit: sources put in quarantine"),
+	STAT(releases, F_QUARANTINES, "ended", "Action limit: quarantines ended, expired or released"),
+	STAT(limit_full, F_LIMIT, "no_slot", "Action limit: segments blocked for want of a limiter slot for their source"),
 };
 #undef STAT
 
@@ -55,7 +88,7 @@ static const struct opt stats_opts[] = {
 	{ .name = "--interval", .id = OPT_INTERVAL, .arg = "SEC", .what = "SEC",
 	  .help = "per-second rates (rounded) every SEC, until interrupted" },
 	{ .name = "--prometheus", .id = OPT_PROMETHEUS,
-	  .help = "the totals in the Prometheus text format" },
+	  .help = "counters and gauges in the Prometheus text format" },
 	{ NULL },
 };
 
@@ -123,34 +156,76 @@ static size_t name_width(void)
 	return w;
 }
 
-static void counters_print(const __u64 *v, const char *unit)
+/* Each counter's line (text) or member (JSON) of the open object. */
+static void counters_fields(const __u64 *v, const char *unit)
 {
 	char fname[32], fval[32];
 	size_t i;
 
 	snprintf(fname, sizeof(fname), "%%-%zus  ", name_width());
 	snprintf(fval, sizeof(fval), "%%llu%s", unit);
-	open_json_object(NULL);
 	for (i = 0; i < NFIELDS; i++) {
 		print_string(PRINT_FP, NULL, fname, stat_fields[i].name);
 		print_uint(PRINT_ANY, stat_fields[i].name, fval, v[i]);
 		print_nl();
 	}
+}
+
+static void counters_print(const __u64 *v)
+{
+	open_json_object(NULL);
+	counters_fields(v, "");
 	close_json_object();
 	output_end();
 }
 
-static void prometheus_print(const __u64 *v)
+/*
+ * One interval: when it ended (RFC 3339), how long it was, the rates
+ * per second under "rates" and the totals under "totals" (JSON lines);
+ * in text, the time and the rates.
+ */
+static void rates_print(unsigned int sec, const __u64 *rate,
+			const __u64 *total)
 {
-	size_t i;
+	char t[40];
 
-	for (i = 0; i < NFIELDS; i++) {
-		printf("# HELP op25b_%s_total %s.\n", stat_fields[i].name,
-		       stat_fields[i].help);
-		printf("# TYPE op25b_%s_total counter\n", stat_fields[i].name);
-		printf("op25b_%s_total %llu\n", stat_fields[i].name,
-		       (unsigned long long)v[i]);
+	wall_time_format(t, sizeof(t));
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "time", "%s\n", t);
+	print_uint(PRINT_JSON, "interval_s", NULL, sec);
+	open_json_object("rates");
+	counters_fields(rate, "/s");
+	close_json_object();
+	if (g.json) {
+		open_json_object("totals");
+		counters_fields(total, "");
+		close_json_object();
 	}
+	close_json_object();
+	output_end();
+}
+
+/* The counters by family, then the gauges (metrics.c). */
+static void prometheus_print(const struct op25b_maps *m, const __u64 *v)
+{
+	size_t f, i;
+
+	for (f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		printf("# HELP %s %s.\n", families[f].name, families[f].help);
+		printf("# TYPE %s counter\n", families[f].name);
+		for (i = 0; i < NFIELDS; i++) {
+			if (stat_fields[i].family != f)
+				continue;
+			if (families[f].label)
+				printf("%s{%s=\"%s\"} %llu\n", families[f].name,
+				       families[f].label, stat_fields[i].label,
+				       (unsigned long long)v[i]);
+			else
+				printf("%s %llu\n", families[f].name,
+				       (unsigned long long)v[i]);
+		}
+	}
+	metrics_gauges_print(m);
 }
 
 static double now_sec(void)
@@ -207,7 +282,7 @@ static int rates_loop(struct stats_reader *r, unsigned int sec)
 			prev[i] = cur[i];
 		}
 		t0 = t1;
-		counters_print(rate, "/s");
+		rates_print(sec, rate, cur);
 		print_nl();
 		/* an output that fails ends the stream; main says why, exit 1 */
 		if (fflush(stdout) || ferror(stdout))
@@ -262,9 +337,9 @@ int do_stats(int argc, char **argv)
 		err = reader_read(&r, sum);
 	if (!err && !sec) {
 		if (prometheus)
-			prometheus_print(sum);
+			prometheus_print(&m, sum);
 		else
-			counters_print(sum, "");
+			counters_print(sum);
 	}
 	free(r.buf);
 	maps_close(&m);

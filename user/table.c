@@ -156,7 +156,7 @@ static int rules_change(struct engine *e, enum op25b_table t, __u32 verdict,
  * "was" is the verdict the prefix held before, "none" when it was absent.
  */
 static void changes_print(__u32 verdict, const struct prefix *v, size_t n,
-			  const __u8 *chg)
+			  const __u8 *chg, const __u8 *before)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	const char *was;
@@ -175,6 +175,10 @@ static void changes_print(__u32 verdict, const struct prefix *v, size_t n,
 			      verdict_name(verdict == OP25B_V_ALLOW ?
 					   OP25B_V_DENY : OP25B_V_ALLOW);
 			print_string(PRINT_JSON, "was", NULL, was);
+		} else {
+			/* a delete: what the file layer held, read before */
+			print_string(PRINT_JSON, "was", NULL,
+				     before[i] ? verdict_name(before[i]) : "none");
 		}
 		close_json_object();
 	}
@@ -182,6 +186,19 @@ static void changes_print(__u32 verdict, const struct prefix *v, size_t n,
 	output_end();
 }
 
+/*
+ * For del -j: the verdict the file layer holds for each of v[0..n) in
+ * table t before the change, 0 where it holds none (the index: O(1) each).
+ */
+static void verdicts_before(struct engine *e, enum op25b_table t,
+			    const struct prefix *v, size_t n, __u8 *out)
+{
+	enum op25b_verdict vd;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = engine_held(e, t, &v[i], &owner_file, &vd) ? (__u8)vd : 0;
+}
 
 /* Shared by deny, allow (verdict) and del (OP25B_V_NONE). */
 static int table_change(const char *verb, __u32 verdict, int argc,
@@ -207,7 +224,7 @@ static int table_change(const char *verb, __u32 verdict, int argc,
 			goto out;
 	}
 
-	chg = calloc(n ? n : 1, 1);
+	chg = calloc(n ? 2 * n : 1, 1);
 	if (!chg) {
 		p_err("out of memory");
 		err = EXIT_RUNTIME;
@@ -216,6 +233,9 @@ static int table_change(const char *verb, __u32 verdict, int argc,
 	err = policy_open_write(&m, &e);
 	if (err)
 		goto out;
+	/* chg[n..2n): what a delete found, for its "was" */
+	if (verdict == OP25B_V_NONE && g.json)
+		verdicts_before(&e, a.table, v, n, chg + n);
 	err = rules_change(&e, a.table, verdict, v, n, cnt, chg);
 	if (!err)
 		err = policy_commit(&e);
@@ -223,7 +243,7 @@ static int table_change(const char *verb, __u32 verdict, int argc,
 	if (err)
 		goto out;
 	if (g.json)
-		changes_print(verdict, v, n, chg);
+		changes_print(verdict, v, n, chg, chg + n);
 	if (verdict == OP25B_V_NONE)
 		p_info("%zu/%zu prefixes deleted (file layer; sessions' rules are theirs)",
 		       cnt[ENGINE_DELETED], n);

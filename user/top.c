@@ -161,7 +161,7 @@ static void rows_print(const struct offender_row *rows, size_t n)
 			wd = (int)strlen(t.dst);
 	}
 	if (!g.json)
-		printf("%-*s %10s %10s  %-19s  %-19s  %-*s  %s\n", wa,
+		printf("%-*s %10s %10s  %-20s  %-20s  %-*s  %s\n", wa,
 		       "ADDRESS", "BLOCKED", "MONITORED", "FIRST SEEN",
 		       "LAST SEEN", wd, "LAST DESTINATION", "IFACE");
 	open_json_array(NULL);
@@ -183,8 +183,8 @@ static void rows_print(const struct offender_row *rows, size_t n)
 		print_string(PRINT_FP, NULL, "%10s  ", fmt);
 		print_uint(PRINT_JSON, "monitored", NULL, rows[i].o.monitored);
 		print_bool(PRINT_JSON, "estimated", NULL, est);
-		print_string(PRINT_ANY, "first_seen", "%-19s  ", t.first);
-		print_string(PRINT_ANY, "last_seen", "%-19s  ", t.last);
+		print_string(PRINT_ANY, "first_seen", "%-20s  ", t.first);
+		print_string(PRINT_ANY, "last_seen", "%-20s  ", t.last);
 		snprintf(fmt, sizeof(fmt), "%%-%ds  ", wd);
 		print_string(PRINT_FP, NULL, fmt, t.dst);
 		print_string(PRINT_JSON, "last_daddr", NULL, t.dst_addr);

@@ -457,6 +457,66 @@ attach o25m --hook tc
 	expect_connect "unit: detach --all is the way to remove it" "$sub" - 10.25.0.1 25
 }
 
+# contrib/op25b-log.service: systemd accepts it, its exposure is 4.0 or
+# better (systemd-analyze security), and it keeps the capabilities to
+# CAP_BPF.
+test_log_unit() {
+	local d=$TMPD/t_log_unit score
+	mkdir -p "$d"
+	sed "s|/usr/sbin/op25bctl|$CTL|" "$here/../../contrib/op25b-log.service" \
+		>"$d/op25b-log.service"
+	if ! command -v systemd-analyze >/dev/null; then
+		skip "log unit: systemd-analyze" "not installed"
+		return
+	fi
+	systemd-analyze verify --man=no "$d/op25b-log.service" >"$TMPD/out" 2>&1
+	check_eq "log unit: systemd-analyze verify accepts it" "" "$(cat "$TMPD/out")"
+	score=$(systemd-analyze security --offline=true "$d/op25b-log.service" 2>&1 |
+		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+	check "log unit: systemd-analyze security exposure $score, 4.0 or better" \
+		"$(systemd-analyze security --offline=true "$d/op25b-log.service" 2>&1 | tail -3)" \
+		"$PY" -c 'import sys; sys.exit(0 if sys.argv[1] and float(sys.argv[1]) <= 4.0 else 1)' "$score"
+	check_eq "log unit: capabilities bounded to CAP_BPF" "CapabilityBoundingSet=CAP_BPF" \
+		"$(grep ^CapabilityBoundingSet "$d/op25b-log.service")"
+}
+
+# contrib/prometheus: the textfile collector's unit and timer verify, the
+# unit's exposure is 4.0 or better, and what it runs writes metrics that
+# promtool accepts, renamed into place.
+test_metrics_units() {
+	local d=$TMPD/t_metrics score
+	mkdir -p "$d/textfile"
+	for f in op25b-metrics.service op25b-metrics.timer; do
+		sed "s|/usr/sbin/op25bctl|$CTL|" "$here/../../contrib/prometheus/$f" >"$d/$f"
+	done
+	if command -v systemd-analyze >/dev/null; then
+		SYSTEMD_UNIT_PATH=$d: systemd-analyze verify --man=no \
+			"$d/op25b-metrics.service" "$d/op25b-metrics.timer" >"$TMPD/out" 2>&1
+		check_eq "metrics units: systemd-analyze verify accepts them" "" "$(cat "$TMPD/out")"
+		score=$(systemd-analyze security --offline=true "$d/op25b-metrics.service" 2>&1 |
+			sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+		check "metrics unit: exposure $score, 4.0 or better" "" \
+			"$PY" -c 'import sys; sys.exit(0 if sys.argv[1] and float(sys.argv[1]) <= 4.0 else 1)' "$score"
+	else
+		skip "metrics units: systemd-analyze" "not installed"
+	fi
+	new_pin metrics
+	"$CTL" --pin-dir "$PIN" -q deny subscriber 10.0.0.0/8
+	# the unit's command, pointed at this test's pin dir and directory
+	exec_lines "$d/op25b-metrics.service" ExecStart | while read -r line; do
+		line=${line//\/var\/lib\/prometheus\/node-exporter/$d/textfile}
+		line=${line/$CTL/$CTL --pin-dir $PIN}
+		eval "$line"
+	done
+	check "metrics unit: ExecStart leaves op25b.prom, no temporary file" \
+		"$(ls "$d/textfile")" eval '[ "$(ls "$d/textfile")" = op25b.prom ]'
+	if command -v promtool >/dev/null; then
+		check "metrics unit: promtool accepts what it wrote" \
+			"$(promtool check metrics <"$d/textfile/op25b.prom" 2>&1 | head -3)" \
+			eval '[ -z "$(promtool check metrics <"$d/textfile/op25b.prom" 2>&1)" ]'
+	fi
+}
+
 # make install: binary, both man pages, completion, unit, example policy,
 # and an operator's policy is never replaced.
 test_install() {
@@ -468,7 +528,11 @@ test_install() {
 		usr/share/man/man5/op25b.conf.5 \
 		usr/share/bash-completion/completions/op25bctl \
 		usr/lib/systemd/system/op25b.service \
-		usr/lib/systemd/system/op25b-watch.service etc/op25b/op25b.conf; do
+		usr/lib/systemd/system/op25b-watch.service \
+		usr/lib/systemd/system/op25b-log.service \
+		usr/lib/systemd/system/op25b-metrics.service \
+		usr/lib/systemd/system/op25b-metrics.timer \
+		usr/share/op25b/op25b-grafana-dashboard.json etc/op25b/op25b.conf; do
 		check "install: $f" "missing" test -e "$root/$f"
 	done
 	check "install: the unit runs the installed binary" "$(grep Exec "$root/usr/lib/systemd/system/op25b.service")" \

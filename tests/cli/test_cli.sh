@@ -596,6 +596,12 @@ test_tables() {
 		'list_lacks subscriber 100.65.0.0/16 && list_lacks subscriber fd00::/8'
 	check "del: neighbours kept" "100.64.0.0/10 gone" list_has subscriber 100.64.0.0/10 deny
 	expect_rc "del of an absent prefix: exit 0" 0 del subscriber 10.99.0.0/16
+	"$CTL" --pin-dir "$PIN" -q allow subscriber 10.98.0.0/16
+	run -j del subscriber 172.16.0.0/12 10.98.0.0/16 10.99.0.0/16
+	check "-j del: each prefix says what was there (deny, allow, none)" \
+		"exit $RC: $(head -c 300 "$OUT")" \
+		eval '[ $RC -eq 0 ] && [ "$("$PY" -c "import json,sys; print([(c[\"prefix\"], c[\"change\"], c[\"was\"]) for c in json.load(sys.stdin)])" <"$OUT")" = \
+			"[('"'"'172.16.0.0/12'"'"', '"'"'deleted'"'"', '"'"'deny'"'"'), ('"'"'10.98.0.0/16'"'"', '"'"'deleted'"'"', '"'"'allow'"'"'), ('"'"'10.99.0.0/16'"'"', '"'"'not present'"'"', '"'"'none'"'"')]" ]'
 
 	run list
 	check_eq "list (text): exit 0" 0 "$RC"
@@ -714,7 +720,16 @@ test_port() {
 		eval '[ $RC -eq 0 ] && [ "$(tr -d " \n" <"$OUT")" = 25 ]'
 	run -j port list
 	check "-j port list: valid JSON" "$(head -c 100 "$OUT")" json_valid "$OUT"
-	expect_rc "port add 2525 465: exit 0" 0 port add 2525 465
+	for p in 587 465; do
+		run port add 2525 $p
+		check "port add $p: refused, exit 2, one line citing its RFC, nothing added" \
+			"exit $RC, stderr $(head -c 300 "$ERR")" \
+			eval '[ $RC -eq 2 ] && [ "$(wc -l <"$ERR")" -eq 1 ] &&
+			      grep -q "RFC $([ $p = 587 ] && echo 5068 || echo 8314)" "$ERR" &&
+			      grep -q -- --force "$ERR" && [ ! -s "$OUT" ]'
+		check "port add $p refused: 2525 not added either" "" ports_are "25"
+	done
+	expect_rc "port add 2525 465 --force: exit 0" 0 port add 2525 465 --force
 	check "port add: listed" "" ports_are "25 465 2525"
 	expect_rc "test on an added port: exit 3" 3 test 10.5.5.5 203.0.113.9 2525
 	expect_rc "port del 2525 465: exit 0" 0 port del 2525 465
@@ -849,9 +864,40 @@ test_stats() {
 	run stats --prometheus
 	check "stats --prometheus: metric lines" "exit $RC: $(head -c 200 "$OUT")" \
 		eval '[ $RC -eq 0 ] && grep -Eq "^op25b_[a-z_]+(\{[^}]*\})? [0-9]+" "$OUT"'
+	if command -v promtool >/dev/null; then
+		promtool check metrics <"$OUT" >"$TMPD/promtool" 2>&1
+		check "stats --prometheus: promtool check metrics says nothing, exit 0" \
+			"exit $?: $(head -c 400 "$TMPD/promtool")" \
+			eval '[ ! -s "$TMPD/promtool" ]'
+	elif [ "${CI:-}" = true ]; then
+		fail "stats --prometheus: promtool" "not installed (package prometheus)"
+	else
+		skip "stats --prometheus: promtool" "not installed (package prometheus)"
+	fi
+	check "stats --prometheus: families with labels, gauges and build info" \
+		"$(head -c 300 "$OUT")" \
+		eval 'grep -q "^op25b_segments_total{decision=\"blocked\"} " "$OUT" &&
+		      grep -q "^op25b_segments_judged_total{reason=\"smtp\"} " "$OUT" &&
+		      grep -q "^op25b_rules{table=\"subscriber\",family=\"ipv4\"} [1-9]" "$OUT" &&
+		      grep -q "^# TYPE op25b_rules gauge" "$OUT" &&
+		      grep -q "^op25b_pool_used_entries{pool=\"nodes\"} " "$OUT" &&
+		      grep -q "^op25b_build_info{version=\"[^\"]*\",layout=\"4\"} 1$" "$OUT"'
 	run_interrupted 2.5 stats --interval 1
 	check "stats --interval 1: repeats (2+ reports in 2.5 s)" "stdout: $(head -c 300 "$OUT")" \
 		eval '[ "$(grep -c blocked "$OUT")" -ge 2 ]'
+	run_interrupted 2.5 -j stats --interval 1
+	check "-j stats --interval 1: a JSON line per interval, its time (RFC 3339 UTC), rates and totals under their own keys" \
+		"stdout: $(head -c 300 "$OUT")" \
+		"$PY" -c '
+import datetime, json, sys
+lines = open(sys.argv[1]).read().splitlines()
+objs = [json.loads(l) for l in lines]
+ok = len(objs) >= 2 and all(
+    set(o) == {"time", "interval_s", "rates", "totals"} and o["interval_s"] == 1
+    and datetime.datetime.strptime(o["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    and "blocked" in o["rates"] and "blocked" in o["totals"] for o in objs)
+sys.exit(0 if ok else 1)
+' "$OUT"
 	check "stats --interval: Ctrl-C ends it cleanly (exit 0 or 130)" "exit $RC" \
 		eval '[ $RC -eq 0 ] || [ $RC -eq 130 ]'
 	expect_usage "stats --interval 0" "0" stats --interval 0
@@ -885,7 +931,12 @@ test_monitor() {
 	policy_pin monitor || return
 	# No traffic here, so no event: the stream runs until Ctrl-C, exit 0.
 	run_interrupted 0.5 monitor
-	check "monitor: Ctrl-C ends it with exit 0, nothing printed" \
+	check "monitor: Ctrl-C ends it with exit 0, nothing printed, a summary on stderr" \
+		"exit $RC, stdout $(head -c 100 "$OUT"), stderr $(head -c 200 "$ERR")" \
+		eval '[ $RC -eq 0 ] && [ ! -s "$OUT" ] &&
+		      [ "$(cat "$ERR")" = "monitor: 0 events, 0 lost" ]'
+	run_interrupted 0.5 -q monitor --backlog
+	check "monitor -q --backlog: nothing kept, nothing printed, no summary" \
 		"exit $RC, stdout $(head -c 100 "$OUT"), stderr $(head -c 200 "$ERR")" \
 		eval '[ $RC -eq 0 ] && [ ! -s "$OUT" ] && [ ! -s "$ERR" ]'
 	expect_usage "monitor --count x" "'x'" monitor --count x
@@ -893,6 +944,36 @@ test_monitor() {
 	expect_usage "monitor --count without a value" count monitor --count
 	expect_usage "monitor unknown option" --bogus monitor --bogus
 	expect_usage "monitor extra argument" extra monitor extra
+}
+
+# The Grafana dashboard (contrib/prometheus) asks only for what op25b
+# exports: every metric a query names is a family of stats --prometheus,
+# and every label value it selects on is one a series of it carries.
+test_dashboard() {
+	policy_pin dashboard || return
+	"$CTL" --pin-dir "$PIN" stats --prometheus >"$TMPD/prom" 2>&1
+	check "dashboard: every query names a metric op25b exports, with labels it has" \
+		"$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["panels"]))' \
+			"$TOP_DIR/contrib/prometheus/op25b-grafana-dashboard.json") panels" \
+		"$PY" -c '
+import json, re, sys
+dash, prom = json.load(open(sys.argv[1])), open(sys.argv[2]).read()
+families = set(re.findall(r"^# TYPE (\S+) ", prom, re.M))
+series = re.findall(r"^(op25b_\w+)(?:\{([^}]*)\})? ", prom, re.M)
+exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+exprs += [v["query"] for v in dash["templating"]["list"] if v.get("type") == "query"]
+bad = []
+for e in exprs:
+    for name in re.findall(r"\bop25b_\w+", e):
+        if name not in families:
+            bad.append("no family " + name)
+    for name, sel in re.findall(r"\b(op25b_\w+)\{([^}]*)\}", e):
+        for k, v in re.findall(r"(\w+)=\"([^\"$]*)\"", sel):
+            if not any(n == name and ("%s=\"%s\"" % (k, v)) in l for n, l in series):
+                bad.append("%s{%s=%r}: no such series" % (name, k, v))
+if not exprs or bad:
+    sys.exit("; ".join(bad) or "no queries")
+' "$TOP_DIR/contrib/prometheus/op25b-grafana-dashboard.json" "$TMPD/prom"
 }
 
 # bpftool sees named fields (BTF) in the maps base_policy filled.

@@ -289,6 +289,16 @@ sys.exit(0 if e["saddr"] == sys.argv[2] and e["daddr"] == sys.argv[3] and
          e["dport"] == 25 and e["action"] == "drop" and
          e["class"] == "smtp" and e["family"] == 4 else 1)
 ' "$TMPD/monitor" $DENIED4 $MX4
+	check "xdp: the event says when (RFC 3339 UTC, within a minute), where (r0, xdp), and s0's MAC" \
+		"stdout: $(head -c 400 "$TMPD/monitor"), s0 is $(mac_of "$SUB" s0)" \
+		"$PY" -c '
+import json, sys, datetime
+e = json.loads(open(sys.argv[1]).readline())
+t = datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+age = datetime.datetime.utcnow() - t
+sys.exit(0 if abs(age.total_seconds()) < 60 and e["interface"] == "r0" and
+         e["hook"] == "xdp" and e["mac"] == sys.argv[2] else 1)
+' "$TMPD/monitor" "$(mac_of "$SUB" s0)"
 }
 
 # top_lists_blocked: 'top -j' names both denied sources, blocked at least
@@ -329,6 +339,7 @@ test_xdp() {
 		ctl -j monitor --count 1 >"$TMPD/monitor" 2>"$TMPD/monitor.err" &
 		mon_pid=$!
 		CLEAN_PIDS+=("$mon_pid")
+		sleep 0.5	# monitor shows events from its start on
 		connect_matrix xdp
 		monitor_saw_first_block
 		top_lists_blocked

@@ -65,19 +65,26 @@ moved() {
 test_flood_counts_exact() {
 	local before after out sent smtp blocked notsub supp lost hits events cap mpid
 	once flood_setup || return
-	# a reader on the ring buffer, so that only the budget bounds events;
+	# a reader of the event log, so that only the budget bounds events;
 	# started as itself (no namespace needed), so that $! is its pid
 	"$CTL" --pin-dir "$PIN" -j monitor >"$TMPD/events" 2>"$TMPD/monitor.err" &
 	mpid=$!
 	CLEAN_PIDS+=($mpid)
+	# and one that is stopped while the flood lasts: it falls behind
+	"$CTL" --pin-dir "$PIN" -j monitor >"$TMPD/events2" 2>"$TMPD/monitor2.err" &
+	spid=$!
+	CLEAN_PIDS+=($spid)
 	sleep 0.5
+	kill -STOP "$spid"
 	before=$(counters)
 	out=$("$BUILD/flood" "$NS" fa fb $SOURCES 2 $SECS "$PIN/stats") ||
 		{ fail "flood ran" "$out"; return; }
 	after=$(counters)
-	sleep 1		# for the reader to drain the ring
-	kill "$mpid"
-	wait "$mpid" 2>/dev/null
+	sleep 2		# the stopped reader: more than a region behind
+	kill -CONT "$spid"
+	sleep 1		# for the readers to read the last of the log
+	kill "$mpid" "$spid"
+	wait "$mpid" "$spid" 2>/dev/null
 	sent=$(awk '{ print $6 }' <<<"$out")
 	smtp=$(moved "$before" "$after" smtp)
 	blocked=$(moved "$before" "$after" blocked)
@@ -101,7 +108,22 @@ test_flood_counts_exact() {
 	check "flood: events within the budget of $cap" "$events events" \
 		test "$events" -gt 0 -a "$events" -le "$cap"
 	check_eq "flood: monitor printed every event sent" "$events" \
-		"$(wc -l <"$TMPD/events")"
+		"$(grep -c '"event":"blocked"' "$TMPD/events")"
+	check_eq "flood: monitor lost none" 0 \
+		"$(grep -c '"event":"lost"' "$TMPD/events")"
+	# the stopped one: what it printed and what it says it lost add up
+	# to every event, and its summary says the same
+	check "flood: a monitor stopped during the flood printed or counted lost every event, and says so ($(tr -d '\n' <"$TMPD/monitor2.err"))" \
+		"$(grep -c '"event":"blocked"' "$TMPD/events2") printed, lost lines: $(grep '"event":"lost"' "$TMPD/events2" | head -3), summary: $(cat "$TMPD/monitor2.err")" \
+		"$PY" -c '
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+printed = sum(1 for o in objs if o["event"] == "blocked")
+lost = sum(o["lost"] for o in objs if o["event"] == "lost")
+summary = open(sys.argv[2]).read().strip()
+sys.exit(0 if printed + lost == int(sys.argv[3]) and
+         summary == "monitor: %d events, %d lost" % (printed, lost) else 1)
+' "$TMPD/events2" "$TMPD/monitor2.err" "$events"
 }
 
 test_flood_top_estimates() {

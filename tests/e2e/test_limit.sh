@@ -102,6 +102,7 @@ test_limit() {
 		>"$TMPD/monitor" 2>&1 &
 	mon=$!
 	CLEAN_PIDS+=($mon)
+	sleep 0.5	# monitor shows events from its start on
 
 	r=$(burst "$SUB" $SERVER4 $MX4 25 5)
 	check_eq "a mail server's 5 connections, within the burst: all connect" \
@@ -122,8 +123,10 @@ sys.exit(0 if any(o[\"address\"] == \"$BOT4\" and o[\"blocked\"] >= 180 for o in
 		"$(ctl stats 2>&1 | tr '\n' ' ')" \
 		eval '[ "$(stat_of limit_passed)" -ge 15 ] && [ "$(stat_of limit_exceeded)" -ge 1 ] &&
 		      [ "$(stat_of quarantines)" -ge 1 ]'
-	check "stats --prometheus: the quarantine counters" "" \
-		eval 'ctl stats --prometheus | grep -q "^op25b_quarantines_total [1-9]"'
+	check "stats --prometheus: the quarantine counters and gauge" "" \
+		eval 'ctl stats --prometheus >"$TMPD/prom" &&
+		      grep -q "^op25b_quarantines_total{transition=\"started\"} [1-9]" "$TMPD/prom" &&
+		      grep -q "^op25b_quarantined_sources [1-9]" "$TMPD/prom"'
 	r=$(burst "$SUB" $BOT4 $MX4 25 1)
 	check_eq "in quarantine, the bot's next connection is refused" \
 		"connected 0 refused 1 timeout 0" "$r"

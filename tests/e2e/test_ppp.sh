@@ -64,6 +64,10 @@ session() {
 			"$HOOK" up "$ifc" none 0 \
 			100.127.255.1 "$v4" 02:00:00:00:00:01 || rc=1
 	fi
+	# its addresses are recorded, exempt or not, for its events
+	"$OP25BCTL" --pin-dir "$OP25B_PIN_DIR" -j session list 2>/dev/null |
+		grep -q "\"session\":\"$ifc\",[^}]*\"address\":\[\"$v4/32\"" ||
+		echo "no-address $n" >>"$TMPD/bad"
 	if [ -e "$OP25B_RADATTR.$ifc" ]; then
 		"$OP25BCTL" --pin-dir "$OP25B_PIN_DIR" test "$v4" 203.0.113.25 25 \
 			>/dev/null 2>&1 || echo "exempt-not-passing $n" >>"$TMPD/bad"
@@ -86,7 +90,7 @@ export -f session
 test_sessions() {
 	: >"$TMPD/bad"
 	seq 1 "$SESSIONS" | xargs -P 8 -I{} bash -c 'session {}'
-	check_eq "$SESSIONS sessions, 8 at a time: no hook failed, every exemption held, every attach" \
+	check_eq "$SESSIONS sessions, 8 at a time: no hook failed, every address recorded, every exemption held, every attach" \
 		"" "$(sort "$TMPD/bad" | head -5)"
 	ctl save >"$TMPD/after"
 	check "afterwards the tables are exactly as before" \

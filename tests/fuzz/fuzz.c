@@ -175,7 +175,7 @@ static const struct {
  * events_suppressed and events_lost are left out of the comparison on
  * purpose: whether an event is suppressed depends on the time since the
  * source's last one (OP25B_EVENT_INTERVAL_NS of wall time, not the packet),
- * and whether it is lost on the ring buffer filling up as nobody reads it;
+ * and events_lost on whether the CPU has a region of the event log;
  * neither is a property of the packet, which is all the oracle sees.
  * releases are counted by the limiter's sweeper, on a timer of its own.
  * The unit tests check those three exactly. Every other counter is

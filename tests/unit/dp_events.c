@@ -44,6 +44,28 @@ static bool run_once(const struct prog *pr, const struct pkt *p,
 	return true;
 }
 
+/*
+ * Keep this thread on the CPU it is on (*old: where it may run), so that
+ * what a test counts per CPU stays on one: a long test run lets the
+ * scheduler move it between batches on a busy machine.
+ */
+static void cpu_pin(cpu_set_t *old)
+{
+	cpu_set_t one;
+
+	if (sched_getaffinity(0, sizeof(*old), old))
+		tl_bug("affinity: %s", strerror(errno));
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		tl_bug("affinity: %s", strerror(errno));
+}
+
+static void cpu_unpin(const cpu_set_t *old)
+{
+	sched_setaffinity(0, sizeof(*old), old);
+}
+
 static bool offender_get(const struct dp *dp, const struct pkt *p, int fam,
 			 struct op25b_offender *o)
 {
@@ -115,10 +137,22 @@ static void events_blocked(struct dp *dp, const struct prog *pr, int fam)
 		 (unsigned long long)t.o.first_ns,
 		 (unsigned long long)t.o.last_ns, t.o.last_dport,
 		 t.o.last_ifindex);
-	snprintf(l, sizeof(l), "%s: one event of the ABI's size", base);
-	tl_check(t.nev == 1 && dp->sink.size[0] == sizeof(struct op25b_event),
-		 l, "saw %d event(s), the first %zu bytes", t.nev,
-		 t.nev ? dp->sink.size[0] : 0);
+	snprintf(l, sizeof(l),
+		 "%s: one event, numbered, naming the program's namespace and hook",
+		 base);
+	tl_check(t.nev == 1 && ev->seq > 0 && ev->netns_ino == TEST_NETNS_INO &&
+			 ev->hook == (pr->is_xdp ? OP25B_HOOK_XDP :
+				      dp->egress ? OP25B_HOOK_TC_EGRESS :
+						   OP25B_HOOK_TC_INGRESS),
+		 l, "saw %d event(s), seq %llu netns 0x%llx hook %u", t.nev,
+		 (unsigned long long)ev->seq, (unsigned long long)ev->netns_ino,
+		 ev->hook);
+	snprintf(l, sizeof(l), "%s: source MAC 02:00:00:00:00:01", base);
+	tl_check(t.nev == 1 && ev->has_mac &&
+			 !memcmp(ev->smac, "\x02\0\0\0\0\x01", 6),
+		 l, "has_mac %u, %02x:%02x:%02x:%02x:%02x:%02x", ev->has_mac,
+		 ev->smac[0], ev->smac[1], ev->smac[2], ev->smac[3],
+		 ev->smac[4], ev->smac[5]);
 	snprintf(l, sizeof(l),
 		 "%s: event time, interface, class, action, vlan %d.%d, pppoe 0x%04x, ports, addresses",
 		 base, EV_OUTER_VID, EV_INNER_VID, EV_SID);
@@ -354,12 +388,14 @@ static void sampling_case(struct dp *dp, __u32 n)
 	char l[200];
 	struct pkt p;
 	struct timespec now;
-	cpu_set_t cpus, one;
+	cpu_set_t cpus;
 	int nev;
 
 	syn_from(&p, DENIED4);
 	k.family = 4;
 	pkt_addr(AF_INET, DENIED4, k.addr);
+	/* one CPU's window and offenders slot: one event */
+	cpu_pin(&cpus);
 	records_clear(dp);
 	/*
 	 * One window: the clock fixed for the run, which on a busy machine
@@ -367,15 +403,6 @@ static void sampling_case(struct dp *dp, __u32 n)
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	clock_set(dp, now.tv_sec * 1000000000ULL + now.tv_nsec);
-	/*
-	 * And one CPU: a long test run may be moved between CPUs when it
-	 * yields (on a busy machine it is), and each CPU has a window of its
-	 * own and may send the source an event of its own.
-	 */
-	sched_getaffinity(0, sizeof(cpus), &cpus);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	sched_setaffinity(0, sizeof(one), &one);
 	snapshot(dp, &before);
 	{
 		LIBBPF_OPTS(bpf_test_run_opts, o2, .data_in = p.d,
@@ -385,8 +412,8 @@ static void sampling_case(struct dp *dp, __u32 n)
 			tl_bug("sampling: %u runs: %s", n, strerror(errno));
 	}
 	snapshot(dp, &after);
-	sched_setaffinity(0, sizeof(cpus), &cpus);
 	clock_set(dp, 0);
+	cpu_unpin(&cpus);
 	nev = events_drain(dp);
 	snprintf(l, sizeof(l),
 		 "sampling [%s]: %u blocked from one source: blocked +%u exactly, one event",
@@ -420,6 +447,105 @@ static void test_sampling(struct dp *dp)
 	sampling_case(dp, 1000000);
 }
 
+static int ev_count(void *ctx, const struct op25b_event *ev)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/*
+ * Many readers, none stealing (op25b.h, "The event log"): each reader
+ * has its own cursors, so each sees every event; one that starts later
+ * sees only what came after it, unless it asks for the backlog.
+ */
+static void events_readers(struct dp *dp)
+{
+	const struct prog *pr = &dp->prog[0];
+	static const char *const src[] = { "10.9.0.1", "10.9.0.2", "10.9.0.3" };
+	int fd = bpf_map__fd(dp->skel->maps.op25b_events);
+	struct evlog second, late, back;
+	int n2 = 0, nlate = 0, nback = 0, n1;
+	char l[200];
+	struct pkt p;
+	__u32 ret;
+	size_t i;
+
+	records_clear(dp);
+	if (evlog_open(&second, fd, false))
+		tl_bug("a second reader: %s", strerror(errno));
+	for (i = 0; i < ARRAY_SIZE(src); i++) {
+		syn_from(&p, src[i]);
+		tl_run_out(pr->fd, &p, &ret, NULL);
+	}
+	if (evlog_open(&late, fd, false) || evlog_open(&back, fd, true))
+		tl_bug("a late reader: %s", strerror(errno));
+	n1 = events_drain(dp);
+	evlog_read(&second, ev_count, &n2);
+	evlog_read(&late, ev_count, &nlate);
+	evlog_read(&back, ev_count, &nback);
+	snprintf(l, sizeof(l),
+		 "events readers [%s]: 3 sources, two readers each see all 3, none lost",
+		 dp->name);
+	tl_check(n1 == 3 && n2 == 3 && !second.lost && !dp->log.lost, l,
+		 "first %d, second %d (lost %llu)", n1, n2,
+		 (unsigned long long)second.lost);
+	snprintf(l, sizeof(l),
+		 "events readers [%s]: a reader started after them sees none, with the backlog all 3",
+		 dp->name);
+	tl_check(nlate == 0 && nback >= 3, l, "late %d, backlog %d", nlate,
+		 nback);
+	evlog_close(&second);
+	evlog_close(&late);
+	evlog_close(&back);
+	records_clear(dp);
+}
+
+/*
+ * A reader that falls behind by more than a region: what was overwritten
+ * is counted as lost, by sequence number, and the rest is read whole.
+ * One CPU, so that every event goes to one region.
+ */
+static void events_overrun(struct dp *dp)
+{
+	const struct prog *pr = &dp->prog[0];
+	int fd = bpf_map__fd(dp->skel->maps.op25b_events);
+	__u32 n = OP25B_EVLOG_SLOTS + 10, i, ret;
+	cpu_set_t old;
+	struct timespec now;
+	struct evlog r;
+	int seen = 0;
+	char l[200];
+	struct pkt p;
+	__u64 t0;
+
+	cpu_pin(&old);
+	records_clear(dp);
+	if (evlog_open(&r, fd, false))
+		tl_bug("a reader: %s", strerror(errno));
+	syn_from(&p, DENIED4);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	t0 = now.tv_sec * 1000000000ULL + now.tv_nsec;
+	/* a second apart: each attempt is the source's first of its second */
+	for (i = 0; i < n; i++) {
+		clock_set(dp, t0 + (__u64)i * OP25B_EVENT_INTERVAL_NS);
+		tl_run_out(pr->fd, &p, &ret, NULL);
+	}
+	clock_set(dp, 0);
+	evlog_read(&r, ev_count, &seen);
+	snprintf(l, sizeof(l),
+		 "events overrun [%s]: %u events on one CPU, read late: %u read, 11 counted lost",
+		 dp->name, n, OP25B_EVLOG_SLOTS - 1);
+	tl_check(seen == OP25B_EVLOG_SLOTS - 1 && r.lost == 11, l,
+		 "read %d, lost %llu", seen, (unsigned long long)r.lost);
+	evlog_close(&r);
+	/* the harness's own reader fell behind too: it starts again */
+	evlog_close(&dp->log);
+	if (evlog_open(&dp->log, fd, false))
+		tl_bug("reopening the event log: %s", strerror(errno));
+	cpu_unpin(&old);
+	records_clear(dp);
+}
+
 static void test_events(struct dp *dp)
 {
 	size_t f;
@@ -442,6 +568,8 @@ static void test_events(struct dp *dp)
 DP_AREA(events)
 {
 	test_events(dps->l2);
+	events_readers(dps->l2);
+	events_overrun(dps->l2);
 	test_flood(dps->l2);
 	test_sampling(dps->l2);
 }

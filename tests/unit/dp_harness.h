@@ -10,6 +10,7 @@
  */
 #ifndef OP25B_DP_HARNESS_H
 #define OP25B_DP_HARNESS_H
+#define _GNU_SOURCE
 #include <math.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -19,6 +20,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include "op25b.h"
+#include "op25bctl.h"
 #include "op25b.skel.h"
 #include "testlib.h"
 #include "engine.h"
@@ -248,6 +250,8 @@ struct prog {
 
 /* Events consumed from a datapath's ring buffer since the last drain. */
 #define SINK_MAX	4
+/* The namespace the test's datapaths say they run in. */
+#define TEST_NETNS_INO	0x25250025ULL
 struct ev_sink {
 	struct op25b_event ev[SINK_MAX];
 	size_t size[SINK_MAX];
@@ -263,7 +267,7 @@ struct dp {
 	bool eng_open;
 	struct prog prog[2];
 	__u32 action;		/* what this test last set */
-	struct ring_buffer *rb;
+	struct evlog log;	/* the test's reader of the event log */
 	struct ev_sink sink;
 };
 
@@ -452,26 +456,26 @@ static void snapshot(struct dp *dp, struct snap *s)
 
 /* ---- offenders and events ---- */
 
-static int ev_collect(void *ctx, void *data, size_t size)
+static int ev_collect(void *ctx, const struct op25b_event *ev)
 {
 	struct ev_sink *s = ctx;
 
 	if (s->n < SINK_MAX) {
-		memset(&s->ev[s->n], 0, sizeof(s->ev[s->n]));
-		memcpy(&s->ev[s->n], data,
-		       size < sizeof(s->ev[0]) ? size : sizeof(s->ev[0]));
-		s->size[s->n] = size;
+		s->ev[s->n] = *ev;
+		s->size[s->n] = sizeof(*ev);
 	}
 	s->n++;
 	return 0;
 }
 
-/* Consume whatever the ring buffer holds into dp->sink, emptied first. */
+/* Read what the event log got since the last drain into dp->sink. */
 static int events_drain(struct dp *dp)
 {
 	dp->sink.n = 0;
-	if (ring_buffer__consume(dp->rb) < 0)
-		tl_bug("consuming events: %s", strerror(errno));
+	evlog_read(&dp->log, ev_collect, &dp->sink);
+	if (dp->log.lost)
+		tl_bug("the test's reader lost %llu events",
+		       (unsigned long long)dp->log.lost);
 	return dp->sink.n;
 }
 
@@ -613,7 +617,7 @@ static bool verdict_ok(const struct prog *pr, enum verdict v, __u32 ret)
 	return false;
 }
 
-static const char *verdict_name(enum verdict v)
+static const char *outcome_name(enum verdict v)
 {
 	switch (v) {
 	case V_PASS:
@@ -892,7 +896,7 @@ static void run_case(struct dp *dp, const char *label,
 		snapshot(dp, &after);
 
 		snprintf(l, sizeof(l), "%s verdict %s", base,
-			 verdict_name(e.verdict));
+			 outcome_name(e.verdict));
 		if (!pr->is_xdp && tc_test_run_refuses(p)) {
 			snprintf(l, sizeof(l),
 				 "%s not run: test_run refuses a short IP header behind its ethertype",
@@ -908,7 +912,7 @@ static void run_case(struct dp *dp, const char *label,
 			continue;
 		}
 		tl_check(verdict_ok(pr, e.verdict, ret), l,
-			 "expected %s, saw %s", verdict_name(e.verdict),
+			 "expected %s, saw %s", outcome_name(e.verdict),
 			 retval_name(pr, ret, rb, sizeof(rb)));
 		if (answer)
 			check_answer(base, &rst, &out, partial);

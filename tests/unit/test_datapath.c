@@ -40,6 +40,9 @@ static bool dp_load(struct dp *dp)
 		return tl_check(false, l, "open failed: %s", strerror(errno));
 	s->rodata->op25b_l3 = dp->l3;
 	s->rodata->op25b_egress = dp->egress;
+	s->rodata->op25b_netns_ino = TEST_NETNS_INO;
+	bpf_map__set_max_entries(s->maps.op25b_events,
+				 OP25B_EVLOG_REGION * libbpf_num_possible_cpus());
 	s->rodata->op25b_offender_slots = TEST_OFFENDER_SLOTS;
 	bpf_map__set_max_entries(s->maps.op25b_offenders, TEST_OFFENDER_SLOTS);
 	err = op25b_bpf__load(s);
@@ -49,11 +52,10 @@ static bool dp_load(struct dp *dp)
 			tl_cannot_run("BPF not permitted here (EPERM)");
 		return tl_check(false, l, "load failed: %s", strerror(-err));
 	}
-	dp->rb = ring_buffer__new(bpf_map__fd(s->maps.op25b_events),
-				  ev_collect, &dp->sink, NULL);
-	if (!dp->rb) {
+	err = evlog_open(&dp->log, bpf_map__fd(s->maps.op25b_events), true);
+	if (err) {
 		op25b_bpf__destroy(s);
-		return tl_check(false, l, "ring buffer: %s", strerror(errno));
+		return tl_check(false, l, "event log: %s", strerror(-err));
 	}
 	dp->skel = s;
 	if (engine_fds_of_object(s->obj, &fds))
@@ -196,9 +198,9 @@ out:
 		engine_close(&l3.eng);
 	if (l2e.eng_open)
 		engine_close(&l2e.eng);
-	ring_buffer__free(l2.rb);
-	ring_buffer__free(l3.rb);
-	ring_buffer__free(l2e.rb);
+	evlog_close(&l2.log);
+	evlog_close(&l3.log);
+	evlog_close(&l2e.log);
 	op25b_bpf__destroy(l2.skel);
 	op25b_bpf__destroy(l3.skel);
 	op25b_bpf__destroy(l2e.skel);

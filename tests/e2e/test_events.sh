@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Who, when, which line (doc/DESIGN.md, "Events and their readers"): real
+# connections through a router namespace. 50 subscribers, each a session
+# registered as the PPP hook registers it (user name, line, address), make
+# 20 blocked attempts each, a second apart (the datapath reports one event
+# per source per second per CPU: spread out, every attempt is reported),
+# 1,000 in all, while two monitors, and log to a file, to syslog and to the
+# journal (a journald of the test's own, in a mount namespace) read the
+# event log at once. Each reader sees all 1,000, each event with the session's user name and line, the
+# subscriber's MAC, the router's interface (named as in the router's
+# namespace, wherever the reader runs) and an RFC 3339 UTC time; history
+# and report of the log agree with what was sent.
+#
+# Usage: test_events.sh [TEST...]   (default: every test_* function, in order)
+set -u
+. "$(dirname "$0")/../lib.sh"
+
+SUB=o25t-$$-esub
+RTR=o25t-$$-ertr
+NET=o25t-$$-enet
+MX4=198.51.100.25
+SUBSCRIBERS=${EVENTS_SUBSCRIBERS:-50}
+ROUNDS=${EVENTS_ROUNDS:-20}
+ATTEMPTS=$((SUBSCRIBERS * ROUNDS))
+
+suite_begin nsenter
+make_pin_dir events
+
+ctl() {
+	in_ns "$RTR" "$CTL" --pin-dir "$PIN" "$@"
+}
+
+# subscriber N's address
+sub4() {
+	echo "10.25.1.$1"
+}
+
+# Three namespaces, the subscribers' addresses on s0, the MX listening on
+# 25, the pool denied with action reject (a blocked connect fails at
+# once), op25b on r0's tc ingress, and one session per subscriber.
+events_setup() {
+	local i
+	ns_chain "$SUB" "$RTR" "$NET" || die "topology" "cannot build namespaces"
+	addr_add "$RTR" r0 10.25.0.254/16 && addr_add "$RTR" r1 198.51.100.1/24 &&
+		addr_add "$NET" i0 $MX4/24 &&
+		ip -n "$NET" route add default via 198.51.100.1 &&
+		ip -n "$SUB" addr add 10.25.0.1/16 dev s0 &&
+		ip -n "$SUB" route add default via 10.25.0.254 ||
+		die "addresses" "cannot address the namespaces"
+	for ((i = 1; i <= SUBSCRIBERS; i++)); do
+		ip -n "$SUB" addr add "$(sub4 $i)/32" dev s0 ||
+			die "addresses" "cannot add $(sub4 $i)"
+	done
+	tcp_listen "$NET" "$TMPD/listen.log" $MX4:25 ||
+		die "listener" "$(cat "$TMPD/listen.log")"
+	ctl -q deny subscriber 10.25.0.0/16 && ctl -q action reject &&
+		ctl -q attach r0 --hook tc ||
+		die "policy" "op25bctl could not set the policy up"
+	for ((i = 1; i <= SUBSCRIBERS; i++)); do
+		ctl -q session up "ppp$i" --user "user$i" \
+			--calling-station-id "line$i" --address "$(sub4 $i)" ||
+			die "sessions" "session up ppp$i failed"
+	done
+	SUB_MAC=$(mac_of "$SUB" s0)
+}
+
+# attempts: ROUNDS rounds, each a connect to MX:25 from every subscriber,
+# rounds 1.1 s apart; prints "refused N other M". attempts_n R: R rounds.
+attempts() {
+	attempts_n "$ROUNDS"
+}
+
+attempts_n() {
+	ip netns exec "$SUB" "$PY" -c '
+import socket, sys, time
+n, rounds, mx = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+refused = other = 0
+for r in range(rounds):
+    start = time.monotonic()
+    for i in range(1, n + 1):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("10.25.1.%d" % i, 0))
+        s.settimeout(2)
+        try:
+            s.connect((mx, 25))
+            other += 1
+        except ConnectionRefusedError:
+            refused += 1
+        except OSError:
+            other += 1
+        s.close()
+    left = start + 1.1 - time.monotonic()
+    if left > 0 and r < rounds - 1:
+        time.sleep(left)
+print("refused %d other %d" % (refused, other))
+' "$SUBSCRIBERS" "$1" $MX4
+}
+
+# reader NAME CMD...: a reader of the event log in the background, in the
+# router's namespace, as the process itself (so that $! is what kill must
+# reach). reader_outside: in this process's namespace, where r0 is not.
+reader() {
+	local name=$1
+	shift
+	nsenter --net=/run/netns/"$RTR" "$CTL" --pin-dir "$PIN" "$@" \
+		>"$TMPD/$name" 2>"$TMPD/$name.err" &
+	CLEAN_PIDS+=($!)
+	READER_PIDS+=($!)
+}
+
+reader_outside() {
+	local name=$1
+	shift
+	"$CTL" --pin-dir "$PIN" "$@" >"$TMPD/$name" 2>"$TMPD/$name.err" &
+	CLEAN_PIDS+=($!)
+	READER_PIDS+=($!)
+}
+
+# events_check FILE LABEL: FILE holds the JSON lines of ATTEMPTS blocked
+# events, each subscriber's ROUNDS, each with its session's user name and
+# line, s0's MAC, r0, and an RFC 3339 UTC time of this run.
+events_check() {
+	check "$2: $ATTEMPTS events, $ROUNDS per subscriber, each with user name, line, MAC, r0 and an RFC 3339 UTC time" \
+		"$(head -c 300 "$1"; echo; cat "$1.err" | head -c 300)" \
+		"$PY" -c '
+import collections, datetime, json, sys
+path, mac, n, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+per = collections.Counter()
+bad = []
+now = datetime.datetime.utcnow()
+for line in open(path):
+    e = json.loads(line)
+    if e.get("event") != "blocked":
+        bad.append(line); continue
+    i = int(e["saddr"].rsplit(".", 1)[1])
+    t = datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    if (e.get("user") != "user%d" % i or e.get("calling_station_id") != "line%d" % i
+            or e.get("session") != "ppp%d" % i or e.get("mac") != mac
+            or e.get("interface") != "r0" or e.get("dport") != 25
+            or e.get("action") != "reject" or abs((now - t).total_seconds()) > 300):
+        bad.append(line); continue
+    per[i] += 1
+ok = not bad and len(per) == n and all(v == rounds for v in per.values())
+if not ok:
+    print("bad: %r; per subscriber: %s" % (bad[:2], sorted(set(per.values()))), file=sys.stderr)
+sys.exit(0 if ok else 1)
+' "$1" "$SUB_MAC" "$SUBSCRIBERS" "$ROUNDS"
+}
+
+# syslog_listen: a datagram socket standing for /dev/log, its messages
+# one a line in $TMPD/syslog.
+syslog_listen() {
+	"$PY" -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("ready", flush=True)
+with open(sys.argv[2], "a") as out:
+    while True:
+        m = s.recv(65536).decode()
+        out.write(m.replace("\n", " ") + "\n")
+        out.flush()
+' "$TMPD/syslog.sock" "$TMPD/syslog" >"$TMPD/syslog.log" 2>&1 &
+	CLEAN_PIDS+=($!)
+	wait_file_line "$TMPD/syslog.log" ready
+}
+
+# syslog_check: $TMPD/syslog holds ATTEMPTS RFC 5424 messages, each with
+# its structured data: the subscriber's user, line, MAC and address.
+syslog_check() {
+	check "syslog: $ATTEMPTS RFC 5424 messages, structured data with user, line, MAC and address" \
+		"$(head -c 400 "$TMPD/syslog")" \
+		"$PY" -c '
+import collections, re, sys
+path, mac, n, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rx = re.compile(r"^<29>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ op25b \d+ blocked \[op25b@32473((?: [a-z_]+=\"(?:[^\"\\\]]|\\.)*\")+)\] blocked .*$")
+per = collections.Counter()
+for line in open(path):
+    m = rx.match(line.rstrip("\n"))
+    if not m:
+        sys.exit("not RFC 5424: %r" % line)
+    sd = dict(re.findall(r"([a-z_]+)=\"((?:[^\"\\]|\\.)*)\"", m.group(1)))
+    i = int(sd["saddr"].rsplit(".", 1)[1])
+    if sd.get("user") != "user%d" % i or sd.get("calling_station_id") != "line%d" % i or sd.get("mac") != mac:
+        sys.exit("wrong fields: %r" % line)
+    per[i] += 1
+sys.exit(0 if len(per) == n and set(per.values()) == {rounds} else "per subscriber: %s" % per)
+' "$TMPD/syslog" "$SUB_MAC" "$SUBSCRIBERS" "$ROUNDS"
+}
+
+# journal_ns CMD...: CMD in a mount namespace whose journal directories
+# are this test's: /run/log/journal is $TMPD/journal.d, /var/log/journal an
+# empty tmpfs (never the host's journal).
+journal_ns() {
+	mkdir -p "$TMPD/journal.d"
+	unshare -m --propagation private bash -c '
+mount -t tmpfs tmpfs /var/log/journal && mount -t tmpfs tmpfs /run/log &&
+	mkdir /run/log/journal && mount --bind "$0" /run/log/journal || exit 1
+exec "$@"' "$TMPD/journal.d" "$@"
+}
+
+# reader_journal: 'log' (to the journal, its default) beside a journald of
+# its own: both in a mount namespace of journal_ns's, with a private
+# /run/systemd/journal. The journald's pid goes to $TMPD/journald.pid.
+reader_journal() {
+	journal_ns bash -c '
+mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/journal || exit 1
+/lib/systemd/systemd-journald </dev/null >/dev/null 2>&1 &
+echo $! >"$0"
+for i in $(seq 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
+exec "$1" --pin-dir "$2" log' "$TMPD/journald.pid" "$CTL" "$PIN" \
+		2>"$TMPD/journal.err" &
+	CLEAN_PIDS+=($!)
+	READER_PIDS+=($!)
+}
+
+# journal_check: the journal holds ATTEMPTS op25b entries, each with the
+# fields of its event: user, line, MAC, address, a human MESSAGE; history
+# and report read from it say what they say from the file.
+journal_check() {
+	journal_ns journalctl -o json --no-pager SYSLOG_IDENTIFIER=op25b \
+		>"$TMPD/journal" 2>"$TMPD/journalctl.err"
+	check "journal: $ATTEMPTS entries, OP25B_* fields with user, line, MAC and address" \
+		"$(head -c 400 "$TMPD/journal"; cat "$TMPD/journal.err" "$TMPD/journalctl.err")" \
+		"$PY" -c '
+import collections, json, sys
+path, mac, n, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+per = collections.Counter()
+for line in open(path):
+    e = json.loads(line)
+    i = int(e["OP25B_SADDR"].rsplit(".", 1)[1])
+    if (e.get("OP25B_USER") != "user%d" % i or e.get("OP25B_CALLING_STATION_ID") != "line%d" % i
+            or e.get("OP25B_MAC") != mac or e.get("OP25B_EVENT") != "blocked"
+            or e.get("PRIORITY") != "5" or "user%d" % i not in e.get("MESSAGE", "")):
+        sys.exit("wrong fields: %r" % line)
+    per[i] += 1
+sys.exit(0 if len(per) == n and set(per.values()) == {rounds} else "per subscriber: %s" % per)
+' "$TMPD/journal" "$SUB_MAC" "$SUBSCRIBERS" "$ROUNDS"
+	check_eq "report --journal says what report --file says" \
+		"$("$CTL" -j report --file "$TMPD/events.jsonl" 2>&1)" \
+		"$(journal_ns "$CTL" -j report --journal 2>&1)"
+	check_eq "history --journal of $(sub4 3) says what history --file says" \
+		"$("$CTL" -j history "$(sub4 3)" --file "$TMPD/events.jsonl" 2>&1)" \
+		"$(journal_ns "$CTL" -j history "$(sub4 3)" --journal 2>&1)"
+}
+
+test_events_every_reader() {
+	local r pid
+	once events_setup || return
+	READER_PIDS=()
+	syslog_listen || { fail "syslog listener" "$(cat "$TMPD/syslog.log")"; return; }
+	reader monitor1 -j monitor
+	reader_outside monitor2 -j monitor
+	reader log log --file "$TMPD/events.jsonl"
+	OP25B_SYSLOG_SOCKET=$TMPD/syslog.sock reader syslog log --syslog
+	reader_journal journal
+	sleep 1		# readers show what comes after their start
+	[ -s "$TMPD/journald.pid" ] && CLEAN_PIDS+=("$(cat "$TMPD/journald.pid")")
+	r=$(attempts)
+	check_eq "$ATTEMPTS attempts from $SUBSCRIBERS subscribers, all refused by op25b's RST" \
+		"refused $ATTEMPTS other 0" "$r"
+	sleep 1		# a poll's time, for the readers to read the last
+	for pid in "${READER_PIDS[@]}"; do
+		kill "$pid"
+		wait "$pid" 2>/dev/null
+	done
+	events_check "$TMPD/monitor1" "first monitor"
+	events_check "$TMPD/monitor2" "second monitor, at the same time, outside the router's namespace"
+	cp "$TMPD/log.err" "$TMPD/events.jsonl.err"
+	events_check "$TMPD/events.jsonl" "log --file, at the same time"
+	syslog_check
+	[ -s "$TMPD/journald.pid" ] && kill "$(cat "$TMPD/journald.pid")"
+	sleep 0.5	# journald syncs its file as it ends
+	journal_check
+	check_eq "the logs said nothing on stderr" "" \
+		"$(cat "$TMPD/log.err" "$TMPD/syslog.err" "$TMPD/journal.err")"
+	check_eq "each monitor says it saw $ATTEMPTS and lost none" \
+		"monitor: $ATTEMPTS events, 0 lost|monitor: $ATTEMPTS events, 0 lost" \
+		"$(cat "$TMPD/monitor1.err")|$(cat "$TMPD/monitor2.err")"
+	history_report_check "$TMPD/events.jsonl"
+}
+
+# history_report_check LOG: what report and history say of LOG agrees
+# with what was sent: every subscriber ROUNDS times, from its own address
+# and session, to MX:25, at times of this run.
+history_report_check() {
+	local log=$1 i=7
+	"$CTL" -j report --file "$log" >"$TMPD/report.json" 2>"$TMPD/report.err"
+	check "report -j: $SUBSCRIBERS sources, each $ROUNDS attempts blocked, its user and line, to MX:25" \
+		"$(head -c 300 "$TMPD/report.json") $(cat "$TMPD/report.err")" \
+		"$PY" -c '
+import json, sys
+rows, n, rounds, mx = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+ok = len(rows) == n and all(
+    r["attempts"] == rounds and r["blocked"] == rounds and r["monitored"] == 0
+    and r["user"] == "user" + r["address"].rsplit(".", 1)[1]
+    and r["calling_station_id"] == "line" + r["address"].rsplit(".", 1)[1]
+    and r["top_destination"] == mx + ":25" and r["first"] < r["last"]
+    and r["first"].endswith("Z") for r in rows)
+sys.exit(0 if ok else 1)
+' "$TMPD/report.json" "$SUBSCRIBERS" "$ROUNDS" $MX4
+	"$CTL" report --csv --file "$log" >"$TMPD/report.csv" 2>/dev/null
+	check "report --csv: a header and the same $SUBSCRIBERS rows" "$(head -3 "$TMPD/report.csv")" \
+		"$PY" -c '
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+js = json.load(open(sys.argv[2]))
+sys.exit(0 if [(r["address"], int(r["attempts"]), r["user"]) for r in rows] ==
+         [(r["address"], r["attempts"], r["user"]) for r in js] else 1)
+' "$TMPD/report.csv" "$TMPD/report.json"
+	"$CTL" -j history "$(sub4 $i)" --file "$log" >"$TMPD/h.json" 2>&1
+	check "history $(sub4 $i): $ROUNDS attempts, all by user$i on line$i with s0's MAC, to MX:25" \
+		"$(head -c 400 "$TMPD/h.json")" \
+		"$PY" -c '
+import json, sys
+h, rounds, i, mac, mx = json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+sys.exit(0 if h["attempts"] == rounds and h["first"] < h["last"]
+         and h["users"] == [{"what": "user%s line%s" % (i, i), "count": rounds}]
+         and h["destinations"] == [{"what": mx + ":25", "count": rounds}]
+         and h["macs"] == [{"what": mac, "count": rounds}]
+         and h["interfaces"] == [{"what": "r0", "count": rounds}] else 1)
+' "$TMPD/h.json" "$ROUNDS" $i "$SUB_MAC" $MX4
+	"$CTL" -j history "user$i" --file "$log" >"$TMPD/hu.json" 2>&1
+	check "history user$i: the same $ROUNDS attempts, from $(sub4 $i)" \
+		"$(head -c 400 "$TMPD/hu.json")" \
+		"$PY" -c '
+import json, sys
+h, a = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+sys.exit(0 if h["attempts"] == a["attempts"] and h["first"] == a["first"]
+         and h["addresses"] == [{"what": sys.argv[3], "count": a["attempts"]}] else 1)
+' "$TMPD/hu.json" "$TMPD/h.json" "$(sub4 $i)"
+	check_eq "history --since 1h: all of them; --since tomorrow: none" \
+		"$ROUNDS 0" \
+		"$("$CTL" -j history "$(sub4 $i)" --file "$log" --since 1h | jget attempts) $("$CTL" -j history "$(sub4 $i)" --file "$log" --since "$(date -u -d tomorrow +%Y-%m-%d)" | jget attempts)"
+}
+
+# log --file after logrotate (the file moved, SIGHUP) writes to a new
+# file, losing nothing; a session registered and ended while it runs is
+# recorded, up with its user and address, then down.
+test_log_reopen_and_sessions() {
+	local pid r
+	once events_setup || return
+	READER_PIDS=()
+	reader rot log --file "$TMPD/rot.jsonl"
+	pid=$!
+	sleep 0.5
+	ctl -q session up ppp99 --user user99 --calling-station-id line99 \
+		--address 10.25.2.99 --address 2001:db8:99::/56
+	sleep 1.5	# the log compares the sessions once a second
+	r=$(attempts_n 1)
+	sleep 0.6	# a poll's time, for the log to write them
+	mv "$TMPD/rot.jsonl" "$TMPD/rot.jsonl.1"
+	kill -HUP "$pid"
+	sleep 0.6	# a second after the first round: each source may report again
+	r+=" $(attempts_n 1)"
+	ctl -q session down ppp99
+	sleep 1.5
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	check_eq "two rounds, all refused" "refused $SUBSCRIBERS other 0 refused $SUBSCRIBERS other 0" "$r"
+	check_eq "rotated: $SUBSCRIBERS events before SIGHUP, $SUBSCRIBERS after, in the new file" \
+		"$SUBSCRIBERS $SUBSCRIBERS" \
+		"$(grep -c '"event":"blocked"' "$TMPD/rot.jsonl.1") $(grep -c '"event":"blocked"' "$TMPD/rot.jsonl")"
+	check "session up recorded with its user, line and addresses, down after" \
+		"$(grep session "$TMPD/rot.jsonl.1" "$TMPD/rot.jsonl" | head -c 600)" \
+		"$PY" -c '
+import json, sys
+up = [json.loads(l) for l in open(sys.argv[1]) if "session up" in l]
+down = [json.loads(l) for l in open(sys.argv[2]) if "session down" in l]
+ok = (len(up) == 1 and up[0]["session"] == "ppp99" and up[0]["user"] == "user99"
+      and up[0]["calling_station_id"] == "line99"
+      and up[0]["address"] == ["10.25.2.99/32", "2001:db8:99::/56"]
+      and len(down) == 1 and down[0]["session"] == "ppp99" and down[0]["time"] > up[0]["time"])
+sys.exit(0 if ok else 1)
+' "$TMPD/rot.jsonl.1" "$TMPD/rot.jsonl"
+	check_eq "the log said nothing on stderr" "" "$(cat "$TMPD/rot.err")"
+	cat "$TMPD/rot.jsonl.1" "$TMPD/rot.jsonl" >"$TMPD/rot.all"
+	check "history 10.25.2.99 and history user99: session ppp99 up, then down" \
+		"$("$CTL" history 10.25.2.99 --file "$TMPD/rot.all" 2>&1 | head -5)" \
+		eval '[ "$("$CTL" -j history 10.25.2.99 --file "$TMPD/rot.all" |
+			  "$PY" -c "import json,sys; print([(s[\"event\"], s[\"session\"]) for s in json.load(sys.stdin)[\"sessions\"]])")" = \
+		       "[('"'"'session up'"'"', '"'"'ppp99'"'"'), ('"'"'session down'"'"', '"'"'ppp99'"'"')]" ] &&
+		      [ "$("$CTL" -j history user99 --file "$TMPD/rot.all" | jget sessions)" = \
+		        "$("$CTL" -j history 2001:db8:99::1 --file "$TMPD/rot.all" | jget sessions)" ]'
+}
+
+run_tests "$@"

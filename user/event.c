@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * What an event says, for monitor and log alike: the datapath's record
+ * (op25b.h, struct op25b_event) with what only the control plane knows
+ * added: the wall-clock time, the interface's name in the namespace the
+ * program runs in (from its attachment record), and the session whose
+ * address or device it came from (user name, Calling-Station-Id).
+ */
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "op25bctl.h"
+
+/* Sessions are read again at most this often, when an event needs them. */
+#define SESSIONS_TTL_NS	NSEC_PER_SEC
+
+void event_ctx_init(struct event_ctx *x, const struct op25b_maps *m)
+{
+	memset(x, 0, sizeof(*x));
+	x->attach_fd = m->attach;
+	x->sessions_fd = m->sessions;
+	x->netns_ino = netns_ino_now();
+}
+
+void event_ctx_free(struct event_ctx *x)
+{
+	free(x->sess);
+	x->sess = NULL;
+	x->nsess = 0;
+}
+
+const char *event_class_name(__u8 cls)
+{
+	switch (cls) {
+	case OP25B_C_SMTP:
+		return "smtp";
+	case OP25B_C_EVASION:
+		return "evasion";
+	case OP25B_C_UNDECIDABLE:
+		return "undecidable";
+	case OP25B_C_MALFORMED:
+		return "malformed";
+	}
+	return "unknown";
+}
+
+const char *event_kind_name(__u8 kind)
+{
+	switch (kind) {
+	case OP25B_EV_BLOCKED:
+		return "blocked";
+	case OP25B_EV_QUARANTINED:
+		return "quarantined";
+	case OP25B_EV_RELEASED:
+		return "released";
+	case OP25B_EV_RELEASED_BY_OPERATOR:
+		return "released by operator";
+	}
+	return "unknown";
+}
+
+const char *event_hook_name(__u32 hook)
+{
+	return hook == OP25B_HOOK_XDP ? "xdp" :
+	       hook == OP25B_HOOK_TC_INGRESS ? "tc ingress" :
+	       hook == OP25B_HOOK_TC_EGRESS ? "tc egress" : NULL;
+}
+
+/*
+ * The device's name where the program runs: this namespace's name for
+ * it when that is ours (renames followed), else its attachment record's.
+ */
+static void iface_resolve(const struct event_ctx *x,
+			  const struct op25b_event *ev, char *buf, size_t len)
+{
+	struct op25b_attach_key k = { .netns_ino = ev->netns_ino,
+				      .ifindex = ev->ifindex };
+	struct op25b_attach_val v;
+	char name[IF_NAMESIZE];
+	__u32 h;
+
+	if (ev->netns_ino == x->netns_ino && if_indextoname(ev->ifindex, name)) {
+		snprintf(buf, len, "%s", name);
+		return;
+	}
+	for (h = ev->hook ? ev->hook : OP25B_HOOK_XDP;
+	     h <= (ev->hook ? ev->hook : OP25B_HOOK_TC_EGRESS); h++) {
+		k.hook = h;
+		if (x->attach_fd >= 0 &&
+		    !bpf_map_lookup_elem(x->attach_fd, &k, &v) && v.ifname[0]) {
+			snprintf(buf, len, "%.*s", (int)sizeof(v.ifname),
+				 v.ifname);
+			return;
+		}
+	}
+	snprintf(buf, len, "%u", ev->ifindex);
+}
+
+static bool session_prefix_covers(const struct op25b_session_prefix *sp,
+				  __u8 family, const __u8 *addr)
+{
+	struct prefix p = { .family = family == 4 ? AF_INET : AF_INET6,
+			    .len = sp->prefixlen };
+
+	if (sp->family != family)
+		return false;
+	memcpy(p.addr, sp->addr, sizeof(p.addr));
+	return prefix_contains(&p, addr);
+}
+
+/*
+ * The session the event's source belongs to: the longest of the sessions'
+ * addresses that covers it, else the session whose device saw it.
+ */
+static const struct session_entry *session_find(struct event_ctx *x,
+						const struct op25b_event *ev)
+{
+	const struct session_entry *best = NULL, *dev = NULL;
+	int best_len = -1, j;
+	__u64 now = realtime_now();
+	size_t i;
+
+	if (x->sessions_fd < 0)
+		return NULL;
+	if (!x->loaded_ns || now - x->loaded_ns >= SESSIONS_TTL_NS) {
+		event_ctx_free(x);
+		if (sessions_load(x->sessions_fd, &x->sess, &x->nsess))
+			x->nsess = 0;
+		x->loaded_ns = now;
+	}
+	for (i = 0; i < x->nsess; i++) {
+		const struct op25b_session *s = &x->sess[i].s;
+
+		for (j = 0; j < OP25B_SESSION_PREFIXES; j++) {
+			if (session_prefix_covers(&s->addr[j], ev->family,
+						  ev->saddr) &&
+			    s->addr[j].prefixlen > best_len) {
+				best = &x->sess[i];
+				best_len = s->addr[j].prefixlen;
+			}
+		}
+		if (s->ifindex && s->ifindex == ev->ifindex &&
+		    s->netns_ino == ev->netns_ino)
+			dev = &x->sess[i];
+	}
+	return best ? best : dev;
+}
+
+void event_view(struct event_ctx *x, const struct op25b_event *ev,
+		struct event_view *v)
+{
+	const struct session_entry *s;
+
+	memset(v, 0, sizeof(*v));
+	v->ev = ev;
+	v->realtime_ns = dp_time_realtime(ev->ts_ns);
+	rfc3339_format(v->realtime_ns, true, v->time, sizeof(v->time));
+	addr_format(ev->family, ev->saddr, v->saddr, sizeof(v->saddr));
+	addr_format(ev->family, ev->daddr, v->daddr, sizeof(v->daddr));
+	if (ev->ifindex)
+		iface_resolve(x, ev, v->iface, sizeof(v->iface));
+	if (ev->has_mac)
+		snprintf(v->mac, sizeof(v->mac),
+			 "%02x:%02x:%02x:%02x:%02x:%02x", ev->smac[0],
+			 ev->smac[1], ev->smac[2], ev->smac[3], ev->smac[4],
+			 ev->smac[5]);
+	v->hook = event_hook_name(ev->hook);
+	v->kind = event_kind_name(ev->kind);
+	v->action = action_name(ev->action);
+	v->cls = event_class_name(ev->cls);
+	s = session_find(x, ev);
+	if (s) {
+		snprintf(v->session, sizeof(v->session), "%s", s->key.name);
+		snprintf(v->user, sizeof(v->user), "%s", s->s.user);
+		snprintf(v->calling, sizeof(v->calling), "%s", s->s.calling);
+	}
+}
+
+void event_print(const struct event_view *v)
+{
+	const struct op25b_event *ev = v->ev;
+	char src[INET6_ADDRSTRLEN + 8], dst[INET6_ADDRSTRLEN + 8];
+	bool packet = ev->kind != OP25B_EV_RELEASED &&
+		      ev->kind != OP25B_EV_RELEASED_BY_OPERATOR;
+	int i, nvlan = ev->nvlan < OP25B_VLAN_MAX ? ev->nvlan : OP25B_VLAN_MAX;
+
+	endpoint_format(ev->family, ev->saddr, ev->sport, src, sizeof(src));
+	endpoint_format(ev->family, ev->daddr, ev->dport, dst, sizeof(dst));
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "time", "%s", v->time);
+	print_string(PRINT_ANY, "event", " %s", v->kind);
+	if (v->iface[0]) {
+		print_string(PRINT_ANY, "interface", " %s", v->iface);
+		print_uint(PRINT_JSON, "ifindex", NULL, ev->ifindex);
+		print_uint(PRINT_JSON, "netns", NULL, ev->netns_ino);
+	}
+	if (v->hook)
+		print_string(PRINT_JSON, "hook", NULL, v->hook);
+	if (v->mac[0])
+		print_string(PRINT_ANY, "mac", " %s", v->mac);
+	print_uint(PRINT_JSON, "family", NULL, ev->family);
+	print_string(PRINT_JSON, "saddr", NULL, v->saddr);
+	if (packet) {
+		print_string(PRINT_FP, NULL, " %s ->", src);
+		print_string(PRINT_FP, NULL, " %s", dst);
+		print_uint(PRINT_JSON, "sport", NULL, ev->sport);
+		print_string(PRINT_JSON, "daddr", NULL, v->daddr);
+		print_uint(PRINT_JSON, "dport", NULL, ev->dport);
+		print_string(PRINT_ANY, "class", " class %s", v->cls);
+	} else {
+		print_string(PRINT_FP, NULL, " %s", v->saddr);
+	}
+	print_string(PRINT_ANY, "action", " action %s", v->action);
+	if (nvlan) {
+		print_string(PRINT_FP, NULL, "%s", " vlan ");
+		open_json_array("vlan");
+		for (i = 0; i < nvlan; i++)
+			print_uint(PRINT_ANY, NULL, i ? ".%llu" : "%llu",
+				   ev->vlan[i]);
+		close_json_array();
+	}
+	if (ev->pppoe)
+		print_uint(PRINT_ANY, "pppoe_sid", " pppoe 0x%04llx",
+			   ev->pppoe_sid);
+	if (v->session[0])
+		print_string(PRINT_ANY, "session", " session %s", v->session);
+	if (v->user[0])
+		print_string(PRINT_ANY, "user", " user %s", v->user);
+	if (v->calling[0])
+		print_string(PRINT_ANY, "calling_station_id", " line %s",
+			     v->calling);
+	close_json_object();
+	print_nl();
+	output_end();
+}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * A reader of the event log (op25b.h, "The event log"; doc/DESIGN.md,
+ * "Events and their readers"): the map mapped read-only, a cursor per
+ * CPU of this reader's own, so that any number of readers each see every
+ * event, and what this reader missed counted by sequence number.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "op25bctl.h"
+
+static const struct op25b_event *region(const struct evlog *l, int cpu)
+{
+	return l->base + (size_t)cpu * OP25B_EVLOG_REGION;
+}
+
+static __u64 head_of(const struct evlog *l, int cpu)
+{
+	return __atomic_load_n(&region(l, cpu)->seq, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The oldest event of a CPU whose head is h that is surely whole: the
+ * slot after the head is the one the next event overwrites first.
+ */
+static __u64 oldest_of(__u64 h)
+{
+	return h >= OP25B_EVLOG_SLOTS ? h - OP25B_EVLOG_SLOTS + 2 : 1;
+}
+
+int evlog_open(struct evlog *l, int map_fd, bool backlog)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	long page = sysconf(_SC_PAGESIZE);
+	int c;
+
+	memset(l, 0, sizeof(*l));
+	if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
+		return -errno;
+	if (info.value_size != sizeof(struct op25b_event) ||
+	    !(info.map_flags & BPF_F_MMAPABLE) ||
+	    info.max_entries % OP25B_EVLOG_REGION)
+		return -EPROTO;
+	l->ncpu = info.max_entries / OP25B_EVLOG_REGION;
+	l->len = ((size_t)info.max_entries * sizeof(struct op25b_event) +
+		  page - 1) / page * page;
+	l->base = mmap(NULL, l->len, PROT_READ, MAP_SHARED, map_fd, 0);
+	if (l->base == MAP_FAILED) {
+		l->base = NULL;
+		return -errno;
+	}
+	l->next = calloc(l->ncpu, sizeof(*l->next));
+	l->batch = calloc((size_t)l->ncpu * OP25B_EVLOG_SLOTS,
+			  sizeof(*l->batch));
+	if (!l->next || !l->batch) {
+		evlog_close(l);
+		return -ENOMEM;
+	}
+	for (c = 0; c < l->ncpu; c++) {
+		__u64 h = head_of(l, c);
+
+		l->next[c] = backlog ? oldest_of(h) : h + 1;
+	}
+	return 0;
+}
+
+void evlog_close(struct evlog *l)
+{
+	if (l->base)
+		munmap((void *)l->base, l->len);
+	free(l->next);
+	free(l->batch);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Copy CPU c's new events to the batch; what was overwritten is lost. */
+static size_t cpu_collect(struct evlog *l, int c, size_t n)
+{
+	const struct op25b_event *r = region(l, c);
+	__u64 h = head_of(l, c), s;
+
+	if (l->next[c] < oldest_of(h)) {
+		l->lost += oldest_of(h) - l->next[c];
+		l->next[c] = oldest_of(h);
+	}
+	for (s = l->next[c]; s <= h; s++) {
+		const struct op25b_event *slot = &r[1 + s % OP25B_EVLOG_SLOTS];
+
+		if (__atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) != s) {
+			l->lost++;
+			continue;
+		}
+		memcpy(&l->batch[n], slot, sizeof(*slot));
+		/* the copy is whole when the writer did not come back to it */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != s) {
+			l->lost++;
+			continue;
+		}
+		l->batch[n].seq = s;
+		n++;
+	}
+	l->next[c] = h + 1;
+	return n;
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const struct op25b_event *x = a, *y = b;
+
+	if (x->ts_ns != y->ts_ns)
+		return x->ts_ns < y->ts_ns ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int evlog_read(struct evlog *l, evlog_fn fn, void *ctx)
+{
+	size_t n = 0, i;
+	int c, rc;
+
+	for (c = 0; c < l->ncpu; c++)
+		n = cpu_collect(l, c, n);
+	/* one stream: the CPUs' events merged by time */
+	qsort(l->batch, n, sizeof(*l->batch), by_time);
+	for (i = 0; i < n; i++) {
+		rc = fn(ctx, &l->batch[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
