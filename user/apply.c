@@ -506,6 +506,14 @@ static int apply_file(const char *file, bool dry, bool force)
 			p_err("%s:%zu: %s", c.rules[i].file, c.rules[i].line,
 			      why);
 	}
+	if (!rc && !force && c.sub_file) {
+		char why[256];
+
+		submission_port_check(c.sub_port, why, sizeof(why));
+		p_err("%s:%zu: port %u: %s; add --force to the statement (or apply --force) to block it all the same",
+		      c.sub_file, c.sub_line, c.sub_port, why);
+		rc = EXIT_USAGE;
+	}
 	if (!rc)
 		rc = dry ? apply_dry(&c, w) : apply_run(file, &c, w);
 	free(w);
@@ -534,19 +542,23 @@ const struct cmd_help save_help = {
 static void save_ports(FILE *f, const __u64 *ports)
 {
 	unsigned int n = 0;
+	bool forced = false;
 	__u32 p;
 
 	for (p = 1; p <= OP25B_PORT_MAX; p++) {
 		if (!((ports[p / 64] >> (p % 64)) & 1))
 			continue;
 		fprintf(f, "%s%u", n ? " " : "port ", p);
+		/* blocking submission was forced once: say so again */
+		forced |= p == OP25B_PORT_SUBMISSION || p == OP25B_PORT_SUBMISSIONS;
 		if (++n == SAVE_PORTS_LINE) {
-			fputc('\n', f);
+			fputs(forced ? " --force\n" : "\n", f);
 			n = 0;
+			forced = false;
 		}
 	}
 	if (n)
-		fputc('\n', f);
+		fputs(forced ? " --force\n" : "\n", f);
 }
 
 static int save_write(FILE *f, struct engine *e)

@@ -202,6 +202,7 @@ static void add_ports(struct conf *c, const char *file, size_t line,
 		      char **w, int n)
 {
 	char q[TOKEN_QUOTE_LEN];
+	bool forced;
 	__u32 port;
 	int i;
 
@@ -212,7 +213,13 @@ static void add_ports(struct conf *c, const char *file, size_t line,
 	if (!c->ports_set)
 		memset(c->ports, 0, sizeof(c->ports));
 	c->ports_set = true;
+	/* --force: blocking submission (587, 465) is meant, as with port add */
+	for (i = 1; i < n && strcmp(w[i], "--force"); i++)
+		;
+	forced = i < n;
 	for (i = 1; i < n; i++) {
+		if (!strcmp(w[i], "--force"))
+			continue;
 		if (port_parse(w[i], &port)) {
 			conf_error(c, file, line,
 				   "bad port '%s': must be a number 1-%d",
@@ -221,6 +228,12 @@ static void add_ports(struct conf *c, const char *file, size_t line,
 			continue;
 		}
 		c->ports[port / 64] |= 1ULL << (port % 64);
+		if (!forced && !c->sub_file &&
+		    (port == OP25B_PORT_SUBMISSION || port == OP25B_PORT_SUBMISSIONS)) {
+			c->sub_file = file;
+			c->sub_line = line;
+			c->sub_port = port;
+		}
 	}
 }
 

@@ -343,6 +343,10 @@ struct conf {
 	size_t nrules, rules_cap;
 	__u64 ports[OP25B_PORT_WORDS];	/* {25} unless 'port' says */
 	bool ports_set;
+	/* a port statement blocking 587 or 465 without --force, if any */
+	const char *sub_file;
+	size_t sub_line;
+	__u32 sub_port;
 	__u32 action;			/* drop unless 'action' says */
 	struct op25b_limit limit;	/* action limit's terms */
 	bool action_set;

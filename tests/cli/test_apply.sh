@@ -258,6 +258,28 @@ test_atomic_traffic() {
 		test "${blocked:-0}" -gt 0
 }
 
+# Submission stays open in a file too: a port statement blocking 587 or 465
+# is refused without --force, naming the statement and the RFC.
+test_submission_ports() {
+	local d=$TMPD/t_sub
+	new_pin sub
+	mkdir -p "$d"
+	printf 'deny subscriber 10.0.0.0/8\nport 25\n' | ctl -q apply -
+	printf 'deny subscriber 10.0.0.0/8\nport 25 465\n' >"$d/p.conf"
+	ctl apply "$d/p.conf" >"$TMPD/out" 2>"$TMPD/err"
+	check "submission: port 465 in a file: exit 2, one line naming it and RFC 8314" \
+		"exit $?: $(cat "$TMPD/err")" \
+		eval '[ "$(wc -l <"$TMPD/err")" = 1 ] && grep -q "p.conf:2: port 465: .*RFC 8314" "$TMPD/err"'
+	check_eq "submission: ...and nothing was applied" "25" "$(ctl port list | tr -d ' \n')"
+	ctl -q apply --force "$d/p.conf"
+	check_eq "submission: with --force it is applied" "25465" "$(ctl port list | tr -d ' \n')"
+	ctl save >"$d/saved.conf"
+	check "submission: save says --force on the statement that blocks 465" \
+		"$(grep ^port "$d/saved.conf")" grep -q '^port 25 465 --force$' "$d/saved.conf"
+	ctl apply --dry-run "$d/saved.conf" >"$TMPD/out" 2>&1
+	check_eq "submission: ...so that it applies as no change" "0:" "$?:$(cat "$TMPD/out")"
+}
+
 # The attachments in apply's answers: -j --dry-run lists them as the text
 # does, and an attach that fails is an error, not a change.
 test_attach_answers() {
