@@ -37,30 +37,9 @@ static const struct cmd_help help_help = {
 	.text = "The commands, or COMMAND's full help (as COMMAND --help).\n",
 };
 
+#define CMD_ENTRY(name, exact)	{ #name, do_##name, exact, &name##_help },
 static const struct cmd cmds[] = {
-	{ "attach", do_attach, false, &attach_help },
-	{ "detach", do_detach, false, &detach_help },
-	{ "status", do_status, false, &status_help },
-	{ "deny", do_deny, false, &deny_help },
-	{ "allow", do_allow, false, &allow_help },
-	{ "del", do_del, false, &del_help },
-	{ "flush", do_flush, true, &flush_help },
-	{ "list", do_list, false, &list_help },
-	{ "test", do_test, false, &test_help },
-	{ "port", do_port, false, &port_help },
-	{ "action", do_action, false, &action_help },
-	{ "quarantine", do_quarantine, false, &quarantine_help },
-	{ "stats", do_stats, false, &stats_help },
-	{ "top", do_top, false, &top_help },
-	{ "monitor", do_monitor, false, &monitor_help },
-	{ "log", do_log, false, &log_help },
-	{ "history", do_history, false, &history_help },
-	{ "report", do_report, false, &report_help },
-	{ "apply", do_apply, false, &apply_help },
-	{ "save", do_save, false, &save_help },
-	{ "watch", do_watch, false, &watch_help },
-	{ "session", do_session, false, &session_help },
-	{ "migrate", do_migrate, true, &migrate_help },
+	OP25B_COMMANDS(CMD_ENTRY)
 	{ "help", do_help, false, &help_help },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

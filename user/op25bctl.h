@@ -567,41 +567,32 @@ void session_prefix_format(const struct op25b_session_prefix *sp, char *buf,
 int session_sweep(const struct op25b_maps *m, struct engine *e);
 
 /* Each command's full help, for 'help CMD' and 'CMD --help'. */
-extern const struct cmd_help attach_help, detach_help, status_help,
-	deny_help, allow_help, del_help, flush_help, list_help, test_help,
-	port_help, action_help, quarantine_help, watch_help, stats_help,
-	top_help, monitor_help, apply_help, save_help, session_help,
-	migrate_help, log_help, history_help, report_help;
+/*
+ * The commands, in the order help lists them: X(name, exact), exact for a
+ * destructive verb never taken by a prefix. Each has do_NAME (argv[0] is
+ * the first word after the verb) and NAME_help, in the file of its concern;
+ * main.c's table is made from this list, so a command is added here once.
+ */
+#define OP25B_COMMANDS(X)						\
+	X(attach, false) X(detach, false) X(status, false)		\
+	X(deny, false) X(allow, false) X(del, false) X(flush, true)	\
+	X(list, false) X(test, false) X(port, false) X(action, false)	\
+	X(quarantine, false) X(stats, false) X(top, false)		\
+	X(monitor, false) X(log, false) X(history, false)		\
+	X(report, false) X(apply, false) X(save, false) X(watch, false) \
+	X(session, false) X(migrate, true)
 
-int do_attach(int argc, char **argv);	/* attach.c */
-int do_detach(int argc, char **argv);
-int do_status(int argc, char **argv);
-int do_deny(int argc, char **argv);	/* table.c */
-int do_allow(int argc, char **argv);
-int do_del(int argc, char **argv);
-int do_flush(int argc, char **argv);
-int do_list(int argc, char **argv);
-int do_test(int argc, char **argv);
-int do_port(int argc, char **argv);	/* port.c */
-int do_action(int argc, char **argv);
-int do_quarantine(int argc, char **argv);
-int do_watch(int argc, char **argv);
+#define OP25B_COMMAND_DECL(name, exact)					\
+	int do_##name(int argc, char **argv);				\
+	extern const struct cmd_help name##_help;
+OP25B_COMMANDS(OP25B_COMMAND_DECL)
+
 /* A watch statement's words, checked as watch would: EXIT_USAGE, why said. */
 int watch_check(int argc, char **argv, char *why, size_t len);
-int do_stats(int argc, char **argv);	/* stats.c */
 /* metrics.c: the gauges of stats --prometheus, after its counters. */
 void metrics_gauges_print(const struct op25b_maps *m);
 /* quarantine.c: sources in quarantine now; -1 if the limiter is unreadable. */
 long quarantined_count(int limiter_fd);
-int do_top(int argc, char **argv);	/* top.c */
-int do_monitor(int argc, char **argv);	/* monitor.c */
-int do_log(int argc, char **argv);	/* log.c */
-int do_history(int argc, char **argv);	/* history.c */
-int do_report(int argc, char **argv);
-int do_apply(int argc, char **argv);	/* apply.c */
-int do_save(int argc, char **argv);
-int do_session(int argc, char **argv);	/* session.c */
-int do_migrate(int argc, char **argv);	/* migrate.c */
 /* A pending 'attach' of the file layer for a device that is not there. */
 int attach_sync_add_pending(const struct attach_want *w);
 
