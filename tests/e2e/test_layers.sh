@@ -51,8 +51,9 @@ import json, sys
 print(sum(1 for r in json.load(sys.stdin) if r["layer"] == "session"))'
 }
 
+# the process itself, not a subshell: $! is what SIGTERM must reach
 start_watch() {
-	in_ns "$NS" "$CTL" --pin-dir "$PIN" "$@" >"$TMPD/watch.out" 2>"$TMPD/watch.err" &
+	"$CTL" -n "$NS" --pin-dir "$PIN" "$@" >"$TMPD/watch.out" 2>"$TMPD/watch.err" &
 	WATCH_PID=$!
 	CLEAN_PIDS+=("$WATCH_PID")
 	wait_file_line "$TMPD/watch.out" watching
@@ -151,6 +152,9 @@ test_reloads() {
 	check_eq "reloads: every session down: no exemption, no session attachment left" \
 		"0 0 " "$(session_rules) $(records session attached) $(grep -c down-failed "$TMPD/downs" | grep -v '^0$')"
 	stop_watch
+	check "reloads: the watch stopped (no watch of this pin dir is left)" \
+		"$(pgrep -af "op25bctl -n $NS --pin-dir $PIN watch")" \
+		eval '! pgrep -f "op25bctl -n $NS --pin-dir $PIN watch" >/dev/null'
 	ctl -q detach --all
 }
 
@@ -238,7 +242,8 @@ test_boot() {
 	check_eq "boot: the tables are enforced before the targets exist" 3 $?
 	check_eq "boot: status shows both pending" 2 "$(records file pending)"
 	cmd=$(unit_cmd op25b-watch.service ExecStart)
-	eval "$cmd" >"$TMPD/watch.out" 2>"$TMPD/watch.err" &
+	# exec: the watch itself is the background job, and stop_watch ends it
+	eval "exec $cmd" >"$TMPD/watch.out" 2>"$TMPD/watch.err" &
 	WATCH_PID=$!
 	CLEAN_PIDS+=("$WATCH_PID")
 	wait_file_line "$TMPD/watch.out" watching
@@ -257,6 +262,10 @@ test_boot() {
 	check "boot: the apply that succeeded kept the last good policy" "missing" \
 		grep -q '^deny subscriber 10.25.0.0/24' "$TMPD/boot/last-good.conf"
 	stop_watch
+	check "boot: the watch stopped (no watch of this pin dir is left)" \
+		"$(pgrep -af "op25bctl --pin-dir $PIN watch")" \
+		eval '! pgrep -f "op25bctl --pin-dir $PIN watch" >/dev/null'
+
 	ctl -q detach --all
 	ip -n "$NS" link del o25bx
 	ip -n "$NS" link del o25by
