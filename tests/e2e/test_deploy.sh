@@ -86,14 +86,17 @@ test_bras_tc() {
 	ns_create "$ns" || return
 	run_block "$ns" bras-tc
 	check_eq "bras-tc: the commands run" 0 $?
-	# the watch the block left running: stopped whatever happens next
-	pid=$(pgrep -f -- "--pin-dir $PIN watch ppp")
+	# the watch the block left running: stopped whatever happens next (it
+	# may not have started yet when the block returns: wait for it)
+	wait_for 5 eval 'pid=$(pgrep -f -- "--pin-dir $PIN watch ppp")'
 	CLEAN_PIDS+=($pid)
 	ip -n "$ns" tuntap add dev ppp0 mode tun
 	ip -n "$ns" tuntap add dev ppp1 mode tun
 	check "bras-tc: watch attaches tc to ppp0 and ppp1 as they appear" \
 		"$(ctl "$ns" status 2>&1 | tail -3)" both_ppp_attached "$ns"
-	[ -n "$pid" ] && kill -TERM $pid
+	pkill -TERM -f -- "--pin-dir $PIN watch ppp"
+	check "bras-tc: the block's watch stopped" "$(pgrep -af -- "--pin-dir $PIN watch ppp")" \
+		wait_for 5 eval '! pgrep -f -- "--pin-dir $PIN watch ppp" >/dev/null'
 	ip -n "$ns" link del ppp0
 	ip -n "$ns" link del ppp1
 	rm -f /run/op25b-watch.log
