@@ -269,42 +269,16 @@ static const char *last_good_path(const char *given)
 
 static int save_write(FILE *f, struct engine *e);
 
+static int save_file(const char *path, bool warn);
+
 /* The policy that runs now, as the last good one: replaced whole or not at all. */
 static void last_good_keep(const char *path)
 {
-	char tmp[PATH_MAX + 32], dir[PATH_MAX];
-	struct op25b_maps m;
-	struct engine e;
-	FILE *f = NULL;
-	int fd, rc;
+	char dir[PATH_MAX];
 
 	snprintf(dir, sizeof(dir), "%s", path);
-	dirname(dir);
-	mkdir(dir, 0755);	/* /var/lib/op25b on a first boot */
-	snprintf(tmp, sizeof(tmp), "%s/.op25b-last-good-XXXXXX", dir);
-	fd = mkstemp(tmp);
-	if (fd >= 0)
-		f = fdopen(fd, "w");
-	if (!f) {
-		p_info("warning: cannot keep the last good policy in '%s': %s",
-		       path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	fchmod(fd, 0644);
-	rc = policy_open_read(&m, &e);
-	if (!rc) {
-		rc = save_write(f, &e);
-		policy_close(&m, &e);
-	}
-	if (fflush(f) || fsync(fd) || ferror(f))
-		rc = EXIT_RUNTIME;
-	fclose(f);
-	if (rc || rename(tmp, path)) {
-		p_info("warning: cannot keep the last good policy in '%s'", path);
-		unlink(tmp);
-	}
+	mkdir(dirname(dir), 0755);	/* /var/lib/op25b on a first boot */
+	save_file(path, true);
 }
 
 /* Every attach statement checked: interfaces exist, none named twice. */
@@ -608,15 +582,56 @@ static int save_mode(int fd, const char *path)
 	return fchmod(fd, st.st_mode & 07777);
 }
 
+/*
+ * The running policy into path, beside it first and renamed over it (the
+ * mode and owner of the file it replaces kept): whole or not at all. What
+ * fails is an error, or with warn a warning (apply keeping the last good).
+ */
+static int save_file(const char *path, bool warn)
+{
+	char tmp[PATH_MAX + 32], dir[PATH_MAX];
+	struct op25b_maps m;
+	struct engine e;
+	FILE *f = NULL;
+	bool io;
+	int rc, fd;
+
+	rc = policy_open_read(&m, &e);	/* what fails here is said there */
+	if (rc)
+		return rc;
+	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(tmp, sizeof(tmp), "%s/.op25b-save-XXXXXX", dirname(dir));
+	fd = mkstemp(tmp);
+	if (fd >= 0 && !save_mode(fd, path))
+		f = fdopen(fd, "w");
+	/* save_write says what fails in it; the file's own failures, here */
+	rc = f ? save_write(f, &e) : EXIT_RUNTIME;
+	policy_close(&m, &e);
+	io = !f || fflush(f) || fsync(fd) || ferror(f);
+	if (f ? fclose(f) : fd >= 0 ? close(fd) : 0)
+		io = true;
+	if (!rc && !io && rename(tmp, path))
+		io = true;
+	if (io) {
+		if (warn)
+			p_info("warning: cannot keep the last good policy in '%s': %s",
+			       path, strerror(errno));
+		else
+			p_err("cannot write '%s': %s", path, strerror(errno));
+		rc = EXIT_RUNTIME;
+	}
+	if (rc && fd >= 0)
+		unlink(tmp);
+	return rc;
+}
+
 int do_save(int argc, char **argv)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
 	const char *path = NULL;
 	struct args a = ARGS_POS("save", argc, argv, &path, 1);
 	struct op25b_maps m;
 	struct engine e;
-	FILE *f = stdout;
-	int rc, fd = -1;
+	int rc;
 
 	if (args_all(&a, NULL))
 		return EXIT_USAGE;
@@ -624,40 +639,12 @@ int do_save(int argc, char **argv)
 		p_err("save: writes op25b.conf(5), not JSON");
 		return EXIT_USAGE;
 	}
+	if (path && strcmp(path, "-"))
+		return save_file(path, false);
 	rc = policy_open_read(&m, &e);
 	if (rc)
 		return rc;
-	if (path && strcmp(path, "-")) {
-		/* beside the target, renamed over it at the end */
-		snprintf(dir, sizeof(dir), "%s", path);
-		snprintf(tmp, sizeof(tmp), "%s/.op25b-save-XXXXXX", dirname(dir));
-		fd = mkstemp(tmp);
-		f = fd >= 0 && !save_mode(fd, path) ? fdopen(fd, "w") : NULL;
-		if (!f) {
-			p_err("cannot write '%s': %s", path, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			policy_close(&m, &e);
-			return EXIT_RUNTIME;
-		}
-	}
-	rc = save_write(f, &e);
+	rc = save_write(stdout, &e);
 	policy_close(&m, &e);
-	if (f == stdout)
-		return rc;
-	if (fflush(f) || fsync(fileno(f)) || ferror(f)) {
-		p_err("cannot write '%s': %s", path, strerror(errno));
-		rc = EXIT_RUNTIME;
-	}
-	if (fclose(f) && !rc) {
-		p_err("cannot write '%s': %s", path, strerror(errno));
-		rc = EXIT_RUNTIME;
-	}
-	if (!rc && rename(tmp, path)) {
-		p_err("cannot write '%s': %s", path, strerror(errno));
-		rc = EXIT_RUNTIME;
-	}
-	if (rc)
-		unlink(tmp);
 	return rc;
 }
