@@ -27,6 +27,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "op25b.h"
+#include "maps.h"
 
 /* The parser's walk of an IPv6 chain: a global function per hook (below). */
 struct op25b_pkt;
@@ -77,93 +78,49 @@ struct op25b_policy op25b_pol SEC(".data.policy") = {
  * lookups, and the controller writes them through mmap. Their sizes are
  * set from the capacity when the maps are created.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_ROOT_TABLES * OP25B_ROOT_SIZE);
-	__type(key, __u32);
-	__type(value, struct op25b_root_ent);
-} op25b_roots SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_root_ent,
+		OP25B_ROOT_TABLES * OP25B_ROOT_SIZE)
+	op25b_roots SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_NODES_FOR(OP25B_CAPACITY_DEFAULT));
-	__type(key, __u32);
-	__type(value, struct op25b_node);
-} op25b_nodes SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_node,
+		OP25B_NODES_FOR(OP25B_CAPACITY_DEFAULT))
+	op25b_nodes SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_LEAF_ELEMS_FOR(OP25B_CAPACITY_DEFAULT));
-	__type(key, __u32);
-	__type(value, struct op25b_leaves);
-} op25b_leaves SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_leaves,
+		OP25B_LEAF_ELEMS_FOR(OP25B_CAPACITY_DEFAULT))
+	op25b_leaves SEC(".maps");
 
 /* What the trees hold, by rule id: read by op25bctl and bpftool only. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT));
-	__type(key, __u32);
-	__type(value, struct op25b_rule);
-} op25b_rules SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_rule,
+		OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT))
+	op25b_rules SEC(".maps");
 
 /* Packets each rule decided a lookup for: op25b.h, "Rule hits". */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT) *
-				    OP25B_HITS_CPUS_DEFAULT);
-	__type(key, __u32);
-	__type(value, __u64);
-} op25b_hits SEC(".maps");
+OP25B_MMAP_ARRAY(__u64, OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT) *
+				 OP25B_HITS_CPUS_DEFAULT)
+	op25b_hits SEC(".maps");
 
 /* The writers' allocator state and exact-prefix index; never read here. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct op25b_engine);
-} op25b_engine SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_engine, 1) op25b_engine SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_INDEX_LINES_FOR(OP25B_CAPACITY_DEFAULT));
-	__type(key, __u32);
-	__type(value, struct op25b_index_line);
-} op25b_index SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_index_line,
+		OP25B_INDEX_LINES_FOR(OP25B_CAPACITY_DEFAULT))
+	op25b_index SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct op25b_stats);
-} op25b_stats SEC(".maps");
+OP25B_PERCPU_ARRAY(struct op25b_stats, 1) op25b_stats SEC(".maps");
 
 /* Written by op25bctl only: what it attached where, to undo exactly that. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, OP25B_ATTACH_MAX);
-	__type(key, struct op25b_attach_key);
-	__type(value, struct op25b_attach_val);
-} op25b_attach SEC(".maps");
+OP25B_HASH(struct op25b_attach_key, struct op25b_attach_val,
+		OP25B_ATTACH_MAX)
+	op25b_attach SEC(".maps");
 
 /*
  * The session layer's owners (op25b.h), by session name: written and read
  * by op25bctl only. Sized from the capacity when made; allocated as used.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, OP25B_CAPACITY_DEFAULT);
-	__type(key, struct op25b_session_key);
-	__type(value, struct op25b_session);
-} op25b_sessions SEC(".maps");
+OP25B_HASH(struct op25b_session_key, struct op25b_session,
+		OP25B_CAPACITY_DEFAULT)
+	op25b_sessions SEC(".maps");
 
 enum judgement {
 	J_PASS,
@@ -220,12 +177,7 @@ static __always_inline void snapshot_read_fence(void)
 	asm volatile("" ::: "memory");
 }
 #else
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} op25b_fence SEC(".maps");
+OP25B_PERCPU_ARRAY(__u64, 1) op25b_fence SEC(".maps");
 
 static __always_inline void snapshot_read_fence(void)
 {
