@@ -29,15 +29,27 @@
 #include "op25b.h"
 #include "maps.h"
 
-/* The parser's walk of an IPv6 chain: a global function per hook (below). */
+/*
+ * The steps that are global functions have one per hook, since the
+ * verifier checks a global function once against its context's type:
+ * OP25B_HOOKS(X) makes X's function for each hook, and OP25B_STEP calls
+ * the one of the hook at hand.
+ */
+#define OP25B_HOOKS(X)					\
+	X(xdp, struct xdp_md, true)			\
+	X(tc, struct __sk_buff, false)
+#define OP25B_STEP(step, xdp, ...)				\
+	((xdp) ? op25b_##step##_xdp(__VA_ARGS__) :		\
+		 op25b_##step##_tc(__VA_ARGS__))
+
+/* The parser's walk of an IPv6 chain (below). */
 struct op25b_pkt;
-int op25b_chain_xdp(struct xdp_md *ctx, struct op25b_pkt *pkt, __u32 cur,
-		    __u32 end, __u32 nh);
-int op25b_chain_tc(struct __sk_buff *skb, struct op25b_pkt *pkt, __u32 cur,
-		   __u32 end, __u32 nh);
-#define OP25B_IPV6_CHAIN(c, pkt, cur, end, nh, ctx, xdp)			\
-	((xdp) ? op25b_chain_xdp(ctx, pkt, cur, end, nh) :		\
-		 op25b_chain_tc(ctx, pkt, cur, end, nh))
+#define CHAIN_DECL(hook, ctx_type, is_xdp)				\
+	int op25b_chain_##hook(ctx_type *ctx, struct op25b_pkt *pkt,	\
+			       __u32 cur, __u32 end, __u32 nh);
+OP25B_HOOKS(CHAIN_DECL)
+#define OP25B_IPV6_CHAIN(c, pkt, cur, end, nh, ctx, xdp)		\
+	OP25B_STEP(chain, xdp, ctx, pkt, cur, end, nh)
 
 #include "parse.h"
 #include "reject.h"
@@ -513,15 +525,13 @@ static __always_inline int reject(void *ctx, const struct op25b_pkt *pkt,
 	return 0;
 }
 
-__noinline int op25b_reject_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt)
-{
-	return pkt ? reject(ctx, pkt, true) : -1;
-}
-
-__noinline int op25b_reject_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt)
-{
-	return pkt ? reject(skb, pkt, false) : -1;
-}
+#define REJECT_STEP(hook, ctx_type, is_xdp)				\
+	__noinline int op25b_reject_##hook(ctx_type *ctx,		\
+					   const struct op25b_pkt *pkt) \
+	{								\
+		return pkt ? reject(ctx, pkt, is_xdp) : -1;		\
+	}
+OP25B_HOOKS(REJECT_STEP)
 
 /* What a judgement is called in an event and the offenders table. */
 static __always_inline __u8 judgement_action(enum judgement j)
@@ -639,54 +649,40 @@ static __always_inline int limit(void *ctx, const struct op25b_pkt *pkt,
 }
 
 /* The parser's walk of IPv6 extension headers (parse.h, OP25B_IPV6_CHAIN). */
-__noinline int op25b_chain_xdp(struct xdp_md *ctx, struct op25b_pkt *pkt,
-			       __u32 cur, __u32 end, __u32 nh)
-{
-	struct op25b_cursor c;
-
-	if (!pkt)
-		return OP25B_C_UNDECIDABLE;
-	cursor_of(&c, ctx, true);
-	return parse_ipv6_chain(&c, pkt, cur, end, nh);
-}
-
-__noinline int op25b_chain_tc(struct __sk_buff *skb, struct op25b_pkt *pkt,
-			      __u32 cur, __u32 end, __u32 nh)
-{
-	struct op25b_cursor c;
-
-	if (!pkt)
-		return OP25B_C_UNDECIDABLE;
-	cursor_of(&c, skb, false);
-	return parse_ipv6_chain(&c, pkt, cur, end, nh);
-}
+#define CHAIN_STEP(hook, ctx_type, is_xdp)				\
+	__noinline int op25b_chain_##hook(ctx_type *ctx,		\
+					  struct op25b_pkt *pkt,	\
+					  __u32 cur, __u32 end, __u32 nh) \
+	{								\
+		struct op25b_cursor c;					\
+									\
+		if (!pkt)						\
+			return OP25B_C_UNDECIDABLE;			\
+		cursor_of(&c, ctx, is_xdp);				\
+		return parse_ipv6_chain(&c, pkt, cur, end, nh);		\
+	}
+OP25B_HOOKS(CHAIN_STEP)
 
 /* The steps' global functions: each one's stack is its own, not act's. */
-__noinline int op25b_limit_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
-			       struct decision *d)
-{
-	return pkt && d ? limit(ctx, pkt, d, true) : J_DROP;
-}
+#define LIMIT_STEP(hook, ctx_type, is_xdp)				\
+	__noinline int op25b_limit_##hook(ctx_type *ctx,		\
+					  const struct op25b_pkt *pkt,	\
+					  struct decision *d)		\
+	{								\
+		return pkt && d ? limit(ctx, pkt, d, is_xdp) : J_DROP;	\
+	}
+OP25B_HOOKS(LIMIT_STEP)
 
-__noinline int op25b_limit_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
-			      struct decision *d)
-{
-	return pkt && d ? limit(skb, pkt, d, false) : J_DROP;
-}
-
-__noinline int op25b_note_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
-			      const struct decision *d, struct op25b_event *ev,
-			      __u32 weight)
-{
-	return pkt && d ? note(ctx, pkt, d, ev, weight, true) : 0;
-}
-
-__noinline int op25b_note_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
-			     const struct decision *d, struct op25b_event *ev,
-			     __u32 weight)
-{
-	return pkt && d ? note(skb, pkt, d, ev, weight, false) : 0;
-}
+#define NOTE_STEP(hook, ctx_type, is_xdp)				\
+	__noinline int op25b_note_##hook(ctx_type *ctx,			\
+					 const struct op25b_pkt *pkt,	\
+					 const struct decision *d,	\
+					 struct op25b_event *ev,	\
+					 __u32 weight)			\
+	{								\
+		return pkt && d ? note(ctx, pkt, d, ev, weight, is_xdp) : 0; \
+	}
+OP25B_HOOKS(NOTE_STEP)
 
 /* What act made of a judged packet: the entry points translate it. */
 enum answer {
@@ -712,8 +708,7 @@ static __always_inline enum answer act(void *ctx, const struct op25b_pkt *pkt,
 	int send, r;
 
 	if (d->j == J_LIMIT)
-		d->j = xdp ? op25b_limit_xdp(ctx, pkt, d) :
-			     op25b_limit_tc(ctx, pkt, d);
+		d->j = OP25B_STEP(limit, xdp, ctx, pkt, d);
 	j = account(d, &st);
 	if (j == J_PASS)
 		return A_PASS;
@@ -727,15 +722,14 @@ static __always_inline enum answer act(void *ctx, const struct op25b_pkt *pkt,
 	send = 0;
 	if (weight) {
 		ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
-		send = xdp ? op25b_note_xdp(ctx, pkt, d, ev, weight) :
-			     op25b_note_tc(ctx, pkt, d, ev, weight);
+		send = OP25B_STEP(note, xdp, ctx, pkt, d, ev, weight);
 	}
 	if (j == J_MONITOR) {
 		event_send(send, ev, st, OP25B_ACT_MONITOR);
 		return A_PASS;
 	}
 	if (j == J_REJECT && st) {
-		r = xdp ? op25b_reject_xdp(ctx, pkt) : op25b_reject_tc(ctx, pkt);
+		r = OP25B_STEP(reject, xdp, ctx, pkt);
 		if (!r) {
 			st->rejected++;
 			event_send(send, ev, st, OP25B_ACT_REJECT);
@@ -752,37 +746,33 @@ static __always_inline enum answer act(void *ctx, const struct op25b_pkt *pkt,
  * function the verifier checks once, rather than in the entry point,
  * where it would be checked again for every parser path.
  */
-__noinline int op25b_act_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
-			     struct decision *d)
+static __always_inline int hook_answer(void *ctx, enum answer a,
+				       const bool xdp)
 {
-	if (!pkt || !d)
-		return XDP_PASS;
-	switch (act(ctx, pkt, d, true)) {
+	switch (a) {
 	case A_DROP:
-		return XDP_DROP;
+		return xdp ? XDP_DROP : TC_ACT_SHOT;
 	case A_RST:
-		return XDP_TX;
+		if (xdp)
+			return XDP_TX;
+		/* out of its device; on egress, into the device's receive path */
+		return bpf_redirect(((struct __sk_buff *)ctx)->ifindex,
+				    op25b_egress ? BPF_F_INGRESS : 0);
 	default:
-		return XDP_PASS;	/* never XDP_ABORTED */
+		return xdp ? XDP_PASS : TC_ACT_UNSPEC;	/* never XDP_ABORTED */
 	}
 }
 
-__noinline int op25b_act_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
-			    struct decision *d)
-{
-	if (!pkt || !d)
-		return TC_ACT_UNSPEC;
-	switch (act(skb, pkt, d, false)) {
-	case A_DROP:
-		return TC_ACT_SHOT;
-	case A_RST:
-		/* out of its device; on egress, into the device's receive path */
-		return bpf_redirect(skb->ifindex,
-				    op25b_egress ? BPF_F_INGRESS : 0);
-	default:
-		return TC_ACT_UNSPEC;
+#define ACT_STEP(hook, ctx_type, is_xdp)				\
+	__noinline int op25b_act_##hook(ctx_type *ctx,			\
+					const struct op25b_pkt *pkt,	\
+					struct decision *d)		\
+	{								\
+		if (!pkt || !d)						\
+			return hook_answer(ctx, A_PASS, is_xdp);	\
+		return hook_answer(ctx, act(ctx, pkt, d, is_xdp), is_xdp); \
 	}
-}
+OP25B_HOOKS(ACT_STEP)
 
 #ifdef OP25B_BENCH_DECISION_ONLY
 /*
