@@ -154,6 +154,9 @@ struct usage {
 	const struct opt *opts;	/* shown after them, [--hook xdp|tc] */
 };
 
+/* A command's forms, the table's NULL end written once. */
+#define FORMS(...)	((const struct usage[]){ __VA_ARGS__, { NULL } })
+
 /*
  * A command's full help: usage lines and an Options: block made from its
  * option tables, and between them the prose, which alone is written here.
