@@ -91,15 +91,17 @@ struct op25b_policy op25b_pol SEC(".data.policy") = {
  * set from the capacity when the maps are created.
  */
 OP25B_MMAP_ARRAY(struct op25b_root_ent,
-		OP25B_ROOT_TABLES * OP25B_ROOT_SIZE)
+		OP25B_ROOT_TABLES << OP25B_ROOT_BITS_DEFAULT)
 	op25b_roots SEC(".maps");
 
 OP25B_MMAP_ARRAY(struct op25b_node,
-		OP25B_NODES_FOR(OP25B_CAPACITY_DEFAULT))
+		OP25B_NODES_FOR_BITS(OP25B_CAPACITY_DEFAULT,
+				     OP25B_ROOT_BITS_DEFAULT))
 	op25b_nodes SEC(".maps");
 
 OP25B_MMAP_ARRAY(struct op25b_leaves,
-		OP25B_LEAF_ELEMS_FOR(OP25B_CAPACITY_DEFAULT))
+		OP25B_LEAF_ELEMS_FOR_BITS(OP25B_CAPACITY_DEFAULT,
+					  OP25B_ROOT_BITS_DEFAULT))
 	op25b_leaves SEC(".maps");
 
 /* What the trees hold, by rule id: read by op25bctl and bpftool only. */
@@ -146,6 +148,14 @@ enum judgement {
  * The decision's map access (decide.h): the trees are global maps, so
  * struct op25b_trees is never made and the accessors are passed NULL.
  */
+/* The root tables' bits: the loader sets it from op25b_roots' size. */
+const volatile __u32 op25b_root_bits = OP25B_ROOT_BITS_DEFAULT;
+
+static __always_inline __u32 op25b_root_bits_of(const struct op25b_trees *t)
+{
+	return op25b_root_bits;
+}
+
 static __always_inline const struct op25b_root_ent *
 op25b_root_at(const struct op25b_trees *t, const __u32 *i)
 {
@@ -386,6 +396,10 @@ static __always_inline void decide(const struct op25b_cursor *c,
 	judge(c, pkt, cls, out);
 }
 
+/* The hits map's stripes (op25b.h), and whether CPUs share them. */
+const volatile __u32 op25b_hit_stripes = OP25B_HITS_CPUS_DEFAULT;
+const volatile bool op25b_hits_shared = false;
+
 static __always_inline void hit(__u32 leaf)
 {
 	__u32 stride, idx;
@@ -396,9 +410,14 @@ static __always_inline void hit(__u32 leaf)
 	stride = READ_ONCE(op25b_pol.hits_stride);
 	if (OP25B_LEAF_RID(leaf) >= stride)
 		return;
-	idx = bpf_get_smp_processor_id() * stride + OP25B_LEAF_RID(leaf);
+	idx = (bpf_get_smp_processor_id() % op25b_hit_stripes) * stride +
+	      OP25B_LEAF_RID(leaf);
 	h = bpf_map_lookup_elem(&op25b_hits, &idx);
-	if (h)
+	if (!h)
+		return;
+	if (op25b_hits_shared)
+		__sync_fetch_and_add(h, 1);
+	else
 		(*h)++;
 }
 
