@@ -53,12 +53,13 @@ struct window {
 	__u8 *mapped;			/* a bit per chunk */
 	int fd;
 	int prot;
+	int populate;			/* MAP_POPULATE: read whole, not here and there */
 };
 
 struct engine {
 	struct engine_fds fd;
 	struct op25b_policy *pol;
-	struct op25b_root_ent *roots;
+	struct window roots;		/* struct op25b_root_ent */
 	struct op25b_engine *st;
 	struct window nodes;		/* struct op25b_node */
 	struct window leaves;		/* __u32, flat: leaf i */

@@ -53,8 +53,8 @@ static inline void win_map(struct window *w, size_t c)
 
 	if (len > WIN_CHUNK)
 		len = WIN_CHUNK;
-	p = mmap(w->base + off, len, w->prot, MAP_SHARED | MAP_FIXED, w->fd,
-		 (off_t)off);
+	p = mmap(w->base + off, len, w->prot,
+		 MAP_SHARED | MAP_FIXED | w->populate, w->fd, (off_t)off);
 	if (p == MAP_FAILED)
 		win_fatal(off, errno);
 	w->mapped[c / 8] |= 1u << (c % 8);
@@ -180,6 +180,18 @@ static inline void *win_at(struct window *w, size_t i, size_t n)
 		if (!(w->mapped[c / 8] & (1u << (c % 8))))
 			win_map(w, c);
 	return w->base + first;
+}
+
+static inline struct op25b_root_ent *roots_at(struct engine *e, size_t i,
+					     size_t n)
+{
+	return win_at(&e->roots, i, n);
+}
+
+/* Root table r, whole: mapped as it is first touched, like every pool. */
+static inline struct op25b_root_ent *root_table(struct engine *e, __u32 r)
+{
+	return roots_at(e, (size_t)r * root_slots(e), root_slots(e));
 }
 
 static inline struct op25b_node *nodes_at(struct engine *e, size_t i, size_t n)

@@ -115,6 +115,9 @@ static int map_info(int fd, struct bpf_map_info *info)
 static struct window *window_of(struct engine *e, int i, size_t *elem)
 {
 	switch (i) {
+	case 1:
+		*elem = sizeof(struct op25b_root_ent);
+		return &e->roots;
 	case 2:
 		*elem = sizeof(struct op25b_node);
 		return &e->nodes;
@@ -166,6 +169,8 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 		len = (len + 4095) & ~(size_t)4095;
 		w = window_of(e, i, &elem);
 		if (w) {
+			/* a root table is copied and scanned whole */
+			w->populate = i == 1 ? MAP_POPULATE : 0;
 			if (win_open(w, fd, len, elem, prot)) {
 				engine_unmap(e);
 				return engine_fail(e, -ENOMEM, "cannot reserve room to map '%s'",
@@ -183,9 +188,6 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 		switch (i) {
 		case 0:
 			e->pol = p[0];
-			break;
-		case 1:
-			e->roots = p[1];
 			break;
 		case 2:
 			e->nodes_max = info.max_entries;
@@ -240,20 +242,20 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 /* What engine_open mapped, unmapped (engine_close: a change under way first). */
 void engine_unmap(struct engine *e)
 {
-	void *p[3] = { e->pol, e->roots, e->st };
-	size_t len[3] = { e->len[0], e->len[1], e->len[6] };
+	void *p[2] = { e->pol, e->st };
+	size_t len[2] = { e->len[0], e->len[6] };
 	int i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 2; i++)
 		if (p[i] && len[i])
 			munmap(p[i], len[i]);
+	win_close(&e->roots);
 	win_close(&e->nodes);
 	win_close(&e->leaves);
 	win_close(&e->rules);
 	win_close(&e->index);
 	win_close(&e->hits);
 	e->pol = NULL;
-	e->roots = NULL;
 	e->st = NULL;
 }
 

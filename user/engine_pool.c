@@ -281,8 +281,7 @@ static int live_marks(struct engine *e, __u8 **nodes, __u8 **leaves)
 		return engine_fail(e, -ENOMEM, "out of memory");
 	}
 	for (t = 0; t < OP25B_TREES; t++) {
-		const struct op25b_root_ent *rt =
-			&e->roots[(size_t)s->root[t] * root_slots(e)];
+		const struct op25b_root_ent *rt = root_table(e, s->root[t]);
 
 		for (i = 0; i < root_slots(e); i++) {
 			if (!rt[i].child)

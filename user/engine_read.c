@@ -138,8 +138,8 @@ static __always_inline __u32 op25b_root_bits_of(const struct op25b_trees *t)
 static __always_inline const struct op25b_root_ent *
 op25b_root_at(const struct op25b_trees *t, const __u32 *i)
 {
-	return *i < OP25B_ROOT_TABLES * root_slots(t->e) ? &t->e->roots[*i] :
-							    NULL;
+	return *i < OP25B_ROOT_TABLES * root_slots(t->e) ?
+		       roots_at(t->e, *i, 1) : NULL;
 }
 
 static __always_inline const struct op25b_node *

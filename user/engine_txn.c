@@ -175,7 +175,7 @@ static int root_own(struct engine *e, int tree, struct op25b_root_ent **out)
 	int t;
 
 	if (e->draft.root[tree] != live->root[tree]) {
-		*out = &e->roots[(size_t)e->draft.root[tree] * root_slots(e)];
+		*out = root_table(e, e->draft.root[tree]);
 		return 0;
 	}
 	e->touched = true;
@@ -185,11 +185,10 @@ static int root_own(struct engine *e, int tree, struct op25b_root_ent **out)
 		;
 	if (r == OP25B_ROOT_TABLES)
 		return engine_fail(e, -EIO, "no spare root table");
-	memcpy(&e->roots[(size_t)r * root_slots(e)],
-	       &e->roots[(size_t)live->root[tree] * root_slots(e)],
+	memcpy(root_table(e, r), root_table(e, live->root[tree]),
 	       root_slots(e) * sizeof(struct op25b_root_ent));
 	e->draft.root[tree] = r;
-	*out = &e->roots[(size_t)r * root_slots(e)];
+	*out = root_table(e, r);
 	return 0;
 }
 
