@@ -177,6 +177,7 @@ def flood_part(build, quick):
                                for i in range(big)] +
                               ["attach fb --hook xdp --xdp-mode native"],
                               "swap%d" % first))
+
         def stall(swaps):
             """The flood watched for 12 s, the confs applied meanwhile."""
             p = subprocess.Popen([flood, ns, "fa", "fb", str(big), "1", "12",
@@ -676,10 +677,10 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
             w("64 MB nearly free in a flood, as the CPU overlaps misses of")
             w("consecutive frames. It is instructions: each level of a walk takes two")
             w("software popcounts (BPF has no popcount instruction) and two map")
-            w("reads, and a /24 is two levels below the 16-bit root table. What would")
-            w("close most of it: a wider root (18 bits puts a /24 one level down, for")
-            w("four times the root tables' memory, 16 MB), and per-node prefix counts")
-            w("so that a level needs no popcount.")
+            w("reads, and a /24 is two levels below the 15-bit root table the default")
+            w("capacity gets (a capacity of 131,072 or more gets 18 bits, which puts")
+            w("a /24 one level down, for 16 MB of root tables). What would close more")
+            w("of it: per-node prefix counts, so that a level needs no popcount.")
             w("")
     w("## Loading a prefix list")
     w("")
