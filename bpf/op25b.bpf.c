@@ -42,6 +42,7 @@ int op25b_chain_tc(struct __sk_buff *skb, struct op25b_pkt *pkt, __u32 cur,
 #include "reject.h"
 #include "decide.h"
 #include "events.h"
+#include "chain.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -853,8 +854,7 @@ static __always_inline int bench_decision_only(const struct decision *d)
 #endif
 
 /* The entry points: parse, decide, and for a judged packet act. */
-SEC("xdp")
-int op25b_xdp(struct xdp_md *ctx)
+static __always_inline int op25b_judge_xdp(struct xdp_md *ctx)
 {
 	struct op25b_cursor c;
 	struct op25b_pkt pkt = {};
@@ -872,6 +872,15 @@ int op25b_xdp(struct xdp_md *ctx)
 	return bench_decision_only(&d);
 #endif
 	return op25b_act_xdp(ctx, &pkt, &d);
+}
+
+/* What op25b passes goes on to the program it chains, if any (chain.h). */
+SEC("xdp")
+int op25b_xdp(struct xdp_md *ctx)
+{
+	int v = op25b_judge_xdp(ctx);
+
+	return v == XDP_PASS ? chain_pass(ctx) : v;
 }
 
 SEC("tc")

@@ -168,6 +168,20 @@ int attach_run(const struct attach_req *r);
 int detach_one(int map_fd, const struct record *rec);
 
 
+/*
+ * chain.c: an XDP attachment that keeps the program it found (chained
+ * mode, bpf/chain.h): the slots of the pinned chain array, what an op25b
+ * program chains, and how status says it.
+ */
+int chain_slot_take(int attach_fd, __u32 *slot);
+int chain_put(__u32 slot, int prog_fd, const char *ifname, const char *name);
+void chain_clear(__u32 slot);
+void chain_of_prog(__u32 prog_id, int *map_fd, __u32 *slot);
+__u32 chain_target(__u32 prog_id, __u32 *slot);
+__u32 chain_slot_kept(__u32 prog_id);
+void chain_print_mode(enum output_type t, __u32 prog_id, __u32 slot);
+
+
 /* ---- attach_args.c: a watch statement's words ---- */
 
 #define WATCH_MAX	64
