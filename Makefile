@@ -78,6 +78,13 @@ $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CTL_CFLAGS) $(USER_SRC) -o $@ $(LDFLAGS) $(LDLIBS) $(CTL_LIBS)
 
+# Whether the kernel allows libxdp's dispatcher (freplace): a probe object,
+# embedded as op25b's is (user/dispatcher.c).
+$(BUILD)/dispatcher_probe.bpf.o: bpf/dispatcher_probe.bpf.c $(BUILD)/bpf-cc | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/op25bctl: $(BUILD)/dispatcher_probe.skel.h
+
 # Tests: unit (BPF_PROG_TEST_RUN), differential fuzzer, then shell suites.
 # They build policies with the controller's own engine.
 # The engine is user/engine*.c behind user/engine.h (user/engine_int.h

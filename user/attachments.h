@@ -180,6 +180,9 @@ void chain_of_prog(__u32 prog_id, int *map_fd, __u32 *slot);
 __u32 chain_target(__u32 prog_id, __u32 *slot);
 __u32 chain_slot_kept(__u32 prog_id);
 void chain_print_mode(enum output_type t, __u32 prog_id, __u32 slot);
+/* dispatcher.c: whether libxdp's dispatcher could run here (why not) */
+bool dispatcher_allowed(char *why, size_t len);
+void dispatcher_print(void);
 
 
 /* ---- attach_args.c: a watch statement's words ---- */

@@ -274,5 +274,10 @@ void chain_print_mode(enum output_type t, __u32 prog_id, __u32 slot)
 	}
 	prog_name(id, name, sizeof(name));
 	print_uint(t, "chained_prog_id", " (prog %llu", id);
-	print_string(t, "chained_prog_name", " %s)", name);
+	print_string(t, "chained_prog_name", " %s", name);
+	/* op25b taken off by someone else: held here, run by nothing */
+	print_bool(PRINT_JSON, "chained_running", NULL, prog_id);
+	if (t != PRINT_JSON)
+		print_string(PRINT_FP, NULL, "%s",
+			     prog_id ? ")" : ", held, not running)");
 }

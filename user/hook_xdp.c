@@ -201,9 +201,13 @@ int xdp_attach(const struct attach_req *r, struct op25b_bpf *skel,
 		p_err("cannot attach XDP to '%s': %s", r->ifname, errstr(err));
 		return EXIT_RUNTIME;
 	}
-	if (chain)
-		p_info("kept XDP program '%s' (id %u) on %s: op25b runs it for every packet it passes, and puts it back on detach",
-		       name, cur, r->ifname);
+	if (chain) {
+		char why[160];
+
+		dispatcher_allowed(why, sizeof(why));
+		p_info("kept XDP program '%s' (id %u) on %s: op25b runs it for every packet it passes, and puts it back on detach (chained mode: %s)",
+		       name, cur, r->ifname, why);
+	}
 	v->flags |= xdp_mode_flag(r, v->prog_id);
 	return EXIT_OK;
 }

@@ -216,6 +216,7 @@ static int status_show(void)
 	status_config(&snap.cfg);
 	status_tables(&e, &snap);
 	status_pools(&e);
+	dispatcher_print();
 	rc = status_attachments(m.attach);
 	close_json_object();
 	policy_close(&m, &e);
