@@ -102,7 +102,7 @@ int chain_put(__u32 slot, int prog_fd, const char *ifname, const char *name)
 	if (fd >= 0)
 		close(fd);
 	if (err == -EINVAL)
-		p_err("cannot chain XDP program '%s' on '%s': the kernel refuses it in op25b's program array (not a plain XDP program like op25b's: multi-buffer, device-bound or offloaded); use --force to replace it",
+		p_err("cannot chain XDP program '%s' on '%s': the kernel refuses it in op25b's program array (it differs from op25b's XDP program in kind: multi-buffer, device-bound, or loaded without the attach type BPF_XDP); use --force to replace it",
 		      name, ifname);
 	else if (err)
 		p_err("cannot chain XDP program '%s' on '%s': %s", name, ifname,
