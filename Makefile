@@ -55,6 +55,8 @@ deps:
 # The unit tests also run against objects built by these compilers.
 test: EXTRA_PKGS := clang-14 clang-16 clang-19 debhelper lintian dpkg-dev nftables \
 	busybox prometheus
+# test_share runs xdp-filter beside op25b (chained mode, doc/DESIGN.md)
+test: EXTRA_PKGS += xdp-tools
 
 $(BUILD):
 	$(Q)mkdir -p $@
