@@ -29,9 +29,10 @@ const struct cmd_help attach_help = {
 	"driver has it); devices without an Ethernet header (tun, ppp) get tc\n"
 	"ingress, parsing from the IP header. --hook tc --direction egress\n"
 	"judges what the host itself sends (a router's WAN side). Attaching again\n"
-	"replaces the program in place: no moment without enforcement. A program\n"
-	"op25b did not load, or the op25b of another pin dir, is replaced only\n"
-	"with --force.\n",
+	"replaces the program in place: no moment without enforcement. Another\n"
+	"XDP program found on IFACE is kept and run for every packet op25b passes\n"
+	"(chained mode; detach puts it back); with --force it is replaced. The\n"
+	"op25b of another pin dir is replaced only with --force.\n",
 };
 
 /*

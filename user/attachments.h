@@ -66,7 +66,7 @@ enum {
 	  .arg = "ingress|egress", .what = "ingress or egress",		\
 	  .help = "tc: what comes in (default), or what is sent" }, \
 	{ .name = "--force", .id = ATTACH_OPT_FORCE,			\
-	  .help = "replace a program this op25b did not load" }
+	  .help = "replace a program this op25b did not load (not chain it)" }
 extern const struct opt attach_opts[];
 /* What w, read with attach's options, says of them. */
 void attach_opts_take(struct attach_args *a, const struct args *w);
