@@ -349,6 +349,32 @@ while True:
 	wait_file_line "$log" ready
 }
 
+# run_flood LABEL ACTION...: the sub -- router -- mx suites' SYN flood
+# (e2e/flood.py): SYNs from SRC in SUB to MX (nine to 25 for each to 587),
+# sent on s0 to R0_MAC for 3 s while ACTION runs; sets SEEN25 and SEEN587
+# from what MXN's i0 saw. Returns 1, said, when nothing could be counted.
+run_flood() {
+	local label=$1 log=$TMPD/count.$RANDOM cpid fpid
+	local flood=$LIB_DIR/e2e/flood.py
+	shift
+	ip netns exec "$MXN" "$PY" "$flood" count --iface i0 --src "$SRC" \
+		>"$log" 2>&1 &
+	cpid=$!
+	CLEAN_PIDS+=($cpid)
+	wait_file_line "$log" ready || { fail "$label" "counter not ready"; return 1; }
+	ip netns exec "$SUB" "$PY" "$flood" send --iface s0 --dst-mac "$R0_MAC" \
+		--src "$SRC" --dst "$MX" --seconds 3 >"$TMPD/sent" 2>&1 &
+	fpid=$!
+	sleep 0.5
+	"$@"
+	wait $fpid
+	sleep 0.3
+	kill -TERM $cpid
+	wait $cpid 2>/dev/null
+	SEEN25=$(sed -n 's/^25=\([0-9]*\) .*/\1/p' "$log")
+	SEEN587=$(sed -n 's/.* 587=\([0-9]*\)$/\1/p' "$log")
+}
+
 # A setup step failed: nothing after it can be judged.
 die() {
 	fail "$1" "$2"

@@ -142,6 +142,8 @@ int op25b_ours(const struct attach_req *r, int fd, __u32 id);
 int netns_ino(__u64 *ino);
 int prog_info(int fd, struct bpf_prog_info *info);
 __u32 prog_id_of(int fd);
+__u32 prog_map_ids(int fd, __u32 *maps, __u32 max);
+void prog_name_of(__u32 id, char *name, size_t len);
 const char *hook_label(__u32 hook, __u32 flags);
 bool record_find(int map_fd, const struct op25b_attach_key *key,
 			struct op25b_attach_val *val);

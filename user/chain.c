@@ -131,9 +131,8 @@ void chain_clear(__u32 slot)
  */
 void chain_of_prog(__u32 prog_id, int *map_fd, __u32 *slot)
 {
-	__u32 maps[64], len, i, n;
+	__u32 maps[64], i, n;
 	struct op25b_bpf__rodata ro;
-	struct bpf_prog_info info;
 	int pfd, fd;
 
 	*map_fd = -1;
@@ -141,16 +140,8 @@ void chain_of_prog(__u32 prog_id, int *map_fd, __u32 *slot)
 	pfd = bpf_prog_get_fd_by_id(prog_id);
 	if (pfd < 0)
 		return;
-	memset(&info, 0, sizeof(info));
-	info.nr_map_ids = 64;
-	info.map_ids = (__u64)(unsigned long)maps;
-	len = sizeof(info);
-	if (bpf_obj_get_info_by_fd(pfd, &info, &len)) {
-		close(pfd);
-		return;
-	}
+	n = prog_map_ids(pfd, maps, 64);
 	close(pfd);
-	n = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
 	for (i = 0; i < n; i++) {
 		struct bpf_map_info mi = {};
 		__u32 mlen = sizeof(mi), zero = 0;
@@ -224,20 +215,6 @@ __u32 chain_slot_kept(__u32 prog_id)
 	return slot;
 }
 
-/* The name of program id, "" when it cannot be read. */
-static void prog_name(__u32 id, char *name, size_t len)
-{
-	struct bpf_prog_info info;
-	int fd = id ? bpf_prog_get_fd_by_id(id) : -1;
-
-	name[0] = '\0';
-	if (fd < 0)
-		return;
-	if (!prog_info(fd, &info))
-		snprintf(name, len, "%s", info.name);
-	close(fd);
-}
-
 /*
  * An XDP attachment's way of sharing its device, text and JSON: alone, or
  * chained (prog ID NAME), or chained with its program gone. prog_id is
@@ -272,7 +249,7 @@ void chain_print_mode(enum output_type t, __u32 prog_id, __u32 slot)
 				     " (the program it chained is gone)");
 		return;
 	}
-	prog_name(id, name, sizeof(name));
+	prog_name_of(id, name, sizeof(name));
 	print_uint(t, "chained_prog_id", " (prog %llu", id);
 	print_string(t, "chained_prog_name", " %s", name);
 	/* op25b taken off by someone else: held here, run by nothing */

@@ -15,8 +15,8 @@
 # Usage: test_share.sh [TEST...]   (default: every test_* function, in order)
 set -u
 . "$(dirname "$0")/../lib.sh"
+suite_begin nsenter xdp-filter xdp-loader
 
-FLOOD=$LIB_DIR/e2e/flood.py
 SUB=o25t-shr-s-$$
 RTR=o25t-shr-r-$$
 MXN=o25t-shr-m-$$
@@ -24,7 +24,6 @@ SRC=10.40.0.10
 MX=203.0.113.25
 REATTACH=8
 
-suite_begin nsenter xdp-filter xdp-loader
 make_pin_dir share
 PINA=$PIN
 make_pin_dir share-b
@@ -175,29 +174,6 @@ test_detach() {
 	check "after detach: xdp-filter says it is loaded on r0" \
 		"saw: $(xf status 2>&1 | tr '\n' ' ')" \
 		grep -q "r0 " <(xf status 2>&1)
-}
-
-# run_flood LABEL ACTION...: SYNs to 25 and 587 for 3 s while ACTION runs;
-# sets SEEN25 and SEEN587 from the MX link.
-run_flood() {
-	local label=$1 log=$TMPD/count.$RANDOM cpid fpid
-	shift
-	ip netns exec "$MXN" "$PY" "$FLOOD" count --iface i0 --src $SRC \
-		>"$log" 2>&1 &
-	cpid=$!
-	CLEAN_PIDS+=($cpid)
-	wait_file_line "$log" ready || { fail "$label" "counter not ready"; return 1; }
-	ip netns exec "$SUB" "$PY" "$FLOOD" send --iface s0 --dst-mac "$R0_MAC" \
-		--src $SRC --dst $MX --seconds 3 >"$TMPD/sent" 2>&1 &
-	fpid=$!
-	sleep 0.5
-	"$@"
-	wait $fpid
-	sleep 0.3
-	kill -TERM $cpid
-	wait $cpid 2>/dev/null
-	SEEN25=$(sed -n 's/^25=\([0-9]*\) .*/\1/p' "$log")
-	SEEN587=$(sed -n 's/.* 587=\([0-9]*\)$/\1/p' "$log")
 }
 
 reattach() {
