@@ -15,7 +15,7 @@
 # Usage: test_share.sh [TEST...]   (default: every test_* function, in order)
 set -u
 . "$(dirname "$0")/../lib.sh"
-suite_begin nsenter xdp-filter xdp-loader
+suite_begin nsenter unshare xdp-filter xdp-loader
 
 SUB=o25t-shr-s-$$
 RTR=o25t-shr-r-$$
@@ -29,7 +29,9 @@ PINA=$PIN
 make_pin_dir share-b
 PINB=$PIN
 PIN=$PINA
-# xdp-filter's own pins, private to this run (libxdp's LIBXDP_BPFFS)
+# xdp-tools' pins, private to this run: xdp-filter keeps its own under
+# /sys/fs/bpf/xdp-filter whatever LIBXDP_BPFFS says, so each call sees
+# this directory as /sys/fs/bpf, in a mount namespace of its own (xdpt)
 XPIN=/sys/fs/bpf/op25b-test-share-xdp-$$
 CLEAN_PATHS+=("$XPIN")
 UDPLOG=$TMPD/udp
@@ -38,8 +40,16 @@ ctl() {
 	in_ns "$RTR" "$CTL" --pin-dir "$PIN" "$@"
 }
 
+# xdpt TOOL ARGS...: an xdp-tools command in the router's namespace, with
+# XPIN for its bpffs.
+xdpt() {
+	unshare -m --propagation private sh -c \
+		'p=$0 n=$1; shift; mount --bind "$p" /sys/fs/bpf && exec nsenter --net="$n" "$@"' \
+		"$XPIN" "/run/netns/$RTR" "$@"
+}
+
 xf() {
-	LIBXDP_BPFFS=$XPIN in_ns "$RTR" xdp-filter "$@"
+	xdpt xdp-filter "$@"
 }
 
 # "ID NAME" of the XDP program on the router's r0, nothing for none.
@@ -292,9 +302,8 @@ test_dispatcher() {
 	reason=$(ctl -j status | jget reason)
 	obj=$(dpkg -L libxdp1 2>/dev/null | grep -m1 '/xdpfilt_alw_all\.o$')
 	if [ -n "$obj" ]; then
-		libxdp=$(LIBXDP_BPFFS=$XPIN in_ns "$RTR" xdp-loader load -v \
-			-m skb r1 "$obj" 2>&1)
-		LIBXDP_BPFFS=$XPIN in_ns "$RTR" xdp-loader unload r1 --all >/dev/null 2>&1
+		libxdp=$(xdpt xdp-loader load -v -m skb r1 "$obj" 2>&1)
+		xdpt xdp-loader unload r1 --all >/dev/null 2>&1
 		if grep -q "Compatibility check for dispatcher program failed" <<<"$libxdp"; then
 			check_eq "op25b's probe of freplace agrees with libxdp's (refused)" false "$allows"
 		else
