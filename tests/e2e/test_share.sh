@@ -7,7 +7,8 @@
 # real traffic both do their job; a re-attach under a SYN flood lets
 # neither op25b's nor xdp-filter's traffic through; detach puts xdp-filter
 # back; an op25b no pin dir records is found, said chained, and detached
-# with xdp-filter put back; someone else taking op25b off is reported;
+# with xdp-filter put back; someone else taking op25b off is reported; a
+# program the kernel will not chain is refused, changing nothing;
 # libxdp's dispatcher is tried and, where the kernel refuses freplace
 # programs, its test is skipped and reported (not a pass; not a failure
 # under CI=true either: tests/lib.sh, skip_reported).
@@ -290,6 +291,39 @@ test_taken_off() {
 		"$(bpftool map dump pinned "$PIN/chain" 2>&1 | tr -d ' \n')"
 	check_eq "taken off: nothing put back on r0" "" "$(xdp_on_r0)"
 	xf_load
+}
+
+# A program the kernel will not have in op25b's program array (here a
+# multi-buffer one, SEC("xdp.frags")): attach refuses, one line naming it
+# and the way out, and changes nothing; --force replaces it.
+test_refused() {
+	local obj=$TMPD/frags.bpf.o
+	once share_setup
+	printf '%s\n' '#include <linux/bpf.h>' '#include <bpf/bpf_helpers.h>' \
+		'char LICENSE[] SEC("license") = "GPL";' \
+		'SEC("xdp.frags") int frags_prog(struct xdp_md *c) { return XDP_PASS; }' \
+		>"$TMPD/frags.bpf.c"
+	clang -O2 -g -target bpf -I"/usr/include/$(gcc -print-multiarch)" \
+		-c "$TMPD/frags.bpf.c" -o "$obj" &&
+		ns_veth "$RTR" fr0 fr1 &&
+		bpftool prog load "$obj" "$XPIN/frags" type xdp &&
+		in_ns "$RTR" bpftool net attach xdpgeneric pinned "$XPIN/frags" dev fr0 ||
+		{ fail "refused: setup" "cannot put a multi-buffer program on fr0"; return; }
+	ctl attach fr0 >"$TMPD/out" 2>"$TMPD/err"
+	check_eq "refused: attach over a multi-buffer program: exit 1" 1 $?
+	check "refused: one line naming the program, the device, and --force" \
+		"said: $(cat "$TMPD/err")" \
+		grep -q "^op25bctl: cannot chain XDP program 'frags_prog' on 'fr0': .*multi-buffer.*--force" "$TMPD/err"
+	check_eq "refused: ...one line" 1 "$(wc -l <"$TMPD/err")"
+	check_eq "refused: fr0 keeps its program" "frags_prog" \
+		"$(ip -n "$RTR" link show dev fr0 | sed -n 's/.* name \([^ ]*\) .*/\1/p')"
+	check "refused: no record of fr0" "saw: $(ctl status)" not grep -q " fr0 " <(ctl status)
+	check_eq "refused: the chain slot is empty" "[]" \
+		"$(bpftool map dump pinned "$PIN/chain" 2>&1 | tr -d ' \n')"
+	ctl -q attach fr0 --force
+	check_eq "refused: with --force op25b replaces it" "op25b_xdp" \
+		"$(ip -n "$RTR" link show dev fr0 | sed -n 's/.* name \([^ ]*\) .*/\1/p')"
+	ctl -q detach fr0
 }
 
 # libxdp's dispatcher: where the kernel refuses freplace programs (as
