@@ -29,7 +29,12 @@ make_pin_dir share
 PINA=$PIN
 make_pin_dir share-b
 PINB=$PIN
+make_pin_dir share-l4
+PINC=$PIN
 PIN=$PINA
+# The last commit before chained mode: its op25bctl makes layout 4 pin
+# dirs without the chain array (test_layout4).
+BEFORE_CHAIN=4b729817d0d61912c957f3df3ca8d7696e7e834f
 # xdp-tools' pins, private to this run: xdp-filter keeps its own under
 # /sys/fs/bpf/xdp-filter whatever LIBXDP_BPFFS says, so each call sees
 # this directory as /sys/fs/bpf, in a mount namespace of its own (xdpt)
@@ -324,6 +329,39 @@ test_refused() {
 	check_eq "refused: with --force op25b replaces it" "op25b_xdp" \
 		"$(ip -n "$RTR" link show dev fr0 | sed -n 's/.* name \([^ ]*\) .*/\1/p')"
 	ctl -q detach fr0
+}
+
+# A layout 4 pin dir made by the op25b before chained mode (no chain array
+# pinned): read as it is; the next attach, in place under a SYN flood,
+# lets no SYN to 25 through and adds the array; chaining works there after.
+test_layout4() {
+	local old=$TMPD/l4 st
+	once share_setup
+	mkdir -p "$old" &&
+		git -C "$LIB_DIR/.." archive "$BEFORE_CHAIN" | tar -x -C "$old" &&
+		make -s -C "$old" build/op25bctl >"$TMPD/l4.log" 2>&1 ||
+		{ fail "layout 4: build op25b $BEFORE_CHAIN" "$(tail -n 3 "$TMPD/l4.log")"; return; }
+	xf unload r0 >/dev/null 2>&1
+	PIN=$PINC
+	in_ns "$RTR" "$old/build/op25bctl" --pin-dir "$PIN" -q deny subscriber 10.40.0.0/24 &&
+		in_ns "$RTR" "$old/build/op25bctl" --pin-dir "$PIN" -q attach r0 ||
+		{ fail "layout 4: the old op25b attaches" "failed"; PIN=$PINA; xf_load; return; }
+	check "layout 4: the old op25b pinned no chain array" "it did" \
+		test ! -e "$PIN/chain"
+	st=$(ctl status 2>&1 | grep ' r0 ')
+	check "layout 4: this op25bctl reads it (r0 alone, attached)" "saw: $st" \
+		grep -q ", alone, file, attached" <<<"$st"
+	run_flood "layout 4: attach in place" ctl -q attach r0 ||
+		{ ctl -q detach r0; PIN=$PINA; xf_load; return; }
+	check_eq "layout 4: no SYN to 25 through while this op25b replaced the old" 0 "${SEEN25:-none}"
+	check "layout 4: markers to 587 arrived meanwhile (${SEEN587:-0})" \
+		"saw ${SEEN587:-none}" [ "${SEEN587:-0}" -gt 0 ]
+	check "layout 4: the chain array is pinned now" "absent" test -e "$PIN/chain"
+	ctl -q detach r0
+	xf_load
+	attach_chained "layout 4, upgraded" && both_work "layout 4, upgraded"
+	ctl -q detach r0
+	PIN=$PINA
 }
 
 # libxdp's dispatcher: where the kernel refuses freplace programs (as
