@@ -18,9 +18,11 @@ const struct cmd_help status_help = {
 	.text =
 	"Action, blocked ports, table sizes, capacity and policy generation, the\n"
 	"attachments this pin dir recorded and whether each is still in place,\n"
-	"and op25b programs in this namespace that it does not record. With -v\n"
-	"(and with -j), the pools' use: nodes, leaves, rule records and index\n"
-	"slots, used/total.\n",
+	"and op25b programs in this namespace that it does not record. An XDP\n"
+	"one says how it shares its device: alone, or chained (prog ID NAME),\n"
+	"the program it runs for what it passes. With -v (and with -j), the\n"
+	"pools' use: nodes, leaves, rule records and index slots, used/total,\n"
+	"and whether the kernel would let libxdp's dispatcher run.\n",
 };
 
 /* ---- status ---- */
