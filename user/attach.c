@@ -246,6 +246,8 @@ int detach_one(int map_fd, const struct record *rec)
 	if (rc)
 		return rc;
 	bpf_map_delete_elem(map_fd, &rec->key);
+	if (!alive)
+		chain_clear(rec->val.chain_slot);	/* its device took op25b */
 	if (is_tc_hook(rec->key.hook) && alive)
 		tc_release_qdisc(map_fd, rec);
 	detach_report(rec, kept);

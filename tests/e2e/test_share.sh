@@ -298,6 +298,27 @@ test_taken_off() {
 	xf_load
 }
 
+# A chained device deleted: detach of its record lets the program go at
+# once (the slot emptied), and the other device's chain is untouched.
+test_gone() {
+	local n
+	once share_setup
+	ns_veth "$RTR" gx0 gx1 && xf load gx0 >/dev/null 2>&1 ||
+		{ fail "gone: setup" "cannot load xdp-filter on gx0"; return; }
+	ctl -q attach gx0 && ctl -q attach r0 ||
+		{ fail "gone: attach gx0 and r0" "failed"; return; }
+	n=$(bpftool map dump pinned "$PIN/chain" | grep -c '"key"')
+	check_eq "gone: two slots filled (gx0's, r0's)" 2 "$n"
+	ip -n "$RTR" link del gx0
+	ctl detach gx0 >"$TMPD/det" 2>&1
+	check "gone: detach gx0 drops its record" "said: $(cat "$TMPD/det")" \
+		grep -q "dropped the record of gx0.*the interface is gone" "$TMPD/det"
+	n=$(bpftool map dump pinned "$PIN/chain" | grep -c '"key"')
+	check_eq "gone: its slot emptied, r0's kept" 1 "$n"
+	both_work "gone: r0 still chained"
+	ctl -q detach r0
+}
+
 # A program the kernel will not have in op25b's program array (here a
 # multi-buffer one, SEC("xdp.frags")): attach refuses, one line naming it
 # and the way out, and changes nothing; --force replaces it.
