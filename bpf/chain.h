@@ -17,12 +17,8 @@
  * a program array when its last pin and fd go. Its slots are handed out
  * by op25bctl, one per chained attachment (the record's chain_slot).
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, OP25B_CHAIN_SLOTS);
-	__type(key, __u32);
-	__type(value, __u32);
-} op25b_chain SEC(".maps");
+OP25B_MAP(BPF_MAP_TYPE_PROG_ARRAY, 0, __u32, __u32, OP25B_CHAIN_SLOTS)
+	op25b_chain SEC(".maps");
 
 /* Set by the loader for a chained attachment: its slot, 0 for none. */
 const volatile __u32 op25b_chain_slot = 0;

@@ -91,15 +91,24 @@ enum op25b_table {
 #define OP25B_TREES		4
 #define OP25B_TREE(table, v6)	((table) * 2 + (v6))
 
-#define OP25B_ROOT_BITS		16
-#define OP25B_ROOT_SIZE		(1u << OP25B_ROOT_BITS)
+/*
+ * A root table indexes the first root bits of an address: more for a
+ * larger capacity, so that a large table's prefixes are reached in fewer
+ * levels and a small one's root stays small (op25b_root_bits_for). Set
+ * when the maps are made, read back from the size of the pinned roots map.
+ */
+#define OP25B_ROOT_BITS_MIN	12
+#define OP25B_ROOT_BITS_MAX	20
+/* The BPF object's own size, before the loader sets the real one. */
+#define OP25B_ROOT_BITS_DEFAULT	16
 /* Root tables: the live snapshot uses one per tree, a writer one more. */
 #define OP25B_ROOT_TABLES	(2 * OP25B_TREES)
 #define OP25B_STRIDE		6
 #define OP25B_SLOTS		(1u << OP25B_STRIDE)
-/* Node levels below the root table: ceil((32 - 16) / 6), ceil((128 - 16) / 6). */
-#define OP25B_DEPTH4		3
-#define OP25B_DEPTH6		19
+/* Node levels below a root table of r bits, for an address of n bits. */
+#define OP25B_DEPTH_FOR(n, r)	(((n) - (r) + OP25B_STRIDE - 1) / OP25B_STRIDE)
+/* The most there can be: IPv6 below the smallest root, 20. */
+#define OP25B_DEPTH_MAX		OP25B_DEPTH_FOR(128, OP25B_ROOT_BITS_MIN)
 
 /*
  * A leaf names a rule and carries its verdict, so the datapath needs no
@@ -245,12 +254,17 @@ struct op25b_policy {
 };
 
 /*
- * Rule hits: one counter per rule per CPU, CPU c's at c * hits_stride +
- * rule id, so no two CPUs write one cache line. A plain array, not a
- * per-CPU one: made in one allocation (a per-CPU array of 4M entries
- * takes 0.8 s to make), and read by op25bctl through mmap.
+ * Rule hits: one counter per rule per stripe, stripe s's at s *
+ * hits_stride + rule id. Each CPU counts in stripe (CPU % stripes), so
+ * no two CPUs write one cache line while there are as many stripes as
+ * CPUs; there are at most OP25B_HIT_STRIPES_MAX, so that the map does not
+ * grow with a many-CPU machine, and CPUs that share a stripe add
+ * atomically. A plain array, not a per-CPU one: made in one allocation
+ * (a per-CPU array of 4M entries takes 0.8 s to make), and read by
+ * op25bctl through mmap. Stripes: the hits map's size over the rules'.
  */
 #define OP25B_HITS_CPUS_DEFAULT	8
+#define OP25B_HIT_STRIPES_MAX	8
 
 /* A packet whose snapshot changed under it is judged again, this often. */
 #define OP25B_SNAP_TRIES	4
@@ -287,17 +301,54 @@ struct op25b_index_line {
  * Default prefixes per table; op25bctl --capacity when the maps are made.
  * Pool sizes for a capacity (doc/DESIGN.md, "Sizing"): records for both
  * tables twice over (a batch may replace every one); nodes 8 and leaves
- * 12 per prefix of capacity, plus 65,536 for small tables, whose prefixes
- * share few nodes (measured: a million IPv4 host routes take 2.0M nodes
+ * 12 per prefix of capacity, plus as many as a root table has entries,
+ * for small tables, whose prefixes share few nodes (measured: a million IPv4 host routes take 2.0M nodes
  * and 2.9M leaves, a million IPv6 /56s 1.0M and 2.7M); index slots a
  * power of two at least twice the records.
  */
 #define OP25B_CAPACITY_DEFAULT	16384
 #define OP25B_CAPACITY_MIN	64
 #define OP25B_CAPACITY_MAX	(1u << 24)
+
+/* A power of two >= n (n <= 2^31). */
+static inline __u32 op25b_pow2_up(__u32 n)
+{
+	__u32 p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/* Root bits for a capacity: log2(cap) + 1, within the bounds above. */
+static inline __u32 op25b_root_bits_for(__u32 cap)
+{
+	__u32 r = OP25B_ROOT_BITS_MIN;
+
+	while (r < OP25B_ROOT_BITS_MAX && (1u << (r - 1)) < cap)
+		r++;
+	return r;
+}
+
+/* The root bits of a roots map of n entries; 0: no size op25b makes. */
+static inline __u32 op25b_root_bits_of_size(__u32 n)
+{
+	__u32 r;
+
+	for (r = OP25B_ROOT_BITS_MIN; r <= OP25B_ROOT_BITS_MAX; r++)
+		if (n == (__u32)OP25B_ROOT_TABLES << r)
+			return r;
+	return 0;
+}
+
 #define OP25B_RULES_FOR(cap)	(4 * (cap) + 1)
-#define OP25B_NODES_FOR(cap)	(8 * (cap) + 65536)
-#define OP25B_LEAF_ELEMS_FOR(cap)	((12 * (cap) + 65536) / OP25B_LEAVES_PER)
+#define OP25B_NODES_FOR_BITS(cap, r)	(8 * (cap) + (1u << (r)))
+#define OP25B_LEAF_ELEMS_FOR_BITS(cap, r)				\
+	((12 * (cap) + (1u << (r))) / OP25B_LEAVES_PER)
+#define OP25B_NODES_FOR(cap)						\
+	OP25B_NODES_FOR_BITS(cap, op25b_root_bits_for(cap))
+#define OP25B_LEAF_ELEMS_FOR(cap)					\
+	OP25B_LEAF_ELEMS_FOR_BITS(cap, op25b_root_bits_for(cap))
 
 static inline __u32 op25b_index_lines_for(__u32 cap)
 {
@@ -375,6 +426,34 @@ enum op25b_class {
  * the maps are made (op25b_offender_slots in the datapath).
  */
 #define OP25B_OFFENDERS_MAX	65536
+#define OP25B_OFFENDERS_FLOOR	1024
+/* Each CPU's table has at least this many slots. */
+#define OP25B_OFFENDERS_CPU_MIN	256
+
+/*
+ * Offender slots, all CPUs together, for a capacity unless --offenders
+ * says: one for every four prefixes, a power of two, within
+ * OP25B_OFFENDERS_FLOOR and OP25B_OFFENDERS_MAX. Each CPU sees the
+ * sources its own queues bring, so the slots are shared out among the
+ * CPUs (op25b_offenders_per_cpu): the total stays the same on a machine
+ * with many CPUs.
+ */
+static inline __u32 op25b_offenders_for(__u32 cap)
+{
+	__u32 n = op25b_pow2_up(cap / 4);
+
+	return n < OP25B_OFFENDERS_FLOOR ? OP25B_OFFENDERS_FLOOR :
+	       n > OP25B_OFFENDERS_MAX ? OP25B_OFFENDERS_MAX : n;
+}
+
+static inline __u32 op25b_offenders_per_cpu(__u32 total, __u32 ncpu)
+{
+	__u32 n = OP25B_OFFENDERS_CPU_MIN;
+
+	while (ncpu && n * 2 * ncpu <= total)
+		n <<= 1;
+	return n;
+}
 
 /* The key: family 4 or 6, IPv4 in the first 4 bytes, the rest zero. */
 struct op25b_src {
@@ -441,16 +520,20 @@ struct op25b_window {
  * set when the maps are made (op25b_limiter_slots in the datapath).
  */
 #define OP25B_LIMITER_WAYS	4
+/* The BPF object's own size, before the loader sets the real one. */
 #define OP25B_LIMITER_MIN	16384
+#define OP25B_LIMITER_FLOOR	1024
+#define OP25B_LIMITER_MAX	(1u << 22)
 
-/* Limiter entries for a capacity: one per prefix, a power of two. */
+/*
+ * Limiter entries for a capacity, unless --limiter says: one for every
+ * four prefixes, a power of two, at least OP25B_LIMITER_FLOOR.
+ */
 static inline __u32 op25b_limiter_for(__u32 cap)
 {
-	__u32 n = OP25B_LIMITER_MIN;
+	__u32 n = op25b_pow2_up(cap / 4);
 
-	while (n < cap)
-		n <<= 1;
-	return n;
+	return n < OP25B_LIMITER_FLOOR ? OP25B_LIMITER_FLOOR : n;
 }
 
 struct op25b_limiter {

@@ -377,11 +377,7 @@ static const struct opt detach_opts[] = {
 };
 
 const struct cmd_help detach_help = {
-	.forms = (const struct usage[]){
-		{ .words = "IFACE" },
-		{ .words = "--all" },
-		{ NULL },
-	},
+	.forms = FORMS({ .words = "IFACE" }, { .words = "--all" }),
 	.opts = detach_opts,
 	.text =
 	"Remove what op25b attached to IFACE (and a clsact qdisc only if op25b\n"

@@ -65,7 +65,9 @@ struct engine {
 	struct window rules;		/* struct op25b_rule */
 	struct window index;		/* __u32, flat: slot i */
 	struct window hits;		/* __u64: cpu * hits_stride + rule id */
+	__u32 root_bits;		/* the root tables' (op25b.h) */
 	__u32 hits_max;
+	__u32 hit_stripes;		/* rules' hits counted side by side */
 	__u32 nodes_max;
 	__u32 leaves_max;
 	__u32 rules_max;

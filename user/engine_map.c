@@ -17,9 +17,9 @@
 int engine_size_object(struct bpf_object *obj, __u32 cap)
 {
 	static const char *const names[] = { "op25b_nodes", "op25b_leaves",
-		"op25b_rules", "op25b_hits", "op25b_index" };
+		"op25b_rules", "op25b_hits", "op25b_index", "op25b_roots" };
 	int ncpu = libbpf_num_possible_cpus();
-	__u32 n[5];
+	__u32 n[6];
 	size_t i;
 
 	if (ncpu <= 0)
@@ -27,9 +27,11 @@ int engine_size_object(struct bpf_object *obj, __u32 cap)
 	n[0] = OP25B_NODES_FOR(cap);
 	n[1] = OP25B_LEAF_ELEMS_FOR(cap);
 	n[2] = OP25B_RULES_FOR(cap);
-	n[3] = OP25B_RULES_FOR(cap) * (__u32)ncpu;
+	n[3] = OP25B_RULES_FOR(cap) * (ncpu < OP25B_HIT_STRIPES_MAX ?
+				       (__u32)ncpu : OP25B_HIT_STRIPES_MAX);
 	n[4] = op25b_index_lines_for(cap);
-	for (i = 0; i < 5; i++) {
+	n[5] = OP25B_ROOT_TABLES << op25b_root_bits_for(cap);
+	for (i = 0; i < 6; i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(obj, names[i]);
 
 		if (!m || bpf_map__set_max_entries(m, n[i]))
@@ -201,11 +203,16 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 			e->index_mask = info.max_entries * OP25B_INDEX_PER - 1;
 			break;
 		}
-		if (i == 1 && info.max_entries != OP25B_ROOT_TABLES * ROOT_SLOTS) {
-			engine_unmap(e);
-			return engine_fail(e, -EINVAL, "map 'roots' has %u entries, not %u",
-					   info.max_entries,
-					   OP25B_ROOT_TABLES * ROOT_SLOTS);
+		if (i == 1) {
+			e->root_bits = op25b_root_bits_of_size(info.max_entries);
+			if (!e->root_bits) {
+				engine_unmap(e);
+				return engine_fail(e, -EINVAL, "map 'roots' has %u entries, not %u root tables of 2^%u-2^%u",
+						   info.max_entries,
+						   OP25B_ROOT_TABLES,
+						   OP25B_ROOT_BITS_MIN,
+						   OP25B_ROOT_BITS_MAX);
+			}
 		}
 		if (i == 7 && (e->index_mask & (e->index_mask + 1))) {
 			engine_unmap(e);
@@ -213,12 +220,12 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 					   "map 'index' is not a power of two");
 		}
 	}
-	if ((unsigned long long)e->hits_max < (unsigned long long)e->ncpu * e->rules_max) {
+	e->hit_stripes = e->rules_max ? e->hits_max / e->rules_max : 0;
+	if (!e->hit_stripes) {
 		engine_unmap(e);
 		return engine_fail(e, -EINVAL,
-				   "map 'hits' has %u counters, %d CPUs need %llu",
-				   e->hits_max, e->ncpu,
-				   (unsigned long long)e->ncpu * e->rules_max);
+				   "map 'hits' has %u counters, fewer than the %u rules",
+				   e->hits_max, e->rules_max);
 	}
 	if (e->st->layout && e->st->layout != OP25B_LAYOUT) {
 		__u32 l = e->st->layout;
@@ -260,7 +267,7 @@ unsigned long long engine_footprint(__u32 cap, int ncpu)
 	unsigned long long b = 0;
 
 	b += sizeof(struct op25b_policy);
-	b += (unsigned long long)OP25B_ROOT_TABLES * ROOT_SLOTS *
+	b += ((unsigned long long)OP25B_ROOT_TABLES << op25b_root_bits_for(cap)) *
 	     sizeof(struct op25b_root_ent);
 	b += (unsigned long long)OP25B_NODES_FOR(cap) * sizeof(struct op25b_node);
 	b += (unsigned long long)OP25B_LEAF_ELEMS_FOR(cap) *

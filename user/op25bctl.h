@@ -29,6 +29,8 @@ struct global_opts {
 	bool quiet;
 	const char *pin_dir;
 	__u32 capacity;		/* --capacity: prefixes per table, 0 if not given */
+	__u32 offenders;	/* --offenders: offender slots, 0 if not given */
+	__u32 limiter;		/* --limiter: limiter entries, 0 if not given */
 	const char *netns;	/* -n/--netns: the network namespace to enter */
 	unsigned int wait;	/* -w/--wait: seconds to wait for the lock */
 };
@@ -154,6 +156,9 @@ struct usage {
 	const struct opt *opts;	/* shown after them, [--hook xdp|tc] */
 };
 
+/* A command's forms, the table's NULL end written once. */
+#define FORMS(...)	((const struct usage[]){ __VA_ARGS__, { NULL } })
+
 /*
  * A command's full help: usage lines and an Options: block made from its
  * option tables, and between them the prose, which alone is written here.
@@ -212,6 +217,14 @@ struct op25b_maps {
 	int events;		/* the event log */
 	int sessions;		/* the session layer's owners */
 };
+
+/* What a pinned map takes in the kernel: bytes_memlock, as bpftool says. */
+struct pin_memory {
+	const char *name;	/* its pin name */
+	unsigned long long bytes;
+};
+/* Each pinned map's, up to max of them; how many were found. */
+size_t pins_memory(struct pin_memory *out, size_t max);
 
 /* Route libbpf's messages: warnings one level down, debug with -v. */
 void libbpf_setup(void);

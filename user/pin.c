@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include "op25bctl.h"
 #include "op25b.skel.h"
+#include "skel_sizes.h"
 
 #define BPFFS_ROOT	"/sys/fs/bpf"
 #define LIBBPF_PREFIX	"libbpf: "
@@ -454,22 +455,67 @@ static enum pin_state pin_state(const struct bpf_map *map, const char *path)
 	return ok ? PIN_OK : PIN_MISMATCH;
 }
 
-/* The capacity the maps were made with; 0 when they are not pinned. */
-static __u32 pinned_capacity(void)
+/* The size of the map pinned at path; 0 when there is none. */
+static __u32 pinned_entries(const char *path)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-	int fd;
+	int fd = bpf_obj_get(path);
 
-	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_RULES);
-	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		info.max_entries = 0;
 	close(fd);
-	return info.max_entries ? (info.max_entries - 1) / 4 : 0;
+	return info.max_entries;
+}
+
+/* Bytes the kernel charges for the map behind fd (fdinfo's memlock). */
+static unsigned long long fd_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+size_t pins_memory(struct pin_memory *out, size_t max)
+{
+	char path[PATH_MAX];
+	size_t i, n = 0;
+	int fd;
+
+	for (i = 0; i < N_PINNED && n < max; i++) {
+		pin_path(path, sizeof(path), i);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		out[n].name = pinned_maps[i].name;
+		out[n].bytes = fd_memlock(fd);
+		close(fd);
+		n++;
+	}
+	return n;
+}
+
+/* The capacity the maps were made with; 0 when they are not pinned. */
+static __u32 pinned_capacity(void)
+{
+	char path[PATH_MAX];
+	__u32 n;
+
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_RULES);
+	n = pinned_entries(path);
+	return n ? (n - 1) / 4 : 0;
 }
 
 /* The event log: a region for every CPU there may be (op25b.h). */
@@ -487,9 +533,31 @@ __u64 netns_ino_now(void)
 	return stat("/proc/self/ns/net", &st) ? 0 : st.st_ino;
 }
 
-/* Size the policy pools: as pinned, else as --capacity asks. */
-static int skel_set_capacity(struct op25b_bpf *skel)
+/* A size option that must match what is pinned, when something is. */
+static int size_opt_check(const char *opt, __u32 want, __u32 pinned)
 {
+	if (!want || !pinned || want == pinned)
+		return EXIT_OK;
+	p_err("the maps under %s were made with %s %u; %s %u applies only when they are made",
+	      g.pin_dir, opt, pinned, opt, want);
+	return EXIT_USAGE;
+}
+
+static __u32 pinned_named(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, name);
+	return pinned_entries(path);
+}
+
+/*
+ * --capacity, --offenders and --limiter say how maps are made: given for
+ * maps already made with other sizes, they are bad usage.
+ */
+static int size_opts_check(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
 	__u32 cap = pinned_capacity();
 
 	if (cap && g.capacity && cap != g.capacity) {
@@ -497,11 +565,39 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 		      g.pin_dir, cap, g.capacity);
 		return EXIT_USAGE;
 	}
+	if (size_opt_check("--limiter", g.limiter,
+			   pinned_named(OP25B_PIN_LIMITER)))
+		return EXIT_USAGE;
+	return size_opt_check("--offenders", g.offenders,
+			      pinned_named(OP25B_PIN_OFFENDERS) *
+			      (ncpu > 0 ? (__u32)ncpu : 1));
+}
+
+/*
+ * Size the maps (doc/DESIGN.md, "Sizing"): new ones from --capacity,
+ * --offenders and --limiter; pinned ones as they were made, whatever
+ * this build's defaults for their capacity are now. Then tell the
+ * datapath the sizes it hashes and indexes onto.
+ */
+static int skel_set_sizes(struct op25b_bpf *skel, struct bpf_map **maps)
+{
+	__u32 cap = pinned_capacity(), ncpu, off, n;
+	int ncpus = libbpf_num_possible_cpus();
+	char path[PATH_MAX];
+	size_t i;
+
+	if (size_opts_check())
+		return EXIT_USAGE;
 	if (!cap)
 		cap = g.capacity ? g.capacity : OP25B_CAPACITY_DEFAULT;
+	ncpu = ncpus > 0 ? (__u32)ncpus : 1;
+	off = g.offenders ? g.offenders : op25b_offenders_for(cap);
 	if (engine_size_object(skel->obj, cap) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_limiter,
-				     op25b_limiter_for(cap)) ||
+				     g.limiter ? g.limiter :
+						 op25b_limiter_for(cap)) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_offenders,
+				     op25b_offenders_per_cpu(off, ncpu)) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_sessions, cap) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_events,
 				     evlog_entries()) ||
@@ -510,8 +606,17 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 		p_err("cannot size the policy maps for %u prefixes", cap);
 		return EXIT_RUNTIME;
 	}
-	/* every instance hashes sources onto the entries the limiter has */
-	skel->rodata->op25b_limiter_slots = op25b_limiter_for(cap);
+	for (i = 0; i < N_PINNED; i++) {
+		pin_path(path, sizeof(path), i);
+		n = pinned_entries(path);
+		if (n && bpf_map__set_max_entries(maps[i], n)) {
+			p_err("cannot size map '%s' as pinned",
+			      pinned_maps[i].name);
+			return EXIT_RUNTIME;
+		}
+	}
+	/* every instance hashes and indexes onto the sizes the maps have */
+	skel_tell_sizes(skel);
 	return EXIT_OK;
 }
 
@@ -532,7 +637,7 @@ static int skel_set_pins(struct op25b_bpf *skel)
 
 	err = skel_shared_maps(skel, maps);
 	if (!err)
-		err = skel_set_capacity(skel);
+		err = skel_set_sizes(skel, maps);
 	if (err)
 		return err;
 	for (i = 0; i < N_PINNED; i++) {
@@ -611,9 +716,6 @@ int bpf_load_chained(struct op25b_bpf **out, bool l3, bool egress,
 	skel->rodata->op25b_l3 = l3;
 	skel->rodata->op25b_egress = egress;
 	skel->rodata->op25b_netns_ino = netns_ino_now();
-	/* every instance hashes sources onto the slots the map has */
-	skel->rodata->op25b_offender_slots =
-		bpf_map__max_entries(skel->maps.op25b_offenders);
 	skel->rodata->op25b_chain_slot = chain_slot;
 	rc = skel_set_pins(skel);
 	if (!rc)
@@ -888,11 +990,8 @@ int maps_open(struct op25b_maps *m, bool create)
 		return EXIT_RUNTIME;
 	}
 	rc = pins_check(m);
-	if (!rc && g.capacity && pinned_capacity() != g.capacity) {
-		p_err("the maps under %s hold %u prefixes per table; --capacity %u applies only when they are made",
-		      g.pin_dir, pinned_capacity(), g.capacity);
-		rc = EXIT_USAGE;
-	}
+	if (!rc)
+		rc = size_opts_check();
 	if (rc)
 		maps_close(m);
 	return rc;

@@ -26,11 +26,8 @@ static const struct opt release_opts[] = {
 };
 
 const struct cmd_help quarantine_help = {
-	.forms = (const struct usage[]){
-		{ .words = "[list]" },
-		{ .words = "release ADDR|PREFIX|--all" },
-		{ NULL },
-	},
+	.forms = FORMS({ .words = "[list]" },
+		       { .words = "release ADDR|PREFIX|--all" }),
 	.opts = release_opts,
 	.text =
 	"The sources that action limit has put in quarantine: each one's\n"

@@ -45,12 +45,9 @@ static const struct opt up_opts[] = {
 };
 
 const struct cmd_help session_help = {
-	.forms = (const struct usage[]){
-		{ .words = "up NAME", .opts = up_opts },
-		{ .words = "down NAME" },
-		{ .words = "list" },
-		{ NULL },
-	},
+	.forms = FORMS({ .words = "up NAME", .opts = up_opts },
+		       { .words = "down NAME" },
+		       { .words = "list" }),
 	.opts = up_opts,
 	.text =
 	"The session layer, for PPP/RADIUS hooks: 'up' registers session NAME\n"

@@ -103,6 +103,38 @@ static void status_pools(struct engine *e)
 }
 
 /*
+ * What the maps take, as the kernel counts it (doc/DESIGN.md, "Sizing"):
+ * the total, and with -v (and always in JSON) each map's.
+ */
+static void status_memory(void)
+{
+	struct pin_memory v[32];
+	unsigned long long total = 0;
+	size_t n = pins_memory(v, sizeof(v) / sizeof(v[0])), i;
+	char text[64];
+
+	for (i = 0; i < n; i++)
+		total += v[i].bytes;
+	open_json_object("memory");
+	print_uint(PRINT_JSON, "bytes", NULL, total);
+	snprintf(text, sizeof(text), "%.1f MB in %zu maps", (double)total / 1e6,
+		 n);
+	print_string(PRINT_FP, NULL, "memory      %s\n", text);
+	if (g.verbose || g.json) {
+		open_json_object("maps");
+		print_string(PRINT_FP, NULL, "%s", "           ");
+		for (i = 0; i < n; i++) {
+			print_uint(PRINT_JSON, v[i].name, NULL, v[i].bytes);
+			print_string(PRINT_FP, NULL, " %s", v[i].name);
+			print_uint(PRINT_FP, NULL, " %llu", v[i].bytes);
+		}
+		print_nl();
+		close_json_object();
+	}
+	close_json_object();
+}
+
+/*
  * A record is attached (the program is in place), pending (asked for
  * before its device existed), gone (its device went: attached again when
  * the name comes back), or not attached (someone took the program off).
@@ -218,6 +250,7 @@ static int status_show(void)
 	status_config(&snap.cfg);
 	status_tables(&e, &snap);
 	status_pools(&e);
+	status_memory();
 	dispatcher_print();
 	rc = status_attachments(m.attach);
 	close_json_object();

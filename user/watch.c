@@ -51,11 +51,8 @@ static void on_signal(int sig)
 
 
 const struct cmd_help watch_help = {
-	.forms = (const struct usage[]){
-		{ .words = "PATTERN...", .opts = attach_opts },
-		{ .words = "--config FILE [--boot]" },
-		{ NULL },
-	},
+	.forms = FORMS({ .words = "PATTERN...", .opts = attach_opts },
+		       { .words = "--config FILE [--boot]" }),
 	.opts = watch_opts,
 	.text =
 	"Attach to every interface whose name matches a PATTERN (shell style:\n"

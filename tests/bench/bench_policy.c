@@ -21,6 +21,7 @@
 #include "testlib.h"
 #include "engine.h"
 #include "op25b.skel.h"
+#include "skel_sizes.h"
 #include "probe.skel.h"
 #include <sys/mman.h>
 
@@ -87,6 +88,7 @@ static struct op25b_bpf *load(__u32 cap)
 	if (!s)
 		return NULL;
 	engine_size_object(s->obj, cap);
+	skel_tell_sizes(s);
 	if (op25b_bpf__load(s)) {
 		op25b_bpf__destroy(s);
 		return NULL;

@@ -21,6 +21,7 @@
 #include "testlib.h"
 #include "engine.h"
 #include "op25b.skel.h"
+#include "skel_sizes.h"
 
 struct mrule {
 	int tree;
@@ -200,8 +201,8 @@ static void random_addr(const struct model *m, int family, __u8 *addr)
 static struct op25b_bpf *skel;
 static struct engine_fds fds;
 
-/* Fresh maps, of a capacity: a new skeleton. */
-static void maps_fresh(__u32 cap)
+/* Fresh maps, of a capacity and root bits (0: the capacity's). */
+static void maps_fresh_bits(__u32 cap, __u32 root_bits)
 {
 	int err;
 
@@ -211,11 +212,20 @@ static void maps_fresh(__u32 cap)
 	if (!skel)
 		tl_cannot_run("cannot open the skeleton");
 	engine_size_object(skel->obj, cap);
+	if (root_bits)
+		bpf_map__set_max_entries(skel->maps.op25b_roots,
+					 OP25B_ROOT_TABLES << root_bits);
+	skel_tell_sizes(skel);
 	err = op25b_bpf__load(skel);
 	if (err)
 		tl_cannot_run("cannot load the datapath (root and BPF needed)");
 	if (engine_fds_of_object(skel->obj, &fds))
 		tl_bug("the skeleton has no policy maps");
+}
+
+static void maps_fresh(__u32 cap)
+{
+	maps_fresh_bits(cap, 0);
 }
 
 static void eng_open(struct engine *e, bool w)
@@ -327,7 +337,11 @@ static struct model model_copy(const struct model *m)
 	return c;
 }
 
-static void test_model(void)
+/*
+ * The model's run on trees of root_bits (0: the capacity's, 13): the
+ * smallest root and the largest lay the same prefixes out differently.
+ */
+static void model_run(__u32 root_bits)
 {
 	struct model m = {};
 	struct engine e;
@@ -335,7 +349,7 @@ static void test_model(void)
 	int round, i, batch;
 	size_t n;
 
-	maps_fresh(4096);
+	maps_fresh_bits(4096, root_bits);
 	eng_open(&e, true);
 	for (round = 0; round < 60; round++) {
 		if (engine_begin(&e))
@@ -350,7 +364,8 @@ static void test_model(void)
 		if (engine_commit(&e))
 			tl_bug("commit: %s", e.err);
 		if (round % 5 == 4 || round == 40) {
-			snprintf(label, sizeof(label), "model round %d", round);
+			snprintf(label, sizeof(label), "model (root %u bits) round %d",
+				 e.root_bits, round);
 			agree(&e, &m, label, 3000);
 		}
 	}
@@ -367,7 +382,9 @@ static void test_model(void)
 	}
 	if (engine_commit(&e))
 		tl_bug("commit: %s", e.err);
-	agree(&e, &m, "all deleted", 500);
+	snprintf(label, sizeof(label), "model (root %u bits): all deleted",
+		 e.root_bits);
+	agree(&e, &m, label, 500);
 	{
 		const struct op25b_snapshot *s = engine_live(&e);
 		__u32 free_nodes, free_leaves;
@@ -375,17 +392,23 @@ static void test_model(void)
 		engine_free_counts(&e, &free_nodes, &free_leaves);
 		tl_check(free_nodes == e.st->node_top - 1 &&
 			 free_leaves == e.st->leaf_top - 1,
-			 "all deleted: every node and leaf is free again",
+			 "model: all deleted: every node and leaf is free again",
 			 "%u of %u nodes, %u of %u leaves free", free_nodes,
 			 e.st->node_top - 1, free_leaves, e.st->leaf_top - 1);
 		tl_check(!s->count[0] && !s->count[1] && !s->count[2] &&
 			 !s->count[3] && !e.st->index_used,
-			 "all deleted: counts and index are empty",
+			 "model: all deleted: counts and index are empty",
 			 "counts %u %u %u %u, index %u", s->count[0], s->count[1],
 			 s->count[2], s->count[3], e.st->index_used);
 	}
 	engine_close(&e);
 	free(m.r);
+}
+
+static void test_model(void)
+{
+	model_run(0);
+	model_run(OP25B_ROOT_BITS_MAX);
 }
 
 /*
@@ -1221,6 +1244,7 @@ static int pinned_loop(const char *pin, int secs)
 		}
 		close(fd);
 	}
+	skel_tell_sizes(skel);
 	if (op25b_bpf__load(skel)) {
 		fprintf(stderr, "loop: cannot load\n");
 		return 1;
