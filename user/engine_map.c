@@ -279,6 +279,24 @@ unsigned long long engine_footprint(__u32 cap, int ncpu)
 	return b;
 }
 
+/* Bytes the kernel charges for the map behind fd (fdinfo's memlock). */
+unsigned long long engine_map_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
 int engine_fail(struct engine *e, int err, const char *fmt, ...)
 {
 	va_list ap;

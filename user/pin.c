@@ -470,24 +470,6 @@ static __u32 pinned_entries(const char *path)
 	return info.max_entries;
 }
 
-/* Bytes the kernel charges for the map behind fd (fdinfo's memlock). */
-static unsigned long long fd_memlock(int fd)
-{
-	char path[64], line[128];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %llu", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
 size_t pins_memory(struct pin_memory *out, size_t max)
 {
 	char path[PATH_MAX];
@@ -500,7 +482,7 @@ size_t pins_memory(struct pin_memory *out, size_t max)
 		if (fd < 0)
 			continue;
 		out[n].name = pinned_maps[i].name;
-		out[n].bytes = fd_memlock(fd);
+		out[n].bytes = engine_map_memlock(fd);
 		close(fd);
 		n++;
 	}

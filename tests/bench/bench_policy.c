@@ -96,24 +96,6 @@ static struct op25b_bpf *load(__u32 cap)
 	return s;
 }
 
-/* Bytes the kernel charges for a map (fdinfo's memlock). */
-static unsigned long long map_bytes(int fd)
-{
-	char path[64], line[128];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %llu", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
 static unsigned long long policy_bytes(struct op25b_bpf *s)
 {
 	struct engine_fds f;
@@ -122,7 +104,7 @@ static unsigned long long policy_bytes(struct op25b_bpf *s)
 
 	engine_fds_of_object(s->obj, &f);
 	for (i = 0; i < 8; i++)
-		b += map_bytes(((int *)&f)[i]);
+		b += engine_map_memlock(((int *)&f)[i]);
 	return b;
 }
 
