@@ -55,6 +55,7 @@ OP25B_HOOKS(CHAIN_DECL)
 #include "reject.h"
 #include "decide.h"
 #include "events.h"
+#include "chain.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -814,8 +815,7 @@ static __always_inline int bench_decision_only(const struct decision *d)
 #endif
 
 /* The entry points: parse, decide, and for a judged packet act. */
-SEC("xdp")
-int op25b_xdp(struct xdp_md *ctx)
+static __always_inline int op25b_judge_xdp(struct xdp_md *ctx)
 {
 	struct op25b_cursor c;
 	struct op25b_pkt pkt = {};
@@ -833,6 +833,15 @@ int op25b_xdp(struct xdp_md *ctx)
 	return bench_decision_only(&d);
 #endif
 	return op25b_act_xdp(ctx, &pkt, &d);
+}
+
+/* What op25b passes goes on to the program it chains, if any (chain.h). */
+SEC("xdp")
+int op25b_xdp(struct xdp_md *ctx)
+{
+	int v = op25b_judge_xdp(ctx);
+
+	return v == XDP_PASS ? chain_pass(ctx) : v;
 }
 
 SEC("tc")

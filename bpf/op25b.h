@@ -30,6 +30,7 @@
 #define OP25B_PIN_LIMITER	"limiter"
 #define OP25B_PIN_SWEEPER	"sweeper"
 #define OP25B_PIN_SESSIONS	"sessions"	/* the session layer's owners */
+#define OP25B_PIN_CHAIN		"chain"		/* programs op25b chains (bpf/chain.h) */
 
 /* Program names as the kernel reports them (bpftool prog, status). */
 #define OP25B_PROG_XDP		"op25b_xdp"
@@ -46,6 +47,12 @@
  * (a BRAS whose sessions each attach to their pppN). Allocated as used.
  */
 #define OP25B_ATTACH_MAX	1024
+
+/*
+ * Slots of the chain program array (bpf/chain.h): one per XDP attachment
+ * that keeps another program; slot 0 means none.
+ */
+#define OP25B_CHAIN_SLOTS	1024
 
 /* Verdict carried by a table entry. 0 is never stored. */
 enum op25b_verdict {
@@ -672,7 +679,7 @@ struct op25b_attach_val {
 	enum op25b_layer layer;
 	__u32 owner;		/* the session's id in the session layer */
 	__u32 xdp_mode;		/* what was asked: XDP_FLAGS_*_MODE, 0: any */
-	__u32 _pad;
+	__u32 chain_slot;	/* XDP: the chained program's slot, 0: alone */
 };
 
 /*

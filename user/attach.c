@@ -29,9 +29,10 @@ const struct cmd_help attach_help = {
 	"driver has it); devices without an Ethernet header (tun, ppp) get tc\n"
 	"ingress, parsing from the IP header. --hook tc --direction egress\n"
 	"judges what the host itself sends (a router's WAN side). Attaching again\n"
-	"replaces the program in place: no moment without enforcement. A program\n"
-	"op25b did not load, or the op25b of another pin dir, is replaced only\n"
-	"with --force.\n",
+	"replaces the program in place: no moment without enforcement. Another\n"
+	"XDP program found on IFACE is kept and run for every packet op25b passes\n"
+	"(chained mode; detach puts it back); with --force it is replaced. The\n"
+	"op25b of another pin dir is replaced only with --force.\n",
 };
 
 /*
@@ -95,6 +96,8 @@ static void attach_report(const struct attach_req *r,
 	print_hook(PRINT_JSON, r->hook, v->flags);
 	print_bool(PRINT_JSON, "l3", NULL, r->l3);
 	print_uint(PRINT_JSON, "prog_id", NULL, v->prog_id);
+	if (r->hook == OP25B_HOOK_XDP)
+		chain_print_mode(PRINT_JSON, v->prog_id, v->chain_slot);
 	close_json_object();
 }
 
@@ -243,6 +246,8 @@ int detach_one(int map_fd, const struct record *rec)
 	if (rc)
 		return rc;
 	bpf_map_delete_elem(map_fd, &rec->key);
+	if (!alive)
+		chain_clear(rec->val.chain_slot);	/* its device took op25b */
 	if (is_tc_hook(rec->key.hook) && alive)
 		tc_release_qdisc(map_fd, rec);
 	detach_report(rec, kept);

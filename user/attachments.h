@@ -66,7 +66,7 @@ enum {
 	  .arg = "ingress|egress", .what = "ingress or egress",		\
 	  .help = "tc: what comes in (default), or what is sent" }, \
 	{ .name = "--force", .id = ATTACH_OPT_FORCE,			\
-	  .help = "replace a program this op25b did not load" }
+	  .help = "replace a program this op25b did not load (not chain it)" }
 extern const struct opt attach_opts[];
 /* What w, read with attach's options, says of them. */
 void attach_opts_take(struct attach_args *a, const struct args *w);
@@ -142,6 +142,8 @@ int op25b_ours(const struct attach_req *r, int fd, __u32 id);
 int netns_ino(__u64 *ino);
 int prog_info(int fd, struct bpf_prog_info *info);
 __u32 prog_id_of(int fd);
+__u32 prog_map_ids(int fd, __u32 *maps, __u32 max);
+void prog_name_of(__u32 id, char *name, size_t len);
 const char *hook_label(__u32 hook, __u32 flags);
 bool record_find(int map_fd, const struct op25b_attach_key *key,
 			struct op25b_attach_val *val);
@@ -166,6 +168,23 @@ int attach_req_build(const struct attach_args *a, struct attach_req *r,
 extern bool attach_quiet;
 int attach_run(const struct attach_req *r);
 int detach_one(int map_fd, const struct record *rec);
+
+
+/*
+ * chain.c: an XDP attachment that keeps the program it found (chained
+ * mode, bpf/chain.h): the slots of the pinned chain array, what an op25b
+ * program chains, and how status says it.
+ */
+int chain_slot_take(int attach_fd, __u32 *slot);
+int chain_put(__u32 slot, int prog_fd, const char *ifname, const char *name);
+void chain_clear(__u32 slot);
+void chain_of_prog(__u32 prog_id, int *map_fd, __u32 *slot);
+__u32 chain_target(__u32 prog_id, __u32 *slot);
+__u32 chain_slot_kept(__u32 prog_id);
+void chain_print_mode(enum output_type t, __u32 prog_id, __u32 slot);
+/* dispatcher.c: whether libxdp's dispatcher could run here (why not) */
+bool dispatcher_allowed(char *why, size_t len);
+void dispatcher_print(void);
 
 
 /* ---- attach_args.c: a watch statement's words ---- */

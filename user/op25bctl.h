@@ -283,6 +283,9 @@ struct op25b_bpf;
  * Returns an EXIT_* code; on success *skel is loaded, not attached.
  */
 int bpf_load(struct op25b_bpf **skel, bool l3, bool egress);
+/* The same, for an XDP attachment that chains the program in chain_slot. */
+int bpf_load_chained(struct op25b_bpf **skel, bool l3, bool egress,
+		     __u32 chain_slot);
 
 /* ---- policy.c: the engine over the pinned maps ---- */
 

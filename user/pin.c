@@ -659,7 +659,30 @@ static void report_load_failure(int err)
 		p_err("cannot load op25b: %s", errstr(err));
 }
 
+/*
+ * The chain program array (bpf/chain.h) is pinned beside the others but
+ * not among them: made by the first load that misses it, so a pin dir of
+ * a release without it gains it with no other change.
+ */
+static int skel_set_chain_pin(struct op25b_bpf *skel)
+{
+	char path[PATH_MAX];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_CHAIN);
+	err = bpf_map__set_pin_path(skel->maps.op25b_chain, path);
+	if (err)
+		p_err("cannot set pin path '%s': %s", path, errstr(err));
+	return err ? EXIT_RUNTIME : EXIT_OK;
+}
+
 int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
+{
+	return bpf_load_chained(out, l3, egress, 0);
+}
+
+int bpf_load_chained(struct op25b_bpf **out, bool l3, bool egress,
+		     __u32 chain_slot)
 {
 	struct op25b_bpf *skel;
 	int err, rc;
@@ -675,7 +698,10 @@ int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
 	skel->rodata->op25b_l3 = l3;
 	skel->rodata->op25b_egress = egress;
 	skel->rodata->op25b_netns_ino = netns_ino_now();
+	skel->rodata->op25b_chain_slot = chain_slot;
 	rc = skel_set_pins(skel);
+	if (!rc)
+		rc = skel_set_chain_pin(skel);
 	if (!rc) {
 		err = op25b_bpf__load(skel);
 		if (err) {

@@ -18,9 +18,11 @@ const struct cmd_help status_help = {
 	.text =
 	"Action, blocked ports, table sizes, capacity and policy generation, the\n"
 	"attachments this pin dir recorded and whether each is still in place,\n"
-	"and op25b programs in this namespace that it does not record. With -v\n"
-	"(and with -j), the pools' use: nodes, leaves, rule records and index\n"
-	"slots, used/total.\n",
+	"and op25b programs in this namespace that it does not record. An XDP\n"
+	"one says how it shares its device: alone, or chained (prog ID NAME),\n"
+	"the program it runs for what it passes. With -v (and with -j), the\n"
+	"pools' use: nodes, leaves, rule records and index slots, used/total,\n"
+	"and whether the kernel would let libxdp's dispatcher run.\n",
 };
 
 /* ---- status ---- */
@@ -157,6 +159,9 @@ static void status_record(const struct record *rec)
 	if (!pending)
 		print_uint(PRINT_ANY, "prog_id", ", prog %llu",
 			   rec->val.prog_id);
+	if (rec->key.hook == OP25B_HOOK_XDP && !pending && !gone)
+		chain_print_mode(PRINT_ANY, live ? rec->val.prog_id : 0,
+				 rec->val.chain_slot);
 	print_string(PRINT_ANY, "layer", ", %s", layer_name(rec->val.layer));
 	print_bool(PRINT_JSON, "attached", NULL, live);
 	print_string(PRINT_ANY, "state", ", %s\n",
@@ -212,6 +217,8 @@ static int status_unrecorded(const struct record *recs, size_t n)
 			   orph[i].key.ifindex);
 		print_hook(PRINT_ANY, orph[i].key.hook, orph[i].val.flags);
 		print_uint(PRINT_ANY, "prog_id", ", prog %llu", orph[i].val.prog_id);
+		if (orph[i].key.hook == OP25B_HOOK_XDP)
+			chain_print_mode(PRINT_ANY, orph[i].val.prog_id, 0);
 		print_string(PRINT_ANY, "owner", ", %s\n", owner);
 		close_json_object();
 	}
@@ -244,6 +251,7 @@ static int status_show(void)
 	status_tables(&e, &snap);
 	status_pools(&e);
 	status_memory();
+	dispatcher_print();
 	rc = status_attachments(m.attach);
 	close_json_object();
 	policy_close(&m, &e);
