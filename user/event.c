@@ -12,6 +12,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "op25bctl.h"
+#include "attachments.h"
 
 /* Sessions are read again at most this often, when an event needs them. */
 #define SESSIONS_TTL_NS	NSEC_PER_SEC
@@ -59,13 +60,6 @@ const char *event_kind_name(__u8 kind)
 		return "released by operator";
 	}
 	return "unknown";
-}
-
-const char *event_hook_name(__u32 hook)
-{
-	return hook == OP25B_HOOK_XDP ? "xdp" :
-	       hook == OP25B_HOOK_TC_INGRESS ? "tc ingress" :
-	       hook == OP25B_HOOK_TC_EGRESS ? "tc egress" : NULL;
 }
 
 /*
@@ -166,7 +160,10 @@ void event_view(struct event_ctx *x, const struct op25b_event *ev,
 			 "%02x:%02x:%02x:%02x:%02x:%02x", ev->smac[0],
 			 ev->smac[1], ev->smac[2], ev->smac[3], ev->smac[4],
 			 ev->smac[5]);
-	v->hook = event_hook_name(ev->hook);
+	/* the hook's words are attach's (records.c); 0: the sweeper's */
+	if (ev->hook)
+		snprintf(v->hook, sizeof(v->hook), "%s",
+			 hook_label(ev->hook, 0));
 	v->kind = event_kind_name(ev->kind);
 	v->action = action_name(ev->action);
 	v->cls = event_class_name(ev->cls);
@@ -196,7 +193,7 @@ void event_print(const struct event_view *v)
 		print_uint(PRINT_JSON, "ifindex", NULL, ev->ifindex);
 		print_uint(PRINT_JSON, "netns", NULL, ev->netns_ino);
 	}
-	if (v->hook)
+	if (v->hook[0])
 		print_string(PRINT_JSON, "hook", NULL, v->hook);
 	if (v->mac[0])
 		print_string(PRINT_ANY, "mac", " %s", v->mac);

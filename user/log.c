@@ -133,7 +133,7 @@ static void event_record(const struct event_view *v, struct record *r)
 	field_add(r, "time", "%s", v->time);
 	if (v->iface[0])
 		field_add(r, "interface", "%s", v->iface);
-	if (v->hook)
+	if (v->hook[0])
 		field_add(r, "hook", "%s", v->hook);
 	if (v->mac[0])
 		field_add(r, "mac", "%s", v->mac);

@@ -512,7 +512,7 @@ struct event_view {
 	char iface[16 + 8];
 	char mac[18];			/* "" on an L3 device */
 	char saddr[46], daddr[46];
-	const char *hook;		/* "xdp", "tc ingress", NULL */
+	char hook[16];			/* "xdp", "tc ingress", "" (hook_label) */
 	const char *kind;		/* "blocked", "quarantined", ... */
 	const char *action, *cls;
 	char session[OP25B_SESSION_NAME];
@@ -523,8 +523,6 @@ void event_ctx_init(struct event_ctx *x, const struct op25b_maps *m);
 void event_ctx_free(struct event_ctx *x);
 void event_view(struct event_ctx *x, const struct op25b_event *ev,
 		struct event_view *v);
-/* "xdp", "tc ingress", "tc egress"; NULL for none. */
-const char *event_hook_name(__u32 hook);
 /* One line of text, or one JSON object (a JSON line with output_end). */
 void event_print(const struct event_view *v);
 const char *event_class_name(__u8 cls);
