@@ -6,10 +6,19 @@
  * program runs in (from its attachment record), and the session whose
  * address or device it came from (user name, Calling-Station-Id).
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include "op25bctl.h"
 #include "attachments.h"
@@ -63,33 +72,166 @@ const char *event_kind_name(__u8 kind)
 }
 
 /*
- * The device's name where the program runs: this namespace's name for
- * it when that is ours (renames followed), else its attachment record's.
+ * ---- Interface names where the program runs ----
+ *
+ * An event, or a counter, names its device by ifindex in the program's
+ * namespace (its inode). The name is what the kernel says there now: a
+ * rename is followed whichever namespace the reader runs in. Ours is
+ * asked directly; another, through a socket made in it (an AF_UNIX one:
+ * SIOCGIFNAME answers for the socket's namespace), kept for the next
+ * event. The namespace is found by inode among /run/netns and the
+ * processes' /proc/PID/ns/net. Where it cannot be entered (gone, or a
+ * reader without the right, op25b-log.service's sandbox), the
+ * attachment record's name stands: as named at attach, or as status
+ * last saw it.
  */
-static void iface_resolve(const struct event_ctx *x,
-			  const struct op25b_event *ev, char *buf, size_t len)
+#define NS_SOCKS	8
+#define NS_RETRY_NS	NSEC_PER_SEC
+
+static struct ns_sock {
+	__u64 ino;
+	int fd;			/* -1: not reachable, until retry */
+	__u64 retry;		/* CLOCK_REALTIME ns */
+} ns_socks[NS_SOCKS];
+static size_t ns_nsocks;
+
+static bool ino_of(const char *path, __u64 ino)
 {
-	struct op25b_attach_key k = { .netns_ino = ev->netns_ino,
-				      .ifindex = ev->ifindex };
+	struct stat st;
+
+	return !stat(path, &st) && st.st_ino == ino;
+}
+
+/* A path to the namespace of inode ino, into buf; false when none is found. */
+static bool netns_path(__u64 ino, char *buf, size_t len)
+{
+	static const char *const dirs[] = { "/run/netns", "/var/run/netns" };
+	struct dirent *de;
+	size_t i;
+	DIR *d;
+
+	for (i = 0; i < 2; i++) {
+		d = opendir(dirs[i]);
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(buf, len, "%s/%s", dirs[i], de->d_name);
+			if (ino_of(buf, ino)) {
+				closedir(d);
+				return true;
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+	d = opendir("/proc");
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(buf, len, "/proc/%s/ns/net", de->d_name);
+		if (ino_of(buf, ino)) {
+			closedir(d);
+			return true;
+		}
+	}
+	if (d)
+		closedir(d);
+	return false;
+}
+
+/* An AF_UNIX socket made in the namespace of inode ino; -1 when not. */
+static int netns_socket(__u64 ino)
+{
+	char path[300];
+	int self, ns, fd = -1;
+
+	if (!netns_path(ino, path, sizeof(path)))
+		return -1;
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (self >= 0 && ns >= 0 && !setns(ns, CLONE_NEWNET)) {
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		/* back where we were, or nothing after can be trusted */
+		if (setns(self, CLONE_NEWNET)) {
+			p_err("cannot return to this network namespace: %s",
+			      strerror(errno));
+			exit(EXIT_RUNTIME);
+		}
+	}
+	if (self >= 0)
+		close(self);
+	if (ns >= 0)
+		close(ns);
+	return fd;
+}
+
+/* The socket of namespace ino, made or found; -1 when it is unreachable. */
+static int ns_sock_of(__u64 ino)
+{
+	__u64 now = realtime_now();
+	struct ns_sock *s = NULL;
+	size_t i;
+
+	for (i = 0; i < ns_nsocks; i++)
+		if (ns_socks[i].ino == ino)
+			s = &ns_socks[i];
+	if (!s) {
+		/* the first goes when all are taken */
+		i = ns_nsocks < NS_SOCKS ? ns_nsocks++ : 0;
+		s = &ns_socks[i];
+		if (i == 0 && ns_nsocks == NS_SOCKS && s->fd >= 0)
+			close(s->fd);
+		s->ino = ino;
+		s->fd = -1;
+		s->retry = 0;
+	}
+	if (s->fd < 0 && now >= s->retry) {
+		s->fd = netns_socket(ino);
+		s->retry = now + NS_RETRY_NS;
+	}
+	return s->fd;
+}
+
+/* The name of ifindex in namespace ino, now; false when it cannot be known. */
+static bool ifname_now(__u64 ino, __u32 ifindex, char *buf, size_t len)
+{
+	struct ifreq ifr = { .ifr_ifindex = (int)ifindex };
+	int fd;
+
+	if (ino == netns_ino_now())
+		return if_indextoname(ifindex, ifr.ifr_name) &&
+		       snprintf(buf, len, "%s", ifr.ifr_name) >= 0;
+	fd = ns_sock_of(ino);
+	if (fd < 0)
+		return false;
+	if (ioctl(fd, SIOCGIFNAME, &ifr))
+		return false;
+	snprintf(buf, len, "%.*s", IF_NAMESIZE, ifr.ifr_name);
+	return true;
+}
+
+void iface_name_of(int attach_fd, __u64 netns_ino, __u32 ifindex,
+		   __u32 hook, char *buf, size_t len)
+{
+	struct op25b_attach_key k = { .netns_ino = netns_ino,
+				      .ifindex = ifindex };
 	struct op25b_attach_val v;
-	char name[IF_NAMESIZE];
 	__u32 h;
 
-	if (ev->netns_ino == x->netns_ino && if_indextoname(ev->ifindex, name)) {
-		snprintf(buf, len, "%s", name);
+	if (ifname_now(netns_ino, ifindex, buf, len))
 		return;
-	}
-	for (h = ev->hook ? ev->hook : OP25B_HOOK_XDP;
-	     h <= (ev->hook ? ev->hook : OP25B_HOOK_TC_EGRESS); h++) {
+	/* a hook of 0 (the sweeper's): any record of the device */
+	for (h = hook ? hook : OP25B_HOOK_XDP;
+	     h <= (hook ? hook : OP25B_HOOK_TC_EGRESS); h++) {
 		k.hook = h;
-		if (x->attach_fd >= 0 &&
-		    !bpf_map_lookup_elem(x->attach_fd, &k, &v) && v.ifname[0]) {
+		if (attach_fd >= 0 &&
+		    !bpf_map_lookup_elem(attach_fd, &k, &v) && v.ifname[0]) {
 			snprintf(buf, len, "%.*s", (int)sizeof(v.ifname),
 				 v.ifname);
 			return;
 		}
 	}
-	snprintf(buf, len, "%u", ev->ifindex);
+	snprintf(buf, len, "%u", ifindex);
 }
 
 static bool session_prefix_covers(const struct op25b_session_prefix *sp,
@@ -154,7 +296,8 @@ void event_view(struct event_ctx *x, const struct op25b_event *ev,
 	addr_format(ev->family, ev->saddr, v->saddr, sizeof(v->saddr));
 	addr_format(ev->family, ev->daddr, v->daddr, sizeof(v->daddr));
 	if (ev->ifindex)
-		iface_resolve(x, ev, v->iface, sizeof(v->iface));
+		iface_name_of(x->attach_fd, ev->netns_ino, ev->ifindex,
+			      ev->hook, v->iface, sizeof(v->iface));
 	if (ev->has_mac)
 		snprintf(v->mac, sizeof(v->mac),
 			 "%02x:%02x:%02x:%02x:%02x:%02x", ev->smac[0],

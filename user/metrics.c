@@ -80,7 +80,7 @@ static void policy_print(const struct policy_gauges *p)
 }
 
 /* A label value: backslash, quote and newline escaped, at most len bytes. */
-static void label_print(const char *s, size_t len)
+void label_print(const char *s, size_t len)
 {
 	size_t i;
 

@@ -216,6 +216,7 @@ struct op25b_maps {
 	int sweeper;		/* the timer that ends quarantines */
 	int events;		/* the event log */
 	int sessions;		/* the session layer's owners */
+	int ifstats;		/* counters per attachment; -1: not made yet */
 };
 
 /* What a pinned map takes in the kernel: bytes_memlock, as bpftool says. */
@@ -525,6 +526,27 @@ void event_view(struct event_ctx *x, const struct op25b_event *ev,
 		struct event_view *v);
 /* One line of text, or one JSON object (a JSON line with output_end). */
 void event_print(const struct event_view *v);
+/*
+ * The name of ifindex in the network namespace of inode netns_ino, as
+ * the kernel says it now; else its attachment record's (hook 0: any of
+ * the device's); else the number.
+ */
+void iface_name_of(int attach_fd, __u64 netns_ino, __u32 ifindex,
+		   __u32 hook, char *buf, size_t len);
+
+/* ---- ifstats.c: counters per attachment ---- */
+
+struct ifstat_row {
+	struct op25b_attach_key key;	/* hook 0: "other" */
+	char iface[16 + 8];
+	char hook[16];
+	__u64 blocked, monitored, passed;
+};
+/* Summed over CPUs, named, sorted by name ("other" last); none: *n 0. */
+int ifstats_read(const struct op25b_maps *m, struct ifstat_row **out,
+		 size_t *n);
+/* Give back the slots of attachments no record names any more. */
+void ifstats_sweep(const struct op25b_maps *m);
 const char *event_class_name(__u8 cls);
 const char *event_kind_name(__u8 kind);
 
@@ -602,6 +624,8 @@ OP25B_COMMANDS(OP25B_COMMAND_DECL)
 int watch_check(int argc, char **argv, char *why, size_t len);
 /* metrics.c: the gauges of stats --prometheus, after its counters. */
 void metrics_gauges_print(const struct op25b_maps *m);
+/* A Prometheus label value: backslash, quote, newline escaped; len at most. */
+void label_print(const char *s, size_t len);
 /* quarantine.c: sources in quarantine now; -1 if the limiter is unreadable. */
 long quarantined_count(int limiter_fd);
 /* A pending 'attach' of the file layer for a device that is not there. */

@@ -353,6 +353,9 @@ static int session_down(int argc, char **argv)
 	pins_open(&m, PINS_PEEK);
 	if (m.sessions >= 0)
 		bpf_map_delete_elem(m.sessions, &key);
+	/* its device's counters give their slot back (a BRAS's pppN churn) */
+	if (detached)
+		ifstats_sweep(&m);
 	maps_close(&m);
 	p_info("session %s down (id %u)%s", key.name, s.id,
 	       detached ? ", detached" : "");
