@@ -144,6 +144,15 @@ struct {
 	__type(value, struct op25b_ifstats);
 } op25b_ifstats SEC(".maps");
 
+/* Sessions just ended, by id (op25b.h): op25bctl's alone. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, OP25B_SESSIONS_ENDED_MAX);
+	__type(key, __u32);
+	__type(value, struct op25b_session_ended);
+} op25b_sessions_ended SEC(".maps");
+
 enum judgement {
 	J_PASS,
 	J_DROP,

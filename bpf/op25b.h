@@ -31,6 +31,7 @@
 #define OP25B_PIN_SWEEPER	"sweeper"
 #define OP25B_PIN_SESSIONS	"sessions"	/* the session layer's owners */
 #define OP25B_PIN_IFSTATS	"ifstats"	/* counters per attachment */
+#define OP25B_PIN_SESSIONS_ENDED "sessions_ended" /* sessions just ended */
 
 /* Program names as the kernel reports them (bpftool prog, status). */
 #define OP25B_PROG_XDP		"op25b_xdp"
@@ -743,6 +744,25 @@ static inline __u32 op25b_ifstats_slot(__u64 netns_ino, __u32 ifindex,
 	return ((ifindex + (__u32)netns_ino) * 3 + hook) &
 	       (OP25B_IFSTATS_SLOTS - 1);
 }
+
+/*
+ * Sessions just ended (doc/DESIGN.md, "Events and their readers"):
+ * 'session down' leaves its record here, by session id, with when it
+ * ended, so that a reader that looks at the sessions once a second still
+ * names the events of a session that came and went in between, and the
+ * log still records its up and down. Readers take what ended within
+ * OP25B_SESSION_GRACE_NS; 'session down' clears older ones when the map
+ * is full. Written and read by op25bctl only; allocated as used. New
+ * after layout 4 was made: a layout 4 pin dir gets it from the next load.
+ */
+#define OP25B_SESSIONS_ENDED_MAX	1024
+#define OP25B_SESSION_GRACE_NS		(10ULL * 1000000000ULL)
+
+struct op25b_session_ended {
+	struct op25b_session_key key;	/* its name */
+	struct op25b_session s;
+	__u64 ended;		/* CLOCK_REALTIME, ns */
+};
 
 #define OP25B_TC_HANDLE		0x25
 #define OP25B_TC_PRIORITY	25

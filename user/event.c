@@ -23,14 +23,23 @@
 #include "op25bctl.h"
 #include "attachments.h"
 
-/* Sessions are read again at most this often, when an event needs them. */
+/*
+ * Sessions are read again at most this often when an event needs them,
+ * and at once when one came up since (the engine's next session id
+ * moved): a session that came, sent and went within a second is named
+ * too, from the sessions just ended (op25b.h).
+ */
 #define SESSIONS_TTL_NS	NSEC_PER_SEC
+/* An ended session still names events stamped this little after its end. */
+#define SESSION_END_SLACK_NS	(50 * 1000000ULL)
 
 void event_ctx_init(struct event_ctx *x, const struct op25b_maps *m)
 {
 	memset(x, 0, sizeof(*x));
 	x->attach_fd = m->attach;
 	x->sessions_fd = m->sessions;
+	x->ended_fd = m->sessions_ended;
+	x->engine_fd = m->pol.engine;
 	x->netns_ino = netns_ino_now();
 }
 
@@ -246,42 +255,82 @@ static bool session_prefix_covers(const struct op25b_session_prefix *sp,
 	return prefix_contains(&p, addr);
 }
 
+/* The engine's next session id: it moves with every 'session up'. */
+static __u32 session_next_now(const struct event_ctx *x)
+{
+	struct op25b_engine e;
+	__u32 zero = 0;
+
+	if (x->engine_fd < 0 || bpf_map_lookup_elem(x->engine_fd, &zero, &e))
+		return 0;
+	return e.session_next;
+}
+
+static void sessions_reload(struct event_ctx *x, __u64 now)
+{
+	event_ctx_free(x);
+	x->session_next = session_next_now(x);
+	if (sessions_load_recent(x->sessions_fd, x->ended_fd, &x->sess,
+				 &x->nsess))
+		x->nsess = 0;
+	x->loaded_ns = now;
+}
+
 /*
  * The session the event's source belongs to: the longest of the sessions'
- * addresses that covers it, else the session whose device saw it.
+ * addresses that covers it, else the session whose device saw it; a
+ * session that ended only for events from before its end, and one
+ * registered now before one that ended.
  */
-static const struct session_entry *session_find(struct event_ctx *x,
-						const struct op25b_event *ev)
+static const struct session_entry *session_match(const struct event_ctx *x,
+						 const struct op25b_event *ev,
+						 __u64 when)
 {
 	const struct session_entry *best = NULL, *dev = NULL;
-	int best_len = -1, j;
-	__u64 now = realtime_now();
+	int best_len = -1, j, len;
 	size_t i;
+
+	for (i = 0; i < x->nsess; i++) {
+		const struct session_entry *e = &x->sess[i];
+		const struct op25b_session *s = &e->s;
+
+		if (e->ended && when > e->ended + SESSION_END_SLACK_NS)
+			continue;
+		for (j = 0; j < OP25B_SESSION_PREFIXES; j++) {
+			if (!session_prefix_covers(&s->addr[j], ev->family,
+						   ev->saddr))
+				continue;
+			/* registered ones come first: an equal one that ended loses */
+			len = s->addr[j].prefixlen;
+			if (len > best_len) {
+				best = e;
+				best_len = len;
+			}
+		}
+		if (!dev && s->ifindex && s->ifindex == ev->ifindex &&
+		    s->netns_ino == ev->netns_ino)
+			dev = e;
+	}
+	return best ? best : dev;
+}
+
+static const struct session_entry *session_find(struct event_ctx *x,
+						const struct op25b_event *ev,
+						__u64 when)
+{
+	const struct session_entry *s;
+	__u64 now = realtime_now();
 
 	if (x->sessions_fd < 0)
 		return NULL;
-	if (!x->loaded_ns || now - x->loaded_ns >= SESSIONS_TTL_NS) {
-		event_ctx_free(x);
-		if (sessions_load(x->sessions_fd, &x->sess, &x->nsess))
-			x->nsess = 0;
-		x->loaded_ns = now;
+	if (!x->loaded_ns || now - x->loaded_ns >= SESSIONS_TTL_NS)
+		sessions_reload(x, now);
+	s = session_match(x, ev, when);
+	if (!s && session_next_now(x) != x->session_next) {
+		sessions_reload(x, now);
+		s = session_match(x, ev, when);
 	}
-	for (i = 0; i < x->nsess; i++) {
-		const struct op25b_session *s = &x->sess[i].s;
-
-		for (j = 0; j < OP25B_SESSION_PREFIXES; j++) {
-			if (session_prefix_covers(&s->addr[j], ev->family,
-						  ev->saddr) &&
-			    s->addr[j].prefixlen > best_len) {
-				best = &x->sess[i];
-				best_len = s->addr[j].prefixlen;
-			}
-		}
-		if (s->ifindex && s->ifindex == ev->ifindex &&
-		    s->netns_ino == ev->netns_ino)
-			dev = &x->sess[i];
-	}
-	return best ? best : dev;
+	return s;
 }
 
 void event_view(struct event_ctx *x, const struct op25b_event *ev,
@@ -310,7 +359,7 @@ void event_view(struct event_ctx *x, const struct op25b_event *ev,
 	v->kind = event_kind_name(ev->kind);
 	v->action = action_name(ev->action);
 	v->cls = event_class_name(ev->cls);
-	s = session_find(x, ev);
+	s = session_find(x, ev, v->realtime_ns);
 	if (s) {
 		snprintf(v->session, sizeof(v->session), "%s", s->key.name);
 		snprintf(v->user, sizeof(v->user), "%s", s->s.user);

@@ -217,6 +217,7 @@ struct op25b_maps {
 	int events;		/* the event log */
 	int sessions;		/* the session layer's owners */
 	int ifstats;		/* counters per attachment; -1: not made yet */
+	int sessions_ended;	/* sessions just ended; -1: not made yet */
 };
 
 /* What a pinned map takes in the kernel: bytes_memlock, as bpftool says. */
@@ -499,11 +500,12 @@ void evlog_close(struct evlog *l);
 struct session_entry;
 /* What resolving an event needs; sessions are cached for a second. */
 struct event_ctx {
-	int attach_fd, sessions_fd;
+	int attach_fd, sessions_fd, ended_fd, engine_fd;
 	__u64 netns_ino;		/* this process's namespace */
-	struct session_entry *sess;
+	struct session_entry *sess;	/* registered, then just ended */
 	size_t nsess;
 	__u64 loaded_ns;		/* CLOCK_REALTIME of the sessions' read */
+	__u32 session_next;		/* the engine's, at that read */
 };
 /* An event with its names: the same words in every output. */
 struct event_view {
@@ -587,9 +589,20 @@ size_t attach_drop_owned(enum op25b_layer layer, __u32 owner);
 struct session_entry {
 	struct op25b_session_key key;
 	struct op25b_session s;
+	__u64 ended;		/* CLOCK_REALTIME ns; 0: registered now */
 };
 /* Every registered session; *out is the caller's to free. */
 int sessions_load(int map_fd, struct session_entry **out, size_t *n);
+/*
+ * Those too that ended within OP25B_SESSION_GRACE_NS (ended_fd, -1 for
+ * none), after the registered ones; one ended and registered again
+ * (its id) counts as registered.
+ */
+int sessions_load_recent(int map_fd, int ended_fd, struct session_entry **out,
+			 size_t *n);
+/* session down: s, which ended now, kept for the grace period. */
+void session_ended_keep(int ended_fd, const struct op25b_session_key *key,
+			const struct op25b_session *s);
 /* The name of session id among v, NULL when none has it. */
 const char *session_name_of(const struct session_entry *v, size_t n,
 			    __u32 id);

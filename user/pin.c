@@ -95,6 +95,10 @@ static const struct pinned_map {
 	  offsetof(struct op25b_maps, ifstats),
 	  BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
 	  sizeof(struct op25b_ifstats), false },
+	{ OP25B_PIN_SESSIONS_ENDED, "op25b_sessions_ended",
+	  offsetof(struct op25b_maps, sessions_ended),
+	  BPF_MAP_TYPE_HASH, sizeof(__u32),
+	  sizeof(struct op25b_session_ended), false },
 };
 #define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
 
@@ -103,7 +107,9 @@ static const struct pinned_map {
  * dir lacks them. The next load makes and pins them (programs loaded
  * before go on without); until then their slot in op25b_maps is -1.
  */
-static const char *const pins_optional[] = { OP25B_PIN_IFSTATS };
+static const char *const pins_optional[] = {
+	OP25B_PIN_IFSTATS, OP25B_PIN_SESSIONS_ENDED,
+};
 
 static bool pin_optional(size_t i)
 {

@@ -351,6 +351,8 @@ static int session_down(int argc, char **argv)
 	/* the record goes last: a kill before leaves 'down' to do again */
 	detached = attach_drop_owned(OP25B_LAYER_SESSION, s.id);
 	pins_open(&m, PINS_PEEK);
+	/* kept a while first: a reader that has not seen it yet names its events */
+	session_ended_keep(m.sessions_ended, &key, &s);
 	if (m.sessions >= 0)
 		bpf_map_delete_elem(m.sessions, &key);
 	/* its device's counters give their slot back (a BRAS's pppN churn) */

@@ -386,4 +386,81 @@ sys.exit(0 if ok else 1)
 		        "$("$CTL" -j history 2001:db8:99::1 --file "$TMPD/rot.all" | jget sessions)" ]'
 }
 
+# connect_from ADDR: one connection to MX:25 from ADDR (added to s0
+# first); prints "refused" when op25b's RST answered it.
+connect_from() {
+	ip -n "$SUB" addr add "$1/32" dev s0 2>/dev/null
+	ip netns exec "$SUB" "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind((sys.argv[1], 0))
+s.settimeout(2)
+try:
+    s.connect((sys.argv[2], 25))
+    print("connected")
+except ConnectionRefusedError:
+    print("refused")
+except OSError as e:
+    print(e)
+' "$1" $MX4
+}
+
+# A session shorter than the readers' look at the sessions (once a
+# second): up, one blocked attempt, down, all within a second. Its event
+# still carries its user name and line in the log and in monitor, and the
+# log records the session's up and down.
+test_short_session() {
+	local t0 r took
+	once events_setup || return
+	READER_PIDS=()
+	reader short_mon -j monitor
+	reader short_log log --file "$TMPD/short.jsonl"
+	sleep 1.2	# the readers have read the sessions there are
+	t0=$(date +%s%N)
+	ctl -q session up pppshort --user shortuser --calling-station-id shortline \
+		--address 10.25.3.1
+	r=$(connect_from 10.25.3.1)
+	ctl -q session down pppshort
+	took=$((($(date +%s%N) - t0) / 1000000))
+	sleep 1.5	# the readers' polls, and their look at the sessions
+	for pid in "${READER_PIDS[@]}"; do
+		kill "$pid"
+		wait "$pid" 2>/dev/null
+	done
+	check_eq "up, a refused attempt and down within a second ($took ms)" \
+		"refused yes" "$r $([ "$took" -lt 1000 ] && echo yes || echo no)"
+	check "log and monitor: the attempt from 10.25.3.1 with user shortuser, line shortline, session pppshort" \
+		"$(grep 10.25.3.1 "$TMPD/short.jsonl" "$TMPD/short_mon" | head -c 600)" \
+		"$PY" -c '
+import json, sys
+for path in sys.argv[1:]:
+    ev = [json.loads(l) for l in open(path) if "\"blocked\"" in l and "10.25.3.1" in l]
+    if len(ev) != 1 or ev[0].get("user") != "shortuser" or ev[0].get("session") != "pppshort" \
+            or ev[0].get("calling_station_id") != "shortline":
+        sys.exit("%s: %r" % (path, ev))
+' "$TMPD/short.jsonl" "$TMPD/short_mon"
+	check "log: session pppshort up (user shortuser, 10.25.3.1/32), then down after the attempt" \
+		"$(grep pppshort "$TMPD/short.jsonl" | head -c 600)" \
+		"$PY" -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+up = [r for r in recs if r["event"] == "session up" and r.get("session") == "pppshort"]
+down = [r for r in recs if r["event"] == "session down" and r.get("session") == "pppshort"]
+ev = [r for r in recs if r["event"] == "blocked" and r.get("saddr") == "10.25.3.1"]
+ok = (len(up) == 1 and len(down) == 1 and len(ev) == 1 and up[0].get("user") == "shortuser"
+      and up[0].get("address") == ["10.25.3.1/32"]
+      and up[0]["time"] <= ev[0]["time"] <= down[0]["time"])
+sys.exit(0 if ok else 1)
+' "$TMPD/short.jsonl"
+	check_eq "history 10.25.3.1: one attempt by shortuser, session pppshort up and down" \
+		"1 shortuser shortline ['session up', 'session down']" \
+		"$("$CTL" -j history 10.25.3.1 --file "$TMPD/short.jsonl" | "$PY" -c '
+import json, sys
+h = json.load(sys.stdin)
+print(h["attempts"], h["users"][0]["what"] if h["users"] else "-",
+      [s["event"] for s in h["sessions"]])')"
+	check_eq "the readers said nothing on stderr but monitor's summary" \
+		"monitor: 1 events, 0 lost" "$(cat "$TMPD/short_log.err" "$TMPD/short_mon.err")"
+}
+
 run_tests "$@"
