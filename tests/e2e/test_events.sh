@@ -463,4 +463,86 @@ print(h["attempts"], h["users"][0]["what"] if h["users"] else "-",
 		"monitor: 1 events, 0 lost" "$(cat "$TMPD/short_log.err" "$TMPD/short_mon.err")"
 }
 
+# ifstat JSON INTERFACE HOOK FIELD: a counter of stats -j's attachment.
+ifstat() {
+	"$PY" -c '
+import json, sys
+s = json.loads(sys.argv[1])
+print(sum(i[sys.argv[4]] for i in s["interfaces"] if i["interface"] == sys.argv[2] and i["hook"] == sys.argv[3]))
+' "$1" "$2" "$3" "$4"
+}
+
+# Counters per attachment: a round of attempts moves r0's tc ingress
+# counters by exactly what it moves the global ones, as stats -j and
+# stats --prometheus say, whichever namespace asks (names as in the
+# router's); promtool has nothing to say.
+test_interface_counters() {
+	local before after outside r
+	once events_setup || return
+	before=$(ctl -j stats)
+	r=$(attempts_n 1)
+	after=$(ctl -j stats)
+	outside=$("$CTL" --pin-dir "$PIN" -j stats)
+	check_eq "a round, all refused" "refused $SUBSCRIBERS other 0" "$r"
+	check_eq "stats -j: r0 (tc ingress) blocked moved by $SUBSCRIBERS, as the global blocked did; nothing passed or monitored" \
+		"$SUBSCRIBERS $SUBSCRIBERS 0 0" \
+		"$(($(ifstat "$after" r0 "tc ingress" blocked) - $(ifstat "$before" r0 "tc ingress" blocked))) $(($(jget blocked <<<"$after") - $(jget blocked <<<"$before"))) $(($(ifstat "$after" r0 "tc ingress" passed) - $(ifstat "$before" r0 "tc ingress" passed))) $(ifstat "$after" r0 "tc ingress" monitored)"
+	check_eq "stats -j outside the router's namespace: the same attachment, named r0" \
+		"$(ifstat "$after" r0 "tc ingress" judged)" \
+		"$(ifstat "$outside" r0 "tc ingress" judged)"
+	"$CTL" --pin-dir "$PIN" stats --prometheus >"$TMPD/ifprom" 2>&1
+	check "stats --prometheus: op25b_interface_segments_total of r0, tc ingress, by decision" \
+		"$(grep interface_segments "$TMPD/ifprom" | head -c 600)" \
+		eval 'grep -q "^op25b_interface_segments_total{interface=\"r0\",hook=\"tc ingress\",decision=\"blocked\"} [1-9]" "$TMPD/ifprom" &&
+		      grep -q "^op25b_interface_segments_total{interface=\"r0\",hook=\"tc ingress\",decision=\"passed\"} " "$TMPD/ifprom"'
+	if command -v promtool >/dev/null; then
+		promtool check metrics <"$TMPD/ifprom" >"$TMPD/ifpromtool" 2>&1
+		check_eq "promtool check metrics: nothing to say" "" "$(cat "$TMPD/ifpromtool")"
+	else
+		fail "promtool" "not installed (package prometheus)"
+	fi
+	ctl stats >"$TMPD/ifstats.txt" 2>&1
+	check "stats: a table of interfaces, r0 tc ingress among them" \
+		"$(tail -4 "$TMPD/ifstats.txt")" \
+		eval 'grep -q "^INTERFACE  *HOOK  *BLOCKED  *MONITORED  *PASSED" "$TMPD/ifstats.txt" &&
+		      grep -Eq "^r0 +tc ingress +[1-9]" "$TMPD/ifstats.txt"'
+}
+
+# rename_r0 NAME: r0 (whatever it is called now) becomes NAME, up again.
+rename_r0() {
+	local cur
+	cur=$(ip -n "$RTR" -o link show | awk -F': ' '$2 ~ /^r0/ {sub(/@.*/, "", $2); print $2}')
+	ip -n "$RTR" link set "$cur" down &&
+		ip -n "$RTR" link set "$cur" name "$1" &&
+		ip -n "$RTR" link set "$1" up
+}
+
+# An interface renamed in the router's namespace after op25b attached to
+# it: monitor outside that namespace, and log inside it, name the events
+# by its new name; so does stats, from outside. Renamed back after.
+test_renamed_interface() {
+	local r
+	once events_setup || return
+	READER_PIDS=()
+	rename_r0 r0renamed || { fail "rename r0" "ip link set name failed"; return; }
+	reader_outside ren_mon -j monitor
+	reader ren_log log --file "$TMPD/ren.jsonl"
+	sleep 1.2	# each source may be reported again
+	r=$(attempts_n 1)
+	sleep 1
+	for pid in "${READER_PIDS[@]}"; do
+		kill "$pid"
+		wait "$pid" 2>/dev/null
+	done
+	check_eq "a round, all refused, through the renamed interface" \
+		"refused $SUBSCRIBERS other 0" "$r"
+	check_eq "monitor outside the router's namespace and log inside: $SUBSCRIBERS events each, all on r0renamed" \
+		"$SUBSCRIBERS $SUBSCRIBERS 0" \
+		"$(grep -c '"interface":"r0renamed"' "$TMPD/ren_mon") $(grep -c '"interface":"r0renamed"' "$TMPD/ren.jsonl") $(grep -c '"interface":"r0"' "$TMPD/ren_mon" "$TMPD/ren.jsonl" | awk -F: '{n += $2} END {print n}')"
+	check "stats -j from outside: the counters under r0renamed" \
+		"$("$CTL" --pin-dir "$PIN" -j stats | head -c 600)" \
+		eval '[ "$(ifstat "$("$CTL" --pin-dir "$PIN" -j stats)" r0renamed "tc ingress" blocked)" -ge "$SUBSCRIBERS" ]'
+	rename_r0 r0 || fail "rename back to r0" "ip link set name failed"
+}
+
 run_tests "$@"
