@@ -80,11 +80,30 @@ void policy_close(struct op25b_maps *m, struct engine *e)
 
 /* ---- the session layer's registry (doc/DESIGN.md, "Layers") ---- */
 
+/* Room in *v for one more than n; freed and said when there is none. */
+static int entries_room(struct session_entry **v, size_t n, size_t *cap)
+{
+	struct session_entry *nv;
+
+	if (n < *cap)
+		return 0;
+	nv = realloc(*v, (*cap ? 2 * *cap : 64) * sizeof(*nv));
+	if (!nv) {
+		free(*v);
+		*v = NULL;
+		p_err("out of memory");
+		return -1;
+	}
+	*v = nv;
+	*cap = *cap ? 2 * *cap : 64;
+	return 0;
+}
+
 /* Every registered session, in the map's order, into *out. */
 int sessions_load(int map_fd, struct session_entry **out, size_t *n)
 {
 	struct op25b_session_key k, last;
-	struct session_entry *v = NULL, *nv;
+	struct session_entry *v = NULL;
 	bool first = true;
 	size_t cap = 0;
 
@@ -92,16 +111,8 @@ int sessions_load(int map_fd, struct session_entry **out, size_t *n)
 	while (!bpf_map_get_next_key(map_fd, first ? NULL : &last, &k)) {
 		first = false;
 		last = k;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 64;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				p_err("out of memory");
-				return EXIT_RUNTIME;
-			}
-			v = nv;
-		}
+		if (entries_room(&v, *n, &cap))
+			return EXIT_RUNTIME;
 		v[*n].key = k;
 		v[*n].ended = 0;
 		if (!bpf_map_lookup_elem(map_fd, &k, &v[*n].s))
@@ -125,7 +136,7 @@ int sessions_load_recent(int map_fd, int ended_fd, struct session_entry **out,
 			 size_t *n)
 {
 	struct op25b_session_ended e;
-	struct session_entry *v, *nv;
+	struct session_entry *v;
 	__u32 k, last;
 	bool first = true;
 	size_t cap, live;
@@ -144,17 +155,10 @@ int sessions_load_recent(int map_fd, int ended_fd, struct session_entry **out,
 		    now - e.ended > OP25B_SESSION_GRACE_NS ||
 		    id_among(v, live, e.s.id))
 			continue;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				*out = NULL;
-				*n = 0;
-				p_err("out of memory");
-				return EXIT_RUNTIME;
-			}
-			v = nv;
+		if (entries_room(&v, *n, &cap)) {
+			*out = NULL;
+			*n = 0;
+			return EXIT_RUNTIME;
 		}
 		v[*n].key = e.key;
 		v[*n].s = e.s;
