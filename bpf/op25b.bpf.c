@@ -137,21 +137,12 @@ OP25B_HASH(struct op25b_session_key, struct op25b_session,
 	op25b_sessions SEC(".maps");
 
 /* What each attachment judged (op25b.h, struct op25b_ifstats). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, OP25B_IFSTATS_SLOTS + 1);
-	__type(key, __u32);
-	__type(value, struct op25b_ifstats);
-} op25b_ifstats SEC(".maps");
+OP25B_PERCPU_ARRAY(struct op25b_ifstats, OP25B_IFSTATS_SLOTS + 1)
+	op25b_ifstats SEC(".maps");
 
 /* Sessions just ended, by id (op25b.h): op25bctl's alone. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, OP25B_SESSIONS_ENDED_MAX);
-	__type(key, __u32);
-	__type(value, struct op25b_session_ended);
-} op25b_sessions_ended SEC(".maps");
+OP25B_HASH(__u32, struct op25b_session_ended, OP25B_SESSIONS_ENDED_MAX)
+	op25b_sessions_ended SEC(".maps");
 
 enum judgement {
 	J_PASS,
