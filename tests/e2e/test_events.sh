@@ -545,4 +545,32 @@ test_renamed_interface() {
 	rename_r0 r0 || fail "rename back to r0" "ip link set name failed"
 }
 
+# A layout 4 pin dir made before ifstats and sessions_ended existed keeps
+# working as it was: readers, changes and sessions go on without them,
+# and the next program loaded (an attach) makes and pins them.
+test_layout4_without_new_maps() {
+	local pin=/sys/fs/bpf/op25b-test-events-l4-$$ out
+	once events_setup || return
+	CLEAN_PATHS+=("$pin")
+	l4() {
+		in_ns "$RTR" "$CTL" --pin-dir "$pin" "$@"
+	}
+	l4 -q deny subscriber 10.99.0.0/16 || { fail "layout 4" "deny failed"; return; }
+	rm -f "$pin/ifstats" "$pin/sessions_ended"
+	out=$(l4 -j stats 2>&1)
+	check_eq "without them: stats -j answers, no interfaces" "0 []" \
+		"$? $(jget interfaces <<<"$out")"
+	out=$(l4 -q session up l4s --user l4user --address 10.99.0.1 2>&1 &&
+		l4 -q session down l4s 2>&1 && l4 -q deny subscriber 10.98.0.0/16 2>&1 &&
+		l4 list subscriber 2>&1 | grep -c "10\.9[89]\.0\.0/16")
+	check_eq "without them: session up and down, deny and list work, nothing said" "2" "$out"
+	out=$(l4 -q attach r1 --hook tc 2>&1; echo "rc $?")
+	check_eq "without them: attach loads the program and makes them" \
+		"rc 0 ifstats sessions_ended" \
+		"$out $(cd "$pin" && ls -d ifstats sessions_ended 2>&1 | tr '\n' ' ' | sed 's/ $//')"
+	check_eq "with them: stats -j has r1's tc ingress, at 0" "0" \
+		"$(ifstat "$(l4 -j stats)" r1 "tc ingress" judged)"
+	l4 -q detach --all
+}
+
 run_tests "$@"
