@@ -3,7 +3,7 @@
 #
 # Who, when, which line (doc/DESIGN.md, "Events and their readers"): real
 # connections through a router namespace. 50 subscribers, each a session
-# registered as the PPP hook registers it (user name, line, address), make
+# registered by the PPP hook itself (user name, line, address), make
 # 20 blocked attempts each, a second apart (the datapath reports one event
 # per source per second per CPU: spread out, every attempt is reported),
 # 1,000 in all, while two monitors, and log to a file, to syslog and to the
@@ -32,9 +32,30 @@ ctl() {
 	in_ns "$RTR" "$CTL" --pin-dir "$PIN" "$@"
 }
 
+PPP_HOOK=$TOP_DIR/contrib/ppp/op25b-ppp-hook
+export OP25BCTL=$CTL OP25B_PIN_DIR=$PIN OP25B_PPP_CONF=/nonexistent
+
 # subscriber N's address
 sub4() {
 	echo "10.25.1.$1"
+}
+
+# hook_up N: subscriber N's session registered by the PPP hook itself
+# (contrib/ppp/op25b-ppp-hook), as pppd's ip-up runs it for even N (IFNAME,
+# IPREMOTE, PEERNAME, the line from the radattr file) and as accel-ppp's
+# pppd_compat for odd N (positional arguments, PEERNAME, CALLING_SID).
+hook_up() {
+	local n=$1 ifc=ppp$1
+	if ((n % 2 == 0)); then
+		printf 'User-Name user%s\nCalling-Station-Id line%s\n' "$n" "$n" \
+			>"$TMPD/radattr.$ifc"
+		IFNAME=$ifc IPLOCAL=10.25.0.254 IPREMOTE=$(sub4 "$n") \
+			OP25B_RADATTR=$TMPD/radattr nsenter --net=/run/netns/"$RTR" \
+			"$PPP_HOOK" up "$ifc" /dev/ppp 0 10.25.0.254 "$(sub4 "$n")" ""
+	else
+		PEERNAME=user$n CALLING_SID=line$n nsenter --net=/run/netns/"$RTR" \
+			"$PPP_HOOK" up "$ifc" none 0 10.25.0.254 "$(sub4 "$n")" "line$n"
+	fi
 }
 
 # Three namespaces, the subscribers' addresses on s0, the MX listening on
@@ -59,9 +80,7 @@ events_setup() {
 		ctl -q attach r0 --hook tc ||
 		die "policy" "op25bctl could not set the policy up"
 	for ((i = 1; i <= SUBSCRIBERS; i++)); do
-		ctl -q session up "ppp$i" --user "user$i" \
-			--calling-station-id "line$i" --address "$(sub4 $i)" ||
-			die "sessions" "session up ppp$i failed"
+		hook_up "$i" || die "sessions" "the PPP hook's up of ppp$i failed"
 	done
 	SUB_MAC=$(mac_of "$SUB" s0)
 }
@@ -417,10 +436,10 @@ test_short_session() {
 	reader short_log log --file "$TMPD/short.jsonl"
 	sleep 1.2	# the readers have read the sessions there are
 	t0=$(date +%s%N)
-	ctl -q session up pppshort --user shortuser --calling-station-id shortline \
-		--address 10.25.3.1
+	PEERNAME=shortuser CALLING_SID=shortline nsenter --net=/run/netns/"$RTR" \
+		"$PPP_HOOK" up pppshort none 0 10.25.0.254 10.25.3.1 shortline
 	r=$(connect_from 10.25.3.1)
-	ctl -q session down pppshort
+	IFNAME=pppshort nsenter --net=/run/netns/"$RTR" "$PPP_HOOK" down
 	took=$((($(date +%s%N) - t0) / 1000000))
 	sleep 1.5	# the readers' polls, and their look at the sessions
 	for pid in "${READER_PIDS[@]}"; do
