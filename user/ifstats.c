@@ -96,6 +96,20 @@ static int row_cmp(const void *a, const void *b)
 	return x->key.hook < y->key.hook ? -1 : x->key.hook > y->key.hook;
 }
 
+/* Attachment records, counted up to one more than the slots. */
+static size_t attachments_count(int fd)
+{
+	struct op25b_attach_key k, last;
+	size_t n = 0;
+
+	while (n <= OP25B_IFSTATS_SLOTS &&
+	       !bpf_map_get_next_key(fd, n ? &last : NULL, &k)) {
+		last = k;
+		n++;
+	}
+	return n;
+}
+
 int ifstats_read(const struct op25b_maps *m, struct ifstat_row **out,
 		 size_t *n)
 {
@@ -137,8 +151,13 @@ int ifstats_read(const struct op25b_maps *m, struct ifstat_row **out,
 		}
 	}
 	free(buf);
-	/* every attachment has its series from the start, at 0 */
-	if (!err && m->attach >= 0) {
+	/*
+	 * Every attachment has its series from the start, at 0, while there
+	 * are no more than slots (a home router's): a BRAS's thousands of
+	 * pppN show those that count, not a series each.
+	 */
+	if (!err && m->attach >= 0 &&
+	    attachments_count(m->attach) <= OP25B_IFSTATS_SLOTS) {
 		struct op25b_attach_key k, last;
 		struct op25b_attach_val v;
 		bool first = true;
