@@ -137,6 +137,14 @@ OP25B_HASH(struct op25b_session_key, struct op25b_session,
 		OP25B_CAPACITY_DEFAULT)
 	op25b_sessions SEC(".maps");
 
+/* What each attachment judged (op25b.h, struct op25b_ifstats). */
+OP25B_PERCPU_ARRAY(struct op25b_ifstats, OP25B_IFSTATS_SLOTS + 1)
+	op25b_ifstats SEC(".maps");
+
+/* Sessions just ended, by id (op25b.h): op25bctl's alone. */
+OP25B_HASH(__u32, struct op25b_session_ended, OP25B_SESSIONS_ENDED_MAX)
+	op25b_sessions_ended SEC(".maps");
+
 enum judgement {
 	J_PASS,
 	J_DROP,
@@ -509,6 +517,49 @@ static __always_inline int stripped_tag(void *ctx, const bool xdp, __u16 *tci)
 	return 1;
 }
 
+/* The hook this instance runs at, as the attachment records name it. */
+static __always_inline __u32 hook_of(const bool xdp)
+{
+	return xdp ? OP25B_HOOK_XDP :
+	       op25b_egress ? OP25B_HOOK_TC_EGRESS : OP25B_HOOK_TC_INGRESS;
+}
+
+/*
+ * Count a judgement for the attachment that saw it: this CPU's slot for
+ * it, taken on its first packet, or the shared "other" slot when this
+ * CPU gave the slot to another attachment first. One increment.
+ */
+static __always_inline void if_count(void *ctx, enum judgement j,
+				     const bool xdp)
+{
+	__u32 ifindex = ifindex_of(ctx, xdp), hook = hook_of(xdp), slot;
+	struct op25b_ifstats *s;
+
+	slot = op25b_ifstats_slot(op25b_netns_ino, ifindex, hook);
+	s = bpf_map_lookup_elem(&op25b_ifstats, &slot);
+	if (!s)
+		return;
+	if (s->key.ifindex != ifindex || s->key.hook != hook ||
+	    s->key.netns_ino != op25b_netns_ino) {
+		if (s->key.hook) {
+			slot = OP25B_IFSTATS_SLOTS;
+			s = bpf_map_lookup_elem(&op25b_ifstats, &slot);
+			if (!s)
+				return;
+		} else {
+			s->key.netns_ino = op25b_netns_ino;
+			s->key.ifindex = ifindex;
+			s->key.hook = hook;
+		}
+	}
+	if (j == J_PASS)
+		s->passed++;
+	else if (j == J_MONITOR)
+		s->monitored++;
+	else
+		s->blocked++;
+}
+
 /* The frame becomes the RST that answers it, cut to length. 0: it did. */
 static __always_inline int reject(void *ctx, const struct op25b_pkt *pkt,
 				  const bool xdp)
@@ -615,8 +666,7 @@ static __always_inline void event_fill_l2(const struct op25b_cursor *c,
 			ev->has_mac = 1;
 		}
 	}
-	ev->hook = xdp ? OP25B_HOOK_XDP :
-		   op25b_egress ? OP25B_HOOK_TC_EGRESS : OP25B_HOOK_TC_INGRESS;
+	ev->hook = hook_of(xdp);
 	ev->nvlan = l2.nvlan;
 	ev->vlan[0] = l2.vlan[0];
 	ev->vlan[1] = l2.vlan[1];
@@ -730,6 +780,7 @@ static __always_inline enum answer act(void *ctx, const struct op25b_pkt *pkt,
 	if (d->j == J_LIMIT)
 		d->j = OP25B_STEP(limit, xdp, ctx, pkt, d);
 	j = account(d, &st);
+	if_count(ctx, j, xdp);
 	if (j == J_PASS)
 		return A_PASS;
 	/*

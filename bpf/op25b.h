@@ -31,6 +31,8 @@
 #define OP25B_PIN_SWEEPER	"sweeper"
 #define OP25B_PIN_SESSIONS	"sessions"	/* the session layer's owners */
 #define OP25B_PIN_CHAIN		"chain"		/* programs op25b chains (bpf/chain.h) */
+#define OP25B_PIN_IFSTATS	"ifstats"	/* counters per attachment */
+#define OP25B_PIN_SESSIONS_ENDED "sessions_ended" /* sessions just ended */
 
 /* Program names as the kernel reports them (bpftool prog, status). */
 #define OP25B_PROG_XDP		"op25b_xdp"
@@ -717,6 +719,56 @@ struct op25b_session {
 	 * exempt or not: what names its events' user and line.
 	 */
 	struct op25b_session_prefix addr[OP25B_SESSION_PREFIXES];
+};
+
+/*
+ * Counters per attachment (doc/DESIGN.md, "Metrics"): what each
+ * interface's hook judged, by decision. A per-CPU array of
+ * OP25B_IFSTATS_SLOTS slots and one more: a judged packet's slot is
+ * op25b_ifstats_slot() of its attachment's key; its CPU takes a free
+ * slot for the key on the first packet, and a slot its CPU holds for
+ * another key sends the packet to the last one ("other"). One increment
+ * a judged packet. blocked + monitored + passed is what it judged; their
+ * sums over the slots are the global blocked, monitored and the passes
+ * (not_subscriber + exempt + relay + limit_passed). op25bctl frees the
+ * slots of attachments that are gone. 40 bytes a slot: 2.6 KB a CPU.
+ * New after layout 4 was made: a layout 4 pin dir without it gets it
+ * from the next program loaded (op25bctl's readers do without it).
+ */
+#define OP25B_IFSTATS_SLOTS	64
+
+struct op25b_ifstats {
+	struct op25b_attach_key key;	/* whose slot; hook 0: free */
+	__u64 blocked;		/* dropped or rejected */
+	__u64 monitored;	/* would be blocked: action monitor */
+	__u64 passed;		/* judged and let through to the port */
+};
+
+/* Consecutive devices of a namespace take consecutive slots. */
+static inline __u32 op25b_ifstats_slot(__u64 netns_ino, __u32 ifindex,
+				       __u32 hook)
+{
+	return ((ifindex + (__u32)netns_ino) * 3 + hook) &
+	       (OP25B_IFSTATS_SLOTS - 1);
+}
+
+/*
+ * Sessions just ended (doc/DESIGN.md, "Events and their readers"):
+ * 'session down' leaves its record here, by session id, with when it
+ * ended, so that a reader that looks at the sessions once a second still
+ * names the events of a session that came and went in between, and the
+ * log still records its up and down. Readers take what ended within
+ * OP25B_SESSION_GRACE_NS; 'session down' clears older ones when the map
+ * is full. Written and read by op25bctl only; allocated as used. New
+ * after layout 4 was made: a layout 4 pin dir gets it from the next load.
+ */
+#define OP25B_SESSIONS_ENDED_MAX	1024
+#define OP25B_SESSION_GRACE_NS		(10ULL * 1000000000ULL)
+
+struct op25b_session_ended {
+	struct op25b_session_key key;	/* its name */
+	struct op25b_session s;
+	__u64 ended;		/* CLOCK_REALTIME, ns */
 };
 
 #define OP25B_TC_HANDLE		0x25

@@ -216,6 +216,8 @@ struct op25b_maps {
 	int sweeper;		/* the timer that ends quarantines */
 	int events;		/* the event log */
 	int sessions;		/* the session layer's owners */
+	int ifstats;		/* counters per attachment; -1: not made yet */
+	int sessions_ended;	/* sessions just ended; -1: not made yet */
 };
 
 /* What a pinned map takes in the kernel: bytes_memlock, as bpftool says. */
@@ -501,11 +503,12 @@ void evlog_close(struct evlog *l);
 struct session_entry;
 /* What resolving an event needs; sessions are cached for a second. */
 struct event_ctx {
-	int attach_fd, sessions_fd;
+	int attach_fd, sessions_fd, ended_fd, engine_fd;
 	__u64 netns_ino;		/* this process's namespace */
-	struct session_entry *sess;
+	struct session_entry *sess;	/* registered, then just ended */
 	size_t nsess;
 	__u64 loaded_ns;		/* CLOCK_REALTIME of the sessions' read */
+	__u32 session_next;		/* the engine's, at that read */
 };
 /* An event with its names: the same words in every output. */
 struct event_view {
@@ -515,7 +518,7 @@ struct event_view {
 	char iface[16 + 8];
 	char mac[18];			/* "" on an L3 device */
 	char saddr[46], daddr[46];
-	const char *hook;		/* "xdp", "tc ingress", NULL */
+	char hook[16];			/* "xdp", "tc ingress", "" (hook_label) */
 	const char *kind;		/* "blocked", "quarantined", ... */
 	const char *action, *cls;
 	char session[OP25B_SESSION_NAME];
@@ -526,10 +529,29 @@ void event_ctx_init(struct event_ctx *x, const struct op25b_maps *m);
 void event_ctx_free(struct event_ctx *x);
 void event_view(struct event_ctx *x, const struct op25b_event *ev,
 		struct event_view *v);
-/* "xdp", "tc ingress", "tc egress"; NULL for none. */
-const char *event_hook_name(__u32 hook);
 /* One line of text, or one JSON object (a JSON line with output_end). */
 void event_print(const struct event_view *v);
+/*
+ * The name of ifindex in the network namespace of inode netns_ino, as
+ * the kernel says it now; else its attachment record's (hook 0: any of
+ * the device's); else the number.
+ */
+void iface_name_of(int attach_fd, __u64 netns_ino, __u32 ifindex,
+		   __u32 hook, char *buf, size_t len);
+
+/* ---- ifstats.c: counters per attachment ---- */
+
+struct ifstat_row {
+	struct op25b_attach_key key;	/* hook 0: "other" */
+	char iface[16 + 8];
+	char hook[16];
+	__u64 blocked, monitored, passed;
+};
+/* Summed over CPUs, named, sorted by name ("other" last); none: *n 0. */
+int ifstats_read(const struct op25b_maps *m, struct ifstat_row **out,
+		 size_t *n);
+/* Give back the slots of attachments no record names any more. */
+void ifstats_sweep(const struct op25b_maps *m);
 const char *event_class_name(__u8 cls);
 const char *event_kind_name(__u8 kind);
 
@@ -570,9 +592,20 @@ size_t attach_drop_owned(enum op25b_layer layer, __u32 owner);
 struct session_entry {
 	struct op25b_session_key key;
 	struct op25b_session s;
+	__u64 ended;		/* CLOCK_REALTIME ns; 0: registered now */
 };
 /* Every registered session; *out is the caller's to free. */
 int sessions_load(int map_fd, struct session_entry **out, size_t *n);
+/*
+ * Those too that ended within OP25B_SESSION_GRACE_NS (ended_fd, -1 for
+ * none), after the registered ones; one ended and registered again
+ * (its id) counts as registered.
+ */
+int sessions_load_recent(int map_fd, int ended_fd, struct session_entry **out,
+			 size_t *n);
+/* session down: s, which ended now, kept for the grace period. */
+void session_ended_keep(int ended_fd, const struct op25b_session_key *key,
+			const struct op25b_session *s);
 /* The name of session id among v, NULL when none has it. */
 const char *session_name_of(const struct session_entry *v, size_t n,
 			    __u32 id);
@@ -607,6 +640,8 @@ OP25B_COMMANDS(OP25B_COMMAND_DECL)
 int watch_check(int argc, char **argv, char *why, size_t len);
 /* metrics.c: the gauges of stats --prometheus, after its counters. */
 void metrics_gauges_print(const struct op25b_maps *m);
+/* A Prometheus label value: backslash, quote, newline escaped; len at most. */
+void label_print(const char *s, size_t len);
 /* quarantine.c: sources in quarantine now; -1 if the limiter is unreadable. */
 long quarantined_count(int limiter_fd);
 /* A pending 'attach' of the file layer for a device that is not there. */

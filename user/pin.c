@@ -91,8 +91,35 @@ static const struct pinned_map {
 	{ OP25B_PIN_EVENTS, "op25b_events",
 	  offsetof(struct op25b_maps, events),
 	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_event), true },
+	{ OP25B_PIN_IFSTATS, "op25b_ifstats",
+	  offsetof(struct op25b_maps, ifstats),
+	  BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	  sizeof(struct op25b_ifstats), false },
+	{ OP25B_PIN_SESSIONS_ENDED, "op25b_sessions_ended",
+	  offsetof(struct op25b_maps, sessions_ended),
+	  BPF_MAP_TYPE_HASH, sizeof(__u32),
+	  sizeof(struct op25b_session_ended), false },
 };
 #define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
+
+/*
+ * Maps added after their layout's pin dirs were first made: such a pin
+ * dir lacks them. The next load makes and pins them (programs loaded
+ * before go on without); until then their slot in op25b_maps is -1.
+ */
+static const char *const pins_optional[] = {
+	OP25B_PIN_IFSTATS, OP25B_PIN_SESSIONS_ENDED,
+};
+
+static bool pin_optional(size_t i)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(pins_optional) / sizeof(pins_optional[0]); k++)
+		if (!strcmp(pinned_maps[i].name, pins_optional[k]))
+			return true;
+	return false;
+}
 
 /* The skeleton's maps in pinned_maps[] order, found by name. */
 static int skel_shared_maps(struct op25b_bpf *skel,
@@ -638,7 +665,8 @@ static int skel_set_pins(struct op25b_bpf *skel)
 			pinned++;
 			break;
 		case PIN_ABSENT:
-			missing = pinned_maps[i].name;
+			if (!pin_optional(i))
+				missing = pinned_maps[i].name;
 			break;
 		}
 	}
@@ -740,10 +768,10 @@ static int pins_get(struct op25b_maps *m, const char **missing)
 			      strerror(errno));
 			return -1;
 		}
-		if (fd < 0)
-			*missing = pinned_maps[i].name;
-		else
+		if (fd >= 0)
 			found++;
+		else if (!pin_optional(i))
+			*missing = pinned_maps[i].name;
 		*map_slot(m, i) = fd;
 	}
 	return found;
@@ -763,6 +791,8 @@ static int pins_check(struct op25b_maps *m)
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 
+		if (pin_optional(i) && *map_slot(m, i) < 0)
+			continue;
 		if (!bpf_obj_get_info_by_fd(*map_slot(m, i), &info, &len) &&
 		    info.type == pm->type && info.key_size == pm->key_size &&
 		    info.value_size == pm->value_size &&

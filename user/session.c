@@ -351,8 +351,13 @@ static int session_down(int argc, char **argv)
 	/* the record goes last: a kill before leaves 'down' to do again */
 	detached = attach_drop_owned(OP25B_LAYER_SESSION, s.id);
 	pins_open(&m, PINS_PEEK);
+	/* kept a while first: a reader that has not seen it yet names its events */
+	session_ended_keep(m.sessions_ended, &key, &s);
 	if (m.sessions >= 0)
 		bpf_map_delete_elem(m.sessions, &key);
+	/* its device's counters give their slot back (a BRAS's pppN churn) */
+	if (detached)
+		ifstats_sweep(&m);
 	maps_close(&m);
 	p_info("session %s down (id %u)%s", key.name, s.id,
 	       detached ? ", detached" : "");
