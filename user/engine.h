@@ -259,7 +259,7 @@ int engine_pools_needed(struct engine *e, struct engine_pools *u);
  */
 struct bpf_object;
 int engine_size_object(struct bpf_object *obj, __u32 capacity);
-/* Bytes the kernel charges for the map behind fd (bytes_memlock). */
+/* Bytes the kernel charges for the map behind fd (bytes_memlock); 0: no map. */
 unsigned long long engine_map_memlock(int fd);
 /* The policy maps of a loaded object (a skeleton's), by name. */
 int engine_fds_of_object(struct bpf_object *obj, struct engine_fds *fds);

@@ -286,17 +286,21 @@ unsigned long long engine_map_memlock(int fd)
 {
 	char path[64], line[128];
 	unsigned long long v = 0;
+	bool map = false;
+	unsigned int t;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %llu", &v) == 1)
-			break;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "map_type: %u", &t) == 1)
+			map = true;
+		sscanf(line, "memlock: %llu", &v);
+	}
 	fclose(f);
-	return v;
+	return map ? v : 0;
 }
 
 int engine_fail(struct engine *e, int err, const char *fmt, ...)

@@ -222,10 +222,10 @@ struct op25b_maps {
 
 /* What a pinned map takes in the kernel: bytes_memlock, as bpftool says. */
 struct pin_memory {
-	const char *name;	/* its pin name */
+	char name[64];		/* its pin name */
 	unsigned long long bytes;
 };
-/* Each pinned map's, up to max of them; how many were found. */
+/* Each map pinned in the pin dir, by name, up to max; how many there are. */
 size_t pins_memory(struct pin_memory *out, size_t max);
 
 /* Route libbpf's messages: warnings one level down, debug with -v. */

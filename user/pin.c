@@ -497,22 +497,40 @@ static __u32 pinned_entries(const char *path)
 	return info.max_entries;
 }
 
+static int pin_memory_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pin_memory *)a)->name,
+		      ((const struct pin_memory *)b)->name);
+}
+
 size_t pins_memory(struct pin_memory *out, size_t max)
 {
 	char path[PATH_MAX];
-	size_t i, n = 0;
+	struct dirent *d;
+	size_t n = 0;
+	DIR *dir;
 	int fd;
 
-	for (i = 0; i < N_PINNED && n < max; i++) {
-		pin_path(path, sizeof(path), i);
+	/* every map pinned here: the table's, and what other rooms pin */
+	dir = opendir(g.pin_dir);
+	while (dir && n < max && (d = readdir(dir))) {
+		if (d->d_name[0] == '.' ||
+		    strlen(d->d_name) >= sizeof(out[n].name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", g.pin_dir, d->d_name);
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
-		out[n].name = pinned_maps[i].name;
 		out[n].bytes = engine_map_memlock(fd);
 		close(fd);
+		if (!out[n].bytes)
+			continue;
+		snprintf(out[n].name, sizeof(out[n].name), "%s", d->d_name);
 		n++;
 	}
+	if (dir)
+		closedir(dir);
+	qsort(out, n, sizeof(*out), pin_memory_cmp);
 	return n;
 }
 
