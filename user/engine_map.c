@@ -114,27 +114,23 @@ static int map_info(int fd, struct bpf_map_info *info)
 /* Which maps are windows, and the size of what they are indexed by. */
 static struct window *window_of(struct engine *e, int i, size_t *elem)
 {
-	switch (i) {
-	case 1:
-		*elem = sizeof(struct op25b_root_ent);
-		return &e->roots;
-	case 2:
-		*elem = sizeof(struct op25b_node);
-		return &e->nodes;
-	case 3:
-		*elem = sizeof(__u32);
-		return &e->leaves;
-	case 4:
-		*elem = sizeof(struct op25b_rule);
-		return &e->rules;
-	case 7:
-		*elem = sizeof(__u32);
-		return &e->index;
-	case 5:
-		*elem = sizeof(__u64);
-		return &e->hits;
-	}
-	return NULL;
+	/* by the maps' order in engine_fds; elem 0: mapped whole instead */
+	static const struct {
+		size_t win;
+		size_t elem;
+	} w[8] = {
+		[1] = { offsetof(struct engine, roots), sizeof(struct op25b_root_ent) },
+		[2] = { offsetof(struct engine, nodes), sizeof(struct op25b_node) },
+		[3] = { offsetof(struct engine, leaves), sizeof(__u32) },
+		[4] = { offsetof(struct engine, rules), sizeof(struct op25b_rule) },
+		[5] = { offsetof(struct engine, hits), sizeof(__u64) },
+		[7] = { offsetof(struct engine, index), sizeof(__u32) },
+	};
+
+	if (i < 0 || i >= 8 || !w[i].elem)
+		return NULL;
+	*elem = w[i].elem;
+	return (struct window *)((char *)e + w[i].win);
 }
 
 int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)

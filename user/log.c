@@ -380,12 +380,7 @@ static const struct session_entry *session_in(const struct session_entry *v,
 
 static bool down_logged(const struct logger *lg, __u32 id)
 {
-	size_t i;
-
-	for (i = 0; i < lg->ndowns; i++)
-		if (lg->downs[i] == id)
-			return true;
-	return false;
+	return u32_in(lg->downs, lg->ndowns, id);
 }
 
 /* Remember that id's down is logged; forget what is past the grace period. */

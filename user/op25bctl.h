@@ -143,6 +143,17 @@ int args_opt(struct args *a, const struct opt *opts, const char **val);
  * their order: then args_given and a->val[id]. EXIT_USAGE, said, or 0.
  */
 int args_all(struct args *a, const struct opt *opts);
+/* x among the n values of v. */
+static inline bool u32_in(const __u32 *v, size_t n, __u32 x)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == x)
+			return true;
+	return false;
+}
+
 static inline bool args_given(const struct args *a, int id)
 {
 	return a->seen & (1u << id);

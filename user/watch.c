@@ -85,12 +85,7 @@ static const struct watch_rule *rule_for(const struct watch *w,
 
 static bool seen_has(const struct watch *w, __u32 ifindex)
 {
-	size_t i;
-
-	for (i = 0; i < w->nseen; i++)
-		if (w->seen[i] == ifindex)
-			return true;
-	return false;
+	return u32_in(w->seen, w->nseen, ifindex);
 }
 
 static void seen_add(struct watch *w, __u32 ifindex)
