@@ -35,12 +35,13 @@
 static void node_decode(struct engine *e, const struct op25b_node *n,
 			__u32 v[OP25B_SLOTS])
 {
+	const __u32 *lv = leaves_at(e, n->leaf_base, popcount64(n->run_map));
 	int s, k = -1;
 
 	for (s = 0; s < (int)OP25B_SLOTS; s++) {
 		if ((n->run_map >> s) & 1)
 			k++;
-		v[s] = (*leaves_at(e, n->leaf_base + k, 1));
+		v[s] = lv[k];
 	}
 }
 
@@ -57,12 +58,15 @@ static int node_encode(struct engine *e, __u32 ni, const __u32 v[OP25B_SLOTS])
 			runs |= 1ULL << s;
 	cnt = popcount64(runs);
 	if (!(cnt == 1 && !v[0])) {
+		__u32 *lv;
+
 		err = leaf_alloc(e, cnt, &b);
 		if (err)
 			return err;
+		lv = leaves_at(e, b, cnt);
 		for (s = 0; s < (int)OP25B_SLOTS; s++)
 			if ((runs >> s) & 1)
-				(*leaves_at(e, b + k++, 1)) = v[s];
+				lv[k++] = v[s];
 	}
 	err = leaf_release(e, n->leaf_base, popcount64(n->run_map));
 	n->run_map = runs;

@@ -126,7 +126,6 @@ static int rules_change(struct engine *e, enum op25b_table t, __u32 verdict,
 	int err;
 
 	for (i = 0; i < n; i++) {
-		prefix_format(&v[i], buf, sizeof(buf));
 		/* an operator's edit: the file layer's, marked as made here */
 		if (verdict == OP25B_V_NONE)
 			err = engine_del(e, t, &v[i], &ch);
@@ -134,6 +133,9 @@ static int rules_change(struct engine *e, enum op25b_table t, __u32 verdict,
 			err = engine_set_owned(e, t, &v[i],
 					       verdict, &owner_file,
 					       OP25B_RF_RUNTIME, &ch);
+		/* the prefix in words only for what is said of it */
+		if (err || g.verbose)
+			prefix_format(&v[i], buf, sizeof(buf));
 		if (err) {
 			p_err("cannot %s %s %s: %s; nothing was changed",
 			      verdict == OP25B_V_NONE ? "delete" :
