@@ -8,7 +8,8 @@
  * Usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS COUNTER [DPORT]
  *   SOURCES  distinct sources, from 10.0.0.0 on
  *   COUNTER  "sink" (attach a drop-all program to RX_IF and count there:
- *            the floor), a pinned op25b stats map (count 'blocked'), or
+ *            the floor), "tcsink" (the same at tc ingress, behind an XDP
+ *            program that passes every frame: the tc floor), a pinned op25b stats map (count 'blocked'), or
  *            "pass:STATS_PIN" (op25b on tc behind an XDP program that
  *            passes every frame: the veth takes XDP_TX only with one),
  *            "none" (the receiver counts: nftables, iptables), "xdp" (an
@@ -143,6 +144,7 @@ static void *stall_run(void *arg)
 int main(int argc, char **argv)
 {
 	struct stall_watch sw = { .fd = -1 };
+	bool tc_sink = false;
 	pthread_t swt;
 	struct gen_bpf *gen, *sink = NULL;
 	struct probe_bpf *probe = NULL;
@@ -159,7 +161,7 @@ int main(int argc, char **argv)
 	struct pkt p;
 
 	if (argc != 8 && argc != 9) {
-		fprintf(stderr, "usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS sink|none|xdp|probe:B:D|STATS_PIN [DPORT]\n");
+		fprintf(stderr, "usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS sink|tcsink|none|xdp|probe:B:D|stall:STATS_PIN|STATS_PIN [DPORT]\n");
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/run/netns/%s", argv[1]);
@@ -223,6 +225,27 @@ int main(int argc, char **argv)
 		count_fd = bpf_map__fd(probe->maps.probe_count);
 		vsize = sizeof(__u64);
 		off = 0;
+	} else if (!strcmp(argv[7], "tcsink")) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = rx,
+			    .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, tco, .handle = 1, .priority = 1);
+
+		sink = gen_bpf__open_and_load();
+		if (!sink || bpf_xdp_attach(rx, bpf_program__fd(sink->progs.gen_pass),
+					    XDP_FLAGS_DRV_MODE, NULL)) {
+			fprintf(stderr, "flood: cannot attach the pass program\n");
+			return 1;
+		}
+		bpf_tc_hook_create(&hook);
+		tco.prog_fd = bpf_program__fd(sink->progs.gen_tc_sink);
+		if (bpf_tc_attach(&hook, &tco)) {
+			fprintf(stderr, "flood: cannot attach the tc sink\n");
+			return 1;
+		}
+		tc_sink = true;
+		count_fd = bpf_map__fd(sink->maps.gen_count);
+		vsize = sizeof(__u64);
+		off = 0;
 	} else if (!strcmp(argv[7], "xdp")) {
 		count_fd = -1;
 		vsize = off = 0;
@@ -248,7 +271,8 @@ int main(int argc, char **argv)
 		off = offsetof(struct op25b_stats, smtp);
 	}
 	if (count_fd < 0 && strcmp(argv[7], "none") && strcmp(argv[7], "xdp") &&
-	    strcmp(argv[7], "sink") && strncmp(argv[7], "probe:", 6)) {
+	    strcmp(argv[7], "sink") && strcmp(argv[7], "tcsink") &&
+	    strncmp(argv[7], "probe:", 6)) {
 		const char *pin = argv[7] + (strncmp(argv[7], "pass:", 5) ? 0 : 5);
 
 		count_fd = bpf_obj_get(pin);
@@ -302,6 +326,12 @@ int main(int argc, char **argv)
 	if (sw.fd >= 0)
 		printf("stall %lu %.0f %.0f\n", sw.samples, sw.lo * 1e6,
 		       sw.hi * 1e6);
+	if (tc_sink) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = rx,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+		bpf_tc_hook_destroy(&hook);
+	}
 	if (sink || probe)
 		bpf_xdp_detach(rx, XDP_FLAGS_DRV_MODE, NULL);
 	probe_bpf__destroy(probe);
