@@ -112,11 +112,19 @@ static __always_inline __u32 op25b_walk(const struct op25b_trees *t,
 			break;
 		slot = hi >> (64 - OP25B_STRIDE);
 		upto = ~0ULL >> (63 - slot);	/* slots 0..slot */
-		k = n->leaf_base + op25b_popcount64(n->run_map & upto) - 1;
-		idx = k / OP25B_LEAVES_PER;
-		lv = op25b_leaves_at(t, &idx);
-		if (lv && lv->leaf[k % OP25B_LEAVES_PER])
-			best = lv->leaf[k % OP25B_LEAVES_PER];
+		/*
+		 * A node whose leaves are all empty has none stored (leaf_base
+		 * 0): no rank to count and no leaf to read, as on the way down
+		 * to a /24 through a node that only leads there.
+		 */
+		if (n->leaf_base) {
+			k = n->leaf_base +
+			    op25b_popcount64(n->run_map & upto) - 1;
+			idx = k / OP25B_LEAVES_PER;
+			lv = op25b_leaves_at(t, &idx);
+			if (lv && lv->leaf[k % OP25B_LEAVES_PER])
+				best = lv->leaf[k % OP25B_LEAVES_PER];
+		}
 		if (!((n->child_map >> slot) & 1))
 			break;
 		cur = n->child_base +

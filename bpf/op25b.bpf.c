@@ -820,17 +820,26 @@ static __always_inline enum answer act(void *ctx, const struct op25b_pkt *pkt,
 static __always_inline int hook_answer(void *ctx, enum answer a,
 				       const bool xdp)
 {
+	/* each hook's own switch: one shared one costs the verifier more */
+	if (xdp) {
+		switch (a) {
+		case A_DROP:
+			return XDP_DROP;
+		case A_RST:
+			return XDP_TX;
+		default:
+			return XDP_PASS;	/* never XDP_ABORTED */
+		}
+	}
 	switch (a) {
 	case A_DROP:
-		return xdp ? XDP_DROP : TC_ACT_SHOT;
+		return TC_ACT_SHOT;
 	case A_RST:
-		if (xdp)
-			return XDP_TX;
 		/* out of its device; on egress, into the device's receive path */
 		return bpf_redirect(((struct __sk_buff *)ctx)->ifindex,
 				    op25b_egress ? BPF_F_INGRESS : 0);
 	default:
-		return xdp ? XDP_PASS : TC_ACT_UNSPEC;	/* never XDP_ABORTED */
+		return TC_ACT_UNSPEC;
 	}
 }
 
