@@ -211,6 +211,9 @@ struct op25b_maps {
 	int sweeper;		/* the timer that ends quarantines */
 	int events;		/* the event log */
 	int sessions;		/* the session layer's owners */
+	int cgroups;		/* what op25bctl attached to cgroups */
+	int sockev;		/* the socket hooks' event log */
+	int culprits;		/* refused connects by uid and cgroup */
 };
 
 /* Route libbpf's messages: warnings one level down, debug with -v. */
@@ -270,6 +273,8 @@ struct op25b_bpf;
  * Returns an EXIT_* code; on success *skel is loaded, not attached.
  */
 int bpf_load(struct op25b_bpf **skel, bool l3, bool egress);
+/* The same, with the socket hooks' programs (connect4, connect6) alone. */
+int bpf_load_sock(struct op25b_bpf **skel);
 
 /* ---- policy.c: the engine over the pinned maps ---- */
 
@@ -565,6 +570,37 @@ void session_prefix_format(const struct op25b_session_prefix *sp, char *buf,
 			   size_t len);
 /* After a writer died: drop session rules of unregistered sessions. */
 int session_sweep(const struct op25b_maps *m, struct engine *e);
+
+/* ---- cgroupfs.c: the cgroup v2 hierarchy ---- */
+
+/* Where cgroup v2 is mounted, from /proc/self/mountinfo (never assumed). */
+int cgroup2_root(char *buf, size_t len, char *why, size_t wlen);
+/*
+ * A cgroup path below the v2 root in canonical form (no leading '/', ""
+ * for the root); EXIT_USAGE, said, when it cannot be one.
+ */
+int cgroup_path_norm(const char *in, char *out, size_t len, char *why,
+		     size_t wlen);
+/* The kernel's id of the cgroup at rel; -ENOENT when there is none. */
+int cgroup_id_of(const char *rel, __u64 *id);
+/* An fd of its directory, or -errno. */
+int cgroup_open(const char *rel);
+/* Its path below the root while it exists; false when not known. */
+bool cgroup_path_of(__u64 id, char *buf, size_t len);
+/* "/" for the root, else rel. */
+const char *cgroup_shown(const char *rel);
+
+/* ---- hook_cgroup.c, for status, apply, save and watch ---- */
+
+/* status's cgroups section. */
+void cg_status(void);
+/* 'attach --cgroup' statements of the file layer. */
+int cg_save(FILE *f);
+/* The file layer's cgroup attachments made want[0..n)'s (apply). */
+int cg_sync(char (*want)[OP25B_CGROUP_PATH], size_t n, bool dry_run,
+	    size_t *changes);
+/* watch: attach the records whose path names a cgroup again. */
+int cg_resolve_waiting(size_t *done);
 
 /* Each command's full help, for 'help CMD' and 'CMD --help'. */
 /*

@@ -90,6 +90,23 @@ static const struct pinned_map {
 	{ OP25B_PIN_EVENTS, "op25b_events",
 	  offsetof(struct op25b_maps, events),
 	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_event), true },
+	/* the socket hooks' (bpf/cgroup.h) */
+	{ OP25B_PIN_IDENTS, "op25b_idents",
+	  offsetof(struct op25b_maps, pol.idents),
+	  BPF_MAP_TYPE_HASH, sizeof(struct op25b_ident_key),
+	  sizeof(struct op25b_ident), false },
+	{ OP25B_PIN_CGROUPS, "op25b_cgroups",
+	  offsetof(struct op25b_maps, cgroups),
+	  BPF_MAP_TYPE_HASH, sizeof(struct op25b_cgroup_key),
+	  sizeof(struct op25b_cgroup_att), false },
+	{ OP25B_PIN_SOCKEVENTS, "op25b_sockev",
+	  offsetof(struct op25b_maps, sockev),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_sock_event),
+	  true },
+	{ OP25B_PIN_CULPRITS, "op25b_culprits",
+	  offsetof(struct op25b_maps, culprits),
+	  BPF_MAP_TYPE_LRU_HASH, sizeof(struct op25b_ident_key),
+	  sizeof(struct op25b_culprit), false },
 };
 #define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
 
@@ -505,6 +522,8 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 	    bpf_map__set_max_entries(skel->maps.op25b_sessions, cap) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_events,
 				     evlog_entries()) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_sockev,
+				     evlog_entries()) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_attach,
 				     cap > OP25B_ATTACH_MAX ? cap : OP25B_ATTACH_MAX)) {
 		p_err("cannot size the policy maps for %u prefixes", cap);
@@ -572,7 +591,25 @@ static void report_load_failure(int err)
 		p_err("cannot load op25b: %s", errstr(err));
 }
 
+/*
+ * The packet hooks' programs, or the socket hooks' alone: an instance is
+ * loaded for one kind of attachment, and verifies only what it attaches.
+ */
+static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
+			  bool sock);
+
 int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
+{
+	return bpf_load_progs(out, l3, egress, false);
+}
+
+int bpf_load_sock(struct op25b_bpf **out)
+{
+	return bpf_load_progs(out, false, false, true);
+}
+
+static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
+			  bool sock)
 {
 	struct op25b_bpf *skel;
 	int err, rc;
@@ -585,6 +622,10 @@ int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
 		      errstr(-errno));
 		return EXIT_RUNTIME;
 	}
+	bpf_program__set_autoload(skel->progs.op25b_xdp, !sock);
+	bpf_program__set_autoload(skel->progs.op25b_tc, !sock);
+	bpf_program__set_autoload(skel->progs.op25b_connect4, sock);
+	bpf_program__set_autoload(skel->progs.op25b_connect6, sock);
 	skel->rodata->op25b_l3 = l3;
 	skel->rodata->op25b_egress = egress;
 	skel->rodata->op25b_netns_ino = netns_ino_now();
