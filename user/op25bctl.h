@@ -336,6 +336,14 @@ struct conf_rule {
 	size_t line;
 };
 
+/* allow uid|gid|cgroup WORD: resolved when applied (ident.c). */
+struct conf_ident {
+	__u32 kind;		/* enum op25b_ident_kind */
+	const char *word;
+	const char *file;
+	size_t line;
+};
+
 struct conf_attach {
 	char *argv[CONF_ATTACH_ARGS];	/* IFACE and its options */
 	int argc;
@@ -361,6 +369,8 @@ struct conf {
 	size_t natt, att_cap;
 	struct conf_attach *watch;	/* watch statements, for watch --config */
 	size_t nwatch, watch_cap;
+	struct conf_ident *idents;	/* allow uid|gid|cgroup */
+	size_t nidents, idents_cap;
 	char **names;			/* strings the above point into */
 	size_t nnames;
 	int errors;
@@ -394,6 +404,9 @@ const char *action_name(__u32 action);
 int action_parse(const char *s);
 const char *layer_name(__u32 l);
 int layer_parse(const char *s);
+/* uid, gid, cgroup (enum op25b_ident_kind, OP25B_ID_PENDING ignored) */
+const char *ident_kind_name(__u32 k);
+int ident_kind_parse(const char *s);
 
 /* ---- config.c: action and blocked ports of a snapshot ---- */
 
@@ -589,6 +602,42 @@ int cgroup_open(const char *rel);
 bool cgroup_path_of(__u64 id, char *buf, size_t len);
 /* "/" for the root, else rel. */
 const char *cgroup_shown(const char *rel);
+
+/* ---- ident.c: who may connect (allow uid|gid|cgroup) ---- */
+
+/* An identity as a statement names it, resolved to what the kernel knows. */
+struct ident_want {
+	__u32 kind;		/* enum op25b_ident_kind, | PENDING: waits */
+	__u64 id;
+	char name[OP25B_IDENT_NAME];	/* as given; "" for a number */
+};
+/*
+ * uid|gid NAME|ID, cgroup PATH: a name is resolved now, a number kept; a
+ * name that resolves to nothing (yet) waits. EXIT_USAGE, said, if bad.
+ */
+int ident_resolve(__u32 kind, const char *word, struct ident_want *w,
+		  char *why, size_t len);
+bool ident_pending(__u32 kind);
+void ident_format(__u32 kind, __u64 id, const char *name, char *buf,
+		  size_t len);
+/* "allow uid postfix": what save writes for it. */
+void ident_statement(const struct engine_ident *r, char *buf, size_t len);
+/* allow|deny|del uid|gid|cgroup WORD...: the table commands' other half. */
+int ident_change(const char *verb, __u32 verdict, int argc, char **argv);
+int ident_flush(int kind);
+void idents_sort(struct engine_ident *v, size_t n);
+/* list's rows (JSON objects in the caller's array). */
+void idents_print(const struct engine_ident *v, size_t n);
+/*
+ * apply: the file layer's identities (live) made want's in the change
+ * under way (e), or the plan printed (print); *changes counted. -1: e->err.
+ */
+int idents_diff(struct engine *e, const struct engine_ident *live,
+		size_t nlive, const struct ident_want *want, size_t n,
+		size_t *changes, bool print);
+void idents_save(FILE *f, struct engine_ident *v, size_t n);
+/* watch: names that resolve otherwise now, followed. */
+int idents_refresh(size_t *done);
 
 /* ---- hook_cgroup.c, for status, apply, save and watch ---- */
 
