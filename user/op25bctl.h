@@ -498,6 +498,37 @@ void evlog_close(struct evlog *l);
 /* How often a reader looks: an event is out within a second of it. */
 #define EVLOG_POLL_MS	200
 
+/* ---- sockev.c: the socket hooks' events and their culprits ---- */
+
+/* A reader of the socket hooks' log, as struct evlog of the packet hooks'. */
+struct sklog {
+	const struct op25b_sock_event *base;
+	size_t len;
+	int ncpu;
+	__u64 *next;
+	struct op25b_sock_event *batch;
+	__u64 lost;
+};
+typedef int (*sklog_fn)(void *ctx, const struct op25b_sock_event *ev);
+int sklog_open(struct sklog *l, int map_fd, bool backlog);
+int sklog_read(struct sklog *l, sklog_fn fn, void *ctx);
+void sklog_close(struct sklog *l);
+
+/* An event with its names: the culprit as monitor and log say it. */
+struct sock_view {
+	const struct op25b_sock_event *ev;
+	char time[40];
+	char saddr[46], daddr[46];
+	char comm[17];
+	char user[64], group[64];
+	char cgroup[OP25B_CGROUP_PATH];
+	bool has_cgroup;
+	char exe[4096];			/* "" when it could not be known */
+	const char *hook, *action;
+};
+void sock_view(const struct op25b_sock_event *ev, struct sock_view *v);
+void sock_event_print(const struct sock_view *v);
+
 /* ---- event.c: what an event says, for its readers ---- */
 
 struct session_entry;
