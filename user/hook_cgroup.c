@@ -291,6 +291,23 @@ static int skel_arm(struct op25b_bpf *skel, __u32 want)
 
 /* ---- attach ---- */
 
+/*
+ * For the tests that kill an attach at each of its steps: milliseconds
+ * to wait after each (OP25B_TEST_ATTACH_PAUSE_MS, op25bctl(8)); 0 unset.
+ */
+static void step_pause(void)
+{
+	static long ms = -1;
+
+	if (ms < 0) {
+		const char *e = getenv("OP25B_TEST_ATTACH_PAUSE_MS");
+
+		ms = e ? atol(e) : 0;
+	}
+	if (ms > 0)
+		usleep((useconds_t)ms * 1000);
+}
+
 /* apply and watch report in their own words */
 bool cg_quiet;
 
@@ -470,13 +487,16 @@ int cg_attach(const char *rel, enum op25b_layer layer, __u32 owner,
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
+	step_pause();
 	if (armed_first && (err = skel_arm(skel, 1))) {
 		p_err("cannot arm the socket hooks: %s", errstr(err));
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
-	for (h = 0; h < 2 && !rc; h++)
+	for (h = 0; h < 2 && !rc; h++) {
 		rc = cg_attach_prog(skel, h, cgfd, cur[h], rel);
+		step_pause();
+	}
 	if (rc) {
 		/* undo what this run put there, unless it replaced in place */
 		for (h = 0; h < 2; h++) {
@@ -495,6 +515,7 @@ int cg_attach(const char *rel, enum op25b_layer layer, __u32 owner,
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
+	step_pause();
 	v.prog_id[0] = prog_id_of(bpf_program__fd(skel->progs.op25b_connect4));
 	v.prog_id[1] = prog_id_of(bpf_program__fd(skel->progs.op25b_connect6));
 	v.flags |= OP25B_CF_COMPLETE;
