@@ -386,6 +386,42 @@ test_lifetime() {
 	rmdir "$CGD/gone"
 }
 
+# ---- watch follows cgroups made again ----
+
+test_watch_follows() {
+	local wlog=$TMPD/watch.log i st
+	once_build
+	ctl detach --all >/dev/null 2>&1
+	mkdir -p "$CGD/svc" "$CGD/mta2"
+	ctl attach --cgroup "$CG/svc" 2>/dev/null
+	ctl allow cgroup "$CG/mta2" 2>/dev/null
+	: >"$TMPD/empty.conf"
+	ctl watch --config "$TMPD/empty.conf" >"$wlog" 2>&1 &
+	CLEAN_PIDS+=($!)
+	wait_file_line "$wlog" watching 30
+	# a service restarted: its cgroup removed and made again
+	rmdir "$CGD/svc" "$CGD/mta2"
+	mkdir -p "$CGD/svc" "$CGD/mta2"
+	st=
+	for i in $(seq 1 30); do
+		st=$(sc --cgroup "$CGD/svc" connect $MX4 25)
+		[ "${st%% *}" = EPERM ] && break
+		sleep 0.1
+	done
+	check "watch attaches a cgroup made again within a few seconds" "$st" test "${st%% *}" = EPERM
+	check "watch says so" "$(cat "$wlog")" grep -q "attached.*cgroup" "$wlog"
+	ctl attach --cgroup "$CG/mta2" 2>/dev/null
+	for i in $(seq 1 30); do
+		st=$(sc --cgroup "$CGD/mta2" connect $MX4 25)
+		[ "${st%% *}" = connected ] && break
+		sleep 0.1
+	done
+	check "an exempt cgroup made again is exempt again (watch)" "$st" test "${st%% *}" = connected
+	kill "${CLEAN_PIDS[-1]}" 2>/dev/null
+	ctl detach --all >/dev/null 2>&1
+	ctl del cgroup "$CG/mta2" 2>/dev/null
+}
+
 # ---- killed at any moment of an attach ----
 
 # Both families judged alike: "both" refused, "neither", or "split".
