@@ -123,6 +123,8 @@ struct sock_out {
 	__u32 sub;		/* the deciding leaves, 0 for none */
 	__u32 relay;
 	struct limit_cfg limit;	/* when j is J_LIMIT */
+	__u32 by;		/* enum op25b_limit_by, when j is J_LIMIT */
+	__u32 lim;		/* enum limit_result, for the counters */
 };
 
 /* Is record (kind, id) of the identities part of snapshot g? */
@@ -147,6 +149,7 @@ static __always_inline __u32 sock_blocked(const struct op25b_config *cfg,
 		out->limit.then = cfg->limit.then == OP25B_ACT_REJECT ?
 					  J_REJECT : J_DROP;
 		out->limit.prefix6 = cfg->limit.prefix6;
+		out->by = cfg->limit.by;
 		return J_LIMIT;
 	}
 	if (act == OP25B_ACT_MONITOR)
@@ -181,6 +184,7 @@ __noinline int op25b_sock_decide(const struct sock_in *in, struct sock_out *out)
 		out->sub = 0;
 		out->relay = 0;
 		out->j = J_PASS;
+		out->lim = LIM_NONE;
 		out->why = SW_BLOCKED;
 		if (!port_blocked(&s->cfg, in->dport))
 			out->why = SW_PORT_OPEN;
@@ -248,6 +252,7 @@ struct sock_who {
 	__u8  flags;		/* enum op25b_sock_event_flags */
 	__u8  hook;
 	__u8  action;
+	__u8  kind;		/* enum op25b_event_kind */
 	char  comm[16];
 };
 
@@ -257,14 +262,16 @@ struct sock_who {
  * the last OP25B_EVENT_INTERVAL_NS (claimed by compare-and-swap, so two
  * CPUs never both send it).
  */
-static __always_inline int culprit_count(__u32 kind, __u64 id,
-					 const struct sock_in *in,
-					 const struct sock_who *w, __u64 now)
+__noinline int op25b_culprit_count(__u32 kind, __u64 id,
+				   const struct sock_in *in,
+				   const struct sock_who *w, __u64 now)
 {
 	struct op25b_ident_key k = { .kind = kind, .id = id };
 	struct op25b_culprit *c, fresh = {};
 	__u64 last;
 
+	if (!in || !w)
+		return 0;
 	c = bpf_map_lookup_elem(&op25b_culprits, &k);
 	if (!c) {
 		fresh.first_ns = now;
@@ -333,7 +340,7 @@ static __always_inline int sockev_write(const struct sock_in *in,
 	slot->uid = in->uid;
 	slot->gid = in->gid;
 	slot->family = w->family;
-	slot->kind = OP25B_EV_BLOCKED;
+	slot->kind = w->kind;
 	slot->action = w->action;
 	slot->hook = w->hook;
 	slot->flags = w->flags;
@@ -350,6 +357,65 @@ out:
 }
 
 /*
+ * Action limit at the socket hooks (doc/DESIGN.md, "Rate limits and
+ * quarantine"): every connect is a new connection; its source is the
+ * uid, or the cgroup, of the process that makes it (the limit's --by),
+ * kept in limit.h's limiter beside the packet hooks' addresses and
+ * counted with its atomics. J_PASS, or the limit's then; *fresh when
+ * this connect put its source in quarantine.
+ */
+__noinline __u32 op25b_sock_limit(const struct sock_in *in,
+				  struct sock_out *out,
+				  const struct sock_who *w, __u64 now,
+				  int *fresh)
+{
+	struct op25b_limiter *e;
+	struct op25b_src key = {};
+	__u64 id, q;
+	int found, quarantined;
+	__u32 then;
+
+	if (!in || !out || !w || !fresh)
+		return J_DROP;
+	then = out->limit.then == J_REJECT ? J_REJECT : J_DROP;
+	id = out->by == OP25B_BY_CGROUP ? w->cgroup : in->uid;
+	key.family = out->by == OP25B_BY_CGROUP ? OP25B_SRC_CGROUP :
+						  OP25B_SRC_UID;
+	__builtin_memcpy(key.addr, &id, sizeof(id));
+	e = limiter_find(&key, now, &found);
+	if (!e) {
+		out->lim = LIM_FULL;
+		return then;
+	}
+	if (!found) {
+		__builtin_memset(e, 0, sizeof(*e));
+		e->src = key;
+		e->tat = now;
+		sweeper_arm();
+	}
+	quarantined = (e->flags & OP25B_LIM_QUARANTINED) &&
+		      (__s64)(e->until - now) > 0;
+	e->last_ns = now;
+	if (bucket_take(e, now, &out->limit)) {
+		__sync_fetch_and_add(&e->passed, 1);
+		out->lim = quarantined ? LIM_QUARANTINED : LIM_PASSED;
+		return quarantined ? then : J_PASS;
+	}
+	__sync_fetch_and_add(&e->exceeded, 1);
+	out->lim = LIM_EXCEEDED;
+	q = out->limit.quarantine_ns;
+	if (!q)
+		return then;
+	e->until = now + q;
+	if (quarantined)
+		return then;
+	e->since = now;
+	__sync_fetch_and_or(&e->flags, OP25B_LIM_QUARANTINED);
+	*fresh = 1;
+	return then;
+}
+
+/*
  * After the decision: count it, and for a refused or monitored connect
  * count its culprits and send the event. 1: let it through; 0: refuse
  * it (EPERM). A global function, verified once for both hooks.
@@ -361,15 +427,20 @@ __noinline int op25b_sock_act(struct bpf_sock_addr *ctx,
 	struct op25b_stats *st;
 	__u32 zero = 0, j;
 	__u64 now, id;
-	int send, r;
+	int send, r, fresh = 0;
 
 	if (!ctx || !in || !out || !w)
 		return 1;
 	if (out->why == SW_PORT_OPEN)
 		return 1;
 	j = out->j;
+	now = dp_now();
+	id = bpf_get_current_pid_tgid();
+	w->pid = id >> 32;
+	w->tid = (__u32)id;
+	w->cgroup = bpf_get_current_cgroup_id();
 	if (j == J_LIMIT)
-		j = out->limit.then;	/* the limiter keys sources by address */
+		j = op25b_sock_limit(in, out, w, now, &fresh);
 	st = bpf_map_lookup_elem(&op25b_stats, &zero);
 	if (st)
 		SOCK_COUNT(st, smtp);
@@ -382,19 +453,31 @@ __noinline int op25b_sock_act(struct bpf_sock_addr *ctx,
 			SOCK_COUNT(st, exempt);
 		return 1;
 	}
-	if (st && j == J_MONITOR)
+	if (st && out->lim == LIM_PASSED) {
+		SOCK_COUNT(st, limit_passed);
+	} else if (st && j == J_MONITOR) {
 		SOCK_COUNT(st, monitored);
-	else if (st)
+	} else if (st) {
 		SOCK_COUNT(st, blocked);
-	w->action = j == J_MONITOR ? OP25B_ACT_MONITOR : OP25B_ACT_DROP;
-	now = dp_now();
-	id = bpf_get_current_pid_tgid();
-	w->pid = id >> 32;
-	w->tid = (__u32)id;
-	w->cgroup = bpf_get_current_cgroup_id();
+		if (out->lim == LIM_EXCEEDED)
+			SOCK_COUNT(st, limit_exceeded);
+		else if (out->lim == LIM_QUARANTINED)
+			SOCK_COUNT(st, quarantined);
+		else if (out->lim == LIM_FULL)
+			SOCK_COUNT(st, limit_full);
+	}
+	if (st && fresh)
+		SOCK_COUNT(st, quarantines);
 	bpf_get_current_comm(w->comm, sizeof(w->comm));
-	send = culprit_count(OP25B_ID_UID, in->uid, in, w, now);
-	send |= culprit_count(OP25B_ID_CGROUP, w->cgroup, in, w, now);
+	if (j == J_PASS && !fresh)
+		return 1;	/* within the limit: passed, no culprit */
+	w->action = j == J_MONITOR ? OP25B_ACT_MONITOR :
+		    fresh ? OP25B_ACT_LIMIT : OP25B_ACT_DROP;
+	w->kind = fresh ? OP25B_EV_QUARANTINED : OP25B_EV_BLOCKED;
+	send = op25b_culprit_count(OP25B_ID_UID, in->uid, in, w, now);
+	send |= op25b_culprit_count(OP25B_ID_CGROUP, w->cgroup, in, w, now);
+	/* the quarantine itself is always told */
+	send |= fresh;
 	if (!send) {
 		if (st)
 			SOCK_COUNT(st, events_suppressed);
@@ -405,7 +488,7 @@ __noinline int op25b_sock_act(struct bpf_sock_addr *ctx,
 		else if (r < 0 && st)
 			SOCK_COUNT(st, events_lost);
 	}
-	return j == J_MONITOR ? 1 : 0;
+	return j == J_MONITOR || j == J_PASS ? 1 : 0;
 }
 
 /* 127.0.0.0/8 and 0.0.0.0 (this host): local delivery, never judged. */

@@ -207,8 +207,23 @@ struct op25b_limit {
 	__u32 period_s;		/* 1, 60 or 3600 */
 	enum op25b_action then;	/* OP25B_ACT_DROP or OP25B_ACT_REJECT */
 	__u8  prefix6;		/* IPv6 source bits that make a source, 1-128 */
-	__u8  _pad[7];
+	__u8  by;		/* the socket hooks' sources: enum op25b_limit_by */
+	__u8  _pad[6];
 };
+
+/*
+ * What the socket hooks count a limit's sources by (the packet hooks
+ * always by address): the uid of the process that connects, or its
+ * cgroup. Their limiter entries are keyed as struct op25b_src with
+ * family OP25B_SRC_UID or OP25B_SRC_CGROUP and the number in addr's
+ * first 8 bytes (host order).
+ */
+enum op25b_limit_by {
+	OP25B_BY_UID		= 0,
+	OP25B_BY_CGROUP		= 1,
+};
+#define OP25B_SRC_UID		16
+#define OP25B_SRC_CGROUP	17
 
 #define OP25B_LIMIT_PREFIX6_DEFAULT	64
 #define OP25B_LIMIT_RATE_MAX		1000000
@@ -683,10 +698,20 @@ struct op25b_ident {
 	enum op25b_layer layer;
 	__u32 owner;
 	__u8  flags;		/* enum op25b_rule_flags */
-	__u8  _pad[7];
+	__u8  old_flags;	/* before since */
+	__u8  _pad[2];
+	/*
+	 * A change that says the same identity in other words (a name for a
+	 * number, a runtime edit the file now holds) keeps the words before
+	 * it: name and flags are the record's from generation since on,
+	 * old_name and old_flags before (what a reader of an older snapshot,
+	 * and a change undone, go back to). 0: no other words.
+	 */
+	__u32 since;
 	/* as given: a user or group name ("" when given as a number), a
 	 * cgroup's path below the v2 root */
 	char  name[OP25B_IDENT_NAME];
+	char  old_name[OP25B_IDENT_NAME];
 };
 
 /*

@@ -72,8 +72,15 @@ int engine_idents_settle(struct engine *e, __u32 live)
 			prev = NULL;
 			continue;
 		}
-		if (v.died) {
-			v.died = 0;
+		if (v.died > live || v.since > live) {
+			/* a removal, or other words, never published: undone */
+			if (v.died > live)
+				v.died = 0;
+			if (v.since > live) {
+				memcpy(v.name, v.old_name, sizeof(v.name));
+				v.flags = v.old_flags;
+				v.since = 0;
+			}
 			if (bpf_map_update_elem(fd, &k, &v, BPF_EXIST))
 				return engine_fail(e, -errno,
 						   "cannot settle the identities: %s",
@@ -125,6 +132,16 @@ int engine_ident_set(struct engine *e, __u32 kind, __u64 id,
 		}
 		*ch = same ? ENGINE_UNCHANGED : ENGINE_CHANGED;
 		v.born = old.born;
+		/* other words: the old ones kept for older snapshots */
+		if (old.since == next) {
+			memcpy(v.old_name, old.old_name, sizeof(v.old_name));
+			v.old_flags = old.old_flags;
+			v.since = next;
+		} else if (!same && old.born != next) {
+			memcpy(v.old_name, old.name, sizeof(v.old_name));
+			v.old_flags = old.flags;
+			v.since = next;
+		}
 	}
 	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
 		return engine_fail(e, -errno, "cannot record the identity: %s",
@@ -192,8 +209,10 @@ static int idents_read(struct engine *e, __u32 g, struct engine_ident **out,
 		v[*n].id = k.id;
 		v[*n].layer = r.layer;
 		v[*n].owner = r.owner;
-		v[*n].flags = r.flags;
-		memcpy(v[*n].name, r.name, sizeof(r.name));
+		/* the words of generation g */
+		v[*n].flags = r.since > g ? r.old_flags : r.flags;
+		memcpy(v[*n].name, r.since > g ? r.old_name : r.name,
+		       sizeof(r.name));
 		v[*n].name[sizeof(r.name) - 1] = '\0';
 		(*n)++;
 	}

@@ -305,6 +305,53 @@ time.sleep(1.5)
 		grep -q "connect connect4 pid [0-9]* (python3[^)]*) exe /.*python3.* uid 0 (root) gid 0 (root) cgroup $CG/site -> $MX4:25 action drop" <<<"$out"
 }
 
+# ---- action limit, keyed by uid and by cgroup ----
+
+# outcomes LINES: the outcome words of sockconnect's lines, on one line.
+outcomes() {
+	cut -d' ' -f1 | tr '\n' ' ' | sed 's/ $//'
+}
+
+test_limit_by_uid() {
+	local out q ev mon=$TMPD/limit.json
+	once_build
+	ctl detach --all >/dev/null 2>&1
+	ctl attach --cgroup "$CG/site" 2>/dev/null
+	ctl action limit 3/min --burst 3 --quarantine 1min 2>/dev/null
+	ctl -j monitor >"$mon" 2>/dev/null &
+	CLEAN_PIDS+=($!)
+	sleep 0.5
+	out=$(sc --cgroup "$CGD/site" --uid $UID_A --gid $GID_B \
+		connect $MX4 25 connect $MX6 25 connect $MAPPED 25 connect $MX4 25 connect $MX4 25 | outcomes)
+	check_eq "a uid's first 3 connects pass, then it is refused" \
+		"connected connected connected EPERM EPERM" "$out"
+	q=$(ctl quarantine list)
+	check "quarantine list names the uid" "$q" grep -q "^uid $UID_A " <<<"$q"
+	out=$(sc --cgroup "$CGD/site" --uid $UID_B --gid $GID_B connect $MX4 25 | outcomes)
+	check_eq "another uid in the same cgroup is not" connected "$out"
+	wait_file_line "$mon" '"event":"connect".*"action":"limit"' 30
+	ev=$(grep '"action":"limit"' "$mon" | head -n 1)
+	check "the quarantine is an event naming the culprit" "$ev" \
+		grep -q "\"uid\":$UID_A" <<<"$ev"
+	ctl quarantine release uid $UID_A >/dev/null 2>&1
+	check "quarantine release uid: exit 0" "" test $? -eq 0
+	out=$(sc --cgroup "$CGD/site" --uid $UID_A --gid $GID_B connect $MX4 25 | outcomes)
+	check_eq "released: it connects again" connected "$out"
+	# by cgroup: two users of one site share its budget
+	ctl action limit 2/min --by cgroup --quarantine 1min 2>/dev/null
+	check "save writes --by cgroup" "$(ctl save | grep ^action)" \
+		grep -q "^action limit 2/min --burst 2 --quarantine 1min --by cgroup$" <<<"$(ctl save)"
+	out=$( (sc --cgroup "$CGD/site/php" --uid $UID_A --gid $GID_B connect $MX4 25 connect $MX4 25;
+		sc --cgroup "$CGD/site/php" --uid $UID_B --gid $GID_B connect $MX4 25) | outcomes)
+	check_eq "by cgroup: two uids share one budget" "connected connected EPERM" "$out"
+	q=$(ctl quarantine list)
+	check "quarantine list names the cgroup" "$q" grep -q "^cgroup $CG/site/php " <<<"$q"
+	ctl quarantine release cgroup "$CG/site/php" >/dev/null 2>&1
+	check "quarantine release cgroup: exit 0" "" test $? -eq 0
+	ctl action drop 2>/dev/null
+	kill "${CLEAN_PIDS[-1]}" 2>/dev/null
+}
+
 # ---- top by uid and by cgroup ----
 
 test_top() {
