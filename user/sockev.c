@@ -279,6 +279,11 @@ void sock_event_print(const struct sock_view *v)
 		print_string(PRINT_FP, NULL, "%s", " (IPv4-mapped)");
 	print_uint(PRINT_JSON, "netns_cookie", NULL, ev->netns_cookie);
 	print_string(PRINT_ANY, "action", " action %s", v->action);
+	/* action limit: this connect put its uid or cgroup in quarantine */
+	print_bool(PRINT_JSON, "quarantined", NULL,
+		   ev->kind == OP25B_EV_QUARANTINED);
+	if (ev->kind == OP25B_EV_QUARANTINED)
+		print_string(PRINT_FP, NULL, "%s", ": quarantined");
 	close_json_object();
 	print_nl();
 	output_end();

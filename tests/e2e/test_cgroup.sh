@@ -418,7 +418,8 @@ test_lifetime() {
 	local s
 	once_build
 	ctl attach --cgroup "$CG/site" 2>/dev/null
-	check "no op25bctl runs" "" not pgrep -f "op25bctl --pin-dir $PIN" >/dev/null
+	check "no op25bctl attach runs" "$(pgrep -af "op25bctl --pin-dir $PIN attach")" \
+		not pgrep -f "op25bctl --pin-dir $PIN attach"
 	expect_conn "the cgroup stays judged" EPERM "$CGD/site" connect $MX4 25
 	mkdir -p "$CGD/gone"
 	ctl attach --cgroup "$CG/gone" 2>/dev/null
