@@ -425,6 +425,13 @@ int cg_attach(const char *rel, enum op25b_layer layer, __u32 owner,
 	__u64 cgid;
 
 	snprintf(k.path, sizeof(k.path), "%s", rel);
+	{
+		char root[PATH_MAX];
+
+		rc = cgroup2_root(root, sizeof(root), NULL, 0);
+		if (rc)
+			return rc;
+	}
 	rc = pin_dir_prepare(true);
 	if (!rc)
 		rc = pin_lock();

@@ -30,7 +30,8 @@ const struct cmd_help quarantine_help = {
 	.forms = (const struct usage[]){
 		{ .words = "[list]" },
 		{ .words = "release ADDR|PREFIX|--all" },
-		{ .words = "release uid NAME|ID | cgroup PATH" },
+		{ .words = "release uid NAME|ID" },
+		{ .words = "release cgroup PATH" },
 		{ NULL },
 	},
 	.opts = release_opts,

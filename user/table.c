@@ -274,7 +274,12 @@ const struct cmd_help deny_help = {
 };
 
 const struct cmd_help allow_help = {
-	.args = "subscriber|relay PREFIX...",
+	.forms = (const struct usage[]){
+		{ .words = "subscriber|relay PREFIX...", .opts = allow_opts },
+		{ .words = "uid|gid NAME|ID..." },
+		{ .words = "cgroup PATH..." },
+		{ NULL },
+	},
 	.opts = allow_opts,
 	.text =
 	"Give each prefix the verdict allow: in subscriber, an exemption\n"
@@ -282,15 +287,25 @@ const struct cmd_help allow_help = {
 	"An allow of 0.0.0.0/0 or ::/0 turns blocking off for that family\n"
 	"and needs --force.\n"
 	"An existing entry keeps its hit counter. In a FILE, '#' starts a\n"
-	"comment. Every prefix is checked before anything is changed.\n",
+	"comment. Every prefix is checked before anything is changed.\n"
+	"uid, gid, cgroup: who may connect at the socket hooks (attach\n"
+	"--cgroup): a process of that real uid or gid, or in that cgroup (below\n"
+	"the cgroup v2 root) or one below it. A name is resolved now and at\n"
+	"every apply, a number kept; one that names nothing now waits.\n",
 };
 
 const struct cmd_help del_help = {
-	.args = "subscriber|relay PREFIX...",
+	.forms = (const struct usage[]){
+		{ .words = "subscriber|relay PREFIX...", .opts = change_opts },
+		{ .words = "uid|gid NAME|ID..." },
+		{ .words = "cgroup PATH..." },
+		{ NULL },
+	},
 	.opts = change_opts,
 	.text =
 	"Delete the entries for exactly these prefixes (absent ones are\n"
-	"skipped).\n",
+	"skipped), or these exemptions by identity (by the name or number\n"
+	"they were given with).\n",
 };
 
 int do_deny(int argc, char **argv)
@@ -311,7 +326,7 @@ int do_del(int argc, char **argv)
 /* ---- flush ---- */
 
 const struct cmd_help flush_help = {
-	.args = "subscriber|relay",
+	.args = "subscriber|relay|uid|gid|cgroup",
 	.text =
 	"Delete every IPv4 and IPv6 entry of the table that the file layer\n"
 	"holds (what apply and the deny/allow commands put there). Sessions'\n"
