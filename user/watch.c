@@ -204,7 +204,6 @@ static void pending_poll(struct watch *w)
 	unsigned int ifindex;
 	size_t i, n = 0;
 
-	cgroups_poll(w);
 	if (attach_waiting(&names, &n))
 		return;
 	free(w->waiting);
@@ -381,6 +380,8 @@ static int watch_loop(struct watch *w)
 		if (now != polled) {
 			polled = now;
 			pending_poll(w);
+			/* the socket hooks': from the first second on */
+			cgroups_poll(w);
 		}
 		if (ready <= 0)
 			continue;
