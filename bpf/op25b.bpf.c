@@ -928,3 +928,6 @@ int op25b_tc(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	return op25b_act_tc(skb, &pkt, &d);
 }
+
+/* The socket hooks (cgroup/connect4, cgroup/connect6): their own room. */
+#include "cgroup.h"

@@ -33,10 +33,16 @@
 #define OP25B_PIN_CHAIN		"chain"		/* programs op25b chains (bpf/chain.h) */
 #define OP25B_PIN_IFSTATS	"ifstats"	/* counters per attachment */
 #define OP25B_PIN_SESSIONS_ENDED "sessions_ended" /* sessions just ended */
+#define OP25B_PIN_IDENTS	"identities"	/* exemptions by uid, gid, cgroup */
+#define OP25B_PIN_CGROUPS	"cgroups"	/* what op25bctl attached to cgroups */
+#define OP25B_PIN_SOCKEVENTS	"sockevents"	/* the socket hooks' event log */
+#define OP25B_PIN_CULPRITS	"culprits"	/* refused connects by uid, cgroup */
 
 /* Program names as the kernel reports them (bpftool prog, status). */
 #define OP25B_PROG_XDP		"op25b_xdp"
 #define OP25B_PROG_TC		"op25b_tc"
+#define OP25B_PROG_CONNECT4	"op25b_connect4"
+#define OP25B_PROG_CONNECT6	"op25b_connect6"
 
 /*
  * The version of everything pinned. A controller that meets another one
@@ -77,7 +83,7 @@ enum op25b_action {
  * ---- The policy engine (doc/DESIGN.md, "Policy engine") ----
  *
  * Each of the four trees (subscriber and relay, IPv4 and IPv6) is a
- * multibit trie: a direct table indexed by the first OP25B_ROOT_BITS bits
+ * multibit trie: a direct table indexed by the first root bits
  * of the address, then nodes of OP25B_STRIDE bits each. Nothing is ever
  * changed in place: a writer copies what it changes, builds the next
  * snapshot beside the live one, and publishes it by storing one word.
@@ -219,8 +225,23 @@ struct op25b_limit {
 	__u32 period_s;		/* 1, 60 or 3600 */
 	enum op25b_action then;	/* OP25B_ACT_DROP or OP25B_ACT_REJECT */
 	__u8  prefix6;		/* IPv6 source bits that make a source, 1-128 */
-	__u8  _pad[7];
+	__u8  by;		/* the socket hooks' sources: enum op25b_limit_by */
+	__u8  _pad[6];
 };
+
+/*
+ * What the socket hooks count a limit's sources by (the packet hooks
+ * always by address): the uid of the process that connects, or its
+ * cgroup. Their limiter entries are keyed as struct op25b_src with
+ * family OP25B_SRC_UID or OP25B_SRC_CGROUP and the number in addr's
+ * first 8 bytes (host order).
+ */
+enum op25b_limit_by {
+	OP25B_BY_UID		= 0,
+	OP25B_BY_CGROUP		= 1,
+};
+#define OP25B_SRC_UID		16
+#define OP25B_SRC_CGROUP	17
 
 #define OP25B_LIMIT_PREFIX6_DEFAULT	64
 #define OP25B_LIMIT_RATE_MAX		1000000
@@ -648,6 +669,9 @@ enum op25b_hook {
 	OP25B_HOOK_XDP		= 1,
 	OP25B_HOOK_TC_INGRESS	= 2,
 	OP25B_HOOK_TC_EGRESS	= 3,
+	/* the socket hooks (cgroup/connect4, cgroup/connect6): events only */
+	OP25B_HOOK_CONNECT4	= 4,
+	OP25B_HOOK_CONNECT6	= 5,
 };
 
 enum op25b_attach_flags {
@@ -773,5 +797,152 @@ struct op25b_session_ended {
 
 #define OP25B_TC_HANDLE		0x25
 #define OP25B_TC_PRIORITY	25
+
+/*
+ * ---- The socket hooks (doc/DESIGN.md, "Socket hooks") ----
+ *
+ * cgroup/connect4 and cgroup/connect6 judge a process's connect() (and
+ * every other way into the same kernel path: sendmsg with MSG_FASTOPEN,
+ * TCP_FASTOPEN_CONNECT, io_uring's connect, MPTCP's subflows) before a
+ * SYN exists, by the same live snapshot as the packet hooks, and refuse
+ * it with EPERM. Who may connect all the same: the identities below.
+ */
+
+/*
+ * An exemption by identity, beside the tables (doc/DESIGN.md, "Who may
+ * connect"): a uid, a gid or a cgroup (and what lies below it). Records
+ * of a hash map, keyed by kind and number, stamped with generations as
+ * rule records are (born, died): a record is part of snapshot G when
+ * born <= G and (died == 0 or died > G), so a change publishes with the
+ * snapshot's one store. A name that did not resolve when applied is kept
+ * under OP25B_ID_PENDING (its id a hash of the name): never matched.
+ */
+enum op25b_ident_kind {
+	OP25B_ID_UID		= 1,
+	OP25B_ID_GID		= 2,
+	OP25B_ID_CGROUP		= 3,	/* its id: the cgroup v2 id (inode) */
+	OP25B_ID_PENDING	= 0x100,	/* or'ed: a name that waits */
+	OP25B_ID_FORCE_U32	= 0xffffffffu,
+};
+
+struct op25b_ident_key {
+	__u32 kind;		/* enum op25b_ident_kind */
+	__u32 _pad;
+	__u64 id;
+};
+
+#define OP25B_IDENT_NAME	256
+#define OP25B_IDENTS_MAX	4096
+
+struct op25b_ident {
+	__u32 born;
+	__u32 died;
+	enum op25b_layer layer;
+	__u32 owner;
+	__u8  flags;		/* enum op25b_rule_flags */
+	__u8  old_flags;	/* before since */
+	__u8  _pad[2];
+	/*
+	 * A change that says the same identity in other words (a name for a
+	 * number, a runtime edit the file now holds) keeps the words before
+	 * it: name and flags are the record's from generation since on,
+	 * old_name and old_flags before (what a reader of an older snapshot,
+	 * and a change undone, go back to). 0: no other words.
+	 */
+	__u32 since;
+	/* as given: a user or group name ("" when given as a number), a
+	 * cgroup's path below the v2 root */
+	char  name[OP25B_IDENT_NAME];
+	char  old_name[OP25B_IDENT_NAME];
+};
+
+/*
+ * What op25bctl attached to a cgroup, by the cgroup's path below the v2
+ * root: read by op25bctl only (the programs are armed per instance, see
+ * bpf/cgroup.h). cgroup_id is the cgroup the programs went to: a path
+ * whose cgroup was made again since has another id (status: "gone").
+ */
+#define OP25B_CGROUP_PATH	256
+#define OP25B_CGROUPS_MAX	1024
+
+struct op25b_cgroup_key {
+	char path[OP25B_CGROUP_PATH];	/* "" is the root; no leading '/' */
+};
+
+enum op25b_cgroup_flags {
+	/* both programs attached and armed; without it an attach was cut
+	 * short (its programs, if any, pass everything until it is done) */
+	OP25B_CF_COMPLETE	= 1 << 0,
+};
+
+struct op25b_cgroup_att {
+	__u64 cgroup_id;	/* 0: pending, no such cgroup yet */
+	__u32 prog_id[2];	/* connect4's, connect6's */
+	__u32 flags;		/* enum op25b_cgroup_flags */
+	enum op25b_layer layer;
+	__u32 owner;
+	__u32 _pad;
+};
+
+/*
+ * The socket hooks' event log: laid out as the packet hooks' (a region
+ * of OP25B_EVLOG_REGION slots per CPU, element 0 the head), a map of its
+ * own because its writers run in process context: a packet hook in
+ * softirq may interrupt one on the same CPU, and another task may run
+ * one there once it is preempted. The head's lock is taken with an
+ * atomic exchange for each write (busy: the event is counted lost); its
+ * win_* are the CPU's one-second budget of OP25B_EVENTS_PER_SEC.
+ */
+struct op25b_sock_event {
+	__u64 seq;		/* as op25b_event's; the head: last written */
+	__u64 ts_ns;
+	__u64 cgroup_id;	/* the calling process's cgroup (v2 id) */
+	__u64 netns_cookie;	/* the socket's network namespace */
+	__u32 pid;		/* thread group (the process) */
+	__u32 tid;
+	__u32 uid;		/* real uid and gid of the caller */
+	__u32 gid;
+	__u8  family;		/* 4 or 6: what was judged */
+	__u8  kind;		/* enum op25b_event_kind */
+	__u8  action;		/* what was done (OP25B_ACT_*) */
+	__u8  hook;		/* OP25B_HOOK_CONNECT4 or _CONNECT6 */
+	__u8  flags;		/* enum op25b_sock_event_flags */
+	__u8  _pad;
+	__u16 dport;		/* host order */
+	__u16 sport;		/* a bound source port, else 0 */
+	__u16 _pad2;
+	__u32 lock;		/* the head only: a writer is at work */
+	__u32 win_sent;		/* the head only: events this window */
+	__u64 win_start;	/* the head only: when the window began */
+	__u8  saddr[16];	/* a bound source, else zero; IPv4 first */
+	__u8  daddr[16];
+	char  comm[16];		/* the calling thread's command */
+};
+
+enum op25b_sock_event_flags {
+	OP25B_SE_MAPPED		= 1 << 0,	/* an IPv4-mapped IPv6 address */
+	OP25B_SE_SOURCE		= 1 << 1,	/* saddr is the bound source */
+};
+
+/*
+ * Refused (and monitored) connects by who made them, for 'top --by uid'
+ * and 'top --by cgroup': an LRU hash keyed as identities are (kind
+ * OP25B_ID_UID or OP25B_ID_CGROUP), counted with atomics from any CPU.
+ */
+#define OP25B_CULPRITS_MAX	4096
+
+struct op25b_culprit {
+	__u64 blocked;
+	__u64 monitored;
+	__u64 first_ns;
+	__u64 last_ns;
+	__u64 last_event_ns;	/* its last event: one a second at most */
+	__u32 last_pid;
+	__u16 last_dport;
+	__u8  family;		/* of last_daddr */
+	__u8  _pad;
+	__u8  last_daddr[16];
+	char  comm[16];		/* of the last one */
+};
 
 #endif /* OP25B_H */

@@ -142,6 +142,7 @@ run_suite deploy "$here/e2e/test_deploy.sh"
 run_suite bigtcp "$here/e2e/test_bigtcp.sh"
 run_suite replace "$here/e2e/test_replace.sh"
 run_suite events "$here/e2e/test_events.sh"
+run_suite cgroup "$here/e2e/test_cgroup.sh"
 run_suite flood "$here/e2e/test_flood.sh"
 run_suite share "$here/e2e/test_share.sh"
 

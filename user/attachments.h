@@ -209,4 +209,41 @@ extern const struct opt watch_opts[];
 int watch_rule_parse(int argc, char **argv, struct watch_rule *r,
 		     const char **config, char *why, size_t len);
 
+
+/* ---- hook_cgroup.c: the socket hooks on cgroups ---- */
+
+/* One entry of the cgroups map. */
+struct cg_record {
+	struct op25b_cgroup_key key;
+	struct op25b_cgroup_att val;
+};
+
+/* What a record's cgroup has now (status, apply, watch). */
+enum cg_state {
+	CG_ATTACHED,		/* both programs, armed */
+	CG_INCOMPLETE,		/* an attach was cut short */
+	CG_PENDING,		/* asked for before the cgroup existed */
+	CG_GONE,		/* the cgroup went, or was made again */
+	CG_NOT_ATTACHED,	/* someone took the programs off */
+};
+
+/* apply and watch report in their own words */
+extern bool cg_quiet;
+/* Every record of the cgroups map, by path; *out is malloc'd. */
+int cg_records_load(int map_fd, struct cg_record **out, size_t *n);
+int cg_records_read(struct cg_record **out, size_t *n);
+enum cg_state cg_record_state(const struct cg_record *r);
+const char *cg_state_name(enum cg_state s);
+/*
+ * Attach the socket hooks to the cgroup at rel (canonical, below the v2
+ * root) in layer's name; a missing cgroup is recorded pending when
+ * pending_ok, else refused. Takes the lock.
+ */
+int cg_attach(const char *rel, enum op25b_layer layer, __u32 owner,
+	      bool pending_ok);
+/* Detach rel's attachment, or every cgroup's (NULL); *found: any record. */
+int cg_detach(const char *rel, bool *found);
+int cg_store_pending(int map_fd, const char *rel, enum op25b_layer layer,
+		     __u32 owner);
+
 #endif /* OP25B_ATTACHMENTS_H */

@@ -32,6 +32,7 @@ struct engine_fds {
 	int hits;
 	int engine;
 	int index;
+	int idents;	/* exemptions by identity (hash); -1: none */
 };
 
 /* A growable list of __u32 pairs: blocks to free, rule ids to carry. */
@@ -230,6 +231,34 @@ void engine_hits_add(struct engine *e, __u32 rid, __u64 n);
  */
 enum op25b_said engine_judge(struct engine *e, int family, const __u8 *src,
 			     const __u8 *dst);
+
+/*
+ * ---- exemptions by identity (engine_ident.c; doc/DESIGN.md, "Who may
+ * connect") ----
+ *
+ * A uid, gid or cgroup (enum op25b_ident_kind) whose connects pass: set
+ * and removed in the change under way, published with it.
+ */
+struct engine_ident {
+	__u32 kind;		/* enum op25b_ident_kind, maybe | PENDING */
+	__u64 id;
+	enum op25b_layer layer;
+	__u32 owner;
+	__u8 flags;		/* enum op25b_rule_flags */
+	char name[OP25B_IDENT_NAME];	/* as given; "" for a number */
+};
+
+bool engine_has_idents(const struct engine *e);
+/* o's record of (kind, id), its name and flags; *ch as engine_set's. */
+int engine_ident_set(struct engine *e, __u32 kind, __u64 id,
+		     const char *name, const struct owner *o, __u8 flags,
+		     enum engine_change *ch);
+int engine_ident_del(struct engine *e, __u32 kind, __u64 id,
+		     enum engine_change *ch);
+/* The records of the live snapshot, read lock-free; *out is malloc'd. */
+int engine_idents(struct engine *e, struct engine_ident **out, size_t *n);
+/* What generation live holds, and nothing more (begin, commit, abort). */
+int engine_idents_settle(struct engine *e, __u32 live);
 
 /* Elements in the free lists: what a writer could reuse. */
 void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves);

@@ -55,6 +55,13 @@ int engine_fds_of_object(struct bpf_object *obj, struct engine_fds *fds)
 			return -EINVAL;
 		((int *)fds)[i] = fd;
 	}
+	/* the identities: an object without them has none */
+	{
+		struct bpf_map *m = bpf_object__find_map_by_name(obj,
+								"op25b_idents");
+
+		fds->idents = m ? bpf_map__fd(m) : -1;
+	}
 	return 0;
 }
 

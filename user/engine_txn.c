@@ -382,6 +382,10 @@ int engine_begin(struct engine *e)
 		e->recovered = true;
 	}
 	__atomic_store_n(&e->st->dirty, 1, __ATOMIC_SEQ_CST);
+	/* the identities: what a writer before left undone, undone */
+	err = engine_idents_settle(e, e->gen);
+	if (err)
+		return err;
 	e->draft = e->pol->snap[e->gen & 1];
 	e->node_own = calloc(e->nodes_max / 8 + 1, 1);
 	e->leaf_own = calloc(e->leaves_max / 8 + 1, 1);
@@ -711,6 +715,8 @@ int engine_commit(struct engine *e)
 			       e->leaf_garbage.v[i][1]);
 	for (i = 0; i < e->dead.n; i++)
 		rule_clear(e, e->dead.v[i][0]);
+	/* identities this change removed: gone (a connect on them judges again) */
+	engine_idents_settle(e, e->gen + 1);
 	__atomic_store_n(&e->st->dirty, 0, __ATOMIC_SEQ_CST);
 	txn_free(e);
 	return 0;
@@ -720,6 +726,8 @@ void engine_abort(struct engine *e)
 {
 	if (!e->in_txn)
 		return;
+	/* the draft's identities: undone */
+	engine_idents_settle(e, e->gen);
 	/* the draft's blocks and records are scattered: rebuild from live */
 	if (!e->touched || !engine_recover(e))
 		__atomic_store_n(&e->st->dirty, 0, __ATOMIC_SEQ_CST);

@@ -482,6 +482,65 @@ static int on_event(void *ctx, const struct op25b_event *ev)
 	return stop ? -ECANCELED : 0;
 }
 
+/* A connect the socket hooks refused: its culprit's fields (sockev.c). */
+static void sock_record(const struct sock_view *v, struct record *r)
+{
+	const struct op25b_sock_event *ev = v->ev;
+	char dst[INET6_ADDRSTRLEN + 8];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->time, sizeof(r->time), "%s", v->time);
+	r->what = "connect";
+	endpoint_format(ev->family, ev->daddr, ev->dport, dst, sizeof(dst));
+	snprintf(r->msg, sizeof(r->msg), "connect -> %s by pid %u (%s) uid %u%s%s cgroup %s (%s)",
+		 dst, ev->pid, v->comm, ev->uid, v->user[0] ? " " : "", v->user,
+		 v->has_cgroup ? cgroup_shown(v->cgroup) : "?", v->action);
+	field_add(r, "event", "%s", "connect");
+	field_add(r, "time", "%s", v->time);
+	field_add(r, "hook", "%s", v->hook);
+	field_add(r, "pid", "%u", ev->pid);
+	field_add(r, "comm", "%s", v->comm);
+	if (v->exe[0])
+		field_add(r, "exe", "%.79s", v->exe);
+	field_add(r, "uid", "%u", ev->uid);
+	if (v->user[0])
+		field_add(r, "user", "%s", v->user);
+	field_add(r, "gid", "%u", ev->gid);
+	if (v->group[0])
+		field_add(r, "group", "%s", v->group);
+	field_add(r, "cgroup_id", "%llu", (unsigned long long)ev->cgroup_id);
+	if (v->has_cgroup)
+		field_add(r, "cgroup", "%.79s", cgroup_shown(v->cgroup));
+	if (v->saddr[0])
+		field_add(r, "saddr", "%s", v->saddr);
+	field_add(r, "daddr", "%s", v->daddr);
+	field_add(r, "dport", "%u", ev->dport);
+	field_add(r, "action", "%s", v->action);
+}
+
+static int on_sock_event(void *ctx, const struct op25b_sock_event *ev)
+{
+	struct logger *lg = ctx;
+	struct sock_view v;
+	struct record r;
+
+	sock_view(ev, &v);
+	sock_record(&v, &r);
+	if (lg->sink == SINK_FILE) {
+		/* JSON lines: monitor -j's object */
+		sock_event_print(&v);
+		fflush(stdout);
+		if (ferror(stdout) && !lg->err) {
+			lg->err = -EIO;
+			p_err("cannot write to the log: %s", strerror(EIO));
+			stop = 1;
+		}
+	} else {
+		write_checked(lg, &r, NULL);
+	}
+	return stop ? -ECANCELED : 0;
+}
+
 /* The reader fell behind: the log says how many events it never saw. */
 static void lost_record(struct logger *lg, __u64 n)
 {
@@ -593,6 +652,8 @@ int do_log(int argc, char **argv)
 	struct timespec ts = { 0, EVLOG_POLL_MS * 1000000L };
 	struct op25b_maps m;
 	struct evlog l;
+	struct sklog sl;
+	__u64 sk_lost = 0;
 	int rc, err;
 
 	rc = args_parse(argc, argv, &lg);
@@ -607,6 +668,8 @@ int do_log(int argc, char **argv)
 		maps_close(&m);
 		return EXIT_RUNTIME;
 	}
+	/* the socket hooks' log beside it (none before them: nothing read) */
+	sklog_open(&sl, m.sockev, false);
 	rc = sink_open(&lg);
 	if (rc)
 		goto out;
@@ -633,6 +696,12 @@ int do_log(int argc, char **argv)
 			lg.lost = l.lost;
 		}
 		if (!stop)
+			sklog_read(&sl, on_sock_event, &lg);
+		if (sl.lost > sk_lost) {
+			lost_record(&lg, sl.lost - sk_lost);
+			sk_lost = sl.lost;
+		}
+		if (!stop)
 			nanosleep(&ts, NULL);
 	}
 	rc = lg.err ? EXIT_RUNTIME : EXIT_OK;
@@ -644,6 +713,7 @@ out:
 	free(lg.downs_at);
 	event_ctx_free(&lg.x);
 	evlog_close(&l);
+	sklog_close(&sl);
 	maps_close(&m);
 	return rc;
 }

@@ -229,6 +229,9 @@ struct op25b_maps {
 	int sessions;		/* the session layer's owners */
 	int ifstats;		/* counters per attachment; -1: not made yet */
 	int sessions_ended;	/* sessions just ended; -1: not made yet */
+	int cgroups;		/* what op25bctl attached to cgroups */
+	int sockev;		/* the socket hooks' event log */
+	int culprits;		/* refused connects by uid and cgroup */
 };
 
 /* What a pinned map takes in the kernel: bytes_memlock, as bpftool says. */
@@ -299,6 +302,8 @@ int bpf_load(struct op25b_bpf **skel, bool l3, bool egress);
 /* The same, for an XDP attachment that chains the program in chain_slot. */
 int bpf_load_chained(struct op25b_bpf **skel, bool l3, bool egress,
 		     __u32 chain_slot);
+/* The same, with the socket hooks' programs (connect4, connect6) alone. */
+int bpf_load_sock(struct op25b_bpf **skel);
 
 /* ---- policy.c: the engine over the pinned maps ---- */
 
@@ -360,6 +365,14 @@ struct conf_rule {
 	size_t line;
 };
 
+/* allow uid|gid|cgroup WORD: resolved when applied (ident.c). */
+struct conf_ident {
+	__u32 kind;		/* enum op25b_ident_kind */
+	const char *word;
+	const char *file;
+	size_t line;
+};
+
 struct conf_attach {
 	char *argv[CONF_ATTACH_ARGS];	/* IFACE and its options */
 	int argc;
@@ -385,6 +398,8 @@ struct conf {
 	size_t natt, att_cap;
 	struct conf_attach *watch;	/* watch statements, for watch --config */
 	size_t nwatch, watch_cap;
+	struct conf_ident *idents;	/* allow uid|gid|cgroup */
+	size_t nidents, idents_cap;
 	char **names;			/* strings the above point into */
 	size_t nnames;
 	int errors;
@@ -418,6 +433,9 @@ const char *action_name(__u32 action);
 int action_parse(const char *s);
 const char *layer_name(__u32 l);
 int layer_parse(const char *s);
+/* uid, gid, cgroup (enum op25b_ident_kind, OP25B_ID_PENDING ignored) */
+const char *ident_kind_name(__u32 k);
+int ident_kind_parse(const char *s);
 
 /* ---- config.c: action and blocked ports of a snapshot ---- */
 
@@ -508,6 +526,37 @@ int evlog_read(struct evlog *l, evlog_fn fn, void *ctx);
 void evlog_close(struct evlog *l);
 /* How often a reader looks: an event is out within a second of it. */
 #define EVLOG_POLL_MS	200
+
+/* ---- sockev.c: the socket hooks' events and their culprits ---- */
+
+/* A reader of the socket hooks' log, as struct evlog of the packet hooks'. */
+struct sklog {
+	const struct op25b_sock_event *base;
+	size_t len;
+	int ncpu;
+	__u64 *next;
+	struct op25b_sock_event *batch;
+	__u64 lost;
+};
+typedef int (*sklog_fn)(void *ctx, const struct op25b_sock_event *ev);
+int sklog_open(struct sklog *l, int map_fd, bool backlog);
+int sklog_read(struct sklog *l, sklog_fn fn, void *ctx);
+void sklog_close(struct sklog *l);
+
+/* An event with its names: the culprit as monitor and log say it. */
+struct sock_view {
+	const struct op25b_sock_event *ev;
+	char time[40];
+	char saddr[46], daddr[46];
+	char comm[17];
+	char user[64], group[64];
+	char cgroup[OP25B_CGROUP_PATH];
+	bool has_cgroup;
+	char exe[4096];			/* "" when it could not be known */
+	const char *hook, *action;
+};
+void sock_view(const struct op25b_sock_event *ev, struct sock_view *v);
+void sock_event_print(const struct sock_view *v);
 
 /* ---- event.c: what an event says, for its readers ---- */
 
@@ -625,6 +674,73 @@ void session_prefix_format(const struct op25b_session_prefix *sp, char *buf,
 			   size_t len);
 /* After a writer died: drop session rules of unregistered sessions. */
 int session_sweep(const struct op25b_maps *m, struct engine *e);
+
+/* ---- cgroupfs.c: the cgroup v2 hierarchy ---- */
+
+/* Where cgroup v2 is mounted, from /proc/self/mountinfo (never assumed). */
+int cgroup2_root(char *buf, size_t len, char *why, size_t wlen);
+/*
+ * A cgroup path below the v2 root in canonical form (no leading '/', ""
+ * for the root); EXIT_USAGE, said, when it cannot be one.
+ */
+int cgroup_path_norm(const char *in, char *out, size_t len, char *why,
+		     size_t wlen);
+/* The kernel's id of the cgroup at rel; -ENOENT when there is none. */
+int cgroup_id_of(const char *rel, __u64 *id);
+/* An fd of its directory, or -errno. */
+int cgroup_open(const char *rel);
+/* Its path below the root while it exists; false when not known. */
+bool cgroup_path_of(__u64 id, char *buf, size_t len);
+/* "/" for the root, else rel. */
+const char *cgroup_shown(const char *rel);
+
+/* ---- ident.c: who may connect (allow uid|gid|cgroup) ---- */
+
+/* An identity as a statement names it, resolved to what the kernel knows. */
+struct ident_want {
+	__u32 kind;		/* enum op25b_ident_kind, | PENDING: waits */
+	__u64 id;
+	char name[OP25B_IDENT_NAME];	/* as given; "" for a number */
+};
+/*
+ * uid|gid NAME|ID, cgroup PATH: a name is resolved now, a number kept; a
+ * name that resolves to nothing (yet) waits. EXIT_USAGE, said, if bad.
+ */
+int ident_resolve(__u32 kind, const char *word, struct ident_want *w,
+		  char *why, size_t len);
+bool ident_pending(__u32 kind);
+void ident_format(__u32 kind, __u64 id, const char *name, char *buf,
+		  size_t len);
+/* "allow uid postfix": what save writes for it. */
+void ident_statement(const struct engine_ident *r, char *buf, size_t len);
+/* allow|deny|del uid|gid|cgroup WORD...: the table commands' other half. */
+int ident_change(const char *verb, __u32 verdict, int argc, char **argv);
+int ident_flush(int kind);
+void idents_sort(struct engine_ident *v, size_t n);
+/* list's rows (JSON objects in the caller's array). */
+void idents_print(const struct engine_ident *v, size_t n);
+/*
+ * apply: the file layer's identities (live) made want's in the change
+ * under way (e), or the plan printed (print); *changes counted. -1: e->err.
+ */
+int idents_diff(struct engine *e, const struct engine_ident *live,
+		size_t nlive, const struct ident_want *want, size_t n,
+		size_t *changes, bool print);
+void idents_save(FILE *f, struct engine_ident *v, size_t n);
+/* watch: names that resolve otherwise now, followed. */
+int idents_refresh(size_t *done);
+
+/* ---- hook_cgroup.c, for status, apply, save and watch ---- */
+
+/* status's cgroups section. */
+void cg_status(void);
+/* 'attach --cgroup' statements of the file layer. */
+int cg_save(FILE *f);
+/* The file layer's cgroup attachments made want[0..n)'s (apply). */
+int cg_sync(char (*want)[OP25B_CGROUP_PATH], size_t n, bool dry_run,
+	    size_t *changes);
+/* watch: attach the records whose path names a cgroup again. */
+int cg_resolve_waiting(size_t *done);
 
 /* Each command's full help, for 'help CMD' and 'CMD --help'. */
 /*

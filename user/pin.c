@@ -99,6 +99,23 @@ static const struct pinned_map {
 	  offsetof(struct op25b_maps, sessions_ended),
 	  BPF_MAP_TYPE_HASH, sizeof(__u32),
 	  sizeof(struct op25b_session_ended), false },
+	/* the socket hooks' (bpf/cgroup.h) */
+	{ OP25B_PIN_IDENTS, "op25b_idents",
+	  offsetof(struct op25b_maps, pol.idents),
+	  BPF_MAP_TYPE_HASH, sizeof(struct op25b_ident_key),
+	  sizeof(struct op25b_ident), false },
+	{ OP25B_PIN_CGROUPS, "op25b_cgroups",
+	  offsetof(struct op25b_maps, cgroups),
+	  BPF_MAP_TYPE_HASH, sizeof(struct op25b_cgroup_key),
+	  sizeof(struct op25b_cgroup_att), false },
+	{ OP25B_PIN_SOCKEVENTS, "op25b_sockev",
+	  offsetof(struct op25b_maps, sockev),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_sock_event),
+	  true },
+	{ OP25B_PIN_CULPRITS, "op25b_culprits",
+	  offsetof(struct op25b_maps, culprits),
+	  BPF_MAP_TYPE_LRU_HASH, sizeof(struct op25b_ident_key),
+	  sizeof(struct op25b_culprit), false },
 };
 #define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
 
@@ -109,6 +126,9 @@ static const struct pinned_map {
  */
 static const char *const pins_optional[] = {
 	OP25B_PIN_IFSTATS, OP25B_PIN_SESSIONS_ENDED,
+	/* the socket hooks' (bpf/cgroup.h): made by the next load as well */
+	OP25B_PIN_IDENTS, OP25B_PIN_CGROUPS, OP25B_PIN_SOCKEVENTS,
+	OP25B_PIN_CULPRITS,
 };
 
 static bool pin_optional(size_t i)
@@ -628,6 +648,8 @@ static int skel_set_sizes(struct op25b_bpf *skel, struct bpf_map **maps)
 	    bpf_map__set_max_entries(skel->maps.op25b_sessions, cap) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_events,
 				     evlog_entries()) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_sockev,
+				     evlog_entries()) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_attach,
 				     cap > OP25B_ATTACH_MAX ? cap : OP25B_ATTACH_MAX)) {
 		p_err("cannot size the policy maps for %u prefixes", cap);
@@ -722,13 +744,32 @@ static int skel_set_chain_pin(struct op25b_bpf *skel)
 	return err ? EXIT_RUNTIME : EXIT_OK;
 }
 
+/*
+ * The packet hooks' programs (an XDP one chaining the program in
+ * chain_slot, when not 0), or the socket hooks' alone: an instance is
+ * loaded for one kind of attachment, and verifies only what it attaches.
+ */
+static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
+			  bool sock, __u32 chain_slot);
+
 int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
 {
-	return bpf_load_chained(out, l3, egress, 0);
+	return bpf_load_progs(out, l3, egress, false, 0);
 }
 
 int bpf_load_chained(struct op25b_bpf **out, bool l3, bool egress,
 		     __u32 chain_slot)
+{
+	return bpf_load_progs(out, l3, egress, false, chain_slot);
+}
+
+int bpf_load_sock(struct op25b_bpf **out)
+{
+	return bpf_load_progs(out, false, false, true, 0);
+}
+
+static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
+			  bool sock, __u32 chain_slot)
 {
 	struct op25b_bpf *skel;
 	int err, rc;
@@ -741,6 +782,10 @@ int bpf_load_chained(struct op25b_bpf **out, bool l3, bool egress,
 		      errstr(-errno));
 		return EXIT_RUNTIME;
 	}
+	bpf_program__set_autoload(skel->progs.op25b_xdp, !sock);
+	bpf_program__set_autoload(skel->progs.op25b_tc, !sock);
+	bpf_program__set_autoload(skel->progs.op25b_connect4, sock);
+	bpf_program__set_autoload(skel->progs.op25b_connect6, sock);
 	skel->rodata->op25b_l3 = l3;
 	skel->rodata->op25b_egress = egress;
 	skel->rodata->op25b_netns_ino = netns_ino_now();

@@ -253,6 +253,8 @@ static int status_show(void)
 	status_memory();
 	dispatcher_print();
 	rc = status_attachments(m.attach);
+	/* the socket hooks' cgroups (hook_cgroup.c) */
+	cg_status();
 	close_json_object();
 	policy_close(&m, &e);
 	return rc;
