@@ -931,6 +931,17 @@ enum op25b_sock_event_flags {
  */
 #define OP25B_CULPRITS_MAX	4096
 
+/*
+ * Culprits for a capacity: one for every four prefixes, a power of two,
+ * at least 256 (the LRU hash is made whole: 160 bytes an entry).
+ */
+static inline __u32 op25b_culprits_for(__u32 cap)
+{
+	__u32 n = op25b_pow2_up(cap / 4);
+
+	return n < 256 ? 256 : n > 65536 ? 65536 : n;
+}
+
 struct op25b_culprit {
 	__u64 blocked;
 	__u64 monitored;

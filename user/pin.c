@@ -646,6 +646,8 @@ static int skel_set_sizes(struct op25b_bpf *skel, struct bpf_map **maps)
 	    bpf_map__set_max_entries(skel->maps.op25b_offenders,
 				     op25b_offenders_per_cpu(off, ncpu)) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_sessions, cap) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_culprits,
+				     op25b_culprits_for(cap)) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_events,
 				     evlog_entries()) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_sockev,
