@@ -203,7 +203,7 @@ print(json.load(sys.stdin)["bytes_memlock"])') && sum=$((sum + m))
 		"$(mem "$small")" test "$(mem "$small")" -lt 2000000
 	check "footprint: default capacity under 16 MB ($(mem "$def") bytes)" \
 		"$(mem "$def")" test "$(mem "$def")" -lt 16000000
-	for m in roots nodes leaves rules hits index offenders limiter sessions; do
+	for m in roots nodes leaves rules hits index offenders limiter sessions culprits; do
 		[ "$(mem "$small" "$m")" -lt "$(mem "$def" "$m")" ] || grew+="$m "
 	done
 	check "footprint: every map that follows the capacity is smaller at 1024" \
