@@ -221,23 +221,6 @@ __noinline int op25b_sock_decide(const struct sock_in *in, struct sock_out *out)
 	return 0;
 }
 
-/* A rule's hit, counted with an atomic: a softirq may share this CPU. */
-static __always_inline void sock_hit(__u32 leaf)
-{
-	__u32 stride, idx;
-	__u64 *h;
-
-	if (!leaf)
-		return;
-	stride = READ_ONCE(op25b_pol.hits_stride);
-	if (OP25B_LEAF_RID(leaf) >= stride)
-		return;
-	idx = bpf_get_smp_processor_id() * stride + OP25B_LEAF_RID(leaf);
-	h = bpf_map_lookup_elem(&op25b_hits, &idx);
-	if (h)
-		__sync_fetch_and_add(h, 1);
-}
-
 #define SOCK_COUNT(st, f)	__sync_fetch_and_add(&(st)->f, 1)
 
 /* What the event and the culprits say of a connect, besides sock_in. */
@@ -371,9 +354,9 @@ __noinline __u32 op25b_sock_limit(const struct sock_in *in,
 {
 	struct op25b_limiter *e;
 	struct op25b_src key = {};
-	__u64 id, q;
 	int found, quarantined;
 	__u32 then;
+	__u64 id;
 
 	if (!in || !out || !w || !fresh)
 		return J_DROP;
@@ -387,32 +370,9 @@ __noinline __u32 op25b_sock_limit(const struct sock_in *in,
 		out->lim = LIM_FULL;
 		return then;
 	}
-	if (!found) {
-		__builtin_memset(e, 0, sizeof(*e));
-		e->src = key;
-		e->tat = now;
-		sweeper_arm();
-	}
-	quarantined = (e->flags & OP25B_LIM_QUARANTINED) &&
-		      (__s64)(e->until - now) > 0;
-	e->last_ns = now;
-	if (bucket_take(e, now, &out->limit)) {
-		__sync_fetch_and_add(&e->passed, 1);
-		out->lim = quarantined ? LIM_QUARANTINED : LIM_PASSED;
-		return quarantined ? then : J_PASS;
-	}
-	__sync_fetch_and_add(&e->exceeded, 1);
-	out->lim = LIM_EXCEEDED;
-	q = out->limit.quarantine_ns;
-	if (!q)
-		return then;
-	e->until = now + q;
-	if (quarantined)
-		return then;
-	e->since = now;
-	__sync_fetch_and_or(&e->flags, OP25B_LIM_QUARANTINED);
-	*fresh = 1;
-	return then;
+	quarantined = limiter_open(e, found, &key, now);
+	return limiter_connect(e, now, &out->limit, then, quarantined,
+			       &out->lim, fresh);
 }
 
 /*
@@ -444,8 +404,9 @@ __noinline int op25b_sock_act(struct bpf_sock_addr *ctx,
 	st = bpf_map_lookup_elem(&op25b_stats, &zero);
 	if (st)
 		SOCK_COUNT(st, smtp);
-	sock_hit(out->sub);
-	sock_hit(out->relay);
+	/* a softirq may share this CPU: atomics */
+	hit_count(out->sub, true);
+	hit_count(out->relay, true);
 	if (out->why != SW_BLOCKED) {
 		if (st && out->why == SW_RELAY)
 			SOCK_COUNT(st, relay);

@@ -262,6 +262,58 @@ static __always_inline int bucket_take(struct op25b_limiter *e, __u64 now,
  * quarantine (and sent the "quarantined" event). Writes the source's
  * entry only, with atomics; no lock.
  */
+/*
+ * The entry of a source that limiter_find gave (found: already its; else
+ * made its own now): whether it is in quarantine now.
+ */
+static __always_inline int limiter_open(struct op25b_limiter *e, int found,
+					const struct op25b_src *key, __u64 now)
+{
+	if (!found) {
+		__builtin_memset(e, 0, sizeof(*e));
+		e->src = *key;
+		e->tat = now;
+		sweeper_arm();
+	}
+	return (e->flags & OP25B_LIM_QUARANTINED) &&
+	       (__s64)(e->until - now) > 0;
+}
+
+/*
+ * A new connection from the source of entry e, for the packet hooks and
+ * the socket hooks alike: J_PASS, or then (the limit's answer) when it
+ * is over the limit or in quarantine. *lim says which (LIM_*); *fresh is
+ * set when this connection put the source in quarantine.
+ */
+static __always_inline __u32 limiter_connect(struct op25b_limiter *e,
+					     __u64 now,
+					     const struct limit_cfg *limit,
+					     __u32 then, int quarantined,
+					     __u32 *lim, int *fresh)
+{
+	__u64 q;
+
+	e->last_ns = now;
+	if (bucket_take(e, now, limit)) {
+		__sync_fetch_and_add(&e->passed, 1);
+		*lim = quarantined ? LIM_QUARANTINED : LIM_PASSED;
+		return quarantined ? then : J_PASS;
+	}
+	__sync_fetch_and_add(&e->exceeded, 1);
+	*lim = LIM_EXCEEDED;
+	q = limit->quarantine_ns;
+	if (!q)
+		return then;
+	/* in quarantine until q after this excess: the end first, then the flag */
+	e->until = now + q;
+	if (quarantined)
+		return then;
+	e->since = now;
+	__sync_fetch_and_or(&e->flags, OP25B_LIM_QUARANTINED);
+	*fresh = 1;
+	return then;
+}
+
 /* What a blocked packet gets under the limit (memory act was handed). */
 static __always_inline int limit_then(const struct decision *d)
 {
@@ -273,9 +325,9 @@ static __always_inline int limit_judge(const struct limit_in *li,
 {
 	struct op25b_limiter *e;
 	struct op25b_event *ev;
-	__u64 now = dp_now(), q;
-	int found, quarantined;
-	__u32 then, zero = 0;
+	__u64 now = dp_now();
+	int found, quarantined, fresh = 0;
+	__u32 then, r, zero = 0;
 
 	then = limit_then(d);
 	e = limiter_find(&li->key, now, &found);
@@ -288,35 +340,15 @@ static __always_inline int limit_judge(const struct limit_in *li,
 		d->lim = LIM_FULL;
 		return then;
 	}
-	if (!found) {
-		__builtin_memset(e, 0, sizeof(*e));
-		e->src = li->key;
-		e->tat = now;
-		sweeper_arm();
-	}
-	quarantined = (e->flags & OP25B_LIM_QUARANTINED) &&
-		      (__s64)(e->until - now) > 0;
+	quarantined = limiter_open(e, found, &li->key, now);
 	if (!li->syn) {
 		d->lim = quarantined ? LIM_QUARANTINED : LIM_PASSED;
 		return quarantined ? then : J_PASS;
 	}
-	e->last_ns = now;
-	if (bucket_take(e, now, &d->limit)) {
-		__sync_fetch_and_add(&e->passed, 1);
-		d->lim = quarantined ? LIM_QUARANTINED : LIM_PASSED;
-		return quarantined ? then : J_PASS;
-	}
-	__sync_fetch_and_add(&e->exceeded, 1);
-	d->lim = LIM_EXCEEDED;
-	q = d->limit.quarantine_ns;
-	if (!q)
-		return then;
-	/* in quarantine until q after this excess: the end first, then the flag */
-	e->until = now + q;
-	if (quarantined)
-		return then;
-	e->since = now;
-	__sync_fetch_and_or(&e->flags, OP25B_LIM_QUARANTINED);
+	r = limiter_connect(e, now, &d->limit, then, quarantined, &d->lim,
+			    &fresh);
+	if (!fresh)
+		return r;
 	d->quarantines = 1;
 	/* the event is built where blocked packets' are: stack is short here */
 	ev = bpf_map_lookup_elem(&op25b_scratch, &zero);

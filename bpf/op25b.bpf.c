@@ -409,7 +409,12 @@ static __always_inline void decide(const struct op25b_cursor *c,
 const volatile __u32 op25b_hit_stripes = OP25B_HITS_CPUS_DEFAULT;
 const volatile bool op25b_hits_shared = false;
 
-static __always_inline void hit(__u32 leaf)
+/*
+ * Count a rule's hit in this CPU's stripe, with an atomic when the stripe
+ * is shared or something else may run on this CPU meanwhile (the socket
+ * hooks, in process context, beside a softirq).
+ */
+static __always_inline void hit_count(__u32 leaf, const bool atomic)
 {
 	__u32 stride, idx;
 	__u64 *h;
@@ -424,7 +429,7 @@ static __always_inline void hit(__u32 leaf)
 	h = bpf_map_lookup_elem(&op25b_hits, &idx);
 	if (!h)
 		return;
-	if (op25b_hits_shared)
+	if (atomic || op25b_hits_shared)
 		__sync_fetch_and_add(h, 1);
 	else
 		(*h)++;
@@ -458,8 +463,8 @@ static __always_inline enum judgement account(const struct decision *d,
 		st->malformed++;
 		break;
 	}
-	hit(d->sub);
-	hit(d->relay);
+	hit_count(d->sub, false);
+	hit_count(d->relay, false);
 	if (OP25B_LEAF_VERDICT(d->sub) != OP25B_V_DENY) {
 		if (OP25B_LEAF_VERDICT(d->sub) == OP25B_V_ALLOW)
 			st->exempt++;

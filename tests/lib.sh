@@ -463,3 +463,30 @@ run_tests() {
 	done
 	summary
 }
+
+# ---- cgroups (the socket hooks' suites) ----
+
+# The cgroup v2 root, as /proc/self/mountinfo says (hybrid hosts have v1
+# on /sys/fs/cgroup and v2 below it); empty when there is none.
+cg_v2_root() {
+	awk '{ for (i = 7; i < NF; i++) if ($i == "-") {
+		if ($(i + 1) == "cgroup2") { print $5; exit } ; break } }' /proc/self/mountinfo
+}
+
+# cg_remove DIR: every cgroup at and below DIR (a suite's own) emptied, its
+# processes killed, and removed, deepest first.
+cg_remove() {
+	local d p
+	[ -n "$1" ] && [ -d "$1" ] || return 0
+	for d in $(find "$1" -depth -type d 2>/dev/null); do
+		for p in $(cat "$d/cgroup.procs" 2>/dev/null); do
+			kill -9 "$p" 2>/dev/null
+		done
+	done
+	for d in $(find "$1" -depth -type d 2>/dev/null); do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			rmdir "$d" 2>/dev/null && break
+			sleep 0.1
+		done
+	done
+}

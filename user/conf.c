@@ -62,22 +62,6 @@ static void conf_error(struct conf *c, const char *file, size_t line,
 		p_err("%s: %s", file, msg);
 }
 
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	void *nv;
-	size_t nc;
-
-	if (n < *cap)
-		return 0;
-	nc = *cap ? *cap * 2 : 256;
-	nv = realloc(*v, nc * size);
-	if (!nv)
-		return -1;
-	*v = nv;
-	*cap = nc;
-	return 0;
-}
-
 /*
  * Read the whole file ("-": stdin), within what is left of the bounds on
  * one load (files and bytes, doc/DESIGN.md "The policy of record"). NULL
@@ -165,7 +149,7 @@ static int words(char *line, char ***w)
 			*p++ = '\0';
 		if (!*p)
 			break;
-		if (grow((void **)w, &cap, n, sizeof(**w)))
+		if (array_grow((void **)w, &cap, n, sizeof(**w)))
 			return -1;
 		(*w)[n++] = p;
 		while (*p && !is_space(*p))
@@ -186,7 +170,7 @@ static void add_rule(struct conf *c, const char *file, size_t line,
 			   token_quote(tok, q, sizeof(q)), why);
 		return;
 	}
-	if (grow((void **)&c->rules, &c->rules_cap, c->nrules, sizeof(*r))) {
+	if (array_grow((void **)&c->rules, &c->rules_cap, c->nrules, sizeof(*r))) {
 		conf_error(c, file, line, "out of memory");
 		return;
 	}
@@ -272,7 +256,7 @@ static void words_store(struct conf *c, const char *file, size_t line,
 		conf_error(c, file, line, "%s: too many arguments", w[0]);
 		return;
 	}
-	if (grow((void **)v, cap, *nv, sizeof(*a))) {
+	if (array_grow((void **)v, cap, *nv, sizeof(*a))) {
 		conf_error(c, file, line, "out of memory");
 		return;
 	}
@@ -351,7 +335,7 @@ static void add_idents(struct conf *c, const char *file, size_t line,
 			conf_error(c, file, line, "%s", why);
 			continue;
 		}
-		if (grow((void **)&c->idents, &c->idents_cap, c->nidents,
+		if (array_grow((void **)&c->idents, &c->idents_cap, c->nidents,
 			 sizeof(*id))) {
 			conf_error(c, file, line, "out of memory");
 			return;

@@ -52,7 +52,7 @@ static int cg_record_order(const void *va, const void *vb)
 int cg_records_load(int map_fd, struct cg_record **out, size_t *n)
 {
 	struct op25b_cgroup_key k, last;
-	struct cg_record *v = NULL, *nv;
+	struct cg_record *v = NULL;
 	bool first = true;
 	size_t cap = 0;
 
@@ -63,15 +63,10 @@ int cg_records_load(int map_fd, struct cg_record **out, size_t *n)
 	while (!bpf_map_get_next_key(map_fd, first ? NULL : &last, &k)) {
 		first = false;
 		last = k;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				p_err("out of memory");
-				return EXIT_RUNTIME;
-			}
-			v = nv;
+		if (array_grow((void **)&v, &cap, *n, sizeof(*v))) {
+			free(v);
+			p_err("out of memory");
+			return EXIT_RUNTIME;
 		}
 		v[*n].key = k;
 		v[*n].key.path[sizeof(k.path) - 1] = '\0';

@@ -652,7 +652,7 @@ int do_log(int argc, char **argv)
 	struct timespec ts = { 0, EVLOG_POLL_MS * 1000000L };
 	struct op25b_maps m;
 	struct evlog l;
-	struct sklog sl;
+	struct evlog sl;
 	__u64 sk_lost = 0;
 	int rc, err;
 
@@ -713,7 +713,7 @@ out:
 	free(lg.downs_at);
 	event_ctx_free(&lg.x);
 	evlog_close(&l);
-	sklog_close(&sl);
+	evlog_close(&sl);
 	maps_close(&m);
 	return rc;
 }

@@ -47,13 +47,9 @@ static void lost_print(__u64 n)
 	fflush(stdout);
 }
 
-static int on_event(void *ctx, const struct op25b_event *ev)
+/* An event printed: counted, and whether the stream goes on. */
+static int printed(struct monitor *mon)
 {
-	struct monitor *mon = ctx;
-	struct event_view v;
-
-	event_view(&mon->x, ev, &v);
-	event_print(&v);
 	fflush(stdout);
 	/* an output that fails ends the stream; main says why, exit 1 */
 	if (ferror(stdout)) {
@@ -66,23 +62,24 @@ static int on_event(void *ctx, const struct op25b_event *ev)
 	return 0;
 }
 
+static int on_event(void *ctx, const struct op25b_event *ev)
+{
+	struct monitor *mon = ctx;
+	struct event_view v;
+
+	event_view(&mon->x, ev, &v);
+	event_print(&v);
+	return printed(mon);
+}
+
 /* A connect the socket hooks refused (or monitored): its culprit named. */
 static int on_sock_event(void *ctx, const struct op25b_sock_event *ev)
 {
-	struct monitor *mon = ctx;
 	struct sock_view v;
 
 	sock_view(ev, &v);
 	sock_event_print(&v);
-	fflush(stdout);
-	if (ferror(stdout)) {
-		stop = 1;
-		return STOP_COUNT;
-	}
-	mon->seen++;
-	if (mon->count && mon->seen >= mon->count)
-		return STOP_COUNT;
-	return 0;
+	return printed(ctx);
 }
 
 enum { OPT_COUNT = 1, OPT_BACKLOG };
@@ -154,7 +151,7 @@ int do_monitor(int argc, char **argv)
 	struct monitor mon = {};
 	struct op25b_maps m;
 	struct evlog l;
-	struct sklog sl;
+	struct evlog sl;
 	int rc, err = 0;
 
 	rc = args_parse(argc, argv, &mon);
@@ -188,7 +185,7 @@ int do_monitor(int argc, char **argv)
 	p_info("monitor: %lu events, %llu lost", mon.seen,
 	       (unsigned long long)(l.lost + sl.lost));
 	evlog_close(&l);
-	sklog_close(&sl);
+	evlog_close(&sl);
 	event_ctx_free(&mon.x);
 	maps_close(&m);
 	return ferror(stdout) ? EXIT_RUNTIME : EXIT_OK;

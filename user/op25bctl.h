@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <linux/types.h>
 #include "op25b.h"
 #include "engine.h"
@@ -143,6 +144,25 @@ int args_opt(struct args *a, const struct opt *opts, const char **val);
  * their order: then args_given and a->val[id]. EXIT_USAGE, said, or 0.
  */
 int args_all(struct args *a, const struct opt *opts);
+/*
+ * Room in *v (of *cap elements of size bytes) for element n: doubled when
+ * full. -1, *v as it was, when memory is short.
+ */
+static inline int array_grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t nc = *cap ? *cap * 2 : 64;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	nv = realloc(*v, nc * size);
+	if (!nv)
+		return -1;
+	*v = nv;
+	*cap = nc;
+	return 0;
+}
+
 /* x among the n values of v. */
 static inline bool u32_in(const __u32 *v, size_t n, __u32 x)
 {
@@ -507,21 +527,28 @@ void wall_time_format(char *buf, size_t len);
  * reader's own cursor per CPU (op25b.h, "The event log").
  */
 struct evlog {
-	const struct op25b_event *base;
+	const char *base;
 	size_t len;
+	size_t esize;		/* bytes a record: the packet or socket hooks' */
 	int ncpu;
 	__u64 *next;		/* per CPU: the sequence number to read next */
-	struct op25b_event *batch;
+	char *batch;
 	__u64 lost;		/* events overwritten before this reader came */
 };
 /* Nonzero from the callback stops evlog_read, which returns it. */
 typedef int (*evlog_fn)(void *ctx, const struct op25b_event *ev);
 /*
- * Map the log behind map_fd; with backlog, from the oldest event still
- * there, else from the next one. A negative errno on failure.
+ * Map the log behind map_fd, of records of esize bytes (each begins with
+ * its seq and ts_ns); with backlog, from the oldest event still there,
+ * else from the next one. A negative errno on failure; -ENOENT for no
+ * map (map_fd < 0), which reads as a log with nothing in it.
  */
+int evlog_open_of(struct evlog *l, int map_fd, bool backlog, size_t esize);
+/* The packet hooks' log. */
 int evlog_open(struct evlog *l, int map_fd, bool backlog);
-/* Every event written since the last call, in time order, to fn. */
+/* Every event written since the last call, in time order: how many. */
+size_t evlog_collect(struct evlog *l);
+/* The same, each to fn. */
 int evlog_read(struct evlog *l, evlog_fn fn, void *ctx);
 void evlog_close(struct evlog *l);
 /* How often a reader looks: an event is out within a second of it. */
@@ -529,19 +556,10 @@ void evlog_close(struct evlog *l);
 
 /* ---- sockev.c: the socket hooks' events and their culprits ---- */
 
-/* A reader of the socket hooks' log, as struct evlog of the packet hooks'. */
-struct sklog {
-	const struct op25b_sock_event *base;
-	size_t len;
-	int ncpu;
-	__u64 *next;
-	struct op25b_sock_event *batch;
-	__u64 lost;
-};
+/* A reader of the socket hooks' log: struct evlog of their records. */
 typedef int (*sklog_fn)(void *ctx, const struct op25b_sock_event *ev);
-int sklog_open(struct sklog *l, int map_fd, bool backlog);
-int sklog_read(struct sklog *l, sklog_fn fn, void *ctx);
-void sklog_close(struct sklog *l);
+int sklog_open(struct evlog *l, int map_fd, bool backlog);
+int sklog_read(struct evlog *l, sklog_fn fn, void *ctx);
 
 /* An event with its names: the culprit as monitor and log say it. */
 struct sock_view {

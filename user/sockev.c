@@ -25,121 +25,22 @@
 #include <bpf/bpf.h>
 #include "op25bctl.h"
 
-/* ---- the log ---- */
+/* ---- the log: evlog.c's, of the socket hooks' records ---- */
 
-static const struct op25b_sock_event *region(const struct sklog *l, int cpu)
+int sklog_open(struct evlog *l, int map_fd, bool backlog)
 {
-	return l->base + (size_t)cpu * OP25B_EVLOG_REGION;
+	return evlog_open_of(l, map_fd, backlog,
+			     sizeof(struct op25b_sock_event));
 }
 
-static __u64 head_of(const struct sklog *l, int cpu)
+int sklog_read(struct evlog *l, sklog_fn fn, void *ctx)
 {
-	return __atomic_load_n(&region(l, cpu)->seq, __ATOMIC_ACQUIRE);
-}
+	size_t n = evlog_collect(l), i;
+	int rc;
 
-static __u64 oldest_of(__u64 h)
-{
-	return h >= OP25B_EVLOG_SLOTS ? h - OP25B_EVLOG_SLOTS + 2 : 1;
-}
-
-int sklog_open(struct sklog *l, int map_fd, bool backlog)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	long page = sysconf(_SC_PAGESIZE);
-	int c;
-
-	memset(l, 0, sizeof(*l));
-	if (map_fd < 0)
-		return -ENOENT;
-	if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
-		return -errno;
-	if (info.value_size != sizeof(struct op25b_sock_event) ||
-	    !(info.map_flags & BPF_F_MMAPABLE) ||
-	    info.max_entries % OP25B_EVLOG_REGION)
-		return -EPROTO;
-	l->ncpu = info.max_entries / OP25B_EVLOG_REGION;
-	l->len = ((size_t)info.max_entries * sizeof(struct op25b_sock_event) +
-		  page - 1) / page * page;
-	l->base = mmap(NULL, l->len, PROT_READ, MAP_SHARED, map_fd, 0);
-	if (l->base == MAP_FAILED) {
-		l->base = NULL;
-		return -errno;
-	}
-	l->next = calloc(l->ncpu, sizeof(*l->next));
-	l->batch = calloc((size_t)l->ncpu * OP25B_EVLOG_SLOTS,
-			  sizeof(*l->batch));
-	if (!l->next || !l->batch) {
-		sklog_close(l);
-		return -ENOMEM;
-	}
-	for (c = 0; c < l->ncpu; c++) {
-		__u64 h = head_of(l, c);
-
-		l->next[c] = backlog ? oldest_of(h) : h + 1;
-	}
-	return 0;
-}
-
-void sklog_close(struct sklog *l)
-{
-	if (l->base)
-		munmap((void *)l->base, l->len);
-	free(l->next);
-	free(l->batch);
-	memset(l, 0, sizeof(*l));
-}
-
-static size_t cpu_collect(struct sklog *l, int c, size_t n)
-{
-	const struct op25b_sock_event *r = region(l, c);
-	__u64 h = head_of(l, c), s;
-
-	if (l->next[c] < oldest_of(h)) {
-		l->lost += oldest_of(h) - l->next[c];
-		l->next[c] = oldest_of(h);
-	}
-	for (s = l->next[c]; s <= h; s++) {
-		const struct op25b_sock_event *slot = &r[1 + s % OP25B_EVLOG_SLOTS];
-
-		if (__atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) != s) {
-			l->lost++;
-			continue;
-		}
-		memcpy(&l->batch[n], slot, sizeof(*slot));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != s) {
-			l->lost++;
-			continue;
-		}
-		l->batch[n].seq = s;
-		n++;
-	}
-	l->next[c] = h + 1;
-	return n;
-}
-
-static int by_time(const void *a, const void *b)
-{
-	const struct op25b_sock_event *x = a, *y = b;
-
-	if (x->ts_ns != y->ts_ns)
-		return x->ts_ns < y->ts_ns ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-int sklog_read(struct sklog *l, sklog_fn fn, void *ctx)
-{
-	size_t n = 0, i;
-	int c, rc;
-
-	if (!l->base)
-		return 0;
-	for (c = 0; c < l->ncpu; c++)
-		n = cpu_collect(l, c, n);
-	qsort(l->batch, n, sizeof(*l->batch), by_time);
 	for (i = 0; i < n; i++) {
-		rc = fn(ctx, &l->batch[i]);
+		rc = fn(ctx, (const struct op25b_sock_event *)(l->batch +
+								 i * l->esize));
 		if (rc)
 			return rc;
 	}

@@ -224,7 +224,7 @@ static int culprits_read(int fd, __u32 kind, struct culprit_row **out,
 			 size_t *n)
 {
 	struct op25b_ident_key k, last;
-	struct culprit_row *v = NULL, *nv;
+	struct culprit_row *v = NULL;
 	bool first = true;
 	size_t cap = 0;
 
@@ -236,15 +236,10 @@ static int culprits_read(int fd, __u32 kind, struct culprit_row **out,
 		last = k;
 		if (k.kind != kind)
 			continue;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 64;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				p_err("out of memory");
-				return EXIT_RUNTIME;
-			}
-			v = nv;
+		if (array_grow((void **)&v, &cap, *n, sizeof(*v))) {
+			free(v);
+			p_err("out of memory");
+			return EXIT_RUNTIME;
 		}
 		v[*n].key = k;
 		if (!bpf_map_lookup_elem(fd, &k, &v[*n].c))

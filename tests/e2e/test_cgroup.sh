@@ -37,8 +37,7 @@ FAST_MS=10
 
 # The cgroup v2 root, as /proc/self/mountinfo says (hybrid hosts have
 # v1 on /sys/fs/cgroup and v2 below it).
-V2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") {
-	if ($(i + 1) == "cgroup2") { print $5; exit } ; break } }' /proc/self/mountinfo)
+V2=$(cg_v2_root)
 [ -n "$V2" ] && [ -w "$V2/cgroup.procs" ] ||
 	skip_suite "no writable cgroup v2 hierarchy in /proc/self/mountinfo"
 CG=o25t-$$-cg		# below the v2 root: this suite's, and only its
@@ -51,20 +50,9 @@ ctl() {
 # Every cgroup of ours emptied (its processes killed) and removed, deepest
 # first; op25b's programs go with them.
 cg_cleanup() {
-	local d p
 	[ -d "$CGD" ] || return 0
 	ctl detach --all >/dev/null 2>&1
-	for d in $(find "$CGD" -depth -type d 2>/dev/null); do
-		for p in $(cat "$d/cgroup.procs" 2>/dev/null); do
-			kill -9 "$p" 2>/dev/null
-		done
-	done
-	for d in $(find "$CGD" -depth -type d 2>/dev/null); do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
-			rmdir "$d" 2>/dev/null && break
-			sleep 0.1
-		done
-	done
+	cg_remove "$CGD"
 }
 trap 'cg_cleanup; cleanup' EXIT
 

@@ -144,27 +144,11 @@ test_bridge() {
 # machine.slice): run here below a cgroup of the test's own, made with
 # those slices in it, so that no real service is touched. Every
 # --cgroup PATH and allow cgroup PATH of the block is taken below it.
-V2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") {
-	if ($(i + 1) == "cgroup2") { print $5; exit } ; break } }' /proc/self/mountinfo)
+V2=$(cg_v2_root)
 CG=o25t-$$-deploy
 CGD=$V2/$CG
 
-cg_cleanup() {
-	local d p
-	[ -n "$V2" ] && [ -d "$CGD" ] || return 0
-	for d in $(find "$CGD" -depth -type d 2>/dev/null); do
-		for p in $(cat "$d/cgroup.procs" 2>/dev/null); do
-			kill -9 "$p" 2>/dev/null
-		done
-	done
-	for d in $(find "$CGD" -depth -type d 2>/dev/null); do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
-			rmdir "$d" 2>/dev/null && break
-			sleep 0.1
-		done
-	done
-}
-trap 'cg_cleanup; cleanup' EXIT
+trap '[ -n "$V2" ] && cg_remove "$CGD"; cleanup' EXIT
 
 # run_block_cg NS NAME: run_block with the block's cgroups below $CG.
 run_block_cg() {
