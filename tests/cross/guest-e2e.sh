@@ -1,0 +1,157 @@
+#!/bin/sh
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# In the guest, under busybox: real TCP connects from a subscriber
+# namespace through a veth whose far end runs op25b's XDP program; then
+# what op25bctl reads back from the maps the program wrote (monitor's
+# event, stats' counters, list's hits, top's offender). Ports and
+# addresses are chosen so that a swapped byte order shows: source port
+# 40001 is 0x9c41 (16796 swapped), 192.0.2.1 is not 1.2.0.192.
+#
+#   sub ns: s0 192.0.2.1, 2001:db8:25::1  ---  r0 192.0.2.254, 2001:db8:25::fe (XDP)
+#
+# Prints "ok - ..." / "FAIL - ..." and "N passed, N failed".
+ctl=/bin/op25bctl
+pin=/sys/fs/bpf/op25b-cross
+T=/tmp/e2e
+mkdir -p $T /run/netns
+passed=0
+failed=0
+
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL - $1: $2"; failed=$((failed + 1)); }
+# check LABEL DETAIL CMD...: ok when CMD succeeds; else DETAIL, a
+# command run then, says why.
+check() {
+	l=$1 d=$2
+	shift 2
+	if "$@" >$T/check.out 2>&1; then
+		ok "$l"
+	else
+		fail "$l" "$(cat $T/check.out; eval "$d" 2>&1 | head -c 600)"
+	fi
+}
+ctl() { "$ctl" --pin-dir "$pin" "$@"; }
+sub() { nsenter --net=/run/netns/sub "$@"; }
+
+# connect PORT [ADDR]: 0 when a TCP connection from the subscriber to the
+# router's listener was established. Each from its own source port (no
+# TIME_WAIT in the way), the first to 25 from 40001.
+sport=40000
+connect() {
+	sport=$((sport + 1))
+	sub nc -w 3 -p $sport "${2:-192.0.2.254}" "$1" </dev/null >$T/nc.out 2>&1
+}
+
+# Listeners on 25 and 587 on the router, for every connection.
+listen() {
+	for p in 25 587; do
+		nc -ll -p $p -e /bin/true >/dev/null 2>&1 &
+		echo $! >>$T/listeners
+	done
+	sleep 1
+}
+
+sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+unshare -n sleep 100000 &
+holder=$!
+sleep 1
+touch /run/netns/sub
+mount --bind /proc/$holder/ns/net /run/netns/sub
+ip link add name r0 type veth
+ip link set veth0 name s0
+ip link set s0 netns $holder
+sub ip link set lo up
+sub ip link set s0 up
+sub ip addr add 192.0.2.1/24 dev s0
+sub ip addr add 2001:db8:25::1/64 dev s0
+ip link set r0 up
+ip addr add 192.0.2.254/24 dev r0
+ip addr add 2001:db8:25::fe/64 dev r0
+smac=$(sub cat /sys/class/net/s0/address)
+listen
+sleep 1
+
+sport=40010
+check "control: 25 reachable before op25b is attached" 'cat $T/nc.out' connect 25
+check "deny subscriber 192.0.2.0/24 2001:db8:25::/48" : \
+	ctl deny subscriber 192.0.2.0/24 2001:db8:25::/48
+check "attach r0 (xdp)" : ctl attach r0
+ctl status >$T/status 2>&1
+check "status names r0" 'cat $T/status' grep -q r0 $T/status
+
+ctl -j monitor --count 1 >$T/monitor 2>$T/monitor.err &
+mon=$!
+sleep 2
+sport=40000
+if connect 25; then
+	fail "25 from a denied subscriber is dropped" "connected"
+else
+	ok "25 from a denied subscriber is dropped"
+fi
+sport=40020
+check "587 from a denied subscriber passes" 'cat $T/nc.out' connect 587
+i=0
+while kill -0 $mon 2>/dev/null && [ $i -lt 10 ]; do sleep 1; i=$((i + 1)); done
+kill $mon 2>/dev/null
+ev=$(cat $T/monitor)
+echo "monitor: $ev"
+for want in '"saddr":"192.0.2.1"' '"daddr":"192.0.2.254"' '"sport":40001' \
+	'"dport":25' '"family":4' '"interface":"r0"' "\"mac\":\"$smac\"" \
+	'"action":"drop"'; do
+	case $ev in
+	*"$want"*) ok "monitor -j event has $want" ;;
+	*) fail "monitor -j event has $want" "$ev $(cat $T/monitor.err)" ;;
+	esac
+done
+
+# Counters are 64-bit, per CPU, summed by op25bctl: a swapped word reads
+# as a number near 2^56, not as the few SYNs sent.
+ctl stats --prometheus >$T/prom 2>&1
+blocked=$(sed -n 's/^op25b_segments_total{decision="blocked"} //p' $T/prom)
+check "stats --prometheus: blocked segments 1..10 ($blocked)" 'grep segments_total $T/prom' \
+	test "${blocked:-0}" -ge 1 -a "${blocked:-0}" -le 10
+smtp=$(sed -n 's/^op25b_segments_judged_total{reason="smtp"} //p' $T/prom)
+check "stats --prometheus: judged smtp segments equal blocked ($smtp)" 'grep segments $T/prom' \
+	test "${smtp:-x}" = "$blocked"
+ctl -j list subscriber >$T/list 2>&1
+check "list -j: 192.0.2.0/24 has the blocked segments as hits" 'cat $T/list' \
+	grep -q "\"prefix\":\"192.0.2.0/24\",\"verdict\":\"deny\",\"hits\":$blocked," $T/list
+ctl -j top >$T/top 2>&1
+check "top -j: 192.0.2.1 blocked $blocked times, last to 192.0.2.254:25" 'cat $T/top' \
+	sh -c "grep -q '\"address\":\"192.0.2.1\"' $T/top && grep -q '\"blocked\":$blocked,' $T/top && grep -q '\"last_daddr\":\"192.0.2.254\",\"last_dport\":25' $T/top"
+
+check "allow subscriber 192.0.2.1/32" : ctl allow subscriber 192.0.2.1/32
+check "25 from an exempt subscriber passes" 'cat $T/nc.out' connect 25
+ctl del subscriber 192.0.2.1/32
+
+# reject: the program's RST (addresses, ports, sequence numbers and
+# checksums it writes) must be one the subscriber's kernel takes.
+check "action reject" : ctl action reject
+start=$(date +%s)
+connect 25
+end=$(date +%s)
+check "25 is refused at once under action reject ($((end - start)) s)" 'cat $T/nc.out' \
+	sh -c "grep -qi refused $T/nc.out && [ $((end - start)) -le 1 ]"
+ctl stats --prometheus >$T/prom 2>&1
+rst=$(sed -n 's/^op25b_rejects_sent_total //p' $T/prom)
+check "stats: one RST sent ($rst)" 'grep rejects $T/prom' test "${rst:-0}" = 1
+ctl action drop
+
+check "IPv6: 587 passes" 'cat $T/nc.out' connect 587 2001:db8:25::fe
+if connect 25 2001:db8:25::fe; then
+	fail "IPv6: 25 from a denied subscriber is dropped" "connected"
+else
+	ok "IPv6: 25 from a denied subscriber is dropped"
+fi
+ctl -j list subscriber >$T/list 2>&1
+check "list -j: 2001:db8:25::/48 counted hits" 'cat $T/list' \
+	sh -c "grep -q '\"prefix\":\"2001:db8:25::/48\",\"verdict\":\"deny\",\"hits\":[1-9][0-9]*,' $T/list"
+
+check "detach r0" : ctl detach r0
+check "25 reachable again after detach" 'cat $T/nc.out' connect 25
+
+for p in $(cat $T/listeners); do kill $p 2>/dev/null; done
+umount /run/netns/sub
+kill $holder
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
