@@ -3,9 +3,11 @@
 # make cross-test's packages: Debian's cross toolchains and qemu on the
 # host; for each guest architecture (dpkg --add-architecture), its
 # packages downloaded and unpacked into the cache. A no-op when everything is there.
-#   tests/cross/deps.sh CACHE ARCH...   (ARCH: Debian names, arm64 s390x)
+#   KERNEL_SUITE=SUITE tests/cross/deps.sh CACHE ARCH...
+#   (ARCH: Debian names, arm64 s390x; SUITE: bookworm, the default, or
+#   bookworm-backports)
 set -euo pipefail
-cache=$1
+cache=$(realpath -m "$1")
 shift
 archs=("$@")
 
@@ -27,7 +29,7 @@ done
 need_arch=()
 for a in "${archs[@]}"; do
 	[ "$a" = "$(dpkg --print-architecture)" ] && continue
-	dpkg --print-foreign-architectures | grep -qx "$a" || need_arch+=("$a")
+	dpkg --print-foreign-architectures | grep -x "$a" >/dev/null || need_arch+=("$a")
 done
 
 if [ ${#missing[@]} -gt 0 ] || [ ${#need_arch[@]} -gt 0 ]; then
@@ -50,27 +52,55 @@ fi
 # The guest's own packages are unpacked into the cache, never installed
 # (a foreign library must be the very version of the host's to be
 # co-installed, and the mirrors of the architectures drift apart): the
-# static libraries op25bctl links, busybox, and the kernel (the 6.1 image
-# the metapackage names) with its modules.
+# static libraries op25bctl links and busybox, from bookworm, in
+# CACHE/ARCH/root; the kernel the metapackage of KERNEL_SUITE names, with
+# its modules, in CACHE/ARCH/kernel-SUITE. A suite other than the host's
+# is read through apt lists of its own in CACHE/apt-SUITE, the host's
+# apt configuration untouched.
 guest_pkgs=(libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev
 	    busybox-static)
-for a in "${archs[@]}"; do
-	dir=$cache/$a
-	[ -e "$dir/.unpacked" ] && continue
-	rm -rf "$dir" && mkdir -p "$dir/debs" "$dir/root"
-	kpkg=$(apt-cache depends "linux-image-$a:$a" 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1)
-	if [ -z "$kpkg" ]; then
-		apt-get update -qq >/dev/null
-		kpkg=$(apt-cache depends "linux-image-$a:$a" |
-			sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1)
-	fi
-	[ -n "$kpkg" ] || { echo "cross deps: no kernel package for $a" >&2; exit 1; }
-	kpkg=${kpkg%%:*}
-	echo "cross deps: downloading $kpkg ${guest_pkgs[*]} for $a" >&2
-	(cd "$dir/debs" && apt-get download -qq -o APT::Sandbox::User=root "$kpkg:$a" "${guest_pkgs[@]/%/:$a}" >/dev/null)
+
+# unpack DIR PKG...: PKG (name:arch) downloaded into DIR/debs, unpacked in DIR.
+unpack() {
+	local dir=$1 deb
+	shift
+	rm -rf "$dir" && mkdir -p "$dir/debs"
+	echo "cross deps: downloading $*" >&2
+	(cd "$dir/debs" && apt-get "${apt_opts[@]}" download -qq \
+		-o APT::Sandbox::User=root "$@" >/dev/null) || return 1
 	for deb in "$dir"/debs/*.deb; do
-		dpkg-deb -x "$deb" "$dir/root"
+		dpkg-deb -x "$deb" "$dir" || return 1
 	done
 	touch "$dir/.unpacked"
+}
+
+apt_opts=()
+for a in "${archs[@]}"; do
+	[ -e "$cache/$a/root/.unpacked" ] && continue
+	apt-cache show "busybox-static:$a" >/dev/null 2>&1 || apt-get update -qq >/dev/null
+	unpack "$cache/$a/root" "${guest_pkgs[@]/%/:$a}"
+done
+
+suite=${KERNEL_SUITE:-bookworm}
+if [ "$suite" != bookworm ]; then
+	ad=$cache/apt-$suite
+	mkdir -p "$ad/lists/partial" "$ad/parts" "$ad/cache/archives/partial"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
+		"http://deb.debian.org/debian $suite main" >"$ad/sources.list"
+	apt_opts=(-o "Dir::Etc::SourceList=$ad/sources.list"
+		  -o "Dir::Etc::SourceParts=$ad/parts" -o "Dir::State::Lists=$ad/lists"
+		  -o "Dir::Cache=$ad/cache" -o APT::Sandbox::User=root)
+	for a in "${archs[@]}"; do apt_opts+=(-o "APT::Architectures::=$a"); done
+fi
+for a in "${archs[@]}"; do
+	[ -e "$cache/$a/kernel-$suite/.unpacked" ] && continue
+	kpkg=
+	for try in 1 2; do
+		kpkg=$(apt-cache "${apt_opts[@]}" depends "linux-image-$a:$a" 2>/dev/null |
+			sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1) || true
+		[ -n "$kpkg" ] && break
+		apt-get "${apt_opts[@]}" update -qq >/dev/null
+	done
+	[ -n "$kpkg" ] || { echo "cross deps: no $suite kernel for $a" >&2; exit 1; }
+	unpack "$cache/$a/kernel-$suite" "${kpkg%%:*}:$a"
 done

@@ -18,6 +18,10 @@ top=$(cd "$here/../.." && pwd)
 BUILD=${BUILD:-$top/build}
 CLANG=${CLANG:-clang}
 CROSS_TIMEOUT=${CROSS_TIMEOUT:-1500}
+# Debian's kernel for the guests: bookworm-backports' 6.12 by default;
+# bookworm's own 6.1 verifier refuses op25b's datapath (CROSS_KERNEL=bookworm
+# shows how).
+CROSS_KERNEL=${CROSS_KERNEL:-bookworm-backports}
 cache=$BUILD/cross
 archs=("$@")
 [ ${#archs[@]} -gt 0 ] || archs=(arm64 s390x)
@@ -37,7 +41,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$cache"
-"$here/deps.sh" "$cache" "${archs[@]}" || exit 1
+KERNEL_SUITE=$CROSS_KERNEL "$here/deps.sh" "$cache" "${archs[@]}" || exit 1
 
 # What the host prints for policy.sh: the reference every guest must match.
 make -s -C "$top" --no-print-directory CLANG="$CLANG" BUILD="$BUILD" \
@@ -111,15 +115,20 @@ build() {
 # initramfs ARCH: busybox, the binaries, the scripts, the modules.
 initramfs() {
 	local a=$1 sys=$cache/$1/root b=$cache/$1/build r=$cache/$1/initramfs m f
+	local k=$cache/$1/kernel-$CROSS_KERNEL
 	rm -rf "$r"
 	mkdir -p "$r"/{bin,proc,sys,dev,tmp,run,lib/modules}
 	cp "$sys/bin/busybox" "$b/op25bctl" "$b/test_datapath" "$b/test_engine" \
 		"$here/policy.sh" "$here/guest-e2e.sh" "$r/bin/"
 	cp "$here/guest-init.sh" "$r/init"
 	for m in $MODULES; do
-		f=$(find "$sys/lib/modules" -name "$m.ko" | head -n 1)
+		f=$(find "$k/lib/modules" -name "$m.ko" -o -name "$m.ko.xz" | head -n 1)
 		[ -n "$f" ] || { echo "cross-test: $a: no module $m" >&2; return 1; }
-		cp "$f" "$r/lib/modules/"
+		# busybox's insmod takes the module itself, not compressed
+		case $f in
+		*.xz) xz -dc "$f" >"$r/lib/modules/$m.ko" ;;
+		*) cp "$f" "$r/lib/modules/" ;;
+		esac
 		echo "$m.ko" >>"$r/lib/modules/order"
 	done
 	(cd "$r" && find . | cpio -o -H newc --quiet | gzip -1) >"$cache/$a/initramfs.gz"
@@ -128,7 +137,7 @@ initramfs() {
 # boot ARCH: the guest, its console in $cache/ARCH/console.log.
 boot() {
 	local a=$1 kernel
-	kernel=$(ls "$cache/$a"/root/boot/vmlinuz-* | head -n 1)
+	kernel=$(ls "$cache/$a/kernel-$CROSS_KERNEL"/boot/vmlinuz-* | head -n 1)
 	nice -n 10 timeout -k 10 "$CROSS_TIMEOUT" "${qemu[@]}" -smp 1 -m 1024 \
 		-nographic -no-reboot -nic none -kernel "$kernel" \
 		-initrd "$cache/$a/initramfs.gz" \
@@ -202,8 +211,8 @@ judge_policy() {
 			p=$((p + 1))
 		else
 			f=$((f + 1))
-			echo "FAIL - $a policy: $(head -n 1 "$d/ref/$i") differs from the host's:"
-			diff "$d/ref/$i" "$d/out/$i" 2>&1 | head -n 20 | sed 's/^/    /'
+			echo "FAIL - $a policy: $(head -n 1 "$d/ref/$i") differs from the host's"
+			[ $f -le 3 ] && diff "$d/ref/$i" "$d/out/$i" 2>&1 | head -n 20 | sed 's/^/    /'
 		fi
 	done
 	if [ "$(ls "$d/out" | wc -l)" -ne "$n" ]; then
