@@ -588,6 +588,7 @@ int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
 	skel->rodata->op25b_l3 = l3;
 	skel->rodata->op25b_egress = egress;
 	skel->rodata->op25b_netns_ino = netns_ino_now();
+	skel->rodata->op25b_sweep_timer = engine_bpf_jit();
 	/* every instance hashes sources onto the slots the map has */
 	skel->rodata->op25b_offender_slots =
 		bpf_map__max_entries(skel->maps.op25b_offenders);

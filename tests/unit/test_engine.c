@@ -210,6 +210,7 @@ static void maps_fresh(__u32 cap)
 	skel = op25b_bpf__open();
 	if (!skel)
 		tl_cannot_run("cannot open the skeleton");
+	skel->rodata->op25b_sweep_timer = engine_bpf_jit();
 	engine_size_object(skel->obj, cap);
 	err = op25b_bpf__load(skel);
 	if (err)
@@ -1209,6 +1210,7 @@ static int pinned_loop(const char *pin, int secs)
 	skel = op25b_bpf__open();
 	if (!skel)
 		return 1;
+	skel->rodata->op25b_sweep_timer = engine_bpf_jit();
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj,
 								 names[i][0]);
