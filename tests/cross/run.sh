@@ -31,6 +31,7 @@ MODULES="veth sch_ingress cls_bpf"
 
 total_pass=0
 total_fail=0
+total_skip=0
 qemu_pid=
 ref_pin=
 cleanup() {
@@ -158,19 +159,19 @@ section() {
 # judge ARCH: the suites' counts from the console; the policy blocks
 # compared with the host's. Sets pass and fail.
 judge() {
-	local a=$1 log=$cache/$1/console.log.txt s line p f rc
+	local a=$1 log=$cache/$1/console.log.txt s line p f k rc
 	tr -d '\r' <"$cache/$a/console.log" >"$log"
-	pass=0 fail=0
-	if ! grep -q '^CROSS-BEGIN' "$log"; then
+	pass=0 fail=0 skip=0
+	if ! grep -aq '^CROSS-BEGIN' "$log"; then
 		echo "FAIL - $a: the guest did not start its tests"
 		tail -n 30 "$log"
 		fail=1
 		return
 	fi
-	grep '^CROSS-BEGIN' "$log" | sed "s/^CROSS-BEGIN/  $a guest:/"
+	grep -a '^CROSS-BEGIN' "$log" | sed "s/^CROSS-BEGIN/  $a guest:/"
 	for s in unit engine e2e; do
 		section "$log" "$s" >"$cache/$a/$s.log"
-		line=$(grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' \
+		line=$(grep -aE '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' \
 			"$cache/$a/$s.log" | tail -n 1)
 		rc=$(sed -n "s/^<== $s exit //p" "$log")
 		if [ -z "$line" ]; then
@@ -179,20 +180,22 @@ judge() {
 			fail=$((fail + 1))
 			continue
 		fi
-		p=$(sed -E 's/.*\b([0-9]+) passed.*/\1/' <<<"$line")
-		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
-		grep -E '^(FAIL|not ok)' "$cache/$a/$s.log" | sed "s/^/  $a $s: /"
+		# each count is the word before its name
+		read -r p f k < <(awk '{ gsub(/,/, ""); for (i = 2; i <= NF; i++) n[$i] = $(i - 1) }
+			END { print n["passed"] + 0, n["failed"] + 0, n["skipped"] + 0 }' <<<"$line")
+		grep -aE '^(FAIL|skip) ' "$cache/$a/$s.log" | sed "s/^/  $a $s: /"
 		if [ "$rc" != 0 ] && [ "$f" -eq 0 ]; then
 			echo "FAIL - $a $s: exit $rc with no failure counted"
 			f=1
 		fi
-		echo "  $a $s: $p passed, $f failed"
+		echo "  $a $s: $p passed, $f failed, $k skipped"
 		pass=$((pass + p))
 		fail=$((fail + f))
+		skip=$((skip + k))
 	done
 	section "$log" policy >"$cache/$a/policy.out"
 	judge_policy "$a"
-	if ! grep -q '^CROSS-END' "$log"; then
+	if ! grep -aq '^CROSS-END' "$log"; then
 		echo "FAIL - $a: the guest did not finish"
 		fail=$((fail + 1))
 	fi
@@ -228,6 +231,7 @@ for a in "${archs[@]}"; do
 	arch_setup "$a" || { total_fail=$((total_fail + 1)); continue; }
 	start=$(date +%s)
 	echo "==> cross $a"
+	pass=0 fail=0 skip=0
 	if ! build "$a"; then
 		echo "FAIL - $a: build failed"
 		total_fail=$((total_fail + 1))
@@ -239,11 +243,12 @@ for a in "${archs[@]}"; do
 	[ $rc -eq 124 ] && echo "FAIL - $a: the guest did not power off within ${CROSS_TIMEOUT}s"
 	judge "$a"
 	[ $rc -eq 124 ] && fail=$((fail + 1))
-	echo "$a: $pass passed, $fail failed ($(($(date +%s) - start)) s; console: $cache/$a/console.log)"
+	echo "$a: $pass passed, $fail failed, $skip skipped ($(($(date +%s) - start)) s; console: $cache/$a/console.log)"
 	total_pass=$((total_pass + pass))
 	total_fail=$((total_fail + fail))
+	total_skip=$((total_skip + skip))
 done
 
 echo
-echo "$total_pass passed, $total_fail failed"
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ "$total_fail" -eq 0 ]
