@@ -221,7 +221,7 @@ deb: deps
 # tests; not part of make test. About 12 minutes on 2 cores, most of it
 # s390x. CROSS_ARCHES=arm64 for one; CROSS_KERNEL=bookworm for 6.1.
 CROSS_ARCHES ?= arm64 s390x
-cross-test:
+cross-test: deps
 	$(Q)BUILD=$(abspath $(BUILD)) CLANG=$(CLANG) tests/cross/run.sh $(CROSS_ARCHES)
 
 # Many back-and-forth applies under traffic (make test runs fewer).

@@ -15,7 +15,7 @@ archs=("$@")
 triplet() { case $1 in arm64) echo aarch64-linux-gnu ;; s390x) echo s390x-linux-gnu ;; esac; }
 qemu_pkg() { case $1 in arm64) echo qemu-system-arm ;; s390x) echo qemu-system-misc ;; esac; }
 
-pkgs=(cpio clang llvm bpftool pkg-config make)
+pkgs=(cpio xz-utils python3 clang llvm bpftool pkg-config make)
 for a in "${archs[@]}"; do
 	[ -n "$(triplet "$a")" ] || { echo "cross deps: unknown architecture '$a'" >&2; exit 1; }
 	pkgs+=("$(qemu_pkg "$a")" "gcc-$(triplet "$a")" "libc6-dev-$a-cross")
