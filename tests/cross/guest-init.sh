@@ -22,7 +22,7 @@ ip link set lo up
 # The byte order, as the CPU reads 01 00.
 order=$(printf '\001\000' | od -An -tu2 | tr -d ' ')
 [ "$order" = 1 ] && endian=little || endian=big
-echo "CROSS-BEGIN $(uname -m) $(uname -r) $endian-endian"
+echo "CROSS-BEGIN $(uname -m) $(uname -r) $endian-endian, $(nproc) CPUs"
 
 suite() {
 	name=$1
