@@ -33,7 +33,8 @@ endif
 USER_SRC := $(wildcard user/*.c)
 USER_HDR := $(wildcard user/*.h) bpf/op25b.h bpf/decide.h
 BPF_SRC  := bpf/op25b.bpf.c bpf/op25b.h bpf/parse.h bpf/reject.h bpf/decide.h \
-	    bpf/events.h bpf/limit.h
+	    bpf/events.h bpf/limit.h bpf/maps.h bpf/cgroup.h
+BPF_SRC  += bpf/chain.h
 
 ifeq ($(V),1)
 Q :=
@@ -54,6 +55,8 @@ deps:
 # The unit tests also run against objects built by these compilers.
 test: EXTRA_PKGS := clang-14 clang-16 clang-19 debhelper lintian dpkg-dev nftables \
 	busybox prometheus
+# test_share runs xdp-filter beside op25b (chained mode, doc/DESIGN.md)
+test: EXTRA_PKGS += xdp-tools
 
 $(BUILD):
 	$(Q)mkdir -p $@
@@ -76,6 +79,13 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CTL_CFLAGS) $(USER_SRC) -o $@ $(LDFLAGS) $(LDLIBS) $(CTL_LIBS)
+
+# Whether the kernel allows libxdp's dispatcher (freplace): a probe object,
+# embedded as op25b's is (user/dispatcher.c).
+$(BUILD)/dispatcher_probe.bpf.o: bpf/dispatcher_probe.bpf.c $(BUILD)/bpf-cc | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/op25bctl: $(BUILD)/dispatcher_probe.skel.h
 
 # Tests: unit (BPF_PROG_TEST_RUN), differential fuzzer, then shell suites.
 # They build policies with the controller's own engine.

@@ -13,6 +13,8 @@
  *   struct op25b_trees             what its accessors read through; the
  *                                  datapath reads global maps and passes
  *                                  NULL
+ *   op25b_root_bits_of(t)          the root tables' bits (op25b.h), as
+ *                                  the roots map's size says
  *   op25b_root_at(t, &i)           entry i of the root tables
  *   op25b_node_at(t, &i)           node i
  *   op25b_leaves_at(t, &i)         leaf element i (OP25B_LEAVES_PER leaves)
@@ -39,6 +41,7 @@
 
 struct op25b_trees;
 
+static __always_inline __u32 op25b_root_bits_of(const struct op25b_trees *t);
 static __always_inline const struct op25b_root_ent *
 op25b_root_at(const struct op25b_trees *t, const __u32 *i);
 static __always_inline const struct op25b_node *
@@ -86,19 +89,22 @@ static __always_inline __u32 op25b_walk(const struct op25b_trees *t,
 	const struct op25b_root_ent *re;
 	const struct op25b_leaves *lv;
 	const struct op25b_node *n;
+	__u32 rbits = op25b_root_bits_of(t);
 	__u32 idx, best, cur, d, slot, k;
 	__u64 upto;
 
-	idx = (root & (OP25B_ROOT_TABLES - 1)) * OP25B_ROOT_SIZE +
-	      (__u32)(hi >> (64 - OP25B_ROOT_BITS));
+	if (rbits < OP25B_ROOT_BITS_MIN || rbits > OP25B_ROOT_BITS_MAX)
+		return 0;
+	idx = (root & (OP25B_ROOT_TABLES - 1)) << rbits |
+	      (__u32)(hi >> (64 - rbits));
 	re = op25b_root_at(t, &idx);
 	if (!re)
 		return 0;
 	best = re->leaf;
 	cur = re->child;
-	hi = hi << OP25B_ROOT_BITS | lo >> (64 - OP25B_ROOT_BITS);
-	lo <<= OP25B_ROOT_BITS;
-	for (d = 0; d < OP25B_DEPTH6; d++) {
+	hi = hi << rbits | lo >> (64 - rbits);
+	lo <<= rbits;
+	for (d = 0; d < OP25B_DEPTH_MAX; d++) {
 		if (d >= depth || !cur)
 			break;
 		n = op25b_node_at(t, &cur);
@@ -106,11 +112,19 @@ static __always_inline __u32 op25b_walk(const struct op25b_trees *t,
 			break;
 		slot = hi >> (64 - OP25B_STRIDE);
 		upto = ~0ULL >> (63 - slot);	/* slots 0..slot */
-		k = n->leaf_base + op25b_popcount64(n->run_map & upto) - 1;
-		idx = k / OP25B_LEAVES_PER;
-		lv = op25b_leaves_at(t, &idx);
-		if (lv && lv->leaf[k % OP25B_LEAVES_PER])
-			best = lv->leaf[k % OP25B_LEAVES_PER];
+		/*
+		 * A node whose leaves are all empty has none stored (leaf_base
+		 * 0): no rank to count and no leaf to read, as on the way down
+		 * to a /24 through a node that only leads there.
+		 */
+		if (n->leaf_base) {
+			k = n->leaf_base +
+			    op25b_popcount64(n->run_map & upto) - 1;
+			idx = k / OP25B_LEAVES_PER;
+			lv = op25b_leaves_at(t, &idx);
+			if (lv && lv->leaf[k % OP25B_LEAVES_PER])
+				best = lv->leaf[k % OP25B_LEAVES_PER];
+		}
 		if (!((n->child_map >> slot) & 1))
 			break;
 		cur = n->child_base +
@@ -134,7 +148,9 @@ op25b_tables_judge(const struct op25b_trees *t, const struct op25b_snapshot *s,
 		   __u32 v6, const struct op25b_addr *src,
 		   const struct op25b_addr *dst, __u32 *sub, __u32 *relay)
 {
-	__u32 depth = v6 ? OP25B_DEPTH6 : OP25B_DEPTH4;
+	__u32 rbits = op25b_root_bits_of(t);
+	__u32 depth = v6 ? OP25B_DEPTH_FOR(128, rbits) :
+			   OP25B_DEPTH_FOR(32, rbits);
 
 	*sub = op25b_lookup(t, s->root[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, v6)],
 			    src->hi, src->lo, depth);

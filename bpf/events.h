@@ -14,48 +14,32 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "op25b.h"
+#include "maps.h"
 
 /* Sources of blocked packets, for 'op25bctl top' (op25b.h: Offenders). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, OP25B_OFFENDERS_MAX);
-	__type(key, __u32);
-	__type(value, struct op25b_offender);
-} op25b_offenders SEC(".maps");
+OP25B_PERCPU_ARRAY(struct op25b_offender,
+		OP25B_OFFENDERS_MAX)
+	op25b_offenders SEC(".maps");
 
 /* Slots of op25b_offenders: the loader sets it from the map's size. */
 const volatile __u32 op25b_offender_slots = OP25B_OFFENDERS_MAX;
 
 /* This CPU's one-second window: events sent, blocked packets seen. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct op25b_window);
-} op25b_budget SEC(".maps");
+OP25B_PERCPU_ARRAY(struct op25b_window, 1) op25b_budget SEC(".maps");
 
 /*
  * The event of a blocked packet is built here, not on the stack: the tc
  * entry point and the RST it may build share 512 bytes of stack.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct op25b_event);
-} op25b_scratch SEC(".maps");
+OP25B_PERCPU_ARRAY(struct op25b_event, 1) op25b_scratch SEC(".maps");
 
 /*
  * The event log, for every reader at once (op25b.h, "The event log"):
  * sized by the loader, one region per possible CPU.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_EVLOG_REGION * OP25B_EVLOG_CPUS_DEFAULT);
-	__type(key, __u32);
-	__type(value, struct op25b_event);
-} op25b_events SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_event,
+		OP25B_EVLOG_REGION * OP25B_EVLOG_CPUS_DEFAULT)
+	op25b_events SEC(".maps");
 
 /*
  * Where this instance runs, for the event's reader to find its attachment

@@ -18,17 +18,14 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "op25b.h"
+#include "maps.h"
 #include "parse.h"
 #include "events.h"
 
 /* Rate-limited sources (op25b.h: the limiter), shared by every CPU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, OP25B_LIMITER_MIN);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct op25b_limiter);
-} op25b_limiter SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_limiter,
+		OP25B_LIMITER_MIN)
+	op25b_limiter SEC(".maps");
 
 /* Entries of op25b_limiter: the loader sets it from the map's size. */
 const volatile __u32 op25b_limiter_slots = OP25B_LIMITER_MIN;
@@ -42,12 +39,7 @@ struct op25b_sweep {
 _Static_assert(sizeof(struct op25b_sweep) == OP25B_SWEEP_SIZE,
 	       "op25b.h: OP25B_SWEEP_SIZE");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct op25b_sweep);
-} op25b_sweeper SEC(".maps");
+OP25B_ARRAY(struct op25b_sweep, 1) op25b_sweeper SEC(".maps");
 
 /* What the limiter needs of a packet, read by the entry point. */
 struct limit_in {

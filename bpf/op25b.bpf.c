@@ -27,21 +27,35 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "op25b.h"
+#include "maps.h"
 
-/* The parser's walk of an IPv6 chain: a global function per hook (below). */
+/*
+ * The steps that are global functions have one per hook, since the
+ * verifier checks a global function once against its context's type:
+ * OP25B_HOOKS(X) makes X's function for each hook, and OP25B_STEP calls
+ * the one of the hook at hand.
+ */
+#define OP25B_HOOKS(X)					\
+	X(xdp, struct xdp_md, true)			\
+	X(tc, struct __sk_buff, false)
+#define OP25B_STEP(step, xdp, ...)				\
+	((xdp) ? op25b_##step##_xdp(__VA_ARGS__) :		\
+		 op25b_##step##_tc(__VA_ARGS__))
+
+/* The parser's walk of an IPv6 chain (below). */
 struct op25b_pkt;
-int op25b_chain_xdp(struct xdp_md *ctx, struct op25b_pkt *pkt, __u32 cur,
-		    __u32 end, __u32 nh);
-int op25b_chain_tc(struct __sk_buff *skb, struct op25b_pkt *pkt, __u32 cur,
-		   __u32 end, __u32 nh);
-#define OP25B_IPV6_CHAIN(c, pkt, cur, end, nh, ctx, xdp)			\
-	((xdp) ? op25b_chain_xdp(ctx, pkt, cur, end, nh) :		\
-		 op25b_chain_tc(ctx, pkt, cur, end, nh))
+#define CHAIN_DECL(hook, ctx_type, is_xdp)				\
+	int op25b_chain_##hook(ctx_type *ctx, struct op25b_pkt *pkt,	\
+			       __u32 cur, __u32 end, __u32 nh);
+OP25B_HOOKS(CHAIN_DECL)
+#define OP25B_IPV6_CHAIN(c, pkt, cur, end, nh, ctx, xdp)		\
+	OP25B_STEP(chain, xdp, ctx, pkt, cur, end, nh)
 
 #include "parse.h"
 #include "reject.h"
 #include "decide.h"
 #include "events.h"
+#include "chain.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -77,93 +91,59 @@ struct op25b_policy op25b_pol SEC(".data.policy") = {
  * lookups, and the controller writes them through mmap. Their sizes are
  * set from the capacity when the maps are created.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_ROOT_TABLES * OP25B_ROOT_SIZE);
-	__type(key, __u32);
-	__type(value, struct op25b_root_ent);
-} op25b_roots SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_root_ent,
+		OP25B_ROOT_TABLES << OP25B_ROOT_BITS_DEFAULT)
+	op25b_roots SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_NODES_FOR(OP25B_CAPACITY_DEFAULT));
-	__type(key, __u32);
-	__type(value, struct op25b_node);
-} op25b_nodes SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_node,
+		OP25B_NODES_FOR_BITS(OP25B_CAPACITY_DEFAULT,
+				     OP25B_ROOT_BITS_DEFAULT))
+	op25b_nodes SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_LEAF_ELEMS_FOR(OP25B_CAPACITY_DEFAULT));
-	__type(key, __u32);
-	__type(value, struct op25b_leaves);
-} op25b_leaves SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_leaves,
+		OP25B_LEAF_ELEMS_FOR_BITS(OP25B_CAPACITY_DEFAULT,
+					  OP25B_ROOT_BITS_DEFAULT))
+	op25b_leaves SEC(".maps");
 
 /* What the trees hold, by rule id: read by op25bctl and bpftool only. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT));
-	__type(key, __u32);
-	__type(value, struct op25b_rule);
-} op25b_rules SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_rule,
+		OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT))
+	op25b_rules SEC(".maps");
 
 /* Packets each rule decided a lookup for: op25b.h, "Rule hits". */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT) *
-				    OP25B_HITS_CPUS_DEFAULT);
-	__type(key, __u32);
-	__type(value, __u64);
-} op25b_hits SEC(".maps");
+OP25B_MMAP_ARRAY(__u64, OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT) *
+				 OP25B_HITS_CPUS_DEFAULT)
+	op25b_hits SEC(".maps");
 
 /* The writers' allocator state and exact-prefix index; never read here. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct op25b_engine);
-} op25b_engine SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_engine, 1) op25b_engine SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_INDEX_LINES_FOR(OP25B_CAPACITY_DEFAULT));
-	__type(key, __u32);
-	__type(value, struct op25b_index_line);
-} op25b_index SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_index_line,
+		OP25B_INDEX_LINES_FOR(OP25B_CAPACITY_DEFAULT))
+	op25b_index SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct op25b_stats);
-} op25b_stats SEC(".maps");
+OP25B_PERCPU_ARRAY(struct op25b_stats, 1) op25b_stats SEC(".maps");
 
 /* Written by op25bctl only: what it attached where, to undo exactly that. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, OP25B_ATTACH_MAX);
-	__type(key, struct op25b_attach_key);
-	__type(value, struct op25b_attach_val);
-} op25b_attach SEC(".maps");
+OP25B_HASH(struct op25b_attach_key, struct op25b_attach_val,
+		OP25B_ATTACH_MAX)
+	op25b_attach SEC(".maps");
 
 /*
  * The session layer's owners (op25b.h), by session name: written and read
  * by op25bctl only. Sized from the capacity when made; allocated as used.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, OP25B_CAPACITY_DEFAULT);
-	__type(key, struct op25b_session_key);
-	__type(value, struct op25b_session);
-} op25b_sessions SEC(".maps");
+OP25B_HASH(struct op25b_session_key, struct op25b_session,
+		OP25B_CAPACITY_DEFAULT)
+	op25b_sessions SEC(".maps");
+
+/* What each attachment judged (op25b.h, struct op25b_ifstats). */
+OP25B_PERCPU_ARRAY(struct op25b_ifstats, OP25B_IFSTATS_SLOTS + 1)
+	op25b_ifstats SEC(".maps");
+
+/* Sessions just ended, by id (op25b.h): op25bctl's alone. */
+OP25B_HASH(__u32, struct op25b_session_ended, OP25B_SESSIONS_ENDED_MAX)
+	op25b_sessions_ended SEC(".maps");
 
 enum judgement {
 	J_PASS,
@@ -177,6 +157,14 @@ enum judgement {
  * The decision's map access (decide.h): the trees are global maps, so
  * struct op25b_trees is never made and the accessors are passed NULL.
  */
+/* The root tables' bits: the loader sets it from op25b_roots' size. */
+const volatile __u32 op25b_root_bits = OP25B_ROOT_BITS_DEFAULT;
+
+static __always_inline __u32 op25b_root_bits_of(const struct op25b_trees *t)
+{
+	return op25b_root_bits;
+}
+
 static __always_inline const struct op25b_root_ent *
 op25b_root_at(const struct op25b_trees *t, const __u32 *i)
 {
@@ -220,12 +208,7 @@ static __always_inline void snapshot_read_fence(void)
 	asm volatile("" ::: "memory");
 }
 #else
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} op25b_fence SEC(".maps");
+OP25B_PERCPU_ARRAY(__u64, 1) op25b_fence SEC(".maps");
 
 static __always_inline void snapshot_read_fence(void)
 {
@@ -437,6 +420,10 @@ static __always_inline void decide(const struct op25b_cursor *c,
 	judge(c, pkt, cls, out);
 }
 
+/* The hits map's stripes (op25b.h), and whether CPUs share them. */
+const volatile __u32 op25b_hit_stripes = OP25B_HITS_CPUS_DEFAULT;
+const volatile bool op25b_hits_shared = false;
+
 static __always_inline void hit(__u32 leaf)
 {
 	__u32 stride, idx;
@@ -447,9 +434,14 @@ static __always_inline void hit(__u32 leaf)
 	stride = READ_ONCE(op25b_pol.hits_stride);
 	if (OP25B_LEAF_RID(leaf) >= stride)
 		return;
-	idx = bpf_get_smp_processor_id() * stride + OP25B_LEAF_RID(leaf);
+	idx = (bpf_get_smp_processor_id() % op25b_hit_stripes) * stride +
+	      OP25B_LEAF_RID(leaf);
 	h = bpf_map_lookup_elem(&op25b_hits, &idx);
-	if (h)
+	if (!h)
+		return;
+	if (op25b_hits_shared)
+		__sync_fetch_and_add(h, 1);
+	else
 		(*h)++;
 }
 
@@ -540,6 +532,49 @@ static __always_inline int stripped_tag(void *ctx, const bool xdp, __u16 *tci)
 	return 1;
 }
 
+/* The hook this instance runs at, as the attachment records name it. */
+static __always_inline __u32 hook_of(const bool xdp)
+{
+	return xdp ? OP25B_HOOK_XDP :
+	       op25b_egress ? OP25B_HOOK_TC_EGRESS : OP25B_HOOK_TC_INGRESS;
+}
+
+/*
+ * Count a judgement for the attachment that saw it: this CPU's slot for
+ * it, taken on its first packet, or the shared "other" slot when this
+ * CPU gave the slot to another attachment first. One increment.
+ */
+static __always_inline void if_count(void *ctx, enum judgement j,
+				     const bool xdp)
+{
+	__u32 ifindex = ifindex_of(ctx, xdp), hook = hook_of(xdp), slot;
+	struct op25b_ifstats *s;
+
+	slot = op25b_ifstats_slot(op25b_netns_ino, ifindex, hook);
+	s = bpf_map_lookup_elem(&op25b_ifstats, &slot);
+	if (!s)
+		return;
+	if (s->key.ifindex != ifindex || s->key.hook != hook ||
+	    s->key.netns_ino != op25b_netns_ino) {
+		if (s->key.hook) {
+			slot = OP25B_IFSTATS_SLOTS;
+			s = bpf_map_lookup_elem(&op25b_ifstats, &slot);
+			if (!s)
+				return;
+		} else {
+			s->key.netns_ino = op25b_netns_ino;
+			s->key.ifindex = ifindex;
+			s->key.hook = hook;
+		}
+	}
+	if (j == J_PASS)
+		s->passed++;
+	else if (j == J_MONITOR)
+		s->monitored++;
+	else
+		s->blocked++;
+}
+
 /* The frame becomes the RST that answers it, cut to length. 0: it did. */
 static __always_inline int reject(void *ctx, const struct op25b_pkt *pkt,
 				  const bool xdp)
@@ -576,15 +611,13 @@ static __always_inline int reject(void *ctx, const struct op25b_pkt *pkt,
 	return 0;
 }
 
-__noinline int op25b_reject_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt)
-{
-	return pkt ? reject(ctx, pkt, true) : -1;
-}
-
-__noinline int op25b_reject_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt)
-{
-	return pkt ? reject(skb, pkt, false) : -1;
-}
+#define REJECT_STEP(hook, ctx_type, is_xdp)				\
+	__noinline int op25b_reject_##hook(ctx_type *ctx,		\
+					   const struct op25b_pkt *pkt) \
+	{								\
+		return pkt ? reject(ctx, pkt, is_xdp) : -1;		\
+	}
+OP25B_HOOKS(REJECT_STEP)
 
 /* What a judgement is called in an event and the offenders table. */
 static __always_inline __u8 judgement_action(enum judgement j)
@@ -648,8 +681,7 @@ static __always_inline void event_fill_l2(const struct op25b_cursor *c,
 			ev->has_mac = 1;
 		}
 	}
-	ev->hook = xdp ? OP25B_HOOK_XDP :
-		   op25b_egress ? OP25B_HOOK_TC_EGRESS : OP25B_HOOK_TC_INGRESS;
+	ev->hook = hook_of(xdp);
 	ev->nvlan = l2.nvlan;
 	ev->vlan[0] = l2.vlan[0];
 	ev->vlan[1] = l2.vlan[1];
@@ -702,54 +734,40 @@ static __always_inline int limit(void *ctx, const struct op25b_pkt *pkt,
 }
 
 /* The parser's walk of IPv6 extension headers (parse.h, OP25B_IPV6_CHAIN). */
-__noinline int op25b_chain_xdp(struct xdp_md *ctx, struct op25b_pkt *pkt,
-			       __u32 cur, __u32 end, __u32 nh)
-{
-	struct op25b_cursor c;
-
-	if (!pkt)
-		return OP25B_C_UNDECIDABLE;
-	cursor_of(&c, ctx, true);
-	return parse_ipv6_chain(&c, pkt, cur, end, nh);
-}
-
-__noinline int op25b_chain_tc(struct __sk_buff *skb, struct op25b_pkt *pkt,
-			      __u32 cur, __u32 end, __u32 nh)
-{
-	struct op25b_cursor c;
-
-	if (!pkt)
-		return OP25B_C_UNDECIDABLE;
-	cursor_of(&c, skb, false);
-	return parse_ipv6_chain(&c, pkt, cur, end, nh);
-}
+#define CHAIN_STEP(hook, ctx_type, is_xdp)				\
+	__noinline int op25b_chain_##hook(ctx_type *ctx,		\
+					  struct op25b_pkt *pkt,	\
+					  __u32 cur, __u32 end, __u32 nh) \
+	{								\
+		struct op25b_cursor c;					\
+									\
+		if (!pkt)						\
+			return OP25B_C_UNDECIDABLE;			\
+		cursor_of(&c, ctx, is_xdp);				\
+		return parse_ipv6_chain(&c, pkt, cur, end, nh);		\
+	}
+OP25B_HOOKS(CHAIN_STEP)
 
 /* The steps' global functions: each one's stack is its own, not act's. */
-__noinline int op25b_limit_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
-			       struct decision *d)
-{
-	return pkt && d ? limit(ctx, pkt, d, true) : J_DROP;
-}
+#define LIMIT_STEP(hook, ctx_type, is_xdp)				\
+	__noinline int op25b_limit_##hook(ctx_type *ctx,		\
+					  const struct op25b_pkt *pkt,	\
+					  struct decision *d)		\
+	{								\
+		return pkt && d ? limit(ctx, pkt, d, is_xdp) : J_DROP;	\
+	}
+OP25B_HOOKS(LIMIT_STEP)
 
-__noinline int op25b_limit_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
-			      struct decision *d)
-{
-	return pkt && d ? limit(skb, pkt, d, false) : J_DROP;
-}
-
-__noinline int op25b_note_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
-			      const struct decision *d, struct op25b_event *ev,
-			      __u32 weight)
-{
-	return pkt && d ? note(ctx, pkt, d, ev, weight, true) : 0;
-}
-
-__noinline int op25b_note_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
-			     const struct decision *d, struct op25b_event *ev,
-			     __u32 weight)
-{
-	return pkt && d ? note(skb, pkt, d, ev, weight, false) : 0;
-}
+#define NOTE_STEP(hook, ctx_type, is_xdp)				\
+	__noinline int op25b_note_##hook(ctx_type *ctx,			\
+					 const struct op25b_pkt *pkt,	\
+					 const struct decision *d,	\
+					 struct op25b_event *ev,	\
+					 __u32 weight)			\
+	{								\
+		return pkt && d ? note(ctx, pkt, d, ev, weight, is_xdp) : 0; \
+	}
+OP25B_HOOKS(NOTE_STEP)
 
 /* What act made of a judged packet: the entry points translate it. */
 enum answer {
@@ -775,9 +793,9 @@ static __always_inline enum answer act(void *ctx, const struct op25b_pkt *pkt,
 	int send, r;
 
 	if (d->j == J_LIMIT)
-		d->j = xdp ? op25b_limit_xdp(ctx, pkt, d) :
-			     op25b_limit_tc(ctx, pkt, d);
+		d->j = OP25B_STEP(limit, xdp, ctx, pkt, d);
 	j = account(d, &st);
+	if_count(ctx, j, xdp);
 	if (j == J_PASS)
 		return A_PASS;
 	/*
@@ -790,15 +808,14 @@ static __always_inline enum answer act(void *ctx, const struct op25b_pkt *pkt,
 	send = 0;
 	if (weight) {
 		ev = bpf_map_lookup_elem(&op25b_scratch, &zero);
-		send = xdp ? op25b_note_xdp(ctx, pkt, d, ev, weight) :
-			     op25b_note_tc(ctx, pkt, d, ev, weight);
+		send = OP25B_STEP(note, xdp, ctx, pkt, d, ev, weight);
 	}
 	if (j == J_MONITOR) {
 		event_send(send, ev, st, OP25B_ACT_MONITOR);
 		return A_PASS;
 	}
 	if (j == J_REJECT && st) {
-		r = xdp ? op25b_reject_xdp(ctx, pkt) : op25b_reject_tc(ctx, pkt);
+		r = OP25B_STEP(reject, xdp, ctx, pkt);
 		if (!r) {
 			st->rejected++;
 			event_send(send, ev, st, OP25B_ACT_REJECT);
@@ -815,37 +832,42 @@ static __always_inline enum answer act(void *ctx, const struct op25b_pkt *pkt,
  * function the verifier checks once, rather than in the entry point,
  * where it would be checked again for every parser path.
  */
-__noinline int op25b_act_xdp(struct xdp_md *ctx, const struct op25b_pkt *pkt,
-			     struct decision *d)
+static __always_inline int hook_answer(void *ctx, enum answer a,
+				       const bool xdp)
 {
-	if (!pkt || !d)
-		return XDP_PASS;
-	switch (act(ctx, pkt, d, true)) {
-	case A_DROP:
-		return XDP_DROP;
-	case A_RST:
-		return XDP_TX;
-	default:
-		return XDP_PASS;	/* never XDP_ABORTED */
+	/* each hook's own switch: one shared one costs the verifier more */
+	if (xdp) {
+		switch (a) {
+		case A_DROP:
+			return XDP_DROP;
+		case A_RST:
+			return XDP_TX;
+		default:
+			return XDP_PASS;	/* never XDP_ABORTED */
+		}
 	}
-}
-
-__noinline int op25b_act_tc(struct __sk_buff *skb, const struct op25b_pkt *pkt,
-			    struct decision *d)
-{
-	if (!pkt || !d)
-		return TC_ACT_UNSPEC;
-	switch (act(skb, pkt, d, false)) {
+	switch (a) {
 	case A_DROP:
 		return TC_ACT_SHOT;
 	case A_RST:
 		/* out of its device; on egress, into the device's receive path */
-		return bpf_redirect(skb->ifindex,
+		return bpf_redirect(((struct __sk_buff *)ctx)->ifindex,
 				    op25b_egress ? BPF_F_INGRESS : 0);
 	default:
 		return TC_ACT_UNSPEC;
 	}
 }
+
+#define ACT_STEP(hook, ctx_type, is_xdp)				\
+	__noinline int op25b_act_##hook(ctx_type *ctx,			\
+					const struct op25b_pkt *pkt,	\
+					struct decision *d)		\
+	{								\
+		if (!pkt || !d)						\
+			return hook_answer(ctx, A_PASS, is_xdp);	\
+		return hook_answer(ctx, act(ctx, pkt, d, is_xdp), is_xdp); \
+	}
+OP25B_HOOKS(ACT_STEP)
 
 #ifdef OP25B_BENCH_DECISION_ONLY
 /*
@@ -868,8 +890,7 @@ static __always_inline int bench_decision_only(const struct decision *d)
 #endif
 
 /* The entry points: parse, decide, and for a judged packet act. */
-SEC("xdp")
-int op25b_xdp(struct xdp_md *ctx)
+static __always_inline int op25b_judge_xdp(struct xdp_md *ctx)
 {
 	struct op25b_cursor c;
 	struct op25b_pkt pkt = {};
@@ -887,6 +908,15 @@ int op25b_xdp(struct xdp_md *ctx)
 	return bench_decision_only(&d);
 #endif
 	return op25b_act_xdp(ctx, &pkt, &d);
+}
+
+/* What op25b passes goes on to the program it chains, if any (chain.h). */
+SEC("xdp")
+int op25b_xdp(struct xdp_md *ctx)
+{
+	int v = op25b_judge_xdp(ctx);
+
+	return v == XDP_PASS ? chain_pass(ctx) : v;
 }
 
 SEC("tc")
@@ -913,3 +943,6 @@ int op25b_tc(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	return op25b_act_tc(skb, &pkt, &d);
 }
+
+/* The socket hooks (cgroup/connect4, cgroup/connect6): their own room. */
+#include "cgroup.h"

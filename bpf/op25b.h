@@ -30,10 +30,19 @@
 #define OP25B_PIN_LIMITER	"limiter"
 #define OP25B_PIN_SWEEPER	"sweeper"
 #define OP25B_PIN_SESSIONS	"sessions"	/* the session layer's owners */
+#define OP25B_PIN_CHAIN		"chain"		/* programs op25b chains (bpf/chain.h) */
+#define OP25B_PIN_IFSTATS	"ifstats"	/* counters per attachment */
+#define OP25B_PIN_SESSIONS_ENDED "sessions_ended" /* sessions just ended */
+#define OP25B_PIN_IDENTS	"identities"	/* exemptions by uid, gid, cgroup */
+#define OP25B_PIN_CGROUPS	"cgroups"	/* what op25bctl attached to cgroups */
+#define OP25B_PIN_SOCKEVENTS	"sockevents"	/* the socket hooks' event log */
+#define OP25B_PIN_CULPRITS	"culprits"	/* refused connects by uid, cgroup */
 
 /* Program names as the kernel reports them (bpftool prog, status). */
 #define OP25B_PROG_XDP		"op25b_xdp"
 #define OP25B_PROG_TC		"op25b_tc"
+#define OP25B_PROG_CONNECT4	"op25b_connect4"
+#define OP25B_PROG_CONNECT6	"op25b_connect6"
 
 /*
  * The version of everything pinned. A controller that meets another one
@@ -46,6 +55,12 @@
  * (a BRAS whose sessions each attach to their pppN). Allocated as used.
  */
 #define OP25B_ATTACH_MAX	1024
+
+/*
+ * Slots of the chain program array (bpf/chain.h): one per XDP attachment
+ * that keeps another program; slot 0 means none.
+ */
+#define OP25B_CHAIN_SLOTS	1024
 
 /* Verdict carried by a table entry. 0 is never stored. */
 enum op25b_verdict {
@@ -68,7 +83,7 @@ enum op25b_action {
  * ---- The policy engine (doc/DESIGN.md, "Policy engine") ----
  *
  * Each of the four trees (subscriber and relay, IPv4 and IPv6) is a
- * multibit trie: a direct table indexed by the first OP25B_ROOT_BITS bits
+ * multibit trie: a direct table indexed by the first root bits
  * of the address, then nodes of OP25B_STRIDE bits each. Nothing is ever
  * changed in place: a writer copies what it changes, builds the next
  * snapshot beside the live one, and publishes it by storing one word.
@@ -84,15 +99,24 @@ enum op25b_table {
 #define OP25B_TREES		4
 #define OP25B_TREE(table, v6)	((table) * 2 + (v6))
 
-#define OP25B_ROOT_BITS		16
-#define OP25B_ROOT_SIZE		(1u << OP25B_ROOT_BITS)
+/*
+ * A root table indexes the first root bits of an address: more for a
+ * larger capacity, so that a large table's prefixes are reached in fewer
+ * levels and a small one's root stays small (op25b_root_bits_for). Set
+ * when the maps are made, read back from the size of the pinned roots map.
+ */
+#define OP25B_ROOT_BITS_MIN	12
+#define OP25B_ROOT_BITS_MAX	18
+/* The BPF object's own size, before the loader sets the real one. */
+#define OP25B_ROOT_BITS_DEFAULT	16
 /* Root tables: the live snapshot uses one per tree, a writer one more. */
 #define OP25B_ROOT_TABLES	(2 * OP25B_TREES)
 #define OP25B_STRIDE		6
 #define OP25B_SLOTS		(1u << OP25B_STRIDE)
-/* Node levels below the root table: ceil((32 - 16) / 6), ceil((128 - 16) / 6). */
-#define OP25B_DEPTH4		3
-#define OP25B_DEPTH6		19
+/* Node levels below a root table of r bits, for an address of n bits. */
+#define OP25B_DEPTH_FOR(n, r)	(((n) - (r) + OP25B_STRIDE - 1) / OP25B_STRIDE)
+/* The most there can be: IPv6 below the smallest root, 20. */
+#define OP25B_DEPTH_MAX		OP25B_DEPTH_FOR(128, OP25B_ROOT_BITS_MIN)
 
 /*
  * A leaf names a rule and carries its verdict, so the datapath needs no
@@ -201,8 +225,23 @@ struct op25b_limit {
 	__u32 period_s;		/* 1, 60 or 3600 */
 	enum op25b_action then;	/* OP25B_ACT_DROP or OP25B_ACT_REJECT */
 	__u8  prefix6;		/* IPv6 source bits that make a source, 1-128 */
-	__u8  _pad[7];
+	__u8  by;		/* the socket hooks' sources: enum op25b_limit_by */
+	__u8  _pad[6];
 };
+
+/*
+ * What the socket hooks count a limit's sources by (the packet hooks
+ * always by address): the uid of the process that connects, or its
+ * cgroup. Their limiter entries are keyed as struct op25b_src with
+ * family OP25B_SRC_UID or OP25B_SRC_CGROUP and the number in addr's
+ * first 8 bytes (host order).
+ */
+enum op25b_limit_by {
+	OP25B_BY_UID		= 0,
+	OP25B_BY_CGROUP		= 1,
+};
+#define OP25B_SRC_UID		16
+#define OP25B_SRC_CGROUP	17
 
 #define OP25B_LIMIT_PREFIX6_DEFAULT	64
 #define OP25B_LIMIT_RATE_MAX		1000000
@@ -238,12 +277,17 @@ struct op25b_policy {
 };
 
 /*
- * Rule hits: one counter per rule per CPU, CPU c's at c * hits_stride +
- * rule id, so no two CPUs write one cache line. A plain array, not a
- * per-CPU one: made in one allocation (a per-CPU array of 4M entries
- * takes 0.8 s to make), and read by op25bctl through mmap.
+ * Rule hits: one counter per rule per stripe, stripe s's at s *
+ * hits_stride + rule id. Each CPU counts in stripe (CPU % stripes), so
+ * no two CPUs write one cache line while there are as many stripes as
+ * CPUs; there are at most OP25B_HIT_STRIPES_MAX, so that the map does not
+ * grow with a many-CPU machine, and CPUs that share a stripe add
+ * atomically. A plain array, not a per-CPU one: made in one allocation
+ * (a per-CPU array of 4M entries takes 0.8 s to make), and read by
+ * op25bctl through mmap. Stripes: the hits map's size over the rules'.
  */
 #define OP25B_HITS_CPUS_DEFAULT	8
+#define OP25B_HIT_STRIPES_MAX	8
 
 /* A packet whose snapshot changed under it is judged again, this often. */
 #define OP25B_SNAP_TRIES	4
@@ -280,17 +324,54 @@ struct op25b_index_line {
  * Default prefixes per table; op25bctl --capacity when the maps are made.
  * Pool sizes for a capacity (doc/DESIGN.md, "Sizing"): records for both
  * tables twice over (a batch may replace every one); nodes 8 and leaves
- * 12 per prefix of capacity, plus 65,536 for small tables, whose prefixes
- * share few nodes (measured: a million IPv4 host routes take 2.0M nodes
+ * 12 per prefix of capacity, plus as many as a root table has entries,
+ * for small tables, whose prefixes share few nodes (measured: a million IPv4 host routes take 2.0M nodes
  * and 2.9M leaves, a million IPv6 /56s 1.0M and 2.7M); index slots a
  * power of two at least twice the records.
  */
 #define OP25B_CAPACITY_DEFAULT	16384
 #define OP25B_CAPACITY_MIN	64
 #define OP25B_CAPACITY_MAX	(1u << 24)
+
+/* A power of two >= n (n <= 2^31). */
+static inline __u32 op25b_pow2_up(__u32 n)
+{
+	__u32 p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/* Root bits for a capacity: log2(cap) + 1, within the bounds above. */
+static inline __u32 op25b_root_bits_for(__u32 cap)
+{
+	__u32 r = OP25B_ROOT_BITS_MIN;
+
+	while (r < OP25B_ROOT_BITS_MAX && (1u << (r - 1)) < cap)
+		r++;
+	return r;
+}
+
+/* The root bits of a roots map of n entries; 0: no size op25b makes. */
+static inline __u32 op25b_root_bits_of_size(__u32 n)
+{
+	__u32 r;
+
+	for (r = OP25B_ROOT_BITS_MIN; r <= OP25B_ROOT_BITS_MAX; r++)
+		if (n == (__u32)OP25B_ROOT_TABLES << r)
+			return r;
+	return 0;
+}
+
 #define OP25B_RULES_FOR(cap)	(4 * (cap) + 1)
-#define OP25B_NODES_FOR(cap)	(8 * (cap) + 65536)
-#define OP25B_LEAF_ELEMS_FOR(cap)	((12 * (cap) + 65536) / OP25B_LEAVES_PER)
+#define OP25B_NODES_FOR_BITS(cap, r)	(8 * (cap) + (1u << (r)))
+#define OP25B_LEAF_ELEMS_FOR_BITS(cap, r)				\
+	((12 * (cap) + (1u << (r))) / OP25B_LEAVES_PER)
+#define OP25B_NODES_FOR(cap)						\
+	OP25B_NODES_FOR_BITS(cap, op25b_root_bits_for(cap))
+#define OP25B_LEAF_ELEMS_FOR(cap)					\
+	OP25B_LEAF_ELEMS_FOR_BITS(cap, op25b_root_bits_for(cap))
 
 static inline __u32 op25b_index_lines_for(__u32 cap)
 {
@@ -368,6 +449,34 @@ enum op25b_class {
  * the maps are made (op25b_offender_slots in the datapath).
  */
 #define OP25B_OFFENDERS_MAX	65536
+#define OP25B_OFFENDERS_FLOOR	1024
+/* Each CPU's table has at least this many slots. */
+#define OP25B_OFFENDERS_CPU_MIN	256
+
+/*
+ * Offender slots, all CPUs together, for a capacity unless --offenders
+ * says: one for every four prefixes, a power of two, within
+ * OP25B_OFFENDERS_FLOOR and OP25B_OFFENDERS_MAX. Each CPU sees the
+ * sources its own queues bring, so the slots are shared out among the
+ * CPUs (op25b_offenders_per_cpu): the total stays the same on a machine
+ * with many CPUs.
+ */
+static inline __u32 op25b_offenders_for(__u32 cap)
+{
+	__u32 n = op25b_pow2_up(cap / 4);
+
+	return n < OP25B_OFFENDERS_FLOOR ? OP25B_OFFENDERS_FLOOR :
+	       n > OP25B_OFFENDERS_MAX ? OP25B_OFFENDERS_MAX : n;
+}
+
+static inline __u32 op25b_offenders_per_cpu(__u32 total, __u32 ncpu)
+{
+	__u32 n = OP25B_OFFENDERS_CPU_MIN;
+
+	while (ncpu && n * 2 * ncpu <= total)
+		n <<= 1;
+	return n;
+}
 
 /* The key: family 4 or 6, IPv4 in the first 4 bytes, the rest zero. */
 struct op25b_src {
@@ -434,16 +543,20 @@ struct op25b_window {
  * set when the maps are made (op25b_limiter_slots in the datapath).
  */
 #define OP25B_LIMITER_WAYS	4
+/* The BPF object's own size, before the loader sets the real one. */
 #define OP25B_LIMITER_MIN	16384
+#define OP25B_LIMITER_FLOOR	1024
+#define OP25B_LIMITER_MAX	(1u << 22)
 
-/* Limiter entries for a capacity: one per prefix, a power of two. */
+/*
+ * Limiter entries for a capacity, unless --limiter says: one for every
+ * four prefixes, a power of two, at least OP25B_LIMITER_FLOOR.
+ */
 static inline __u32 op25b_limiter_for(__u32 cap)
 {
-	__u32 n = OP25B_LIMITER_MIN;
+	__u32 n = op25b_pow2_up(cap / 4);
 
-	while (n < cap)
-		n <<= 1;
-	return n;
+	return n < OP25B_LIMITER_FLOOR ? OP25B_LIMITER_FLOOR : n;
 }
 
 struct op25b_limiter {
@@ -556,6 +669,9 @@ enum op25b_hook {
 	OP25B_HOOK_XDP		= 1,
 	OP25B_HOOK_TC_INGRESS	= 2,
 	OP25B_HOOK_TC_EGRESS	= 3,
+	/* the socket hooks (cgroup/connect4, cgroup/connect6): events only */
+	OP25B_HOOK_CONNECT4	= 4,
+	OP25B_HOOK_CONNECT6	= 5,
 };
 
 enum op25b_attach_flags {
@@ -589,7 +705,7 @@ struct op25b_attach_val {
 	enum op25b_layer layer;
 	__u32 owner;		/* the session's id in the session layer */
 	__u32 xdp_mode;		/* what was asked: XDP_FLAGS_*_MODE, 0: any */
-	__u32 _pad;
+	__u32 chain_slot;	/* XDP: the chained program's slot, 0: alone */
 };
 
 /*
@@ -629,7 +745,215 @@ struct op25b_session {
 	struct op25b_session_prefix addr[OP25B_SESSION_PREFIXES];
 };
 
+/*
+ * Counters per attachment (doc/DESIGN.md, "Metrics"): what each
+ * interface's hook judged, by decision. A per-CPU array of
+ * OP25B_IFSTATS_SLOTS slots and one more: a judged packet's slot is
+ * op25b_ifstats_slot() of its attachment's key; its CPU takes a free
+ * slot for the key on the first packet, and a slot its CPU holds for
+ * another key sends the packet to the last one ("other"). One increment
+ * a judged packet. blocked + monitored + passed is what it judged; their
+ * sums over the slots are the global blocked, monitored and the passes
+ * (not_subscriber + exempt + relay + limit_passed). op25bctl frees the
+ * slots of attachments that are gone. 40 bytes a slot: 2.6 KB a CPU.
+ * New after layout 4 was made: a layout 4 pin dir without it gets it
+ * from the next program loaded (op25bctl's readers do without it).
+ */
+#define OP25B_IFSTATS_SLOTS	64
+
+struct op25b_ifstats {
+	struct op25b_attach_key key;	/* whose slot; hook 0: free */
+	__u64 blocked;		/* dropped or rejected */
+	__u64 monitored;	/* would be blocked: action monitor */
+	__u64 passed;		/* judged and let through to the port */
+};
+
+/* Consecutive devices of a namespace take consecutive slots. */
+static inline __u32 op25b_ifstats_slot(__u64 netns_ino, __u32 ifindex,
+				       __u32 hook)
+{
+	return ((ifindex + (__u32)netns_ino) * 3 + hook) &
+	       (OP25B_IFSTATS_SLOTS - 1);
+}
+
+/*
+ * Sessions just ended (doc/DESIGN.md, "Events and their readers"):
+ * 'session down' leaves its record here, by session id, with when it
+ * ended, so that a reader that looks at the sessions once a second still
+ * names the events of a session that came and went in between, and the
+ * log still records its up and down. Readers take what ended within
+ * OP25B_SESSION_GRACE_NS; 'session down' clears older ones when the map
+ * is full. Written and read by op25bctl only; allocated as used. New
+ * after layout 4 was made: a layout 4 pin dir gets it from the next load.
+ */
+#define OP25B_SESSIONS_ENDED_MAX	1024
+#define OP25B_SESSION_GRACE_NS		(10ULL * 1000000000ULL)
+
+struct op25b_session_ended {
+	struct op25b_session_key key;	/* its name */
+	struct op25b_session s;
+	__u64 ended;		/* CLOCK_REALTIME, ns */
+};
+
 #define OP25B_TC_HANDLE		0x25
 #define OP25B_TC_PRIORITY	25
+
+/*
+ * ---- The socket hooks (doc/DESIGN.md, "Socket hooks") ----
+ *
+ * cgroup/connect4 and cgroup/connect6 judge a process's connect() (and
+ * every other way into the same kernel path: sendmsg with MSG_FASTOPEN,
+ * TCP_FASTOPEN_CONNECT, io_uring's connect, MPTCP's subflows) before a
+ * SYN exists, by the same live snapshot as the packet hooks, and refuse
+ * it with EPERM. Who may connect all the same: the identities below.
+ */
+
+/*
+ * An exemption by identity, beside the tables (doc/DESIGN.md, "Who may
+ * connect"): a uid, a gid or a cgroup (and what lies below it). Records
+ * of a hash map, keyed by kind and number, stamped with generations as
+ * rule records are (born, died): a record is part of snapshot G when
+ * born <= G and (died == 0 or died > G), so a change publishes with the
+ * snapshot's one store. A name that did not resolve when applied is kept
+ * under OP25B_ID_PENDING (its id a hash of the name): never matched.
+ */
+enum op25b_ident_kind {
+	OP25B_ID_UID		= 1,
+	OP25B_ID_GID		= 2,
+	OP25B_ID_CGROUP		= 3,	/* its id: the cgroup v2 id (inode) */
+	OP25B_ID_PENDING	= 0x100,	/* or'ed: a name that waits */
+	OP25B_ID_FORCE_U32	= 0xffffffffu,
+};
+
+struct op25b_ident_key {
+	__u32 kind;		/* enum op25b_ident_kind */
+	__u32 _pad;
+	__u64 id;
+};
+
+#define OP25B_IDENT_NAME	256
+#define OP25B_IDENTS_MAX	4096
+
+struct op25b_ident {
+	__u32 born;
+	__u32 died;
+	enum op25b_layer layer;
+	__u32 owner;
+	__u8  flags;		/* enum op25b_rule_flags */
+	__u8  old_flags;	/* before since */
+	__u8  _pad[2];
+	/*
+	 * A change that says the same identity in other words (a name for a
+	 * number, a runtime edit the file now holds) keeps the words before
+	 * it: name and flags are the record's from generation since on,
+	 * old_name and old_flags before (what a reader of an older snapshot,
+	 * and a change undone, go back to). 0: no other words.
+	 */
+	__u32 since;
+	/* as given: a user or group name ("" when given as a number), a
+	 * cgroup's path below the v2 root */
+	char  name[OP25B_IDENT_NAME];
+	char  old_name[OP25B_IDENT_NAME];
+};
+
+/*
+ * What op25bctl attached to a cgroup, by the cgroup's path below the v2
+ * root: read by op25bctl only (the programs are armed per instance, see
+ * bpf/cgroup.h). cgroup_id is the cgroup the programs went to: a path
+ * whose cgroup was made again since has another id (status: "gone").
+ */
+#define OP25B_CGROUP_PATH	256
+#define OP25B_CGROUPS_MAX	1024
+
+struct op25b_cgroup_key {
+	char path[OP25B_CGROUP_PATH];	/* "" is the root; no leading '/' */
+};
+
+enum op25b_cgroup_flags {
+	/* both programs attached and armed; without it an attach was cut
+	 * short (its programs, if any, pass everything until it is done) */
+	OP25B_CF_COMPLETE	= 1 << 0,
+};
+
+struct op25b_cgroup_att {
+	__u64 cgroup_id;	/* 0: pending, no such cgroup yet */
+	__u32 prog_id[2];	/* connect4's, connect6's */
+	__u32 flags;		/* enum op25b_cgroup_flags */
+	enum op25b_layer layer;
+	__u32 owner;
+	__u32 _pad;
+};
+
+/*
+ * The socket hooks' event log: laid out as the packet hooks' (a region
+ * of OP25B_EVLOG_REGION slots per CPU, element 0 the head), a map of its
+ * own because its writers run in process context: a packet hook in
+ * softirq may interrupt one on the same CPU, and another task may run
+ * one there once it is preempted. The head's lock is taken with an
+ * atomic exchange for each write (busy: the event is counted lost); its
+ * win_* are the CPU's one-second budget of OP25B_EVENTS_PER_SEC.
+ */
+struct op25b_sock_event {
+	__u64 seq;		/* as op25b_event's; the head: last written */
+	__u64 ts_ns;
+	__u64 cgroup_id;	/* the calling process's cgroup (v2 id) */
+	__u64 netns_cookie;	/* the socket's network namespace */
+	__u32 pid;		/* thread group (the process) */
+	__u32 tid;
+	__u32 uid;		/* real uid and gid of the caller */
+	__u32 gid;
+	__u8  family;		/* 4 or 6: what was judged */
+	__u8  kind;		/* enum op25b_event_kind */
+	__u8  action;		/* what was done (OP25B_ACT_*) */
+	__u8  hook;		/* OP25B_HOOK_CONNECT4 or _CONNECT6 */
+	__u8  flags;		/* enum op25b_sock_event_flags */
+	__u8  _pad;
+	__u16 dport;		/* host order */
+	__u16 sport;		/* a bound source port, else 0 */
+	__u16 _pad2;
+	__u32 lock;		/* the head only: a writer is at work */
+	__u32 win_sent;		/* the head only: events this window */
+	__u64 win_start;	/* the head only: when the window began */
+	__u8  saddr[16];	/* a bound source, else zero; IPv4 first */
+	__u8  daddr[16];
+	char  comm[16];		/* the calling thread's command */
+};
+
+enum op25b_sock_event_flags {
+	OP25B_SE_MAPPED		= 1 << 0,	/* an IPv4-mapped IPv6 address */
+	OP25B_SE_SOURCE		= 1 << 1,	/* saddr is the bound source */
+};
+
+/*
+ * Refused (and monitored) connects by who made them, for 'top --by uid'
+ * and 'top --by cgroup': an LRU hash keyed as identities are (kind
+ * OP25B_ID_UID or OP25B_ID_CGROUP), counted with atomics from any CPU.
+ */
+#define OP25B_CULPRITS_MAX	4096
+
+/*
+ * Culprits for a capacity: one for every four prefixes, a power of two,
+ * at least 256 (the LRU hash is made whole: 160 bytes an entry).
+ */
+static inline __u32 op25b_culprits_for(__u32 cap)
+{
+	__u32 n = op25b_pow2_up(cap / 4);
+
+	return n < 256 ? 256 : n > 65536 ? 65536 : n;
+}
+
+struct op25b_culprit {
+	__u64 blocked;
+	__u64 monitored;
+	__u64 first_ns;
+	__u64 last_ns;
+	__u64 last_event_ns;	/* its last event: one a second at most */
+	__u32 last_pid;
+	__u16 last_dport;
+	__u8  family;		/* of last_daddr */
+	__u8  _pad;
+	__u8  last_daddr[16];
+	char  comm[16];		/* of the last one */
+};
 
 #endif /* OP25B_H */

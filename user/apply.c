@@ -281,52 +281,155 @@ static void last_good_keep(const char *path)
 	save_file(path, true);
 }
 
-/* Every attach statement checked: interfaces exist, none named twice. */
-static int wants_build(const struct conf *c, struct attach_want **out)
+/* What a file asks for besides its tables, ports and action. */
+struct wants {
+	struct attach_want *w;		/* interfaces */
+	size_t n;
+	char (*cg)[OP25B_CGROUP_PATH];	/* cgroups, canonical */
+	size_t ncg;
+	struct ident_want *id;		/* who may connect, resolved */
+	size_t nid;
+};
+
+static void wants_free(struct wants *ws)
 {
-	struct attach_want *w = calloc(c->natt + 1, sizeof(*w));
+	free(ws->w);
+	free(ws->cg);
+	free(ws->id);
+	memset(ws, 0, sizeof(*ws));
+}
+
+/* 'attach --cgroup PATH', and nothing else with it: its canonical path. */
+static int cgroup_statement(const struct conf_attach *a, char *rel,
+			    size_t len, bool *is, char *why, size_t wlen)
+{
+	const char *path = NULL;
+	int i;
+
+	*is = false;
+	for (i = 0; i < a->argc; i++) {
+		if (!strcmp(a->argv[i], "--cgroup") && i + 1 < a->argc)
+			path = a->argv[++i];
+		else if (!strncmp(a->argv[i], "--cgroup=", 9))
+			path = a->argv[i] + 9;
+		else if (!strcmp(a->argv[i], "--cgroup"))
+			path = "";
+		else
+			continue;
+		*is = true;
+	}
+	if (!*is)
+		return EXIT_OK;
+	if (!path || !*path || a->argc != (strchr(a->argv[0], '=') ? 1 : 2)) {
+		p_say(why, wlen, "attach --cgroup PATH, and nothing else");
+		return EXIT_USAGE;
+	}
+	return cgroup_path_norm(path, rel, len, why, wlen);
+}
+
+/*
+ * Every attach statement checked (interfaces exist, none named twice,
+ * cgroups' paths well made), and every identity resolved: a name now, a
+ * number as given; one that names nothing yet waits, said.
+ */
+static int wants_build(const struct conf *c, struct wants *ws)
+{
 	char where[PATH_MAX + 32], why[512];
 	size_t i, j;
-	int rc = EXIT_OK;
+	int rc = EXIT_OK, r;
 
-	if (!w) {
+	memset(ws, 0, sizeof(*ws));
+	ws->w = calloc(c->natt + 1, sizeof(*ws->w));
+	ws->cg = calloc(c->natt + 1, sizeof(*ws->cg));
+	ws->id = calloc(c->nidents + 1, sizeof(*ws->id));
+	if (!ws->w || !ws->cg || !ws->id) {
 		p_err("out of memory");
+		wants_free(ws);
 		return EXIT_RUNTIME;
 	}
 	for (i = 0; i < c->natt; i++) {
+		bool is;
+
 		snprintf(where, sizeof(where), "%s:%zu", c->att[i].file,
 			 c->att[i].line);
-		if (attach_want_parse(c->att[i].argc, c->att[i].argv, &w[i],
-				      why, sizeof(why))) {
+		if (cgroup_statement(&c->att[i], ws->cg[ws->ncg],
+				     sizeof(ws->cg[0]), &is, why, sizeof(why))) {
 			p_err("%s: %s", where, why);
 			rc = EXIT_USAGE;
 			continue;
 		}
-		for (j = 0; j < i; j++) {
-			if (w[j].ifindex == w[i].ifindex &&
-			    (w[i].ifindex || !strcmp(w[j].ifname, w[i].ifname)) &&
-			    w[j].hook == w[i].hook) {
-				p_err("%s: %s is attached at %s:%zu already",
-				      where, w[i].ifname, c->att[j].file,
-				      c->att[j].line);
+		if (is) {
+			for (j = 0; j < ws->ncg; j++)
+				if (!strcmp(ws->cg[j], ws->cg[ws->ncg]))
+					break;
+			if (j < ws->ncg) {
+				p_err("%s: cgroup %s is attached already", where,
+				      cgroup_shown(ws->cg[j]));
+				rc = EXIT_USAGE;
+			} else {
+				ws->ncg++;
+			}
+			continue;
+		}
+		if (attach_want_parse(c->att[i].argc, c->att[i].argv,
+				      &ws->w[ws->n], why, sizeof(why))) {
+			p_err("%s: %s", where, why);
+			rc = EXIT_USAGE;
+			continue;
+		}
+		for (j = 0; j < ws->n; j++) {
+			const struct attach_want *a = &ws->w[j], *b = &ws->w[ws->n];
+
+			if (a->ifindex == b->ifindex &&
+			    (b->ifindex || !strcmp(a->ifname, b->ifname)) &&
+			    a->hook == b->hook) {
+				p_err("%s: %s is attached already", where,
+				      b->ifname);
 				rc = EXIT_USAGE;
 			}
 		}
+		ws->n++;
+	}
+	for (i = 0; i < c->nidents; i++) {
+		struct ident_want *w = &ws->id[ws->nid];
+
+		r = ident_resolve(c->idents[i].kind, c->idents[i].word, w, why,
+				  sizeof(why));
+		if (r) {
+			p_err("%s:%zu: %s", c->idents[i].file, c->idents[i].line,
+			      why);
+			if (r > rc)
+				rc = r;
+			continue;
+		}
+		for (j = 0; j < ws->nid; j++)
+			if (ws->id[j].kind == w->kind && ws->id[j].id == w->id &&
+			    !strcmp(ws->id[j].name, w->name))
+				break;
+		if (j < ws->nid)
+			continue;	/* said twice: once */
+		if (ident_pending(w->kind))
+			p_info("%s:%zu: allow %s %s: %s now; it exempts nobody until it does (apply again)",
+			       c->idents[i].file, c->idents[i].line,
+			       ident_kind_name(w->kind), c->idents[i].word,
+			       c->idents[i].kind == OP25B_ID_CGROUP ? "no such cgroup" :
+			       c->idents[i].kind == OP25B_ID_UID ? "no such user" :
+			       "no such group");
+		ws->nid++;
 	}
 	if (rc)
-		free(w);
-	else
-		*out = w;
+		wants_free(ws);
 	return rc;
 }
 
-static int apply_dry(const struct conf *c, const struct attach_want *w)
+static int apply_dry(const struct conf *c, const struct wants *ws)
 {
+	struct engine_ident *live = NULL;
 	struct running run;
 	struct op25b_maps m;
 	struct engine e;
 	struct diff d = {};
-	size_t changes;
+	size_t changes, nlive = 0;
 	int rc;
 
 	size_t others = 0;
@@ -338,15 +441,26 @@ static int apply_dry(const struct conf *c, const struct attach_want *w)
 		if (rc)
 			return rc;
 		rc = running_read(&e, &run, &others);
+		if (!rc && engine_idents(&e, &live, &nlive)) {
+			p_err("%s", e.err);
+			rc = EXIT_RUNTIME;
+		}
 		policy_close(&m, &e);
-		if (rc)
+		if (rc) {
+			free(live);
 			return rc;
+		}
 	}
 	open_json_array(NULL);
 	diff_config(&run, c, &d, true);
 	rc = diff_rules(&run, c, NULL, &d);
 	if (!rc)
-		rc = attach_sync(w, c->natt, true, &changes);
+		idents_diff(NULL, live, nlive, ws->id, ws->nid, &changes, true);
+	free(live);
+	if (!rc)
+		rc = attach_sync(ws->w, ws->n, true, &changes);
+	if (!rc)
+		rc = cg_sync(ws->cg, ws->ncg, true, &changes);
 	close_json_array();
 	output_end();
 	if (others)
@@ -357,14 +471,15 @@ static int apply_dry(const struct conf *c, const struct attach_want *w)
 }
 
 static int apply_run(const char *file, const struct conf *c,
-		     const struct attach_want *w)
+		     const struct wants *ws)
 {
+	struct engine_ident *live = NULL;
 	struct running run;
 	struct op25b_maps m;
 	struct engine e;
 	struct diff d = {};
 	struct op25b_config *cfg;
-	size_t changes = 0;
+	size_t changes = 0, cgchanges = 0, idchanges = 0, nlive = 0;
 	int rc;
 
 	rc = policy_open_write(&m, &e);
@@ -375,7 +490,21 @@ static int apply_run(const char *file, const struct conf *c,
 		diff_config(&run, c, &d, false);
 		rc = diff_rules(&run, c, &e, &d);
 	}
-	if (!rc && (d.added || d.changed || d.deleted || d.ports || d.action)) {
+	/* who may connect: in the same change, published with the tables */
+	if (!rc && engine_has_idents(&e) &&
+	    (engine_idents(&e, &live, &nlive) ||
+	     idents_diff(&e, live, nlive, ws->id, ws->nid, &idchanges, false))) {
+		p_err("%s; nothing was changed", e.err);
+		rc = EXIT_RUNTIME;
+	}
+	free(live);
+	if (!rc && ws->nid && !engine_has_idents(&e)) {
+		p_err("the pinned maps under %s have no identities map; nothing was changed",
+		      g.pin_dir);
+		rc = EXIT_RUNTIME;
+	}
+	if (!rc && (d.added || d.changed || d.deleted || d.ports || d.action ||
+		    idchanges)) {
 		cfg = engine_config(&e);
 		memcpy(cfg->ports, c->ports, sizeof(cfg->ports));
 		cfg->action = c->action;
@@ -387,12 +516,20 @@ static int apply_run(const char *file, const struct conf *c,
 	free(run.rules);
 	if (rc)
 		return rc;
-	/* the policy is in place: now the interfaces it names */
-	rc = attach_sync(w, c->natt, false, &changes);
-	p_info("applied %s: %zu prefixes added, %zu changed, %zu deleted%s%s; %zu attachment%s changed",
+	/* the policy is in place: now the interfaces and cgroups it names */
+	rc = attach_sync(ws->w, ws->n, false, &changes);
+	{
+		int rc2 = cg_sync(ws->cg, ws->ncg, false, &cgchanges);
+
+		if (rc2 > rc)
+			rc = rc2;
+		changes += cgchanges;
+	}
+	p_info("applied %s: %zu prefixes added, %zu changed, %zu deleted%s%s%s; %zu attachment%s changed",
 	       strcmp(file, "-") ? file : "<stdin>", d.added, d.changed,
 	       d.deleted, d.ports ? "; ports changed" : "",
-	       d.action ? "; action changed" : "", changes,
+	       d.action ? "; action changed" : "",
+	       idchanges ? "; exemptions by identity changed" : "", changes,
 	       changes == 1 ? "" : "s");
 	open_json_object(NULL);
 	print_uint(PRINT_JSON, "added", NULL, d.added);
@@ -400,6 +537,7 @@ static int apply_run(const char *file, const struct conf *c,
 	print_uint(PRINT_JSON, "deleted", NULL, d.deleted);
 	print_bool(PRINT_JSON, "ports_changed", NULL, d.ports);
 	print_bool(PRINT_JSON, "action_changed", NULL, d.action);
+	print_uint(PRINT_JSON, "identities_changed", NULL, idchanges);
 	print_uint(PRINT_JSON, "attachments_changed", NULL, changes);
 	close_json_object();
 	return rc;
@@ -458,7 +596,7 @@ int do_apply(int argc, char **argv)
 
 static int apply_file(const char *file, bool dry, bool force)
 {
-	struct attach_want *w = NULL;
+	struct wants ws = {};
 	struct conf c;
 	int rc, i;
 
@@ -467,8 +605,13 @@ static int apply_file(const char *file, bool dry, bool force)
 		/* in the order the running rules are read, to walk them together */
 		qsort(c.rules, c.nrules, sizeof(*c.rules), conf_rule_cmp);
 	/* the attachments are checked too, so one run shows every error */
-	if (wants_build(&c, &w) || rc)
-		rc = EXIT_USAGE;
+	if (!rc) {
+		rc = wants_build(&c, &ws);
+	} else {
+		/* the attachments are checked too, so one run shows every error */
+		if (!wants_build(&c, &ws))
+			wants_free(&ws);
+	}
 	for (i = 0; !rc && (size_t)i < c.nrules; i++) {
 		char why[512];
 
@@ -489,8 +632,8 @@ static int apply_file(const char *file, bool dry, bool force)
 		rc = EXIT_USAGE;
 	}
 	if (!rc)
-		rc = dry ? apply_dry(&c, w) : apply_run(file, &c, w);
-	free(w);
+		rc = dry ? apply_dry(&c, &ws) : apply_run(file, &c, &ws);
+	wants_free(&ws);
 	conf_free(&c);
 	return rc;
 }
@@ -559,7 +702,19 @@ static int save_write(FILE *f, struct engine *e)
 			table_name(run.rules[i].table), buf);
 	}
 	free(run.rules);
-	return attach_save(f);
+	{
+		struct engine_ident *id = NULL;
+		size_t nid = 0;
+
+		if (engine_idents(e, &id, &nid)) {
+			p_err("%s", e->err);
+			return EXIT_RUNTIME;
+		}
+		idents_save(f, id, nid);
+		free(id);
+	}
+	rc = attach_save(f);
+	return rc ? rc : cg_save(f);
 }
 
 /*

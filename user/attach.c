@@ -21,18 +21,82 @@
 /* ---- attach ---- */
 
 
+/* attach --cgroup PATH, detach --cgroup PATH: the socket hooks */
+enum { OPT_CGROUP = ATTACH_OPT_NEXT };
+
+#define CGROUP_OPT							\
+	{ .name = "--cgroup", .id = OPT_CGROUP, .arg = "PATH",		\
+	  .what = "a cgroup path",					\
+	  .help = "a cgroup (below the cgroup v2 root), not an interface" }
+
+static const struct opt cgroup_opts[] = {
+	CGROUP_OPT,
+	{ NULL },
+};
+
+static const struct opt attach_all_opts[] = {
+	ATTACH_OPTS,
+	CGROUP_OPT,
+	{ NULL },
+};
+
 const struct cmd_help attach_help = {
-	.args = "IFACE",
-	.opts = attach_opts,
+	.forms = (const struct usage[]){
+		{ .words = "IFACE", .opts = attach_opts },
+		{ .words = "--cgroup PATH" },
+		{ NULL },
+	},
+	.opts = attach_all_opts,
 	.text =
 	"Attach the datapath to IFACE. Ethernet devices get XDP (native when the\n"
 	"driver has it); devices without an Ethernet header (tun, ppp) get tc\n"
 	"ingress, parsing from the IP header. --hook tc --direction egress\n"
 	"judges what the host itself sends (a router's WAN side). Attaching again\n"
-	"replaces the program in place: no moment without enforcement. A program\n"
-	"op25b did not load, or the op25b of another pin dir, is replaced only\n"
-	"with --force.\n",
+	"replaces the program in place: no moment without enforcement. Another\n"
+	"XDP program found on IFACE is kept and run for every packet op25b passes\n"
+	"(chained mode; detach puts it back); with --force it is replaced. The\n"
+	"op25b of another pin dir is replaced only with --force.\n"
+	"With --cgroup PATH (below the cgroup v2 root, as in system.slice), the\n"
+	"socket hooks (cgroup/connect4, cgroup/connect6) go on that cgroup,\n"
+	"beside its other programs: a process in it or below it that connects\n"
+	"to a blocked port is refused at once with EPERM (action monitor: let\n"
+	"through and recorded), unless its uid, gid or cgroup is exempt or the\n"
+	"destination is a relay. Both families or neither, even if killed.\n",
 };
+
+/* The words name a cgroup (--cgroup before any "--"). */
+static bool words_cgroup(int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--cgroup") ||
+		    !strncmp(argv[i], "--cgroup=", 9))
+			return true;
+	return false;
+}
+
+/* --cgroup PATH and nothing else, made canonical into rel. */
+static int cgroup_words(const char *verb, int argc, char **argv, char *rel,
+			size_t len)
+{
+	struct args a = ARGS_POS(verb, argc, argv, NULL, 0);
+
+	if (args_all(&a, cgroup_opts))
+		return EXIT_USAGE;
+	return cgroup_path_norm(a.val[OPT_CGROUP], rel, len, NULL, 0);
+}
+
+static int do_attach_cgroup(int argc, char **argv)
+{
+	char rel[OP25B_CGROUP_PATH];
+	int rc;
+
+	rc = cgroup_words("attach", argc, argv, rel, sizeof(rel));
+	if (!rc)
+		rc = cg_attach(rel, OP25B_LAYER_FILE, 0, false);
+	return rc;
+}
 
 /*
  * Ethernet devices get XDP; devices without an Ethernet header (tun, ppp)
@@ -95,6 +159,8 @@ static void attach_report(const struct attach_req *r,
 	print_hook(PRINT_JSON, r->hook, v->flags);
 	print_bool(PRINT_JSON, "l3", NULL, r->l3);
 	print_uint(PRINT_JSON, "prog_id", NULL, v->prog_id);
+	if (r->hook == OP25B_HOOK_XDP)
+		chain_print_mode(PRINT_JSON, v->prog_id, v->chain_slot);
 	close_json_object();
 }
 
@@ -198,6 +264,8 @@ int do_attach(int argc, char **argv)
 	struct attach_req r;
 	int rc;
 
+	if (words_cgroup(argc, argv))
+		return do_attach_cgroup(argc, argv);
 	rc = attach_args_parse(argc, argv, &a, NULL, 0);
 	if (!rc)
 		rc = attach_args_check(&a, NULL, 0);
@@ -243,6 +311,8 @@ int detach_one(int map_fd, const struct record *rec)
 	if (rc)
 		return rc;
 	bpf_map_delete_elem(map_fd, &rec->key);
+	if (!alive)
+		chain_clear(rec->val.chain_slot);	/* its device took op25b */
 	if (is_tc_hook(rec->key.hook) && alive)
 		tc_release_qdisc(map_fd, rec);
 	detach_report(rec, kept);
@@ -345,8 +415,8 @@ static int detach_records(const char *ifname)
 		p_err("op25b is not attached to '%s'", ifname);
 		worst = EXIT_USAGE;
 	} else {
-		if (!hits)
-			p_info("nothing to detach");
+		bool cgroups = false;
+
 		open_json_array(NULL);
 		for (i = 0; i < n; i++) {
 			if (!record_selected(&recs[i], ifname, ifindex))
@@ -355,6 +425,14 @@ static int detach_records(const char *ifname)
 			if (rc > worst)
 				worst = rc;
 		}
+		/* --all: the cgroups this pin dir attached too */
+		if (!ifname) {
+			rc = cg_detach(NULL, &cgroups);
+			if (rc > worst)
+				worst = rc;
+		}
+		if (!hits && !cgroups)
+			p_info("nothing to detach");
 		close_json_array();
 	}
 	free(recs);
@@ -362,28 +440,44 @@ static int detach_records(const char *ifname)
 	return worst;
 }
 
-enum { OPT_ALL = 1 };
+enum { OPT_ALL = OPT_CGROUP + 1 };
 
 /* --all is never taken by a prefix: it detaches everything */
 static const struct opt detach_opts[] = {
 	{ .name = "--all", .id = OPT_ALL,
-	  .help = "everything this pin dir attached in this namespace" },
+	  .help = "everything this pin dir attached in this namespace, and its cgroups" },
+	CGROUP_OPT,
 	{ NULL },
 };
 
 const struct cmd_help detach_help = {
-	.forms = (const struct usage[]){
-		{ .words = "IFACE" },
-		{ .words = "--all" },
-		{ NULL },
-	},
+	.forms = FORMS({ .words = "IFACE" }, { .words = "--cgroup PATH" },
+		       { .words = "--all" }),
 	.opts = detach_opts,
 	.text =
 	"Remove what op25b attached to IFACE (and a clsact qdisc only if op25b\n"
 	"made it), or everything this pin dir attached in this network namespace\n"
-	"with --all (never abbreviated). An op25b program on IFACE that no pin\n"
-	"dir records (its pin dir was removed) is removed too.\n",
+	"and to cgroups with --all (never abbreviated). An op25b program on IFACE\n"
+	"that no pin dir records (its pin dir was removed) is removed too.\n"
+	"--cgroup PATH takes op25b's socket hooks off that cgroup, disarmed\n"
+	"first, and leaves every other program there as it is.\n",
 };
+
+static int do_detach_cgroup(int argc, char **argv)
+{
+	char rel[OP25B_CGROUP_PATH];
+	bool found;
+	int rc;
+
+	rc = cgroup_words("detach", argc, argv, rel, sizeof(rel));
+	if (!rc)
+		rc = cg_detach(rel, &found);
+	if (!rc && !found) {
+		p_err("op25b is not attached to cgroup %s", cgroup_shown(rel));
+		return EXIT_USAGE;
+	}
+	return rc;
+}
 
 int do_detach(int argc, char **argv)
 {
@@ -392,9 +486,16 @@ int do_detach(int argc, char **argv)
 	bool all, set_up;
 	int rc;
 
+	if (words_cgroup(argc, argv) && !args_want_help(argc, argv) &&
+	    !(argc && !strcmp(argv[0], "--all")))
+		return do_detach_cgroup(argc, argv);
 	if (args_all(&a, detach_opts))
 		return EXIT_USAGE;
 	all = args_given(&a, OPT_ALL);
+	if (args_given(&a, OPT_CGROUP)) {
+		p_err("detach: --cgroup PATH, or --all, not both");
+		return EXIT_USAGE;
+	}
 	if (all && ifname) {
 		p_err("detach: unexpected argument '%s'", ifname);
 		return EXIT_USAGE;

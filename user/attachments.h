@@ -66,7 +66,7 @@ enum {
 	  .arg = "ingress|egress", .what = "ingress or egress",		\
 	  .help = "tc: what comes in (default), or what is sent" }, \
 	{ .name = "--force", .id = ATTACH_OPT_FORCE,			\
-	  .help = "replace a program this op25b did not load" }
+	  .help = "replace a program this op25b did not load (not chain it)" }
 extern const struct opt attach_opts[];
 /* What w, read with attach's options, says of them. */
 void attach_opts_take(struct attach_args *a, const struct args *w);
@@ -142,6 +142,8 @@ int op25b_ours(const struct attach_req *r, int fd, __u32 id);
 int netns_ino(__u64 *ino);
 int prog_info(int fd, struct bpf_prog_info *info);
 __u32 prog_id_of(int fd);
+__u32 prog_map_ids(int fd, __u32 *maps, __u32 max);
+void prog_name_of(__u32 id, char *name, size_t len);
 const char *hook_label(__u32 hook, __u32 flags);
 bool record_find(int map_fd, const struct op25b_attach_key *key,
 			struct op25b_attach_val *val);
@@ -168,6 +170,23 @@ int attach_run(const struct attach_req *r);
 int detach_one(int map_fd, const struct record *rec);
 
 
+/*
+ * chain.c: an XDP attachment that keeps the program it found (chained
+ * mode, bpf/chain.h): the slots of the pinned chain array, what an op25b
+ * program chains, and how status says it.
+ */
+int chain_slot_take(int attach_fd, __u32 *slot);
+int chain_put(__u32 slot, int prog_fd, const char *ifname, const char *name);
+void chain_clear(__u32 slot);
+void chain_of_prog(__u32 prog_id, int *map_fd, __u32 *slot);
+__u32 chain_target(__u32 prog_id, __u32 *slot);
+__u32 chain_slot_kept(__u32 prog_id);
+void chain_print_mode(enum output_type t, __u32 prog_id, __u32 slot);
+/* dispatcher.c: whether libxdp's dispatcher could run here (why not) */
+bool dispatcher_allowed(char *why, size_t len);
+void dispatcher_print(void);
+
+
 /* ---- attach_args.c: a watch statement's words ---- */
 
 #define WATCH_MAX	64
@@ -189,5 +208,42 @@ extern const struct opt watch_opts[];
  */
 int watch_rule_parse(int argc, char **argv, struct watch_rule *r,
 		     const char **config, char *why, size_t len);
+
+
+/* ---- hook_cgroup.c: the socket hooks on cgroups ---- */
+
+/* One entry of the cgroups map. */
+struct cg_record {
+	struct op25b_cgroup_key key;
+	struct op25b_cgroup_att val;
+};
+
+/* What a record's cgroup has now (status, apply, watch). */
+enum cg_state {
+	CG_ATTACHED,		/* both programs, armed */
+	CG_INCOMPLETE,		/* an attach was cut short */
+	CG_PENDING,		/* asked for before the cgroup existed */
+	CG_GONE,		/* the cgroup went, or was made again */
+	CG_NOT_ATTACHED,	/* someone took the programs off */
+};
+
+/* apply and watch report in their own words */
+extern bool cg_quiet;
+/* Every record of the cgroups map, by path; *out is malloc'd. */
+int cg_records_load(int map_fd, struct cg_record **out, size_t *n);
+int cg_records_read(struct cg_record **out, size_t *n);
+enum cg_state cg_record_state(const struct cg_record *r);
+const char *cg_state_name(enum cg_state s);
+/*
+ * Attach the socket hooks to the cgroup at rel (canonical, below the v2
+ * root) in layer's name; a missing cgroup is recorded pending when
+ * pending_ok, else refused. Takes the lock.
+ */
+int cg_attach(const char *rel, enum op25b_layer layer, __u32 owner,
+	      bool pending_ok);
+/* Detach rel's attachment, or every cgroup's (NULL); *found: any record. */
+int cg_detach(const char *rel, bool *found);
+int cg_store_pending(int map_fd, const char *rel, enum op25b_layer layer,
+		     __u32 owner);
 
 #endif /* OP25B_ATTACHMENTS_H */

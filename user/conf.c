@@ -312,6 +312,58 @@ static void add_watch(struct conf *c, const char *file, size_t line,
 static void conf_file(struct conf *c, const char *name, struct src *up,
 		      size_t up_line);
 
+/*
+ * allow uid|gid NAME|ID..., allow cgroup PATH...: who may connect. The
+ * words are checked here; names are resolved when applied (ident.c).
+ */
+static void add_idents(struct conf *c, const char *file, size_t line,
+		       char **w, int n)
+{
+	int kind = ident_kind_parse(w[1]), i;
+	struct ident_want iw;
+	char why[512];
+
+	if (strcmp(w[0], "allow")) {
+		conf_error(c, file, line,
+			   "%s %s: identities are only exempted ('allow %s')",
+			   w[0], w[1], w[1]);
+		return;
+	}
+	if (n < 3) {
+		conf_error(c, file, line, "allow %s: missing %s", w[1],
+			   kind == OP25B_ID_CGROUP ? "PATH" : "NAME or ID");
+		return;
+	}
+	for (i = 2; i < n; i++) {
+		struct conf_ident *id;
+
+		/* the words' form only: whether they name anything, when applied */
+		if (kind == OP25B_ID_CGROUP) {
+			char rel[OP25B_CGROUP_PATH];
+
+			if (cgroup_path_norm(w[i], rel, sizeof(rel), why,
+					     sizeof(why))) {
+				conf_error(c, file, line, "%s", why);
+				continue;
+			}
+		} else if (ident_resolve(kind, w[i], &iw, why, sizeof(why)) ==
+			   EXIT_USAGE) {
+			conf_error(c, file, line, "%s", why);
+			continue;
+		}
+		if (grow((void **)&c->idents, &c->idents_cap, c->nidents,
+			 sizeof(*id))) {
+			conf_error(c, file, line, "out of memory");
+			return;
+		}
+		id = &c->idents[c->nidents++];
+		id->kind = kind;
+		id->word = intern(c, w[i]);
+		id->file = file;
+		id->line = line;
+	}
+}
+
 static void do_include(struct conf *c, const char *file, size_t line,
 		       struct src *s, char **w, int n)
 {
@@ -349,11 +401,13 @@ static void statement(struct conf *c, const char *file, size_t line,
 	}
 	if (!n)
 		goto out;
-	if (verdict_parse(w[0]) > 0) {
+	if (verdict_parse(w[0]) > 0 && n >= 2 && ident_kind_parse(w[1]) >= 0) {
+		add_idents(c, file, line, w, n);
+	} else if (verdict_parse(w[0]) > 0) {
 		verdict = (__u32)verdict_parse(w[0]);
 		t = n < 2 ? -1 : table_parse(w[1]);
 		if (t < 0) {
-			conf_error(c, file, line, "%s: %s '%s' (subscriber or relay)",
+			conf_error(c, file, line, "%s: %s '%s' (subscriber, relay, uid, gid or cgroup)",
 				   w[0], n < 2 ? "missing table" : "unknown table",
 				   n < 2 ? "" : token_quote(w[1], q, sizeof(q)));
 			goto out;
@@ -507,5 +561,6 @@ void conf_free(struct conf *c)
 	free(c->rules);
 	free(c->att);
 	free(c->watch);
+	free(c->idents);
 	memset(c, 0, sizeof(*c));
 }

@@ -57,7 +57,7 @@ void limit_rate_format(const struct op25b_limit *l, char *buf, size_t len)
 
 #define WHY(...)	(snprintf(why, whylen, __VA_ARGS__), -1)
 
-enum { OPT_BURST = 1, OPT_THEN, OPT_QUARANTINE, OPT_PREFIX6 };
+enum { OPT_BURST = 1, OPT_THEN, OPT_QUARANTINE, OPT_PREFIX6, OPT_BY };
 
 const struct opt limit_opts[] = {
 	{ .name = "--burst", .id = OPT_BURST, .arg = "N",
@@ -68,6 +68,8 @@ const struct opt limit_opts[] = {
 	  .help = "a source over it: all its SMTP blocked this long" },
 	{ .name = "--ipv6-prefix", .id = OPT_PREFIX6, .arg = "LEN",
 	  .help = "an IPv6 source is its first LEN bits (default 64)" },
+	{ .name = "--by", .id = OPT_BY, .arg = "uid|cgroup",
+	  .help = "the socket hooks' sources: the connecting uid (default) or cgroup" },
 	{ NULL },
 };
 
@@ -141,6 +143,15 @@ static int limit_parse(int argc, char **argv, struct op25b_limit *l,
 					   token_quote(arg, q, sizeof(q)));
 			l->prefix6 = (__u8)v;
 			break;
+		case OPT_BY:
+			if (!strcmp(arg, "uid"))
+				l->by = OP25B_BY_UID;
+			else if (!strcmp(arg, "cgroup"))
+				l->by = OP25B_BY_CGROUP;
+			else
+				return WHY("action limit: --by '%s': uid or cgroup",
+					   token_quote(arg, q, sizeof(q)));
+			break;
 		}
 	}
 	if (id)
@@ -190,8 +201,9 @@ void action_format(const struct op25b_config *cfg, char *buf, size_t len)
 	if (l->prefix6 != OP25B_LIMIT_PREFIX6_DEFAULT)
 		snprintf(p6, sizeof(p6), " --ipv6-prefix %u", l->prefix6);
 	limit_rate_format(l, rate, sizeof(rate));
-	snprintf(buf, len, "limit %s --burst %u%s%s%s", rate, l->burst,
-		 l->then == OP25B_ACT_REJECT ? " --then reject" : "", q, p6);
+	snprintf(buf, len, "limit %s --burst %u%s%s%s%s", rate, l->burst,
+		 l->then == OP25B_ACT_REJECT ? " --then reject" : "", q, p6,
+		 l->by == OP25B_BY_CGROUP ? " --by cgroup" : "");
 }
 
 bool action_equal(const struct op25b_config *a, const struct op25b_config *b)

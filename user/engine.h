@@ -32,6 +32,7 @@ struct engine_fds {
 	int hits;
 	int engine;
 	int index;
+	int idents;	/* exemptions by identity (hash); -1: none */
 };
 
 /* A growable list of __u32 pairs: blocks to free, rule ids to carry. */
@@ -53,19 +54,22 @@ struct window {
 	__u8 *mapped;			/* a bit per chunk */
 	int fd;
 	int prot;
+	int populate;			/* MAP_POPULATE: read whole, not here and there */
 };
 
 struct engine {
 	struct engine_fds fd;
 	struct op25b_policy *pol;
-	struct op25b_root_ent *roots;
+	struct window roots;		/* struct op25b_root_ent */
 	struct op25b_engine *st;
 	struct window nodes;		/* struct op25b_node */
 	struct window leaves;		/* __u32, flat: leaf i */
 	struct window rules;		/* struct op25b_rule */
 	struct window index;		/* __u32, flat: slot i */
 	struct window hits;		/* __u64: cpu * hits_stride + rule id */
+	__u32 root_bits;		/* the root tables' (op25b.h) */
 	__u32 hits_max;
+	__u32 hit_stripes;		/* rules' hits counted side by side */
 	__u32 nodes_max;
 	__u32 leaves_max;
 	__u32 rules_max;
@@ -228,6 +232,34 @@ void engine_hits_add(struct engine *e, __u32 rid, __u64 n);
 enum op25b_said engine_judge(struct engine *e, int family, const __u8 *src,
 			     const __u8 *dst);
 
+/*
+ * ---- exemptions by identity (engine_ident.c; doc/DESIGN.md, "Who may
+ * connect") ----
+ *
+ * A uid, gid or cgroup (enum op25b_ident_kind) whose connects pass: set
+ * and removed in the change under way, published with it.
+ */
+struct engine_ident {
+	__u32 kind;		/* enum op25b_ident_kind, maybe | PENDING */
+	__u64 id;
+	enum op25b_layer layer;
+	__u32 owner;
+	__u8 flags;		/* enum op25b_rule_flags */
+	char name[OP25B_IDENT_NAME];	/* as given; "" for a number */
+};
+
+bool engine_has_idents(const struct engine *e);
+/* o's record of (kind, id), its name and flags; *ch as engine_set's. */
+int engine_ident_set(struct engine *e, __u32 kind, __u64 id,
+		     const char *name, const struct owner *o, __u8 flags,
+		     enum engine_change *ch);
+int engine_ident_del(struct engine *e, __u32 kind, __u64 id,
+		     enum engine_change *ch);
+/* The records of the live snapshot, read lock-free; *out is malloc'd. */
+int engine_idents(struct engine *e, struct engine_ident **out, size_t *n);
+/* What generation live holds, and nothing more (begin, commit, abort). */
+int engine_idents_settle(struct engine *e, __u32 live);
+
 /* Elements in the free lists: what a writer could reuse. */
 void engine_free_counts(struct engine *e, __u32 *nodes, __u32 *leaves);
 
@@ -262,6 +294,8 @@ int engine_size_object(struct bpf_object *obj, __u32 capacity);
  * loader sets the datapath's op25b_sweep_timer to this before loading.
  */
 int engine_bpf_jit(void);
+/* Bytes the kernel charges for the map behind fd (bytes_memlock); 0: no map. */
+unsigned long long engine_map_memlock(int fd);
 /* The policy maps of a loaded object (a skeleton's), by name. */
 int engine_fds_of_object(struct bpf_object *obj, struct engine_fds *fds);
 

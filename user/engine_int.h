@@ -53,8 +53,8 @@ static inline void win_map(struct window *w, size_t c)
 
 	if (len > WIN_CHUNK)
 		len = WIN_CHUNK;
-	p = mmap(w->base + off, len, w->prot, MAP_SHARED | MAP_FIXED, w->fd,
-		 (off_t)off);
+	p = mmap(w->base + off, len, w->prot,
+		 MAP_SHARED | MAP_FIXED | w->populate, w->fd, (off_t)off);
 	if (p == MAP_FAILED)
 		win_fatal(off, errno);
 	w->mapped[c / 8] |= 1u << (c % 8);
@@ -81,8 +81,16 @@ int rule_new(struct engine *e, int tree, const struct prefix *p,
 int rule_kill(struct engine *e, __u32 rid);
 __u32 leaf_len(struct engine *e, __u32 leaf);
 
-#define ROOT_SLOTS	OP25B_ROOT_SIZE
-#define NODE_BITS(d)	(OP25B_ROOT_BITS + OP25B_STRIDE * (d))
+/* A root table's entries, and the bits an address has consumed at depth d. */
+static inline __u32 root_slots(const struct engine *e)
+{
+	return 1u << e->root_bits;
+}
+
+static inline unsigned int node_bits(const struct engine *e, unsigned int d)
+{
+	return e->root_bits + OP25B_STRIDE * d;
+}
 
 static inline __u32 popcount64(__u64 x)
 {
@@ -120,7 +128,7 @@ static inline struct a128 addr_bits(int family, const __u8 *addr)
 	return a;
 }
 
-/* n (<= 16) bits from bit off on; bits past 128 read as 0. */
+/* n (<= 32) bits from bit off on; bits past 128 read as 0. */
 static inline __u32 bits_at(struct a128 a, unsigned int off, unsigned int n)
 {
 	__u64 hi;
@@ -147,11 +155,11 @@ static inline int family_of_tree(int tree)
 }
 
 /* Node levels a prefix of length len walks down: 0 for the root table. */
-static inline unsigned int depth_of(__u32 len)
+static inline unsigned int depth_of(const struct engine *e, __u32 len)
 {
-	if (len <= OP25B_ROOT_BITS)
+	if (len <= e->root_bits)
 		return 0;
-	return (len - OP25B_ROOT_BITS + OP25B_STRIDE - 1) / OP25B_STRIDE;
+	return OP25B_DEPTH_FOR(len, e->root_bits);
 }
 
 /* ---- the windows: the large maps, mapped by engine_map.c ---- */
@@ -174,6 +182,18 @@ static inline void *win_at(struct window *w, size_t i, size_t n)
 	return w->base + first;
 }
 
+static inline struct op25b_root_ent *roots_at(struct engine *e, size_t i,
+					     size_t n)
+{
+	return win_at(&e->roots, i, n);
+}
+
+/* Root table r, whole: mapped as it is first touched, like every pool. */
+static inline struct op25b_root_ent *root_table(struct engine *e, __u32 r)
+{
+	return roots_at(e, (size_t)r * root_slots(e), root_slots(e));
+}
+
 static inline struct op25b_node *nodes_at(struct engine *e, size_t i, size_t n)
 {
 	return win_at(&e->nodes, i, n);
@@ -194,9 +214,9 @@ static inline __u32 *slots_at(struct engine *e, size_t i, size_t n)
 	return win_at(&e->index, i, n);
 }
 
-static inline __u64 *hit_at(struct engine *e, int cpu, __u32 rid)
+static inline __u64 *hit_at(struct engine *e, __u32 stripe, __u32 rid)
 {
-	return win_at(&e->hits, (size_t)cpu * e->rules_max + rid, 1);
+	return win_at(&e->hits, (size_t)stripe * e->rules_max + rid, 1);
 }
 
 /* ---- rule records ---- */

@@ -31,9 +31,9 @@ int engine_bpf_jit(void)
 int engine_size_object(struct bpf_object *obj, __u32 cap)
 {
 	static const char *const names[] = { "op25b_nodes", "op25b_leaves",
-		"op25b_rules", "op25b_hits", "op25b_index" };
+		"op25b_rules", "op25b_hits", "op25b_index", "op25b_roots" };
 	int ncpu = libbpf_num_possible_cpus();
-	__u32 n[5];
+	__u32 n[6];
 	size_t i;
 
 	if (ncpu <= 0)
@@ -41,9 +41,11 @@ int engine_size_object(struct bpf_object *obj, __u32 cap)
 	n[0] = OP25B_NODES_FOR(cap);
 	n[1] = OP25B_LEAF_ELEMS_FOR(cap);
 	n[2] = OP25B_RULES_FOR(cap);
-	n[3] = OP25B_RULES_FOR(cap) * (__u32)ncpu;
+	n[3] = OP25B_RULES_FOR(cap) * (ncpu < OP25B_HIT_STRIPES_MAX ?
+				       (__u32)ncpu : OP25B_HIT_STRIPES_MAX);
 	n[4] = op25b_index_lines_for(cap);
-	for (i = 0; i < 5; i++) {
+	n[5] = OP25B_ROOT_TABLES << op25b_root_bits_for(cap);
+	for (i = 0; i < 6; i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(obj, names[i]);
 
 		if (!m || bpf_map__set_max_entries(m, n[i]))
@@ -66,6 +68,13 @@ int engine_fds_of_object(struct bpf_object *obj, struct engine_fds *fds)
 		if (fd < 0)
 			return -EINVAL;
 		((int *)fds)[i] = fd;
+	}
+	/* the identities: an object without them has none */
+	{
+		struct bpf_map *m = bpf_object__find_map_by_name(obj,
+								"op25b_idents");
+
+		fds->idents = m ? bpf_map__fd(m) : -1;
 	}
 	return 0;
 }
@@ -126,24 +135,23 @@ static int map_info(int fd, struct bpf_map_info *info)
 /* Which maps are windows, and the size of what they are indexed by. */
 static struct window *window_of(struct engine *e, int i, size_t *elem)
 {
-	switch (i) {
-	case 2:
-		*elem = sizeof(struct op25b_node);
-		return &e->nodes;
-	case 3:
-		*elem = sizeof(__u32);
-		return &e->leaves;
-	case 4:
-		*elem = sizeof(struct op25b_rule);
-		return &e->rules;
-	case 7:
-		*elem = sizeof(__u32);
-		return &e->index;
-	case 5:
-		*elem = sizeof(__u64);
-		return &e->hits;
-	}
-	return NULL;
+	/* by the maps' order in engine_fds; elem 0: mapped whole instead */
+	static const struct {
+		size_t win;
+		size_t elem;
+	} w[8] = {
+		[1] = { offsetof(struct engine, roots), sizeof(struct op25b_root_ent) },
+		[2] = { offsetof(struct engine, nodes), sizeof(struct op25b_node) },
+		[3] = { offsetof(struct engine, leaves), sizeof(__u32) },
+		[4] = { offsetof(struct engine, rules), sizeof(struct op25b_rule) },
+		[5] = { offsetof(struct engine, hits), sizeof(__u64) },
+		[7] = { offsetof(struct engine, index), sizeof(__u32) },
+	};
+
+	if (i < 0 || i >= 8 || !w[i].elem)
+		return NULL;
+	*elem = w[i].elem;
+	return (struct window *)((char *)e + w[i].win);
 }
 
 int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
@@ -178,6 +186,8 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 		len = (len + 4095) & ~(size_t)4095;
 		w = window_of(e, i, &elem);
 		if (w) {
+			/* a root table is copied and scanned whole */
+			w->populate = i == 1 ? MAP_POPULATE : 0;
 			if (win_open(w, fd, len, elem, prot)) {
 				engine_unmap(e);
 				return engine_fail(e, -ENOMEM, "cannot reserve room to map '%s'",
@@ -196,9 +206,6 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 		case 0:
 			e->pol = p[0];
 			break;
-		case 1:
-			e->roots = p[1];
-			break;
 		case 2:
 			e->nodes_max = info.max_entries;
 			break;
@@ -215,11 +222,16 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 			e->index_mask = info.max_entries * OP25B_INDEX_PER - 1;
 			break;
 		}
-		if (i == 1 && info.max_entries != OP25B_ROOT_TABLES * ROOT_SLOTS) {
-			engine_unmap(e);
-			return engine_fail(e, -EINVAL, "map 'roots' has %u entries, not %u",
-					   info.max_entries,
-					   OP25B_ROOT_TABLES * ROOT_SLOTS);
+		if (i == 1) {
+			e->root_bits = op25b_root_bits_of_size(info.max_entries);
+			if (!e->root_bits) {
+				engine_unmap(e);
+				return engine_fail(e, -EINVAL, "map 'roots' has %u entries, not %u root tables of 2^%u-2^%u",
+						   info.max_entries,
+						   OP25B_ROOT_TABLES,
+						   OP25B_ROOT_BITS_MIN,
+						   OP25B_ROOT_BITS_MAX);
+			}
 		}
 		if (i == 7 && (e->index_mask & (e->index_mask + 1))) {
 			engine_unmap(e);
@@ -227,12 +239,12 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 					   "map 'index' is not a power of two");
 		}
 	}
-	if ((unsigned long long)e->hits_max < (unsigned long long)e->ncpu * e->rules_max) {
+	e->hit_stripes = e->rules_max ? e->hits_max / e->rules_max : 0;
+	if (!e->hit_stripes) {
 		engine_unmap(e);
 		return engine_fail(e, -EINVAL,
-				   "map 'hits' has %u counters, %d CPUs need %llu",
-				   e->hits_max, e->ncpu,
-				   (unsigned long long)e->ncpu * e->rules_max);
+				   "map 'hits' has %u counters, fewer than the %u rules",
+				   e->hits_max, e->rules_max);
 	}
 	if (e->st->layout && e->st->layout != OP25B_LAYOUT) {
 		__u32 l = e->st->layout;
@@ -247,20 +259,20 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 /* What engine_open mapped, unmapped (engine_close: a change under way first). */
 void engine_unmap(struct engine *e)
 {
-	void *p[3] = { e->pol, e->roots, e->st };
-	size_t len[3] = { e->len[0], e->len[1], e->len[6] };
+	void *p[2] = { e->pol, e->st };
+	size_t len[2] = { e->len[0], e->len[6] };
 	int i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 2; i++)
 		if (p[i] && len[i])
 			munmap(p[i], len[i]);
+	win_close(&e->roots);
 	win_close(&e->nodes);
 	win_close(&e->leaves);
 	win_close(&e->rules);
 	win_close(&e->index);
 	win_close(&e->hits);
 	e->pol = NULL;
-	e->roots = NULL;
 	e->st = NULL;
 }
 
@@ -274,7 +286,7 @@ unsigned long long engine_footprint(__u32 cap, int ncpu)
 	unsigned long long b = 0;
 
 	b += sizeof(struct op25b_policy);
-	b += (unsigned long long)OP25B_ROOT_TABLES * ROOT_SLOTS *
+	b += ((unsigned long long)OP25B_ROOT_TABLES << op25b_root_bits_for(cap)) *
 	     sizeof(struct op25b_root_ent);
 	b += (unsigned long long)OP25B_NODES_FOR(cap) * sizeof(struct op25b_node);
 	b += (unsigned long long)OP25B_LEAF_ELEMS_FOR(cap) *
@@ -284,6 +296,28 @@ unsigned long long engine_footprint(__u32 cap, int ncpu)
 	b += (unsigned long long)op25b_index_lines_for(cap) *
 	     sizeof(struct op25b_index_line);
 	return b;
+}
+
+/* Bytes the kernel charges for the map behind fd (fdinfo's memlock). */
+unsigned long long engine_map_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	bool map = false;
+	unsigned int t;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "map_type: %u", &t) == 1)
+			map = true;
+		sscanf(line, "memlock: %llu", &v);
+	}
+	fclose(f);
+	return map ? v : 0;
 }
 
 int engine_fail(struct engine *e, int err, const char *fmt, ...)

@@ -233,7 +233,7 @@ static void mark_node(struct engine *e, __u32 ni, __u8 *nm, __u8 *lm,
 
 	if (n->leaf_base)
 		mark_block(lm, n->leaf_base, popcount64(n->run_map));
-	if (!k || depth >= OP25B_DEPTH6)
+	if (!k || depth >= OP25B_DEPTH_FOR(128, e->root_bits))
 		return;
 	mark_block(nm, n->child_base, k);
 	for (i = 0; i < k; i++)
@@ -281,10 +281,9 @@ static int live_marks(struct engine *e, __u8 **nodes, __u8 **leaves)
 		return engine_fail(e, -ENOMEM, "out of memory");
 	}
 	for (t = 0; t < OP25B_TREES; t++) {
-		const struct op25b_root_ent *rt =
-			&e->roots[(size_t)s->root[t] * ROOT_SLOTS];
+		const struct op25b_root_ent *rt = root_table(e, s->root[t]);
 
-		for (i = 0; i < ROOT_SLOTS; i++) {
+		for (i = 0; i < root_slots(e); i++) {
 			if (!rt[i].child)
 				continue;
 			mark_block(nm, rt[i].child, 1);

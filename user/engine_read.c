@@ -22,11 +22,11 @@ static void prefix_of_rule(const struct op25b_rule *r, struct prefix *p)
 static void hits_read(struct engine *e, struct engine_rule *v, size_t n)
 {
 	size_t i;
-	int c;
+	__u32 c;
 
 	for (i = 0; i < n; i++) {
 		v[i].hits = 0;
-		for (c = 0; c < e->ncpu; c++)
+		for (c = 0; c < e->hit_stripes; c++)
 			v[i].hits += *hit_at(e, c, v[i].rid);
 	}
 }
@@ -130,10 +130,16 @@ struct op25b_trees {
 	struct engine *e;
 };
 
+static __always_inline __u32 op25b_root_bits_of(const struct op25b_trees *t)
+{
+	return t->e->root_bits;
+}
+
 static __always_inline const struct op25b_root_ent *
 op25b_root_at(const struct op25b_trees *t, const __u32 *i)
 {
-	return *i < OP25B_ROOT_TABLES * ROOT_SLOTS ? &t->e->roots[*i] : NULL;
+	return *i < OP25B_ROOT_TABLES * root_slots(t->e) ?
+		       roots_at(t->e, *i, 1) : NULL;
 }
 
 static __always_inline const struct op25b_node *
@@ -170,7 +176,8 @@ bool engine_match(struct engine *e, enum op25b_table t, int family,
 	__u32 leaf, rid;
 
 	leaf = op25b_walk(&trees, s->root[tree], a.hi, a.lo,
-			  family == AF_INET ? OP25B_DEPTH4 : OP25B_DEPTH6);
+			  OP25B_DEPTH_FOR(family == AF_INET ? 32 : 128,
+					  e->root_bits));
 	memset(r, 0, sizeof(*r));
 	rid = OP25B_LEAF_RID(leaf);
 	if (!leaf || rid >= e->rules_max)

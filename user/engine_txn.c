@@ -35,12 +35,13 @@
 static void node_decode(struct engine *e, const struct op25b_node *n,
 			__u32 v[OP25B_SLOTS])
 {
+	const __u32 *lv = leaves_at(e, n->leaf_base, popcount64(n->run_map));
 	int s, k = -1;
 
 	for (s = 0; s < (int)OP25B_SLOTS; s++) {
 		if ((n->run_map >> s) & 1)
 			k++;
-		v[s] = (*leaves_at(e, n->leaf_base + k, 1));
+		v[s] = lv[k];
 	}
 }
 
@@ -57,12 +58,15 @@ static int node_encode(struct engine *e, __u32 ni, const __u32 v[OP25B_SLOTS])
 			runs |= 1ULL << s;
 	cnt = popcount64(runs);
 	if (!(cnt == 1 && !v[0])) {
+		__u32 *lv;
+
 		err = leaf_alloc(e, cnt, &b);
 		if (err)
 			return err;
+		lv = leaves_at(e, b, cnt);
 		for (s = 0; s < (int)OP25B_SLOTS; s++)
 			if ((runs >> s) & 1)
-				(*leaves_at(e, b + k++, 1)) = v[s];
+				lv[k++] = v[s];
 	}
 	err = leaf_release(e, n->leaf_base, popcount64(n->run_map));
 	n->run_map = runs;
@@ -175,7 +179,7 @@ static int root_own(struct engine *e, int tree, struct op25b_root_ent **out)
 	int t;
 
 	if (e->draft.root[tree] != live->root[tree]) {
-		*out = &e->roots[(size_t)e->draft.root[tree] * ROOT_SLOTS];
+		*out = root_table(e, e->draft.root[tree]);
 		return 0;
 	}
 	e->touched = true;
@@ -185,20 +189,20 @@ static int root_own(struct engine *e, int tree, struct op25b_root_ent **out)
 		;
 	if (r == OP25B_ROOT_TABLES)
 		return engine_fail(e, -EIO, "no spare root table");
-	memcpy(&e->roots[(size_t)r * ROOT_SLOTS],
-	       &e->roots[(size_t)live->root[tree] * ROOT_SLOTS],
-	       ROOT_SLOTS * sizeof(struct op25b_root_ent));
+	memcpy(root_table(e, r), root_table(e, live->root[tree]),
+	       root_slots(e) * sizeof(struct op25b_root_ent));
 	e->draft.root[tree] = r;
-	*out = &e->roots[(size_t)r * ROOT_SLOTS];
+	*out = root_table(e, r);
 	return 0;
 }
 
 /* The slots of one table (root or node) that prefix p covers. */
-static void span_of(const struct prefix *p, struct a128 a, unsigned int d,
+static void span_of(const struct engine *e, const struct prefix *p,
+		    struct a128 a, unsigned int d,
 		    __u32 *first, __u32 *n)
 {
-	unsigned int end = d ? NODE_BITS(d) : OP25B_ROOT_BITS;
-	unsigned int width = d ? OP25B_STRIDE : OP25B_ROOT_BITS;
+	unsigned int end = d ? node_bits(e, d) : e->root_bits;
+	unsigned int width = d ? OP25B_STRIDE : e->root_bits;
 	__u32 s = bits_at(a, end - width, width);
 
 	*n = 1u << (end - p->len);
@@ -212,8 +216,8 @@ static void span_of(const struct prefix *p, struct a128 a, unsigned int d,
  */
 struct path {
 	struct op25b_root_ent *root;	/* the root entry */
-	__u32 node[OP25B_DEPTH6 + 1];	/* node at depth 1.. */
-	__u32 slot[OP25B_DEPTH6 + 1];	/* slot taken at that node */
+	__u32 node[OP25B_DEPTH_MAX + 1];	/* node at depth 1.. */
+	__u32 slot[OP25B_DEPTH_MAX + 1];	/* slot taken at that node */
 	unsigned int depth;
 };
 
@@ -221,14 +225,14 @@ static int walk_own(struct engine *e, int tree, const struct prefix *p,
 		    struct a128 a, bool create, struct path *pa)
 {
 	struct op25b_root_ent *rt;
-	unsigned int d, want = depth_of(p->len);
+	unsigned int d, want = depth_of(e, p->len);
 	__u32 nb;
 	int err;
 
 	err = root_own(e, tree, &rt);
 	if (err)
 		return err;
-	pa->root = &rt[bits_at(a, 0, OP25B_ROOT_BITS)];
+	pa->root = &rt[bits_at(a, 0, e->root_bits)];
 	pa->depth = 0;
 	if (!want)
 		return 0;
@@ -249,7 +253,7 @@ static int walk_own(struct engine *e, int tree, const struct prefix *p,
 	pa->node[1] = pa->root->child;
 	pa->depth = 1;
 	for (d = 1; d < want; d++) {
-		pa->slot[d] = bits_at(a, NODE_BITS(d - 1), OP25B_STRIDE);
+		pa->slot[d] = bits_at(a, node_bits(e, d - 1), OP25B_STRIDE);
 		err = child_own(e, pa->node[d], pa->slot[d], create, &nb);
 		if (err || !nb)
 			return err;
@@ -285,12 +289,12 @@ static int span_rewrite(struct engine *e, struct path *pa,
 			const struct prefix *p, struct a128 a,
 			const struct rewrite *rw)
 {
-	unsigned int d = depth_of(p->len);
+	unsigned int d = depth_of(e, p->len);
 	__u32 first, n, i, v[OP25B_SLOTS];
 
-	span_of(p, a, d, &first, &n);
+	span_of(e, p, a, d, &first, &n);
 	if (!d) {
-		struct op25b_root_ent *rt = pa->root - bits_at(a, 0, OP25B_ROOT_BITS);
+		struct op25b_root_ent *rt = pa->root - bits_at(a, 0, e->root_bits);
 
 		for (i = first; i < first + n; i++)
 			rt[i].leaf = rewrite_one(e, rw, rt[i].leaf);
@@ -378,6 +382,10 @@ int engine_begin(struct engine *e)
 		e->recovered = true;
 	}
 	__atomic_store_n(&e->st->dirty, 1, __ATOMIC_SEQ_CST);
+	/* the identities: what a writer before left undone, undone */
+	err = engine_idents_settle(e, e->gen);
+	if (err)
+		return err;
 	e->draft = e->pol->snap[e->gen & 1];
 	e->node_own = calloc(e->nodes_max / 8 + 1, 1);
 	e->leaf_own = calloc(e->leaves_max / 8 + 1, 1);
@@ -431,7 +439,7 @@ static int leaf_replace(struct engine *e, int tree, const struct prefix *p,
 		rw.old = before;
 	}
 	err = walk_own(e, tree, p, a, !before, &pa);
-	if (!err && pa.depth != depth_of(p->len))
+	if (!err && pa.depth != depth_of(e, p->len))
 		err = engine_fail(e, -EIO, "prefix in the index but not in the tree");
 	return err ? err : span_rewrite(e, &pa, p, a, &rw);
 }
@@ -495,8 +503,8 @@ int engine_set(struct engine *e, enum op25b_table t, const struct prefix *p,
 static __u32 next_shorter(struct engine *e, int tree,
 			  const struct prefix *p)
 {
-	unsigned int d = depth_of(p->len);
-	__u32 lo = d ? NODE_BITS(d - 1) + 1 : 0, l, rid, bit;
+	unsigned int d = depth_of(e, p->len);
+	__u32 lo = d ? node_bits(e, d - 1) + 1 : 0, l, rid, bit;
 	struct prefix q = *p;
 
 	for (l = p->len; l-- > lo;) {
@@ -545,7 +553,7 @@ int engine_del_owned(struct engine *e, enum op25b_table t,
 	err = walk_own(e, tree, p, a, false, &pa);
 	if (err)
 		return err;
-	if (pa.depth != depth_of(p->len))
+	if (pa.depth != depth_of(e, p->len))
 		return engine_fail(e, -EIO, "prefix in the index but not in the tree");
 	err = span_rewrite(e, &pa, p, a, &rw);
 	return err ? err : path_prune(e, &pa);
@@ -566,7 +574,7 @@ static int release_subtree(struct engine *e, __u32 ni, unsigned int depth)
 
 	if (n.leaf_base)
 		err = leaf_release(e, n.leaf_base, popcount64(n.run_map));
-	for (i = 0; i < k && !err && depth < OP25B_DEPTH6; i++)
+	for (i = 0; i < k && !err && depth < OP25B_DEPTH_FOR(128, e->root_bits); i++)
 		err = release_subtree(e, n.child_base + i, depth + 1);
 	if (!err && k)
 		err = node_release(e, n.child_base, k);
@@ -587,7 +595,7 @@ int engine_flush(struct engine *e, enum op25b_table t, size_t *n)
 		err = root_own(e, tree, &rt);
 		if (err)
 			return err;
-		for (i = 0; i < ROOT_SLOTS; i++) {
+		for (i = 0; i < root_slots(e); i++) {
 			if (rt[i].child) {
 				err = release_subtree(e, rt[i].child, 1);
 				if (!err)
@@ -596,7 +604,7 @@ int engine_flush(struct engine *e, enum op25b_table t, size_t *n)
 					return err;
 			}
 		}
-		memset(rt, 0, ROOT_SLOTS * sizeof(*rt));
+		memset(rt, 0, root_slots(e) * sizeof(*rt));
 		*n += e->draft.count[tree];
 		e->draft.count[tree] = 0;
 	}
@@ -653,10 +661,10 @@ int engine_flush_owned(struct engine *e, enum op25b_table t,
 static void hits_prepare(struct engine *e)
 {
 	size_t i;
-	int c;
+	__u32 c;
 
 	for (i = 0; i < e->reused.n; i++)
-		for (c = 0; c < e->ncpu; c++)
+		for (c = 0; c < e->hit_stripes; c++)
 			*hit_at(e, c, e->reused.v[i][0]) = 0;
 	for (i = 0; i < e->carry.n; i++) {
 		__u32 rid = e->carry.v[i][0];
@@ -665,7 +673,7 @@ static void hits_prepare(struct engine *e)
 		/* killed (or killed and reused) since: nothing to carry */
 		if (r->born != e->gen + 1 || !r->link)
 			continue;
-		for (c = 0; c < e->ncpu; c++)
+		for (c = 0; c < e->hit_stripes; c++)
 			*hit_at(e, c, rid) = *hit_at(e, c, r->link);
 		r->link = 0;
 	}
@@ -707,6 +715,8 @@ int engine_commit(struct engine *e)
 			       e->leaf_garbage.v[i][1]);
 	for (i = 0; i < e->dead.n; i++)
 		rule_clear(e, e->dead.v[i][0]);
+	/* identities this change removed: gone (a connect on them judges again) */
+	engine_idents_settle(e, e->gen + 1);
 	__atomic_store_n(&e->st->dirty, 0, __ATOMIC_SEQ_CST);
 	txn_free(e);
 	return 0;
@@ -716,6 +726,8 @@ void engine_abort(struct engine *e)
 {
 	if (!e->in_txn)
 		return;
+	/* the draft's identities: undone */
+	engine_idents_settle(e, e->gen);
 	/* the draft's blocks and records are scattered: rebuild from live */
 	if (!e->touched || !engine_recover(e))
 		__atomic_store_n(&e->st->dirty, 0, __ATOMIC_SEQ_CST);

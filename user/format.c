@@ -44,7 +44,15 @@ int count_parse(const char *s, unsigned long max, unsigned long *n)
 void addr_format(__u8 family, const __u8 *addr, char *buf, size_t len)
 {
 	int af = family == 4 ? AF_INET : AF_INET6;
+	__u64 id;
 
+	/* the socket hooks' limiter keys a source by uid or cgroup (op25b.h) */
+	if (family == OP25B_SRC_UID || family == OP25B_SRC_CGROUP) {
+		memcpy(&id, addr, sizeof(id));
+		snprintf(buf, len, family == OP25B_SRC_UID ? "uid %llu" :
+			 "cgroup #%llu", (unsigned long long)id);
+		return;
+	}
 	if (family != 4 && family != 6) {
 		snprintf(buf, len, "?");
 		return;

@@ -311,6 +311,93 @@ static int records_each(struct reading *rd,
 
 /* ---- counting ---- */
 
+/*
+ * An index over an array's string keys (the key lies at off in each
+ * element of size sz): open addressing over positions + 1, grown at half
+ * full, so that a month's log of a million records finds each record's
+ * subscriber, and each of its destinations, in constant time.
+ */
+struct strindex {
+	size_t *slot;		/* 0: empty, else position + 1 */
+	size_t cap;		/* a power of two, or 0 */
+};
+
+static size_t str_hash(const char *s)
+{
+	size_t h = 14695981039346656037ULL;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+#define KEY_AT(base, sz, off, i)	((const char *)(base) + (i) * (sz) + (off))
+
+/* Where key is, or the empty slot it would take. */
+static size_t *strindex_at(const struct strindex *x, const void *base,
+			   size_t sz, size_t off, const char *key)
+{
+	size_t i = str_hash(key) & (x->cap - 1);
+
+	while (x->slot[i] &&
+	       strcmp(KEY_AT(base, sz, off, x->slot[i] - 1), key))
+		i = (i + 1) & (x->cap - 1);
+	return &x->slot[i];
+}
+
+/* Room for n + 1 keys of base[0..n): -1 when out of memory. */
+static int strindex_room(struct strindex *x, const void *base, size_t sz,
+			 size_t off, size_t n)
+{
+	struct strindex y;
+	size_t i;
+
+	if (2 * (n + 1) <= x->cap)
+		return 0;
+	y.cap = x->cap ? 2 * x->cap : 64;
+	y.slot = calloc(y.cap, sizeof(*y.slot));
+	if (!y.slot)
+		return -1;
+	for (i = 0; i < n; i++)
+		*strindex_at(&y, base, sz, off, KEY_AT(base, sz, off, i)) = i + 1;
+	free(x->slot);
+	*x = y;
+	return 0;
+}
+
+/*
+ * The position of key in base[0..*n), or of the element made for it
+ * (zeroed, key copied, *n counted) in the array *basep grows at need.
+ * -1 when out of memory.
+ */
+static long strindex_take(struct strindex *x, void **basep, size_t *n,
+			  size_t *cap, size_t sz, size_t off, size_t keylen,
+			  const char *key)
+{
+	size_t *at;
+	char *e;
+
+	if (strindex_room(x, *basep, sz, off, *n))
+		return -1;
+	at = strindex_at(x, *basep, sz, off, key);
+	if (*at)
+		return (long)(*at - 1);
+	if (*n == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 16;
+		void *nv = realloc(*basep, ncap * sz);
+
+		if (!nv)
+			return -1;
+		*basep = nv;
+		*cap = ncap;
+	}
+	e = (char *)*basep + *n * sz;
+	memset(e, 0, sz);
+	snprintf(e + off, keylen, "%s", key);
+	*at = *n + 1;
+	return (long)(*n)++;
+}
+
 struct count {
 	char key[REC_VAL];
 	unsigned long n;
@@ -319,29 +406,27 @@ struct count {
 struct counts {
 	struct count *v;
 	size_t n, cap;
+	struct strindex idx;
 };
 
 static int counts_add(struct counts *c, const char *key)
 {
-	size_t i;
+	void *base = c->v;
+	long i = strindex_take(&c->idx, &base, &c->n, &c->cap, sizeof(*c->v),
+			       offsetof(struct count, key), sizeof(c->v->key),
+			       key);
 
-	for (i = 0; i < c->n; i++)
-		if (!strcmp(c->v[i].key, key)) {
-			c->v[i].n++;
-			return 0;
-		}
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 16;
-		struct count *nv = realloc(c->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -1;
-		c->v = nv;
-		c->cap = cap;
-	}
-	snprintf(c->v[c->n].key, sizeof(c->v[0].key), "%s", key);
-	c->v[c->n++].n = 1;
+	c->v = base;
+	if (i < 0)
+		return -1;
+	c->v[i].n++;
 	return 0;
+}
+
+static void counts_free(struct counts *c)
+{
+	free(c->v);
+	free(c->idx.slot);
 }
 
 static int count_cmp(const void *a, const void *b)
@@ -439,11 +524,15 @@ static void history_take(void *ctx, const struct rec *r)
 	h->oom |= bad;
 }
 
+/* Sorted, the busiest first: its index no longer holds. */
 static void counts_print(const char *key, const char *label,
 			 struct counts *c, size_t max)
 {
 	size_t i;
 
+	free(c->idx.slot);
+	c->idx.slot = NULL;
+	c->idx.cap = 0;
 	qsort(c->v, c->n, sizeof(*c->v), count_cmp);
 	if (!g.json && c->n)
 		printf("%s:", label);
@@ -485,12 +574,12 @@ static void sessions_print(const struct counts *c)
 
 static void history_free(struct history *h)
 {
-	free(h->dests.v);
-	free(h->macs.v);
-	free(h->ifaces.v);
-	free(h->addrs.v);
-	free(h->users.v);
-	free(h->sessions.v);
+	counts_free(&h->dests);
+	counts_free(&h->macs);
+	counts_free(&h->ifaces);
+	counts_free(&h->addrs);
+	counts_free(&h->users);
+	counts_free(&h->sessions);
 }
 
 enum { OPT_SINCE = 1, OPT_FILE, OPT_CSV, OPT_JOURNAL };
@@ -625,28 +714,23 @@ struct source {
 struct report {
 	struct source *v;
 	size_t n, cap;
+	struct strindex idx;	/* by saddr: one probe a record */
 	bool oom;
 };
 
 static struct source *source_of(struct report *rp, const char *saddr)
 {
-	size_t i;
+	void *base = rp->v;
+	char key[sizeof(rp->v->saddr)];
+	long i;
 
-	for (i = 0; i < rp->n; i++)
-		if (!strcmp(rp->v[i].saddr, saddr))
-			return &rp->v[i];
-	if (rp->n == rp->cap) {
-		size_t cap = rp->cap ? 2 * rp->cap : 64;
-		struct source *nv = realloc(rp->v, cap * sizeof(*nv));
+	/* as the element keeps it: a longer one must find its own again */
+	snprintf(key, sizeof(key), "%s", saddr);
+	i = strindex_take(&rp->idx, &base, &rp->n, &rp->cap, sizeof(*rp->v),
+			  offsetof(struct source, saddr), sizeof(key), key);
 
-		if (!nv)
-			return NULL;
-		rp->v = nv;
-		rp->cap = cap;
-	}
-	memset(&rp->v[rp->n], 0, sizeof(rp->v[0]));
-	snprintf(rp->v[rp->n].saddr, sizeof(rp->v[0].saddr), "%s", saddr);
-	return &rp->v[rp->n++];
+	rp->v = base;
+	return i < 0 ? NULL : &rp->v[i];
 }
 
 static void report_take(void *ctx, const struct rec *r)
@@ -789,7 +873,8 @@ int do_report(int argc, char **argv)
 	if (!rc)
 		report_print(&rp, args_given(&a, OPT_CSV));
 	for (i = 0; i < rp.n; i++)
-		free(rp.v[i].dests.v);
+		counts_free(&rp.v[i].dests);
 	free(rp.v);
+	free(rp.idx.slot);
 	return rc;
 }

@@ -46,14 +46,17 @@ static int xdp_query(const char *ifname, int ifindex,
 }
 
 /*
- * An fd for the program now in the slot, to replace it atomically; only an
- * op25b program is replaced without --force.
+ * An fd for the program now in the slot, to replace it atomically. An
+ * op25b program is replaced (another pin dir's only with --force); any
+ * other program is kept and chained (*chain), or with --force replaced.
  */
-static int xdp_take_over(const struct attach_req *r, __u32 id, int *old_fd)
+static int xdp_take_over(const struct attach_req *r, __u32 id, int *old_fd,
+			 bool *chain, char *name, size_t len)
 {
 	struct bpf_prog_info info;
 	int fd;
 
+	*chain = false;
 	fd = bpf_prog_get_fd_by_id(id);
 	if (fd < 0 || prog_info(fd, &info)) {
 		p_err("cannot open the XDP program on '%s' (id %u): %s",
@@ -62,18 +65,41 @@ static int xdp_take_over(const struct attach_req *r, __u32 id, int *old_fd)
 			close(fd);
 		return EXIT_RUNTIME;
 	}
-	if (strcmp(info.name, OP25B_PROG_XDP) && !r->force) {
-		p_err("'%s' already has XDP program '%s' (id %u); use --force to replace it",
-		      r->ifname, info.name, id);
-		close(fd);
-		return EXIT_RUNTIME;
-	}
-	if (op25b_ours(r, fd, id)) {
+	snprintf(name, len, "%s", info.name);
+	if (strcmp(info.name, OP25B_PROG_XDP)) {
+		*chain = !r->force;
+	} else if (op25b_ours(r, fd, id)) {
 		close(fd);
 		return EXIT_RUNTIME;
 	}
 	*old_fd = fd;
 	return EXIT_OK;
+}
+
+/*
+ * The slot op25b's program will chain through: a new one holding the
+ * program found on the device (chain), or the one the op25b program
+ * replaced already chains through (a re-attach keeps it).
+ */
+static int xdp_chain_slot(const struct attach_req *r, struct op25b_bpf *skel,
+			  __u32 cur, int cur_fd, bool chain, const char *name,
+			  __u32 *slot)
+{
+	int rc;
+
+	*slot = 0;
+	if (!cur)
+		return EXIT_OK;
+	if (!chain) {
+		*slot = chain_slot_kept(cur);
+		return EXIT_OK;
+	}
+	rc = chain_slot_take(bpf_map__fd(skel->maps.op25b_attach), slot);
+	if (!rc)
+		rc = chain_put(*slot, cur_fd, r->ifname, name);
+	if (rc)
+		*slot = 0;
+	return rc;
 }
 
 /* Which mode the kernel put our program in. */
@@ -120,7 +146,10 @@ int xdp_attach(const struct attach_req *r, struct op25b_bpf *skel,
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
 	int fd = bpf_program__fd(skel->progs.op25b_xdp), old_fd = -1;
-	__u32 mode, cur, flags;
+	char name[BPF_OBJ_NAME_LEN] = "";
+	struct op25b_bpf *own = NULL;
+	__u32 mode, cur, flags, slot = 0;
+	bool chain = false;
 	int err, rc;
 
 	rc = xdp_query(r->ifname, r->ifindex, &q);
@@ -130,16 +159,38 @@ int xdp_attach(const struct attach_req *r, struct op25b_bpf *skel,
 		return rc;
 	cur = xdp_slot(&q, mode);
 	if (cur) {
-		rc = xdp_take_over(r, cur, &old_fd);
+		rc = xdp_take_over(r, cur, &old_fd, &chain, name, sizeof(name));
 		if (rc)
 			return rc;
 		a.old_prog_fd = old_fd;
+	}
+	rc = xdp_chain_slot(r, skel, cur, old_fd, chain, name, &slot);
+	/* a chained attachment's program is its own: the slot is a constant */
+	if (!rc && slot) {
+		rc = bpf_load_chained(&own, r->l3, false, slot);
+		if (!rc)
+			fd = bpf_program__fd(own->progs.op25b_xdp);
+	}
+	if (rc) {
+		if (chain)
+			chain_clear(slot);
+		if (old_fd >= 0)
+			close(old_fd);
+		return rc;
 	}
 	/* Swap in place, or fail if someone raced us into an empty slot. */
 	flags = mode | (cur ? XDP_FLAGS_REPLACE : XDP_FLAGS_UPDATE_IF_NOEXIST);
 	err = bpf_xdp_attach(r->ifindex, fd, flags, &a);
 	if (old_fd >= 0)
 		close(old_fd);
+	if (err && chain)
+		chain_clear(slot);
+	if (!err) {
+		v->prog_id = prog_id_of(fd);
+		v->chain_slot = slot;
+	}
+	if (own)
+		op25b_bpf__destroy(own);	/* the device holds the program */
 	if (err == -ERANGE) {
 		/* the driver's answer to an MTU beyond one page per frame */
 		p_err("cannot attach native XDP to '%s': its MTU needs multi-buffer frames, which op25b does not take (use --xdp-mode generic or --hook tc)",
@@ -150,23 +201,54 @@ int xdp_attach(const struct attach_req *r, struct op25b_bpf *skel,
 		p_err("cannot attach XDP to '%s': %s", r->ifname, errstr(err));
 		return EXIT_RUNTIME;
 	}
-	v->prog_id = prog_id_of(fd);
+	if (chain) {
+		char why[160];
+
+		dispatcher_allowed(why, sizeof(why));
+		p_info("kept XDP program '%s' (id %u) on %s: op25b runs it for every packet it passes, and puts it back on detach (chained mode: %s)",
+		       name, cur, r->ifname, why);
+	}
 	v->flags |= xdp_mode_flag(r, v->prog_id);
 	return EXIT_OK;
 }
 
 
 /*
+ * What op25b chains on a device it leaves: put back in op25b's place (in
+ * the same swap that removes op25b, so no packet meets neither), or gone.
+ * Returns the fd to swap in, -1 for none; *slot and *map_fd to empty after.
+ */
+static int xdp_chained_back(const struct record *rec, int *map_fd,
+			    __u32 *slot, __u32 *id)
+{
+	int fd;
+
+	*id = 0;
+	chain_of_prog(rec->val.prog_id, map_fd, slot);
+	if (*map_fd < 0)
+		return -1;
+	if (bpf_map_lookup_elem(*map_fd, slot, id))
+		*id = 0;
+	fd = *id ? bpf_prog_get_fd_by_id(*id) : -1;
+	if (fd < 0)
+		*id = 0;
+	return fd;
+}
+
+/*
  * Detach only while the program in place is still the recorded one; else
- * *kept says why nothing was removed.
+ * *kept says why nothing was removed. A chained program goes back on the
+ * device in op25b's place.
  */
 int xdp_detach(const struct record *rec, const char **kept)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
 	const char *ifname = rec->val.ifname;
-	__u32 mode;
-	int err, rc;
+	char name[BPF_OBJ_NAME_LEN] = "";
+	int err, rc, back, map_fd;
+	struct bpf_prog_info info;
+	__u32 mode, slot, id;
 
 	rc = xdp_query(ifname, rec->key.ifindex, &q);
 	if (rc)
@@ -175,6 +257,8 @@ int xdp_detach(const struct record *rec, const char **kept)
 	       q.skb_prog_id == rec->val.prog_id ? XDP_FLAGS_SKB_MODE : 0;
 	if (!mode) {
 		*kept = NOT_OURS;
+		/* what it chained stays off the device: someone changed it since */
+		chain_clear(rec->val.chain_slot);
 		return EXIT_OK;
 	}
 	a.old_prog_fd = bpf_prog_get_fd_by_id(rec->val.prog_id);
@@ -183,12 +267,32 @@ int xdp_detach(const struct record *rec, const char **kept)
 		      strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	err = bpf_xdp_detach(rec->key.ifindex, mode | XDP_FLAGS_REPLACE, &a);
+	back = xdp_chained_back(rec, &map_fd, &slot, &id);
+	if (back >= 0) {
+		if (!prog_info(back, &info))
+			snprintf(name, sizeof(name), "%s", info.name);
+		err = bpf_xdp_attach(rec->key.ifindex, back,
+				     mode | XDP_FLAGS_REPLACE, &a);
+		close(back);
+	} else {
+		err = bpf_xdp_detach(rec->key.ifindex, mode | XDP_FLAGS_REPLACE,
+				     &a);
+	}
 	close(a.old_prog_fd);
+	if (!err && map_fd >= 0)
+		bpf_map_delete_elem(map_fd, &slot);
+	if (map_fd >= 0)
+		close(map_fd);
 	if (err) {
 		p_err("cannot detach XDP from '%s': %s", ifname, errstr(err));
 		return EXIT_RUNTIME;
 	}
+	if (id)
+		p_info("put XDP program '%s' (id %u) back on %s", name, id,
+		       ifname);
+	else if (slot)
+		p_info("note: the XDP program op25b chained on %s is gone (its pin dir was removed?): %s is left without XDP",
+		       ifname, ifname);
 	return EXIT_OK;
 }
 

@@ -107,8 +107,11 @@ struct logger {
 	int sock;			/* syslog's datagram socket */
 	char host[64];
 	struct event_ctx x;
-	struct session_entry *known;	/* the sessions last seen */
+	struct session_entry *known;	/* the sessions last seen registered */
 	size_t nknown;
+	__u32 *downs;			/* ids of ended sessions logged down */
+	__u64 *downs_at;		/* when each ended */
+	size_t ndowns, downs_cap;
 	__u64 sessions_ns;
 	__u64 lost;			/* as logged so far */
 	int err;			/* the first write that failed */
@@ -133,7 +136,7 @@ static void event_record(const struct event_view *v, struct record *r)
 	field_add(r, "time", "%s", v->time);
 	if (v->iface[0])
 		field_add(r, "interface", "%s", v->iface);
-	if (v->hook)
+	if (v->hook[0])
 		field_add(r, "hook", "%s", v->hook);
 	if (v->mac[0])
 		field_add(r, "mac", "%s", v->mac);
@@ -182,6 +185,8 @@ static void session_record(const struct session_entry *e, bool up,
 	memset(r, 0, sizeof(*r));
 	if (up)
 		rfc3339_format(s->started, true, r->time, sizeof(r->time));
+	else if (e->ended)
+		rfc3339_format(e->ended, true, r->time, sizeof(r->time));
 	else
 		wall_time_format(r->time, sizeof(r->time));
 	r->what = up ? "session up" : "session down";
@@ -367,36 +372,101 @@ static const struct session_entry *session_in(const struct session_entry *v,
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (v[i].s.id == e->s.id &&
+		if (!v[i].ended && v[i].s.id == e->s.id &&
 		    !strcmp(v[i].key.name, e->key.name))
 			return &v[i];
 	return NULL;
 }
 
+static bool down_logged(const struct logger *lg, __u32 id)
+{
+	return u32_in(lg->downs, lg->ndowns, id);
+}
+
+/* Remember that id's down is logged; forget what is past the grace period. */
+static void down_note(struct logger *lg, __u32 id, __u64 ended)
+{
+	__u64 now = realtime_now();
+	size_t i, k = 0;
+
+	for (i = 0; i < lg->ndowns; i++) {
+		if (now - lg->downs_at[i] > 2 * OP25B_SESSION_GRACE_NS)
+			continue;
+		lg->downs[k] = lg->downs[i];
+		lg->downs_at[k++] = lg->downs_at[i];
+	}
+	lg->ndowns = k;
+	if (lg->ndowns == lg->downs_cap) {
+		size_t cap = lg->downs_cap ? 2 * lg->downs_cap : 64;
+		__u32 *d = realloc(lg->downs, cap * sizeof(*d));
+		__u64 *a;
+
+		if (d)
+			lg->downs = d;
+		a = d ? realloc(lg->downs_at, cap * sizeof(*a)) : NULL;
+		if (!a)
+			return;	/* its down may be logged twice */
+		lg->downs_at = a;
+		lg->downs_cap = cap;
+	}
+	lg->downs[lg->ndowns] = id;
+	lg->downs_at[lg->ndowns++] = ended;
+}
+
+/*
+ * Up and down records of what changed since the last look: sessions
+ * registered now and not then are up; those that were and are not are
+ * down, at the time they ended when the registry kept it. A session
+ * that came and went in between (it is among the just ended, never
+ * seen) gets both. quiet: what is there is known, not news.
+ */
 static void sessions_compare(struct logger *lg, bool quiet)
 {
-	struct session_entry *now = NULL;
+	struct session_entry *now = NULL, *live;
 	struct record r;
-	size_t n = 0, i;
+	size_t n = 0, i, nlive;
 
 	if (lg->x.sessions_fd < 0 ||
-	    sessions_load(lg->x.sessions_fd, &now, &n))
+	    sessions_load_recent(lg->x.sessions_fd, lg->x.ended_fd, &now, &n))
 		return;
-	for (i = 0; i < n && !quiet; i++) {
-		if (session_in(lg->known, lg->nknown, &now[i]))
+	for (i = 0; i < n; i++) {
+		const struct session_entry *e = &now[i];
+
+		if (!e->ended) {
+			if (!quiet && !session_in(lg->known, lg->nknown, e)) {
+				session_record(e, true, &r);
+				write_checked(lg, &r, NULL);
+			}
 			continue;
-		session_record(&now[i], true, &r);
-		write_checked(lg, &r, NULL);
+		}
+		if (down_logged(lg, e->s.id))
+			continue;
+		if (!quiet && !session_in(lg->known, lg->nknown, e)) {
+			session_record(e, true, &r);
+			write_checked(lg, &r, NULL);
+		}
+		if (!quiet) {
+			session_record(e, false, &r);
+			write_checked(lg, &r, NULL);
+		}
+		down_note(lg, e->s.id, e->ended);
 	}
 	for (i = 0; i < lg->nknown && !quiet; i++) {
-		if (session_in(now, n, &lg->known[i]))
+		const struct session_entry *e = &lg->known[i];
+
+		if (session_in(now, n, e) || down_logged(lg, e->s.id))
 			continue;
-		session_record(&lg->known[i], false, &r);
+		session_record(e, false, &r);
 		write_checked(lg, &r, NULL);
 	}
+	/* what is registered now is what is known */
+	live = now;
+	for (i = nlive = 0; i < n; i++)
+		if (!now[i].ended)
+			live[nlive++] = now[i];
 	free(lg->known);
-	lg->known = now;
-	lg->nknown = n;
+	lg->known = live;
+	lg->nknown = nlive;
 	lg->sessions_ns = realtime_now();
 }
 
@@ -409,6 +479,65 @@ static int on_event(void *ctx, const struct op25b_event *ev)
 	event_view(&lg->x, ev, &v);
 	event_record(&v, &r);
 	write_checked(lg, &r, &v);
+	return stop ? -ECANCELED : 0;
+}
+
+/* A connect the socket hooks refused: its culprit's fields (sockev.c). */
+static void sock_record(const struct sock_view *v, struct record *r)
+{
+	const struct op25b_sock_event *ev = v->ev;
+	char dst[INET6_ADDRSTRLEN + 8];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->time, sizeof(r->time), "%s", v->time);
+	r->what = "connect";
+	endpoint_format(ev->family, ev->daddr, ev->dport, dst, sizeof(dst));
+	snprintf(r->msg, sizeof(r->msg), "connect -> %s by pid %u (%s) uid %u%s%s cgroup %s (%s)",
+		 dst, ev->pid, v->comm, ev->uid, v->user[0] ? " " : "", v->user,
+		 v->has_cgroup ? cgroup_shown(v->cgroup) : "?", v->action);
+	field_add(r, "event", "%s", "connect");
+	field_add(r, "time", "%s", v->time);
+	field_add(r, "hook", "%s", v->hook);
+	field_add(r, "pid", "%u", ev->pid);
+	field_add(r, "comm", "%s", v->comm);
+	if (v->exe[0])
+		field_add(r, "exe", "%.79s", v->exe);
+	field_add(r, "uid", "%u", ev->uid);
+	if (v->user[0])
+		field_add(r, "user", "%s", v->user);
+	field_add(r, "gid", "%u", ev->gid);
+	if (v->group[0])
+		field_add(r, "group", "%s", v->group);
+	field_add(r, "cgroup_id", "%llu", (unsigned long long)ev->cgroup_id);
+	if (v->has_cgroup)
+		field_add(r, "cgroup", "%.79s", cgroup_shown(v->cgroup));
+	if (v->saddr[0])
+		field_add(r, "saddr", "%s", v->saddr);
+	field_add(r, "daddr", "%s", v->daddr);
+	field_add(r, "dport", "%u", ev->dport);
+	field_add(r, "action", "%s", v->action);
+}
+
+static int on_sock_event(void *ctx, const struct op25b_sock_event *ev)
+{
+	struct logger *lg = ctx;
+	struct sock_view v;
+	struct record r;
+
+	sock_view(ev, &v);
+	sock_record(&v, &r);
+	if (lg->sink == SINK_FILE) {
+		/* JSON lines: monitor -j's object */
+		sock_event_print(&v);
+		fflush(stdout);
+		if (ferror(stdout) && !lg->err) {
+			lg->err = -EIO;
+			p_err("cannot write to the log: %s", strerror(EIO));
+			stop = 1;
+		}
+	} else {
+		write_checked(lg, &r, NULL);
+	}
 	return stop ? -ECANCELED : 0;
 }
 
@@ -523,6 +652,8 @@ int do_log(int argc, char **argv)
 	struct timespec ts = { 0, EVLOG_POLL_MS * 1000000L };
 	struct op25b_maps m;
 	struct evlog l;
+	struct sklog sl;
+	__u64 sk_lost = 0;
 	int rc, err;
 
 	rc = args_parse(argc, argv, &lg);
@@ -537,6 +668,8 @@ int do_log(int argc, char **argv)
 		maps_close(&m);
 		return EXIT_RUNTIME;
 	}
+	/* the socket hooks' log beside it (none before them: nothing read) */
+	sklog_open(&sl, m.sockev, false);
 	rc = sink_open(&lg);
 	if (rc)
 		goto out;
@@ -563,6 +696,12 @@ int do_log(int argc, char **argv)
 			lg.lost = l.lost;
 		}
 		if (!stop)
+			sklog_read(&sl, on_sock_event, &lg);
+		if (sl.lost > sk_lost) {
+			lost_record(&lg, sl.lost - sk_lost);
+			sk_lost = sl.lost;
+		}
+		if (!stop)
 			nanosleep(&ts, NULL);
 	}
 	rc = lg.err ? EXIT_RUNTIME : EXIT_OK;
@@ -570,8 +709,11 @@ out:
 	if (lg.sock >= 0)
 		close(lg.sock);
 	free(lg.known);
+	free(lg.downs);
+	free(lg.downs_at);
 	event_ctx_free(&lg.x);
 	evlog_close(&l);
+	sklog_close(&sl);
 	maps_close(&m);
 	return rc;
 }

@@ -44,9 +44,28 @@ static const struct cmd cmds[] = {
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
+/*
+ * --offenders N, --limiter N: within their bounds, rounded up to a power
+ * of two (the datapath hashes onto them).
+ */
+static int size_opt_parse(bool limiter, const char *v)
+{
+	unsigned long n;
+	__u32 lo = limiter ? OP25B_LIMITER_FLOOR : OP25B_OFFENDERS_FLOOR;
+	__u32 hi = limiter ? OP25B_LIMITER_MAX : OP25B_OFFENDERS_MAX;
+
+	if (count_parse(v, hi, &n) || n < lo) {
+		p_err("bad %s '%s': must be a number %u-%u",
+		      limiter ? "limiter" : "offenders", v, lo, hi);
+		return -1;
+	}
+	*(limiter ? &g.limiter : &g.offenders) = op25b_pow2_up((__u32)n);
+	return 0;
+}
+
 enum {
 	G_JSON = 1, G_PRETTY, G_VERBOSE, G_QUIET, G_PIN_DIR, G_CAPACITY,
-	G_NETNS, G_WAIT, G_HELP, G_VERSION,
+	G_OFFENDERS, G_LIMITER, G_NETNS, G_WAIT, G_HELP, G_VERSION,
 };
 
 /* The options before the command: read, and shown in help, from here. */
@@ -66,6 +85,14 @@ static const struct opt global_opts[] = {
 	  .what = "a number",
 	  .help = "prefixes per table, when the maps are made (default "
 		  STR(OP25B_CAPACITY_DEFAULT) ")" },
+	{ .name = "--offenders", .id = G_OFFENDERS, .arg = "N",
+	  .what = "a number",
+	  .help = "sources 'top' can tell apart, all CPUs together, when the "
+		  "maps are made (default: capacity / 4, 1024-65536)" },
+	{ .name = "--limiter", .id = G_LIMITER, .arg = "N",
+	  .what = "a number",
+	  .help = "sources action limit can follow at once, when the maps "
+		  "are made (default: capacity / 4, at least 1024)" },
 	{ .name = "--netns", .short_name = 'n', .id = G_NETNS, .arg = "NAME",
 	  .what = "a network namespace name",
 	  .help = "network namespace /run/netns/NAME (as ip -n)" },
@@ -203,6 +230,11 @@ static int parse_global(int argc, char **argv, int *cmd)
 				return EXIT_USAGE;
 			}
 			g.capacity = (__u32)n;
+			break;
+		case G_OFFENDERS:
+		case G_LIMITER:
+			if (size_opt_parse(id == G_LIMITER, v))
+				return EXIT_USAGE;
 			break;
 		case G_HELP:
 			usage(stdout);

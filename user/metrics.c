@@ -12,6 +12,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "op25bctl.h"
+#include "attachments.h"
 
 static const char *const table_names[] = { "subscriber", "relay" };
 
@@ -79,7 +80,7 @@ static void policy_print(const struct policy_gauges *p)
 }
 
 /* A label value: backslash, quote and newline escaped, at most len bytes. */
-static void label_print(const char *s, size_t len)
+void label_print(const char *s, size_t len)
 {
 	size_t i;
 
@@ -102,8 +103,6 @@ static void attachments_print(int fd)
 
 	family_head("op25b_attachments", "Attachments op25b recorded, by interface, hook and state (attached, or pending until the interface appears)");
 	while (fd >= 0 && !bpf_map_get_next_key(fd, first ? NULL : &last, &k)) {
-		const char *hook = event_hook_name(k.hook);
-
 		first = false;
 		last = k;
 		if (bpf_map_lookup_elem(fd, &k, &v))
@@ -111,7 +110,7 @@ static void attachments_print(int fd)
 		fputs("op25b_attachments{interface=\"", stdout);
 		label_print(v.ifname, sizeof(v.ifname));
 		printf("\",hook=\"%s\",state=\"%s\"} 1\n",
-		       hook ? hook : "unknown",
+		       hook_label(k.hook, 0),
 		       k.ifindex >= OP25B_IFINDEX_PENDING || !v.prog_id ?
 		       "pending" : "attached");
 	}

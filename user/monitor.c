@@ -66,6 +66,25 @@ static int on_event(void *ctx, const struct op25b_event *ev)
 	return 0;
 }
 
+/* A connect the socket hooks refused (or monitored): its culprit named. */
+static int on_sock_event(void *ctx, const struct op25b_sock_event *ev)
+{
+	struct monitor *mon = ctx;
+	struct sock_view v;
+
+	sock_view(ev, &v);
+	sock_event_print(&v);
+	fflush(stdout);
+	if (ferror(stdout)) {
+		stop = 1;
+		return STOP_COUNT;
+	}
+	mon->seen++;
+	if (mon->count && mon->seen >= mon->count)
+		return STOP_COUNT;
+	return 0;
+}
+
 enum { OPT_COUNT = 1, OPT_BACKLOG };
 
 static const struct opt monitor_opts[] = {
@@ -115,6 +134,10 @@ const struct cmd_help monitor_help = {
 	"second per CPU: 'stats' counts the rest as events_suppressed. Every\n"
 	"monitor, log and top sees every event; one that falls more than a\n"
 	"second behind says how many it lost, in the stream and at its end.\n"
+	"A connect the socket hooks refused (attach --cgroup) is an event\n"
+	"\"connect\" naming its culprit: pid, command, executable, uid and\n"
+	"user, gid and group, cgroup, destination; one a second per uid and\n"
+	"per cgroup.\n"
 	"Runs until interrupted, or until N events were printed.\n",
 };
 
@@ -131,6 +154,7 @@ int do_monitor(int argc, char **argv)
 	struct monitor mon = {};
 	struct op25b_maps m;
 	struct evlog l;
+	struct sklog sl;
 	int rc, err = 0;
 
 	rc = args_parse(argc, argv, &mon);
@@ -145,20 +169,26 @@ int do_monitor(int argc, char **argv)
 		maps_close(&m);
 		return EXIT_RUNTIME;
 	}
+	/* the socket hooks' log beside it (none in a policy made before them) */
+	sklog_open(&sl, m.sockev, mon.backlog);
 	event_ctx_init(&mon.x, &m);
 	signals_catch();
 	while (!stop) {
 		err = evlog_read(&l, on_event, &mon);
-		if (l.lost > mon.lost && !ferror(stdout)) {
-			lost_print(l.lost - mon.lost);
-			mon.lost = l.lost;
+		if (err != STOP_COUNT && !stop)
+			err = sklog_read(&sl, on_sock_event, &mon);
+		if (l.lost + sl.lost > mon.lost && !ferror(stdout)) {
+			lost_print(l.lost + sl.lost - mon.lost);
+			mon.lost = l.lost + sl.lost;
 		}
 		if (err == STOP_COUNT || stop)
 			break;
 		poll_wait();
 	}
-	p_info("monitor: %lu events, %llu lost", mon.seen, (unsigned long long)l.lost);
+	p_info("monitor: %lu events, %llu lost", mon.seen,
+	       (unsigned long long)(l.lost + sl.lost));
 	evlog_close(&l);
+	sklog_close(&sl);
 	event_ctx_free(&mon.x);
 	maps_close(&m);
 	return ferror(stdout) ? EXIT_RUNTIME : EXIT_OK;

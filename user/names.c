@@ -57,6 +57,24 @@ static const char *const layer_names[] = {
 };
 NAMES(layer, "unknown")
 
+/* The identities an exemption names (op25b.conf(5): allow uid|gid|cgroup) */
+static const char *const ident_kind_names[] = {
+	[OP25B_ID_UID]		= "uid",
+	[OP25B_ID_GID]		= "gid",
+	[OP25B_ID_CGROUP]	= "cgroup",
+};
+
+const char *ident_kind_name(__u32 k)
+{
+	return name_of(ident_kind_names, N_OF(ident_kind_names),
+		       k & ~(__u32)OP25B_ID_PENDING, "unknown");
+}
+
+int ident_kind_parse(const char *s)
+{
+	return parse_of(ident_kind_names, N_OF(ident_kind_names), s);
+}
+
 /* "none" is a verdict no rule has: not one to parse */
 static const char *const verdict_names[] = {
 	[OP25B_V_NONE]	= "none",

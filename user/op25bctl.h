@@ -29,6 +29,8 @@ struct global_opts {
 	bool quiet;
 	const char *pin_dir;
 	__u32 capacity;		/* --capacity: prefixes per table, 0 if not given */
+	__u32 offenders;	/* --offenders: offender slots, 0 if not given */
+	__u32 limiter;		/* --limiter: limiter entries, 0 if not given */
 	const char *netns;	/* -n/--netns: the network namespace to enter */
 	unsigned int wait;	/* -w/--wait: seconds to wait for the lock */
 };
@@ -141,6 +143,17 @@ int args_opt(struct args *a, const struct opt *opts, const char **val);
  * their order: then args_given and a->val[id]. EXIT_USAGE, said, or 0.
  */
 int args_all(struct args *a, const struct opt *opts);
+/* x among the n values of v. */
+static inline bool u32_in(const __u32 *v, size_t n, __u32 x)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == x)
+			return true;
+	return false;
+}
+
 static inline bool args_given(const struct args *a, int id)
 {
 	return a->seen & (1u << id);
@@ -153,6 +166,9 @@ struct usage {
 	const char *words;	/* its words: "IFACE", "add|del PORT..." */
 	const struct opt *opts;	/* shown after them, [--hook xdp|tc] */
 };
+
+/* A command's forms, the table's NULL end written once. */
+#define FORMS(...)	((const struct usage[]){ __VA_ARGS__, { NULL } })
 
 /*
  * A command's full help: usage lines and an Options: block made from its
@@ -211,7 +227,20 @@ struct op25b_maps {
 	int sweeper;		/* the timer that ends quarantines */
 	int events;		/* the event log */
 	int sessions;		/* the session layer's owners */
+	int ifstats;		/* counters per attachment; -1: not made yet */
+	int sessions_ended;	/* sessions just ended; -1: not made yet */
+	int cgroups;		/* what op25bctl attached to cgroups */
+	int sockev;		/* the socket hooks' event log */
+	int culprits;		/* refused connects by uid and cgroup */
 };
+
+/* What a pinned map takes in the kernel: bytes_memlock, as bpftool says. */
+struct pin_memory {
+	char name[64];		/* its pin name */
+	unsigned long long bytes;
+};
+/* Each map pinned in the pin dir, by name, up to max; how many there are. */
+size_t pins_memory(struct pin_memory *out, size_t max);
 
 /* Route libbpf's messages: warnings one level down, debug with -v. */
 void libbpf_setup(void);
@@ -270,6 +299,11 @@ struct op25b_bpf;
  * Returns an EXIT_* code; on success *skel is loaded, not attached.
  */
 int bpf_load(struct op25b_bpf **skel, bool l3, bool egress);
+/* The same, for an XDP attachment that chains the program in chain_slot. */
+int bpf_load_chained(struct op25b_bpf **skel, bool l3, bool egress,
+		     __u32 chain_slot);
+/* The same, with the socket hooks' programs (connect4, connect6) alone. */
+int bpf_load_sock(struct op25b_bpf **skel);
 
 /* ---- policy.c: the engine over the pinned maps ---- */
 
@@ -331,6 +365,14 @@ struct conf_rule {
 	size_t line;
 };
 
+/* allow uid|gid|cgroup WORD: resolved when applied (ident.c). */
+struct conf_ident {
+	__u32 kind;		/* enum op25b_ident_kind */
+	const char *word;
+	const char *file;
+	size_t line;
+};
+
 struct conf_attach {
 	char *argv[CONF_ATTACH_ARGS];	/* IFACE and its options */
 	int argc;
@@ -356,6 +398,8 @@ struct conf {
 	size_t natt, att_cap;
 	struct conf_attach *watch;	/* watch statements, for watch --config */
 	size_t nwatch, watch_cap;
+	struct conf_ident *idents;	/* allow uid|gid|cgroup */
+	size_t nidents, idents_cap;
 	char **names;			/* strings the above point into */
 	size_t nnames;
 	int errors;
@@ -389,6 +433,9 @@ const char *action_name(__u32 action);
 int action_parse(const char *s);
 const char *layer_name(__u32 l);
 int layer_parse(const char *s);
+/* uid, gid, cgroup (enum op25b_ident_kind, OP25B_ID_PENDING ignored) */
+const char *ident_kind_name(__u32 k);
+int ident_kind_parse(const char *s);
 
 /* ---- config.c: action and blocked ports of a snapshot ---- */
 
@@ -480,16 +527,48 @@ void evlog_close(struct evlog *l);
 /* How often a reader looks: an event is out within a second of it. */
 #define EVLOG_POLL_MS	200
 
+/* ---- sockev.c: the socket hooks' events and their culprits ---- */
+
+/* A reader of the socket hooks' log, as struct evlog of the packet hooks'. */
+struct sklog {
+	const struct op25b_sock_event *base;
+	size_t len;
+	int ncpu;
+	__u64 *next;
+	struct op25b_sock_event *batch;
+	__u64 lost;
+};
+typedef int (*sklog_fn)(void *ctx, const struct op25b_sock_event *ev);
+int sklog_open(struct sklog *l, int map_fd, bool backlog);
+int sklog_read(struct sklog *l, sklog_fn fn, void *ctx);
+void sklog_close(struct sklog *l);
+
+/* An event with its names: the culprit as monitor and log say it. */
+struct sock_view {
+	const struct op25b_sock_event *ev;
+	char time[40];
+	char saddr[46], daddr[46];
+	char comm[17];
+	char user[64], group[64];
+	char cgroup[OP25B_CGROUP_PATH];
+	bool has_cgroup;
+	char exe[4096];			/* "" when it could not be known */
+	const char *hook, *action;
+};
+void sock_view(const struct op25b_sock_event *ev, struct sock_view *v);
+void sock_event_print(const struct sock_view *v);
+
 /* ---- event.c: what an event says, for its readers ---- */
 
 struct session_entry;
 /* What resolving an event needs; sessions are cached for a second. */
 struct event_ctx {
-	int attach_fd, sessions_fd;
+	int attach_fd, sessions_fd, ended_fd, engine_fd;
 	__u64 netns_ino;		/* this process's namespace */
-	struct session_entry *sess;
+	struct session_entry *sess;	/* registered, then just ended */
 	size_t nsess;
 	__u64 loaded_ns;		/* CLOCK_REALTIME of the sessions' read */
+	__u32 session_next;		/* the engine's, at that read */
 };
 /* An event with its names: the same words in every output. */
 struct event_view {
@@ -499,7 +578,7 @@ struct event_view {
 	char iface[16 + 8];
 	char mac[18];			/* "" on an L3 device */
 	char saddr[46], daddr[46];
-	const char *hook;		/* "xdp", "tc ingress", NULL */
+	char hook[16];			/* "xdp", "tc ingress", "" (hook_label) */
 	const char *kind;		/* "blocked", "quarantined", ... */
 	const char *action, *cls;
 	char session[OP25B_SESSION_NAME];
@@ -510,10 +589,29 @@ void event_ctx_init(struct event_ctx *x, const struct op25b_maps *m);
 void event_ctx_free(struct event_ctx *x);
 void event_view(struct event_ctx *x, const struct op25b_event *ev,
 		struct event_view *v);
-/* "xdp", "tc ingress", "tc egress"; NULL for none. */
-const char *event_hook_name(__u32 hook);
 /* One line of text, or one JSON object (a JSON line with output_end). */
 void event_print(const struct event_view *v);
+/*
+ * The name of ifindex in the network namespace of inode netns_ino, as
+ * the kernel says it now; else its attachment record's (hook 0: any of
+ * the device's); else the number.
+ */
+void iface_name_of(int attach_fd, __u64 netns_ino, __u32 ifindex,
+		   __u32 hook, char *buf, size_t len);
+
+/* ---- ifstats.c: counters per attachment ---- */
+
+struct ifstat_row {
+	struct op25b_attach_key key;	/* hook 0: "other" */
+	char iface[16 + 8];
+	char hook[16];
+	__u64 blocked, monitored, passed;
+};
+/* Summed over CPUs, named, sorted by name ("other" last); none: *n 0. */
+int ifstats_read(const struct op25b_maps *m, struct ifstat_row **out,
+		 size_t *n);
+/* Give back the slots of attachments no record names any more. */
+void ifstats_sweep(const struct op25b_maps *m);
 const char *event_class_name(__u8 cls);
 const char *event_kind_name(__u8 kind);
 
@@ -554,9 +652,20 @@ size_t attach_drop_owned(enum op25b_layer layer, __u32 owner);
 struct session_entry {
 	struct op25b_session_key key;
 	struct op25b_session s;
+	__u64 ended;		/* CLOCK_REALTIME ns; 0: registered now */
 };
 /* Every registered session; *out is the caller's to free. */
 int sessions_load(int map_fd, struct session_entry **out, size_t *n);
+/*
+ * Those too that ended within OP25B_SESSION_GRACE_NS (ended_fd, -1 for
+ * none), after the registered ones; one ended and registered again
+ * (its id) counts as registered.
+ */
+int sessions_load_recent(int map_fd, int ended_fd, struct session_entry **out,
+			 size_t *n);
+/* session down: s, which ended now, kept for the grace period. */
+void session_ended_keep(int ended_fd, const struct op25b_session_key *key,
+			const struct op25b_session *s);
 /* The name of session id among v, NULL when none has it. */
 const char *session_name_of(const struct session_entry *v, size_t n,
 			    __u32 id);
@@ -565,6 +674,73 @@ void session_prefix_format(const struct op25b_session_prefix *sp, char *buf,
 			   size_t len);
 /* After a writer died: drop session rules of unregistered sessions. */
 int session_sweep(const struct op25b_maps *m, struct engine *e);
+
+/* ---- cgroupfs.c: the cgroup v2 hierarchy ---- */
+
+/* Where cgroup v2 is mounted, from /proc/self/mountinfo (never assumed). */
+int cgroup2_root(char *buf, size_t len, char *why, size_t wlen);
+/*
+ * A cgroup path below the v2 root in canonical form (no leading '/', ""
+ * for the root); EXIT_USAGE, said, when it cannot be one.
+ */
+int cgroup_path_norm(const char *in, char *out, size_t len, char *why,
+		     size_t wlen);
+/* The kernel's id of the cgroup at rel; -ENOENT when there is none. */
+int cgroup_id_of(const char *rel, __u64 *id);
+/* An fd of its directory, or -errno. */
+int cgroup_open(const char *rel);
+/* Its path below the root while it exists; false when not known. */
+bool cgroup_path_of(__u64 id, char *buf, size_t len);
+/* "/" for the root, else rel. */
+const char *cgroup_shown(const char *rel);
+
+/* ---- ident.c: who may connect (allow uid|gid|cgroup) ---- */
+
+/* An identity as a statement names it, resolved to what the kernel knows. */
+struct ident_want {
+	__u32 kind;		/* enum op25b_ident_kind, | PENDING: waits */
+	__u64 id;
+	char name[OP25B_IDENT_NAME];	/* as given; "" for a number */
+};
+/*
+ * uid|gid NAME|ID, cgroup PATH: a name is resolved now, a number kept; a
+ * name that resolves to nothing (yet) waits. EXIT_USAGE, said, if bad.
+ */
+int ident_resolve(__u32 kind, const char *word, struct ident_want *w,
+		  char *why, size_t len);
+bool ident_pending(__u32 kind);
+void ident_format(__u32 kind, __u64 id, const char *name, char *buf,
+		  size_t len);
+/* "allow uid postfix": what save writes for it. */
+void ident_statement(const struct engine_ident *r, char *buf, size_t len);
+/* allow|deny|del uid|gid|cgroup WORD...: the table commands' other half. */
+int ident_change(const char *verb, __u32 verdict, int argc, char **argv);
+int ident_flush(int kind);
+void idents_sort(struct engine_ident *v, size_t n);
+/* list's rows (JSON objects in the caller's array). */
+void idents_print(const struct engine_ident *v, size_t n);
+/*
+ * apply: the file layer's identities (live) made want's in the change
+ * under way (e), or the plan printed (print); *changes counted. -1: e->err.
+ */
+int idents_diff(struct engine *e, const struct engine_ident *live,
+		size_t nlive, const struct ident_want *want, size_t n,
+		size_t *changes, bool print);
+void idents_save(FILE *f, struct engine_ident *v, size_t n);
+/* watch: names that resolve otherwise now, followed. */
+int idents_refresh(size_t *done);
+
+/* ---- hook_cgroup.c, for status, apply, save and watch ---- */
+
+/* status's cgroups section. */
+void cg_status(void);
+/* 'attach --cgroup' statements of the file layer. */
+int cg_save(FILE *f);
+/* The file layer's cgroup attachments made want[0..n)'s (apply). */
+int cg_sync(char (*want)[OP25B_CGROUP_PATH], size_t n, bool dry_run,
+	    size_t *changes);
+/* watch: attach the records whose path names a cgroup again. */
+int cg_resolve_waiting(size_t *done);
 
 /* Each command's full help, for 'help CMD' and 'CMD --help'. */
 /*
@@ -591,6 +767,8 @@ OP25B_COMMANDS(OP25B_COMMAND_DECL)
 int watch_check(int argc, char **argv, char *why, size_t len);
 /* metrics.c: the gauges of stats --prometheus, after its counters. */
 void metrics_gauges_print(const struct op25b_maps *m);
+/* A Prometheus label value: backslash, quote, newline escaped; len at most. */
+void label_print(const char *s, size_t len);
 /* quarantine.c: sources in quarantine now; -1 if the limiter is unreadable. */
 long quarantined_count(int limiter_fd);
 /* A pending 'attach' of the file layer for a device that is not there. */

@@ -22,20 +22,6 @@
 
 /* ---- op25b programs no record of this pin dir names ---- */
 
-/* The name of program id, "" when it cannot be read. */
-static void prog_name_of(__u32 id, char *name, size_t len)
-{
-	struct bpf_prog_info info;
-	int fd = bpf_prog_get_fd_by_id(id);
-
-	name[0] = '\0';
-	if (fd < 0)
-		return;
-	if (!prog_info(fd, &info))
-		snprintf(name, len, "%s", info.name);
-	close(fd);
-}
-
 bool recorded(const struct record *recs, size_t n, __u32 ifindex,
 		     __u32 hook, __u32 prog_id)
 {
@@ -124,21 +110,15 @@ int orphans_find(const struct record *recs, size_t nrec,
 /* Whose an op25b program is: "pin dir X", or "no pin dir". */
 void orphan_owner(const struct record *o, char *buf, size_t len)
 {
-	__u32 maps[64], ilen;
-	struct bpf_prog_info info;
+	__u32 maps[64], n;
 	char dir[PATH_MAX];
 	int fd = bpf_prog_get_fd_by_id(o->val.prog_id);
 
 	snprintf(buf, len, "no pin dir");
 	if (fd < 0)
 		return;
-	memset(&info, 0, sizeof(info));
-	info.nr_map_ids = 64;
-	info.map_ids = (__u64)(unsigned long)maps;
-	ilen = sizeof(info);
-	if (!bpf_obj_get_info_by_fd(fd, &info, &ilen) &&
-	    pin_dir_of_maps(maps, info.nr_map_ids < 64 ? info.nr_map_ids : 64,
-			    dir, sizeof(dir)))
+	n = prog_map_ids(fd, maps, 64);
+	if (n && pin_dir_of_maps(maps, n, dir, sizeof(dir)))
 		snprintf(buf, len, "pin dir %s", dir);
 	close(fd);
 }

@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include "op25bctl.h"
 #include "op25b.skel.h"
+#include "skel_sizes.h"
 
 #define BPFFS_ROOT	"/sys/fs/bpf"
 #define LIBBPF_PREFIX	"libbpf: "
@@ -90,8 +91,55 @@ static const struct pinned_map {
 	{ OP25B_PIN_EVENTS, "op25b_events",
 	  offsetof(struct op25b_maps, events),
 	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_event), true },
+	{ OP25B_PIN_IFSTATS, "op25b_ifstats",
+	  offsetof(struct op25b_maps, ifstats),
+	  BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	  sizeof(struct op25b_ifstats), false },
+	{ OP25B_PIN_SESSIONS_ENDED, "op25b_sessions_ended",
+	  offsetof(struct op25b_maps, sessions_ended),
+	  BPF_MAP_TYPE_HASH, sizeof(__u32),
+	  sizeof(struct op25b_session_ended), false },
+	/* the socket hooks' (bpf/cgroup.h) */
+	{ OP25B_PIN_IDENTS, "op25b_idents",
+	  offsetof(struct op25b_maps, pol.idents),
+	  BPF_MAP_TYPE_HASH, sizeof(struct op25b_ident_key),
+	  sizeof(struct op25b_ident), false },
+	{ OP25B_PIN_CGROUPS, "op25b_cgroups",
+	  offsetof(struct op25b_maps, cgroups),
+	  BPF_MAP_TYPE_HASH, sizeof(struct op25b_cgroup_key),
+	  sizeof(struct op25b_cgroup_att), false },
+	{ OP25B_PIN_SOCKEVENTS, "op25b_sockev",
+	  offsetof(struct op25b_maps, sockev),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_sock_event),
+	  true },
+	{ OP25B_PIN_CULPRITS, "op25b_culprits",
+	  offsetof(struct op25b_maps, culprits),
+	  BPF_MAP_TYPE_LRU_HASH, sizeof(struct op25b_ident_key),
+	  sizeof(struct op25b_culprit), false },
 };
 #define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
+
+/*
+ * Maps added after their layout's pin dirs were first made: such a pin
+ * dir lacks them. The next load makes and pins them (programs loaded
+ * before go on without); until then their slot in op25b_maps is -1.
+ */
+static const char *const pins_optional[] = {
+	OP25B_PIN_IFSTATS, OP25B_PIN_SESSIONS_ENDED,
+	/* the socket hooks' (bpf/cgroup.h): made by the next load as well */
+	OP25B_PIN_IDENTS, OP25B_PIN_CGROUPS, OP25B_PIN_SOCKEVENTS,
+	OP25B_PIN_CULPRITS,
+};
+
+static bool pin_optional(size_t i)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(pins_optional) / sizeof(pins_optional[0]); k++)
+		if (!strcmp(pinned_maps[i].name, pins_optional[k]))
+			return true;
+	return false;
+}
 
 /* The skeleton's maps in pinned_maps[] order, found by name. */
 static int skel_shared_maps(struct op25b_bpf *skel,
@@ -454,22 +502,67 @@ static enum pin_state pin_state(const struct bpf_map *map, const char *path)
 	return ok ? PIN_OK : PIN_MISMATCH;
 }
 
-/* The capacity the maps were made with; 0 when they are not pinned. */
-static __u32 pinned_capacity(void)
+/* The size of the map pinned at path; 0 when there is none. */
+static __u32 pinned_entries(const char *path)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-	int fd;
+	int fd = bpf_obj_get(path);
 
-	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_RULES);
-	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		info.max_entries = 0;
 	close(fd);
-	return info.max_entries ? (info.max_entries - 1) / 4 : 0;
+	return info.max_entries;
+}
+
+static int pin_memory_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pin_memory *)a)->name,
+		      ((const struct pin_memory *)b)->name);
+}
+
+size_t pins_memory(struct pin_memory *out, size_t max)
+{
+	char path[PATH_MAX];
+	struct dirent *d;
+	size_t n = 0;
+	DIR *dir;
+	int fd;
+
+	/* every map pinned here: the table's, and what other rooms pin */
+	dir = opendir(g.pin_dir);
+	while (dir && n < max && (d = readdir(dir))) {
+		if (d->d_name[0] == '.' ||
+		    strlen(d->d_name) >= sizeof(out[n].name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", g.pin_dir, d->d_name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		out[n].bytes = engine_map_memlock(fd);
+		close(fd);
+		if (!out[n].bytes)
+			continue;
+		snprintf(out[n].name, sizeof(out[n].name), "%s", d->d_name);
+		n++;
+	}
+	if (dir)
+		closedir(dir);
+	qsort(out, n, sizeof(*out), pin_memory_cmp);
+	return n;
+}
+
+/* The capacity the maps were made with; 0 when they are not pinned. */
+static __u32 pinned_capacity(void)
+{
+	char path[PATH_MAX];
+	__u32 n;
+
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_RULES);
+	n = pinned_entries(path);
+	return n ? (n - 1) / 4 : 0;
 }
 
 /* The event log: a region for every CPU there may be (op25b.h). */
@@ -487,9 +580,31 @@ __u64 netns_ino_now(void)
 	return stat("/proc/self/ns/net", &st) ? 0 : st.st_ino;
 }
 
-/* Size the policy pools: as pinned, else as --capacity asks. */
-static int skel_set_capacity(struct op25b_bpf *skel)
+/* A size option that must match what is pinned, when something is. */
+static int size_opt_check(const char *opt, __u32 want, __u32 pinned)
 {
+	if (!want || !pinned || want == pinned)
+		return EXIT_OK;
+	p_err("the maps under %s were made with %s %u; %s %u applies only when they are made",
+	      g.pin_dir, opt, pinned, opt, want);
+	return EXIT_USAGE;
+}
+
+static __u32 pinned_named(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, name);
+	return pinned_entries(path);
+}
+
+/*
+ * --capacity, --offenders and --limiter say how maps are made: given for
+ * maps already made with other sizes, they are bad usage.
+ */
+static int size_opts_check(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
 	__u32 cap = pinned_capacity();
 
 	if (cap && g.capacity && cap != g.capacity) {
@@ -497,21 +612,62 @@ static int skel_set_capacity(struct op25b_bpf *skel)
 		      g.pin_dir, cap, g.capacity);
 		return EXIT_USAGE;
 	}
+	if (size_opt_check("--limiter", g.limiter,
+			   pinned_named(OP25B_PIN_LIMITER)))
+		return EXIT_USAGE;
+	return size_opt_check("--offenders", g.offenders,
+			      pinned_named(OP25B_PIN_OFFENDERS) *
+			      (ncpu > 0 ? (__u32)ncpu : 1));
+}
+
+/*
+ * Size the maps (doc/DESIGN.md, "Sizing"): new ones from --capacity,
+ * --offenders and --limiter; pinned ones as they were made, whatever
+ * this build's defaults for their capacity are now. Then tell the
+ * datapath the sizes it hashes and indexes onto.
+ */
+static int skel_set_sizes(struct op25b_bpf *skel, struct bpf_map **maps)
+{
+	__u32 cap = pinned_capacity(), ncpu, off, n;
+	int ncpus = libbpf_num_possible_cpus();
+	char path[PATH_MAX];
+	size_t i;
+
+	if (size_opts_check())
+		return EXIT_USAGE;
 	if (!cap)
 		cap = g.capacity ? g.capacity : OP25B_CAPACITY_DEFAULT;
+	ncpu = ncpus > 0 ? (__u32)ncpus : 1;
+	off = g.offenders ? g.offenders : op25b_offenders_for(cap);
 	if (engine_size_object(skel->obj, cap) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_limiter,
-				     op25b_limiter_for(cap)) ||
+				     g.limiter ? g.limiter :
+						 op25b_limiter_for(cap)) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_offenders,
+				     op25b_offenders_per_cpu(off, ncpu)) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_sessions, cap) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_culprits,
+				     op25b_culprits_for(cap)) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_events,
+				     evlog_entries()) ||
+	    bpf_map__set_max_entries(skel->maps.op25b_sockev,
 				     evlog_entries()) ||
 	    bpf_map__set_max_entries(skel->maps.op25b_attach,
 				     cap > OP25B_ATTACH_MAX ? cap : OP25B_ATTACH_MAX)) {
 		p_err("cannot size the policy maps for %u prefixes", cap);
 		return EXIT_RUNTIME;
 	}
-	/* every instance hashes sources onto the entries the limiter has */
-	skel->rodata->op25b_limiter_slots = op25b_limiter_for(cap);
+	for (i = 0; i < N_PINNED; i++) {
+		pin_path(path, sizeof(path), i);
+		n = pinned_entries(path);
+		if (n && bpf_map__set_max_entries(maps[i], n)) {
+			p_err("cannot size map '%s' as pinned",
+			      pinned_maps[i].name);
+			return EXIT_RUNTIME;
+		}
+	}
+	/* every instance hashes and indexes onto the sizes the maps have */
+	skel_tell_sizes(skel);
 	return EXIT_OK;
 }
 
@@ -532,7 +688,7 @@ static int skel_set_pins(struct op25b_bpf *skel)
 
 	err = skel_shared_maps(skel, maps);
 	if (!err)
-		err = skel_set_capacity(skel);
+		err = skel_set_sizes(skel, maps);
 	if (err)
 		return err;
 	for (i = 0; i < N_PINNED; i++) {
@@ -551,7 +707,8 @@ static int skel_set_pins(struct op25b_bpf *skel)
 			pinned++;
 			break;
 		case PIN_ABSENT:
-			missing = pinned_maps[i].name;
+			if (!pin_optional(i))
+				missing = pinned_maps[i].name;
 			break;
 		}
 	}
@@ -572,7 +729,49 @@ static void report_load_failure(int err)
 		p_err("cannot load op25b: %s", errstr(err));
 }
 
+/*
+ * The chain program array (bpf/chain.h) is pinned beside the others but
+ * not among them: made by the first load that misses it, so a pin dir of
+ * a release without it gains it with no other change.
+ */
+static int skel_set_chain_pin(struct op25b_bpf *skel)
+{
+	char path[PATH_MAX];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_CHAIN);
+	err = bpf_map__set_pin_path(skel->maps.op25b_chain, path);
+	if (err)
+		p_err("cannot set pin path '%s': %s", path, errstr(err));
+	return err ? EXIT_RUNTIME : EXIT_OK;
+}
+
+/*
+ * The packet hooks' programs (an XDP one chaining the program in
+ * chain_slot, when not 0), or the socket hooks' alone: an instance is
+ * loaded for one kind of attachment, and verifies only what it attaches.
+ */
+static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
+			  bool sock, __u32 chain_slot);
+
 int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
+{
+	return bpf_load_progs(out, l3, egress, false, 0);
+}
+
+int bpf_load_chained(struct op25b_bpf **out, bool l3, bool egress,
+		     __u32 chain_slot)
+{
+	return bpf_load_progs(out, l3, egress, false, chain_slot);
+}
+
+int bpf_load_sock(struct op25b_bpf **out)
+{
+	return bpf_load_progs(out, false, false, true, 0);
+}
+
+static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
+			  bool sock, __u32 chain_slot)
 {
 	struct op25b_bpf *skel;
 	int err, rc;
@@ -585,14 +784,18 @@ int bpf_load(struct op25b_bpf **out, bool l3, bool egress)
 		      errstr(-errno));
 		return EXIT_RUNTIME;
 	}
+	bpf_program__set_autoload(skel->progs.op25b_xdp, !sock);
+	bpf_program__set_autoload(skel->progs.op25b_tc, !sock);
+	bpf_program__set_autoload(skel->progs.op25b_connect4, sock);
+	bpf_program__set_autoload(skel->progs.op25b_connect6, sock);
 	skel->rodata->op25b_l3 = l3;
 	skel->rodata->op25b_egress = egress;
 	skel->rodata->op25b_netns_ino = netns_ino_now();
 	skel->rodata->op25b_sweep_timer = engine_bpf_jit();
-	/* every instance hashes sources onto the slots the map has */
-	skel->rodata->op25b_offender_slots =
-		bpf_map__max_entries(skel->maps.op25b_offenders);
+	skel->rodata->op25b_chain_slot = chain_slot;
 	rc = skel_set_pins(skel);
+	if (!rc)
+		rc = skel_set_chain_pin(skel);
 	if (!rc) {
 		err = op25b_bpf__load(skel);
 		if (err) {
@@ -631,10 +834,10 @@ static int pins_get(struct op25b_maps *m, const char **missing)
 			      strerror(errno));
 			return -1;
 		}
-		if (fd < 0)
-			*missing = pinned_maps[i].name;
-		else
+		if (fd >= 0)
 			found++;
+		else if (!pin_optional(i))
+			*missing = pinned_maps[i].name;
 		*map_slot(m, i) = fd;
 	}
 	return found;
@@ -654,6 +857,8 @@ static int pins_check(struct op25b_maps *m)
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 
+		if (pin_optional(i) && *map_slot(m, i) < 0)
+			continue;
 		if (!bpf_obj_get_info_by_fd(*map_slot(m, i), &info, &len) &&
 		    info.type == pm->type && info.key_size == pm->key_size &&
 		    info.value_size == pm->value_size &&
@@ -863,11 +1068,8 @@ int maps_open(struct op25b_maps *m, bool create)
 		return EXIT_RUNTIME;
 	}
 	rc = pins_check(m);
-	if (!rc && g.capacity && pinned_capacity() != g.capacity) {
-		p_err("the maps under %s hold %u prefixes per table; --capacity %u applies only when they are made",
-		      g.pin_dir, pinned_capacity(), g.capacity);
-		rc = EXIT_USAGE;
-	}
+	if (!rc)
+		rc = size_opts_check();
 	if (rc)
 		maps_close(m);
 	return rc;

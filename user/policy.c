@@ -80,11 +80,30 @@ void policy_close(struct op25b_maps *m, struct engine *e)
 
 /* ---- the session layer's registry (doc/DESIGN.md, "Layers") ---- */
 
+/* Room in *v for one more than n; freed and said when there is none. */
+static int entries_room(struct session_entry **v, size_t n, size_t *cap)
+{
+	struct session_entry *nv;
+
+	if (n < *cap)
+		return 0;
+	nv = realloc(*v, (*cap ? 2 * *cap : 64) * sizeof(*nv));
+	if (!nv) {
+		free(*v);
+		*v = NULL;
+		p_err("out of memory");
+		return -1;
+	}
+	*v = nv;
+	*cap = *cap ? 2 * *cap : 64;
+	return 0;
+}
+
 /* Every registered session, in the map's order, into *out. */
 int sessions_load(int map_fd, struct session_entry **out, size_t *n)
 {
 	struct op25b_session_key k, last;
-	struct session_entry *v = NULL, *nv;
+	struct session_entry *v = NULL;
 	bool first = true;
 	size_t cap = 0;
 
@@ -92,22 +111,96 @@ int sessions_load(int map_fd, struct session_entry **out, size_t *n)
 	while (!bpf_map_get_next_key(map_fd, first ? NULL : &last, &k)) {
 		first = false;
 		last = k;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 64;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				p_err("out of memory");
-				return EXIT_RUNTIME;
-			}
-			v = nv;
-		}
+		if (entries_room(&v, *n, &cap))
+			return EXIT_RUNTIME;
 		v[*n].key = k;
+		v[*n].ended = 0;
 		if (!bpf_map_lookup_elem(map_fd, &k, &v[*n].s))
 			(*n)++;
 	}
 	*out = v;
 	return EXIT_OK;
+}
+
+static bool id_among(const struct session_entry *v, size_t n, __u32 id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].s.id == id)
+			return true;
+	return false;
+}
+
+int sessions_load_recent(int map_fd, int ended_fd, struct session_entry **out,
+			 size_t *n)
+{
+	struct op25b_session_ended e;
+	struct session_entry *v;
+	__u32 k, last;
+	bool first = true;
+	size_t cap, live;
+	__u64 now = realtime_now();
+	int rc;
+
+	rc = sessions_load(map_fd, out, n);
+	if (rc || ended_fd < 0)
+		return rc;
+	v = *out;
+	cap = live = *n;
+	while (!bpf_map_get_next_key(ended_fd, first ? NULL : &last, &k)) {
+		first = false;
+		last = k;
+		if (bpf_map_lookup_elem(ended_fd, &k, &e) ||
+		    now - e.ended > OP25B_SESSION_GRACE_NS ||
+		    id_among(v, live, e.s.id))
+			continue;
+		if (entries_room(&v, *n, &cap)) {
+			*out = NULL;
+			*n = 0;
+			return EXIT_RUNTIME;
+		}
+		v[*n].key = e.key;
+		v[*n].s = e.s;
+		v[*n].ended = e.ended ? e.ended : 1;
+		(*n)++;
+	}
+	*out = v;
+	return EXIT_OK;
+}
+
+/* Clear what ended before the grace period: room for the next. */
+static void sessions_ended_prune(int fd)
+{
+	struct op25b_session_ended e;
+	__u32 k, last;
+	bool first = true;
+	__u64 now = realtime_now();
+
+	while (!bpf_map_get_next_key(fd, first ? NULL : &last, &k)) {
+		if (!bpf_map_lookup_elem(fd, &k, &e) &&
+		    now - e.ended > OP25B_SESSION_GRACE_NS &&
+		    !bpf_map_delete_elem(fd, &k))
+			continue;	/* from k's successor: last stays */
+		first = false;
+		last = k;
+	}
+}
+
+void session_ended_keep(int ended_fd, const struct op25b_session_key *key,
+			const struct op25b_session *s)
+{
+	struct op25b_session_ended e = { .key = *key, .s = *s };
+	__u32 id = s->id;
+
+	if (ended_fd < 0)
+		return;
+	e.ended = realtime_now();
+	if (!bpf_map_update_elem(ended_fd, &id, &e, BPF_ANY))
+		return;
+	/* full: what is past the grace period makes room, else none is kept */
+	sessions_ended_prune(ended_fd);
+	bpf_map_update_elem(ended_fd, &id, &e, BPF_ANY);
 }
 
 const char *session_name_of(const struct session_entry *v, size_t n,

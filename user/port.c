@@ -47,11 +47,8 @@ static const struct opt port_opts[] = {
 };
 
 const struct cmd_help port_help = {
-	.forms = (const struct usage[]){
-		{ .words = "add|del PORT...", .opts = port_opts },
-		{ .words = "[list]" },
-		{ NULL },
-	},
+	.forms = FORMS({ .words = "add|del PORT...", .opts = port_opts },
+		       { .words = "[list]" }),
 	.opts = port_opts,
 	.text =
 	"The TCP destination ports whose segments are judged (25 by\n"
@@ -181,11 +178,8 @@ out:
 /* ---- action ---- */
 
 const struct cmd_help action_help = {
-	.forms = (const struct usage[]){
-		{ .words = "[drop|reject|monitor]" },
-		{ .words = "limit RATE/PERIOD", .opts = limit_opts },
-		{ NULL },
-	},
+	.forms = FORMS({ .words = "[drop|reject|monitor]" },
+		       { .words = "limit RATE/PERIOD", .opts = limit_opts }),
 	.opts = limit_opts,
 	.text =
 	"What happens to a packet the policy blocks: drop (the default),\n"

@@ -3,6 +3,7 @@
  * Prefixes: parsing that tells the operator what is wrong with the input,
  * and prefix lists gathered from the command line and from files.
  */
+#include <endian.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -162,16 +163,18 @@ static int list_add(struct prefix_list *l, const struct prefix *p)
 }
 
 /* where is NULL for the command line, "FILE:LINE" for file input. */
+/* A word of the command line (file NULL) or of file's line lineno. */
 static int list_add_token(struct prefix_list *l, const char *tok,
-			  const char *where)
+			  const char *file, size_t lineno)
 {
 	struct prefix p;
 	char why[128], q[TOKEN_QUOTE_LEN];
 
 	if (prefix_parse(tok, &p, why, sizeof(why))) {
 		token_quote(tok, q, sizeof(q));
-		if (where)
-			p_err("%s: bad prefix '%s': %s", where, q, why);
+		if (file)
+			p_err("%s:%zu: bad prefix '%s': %s", file, lineno, q,
+			      why);
 		else
 			p_err("bad prefix '%s': %s", q, why);
 		return EXIT_USAGE;
@@ -183,7 +186,7 @@ static int list_add_file(struct prefix_list *l, const char *file)
 {
 	static const char delim[] = " \t\r\n\v\f";
 	const char *name = strcmp(file, "-") ? file : "<stdin>";
-	char where[512], *line = NULL, *tok, *save, *hash, why[128];
+	char *line = NULL, *tok, *save, *hash, why[128];
 	char q[TOKEN_QUOTE_LEN];
 	FILE *f = strcmp(file, "-") ? input_open(file, why, sizeof(why)) : stdin;
 	size_t cap = 0, lineno = 0;
@@ -205,10 +208,9 @@ static int list_add_file(struct prefix_list *l, const char *file)
 		hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';
-		snprintf(where, sizeof(where), "%s:%zu", name, lineno);
 		for (tok = strtok_r(line, delim, &save); tok && !err;
 		     tok = strtok_r(NULL, delim, &save))
-			err = list_add_token(l, tok, where);
+			err = list_add_token(l, tok, name, lineno);
 		errno = 0;
 	}
 	if (!err && ferror(f)) {
@@ -222,12 +224,28 @@ static int list_add_file(struct prefix_list *l, const char *file)
 }
 
 /*
- * Only equality matters here: prefix_parse zeroes the whole struct (which
- * has no padding), so bytewise order groups duplicates together.
+ * Duplicates together, and the rest in address order within a family and
+ * length, so that the engine meets neighbours one after the other: the
+ * address compared as two big-endian words, not byte by byte.
  */
 static int prefix_bytes_cmp(const void *a, const void *b)
 {
-	return memcmp(a, b, sizeof(struct prefix));
+	const struct prefix *x = a, *y = b;
+	__u64 xw, yw;
+	int i;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	for (i = 0; i < 16; i += 8) {
+		memcpy(&xw, x->addr + i, 8);
+		memcpy(&yw, y->addr + i, 8);
+		if (xw != yw)
+			return be64toh(xw) < be64toh(yw) ?
+				       -1 : 1;
+	}
+	return 0;
 }
 
 static void list_dedup(struct prefix_list *l)
@@ -250,7 +268,7 @@ int prefixes_collect(int argc, char **argv, const char *file,
 	int i, err = EXIT_OK;
 
 	for (i = 0; i < argc && !err; i++)
-		err = list_add_token(&l, argv[i], NULL);
+		err = list_add_token(&l, argv[i], NULL, 0);
 	if (!err && file)
 		err = list_add_file(&l, file);
 	if (!err && !l.n) {

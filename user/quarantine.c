@@ -7,6 +7,7 @@
  * the "released" event within a second.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <stdlib.h>
@@ -26,11 +27,10 @@ static const struct opt release_opts[] = {
 };
 
 const struct cmd_help quarantine_help = {
-	.forms = (const struct usage[]){
-		{ .words = "[list]" },
-		{ .words = "release ADDR|PREFIX|--all" },
-		{ NULL },
-	},
+	.forms = FORMS({ .words = "[list]" },
+		       { .words = "release ADDR|PREFIX|--all" },
+		       { .words = "release uid NAME|ID" },
+		       { .words = "release cgroup PATH" }),
 	.opts = release_opts,
 	.text =
 	"The sources that action limit has put in quarantine: each one's\n"
@@ -39,7 +39,9 @@ const struct cmd_help quarantine_help = {
 	"the quarantine of the source ADDR is in, of every source inside\n"
 	"PREFIX, or of all; the source's tokens are refilled, and 'monitor'\n"
 	"shows a \"released\" event. A quarantine ends by itself DURATION after\n"
-	"the source's last excess.\n",
+	"the source's last excess. At the socket hooks (attach --cgroup) a\n"
+	"source is the uid, or the cgroup (limit --by cgroup), of the process\n"
+	"that connects: release uid NAME|ID or cgroup PATH.\n",
 };
 
 struct limiter_view {
@@ -132,8 +134,25 @@ long quarantined_count(int limiter_fd)
 static void source_format(const struct op25b_limiter *e, __u8 prefix6,
 			  char *buf, size_t len)
 {
-	char a[INET6_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN], rel[OP25B_CGROUP_PATH];
+	struct passwd *pw;
+	__u64 id;
 
+	/* the socket hooks' sources: a user, a cgroup (limit --by) */
+	memcpy(&id, e->src.addr, sizeof(id));
+	if (e->src.family == OP25B_SRC_UID) {
+		pw = getpwuid((uid_t)id);
+		snprintf(buf, len, "uid %llu%s%s%s", (unsigned long long)id,
+			 pw ? " (" : "", pw ? pw->pw_name : "", pw ? ")" : "");
+		return;
+	}
+	if (e->src.family == OP25B_SRC_CGROUP) {
+		if (cgroup_path_of(id, rel, sizeof(rel)))
+			snprintf(buf, len, "cgroup %s", cgroup_shown(rel));
+		else
+			snprintf(buf, len, "cgroup #%llu", (unsigned long long)id);
+		return;
+	}
 	addr_format(e->src.family, e->src.addr, a, sizeof(a));
 	if (e->src.family == 6 && prefix6 < 128)
 		snprintf(buf, len, "%s/%u", a, prefix6);
@@ -161,7 +180,7 @@ static int quarantine_list(void)
 	struct limiter_view v;
 	struct op25b_maps m;
 	struct engine e;
-	char src[INET6_ADDRSTRLEN + 8], left[32], since[32], reason[192];
+	char src[OP25B_CGROUP_PATH + 16], left[32], since[32], reason[192];
 	char rate[ACTION_TEXT_LEN];
 	__u64 now;
 	size_t i;
@@ -221,7 +240,8 @@ static bool source_match(const struct op25b_limiter *q, const struct prefix *p,
 {
 	struct prefix in = *p;
 
-	if ((q->src.family == 4) != (p->family == AF_INET))
+	if ((q->src.family != 4 && q->src.family != 6) ||
+	    (q->src.family == 4) != (p->family == AF_INET))
 		return false;
 	/* a source is keyed by its first prefix6 bits: the same test */
 	if (bare && p->family == AF_INET6)
@@ -245,7 +265,8 @@ static void release_one(struct op25b_limiter *q)
 
 static int quarantine_release(int argc, char **argv)
 {
-	char why[128], q[TOKEN_QUOTE_LEN], text[INET6_ADDRSTRLEN + 8];
+	char why[128], q[TOKEN_QUOTE_LEN], text[OP25B_CGROUP_PATH + 16];
+	struct op25b_src who = {};
 	const char *pos[2] = {}, *src;
 	struct args a = ARGS_POS("quarantine release", argc, argv, pos, 2);
 	struct op25b_config cfg;
@@ -261,13 +282,33 @@ static int quarantine_release(int argc, char **argv)
 	if (args_all(&a, release_opts))
 		return EXIT_USAGE;
 	all = args_given(&a, OPT_ALL);
-	if (a.npos + all != 1) {
-		p_err(a.npos + all ? "quarantine release: one ADDR, PREFIX or --all, not more" :
-				     "quarantine release: missing ADDR, PREFIX or --all");
+	if (!a.npos && !all) {
+		p_err("quarantine release: missing ADDR, PREFIX or --all");
+		return EXIT_USAGE;
+	}
+	if (a.npos && all) {
+		p_err("quarantine release: one ADDR, PREFIX or --all, not more");
 		return EXIT_USAGE;
 	}
 	src = pos[0];
-	if (!all) {
+	if (!all && (!strcmp(src, "uid") || !strcmp(src, "cgroup"))) {
+		/* release uid NAME|ID, release cgroup PATH (limit --by) */
+		struct ident_want w;
+
+		if (!pos[1] ||
+		    ident_resolve(ident_kind_parse(src), pos[1], &w, why,
+				  sizeof(why)) || ident_pending(w.kind)) {
+			p_err("quarantine release %s: %s", src,
+			      !pos[1] ? "missing NAME, ID or PATH" :
+			      ident_pending(w.kind) ? "names nothing that exists" : why);
+			return EXIT_USAGE;
+		}
+		who.family = !strcmp(src, "uid") ? OP25B_SRC_UID : OP25B_SRC_CGROUP;
+		memcpy(who.addr, &w.id, sizeof(w.id));
+	} else if (a.npos == 2) {
+		p_err("quarantine release: one ADDR, PREFIX or --all, not more");
+		return EXIT_USAGE;
+	} else if (!all) {
 		if (prefix_parse(src, &p, why, sizeof(why))) {
 			p_err("bad address '%s': %s",
 			      token_quote(src, q, sizeof(q)), why);
@@ -281,8 +322,10 @@ static int quarantine_release(int argc, char **argv)
 		return rc;
 	now = now_ns();
 	for (i = 0; i < v.n; i++) {
-		if (!in_quarantine(&v.e[i], now) ||
-		    (!all && !source_match(&v.e[i], &p, bare, cfg.limit.prefix6)))
+		if (!in_quarantine(&v.e[i], now))
+			continue;
+		if (who.family ? memcmp(&v.e[i].src, &who, sizeof(who)) :
+		    !all && !source_match(&v.e[i], &p, bare, cfg.limit.prefix6))
 			continue;
 		source_format(&v.e[i], cfg.limit.prefix6, text, sizeof(text));
 		release_one(&v.e[i]);

@@ -89,6 +89,34 @@ __u32 prog_id_of(int fd)
 	return prog_info(fd, &info) ? 0 : info.id;
 }
 
+/* The name of program id, "" when it cannot be read. */
+void prog_name_of(__u32 id, char *name, size_t len)
+{
+	struct bpf_prog_info info;
+	int fd = id ? bpf_prog_get_fd_by_id(id) : -1;
+
+	name[0] = '\0';
+	if (fd < 0)
+		return;
+	if (!prog_info(fd, &info))
+		snprintf(name, len, "%s", info.name);
+	close(fd);
+}
+
+/* The ids of the maps program fd uses, at most max: how many, 0 if unread. */
+__u32 prog_map_ids(int fd, __u32 *maps, __u32 max)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, len);
+	info.nr_map_ids = max;
+	info.map_ids = (__u64)(unsigned long)maps;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.nr_map_ids < max ? info.nr_map_ids : max;
+}
+
 /* Hook 0: not chosen yet (a pending record): its device's type decides. */
 static const char *hook_name(__u32 hook)
 {

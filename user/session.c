@@ -45,12 +45,9 @@ static const struct opt up_opts[] = {
 };
 
 const struct cmd_help session_help = {
-	.forms = (const struct usage[]){
-		{ .words = "up NAME", .opts = up_opts },
-		{ .words = "down NAME" },
-		{ .words = "list" },
-		{ NULL },
-	},
+	.forms = FORMS({ .words = "up NAME", .opts = up_opts },
+		       { .words = "down NAME" },
+		       { .words = "list" }),
 	.opts = up_opts,
 	.text =
 	"The session layer, for PPP/RADIUS hooks: 'up' registers session NAME\n"
@@ -354,8 +351,13 @@ static int session_down(int argc, char **argv)
 	/* the record goes last: a kill before leaves 'down' to do again */
 	detached = attach_drop_owned(OP25B_LAYER_SESSION, s.id);
 	pins_open(&m, PINS_PEEK);
+	/* kept a while first: a reader that has not seen it yet names its events */
+	session_ended_keep(m.sessions_ended, &key, &s);
 	if (m.sessions >= 0)
 		bpf_map_delete_elem(m.sessions, &key);
+	/* its device's counters give their slot back (a BRAS's pppN churn) */
+	if (detached)
+		ifstats_sweep(&m);
 	maps_close(&m);
 	p_info("session %s down (id %u)%s", key.name, s.id,
 	       detached ? ", detached" : "");

@@ -171,10 +171,43 @@ static void counters_fields(const __u64 *v, const char *unit)
 	}
 }
 
-static void counters_print(const __u64 *v)
+/*
+ * Each attachment's judgements (ifstats.c): in text a table after the
+ * counters, in JSON "interfaces", an object per attachment.
+ */
+static void interfaces_print(const struct ifstat_row *r, size_t n)
+{
+	size_t i;
+
+	if (!g.json && n)
+		printf("\n%-16s %-10s %12s %12s %12s\n", "INTERFACE", "HOOK",
+		       "BLOCKED", "MONITORED", "PASSED");
+	open_json_array("interfaces");
+	for (i = 0; i < n; i++) {
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "interface", "%-16s", r[i].iface);
+		print_string(PRINT_ANY, "hook", " %-10s", r[i].hook);
+		if (r[i].key.hook) {
+			print_uint(PRINT_JSON, "ifindex", NULL, r[i].key.ifindex);
+			print_uint(PRINT_JSON, "netns", NULL, r[i].key.netns_ino);
+		}
+		print_uint(PRINT_JSON, "judged", NULL,
+			   r[i].blocked + r[i].monitored + r[i].passed);
+		print_uint(PRINT_ANY, "blocked", " %12llu", r[i].blocked);
+		print_uint(PRINT_ANY, "monitored", " %12llu", r[i].monitored);
+		print_uint(PRINT_ANY, "passed", " %12llu", r[i].passed);
+		close_json_object();
+		print_nl();
+	}
+	close_json_array();
+}
+
+static void counters_print(const __u64 *v, const struct ifstat_row *r,
+			   size_t n)
 {
 	open_json_object(NULL);
 	counters_fields(v, "");
+	interfaces_print(r, n);
 	close_json_object();
 	output_end();
 }
@@ -205,8 +238,31 @@ static void rates_print(unsigned int sec, const __u64 *rate,
 	output_end();
 }
 
-/* The counters by family, then the gauges (metrics.c). */
-static void prometheus_print(const struct op25b_maps *m, const __u64 *v)
+/* Each attachment's judgements, a counter by decision. */
+static void prometheus_interfaces(const struct ifstat_row *r, size_t n)
+{
+	static const char *const decision[] = { "blocked", "monitored",
+						"passed" };
+	const char *name = "op25b_interface_segments_total";
+	size_t i, d;
+
+	printf("# HELP %s Judged segments per attachment (interface and hook) by decision: blocked, monitored (passed by action monitor), passed (to the port); interface and hook other: of attachments whose slot another held.\n", name);
+	printf("# TYPE %s counter\n", name);
+	for (i = 0; i < n; i++) {
+		__u64 v[] = { r[i].blocked, r[i].monitored, r[i].passed };
+
+		for (d = 0; d < 3; d++) {
+			printf("%s{interface=\"", name);
+			label_print(r[i].iface, sizeof(r[i].iface));
+			printf("\",hook=\"%s\",decision=\"%s\"} %llu\n",
+			       r[i].hook, decision[d], (unsigned long long)v[d]);
+		}
+	}
+}
+
+/* The counters by family, the attachments', then the gauges (metrics.c). */
+static void prometheus_print(const struct op25b_maps *m, const __u64 *v,
+			     const struct ifstat_row *r, size_t n)
 {
 	size_t f, i;
 
@@ -225,6 +281,7 @@ static void prometheus_print(const struct op25b_maps *m, const __u64 *v)
 				       (unsigned long long)v[i]);
 		}
 	}
+	prometheus_interfaces(r, n);
 	metrics_gauges_print(m);
 }
 
@@ -305,6 +362,8 @@ int do_stats(int argc, char **argv)
 {
 	struct args a = ARGS_POS("stats", argc, argv, NULL, 0);
 	struct stats_reader r = {};
+	struct ifstat_row *rows = NULL;
+	size_t nrows = 0;
 	const char *ival;
 	bool prometheus;
 	__u64 sum[NFIELDS];
@@ -336,11 +395,16 @@ int do_stats(int argc, char **argv)
 	else if (!err)
 		err = reader_read(&r, sum);
 	if (!err && !sec) {
-		if (prometheus)
-			prometheus_print(&m, sum);
-		else
-			counters_print(sum);
+		ifstats_sweep(&m);
+		err = ifstats_read(&m, &rows, &nrows);
 	}
+	if (!err && !sec) {
+		if (prometheus)
+			prometheus_print(&m, sum, rows, nrows);
+		else
+			counters_print(sum, rows, nrows);
+	}
+	free(rows);
 	free(r.buf);
 	maps_close(&m);
 	return err;

@@ -18,9 +18,11 @@ const struct cmd_help status_help = {
 	.text =
 	"Action, blocked ports, table sizes, capacity and policy generation, the\n"
 	"attachments this pin dir recorded and whether each is still in place,\n"
-	"and op25b programs in this namespace that it does not record. With -v\n"
-	"(and with -j), the pools' use: nodes, leaves, rule records and index\n"
-	"slots, used/total.\n",
+	"and op25b programs in this namespace that it does not record. An XDP\n"
+	"one says how it shares its device: alone, or chained (prog ID NAME),\n"
+	"the program it runs for what it passes. With -v (and with -j), the\n"
+	"pools' use: nodes, leaves, rule records and index slots, used/total,\n"
+	"and whether the kernel would let libxdp's dispatcher run.\n",
 };
 
 /* ---- status ---- */
@@ -101,6 +103,38 @@ static void status_pools(struct engine *e)
 }
 
 /*
+ * What the maps take, as the kernel counts it (doc/DESIGN.md, "Sizing"):
+ * the total, and with -v (and always in JSON) each map's.
+ */
+static void status_memory(void)
+{
+	struct pin_memory v[32];
+	unsigned long long total = 0;
+	size_t n = pins_memory(v, sizeof(v) / sizeof(v[0])), i;
+	char text[64];
+
+	for (i = 0; i < n; i++)
+		total += v[i].bytes;
+	open_json_object("memory");
+	print_uint(PRINT_JSON, "bytes", NULL, total);
+	snprintf(text, sizeof(text), "%.1f MB in %zu maps", (double)total / 1e6,
+		 n);
+	print_string(PRINT_FP, NULL, "memory      %s\n", text);
+	if (g.verbose || g.json) {
+		open_json_object("maps");
+		print_string(PRINT_FP, NULL, "%s", "           ");
+		for (i = 0; i < n; i++) {
+			print_uint(PRINT_JSON, v[i].name, NULL, v[i].bytes);
+			print_string(PRINT_FP, NULL, " %s", v[i].name);
+			print_uint(PRINT_FP, NULL, " %llu", v[i].bytes);
+		}
+		print_nl();
+		close_json_object();
+	}
+	close_json_object();
+}
+
+/*
  * A record is attached (the program is in place), pending (asked for
  * before its device existed), gone (its device went: attached again when
  * the name comes back), or not attached (someone took the program off).
@@ -125,6 +159,9 @@ static void status_record(const struct record *rec)
 	if (!pending)
 		print_uint(PRINT_ANY, "prog_id", ", prog %llu",
 			   rec->val.prog_id);
+	if (rec->key.hook == OP25B_HOOK_XDP && !pending && !gone)
+		chain_print_mode(PRINT_ANY, live ? rec->val.prog_id : 0,
+				 rec->val.chain_slot);
 	print_string(PRINT_ANY, "layer", ", %s", layer_name(rec->val.layer));
 	print_bool(PRINT_JSON, "attached", NULL, live);
 	print_string(PRINT_ANY, "state", ", %s\n",
@@ -180,6 +217,8 @@ static int status_unrecorded(const struct record *recs, size_t n)
 			   orph[i].key.ifindex);
 		print_hook(PRINT_ANY, orph[i].key.hook, orph[i].val.flags);
 		print_uint(PRINT_ANY, "prog_id", ", prog %llu", orph[i].val.prog_id);
+		if (orph[i].key.hook == OP25B_HOOK_XDP)
+			chain_print_mode(PRINT_ANY, orph[i].val.prog_id, 0);
 		print_string(PRINT_ANY, "owner", ", %s\n", owner);
 		close_json_object();
 	}
@@ -211,7 +250,11 @@ static int status_show(void)
 	status_config(&snap.cfg);
 	status_tables(&e, &snap);
 	status_pools(&e);
+	status_memory();
+	dispatcher_print();
 	rc = status_attachments(m.attach);
+	/* the socket hooks' cgroups (hook_cgroup.c) */
+	cg_status();
 	close_json_object();
 	policy_close(&m, &e);
 	return rc;

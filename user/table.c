@@ -23,7 +23,8 @@ static int parse_table(const char *verb, const char *s, enum op25b_table *t)
 	int i = table_parse(s);
 
 	if (i < 0) {
-		p_err("%s: unknown table '%s' (subscriber or relay)", verb, s);
+		p_err("%s: unknown table '%s' (subscriber, relay, uid, gid or cgroup)",
+		      verb, s);
 		return EXIT_USAGE;
 	}
 	*t = (enum op25b_table)i;
@@ -126,7 +127,6 @@ static int rules_change(struct engine *e, enum op25b_table t, __u32 verdict,
 	int err;
 
 	for (i = 0; i < n; i++) {
-		prefix_format(&v[i], buf, sizeof(buf));
 		/* an operator's edit: the file layer's, marked as made here */
 		if (verdict == OP25B_V_NONE)
 			err = engine_del(e, t, &v[i], &ch);
@@ -134,6 +134,9 @@ static int rules_change(struct engine *e, enum op25b_table t, __u32 verdict,
 			err = engine_set_owned(e, t, &v[i],
 					       verdict, &owner_file,
 					       OP25B_RF_RUNTIME, &ch);
+		/* the prefix in words only for what is said of it */
+		if (err || g.verbose)
+			prefix_format(&v[i], buf, sizeof(buf));
 		if (err) {
 			p_err("cannot %s %s %s: %s; nothing was changed",
 			      verdict == OP25B_V_NONE ? "delete" :
@@ -212,6 +215,9 @@ static int table_change(const char *verb, __u32 verdict, int argc,
 	struct engine e;
 	int err;
 
+	/* uid, gid, cgroup: who may connect (ident.c) */
+	if (argc && ident_kind_parse(argv[0]) >= 0)
+		return ident_change(verb, verdict, argc, argv);
 	err = table_args_parse(verb, argc, argv, &a);
 	if (err)
 		goto out_args;
@@ -270,7 +276,12 @@ const struct cmd_help deny_help = {
 };
 
 const struct cmd_help allow_help = {
-	.args = "subscriber|relay PREFIX...",
+	.forms = (const struct usage[]){
+		{ .words = "subscriber|relay PREFIX...", .opts = allow_opts },
+		{ .words = "uid|gid NAME|ID..." },
+		{ .words = "cgroup PATH..." },
+		{ NULL },
+	},
 	.opts = allow_opts,
 	.text =
 	"Give each prefix the verdict allow: in subscriber, an exemption\n"
@@ -278,15 +289,25 @@ const struct cmd_help allow_help = {
 	"An allow of 0.0.0.0/0 or ::/0 turns blocking off for that family\n"
 	"and needs --force.\n"
 	"An existing entry keeps its hit counter. In a FILE, '#' starts a\n"
-	"comment. Every prefix is checked before anything is changed.\n",
+	"comment. Every prefix is checked before anything is changed.\n"
+	"uid, gid, cgroup: who may connect at the socket hooks (attach\n"
+	"--cgroup): a process of that real uid or gid, or in that cgroup (below\n"
+	"the cgroup v2 root) or one below it. A name is resolved now and at\n"
+	"every apply, a number kept; one that names nothing now waits.\n",
 };
 
 const struct cmd_help del_help = {
-	.args = "subscriber|relay PREFIX...",
+	.forms = (const struct usage[]){
+		{ .words = "subscriber|relay PREFIX...", .opts = change_opts },
+		{ .words = "uid|gid NAME|ID..." },
+		{ .words = "cgroup PATH..." },
+		{ NULL },
+	},
 	.opts = change_opts,
 	.text =
 	"Delete the entries for exactly these prefixes (absent ones are\n"
-	"skipped).\n",
+	"skipped), or these exemptions by identity (by the name or number\n"
+	"they were given with).\n",
 };
 
 int do_deny(int argc, char **argv)
@@ -307,7 +328,7 @@ int do_del(int argc, char **argv)
 /* ---- flush ---- */
 
 const struct cmd_help flush_help = {
-	.args = "subscriber|relay",
+	.args = "subscriber|relay|uid|gid|cgroup",
 	.text =
 	"Delete every IPv4 and IPv6 entry of the table that the file layer\n"
 	"holds (what apply and the deny/allow commands put there). Sessions'\n"
@@ -358,6 +379,8 @@ int do_flush(int argc, char **argv)
 	enum op25b_table t;
 	int err;
 
+	if (argc == 1 && ident_kind_parse(argv[0]) >= 0)
+		return ident_flush(ident_kind_parse(argv[0]));
 	err = table_word("flush", argc, argv, NULL, &t);
 	if (err)
 		return err;
@@ -382,14 +405,16 @@ int do_flush(int argc, char **argv)
 /* ---- list ---- */
 
 const struct cmd_help list_help = {
-	.args = "[subscriber|relay]",
+	.args = "[subscriber|relay|uid|gid|cgroup]",
 	.text =
 	"Every entry of the table (of both when none is named): prefix,\n"
 	"verdict, hit counter and owner, IPv4 before IPv6, by address then\n"
 	"length. The owner is 'file' (apply's file, and deny/allow typed since:\n"
 	"'file*', which a reload undoes unless saved) or 'session NAME'. Where\n"
 	"two layers hold one prefix, the one that decides comes first; the\n"
-	"other is marked 'shadowed'.\n",
+	"other is marked 'shadowed'. The exemptions by identity follow (uid,\n"
+	"gid, cgroup; 'list uid' those alone): the name as given, the number it\n"
+	"resolved to, or 'waiting' for a name that names nothing now.\n",
 };
 
 /* The order of 'list': table, then family, address and length. */
@@ -431,7 +456,8 @@ static const char *owner_text(const struct engine_rule *r,
 }
 
 static void entries_print(const struct engine_rule *v, size_t n,
-			  const struct session_entry *sv, size_t ns)
+			  const struct session_entry *sv, size_t ns,
+			  const struct engine_ident *id, size_t nid, bool tables)
 {
 	char own[OP25B_SESSION_NAME + 16];
 	char buf[INET6_ADDRSTRLEN + 8], ptab[32], ppfx[32], pver[32], phits[32];
@@ -452,7 +478,7 @@ static void entries_print(const struct engine_rule *v, size_t n,
 	snprintf(pver, sizeof(pver), "%%-%zus  ", strlen("verdict"));
 	snprintf(phits, sizeof(phits), "%%%zullu", whits);
 
-	{
+	if (tables) {
 		print_string(PRINT_FP, NULL, ptab, "TABLE");
 		print_string(PRINT_FP, NULL, ppfx, "PREFIX");
 		print_string(PRINT_FP, NULL, pver, "VERDICT");
@@ -485,6 +511,10 @@ static void entries_print(const struct engine_rule *v, size_t n,
 		close_json_object();
 		print_nl();
 	}
+	/* who may connect: after the tables, in the same list */
+	if (nid && tables)
+		print_nl();
+	idents_print(id, nid);
 	close_json_array();
 	output_end();
 }
@@ -493,17 +523,20 @@ int do_list(int argc, char **argv)
 {
 	enum op25b_table only = ENGINE_ALL_TABLES;
 	struct engine_rule *v = NULL;
+	struct engine_ident *id = NULL;
 	struct op25b_maps m;
 	struct engine e;
-	size_t n = 0;
+	size_t n = 0, nid = 0, i, k;
 	enum op25b_table t;
+	int err, kind = -1;
 	bool given;
-	int err;
 
-	err = table_word("list", argc, argv, &given, &t);
-	if (err)
+	/* list uid|gid|cgroup: the exemptions by identity alone */
+	if (argc == 1 && ident_kind_parse(argv[0]) >= 0)
+		kind = ident_kind_parse(argv[0]);
+	else if ((err = table_word("list", argc, argv, &given, &t)))
 		return err;
-	if (given)
+	else if (given)
 		only = t;
 
 	struct session_entry *sv = NULL;
@@ -513,7 +546,11 @@ int do_list(int argc, char **argv)
 	if (err)
 		return err;
 	/* one snapshot copied; nothing is locked while it is written out */
-	if (engine_rules(&e, only, true, &v, &n)) {
+	if (kind < 0 && engine_rules(&e, only, true, &v, &n)) {
+		p_err("%s", e.err);
+		err = EXIT_RUNTIME;
+	}
+	if (!err && only == ENGINE_ALL_TABLES && engine_idents(&e, &id, &nid)) {
 		p_err("%s", e.err);
 		err = EXIT_RUNTIME;
 	}
@@ -521,10 +558,20 @@ int do_list(int argc, char **argv)
 		err = sessions_load(m.sessions, &sv, &ns);
 	policy_close(&m, &e);
 	if (!err) {
+		for (i = k = 0; i < nid; i++)
+			if (kind < 0 || (id[i].kind & ~(__u32)OP25B_ID_PENDING) ==
+					(__u32)kind)
+				id[k++] = id[i];
+		nid = k;
+		idents_sort(id, nid);
 		if (n)
 			qsort(v, n, sizeof(*v), entry_order);
-		entries_print(v, n, sv, ns);
+		if (kind < 0)
+			entries_print(v, n, sv, ns, id, nid, true);
+		else
+			entries_print(NULL, 0, NULL, 0, id, nid, false);
 	}
+	free(id);
 	free(sv);
 	free(v);
 	return err;

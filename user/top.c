@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -200,10 +201,138 @@ static void rows_print(const struct offender_row *rows, size_t n)
 	output_end();
 }
 
+/* ---- top --by uid|cgroup: the socket hooks' culprits ---- */
+
+struct culprit_row {
+	struct op25b_ident_key key;
+	struct op25b_culprit c;
+};
+
+static int culprit_cmp(const void *a, const void *b)
+{
+	const struct culprit_row *x = a, *y = b;
+	__u64 nx = x->c.blocked + x->c.monitored;
+	__u64 ny = y->c.blocked + y->c.monitored;
+
+	if (nx != ny)
+		return nx > ny ? -1 : 1;
+	return x->key.id < y->key.id ? -1 : x->key.id > y->key.id;
+}
+
+/* The culprits of one kind (OP25B_ID_UID, _CGROUP), most refused first. */
+static int culprits_read(int fd, __u32 kind, struct culprit_row **out,
+			 size_t *n)
+{
+	struct op25b_ident_key k, last;
+	struct culprit_row *v = NULL, *nv;
+	bool first = true;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	while (fd >= 0 &&
+	       !bpf_map_get_next_key(fd, first ? NULL : &last, &k)) {
+		first = false;
+		last = k;
+		if (k.kind != kind)
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				p_err("out of memory");
+				return EXIT_RUNTIME;
+			}
+			v = nv;
+		}
+		v[*n].key = k;
+		if (!bpf_map_lookup_elem(fd, &k, &v[*n].c))
+			(*n)++;
+	}
+	if (*n)
+		qsort(v, *n, sizeof(*v), culprit_cmp);
+	*out = v;
+	return EXIT_OK;
+}
+
+static void culprits_print(const struct culprit_row *v, size_t n, __u32 kind)
+{
+	char who[OP25B_CGROUP_PATH + 32], first[32], last[32];
+	char dst[INET6_ADDRSTRLEN + 8], daddr[INET6_ADDRSTRLEN], comm[17];
+	char user[64];
+	size_t i;
+
+	if (!g.json)
+		printf("%-*s %10s %10s  %-20s  %-20s  %-24s %s\n",
+		       kind == OP25B_ID_UID ? 16 : 32,
+		       kind == OP25B_ID_UID ? "UID" : "CGROUP", "REFUSED",
+		       "MONITORED", "FIRST SEEN", "LAST SEEN",
+		       "LAST DESTINATION", "LAST PID (COMMAND)");
+	open_json_array(NULL);
+	for (i = 0; i < n; i++) {
+		const struct op25b_culprit *c = &v[i].c;
+
+		user[0] = '\0';
+		if (kind == OP25B_ID_UID) {
+			struct passwd *pw = getpwuid((uid_t)v[i].key.id);
+
+			if (pw)
+				snprintf(user, sizeof(user), "%s", pw->pw_name);
+			snprintf(who, sizeof(who), "%llu%s%s%s",
+				 (unsigned long long)v[i].key.id,
+				 pw ? " (" : "", pw ? pw->pw_name : "",
+				 pw ? ")" : "");
+		} else {
+			char rel[OP25B_CGROUP_PATH];
+
+			if (cgroup_path_of(v[i].key.id, rel, sizeof(rel)))
+				snprintf(who, sizeof(who), "%s", cgroup_shown(rel));
+			else
+				snprintf(who, sizeof(who), "#%llu",
+					 (unsigned long long)v[i].key.id);
+		}
+		dp_time_format(c->first_ns, false, first, sizeof(first));
+		dp_time_format(c->last_ns, false, last, sizeof(last));
+		addr_format(c->family, c->last_daddr, daddr, sizeof(daddr));
+		endpoint_format(c->family, c->last_daddr, c->last_dport, dst,
+				sizeof(dst));
+		snprintf(comm, sizeof(comm), "%.16s", c->comm);
+		open_json_object(NULL);
+		if (kind == OP25B_ID_UID) {
+			print_string(PRINT_FP, NULL, "%-16s ", who);
+			print_uint(PRINT_JSON, "uid", NULL, v[i].key.id);
+			if (user[0])
+				print_string(PRINT_JSON, "user", NULL, user);
+		} else {
+			print_string(PRINT_FP, NULL, "%-32s ", who);
+			print_uint(PRINT_JSON, "cgroup_id", NULL, v[i].key.id);
+			if (who[0] != '#')
+				print_string(PRINT_JSON, "cgroup", NULL, who);
+		}
+		print_uint(PRINT_ANY, "refused", "%10llu ", c->blocked);
+		print_uint(PRINT_ANY, "monitored", "%10llu  ", c->monitored);
+		print_string(PRINT_ANY, "first_seen", "%-20s  ", first);
+		print_string(PRINT_ANY, "last_seen", "%-20s  ", last);
+		print_string(PRINT_FP, NULL, "%-24s ", dst);
+		print_string(PRINT_JSON, "last_daddr", NULL, daddr);
+		print_uint(PRINT_JSON, "last_dport", NULL, c->last_dport);
+		print_uint(PRINT_ANY, "last_pid", "%llu", c->last_pid);
+		print_string(PRINT_ANY, "last_comm", " (%s)", comm);
+		close_json_object();
+		print_nl();
+	}
+	close_json_array();
+	output_end();
+}
+
 static const struct opt top_opts[] = {
 	{ .name = "-n", .short_name = 'n', .id = 1, .arg = "N",
 	  .what = "a number",
 	  .help = "the first N sources (1-65536, default 20)" },
+	{ .name = "--by", .id = 2, .arg = "address|uid|cgroup",
+	  .what = "address, uid or cgroup",
+	  .help = "rank sources (default), or refused connects by uid or cgroup" },
 	{ NULL },
 };
 
@@ -215,7 +344,10 @@ const struct cmd_help top_help = {
 	"it came in on. The table keeps the 65536 most recently seen sources.\n"
 	"Past 8192 blocked packets a second on a CPU, the table counts a\n"
 	"sample of them: such counts are estimates, shown as ~N (\"estimated\":\n"
-	"true in JSON).\n",
+	"true in JSON).\n"
+	"--by uid and --by cgroup rank what the socket hooks refused (attach\n"
+	"--cgroup) by the uid, or the cgroup, of the process that connected:\n"
+	"counts, first and last seen, the last destination, pid and command.\n",
 };
 
 int do_top(int argc, char **argv)
@@ -227,8 +359,21 @@ int do_top(int argc, char **argv)
 	const char *nv;
 	size_t n = 0;
 	int id, rc;
+	__u32 by = 0;
 
 	while ((id = args_opt(&a, top_opts, &nv)) > 0) {
+		if (id == 2) {
+			if (!strcmp(nv, "uid"))
+				by = OP25B_ID_UID;
+			else if (!strcmp(nv, "cgroup"))
+				by = OP25B_ID_CGROUP;
+			else if (strcmp(nv, "address")) {
+				p_err("bad --by '%s': must be address, uid or cgroup",
+				      nv);
+				return EXIT_USAGE;
+			}
+			continue;
+		}
 		if (count_parse(nv, OP25B_OFFENDERS_MAX, &limit)) {
 			p_err("bad count '%s': must be 1-%d", nv,
 			      OP25B_OFFENDERS_MAX);
@@ -241,6 +386,16 @@ int do_top(int argc, char **argv)
 	rc = pins_open(&m, PINS_PEEK);
 	if (rc)
 		return rc;
+	if (by) {
+		struct culprit_row *cv = NULL;
+
+		rc = culprits_read(m.culprits, by, &cv, &n);
+		maps_close(&m);
+		if (!rc)
+			culprits_print(cv, n < limit ? n : limit, by);
+		free(cv);
+		return rc;
+	}
 	rc = rows_read(m.offenders, &rows, &n);
 	maps_close(&m);
 	if (rc)

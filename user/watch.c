@@ -51,11 +51,8 @@ static void on_signal(int sig)
 
 
 const struct cmd_help watch_help = {
-	.forms = (const struct usage[]){
-		{ .words = "PATTERN...", .opts = attach_opts },
-		{ .words = "--config FILE [--boot]" },
-		{ NULL },
-	},
+	.forms = FORMS({ .words = "PATTERN...", .opts = attach_opts },
+		       { .words = "--config FILE [--boot]" }),
 	.opts = watch_opts,
 	.text =
 	"Attach to every interface whose name matches a PATTERN (shell style:\n"
@@ -69,7 +66,10 @@ const struct cmd_help watch_help = {
 	"for: an 'attach' of a device that did not exist yet (status shows it\n"
 	"pending), or of one that went and comes back, within a second of its\n"
 	"name appearing (or of a rename to it). Its own attachments are the\n"
-	"watch layer's: apply never detaches them.\n",
+	"watch layer's: apply never detaches them. So too for cgroups: an\n"
+	"'attach --cgroup' waiting for its cgroup, or whose cgroup was made\n"
+	"again (a service restarted), is attached within a second; an 'allow\n"
+	"cgroup|uid|gid' by name follows what the name resolves to.\n",
 };
 
 
@@ -88,12 +88,7 @@ static const struct watch_rule *rule_for(const struct watch *w,
 
 static bool seen_has(const struct watch *w, __u32 ifindex)
 {
-	size_t i;
-
-	for (i = 0; i < w->nseen; i++)
-		if (w->seen[i] == ifindex)
-			return true;
-	return false;
+	return u32_in(w->seen, w->nseen, ifindex);
 }
 
 static void seen_add(struct watch *w, __u32 ifindex)
@@ -152,6 +147,41 @@ static void pending_up(struct watch *w, const char *name, __u32 ifindex)
 	if (rc) {
 		w->failed++;
 		log_line("error", name, ifindex, "what waited for it is not attached");
+	}
+}
+
+/*
+ * The socket hooks' part, every second (doc/DESIGN.md, "Socket hooks"):
+ * cgroups an attachment waits for (an apply before the cgroup existed,
+ * or a cgroup made again since: a restarted service, a container's new
+ * scope) attached again, and exemptions whose name now resolves to
+ * another cgroup, user or group made to follow it. The lock is taken for
+ * each and let go.
+ */
+static void cgroups_poll(struct watch *w)
+{
+	char detail[64];
+	size_t done = 0;
+
+	if (cg_resolve_waiting(&done)) {
+		w->failed++;
+		log_line("error", NULL, 0, "a cgroup waited for is not attached");
+	}
+	pin_unlock();
+	if (done) {
+		w->attached += done;
+		snprintf(detail, sizeof(detail), "%zu cgroup%s waited for",
+			 done, done == 1 ? "" : "s");
+		log_line("attached", NULL, 0, detail);
+	}
+	done = 0;
+	if (idents_refresh(&done))
+		log_line("error", NULL, 0, "exemptions by name not followed");
+	pin_unlock();
+	if (done) {
+		snprintf(detail, sizeof(detail), "%zu exemption%s by name",
+			 done, done == 1 ? "" : "s");
+		log_line("followed", NULL, 0, detail);
 	}
 }
 
@@ -342,6 +372,8 @@ static int watch_loop(struct watch *w)
 		if (now != polled) {
 			polled = now;
 			pending_poll(w);
+			/* the socket hooks': from the first second on */
+			cgroups_poll(w);
 		}
 		if (ready <= 0)
 			continue;

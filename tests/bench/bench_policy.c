@@ -21,6 +21,7 @@
 #include "testlib.h"
 #include "engine.h"
 #include "op25b.skel.h"
+#include "skel_sizes.h"
 #include "probe.skel.h"
 #include <sys/mman.h>
 
@@ -87,29 +88,12 @@ static struct op25b_bpf *load(__u32 cap)
 	if (!s)
 		return NULL;
 	engine_size_object(s->obj, cap);
+	skel_tell_sizes(s);
 	if (op25b_bpf__load(s)) {
 		op25b_bpf__destroy(s);
 		return NULL;
 	}
 	return s;
-}
-
-/* Bytes the kernel charges for a map (fdinfo's memlock). */
-static unsigned long long map_bytes(int fd)
-{
-	char path[64], line[128];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %llu", &v) == 1)
-			break;
-	fclose(f);
-	return v;
 }
 
 static unsigned long long policy_bytes(struct op25b_bpf *s)
@@ -120,7 +104,7 @@ static unsigned long long policy_bytes(struct op25b_bpf *s)
 
 	engine_fds_of_object(s->obj, &f);
 	for (i = 0; i < 8; i++)
-		b += map_bytes(((int *)&f)[i]);
+		b += engine_map_memlock(((int *)&f)[i]);
 	return b;
 }
 

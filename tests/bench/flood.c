@@ -8,14 +8,20 @@
  * Usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS COUNTER [DPORT]
  *   SOURCES  distinct sources, from 10.0.0.0 on
  *   COUNTER  "sink" (attach a drop-all program to RX_IF and count there:
- *            the floor), a pinned op25b stats map (count 'blocked'), or
+ *            the floor), "tcsink" (the same at tc ingress, behind an XDP
+ *            program that passes every frame: the tc floor), a pinned op25b stats map (count 'blocked'), or
  *            "pass:STATS_PIN" (op25b on tc behind an XDP program that
  *            passes every frame: the veth takes XDP_TX only with one),
  *            "none" (the receiver counts: nftables, iptables), "xdp" (an
  *            XDP program already on RX_IF counts: xdp-filter), or
  *            "probe:BYTES:DEPTH" (the decision cost's yardstick: DEPTH
- *            dependent loads over BYTES, then drop and count)
- * Prints "flood SOURCES CPUS MPPS SECONDS SENT" (MPPS 0 with "none").
+ *            dependent loads over BYTES, then drop and count), or
+ *            "stall:STATS_PIN" (count packets judged, whatever the
+ *            verdict, and watch them from the other CPU: the longest
+ *            interval in which the datapath decided nothing)
+ * Prints "flood SOURCES CPUS MPPS SECONDS SENT" (MPPS 0 with "none"); with
+ * stall: also "stall SAMPLES LO_US HI_US", the longest such interval as
+ * the samples bound it (at least LO, at most HI).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -93,8 +99,53 @@ static __u64 percpu_sum(int fd, size_t value_size, size_t off)
 	return n;
 }
 
+/*
+ * The stall watcher: the judged count, sampled every 20 us from the CPU
+ * the generator does not use. A count that stays the same from one sample
+ * to a later one means no decision between them (at least that long); the
+ * samples around them bound it from above.
+ */
+struct stall_watch {
+	int fd;
+	int cpu;
+	double until;
+	unsigned long samples;
+	double lo, hi;		/* the longest interval, seconds */
+};
+
+static void *stall_run(void *arg)
+{
+	struct stall_watch *w = arg;
+	double t, first = 0, before = 0, last = 0;
+	struct timespec nap = { 0, 20000 };
+	__u64 v, cur = 0;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(w->cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	while ((t = now()) < w->until) {
+		v = percpu_sum(w->fd, sizeof(struct op25b_stats),
+			       offsetof(struct op25b_stats, smtp));
+		if (!w->samples++ || v != cur) {
+			before = last;
+			first = t;
+			cur = v;
+		} else if (t - first > w->lo) {
+			w->lo = t - first;
+			w->hi = t - (before ? before : first);
+		}
+		last = t;
+		nanosleep(&nap, NULL);
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
+	struct stall_watch sw = { .fd = -1 };
+	bool tc_sink = false;
+	pthread_t swt;
 	struct gen_bpf *gen, *sink = NULL;
 	struct probe_bpf *probe = NULL;
 	unsigned long long pbytes;
@@ -110,7 +161,7 @@ int main(int argc, char **argv)
 	struct pkt p;
 
 	if (argc != 8 && argc != 9) {
-		fprintf(stderr, "usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS sink|none|xdp|probe:B:D|STATS_PIN [DPORT]\n");
+		fprintf(stderr, "usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS sink|tcsink|none|xdp|probe:B:D|stall:STATS_PIN|STATS_PIN [DPORT]\n");
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/run/netns/%s", argv[1]);
@@ -174,6 +225,27 @@ int main(int argc, char **argv)
 		count_fd = bpf_map__fd(probe->maps.probe_count);
 		vsize = sizeof(__u64);
 		off = 0;
+	} else if (!strcmp(argv[7], "tcsink")) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = rx,
+			    .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, tco, .handle = 1, .priority = 1);
+
+		sink = gen_bpf__open_and_load();
+		if (!sink || bpf_xdp_attach(rx, bpf_program__fd(sink->progs.gen_pass),
+					    XDP_FLAGS_DRV_MODE, NULL)) {
+			fprintf(stderr, "flood: cannot attach the pass program\n");
+			return 1;
+		}
+		bpf_tc_hook_create(&hook);
+		tco.prog_fd = bpf_program__fd(sink->progs.gen_tc_sink);
+		if (bpf_tc_attach(&hook, &tco)) {
+			fprintf(stderr, "flood: cannot attach the tc sink\n");
+			return 1;
+		}
+		tc_sink = true;
+		count_fd = bpf_map__fd(sink->maps.gen_count);
+		vsize = sizeof(__u64);
+		off = 0;
 	} else if (!strcmp(argv[7], "xdp")) {
 		count_fd = -1;
 		vsize = off = 0;
@@ -188,8 +260,19 @@ int main(int argc, char **argv)
 		count_fd = -1;
 		vsize = off = 0;
 	}
+	if (!strncmp(argv[7], "stall:", 6)) {
+		sw.fd = bpf_obj_get(argv[7] + 6);
+		if (sw.fd < 0) {
+			fprintf(stderr, "flood: %s: %s\n", argv[7], strerror(errno));
+			return 1;
+		}
+		count_fd = sw.fd;
+		vsize = sizeof(struct op25b_stats);
+		off = offsetof(struct op25b_stats, smtp);
+	}
 	if (count_fd < 0 && strcmp(argv[7], "none") && strcmp(argv[7], "xdp") &&
-	    strcmp(argv[7], "sink") && strncmp(argv[7], "probe:", 6)) {
+	    strcmp(argv[7], "sink") && strcmp(argv[7], "tcsink") &&
+	    strncmp(argv[7], "probe:", 6)) {
 		const char *pin = argv[7] + (strncmp(argv[7], "pass:", 5) ? 0 : 5);
 
 		count_fd = bpf_obj_get(pin);
@@ -226,13 +309,29 @@ int main(int argc, char **argv)
 					    .until = t0 + secs };
 		pthread_create(&th[i], NULL, generate, &t[i]);
 	}
+	if (sw.fd >= 0) {
+		sw.cpu = ncpus;
+		sw.until = t0 + secs;
+		pthread_create(&swt, NULL, stall_run, &sw);
+	}
 	for (i = 0; i < ncpus; i++)
 		pthread_join(th[i], NULL);
+	if (sw.fd >= 0)
+		pthread_join(swt, NULL);
 	t1 = now();
 	c1 = count_fd >= 0 ? percpu_sum(count_fd, vsize, off) : 0;
 	printf("flood %u %d %.3f %.3f %llu\n", sources, ncpus,
 	       (double)(c1 - c0) / (t1 - t0) / 1e6, t1 - t0,
 	       t[0].sent + (ncpus > 1 ? t[1].sent : 0));
+	if (sw.fd >= 0)
+		printf("stall %lu %.0f %.0f\n", sw.samples, sw.lo * 1e6,
+		       sw.hi * 1e6);
+	if (tc_sink) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = rx,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+		bpf_tc_hook_destroy(&hook);
+	}
 	if (sink || probe)
 		bpf_xdp_detach(rx, XDP_FLAGS_DRV_MODE, NULL);
 	probe_bpf__destroy(probe);

@@ -68,6 +68,18 @@ int gen_sink(struct xdp_md *ctx)
 	return XDP_DROP;
 }
 
+/* The tc floor: counts and drops at tc ingress, behind gen_pass. */
+SEC("tc")
+int gen_tc_sink(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&gen_count, &zero);
+
+	if (n)
+		(*n)++;
+	return 2;	/* TC_ACT_SHOT */
+}
+
 /* Frames up the stack, as if no XDP ran: for receivers that are not XDP. */
 SEC("xdp")
 int gen_pass(struct xdp_md *ctx)

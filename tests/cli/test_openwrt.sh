@@ -150,6 +150,24 @@ EOF
 	check_eq "a directory: exit 2" 2 "$RC"
 }
 
+# op25b-uci --capacity: the maps' size, 1024 unless the main section says.
+test_capacity() {
+	printf "config op25b 'main'\n\toption action 'drop'\n" >"$TMPD/cap"
+	check_eq "capacity: 1024 by default" 1024 "$("$UCI" --capacity "$TMPD/cap")"
+	printf "\toption capacity '65536'\n" >>"$TMPD/cap"
+	check_eq "capacity: as the main section says" 65536 "$("$UCI" --capacity "$TMPD/cap")"
+	check "capacity: the policy says nothing of it" "$("$UCI" "$TMPD/cap")" \
+		eval '! "$UCI" "$TMPD/cap" | grep -q capacity'
+	for bad in 63 16777217 012 1e6 99999999999; do
+		sed -i "s/option capacity .*/option capacity '$bad'/" "$TMPD/cap"
+		"$UCI" --capacity "$TMPD/cap" >/dev/null 2>"$TMPD/err"
+		RC=$?
+		check "capacity: '$bad' is refused with one line, exit 2" \
+			"exit $RC: $(cat "$TMPD/err")" \
+			eval '[ $RC = 2 ] && [ "$(wc -l <"$TMPD/err")" = 1 ] && grep -q "capacity" "$TMPD/err"'
+	done
+}
+
 # The procd script, its paths made this test's, procd's calls recorded.
 test_procd() {
 	local init=$TMPD/op25b.init
@@ -179,6 +197,8 @@ test_procd() {
 		      grep -q "param respawn" "$TMPD/procd" && grep -q "trigger op25b" "$TMPD/procd"'
 	check "procd start: the last good policy is kept" "missing" \
 		test -s "$TMPD/etc/last-good.conf"
+	check_eq "procd start: the maps are made with the UCI capacity" 1024 \
+		"$("$CTL" --pin-dir "$PIN" -j status | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["tables"]["capacity"])')"
 	sed -i "s/option action 'reject'/option action 'monitor'/" "$TMPD/uci"
 	( . "$init"; reload_service ) >/dev/null 2>&1
 	check_eq "procd reload: the new UCI config is in force" "monitor" \

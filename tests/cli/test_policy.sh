@@ -163,4 +163,70 @@ test_capacity() {
 	check "capacity: ...naming the value" "$(cat "$TMPD/err")" grep -q "'5'" "$TMPD/err"
 }
 
+# mem PIN [MAP]: bytes -j status says the maps (or MAP) take.
+mem() {
+	ctl "$1" -j status | $PY -c '
+import json, sys
+m = json.load(sys.stdin)["memory"]
+print(m["maps"][sys.argv[1]] if len(sys.argv) > 1 else m["bytes"])' ${2:+"$2"}
+}
+
+# entries PIN MAP: max_entries of a pinned map, as bpftool says.
+entries() {
+	bpftool -j map show pinned "$1/$2" | $PY -c '
+import json, sys
+print(json.load(sys.stdin)["max_entries"])'
+}
+
+# The maps' memory follows the capacity (doc/DESIGN.md, "Sizing"): a home
+# router's 1,024 prefixes under 2 MB, the default under 16 MB, as the
+# kernel counts it and as status says; the sources' tables sized by
+# --offenders and --limiter, fixed when made.
+test_footprint() {
+	local small=/sys/fs/bpf/op25b-test-policy-fs-$$ def=/sys/fs/bpf/op25b-test-policy-fd-$$
+	local own=/sys/fs/bpf/op25b-test-policy-fo-$$ f m sum ncpu grew=
+	CLEAN_PATHS+=("$small" "$def" "$own")
+	ctl "$small" -q --capacity 1024 deny subscriber 10.0.0.0/8 ||
+		fail "footprint: capacity 1024" "deny failed"
+	ctl "$def" -q deny subscriber 10.0.0.0/8 ||
+		fail "footprint: default capacity" "deny failed"
+	sum=0
+	for f in "$small"/*; do
+		[ -f "$f" ] || continue
+		m=$(bpftool -j map show pinned "$f" 2>/dev/null | $PY -c '
+import json, sys
+print(json.load(sys.stdin)["bytes_memlock"])') && sum=$((sum + m))
+	done
+	check_eq "footprint: status's total is the kernel's (bpftool bytes_memlock)" \
+		"$sum" "$(mem "$small")"
+	check "footprint: capacity 1024 under 2 MB ($(mem "$small") bytes)" \
+		"$(mem "$small")" test "$(mem "$small")" -lt 2000000
+	check "footprint: default capacity under 16 MB ($(mem "$def") bytes)" \
+		"$(mem "$def")" test "$(mem "$def")" -lt 16000000
+	for m in roots nodes leaves rules hits index offenders limiter sessions culprits; do
+		[ "$(mem "$small" "$m")" -lt "$(mem "$def" "$m")" ] || grew+="$m "
+	done
+	check "footprint: every map that follows the capacity is smaller at 1024" \
+		"not smaller: $grew" test -z "$grew"
+	ctl "$small" status | grep -q "^memory .* MB in [0-9]* maps$"
+	check_eq "footprint: status prints the memory" 0 "$?"
+
+	ncpu=$(( $(cat /sys/devices/system/cpu/possible | sed 's/.*-//') + 1 ))
+	ctl "$own" -q --capacity 1024 --offenders 5000 --limiter 3000 \
+		deny subscriber 10.0.0.0/8 || fail "footprint: own sizes" "deny failed"
+	check_eq "footprint: --limiter 3000 makes 4096 entries (a power of two)" \
+		4096 "$(entries "$own" limiter)"
+	check_eq "footprint: --offenders 5000 makes 8192, shared out among $ncpu CPUs" \
+		$((8192 / ncpu)) "$(entries "$own" offenders)"
+	ctl "$own" --limiter 1024 list >/dev/null 2>"$TMPD/err"
+	check_eq "footprint: another --limiter on made maps: exit 2" 2 "$?"
+	check "footprint: ...one line naming the size they have" "$(cat "$TMPD/err")" \
+		eval '[ "$(wc -l <"$TMPD/err")" = 1 ] && grep -q "limiter 4096" "$TMPD/err"'
+	ctl "$own" --offenders 10 list >/dev/null 2>"$TMPD/err"
+	check_eq "footprint: --offenders below 1024 is bad usage" 2 "$?"
+	check "footprint: ...naming the value" "$(cat "$TMPD/err")" grep -q "'10'" "$TMPD/err"
+	check_eq "footprint: the policy still holds" "10.0.0.0/8" \
+		"$(ctl "$own" -j list | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["prefix"])')"
+}
+
 run_tests "$@"

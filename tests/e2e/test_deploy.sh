@@ -138,4 +138,145 @@ test_bridge() {
 	ctl "$ns" -q detach --all
 }
 
+# ---- the hosts: socket hooks on cgroups, packet hooks on guests' taps ----
+
+# The cgroup blocks name slices below the v2 root (system.slice,
+# machine.slice): run here below a cgroup of the test's own, made with
+# those slices in it, so that no real service is touched. Every
+# --cgroup PATH and allow cgroup PATH of the block is taken below it.
+V2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") {
+	if ($(i + 1) == "cgroup2") { print $5; exit } ; break } }' /proc/self/mountinfo)
+CG=o25t-$$-deploy
+CGD=$V2/$CG
+
+cg_cleanup() {
+	local d p
+	[ -n "$V2" ] && [ -d "$CGD" ] || return 0
+	for d in $(find "$CGD" -depth -type d 2>/dev/null); do
+		for p in $(cat "$d/cgroup.procs" 2>/dev/null); do
+			kill -9 "$p" 2>/dev/null
+		done
+	done
+	for d in $(find "$CGD" -depth -type d 2>/dev/null); do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			rmdir "$d" 2>/dev/null && break
+			sleep 0.1
+		done
+	done
+}
+trap 'cg_cleanup; cleanup' EXIT
+
+# run_block_cg NS NAME: run_block with the block's cgroups below $CG.
+run_block_cg() {
+	local ns=$1 name=$2 code
+	code=$(block "$name" | sed -E "s#(--cgroup|allow cgroup) ([^ ]+)#\1 $CG/\2#g")
+	[ -n "$code" ] || { fail "$name" "no deploy: block in DEPLOYMENT.md"; return 1; }
+	nsenter --net="/run/netns/$ns" bash -c "set -e
+op25bctl() { \"$CTL\" --pin-dir \"$PIN\" \"\$@\"; }
+$code" >"$TMPD/$name.out" 2>&1
+}
+
+HCLI=o25t-$$-hc
+HSRV=o25t-$$-hs
+# a host's processes (HCLI) and the Internet's mail servers (HSRV)
+hosts_build() {
+	[ -n "$V2" ] && [ -w "$V2/cgroup.procs" ] || return 2
+	ns_create "$HCLI" && ns_create "$HSRV" &&
+	veth_pair "$HCLI" h0 "$HSRV" x0 || return 1
+	addr_add "$HCLI" h0 10.25.9.1/24 && addr_add "$HCLI" h0 2001:db8:259::1/64 &&
+	addr_add "$HSRV" x0 10.25.9.2/24 && addr_add "$HSRV" x0 2001:db8:259::2/64 &&
+	addr_add "$HSRV" x0 192.0.2.25/32 || return 1
+	ip -n "$HCLI" route add 192.0.2.25/32 dev h0 || return 1
+	tcp_listen "$HSRV" "$TMPD/hosts-listen.log" 10.25.9.2:25 10.25.9.2:587 \
+		"[2001:db8:259::2]:25" 192.0.2.25:25
+}
+once_hosts() {
+	local rc
+	once hosts_build
+	rc=$?
+	[ $rc -eq 2 ] && skip "hosts" "no writable cgroup v2 hierarchy" && return 1
+	[ $rc -eq 0 ] || { fail "hosts" "namespaces and listeners"; return 1; }
+}
+
+# conn DIR DST PORT: a process in cgroup DIR (made if missing) connects
+# from HCLI; prints connected, EPERM, ...
+conn() {
+	mkdir -p "$1"
+	nsenter --net="/run/netns/$HCLI" "$PY" "$here/sockconnect.py" \
+		--cgroup "$1" connect "$2" "$3" | cut -d' ' -f1
+}
+
+test_shared_hosting() {
+	once_hosts || return
+	make_pin_dir deploy-shared
+	mkdir -p "$CGD/system.slice/php-fpm.service" "$CGD/system.slice/postfix.service" \
+		"$CGD/user.slice/user-1000.slice/session-1.scope"
+	run_block_cg "$HCLI" shared-hosting
+	check_eq "shared-hosting: the commands run" 0 $?
+	check "shared-hosting: status lists both slices attached" "$(cat "$TMPD/shared-hosting.out")" \
+		eval 'grep -q "$CG/system.slice (id [0-9]*): connect4, connect6.*attached" "$TMPD/shared-hosting.out" &&
+		      grep -q "$CG/user.slice (id [0-9]*): connect4, connect6.*attached" "$TMPD/shared-hosting.out"'
+	check_eq "shared-hosting: a PHP script is refused (IPv4)" EPERM \
+		"$(conn "$CGD/system.slice/php-fpm.service" 10.25.9.2 25)"
+	check_eq "shared-hosting: a PHP script is refused (IPv6)" EPERM \
+		"$(conn "$CGD/system.slice/php-fpm.service" 2001:db8:259::2 25)"
+	check_eq "shared-hosting: a user's session is refused" EPERM \
+		"$(conn "$CGD/user.slice/user-1000.slice/session-1.scope" 10.25.9.2 25)"
+	check_eq "shared-hosting: the MTA connects" connected \
+		"$(conn "$CGD/system.slice/postfix.service" 10.25.9.2 25)"
+	check_eq "shared-hosting: submission stays open" connected \
+		"$(conn "$CGD/system.slice/php-fpm.service" 10.25.9.2 587)"
+	"$CTL" --pin-dir "$PIN" -q detach --all
+}
+
+test_container_host() {
+	once_hosts || return
+	make_pin_dir deploy-containers
+	mkdir -p "$CGD/machine.slice/machine-mx.scope" "$CGD/machine.slice/machine-web.scope"
+	run_block_cg "$HCLI" container-host
+	check_eq "container-host: the commands run" 0 $?
+	check_eq "container-host: a container is refused" EPERM \
+		"$(conn "$CGD/machine.slice/machine-web.scope" 10.25.9.2 25)"
+	check_eq "container-host: a container started after the attach is refused" EPERM \
+		"$(conn "$CGD/machine.slice/machine-new.scope/payload" 2001:db8:259::2 25)"
+	check_eq "container-host: the mail container connects" connected \
+		"$(conn "$CGD/machine.slice/machine-mx.scope" 10.25.9.2 25)"
+	check_eq "container-host: the relay connects" connected \
+		"$(conn "$CGD/machine.slice/machine-web.scope" 192.0.2.25 25)"
+	"$CTL" --pin-dir "$PIN" -q top --by cgroup >"$TMPD/top.out"
+	check "container-host: top --by cgroup names the container" "$(cat "$TMPD/top.out")" \
+		grep -q "$CG/machine.slice/machine-web.scope" "$TMPD/top.out"
+	"$CTL" --pin-dir "$PIN" -q detach --all
+}
+
+vps_attached() {
+	local i
+	for i in $(seq 50); do
+		attached_as "$1" vnet0 "tc ingress" && attached_as "$1" tap7 "tc ingress" &&
+			return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+test_vps_host() {
+	local ns=o25t-$$-dv pid
+	make_pin_dir deploy-vps
+	ns_create "$ns" || return
+	run_block "$ns" vps-host
+	check_eq "vps-host: the commands run" 0 $?
+	wait_for 5 eval 'pid=$(pgrep -f -- "--pin-dir $PIN watch vnet")'
+	CLEAN_PIDS+=($pid)
+	ip -n "$ns" tuntap add dev vnet0 mode tap
+	ip -n "$ns" tuntap add dev tap7 mode tap
+	check "vps-host: watch attaches tc to the guests' taps as they appear" \
+		"$(ctl "$ns" status 2>&1 | tail -3)" vps_attached "$ns"
+	ctl "$ns" test 203.0.113.9 198.51.100.25 >/dev/null
+	check_eq "vps-host: a guest's SYN to port 25 is blocked (test: exit 3)" 3 $?
+	pkill -TERM -f -- "--pin-dir $PIN watch vnet"
+	wait_for 5 eval '! pgrep -f -- "--pin-dir $PIN watch vnet" >/dev/null'
+	rm -f /run/op25b-watch-vps.log
+	ctl "$ns" -q detach --all
+}
+
 run_tests "$@"

@@ -3,7 +3,7 @@
 #
 # Who, when, which line (doc/DESIGN.md, "Events and their readers"): real
 # connections through a router namespace. 50 subscribers, each a session
-# registered as the PPP hook registers it (user name, line, address), make
+# registered by the PPP hook itself (user name, line, address), make
 # 20 blocked attempts each, a second apart (the datapath reports one event
 # per source per second per CPU: spread out, every attempt is reported),
 # 1,000 in all, while two monitors, and log to a file, to syslog and to the
@@ -32,9 +32,30 @@ ctl() {
 	in_ns "$RTR" "$CTL" --pin-dir "$PIN" "$@"
 }
 
+PPP_HOOK=$TOP_DIR/contrib/ppp/op25b-ppp-hook
+export OP25BCTL=$CTL OP25B_PIN_DIR=$PIN OP25B_PPP_CONF=/nonexistent
+
 # subscriber N's address
 sub4() {
 	echo "10.25.1.$1"
+}
+
+# hook_up N: subscriber N's session registered by the PPP hook itself
+# (contrib/ppp/op25b-ppp-hook), as pppd's ip-up runs it for even N (IFNAME,
+# IPREMOTE, PEERNAME, the line from the radattr file) and as accel-ppp's
+# pppd_compat for odd N (positional arguments, PEERNAME, CALLING_SID).
+hook_up() {
+	local n=$1 ifc=ppp$1
+	if ((n % 2 == 0)); then
+		printf 'User-Name user%s\nCalling-Station-Id line%s\n' "$n" "$n" \
+			>"$TMPD/radattr.$ifc"
+		IFNAME=$ifc IPLOCAL=10.25.0.254 IPREMOTE=$(sub4 "$n") \
+			OP25B_RADATTR=$TMPD/radattr nsenter --net=/run/netns/"$RTR" \
+			"$PPP_HOOK" up "$ifc" /dev/ppp 0 10.25.0.254 "$(sub4 "$n")" ""
+	else
+		PEERNAME=user$n CALLING_SID=line$n nsenter --net=/run/netns/"$RTR" \
+			"$PPP_HOOK" up "$ifc" none 0 10.25.0.254 "$(sub4 "$n")" "line$n"
+	fi
 }
 
 # Three namespaces, the subscribers' addresses on s0, the MX listening on
@@ -59,9 +80,7 @@ events_setup() {
 		ctl -q attach r0 --hook tc ||
 		die "policy" "op25bctl could not set the policy up"
 	for ((i = 1; i <= SUBSCRIBERS; i++)); do
-		ctl -q session up "ppp$i" --user "user$i" \
-			--calling-station-id "line$i" --address "$(sub4 $i)" ||
-			die "sessions" "session up ppp$i failed"
+		hook_up "$i" || die "sessions" "the PPP hook's up of ppp$i failed"
 	done
 	SUB_MAC=$(mac_of "$SUB" s0)
 }
@@ -384,6 +403,193 @@ sys.exit(0 if ok else 1)
 		       "[('"'"'session up'"'"', '"'"'ppp99'"'"'), ('"'"'session down'"'"', '"'"'ppp99'"'"')]" ] &&
 		      [ "$("$CTL" -j history user99 --file "$TMPD/rot.all" | jget sessions)" = \
 		        "$("$CTL" -j history 2001:db8:99::1 --file "$TMPD/rot.all" | jget sessions)" ]'
+}
+
+# connect_from ADDR: one connection to MX:25 from ADDR (added to s0
+# first); prints "refused" when op25b's RST answered it.
+connect_from() {
+	ip -n "$SUB" addr add "$1/32" dev s0 2>/dev/null
+	ip netns exec "$SUB" "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind((sys.argv[1], 0))
+s.settimeout(2)
+try:
+    s.connect((sys.argv[2], 25))
+    print("connected")
+except ConnectionRefusedError:
+    print("refused")
+except OSError as e:
+    print(e)
+' "$1" $MX4
+}
+
+# A session shorter than the readers' look at the sessions (once a
+# second): up, one blocked attempt, down, all within a second. Its event
+# still carries its user name and line in the log and in monitor, and the
+# log records the session's up and down.
+test_short_session() {
+	local t0 r took
+	once events_setup || return
+	READER_PIDS=()
+	reader short_mon -j monitor
+	reader short_log log --file "$TMPD/short.jsonl"
+	sleep 1.2	# the readers have read the sessions there are
+	t0=$(date +%s%N)
+	PEERNAME=shortuser CALLING_SID=shortline nsenter --net=/run/netns/"$RTR" \
+		"$PPP_HOOK" up pppshort none 0 10.25.0.254 10.25.3.1 shortline
+	r=$(connect_from 10.25.3.1)
+	IFNAME=pppshort nsenter --net=/run/netns/"$RTR" "$PPP_HOOK" down
+	took=$((($(date +%s%N) - t0) / 1000000))
+	sleep 1.5	# the readers' polls, and their look at the sessions
+	for pid in "${READER_PIDS[@]}"; do
+		kill "$pid"
+		wait "$pid" 2>/dev/null
+	done
+	check_eq "up, a refused attempt and down within a second ($took ms)" \
+		"refused yes" "$r $([ "$took" -lt 1000 ] && echo yes || echo no)"
+	check "log and monitor: the attempt from 10.25.3.1 with user shortuser, line shortline, session pppshort" \
+		"$(grep 10.25.3.1 "$TMPD/short.jsonl" "$TMPD/short_mon" | head -c 600)" \
+		"$PY" -c '
+import json, sys
+for path in sys.argv[1:]:
+    ev = [json.loads(l) for l in open(path) if "\"blocked\"" in l and "10.25.3.1" in l]
+    if len(ev) != 1 or ev[0].get("user") != "shortuser" or ev[0].get("session") != "pppshort" \
+            or ev[0].get("calling_station_id") != "shortline":
+        sys.exit("%s: %r" % (path, ev))
+' "$TMPD/short.jsonl" "$TMPD/short_mon"
+	check "log: session pppshort up (user shortuser, 10.25.3.1/32), then down after the attempt" \
+		"$(grep pppshort "$TMPD/short.jsonl" | head -c 600)" \
+		"$PY" -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+up = [r for r in recs if r["event"] == "session up" and r.get("session") == "pppshort"]
+down = [r for r in recs if r["event"] == "session down" and r.get("session") == "pppshort"]
+ev = [r for r in recs if r["event"] == "blocked" and r.get("saddr") == "10.25.3.1"]
+ok = (len(up) == 1 and len(down) == 1 and len(ev) == 1 and up[0].get("user") == "shortuser"
+      and up[0].get("address") == ["10.25.3.1/32"]
+      and up[0]["time"] <= ev[0]["time"] <= down[0]["time"])
+sys.exit(0 if ok else 1)
+' "$TMPD/short.jsonl"
+	check_eq "history 10.25.3.1: one attempt by shortuser, session pppshort up and down" \
+		"1 shortuser shortline ['session up', 'session down']" \
+		"$("$CTL" -j history 10.25.3.1 --file "$TMPD/short.jsonl" | "$PY" -c '
+import json, sys
+h = json.load(sys.stdin)
+print(h["attempts"], h["users"][0]["what"] if h["users"] else "-",
+      [s["event"] for s in h["sessions"]])')"
+	check_eq "the readers said nothing on stderr but monitor's summary" \
+		"monitor: 1 events, 0 lost" "$(cat "$TMPD/short_log.err" "$TMPD/short_mon.err")"
+}
+
+# ifstat JSON INTERFACE HOOK FIELD: a counter of stats -j's attachment.
+ifstat() {
+	"$PY" -c '
+import json, sys
+s = json.loads(sys.argv[1])
+print(sum(i[sys.argv[4]] for i in s["interfaces"] if i["interface"] == sys.argv[2] and i["hook"] == sys.argv[3]))
+' "$1" "$2" "$3" "$4"
+}
+
+# Counters per attachment: a round of attempts moves r0's tc ingress
+# counters by exactly what it moves the global ones, as stats -j and
+# stats --prometheus say, whichever namespace asks (names as in the
+# router's); promtool has nothing to say.
+test_interface_counters() {
+	local before after outside r
+	once events_setup || return
+	before=$(ctl -j stats)
+	r=$(attempts_n 1)
+	after=$(ctl -j stats)
+	outside=$("$CTL" --pin-dir "$PIN" -j stats)
+	check_eq "a round, all refused" "refused $SUBSCRIBERS other 0" "$r"
+	check_eq "stats -j: r0 (tc ingress) blocked moved by $SUBSCRIBERS, as the global blocked did; nothing passed or monitored" \
+		"$SUBSCRIBERS $SUBSCRIBERS 0 0" \
+		"$(($(ifstat "$after" r0 "tc ingress" blocked) - $(ifstat "$before" r0 "tc ingress" blocked))) $(($(jget blocked <<<"$after") - $(jget blocked <<<"$before"))) $(($(ifstat "$after" r0 "tc ingress" passed) - $(ifstat "$before" r0 "tc ingress" passed))) $(ifstat "$after" r0 "tc ingress" monitored)"
+	check_eq "stats -j outside the router's namespace: the same attachment, named r0" \
+		"$(ifstat "$after" r0 "tc ingress" judged)" \
+		"$(ifstat "$outside" r0 "tc ingress" judged)"
+	"$CTL" --pin-dir "$PIN" stats --prometheus >"$TMPD/ifprom" 2>&1
+	check "stats --prometheus: op25b_interface_segments_total of r0, tc ingress, by decision" \
+		"$(grep interface_segments "$TMPD/ifprom" | head -c 600)" \
+		eval 'grep -q "^op25b_interface_segments_total{interface=\"r0\",hook=\"tc ingress\",decision=\"blocked\"} [1-9]" "$TMPD/ifprom" &&
+		      grep -q "^op25b_interface_segments_total{interface=\"r0\",hook=\"tc ingress\",decision=\"passed\"} " "$TMPD/ifprom"'
+	if command -v promtool >/dev/null; then
+		promtool check metrics <"$TMPD/ifprom" >"$TMPD/ifpromtool" 2>&1
+		check_eq "promtool check metrics: nothing to say" "" "$(cat "$TMPD/ifpromtool")"
+	else
+		fail "promtool" "not installed (package prometheus)"
+	fi
+	ctl stats >"$TMPD/ifstats.txt" 2>&1
+	check "stats: a table of interfaces, r0 tc ingress among them" \
+		"$(tail -4 "$TMPD/ifstats.txt")" \
+		eval 'grep -q "^INTERFACE  *HOOK  *BLOCKED  *MONITORED  *PASSED" "$TMPD/ifstats.txt" &&
+		      grep -Eq "^r0 +tc ingress +[1-9]" "$TMPD/ifstats.txt"'
+}
+
+# rename_r0 NAME: r0 (whatever it is called now) becomes NAME, up again.
+rename_r0() {
+	local cur
+	cur=$(ip -n "$RTR" -o link show | awk -F': ' '$2 ~ /^r0/ {sub(/@.*/, "", $2); print $2}')
+	ip -n "$RTR" link set "$cur" down &&
+		ip -n "$RTR" link set "$cur" name "$1" &&
+		ip -n "$RTR" link set "$1" up
+}
+
+# An interface renamed in the router's namespace after op25b attached to
+# it: monitor outside that namespace, and log inside it, name the events
+# by its new name; so does stats, from outside. Renamed back after.
+test_renamed_interface() {
+	local r
+	once events_setup || return
+	READER_PIDS=()
+	rename_r0 r0renamed || { fail "rename r0" "ip link set name failed"; return; }
+	reader_outside ren_mon -j monitor
+	reader ren_log log --file "$TMPD/ren.jsonl"
+	sleep 1.2	# each source may be reported again
+	r=$(attempts_n 1)
+	sleep 1
+	for pid in "${READER_PIDS[@]}"; do
+		kill "$pid"
+		wait "$pid" 2>/dev/null
+	done
+	check_eq "a round, all refused, through the renamed interface" \
+		"refused $SUBSCRIBERS other 0" "$r"
+	check_eq "monitor outside the router's namespace and log inside: $SUBSCRIBERS events each, all on r0renamed" \
+		"$SUBSCRIBERS $SUBSCRIBERS 0" \
+		"$(grep -c '"interface":"r0renamed"' "$TMPD/ren_mon") $(grep -c '"interface":"r0renamed"' "$TMPD/ren.jsonl") $(grep -c '"interface":"r0"' "$TMPD/ren_mon" "$TMPD/ren.jsonl" | awk -F: '{n += $2} END {print n}')"
+	check "stats -j from outside: the counters under r0renamed" \
+		"$("$CTL" --pin-dir "$PIN" -j stats | head -c 600)" \
+		eval '[ "$(ifstat "$("$CTL" --pin-dir "$PIN" -j stats)" r0renamed "tc ingress" blocked)" -ge "$SUBSCRIBERS" ]'
+	rename_r0 r0 || fail "rename back to r0" "ip link set name failed"
+}
+
+# A layout 4 pin dir made before ifstats and sessions_ended existed keeps
+# working as it was: readers, changes and sessions go on without them,
+# and the next program loaded (an attach) makes and pins them.
+test_layout4_without_new_maps() {
+	local pin=/sys/fs/bpf/op25b-test-events-l4-$$ out
+	once events_setup || return
+	CLEAN_PATHS+=("$pin")
+	l4() {
+		in_ns "$RTR" "$CTL" --pin-dir "$pin" "$@"
+	}
+	l4 -q deny subscriber 10.99.0.0/16 || { fail "layout 4" "deny failed"; return; }
+	rm -f "$pin/ifstats" "$pin/sessions_ended"
+	out=$(l4 -j stats 2>&1)
+	check_eq "without them: stats -j answers, no interfaces" "0 []" \
+		"$? $(jget interfaces <<<"$out")"
+	out=$(l4 -q session up l4s --user l4user --address 10.99.0.1 2>&1 &&
+		l4 -q session down l4s 2>&1 && l4 -q deny subscriber 10.98.0.0/16 2>&1 &&
+		l4 list subscriber 2>&1 | grep -c "10\.9[89]\.0\.0/16")
+	check_eq "without them: session up and down, deny and list work, nothing said" "2" "$out"
+	out=$(l4 -q attach r1 --hook tc 2>&1; echo "rc $?")
+	check_eq "without them: attach loads the program and makes them" \
+		"rc 0 ifstats sessions_ended" \
+		"$out $(cd "$pin" && ls -d ifstats sessions_ended 2>&1 | tr '\n' ' ' | sed 's/ $//')"
+	check_eq "with them: stats -j has r1's tc ingress, at 0" "0" \
+		"$(ifstat "$(l4 -j stats)" r1 "tc ingress" judged)"
+	l4 -q detach --all
 }
 
 run_tests "$@"

@@ -12,7 +12,6 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 
-FLOOD=$LIB_DIR/e2e/flood.py
 SUB=o25t-rep-s-$$
 RTR=o25t-rep-r-$$
 MXN=o25t-rep-m-$$
@@ -41,29 +40,6 @@ replace_setup() {
 		die "topology" "cannot build sub -- router -- mx"
 	R0_MAC=$(mac_of "$RTR" r0)
 	ctl -q deny subscriber 10.30.0.0/24 || die "policy" "op25bctl deny failed"
-}
-
-# run_flood LABEL ACTION...: flood for 3 s while ACTION runs; sets SEEN25
-# and SEEN587 from the MX link.
-run_flood() {
-	local label=$1 log=$TMPD/count.$RANDOM cpid fpid
-	shift
-	ip netns exec "$MXN" "$PY" "$FLOOD" count --iface i0 --src $SRC \
-		>"$log" 2>&1 &
-	cpid=$!
-	CLEAN_PIDS+=($cpid)
-	wait_file_line "$log" ready || { fail "$label" "counter not ready"; return 1; }
-	ip netns exec "$SUB" "$PY" "$FLOOD" send --iface s0 --dst-mac "$R0_MAC" \
-		--src $SRC --dst $MX --seconds 3 >"$TMPD/sent" 2>&1 &
-	fpid=$!
-	sleep 0.5
-	"$@"
-	wait $fpid
-	sleep 0.3
-	kill -TERM $cpid
-	wait $cpid 2>/dev/null
-	SEEN25=$(sed -n 's/^25=\([0-9]*\) .*/\1/p' "$log")
-	SEEN587=$(sed -n 's/.* 587=\([0-9]*\)$/\1/p' "$log")
 }
 
 # All within the flood's 3 s: each attach loads and verifies a program.

@@ -38,6 +38,7 @@
 
 #include "op25b.h"
 #include "op25b.skel.h"
+#include "skel_sizes.h"
 #include "testlib.h"
 #include "engine.h"
 #include "oracle.h"
@@ -77,6 +78,13 @@
 enum { MODE_L2, MODE_L3, MODE_COUNT };
 
 static const char *const mode_name[MODE_COUNT] = { "l2", "l3" };
+/*
+ * Each mode's trees with another root table (op25b.h): the smallest and
+ * the largest, so that one policy is laid out on two shapes.
+ */
+static const unsigned int mode_root_bits[MODE_COUNT] = {
+	OP25B_ROOT_BITS_MIN, OP25B_ROOT_BITS_MAX
+};
 
 /* ---- the policy, installed in both skeletons and mirrored in the oracle */
 
@@ -590,14 +598,15 @@ static int change_flush(int table)
 }
 
 /*
- * A prefix length on a level edge of the trees: the root table's last bit
- * (16) and every node's (16 + 6k), or a neighbour of one; else /0, a host
- * route or one short of it, or any length at all.
+ * A prefix length on a level edge of one mode's trees: the root table's
+ * last bit (r) and every node's (r + 6k), or a neighbour of one; else /0,
+ * a host route or one short of it, or any length at all.
  */
 static unsigned int pick_plen(int family)
 {
 	unsigned int nbits = family == 4 ? 32 : 128;
-	unsigned int depth = family == 4 ? OP25B_DEPTH4 : OP25B_DEPTH6, b;
+	unsigned int r = mode_root_bits[below(MODE_COUNT)];
+	unsigned int depth = OP25B_DEPTH_FOR(nbits, r), b;
 
 	if (chance(20))
 		return below(nbits + 1);
@@ -608,7 +617,7 @@ static unsigned int pick_plen(int family)
 	case 2:
 		return nbits - below(2);
 	default:
-		b = OP25B_ROOT_BITS + OP25B_STRIDE * below(depth) + below(3);
+		b = r + OP25B_STRIDE * below(depth) + below(3);
 		return b - 1 > nbits ? nbits : b - 1;
 	}
 }
@@ -964,7 +973,9 @@ static int load_targets(char *why, size_t size)
 		/* never a full set: the oracle's limiter has no sets to fill */
 		bpf_map__set_max_entries(skel->maps.op25b_limiter,
 					 LIMITER_ENTRIES);
-		skel->rodata->op25b_limiter_slots = LIMITER_ENTRIES;
+		bpf_map__set_max_entries(skel->maps.op25b_roots,
+					 OP25B_ROOT_TABLES << mode_root_bits[m]);
+		skel_tell_sizes(skel);
 		err = op25b_bpf__load(skel);
 		if (err) {
 			snprintf(why, size, "loading the %s datapath: %s",
@@ -1276,15 +1287,17 @@ static void final_checks(unsigned long n)
 	check(batches >= 10 && flushes > 0, "policy changed in %lu batches "
 	      "(%lu flushes), each one publish", batches, flushes);
 	for (m = 0; m < 2; m++) {
-		unsigned int nbits = m ? 128 : 32, b, missing = 0;
+		unsigned int nbits = m ? 128 : 32, b, missing = 0, k;
 
 		/* /0, host routes, and every level edge and its neighbours */
 		missing += !len_installed[m][0] + !len_installed[m][nbits] +
 			   !len_installed[m][nbits - 1];
-		for (b = OP25B_ROOT_BITS; b <= nbits; b += OP25B_STRIDE)
-			missing += !len_installed[m][b - 1] +
-				   !len_installed[m][b] +
-				   (b < nbits && !len_installed[m][b + 1]);
+		for (k = 0; k < MODE_COUNT; k++)
+			for (b = mode_root_bits[k]; b <= nbits;
+			     b += OP25B_STRIDE)
+				missing += !len_installed[m][b - 1] +
+					   !len_installed[m][b] +
+					   (b < nbits && !len_installed[m][b + 1]);
 		check(!missing, "ipv%d prefixes of /0, /%u and every stride "
 		      "edge +-1 installed (%u lengths missing)", m ? 6 : 4,
 		      nbits, missing);

@@ -262,6 +262,7 @@ struct dp {
 	const char *name;
 	bool l3;
 	bool egress;		/* loaded for a tc egress attachment */
+	__u32 chain_slot;	/* XDP chains the program in this slot (dp_chain.c) */
 	struct op25b_bpf *skel;
 	struct engine eng;	/* the controller's engine on skel's maps */
 	bool eng_open;

@@ -40,6 +40,7 @@ static bool dp_load(struct dp *dp)
 		return tl_check(false, l, "open failed: %s", strerror(errno));
 	s->rodata->op25b_l3 = dp->l3;
 	s->rodata->op25b_egress = dp->egress;
+	s->rodata->op25b_chain_slot = dp->chain_slot;
 	s->rodata->op25b_netns_ino = TEST_NETNS_INO;
 	s->rodata->op25b_sweep_timer = engine_bpf_jit();
 	bpf_map__set_max_entries(s->maps.op25b_events,
