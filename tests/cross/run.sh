@@ -93,21 +93,25 @@ build() {
 	export CFLAGS="-O2 -g -I$sys/usr/include"
 	export PKG_CONFIG_LIBDIR=$sys/usr/lib/$triplet/pkgconfig
 	export PKG_CONFIG_SYSROOT_DIR=$sys PKG_CONFIG_PATH=
-	make -s "${args[@]}" BUILD="$b" \
-		"BPF_EXTRA=-target $bpf_target -I/usr/$triplet/include" \
-		"$b/op25b.bpf.o" || return 1
-	# Debian 12's bpftool cannot open an object of the other byte
-	# order: the skeleton comes from the same source built in the
+	# Every BPF object op25bctl embeds (bpf/NAME.bpf.c), in the guest's
+	# byte order. Debian 12's bpftool cannot open an object of the other
+	# order: then the skeleton comes from the same source built in the
 	# host's, given the guest's object (tests/cross/skel-splice.py).
-	if [ "$bpf_target" != "$(host_bpf_target)" ] &&
-	   ! [ "$b/op25b.skel.h" -nt "$b/op25b.bpf.o" ]; then
+	local n
+	for n in "$top"/bpf/*.bpf.c; do
+		n=$(basename "$n" .bpf.c)
+		make -s "${args[@]}" BUILD="$b" \
+			"BPF_EXTRA=-target $bpf_target -I/usr/$triplet/include" \
+			"$b/$n.bpf.o" || return 1
+		[ "$bpf_target" != "$(host_bpf_target)" ] || continue
+		[ "$b/$n.skel.h" -nt "$b/$n.bpf.o" ] && continue
 		make -s "${args[@]}" BUILD="$b/host-order" \
 			"BPF_EXTRA=-target $(host_bpf_target) -I/usr/$triplet/include" \
-			"$b/host-order/op25b.skel.h" || return 1
-		"$here/skel-splice.py" "$b/host-order/op25b.skel.h" \
-			"$b/op25b.bpf.o" >"$b/op25b.skel.h.tmp" &&
-			mv "$b/op25b.skel.h.tmp" "$b/op25b.skel.h" || return 1
-	fi
+			"$b/host-order/$n.skel.h" || return 1
+		"$here/skel-splice.py" "$b/host-order/$n.skel.h" \
+			"$b/$n.bpf.o" >"$b/$n.skel.h.tmp" &&
+			mv "$b/$n.skel.h.tmp" "$b/$n.skel.h" || return 1
+	done
 	make -s -j2 "${args[@]}" BUILD="$b" \
 		"BPF_EXTRA=-target $bpf_target -I/usr/$triplet/include" \
 		"$b/op25bctl" "$b/test_datapath" "$b/test_engine" 2>&1 |
