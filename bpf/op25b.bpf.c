@@ -317,44 +317,59 @@ static __always_inline enum judgement judge_blocked(const struct op25b_config *c
 
 /*
  * Judge a classified packet by one snapshot: read the live word, decide,
- * and read it again; when a writer published meanwhile, what was read may
- * have been reused, so judge again by the new one. Reads only: what the
- * decision writes is written once it stands (doc/DESIGN.md, Publishing).
- * A global function over what the caller read: the verifier walks the
- * retries once, not once for every parser path that reaches it.
+ * and read it again; 1 when the word had not changed, so that the snapshot
+ * read was not reused meanwhile. A global function, which the verifier
+ * walks once: op25b_decide's retries then hold one branch each, where
+ * inlined tries multiplied every branch of the decision (and of the fence,
+ * a lookup outside x86) by every other try's, past the 8192 pending
+ * branches Linux 6.1's verifier allows, and 6.12's on s390x.
+ */
+__noinline int op25b_decide_once(const struct judge_in *in,
+				 struct decision *out)
+{
+	const struct op25b_snapshot *s;
+	__u32 g, v6, cls;
+
+	if (!in || !out)
+		return 1;
+	cls = in->cls;
+	v6 = in->v6 & 1;
+	g = READ_ONCE(op25b_pol.live);
+	s = &op25b_pol.snap[g & 1];
+	out->cls = cls;
+	out->sub = 0;
+	out->relay = 0;
+	out->lim = LIM_NONE;
+	out->quarantines = 0;
+	out->j = J_PASS;
+	if (cls == OP25B_C_TCP)
+		out->cls = port_blocked(&s->cfg, in->dport) ?
+				   OP25B_C_SMTP : OP25B_C_PASS;
+	if (out->cls != OP25B_C_PASS && !in->no_addr &&
+	    op25b_tables_judge(NULL, s, v6, &in->src, &in->dst,
+			       &out->sub, &out->relay) == OP25B_SAID_BLOCKED)
+		out->j = judge_blocked(&s->cfg, out);
+	snapshot_read_fence();
+	return READ_ONCE(op25b_pol.live) == g;
+}
+
+/*
+ * Judge a classified packet by the live snapshot; when a writer published
+ * meanwhile, what was read may have been reused, so judge again by the new
+ * one. Reads only: what the decision writes is written once it stands
+ * (doc/DESIGN.md, Publishing). A global function over what the caller
+ * read: the verifier walks the retries once, not once for every parser
+ * path that reaches it.
  */
 __noinline int op25b_decide(const struct judge_in *in, struct decision *out)
 {
-	const struct op25b_snapshot *s;
-	__u32 g, v6, try, cls;
-	__u16 dport;
+	__u32 try;
 
 	if (!in || !out)
 		return 0;
-	cls = in->cls;
-	v6 = in->v6 & 1;
-	dport = in->dport;
-	for (try = 0; try < OP25B_SNAP_TRIES; try++) {
-		g = READ_ONCE(op25b_pol.live);
-		s = &op25b_pol.snap[g & 1];
-		out->cls = cls;
-		out->sub = 0;
-		out->relay = 0;
-		out->lim = LIM_NONE;
-		out->quarantines = 0;
-		out->j = J_PASS;
-		if (cls == OP25B_C_TCP)
-			out->cls = port_blocked(&s->cfg, dport) ?
-					   OP25B_C_SMTP : OP25B_C_PASS;
-		if (out->cls != OP25B_C_PASS && !in->no_addr &&
-		    op25b_tables_judge(NULL, s, v6, &in->src, &in->dst,
-				       &out->sub, &out->relay) ==
-			    OP25B_SAID_BLOCKED)
-			out->j = judge_blocked(&s->cfg, out);
-		snapshot_read_fence();
-		if (READ_ONCE(op25b_pol.live) == g)
+	for (try = 0; try < OP25B_SNAP_TRIES; try++)
+		if (op25b_decide_once(in, out))
 			break;
-	}
 	return 0;
 }
 

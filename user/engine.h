@@ -288,6 +288,12 @@ int engine_pools_needed(struct engine *e, struct engine_pools *u);
  */
 struct bpf_object;
 int engine_size_object(struct bpf_object *obj, __u32 capacity);
+/*
+ * Whether the kernel runs BPF through a JIT (Debian's s390x kernels do
+ * not): without one it refuses a program holding a callback, so every
+ * loader sets the datapath's op25b_sweep_timer to this before loading.
+ */
+int engine_bpf_jit(void);
 /* Bytes the kernel charges for the map behind fd (bytes_memlock); 0: no map. */
 unsigned long long engine_map_memlock(int fd);
 /* The policy maps of a loaded object (a skeleton's), by name. */

@@ -14,6 +14,20 @@
 #include <bpf/libbpf.h>
 #include "engine_int.h"
 
+/* net.core.bpf_jit_enable exists only where a JIT is built in. */
+int engine_bpf_jit(void)
+{
+	FILE *f = fopen("/proc/sys/net/core/bpf_jit_enable", "r");
+	int on = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &on) != 1)
+		on = 1;
+	fclose(f);
+	return on != 0;
+}
+
 int engine_size_object(struct bpf_object *obj, __u32 cap)
 {
 	static const char *const names[] = { "op25b_nodes", "op25b_leaves",

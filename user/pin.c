@@ -791,6 +791,7 @@ static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
 	skel->rodata->op25b_l3 = l3;
 	skel->rodata->op25b_egress = egress;
 	skel->rodata->op25b_netns_ino = netns_ino_now();
+	skel->rodata->op25b_sweep_timer = engine_bpf_jit();
 	skel->rodata->op25b_chain_slot = chain_slot;
 	rc = skel_set_pins(skel);
 	if (!rc)

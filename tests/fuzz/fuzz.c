@@ -967,6 +967,7 @@ static int load_targets(char *why, size_t size)
 				 strerror(errno));
 			return -1;
 		}
+		skel->rodata->op25b_sweep_timer = engine_bpf_jit();
 		targets[m].skel = skel;
 		skel->rodata->op25b_l3 = m == MODE_L3;
 		/* never a full set: the oracle's limiter has no sets to fill */

@@ -42,6 +42,7 @@ static bool dp_load(struct dp *dp)
 	s->rodata->op25b_egress = dp->egress;
 	s->rodata->op25b_chain_slot = dp->chain_slot;
 	s->rodata->op25b_netns_ino = TEST_NETNS_INO;
+	s->rodata->op25b_sweep_timer = engine_bpf_jit();
 	bpf_map__set_max_entries(s->maps.op25b_events,
 				 OP25B_EVLOG_REGION * libbpf_num_possible_cpus());
 	s->rodata->op25b_offender_slots = TEST_OFFENDER_SLOTS;

@@ -212,6 +212,7 @@ static void maps_fresh_bits(__u32 cap, __u32 root_bits)
 	skel = op25b_bpf__open();
 	if (!skel)
 		tl_cannot_run("cannot open the skeleton");
+	skel->rodata->op25b_sweep_timer = engine_bpf_jit();
 	engine_size_object(skel->obj, cap);
 	if (root_bits)
 		bpf_map__set_max_entries(skel->maps.op25b_roots,
@@ -1489,6 +1490,7 @@ static int pinned_loop(const char *pin, int secs)
 	skel = op25b_bpf__open();
 	if (!skel)
 		return 1;
+	skel->rodata->op25b_sweep_timer = engine_bpf_jit();
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj,
 								 names[i][0]);
