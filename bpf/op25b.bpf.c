@@ -915,9 +915,21 @@ static __always_inline int op25b_judge_xdp(struct xdp_md *ctx)
 	return op25b_act_xdp(ctx, &pkt, &d);
 }
 
-/* What op25b passes goes on to the program it chains, if any (chain.h). */
 SEC("xdp")
 int op25b_xdp(struct xdp_md *ctx)
+{
+	return op25b_judge_xdp(ctx);
+}
+
+/*
+ * A chained attachment's: what op25b passes goes on to the program it
+ * chains (chain.h). A program of its own, loaded only for such an
+ * attachment ("?": not by default), since a kernel without a BPF JIT (as
+ * Debian's s390x) refuses a tail call in a program with bpf-to-bpf calls,
+ * and op25b alone must load there.
+ */
+SEC("?xdp")
+int op25b_xdp_ch(struct xdp_md *ctx)
 {
 	int v = op25b_judge_xdp(ctx);
 

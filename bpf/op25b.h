@@ -40,6 +40,7 @@
 
 /* Program names as the kernel reports them (bpftool prog, status). */
 #define OP25B_PROG_XDP		"op25b_xdp"
+#define OP25B_PROG_XDP_CHAINED	"op25b_xdp_ch"
 #define OP25B_PROG_TC		"op25b_tc"
 #define OP25B_PROG_CONNECT4	"op25b_connect4"
 #define OP25B_PROG_CONNECT6	"op25b_connect6"

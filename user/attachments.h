@@ -10,6 +10,7 @@
 #ifndef OP25B_ATTACHMENTS_H
 #define OP25B_ATTACHMENTS_H
 
+#include <string.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include "op25bctl.h"
@@ -144,6 +145,12 @@ int prog_info(int fd, struct bpf_prog_info *info);
 __u32 prog_id_of(int fd);
 __u32 prog_map_ids(int fd, __u32 *maps, __u32 max);
 void prog_name_of(__u32 id, char *name, size_t len);
+/* An XDP program name op25b's are known by: alone or chaining another. */
+static inline bool op25b_xdp_name(const char *name)
+{
+	return !strcmp(name, OP25B_PROG_XDP) ||
+	       !strcmp(name, OP25B_PROG_XDP_CHAINED);
+}
 const char *hook_label(__u32 hook, __u32 flags);
 bool record_find(int map_fd, const struct op25b_attach_key *key,
 			struct op25b_attach_val *val);

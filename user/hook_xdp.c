@@ -66,7 +66,7 @@ static int xdp_take_over(const struct attach_req *r, __u32 id, int *old_fd,
 		return EXIT_RUNTIME;
 	}
 	snprintf(name, len, "%s", info.name);
-	if (strcmp(info.name, OP25B_PROG_XDP)) {
+	if (!op25b_xdp_name(info.name)) {
 		*chain = !r->force;
 	} else if (op25b_ours(r, fd, id)) {
 		close(fd);
@@ -169,7 +169,7 @@ int xdp_attach(const struct attach_req *r, struct op25b_bpf *skel,
 	if (!rc && slot) {
 		rc = bpf_load_chained(&own, r->l3, false, slot);
 		if (!rc)
-			fd = bpf_program__fd(own->progs.op25b_xdp);
+			fd = bpf_program__fd(own->progs.op25b_xdp_ch);
 	}
 	if (rc) {
 		if (chain)

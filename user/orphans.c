@@ -85,7 +85,7 @@ int orphans_find(const struct record *recs, size_t nrec,
 							OP25B_HOOK_XDP, ids[i]))
 					continue;
 				prog_name_of(ids[i], name, sizeof(name));
-				if (!strcmp(name, OP25B_PROG_XDP))
+				if (op25b_xdp_name(name))
 					rc = orphan_add(out, n, it->if_name,
 							it->if_index, OP25B_HOOK_XDP,
 							ids[i], flags[i]);

@@ -784,7 +784,10 @@ static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
 		      errstr(-errno));
 		return EXIT_RUNTIME;
 	}
-	bpf_program__set_autoload(skel->progs.op25b_xdp, !sock);
+	/* a chained attachment's XDP program is the one with the tail call */
+	bpf_program__set_autoload(skel->progs.op25b_xdp, !sock && !chain_slot);
+	bpf_program__set_autoload(skel->progs.op25b_xdp_ch,
+				  !sock && chain_slot);
 	bpf_program__set_autoload(skel->progs.op25b_tc, !sock);
 	bpf_program__set_autoload(skel->progs.op25b_connect4, sock);
 	bpf_program__set_autoload(skel->progs.op25b_connect6, sock);

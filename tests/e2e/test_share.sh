@@ -282,7 +282,7 @@ test_taken_off() {
 	attach_chained "taken off" || return
 	check "xdp-filter unload refuses while op25b chains its program" \
 		"it unloaded" not xf unload r0 2>/dev/null
-	check_eq "...and op25b stays on r0" "op25b_xdp" "$(xdp_on_r0 | cut -d' ' -f2)"
+	check_eq "...and op25b (its chaining program) stays on r0" "op25b_xdp_ch" "$(xdp_on_r0 | cut -d' ' -f2)"
 	ip -n "$RTR" link set dev r0 xdp off
 	st=$(ctl status | grep ' r0 ')
 	check "taken off: status says not attached, the chained program held, not running" \

@@ -34,7 +34,7 @@ op25b_progs() {
 import json, sys
 mine = int(sys.argv[1])
 print(sum(1 for p in json.load(sys.stdin)
-          if p.get("name") in ("op25b_xdp", "op25b_tc") and
+          if p.get("name") in ("op25b_xdp", "op25b_xdp_ch", "op25b_tc") and
           mine in p.get("map_ids", [])))' "$id"
 }
 

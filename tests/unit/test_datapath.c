@@ -41,6 +41,9 @@ static bool dp_load(struct dp *dp)
 	s->rodata->op25b_l3 = dp->l3;
 	s->rodata->op25b_egress = dp->egress;
 	s->rodata->op25b_chain_slot = dp->chain_slot;
+	/* a chained attachment's XDP program is its own (op25b.bpf.c) */
+	bpf_program__set_autoload(s->progs.op25b_xdp, !dp->chain_slot);
+	bpf_program__set_autoload(s->progs.op25b_xdp_ch, dp->chain_slot);
 	s->rodata->op25b_netns_ino = TEST_NETNS_INO;
 	s->rodata->op25b_sweep_timer = engine_bpf_jit();
 	bpf_map__set_max_entries(s->maps.op25b_events,
@@ -67,8 +70,9 @@ static bool dp_load(struct dp *dp)
 	dp->eng_open = true;
 	dp->action = OP25B_ACT_DROP;
 	dp->prog[0] = (struct prog){
-		.name = OP25B_PROG_XDP,
-		.fd = bpf_program__fd(s->progs.op25b_xdp),
+		.name = dp->chain_slot ? OP25B_PROG_XDP_CHAINED : OP25B_PROG_XDP,
+		.fd = bpf_program__fd(dp->chain_slot ? s->progs.op25b_xdp_ch :
+						       s->progs.op25b_xdp),
 		.pass = XDP_PASS,
 		.drop = XDP_DROP,
 		.answer = XDP_TX,
