@@ -10,22 +10,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "engine_int.h"
 
-/* net.core.bpf_jit_enable exists only where a JIT is built in. */
+/*
+ * Whether the kernel JITs BPF programs: a two-instruction program loaded
+ * and asked. (net.core.bpf_jit_enable says it too, but only in the first
+ * network namespace: op25bctl -n would read none and believe no JIT.)
+ */
 int engine_bpf_jit(void)
 {
-	FILE *f = fopen("/proc/sys/net/core/bpf_jit_enable", "r");
-	int on = 0;
+	static int jit = -1;
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = 2 /* XDP_PASS */ },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd;
 
-	if (!f)
-		return 0;
-	if (fscanf(f, "%d", &on) != 1)
-		on = 1;
-	fclose(f);
-	return on != 0;
+	if (jit >= 0)
+		return jit;
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "op25b_jit", "GPL", insns, 2,
+			   NULL);
+	if (fd < 0)
+		return 1;	/* cannot tell: as nearly every kernel has */
+	jit = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	      info.jited_prog_len > 0;
+	close(fd);
+	return jit;
 }
 
 int engine_size_object(struct bpf_object *obj, __u32 cap)
