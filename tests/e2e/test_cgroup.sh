@@ -258,7 +258,7 @@ test_monitor_culprit() {
 	ctl attach --cgroup "$CG/site" 2>/dev/null
 	ctl action monitor 2>/dev/null
 	mon=$TMPD/monitor.json
-	ctl -j monitor --count 1 >"$mon" 2>/dev/null &
+	"$CTL" --pin-dir "$PIN" -j monitor --count 1 >"$mon" 2>/dev/null &
 	CLEAN_PIDS+=($!)
 	sleep 0.5
 	expect_conn "action monitor: the connect goes through" connected "$CGD/site/php" connect $MX4 25 -- --uid $UID_B --gid $GID_B
@@ -275,7 +275,7 @@ test_monitor_culprit() {
 	ctl action drop 2>/dev/null
 	# a process that stays: its executable too, in text
 	mon=$TMPD/monitor.txt
-	ctl monitor --count 1 >"$mon" 2>/dev/null &
+	"$CTL" --pin-dir "$PIN" monitor --count 1 >"$mon" 2>/dev/null &
 	CLEAN_PIDS+=($!)
 	sleep 0.5
 	in_ns "$CLI" "$PY" -c '
@@ -306,7 +306,7 @@ test_limit_by_uid() {
 	ctl detach --all >/dev/null 2>&1
 	ctl attach --cgroup "$CG/site" 2>/dev/null
 	ctl action limit 3/min --burst 3 --quarantine 1min 2>/dev/null
-	ctl -j monitor >"$mon" 2>/dev/null &
+	"$CTL" --pin-dir "$PIN" -j monitor >"$mon" 2>/dev/null &
 	CLEAN_PIDS+=($!)
 	sleep 0.5
 	out=$(sc --cgroup "$CGD/site" --uid $UID_A --gid $GID_B \
@@ -432,7 +432,7 @@ test_watch_follows() {
 	ctl attach --cgroup "$CG/svc" 2>/dev/null
 	ctl allow cgroup "$CG/mta2" 2>/dev/null
 	: >"$TMPD/empty.conf"
-	ctl watch --config "$TMPD/empty.conf" >"$wlog" 2>&1 &
+	"$CTL" --pin-dir "$PIN" watch --config "$TMPD/empty.conf" >"$wlog" 2>&1 &
 	CLEAN_PIDS+=($!)
 	wait_file_line "$wlog" watching 30
 	# a service restarted: its cgroup removed and made again
