@@ -587,13 +587,19 @@ static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 	return allow ? 1 : 0;
 }
 
-SEC("cgroup/connect4")
+/*
+ * Loaded only by attach --cgroup ("?": not by default, so a loader of the
+ * packet hooks never verifies them): on a kernel without a BPF JIT their
+ * calls' stack (544 bytes) is over the interpreter's 512, and the packet
+ * hooks must load there all the same.
+ */
+SEC("?cgroup/connect4")
 int op25b_connect4(struct bpf_sock_addr *ctx)
 {
 	return sock_connect(ctx, false);
 }
 
-SEC("cgroup/connect6")
+SEC("?cgroup/connect6")
 int op25b_connect6(struct bpf_sock_addr *ctx)
 {
 	return sock_connect(ctx, true);

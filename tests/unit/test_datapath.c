@@ -44,6 +44,9 @@ static bool dp_load(struct dp *dp)
 	/* a chained attachment's XDP program is its own (op25b.bpf.c) */
 	bpf_program__set_autoload(s->progs.op25b_xdp, !dp->chain_slot);
 	bpf_program__set_autoload(s->progs.op25b_xdp_ch, dp->chain_slot);
+	/* the socket hooks load only where a JIT runs them (cgroup.h) */
+	bpf_program__set_autoload(s->progs.op25b_connect4, engine_bpf_jit());
+	bpf_program__set_autoload(s->progs.op25b_connect6, engine_bpf_jit());
 	s->rodata->op25b_netns_ino = TEST_NETNS_INO;
 	s->rodata->op25b_sweep_timer = engine_bpf_jit();
 	bpf_map__set_max_entries(s->maps.op25b_events,
