@@ -143,12 +143,7 @@ static __always_inline __u32 sock_blocked(const struct op25b_config *cfg,
 	__u32 act = cfg->action;
 
 	if (act == OP25B_ACT_LIMIT) {
-		out->limit.interval_ns = cfg->limit.interval_ns;
-		out->limit.quarantine_ns = cfg->limit.quarantine_ns;
-		out->limit.burst = cfg->limit.burst;
-		out->limit.then = cfg->limit.then == OP25B_ACT_REJECT ?
-					  J_REJECT : J_DROP;
-		out->limit.prefix6 = cfg->limit.prefix6;
+		limit_of(&out->limit, cfg);
 		out->by = cfg->limit.by;
 		return J_LIMIT;
 	}

@@ -291,6 +291,17 @@ struct judge_in {
  * connection of its own (evasive, undecidable, malformed) is blocked as
  * the limit's 'then' says.
  */
+/* The snapshot's limit, as the limiter reads it (packets and connects). */
+static __always_inline void limit_of(struct limit_cfg *l,
+				     const struct op25b_config *cfg)
+{
+	l->interval_ns = cfg->limit.interval_ns;
+	l->quarantine_ns = cfg->limit.quarantine_ns;
+	l->burst = cfg->limit.burst;
+	l->then = cfg->limit.then == OP25B_ACT_REJECT ? J_REJECT : J_DROP;
+	l->prefix6 = cfg->limit.prefix6;
+}
+
 static __always_inline enum judgement judge_blocked(const struct op25b_config *cfg,
 						    struct decision *out)
 {
@@ -298,12 +309,7 @@ static __always_inline enum judgement judge_blocked(const struct op25b_config *c
 
 	if (act == OP25B_ACT_LIMIT) {
 		if (out->cls == OP25B_C_SMTP) {
-			out->limit.interval_ns = cfg->limit.interval_ns;
-			out->limit.quarantine_ns = cfg->limit.quarantine_ns;
-			out->limit.burst = cfg->limit.burst;
-			out->limit.then = cfg->limit.then == OP25B_ACT_REJECT ?
-						  J_REJECT : J_DROP;
-			out->limit.prefix6 = cfg->limit.prefix6;
+			limit_of(&out->limit, cfg);
 			return J_LIMIT;
 		}
 		act = cfg->limit.then;
