@@ -287,6 +287,36 @@ static bool agree(struct engine *e, const struct model *m, const char *label,
 
 /* One random change, to the draft and the model alike. */
 /* e NULL: the model alone, drawing the same numbers. */
+static void random_change(struct engine *e, struct model *m);
+
+/*
+ * A writer to kill: a child that makes n changes (change(e, arg), drawn
+ * from seed) in one transaction on the maps, and commits. Its exit: 0
+ * committed, 3 could not begin, 4 the commit failed.
+ */
+static pid_t writer_fork(unsigned long long seed,
+			 void (*change)(struct engine *, void *), void *arg,
+			 int n)
+{
+	pid_t pid = fork();
+	struct engine c;
+	int i;
+
+	if (pid)
+		return pid;
+	rng = seed;
+	if (engine_open(&c, &fds, true) || engine_begin(&c))
+		_exit(3);
+	for (i = 0; i < n; i++)
+		change(&c, arg);
+	_exit(engine_commit(&c) ? 4 : 0);
+}
+
+static void kill_model_change(struct engine *e, void *m)
+{
+	random_change(e, m);
+}
+
 static void random_change(struct engine *e, struct model *m)
 {
 	enum engine_change ch;
@@ -697,17 +727,7 @@ static void test_kill(void)
 		gen0 = engine_live(&e)->gen;
 		/* the change the child makes, applied to a copy of the model */
 		after = model_copy(&m);
-		pid = fork();
-		if (pid == 0) {
-			struct engine c;
-
-			rng = seed;
-			if (engine_open(&c, &fds, true) || engine_begin(&c))
-				_exit(3);
-			for (i = 0; i < 4000; i++)
-				random_change(&c, &after);
-			_exit(engine_commit(&c) ? 4 : 0);
-		}
+		pid = writer_fork(seed, kill_model_change, &after, 4000);
 		usleep((useconds_t)(rnd() % (span * 5 / 4 + 1)));
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
@@ -1278,6 +1298,13 @@ static bool ids_agree(struct engine *e, const struct mident *m,
 	return ok;
 }
 
+static void id_change(struct engine *e, struct mident *m);
+
+static void kill_id_change(struct engine *e, void *m)
+{
+	id_change(e, m);
+}
+
 static void id_change(struct engine *e, struct mident *m)
 {
 	enum engine_change ch;
@@ -1383,17 +1410,7 @@ static void test_idents(void)
 
 		gen0 = engine_live(&e)->gen;
 		memcpy(after, m, sizeof(m));
-		pid = fork();
-		if (pid == 0) {
-			struct engine c;
-
-			rng = seed;
-			if (engine_open(&c, &fds, true) || engine_begin(&c))
-				_exit(3);
-			for (i = 0; i < 40; i++)
-				id_change(&c, after);
-			_exit(engine_commit(&c) ? 4 : 0);
-		}
+		pid = writer_fork(seed, kill_id_change, after, 40);
 		usleep((useconds_t)(rnd() % 3000));
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
