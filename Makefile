@@ -32,9 +32,7 @@ endif
 
 USER_SRC := $(wildcard user/*.c)
 USER_HDR := $(wildcard user/*.h) bpf/op25b.h bpf/decide.h
-BPF_SRC  := bpf/op25b.bpf.c bpf/op25b.h bpf/parse.h bpf/reject.h bpf/decide.h \
-	    bpf/events.h bpf/limit.h bpf/maps.h bpf/cgroup.h
-BPF_SRC  += bpf/chain.h
+BPF_SRC  := bpf/op25b.bpf.c $(wildcard bpf/*.h)
 
 ifeq ($(V),1)
 Q :=

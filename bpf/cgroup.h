@@ -22,9 +22,10 @@
  * op25b_sock_event). They never touch the packet hooks' offenders table,
  * window, scratch event or event log.
  *
- * Included at the end of op25b.bpf.c: it uses the decision's pieces
- * defined there (the policy global, the tree walk, the port check, the
- * read fence, enum judgement, struct limit_cfg) and limit.h's limiter.
+ * It shares core.h with the packet hooks (the policy, the tree walk, the
+ * port check, the snapshot's reading, the judgements, the counters and
+ * rule hits), limit.h's limiter and events.h's clock; op25b.bpf.c
+ * includes it, to make one object of both kinds of hook.
  */
 #ifndef OP25B_CGROUP_H
 #define OP25B_CGROUP_H
@@ -34,6 +35,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "op25b.h"
+#include "maps.h"
+#include "events.h"
+#include "core.h"
+#include "limit.h"
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP		262
@@ -41,39 +46,22 @@
 #define OP25B_SOCK_STREAM	1	/* SOCK_STREAM, not in the UAPI headers */
 
 /* Exemptions by identity (op25b.h, struct op25b_ident). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, OP25B_IDENTS_MAX);
-	__type(key, struct op25b_ident_key);
-	__type(value, struct op25b_ident);
-} op25b_idents SEC(".maps");
+OP25B_HASH(struct op25b_ident_key, struct op25b_ident, OP25B_IDENTS_MAX)
+	op25b_idents SEC(".maps");
 
 /* Written and read by op25bctl only: what it attached to which cgroup. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, OP25B_CGROUPS_MAX);
-	__type(key, struct op25b_cgroup_key);
-	__type(value, struct op25b_cgroup_att);
-} op25b_cgroups SEC(".maps");
+OP25B_HASH(struct op25b_cgroup_key, struct op25b_cgroup_att, OP25B_CGROUPS_MAX)
+	op25b_cgroups SEC(".maps");
 
 /* The socket hooks' event log: a region per possible CPU, sized by the loader. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, OP25B_EVLOG_REGION * OP25B_EVLOG_CPUS_DEFAULT);
-	__type(key, __u32);
-	__type(value, struct op25b_sock_event);
-} op25b_sockev SEC(".maps");
+OP25B_MMAP_ARRAY(struct op25b_sock_event,
+		OP25B_EVLOG_REGION * OP25B_EVLOG_CPUS_DEFAULT)
+	op25b_sockev SEC(".maps");
 
 /* Refused connects by uid and by cgroup, for top (op25b.h). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, OP25B_CULPRITS_MAX);
-	__type(key, struct op25b_ident_key);
-	__type(value, struct op25b_culprit);
-} op25b_culprits SEC(".maps");
+OP25B_MAP(BPF_MAP_TYPE_LRU_HASH, 0, struct op25b_ident_key,
+	  struct op25b_culprit, OP25B_CULPRITS_MAX)
+	op25b_culprits SEC(".maps");
 
 /*
  * This loaded instance's switch, never pinned: 0 (what it is made with)
@@ -82,12 +70,7 @@ struct {
  * that the cgroup is never judged for one family and not the other: an
  * attach killed before that store leaves programs that change nothing.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} op25b_armed SEC(".maps");
+OP25B_ARRAY(__u32, 1) op25b_armed SEC(".maps");
 
 /* The cgroup levels an exemption is looked for at: the caller's and above. */
 #define OP25B_CG_LEVELS		16
@@ -174,8 +157,7 @@ __noinline int op25b_sock_decide(const struct sock_in *in, struct sock_out *out)
 	v6 = in->v6 & 1;
 	depth = OP25B_DEPTH_FOR(v6 ? 128 : 32, op25b_root_bits);
 	for (try = 0; try < OP25B_SNAP_TRIES; try++) {
-		g = READ_ONCE(op25b_pol.live);
-		s = &op25b_pol.snap[g & 1];
+		s = snapshot_read(&g);
 		out->sub = 0;
 		out->relay = 0;
 		out->j = J_PASS;
@@ -209,8 +191,7 @@ __noinline int op25b_sock_decide(const struct sock_in *in, struct sock_out *out)
 		}
 		if (out->why == SW_BLOCKED)
 			out->j = sock_blocked(&s->cfg, out);
-		snapshot_read_fence();
-		if (READ_ONCE(op25b_pol.live) == g)
+		if (snapshot_held(g))
 			break;
 	}
 	return 0;

@@ -7,12 +7,11 @@
  * (user/engine_read.c) over its mmap windows of the same maps, so 'op25bctl
  * test' and the datapath cannot disagree.
  *
- * The includer supplies the map access and nothing else, defining these
- * in its own file:
+ * The map access is all each side supplies: the datapath's is trees.h
+ * (global maps, struct op25b_trees never made, NULL passed), op25bctl's
+ * is defined in its own file after this one is included:
  *
- *   struct op25b_trees             what its accessors read through; the
- *                                  datapath reads global maps and passes
- *                                  NULL
+ *   struct op25b_trees             what its accessors read through
  *   op25b_root_bits_of(t)          the root tables' bits (op25b.h), as
  *                                  the roots map's size says
  *   op25b_root_at(t, &i)           entry i of the root tables
@@ -21,13 +20,11 @@
  *                                  each NULL when i is out of range; the
  *                                  index by address, as a map lookup's
  *                                  key: the walk keeps its indices where
- *                                  the datapath's lookups read them, and
- *                                  compiles as the walk did before it was
- *                                  shared (the verifier's work unchanged)
- *   op25b_lookup(t, root, a, d)    the walk as the decision calls it: the
- *                                  datapath's is a global function over
- *                                  op25b_walk, which the verifier checks
- *                                  once; op25bctl's is op25b_walk itself
+ *                                  the datapath's lookups read them
+ *
+ * The decision walks a tree by op25b_lookup: on the datapath a global
+ * function over op25b_walk, which the verifier checks once; in op25bctl
+ * op25b_walk itself.
  */
 #ifndef OP25B_DECIDE_H
 #define OP25B_DECIDE_H
@@ -41,6 +38,9 @@
 
 struct op25b_trees;
 
+#ifdef __BPF__
+#include "trees.h"	/* the datapath's maps and accessors */
+#else
 static __always_inline __u32 op25b_root_bits_of(const struct op25b_trees *t);
 static __always_inline const struct op25b_root_ent *
 op25b_root_at(const struct op25b_trees *t, const __u32 *i);
@@ -48,9 +48,7 @@ static __always_inline const struct op25b_node *
 op25b_node_at(const struct op25b_trees *t, const __u32 *i);
 static __always_inline const struct op25b_leaves *
 op25b_leaves_at(const struct op25b_trees *t, const __u32 *i);
-static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
-					  __u32 root, __u64 hi, __u64 lo,
-					  __u32 depth);
+#endif
 
 #ifdef __BPF__
 /* BPF has no popcount instruction. */
@@ -134,6 +132,32 @@ static __always_inline __u32 op25b_walk(const struct op25b_trees *t,
 	}
 	return best;
 }
+
+#ifdef __BPF__
+/*
+ * The walk as the datapath's decision calls it: a global function, which
+ * the verifier checks once, whoever calls it.
+ */
+__noinline __u32 op25b_tree_lookup(__u32 root, __u64 hi, __u64 lo,
+				   __u32 depth)
+{
+	return op25b_walk(NULL, root, hi, lo, depth);
+}
+
+static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
+					  __u32 root, __u64 hi, __u64 lo,
+					  __u32 depth)
+{
+	return op25b_tree_lookup(root, hi, lo, depth);
+}
+#else
+static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
+					  __u32 root, __u64 hi, __u64 lo,
+					  __u32 depth)
+{
+	return op25b_walk(t, root, hi, lo, depth);
+}
+#endif
 
 /*
  * What snapshot s's tables say of a packet from src to dst aimed at a

@@ -3,12 +3,10 @@
  * Action limit: the limiter and its sweeper (doc/DESIGN.md, "Rate limits
  * and quarantine"; op25b.h: the limiter). Its maps are defined here, once.
  *
- * Unlike reject.h it does not stand alone: the limiter judges for the
- * decision core, so op25b.bpf.c includes it after what it reads there,
- * the decision's types (struct decision, with its struct limit_cfg and
- * enum limit_result; enum judgement) and the op25b_stats counters. It
- * takes parse.h's packet, and events.h's clock, ring buffer and scratch
- * event.
+ * It judges for the decision core (core.h: the judgements, the limit's
+ * terms, the counters), for packets (struct decision, parse.h's packet)
+ * and for connects (cgroup.h); it takes events.h's clock, ring buffer and
+ * scratch event.
  */
 #ifndef OP25B_LIMIT_H
 #define OP25B_LIMIT_H
@@ -21,6 +19,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "events.h"
+#include "core.h"
 
 /* Rate-limited sources (op25b.h: the limiter), shared by every CPU. */
 OP25B_MMAP_ARRAY(struct op25b_limiter,

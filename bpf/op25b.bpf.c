@@ -14,12 +14,13 @@
  * per source per interval, within the CPU's budget. After the decision,
  * the steps are written once for both hooks (see "After the decision").
  *
- * Rooms of their own: parse.h the parser, decide.h the tree walk and the
- * verdict (shared with op25bctl), reject.h the RST, events.h what is
- * recorded (offenders, window, events, the clock), limit.h action limit
- * (the limiter and its sweeper). This file holds the policy's maps, the
- * decision core, the steps that take a packet to those rooms, and the
- * entry points.
+ * Rooms of their own: parse.h the parser, core.h what the packet and
+ * socket hooks share (the policy, the trees and their walk, decide.h,
+ * shared with op25bctl; the snapshot's reading, the counters and rule
+ * hits), reject.h the RST, events.h what is recorded (offenders, window,
+ * events, the clock), limit.h action limit (the limiter and its sweeper),
+ * cgroup.h the socket hooks. This file holds the packet hooks' decision,
+ * the steps that take a packet to those rooms, and the entry points.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -53,13 +54,13 @@ OP25B_HOOKS(CHAIN_DECL)
 
 #include "parse.h"
 #include "reject.h"
-#include "decide.h"
 #include "events.h"
+#include "core.h"
+#include "limit.h"
 #include "chain.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define READ_ONCE(x)	(*(const volatile typeof(x) *)&(x))
 
 /* Set by the loader for devices without an Ethernet header (tun, ppp). */
 const volatile __u8 op25b_l3 = 0;
@@ -70,59 +71,6 @@ const volatile __u8 op25b_l3 = 0;
  */
 const volatile __u8 op25b_egress = 0;
 
-/*
- * The policy: the live word and the two snapshot headers, a pinned global
- * read directly (no map-lookup helper). A fresh one is generation 0: no
- * prefix, port 25 blocked, action drop.
- */
-struct op25b_policy op25b_pol SEC(".data.policy") = {
-	.snap = { {
-		.root = { 0, 1, 2, 3 },
-		.cfg = {
-			.action = OP25B_ACT_DROP,
-			.ports = { [OP25B_DEFAULT_PORT / 64] =
-					   1ULL << (OP25B_DEFAULT_PORT % 64) },
-		},
-	} },
-};
-
-/*
- * The compiled trees (op25b.h). Array maps: the verifier inlines their
- * lookups, and the controller writes them through mmap. Their sizes are
- * set from the capacity when the maps are created.
- */
-OP25B_MMAP_ARRAY(struct op25b_root_ent,
-		OP25B_ROOT_TABLES << OP25B_ROOT_BITS_DEFAULT)
-	op25b_roots SEC(".maps");
-
-OP25B_MMAP_ARRAY(struct op25b_node,
-		OP25B_NODES_FOR_BITS(OP25B_CAPACITY_DEFAULT,
-				     OP25B_ROOT_BITS_DEFAULT))
-	op25b_nodes SEC(".maps");
-
-OP25B_MMAP_ARRAY(struct op25b_leaves,
-		OP25B_LEAF_ELEMS_FOR_BITS(OP25B_CAPACITY_DEFAULT,
-					  OP25B_ROOT_BITS_DEFAULT))
-	op25b_leaves SEC(".maps");
-
-/* What the trees hold, by rule id: read by op25bctl and bpftool only. */
-OP25B_MMAP_ARRAY(struct op25b_rule,
-		OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT))
-	op25b_rules SEC(".maps");
-
-/* Packets each rule decided a lookup for: op25b.h, "Rule hits". */
-OP25B_MMAP_ARRAY(__u64, OP25B_RULES_FOR(OP25B_CAPACITY_DEFAULT) *
-				 OP25B_HITS_CPUS_DEFAULT)
-	op25b_hits SEC(".maps");
-
-/* The writers' allocator state and exact-prefix index; never read here. */
-OP25B_MMAP_ARRAY(struct op25b_engine, 1) op25b_engine SEC(".maps");
-
-OP25B_MMAP_ARRAY(struct op25b_index_line,
-		OP25B_INDEX_LINES_FOR(OP25B_CAPACITY_DEFAULT))
-	op25b_index SEC(".maps");
-
-OP25B_PERCPU_ARRAY(struct op25b_stats, 1) op25b_stats SEC(".maps");
 
 /* Written by op25bctl only: what it attached where, to undo exactly that. */
 OP25B_HASH(struct op25b_attach_key, struct op25b_attach_val,
@@ -145,80 +93,7 @@ OP25B_PERCPU_ARRAY(struct op25b_ifstats, OP25B_IFSTATS_SLOTS + 1)
 OP25B_HASH(__u32, struct op25b_session_ended, OP25B_SESSIONS_ENDED_MAX)
 	op25b_sessions_ended SEC(".maps");
 
-enum judgement {
-	J_PASS,
-	J_DROP,
-	J_REJECT,	/* drop, and answer with a RST if one can be built */
-	J_MONITOR,	/* would be blocked: pass, but record it */
-	J_LIMIT,	/* action limit: the limiter decides (op25b_limit) */
-};
 
-/*
- * The decision's map access (decide.h): the trees are global maps, so
- * struct op25b_trees is never made and the accessors are passed NULL.
- */
-/* The root tables' bits: the loader sets it from op25b_roots' size. */
-const volatile __u32 op25b_root_bits = OP25B_ROOT_BITS_DEFAULT;
-
-static __always_inline __u32 op25b_root_bits_of(const struct op25b_trees *t)
-{
-	return op25b_root_bits;
-}
-
-static __always_inline const struct op25b_root_ent *
-op25b_root_at(const struct op25b_trees *t, const __u32 *i)
-{
-	return bpf_map_lookup_elem(&op25b_roots, i);
-}
-
-static __always_inline const struct op25b_node *
-op25b_node_at(const struct op25b_trees *t, const __u32 *i)
-{
-	return bpf_map_lookup_elem(&op25b_nodes, i);
-}
-
-static __always_inline const struct op25b_leaves *
-op25b_leaves_at(const struct op25b_trees *t, const __u32 *i)
-{
-	return bpf_map_lookup_elem(&op25b_leaves, i);
-}
-
-/* The walk (decide.h) as a global function: verified once. */
-__noinline __u32 op25b_tree_lookup(__u32 root, __u64 hi, __u64 lo,
-				   __u32 depth)
-{
-	return op25b_walk(NULL, root, hi, lo, depth);
-}
-
-static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
-					  __u32 root, __u64 hi, __u64 lo,
-					  __u32 depth)
-{
-	return op25b_tree_lookup(root, hi, lo, depth);
-}
-
-/*
- * Loads before this one complete before loads after it: what tells a
- * packet that the snapshot it read was not reused meanwhile. x86 keeps
- * loads in order; elsewhere a fully ordered atomic on a CPU-local word.
- */
-#if defined(__TARGET_ARCH_x86)
-static __always_inline void snapshot_read_fence(void)
-{
-	asm volatile("" ::: "memory");
-}
-#else
-OP25B_PERCPU_ARRAY(__u64, 1) op25b_fence SEC(".maps");
-
-static __always_inline void snapshot_read_fence(void)
-{
-	__u32 zero = 0;
-	__u64 *f = bpf_map_lookup_elem(&op25b_fence, &zero);
-
-	if (f)
-		(void)__sync_fetch_and_add(f, 0);
-}
-#endif
 
 static __always_inline int read_addr(const struct op25b_cursor *c,
 				     const struct op25b_pkt *pkt, int dst,
@@ -245,34 +120,6 @@ static __always_inline int read_addr(const struct op25b_cursor *c,
 	return 0;
 }
 
-/* What an action limit snapshot says, for the limiter. */
-struct limit_cfg {
-	__u64 interval_ns;
-	__u64 quarantine_ns;
-	__u32 burst;
-	__u8  then;		/* J_DROP or J_REJECT */
-	__u8  prefix6;
-};
-
-/* What the limiter made of a packet, for the counters. */
-enum limit_result {
-	LIM_NONE,
-	LIM_PASSED,		/* within the limit, or not a new connection */
-	LIM_EXCEEDED,		/* a new connection over it */
-	LIM_QUARANTINED,	/* its source is in quarantine */
-	LIM_FULL,		/* no room to count its source */
-};
-
-/* What one snapshot decided for a packet. */
-struct decision {
-	int cls;		/* enum op25b_class, OP25B_C_TCP resolved */
-	enum judgement j;
-	__u32 sub;		/* the deciding leaves, 0 for none */
-	__u32 relay;
-	__u32 lim;		/* enum limit_result */
-	__u32 quarantines;	/* 1: this packet put its source in quarantine */
-	struct limit_cfg limit;	/* when j is J_LIMIT */
-};
 
 /* What the decision reads of a packet, read once, before any snapshot is. */
 struct judge_in {
@@ -291,16 +138,6 @@ struct judge_in {
  * connection of its own (evasive, undecidable, malformed) is blocked as
  * the limit's 'then' says.
  */
-/* The snapshot's limit, as the limiter reads it (packets and connects). */
-static __always_inline void limit_of(struct limit_cfg *l,
-				     const struct op25b_config *cfg)
-{
-	l->interval_ns = cfg->limit.interval_ns;
-	l->quarantine_ns = cfg->limit.quarantine_ns;
-	l->burst = cfg->limit.burst;
-	l->then = cfg->limit.then == OP25B_ACT_REJECT ? J_REJECT : J_DROP;
-	l->prefix6 = cfg->limit.prefix6;
-}
 
 static __always_inline enum judgement judge_blocked(const struct op25b_config *cfg,
 						    struct decision *out)
@@ -340,8 +177,7 @@ __noinline int op25b_decide_once(const struct judge_in *in,
 		return 1;
 	cls = in->cls;
 	v6 = in->v6 & 1;
-	g = READ_ONCE(op25b_pol.live);
-	s = &op25b_pol.snap[g & 1];
+	s = snapshot_read(&g);
 	out->cls = cls;
 	out->sub = 0;
 	out->relay = 0;
@@ -355,8 +191,7 @@ __noinline int op25b_decide_once(const struct judge_in *in,
 	    op25b_tables_judge(NULL, s, v6, &in->src, &in->dst,
 			       &out->sub, &out->relay) == OP25B_SAID_BLOCKED)
 		out->j = judge_blocked(&s->cfg, out);
-	snapshot_read_fence();
-	return READ_ONCE(op25b_pol.live) == g;
+	return snapshot_held(g);
 }
 
 /*
@@ -379,20 +214,6 @@ __noinline int op25b_decide(const struct judge_in *in, struct decision *out)
 	return 0;
 }
 
-/*
- * A TCP segment to a port the live snapshot does not block: read as the
- * decision reads, the word again after the port, so a snapshot reused
- * meanwhile is never believed. Most traffic leaves here, having read the
- * packet and op25b_pol and nothing else.
- */
-static __always_inline int port_open(__u16 dport)
-{
-	__u32 g = READ_ONCE(op25b_pol.live);
-	int blocked = port_blocked(&op25b_pol.snap[g & 1].cfg, dport);
-
-	snapshot_read_fence();
-	return !blocked && READ_ONCE(op25b_pol.live) == g;
-}
 
 /* The addresses, then the judgement; unreadable addresses: no subscriber. */
 static __always_inline void judge(const struct op25b_cursor *c,
@@ -426,35 +247,6 @@ static __always_inline void decide(const struct op25b_cursor *c,
 	judge(c, pkt, cls, out);
 }
 
-/* The hits map's stripes (op25b.h), and whether CPUs share them. */
-const volatile __u32 op25b_hit_stripes = OP25B_HITS_CPUS_DEFAULT;
-const volatile bool op25b_hits_shared = false;
-
-/*
- * Count a rule's hit in this CPU's stripe, with an atomic when the stripe
- * is shared or something else may run on this CPU meanwhile (the socket
- * hooks, in process context, beside a softirq).
- */
-static __always_inline void hit_count(__u32 leaf, const bool atomic)
-{
-	__u32 stride, idx;
-	__u64 *h;
-
-	if (!leaf)	/* no rule decided: most relays of a blocked packet */
-		return;
-	stride = READ_ONCE(op25b_pol.hits_stride);
-	if (OP25B_LEAF_RID(leaf) >= stride)
-		return;
-	idx = (bpf_get_smp_processor_id() % op25b_hit_stripes) * stride +
-	      OP25B_LEAF_RID(leaf);
-	h = bpf_map_lookup_elem(&op25b_hits, &idx);
-	if (!h)
-		return;
-	if (atomic || op25b_hits_shared)
-		__sync_fetch_and_add(h, 1);
-	else
-		(*h)++;
-}
 
 /*
  * Count what a decision was, on this CPU's counters and rule hits. *stp
@@ -728,8 +520,6 @@ static __always_inline int note(void *ctx, const struct op25b_pkt *pkt,
 	event_fill_l2(&c, ctx, xdp, ev);
 	return 1;
 }
-
-#include "limit.h"
 
 /* The limiter, when the decision left it the packet: its judgement. */
 static __always_inline int limit(void *ctx, const struct op25b_pkt *pkt,

@@ -159,13 +159,6 @@ op25b_leaves_at(const struct op25b_trees *t, const __u32 *i)
 						       OP25B_LEAVES_PER);
 }
 
-static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
-					  __u32 root, __u64 hi, __u64 lo,
-					  __u32 depth)
-{
-	return op25b_walk(t, root, hi, lo, depth);
-}
-
 bool engine_match(struct engine *e, enum op25b_table t, int family,
 		  const __u8 *addr, struct engine_rule *r)
 {
