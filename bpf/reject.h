@@ -252,6 +252,32 @@ static __always_inline void rst_write_ipv6(struct ipv6hdr *ip6,
 }
 
 /*
+ * The IP header and the RST after it, v6 a constant: what the words
+ * summed before and after the rewrite added to *before and *after.
+ */
+static __always_inline int rst_write_l3(const struct op25b_cursor *c,
+					const struct op25b_rst *r,
+					const bool v6, __u32 *before,
+					__u32 *after)
+{
+	const __u32 len = v6 ? RST_IPV6_LEN : RST_IPV4_LEN;
+	void *ip = rst_ptr(c, r->l3off, len);
+
+	if (!ip)
+		return -1;
+	*before += csum_words(ip, len / 4);
+	if (v6) {
+		rst_write_ipv6(ip, r);
+		rst_write_tcp(ip + sizeof(struct ipv6hdr), r);
+	} else {
+		rst_write_ipv4(ip, r);
+		rst_write_tcp(ip + sizeof(struct iphdr), r);
+	}
+	*after += csum_words(ip, len / 4);
+	return 0;
+}
+
+/*
  * Write the answer into the frame at c, already cut to r->len. *delta, when
  * asked for, gets the ones' complement change of every byte from the L2
  * payload on: what a CHECKSUM_COMPLETE skb's csum must follow.
@@ -264,7 +290,6 @@ static __always_inline int rst_write(const struct op25b_cursor *c,
 	struct ethhdr *eth;
 	__u8 mac[ETH_ALEN];
 	__be16 *plen;
-	void *ip;
 
 	if (!l3) {
 		eth = rst_ptr(c, 0, sizeof(*eth));
@@ -286,23 +311,9 @@ static __always_inline int rst_write(const struct op25b_cursor *c,
 		after += *plen;
 	}
 
-	if (r->family == 4) {
-		ip = rst_ptr(c, r->l3off, RST_IPV4_LEN);
-		if (!ip)
-			return -1;
-		before += csum_words(ip, RST_IPV4_LEN / 4);
-		rst_write_ipv4(ip, r);
-		rst_write_tcp(ip + sizeof(struct iphdr), r);
-		after += csum_words(ip, RST_IPV4_LEN / 4);
-	} else {
-		ip = rst_ptr(c, r->l3off, RST_IPV6_LEN);
-		if (!ip)
-			return -1;
-		before += csum_words(ip, RST_IPV6_LEN / 4);
-		rst_write_ipv6(ip, r);
-		rst_write_tcp(ip + sizeof(struct ipv6hdr), r);
-		after += csum_words(ip, RST_IPV6_LEN / 4);
-	}
+	if (r->family == 4 ? rst_write_l3(c, r, false, &before, &after) :
+			     rst_write_l3(c, r, true, &before, &after))
+		return -1;
 	if (delta)
 		*delta = csum_fold16(after) + (__u16)~csum_fold16(before);
 	return 0;

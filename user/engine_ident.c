@@ -184,7 +184,7 @@ static int idents_read(struct engine *e, __u32 g, struct engine_ident **out,
 		       size_t *n)
 {
 	struct op25b_ident_key k, last, *prev = NULL;
-	struct engine_ident *v = NULL, *nv;
+	struct engine_ident *v = NULL;
 	struct op25b_ident r;
 	size_t cap = 0;
 	int fd = e->fd.idents;
@@ -195,14 +195,9 @@ static int idents_read(struct engine *e, __u32 g, struct engine_ident **out,
 		prev = &last;
 		if (bpf_map_lookup_elem(fd, &k, &r) || !ident_alive_at(&r, g))
 			continue;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 32;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				return engine_fail(e, -ENOMEM, "out of memory");
-			}
-			v = nv;
+		if (array_grow((void **)&v, &cap, *n, sizeof(*v))) {
+			free(v);
+			return engine_fail(e, -ENOMEM, "out of memory");
 		}
 		memset(&v[*n], 0, sizeof(v[*n]));
 		v[*n].kind = k.kind;

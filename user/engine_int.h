@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include "engine.h"
+#include "grow.h"
 
 /* engine_map.c: the error of the last call that failed, in e->err */
 int engine_fail(struct engine *e, int err, const char *fmt, ...)

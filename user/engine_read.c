@@ -54,7 +54,7 @@ static int rules_read(struct engine *e, enum op25b_table t, bool hits,
 		      struct engine_rule **out, size_t *n)
 {
 	const struct op25b_snapshot *s = engine_live(e);
-	struct engine_rule *v = NULL, *nv;
+	struct engine_rule *v = NULL;
 	size_t cnt = 0, cap = 0;
 	__u32 rid, top = e->st->layout ? e->st->rule_top : 1;
 
@@ -67,14 +67,9 @@ static int rules_read(struct engine *e, enum op25b_table t, bool hits,
 			continue;
 		if (t != ENGINE_ALL_TABLES && r->table != t)
 			continue;
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 256;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				return engine_fail(e, -ENOMEM, "out of memory");
-			}
-			v = nv;
+		if (array_grow((void **)&v, &cap, cnt, sizeof(*v))) {
+			free(v);
+			return engine_fail(e, -ENOMEM, "out of memory");
 		}
 		v[cnt].table = r->table;
 		v[cnt].verdict = r->verdict;

@@ -10,6 +10,7 @@
 #include <linux/types.h>
 #include "op25b.h"
 #include "engine.h"
+#include "grow.h"
 
 #ifndef OP25B_VERSION
 #define OP25B_VERSION "0.2.0"
@@ -144,25 +145,6 @@ int args_opt(struct args *a, const struct opt *opts, const char **val);
  * their order: then args_given and a->val[id]. EXIT_USAGE, said, or 0.
  */
 int args_all(struct args *a, const struct opt *opts);
-/*
- * Room in *v (of *cap elements of size bytes) for element n: doubled when
- * full. -1, *v as it was, when memory is short.
- */
-static inline int array_grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	size_t nc = *cap ? *cap * 2 : 64;
-	void *nv;
-
-	if (n < *cap)
-		return 0;
-	nv = realloc(*v, nc * size);
-	if (!nv)
-		return -1;
-	*v = nv;
-	*cap = nc;
-	return 0;
-}
-
 /* x among the n values of v. */
 static inline bool u32_in(const __u32 *v, size_t n, __u32 x)
 {
