@@ -76,32 +76,45 @@ struct op25b_addr {
 };
 
 /*
- * The leaf that decides for an address (hi:lo) in the tree whose root
- * table is root, within depth node levels: the last one met on the way
- * down, as deeper nodes hold longer prefixes. 0: none.
+ * The root tables' word on an address (hi:lo) in the tree whose root
+ * table is root: its leaf, and in *cur the node below it (0: none), with
+ * hi:lo moved past the root's bits for the walk down from there.
  */
-static __always_inline __u32 op25b_walk(const struct op25b_trees *t,
-					__u32 root, __u64 hi, __u64 lo,
-					__u32 depth)
+static __always_inline __u32 op25b_root_step(const struct op25b_trees *t,
+					     __u32 root, __u64 *hi, __u64 *lo,
+					     __u32 *cur)
 {
 	const struct op25b_root_ent *re;
-	const struct op25b_leaves *lv;
-	const struct op25b_node *n;
 	__u32 rbits = op25b_root_bits_of(t);
-	__u32 idx, best, cur, d, slot, k;
-	__u64 upto;
+	__u32 idx;
 
+	*cur = 0;
 	if (rbits < OP25B_ROOT_BITS_MIN || rbits > OP25B_ROOT_BITS_MAX)
 		return 0;
 	idx = (root & (OP25B_ROOT_TABLES - 1)) << rbits |
-	      (__u32)(hi >> (64 - rbits));
+	      (__u32)(*hi >> (64 - rbits));
 	re = op25b_root_at(t, &idx);
 	if (!re)
 		return 0;
-	best = re->leaf;
-	cur = re->child;
-	hi = hi << rbits | lo >> (64 - rbits);
-	lo <<= rbits;
+	*cur = re->child;
+	*hi = *hi << rbits | *lo >> (64 - rbits);
+	*lo <<= rbits;
+	return re->leaf;
+}
+
+/*
+ * From node cur down, within depth node levels, best the leaf met above
+ * it: the last leaf met on the way, as deeper nodes hold longer prefixes.
+ */
+static __always_inline __u32 op25b_descend(const struct op25b_trees *t,
+					   __u32 cur, __u32 best, __u64 hi,
+					   __u64 lo, __u32 depth)
+{
+	const struct op25b_leaves *lv;
+	const struct op25b_node *n;
+	__u32 idx, d, slot, k;
+	__u64 upto;
+
 	for (d = 0; d < OP25B_DEPTH_MAX; d++) {
 		if (d >= depth || !cur)
 			break;
@@ -133,22 +146,51 @@ static __always_inline __u32 op25b_walk(const struct op25b_trees *t,
 	return best;
 }
 
+/*
+ * The leaf that decides for an address (hi:lo) in the tree whose root
+ * table is root, within depth node levels. 0: none.
+ */
+static __always_inline __u32 op25b_walk(const struct op25b_trees *t,
+					__u32 root, __u64 hi, __u64 lo,
+					__u32 depth)
+{
+	__u32 cur, best = op25b_root_step(t, root, &hi, &lo, &cur);
+
+	return cur ? op25b_descend(t, cur, best, hi, lo, depth) : best;
+}
+
 #ifdef __BPF__
 /*
- * The walk as the datapath's decision calls it: a global function, which
- * the verifier checks once, whoever calls it.
+ * The walk as the datapath's decision calls it: the root's step inline,
+ * and below it a global function, which the verifier checks once,
+ * whoever calls it. An address whose root entry has no node below
+ * (most that no rule covers, a relay table with no rule near the
+ * destination) makes no call: a call and its return cost more here than
+ * the rest of such a lookup.
  */
-__noinline __u32 op25b_tree_lookup(__u32 root, __u64 hi, __u64 lo,
-				   __u32 depth)
+__noinline __u32 op25b_tree_descend(__u32 cur, __u32 best, __u64 hi, __u64 lo,
+				    __u32 depth)
 {
-	return op25b_walk(NULL, root, hi, lo, depth);
+	return op25b_descend(NULL, cur, best, hi, lo, depth);
 }
 
 static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
 					  __u32 root, __u64 hi, __u64 lo,
 					  __u32 depth)
 {
-	return op25b_tree_lookup(root, hi, lo, depth);
+	__u32 cur, best = op25b_root_step(t, root, &hi, &lo, &cur);
+
+	return cur ? op25b_tree_descend(cur, best, hi, lo, depth) : best;
+}
+
+/*
+ * The whole walk as one global function, for a caller that decides few
+ * packets and many branches (the socket hooks' retries).
+ */
+__noinline __u32 op25b_tree_lookup(__u32 root, __u64 hi, __u64 lo,
+				   __u32 depth)
+{
+	return op25b_walk(NULL, root, hi, lo, depth);
 }
 #else
 static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,

@@ -161,14 +161,13 @@ static __always_inline enum judgement judge_blocked(const struct op25b_config *c
 /*
  * Judge a classified packet by one snapshot: read the live word, decide,
  * and read it again; 1 when the word had not changed, so that the snapshot
- * read was not reused meanwhile. A global function, which the verifier
- * walks once: op25b_decide's retries then hold one branch each, where
- * inlined tries multiplied every branch of the decision (and of the fence,
- * a lookup outside x86) by every other try's, past the 8192 pending
- * branches Linux 6.1's verifier allows, and 6.12's on s390x.
+ * read was not reused meanwhile. The first try is made inline, in the
+ * step that acts on it (a call and its return cost more here than most
+ * of a decision); a retry, after a writer published meanwhile, goes
+ * through op25b_decide.
  */
-__noinline int op25b_decide_once(const struct judge_in *in,
-				 struct decision *out)
+static __always_inline int decide_try(const struct judge_in *in,
+				      struct decision *out)
 {
 	const struct op25b_snapshot *s;
 	__u32 g, v6, cls;
@@ -192,6 +191,19 @@ __noinline int op25b_decide_once(const struct judge_in *in,
 			       &out->sub, &out->relay) == OP25B_SAID_BLOCKED)
 		out->j = judge_blocked(&s->cfg, out);
 	return snapshot_held(g);
+}
+
+/*
+ * One try as a global function, which the verifier walks once:
+ * op25b_decide's retries then hold one branch each, where inlined tries
+ * multiplied every branch of the decision (and of the fence, a lookup
+ * outside x86) by every other try's, past the 8192 pending branches Linux
+ * 6.1's verifier allows, and 6.12's on s390x.
+ */
+__noinline int op25b_decide_once(const struct judge_in *in,
+				 struct decision *out)
+{
+	return in && out ? decide_try(in, out) : 1;
 }
 
 /*
@@ -229,22 +241,8 @@ static __always_inline void judge(const struct op25b_cursor *c,
 	/* the parser read the IP header: this is only a guard */
 	if (read_addr(c, pkt, 0, &in.src) || read_addr(c, pkt, 1, &in.dst))
 		in.no_addr = 1;
-	op25b_decide(&in, out);
-}
-
-/*
- * A segment to an open port leaves before anything is written for the
- * judgement (judge's 40-byte input is built only past this point).
- */
-static __always_inline void decide(const struct op25b_cursor *c,
-				   const struct op25b_pkt *pkt, int cls,
-				   struct decision *out)
-{
-	if (cls == OP25B_C_TCP && port_open(pkt->dport)) {
-		out->cls = OP25B_C_PASS;
-		return;
-	}
-	judge(c, pkt, cls, out);
+	if (!decide_try(&in, out))
+		op25b_decide(&in, out);
 }
 
 
@@ -659,56 +657,66 @@ static __always_inline int hook_answer(void *ctx, enum answer a,
 	}
 }
 
-#define ACT_STEP(hook, ctx_type, is_xdp)				\
-	__noinline int op25b_act_##hook(ctx_type *ctx,			\
-					const struct op25b_pkt *pkt,	\
-					struct decision *d)		\
-	{								\
-		if (!pkt || !d)						\
-			return hook_answer(ctx, A_PASS, is_xdp);	\
-		return hook_answer(ctx, act(ctx, pkt, d, is_xdp), is_xdp); \
-	}
-OP25B_HOOKS(ACT_STEP)
-
 #ifdef OP25B_BENCH_DECISION_ONLY
 /*
  * make bench's second build only, never installed: the decision and the
  * 'blocked' counter the flood counts by, nothing after them, so that the
  * flood shows what a blocked packet's steps after its decision cost.
  */
-static __always_inline int bench_decision_only(const struct decision *d)
+static __always_inline enum answer bench_decision_only(const struct decision *d)
 {
 	struct op25b_stats *st;
 	__u32 zero = 0;
 
 	if (d->j == J_PASS)
-		return XDP_PASS;
+		return A_PASS;
 	st = bpf_map_lookup_elem(&op25b_stats, &zero);
 	if (st)
 		st->blocked++;
-	return XDP_DROP;
+	return A_DROP;
 }
+#define ACT(ctx, pkt, d, xdp)	bench_decision_only(d)
+#else
+#define ACT(ctx, pkt, d, xdp)	act(ctx, pkt, d, xdp)
 #endif
+
+/*
+ * A packet the parser left to the decision, past the port's check: judged
+ * and acted on in one global function per hook (verified once, whatever
+ * parser path reached it), and the hook's answer.
+ */
+#define ACT_STEP(hook, ctx_type, is_xdp)				\
+	__noinline int op25b_act_##hook(ctx_type *ctx,			\
+					const struct op25b_pkt *pkt,	\
+					int cls)			\
+	{								\
+		struct op25b_cursor c;					\
+		struct decision d;					\
+									\
+		if (!pkt)						\
+			return hook_answer(ctx, A_PASS, is_xdp);	\
+		cursor_of(&c, ctx, is_xdp);				\
+		judge(&c, pkt, cls, &d);				\
+		if (d.cls == OP25B_C_PASS)				\
+			return hook_answer(ctx, A_PASS, is_xdp);	\
+		return hook_answer(ctx, ACT(ctx, pkt, &d, is_xdp), is_xdp); \
+	}
+OP25B_HOOKS(ACT_STEP)
 
 /* The entry points: parse, decide, and for a judged packet act. */
 static __always_inline int op25b_judge_xdp(struct xdp_md *ctx)
 {
 	struct op25b_cursor c;
 	struct op25b_pkt pkt = {};
-	struct decision d;
 	int cls;
 
 	cursor_of(&c, ctx, true);
 	cls = op25b_parse(&c, &pkt, op25b_l3, 0, ctx, true);
 	if (cls == OP25B_C_PASS)
 		return XDP_PASS;
-	decide(&c, &pkt, cls, &d);
-	if (d.cls == OP25B_C_PASS)
+	if (cls == OP25B_C_TCP && port_open(pkt.dport))
 		return XDP_PASS;
-#ifdef OP25B_BENCH_DECISION_ONLY
-	return bench_decision_only(&d);
-#endif
-	return op25b_act_xdp(ctx, &pkt, &d);
+	return op25b_act_xdp(ctx, &pkt, cls);
 }
 
 SEC("xdp")
@@ -737,7 +745,6 @@ int op25b_tc(struct __sk_buff *skb)
 {
 	struct op25b_cursor c;
 	struct op25b_pkt pkt = {};
-	struct decision d;
 	__u32 want;
 	int cls;
 
@@ -751,10 +758,9 @@ int op25b_tc(struct __sk_buff *skb)
 			  false);
 	if (cls == OP25B_C_PASS)
 		return TC_ACT_UNSPEC;
-	decide(&c, &pkt, cls, &d);
-	if (d.cls == OP25B_C_PASS)
+	if (cls == OP25B_C_TCP && port_open(pkt.dport))
 		return TC_ACT_UNSPEC;
-	return op25b_act_tc(skb, &pkt, &d);
+	return op25b_act_tc(skb, &pkt, cls);
 }
 
 /* The socket hooks (cgroup/connect4, cgroup/connect6): their own room. */
