@@ -178,14 +178,6 @@ static const struct engine_ident *ident_find(const struct engine_ident *v,
 	return NULL;
 }
 
-static const char *const ident_changes[] = {
-	[ENGINE_UNCHANGED]	= "unchanged",
-	[ENGINE_ADDED]		= "added",
-	[ENGINE_CHANGED]	= "changed",
-	[ENGINE_DELETED]	= "deleted",
-	[ENGINE_ABSENT]		= "not present",
-};
-
 int ident_change(const char *verb, __u32 verdict, int argc, char **argv)
 {
 	const char **pos = calloc(argc + 1, sizeof(*pos));
@@ -278,7 +270,7 @@ int ident_change(const char *verb, __u32 verdict, int argc, char **argv)
 			print_bool(PRINT_JSON, "pending", NULL,
 				   ident_pending(w[i].kind));
 			print_string(PRINT_JSON, "change", NULL,
-				     ident_changes[chg[i]]);
+				     change_name(chg[i]));
 			close_json_object();
 		}
 		close_json_array();

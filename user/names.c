@@ -75,6 +75,20 @@ int ident_kind_parse(const char *s)
 	return parse_of(ident_kind_names, N_OF(ident_kind_names), s);
 }
 
+/* What a change did to one entry, in -j answers and debug lines */
+static const char *const change_names[] = {
+	[ENGINE_UNCHANGED]	= "unchanged",
+	[ENGINE_ADDED]		= "added",
+	[ENGINE_CHANGED]	= "changed",
+	[ENGINE_DELETED]	= "deleted",
+	[ENGINE_ABSENT]		= "not present",
+};
+
+const char *change_name(__u32 ch)
+{
+	return name_of(change_names, N_OF(change_names), ch, "unknown");
+}
+
 /* "none" is a verdict no rule has: not one to parse */
 static const char *const verdict_names[] = {
 	[OP25B_V_NONE]	= "none",

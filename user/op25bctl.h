@@ -456,6 +456,8 @@ int layer_parse(const char *s);
 /* uid, gid, cgroup (enum op25b_ident_kind, OP25B_ID_PENDING ignored) */
 const char *ident_kind_name(__u32 k);
 int ident_kind_parse(const char *s);
+/* what a change did to an entry (enum engine_change), for -j answers */
+const char *change_name(__u32 ch);
 
 /* ---- config.c: action and blocked ports of a snapshot ---- */
 
