@@ -81,25 +81,9 @@ int cg_records_load(int map_fd, struct cg_record **out, size_t *n)
 
 static int cg_map_open(int *fd)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_CGROUPS);
-	*fd = bpf_obj_get(path);
-	if (*fd < 0) {
-		p_err("cannot open pinned map '%s': %s", path, strerror(errno));
-		return EXIT_RUNTIME;
-	}
-	if (bpf_obj_get_info_by_fd(*fd, &info, &len) ||
-	    info.key_size != sizeof(struct op25b_cgroup_key) ||
-	    info.value_size != sizeof(struct op25b_cgroup_att)) {
-		p_err("pinned map '%s' does not match this op25b version", path);
-		close(*fd);
-		*fd = -1;
-		return EXIT_RUNTIME;
-	}
-	return EXIT_OK;
+	return records_map_open(OP25B_PIN_CGROUPS,
+				sizeof(struct op25b_cgroup_key),
+				sizeof(struct op25b_cgroup_att), fd);
 }
 
 static bool cg_pinned(void)
