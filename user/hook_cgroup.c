@@ -115,18 +115,11 @@ int cg_records_read(struct cg_record **out, size_t *n)
 /* The id of the policy map under g.pin_dir, 0 when there is none. */
 static __u32 policy_map_id(void)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
+	struct bpf_map_info info;
 	char path[PATH_MAX];
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_POLICY);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.id = 0;
-	close(fd);
+	pinned_map_info(path, &info);
 	return info.id;
 }
 

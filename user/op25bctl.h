@@ -310,6 +310,9 @@ __u32 layout_of(const char *dir);
 __u64 netns_ino_now(void);
 /* Is there a policy pinned under g.pin_dir (set up, or half set up)? */
 bool pins_present(void);
+struct bpf_map_info;
+/* The map pinned at path: false, and info zeroed, when there is none. */
+bool pinned_map_info(const char *path, struct bpf_map_info *info);
 
 struct op25b_bpf;
 /*
