@@ -33,19 +33,7 @@ int sklog_open(struct evlog *l, int map_fd, bool backlog)
 			     sizeof(struct op25b_sock_event));
 }
 
-int sklog_read(struct evlog *l, sklog_fn fn, void *ctx)
-{
-	size_t n = evlog_collect(l), i;
-	int rc;
-
-	for (i = 0; i < n; i++) {
-		rc = fn(ctx, (const struct op25b_sock_event *)(l->batch +
-								 i * l->esize));
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
+/* sklog_read(): evlog.c, the one reader of both kinds */
 
 /* ---- what an event says ---- */
 
