@@ -724,13 +724,8 @@ int cg_sync(char (*want)[OP25B_CGROUP_PATH], size_t n, bool dry_run,
 			continue;
 		(*changes)++;
 		if (dry_run) {
-			open_json_object(NULL);
-			print_string(PRINT_FP, NULL, "%s", "+ ");
-			print_string(PRINT_JSON, "op", NULL, "attach");
-			print_string(PRINT_ANY, "cgroup", "attach --cgroup %s",
-				     cgroup_shown(want[i]));
-			close_json_object();
-			print_nl();
+			plan_print("+", "attach", "cgroup", "attach --cgroup %s",
+				   cgroup_shown(want[i]), NULL);
 			continue;
 		}
 		rc = cg_attach(want[i], OP25B_LAYER_FILE, 0, true);
@@ -751,13 +746,8 @@ int cg_sync(char (*want)[OP25B_CGROUP_PATH], size_t n, bool dry_run,
 			continue;
 		(*changes)++;
 		if (dry_run) {
-			open_json_object(NULL);
-			print_string(PRINT_FP, NULL, "%s", "- ");
-			print_string(PRINT_JSON, "op", NULL, "detach");
-			print_string(PRINT_ANY, "cgroup", "attach --cgroup %s",
-				     cgroup_shown(recs[j].key.path));
-			close_json_object();
-			print_nl();
+			plan_print("-", "detach", "cgroup", "attach --cgroup %s",
+				   cgroup_shown(recs[j].key.path), NULL);
 			continue;
 		}
 		if (map_fd < 0 && (rc = cg_map_open(&map_fd))) {
