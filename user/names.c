@@ -57,6 +57,13 @@ static const char *const layer_names[] = {
 };
 NAMES(layer, "unknown")
 
+/* Whom action limit counts at the socket hooks (--by) */
+static const char *const limit_by_names[] = {
+	[OP25B_BY_UID]		= "uid",
+	[OP25B_BY_CGROUP]	= "cgroup",
+};
+NAMES(limit_by, "unknown")
+
 /* The identities an exemption names (op25b.conf(5): allow uid|gid|cgroup) */
 static const char *const ident_kind_names[] = {
 	[OP25B_ID_UID]		= "uid",

@@ -459,6 +459,8 @@ const char *action_name(__u32 action);
 int action_parse(const char *s);
 const char *layer_name(__u32 l);
 int layer_parse(const char *s);
+const char *limit_by_name(__u32 by);	/* uid or cgroup */
+int limit_by_parse(const char *s);
 /* uid, gid, cgroup (enum op25b_ident_kind, OP25B_ID_PENDING ignored) */
 const char *ident_kind_name(__u32 k);
 int ident_kind_parse(const char *s);
