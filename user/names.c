@@ -114,3 +114,31 @@ int verdict_parse(const char *s)
 
 	return v == OP25B_V_NONE ? -1 : v;
 }
+
+/* What an event says it was, and of what class the segment was */
+static const char *const event_kind_names[] = {
+	[OP25B_EV_BLOCKED]		= "blocked",
+	[OP25B_EV_QUARANTINED]		= "quarantined",
+	[OP25B_EV_RELEASED]		= "released",
+	[OP25B_EV_RELEASED_BY_OPERATOR]	= "released by operator",
+};
+
+const char *event_kind_name(__u8 kind)
+{
+	return name_of(event_kind_names, N_OF(event_kind_names), kind,
+		       "unknown");
+}
+
+/* OP25B_C_PASS is never an event's: "unknown" */
+static const char *const event_class_names[] = {
+	[OP25B_C_SMTP]		= "smtp",
+	[OP25B_C_EVASION]	= "evasion",
+	[OP25B_C_UNDECIDABLE]	= "undecidable",
+	[OP25B_C_MALFORMED]	= "malformed",
+};
+
+const char *event_class_name(__u8 cls)
+{
+	return name_of(event_class_names, N_OF(event_class_names), cls,
+		       "unknown");
+}

@@ -466,6 +466,9 @@ const char *ident_kind_name(__u32 k);
 int ident_kind_parse(const char *s);
 /* what a change did to an entry (enum engine_change), for -j answers */
 const char *change_name(__u32 ch);
+/* an event's kind and its segment's class (op25b.h), "unknown" for none */
+const char *event_kind_name(__u8 kind);
+const char *event_class_name(__u8 cls);
 
 /* ---- config.c: action and blocked ports of a snapshot ---- */
 
@@ -640,8 +643,6 @@ int ifstats_read(const struct op25b_maps *m, struct ifstat_row **out,
 		 size_t *n);
 /* Give back the slots of attachments no record names any more. */
 void ifstats_sweep(const struct op25b_maps *m);
-const char *event_class_name(__u8 cls);
-const char *event_kind_name(__u8 kind);
 
 /* ---- command handlers: argv[0] is the first argument after the verb ---- */
 
