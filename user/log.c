@@ -659,17 +659,9 @@ int do_log(int argc, char **argv)
 	rc = args_parse(argc, argv, &lg);
 	if (rc)
 		return rc;
-	rc = pins_open(&m, PINS_PEEK);
+	rc = event_logs_open(&m, &l, &sl, false);
 	if (rc)
 		return rc;
-	err = evlog_open(&l, m.events, false);
-	if (err) {
-		p_err("cannot map the event log: %s", strerror(-err));
-		maps_close(&m);
-		return EXIT_RUNTIME;
-	}
-	/* the socket hooks' log beside it (none before them: nothing read) */
-	sklog_open(&sl, m.sockev, false);
 	rc = sink_open(&lg);
 	if (rc)
 		goto out;
