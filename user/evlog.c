@@ -91,27 +91,6 @@ int evlog_open(struct evlog *l, int map_fd, bool backlog)
 	return evlog_open_of(l, map_fd, backlog, sizeof(struct op25b_event));
 }
 
-/*
- * What monitor and log read: the pins, the packet hooks' log, and the
- * socket hooks' beside it (none in a policy made before them: nothing read).
- */
-int event_logs_open(struct op25b_maps *m, struct evlog *l, struct evlog *sl,
-		    bool backlog)
-{
-	int rc = pins_open(m, PINS_PEEK), err;
-
-	if (rc)
-		return rc;
-	err = evlog_open(l, m->events, backlog);
-	if (err) {
-		p_err("cannot map the event log: %s", strerror(-err));
-		maps_close(m);
-		return EXIT_RUNTIME;
-	}
-	sklog_open(sl, m->sockev, backlog);
-	return EXIT_OK;
-}
-
 void evlog_close(struct evlog *l)
 {
 	if (l->base)

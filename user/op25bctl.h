@@ -573,7 +573,7 @@ void evlog_close(struct evlog *l);
 typedef int (*sklog_fn)(void *ctx, const struct op25b_sock_event *ev);
 int sklog_open(struct evlog *l, int map_fd, bool backlog);
 int sklog_read(struct evlog *l, sklog_fn fn, void *ctx);
-/* pins_open (PINS_PEEK), then evlog_open and sklog_open (evlog.c) */
+/* pins_open (PINS_PEEK), then evlog_open and sklog_open */
 int event_logs_open(struct op25b_maps *m, struct evlog *l, struct evlog *sl,
 		    bool backlog);
 

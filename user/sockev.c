@@ -35,6 +35,27 @@ int sklog_open(struct evlog *l, int map_fd, bool backlog)
 
 /* sklog_read(): evlog.c, the one reader of both kinds */
 
+/*
+ * What monitor and log read: the pins, the packet hooks' log, and the
+ * socket hooks' beside it (none in a policy made before them: nothing read).
+ */
+int event_logs_open(struct op25b_maps *m, struct evlog *l, struct evlog *sl,
+		    bool backlog)
+{
+	int rc = pins_open(m, PINS_PEEK), err;
+
+	if (rc)
+		return rc;
+	err = evlog_open(l, m->events, backlog);
+	if (err) {
+		p_err("cannot map the event log: %s", strerror(-err));
+		maps_close(m);
+		return EXIT_RUNTIME;
+	}
+	sklog_open(sl, m->sockev, backlog);
+	return EXIT_OK;
+}
+
 /* ---- what an event says ---- */
 
 static __u64 clock_ns(clockid_t id)
