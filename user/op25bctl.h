@@ -144,6 +144,8 @@ int args_opt(struct args *a, const struct opt *opts, const char **val);
  * their order: then args_given and a->val[id]. EXIT_USAGE, said, or 0.
  */
 int args_all(struct args *a, const struct opt *opts);
+/* No positional word given: "CMD: missing WHAT" said, and true. */
+bool args_missing(const struct args *a, const char *what);
 /*
  * Room in *v (of *cap elements of size bytes) for element n: doubled when
  * full. -1, *v as it was, when memory is short.

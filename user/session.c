@@ -172,12 +172,8 @@ static int up_parse(int argc, char **argv, struct session_req *r)
 			break;
 		}
 	}
-	if (id)
+	if (id || args_missing(&a, "NAME"))
 		return EXIT_USAGE;
-	if (!name) {
-		p_err("session up: missing NAME");
-		return EXIT_USAGE;
-	}
 	rc = name_take(name, &r->key);
 	if (rc)
 		return rc;
@@ -325,12 +321,8 @@ static int session_down(int argc, char **argv)
 	size_t detached;
 	int rc;
 
-	if (args_all(&a, NULL))
+	if (args_all(&a, NULL) || args_missing(&a, "NAME"))
 		return EXIT_USAGE;
-	if (!name) {
-		p_err("session down: missing NAME");
-		return EXIT_USAGE;
-	}
 	rc = name_take(name, &key);
 	if (rc)
 		return rc;
