@@ -404,9 +404,7 @@ int cg_attach(const char *rel, enum op25b_layer layer, __u32 owner,
 		if (rc)
 			return rc;
 	}
-	rc = pin_dir_prepare(true);
-	if (!rc)
-		rc = pin_lock();
+	rc = pin_dir_lock(true);
 	if (rc)
 		return rc;
 	err = cgroup_id_of(rel, &cgid);

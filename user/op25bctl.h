@@ -278,6 +278,8 @@ void libbpf_setup(void);
 int pin_dir_prepare(bool create);
 /* flock(LOCK_EX) on the pin dir, held until the process exits. */
 int pin_lock(void);
+/* pin_dir_prepare(create), then pin_lock() */
+int pin_dir_lock(bool create);
 /* flock(LOCK_SH): readers see no writer at work. */
 int pin_lock_shared(void);
 /* Let go of the lock before exiting: a long-running command (watch). */

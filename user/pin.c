@@ -460,6 +460,13 @@ int pin_lock_shared(void)
 	return pin_lock_mode(LOCK_SH);
 }
 
+int pin_dir_lock(bool create)
+{
+	int rc = pin_dir_prepare(create);
+
+	return rc ? rc : pin_lock();
+}
+
 /* ---- loading ---- */
 
 static void report_mismatch(const char *path)
@@ -902,9 +909,7 @@ static int pins_create(void)
 	struct op25b_bpf *skel;
 	int rc;
 
-	rc = pin_dir_prepare(true);
-	if (!rc)
-		rc = pin_lock();
+	rc = pin_dir_lock(true);
 	if (!rc)
 		rc = bpf_load(&skel, false, false);
 	if (rc)
