@@ -25,12 +25,15 @@ static int parse_of(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
-/* A word list's _name() (none: what an unknown value reads as) and _parse(). */
-#define NAMES(kind, none)						\
+/* A word list's _name() (none: what an unknown value reads as) */
+#define NAME_OF(kind, none)						\
 	const char *kind##_name(__u32 v)				\
 	{								\
 		return name_of(kind##_names, N_OF(kind##_names), v, none); \
-	}								\
+	}
+/* ... and its _parse(), for the words the CLI and the file take */
+#define NAMES(kind, none)						\
+	NAME_OF(kind, none)						\
 	int kind##_parse(const char *s)					\
 	{								\
 		return parse_of(kind##_names, N_OF(kind##_names), s);	\
@@ -90,11 +93,7 @@ static const char *const change_names[] = {
 	[ENGINE_DELETED]	= "deleted",
 	[ENGINE_ABSENT]		= "not present",
 };
-
-const char *change_name(__u32 ch)
-{
-	return name_of(change_names, N_OF(change_names), ch, "unknown");
-}
+NAME_OF(change, "unknown")
 
 /* "none" is a verdict no rule has: not one to parse */
 static const char *const verdict_names[] = {
@@ -122,12 +121,7 @@ static const char *const event_kind_names[] = {
 	[OP25B_EV_RELEASED]		= "released",
 	[OP25B_EV_RELEASED_BY_OPERATOR]	= "released by operator",
 };
-
-const char *event_kind_name(__u8 kind)
-{
-	return name_of(event_kind_names, N_OF(event_kind_names), kind,
-		       "unknown");
-}
+NAME_OF(event_kind, "unknown")
 
 /* OP25B_C_PASS is never an event's: "unknown" */
 static const char *const event_class_names[] = {
@@ -136,9 +130,4 @@ static const char *const event_class_names[] = {
 	[OP25B_C_UNDECIDABLE]	= "undecidable",
 	[OP25B_C_MALFORMED]	= "malformed",
 };
-
-const char *event_class_name(__u8 cls)
-{
-	return name_of(event_class_names, N_OF(event_class_names), cls,
-		       "unknown");
-}
+NAME_OF(event_class, "unknown")

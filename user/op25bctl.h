@@ -471,8 +471,8 @@ int ident_kind_parse(const char *s);
 /* what a change did to an entry (enum engine_change), for -j answers */
 const char *change_name(__u32 ch);
 /* an event's kind and its segment's class (op25b.h), "unknown" for none */
-const char *event_kind_name(__u8 kind);
-const char *event_class_name(__u8 cls);
+const char *event_kind_name(__u32 kind);
+const char *event_class_name(__u32 cls);
 
 /* ---- config.c: action and blocked ports of a snapshot ---- */
 
