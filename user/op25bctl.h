@@ -144,8 +144,6 @@ int args_opt(struct args *a, const struct opt *opts, const char **val);
  * their order: then args_given and a->val[id]. EXIT_USAGE, said, or 0.
  */
 int args_all(struct args *a, const struct opt *opts);
-/* No positional word given: "CMD: missing WHAT" said, and true. */
-bool args_missing(const struct args *a, const char *what);
 /*
  * Room in *v (of *cap elements of size bytes) for element n: doubled when
  * full. -1, *v as it was, when memory is short.
@@ -180,6 +178,8 @@ static inline bool args_given(const struct args *a, int id)
 {
 	return a->seen & (1u << id);
 }
+/* No positional word given: "CMD: missing WHAT" said, and true. */
+bool args_missing(const struct args *a, const char *what);
 /* -h or --help among the words before any "--". */
 bool args_want_help(int argc, char **argv);
 
