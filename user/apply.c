@@ -578,10 +578,8 @@ int do_apply(int argc, char **argv)
 	force = args_given(&a, OPT_FORCE);
 	boot = args_given(&a, OPT_BOOT);
 	last = last_good_path(a.val[OPT_LAST_GOOD]);
-	if (!file) {
-		p_err("apply: missing FILE (or - for stdin)");
+	if (args_missing(&a, "FILE (or - for stdin)"))
 		return EXIT_USAGE;
-	}
 	if (boot && dry) {
 		p_err("apply: --boot and --dry-run do not go together");
 		return EXIT_USAGE;

@@ -193,6 +193,14 @@ int args_all(struct args *a, const struct opt *opts)
 	return id ? EXIT_USAGE : EXIT_OK;
 }
 
+bool args_missing(const struct args *a, const char *what)
+{
+	if (a->npos)
+		return false;
+	p_err("%s: missing %s", a->cmd, what);
+	return true;
+}
+
 bool args_want_help(int argc, char **argv)
 {
 	int i;

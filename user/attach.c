@@ -180,9 +180,7 @@ static int attach_run_cached(const struct attach_req *r,
 
 	rc = netns_ino(&key.netns_ino);
 	if (!rc)
-		rc = pin_dir_prepare(true);
-	if (!rc)
-		rc = pin_lock();
+		rc = pin_dir_lock(true);
 	if (rc)
 		return rc;
 	slot = cache ? (r->l3 ? 1 : 0) + (r->hook == OP25B_HOOK_TC_EGRESS ? 2 : 0) : 0;
@@ -376,9 +374,7 @@ static int detach_records(const char *ifname)
 	size_t i, n, hits = 0;
 	int rc, map_fd, worst = EXIT_OK;
 
-	rc = pin_dir_prepare(false);
-	if (!rc)
-		rc = pin_lock();
+	rc = pin_dir_lock(false);
 	if (rc)
 		return rc;
 	if (!attach_pinned()) {

@@ -162,6 +162,8 @@ void owner_keep(int map_fd, const struct op25b_attach_key *key,
 void pending_forget(int map_fd, __u64 ino, const char *name,
 			   __u32 hook);
 bool attach_pinned(void);
+int records_map_open(const char *name, __u32 key_size, __u32 value_size,
+		     int *fd);
 int attach_map_open(int *fd);
 int pending_store(int map_fd, const struct attach_want *w,
 			 enum op25b_layer layer, __u32 owner);

@@ -82,7 +82,7 @@ static int limit_parse(int argc, char **argv, struct op25b_limit *l,
 	const char *slash, *arg;
 	__u64 v, burst = 0;
 	bool burst_set = false;
-	int id;
+	int id, w;
 
 	memset(l, 0, sizeof(*l));
 	l->then = OP25B_ACT_DROP;
@@ -120,13 +120,11 @@ static int limit_parse(int argc, char **argv, struct op25b_limit *l,
 			burst_set = true;
 			break;
 		case OPT_THEN:
-			if (!strcmp(arg, "drop"))
-				l->then = OP25B_ACT_DROP;
-			else if (!strcmp(arg, "reject"))
-				l->then = OP25B_ACT_REJECT;
-			else
+			w = action_parse(arg);
+			if (w != OP25B_ACT_DROP && w != OP25B_ACT_REJECT)
 				return WHY("action limit: --then '%s': drop or reject",
 					   token_quote(arg, q, sizeof(q)));
+			l->then = w;
 			break;
 		case OPT_QUARANTINE:
 			if (duration_parse(arg, &v))
@@ -144,13 +142,11 @@ static int limit_parse(int argc, char **argv, struct op25b_limit *l,
 			l->prefix6 = (__u8)v;
 			break;
 		case OPT_BY:
-			if (!strcmp(arg, "uid"))
-				l->by = OP25B_BY_UID;
-			else if (!strcmp(arg, "cgroup"))
-				l->by = OP25B_BY_CGROUP;
-			else
+			w = limit_by_parse(arg);
+			if (w < 0)
 				return WHY("action limit: --by '%s': uid or cgroup",
 					   token_quote(arg, q, sizeof(q)));
+			l->by = (__u8)w;
 			break;
 		}
 	}

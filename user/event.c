@@ -50,36 +50,6 @@ void event_ctx_free(struct event_ctx *x)
 	x->nsess = 0;
 }
 
-const char *event_class_name(__u8 cls)
-{
-	switch (cls) {
-	case OP25B_C_SMTP:
-		return "smtp";
-	case OP25B_C_EVASION:
-		return "evasion";
-	case OP25B_C_UNDECIDABLE:
-		return "undecidable";
-	case OP25B_C_MALFORMED:
-		return "malformed";
-	}
-	return "unknown";
-}
-
-const char *event_kind_name(__u8 kind)
-{
-	switch (kind) {
-	case OP25B_EV_BLOCKED:
-		return "blocked";
-	case OP25B_EV_QUARANTINED:
-		return "quarantined";
-	case OP25B_EV_RELEASED:
-		return "released";
-	case OP25B_EV_RELEASED_BY_OPERATOR:
-		return "released by operator";
-	}
-	return "unknown";
-}
-
 /*
  * ---- Interface names where the program runs ----
  *

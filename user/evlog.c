@@ -154,16 +154,24 @@ size_t evlog_collect(struct evlog *l)
 	return n;
 }
 
-int evlog_read(struct evlog *l, evlog_fn fn, void *ctx)
-{
-	size_t n = evlog_collect(l), i;
-	int rc;
-
-	for (i = 0; i < n; i++) {
-		rc = fn(ctx, (const struct op25b_event *)(l->batch +
-							    i * l->esize));
-		if (rc)
-			return rc;
+/*
+ * A reader of one kind of record, the packet hooks' or the socket hooks'
+ * (sockev.c): each record collected, in time order, to fn, until fn
+ * returns nonzero.
+ */
+#define LOG_READER(name, fn_type, rec_type)				\
+	int name(struct evlog *l, fn_type fn, void *ctx)		\
+	{								\
+		size_t n = evlog_collect(l), i;				\
+		int rc;							\
+									\
+		for (i = 0; i < n; i++) {				\
+			rc = fn(ctx, (const rec_type *)(l->batch +	\
+							i * l->esize));	\
+			if (rc)						\
+				return rc;				\
+		}							\
+		return 0;						\
 	}
-	return 0;
-}
+LOG_READER(evlog_read, evlog_fn, struct op25b_event)
+LOG_READER(sklog_read, sklog_fn, struct op25b_sock_event)

@@ -661,12 +661,8 @@ int do_history(int argc, char **argv)
 	char why[64];
 	int rc;
 
-	if (args_all(&a, history_opts))
+	if (args_all(&a, history_opts) || args_missing(&a, "ADDR or USER"))
 		return EXIT_USAGE;
-	if (!what) {
-		p_err("history: missing ADDR or USER");
-		return EXIT_USAGE;
-	}
 	rc = reading_args(&a, &rd);
 	if (rc)
 		return rc;

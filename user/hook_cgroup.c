@@ -81,25 +81,9 @@ int cg_records_load(int map_fd, struct cg_record **out, size_t *n)
 
 static int cg_map_open(int *fd)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_CGROUPS);
-	*fd = bpf_obj_get(path);
-	if (*fd < 0) {
-		p_err("cannot open pinned map '%s': %s", path, strerror(errno));
-		return EXIT_RUNTIME;
-	}
-	if (bpf_obj_get_info_by_fd(*fd, &info, &len) ||
-	    info.key_size != sizeof(struct op25b_cgroup_key) ||
-	    info.value_size != sizeof(struct op25b_cgroup_att)) {
-		p_err("pinned map '%s' does not match this op25b version", path);
-		close(*fd);
-		*fd = -1;
-		return EXIT_RUNTIME;
-	}
-	return EXIT_OK;
+	return records_map_open(OP25B_PIN_CGROUPS,
+				sizeof(struct op25b_cgroup_key),
+				sizeof(struct op25b_cgroup_att), fd);
 }
 
 static bool cg_pinned(void)
@@ -131,18 +115,11 @@ int cg_records_read(struct cg_record **out, size_t *n)
 /* The id of the policy map under g.pin_dir, 0 when there is none. */
 static __u32 policy_map_id(void)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
+	struct bpf_map_info info;
 	char path[PATH_MAX];
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_POLICY);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.id = 0;
-	close(fd);
+	pinned_map_info(path, &info);
 	return info.id;
 }
 
@@ -427,9 +404,7 @@ int cg_attach(const char *rel, enum op25b_layer layer, __u32 owner,
 		if (rc)
 			return rc;
 	}
-	rc = pin_dir_prepare(true);
-	if (!rc)
-		rc = pin_lock();
+	rc = pin_dir_lock(true);
 	if (rc)
 		return rc;
 	err = cgroup_id_of(rel, &cgid);
@@ -747,13 +722,8 @@ int cg_sync(char (*want)[OP25B_CGROUP_PATH], size_t n, bool dry_run,
 			continue;
 		(*changes)++;
 		if (dry_run) {
-			open_json_object(NULL);
-			print_string(PRINT_FP, NULL, "%s", "+ ");
-			print_string(PRINT_JSON, "op", NULL, "attach");
-			print_string(PRINT_ANY, "cgroup", "attach --cgroup %s",
-				     cgroup_shown(want[i]));
-			close_json_object();
-			print_nl();
+			plan_print("+", "attach", "cgroup", "attach --cgroup %s",
+				   cgroup_shown(want[i]), NULL);
 			continue;
 		}
 		rc = cg_attach(want[i], OP25B_LAYER_FILE, 0, true);
@@ -774,13 +744,8 @@ int cg_sync(char (*want)[OP25B_CGROUP_PATH], size_t n, bool dry_run,
 			continue;
 		(*changes)++;
 		if (dry_run) {
-			open_json_object(NULL);
-			print_string(PRINT_FP, NULL, "%s", "- ");
-			print_string(PRINT_JSON, "op", NULL, "detach");
-			print_string(PRINT_ANY, "cgroup", "attach --cgroup %s",
-				     cgroup_shown(recs[j].key.path));
-			close_json_object();
-			print_nl();
+			plan_print("-", "detach", "cgroup", "attach --cgroup %s",
+				   cgroup_shown(recs[j].key.path), NULL);
 			continue;
 		}
 		if (map_fd < 0 && (rc = cg_map_open(&map_fd))) {

@@ -178,14 +178,6 @@ static const struct engine_ident *ident_find(const struct engine_ident *v,
 	return NULL;
 }
 
-static const char *const ident_changes[] = {
-	[ENGINE_UNCHANGED]	= "unchanged",
-	[ENGINE_ADDED]		= "added",
-	[ENGINE_CHANGED]	= "changed",
-	[ENGINE_DELETED]	= "deleted",
-	[ENGINE_ABSENT]		= "not present",
-};
-
 int ident_change(const char *verb, __u32 verdict, int argc, char **argv)
 {
 	const char **pos = calloc(argc + 1, sizeof(*pos));
@@ -278,7 +270,7 @@ int ident_change(const char *verb, __u32 verdict, int argc, char **argv)
 			print_bool(PRINT_JSON, "pending", NULL,
 				   ident_pending(w[i].kind));
 			print_string(PRINT_JSON, "change", NULL,
-				     ident_changes[chg[i]]);
+				     change_name(chg[i]));
 			close_json_object();
 		}
 		close_json_array();
@@ -429,15 +421,10 @@ int idents_diff(struct engine *e, const struct engine_ident *live,
 		(*changes)++;
 		if (print) {
 			ident_statement(&live[i], text, sizeof(text));
-			open_json_object(NULL);
-			print_string(PRINT_FP, NULL, "%s", "- ");
-			print_string(PRINT_JSON, "op", NULL, "del");
-			print_string(PRINT_ANY, "statement", "%s", text);
-			if (live[i].flags & OP25B_RF_RUNTIME)
-				print_string(PRINT_FP, NULL, "%s",
-					     "  # an edit made at runtime, not in the file");
-			close_json_object();
-			print_nl();
+			plan_print("-", "del", "statement", "%s", text,
+				   live[i].flags & OP25B_RF_RUNTIME ?
+				   "  # an edit made at runtime, not in the file" :
+				   NULL);
 		}
 		if (e && engine_ident_del(e, live[i].kind, live[i].id, &ch))
 			return -1;
@@ -467,15 +454,10 @@ int idents_diff(struct engine *e, const struct engine_ident *live,
 
 			memcpy(r.name, want[j].name, sizeof(r.name));
 			ident_statement(&r, text, sizeof(text));
-			open_json_object(NULL);
-			print_string(PRINT_FP, NULL, "%s", "+ ");
-			print_string(PRINT_JSON, "op", NULL, "add");
-			print_string(PRINT_ANY, "statement", "%s", text);
-			if (ident_pending(want[j].kind))
-				print_string(PRINT_FP, NULL, "%s",
-					     "  # waiting: names nothing that exists now");
-			close_json_object();
-			print_nl();
+			plan_print("+", "add", "statement", "%s", text,
+				   ident_pending(want[j].kind) ?
+				   "  # waiting: names nothing that exists now" :
+				   NULL);
 		}
 		if (e && engine_ident_set(e, want[j].kind, want[j].id,
 					  want[j].name, &owner_file, 0, &ch))

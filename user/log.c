@@ -101,6 +101,13 @@ static void field_add(struct record *r, const char *key, const char *fmt, ...)
 	r->n++;
 }
 
+/* A text field that is there only when it says something. */
+static void field_some(struct record *r, const char *key, const char *s)
+{
+	if (s[0])
+		field_add(r, key, "%s", s);
+}
+
 struct logger {
 	enum sink sink;
 	const char *path;
@@ -134,12 +141,9 @@ static void event_record(const struct event_view *v, struct record *r)
 		 v->user[0] ? " user " : "", v->user, v->action);
 	field_add(r, "event", "%s", v->kind);
 	field_add(r, "time", "%s", v->time);
-	if (v->iface[0])
-		field_add(r, "interface", "%s", v->iface);
-	if (v->hook[0])
-		field_add(r, "hook", "%s", v->hook);
-	if (v->mac[0])
-		field_add(r, "mac", "%s", v->mac);
+	field_some(r, "interface", v->iface);
+	field_some(r, "hook", v->hook);
+	field_some(r, "mac", v->mac);
 	field_add(r, "saddr", "%s", v->saddr);
 	field_add(r, "sport", "%u", ev->sport);
 	field_add(r, "daddr", "%s", v->daddr);
@@ -151,12 +155,9 @@ static void event_record(const struct event_view *v, struct record *r)
 			  ev->vlan[0], ev->vlan[1]);
 	if (ev->pppoe)
 		field_add(r, "pppoe_sid", "%u", ev->pppoe_sid);
-	if (v->session[0])
-		field_add(r, "session", "%s", v->session);
-	if (v->user[0])
-		field_add(r, "user", "%s", v->user);
-	if (v->calling[0])
-		field_add(r, "calling_station_id", "%s", v->calling);
+	field_some(r, "session", v->session);
+	field_some(r, "user", v->user);
+	field_some(r, "calling_station_id", v->calling);
 }
 
 static void session_addrs(const struct op25b_session *s, char *buf,
@@ -503,16 +504,13 @@ static void sock_record(const struct sock_view *v, struct record *r)
 	if (v->exe[0])
 		field_add(r, "exe", "%.79s", v->exe);
 	field_add(r, "uid", "%u", ev->uid);
-	if (v->user[0])
-		field_add(r, "user", "%s", v->user);
+	field_some(r, "user", v->user);
 	field_add(r, "gid", "%u", ev->gid);
-	if (v->group[0])
-		field_add(r, "group", "%s", v->group);
+	field_some(r, "group", v->group);
 	field_add(r, "cgroup_id", "%llu", (unsigned long long)ev->cgroup_id);
 	if (v->has_cgroup)
 		field_add(r, "cgroup", "%.79s", cgroup_shown(v->cgroup));
-	if (v->saddr[0])
-		field_add(r, "saddr", "%s", v->saddr);
+	field_some(r, "saddr", v->saddr);
 	field_add(r, "daddr", "%s", v->daddr);
 	field_add(r, "dport", "%u", ev->dport);
 	field_add(r, "action", "%s", v->action);
@@ -659,17 +657,9 @@ int do_log(int argc, char **argv)
 	rc = args_parse(argc, argv, &lg);
 	if (rc)
 		return rc;
-	rc = pins_open(&m, PINS_PEEK);
+	rc = event_logs_open(&m, &l, &sl, false);
 	if (rc)
 		return rc;
-	err = evlog_open(&l, m.events, false);
-	if (err) {
-		p_err("cannot map the event log: %s", strerror(-err));
-		maps_close(&m);
-		return EXIT_RUNTIME;
-	}
-	/* the socket hooks' log beside it (none before them: nothing read) */
-	sklog_open(&sl, m.sockev, false);
 	rc = sink_open(&lg);
 	if (rc)
 		goto out;

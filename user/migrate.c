@@ -381,9 +381,7 @@ int do_migrate(int argc, char **argv)
 
 	if (args_all(&a, NULL))
 		return EXIT_USAGE;
-	rc = pin_dir_prepare(false);
-	if (!rc)
-		rc = pin_lock();
+	rc = pin_dir_lock(false);
 	if (rc)
 		return rc;
 	snprintf(olddir, sizeof(olddir), "%s", g.pin_dir);

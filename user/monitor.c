@@ -157,17 +157,9 @@ int do_monitor(int argc, char **argv)
 	rc = args_parse(argc, argv, &mon);
 	if (rc)
 		return rc;
-	rc = pins_open(&m, PINS_PEEK);
+	rc = event_logs_open(&m, &l, &sl, mon.backlog);
 	if (rc)
 		return rc;
-	err = evlog_open(&l, m.events, mon.backlog);
-	if (err) {
-		p_err("cannot map the event log: %s", strerror(-err));
-		maps_close(&m);
-		return EXIT_RUNTIME;
-	}
-	/* the socket hooks' log beside it (none in a policy made before them) */
-	sklog_open(&sl, m.sockev, mon.backlog);
 	event_ctx_init(&mon.x, &m);
 	signals_catch();
 	while (!stop) {

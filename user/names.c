@@ -25,12 +25,15 @@ static int parse_of(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
-/* A word list's _name() (none: what an unknown value reads as) and _parse(). */
-#define NAMES(kind, none)						\
+/* A word list's _name() (none: what an unknown value reads as) */
+#define NAME_OF(kind, none)						\
 	const char *kind##_name(__u32 v)				\
 	{								\
 		return name_of(kind##_names, N_OF(kind##_names), v, none); \
-	}								\
+	}
+/* ... and its _parse(), for the words the CLI and the file take */
+#define NAMES(kind, none)						\
+	NAME_OF(kind, none)						\
 	int kind##_parse(const char *s)					\
 	{								\
 		return parse_of(kind##_names, N_OF(kind##_names), s);	\
@@ -57,6 +60,13 @@ static const char *const layer_names[] = {
 };
 NAMES(layer, "unknown")
 
+/* Whom action limit counts at the socket hooks (--by) */
+static const char *const limit_by_names[] = {
+	[OP25B_BY_UID]		= "uid",
+	[OP25B_BY_CGROUP]	= "cgroup",
+};
+NAMES(limit_by, "unknown")
+
 /* The identities an exemption names (op25b.conf(5): allow uid|gid|cgroup) */
 static const char *const ident_kind_names[] = {
 	[OP25B_ID_UID]		= "uid",
@@ -74,6 +84,16 @@ int ident_kind_parse(const char *s)
 {
 	return parse_of(ident_kind_names, N_OF(ident_kind_names), s);
 }
+
+/* What a change did to one entry, in -j answers and debug lines */
+static const char *const change_names[] = {
+	[ENGINE_UNCHANGED]	= "unchanged",
+	[ENGINE_ADDED]		= "added",
+	[ENGINE_CHANGED]	= "changed",
+	[ENGINE_DELETED]	= "deleted",
+	[ENGINE_ABSENT]		= "not present",
+};
+NAME_OF(change, "unknown")
 
 /* "none" is a verdict no rule has: not one to parse */
 static const char *const verdict_names[] = {
@@ -93,3 +113,21 @@ int verdict_parse(const char *s)
 
 	return v == OP25B_V_NONE ? -1 : v;
 }
+
+/* What an event says it was, and of what class the segment was */
+static const char *const event_kind_names[] = {
+	[OP25B_EV_BLOCKED]		= "blocked",
+	[OP25B_EV_QUARANTINED]		= "quarantined",
+	[OP25B_EV_RELEASED]		= "released",
+	[OP25B_EV_RELEASED_BY_OPERATOR]	= "released by operator",
+};
+NAME_OF(event_kind, "unknown")
+
+/* OP25B_C_PASS is never an event's: "unknown" */
+static const char *const event_class_names[] = {
+	[OP25B_C_SMTP]		= "smtp",
+	[OP25B_C_EVASION]	= "evasion",
+	[OP25B_C_UNDECIDABLE]	= "undecidable",
+	[OP25B_C_MALFORMED]	= "malformed",
+};
+NAME_OF(event_class, "unknown")

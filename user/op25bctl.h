@@ -160,6 +160,8 @@ static inline bool args_given(const struct args *a, int id)
 {
 	return a->seen & (1u << id);
 }
+/* No positional word given: "CMD: missing WHAT" said, and true. */
+bool args_missing(const struct args *a, const char *what);
 /* -h or --help among the words before any "--". */
 bool args_want_help(int argc, char **argv);
 
@@ -216,6 +218,9 @@ void print_bool(enum output_type t, const char *key, const char *fmt,
 void print_null(enum output_type t, const char *key, const char *fmt);
 void print_nl(void);		/* newline in text mode, nothing in JSON */
 void output_end(void);		/* JSON: newline after the top-level value */
+/* a dry run's step: "+ TEXT  # note" and {"op": OP, KEY: VALUE} */
+void plan_print(const char *sign, const char *op, const char *key,
+		const char *fmt, const char *value, const char *note);
 
 /* ---- pin.c: pin directory, lock, loader, pinned maps ---- */
 
@@ -255,6 +260,8 @@ void libbpf_setup(void);
 int pin_dir_prepare(bool create);
 /* flock(LOCK_EX) on the pin dir, held until the process exits. */
 int pin_lock(void);
+/* pin_dir_prepare(create), then pin_lock() */
+int pin_dir_lock(bool create);
 /* flock(LOCK_SH): readers see no writer at work. */
 int pin_lock_shared(void);
 /* Let go of the lock before exiting: a long-running command (watch). */
@@ -292,6 +299,9 @@ __u32 layout_of(const char *dir);
 __u64 netns_ino_now(void);
 /* Is there a policy pinned under g.pin_dir (set up, or half set up)? */
 bool pins_present(void);
+struct bpf_map_info;
+/* The map pinned at path: false, and info zeroed, when there is none. */
+bool pinned_map_info(const char *path, struct bpf_map_info *info);
 
 struct op25b_bpf;
 /*
@@ -435,9 +445,16 @@ const char *action_name(__u32 action);
 int action_parse(const char *s);
 const char *layer_name(__u32 l);
 int layer_parse(const char *s);
+const char *limit_by_name(__u32 by);	/* uid or cgroup */
+int limit_by_parse(const char *s);
 /* uid, gid, cgroup (enum op25b_ident_kind, OP25B_ID_PENDING ignored) */
 const char *ident_kind_name(__u32 k);
 int ident_kind_parse(const char *s);
+/* what a change did to an entry (enum engine_change), for -j answers */
+const char *change_name(__u32 ch);
+/* an event's kind and its segment's class (op25b.h), "unknown" for none */
+const char *event_kind_name(__u32 kind);
+const char *event_class_name(__u32 cls);
 
 /* ---- config.c: action and blocked ports of a snapshot ---- */
 
@@ -542,6 +559,9 @@ void evlog_close(struct evlog *l);
 typedef int (*sklog_fn)(void *ctx, const struct op25b_sock_event *ev);
 int sklog_open(struct evlog *l, int map_fd, bool backlog);
 int sklog_read(struct evlog *l, sklog_fn fn, void *ctx);
+/* pins_open (PINS_PEEK), then evlog_open and sklog_open */
+int event_logs_open(struct op25b_maps *m, struct evlog *l, struct evlog *sl,
+		    bool backlog);
 
 /* An event with its names: the culprit as monitor and log say it. */
 struct sock_view {
@@ -612,8 +632,6 @@ int ifstats_read(const struct op25b_maps *m, struct ifstat_row **out,
 		 size_t *n);
 /* Give back the slots of attachments no record names any more. */
 void ifstats_sweep(const struct op25b_maps *m);
-const char *event_class_name(__u8 cls);
-const char *event_kind_name(__u8 kind);
 
 /* ---- command handlers: argv[0] is the first argument after the verb ---- */
 

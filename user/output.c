@@ -225,6 +225,23 @@ void print_nl(void)
 		putchar('\n');
 }
 
+/*
+ * One step of a dry run's plan: "SIGN TEXT" and a note (text only, or
+ * NULL) as a line; {"op": OP, KEY: VALUE} in JSON.
+ */
+void plan_print(const char *sign, const char *op, const char *key,
+		const char *fmt, const char *value, const char *note)
+{
+	open_json_object(NULL);
+	print_string(PRINT_FP, NULL, "%s ", sign);
+	print_string(PRINT_JSON, "op", NULL, op);
+	print_string(PRINT_ANY, key, fmt, value);
+	if (note)
+		print_string(PRINT_FP, NULL, "%s", note);
+	close_json_object();
+	print_nl();
+}
+
 /* Closes whatever a failing handler left open; harmless when called twice. */
 void output_end(void)
 {

@@ -460,6 +460,13 @@ int pin_lock_shared(void)
 	return pin_lock_mode(LOCK_SH);
 }
 
+int pin_dir_lock(bool create)
+{
+	int rc = pin_dir_prepare(create);
+
+	return rc ? rc : pin_lock();
+}
+
 /* ---- loading ---- */
 
 static void report_mismatch(const char *path)
@@ -502,18 +509,28 @@ static enum pin_state pin_state(const struct bpf_map *map, const char *path)
 	return ok ? PIN_OK : PIN_MISMATCH;
 }
 
+bool pinned_map_info(const char *path, struct bpf_map_info *info)
+{
+	__u32 len = sizeof(*info);
+	int fd = bpf_obj_get(path);
+	bool ok;
+
+	memset(info, 0, sizeof(*info));
+	if (fd < 0)
+		return false;
+	ok = !bpf_obj_get_info_by_fd(fd, info, &len);
+	if (!ok)
+		memset(info, 0, sizeof(*info));
+	close(fd);
+	return ok;
+}
+
 /* The size of the map pinned at path; 0 when there is none. */
 static __u32 pinned_entries(const char *path)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd = bpf_obj_get(path);
+	struct bpf_map_info info;
 
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.max_entries = 0;
-	close(fd);
+	pinned_map_info(path, &info);
 	return info.max_entries;
 }
 
@@ -892,9 +909,7 @@ static int pins_create(void)
 	struct op25b_bpf *skel;
 	int rc;
 
-	rc = pin_dir_prepare(true);
-	if (!rc)
-		rc = pin_lock();
+	rc = pin_dir_lock(true);
 	if (!rc)
 		rc = bpf_load(&skel, false, false);
 	if (rc)

@@ -368,30 +368,42 @@ bool attach_pinned(void)
 }
 
 /*
- * Detach needs the attachments map only, and must work when another pin is
- * damaged: "detach --all" is the way out of that state.
+ * A records map (the attachments', the cgroups'): opened only if its key
+ * and value are this version's.
  */
-int attach_map_open(int *fd)
+int records_map_open(const char *name, __u32 key_size, __u32 value_size,
+		     int *fd)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, OP25B_PIN_ATTACH);
+	snprintf(path, sizeof(path), "%s/%s", g.pin_dir, name);
 	*fd = bpf_obj_get(path);
 	if (*fd < 0) {
 		p_err("cannot open pinned map '%s': %s", path, strerror(errno));
 		return EXIT_RUNTIME;
 	}
 	if (bpf_obj_get_info_by_fd(*fd, &info, &len) ||
-	    info.key_size != sizeof(struct op25b_attach_key) ||
-	    info.value_size != sizeof(struct op25b_attach_val)) {
+	    info.key_size != key_size || info.value_size != value_size) {
 		p_err("pinned map '%s' does not match this op25b version",
 		      path);
 		close(*fd);
+		*fd = -1;
 		return EXIT_RUNTIME;
 	}
 	return EXIT_OK;
+}
+
+/*
+ * Detach needs the attachments map only, and must work when another pin is
+ * damaged: "detach --all" is the way out of that state.
+ */
+int attach_map_open(int *fd)
+{
+	return records_map_open(OP25B_PIN_ATTACH,
+				sizeof(struct op25b_attach_key),
+				sizeof(struct op25b_attach_val), fd);
 }
 
 

@@ -93,6 +93,16 @@ static int text_check(const char *what, const char *s, size_t len)
 	return EXIT_OK;
 }
 
+/* A checked text option kept in its field of size len. */
+static int text_take(const char *what, const char *s, char *field, size_t len)
+{
+	int rc = text_check(what, s, len);
+
+	if (!rc)
+		snprintf(field, len, "%s", s);
+	return rc;
+}
+
 static int name_take(const char *name, struct op25b_session_key *key)
 {
 	int rc = text_check("session name", name, sizeof(key->name));
@@ -137,47 +147,36 @@ static int up_parse(int argc, char **argv, struct session_req *r)
 	while ((id = args_opt(&a, up_opts, &v)) > 0) {
 		switch (id) {
 		case OPT_IFNAME:
-			rc = text_check("interface name", v, IF_NAMESIZE);
-			if (rc)
-				return rc;
-			snprintf(r->rec.ifname, sizeof(r->rec.ifname), "%s", v);
+			/* ifname[] is IF_NAMESIZE long */
+			rc = text_take("interface name", v, r->rec.ifname,
+				       sizeof(r->rec.ifname));
 			break;
 		case OPT_USER:
-			rc = text_check("user name", v, sizeof(r->rec.user));
-			if (rc)
-				return rc;
-			snprintf(r->rec.user, sizeof(r->rec.user), "%s", v);
+			rc = text_take("user name", v, r->rec.user,
+				       sizeof(r->rec.user));
 			break;
 		case OPT_CALLING:
-			rc = text_check("Calling-Station-Id", v,
-					sizeof(r->rec.calling));
-			if (rc)
-				return rc;
-			snprintf(r->rec.calling, sizeof(r->rec.calling), "%s", v);
+			rc = text_take("Calling-Station-Id", v, r->rec.calling,
+				       sizeof(r->rec.calling));
 			break;
 		case OPT_ALLOW:
 			rc = session_prefix_take("--allow", v, r->allow,
 						 &r->nallow);
-			if (rc)
-				return rc;
 			break;
 		case OPT_ADDRESS:
 			rc = session_prefix_take("--address", v, r->addr,
 						 &r->naddr);
-			if (rc)
-				return rc;
 			break;
 		case OPT_ATTACH:
 			r->attach = true;
+			rc = EXIT_OK;
 			break;
 		}
+		if (rc)
+			return rc;
 	}
-	if (id)
+	if (id || args_missing(&a, "NAME"))
 		return EXIT_USAGE;
-	if (!name) {
-		p_err("session up: missing NAME");
-		return EXIT_USAGE;
-	}
 	rc = name_take(name, &r->key);
 	if (rc)
 		return rc;
@@ -325,12 +324,8 @@ static int session_down(int argc, char **argv)
 	size_t detached;
 	int rc;
 
-	if (args_all(&a, NULL))
+	if (args_all(&a, NULL) || args_missing(&a, "NAME"))
 		return EXIT_USAGE;
-	if (!name) {
-		p_err("session down: missing NAME");
-		return EXIT_USAGE;
-	}
 	rc = name_take(name, &key);
 	if (rc)
 		return rc;

@@ -33,18 +33,27 @@ int sklog_open(struct evlog *l, int map_fd, bool backlog)
 			     sizeof(struct op25b_sock_event));
 }
 
-int sklog_read(struct evlog *l, sklog_fn fn, void *ctx)
-{
-	size_t n = evlog_collect(l), i;
-	int rc;
+/* sklog_read(): evlog.c, the one reader of both kinds */
 
-	for (i = 0; i < n; i++) {
-		rc = fn(ctx, (const struct op25b_sock_event *)(l->batch +
-								 i * l->esize));
-		if (rc)
-			return rc;
+/*
+ * What monitor and log read: the pins, the packet hooks' log, and the
+ * socket hooks' beside it (none in a policy made before them: nothing read).
+ */
+int event_logs_open(struct op25b_maps *m, struct evlog *l, struct evlog *sl,
+		    bool backlog)
+{
+	int rc = pins_open(m, PINS_PEEK), err;
+
+	if (rc)
+		return rc;
+	err = evlog_open(l, m->events, backlog);
+	if (err) {
+		p_err("cannot map the event log: %s", strerror(-err));
+		maps_close(m);
+		return EXIT_RUNTIME;
 	}
-	return 0;
+	sklog_open(sl, m->sockev, backlog);
+	return EXIT_OK;
 }
 
 /* ---- what an event says ---- */

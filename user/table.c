@@ -108,14 +108,6 @@ static int table_args_parse(const char *verb, int argc, char **argv,
 	return EXIT_OK;
 }
 
-static const char *const change_names[] = {
-	[ENGINE_UNCHANGED]	= "unchanged",
-	[ENGINE_ADDED]		= "added",
-	[ENGINE_CHANGED]	= "changed",
-	[ENGINE_DELETED]	= "deleted",
-	[ENGINE_ABSENT]		= "not present",
-};
-
 /* Every prefix into the draft; the caller publishes or drops it. */
 static int rules_change(struct engine *e, enum op25b_table t, __u32 verdict,
 			const struct prefix *v, size_t n, size_t cnt[5],
@@ -148,7 +140,7 @@ static int rules_change(struct engine *e, enum op25b_table t, __u32 verdict,
 		chg[i] = (__u8)ch;
 		p_debug("%s %s %s: %s", verdict == OP25B_V_NONE ? "del" :
 			verdict_name(verdict), table_name(t), buf,
-			change_names[ch]);
+			change_name(ch));
 	}
 	return EXIT_OK;
 }
@@ -170,7 +162,7 @@ static void changes_print(__u32 verdict, const struct prefix *v, size_t n,
 		prefix_format(&v[i], buf, sizeof(buf));
 		open_json_object(NULL);
 		print_string(PRINT_JSON, "prefix", NULL, buf);
-		print_string(PRINT_JSON, "change", NULL, change_names[chg[i]]);
+		print_string(PRINT_JSON, "change", NULL, change_name(chg[i]));
 		/* two verdicts: a changed one was the other */
 		if (verdict != OP25B_V_NONE) {
 			was = chg[i] == ENGINE_ADDED ? "none" :

@@ -23,16 +23,22 @@ struct offender_row {
 	struct op25b_offender o;
 };
 
-/* Most attempts first; the address orders ties, so output is stable. */
+/* Most attempts (blocked and monitored) first; 0 for as many. */
+static int most_first(__u64 bx, __u64 mx, __u64 by, __u64 my)
+{
+	__u64 nx = bx + mx, ny = by + my;
+
+	return nx == ny ? 0 : nx > ny ? -1 : 1;
+}
+
+/* The address orders ties, so output is stable. */
 static int row_cmp(const void *a, const void *b)
 {
 	const struct offender_row *x = a, *y = b;
-	__u64 nx = x->o.blocked + x->o.monitored;
-	__u64 ny = y->o.blocked + y->o.monitored;
+	int c = most_first(x->o.blocked, x->o.monitored, y->o.blocked,
+			   y->o.monitored);
 
-	if (nx != ny)
-		return nx > ny ? -1 : 1;
-	return memcmp(&x->src, &y->src, sizeof(x->src));
+	return c ? c : memcmp(&x->src, &y->src, sizeof(x->src));
 }
 
 static int src_cmp(const void *a, const void *b)
@@ -211,11 +217,11 @@ struct culprit_row {
 static int culprit_cmp(const void *a, const void *b)
 {
 	const struct culprit_row *x = a, *y = b;
-	__u64 nx = x->c.blocked + x->c.monitored;
-	__u64 ny = y->c.blocked + y->c.monitored;
+	int c = most_first(x->c.blocked, x->c.monitored, y->c.blocked,
+			   y->c.monitored);
 
-	if (nx != ny)
-		return nx > ny ? -1 : 1;
+	if (c)
+		return c;
 	return x->key.id < y->key.id ? -1 : x->key.id > y->key.id;
 }
 

@@ -25,6 +25,17 @@ ctl() {
 	"$CTL" --pin-dir "$PIN" "$@"
 }
 
+# ns_test_begin TAG NS LABEL A B: a fresh pin dir (apply-TAG) and directory
+# ($TMPD/t_TAG), and namespace NS with a veth pair A-B, up; false, a
+# failure of LABEL's, when NS cannot be made.
+ns_test_begin() {
+	new_pin "$1"
+	mkdir -p "$TMPD/t_$1"
+	ns_create "$2" || { fail "$3: namespace" "ip netns add failed"; return 1; }
+	ns_veth "$2" "$4" "$5"
+	return 0
+}
+
 # What a command changed: the policy as save writes it and bpftool sees it.
 state() {
 	ctl save 2>&1
@@ -284,10 +295,7 @@ test_submission_ports() {
 # does, and an attach that fails is an error, not a change.
 test_attach_answers() {
 	local ns=o25t-$$-aans d=$TMPD/t_aans
-	new_pin aans
-	mkdir -p "$d"
-	ns_create "$ns" || { fail "answers: namespace" "ip netns add failed"; return; }
-	ns_veth "$ns" o25q o25r
+	ns_test_begin aans "$ns" answers o25q o25r || return
 	ip -n "$ns" link add o25br type bridge
 	ip -n "$ns" link set o25br up
 	printf 'deny subscriber 10.0.0.0/8\nattach o25q --hook tc\nattach o25later\n' >"$d/p.conf"
@@ -313,10 +321,7 @@ sys.exit(0 if att == [("attach", "o25later", True), ("attach", "o25q", False)]
 # -n NETNS: interfaces of another namespace, pins of ours.
 test_netns() {
 	local ns=o25t-$$-apply d=$TMPD/t_ns
-	new_pin ns
-	mkdir -p "$d"
-	ns_create "$ns" || { fail "netns: namespace" "ip netns add failed"; return; }
-	ns_veth "$ns" o25a o25b
+	ns_test_begin ns "$ns" netns o25a o25b || return
 	printf 'deny subscriber 10.0.0.0/8\nattach o25a --hook tc\n' >"$d/p.conf"
 	ctl apply "$d/p.conf" 2>"$TMPD/err"
 	check_eq "netns: o25a is not in this namespace: applied, exit 0" 0 $?

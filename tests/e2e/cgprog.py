@@ -16,6 +16,8 @@ import socket
 import struct
 import sys
 
+from rawsys import syscall
+
 NR_BPF = {"x86_64": 321, "aarch64": 280, "armv7l": 386, "riscv64": 280,
           "ppc64le": 361, "s390x": 351}
 BPF_PROG_LOAD, BPF_OBJ_GET_INFO_BY_FD, BPF_PROG_ATTACH = 5, 15, 8
@@ -23,16 +25,10 @@ BPF_PROG_TYPE_CGROUP_SOCK_ADDR = 18
 BPF_CGROUP_INET4_CONNECT = 10
 BPF_F_ALLOW_MULTI = 2
 
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
 
 
 def bpf(cmd, attr):
-    r = libc.syscall(NR_BPF[os.uname().machine], cmd, attr, len(attr))
-    if r < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-    return r
+    return syscall(NR_BPF[os.uname().machine], cmd, attr, len(attr))
 
 
 def insn(code, dst, src, off, imm):

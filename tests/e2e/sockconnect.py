@@ -27,13 +27,12 @@ import struct
 import sys
 import time
 
+from rawsys import syscall
+
 TIMEOUT = 2.0
 MSG_FASTOPEN = 0x20000000
 TCP_FASTOPEN_CONNECT = 30
 IPPROTO_MPTCP = 262
-
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
 
 
 def sockaddr(dst, port):
@@ -94,9 +93,7 @@ class Uring:
 
     def __init__(self):
         self.params = ctypes.create_string_buffer(120)
-        fd = libc.syscall(self.SETUP, 4, self.params)
-        if fd < 0:
-            raise OSError(ctypes.get_errno(), "io_uring_setup")
+        fd = syscall(self.SETUP, 4, self.params)
         self.fd = fd
         p = struct.unpack_from("<10I", self.params.raw, 0)
         self.sq_entries, self.cq_entries = p[0], p[1]
@@ -127,9 +124,7 @@ class Uring:
         mask = struct.unpack_from("<I", self.sq, mask_off)[0]
         struct.pack_into("<I", self.sq, self.sq_off[6] + 4 * (tail & mask), 0)
         struct.pack_into("<I", self.sq, tail_off, tail + 1)
-        r = libc.syscall(self.ENTER, self.fd, 1, 1, 1, None, 0)
-        if r < 0:
-            raise OSError(ctypes.get_errno(), "io_uring_enter")
+        syscall(self.ENTER, self.fd, 1, 1, 1, None, 0)
         chead = struct.unpack_from("<I", self.cq, self.cq_off[0])[0]
         cmask = struct.unpack_from("<I", self.cq, self.cq_off[2])[0]
         _, res, _ = struct.unpack_from("<QiI", self.cq,

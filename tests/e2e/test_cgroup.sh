@@ -476,8 +476,19 @@ families() {
 	fi
 }
 
+# attach_killed PAUSE_MS SEC PATH: an attach --cgroup PATH, each of its steps
+# paused PAUSE_MS (0: none), killed SEC seconds after it started
+attach_killed() {
+	local pid
+	OP25B_TEST_ATTACH_PAUSE_MS=$1 "$CTL" --pin-dir "$PIN" attach --cgroup "$3" >/dev/null 2>&1 &
+	pid=$!
+	sleep "$2"
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+}
+
 test_kill_attach() {
-	local step pid st splits=0 seen="" i ms fresh
+	local step st splits=0 seen="" i ms fresh
 	once_build
 	ctl detach --all >/dev/null 2>&1
 	# each step of an attach, paused so that the kill lands in it:
@@ -489,11 +500,7 @@ test_kill_attach() {
 			else
 				ctl attach --cgroup "$CG/site" >/dev/null 2>&1
 			fi
-			OP25B_TEST_ATTACH_PAUSE_MS=300 "$CTL" --pin-dir "$PIN" attach --cgroup "$CG/site" >/dev/null 2>&1 &
-			pid=$!
-			sleep "$(awk -v s=$step 'BEGIN { print s * 0.3 + 0.15 }')"
-			kill -9 $pid 2>/dev/null
-			wait $pid 2>/dev/null
+			attach_killed 300 "$(awk -v s=$step 'BEGIN { print s * 0.3 + 0.15 }')" "$CG/site"
 			st=$(families)
 			case $st in
 			split*) splits=$((splits + 1)); seen+=" fresh=$fresh step $step: $st" ;;
@@ -509,11 +516,7 @@ test_kill_attach() {
 	for i in $(seq 1 12); do
 		ctl detach --cgroup "$CG/site" >/dev/null 2>&1
 		ms=$(( (RANDOM % 60) ))
-		"$CTL" --pin-dir "$PIN" attach --cgroup "$CG/site" >/dev/null 2>&1 &
-		pid=$!
-		sleep "$(awk -v m=$ms 'BEGIN { print m / 1000 }')"
-		kill -9 $pid 2>/dev/null
-		wait $pid 2>/dev/null
+		attach_killed 0 "$(awk -v m=$ms 'BEGIN { print m / 1000 }')" "$CG/site"
 		st=$(families)
 		case $st in
 		split*) splits=$((splits + 1)); seen+=" at ${ms} ms: $st" ;;
@@ -521,11 +524,7 @@ test_kill_attach() {
 	done
 	check "killed at random moments: both or neither" "$seen" test $splits -eq 0
 	# what a kill left is finished by the next attach, or undone by detach
-	OP25B_TEST_ATTACH_PAUSE_MS=300 "$CTL" --pin-dir "$PIN" attach --cgroup "$CG/other" >/dev/null 2>&1 &
-	pid=$!
-	sleep 0.75
-	kill -9 $pid 2>/dev/null
-	wait $pid 2>/dev/null
+	attach_killed 300 0.75 "$CG/other"
 	st=$(ctl status)
 	check "status says an attach was cut short" "$st" grep -q "$CG/other.*incomplete" <<<"$st"
 	ctl attach --cgroup "$CG/other" 2>/dev/null

@@ -70,30 +70,38 @@ test_bras_xdp() {
 	ctl "$ns" -q detach --all
 }
 
-both_ppp_attached() {
-	local i
-	for i in $(seq 50); do
-		attached_as "$1" ppp0 "tc ingress" && attached_as "$1" ppp1 "tc ingress" &&
-			return 0
-		sleep 0.1
+tc_ingress_on() {	# NS IFACE...: status lists every IFACE attached, tc ingress
+	local ns=$1 dev
+	shift
+	for dev; do
+		attached_as "$ns" "$dev" "tc ingress" || return 1
 	done
-	return 1
+}
+
+# tuntaps_watched LABEL NS PATTERN MODE IFACE...: the watch the block left
+# running (watch PATTERN) found, to be stopped whatever happens next; then
+# each IFACE made (a tuntap of MODE): the watch attaches tc ingress to all.
+tuntaps_watched() {
+	local label=$1 ns=$2 pattern=$3 mode=$4 pid dev
+	shift 4
+	# it may not have started yet when the block returns: wait for it
+	wait_for 5 eval 'pid=$(pgrep -f -- "--pin-dir $PIN watch $pattern")'
+	CLEAN_PIDS+=($pid)
+	for dev; do
+		ip -n "$ns" tuntap add dev "$dev" mode "$mode"
+	done
+	check "$label" "$(ctl "$ns" status 2>&1 | tail -3)" \
+		wait_for 5 tc_ingress_on "$ns" "$@"
 }
 
 test_bras_tc() {
-	local ns=o25t-$$-dt pid
+	local ns=o25t-$$-dt
 	make_pin_dir deploy-tc
 	ns_create "$ns" || return
 	run_block "$ns" bras-tc
 	check_eq "bras-tc: the commands run" 0 $?
-	# the watch the block left running: stopped whatever happens next (it
-	# may not have started yet when the block returns: wait for it)
-	wait_for 5 eval 'pid=$(pgrep -f -- "--pin-dir $PIN watch ppp")'
-	CLEAN_PIDS+=($pid)
-	ip -n "$ns" tuntap add dev ppp0 mode tun
-	ip -n "$ns" tuntap add dev ppp1 mode tun
-	check "bras-tc: watch attaches tc to ppp0 and ppp1 as they appear" \
-		"$(ctl "$ns" status 2>&1 | tail -3)" both_ppp_attached "$ns"
+	tuntaps_watched "bras-tc: watch attaches tc to ppp0 and ppp1 as they appear" \
+		"$ns" ppp tun ppp0 ppp1
 	pkill -TERM -f -- "--pin-dir $PIN watch ppp"
 	check "bras-tc: the block's watch stopped" "$(pgrep -af -- "--pin-dir $PIN watch ppp")" \
 		wait_for 5 eval '! pgrep -f -- "--pin-dir $PIN watch ppp" >/dev/null'
@@ -233,28 +241,14 @@ test_container_host() {
 	"$CTL" --pin-dir "$PIN" -q detach --all
 }
 
-vps_attached() {
-	local i
-	for i in $(seq 50); do
-		attached_as "$1" vnet0 "tc ingress" && attached_as "$1" tap7 "tc ingress" &&
-			return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 test_vps_host() {
-	local ns=o25t-$$-dv pid
+	local ns=o25t-$$-dv
 	make_pin_dir deploy-vps
 	ns_create "$ns" || return
 	run_block "$ns" vps-host
 	check_eq "vps-host: the commands run" 0 $?
-	wait_for 5 eval 'pid=$(pgrep -f -- "--pin-dir $PIN watch vnet")'
-	CLEAN_PIDS+=($pid)
-	ip -n "$ns" tuntap add dev vnet0 mode tap
-	ip -n "$ns" tuntap add dev tap7 mode tap
-	check "vps-host: watch attaches tc to the guests' taps as they appear" \
-		"$(ctl "$ns" status 2>&1 | tail -3)" vps_attached "$ns"
+	tuntaps_watched "vps-host: watch attaches tc to the guests' taps as they appear" \
+		"$ns" vnet tap vnet0 tap7
 	ctl "$ns" test 203.0.113.9 198.51.100.25 >/dev/null
 	check_eq "vps-host: a guest's SYN to port 25 is blocked (test: exit 3)" 3 $?
 	pkill -TERM -f -- "--pin-dir $PIN watch vnet"
