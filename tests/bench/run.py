@@ -133,6 +133,7 @@ def flood_part(build, quick):
     ns = "op25b-flood-%d" % os.getpid()
     pin = "/sys/fs/bpf/op25b-flood-%d" % os.getpid()
     secs = "1" if quick else "3"
+    rounds = 1 if quick else 3
     flood = os.path.join(build, "flood")
     ctl = os.path.join(build, "op25bctl")
     spread = 2560000            # every address of the 10,000 /24s
@@ -224,56 +225,65 @@ def flood_part(build, quick):
         pools = ["deny subscriber 10.%d.%d.0/24" % (i >> 8, i & 255)
                  for i in range(10000)]
 
-        for sources in (1, spread):
-            for cpus in (1, 2):
-                add("floor (XDP drop-all)", sources, cpus,
-                    run(sources, cpus, "sink")[0])
-        # what memory alone costs: 3 dependent loads over 64 MB, then drop
-        add("yardstick: 3 dependent loads over 64 MB", spread, 1,
-            run(spread, 1, "probe:67108864:3")[0])
-
-        c = conf(pools + ["attach fb --hook xdp --xdp-mode native"])
-        ctl_run("apply", c)
-        for sources in (1, spread):
-            for cpus in (1, 2):
-                add(OP25B_10K, sources, cpus,
-                    run(sources, cpus, os.path.join(pin, "stats"))[0])
-        # the same program stopped after its decision (make bench's second
-        # build): the difference is what a blocked packet does after it
+        # Rounds, each a floor and op25b side by side, alternated: the
+        # table gives each row's median, so that a slow moment of the
+        # machine (another guest on the host, a timer) falls on one round
+        # of one row, not on a whole ratio.
         xdp_here = ("attach", "fb", "--hook", "xdp", "--xdp-mode", "native", "--force")
-        ctl_run(*xdp_here, binary=os.path.join(build, "decision-only", "op25bctl"))
-        for cpus in (1, 2):
-            add(DECISION_ONLY, spread, cpus,
-                run(spread, cpus, os.path.join(pin, "stats"))[0])
-        ctl_run(*xdp_here)
-        # non-SMTP through op25b, against a program that passes everything
-        r0 = rx_packets()
-        _, t = run(spread, 1, "xdp", 443)
-        add(OP25B_10K, spread, 1, (rx_packets() - r0) / t / 1e6,
-            "port 443")
-        # the same flood under action limit: one bot quarantined at once;
-        # spread sources, each new, fill the limiter and are blocked
-        ctl_run("action", "limit", "20/min", "--burst", "10", "--quarantine", "1h")
-        for sources in (1, spread):
-            add("op25b XDP, 10,000 prefixes, action limit 20/min", sources, 1,
-                run(sources, 1, os.path.join(pin, "stats"))[0])
-        ctl_run("action", "drop")
-        ctl_run("detach", "--all")
-        r0 = rx_packets()
-        _, t = run(spread, 1, "none", 443)
-        add("floor (XDP pass-all)", spread, 1, (rx_packets() - r0) / t / 1e6,
-            "port 443")
-
-        # the tc floor: a tc program that counts and drops, behind the
-        # XDP pass program the veth needs to take XDP_TX
-        for sources in (1, spread):
-            add("floor (tc drop-all)", sources, 1, run(sources, 1, "tcsink")[0])
-        c = conf(pools + ["attach fb --hook tc"])
+        c = conf(pools)
         ctl_run("apply", c)
-        for sources in (1, spread):
-            add(OP25B_TC, sources, 1,
-                run(sources, 1, "pass:" + os.path.join(pin, "stats"))[0])
-        ctl_run("detach", "--all")
+        for rnd in range(rounds):
+            for sources in (1, spread):
+                for cpus in (1, 2):
+                    add("floor (XDP drop-all)", sources, cpus,
+                        run(sources, cpus, "sink")[0])
+            if rnd == 0:
+                # what memory alone costs: 3 dependent loads over 64 MB
+                add("yardstick: 3 dependent loads over 64 MB", spread, 1,
+                    run(spread, 1, "probe:67108864:3")[0])
+            ctl_run(*xdp_here)
+            for sources in (1, spread):
+                for cpus in (1, 2):
+                    add(OP25B_10K, sources, cpus,
+                        run(sources, cpus, os.path.join(pin, "stats"))[0])
+            # the same program stopped after its decision (make bench's
+            # second build): the difference is what a blocked packet does
+            # after it
+            ctl_run(*xdp_here, binary=os.path.join(build, "decision-only", "op25bctl"))
+            for cpus in (1, 2):
+                add(DECISION_ONLY, spread, cpus,
+                    run(spread, cpus, os.path.join(pin, "stats"))[0])
+            ctl_run(*xdp_here)
+            # non-SMTP through op25b, against a program that passes everything
+            r0 = rx_packets()
+            _, t = run(spread, 1, "xdp", 443)
+            add(OP25B_10K, spread, 1, (rx_packets() - r0) / t / 1e6,
+                "port 443")
+            # the same flood under action limit: one bot quarantined at
+            # once; spread sources, each new, fill the limiter and are
+            # blocked
+            ctl_run("action", "limit", "20/min", "--burst", "10", "--quarantine", "1h")
+            for sources in (1, spread):
+                add("op25b XDP, 10,000 prefixes, action limit 20/min", sources, 1,
+                    run(sources, 1, os.path.join(pin, "stats"))[0])
+            ctl_run("action", "drop")
+            ctl_run("quarantine", "release", "--all")
+            ctl_run("detach", "--all")
+            r0 = rx_packets()
+            _, t = run(spread, 1, "none", 443)
+            add("floor (XDP pass-all)", spread, 1, (rx_packets() - r0) / t / 1e6,
+                "port 443")
+
+            # the tc floor: a tc program that counts and drops, behind the
+            # XDP pass program the veth needs to take XDP_TX
+            for sources in (1, spread):
+                add("floor (tc drop-all)", sources, 1, run(sources, 1, "tcsink")[0])
+            ctl_run("attach", "fb", "--hook", "tc")
+            for sources in (1, spread):
+                add(OP25B_TC, sources, 1,
+                    run(sources, 1, "pass:" + os.path.join(pin, "stats"))[0])
+            ctl_run("detach", "--all")
+        os.unlink(c)
         shutil.rmtree(pin, ignore_errors=True)
 
         if not quick:
@@ -283,13 +293,14 @@ def flood_part(build, quick):
                       for i in range(big)] +
                      ["attach fb --hook xdp --xdp-mode native"])
             ctl_run("--capacity", str(big), "apply", c)
-            for cpus in (1, 2):
-                add(OP25B_1M, big, cpus,
-                    run(big, cpus, os.path.join(pin, "stats"))[0])
+            for rnd in range(rounds):
+                for cpus in (1, 2):
+                    add(OP25B_1M, big, cpus,
+                        run(big, cpus, os.path.join(pin, "stats"))[0])
             rows.append(swap_under_flood(big))
             ctl_run("detach", "--all")
             shutil.rmtree(pin, ignore_errors=True)
-        os.unlink(c)
+            os.unlink(c)
 
         # nftables netdev ingress, the same /24s in an interval set
         nft = os.path.join(tempfile.gettempdir(), "op25b-flood-%d.nft" % os.getpid())
@@ -367,7 +378,26 @@ def flood_part(build, quick):
                 os.rmdir("/sys/fs/bpf/xdp")
             except OSError:
                 pass
-    return rows
+    return medians(rows)
+
+
+def medians(rows):
+    """One row per receiver, traffic, sources and CPUs: the median of its
+    rounds' rates, the rounds kept beside it."""
+    out, seen = [], {}
+    for r in rows:
+        if r["who"] == SWAP:
+            out.append(r)
+            continue
+        k = (r["who"], r["sources"], r["cpus"], r["traffic"])
+        if k in seen:
+            seen[k]["runs"].append(r["mpps"])
+            continue
+        seen[k] = dict(r, runs=[r["mpps"]])
+        out.append(seen[k])
+    for r in seen.values():
+        r["mpps"] = statistics.median(r["runs"])
+    return out
 
 
 def prefixes(n, seed):
@@ -596,9 +626,12 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
         w("the limiter (16,384 entries at this capacity) and are blocked as")
         w("limit_full. The yardstick row is a program that does only three")
         w("dependent loads over a 64 MB array at a hash of the source, then drops.")
+        w("The 10,000-prefix rows and their floors are measured in rounds, one")
+        w("after the other in each round; a row's rate is the median of its")
+        w("rounds (listed beside it), and its ratio that median over its floor's.")
         w("")
-        w("| receiver | traffic | sources | CPUs | Mpps | x floor |")
-        w("|---|---|---:|---:|---:|---:|")
+        w("| receiver | traffic | sources | CPUs | Mpps | x floor | rounds |")
+        w("|---|---|---:|---:|---:|---:|---|")
 
         def floor_of(r):
             kind = "pass" if r["traffic"] != "blocked" else "drop"
@@ -613,9 +646,10 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
         for r in fl:
             if r["who"] == SWAP:
                 continue
-            w("| %s | %s | %d | %d | %.2f | %.2f |" %
+            w("| %s | %s | %d | %d | %.2f | %.2f | %s |" %
               (r["who"], r["traffic"], r["sources"], r["cpus"], r["mpps"],
-               r["mpps"] / floor_of(r)))
+               r["mpps"] / floor_of(r),
+               " ".join("%.2f" % m for m in r.get("runs", []))))
         w("")
 
         def pick(who, sources_gt1, cpus, traffic="blocked"):
@@ -663,8 +697,8 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
         o = pick(OP25B_10K, True, 1, "port 443")
         if o:
             x = o["mpps"] / floor_of(o)
-            w("- non-SMTP: %.2fx the pass-all floor (0.95x wanted: %s)." %
-              (x, "met" if x >= 0.95 else "**missed**"))
+            w("- non-SMTP: %.2fx the pass-all floor (0.98x wanted: %s)." %
+              (x, "met" if x >= 0.98 else "**missed**"))
         w("")
         full, cut = pick(OP25B_10K, True, 1), pick(DECISION_ONLY, True, 1)
         if full and cut:
