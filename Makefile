@@ -25,9 +25,10 @@ LDLIBS   := -lbpf -lelf -lz -lm \
 	    $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
 # op25bctl log writes to the journal (sd_journal_sendv) where libsystemd
 # is there to build with; without it (OpenWrt) log has syslog and files.
+# Only its headers: libsystemd is loaded by the commands that use the
+# journal, when they do (user/journal.c), not linked into every command.
 ifneq ($(shell pkg-config --exists libsystemd 2>/dev/null && echo y),)
-CTL_LIBS := $(shell pkg-config --libs libsystemd)
-CTL_CFLAGS := -DOP25B_JOURNAL
+CTL_CFLAGS := -DOP25B_JOURNAL $(shell pkg-config --cflags libsystemd)
 endif
 
 USER_SRC := $(wildcard user/*.c)
@@ -76,7 +77,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 # The controller: one file per concern, the skeleton embedded.
 $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CTL_CFLAGS) $(USER_SRC) -o $@ $(LDFLAGS) $(LDLIBS) $(CTL_LIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CTL_CFLAGS) $(USER_SRC) -o $@ $(LDFLAGS) $(LDLIBS)
 
 # Whether the kernel allows libxdp's dispatcher (freplace): a probe object,
 # embedded as op25b's is (user/dispatcher.c).

@@ -14,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifdef OP25B_JOURNAL
-#include <systemd/sd-journal.h>
-#endif
 #include "op25bctl.h"
 
 /* Where op25b-log.service's documented override writes. */
@@ -243,11 +240,11 @@ static int log_each(struct reading *rd,
 	return EXIT_OK;
 }
 
-#ifdef OP25B_JOURNAL
 /* A journal field OP25B_KEY=VALUE into r, as the file's "key": "VALUE". */
-static void rec_field(struct rec *r, const char *d, size_t l)
+static void rec_field(void *ctx, const void *data, size_t l)
 {
-	const char *eq = memchr(d, '=', l);
+	struct rec *r = ctx;
+	const char *d = data, *eq = memchr(d, '=', l);
 	size_t k, klen;
 
 	if (!eq || l < 7 || memcmp(d, "OP25B_", 6) || r->n == REC_FIELDS)
@@ -262,50 +259,56 @@ static void rec_field(struct rec *r, const char *d, size_t l)
 	r->n++;
 }
 
+/* What journal_each hands an entry on with: the reading and fn. */
+struct journal_walk {
+	struct reading *rd;
+	struct rec *r;
+	void (*fn)(void *ctx, const struct rec *r);
+	void *ctx;
+};
+
+static void rec_end(void *ctx)
+{
+	struct journal_walk *w = ctx;
+
+	w->rd->lines++;
+	if (!w->rd->since[0] || strcmp(rec_get(w->r, "time"), w->rd->since) >= 0)
+		w->fn(w->ctx, w->r);
+	w->r->n = 0;
+}
+
+static void rec_field_of(void *ctx, const void *data, size_t l)
+{
+	rec_field(((struct journal_walk *)ctx)->r, data, l);
+}
+
 /* Each op25b entry of the journal at or after since, to fn. */
 static int journal_each(struct reading *rd,
 			void (*fn)(void *ctx, const struct rec *r), void *ctx)
 {
-	struct rec *r = malloc(sizeof(*r));
-	sd_journal *j;
-	const void *d;
-	size_t l;
+	struct journal_walk w = { rd, calloc(1, sizeof(struct rec)), fn, ctx };
 	int err;
 
-	if (!r) {
+	if (!w.r) {
 		p_err("out of memory");
 		return EXIT_RUNTIME;
 	}
-	err = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
+	err = journal_read("SYSLOG_IDENTIFIER=op25b", rec_field_of, rec_end,
+			   &w);
+	free(w.r);
 	if (err < 0) {
-		free(r);
-		p_err("cannot open the journal: %s", strerror(-err));
+		p_err("cannot read the journal: %s", strerror(-err));
 		return EXIT_RUNTIME;
 	}
-	sd_journal_add_match(j, "SYSLOG_IDENTIFIER=op25b", 0);
-	SD_JOURNAL_FOREACH(j) {
-		r->n = 0;
-		SD_JOURNAL_FOREACH_DATA(j, d, l)
-			rec_field(r, d, l);
-		rd->lines++;
-		if (rd->since[0] && strcmp(rec_get(r, "time"), rd->since) < 0)
-			continue;
-		fn(ctx, r);
-	}
-	sd_journal_close(j);
-	free(r);
 	return EXIT_OK;
 }
-#endif
 
 /* The log or the journal, as the command was told. */
 static int records_each(struct reading *rd,
 			void (*fn)(void *ctx, const struct rec *r), void *ctx)
 {
-#ifdef OP25B_JOURNAL
 	if (rd->journal)
 		return journal_each(rd, fn, ctx);
-#endif
 	return log_each(rd, fn, ctx);
 }
 
@@ -629,18 +632,20 @@ const struct cmd_help report_help = {
 
 static int reading_args(struct args *a, struct reading *rd)
 {
+	char why[160];
+	int err;
+
 	rd->journal = args_given(a, OPT_JOURNAL);
 	if (rd->journal && args_given(a, OPT_FILE)) {
 		p_err("%s: --file or --journal, not both", a->cmd);
 		return EXIT_USAGE;
 	}
-#ifndef OP25B_JOURNAL
-	if (rd->journal) {
-		p_err("%s: this op25bctl was built without the journal (libsystemd)",
-		      a->cmd);
-		return EXIT_USAGE;
+	if (rd->journal && (err = journal_open(why, sizeof(why)))) {
+		/* built without it: a usage error; libsystemd not found: not */
+		p_err("%s: %s%s", a->cmd,
+		      err == -ENOSYS ? "" : "cannot read the journal: ", why);
+		return err == -ENOSYS ? EXIT_USAGE : EXIT_RUNTIME;
 	}
-#endif
 	rd->path = args_given(a, OPT_FILE) ? a->val[OPT_FILE] :
 		   LOG_FILE_DEFAULT;
 	if (args_given(a, OPT_SINCE) &&

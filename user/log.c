@@ -19,9 +19,6 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef OP25B_JOURNAL
-#include <systemd/sd-journal.h>
-#endif
 #include "op25bctl.h"
 
 enum sink { SINK_JOURNAL, SINK_SYSLOG, SINK_FILE };
@@ -240,12 +237,7 @@ static int journal_write(struct logger *lg, const struct record *r)
 		iov[i].iov_base = buf[i];
 		iov[i].iov_len = strlen(buf[i]);
 	}
-#ifdef OP25B_JOURNAL
-	err = sd_journal_sendv(iov, (int)n);
-#else
-	(void)iov;
-	err = -ENOSYS;
-#endif
+	err = journal_sendv(iov, (int)n);
 	return err < 0 ? err : 0;
 }
 
@@ -567,8 +559,14 @@ static int sink_open(struct logger *lg)
 	const char *path = getenv(SYSLOG_SOCKET_ENV);
 	int err;
 
+	char why[160];
+
 	switch (lg->sink) {
 	case SINK_JOURNAL:
+		if (journal_open(why, sizeof(why))) {
+			p_err("log: cannot write to the journal: %s", why);
+			return EXIT_RUNTIME;
+		}
 		return 0;
 	case SINK_SYSLOG:
 		if (gethostname(lg->host, sizeof(lg->host)) || !lg->host[0])

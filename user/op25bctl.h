@@ -519,6 +519,25 @@ void dp_time_format(__u64 ns, bool millis, char *buf, size_t len);
 /* Now, RFC 3339 UTC with milliseconds. */
 void wall_time_format(char *buf, size_t len);
 
+/* ---- journal.c: the systemd journal, loaded when asked for ---- */
+
+struct iovec;
+/*
+ * 0 when the journal can be written and read; else -errno, and why in
+ * why (built without it, or libsystemd not found).
+ */
+int journal_open(char *why, size_t len);
+/* sd_journal_sendv, or -ENOSYS without the journal. */
+int journal_sendv(const struct iovec *iov, int n);
+typedef void (*journal_field_fn)(void *ctx, const void *data, size_t len);
+typedef void (*journal_entry_fn)(void *ctx);
+/*
+ * Every entry of the local journal that matches match (FIELD=VALUE):
+ * each of its fields to field, then the entry's end to entry. -errno.
+ */
+int journal_read(const char *match, journal_field_fn field,
+		 journal_entry_fn entry, void *ctx);
+
 /* ---- evlog.c: a reader of the event log ---- */
 
 /*

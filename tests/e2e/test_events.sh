@@ -592,4 +592,37 @@ test_layout4_without_new_maps() {
 	l4 -q detach --all
 }
 
+# libsystemd is loaded only by the commands that use the journal, when
+# they do (user/journal.c): where it cannot be loaded, those say why and
+# fail, and every other command, which never loads it, works as before.
+# libsystemd.so.0 is hidden behind an empty file in a mount namespace.
+test_journal_without_libsystemd() {
+	local lib out
+	lib=$(ldconfig -p | awk '$1 == "libsystemd.so.0" { print $NF; exit }')
+	lib=$(readlink -f "$lib")
+	[ -f "$lib" ] || { fail "journal without libsystemd" "no libsystemd.so.0 here"; return; }
+	hidden() {
+		unshare -m --propagation private bash -c \
+			'mount --bind /dev/null "$0" && exec "$@"' "$lib" "$@"
+	}
+	local cmd what rc pin=/sys/fs/bpf/op25b-test-events-nosd-$$
+	CLEAN_PATHS+=("$pin")
+	"$CTL" -q --pin-dir "$pin" deny subscriber 10.99.0.0/16 ||
+		{ fail "journal without libsystemd" "deny failed"; return; }
+	for cmd in "log --journal" "history 192.0.2.1 --journal"; do
+		what=$([ "${cmd%% *}" = log ] && echo write to || echo read)
+		out=$(hidden "$CTL" --pin-dir "$pin" $cmd 2>&1)
+		rc=$?
+		check_eq "$cmd without libsystemd: exit 1, one line" "1 1" \
+			"$rc $(wc -l <<<"$out")"
+		check "$cmd without libsystemd: says why" "$out" \
+			grep -q "^op25bctl: ${cmd%% *}: cannot $what the journal: .*libsystemd" <<<"$out"
+	done
+	out=$(hidden "$CTL" -V 2>&1; echo "rc $?")
+	check "-V works without libsystemd" "$out" grep -q "rc 0" <<<"$out"
+	out=$(hidden ldd "$CTL" 2>&1)
+	check "op25bctl is not linked to libsystemd" "$out" \
+		bash -c '! grep -q libsystemd <<<"$1"' _ "$out"
+}
+
 run_tests "$@"
