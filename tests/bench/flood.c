@@ -20,8 +20,9 @@
  *            verdict, and watch them from the other CPU: the longest
  *            interval in which the datapath decided nothing)
  * Prints "flood SOURCES CPUS MPPS SECONDS SENT" (MPPS 0 with "none"); with
- * stall: also "stall SAMPLES LO_US HI_US", the longest such interval as
- * the samples bound it (at least LO, at most HI).
+ * stall: also "stall SAMPLES LO_US HI_US FED_LO_US FED_HI_US", the
+ * longest such interval as the samples bound it (at least LO, at most HI),
+ * and the longest in which the generator went on sending (FED).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -103,14 +104,22 @@ static __u64 percpu_sum(int fd, size_t value_size, size_t off)
  * The stall watcher: the judged count, sampled every 20 us from the CPU
  * the generator does not use. A count that stays the same from one sample
  * to a later one means no decision between them (at least that long); the
- * samples around them bound it from above.
+ * samples around them bound it from above. The generator pauses too (its
+ * syscall returns, it is preempted): an interval in which it sent more
+ * frames than the veth's ring holds and none was decided is one in which
+ * the datapath, fed, decided nothing; the longest of those is told apart
+ * ("fed").
  */
+#define STALL_FED_FRAMES	512
+
 struct stall_watch {
 	int fd;
+	int gen_fd;		/* the generator's count of frames sent */
 	int cpu;
 	double until;
 	unsigned long samples;
 	double lo, hi;		/* the longest interval, seconds */
+	double fed_lo, fed_hi;	/* the longest with the generator sending */
 };
 
 static void *stall_run(void *arg)
@@ -118,7 +127,7 @@ static void *stall_run(void *arg)
 	struct stall_watch *w = arg;
 	double t, first = 0, before = 0, last = 0;
 	struct timespec nap = { 0, 20000 };
-	__u64 v, cur = 0;
+	__u64 v, cur = 0, sent, sent_first = 0;
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
@@ -127,13 +136,22 @@ static void *stall_run(void *arg)
 	while ((t = now()) < w->until) {
 		v = percpu_sum(w->fd, sizeof(struct op25b_stats),
 			       offsetof(struct op25b_stats, smtp));
+		sent = percpu_sum(w->gen_fd, sizeof(__u64), 0);
 		if (!w->samples++ || v != cur) {
 			before = last;
 			first = t;
 			cur = v;
-		} else if (t - first > w->lo) {
-			w->lo = t - first;
-			w->hi = t - (before ? before : first);
+			sent_first = sent;
+		} else {
+			if (t - first > w->lo) {
+				w->lo = t - first;
+				w->hi = t - (before ? before : first);
+			}
+			if (sent - sent_first > STALL_FED_FRAMES &&
+			    t - first > w->fed_lo) {
+				w->fed_lo = t - first;
+				w->fed_hi = t - (before ? before : first);
+			}
 		}
 		last = t;
 		nanosleep(&nap, NULL);
@@ -310,6 +328,7 @@ int main(int argc, char **argv)
 		pthread_create(&th[i], NULL, generate, &t[i]);
 	}
 	if (sw.fd >= 0) {
+		sw.gen_fd = bpf_map__fd(gen->maps.gen_count);
 		sw.cpu = ncpus;
 		sw.until = t0 + secs;
 		pthread_create(&swt, NULL, stall_run, &sw);
@@ -324,8 +343,9 @@ int main(int argc, char **argv)
 	       (double)(c1 - c0) / (t1 - t0) / 1e6, t1 - t0,
 	       t[0].sent + (ncpus > 1 ? t[1].sent : 0));
 	if (sw.fd >= 0)
-		printf("stall %lu %.0f %.0f\n", sw.samples, sw.lo * 1e6,
-		       sw.hi * 1e6);
+		printf("stall %lu %.0f %.0f %.0f %.0f\n", sw.samples,
+		       sw.lo * 1e6, sw.hi * 1e6, sw.fed_lo * 1e6,
+		       sw.fed_hi * 1e6);
 	if (tc_sink) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = rx,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
