@@ -581,6 +581,9 @@ enum answer {
  * Everything after the decision: the limiter, the counters, the record
  * and its event, the answer.
  */
+#ifdef OP25B_BENCH_DECISION_ONLY
+#pragma clang diagnostic ignored "-Wunused-function"	/* the bench stops before */
+#endif
 static __always_inline enum answer act(void *ctx, const struct op25b_pkt *pkt,
 				       struct decision *d, const bool xdp)
 {
