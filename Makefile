@@ -29,6 +29,12 @@ ifneq ($(shell pkg-config --exists libsystemd 2>/dev/null && echo y),)
 CTL_LIBS := $(shell pkg-config --libs libsystemd)
 CTL_CFLAGS := -DOP25B_JOURNAL
 endif
+# Sharing a device through libxdp's dispatcher (user/dispatcher.c) where
+# libxdp is there to build with; without it, chained mode alone.
+ifneq ($(shell pkg-config --exists libxdp 2>/dev/null && echo y),)
+CTL_LIBS += $(shell pkg-config --libs libxdp)
+CTL_CFLAGS += -DOP25B_LIBXDP
+endif
 
 USER_SRC := $(wildcard user/*.c)
 USER_HDR := $(wildcard user/*.h) bpf/op25b.h bpf/decide.h

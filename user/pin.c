@@ -770,11 +770,16 @@ int bpf_load_sock(struct op25b_bpf **out)
 	return bpf_load_progs(out, false, false, true, 0);
 }
 
-static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
+/*
+ * The embedded object opened for one kind of attachment, the pinned maps
+ * to be reused: loaded here (bpf_load_progs), or by libxdp as an
+ * extension of its dispatcher (bpf_open_xdp, dispatcher.c).
+ */
+static int bpf_open_progs(struct op25b_bpf **out, bool l3, bool egress,
 			  bool sock, __u32 chain_slot)
 {
 	struct op25b_bpf *skel;
-	int err, rc;
+	int rc;
 
 	*out = NULL;
 	libbpf_reason[0] = '\0';
@@ -799,18 +804,44 @@ static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
 	rc = skel_set_pins(skel);
 	if (!rc)
 		rc = skel_set_chain_pin(skel);
-	if (!rc) {
-		err = op25b_bpf__load(skel);
-		if (err) {
-			report_load_failure(err);
-			rc = EXIT_RUNTIME;
-		}
-	}
 	if (rc) {
 		op25b_bpf__destroy(skel);
 		return rc;
 	}
 	*out = skel;
+	return EXIT_OK;
+}
+
+/* The XDP program alone, opened, for libxdp to load into its dispatcher. */
+int bpf_open_xdp(struct op25b_bpf **out, bool l3)
+{
+	int rc = bpf_open_progs(out, l3, false, false, 0);
+
+	if (!rc)
+		bpf_program__set_autoload((*out)->progs.op25b_tc, false);
+	return rc;
+}
+
+/* Why loading failed, as op25bctl says it (a load libxdp made too). */
+void bpf_load_failed(int err)
+{
+	report_load_failure(err);
+}
+
+static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
+			  bool sock, __u32 chain_slot)
+{
+	int rc = bpf_open_progs(out, l3, egress, sock, chain_slot), err;
+
+	if (rc)
+		return rc;
+	err = op25b_bpf__load(*out);
+	if (err) {
+		report_load_failure(err);
+		op25b_bpf__destroy(*out);
+		*out = NULL;
+		return EXIT_RUNTIME;
+	}
 	return EXIT_OK;
 }
 

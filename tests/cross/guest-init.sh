@@ -22,6 +22,8 @@ ip link set lo up
 # The byte order, as the CPU reads 01 00.
 order=$(printf '\001\000' | od -An -tu2 | tr -d ' ')
 [ "$order" = 1 ] && endian=little || endian=big
+# a line of its own, whatever the firmware left on the console
+echo
 echo "CROSS-BEGIN $(uname -m) $(uname -r) $endian-endian, $(nproc) CPUs"
 
 suite() {
@@ -35,6 +37,12 @@ suite unit /bin/test_datapath -q
 suite engine /bin/test_engine -q
 suite policy /bin/policy.sh /bin/op25bctl /sys/fs/bpf/op25b-cross-policy
 suite e2e /bin/guest-e2e.sh
+# The host's own root (amd64: the host's CPU), shared read-only over 9p
+# when run.sh gives it: the host's shell suites run here as they run there,
+# on this kernel (tests/cross/guest-hostroot.sh).
+if grep -q 'op25b.top=' /proc/cmdline && [ -e /lib/modules/hostroot ]; then
+	suite share /bin/guest-hostroot.sh
+fi
 echo "==> dmesg"
 dmesg | tail -n 40
 echo "<== dmesg exit 0"

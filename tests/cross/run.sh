@@ -10,7 +10,13 @@
 # a guest that does not finish within CROSS_TIMEOUT seconds, a suite
 # without its summary, and any failure fail the run.
 #
-# Usage: tests/cross/run.sh [ARCH...]   (default: arm64 s390x)
+# amd64 (the host's own CPU, on Debian's amd64 kernel of the same suite)
+# runs them too, then the host's shell suites CROSS_HOST_TESTS (tests/run.sh
+# words, comma-separated) in the host's root shared read-only over 9p
+# (tests/cross/guest-hostroot.sh): the libxdp dispatcher, which the host's
+# kernel refuses, is tested there.
+#
+# Usage: tests/cross/run.sh [ARCH...]   (default: arm64 s390x; amd64 too)
 # Cache: $BUILD/cross (downloaded packages, unpacked; the guests' builds).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +38,9 @@ archs=("$@")
 # The kernel modules the guest loads (veth for the namespace test, the
 # tc hook's qdisc and classifier); none of them depends on another.
 MODULES="veth sch_ingress cls_bpf"
+# amd64's host root: 9p over virtio, an overlay to write in
+HOSTROOT_MODULES="netfs 9pnet 9pnet_virtio 9p overlay"
+CROSS_HOST_TESTS=${CROSS_HOST_TESTS:-share:test_dispatcher}
 
 total_pass=0
 total_fail=0
@@ -60,13 +69,24 @@ ref_pin=
 # how qemu boots it.
 arch_setup() {
 	case $1 in
+	amd64)
+		# the host's own CPU: under KVM where /dev/kvm is there
+		triplet=x86_64-linux-gnu karch=x86 bpf_target=bpfel
+		# TCG: under KVM, nested in this host's hypervisor, Debian's
+		# kernel stops at its first BMI2 instruction ("KVM internal
+		# error ... emulation failure"); TCG boots it in seconds
+		qemu=(qemu-system-x86_64 -M q35 -cpu max)
+		[ -n "${CROSS_KVM:-}" ] && qemu=(qemu-system-x86_64 -M q35 -enable-kvm -cpu host)
+		console=ttyS0
+		hostroot=1
+		;;
 	arm64)
-		triplet=aarch64-linux-gnu karch=arm64 bpf_target=bpfel
+		triplet=aarch64-linux-gnu karch=arm64 bpf_target=bpfel hostroot=
 		qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57)
 		console=ttyAMA0
 		;;
 	s390x)
-		triplet=s390x-linux-gnu karch=s390 bpf_target=bpfeb
+		triplet=s390x-linux-gnu karch=s390 bpf_target=bpfeb hostroot=
 		qemu=(qemu-system-s390x -M s390-ccw-virtio)
 		console=ttysclp0
 		;;
@@ -128,9 +148,11 @@ initramfs() {
 	rm -rf "$r"
 	mkdir -p "$r"/{bin,proc,sys,dev,tmp,run,lib/modules}
 	cp "$sys/bin/busybox" "$b/op25bctl" "$b/test_datapath" "$b/test_engine" \
-		"$here/policy.sh" "$here/guest-e2e.sh" "$r/bin/"
+		"$here/policy.sh" "$here/guest-e2e.sh" "$here/guest-hostroot.sh" "$r/bin/"
 	cp "$here/guest-init.sh" "$r/init"
-	for m in $MODULES; do
+	local mods=$MODULES
+	[ -n "$hostroot" ] && mods+=" $HOSTROOT_MODULES" && touch "$r/lib/modules/hostroot"
+	for m in $mods; do
 		f=$(find "$k/lib/modules" -name "$m.ko" -o -name "$m.ko.xz" | head -n 1)
 		[ -n "$f" ] || { echo "cross-test: $a: no module $m" >&2; return 1; }
 		# busybox's insmod takes the module itself, not compressed
@@ -145,12 +167,16 @@ initramfs() {
 
 # boot ARCH: the guest, its console in $cache/ARCH/console.log.
 boot() {
-	local a=$1 kernel
+	local a=$1 kernel more=() append=
 	kernel=$(ls "$cache/$a/kernel-$CROSS_KERNEL"/boot/vmlinuz-* | head -n 1)
-	nice -n 10 timeout -k 10 "$CROSS_TIMEOUT" "${qemu[@]}" -smp "$CROSS_SMP" -m 1024 \
+	if [ -n "$hostroot" ]; then
+		more=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+		append=" op25b.top=$top op25b.tests=$CROSS_HOST_TESTS"
+	fi
+	nice -n 10 timeout -k 10 "$CROSS_TIMEOUT" "${qemu[@]}" -smp "$CROSS_SMP" -m "${hostroot:+2048}${hostroot:-1024}" \
 		-nographic -no-reboot -nic none -kernel "$kernel" \
-		-initrd "$cache/$a/initramfs.gz" \
-		-append "console=$console panic=-1 loglevel=4" \
+		-initrd "$cache/$a/initramfs.gz" "${more[@]}" \
+		-append "console=$console panic=-1 loglevel=4$append" \
 		</dev/null >"$cache/$a/console.log" 2>&1 &
 	qemu_pid=$!
 	wait "$qemu_pid"
@@ -177,7 +203,7 @@ judge() {
 		return
 	fi
 	grep -a '^CROSS-BEGIN' "$log" | sed "s/^CROSS-BEGIN/  $a guest:/"
-	for s in unit engine e2e; do
+	for s in unit engine e2e ${hostroot:+share}; do
 		section "$log" "$s" >"$cache/$a/$s.log"
 		line=$(grep -aE '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' \
 			"$cache/$a/$s.log" | tail -n 1)
