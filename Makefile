@@ -34,6 +34,7 @@ endif
 ifneq ($(shell pkg-config --exists libxdp 2>/dev/null && echo y),)
 CTL_LIBS += $(shell pkg-config --libs libxdp)
 CTL_CFLAGS += -DOP25B_LIBXDP
+CTL_SKEL := $(BUILD)/op25b_ext.skel.h
 endif
 
 USER_SRC := $(wildcard user/*.c)
@@ -91,7 +92,13 @@ $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 $(BUILD)/dispatcher_probe.bpf.o: bpf/dispatcher_probe.bpf.c $(BUILD)/bpf-cc | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-$(BUILD)/op25bctl: $(BUILD)/dispatcher_probe.skel.h
+$(BUILD)/op25bctl: $(BUILD)/dispatcher_probe.skel.h $(CTL_SKEL)
+
+# op25b's XDP program as libxdp's dispatcher runs it (user/dispatcher.c):
+# the same source, built with OP25B_XDP_EXT (no RST: no packet resized).
+$(BUILD)/op25b_ext.bpf.o: $(BPF_SRC) $(BUILD)/bpf-cc | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DOP25B_XDP_EXT -c bpf/op25b.bpf.c -o $@
 
 # Tests: unit (BPF_PROG_TEST_RUN), differential fuzzer, then shell suites.
 # They build policies with the controller's own engine.

@@ -205,7 +205,7 @@ size_t dispatcher_op25b(int ifindex, __u32 *ids, size_t max);
 int dispatcher_attach(const struct attach_req *r, struct op25b_attach_val *v);
 int dispatcher_detach(const struct record *rec, const char **kept);
 bool dispatcher_member(__u32 prog_id);
-void dispatcher_print_mode(enum output_type t, int ifindex);
+void dispatcher_print_mode(enum output_type t, int ifindex, __u32 prog_id);
 
 
 /* ---- attach_args.c: a watch statement's words ---- */

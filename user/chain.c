@@ -230,7 +230,7 @@ void chain_print_mode(enum output_type t, __u32 ifindex, __u32 prog_id,
 	int fd;
 
 	if (flags & OP25B_AF_XDP_DISPATCHER || dispatcher_member(prog_id)) {
-		dispatcher_print_mode(t, ifindex);
+		dispatcher_print_mode(t, ifindex, prog_id);
 		return;
 	}
 	if (prog_id)

@@ -12,6 +12,7 @@
  * unset: pkg-config finds none), every device is shared in chained mode.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,24 @@
 #include "attachments.h"
 #include "op25b.skel.h"
 #include "dispatcher_probe.skel.h"
+#ifdef OP25B_LIBXDP
+/*
+ * op25b's object as the dispatcher runs it (OP25B_XDP_EXT: no RST, see
+ * reject() in bpf/op25b.bpf.c), in op25b_bpf's very shape: pin.c readies
+ * it as its own.
+ */
+#include "op25b_ext.skel.h"
+_Static_assert(sizeof(struct op25b_ext_bpf) == sizeof(struct op25b_bpf) &&
+	       sizeof(((struct op25b_ext_bpf *)0)->maps) ==
+	       sizeof(((struct op25b_bpf *)0)->maps) &&
+	       sizeof(((struct op25b_ext_bpf *)0)->progs) ==
+	       sizeof(((struct op25b_bpf *)0)->progs) &&
+	       sizeof(struct op25b_ext_bpf__rodata) ==
+	       sizeof(struct op25b_bpf__rodata) &&
+	       offsetof(struct op25b_ext_bpf, rodata) ==
+	       offsetof(struct op25b_bpf, rodata),
+	       "op25b_ext.skel.h is not op25b.skel.h's shape");
+#endif
 
 #define PROBE_SLOT	"op25b_probe_slot"
 /*
@@ -211,15 +230,26 @@ static int op25b_in(const struct attach_req *r, const struct xdp_multiprog *mp,
 	return rc;
 }
 
-/* The first program the dispatcher on ifindex runs: 0 when unknown. */
-static __u32 first_component(int ifindex)
+/*
+ * Does the dispatcher on ifindex run id before every other program but
+ * an op25b (the one id replaces, at the same priority)?
+ */
+static bool runs_first(int ifindex, __u32 id)
 {
 	struct xdp_multiprog *mp = dispatcher_get(ifindex);
-	struct xdp_program *p = mp ? xdp_multiprog__next_prog(NULL, mp) : NULL;
-	__u32 id = p ? xdp_program__id(p) : 0;
+	struct xdp_program *p = NULL;
+	bool first = false;
 
+	while (mp && (p = xdp_multiprog__next_prog(p, mp))) {
+		if (xdp_program__id(p) == id) {
+			first = true;
+			break;
+		}
+		if (!op25b_xdp_name(xdp_program__name(p)))
+			break;
+	}
 	xdp_multiprog__close(mp);
-	return id;
+	return first;
 }
 
 /*
@@ -233,7 +263,7 @@ int dispatcher_attach(const struct attach_req *r, struct op25b_attach_val *v)
 	struct xdp_multiprog *mp = dispatcher_get(r->ifindex);
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, o, .prog_name = OP25B_PROG_XDP);
 	struct xdp_program *prog = NULL;
-	struct op25b_bpf *skel = NULL;
+	struct op25b_ext_bpf *skel = NULL;
 	enum xdp_attach_mode mode;
 	__u32 old = 0, id = 0;
 	bool found;
@@ -247,10 +277,19 @@ int dispatcher_attach(const struct attach_req *r, struct op25b_attach_val *v)
 	mode = xdp_multiprog__attach_mode(mp);
 	rc = op25b_in(r, mp, &old);
 	xdp_multiprog__close(mp);
-	if (!rc)
-		rc = bpf_open_xdp(&skel, r->l3);
-	if (rc)
+	if (!rc) {
+		skel = op25b_ext_bpf__open();
+		if (!skel) {
+			p_err("cannot open the embedded op25b object: %s",
+			      errstr(-errno));
+			return EXIT_RUNTIME;
+		}
+		rc = bpf_prepare_xdp((struct op25b_bpf *)skel, r->l3);
+	}
+	if (rc) {
+		op25b_ext_bpf__destroy(skel);
 		return rc;
+	}
 	o.obj = skel->obj;
 	prog = xdp_program__create(&o);
 	err = libxdp_get_error(prog);
@@ -263,13 +302,13 @@ int dispatcher_attach(const struct attach_req *r, struct op25b_attach_val *v)
 		id = err ? 0 : xdp_program__id(prog);
 	}
 	xdp_program__close(prog);
-	op25b_bpf__destroy(skel);	/* the dispatcher holds the program */
+	op25b_ext_bpf__destroy(skel);	/* the dispatcher holds the program */
 	if (err) {
 		p_err("cannot join the XDP dispatcher on '%s': %s", r->ifname,
 		      errstr(err));
 		return EXIT_RUNTIME;
 	}
-	if (first_component(r->ifindex) != id) {
+	if (!runs_first(r->ifindex, id)) {
 		component_detach(r->ifindex, id, r->ifname, &found);
 		p_err("cannot run op25b first in the XDP dispatcher on '%s': another program there has priority %u or less; op25b left it as it was",
 		      r->ifname, OP25B_DISPATCHER_PRIO);
@@ -342,12 +381,16 @@ bool dispatcher_member(__u32 prog_id)
 	return ext;
 }
 
-/* status: an attachment in dispatcher mode, and how many programs it runs before. */
-void dispatcher_print_mode(enum output_type t, int ifindex)
+/*
+ * status: an attachment in dispatcher mode, and how many programs it
+ * runs before (prog_id: the op25b in it, 0 when it is out).
+ */
+void dispatcher_print_mode(enum output_type t, int ifindex, __u32 prog_id)
 {
 	print_string(t, "sharing", ", %s", "dispatcher");
-	print_uint(t, "dispatcher_others", " (before %llu other programs)",
-		   others(ifindex));
+	if (prog_id)
+		print_uint(t, "dispatcher_others", " (before %llu other programs)",
+			   others(ifindex));
 }
 
 /* status -v and -j: what libxdp's dispatcher could do here, and does. */

@@ -24,6 +24,11 @@ fi
 mount -t proc proc $r/proc
 mount -t sysfs sysfs $r/sys
 mount -t devtmpfs devtmpfs $r/dev
+# what udev would make: bash's <(...) needs /dev/fd
+ln -sf /proc/self/fd $r/dev/fd
+ln -sf /proc/self/fd/0 $r/dev/stdin
+ln -sf /proc/self/fd/1 $r/dev/stdout
+ln -sf /proc/self/fd/2 $r/dev/stderr
 mount -t bpf bpf $r/sys/fs/bpf
 mount -t tmpfs tmpfs $r/tmp
 mount -t tmpfs tmpfs $r/run

@@ -74,8 +74,11 @@ arch_setup() {
 		triplet=x86_64-linux-gnu karch=x86 bpf_target=bpfel
 		# TCG: under KVM, nested in this host's hypervisor, Debian's
 		# kernel stops at its first BMI2 instruction ("KVM internal
-		# error ... emulation failure"); TCG boots it in seconds
-		qemu=(qemu-system-x86_64 -M q35 -cpu max)
+		# error ... emulation failure"); TCG boots it in seconds. One
+		# TCG thread for both CPUs: with one each, the kernel's own XDP
+		# dispatcher, patched with int3 while a flood runs through it,
+		# was seen to trap ("Oops: int3", bpf_dispatcher_xdp_func)
+		qemu=(qemu-system-x86_64 -M q35 -accel tcg,thread=single -cpu max)
 		[ -n "${CROSS_KVM:-}" ] && qemu=(qemu-system-x86_64 -M q35 -enable-kvm -cpu host)
 		console=ttyS0
 		hostroot=1
@@ -172,6 +175,7 @@ boot() {
 	if [ -n "$hostroot" ]; then
 		more=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
 		append=" op25b.top=$top op25b.tests=$CROSS_HOST_TESTS"
+		[ -n "${CROSS_HOST_ONLY:-}" ] && append+=" op25b.hostonly"
 	fi
 	nice -n 10 timeout -k 10 "$CROSS_TIMEOUT" "${qemu[@]}" -smp "$CROSS_SMP" -m "${hostroot:+2048}${hostroot:-1024}" \
 		-nographic -no-reboot -nic none -kernel "$kernel" \
@@ -203,7 +207,9 @@ judge() {
 		return
 	fi
 	grep -a '^CROSS-BEGIN' "$log" | sed "s/^CROSS-BEGIN/  $a guest:/"
-	for s in unit engine e2e ${hostroot:+share}; do
+	local suites="unit engine e2e"
+	[ -n "$hostroot" ] && [ -n "${CROSS_HOST_ONLY:-}" ] && suites=
+	for s in $suites ${hostroot:+share}; do
 		section "$log" "$s" >"$cache/$a/$s.log"
 		line=$(grep -aE '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' \
 			"$cache/$a/$s.log" | tail -n 1)
@@ -227,8 +233,12 @@ judge() {
 		fail=$((fail + f))
 		skip=$((skip + k))
 	done
-	section "$log" policy >"$cache/$a/policy.out"
-	judge_policy "$a"
+	if [ -n "$hostroot" ] && [ -n "${CROSS_HOST_ONLY:-}" ]; then
+		:	# the host's suites alone
+	else
+		section "$log" policy >"$cache/$a/policy.out"
+		judge_policy "$a"
+	fi
 	if ! grep -aq '^CROSS-END' "$log"; then
 		echo "FAIL - $a: the guest did not finish"
 		fail=$((fail + 1))

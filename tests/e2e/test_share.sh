@@ -525,7 +525,7 @@ dispatcher_tests() {
 		"saw: $(dispatched | tr '\n' ' ')" \
 		test "$(dispatched | wc -l)" = 1 -a -n "$(dispatched | sed -n '1s/.* xdpfilt_/x/p')"
 	check "dispatcher orphan: the first pin dir's record: not attached" \
-		"saw: $(dctl status)" grep -q "r0 .*, file, not attached" <(dctl status)
+		"saw: $(dctl status)" grep -q "r0 .*, dispatcher, file, not attached" <(dctl status)
 	dctl -q detach r0
 	both_alone_after "dispatcher orphan"
 
