@@ -491,6 +491,17 @@ dispatcher_tests() {
 		"arrived" not udp_arrives 11
 	xf port 11 -p udp --remove >/dev/null
 
+	# save and apply's attach sync: what save wrote holds, nothing to do
+	before=$(dctl -j status | jget attachments | jget prog_id)
+	dctl save "$TMPD/saved.conf"
+	check "dispatcher: save writes the attachment" "saw: $(grep attach "$TMPD/saved.conf")" \
+		grep -q "^attach r0 --hook xdp" "$TMPD/saved.conf"
+	dctl apply --dry-run "$TMPD/saved.conf" >"$TMPD/out" 2>&1
+	check_eq "dispatcher: a dry run of what save wrote prints nothing" "" "$(cat "$TMPD/out")"
+	dctl -q apply "$TMPD/saved.conf"
+	check_eq "dispatcher: apply of it leaves op25b's program in place" "$before" \
+		"$(dctl -j status | jget attachments | jget prog_id)"
+
 	# zero-gap replace: a new op25b joins before the old one leaves
 	before=$(dctl -j status | jget attachments | jget prog_id)
 	run_flood "dispatcher re-attach" redispatch || { dctl -q detach r0; xf_load; return; }
