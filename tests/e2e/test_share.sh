@@ -149,14 +149,19 @@ both_work() {
 		"$SUB" $SRC $MX 587
 }
 
+# attach_says LABEL CTL MODE: attach r0 by CTL (ctl, dctl), status then
+# saying MODE of it.
+attach_says() {
+	local st
+	$2 attach r0 >"$TMPD/att" 2>&1 ||
+		{ fail "$1: attach r0" "$(tail -n 1 "$TMPD/att")"; return 1; }
+	st=$($2 status | grep ' r0 ')
+	check "$1: status says $3" "saw: $st" grep -qF ", $3, " <<<"$st"
+}
+
 # attach_chained LABEL: attach r0 in chained mode, the mode checked.
 attach_chained() {
-	local st
-	ctl attach r0 >"$TMPD/att" 2>&1 ||
-		{ fail "$1: attach r0" "$(tail -n 1 "$TMPD/att")"; return 1; }
-	st=$(ctl status | grep ' r0 ')
-	check "$1: status says chained (prog ${XF% *} ${XF#* })" "saw: $st" \
-		grep -q ", chained (prog ${XF% *} ${XF#* }), " <<<"$st"
+	attach_says "$1" ctl "chained (prog ${XF% *} ${XF#* })"
 }
 
 test_chained() {
@@ -202,10 +207,12 @@ test_detach() {
 		grep -q "r0 " <(xf status 2>&1)
 }
 
+# reattach [CTL]: attach r0 again REATTACH times, by CTL (ctl; dctl in
+# dispatcher mode).
 reattach() {
-	local i rc=0
+	local i rc=0 c=${1:-ctl}
 	for ((i = 0; i < REATTACH; i++)); do
-		ctl -q attach r0 || rc=1
+		$c -q attach r0 || rc=1
 	done
 	return $rc
 }
@@ -244,19 +251,27 @@ test_reattach() {
 	xf_load
 }
 
+# orphan_seen PREFIX CTL MODE WORD: the other pin dir's status says r0's
+# op25b unrecorded, MODE, this pin dir's (-j: sharing WORD); its detach
+# r0 exits 0.
+orphan_seen() {
+	local st
+	st=$(PIN=$PINB $2 status | grep ' r0 ')
+	check "${1}another pin dir's status: op25b on r0 unrecorded, $3" \
+		"saw: $st" grep -qF ", $3, pin dir $PINA" <<<"$st"
+	check_eq "${1}...and in JSON" "\"$4\"" \
+		"$(PIN=$PINB $2 -j status | jget unrecorded | jget sharing)"
+	PIN=$PINB $2 detach r0 >"$TMPD/det" 2>&1
+	check_eq "${1}detach r0 from the other pin dir: exit 0" 0 $?
+}
+
 # An op25b no record of this pin dir names, chained: found, said chained,
 # and detach puts xdp-filter back through the program's own array.
 test_orphan() {
 	local st
 	once share_setup
 	attach_chained "orphan" || return
-	st=$(PIN=$PINB ctl status | grep ' r0 ')
-	check "another pin dir's status: op25b on r0 unrecorded, chained (prog ${XF% *})" \
-		"saw: $st" grep -q "xdp .*, chained (prog ${XF% *} ${XF#* }), pin dir $PINA" <<<"$st"
-	check_eq "...and in JSON" "\"chained\"" \
-		"$(PIN=$PINB ctl -j status | jget unrecorded | jget sharing)"
-	PIN=$PINB ctl detach r0 >"$TMPD/det" 2>&1
-	check_eq "detach r0 from the other pin dir: exit 0" 0 $?
+	orphan_seen "" ctl "chained (prog ${XF% *} ${XF#* })" chained
 	check_eq "...puts xdp-filter back on r0" "$XF" "$(xdp_on_r0)"
 	check "the first pin dir's record: not attached, its program let go" \
 		"saw: $(ctl status)" grep -q "r0 .*, chained (the program it chained is gone), file, not attached" <(ctl status)
@@ -450,24 +465,11 @@ xf_dispatched() {
 
 # attach_dispatched LABEL: attach r0 into the dispatcher, first, checked.
 attach_dispatched() {
-	local st
-	dctl attach r0 >"$TMPD/att" 2>&1 ||
-		{ fail "$1: attach r0" "$(cat "$TMPD/att")"; return 1; }
-	st=$(dctl status | grep ' r0 ')
-	check "$1: status says dispatcher, before 1 other program" "saw: $st" \
-		grep -q ", dispatcher (before 1 other programs), file, attached" <<<"$st"
+	attach_says "$1" dctl "dispatcher (before 1 other programs)" || return 1
 	check "$1: op25b runs first in r0's dispatcher, xdp-filter after it" \
 		"saw: $(dispatched | tr '\n' ' ')" \
 		test "$(dispatched | cut -d' ' -f2 | tr '\n' ' ')" = "op25b_xdp $(dispatched | sed -n '2s/.* //p') " -a \
 		"$(dispatched | wc -l)" = 2 -a -n "$(dispatched | sed -n '2s/.* xdpfilt_/x/p')"
-}
-
-redispatch() {
-	local i rc=0
-	for ((i = 0; i < REATTACH; i++)); do
-		dctl -q attach r0 || rc=1
-	done
-	return $rc
 }
 
 # Where the kernel allows freplace: the chained tests' checks, in
@@ -504,7 +506,7 @@ dispatcher_tests() {
 
 	# zero-gap replace: a new op25b joins before the old one leaves
 	before=$(dctl -j status | jget attachments | jget prog_id)
-	run_flood "dispatcher re-attach" redispatch || { dctl -q detach r0; xf_load; return; }
+	run_flood "dispatcher re-attach" reattach dctl || { dctl -q detach r0; xf_load; return; }
 	after=$(dctl -j status | jget attachments | jget prog_id)
 	check "dispatcher re-attach: op25b's program was replaced ($before -> $after)" \
 		"same program" [ "$before" != "$after" ]
@@ -525,13 +527,7 @@ dispatcher_tests() {
 
 	# orphan: an op25b no record of this pin dir names, in the dispatcher
 	attach_dispatched "dispatcher orphan" || { xf_load; return; }
-	st=$(PIN=$PINB dctl status | grep ' r0 ')
-	check "dispatcher orphan: another pin dir's status: unrecorded, in the dispatcher, pin dir $PINA" \
-		"saw: $st" grep -q "xdp .*, dispatcher (before 1 other programs), pin dir $PINA" <<<"$st"
-	check_eq "dispatcher orphan: ...and in JSON" '"dispatcher"' \
-		"$(PIN=$PINB dctl -j status | jget unrecorded | jget sharing)"
-	PIN=$PINB dctl detach r0 >"$TMPD/det" 2>&1
-	check_eq "dispatcher orphan: detach r0 from the other pin dir: exit 0" 0 $?
+	orphan_seen "dispatcher orphan: " dctl "dispatcher (before 1 other programs)" dispatcher
 	check "dispatcher orphan: ...takes op25b out, xdp-filter left in the dispatcher" \
 		"saw: $(dispatched | tr '\n' ' ')" \
 		test "$(dispatched | wc -l)" = 1 -a -n "$(dispatched | sed -n '1s/.* xdpfilt_/x/p')"
