@@ -243,6 +243,9 @@ deb: deps
 # (software emulation) to run the unit, engine, policy and namespace
 # tests; not part of make test. About 6 minutes on 2 cores (5 with the
 # downloads cached in build/cross). CROSS_ARCHES=arm64 for one;
+# CROSS_ARCHES=amd64 boots Debian's amd64 kernel, which allows libxdp's
+# dispatcher, and runs the host's share suite there as well (about 8
+# minutes more; tests/cross/run.sh);
 # CROSS_KERNEL=bookworm for Debian 12's own 6.1, whose verifier still
 # refuses the datapath (op25b_reject_xdp).
 CROSS_ARCHES ?= arm64 s390x
