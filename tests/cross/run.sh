@@ -174,15 +174,16 @@ initramfs() {
 # bpf_dispatcher_xdp_func; the first boot keeps a thread per CPU, which
 # the engine's atomicity test needs to see torn reads at all).
 boot() {
-	local a=$1 kernel more=() append=
+	local a=$1 kernel more=() append= mem=1024
 	kernel=$(ls "$cache/$a/kernel-$CROSS_KERNEL"/boot/vmlinuz-* | head -n 1)
 	if [ -n "${2:-}" ]; then
+		mem=2048
 		more=(-accel tcg,thread=single
 		      -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
 		append=" op25b.top=$top op25b.tests=$CROSS_HOST_TESTS op25b.hostonly"
 	fi
 	nice -n 10 timeout -k 10 "$CROSS_TIMEOUT" "${qemu[@]}" -smp "$CROSS_SMP" \
-		-m "${2:+2048}${2:-1024}" \
+		-m "$mem" \
 		-nographic -no-reboot -nic none -kernel "$kernel" \
 		-initrd "$cache/$a/initramfs.gz" "${more[@]}" \
 		-append "console=$console panic=-1 loglevel=4$append" \
