@@ -294,7 +294,7 @@ for a in "${archs[@]}"; do
 		judge "$a" $kind
 		[ $rc -eq 124 ] && fail=$((fail + 1))
 	done
-	echo "$a: $pass passed, $fail failed, $skip skipped ($(($(date +%s) - start)) s; console: $cache/$a/console.log)"
+	echo "$a: $pass passed, $fail failed, $skip skipped ($(($(date +%s) - start)) s; consoles: $cache/$a/console*.log)"
 	total_pass=$((total_pass + pass))
 	total_fail=$((total_fail + fail))
 	total_skip=$((total_skip + skip))
