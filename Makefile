@@ -30,6 +30,13 @@ LDLIBS   := -lbpf -lelf -lz -lm \
 ifneq ($(shell pkg-config --exists libsystemd 2>/dev/null && echo y),)
 CTL_CFLAGS := -DOP25B_JOURNAL $(shell pkg-config --cflags libsystemd)
 endif
+# Sharing a device through libxdp's dispatcher (user/dispatcher.c) where
+# libxdp is there to build with; without it, chained mode alone.
+ifneq ($(shell pkg-config --exists libxdp 2>/dev/null && echo y),)
+CTL_LIBS += $(shell pkg-config --libs libxdp)
+CTL_CFLAGS += -DOP25B_LIBXDP
+CTL_SKEL := $(BUILD)/op25b_ext.skel.h
+endif
 
 USER_SRC := $(wildcard user/*.c)
 USER_HDR := $(wildcard user/*.h) bpf/op25b.h bpf/decide.h
@@ -77,14 +84,20 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 # The controller: one file per concern, the skeleton embedded.
 $(BUILD)/op25bctl: $(USER_SRC) $(USER_HDR) $(BUILD)/op25b.skel.h
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CTL_CFLAGS) $(USER_SRC) -o $@ $(LDFLAGS) $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(CTL_CFLAGS) $(USER_SRC) -o $@ $(LDFLAGS) $(LDLIBS) $(CTL_LIBS)
 
 # Whether the kernel allows libxdp's dispatcher (freplace): a probe object,
 # embedded as op25b's is (user/dispatcher.c).
 $(BUILD)/dispatcher_probe.bpf.o: bpf/dispatcher_probe.bpf.c $(BUILD)/bpf-cc | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-$(BUILD)/op25bctl: $(BUILD)/dispatcher_probe.skel.h
+$(BUILD)/op25bctl: $(BUILD)/dispatcher_probe.skel.h $(CTL_SKEL)
+
+# op25b's XDP program as libxdp's dispatcher runs it (user/dispatcher.c):
+# the same source, built with OP25B_XDP_EXT (no RST: no packet resized).
+$(BUILD)/op25b_ext.bpf.o: $(BPF_SRC) $(BUILD)/bpf-cc | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DOP25B_XDP_EXT -c bpf/op25b.bpf.c -o $@
 
 # Tests: unit (BPF_PROG_TEST_RUN), differential fuzzer, then shell suites.
 # They build policies with the controller's own engine.
@@ -229,6 +242,9 @@ deb: deps
 # (software emulation) to run the unit, engine, policy and namespace
 # tests; not part of make test. About 6 minutes on 2 cores (5 with the
 # downloads cached in build/cross). CROSS_ARCHES=arm64 for one;
+# CROSS_ARCHES=amd64 boots Debian's amd64 kernel, which allows libxdp's
+# dispatcher, and runs the host's share suite there as well (about 8
+# minutes more; tests/cross/run.sh);
 # CROSS_KERNEL=bookworm for Debian 12's own 6.1, whose verifier still
 # refuses the datapath (op25b_reject_xdp).
 CROSS_ARCHES ?= arm64 s390x

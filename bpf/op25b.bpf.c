@@ -384,6 +384,16 @@ static __always_inline int reject(void *ctx, const struct op25b_pkt *pkt,
 	struct op25b_rst r;
 	__u32 delta;
 
+#ifdef OP25B_XDP_EXT
+	/*
+	 * The build libxdp's dispatcher runs (user/dispatcher.c): the kernel
+	 * takes no extension that changes packet data where the dispatcher's
+	 * slot does not (6.13, and 6.12.y), and libxdp 1.3's slots do not. No
+	 * RST then: the packet is dropped, as when none can be built.
+	 */
+	if (xdp)
+		return -1;
+#endif
 	cursor_of(&c, ctx, xdp);
 	if (rst_prepare(&c, pkt, op25b_l3, !xdp, &r))
 		return -1;

@@ -680,6 +680,7 @@ enum op25b_attach_flags {
 	OP25B_AF_XDP_GENERIC	= 1 << 1,
 	OP25B_AF_XDP_NATIVE	= 1 << 2,
 	OP25B_AF_L3		= 1 << 3,	/* parsing starts at the IP header */
+	OP25B_AF_XDP_DISPATCHER	= 1 << 4,	/* XDP: in a libxdp dispatcher */
 };
 
 /* ifindex is per network namespace: the key names the namespace too. */

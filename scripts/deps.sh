@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libnl-3-dev
-      libnl-route-3-dev libsystemd-dev pkg-config make gcc iproute2 python3
+      libnl-route-3-dev libsystemd-dev libxdp-dev pkg-config make gcc iproute2 python3
       systemd)
 [ -n "${CLANG:-}" ] && [ "$CLANG" != clang ] && pkgs+=("$CLANG")
 # make test also checks the datapath against other compilers

@@ -160,7 +160,8 @@ static void attach_report(const struct attach_req *r,
 	print_bool(PRINT_JSON, "l3", NULL, r->l3);
 	print_uint(PRINT_JSON, "prog_id", NULL, v->prog_id);
 	if (r->hook == OP25B_HOOK_XDP)
-		chain_print_mode(PRINT_JSON, v->prog_id, v->chain_slot);
+		chain_print_mode(PRINT_JSON, r->ifindex, v->prog_id,
+				 v->chain_slot, v->flags);
 	close_json_object();
 }
 

@@ -190,10 +190,24 @@ void chain_clear(__u32 slot);
 void chain_of_prog(__u32 prog_id, int *map_fd, __u32 *slot);
 __u32 chain_target(__u32 prog_id, __u32 *slot);
 __u32 chain_slot_kept(__u32 prog_id);
-void chain_print_mode(enum output_type t, __u32 prog_id, __u32 slot);
-/* dispatcher.c: whether libxdp's dispatcher could run here (why not) */
+void chain_print_mode(enum output_type t, __u32 ifindex, __u32 prog_id,
+		      __u32 slot, __u32 flags);
+/*
+ * dispatcher.c: an XDP attachment in libxdp's dispatcher (dispatcher
+ * mode): whether the kernel allows it (why not), whether a device has
+ * one, op25b's joining and leaving it, and what status says of it.
+ */
 bool dispatcher_allowed(char *why, size_t len);
 void dispatcher_print(void);
+bool dispatcher_on(int ifindex);
+/* prog_id when it runs in the dispatcher on ifindex, else 0 */
+__u32 dispatcher_has(int ifindex, __u32 prog_id);
+/* the op25b programs in the dispatcher on ifindex (ids, at most max) */
+size_t dispatcher_op25b(int ifindex, __u32 *ids, size_t max);
+int dispatcher_attach(const struct attach_req *r, struct op25b_attach_val *v);
+int dispatcher_detach(const struct record *rec, const char **kept);
+bool dispatcher_member(__u32 prog_id);
+void dispatcher_print_mode(enum output_type t, int ifindex, __u32 prog_id);
 
 
 /* ---- attach_args.c: a watch statement's words ---- */

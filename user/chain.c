@@ -217,16 +217,22 @@ __u32 chain_slot_kept(__u32 prog_id)
 
 /*
  * An XDP attachment's way of sharing its device, text and JSON: alone, or
- * chained (prog ID NAME), or chained with its program gone. prog_id is
- * the op25b program on the device, 0 when none is; slot what its record
- * says (0 for an op25b no record names: read from the program).
+ * chained (prog ID NAME), or chained with its program gone, or in libxdp's
+ * dispatcher (dispatcher.c). prog_id is the op25b program on the device,
+ * 0 when none is; slot and flags what its record says (0 for an op25b no
+ * record names: read from the program).
  */
-void chain_print_mode(enum output_type t, __u32 prog_id, __u32 slot)
+void chain_print_mode(enum output_type t, __u32 ifindex, __u32 prog_id,
+		      __u32 slot, __u32 flags)
 {
 	char name[BPF_OBJ_NAME_LEN];
 	__u32 own = 0, id = 0;
 	int fd;
 
+	if (flags & OP25B_AF_XDP_DISPATCHER || dispatcher_member(prog_id)) {
+		dispatcher_print_mode(t, ifindex, prog_id);
+		return;
+	}
 	if (prog_id)
 		id = chain_target(prog_id, &own);
 	if (!own && slot) {

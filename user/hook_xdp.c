@@ -158,6 +158,9 @@ int xdp_attach(const struct attach_req *r, struct op25b_bpf *skel,
 	if (rc)
 		return rc;
 	cur = xdp_slot(&q, mode);
+	/* a libxdp dispatcher is joined, not chained (dispatcher.c) */
+	if (cur && !r->force && dispatcher_on(r->ifindex))
+		return dispatcher_attach(r, v);
 	if (cur) {
 		rc = xdp_take_over(r, cur, &old_fd, &chain, name, sizeof(name));
 		if (rc)
@@ -250,6 +253,8 @@ int xdp_detach(const struct record *rec, const char **kept)
 	struct bpf_prog_info info;
 	__u32 mode, slot, id;
 
+	if (rec->val.flags & OP25B_AF_XDP_DISPATCHER)
+		return dispatcher_detach(rec, kept);
 	rc = xdp_query(ifname, rec->key.ifindex, &q);
 	if (rc)
 		return rc;
@@ -303,6 +308,8 @@ __u32 attached_prog_id(const struct record *rec)
 
 	if (is_tc_hook(rec->key.hook))
 		return tc_slot(rec->key.ifindex, rec->key.hook);
+	if (rec->val.flags & OP25B_AF_XDP_DISPATCHER)
+		return dispatcher_has(rec->key.ifindex, rec->val.prog_id);
 	if (bpf_xdp_query(rec->key.ifindex, 0, &q))
 		return 0;
 	if (q.drv_prog_id == rec->val.prog_id ||

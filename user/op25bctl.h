@@ -316,6 +316,8 @@ int bpf_load_chained(struct op25b_bpf **skel, bool l3, bool egress,
 		     __u32 chain_slot);
 /* The same, with the socket hooks' programs (connect4, connect6) alone. */
 int bpf_load_sock(struct op25b_bpf **skel);
+/* an opened skeleton's XDP program made ready for libxdp to load (dispatcher.c) */
+int bpf_prepare_xdp(struct op25b_bpf *skel, bool l3);
 
 /* ---- policy.c: the engine over the pinned maps ---- */
 

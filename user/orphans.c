@@ -56,6 +56,23 @@ static int orphan_add(struct record **v, size_t *n, const char *ifname,
 	return EXIT_OK;
 }
 
+/* The op25b programs no record names in the libxdp dispatcher on it. */
+static int orphans_in_dispatcher(const struct record *recs, size_t nrec,
+				 const struct if_nameindex *it, __u32 flags,
+				 struct record **out, size_t *n)
+{
+	__u32 ids[8];
+	size_t i, k = dispatcher_op25b(it->if_index, ids, 8);
+	int rc = EXIT_OK;
+
+	for (i = 0; i < k && !rc; i++)
+		if (!recorded(recs, nrec, it->if_index, OP25B_HOOK_XDP, ids[i]))
+			rc = orphan_add(out, n, it->if_name, it->if_index,
+					OP25B_HOOK_XDP, ids[i],
+					flags | OP25B_AF_XDP_DISPATCHER);
+	return rc;
+}
+
 /*
  * op25b programs attached in this namespace that recs (this pin dir's
  * records) do not name: another instance's, or one whose pin dir is gone.
@@ -89,6 +106,9 @@ int orphans_find(const struct record *recs, size_t nrec,
 					rc = orphan_add(out, n, it->if_name,
 							it->if_index, OP25B_HOOK_XDP,
 							ids[i], flags[i]);
+				else if (ids[i])
+					rc = orphans_in_dispatcher(recs, nrec,
+							it, flags[i], out, n);
 			}
 		}
 		for (h = 0; h < 2 && !rc; h++) {

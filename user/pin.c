@@ -787,20 +787,18 @@ int bpf_load_sock(struct op25b_bpf **out)
 	return bpf_load_progs(out, false, false, true, 0);
 }
 
-static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
-			  bool sock, __u32 chain_slot)
+/*
+ * The embedded object, opened, made ready for one kind of attachment, the
+ * pinned maps to be reused: loaded here (bpf_load_progs), or by libxdp as
+ * an extension of its dispatcher (bpf_prepare_xdp, dispatcher.c: its own
+ * build of the object, in the same skeleton's shape).
+ */
+static int skel_prepare(struct op25b_bpf *skel, bool l3, bool egress,
+			bool sock, __u32 chain_slot)
 {
-	struct op25b_bpf *skel;
-	int err, rc;
+	int rc;
 
-	*out = NULL;
 	libbpf_reason[0] = '\0';
-	skel = op25b_bpf__open();
-	if (!skel) {
-		p_err("cannot open the embedded op25b object: %s",
-		      errstr(-errno));
-		return EXIT_RUNTIME;
-	}
 	/* a chained attachment's XDP program is the one with the tail call */
 	bpf_program__set_autoload(skel->progs.op25b_xdp, !sock && !chain_slot);
 	bpf_program__set_autoload(skel->progs.op25b_xdp_ch,
@@ -816,18 +814,54 @@ static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
 	rc = skel_set_pins(skel);
 	if (!rc)
 		rc = skel_set_chain_pin(skel);
-	if (!rc) {
-		err = op25b_bpf__load(skel);
-		if (err) {
-			report_load_failure(err);
-			rc = EXIT_RUNTIME;
-		}
+	return rc;
+}
+
+static int bpf_open_progs(struct op25b_bpf **out, bool l3, bool egress,
+			  bool sock, __u32 chain_slot)
+{
+	struct op25b_bpf *skel;
+	int rc;
+
+	*out = NULL;
+	skel = op25b_bpf__open();
+	if (!skel) {
+		p_err("cannot open the embedded op25b object: %s",
+		      errstr(-errno));
+		return EXIT_RUNTIME;
 	}
+	rc = skel_prepare(skel, l3, egress, sock, chain_slot);
 	if (rc) {
 		op25b_bpf__destroy(skel);
 		return rc;
 	}
 	*out = skel;
+	return EXIT_OK;
+}
+
+/* The XDP program alone, of an opened skeleton, for libxdp to load. */
+int bpf_prepare_xdp(struct op25b_bpf *skel, bool l3)
+{
+	int rc = skel_prepare(skel, l3, false, false, 0);
+
+	bpf_program__set_autoload(skel->progs.op25b_tc, false);
+	return rc;
+}
+
+static int bpf_load_progs(struct op25b_bpf **out, bool l3, bool egress,
+			  bool sock, __u32 chain_slot)
+{
+	int rc = bpf_open_progs(out, l3, egress, sock, chain_slot), err;
+
+	if (rc)
+		return rc;
+	err = op25b_bpf__load(*out);
+	if (err) {
+		report_load_failure(err);
+		op25b_bpf__destroy(*out);
+		*out = NULL;
+		return EXIT_RUNTIME;
+	}
 	return EXIT_OK;
 }
 

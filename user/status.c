@@ -160,8 +160,9 @@ static void status_record(const struct record *rec)
 		print_uint(PRINT_ANY, "prog_id", ", prog %llu",
 			   rec->val.prog_id);
 	if (rec->key.hook == OP25B_HOOK_XDP && !pending && !gone)
-		chain_print_mode(PRINT_ANY, live ? rec->val.prog_id : 0,
-				 rec->val.chain_slot);
+		chain_print_mode(PRINT_ANY, rec->key.ifindex,
+				 live ? rec->val.prog_id : 0,
+				 rec->val.chain_slot, rec->val.flags);
 	print_string(PRINT_ANY, "layer", ", %s", layer_name(rec->val.layer));
 	print_bool(PRINT_JSON, "attached", NULL, live);
 	print_string(PRINT_ANY, "state", ", %s\n",
@@ -218,7 +219,9 @@ static int status_unrecorded(const struct record *recs, size_t n)
 		print_hook(PRINT_ANY, orph[i].key.hook, orph[i].val.flags);
 		print_uint(PRINT_ANY, "prog_id", ", prog %llu", orph[i].val.prog_id);
 		if (orph[i].key.hook == OP25B_HOOK_XDP)
-			chain_print_mode(PRINT_ANY, orph[i].val.prog_id, 0);
+			chain_print_mode(PRINT_ANY, orph[i].key.ifindex,
+					 orph[i].val.prog_id, 0,
+					 orph[i].val.flags);
 		print_string(PRINT_ANY, "owner", ", %s\n", owner);
 		close_json_object();
 	}

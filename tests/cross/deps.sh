@@ -12,13 +12,21 @@ shift
 archs=("$@")
 
 # Debian's GNU triplet and qemu package per architecture.
-triplet() { case $1 in arm64) echo aarch64-linux-gnu ;; s390x) echo s390x-linux-gnu ;; esac; }
-qemu_pkg() { case $1 in arm64) echo qemu-system-arm ;; s390x) echo qemu-system-misc ;; esac; }
+triplet() { case $1 in amd64) echo x86_64-linux-gnu ;; arm64) echo aarch64-linux-gnu ;; s390x) echo s390x-linux-gnu ;; esac; }
+qemu_pkg() { case $1 in amd64) echo qemu-system-x86 ;; arm64) echo qemu-system-arm ;; s390x) echo qemu-system-misc ;; esac; }
 
 pkgs=(cpio xz-utils python3 clang llvm bpftool pkg-config make)
 for a in "${archs[@]}"; do
 	[ -n "$(triplet "$a")" ] || { echo "cross deps: unknown architecture '$a'" >&2; exit 1; }
-	pkgs+=("$(qemu_pkg "$a")" "gcc-$(triplet "$a")" "libc6-dev-$a-cross")
+	pkgs+=("$(qemu_pkg "$a")")
+	# the host's own architecture is built by the host's compiler, and
+	# its guest runs the host's suites in the host's root: libxdp's
+	# dispatcher, xdp-tools
+	if [ "$a" = "$(dpkg --print-architecture)" ]; then
+		pkgs+=(libxdp-dev xdp-tools)
+	else
+		pkgs+=("gcc-$(triplet "$a")" "libc6-dev-$a-cross")
+	fi
 done
 
 missing=()

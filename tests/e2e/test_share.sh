@@ -9,9 +9,13 @@
 # back; an op25b no pin dir records is found, said chained, and detached
 # with xdp-filter put back; someone else taking op25b off is reported; a
 # program the kernel will not chain is refused, changing nothing;
-# libxdp's dispatcher is tried and, where the kernel refuses freplace
-# programs, its test is skipped and reported (not a pass; not a failure
-# under CI=true either: tests/lib.sh, skip_reported).
+# libxdp's dispatcher: where the kernel allows freplace programs (make
+# cross-test CROSS_ARCHES=amd64 runs this test on Debian's kernel),
+# xdp-filter loaded through it, op25b joins it first and the same checks
+# run in dispatcher mode; where the kernel refuses them (as here) that test
+# is skipped and reported (not a pass; not a failure under CI=true either:
+# tests/lib.sh, skip_reported). The chained tests load xdp-filter as a
+# plain program (LIBXDP_SKIP_DISPATCHER) on either kernel.
 #
 # Usage: test_share.sh [TEST...]   (default: every test_* function, in order)
 set -u
@@ -56,6 +60,12 @@ xdpt() {
 
 xf() {
 	xdpt xdp-filter "$@"
+}
+
+# xdp-filter loaded as a plain program, not into libxdp's dispatcher
+# where the kernel would allow it: what chained mode keeps.
+xf_plain() {
+	LIBXDP_SKIP_DISPATCHER=1 xdpt xdp-filter "$@"
 }
 
 # "ID NAME" of the XDP program on the router's r0, nothing for none.
@@ -105,7 +115,7 @@ while True:
 # its program, "ID NAME".
 xf_load() {
 	xf unload r0 >/dev/null 2>&1
-	xf load r0 >"$TMPD/xf" 2>&1 ||
+	xf_plain load r0 >"$TMPD/xf" 2>&1 ||
 		die "xdp-filter" "cannot load on r0: $(tail -n 1 "$TMPD/xf")"
 	xf port 9 -p udp >/dev/null 2>&1
 	xf port 587 -p tcp >/dev/null 2>&1
@@ -139,14 +149,19 @@ both_work() {
 		"$SUB" $SRC $MX 587
 }
 
+# attach_says LABEL CTL MODE: attach r0 by CTL (ctl, dctl), status then
+# saying MODE of it.
+attach_says() {
+	local st
+	$2 attach r0 >"$TMPD/att" 2>&1 ||
+		{ fail "$1: attach r0" "$(tail -n 1 "$TMPD/att")"; return 1; }
+	st=$($2 status | grep ' r0 ')
+	check "$1: status says $3" "saw: $st" grep -qF ", $3, " <<<"$st"
+}
+
 # attach_chained LABEL: attach r0 in chained mode, the mode checked.
 attach_chained() {
-	local st
-	ctl attach r0 >"$TMPD/att" 2>&1 ||
-		{ fail "$1: attach r0" "$(tail -n 1 "$TMPD/att")"; return 1; }
-	st=$(ctl status | grep ' r0 ')
-	check "$1: status says chained (prog ${XF% *} ${XF#* })" "saw: $st" \
-		grep -q ", chained (prog ${XF% *} ${XF#* }), " <<<"$st"
+	attach_says "$1" ctl "chained (prog ${XF% *} ${XF#* })"
 }
 
 test_chained() {
@@ -192,10 +207,12 @@ test_detach() {
 		grep -q "r0 " <(xf status 2>&1)
 }
 
+# reattach [CTL]: attach r0 again REATTACH times, by CTL (ctl; dctl in
+# dispatcher mode).
 reattach() {
-	local i rc=0
+	local i rc=0 c=${1:-ctl}
 	for ((i = 0; i < REATTACH; i++)); do
-		ctl -q attach r0 || rc=1
+		$c -q attach r0 || rc=1
 	done
 	return $rc
 }
@@ -234,19 +251,27 @@ test_reattach() {
 	xf_load
 }
 
+# orphan_seen PREFIX CTL MODE WORD: the other pin dir's status says r0's
+# op25b unrecorded, MODE, this pin dir's (-j: sharing WORD); its detach
+# r0 exits 0.
+orphan_seen() {
+	local st
+	st=$(PIN=$PINB $2 status | grep ' r0 ')
+	check "${1}another pin dir's status: op25b on r0 unrecorded, $3" \
+		"saw: $st" grep -qF ", $3, pin dir $PINA" <<<"$st"
+	check_eq "${1}...and in JSON" "\"$4\"" \
+		"$(PIN=$PINB $2 -j status | jget unrecorded | jget sharing)"
+	PIN=$PINB $2 detach r0 >"$TMPD/det" 2>&1
+	check_eq "${1}detach r0 from the other pin dir: exit 0" 0 $?
+}
+
 # An op25b no record of this pin dir names, chained: found, said chained,
 # and detach puts xdp-filter back through the program's own array.
 test_orphan() {
 	local st
 	once share_setup
 	attach_chained "orphan" || return
-	st=$(PIN=$PINB ctl status | grep ' r0 ')
-	check "another pin dir's status: op25b on r0 unrecorded, chained (prog ${XF% *})" \
-		"saw: $st" grep -q "xdp .*, chained (prog ${XF% *} ${XF#* }), pin dir $PINA" <<<"$st"
-	check_eq "...and in JSON" "\"chained\"" \
-		"$(PIN=$PINB ctl -j status | jget unrecorded | jget sharing)"
-	PIN=$PINB ctl detach r0 >"$TMPD/det" 2>&1
-	check_eq "detach r0 from the other pin dir: exit 0" 0 $?
+	orphan_seen "" ctl "chained (prog ${XF% *} ${XF#* })" chained
 	check_eq "...puts xdp-filter back on r0" "$XF" "$(xdp_on_r0)"
 	check "the first pin dir's record: not attached, its program let go" \
 		"saw: $(ctl status)" grep -q "r0 .*, chained (the program it chained is gone), file, not attached" <(ctl status)
@@ -303,7 +328,7 @@ test_taken_off() {
 test_gone() {
 	local n
 	once share_setup
-	ns_veth "$RTR" gx0 gx1 && xf load gx0 >/dev/null 2>&1 ||
+	ns_veth "$RTR" gx0 gx1 && xf_plain load gx0 >/dev/null 2>&1 ||
 		{ fail "gone: setup" "cannot load xdp-filter on gx0"; return; }
 	ctl -q attach gx0 && ctl -q attach r0 ||
 		{ fail "gone: attach gx0 and r0" "failed"; return; }
@@ -386,8 +411,8 @@ test_layout4() {
 }
 
 # libxdp's dispatcher: where the kernel refuses freplace programs (as
-# here), op25b says so and chains; that test is a reported skip. Where it
-# allows them this op25b still chains: a failure, the missing path named.
+# here), op25b says so and chains; the test is a reported skip. Where it
+# allows them, the dispatcher tests below run (dispatcher_tests).
 test_dispatcher() {
 	local allows reason libxdp obj
 	once share_setup
@@ -407,10 +432,118 @@ test_dispatcher() {
 	false)
 		skip_reported "dispatcher" "libxdp's dispatcher cannot run on this kernel, op25b says: $(tr -d '"' <<<"$reason"); chained mode is tested instead" ;;
 	true)
-		fail "dispatcher" "the kernel allows freplace programs, but op25b does not attach through libxdp's dispatcher (not implemented): it chains" ;;
+		dispatcher_tests ;;
 	*)
 		fail "dispatcher" "status -j says nothing of it: '$allows'" ;;
 	esac
+}
+
+# dctl ARGS...: op25bctl with libxdp's pins where xdp-tools keep theirs
+# here (XPIN, xdpt): a dispatcher's programs are found through them.
+dctl() {
+	LIBXDP_BPFFS=$XPIN ctl "$@"
+}
+
+# The programs of r0's dispatcher, in the order it runs them: "PRIO NAME"
+# lines (xdp-loader status).
+dispatched() {
+	xdpt xdp-loader status r0 2>&1 | sed -n 's/^ *=> *\([0-9]*\) *\([^ ]*\) .*/\1 \2/p'
+}
+
+# xf_dispatched: xdp-filter on r0 again, through libxdp's dispatcher.
+xf_dispatched() {
+	xf unload r0 >/dev/null 2>&1
+	xf load r0 >"$TMPD/xf" 2>&1 ||
+		{ fail "dispatcher: xdp-filter loads through libxdp" "$(tail -n 1 "$TMPD/xf")"; return 1; }
+	xf port 9 -p udp >/dev/null 2>&1
+	xf port 587 -p tcp >/dev/null 2>&1
+	check "dispatcher: r0 runs libxdp's dispatcher, xdp-filter in it" \
+		"saw: $(xdp_on_r0) / $(dispatched | tr '\n' ' ')" \
+		test "$(xdp_on_r0 | cut -d' ' -f2)" = xdp_dispatcher -a \
+		"$(dispatched | grep -c ' xdpfilt_')" = 1
+}
+
+# attach_dispatched LABEL: attach r0 into the dispatcher, first, checked.
+attach_dispatched() {
+	attach_says "$1" dctl "dispatcher (before 1 other programs)" || return 1
+	check "$1: op25b runs first in r0's dispatcher, xdp-filter after it" \
+		"saw: $(dispatched | tr '\n' ' ')" \
+		test "$(dispatched | cut -d' ' -f2 | tr '\n' ' ')" = "op25b_xdp $(dispatched | sed -n '2s/.* //p') " -a \
+		"$(dispatched | wc -l)" = 2 -a -n "$(dispatched | sed -n '2s/.* xdpfilt_/x/p')"
+}
+
+# Where the kernel allows freplace: the chained tests' checks, in
+# dispatcher mode.
+dispatcher_tests() {
+	local before after st
+	xf_dispatched || { xf_load; return; }
+	dctl attach r0 >"$TMPD/att" 2>&1
+	check_eq "dispatcher: attach r0 into xdp-filter's dispatcher: exit 0" 0 $?
+	check "dispatcher: attach says it joined the dispatcher, first" \
+		"said: $(cat "$TMPD/att")" grep -q "joined the XDP dispatcher on r0: op25b runs first" "$TMPD/att"
+	check_eq "dispatcher: status -j sharing" '"dispatcher"' "$(dctl -j status | jget attachments | jget sharing)"
+	check "dispatcher: status -v says the kernel allows it, and it is used" \
+		"saw: $(dctl -v status 2>/dev/null | grep 'xdp sharing') $(dctl -j status | jget xdp_dispatcher)" \
+		test "$(dctl -j status | jget xdp_dispatcher | jget used)" = true
+	dctl -q detach r0
+	attach_dispatched "dispatcher" || { xf_load; return; }
+	both_work "dispatcher"
+	xf port 11 -p udp >/dev/null
+	check "dispatcher: xdp-filter's own ports still change what it does (udp/11 dropped)" \
+		"arrived" not udp_arrives 11
+	xf port 11 -p udp --remove >/dev/null
+
+	# save and apply's attach sync: what save wrote holds, nothing to do
+	before=$(dctl -j status | jget attachments | jget prog_id)
+	dctl save "$TMPD/saved.conf"
+	check "dispatcher: save writes the attachment" "saw: $(grep attach "$TMPD/saved.conf")" \
+		grep -q "^attach r0 --hook xdp" "$TMPD/saved.conf"
+	dctl apply --dry-run "$TMPD/saved.conf" >"$TMPD/out" 2>&1
+	check_eq "dispatcher: a dry run of what save wrote prints nothing" "" "$(cat "$TMPD/out")"
+	dctl -q apply "$TMPD/saved.conf"
+	check_eq "dispatcher: apply of it leaves op25b's program in place" "$before" \
+		"$(dctl -j status | jget attachments | jget prog_id)"
+
+	# zero-gap replace: a new op25b joins before the old one leaves
+	before=$(dctl -j status | jget attachments | jget prog_id)
+	run_flood "dispatcher re-attach" reattach dctl || { dctl -q detach r0; xf_load; return; }
+	after=$(dctl -j status | jget attachments | jget prog_id)
+	check "dispatcher re-attach: op25b's program was replaced ($before -> $after)" \
+		"same program" [ "$before" != "$after" ]
+	check_eq "dispatcher re-attach: no SYN to 25 got through (op25b never off)" 0 "${SEEN25:-none}"
+	check_eq "dispatcher re-attach: no SYN to 587 got through (xdp-filter never off)" 0 "${SEEN587:-none}"
+	check_eq "dispatcher re-attach: one op25b left in the dispatcher, first" \
+		"op25b_xdp 1" "$(dispatched | sed -n '1s/.* //p') $(dispatched | grep -c ' op25b_xdp')"
+
+	# detach: op25b alone taken out, xdp-filter left running
+	dctl detach r0 >"$TMPD/det" 2>&1
+	check_eq "dispatcher: detach r0: exit 0" 0 $?
+	check "dispatcher: after detach r0's dispatcher runs xdp-filter alone" \
+		"saw: $(xdp_on_r0) / $(dispatched | tr '\n' ' ')" \
+		test "$(dispatched | wc -l)" = 1 -a -n "$(dispatched | sed -n '1s/.* xdpfilt_/x/p')"
+	both_alone_after "dispatcher"
+	check "dispatcher: after detach xdp-filter says it is loaded on r0" \
+		"saw: $(xf status 2>&1 | tr '\n' ' ')" grep -q "r0 " <(xf status 2>&1)
+
+	# orphan: an op25b no record of this pin dir names, in the dispatcher
+	attach_dispatched "dispatcher orphan" || { xf_load; return; }
+	orphan_seen "dispatcher orphan: " dctl "dispatcher (before 1 other programs)" dispatcher
+	check "dispatcher orphan: ...takes op25b out, xdp-filter left in the dispatcher" \
+		"saw: $(dispatched | tr '\n' ' ')" \
+		test "$(dispatched | wc -l)" = 1 -a -n "$(dispatched | sed -n '1s/.* xdpfilt_/x/p')"
+	check "dispatcher orphan: the first pin dir's record: not attached" \
+		"saw: $(dctl status)" grep -q "r0 .*, dispatcher, file, not attached" <(dctl status)
+	dctl -q detach r0
+	both_alone_after "dispatcher orphan"
+
+	# xdp-filter unloaded behind op25b: op25b keeps its place, alone
+	attach_dispatched "dispatcher, xdp-filter leaves" || { xf_load; return; }
+	xf unload r0 >/dev/null 2>&1
+	expect_blocked "dispatcher, xdp-filter left: tcp/25 still blocked" "$SUB" $SRC $MX 25
+	dctl detach r0 >"$TMPD/det" 2>&1
+	check_eq "dispatcher, xdp-filter left: detach r0: exit 0" 0 $?
+	check_eq "dispatcher, xdp-filter left: r0 without XDP after" "" "$(xdp_on_r0)"
+	xf_load
 }
 
 run_tests "$@"
