@@ -252,6 +252,11 @@ size_t pins_memory(struct pin_memory *out, size_t max);
 /* Route libbpf's messages: warnings one level down, debug with -v. */
 void libbpf_setup(void);
 /*
+ * Nothing is pinned: a pin dir that could never hold pins is bad usage,
+ * one that merely holds nothing yet is not (pindir.c).
+ */
+int pin_dir_check(void);
+/*
  * Make sure g.pin_dir exists on a bpffs, mounting bpffs on /sys/fs/bpf and
  * creating the directory when create is set. EXIT_USAGE when the directory
  * or its parent is missing and cannot be made. Returns an EXIT_* code,
