@@ -139,6 +139,7 @@ int tc_detach(const struct record *rec, const char **kept);
 void tc_release_qdisc(int map_fd, const struct record *rec);
 
 /* records.c */
+int op25b_owner(const struct attach_req *r, int fd, char *owner, size_t len);
 int op25b_ours(const struct attach_req *r, int fd, __u32 id);
 int netns_ino(__u64 *ino);
 int prog_info(int fd, struct bpf_prog_info *info);

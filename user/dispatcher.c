@@ -12,6 +12,7 @@
  * unset: pkg-config finds none), every device is shared in chained mode.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,22 +213,32 @@ static int component_detach(int ifindex, __u32 id, const char *ifname,
 
 /*
  * The op25b already in the dispatcher, if any: *old its id, 0 for none;
- * another pin dir's is refused, as on a device of its own.
+ * another pin dir's is refused, as on a device of its own, but not with
+ * a word of --force, which would replace the whole dispatcher and every
+ * program it runs: that op25b is to be detached where it belongs.
  */
 static int op25b_in(const struct attach_req *r, const struct xdp_multiprog *mp,
 		    __u32 *old)
 {
 	struct xdp_program *p = NULL;
-	int rc = EXIT_OK;
+	char owner[PATH_MAX];
 
 	*old = 0;
-	while (!rc && (p = xdp_multiprog__next_prog(p, mp))) {
+	while ((p = xdp_multiprog__next_prog(p, mp))) {
 		if (!op25b_xdp_name(xdp_program__name(p)))
 			continue;
-		rc = op25b_ours(r, xdp_program__fd(p), xdp_program__id(p));
 		*old = xdp_program__id(p);
+		if (!op25b_owner(r, xdp_program__fd(p), owner, sizeof(owner)))
+			continue;
+		if (*owner)
+			p_err("'%s' runs the op25b of pin dir %s in its XDP dispatcher (program id %u): detach it there first ('op25bctl --pin-dir %s detach %s'); --force would replace the dispatcher and every program in it",
+			      r->ifname, owner, *old, owner, r->ifname);
+		else
+			p_err("'%s' runs an op25b program no pin dir records in its XDP dispatcher (program id %u): 'detach %s' takes it out; --force would replace the dispatcher and every program in it",
+			      r->ifname, *old, r->ifname);
+		return EXIT_RUNTIME;
 	}
-	return rc;
+	return EXIT_OK;
 }
 
 /*

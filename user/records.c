@@ -19,29 +19,45 @@
 #include "attachments.h"
 
 /*
+ * Whose op25b program fd is: 0 ours (it reads our policy map), or taken
+ * anyway (--force); 1 another instance's, *owner its pin dir ("" when no
+ * pin dir records it).
+ */
+int op25b_owner(const struct attach_req *r, int fd, char *owner, size_t len)
+{
+	__u32 maps[64], ilen, i, n;
+	struct bpf_prog_info info;
+
+	*owner = '\0';
+	if (r->force || !r->policy_id)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)maps;
+	ilen = sizeof(info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		return 0;
+	n = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
+	for (i = 0; i < n; i++)
+		if (maps[i] == r->policy_id)
+			return 0;
+	if (!pin_dir_of_maps(maps, n, owner, len))
+		*owner = '\0';
+	return 1;
+}
+
+/*
  * An op25b program of another pin dir is another instance's: it is not
  * replaced without --force. Returns EXIT_OK when fd's program reads our
  * policy map, or when told to take it anyway.
  */
 int op25b_ours(const struct attach_req *r, int fd, __u32 id)
 {
-	__u32 maps[64], len, i, n;
-	struct bpf_prog_info info;
 	char owner[PATH_MAX];
 
-	if (r->force || !r->policy_id)
+	if (!op25b_owner(r, fd, owner, sizeof(owner)))
 		return EXIT_OK;
-	memset(&info, 0, sizeof(info));
-	info.nr_map_ids = 64;
-	info.map_ids = (__u64)(unsigned long)maps;
-	len = sizeof(info);
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return EXIT_OK;
-	n = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
-	for (i = 0; i < n; i++)
-		if (maps[i] == r->policy_id)
-			return EXIT_OK;
-	if (pin_dir_of_maps(maps, n, owner, sizeof(owner)))
+	if (*owner)
 		p_err("'%s' already has the op25b of pin dir %s (program id %u); use --force to replace it",
 		      r->ifname, owner, id);
 	else

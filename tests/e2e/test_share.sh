@@ -527,6 +527,17 @@ dispatcher_tests() {
 
 	# orphan: an op25b no record of this pin dir names, in the dispatcher
 	attach_dispatched "dispatcher orphan" || { xf_load; return; }
+	# another pin dir's attach is refused, pointing at the detach that
+	# belongs to that pin dir, never at --force (which would replace the
+	# dispatcher and xdp-filter with it); the dispatcher is left as it was
+	before=$(dispatched)
+	PIN=$PINB dctl attach r0 >"$TMPD/other" 2>&1
+	check_eq "dispatcher: another pin dir's attach: exit 1, one line" "1 1" \
+		"$? $(wc -l <"$TMPD/other")"
+	check "dispatcher: ...names the pin dir and its detach, not --force" \
+		"saw: $(cat "$TMPD/other")" \
+		bash -c 'grep -qF "in its XDP dispatcher" "$1" && grep -qF -- "--pin-dir $2 detach r0" "$1" && ! grep -q "use --force" "$1"' _ "$TMPD/other" "$PINA"
+	check_eq "dispatcher: ...and the dispatcher runs what it ran" "$before" "$(dispatched)"
 	orphan_seen "dispatcher orphan: " dctl "dispatcher (before 1 other programs)" dispatcher
 	check "dispatcher orphan: ...takes op25b out, xdp-filter left in the dispatcher" \
 		"saw: $(dispatched | tr '\n' ' ')" \
