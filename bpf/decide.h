@@ -22,9 +22,9 @@
  *                                  key: the walk keeps its indices where
  *                                  the datapath's lookups read them
  *
- * The decision walks a tree by op25b_lookup: on the datapath a global
- * function over op25b_walk, which the verifier checks once; in op25bctl
- * op25b_walk itself.
+ * The decision walks a tree by op25b_lookup: on the datapath the root's
+ * step inline and the walk below it a global function the verifier
+ * checks once (op25b_tree_descend); in op25bctl op25b_walk itself.
  */
 #ifndef OP25B_DECIDE_H
 #define OP25B_DECIDE_H

@@ -716,7 +716,10 @@ static __always_inline enum answer bench_decision_only(const struct decision *d)
 	}
 OP25B_HOOKS(ACT_STEP)
 
-/* The entry points: parse, decide, and for a judged packet act. */
+/*
+ * The entry points: parse and check the port inline; what is left, one
+ * call that decides and acts (op25b_act_xdp, op25b_act_tc).
+ */
 static __always_inline int op25b_judge_xdp(struct xdp_md *ctx)
 {
 	struct op25b_cursor c;
