@@ -37,6 +37,7 @@
 #define OP25B_PIN_CGROUPS	"cgroups"	/* what op25bctl attached to cgroups */
 #define OP25B_PIN_SOCKEVENTS	"sockevents"	/* the socket hooks' event log */
 #define OP25B_PIN_CULPRITS	"culprits"	/* refused connects by uid, cgroup */
+#define OP25B_PIN_ROOTSYNC	"rootsync"	/* the writers' spare root tables */
 
 /* Program names as the kernel reports them (bpftool prog, status). */
 #define OP25B_PROG_XDP		"op25b_xdp"
@@ -144,6 +145,24 @@ enum op25b_said {
 struct op25b_root_ent {
 	__u32 child;		/* node index, 0 for none */
 	__u32 leaf;		/* the longest prefix of length <= 16 covering it */
+};
+
+/*
+ * What the writers know of a spare root table r (user/engine_txn.c,
+ * root_own): while mirror is set, r holds what root table mirror - 1
+ * holds but at its n entries ent[], so that a writer taking r as the next
+ * draft of that table's tree copies those entries, not the whole table (at
+ * 20 root bits, 8 MB). One per root table, in a map of the writers' own:
+ * the datapath never reads it, and a pin dir without it (made before it
+ * was) copies whole tables, as before. A writer clears mirror before it
+ * writes a table, and sets it last, after it published: a writer killed
+ * between leaves nothing set that is not so.
+ */
+#define OP25B_ROOTSYNC_ENTS	1022
+struct op25b_rootsync {
+	__u32 mirror;		/* root table + 1; 0: nothing known */
+	__u32 n;
+	__u32 ent[OP25B_ROOTSYNC_ENTS];
 };
 
 /*

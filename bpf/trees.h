@@ -34,6 +34,10 @@ OP25B_MMAP_ARRAY(struct op25b_leaves,
 					  OP25B_ROOT_BITS_DEFAULT))
 	op25b_leaves SEC(".maps");
 
+/* The writers' own, never read here (op25b.h, struct op25b_rootsync). */
+OP25B_MMAP_ARRAY(struct op25b_rootsync, OP25B_ROOT_TABLES)
+	op25b_rootsync SEC(".maps");
+
 /*
  * The decision's map access (decide.h): the trees are global maps, so
  * struct op25b_trees is never made and the accessors are passed NULL.

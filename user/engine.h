@@ -33,6 +33,7 @@ struct engine_fds {
 	int engine;
 	int index;
 	int idents;	/* exemptions by identity (hash); -1: none */
+	int rootsync;	/* what writers know of spare root tables; -1: none */
 };
 
 /* A growable list of __u32 pairs: blocks to free, rule ids to carry. */
@@ -62,6 +63,7 @@ struct engine {
 	struct op25b_policy *pol;
 	struct window roots;		/* struct op25b_root_ent */
 	struct op25b_engine *st;
+	struct op25b_rootsync *sync;	/* NULL: none, whole tables copied */
 	struct window nodes;		/* struct op25b_node */
 	struct window leaves;		/* __u32, flat: leaf i */
 	struct window rules;		/* struct op25b_rule */
@@ -84,6 +86,7 @@ struct engine {
 	bool touched;			/* it changed the engine's own state */
 	__u32 gen;			/* the live generation it started from */
 	struct op25b_snapshot draft;
+	__u32 sync_n[OP25B_TREES];	/* root entries it wrote, by tree */
 	__u8 *node_own;			/* bitmaps: blocks made by this txn */
 	__u8 *leaf_own;
 	struct u32_pairs node_garbage;	/* (start, size) of replaced blocks */

@@ -91,6 +91,8 @@ int engine_fds_of_object(struct bpf_object *obj, struct engine_fds *fds)
 								"op25b_idents");
 
 		fds->idents = m ? bpf_map__fd(m) : -1;
+		m = bpf_object__find_map_by_name(obj, "op25b_rootsync");
+		fds->rootsync = m ? bpf_map__fd(m) : -1;
 	}
 	return 0;
 }
@@ -202,7 +204,7 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 		len = (len + 4095) & ~(size_t)4095;
 		w = window_of(e, i, &elem);
 		if (w) {
-			/* a root table is copied and scanned whole */
+			/* a root table may be copied whole (root_own) */
 			w->populate = i == 1 ? MAP_POPULATE : 0;
 			if (win_open(w, fd, len, elem, prot)) {
 				engine_unmap(e);
@@ -262,6 +264,23 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 				   "map 'hits' has %u counters, fewer than the %u rules",
 				   e->hits_max, e->rules_max);
 	}
+	if (writable && e->fd.rootsync >= 0) {
+		if (map_info(e->fd.rootsync, &info) ||
+		    info.value_size != sizeof(struct op25b_rootsync) ||
+		    info.max_entries != OP25B_ROOT_TABLES) {
+			engine_unmap(e);
+			return engine_fail(e, -EINVAL, "map '%s' is not %u root tables' records",
+					   OP25B_PIN_ROOTSYNC, OP25B_ROOT_TABLES);
+		}
+		e->sync = mmap(NULL, sizeof(*e->sync) * OP25B_ROOT_TABLES,
+			       prot, MAP_SHARED, e->fd.rootsync, 0);
+		if (e->sync == MAP_FAILED) {
+			e->sync = NULL;
+			engine_unmap(e);
+			return engine_fail(e, -errno, "cannot map '%s': %s",
+					   OP25B_PIN_ROOTSYNC, strerror(errno));
+		}
+	}
 	if (e->st->layout && e->st->layout != OP25B_LAYOUT) {
 		__u32 l = e->st->layout;
 
@@ -282,6 +301,9 @@ void engine_unmap(struct engine *e)
 	for (i = 0; i < 2; i++)
 		if (p[i] && len[i])
 			munmap(p[i], len[i]);
+	if (e->sync)
+		munmap(e->sync, sizeof(*e->sync) * OP25B_ROOT_TABLES);
+	e->sync = NULL;
 	win_close(&e->roots);
 	win_close(&e->nodes);
 	win_close(&e->leaves);
@@ -311,6 +333,7 @@ unsigned long long engine_footprint(__u32 cap, int ncpu)
 	b += (unsigned long long)OP25B_RULES_FOR(cap) * sizeof(__u64) * ncpu;
 	b += (unsigned long long)op25b_index_lines_for(cap) *
 	     sizeof(struct op25b_index_line);
+	b += OP25B_ROOT_TABLES * sizeof(struct op25b_rootsync);
 	return b;
 }
 

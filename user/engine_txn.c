@@ -171,28 +171,104 @@ static int child_drop(struct engine *e, __u32 pi, __u32 s)
 
 /* ---- trees ---- */
 
-/* The draft's root table of tree, copied first if the live one is shared. */
-static int root_own(struct engine *e, int tree, struct op25b_root_ent **out)
+/*
+ * The spare root tables' records (op25b.h, struct op25b_rootsync): table
+ * r's, cleared, and every one that says another table holds what r does,
+ * before r is written. Stores in order: the records are shared memory, and
+ * a writer killed after these stores leaves them cleared.
+ */
+static void sync_forget(struct engine *e, __u32 r)
+{
+	__u32 q;
+
+	if (!e->sync)
+		return;
+	__atomic_store_n(&e->sync[r].mirror, 0, __ATOMIC_SEQ_CST);
+	for (q = 0; q < OP25B_ROOT_TABLES; q++)
+		if (__atomic_load_n(&e->sync[q].mirror, __ATOMIC_RELAXED) == r + 1)
+			__atomic_store_n(&e->sync[q].mirror, 0, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Entries [i, i + n) of tree's draft root table are written: kept in the
+ * record of the live table it was copied from, as what the two differ in
+ * (made valid at the commit). More than a record holds: none kept, and
+ * the next draft from it copies the whole table.
+ */
+static void root_touch(struct engine *e, int tree, __u32 i, __u32 n)
+{
+	struct op25b_rootsync *rs;
+	__u32 k;
+
+	if (!e->sync)
+		return;
+	rs = &e->sync[e->pol->snap[e->gen & 1].root[tree]];
+	if (n > OP25B_ROOTSYNC_ENTS - e->sync_n[tree] ||
+	    e->sync_n[tree] > OP25B_ROOTSYNC_ENTS) {
+		e->sync_n[tree] = OP25B_ROOTSYNC_ENTS + 1;
+		return;
+	}
+	for (k = 0; k < n; k++)
+		rs->ent[e->sync_n[tree]++] = i + k;
+}
+
+/*
+ * The draft's root table of tree, copied first if the live one is shared:
+ * into a spare table, the one whose record says it holds what the live one
+ * does but at a few entries when there is one (only those are copied).
+ */
+static int root_own(struct engine *e, int tree)
 {
 	const struct op25b_snapshot *live = &e->pol->snap[e->gen & 1];
-	__u32 used = 0, r;
+	size_t to, from, slots = root_slots(e);
+	__u32 used = 0, r, pick = OP25B_ROOT_TABLES, k, i;
+	bool known = false;
 	int t;
 
-	if (e->draft.root[tree] != live->root[tree]) {
-		*out = root_table(e, e->draft.root[tree]);
+	if (e->draft.root[tree] != live->root[tree])
 		return 0;
-	}
 	e->touched = true;
 	for (t = 0; t < OP25B_TREES; t++)
 		used |= 1u << live->root[t] | 1u << e->draft.root[t];
-	for (r = 0; r < OP25B_ROOT_TABLES && (used >> r) & 1; r++)
-		;
-	if (r == OP25B_ROOT_TABLES)
+	for (r = 0; r < OP25B_ROOT_TABLES; r++) {
+		if ((used >> r) & 1)
+			continue;
+		if (pick == OP25B_ROOT_TABLES)
+			pick = r;
+		if (e->sync && e->sync[r].mirror == live->root[tree] + 1 &&
+		    e->sync[r].n <= OP25B_ROOTSYNC_ENTS) {
+			pick = r;
+			known = true;
+			break;
+		}
+	}
+	if (pick == OP25B_ROOT_TABLES)
 		return engine_fail(e, -EIO, "no spare root table");
-	memcpy(root_table(e, r), root_table(e, live->root[tree]),
-	       root_slots(e) * sizeof(struct op25b_root_ent));
-	e->draft.root[tree] = r;
-	*out = root_table(e, r);
+	to = (size_t)pick * slots;
+	from = (size_t)live->root[tree] * slots;
+	/* what the record says, read before it is cleared */
+	k = known ? e->sync[pick].n : 0;
+	sync_forget(e, pick);
+	/*
+	 * The live table's record, where root_touch keeps what this draft
+	 * will differ from it in: made valid by the commit only.
+	 */
+	if (e->sync)
+		__atomic_store_n(&e->sync[live->root[tree]].mirror, 0,
+				 __ATOMIC_SEQ_CST);
+	e->sync_n[tree] = 0;
+	/* entry by entry: a window maps only the chunks it is asked for */
+	if (known) {
+		for (r = 0; r < k; r++) {
+			i = e->sync[pick].ent[r];
+			if (i < slots)
+				*roots_at(e, to + i, 1) = *roots_at(e, from + i, 1);
+		}
+	} else {
+		memcpy(root_table(e, pick), root_table(e, live->root[tree]),
+		       slots * sizeof(struct op25b_root_ent));
+	}
+	e->draft.root[tree] = pick;
 	return 0;
 }
 
@@ -215,6 +291,7 @@ static void span_of(const struct engine *e, const struct prefix *p,
  * entry's child.
  */
 struct path {
+	int tree;
 	struct op25b_root_ent *root;	/* the root entry */
 	__u32 node[OP25B_DEPTH_MAX + 1];	/* node at depth 1.. */
 	__u32 slot[OP25B_DEPTH_MAX + 1];	/* slot taken at that node */
@@ -224,16 +301,19 @@ struct path {
 static int walk_own(struct engine *e, int tree, const struct prefix *p,
 		    struct a128 a, bool create, struct path *pa)
 {
-	struct op25b_root_ent *rt;
 	unsigned int d, want = depth_of(e, p->len);
 	__u32 nb;
 	int err;
 
-	err = root_own(e, tree, &rt);
+	err = root_own(e, tree);
 	if (err)
 		return err;
-	pa->root = &rt[bits_at(a, 0, e->root_bits)];
+	pa->tree = tree;
+	pa->root = roots_at(e, (size_t)e->draft.root[tree] * root_slots(e) +
+				       bits_at(a, 0, e->root_bits), 1);
 	pa->depth = 0;
+	/* its child may be replaced (owned, made, pruned), its leaf rewritten */
+	root_touch(e, tree, bits_at(a, 0, e->root_bits), 1);
 	if (!want)
 		return 0;
 	if (!pa->root->child) {
@@ -294,10 +374,18 @@ static int span_rewrite(struct engine *e, struct path *pa,
 
 	span_of(e, p, a, d, &first, &n);
 	if (!d) {
-		struct op25b_root_ent *rt = pa->root - bits_at(a, 0, e->root_bits);
+		struct op25b_root_ent *rt =
+			roots_at(e, (size_t)e->draft.root[pa->tree] *
+					    root_slots(e) + first, n);
 
-		for (i = first; i < first + n; i++)
-			rt[i].leaf = rewrite_one(e, rw, rt[i].leaf);
+		for (i = 0; i < n; i++) {
+			__u32 leaf = rewrite_one(e, rw, rt[i].leaf);
+
+			if (leaf == rt[i].leaf)
+				continue;
+			root_touch(e, pa->tree, first + i, 1);
+			rt[i].leaf = leaf;
+		}
 		return 0;
 	}
 	node_decode(e, nodes_at(e, pa->node[d], 1), v);
@@ -592,9 +680,10 @@ int engine_flush(struct engine *e, enum op25b_table t, size_t *n)
 		return engine_fail(e, -EINVAL, "no change under way");
 	for (v6 = 0; v6 < 2; v6++) {
 		tree = OP25B_TREE(t, v6);
-		err = root_own(e, tree, &rt);
+		err = root_own(e, tree);
 		if (err)
 			return err;
+		rt = root_table(e, e->draft.root[tree]);
 		for (i = 0; i < root_slots(e); i++) {
 			if (rt[i].child) {
 				err = release_subtree(e, rt[i].child, 1);
@@ -605,6 +694,7 @@ int engine_flush(struct engine *e, enum op25b_table t, size_t *n)
 			}
 		}
 		memset(rt, 0, root_slots(e) * sizeof(*rt));
+		root_touch(e, tree, 0, root_slots(e));
 		*n += e->draft.count[tree];
 		e->draft.count[tree] = 0;
 	}
@@ -681,6 +771,7 @@ static void hits_prepare(struct engine *e)
 
 int engine_commit(struct engine *e)
 {
+	__u32 was[OP25B_TREES];
 	struct op25b_snapshot *slot;
 	size_t i;
 	int err, t;
@@ -698,6 +789,8 @@ int engine_commit(struct engine *e)
 		}
 	}
 	hits_prepare(e);
+	for (t = 0; t < OP25B_TREES; t++)
+		was[t] = e->pol->snap[e->gen & 1].root[t];
 	e->draft.gen = e->gen + 1;
 	slot = &e->pol->snap[(e->gen + 1) & 1];
 	memcpy(slot, &e->draft, sizeof(*slot));
@@ -705,6 +798,20 @@ int engine_commit(struct engine *e)
 	__atomic_store_n(&e->pol->live, e->gen + 1, __ATOMIC_RELEASE);
 	/* and nothing below before it: lock-free readers (engine_read_done) */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+	/*
+	 * Each root table this change replaced is spare now, and holds what
+	 * its replacement does but at the entries the change wrote: said in
+	 * its record, its mirror last (root_own).
+	 */
+	for (t = 0; e->sync && t < OP25B_TREES; t++) {
+		if (e->draft.root[t] == was[t] ||
+		    e->sync_n[t] > OP25B_ROOTSYNC_ENTS)
+			continue;
+		e->sync[was[t]].n = e->sync_n[t];
+		__atomic_store_n(&e->sync[was[t]].mirror, e->draft.root[t] + 1,
+				 __ATOMIC_SEQ_CST);
+	}
 
 	/* what only the old snapshot used; a packet still on it judges again */
 	for (i = 0; i < e->node_garbage.n; i++)

@@ -109,6 +109,10 @@ static const struct pinned_map {
 	  offsetof(struct op25b_maps, culprits),
 	  BPF_MAP_TYPE_LRU_HASH, sizeof(struct op25b_ident_key),
 	  sizeof(struct op25b_culprit), false },
+	{ OP25B_PIN_ROOTSYNC, "op25b_rootsync",
+	  offsetof(struct op25b_maps, pol.rootsync),
+	  BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct op25b_rootsync),
+	  true },
 };
 #define N_PINNED (sizeof(pinned_maps) / sizeof(pinned_maps[0]))
 
@@ -122,6 +126,8 @@ static const char *const pins_optional[] = {
 	/* the socket hooks' (bpf/cgroup.h): made by the next load as well */
 	OP25B_PIN_IDENTS, OP25B_PIN_CGROUPS, OP25B_PIN_SOCKEVENTS,
 	OP25B_PIN_CULPRITS,
+	/* the writers' (op25b.h): without it, whole root tables are copied */
+	OP25B_PIN_ROOTSYNC,
 };
 
 static bool pin_optional(size_t i)
