@@ -108,7 +108,7 @@ enum op25b_table {
  * when the maps are made, read back from the size of the pinned roots map.
  */
 #define OP25B_ROOT_BITS_MIN	12
-#define OP25B_ROOT_BITS_MAX	18
+#define OP25B_ROOT_BITS_MAX	20
 /* The BPF object's own size, before the loader sets the real one. */
 #define OP25B_ROOT_BITS_DEFAULT	16
 /* Root tables: the live snapshot uses one per tree, a writer one more. */
