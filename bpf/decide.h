@@ -23,8 +23,9 @@
  *                                  the datapath's lookups read them
  *
  * The decision walks a tree by op25b_lookup: on the datapath the root's
- * step inline and the walk below it a global function the verifier
- * checks once (op25b_tree_descend); in op25bctl op25b_walk itself.
+ * step and the first node levels inline and the walk below them a global
+ * function the verifier checks once (op25b_tree_descend); in op25bctl
+ * op25b_walk itself.
  */
 #ifndef OP25B_DECIDE_H
 #define OP25B_DECIDE_H
@@ -103,6 +104,46 @@ static __always_inline __u32 op25b_root_step(const struct op25b_trees *t,
 }
 
 /*
+ * One node level: node *cur read at the address's next bits (hi:lo),
+ * *best set to its leaf there when it has one. 1, with *cur the child
+ * there and hi:lo moved past the node's bits, when the walk goes on
+ * down; 0 when it ends here.
+ */
+static __always_inline int op25b_step(const struct op25b_trees *t,
+				      __u32 *cur, __u32 *best, __u64 *hi,
+				      __u64 *lo)
+{
+	const struct op25b_leaves *lv;
+	const struct op25b_node *n;
+	__u32 idx, slot, k;
+	__u64 upto;
+
+	n = op25b_node_at(t, cur);
+	if (!n)
+		return 0;
+	slot = *hi >> (64 - OP25B_STRIDE);
+	upto = ~0ULL >> (63 - slot);	/* slots 0..slot */
+	/*
+	 * A node whose leaves are all empty has none stored (leaf_base
+	 * 0): no rank to count and no leaf to read, as on the way down
+	 * to a /24 through a node that only leads there.
+	 */
+	if (n->leaf_base) {
+		k = n->leaf_base + op25b_popcount64(n->run_map & upto) - 1;
+		idx = k / OP25B_LEAVES_PER;
+		lv = op25b_leaves_at(t, &idx);
+		if (lv && lv->leaf[k % OP25B_LEAVES_PER])
+			*best = lv->leaf[k % OP25B_LEAVES_PER];
+	}
+	if (!((n->child_map >> slot) & 1))
+		return 0;
+	*cur = n->child_base + op25b_popcount64(n->child_map & (upto >> 1));
+	*hi = *hi << OP25B_STRIDE | *lo >> (64 - OP25B_STRIDE);
+	*lo <<= OP25B_STRIDE;
+	return 1;
+}
+
+/*
  * From node cur down, within depth node levels, best the leaf met above
  * it: the last leaf met on the way, as deeper nodes hold longer prefixes.
  */
@@ -110,39 +151,11 @@ static __always_inline __u32 op25b_descend(const struct op25b_trees *t,
 					   __u32 cur, __u32 best, __u64 hi,
 					   __u64 lo, __u32 depth)
 {
-	const struct op25b_leaves *lv;
-	const struct op25b_node *n;
-	__u32 idx, d, slot, k;
-	__u64 upto;
+	__u32 d;
 
-	for (d = 0; d < OP25B_DEPTH_MAX; d++) {
-		if (d >= depth || !cur)
+	for (d = 0; d < OP25B_DEPTH_MAX; d++)
+		if (d >= depth || !cur || !op25b_step(t, &cur, &best, &hi, &lo))
 			break;
-		n = op25b_node_at(t, &cur);
-		if (!n)
-			break;
-		slot = hi >> (64 - OP25B_STRIDE);
-		upto = ~0ULL >> (63 - slot);	/* slots 0..slot */
-		/*
-		 * A node whose leaves are all empty has none stored (leaf_base
-		 * 0): no rank to count and no leaf to read, as on the way down
-		 * to a /24 through a node that only leads there.
-		 */
-		if (n->leaf_base) {
-			k = n->leaf_base +
-			    op25b_popcount64(n->run_map & upto) - 1;
-			idx = k / OP25B_LEAVES_PER;
-			lv = op25b_leaves_at(t, &idx);
-			if (lv && lv->leaf[k % OP25B_LEAVES_PER])
-				best = lv->leaf[k % OP25B_LEAVES_PER];
-		}
-		if (!((n->child_map >> slot) & 1))
-			break;
-		cur = n->child_base +
-		      op25b_popcount64(n->child_map & (upto >> 1));
-		hi = hi << OP25B_STRIDE | lo >> (64 - OP25B_STRIDE);
-		lo <<= OP25B_STRIDE;
-	}
 	return best;
 }
 
@@ -161,12 +174,8 @@ static __always_inline __u32 op25b_walk(const struct op25b_trees *t,
 
 #ifdef __BPF__
 /*
- * The walk as the datapath's decision calls it: the root's step inline,
- * and below it a global function, which the verifier checks once,
- * whoever calls it. An address whose root entry has no node below
- * (most that no rule covers, a relay table with no rule near the
- * destination) makes no call: a call and its return cost more here than
- * the rest of such a lookup.
+ * The walk below the levels the decision takes inline: a global function,
+ * which the verifier checks once, whoever calls it.
  */
 __noinline __u32 op25b_tree_descend(__u32 cur, __u32 best, __u64 hi, __u64 lo,
 				    __u32 depth)
@@ -174,13 +183,34 @@ __noinline __u32 op25b_tree_descend(__u32 cur, __u32 best, __u64 hi, __u64 lo,
 	return op25b_descend(NULL, cur, best, hi, lo, depth);
 }
 
+/*
+ * The walk as the datapath's decision calls it: the root's step and, when
+ * inl is set, the first OP25B_INLINE_LEVELS node levels inline, and the
+ * rest of the walk in op25b_tree_descend. A call and its return cost more
+ * here than a level of the walk (doc/DESIGN.md, "Lookup"): inline, a /24
+ * under a root of up to 18 bits and a /32 under one of 20 make no call.
+ * A caller that decides few packets (a retry after a publish) passes 0:
+ * the verifier then walks those levels once, in the global function, not
+ * again in every caller.
+ */
+#define OP25B_INLINE_LEVELS	2
+
 static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
 					  __u32 root, __u64 hi, __u64 lo,
-					  __u32 depth)
+					  __u32 depth, const bool inl)
 {
-	__u32 cur, best = op25b_root_step(t, root, &hi, &lo, &cur);
+	__u32 cur, best = op25b_root_step(t, root, &hi, &lo, &cur), d;
 
-	return cur ? op25b_tree_descend(cur, best, hi, lo, depth) : best;
+	if (inl) {
+		for (d = 0; d < OP25B_INLINE_LEVELS; d++)
+			if (!cur || d >= depth ||
+			    !op25b_step(t, &cur, &best, &hi, &lo))
+				return best;
+		depth = depth > OP25B_INLINE_LEVELS ?
+				depth - OP25B_INLINE_LEVELS : 0;
+	}
+	return cur && depth ? op25b_tree_descend(cur, best, hi, lo, depth) :
+			      best;
 }
 
 /*
@@ -195,7 +225,7 @@ __noinline __u32 op25b_tree_lookup(__u32 root, __u64 hi, __u64 lo,
 #else
 static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
 					  __u32 root, __u64 hi, __u64 lo,
-					  __u32 depth)
+					  __u32 depth, const bool inl)
 {
 	return op25b_walk(t, root, hi, lo, depth);
 }
@@ -207,25 +237,27 @@ static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
  * is a deny, its destination's in relay (*relay, which is otherwise left
  * as the caller set it: 0, the datapath's "no rule").
  * Blocked exactly when the source's best match is a deny and the
- * destination's is not an allow (doc/DESIGN.md, "Policy model").
+ * destination's is not an allow (doc/DESIGN.md, "Policy model"). inl:
+ * the datapath's first try, its walks' first levels inline (op25b_lookup).
  */
 static __always_inline enum op25b_said
 op25b_tables_judge(const struct op25b_trees *t, const struct op25b_snapshot *s,
 		   __u32 v6, const struct op25b_addr *src,
-		   const struct op25b_addr *dst, __u32 *sub, __u32 *relay)
+		   const struct op25b_addr *dst, __u32 *sub, __u32 *relay,
+		   const bool inl)
 {
 	__u32 rbits = op25b_root_bits_of(t);
 	__u32 depth = v6 ? OP25B_DEPTH_FOR(128, rbits) :
 			   OP25B_DEPTH_FOR(32, rbits);
 
 	*sub = op25b_lookup(t, s->root[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, v6)],
-			    src->hi, src->lo, depth);
+			    src->hi, src->lo, depth, inl);
 	if (OP25B_LEAF_VERDICT(*sub) != OP25B_V_DENY)
 		return OP25B_LEAF_VERDICT(*sub) == OP25B_V_ALLOW ?
 			       OP25B_SAID_EXEMPT :
 			       OP25B_SAID_NOT_SUBSCRIBER;
 	*relay = op25b_lookup(t, s->root[OP25B_TREE(OP25B_TABLE_RELAY, v6)],
-			      dst->hi, dst->lo, depth);
+			      dst->hi, dst->lo, depth, inl);
 	return OP25B_LEAF_VERDICT(*relay) == OP25B_V_ALLOW ? OP25B_SAID_RELAY :
 							     OP25B_SAID_BLOCKED;
 }

@@ -162,12 +162,13 @@ static __always_inline enum judgement judge_blocked(const struct op25b_config *c
  * Judge a classified packet by one snapshot: read the live word, decide,
  * and read it again; 1 when the word had not changed, so that the snapshot
  * read was not reused meanwhile. The first try is made inline, in the
- * step that acts on it (a call and its return cost more here than most
- * of a decision); a retry, after a writer published meanwhile, goes
- * through op25b_decide.
+ * step that acts on it, with its walks' first levels inline too (inl: a
+ * call and its return cost more here than a level of a walk); a retry,
+ * after a writer published meanwhile, goes through op25b_decide, whose
+ * walks make their calls.
  */
 static __always_inline int decide_try(const struct judge_in *in,
-				      struct decision *out)
+				      struct decision *out, const bool inl)
 {
 	const struct op25b_snapshot *s;
 	__u32 g, v6, cls;
@@ -188,7 +189,8 @@ static __always_inline int decide_try(const struct judge_in *in,
 				   OP25B_C_SMTP : OP25B_C_PASS;
 	if (out->cls != OP25B_C_PASS && !in->no_addr &&
 	    op25b_tables_judge(NULL, s, v6, &in->src, &in->dst,
-			       &out->sub, &out->relay) == OP25B_SAID_BLOCKED)
+			       &out->sub, &out->relay, inl) ==
+		    OP25B_SAID_BLOCKED)
 		out->j = judge_blocked(&s->cfg, out);
 	return snapshot_held(g);
 }
@@ -203,7 +205,7 @@ static __always_inline int decide_try(const struct judge_in *in,
 __noinline int op25b_decide_once(const struct judge_in *in,
 				 struct decision *out)
 {
-	return in && out ? decide_try(in, out) : 1;
+	return in && out ? decide_try(in, out, false) : 1;
 }
 
 /*
@@ -241,7 +243,7 @@ static __always_inline void judge(const struct op25b_cursor *c,
 	/* the parser read the IP header: this is only a guard */
 	if (read_addr(c, pkt, 0, &in.src) || read_addr(c, pkt, 1, &in.dst))
 		in.no_addr = 1;
-	if (!decide_try(&in, out))
+	if (!decide_try(&in, out, true))
 		op25b_decide(&in, out);
 }
 

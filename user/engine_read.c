@@ -189,5 +189,5 @@ enum op25b_said engine_judge(struct engine *e, int family, const __u8 *src,
 	__u32 sub, relay = 0;
 
 	return op25b_tables_judge(&trees, engine_live(e), family == AF_INET6,
-				  &sa, &da, &sub, &relay);
+				  &sa, &da, &sub, &relay, false);
 }
