@@ -241,7 +241,11 @@ def flood_part(build, quick):
                     ["link", "add", "fa", "numtxqueues", "2", "numrxqueues", "2",
                      "type", "veth", "peer", "name", "fb", "numtxqueues", "2",
                      "numrxqueues", "2"],
-                    ["link", "set", "fa", "up"], ["link", "set", "fb", "up"]):
+                    ["link", "set", "fa", "up"], ["link", "set", "fb", "up"],
+                    # an idle device that keeps the generator in the
+                    # kernel's XDP dispatcher (flood.c, "gpark")
+                    ["link", "add", "gpark", "type", "veth", "peer", "name",
+                     "gpark1"]):
             subprocess.run(["ip", "-n", ns] + cmd, check=True)
         pools = ["deny subscriber 10.%d.%d.0/24" % (i >> 8, i & 255)
                  for i in range(10000)]
