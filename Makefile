@@ -128,8 +128,8 @@ $(BUILD)/test_engine: tests/unit/test_engine.c $(wildcard tests/unit/test_engine
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< $(ENGINE_SRC) -o $@ $(LDLIBS) -lpthread
 
-FUZZ_SRC := tests/fuzz/fuzz.c tests/fuzz/oracle.c tests/fuzz/gen.c
-$(BUILD)/fuzz: $(FUZZ_SRC) tests/fuzz/oracle.h tests/fuzz/gen.h $(TEST_COMMON)
+FUZZ_SRC := tests/fuzz/fuzz.c tests/fuzz/policy.c tests/fuzz/oracle.c tests/fuzz/gen.c
+$(BUILD)/fuzz: $(FUZZ_SRC) $(wildcard tests/fuzz/*.h) $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -Itests/fuzz $(FUZZ_SRC) $(ENGINE_SRC) -o $@ $(LDLIBS)
 
