@@ -202,25 +202,33 @@ test_exempt_identities() {
 
 # ---- beside other programs ----
 
+# beside VERB OURS WANT25 LABEL...: ctl VERB --cgroup mta, then the
+# other program still there and ours as OURS says (a grep of bpftool's
+# list, or "! grep"), a connect to 25 getting WANT25, one to 2526 still
+# EPERM. The LABELs: the exit, the programs, 25, 2526.
+beside() {
+	local verb=$1 ours=$2 want25=$3 s
+	shift 3
+	ctl "$verb" --cgroup "$CG/mta" 2>/dev/null
+	check "$1" "" test $? -eq 0
+	s=$(bpftool cgroup show "$CGD/mta")
+	check "$2" "$s" eval "grep -q other_connect4 <<<\"\$s\" && $ours <<<\"\$s\""
+	expect_conn "$3" "$want25" "$CGD/mta" connect $MX4 25
+	expect_conn "$4" EPERM "$CGD/mta" connect $MX4 2526
+}
+
 test_multi_attach() {
-	local other s
+	local other
 	once_build
 	ctl detach --cgroup "$CG/mta" >/dev/null 2>&1
 	other=$("$PY" "$here/cgprog.py" "$CGD/mta" 2526) ||
 		{ fail "another program on the cgroup" "cgprog.py failed"; return; }
 	ok "another program on the cgroup (prog $other)"
-	ctl attach --cgroup "$CG/mta" 2>/dev/null
-	check "op25b attaches beside it" "" test $? -eq 0
-	s=$(bpftool cgroup show "$CGD/mta")
-	check "both are there" "$s" eval 'grep -q other_connect4 <<<"$s" && grep -q op25b_connect4 <<<"$s"'
-	expect_conn "ours refuses 25" EPERM "$CGD/mta" connect $MX4 25
-	expect_conn "theirs still refuses 2526" EPERM "$CGD/mta" connect $MX4 2526
-	ctl detach --cgroup "$CG/mta" 2>/dev/null
-	check "detach: exit 0" "" test $? -eq 0
-	s=$(bpftool cgroup show "$CGD/mta")
-	check "detach took ours only" "$s" eval 'grep -q other_connect4 <<<"$s" && ! grep -q op25b_ <<<"$s"'
-	expect_conn "25 connects after detach" connected "$CGD/mta" connect $MX4 25
-	expect_conn "theirs still refuses 2526 after" EPERM "$CGD/mta" connect $MX4 2526
+	beside attach "grep -q op25b_connect4" EPERM "op25b attaches beside it" \
+		"both are there" "ours refuses 25" "theirs still refuses 2526"
+	beside detach "! grep -q op25b_" connected "detach: exit 0" \
+		"detach took ours only" "25 connects after detach" \
+		"theirs still refuses 2526 after"
 	check "detach of a cgroup not attached: exit 2" "" not ctl detach --cgroup "$CG/mta" 2>/dev/null
 }
 
