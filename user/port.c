@@ -74,8 +74,7 @@ static int port_list(void)
 		print_uint(PRINT_ANY, NULL, "%llu", p);
 		print_nl();
 	}
-	close_json_array();
-	output_end();
+	output_list_end();
 	return EXIT_OK;
 }
 

@@ -177,8 +177,7 @@ static void changes_print(__u32 verdict, const struct prefix *v, size_t n,
 		}
 		close_json_object();
 	}
-	close_json_array();
-	output_end();
+	output_list_end();
 }
 
 /*
@@ -503,8 +502,7 @@ static void entries_print(const struct engine_rule *v, size_t n,
 	if (nid && tables)
 		print_nl();
 	idents_print(id, nid);
-	close_json_array();
-	output_end();
+	output_list_end();
 }
 
 int do_list(int argc, char **argv)
