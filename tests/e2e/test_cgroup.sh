@@ -83,6 +83,14 @@ sc() {
 	in_ns "$CLI" "$PY" "$here/sockconnect.py" "$@"
 }
 
+# sc_is WANT ARGS...: sc ARGS's outcome (its first word) is WANT; st says it.
+sc_is() {
+	local want=$1
+	shift
+	st=$(sc "$@")
+	[ "${st%% *}" = "$want" ]
+}
+
 # expect_conn LABEL WANT CGDIR WAY DST PORT [-- EXTRA...]: one connection
 # from a process in CGDIR (as root, or EXTRA: --uid U --gid G); WANT is
 # connected or EPERM, and an EPERM comes within FAST_MS.
@@ -433,7 +441,7 @@ test_lifetime() {
 # ---- watch follows cgroups made again ----
 
 test_watch_follows() {
-	local wlog=$TMPD/watch.log i st
+	local wlog=$TMPD/watch.log st
 	once_build
 	ctl detach --all >/dev/null 2>&1
 	mkdir -p "$CGD/svc" "$CGD/mta2"
@@ -447,19 +455,11 @@ test_watch_follows() {
 	rmdir "$CGD/svc" "$CGD/mta2"
 	mkdir -p "$CGD/svc" "$CGD/mta2"
 	st=
-	for i in $(seq 1 30); do
-		st=$(sc --cgroup "$CGD/svc" connect $MX4 25)
-		[ "${st%% *}" = EPERM ] && break
-		sleep 0.1
-	done
+	wait_for 3 sc_is EPERM --cgroup "$CGD/svc" connect $MX4 25
 	check "watch attaches a cgroup made again within a few seconds" "$st" test "${st%% *}" = EPERM
 	check "watch says so" "$(cat "$wlog")" grep -q "attached.*cgroup" "$wlog"
 	ctl attach --cgroup "$CG/mta2" 2>/dev/null
-	for i in $(seq 1 30); do
-		st=$(sc --cgroup "$CGD/mta2" connect $MX4 25)
-		[ "${st%% *}" = connected ] && break
-		sleep 0.1
-	done
+	wait_for 3 sc_is connected --cgroup "$CGD/mta2" connect $MX4 25
 	check "an exempt cgroup made again is exempt again (watch)" "$st" test "${st%% *}" = connected
 	kill "${CLEAN_PIDS[-1]}" 2>/dev/null
 	ctl detach --all >/dev/null 2>&1
