@@ -179,6 +179,16 @@ make_pin_dir() {
 
 # ---- network namespaces ----
 
+# ns_names TAG VAR...: each VAR set to the name of a namespace this run
+# alone uses, o25t-TAG-var-PID (var in lower case); ns_create makes it.
+ns_names() {
+	local tag=$1 var
+	shift
+	for var in "$@"; do
+		printf -v "$var" 'o25t-%s-%s-%s' "$tag" "${var,,}" $$
+	done
+}
+
 # ns_create NAME: a fresh namespace with lo up, removed at exit.
 ns_create() {
 	ip netns add "$1" || return 1

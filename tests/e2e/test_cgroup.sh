@@ -24,8 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 suite_begin nsenter setpriv
 make_pin_dir cgroup
 
-CLI=o25t-$$-cgc
-SRV=o25t-$$-cgs
+ns_names cg CLI SRV
 CLI4=10.25.7.1		CLI6=2001:db8:257::1
 MX4=10.25.7.2		MX6=2001:db8:257::2
 RELAY4=10.25.7.3	RELAY6=2001:db8:257::3
