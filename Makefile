@@ -121,12 +121,15 @@ $(BUILD)/test_datapath: tests/unit/test_datapath.c $(wildcard tests/unit/dp_*) \
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< $(ENGINE_SRC) user/evlog.c -o $@ $(LDLIBS)
 
-$(BUILD)/test_engine: tests/unit/test_engine.c $(TEST_COMMON)
+# test_engine.c includes its harness and the test_engine_*.c files: one
+# translation unit, as test_datapath is.
+$(BUILD)/test_engine: tests/unit/test_engine.c $(wildcard tests/unit/test_engine_*.c) \
+		tests/unit/engine_harness.h $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< $(ENGINE_SRC) -o $@ $(LDLIBS) -lpthread
 
-FUZZ_SRC := tests/fuzz/fuzz.c tests/fuzz/oracle.c tests/fuzz/gen.c
-$(BUILD)/fuzz: $(FUZZ_SRC) tests/fuzz/oracle.h tests/fuzz/gen.h $(TEST_COMMON)
+FUZZ_SRC := tests/fuzz/fuzz.c tests/fuzz/policy.c tests/fuzz/oracle.c tests/fuzz/gen.c
+$(BUILD)/fuzz: $(FUZZ_SRC) $(wildcard tests/fuzz/*.h) $(TEST_COMMON)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -Itests/fuzz $(FUZZ_SRC) $(ENGINE_SRC) -o $@ $(LDLIBS)
 

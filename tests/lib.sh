@@ -28,29 +28,21 @@ CTL=$BUILD/op25bctl
 # Connect timeout: a dropped SYN is told from an accepted one by this.
 CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-1.5}
 
-ok() {
-	T_PASS=$((T_PASS + 1))
-	echo "ok - $1"
+# result COUNTER LINE: one more result of COUNTER's kind, and its line.
+result() {
+	printf -v "$1" %d $(($1 + 1))
+	echo "$2"
 }
 
-fail() {
-	T_FAIL=$((T_FAIL + 1))
-	echo "FAIL - $1: $2"
-}
-
-skip() {
-	T_SKIP=$((T_SKIP + 1))
-	echo "skip - $1: $2"
-}
-
+# ok LABEL, fail LABEL DETAIL, skip LABEL WHY
+ok() { result T_PASS "ok - $1"; }
+fail() { result T_FAIL "FAIL - $1: $2"; }
+skip() { result T_SKIP "skip - $1: $2"; }
 # skip_reported LABEL WHY: a test that cannot run on this kernel for a
 # reason the project states and checks (doc/DESIGN.md, "Sharing XDP": the
 # dispatcher where freplace is refused). Said on its own line and in the
 # summary, never a pass; unlike skip, not a failure under CI=true.
-skip_reported() {
-	T_REPORTED=$((T_REPORTED + 1))
-	echo "skip (reported) - $1: $2"
-}
+skip_reported() { result T_REPORTED "skip (reported) - $1: $2"; }
 
 # check LABEL DETAIL CMD...: ok when CMD succeeds, FAIL with DETAIL if not.
 check() {
@@ -186,6 +178,16 @@ make_pin_dir() {
 }
 
 # ---- network namespaces ----
+
+# ns_names TAG VAR...: each VAR set to the name of a namespace this run
+# alone uses, o25t-TAG-var-PID (var in lower case); ns_create makes it.
+ns_names() {
+	local tag=$1 var
+	shift
+	for var in "$@"; do
+		printf -v "$var" 'o25t-%s-%s-%s' "$tag" "${var,,}" $$
+	done
+}
 
 # ns_create NAME: a fresh namespace with lo up, removed at exit.
 ns_create() {

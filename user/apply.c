@@ -461,8 +461,7 @@ static int apply_dry(const struct conf *c, const struct wants *ws)
 		rc = attach_sync(ws->w, ws->n, true, &changes);
 	if (!rc)
 		rc = cg_sync(ws->cg, ws->ncg, true, &changes);
-	close_json_array();
-	output_end();
+	output_list_end();
 	if (others)
 		p_info("%zu rule%s of the session layer stay as they are", others,
 		       others == 1 ? "" : "s");

@@ -109,13 +109,12 @@ int attach_req_build(const struct attach_args *a, struct attach_req *r,
 	bool xdp;
 	int rc;
 
-	memset(r, 0, sizeof(*r));
-	r->ifname = a->ifname;
-	r->force = a->force;
-	r->layer = a->layer;
-	r->owner = a->owner;
-	r->ifindex = strlen(a->ifname) < IF_NAMESIZE ?
-		     if_nametoindex(a->ifname) : 0;
+	*r = (struct attach_req){
+		.ifname = a->ifname, .force = a->force,
+		.layer = a->layer, .owner = a->owner,
+		.ifindex = strlen(a->ifname) < IF_NAMESIZE ?
+			   if_nametoindex(a->ifname) : 0,
+	};
 	if (!r->ifindex) {
 		p_say(why, len, "unknown interface '%s'", a->ifname);
 		return EXIT_USAGE;

@@ -162,7 +162,6 @@ static void add_rule(struct conf *c, const char *file, size_t line,
 		     enum op25b_table t, __u32 verdict, const char *tok)
 {
 	char why[128], q[TOKEN_QUOTE_LEN];
-	struct conf_rule *r;
 	struct prefix p;
 
 	if (prefix_parse(tok, &p, why, sizeof(why))) {
@@ -170,16 +169,14 @@ static void add_rule(struct conf *c, const char *file, size_t line,
 			   token_quote(tok, q, sizeof(q)), why);
 		return;
 	}
-	if (array_grow((void **)&c->rules, &c->rules_cap, c->nrules, sizeof(*r))) {
+	if (array_grow((void **)&c->rules, &c->rules_cap, c->nrules,
+		       sizeof(*c->rules))) {
 		conf_error(c, file, line, "out of memory");
 		return;
 	}
-	r = &c->rules[c->nrules++];
-	r->table = t;
-	r->verdict = verdict;
-	r->p = p;
-	r->file = file;
-	r->line = line;
+	c->rules[c->nrules++] = (struct conf_rule){
+		.table = t, .verdict = verdict, .p = p, .file = file, .line = line,
+	};
 }
 
 static void add_ports(struct conf *c, const char *file, size_t line,

@@ -452,13 +452,26 @@ static void dest_of(const struct rec *r, char *buf, size_t len)
 
 /* ---- history ---- */
 
+/* What a history counts of the blocked attempts, in the order it lists them */
+enum { HC_DESTS, HC_USERS, HC_ADDRS, HC_MACS, HC_IFACES, HC_LISTS };
+static const struct {
+	const char *key, *label;	/* in JSON, in text */
+	size_t max;
+} hc_lists[HC_LISTS] = {
+	[HC_DESTS]	= { "destinations", "destinations", TOP_DESTS },
+	[HC_USERS]	= { "users", "users and lines", (size_t)-1 },
+	[HC_ADDRS]	= { "addresses", "addresses", (size_t)-1 },
+	[HC_MACS]	= { "macs", "MACs", (size_t)-1 },
+	[HC_IFACES]	= { "interfaces", "interfaces", (size_t)-1 },
+};
+
 struct history {
 	struct prefix p;	/* ADDR, when it is one */
 	bool by_addr;
 	const char *user;	/* else USER */
 	unsigned long n;
 	char first[40], last[40];
-	struct counts dests, macs, ifaces, addrs, users;
+	struct counts list[HC_LISTS];
 	struct counts sessions;	/* "up|down|session|user|line|addresses" */
 	bool oom;
 };
@@ -513,17 +526,18 @@ static void history_take(void *ctx, const struct rec *r)
 		snprintf(h->first, sizeof(h->first), "%s", t);
 	snprintf(h->last, sizeof(h->last), "%s", t);
 	dest_of(r, d, sizeof(d));
-	bad |= counts_add(&h->dests, d);
+	bad |= counts_add(&h->list[HC_DESTS], d);
 	if (*rec_get(r, "user")) {
 		snprintf(s, sizeof(s), "%s %s", rec_get(r, "user"),
 			 rec_get(r, "calling_station_id"));
-		bad |= counts_add(&h->users, s);
+		bad |= counts_add(&h->list[HC_USERS], s);
 	}
 	if (*rec_get(r, "mac"))
-		bad |= counts_add(&h->macs, rec_get(r, "mac"));
+		bad |= counts_add(&h->list[HC_MACS], rec_get(r, "mac"));
 	if (*rec_get(r, "interface"))
-		bad |= counts_add(&h->ifaces, rec_get(r, "interface"));
-	bad |= counts_add(&h->addrs, rec_get(r, "saddr"));
+		bad |= counts_add(&h->list[HC_IFACES],
+				  rec_get(r, "interface"));
+	bad |= counts_add(&h->list[HC_ADDRS], rec_get(r, "saddr"));
 	h->oom |= bad;
 }
 
@@ -577,11 +591,10 @@ static void sessions_print(const struct counts *c)
 
 static void history_free(struct history *h)
 {
-	counts_free(&h->dests);
-	counts_free(&h->macs);
-	counts_free(&h->ifaces);
-	counts_free(&h->addrs);
-	counts_free(&h->users);
+	size_t i;
+
+	for (i = 0; i < HC_LISTS; i++)
+		counts_free(&h->list[i]);
 	counts_free(&h->sessions);
 }
 
@@ -664,6 +677,7 @@ int do_history(int argc, char **argv)
 	struct reading rd = {};
 	struct history h = {};
 	char why[64];
+	size_t i;
 	int rc;
 
 	if (args_all(&a, history_opts) || args_missing(&a, "ADDR or USER"))
@@ -692,11 +706,9 @@ int do_history(int argc, char **argv)
 		print_string(PRINT_ANY, "last", ", last %s", h.last);
 	}
 	print_nl();
-	counts_print("destinations", "destinations", &h.dests, TOP_DESTS);
-	counts_print("users", "users and lines", &h.users, (size_t)-1);
-	counts_print("addresses", "addresses", &h.addrs, (size_t)-1);
-	counts_print("macs", "MACs", &h.macs, (size_t)-1);
-	counts_print("interfaces", "interfaces", &h.ifaces, (size_t)-1);
+	for (i = 0; i < HC_LISTS; i++)
+		counts_print(hc_lists[i].key, hc_lists[i].label, &h.list[i],
+			     hc_lists[i].max);
 	close_json_object();
 	output_end();
 	history_free(&h);
@@ -846,8 +858,7 @@ static void report_print(struct report *rp, bool csv)
 		close_json_object();
 		print_nl();
 	}
-	close_json_array();
-	output_end();
+	output_list_end();
 }
 
 int do_report(int argc, char **argv)

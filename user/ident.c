@@ -273,8 +273,7 @@ int ident_change(const char *verb, __u32 verdict, int argc, char **argv)
 				     change_name(chg[i]));
 			close_json_object();
 		}
-		close_json_array();
-		output_end();
+		output_list_end();
 	}
 	if (verdict == OP25B_V_NONE)
 		p_info("%zu/%d exemptions deleted", cnt[ENGINE_DELETED], n);

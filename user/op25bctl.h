@@ -218,6 +218,7 @@ void print_bool(enum output_type t, const char *key, const char *fmt,
 void print_null(enum output_type t, const char *key, const char *fmt);
 void print_nl(void);		/* newline in text mode, nothing in JSON */
 void output_end(void);		/* JSON: newline after the top-level value */
+void output_list_end(void);	/* a listing's: its array closed, then output_end */
 /* a dry run's step: "+ TEXT  # note" and {"op": OP, KEY: VALUE} */
 void plan_print(const char *sign, const char *op, const char *key,
 		const char *fmt, const char *value, const char *note);

@@ -258,6 +258,12 @@ void output_end(void)
 	fflush(stdout);
 }
 
+void output_list_end(void)
+{
+	close_json_array();
+	output_end();
+}
+
 /* Longest diagnostic line: a megabyte of garbage is not echoed whole. */
 #define MESSAGE_MAX	1000
 

@@ -22,18 +22,18 @@ static int config_open_rw(struct op25b_maps *m, struct engine *e,
 	return err;
 }
 
+/* A copy of the live config: nothing is held open after. */
 static int config_open_ro(struct op25b_config *cfg)
 {
 	struct op25b_maps m;
 	struct engine e;
-	int err;
+	int err = policy_open_read(&m, &e);
 
-	err = policy_open_read(&m, &e);
-	if (err)
-		return err;
-	*cfg = engine_live(&e)->cfg;
-	policy_close(&m, &e);
-	return EXIT_OK;
+	if (!err) {
+		*cfg = engine_live(&e)->cfg;
+		policy_close(&m, &e);
+	}
+	return err;
 }
 
 /* ---- port ---- */
@@ -74,8 +74,7 @@ static int port_list(void)
 		print_uint(PRINT_ANY, NULL, "%llu", p);
 		print_nl();
 	}
-	close_json_array();
-	output_end();
+	output_list_end();
 	return EXIT_OK;
 }
 

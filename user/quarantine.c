@@ -224,8 +224,7 @@ static int quarantine_list(void)
 		close_json_object();
 		print_nl();
 	}
-	close_json_array();
-	output_end();
+	output_list_end();
 	limiter_close(&m, &e, &v);
 	return EXIT_OK;
 }

@@ -432,8 +432,7 @@ static int session_list(int argc, char **argv)
 		close_json_object();
 		print_nl();
 	}
-	close_json_array();
-	output_end();
+	output_list_end();
 	free(v);
 	return EXIT_OK;
 }

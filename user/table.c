@@ -177,8 +177,7 @@ static void changes_print(__u32 verdict, const struct prefix *v, size_t n,
 		}
 		close_json_object();
 	}
-	close_json_array();
-	output_end();
+	output_list_end();
 }
 
 /*
@@ -267,13 +266,14 @@ const struct cmd_help deny_help = {
 	"comment. Every prefix is checked before anything is changed.\n",
 };
 
+/* allow and del: on prefixes, or on who may connect (ident.c) */
+#define TABLE_IDENT_FORMS(prefix_opts)					\
+	FORMS({ .words = "subscriber|relay PREFIX...", .opts = prefix_opts }, \
+	      { .words = "uid|gid NAME|ID..." },				\
+	      { .words = "cgroup PATH..." })
+
 const struct cmd_help allow_help = {
-	.forms = (const struct usage[]){
-		{ .words = "subscriber|relay PREFIX...", .opts = allow_opts },
-		{ .words = "uid|gid NAME|ID..." },
-		{ .words = "cgroup PATH..." },
-		{ NULL },
-	},
+	.forms = TABLE_IDENT_FORMS(allow_opts),
 	.opts = allow_opts,
 	.text =
 	"Give each prefix the verdict allow: in subscriber, an exemption\n"
@@ -289,12 +289,7 @@ const struct cmd_help allow_help = {
 };
 
 const struct cmd_help del_help = {
-	.forms = (const struct usage[]){
-		{ .words = "subscriber|relay PREFIX...", .opts = change_opts },
-		{ .words = "uid|gid NAME|ID..." },
-		{ .words = "cgroup PATH..." },
-		{ NULL },
-	},
+	.forms = TABLE_IDENT_FORMS(change_opts),
 	.opts = change_opts,
 	.text =
 	"Delete the entries for exactly these prefixes (absent ones are\n"
@@ -507,8 +502,7 @@ static void entries_print(const struct engine_rule *v, size_t n,
 	if (nid && tables)
 		print_nl();
 	idents_print(id, nid);
-	close_json_array();
-	output_end();
+	output_list_end();
 }
 
 int do_list(int argc, char **argv)

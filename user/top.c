@@ -203,8 +203,7 @@ static void rows_print(const struct offender_row *rows, size_t n)
 		close_json_object();
 		print_nl();
 	}
-	close_json_array();
-	output_end();
+	output_list_end();
 }
 
 /* ---- top --by uid|cgroup: the socket hooks' culprits ---- */
@@ -323,8 +322,7 @@ static void culprits_print(const struct culprit_row *v, size_t n, __u32 kind)
 		close_json_object();
 		print_nl();
 	}
-	close_json_array();
-	output_end();
+	output_list_end();
 }
 
 static const struct opt top_opts[] = {

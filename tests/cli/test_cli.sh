@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 
 suite_begin bpftool nsenter
-NS=o25t-$$-cli
+ns_names cli NS
 
 OUT=$TMPD/out
 ERR=$TMPD/err

@@ -14,8 +14,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 
 HELPER=$LIB_DIR/e2e/bigtcp.py
-S=o25t-big-s-$$
-R=o25t-big-r-$$
+ns_names big S R
 BIG=185000
 BYTES=$((16 << 20))
 

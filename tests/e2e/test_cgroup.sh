@@ -24,8 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 suite_begin nsenter setpriv
 make_pin_dir cgroup
 
-CLI=o25t-$$-cgc
-SRV=o25t-$$-cgs
+ns_names cg CLI SRV
 CLI4=10.25.7.1		CLI6=2001:db8:257::1
 MX4=10.25.7.2		MX6=2001:db8:257::2
 RELAY4=10.25.7.3	RELAY6=2001:db8:257::3
@@ -81,6 +80,14 @@ once_build() {
 # the client's namespace; one "OUTCOME MS" line per connection.
 sc() {
 	in_ns "$CLI" "$PY" "$here/sockconnect.py" "$@"
+}
+
+# sc_is WANT ARGS...: sc ARGS's outcome (its first word) is WANT; st says it.
+sc_is() {
+	local want=$1
+	shift
+	st=$(sc "$@")
+	[ "${st%% *}" = "$want" ]
 }
 
 # expect_conn LABEL WANT CGDIR WAY DST PORT [-- EXTRA...]: one connection
@@ -202,25 +209,33 @@ test_exempt_identities() {
 
 # ---- beside other programs ----
 
+# beside VERB OURS WANT25 LABEL...: ctl VERB --cgroup mta, then the
+# other program still there and ours as OURS says (a grep of bpftool's
+# list, or "! grep"), a connect to 25 getting WANT25, one to 2526 still
+# EPERM. The LABELs: the exit, the programs, 25, 2526.
+beside() {
+	local verb=$1 ours=$2 want25=$3 s
+	shift 3
+	ctl "$verb" --cgroup "$CG/mta" 2>/dev/null
+	check "$1" "" test $? -eq 0
+	s=$(bpftool cgroup show "$CGD/mta")
+	check "$2" "$s" eval "grep -q other_connect4 <<<\"\$s\" && $ours <<<\"\$s\""
+	expect_conn "$3" "$want25" "$CGD/mta" connect $MX4 25
+	expect_conn "$4" EPERM "$CGD/mta" connect $MX4 2526
+}
+
 test_multi_attach() {
-	local other s
+	local other
 	once_build
 	ctl detach --cgroup "$CG/mta" >/dev/null 2>&1
 	other=$("$PY" "$here/cgprog.py" "$CGD/mta" 2526) ||
 		{ fail "another program on the cgroup" "cgprog.py failed"; return; }
 	ok "another program on the cgroup (prog $other)"
-	ctl attach --cgroup "$CG/mta" 2>/dev/null
-	check "op25b attaches beside it" "" test $? -eq 0
-	s=$(bpftool cgroup show "$CGD/mta")
-	check "both are there" "$s" eval 'grep -q other_connect4 <<<"$s" && grep -q op25b_connect4 <<<"$s"'
-	expect_conn "ours refuses 25" EPERM "$CGD/mta" connect $MX4 25
-	expect_conn "theirs still refuses 2526" EPERM "$CGD/mta" connect $MX4 2526
-	ctl detach --cgroup "$CG/mta" 2>/dev/null
-	check "detach: exit 0" "" test $? -eq 0
-	s=$(bpftool cgroup show "$CGD/mta")
-	check "detach took ours only" "$s" eval 'grep -q other_connect4 <<<"$s" && ! grep -q op25b_ <<<"$s"'
-	expect_conn "25 connects after detach" connected "$CGD/mta" connect $MX4 25
-	expect_conn "theirs still refuses 2526 after" EPERM "$CGD/mta" connect $MX4 2526
+	beside attach "grep -q op25b_connect4" EPERM "op25b attaches beside it" \
+		"both are there" "ours refuses 25" "theirs still refuses 2526"
+	beside detach "! grep -q op25b_" connected "detach: exit 0" \
+		"detach took ours only" "25 connects after detach" \
+		"theirs still refuses 2526 after"
 	check "detach of a cgroup not attached: exit 2" "" not ctl detach --cgroup "$CG/mta" 2>/dev/null
 }
 
@@ -425,7 +440,7 @@ test_lifetime() {
 # ---- watch follows cgroups made again ----
 
 test_watch_follows() {
-	local wlog=$TMPD/watch.log i st
+	local wlog=$TMPD/watch.log st
 	once_build
 	ctl detach --all >/dev/null 2>&1
 	mkdir -p "$CGD/svc" "$CGD/mta2"
@@ -439,19 +454,11 @@ test_watch_follows() {
 	rmdir "$CGD/svc" "$CGD/mta2"
 	mkdir -p "$CGD/svc" "$CGD/mta2"
 	st=
-	for i in $(seq 1 30); do
-		st=$(sc --cgroup "$CGD/svc" connect $MX4 25)
-		[ "${st%% *}" = EPERM ] && break
-		sleep 0.1
-	done
+	wait_for 3 sc_is EPERM --cgroup "$CGD/svc" connect $MX4 25
 	check "watch attaches a cgroup made again within a few seconds" "$st" test "${st%% *}" = EPERM
 	check "watch says so" "$(cat "$wlog")" grep -q "attached.*cgroup" "$wlog"
 	ctl attach --cgroup "$CG/mta2" 2>/dev/null
-	for i in $(seq 1 30); do
-		st=$(sc --cgroup "$CGD/mta2" connect $MX4 25)
-		[ "${st%% *}" = connected ] && break
-		sleep 0.1
-	done
+	wait_for 3 sc_is connected --cgroup "$CGD/mta2" connect $MX4 25
 	check "an exempt cgroup made again is exempt again (watch)" "$st" test "${st%% *}" = connected
 	kill "${CLEAN_PIDS[-1]}" 2>/dev/null
 	ctl detach --all >/dev/null 2>&1

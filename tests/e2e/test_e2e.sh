@@ -22,9 +22,7 @@ RAW=$here/rawsend.py
 suite_begin nsenter tc tun
 make_pin_dir e2e
 
-SUB=o25t-$$-sub
-RTR=o25t-$$-rtr
-NET=o25t-$$-net
+ns_names e2e SUB RTR NET
 TUN=o25tun0
 
 # Subscriber pools (denied): 10.25.0.0/16, 2001:db8:25::/48.

@@ -15,8 +15,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 
 SEND=$LIB_DIR/e2e/encap_send.py
-A=o25t-enc-a-$$
-B=o25t-enc-b-$$
+ns_names enc A B
 DENIED4=10.9.0.5
 DENIED6=2001:db8:9::5
 MARK4=172.31.0.5

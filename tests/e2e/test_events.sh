@@ -17,9 +17,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 
-SUB=o25t-$$-esub
-RTR=o25t-$$-ertr
-NET=o25t-$$-enet
+ns_names ev SUB RTR NET
 MX4=198.51.100.25
 SUBSCRIBERS=${EVENTS_SUBSCRIBERS:-50}
 ROUNDS=${EVENTS_ROUNDS:-20}

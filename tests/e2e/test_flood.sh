@@ -16,7 +16,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 
-NS=o25t-flood-$$
+ns_names flood NS
 SOURCES=2560000		# every address of the 10,000 /24s
 SECS=1
 

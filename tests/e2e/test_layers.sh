@@ -17,7 +17,7 @@ set -u
 HOOK=$LIB_DIR/../contrib/ppp/op25b-ppp-hook
 UNITS=$LIB_DIR/../contrib
 FLOOD=$LIB_DIR/e2e/flood.py
-NS=o25t-lay-$$
+ns_names lay NS
 SESSIONS=${LAYER_SESSIONS:-200}
 RELOADS=${LAYER_RELOADS:-20}
 # The last release of layout 3: what a package upgrade migrates from.
@@ -362,9 +362,7 @@ for i in range(16000):
 
 # ---- migration from layout 3 under a flood ----
 
-MIG_SUB=o25t-mig-s-$$
-MIG_RTR=o25t-mig-r-$$
-MIG_MX=o25t-mig-m-$$
+ns_names mig MIG_SUB MIG_RTR MIG_MX
 
 # The op25bctl of the last layout 3 release, built from this repository's
 # own history.

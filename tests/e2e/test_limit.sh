@@ -16,9 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 suite_begin nsenter
 make_pin_dir limit
 
-SUB=o25t-$$-lsub
-RTR=o25t-$$-lrtr
-NET=o25t-$$-lnet
+ns_names lim SUB RTR NET
 
 SERVER4=10.25.1.10	BOT4=10.25.1.66		BOT6=2001:db8:25:1::66
 SERVER6=2001:db8:25:2::10

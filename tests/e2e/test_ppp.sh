@@ -17,7 +17,7 @@ make_pin_dir ppp
 
 SESSIONS=${PPP_SESSIONS:-1000}
 # the BRAS: sessions' devices, attachments and hooks all in a namespace
-NS=o25t-$$-ppp
+ns_names ppp NS
 ns_create "$NS" || die "netns" "cannot add $NS"
 export NS
 export OP25BCTL=$CTL OP25B_PIN_DIR=$PIN OP25B_PPP_CONF=/nonexistent

@@ -12,9 +12,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 
-SUB=o25t-rep-s-$$
-RTR=o25t-rep-r-$$
-MXN=o25t-rep-m-$$
+ns_names rep SUB RTR MXN
 SRC=10.30.0.10
 MX=203.0.113.25
 REATTACH=10

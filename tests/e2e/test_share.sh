@@ -22,9 +22,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 suite_begin nsenter unshare xdp-filter xdp-loader
 
-SUB=o25t-shr-s-$$
-RTR=o25t-shr-r-$$
-MXN=o25t-shr-m-$$
+ns_names shr SUB RTR MXN
 SRC=10.40.0.10
 MX=203.0.113.25
 REATTACH=8

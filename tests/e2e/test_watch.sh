@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 suite_begin nsenter tun
 make_pin_dir watch
 
-NS=o25t-$$-watch
+ns_names watch NS
 BURSTS=10
 PER_BURST=50
 

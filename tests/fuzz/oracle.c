@@ -682,14 +682,9 @@ const char *oracle_class_name(int cls)
 const char *oracle_judgement_name(int j)
 {
 	static const char *const names[] = {
-		[ORACLE_J_NONE] = "none",
-		[ORACLE_J_NOT_SUBSCRIBER] = "not_subscriber",
-		[ORACLE_J_EXEMPT] = "exempt",
-		[ORACLE_J_RELAY] = "relay",
-		[ORACLE_J_BLOCKED] = "blocked",
-		[ORACLE_J_MONITORED] = "monitored",
-		[ORACLE_J_LIMIT] = "limit (undecided)",
-		[ORACLE_J_LIMIT_PASSED] = "limit_passed",
+#define ORACLE_J(name, word)	[ORACLE_J_##name] = word,
+		ORACLE_JUDGEMENTS(ORACLE_J)
+#undef ORACLE_J
 	};
 
 	if (j < 0 || j >= ORACLE_J_COUNT)

@@ -78,16 +78,25 @@ struct oracle_limiter {
 	int n;
 };
 
-/* Which judgement counter a judged packet moves (besides its class). */
+/*
+ * Which judgement counter a judged packet moves (besides its class), and
+ * its word in the fuzzer's report: one list, which makes the enum and
+ * oracle_judgement_name's table.
+ */
+#define ORACLE_JUDGEMENTS(X)						\
+	X(NONE, "none")		/* class PASS: nothing counted */	\
+	X(NOT_SUBSCRIBER, "not_subscriber")				\
+	X(EXEMPT, "exempt")						\
+	X(RELAY, "relay")						\
+	X(BLOCKED, "blocked")						\
+	X(MONITORED, "monitored")					\
+	X(LIMIT, "limit (undecided)")	/* oracle_limit decides */	\
+	X(LIMIT_PASSED, "limit_passed")	/* action limit let it through */
+
 enum oracle_judgement {
-	ORACLE_J_NONE = 0,	/* class PASS: nothing counted */
-	ORACLE_J_NOT_SUBSCRIBER,
-	ORACLE_J_EXEMPT,
-	ORACLE_J_RELAY,
-	ORACLE_J_BLOCKED,
-	ORACLE_J_MONITORED,
-	ORACLE_J_LIMIT,		/* action limit: oracle_limit decides */
-	ORACLE_J_LIMIT_PASSED,	/* action limit let it through */
+#define ORACLE_J(name, word)	ORACLE_J_##name,
+	ORACLE_JUDGEMENTS(ORACLE_J)
+#undef ORACLE_J
 	ORACLE_J_COUNT,
 };
 
