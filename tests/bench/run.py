@@ -37,6 +37,16 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
 
 
+def cpu0_steal_ms():
+    """Time the hypervisor took from CPU 0 (the flood's) since boot, in ms
+    (/proc/stat's steal, in USER_HZ ticks)."""
+    with open("/proc/stat") as f:
+        for ln in f:
+            if ln.startswith("cpu0 "):
+                return int(ln.split()[8]) * 1000 // os.sysconf("SC_CLK_TCK")
+    return 0
+
+
 def timed(cmd, **kw):
     """Wall seconds and peak RSS (KiB) of one child process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -190,6 +200,7 @@ def flood_part(build, quick):
             """The flood watched for 12 s, the confs applied meanwhile on
             the other CPU (the watcher's, not the generator's); hog: a
             process writing 400 MB over and over on that CPU instead."""
+            steal0 = cpu0_steal_ms()
             p = subprocess.Popen([flood, ns, "fa", "fb", str(big), "1", "12",
                                   "stall:" + os.path.join(pin, "stats")],
                                  stdout=subprocess.PIPE, text=True)
@@ -209,7 +220,8 @@ def flood_part(build, quick):
                 time.sleep(1)
             out = p.communicate()[0].split("\n")
             st = [ln.split() for ln in out if ln.startswith("stall ")][0]
-            return publish, int(st[1]), [float(x) for x in st[2:6]]
+            return publish, int(st[1]), [float(x) for x in st[2:6]] + \
+                [cpu0_steal_ms() - steal0]
 
         # the machine's own: the same watch with nothing changing, then
         # with nothing of op25b's changing but the other CPU busy with
@@ -225,7 +237,8 @@ def flood_part(build, quick):
                 "fed_hi_us": sw[3], "base_lo_us": base[0],
                 "base_hi_us": base[1], "base_fed_lo_us": base[2],
                 "base_fed_hi_us": base[3], "hog_fed_lo_us": hogged[2],
-                "hog_fed_hi_us": hogged[3]}
+                "hog_fed_hi_us": hogged[3], "steal_ms": sw[4],
+                "base_steal_ms": base[4]}
 
     def conf(lines, name="policy"):
         path = os.path.join(tempfile.gettempdir(),
@@ -726,13 +739,17 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
               "process on the other CPU writing 400 MB over and over. "
               "The longest with no decision at all, the generator's own "
               "pauses included, was %.0f-%.0f us (%.0f-%.0f us with nothing "
-              "changing). Each apply published in %s s, the old trees freed "
+              "changing); the hypervisor took %d ms from the flood's CPU "
+              "during the watch (%d ms with nothing changing: /proc/stat's "
+              "steal), and while it does, nothing runs there, generator or "
+              "datapath. Each apply published in %s s, the old trees freed "
               "by op25bctl afterwards, never on the packet path." %
               (512, o["fed_lo_us"], o["fed_hi_us"], o["samples"],
                "met" if o["fed_lo_us"] <= 1000 else "**missed**",
                o["base_fed_lo_us"], o["base_fed_hi_us"],
                o["hog_fed_lo_us"], o["hog_fed_hi_us"],
                o["lo_us"], o["hi_us"], o["base_lo_us"], o["base_hi_us"],
+               o.get("steal_ms", 0), o.get("base_steal_ms", 0),
                " and ".join("%.2f" % t for t in o["publish"])))
         o = pick(OP25B_TC, True, 1)
         if o:
@@ -768,12 +785,19 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
                 w("one source costs. Where the flood targets are missed, the decision is")
             w("why. Memory is not it: the yardstick row shows dependent loads over")
             w("64 MB nearly free in a flood, as the CPU overlaps misses of")
-            w("consecutive frames. It is instructions: each level of a walk takes two")
-            w("software popcounts (BPF has no popcount instruction) and two map")
-            w("reads, and a /24 is two levels below the 15-bit root table the default")
-            w("capacity gets (a capacity of 131,072 or more gets 18 bits, which puts")
-            w("a /24 one level down, for 16 MB of root tables). What would close more")
-            w("of it: per-node prefix counts, so that a level needs no popcount.")
+            w("consecutive frames. It is instructions and calls: each level of a")
+            w("walk takes two software popcounts (BPF has no popcount instruction)")
+            w("and two map reads, a /24 is two levels below the 15-bit root table")
+            w("the default capacity gets (a capacity of 131,072 gets 18 bits, which")
+            w("puts a /24 one level down, for 16 MB of root tables), and a BPF call")
+            w("and its return cost about 7 ns here (every return through the SRSO")
+            w("safe-RET thunk): the decision's first try takes its first two levels")
+            w("inline for that, and what a blocked packet does after its decision is")
+            w("already in the one call that decides. What would close more of it:")
+            w("per-node prefix counts, so that a level needs no popcount, and nodes")
+            w("of 8 bits, so that a /24 is one level down at any capacity (a node")
+            w("of 256 slots takes 80 bytes, not 24: the default capacity's 16 MB")
+            w("would not hold the pool).")
             w("")
     w("## Loading a prefix list")
     w("")
