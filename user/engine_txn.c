@@ -215,7 +215,8 @@ static void root_touch(struct engine *e, int tree, __u32 i, __u32 n)
 /*
  * The draft's root table of tree, copied first if the live one is shared:
  * into a spare table, the one whose record says it holds what the live one
- * does but at a few entries when there is one (only those are copied).
+ * does but at a few entries when there is one (only those are copied),
+ * else one whose record says nothing, so as to keep another tree's.
  */
 static int root_own(struct engine *e, int tree)
 {
@@ -230,17 +231,19 @@ static int root_own(struct engine *e, int tree)
 	e->touched = true;
 	for (t = 0; t < OP25B_TREES; t++)
 		used |= 1u << live->root[t] | 1u << e->draft.root[t];
+	/* the spare that mirrors the live table, else one that mirrors none */
 	for (r = 0; r < OP25B_ROOT_TABLES; r++) {
 		if ((used >> r) & 1)
 			continue;
-		if (pick == OP25B_ROOT_TABLES)
-			pick = r;
 		if (e->sync && e->sync[r].mirror == live->root[tree] + 1 &&
 		    e->sync[r].n <= OP25B_ROOTSYNC_ENTS) {
 			pick = r;
 			known = true;
 			break;
 		}
+		if (pick == OP25B_ROOT_TABLES ||
+		    (e->sync && e->sync[pick].mirror && !e->sync[r].mirror))
+			pick = r;
 	}
 	if (pick == OP25B_ROOT_TABLES)
 		return engine_fail(e, -EIO, "no spare root table");

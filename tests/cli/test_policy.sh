@@ -163,6 +163,51 @@ test_capacity() {
 	check "capacity: ...naming the value" "$(cat "$TMPD/err")" grep -q "'5'" "$TMPD/err"
 }
 
+# verdict PIN SRC: what 'test' says of SRC to 198.51.100.25: blocked, or
+# the exit code.
+verdict() {
+	ctl "$1" -q test "$2" 198.51.100.25 >/dev/null 2>&1
+	case $? in
+	3) echo blocked ;;
+	*) echo "passes" ;;
+	esac
+}
+
+# A writer copies only the root entries the last change wrote, by the
+# records in the rootsync pin; a pin dir without it (made before it was)
+# copies whole root tables. Both keep every change: each step below reads
+# what the one before left, through a root table the change copied.
+test_root_copies() {
+	local with=/sys/fs/bpf/op25b-test-policy-rs-$$ without=/sys/fs/bpf/op25b-test-policy-nors-$$
+	local pin what have
+	CLEAN_PATHS+=("$with" "$without")
+	for pin in "$with" "$without"; do
+		what=with
+		ctl "$pin" -q --capacity 1024 deny subscriber 10.0.0.0/8 ||
+			fail "root copies: first deny" "deny failed"
+		if [ "$pin" = "$without" ]; then
+			what=without
+			rm "$pin/rootsync"
+		fi
+		[ -e "$pin/rootsync" ] && have=yes || have=no
+		check_eq "root copies ($what the records): the pin is as made" 			"$([ $what = with ] && echo yes || echo no)" "$have"
+		ctl "$pin" -q allow relay 192.0.2.0/24 &&
+			ctl "$pin" -q deny subscriber 20.0.0.0/8 &&
+			ctl "$pin" -q deny subscriber 2001:db8::/32 ||
+			fail "root copies ($what)" "a change failed"
+		check_eq "root copies ($what the records): an earlier change of the tree stays" 			blocked "$(verdict "$pin" 10.1.2.3)"
+		check_eq "root copies ($what the records): the last one holds" 			blocked "$(verdict "$pin" 20.1.2.3)"
+		ctl "$pin" -q del subscriber 10.0.0.0/8 &&
+			ctl "$pin" -q allow subscriber 20.1.0.0/16 ||
+			fail "root copies ($what)" "a change failed"
+		check_eq "root copies ($what the records): a delete holds" 			passes "$(verdict "$pin" 10.1.2.3)"
+		check_eq "root copies ($what the records): an exemption holds" 			passes "$(verdict "$pin" 20.1.2.3)"
+		check_eq "root copies ($what the records): the rest of the /8 stays" 			blocked "$(verdict "$pin" 20.2.2.3)"
+		check_eq "root copies ($what the records): list has the 4 left" 4 \
+			"$(ctl "$pin" -j list | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+	done
+}
+
 # mem PIN [MAP]: bytes -j status says the maps (or MAP) take.
 mem() {
 	ctl "$1" -j status | $PY -c '
