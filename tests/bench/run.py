@@ -546,6 +546,12 @@ plot '%s/ipv4' with linespoints title 'IPv4', '%s/ipv6' with linespoints title '
     return True
 
 
+def ns_or_noise(ns):
+    """A difference of two medians in ns; below zero, the rounds' noise."""
+    return "%.1f ns" % ns if ns >= 0 else \
+        "nothing measurable (%.1f ns: the rows' rounds overlap)" % ns
+
+
 def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
     out = []
     w = out.append
@@ -773,12 +779,15 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
             w("decision (parse, the snapshot, the subscriber and relay walks) adds")
             w("%.1f ns; what a blocked packet does after its decision (per-CPU" % decision)
             w("counters, its rule's hit, the window and its sampling, the event")
-            w("budget: this CPU's memory only) adds %.1f ns. Spread sources cost what" % after)
+            w("budget: this CPU's memory only) adds %s. Spread sources cost what" %
+              ns_or_noise(after))
             full2, cut2 = pick(OP25B_10K, True, 2), pick(DECISION_ONLY, True, 2)
             if full2 and cut2:
                 after2 = 2000 / full2["mpps"] - 2000 / cut2["mpps"]
-                w("one source costs. On two CPUs, each CPU's frame takes %.1f ns after" % after2)
-                w("the decision, against %.1f on one: what the blocked path writes is" % after)
+                w("one source costs. On two CPUs, each CPU's frame takes %s after" %
+                  ns_or_noise(after2))
+                w("the decision, against %s on one: what the blocked path writes is" %
+                  ns_or_noise(after))
                 w("each CPU's own (a cache line two CPUs wrote would show here as tens")
                 w("of nanoseconds more). Where the flood targets are missed, the decision is")
             else:
