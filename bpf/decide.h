@@ -104,14 +104,14 @@ static __always_inline __u32 op25b_root_step(const struct op25b_trees *t,
 }
 
 /*
- * One node level: node *cur read at the address's next bits (hi:lo),
- * *best set to its leaf there when it has one. 1, with *cur the child
- * there and hi:lo moved past the node's bits, when the walk goes on
- * down; 0 when it ends here.
+ * One node level: node *cur read at the slot the address's next bits
+ * (the top OP25B_STRIDE of hi) give, *best set to its leaf there when it
+ * has one. 1, with *cur the child there, when the walk goes on down (the
+ * caller then moves the address past the node's bits: op25b_shift); 0
+ * when it ends here.
  */
 static __always_inline int op25b_step(const struct op25b_trees *t,
-				      __u32 *cur, __u32 *best, __u64 *hi,
-				      __u64 *lo)
+				      __u32 *cur, __u32 *best, __u64 hi)
 {
 	const struct op25b_leaves *lv;
 	const struct op25b_node *n;
@@ -121,7 +121,7 @@ static __always_inline int op25b_step(const struct op25b_trees *t,
 	n = op25b_node_at(t, cur);
 	if (!n)
 		return 0;
-	slot = *hi >> (64 - OP25B_STRIDE);
+	slot = hi >> (64 - OP25B_STRIDE);
 	upto = ~0ULL >> (63 - slot);	/* slots 0..slot */
 	/*
 	 * A node whose leaves are all empty has none stored (leaf_base
@@ -138,10 +138,15 @@ static __always_inline int op25b_step(const struct op25b_trees *t,
 	if (!((n->child_map >> slot) & 1))
 		return 0;
 	*cur = n->child_base + op25b_popcount64(n->child_map & (upto >> 1));
-	*hi = *hi << OP25B_STRIDE | *lo >> (64 - OP25B_STRIDE);
-	*lo <<= OP25B_STRIDE;
 	return 1;
 }
+
+/* The address (hi:lo) moved past a node's bits. */
+#define op25b_shift(hi, lo)						\
+	do {								\
+		(hi) = (hi) << OP25B_STRIDE | (lo) >> (64 - OP25B_STRIDE); \
+		(lo) <<= OP25B_STRIDE;					\
+	} while (0)
 
 /*
  * From node cur down, within depth node levels, best the leaf met above
@@ -153,9 +158,11 @@ static __always_inline __u32 op25b_descend(const struct op25b_trees *t,
 {
 	__u32 d;
 
-	for (d = 0; d < OP25B_DEPTH_MAX; d++)
-		if (d >= depth || !cur || !op25b_step(t, &cur, &best, &hi, &lo))
+	for (d = 0; d < OP25B_DEPTH_MAX; d++) {
+		if (d >= depth || !cur || !op25b_step(t, &cur, &best, hi))
 			break;
+		op25b_shift(hi, lo);
+	}
 	return best;
 }
 
@@ -202,10 +209,11 @@ static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
 	__u32 cur, best = op25b_root_step(t, root, &hi, &lo, &cur), d;
 
 	if (inl) {
-		for (d = 0; d < OP25B_INLINE_LEVELS; d++)
-			if (!cur || d >= depth ||
-			    !op25b_step(t, &cur, &best, &hi, &lo))
+		for (d = 0; d < OP25B_INLINE_LEVELS; d++) {
+			if (!cur || d >= depth || !op25b_step(t, &cur, &best, hi))
 				return best;
+			op25b_shift(hi, lo);
+		}
 		depth = depth > OP25B_INLINE_LEVELS ?
 				depth - OP25B_INLINE_LEVELS : 0;
 	}
@@ -238,7 +246,11 @@ static __always_inline __u32 op25b_lookup(const struct op25b_trees *t,
  * as the caller set it: 0, the datapath's "no rule").
  * Blocked exactly when the source's best match is a deny and the
  * destination's is not an allow (doc/DESIGN.md, "Policy model"). inl:
- * the datapath's first try, its walks' first levels inline (op25b_lookup).
+ * the datapath's first try, the subscriber walk's first levels inline
+ * (op25b_lookup). The relay walk's stay in the call: a relay table holds
+ * a few relays, most destinations' root entries have no node below, and
+ * inline its levels would cost the verifier about 3,000 instructions a
+ * program for nothing a flood shows.
  */
 static __always_inline enum op25b_said
 op25b_tables_judge(const struct op25b_trees *t, const struct op25b_snapshot *s,
@@ -257,7 +269,7 @@ op25b_tables_judge(const struct op25b_trees *t, const struct op25b_snapshot *s,
 			       OP25B_SAID_EXEMPT :
 			       OP25B_SAID_NOT_SUBSCRIBER;
 	*relay = op25b_lookup(t, s->root[OP25B_TREE(OP25B_TABLE_RELAY, v6)],
-			      dst->hi, dst->lo, depth, inl);
+			      dst->hi, dst->lo, depth, false);
 	return OP25B_LEAF_VERDICT(*relay) == OP25B_V_ALLOW ? OP25B_SAID_RELAY :
 							     OP25B_SAID_BLOCKED;
 }
