@@ -47,9 +47,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-
-
-
 const struct cmd_help watch_help = {
 	.forms = FORMS({ .words = "PATTERN...", .opts = attach_opts },
 		       { .words = "--config FILE [--boot]" }),
@@ -71,8 +68,6 @@ const struct cmd_help watch_help = {
 	"again (a service restarted), is attached within a second; an 'allow\n"
 	"cgroup|uid|gid' by name follows what the name resolves to.\n",
 };
-
-
 
 static const struct watch_rule *rule_for(const struct watch *w,
 					 const char *name)
