@@ -392,6 +392,11 @@ test_layout4() {
 		{ fail "layout 4: the old op25b attaches" "failed"; PIN=$PINA; xf_load; return; }
 	check "layout 4: the old op25b pinned no chain array" "it did" \
 		test ! -e "$PIN/chain"
+	check "layout 4: nor root table records" "it did" \
+		test ! -e "$PIN/rootsync"
+	ctl -q deny subscriber 10.43.0.0/24
+	check_eq "layout 4: this op25bctl changes it, copying whole root tables" \
+		"blocked" "$(ctl -q test 10.43.0.9 198.51.100.25 >/dev/null 2>&1; [ $? = 3 ] && echo blocked)"
 	st=$(ctl status 2>&1 | grep ' r0 ')
 	check "layout 4: this op25bctl reads it (r0 alone, attached)" "saw: $st" \
 		grep -q ", alone, file, attached" <<<"$st"
@@ -401,6 +406,12 @@ test_layout4() {
 	check "layout 4: markers to 587 arrived meanwhile (${SEEN587:-0})" \
 		"saw ${SEEN587:-none}" [ "${SEEN587:-0}" -gt 0 ]
 	check "layout 4: the chain array is pinned now" "absent" test -e "$PIN/chain"
+	check "layout 4: and the root table records" "absent" test -e "$PIN/rootsync"
+	ctl -q del subscriber 10.43.0.0/24
+	check_eq "layout 4: a change after, through the records: the delete holds" \
+		"passes" "$(ctl -q test 10.43.0.9 198.51.100.25 >/dev/null 2>&1; [ $? = 3 ] && echo blocked || echo passes)"
+	check_eq "layout 4: ...and the earlier deny of the tree stays" \
+		"blocked" "$(ctl -q test 10.40.0.9 198.51.100.25 >/dev/null 2>&1; [ $? = 3 ] && echo blocked)"
 	ctl -q detach r0
 	xf_load
 	attach_chained "layout 4, upgraded" && both_work "layout 4, upgraded"
