@@ -800,7 +800,7 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
             w("the default capacity gets (a capacity of 131,072 gets 18 bits, which")
             w("puts a /24 one level down, for 16 MB of root tables), and a BPF call")
             w("and its return cost about 7 ns here (every return through the SRSO")
-            w("safe-RET thunk): the decision's first try takes its first two levels")
+            w("safe-RET thunk): the first try walks the subscriber tree's first two levels")
             w("inline for that, and what a blocked packet does after its decision is")
             w("already in the one call that decides. What would close more of it:")
             w("per-node prefix counts, so that a level needs no popcount, and nodes")
