@@ -194,11 +194,11 @@ __noinline __u32 op25b_tree_descend(__u32 cur, __u32 best, __u64 hi, __u64 lo,
  * The walk as the datapath's decision calls it: the root's step and, when
  * inl is set, the first OP25B_INLINE_LEVELS node levels inline, and the
  * rest of the walk in op25b_tree_descend. A call and its return cost more
- * here than a level of the walk (doc/DESIGN.md, "Lookup"): inline, a /24
+ * here than a level of the walk (doc/DESIGN.md, "Datapath"): inline, a /24
  * under a root of up to 18 bits and a /32 under one of 20 make no call.
- * A caller that decides few packets (a retry after a publish) passes 0:
- * the verifier then walks those levels once, in the global function, not
- * again in every caller.
+ * A caller that decides few packets (a retry after a publish) passes inl
+ * false: the verifier then walks those levels once, in the global
+ * function, not again in every caller.
  */
 #define OP25B_INLINE_LEVELS	2
 

@@ -203,6 +203,11 @@ static void root_touch(struct engine *e, int tree, __u32 i, __u32 n)
 	if (!e->sync)
 		return;
 	rs = &e->sync[e->pol->snap[e->gen & 1].root[tree]];
+	/* a batch in address order writes one entry many times in a row */
+	if (n == 1 && e->sync_n[tree] &&
+	    e->sync_n[tree] <= OP25B_ROOTSYNC_ENTS &&
+	    rs->ent[e->sync_n[tree] - 1] == i)
+		return;
 	if (n > OP25B_ROOTSYNC_ENTS - e->sync_n[tree] ||
 	    e->sync_n[tree] > OP25B_ROOTSYNC_ENTS) {
 		e->sync_n[tree] = OP25B_ROOTSYNC_ENTS + 1;
