@@ -220,15 +220,20 @@ exec "$@"' "$TMPD/journal.d" "$@"
 
 # reader_journal: 'log' (to the journal, its default) beside a journald of
 # its own: both in a mount namespace of journal_ns's, with a private
-# /run/systemd/journal. The journald's pid goes to $TMPD/journald.pid.
+# /run/systemd/journal. The journald's pid goes to $TMPD/journald.pid;
+# $TMPD/journal.ready is made once its socket is there and 'log' starts
+# (a journald can take seconds to start on a busy machine: wait for it),
+# with the pid 'log' runs as (the shell's, which execs it).
 reader_journal() {
+	rm -f "$TMPD/journal.ready"
 	journal_ns bash -c '
 mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/journal || exit 1
 /lib/systemd/systemd-journald </dev/null >/dev/null 2>&1 &
 echo $! >"$0"
-for i in $(seq 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
+for i in $(seq 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
+[ -S /run/systemd/journal/socket ] && echo $$ >"$3"
 exec "$1" --pin-dir "$2" log' "$TMPD/journald.pid" "$CTL" "$PIN" \
-		2>"$TMPD/journal.err" &
+		"$TMPD/journal.ready" 2>"$TMPD/journal.err" &
 	CLEAN_PIDS+=($!)
 	READER_PIDS+=($!)
 }
@@ -273,6 +278,11 @@ test_events_every_reader() {
 	reader log log --file "$TMPD/events.jsonl"
 	OP25B_SYSLOG_SOCKET=$TMPD/syslog.sock reader syslog log --syslog
 	reader_journal journal
+	wait_for 10 test -s "$TMPD/journal.ready" ||
+		fail "journal reader" "no journald socket after 10 s"
+	# the log process itself: the background job is only the shell before it
+	[ -s "$TMPD/journal.ready" ] && READER_PIDS+=("$(cat "$TMPD/journal.ready")") &&
+		CLEAN_PIDS+=("$(cat "$TMPD/journal.ready")")
 	sleep 1		# readers show what comes after their start
 	[ -s "$TMPD/journald.pid" ] && CLEAN_PIDS+=("$(cat "$TMPD/journald.pid")")
 	r=$(attempts)
