@@ -172,6 +172,15 @@ static struct window *window_of(struct engine *e, int i, size_t *elem)
 	return (struct window *)((char *)e + w[i].win);
 }
 
+/* An mmap of map name failed: what was mapped, unmapped, and why said. */
+static int map_failed(struct engine *e, const char *name)
+{
+	int err = errno;	/* before munmap and free may change it */
+
+	engine_unmap(e);
+	return engine_fail(e, -err, "cannot map '%s': %s", name, strerror(err));
+}
+
 int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 {
 	struct bpf_map_info info;
@@ -213,11 +222,8 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 			}
 		} else {
 			p[i] = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
-			if (p[i] == MAP_FAILED) {
-				engine_unmap(e);
-				return engine_fail(e, -errno, "cannot map '%s': %s",
-						   map_names[i], strerror(errno));
-			}
+			if (p[i] == MAP_FAILED)
+				return map_failed(e, map_names[i]);
 			e->len[i] = len;
 		}
 		switch (i) {
@@ -276,9 +282,7 @@ int engine_open(struct engine *e, const struct engine_fds *fds, bool writable)
 			       prot, MAP_SHARED, e->fd.rootsync, 0);
 		if (e->sync == MAP_FAILED) {
 			e->sync = NULL;
-			engine_unmap(e);
-			return engine_fail(e, -errno, "cannot map '%s': %s",
-					   OP25B_PIN_ROOTSYNC, strerror(errno));
+			return map_failed(e, OP25B_PIN_ROOTSYNC);
 		}
 	}
 	if (e->st->layout && e->st->layout != OP25B_LAYOUT) {
