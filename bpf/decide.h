@@ -258,9 +258,19 @@ op25b_tables_judge(const struct op25b_trees *t, const struct op25b_snapshot *s,
 		   const struct op25b_addr *dst, __u32 *sub, __u32 *relay,
 		   const bool inl)
 {
-	__u32 rbits = op25b_root_bits_of(t);
-	__u32 depth = v6 ? OP25B_DEPTH_FOR(128, rbits) :
-			   OP25B_DEPTH_FOR(32, rbits);
+	__u32 rbits = op25b_root_bits_of(t), depth;
+
+	/*
+	 * The family as a number, 0 or 1, not as two constants: the verifier
+	 * then walks the lookups below once, not once for each family, and
+	 * the compiler may not turn the arithmetic back into a choice
+	 * between two constants.
+	 */
+	v6 &= 1;
+#ifdef __BPF__
+	barrier_var(v6);
+#endif
+	depth = OP25B_DEPTH_FOR(32 + 96 * v6, rbits);
 
 	*sub = op25b_lookup(t, s->root[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, v6)],
 			    src->hi, src->lo, depth, inl);

@@ -237,9 +237,16 @@ static __always_inline void judge(const struct op25b_cursor *c,
 	struct judge_in in = {
 		.cls = cls,
 		.dport = pkt->dport,
-		.v6 = pkt->family == 6,
 	};
+	/*
+	 * Read from the family (4 or 6) without a branch, before read_addr
+	 * branches on it: the verifier then holds one state, v6 0 or 1, for
+	 * both families through the decision, not one for each.
+	 */
+	__u32 v6 = (pkt->family >> 1) & 1;
 
+	barrier_var(v6);
+	in.v6 = v6;
 	/* the parser read the IP header: this is only a guard */
 	if (read_addr(c, pkt, 0, &in.src) || read_addr(c, pkt, 1, &in.dst))
 		in.no_addr = 1;
