@@ -205,34 +205,35 @@ static __always_inline int limiter_idle(const struct op25b_limiter *e,
 
 /*
  * The source's entry in its set (*found), or else the first one it may
- * take; NULL: the set is full. Way by way, the choice kept as an index:
- * one pointer at the end, few states for the verifier.
+ * take; NULL: the set is full. Two passes over the set's ways, the second
+ * only for a source that has none: no choice carried from way to way, so
+ * the verifier walks each pass once, not once for every way a choice
+ * could have been made at (the ways share a cache line or two: the second
+ * pass reads what the first brought in).
  */
 static __always_inline struct op25b_limiter *limiter_find(const struct op25b_src *key,
 							  __u64 now, int *found)
 {
 	struct op25b_limiter *e;
-	__u32 base, w, idx, pick = OP25B_LIMITER_WAYS;
+	__u32 base, w, idx;
 
 	base = (op25b_src_hash(key) & (op25b_limiter_slots / OP25B_LIMITER_WAYS - 1)) *
 	       OP25B_LIMITER_WAYS;
+	*found = 1;
+	for (w = 0; w < OP25B_LIMITER_WAYS; w++) {
+		idx = base + w;
+		e = bpf_map_lookup_elem(&op25b_limiter, &idx);
+		if (e && src_equal(&e->src, key))
+			return e;
+	}
 	*found = 0;
 	for (w = 0; w < OP25B_LIMITER_WAYS; w++) {
 		idx = base + w;
 		e = bpf_map_lookup_elem(&op25b_limiter, &idx);
-		if (!e)
-			break;
-		if (src_equal(&e->src, key)) {
-			*found = 1;
+		if (e && limiter_idle(e, now))
 			return e;
-		}
-		if (pick == OP25B_LIMITER_WAYS && limiter_idle(e, now))
-			pick = w;
 	}
-	if (pick >= OP25B_LIMITER_WAYS)
-		return NULL;
-	idx = base + pick;
-	return bpf_map_lookup_elem(&op25b_limiter, &idx);
+	return NULL;
 }
 
 /*
