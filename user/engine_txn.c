@@ -786,7 +786,7 @@ int engine_commit(struct engine *e)
 
 	if (!e->in_txn)
 		return engine_fail(e, -EINVAL, "no change under way");
-	for (t = 0; t < 2; t++) {
+	for (t = 0; t < OP25B_TABLE_COUNT; t++) {
 		if (engine_count(e, t) > engine_capacity(e)) {
 			err = engine_fail(e, -ENOSPC,
 					  "the %s table would hold %u prefixes; it holds at most %u",

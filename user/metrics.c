@@ -14,8 +14,6 @@
 #include "op25bctl.h"
 #include "attachments.h"
 
-static const char *const table_names[] = { "subscriber", "relay" };
-
 struct policy_gauges {
 	bool ok;
 	__u32 count[OP25B_TREES];
@@ -58,10 +56,10 @@ static void policy_print(const struct policy_gauges *p)
 	if (!p->ok)
 		return;
 	family_head("op25b_rules", "Prefixes in the live policy, by table and family");
-	for (t = 0; t < 2; t++)
+	for (t = 0; t < OP25B_TABLE_COUNT; t++)
 		for (v6 = 0; v6 < 2; v6++)
 			printf("op25b_rules{table=\"%s\",family=\"%s\"} %u\n",
-			       table_names[t], v6 ? "ipv6" : "ipv4",
+			       table_name(t), v6 ? "ipv6" : "ipv4",
 			       p->count[OP25B_TREE(t, v6)]);
 	family_head("op25b_rules_capacity", "Prefixes each table holds at most (--capacity)");
 	printf("op25b_rules_capacity %u\n", p->capacity);

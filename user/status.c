@@ -48,16 +48,19 @@ static void status_config(const struct op25b_config *cfg)
 static void status_tables(const struct engine *e,
 			  const struct op25b_snapshot *s)
 {
+	char key4[24], key6[24], text[40];
+	int t;
 
 	open_json_object("tables");
-	print_uint(PRINT_ANY, "subscriber4", "subscriber  %llu IPv4, ",
-		   s->count[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, 0)]);
-	print_uint(PRINT_ANY, "subscriber6", "%llu IPv6 prefixes\n",
-		   s->count[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, 1)]);
-	print_uint(PRINT_ANY, "relay4", "relay       %llu IPv4, ",
-		   s->count[OP25B_TREE(OP25B_TABLE_RELAY, 0)]);
-	print_uint(PRINT_ANY, "relay6", "%llu IPv6 prefixes\n",
-		   s->count[OP25B_TREE(OP25B_TABLE_RELAY, 1)]);
+	for (t = 0; t < OP25B_TABLE_COUNT; t++) {
+		/* keys subscriber4, subscriber6, relay4, ... */
+		snprintf(key4, sizeof(key4), "%s4", table_name(t));
+		snprintf(key6, sizeof(key6), "%s6", table_name(t));
+		snprintf(text, sizeof(text), "%-12s%%llu IPv4, ", table_name(t));
+		print_uint(PRINT_ANY, key4, text, s->count[OP25B_TREE(t, 0)]);
+		print_uint(PRINT_ANY, key6, "%llu IPv6 prefixes\n",
+			   s->count[OP25B_TREE(t, 1)]);
+	}
 	print_uint(PRINT_ANY, "capacity", "capacity    %llu prefixes per table",
 		   engine_capacity(e));
 	print_uint(PRINT_ANY, "generation", ", policy generation %llu\n",
