@@ -702,17 +702,19 @@ void oracle_count(const struct oracle_result *r, bool answered,
 
 const char *oracle_class_name(int cls)
 {
-	static const char *const names[] = {
-		[OP25B_C_PASS] = "pass",
-		[OP25B_C_SMTP] = "smtp",
-		[OP25B_C_EVASION] = "evasion",
-		[OP25B_C_UNDECIDABLE] = "undecidable",
-		[OP25B_C_MALFORMED] = "malformed",
-	};
-
-	if (cls < 0 || cls > OP25B_C_MALFORMED)
-		return "?";
-	return names[cls];
+	switch (cls) {
+	case OP25B_C_PASS:
+		return "pass";
+	case OP25B_C_SMTP:
+		return "smtp";
+	case OP25B_C_EVASION:
+		return "evasion";
+	case OP25B_C_UNDECIDABLE:
+		return "undecidable";
+	case OP25B_C_MALFORMED:
+		return "malformed";
+	}
+	return "?";
 }
 
 const char *oracle_judgement_name(int j)
