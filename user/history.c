@@ -610,18 +610,16 @@ enum { OPT_SINCE = 1, OPT_FILE, OPT_CSV, OPT_JOURNAL };
 	{ .name = "--journal", .id = OPT_JOURNAL,			\
 	  .help = "read what log wrote to the journal instead" }
 
-static const struct opt history_opts[] = {
+static const struct opt history_opts[] = OPT_TABLE(
 	READING_OPT_SINCE,
 	READING_OPTS_LOG,
-	{ NULL },
-};
+);
 
-static const struct opt report_opts[] = {
+static const struct opt report_opts[] = OPT_TABLE(
 	READING_OPT_SINCE,
 	{ .name = "--csv", .id = OPT_CSV, .help = "comma-separated values" },
 	READING_OPTS_LOG,
-	{ NULL },
-};
+);
 
 const struct cmd_help history_help = {
 	.args = "ADDR|USER",

@@ -40,11 +40,10 @@ static int config_open_ro(struct op25b_config *cfg)
 
 enum { OPT_FORCE = 1 };
 
-static const struct opt port_opts[] = {
+static const struct opt port_opts[] = OPT_TABLE(
 	{ .name = "--force", .id = OPT_FORCE,
 	  .help = "add a submission port (587, 465) all the same" },
-	{ NULL },
-};
+);
 
 const struct cmd_help port_help = {
 	.forms = FORMS({ .words = "add|del PORT...", .opts = port_opts },

@@ -23,7 +23,7 @@ enum {
 	OPT_ATTACH, OPT_ADDRESS,
 };
 
-static const struct opt up_opts[] = {
+static const struct opt up_opts[] = OPT_TABLE(
 	{ .name = "--ifname", .id = OPT_IFNAME, .arg = "IFACE",
 	  .what = "an interface name",
 	  .help = "the session's device (its pppN)" },
@@ -41,8 +41,7 @@ static const struct opt up_opts[] = {
 	{ .name = "--attach", .id = OPT_ATTACH,
 	  .help = "attach op25b to the device while the session lasts" },
 	ATTACH_OPTS,
-	{ NULL },
-};
+);
 
 const struct cmd_help session_help = {
 	.forms = FORMS({ .words = "up NAME", .opts = up_opts },

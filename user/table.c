@@ -50,17 +50,15 @@ enum { OPT_FILE = 1, OPT_FORCE };
 	  .help = "prefixes from FILE too ('-': stdin), several a line" }
 
 /* --force is allow's alone: the others start one entry in */
-static const struct opt change_opts[] = {
+static const struct opt change_opts[] = OPT_TABLE(
 	TABLE_OPT_FILE,
-	{ NULL },
-};
+);
 
-static const struct opt allow_opts[] = {
+static const struct opt allow_opts[] = OPT_TABLE(
 	TABLE_OPT_FILE,
 	{ .name = "--force", .id = OPT_FORCE,
 	  .help = "allow 0.0.0.0/0 or ::/0 too: no blocking for that family" },
-	{ NULL },
-};
+);
 
 /*
  * VERB subscriber|relay [PREFIX...] [-f FILE|-]: options may come anywhere,

@@ -325,15 +325,14 @@ static void culprits_print(const struct culprit_row *v, size_t n, __u32 kind)
 	output_list_end();
 }
 
-static const struct opt top_opts[] = {
+static const struct opt top_opts[] = OPT_TABLE(
 	{ .name = "-n", .short_name = 'n', .id = 1, .arg = "N",
 	  .what = "a number",
 	  .help = "the first N sources (1-65536, default 20)" },
 	{ .name = "--by", .id = 2, .arg = "address|uid|cgroup",
 	  .what = "address, uid or cgroup",
 	  .help = "rank sources (default), or refused connects by uid or cgroup" },
-	{ NULL },
-};
+);
 
 const struct cmd_help top_help = {
 	.opts = top_opts,
