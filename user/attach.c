@@ -39,11 +39,8 @@ static const struct opt attach_all_opts[] = OPT_TABLE(
 );
 
 const struct cmd_help attach_help = {
-	.forms = (const struct usage[]){
-		{ .words = "IFACE", .opts = attach_opts },
-		{ .words = "--cgroup PATH" },
-		{ NULL },
-	},
+	.forms = FORMS({ .words = "IFACE", .opts = attach_opts },
+		       { .words = "--cgroup PATH" }),
 	.opts = attach_all_opts,
 	.text =
 	"Attach the datapath to IFACE. Ethernet devices get XDP (native when the\n"
