@@ -187,7 +187,8 @@ struct usage {
 struct cmd_help {
 	const char *args;	/* the one form's words, when forms is NULL */
 	const struct usage *forms;	/* or its forms, up to NULL words */
-	const struct opt *opts;	/* every option it takes, for Options: */
+	/* every option it takes, for Options:; NULL: its forms' tables */
+	const struct opt *opts;
 	const char *text;	/* what it does, its positional words */
 };
 

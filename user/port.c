@@ -48,7 +48,6 @@ static const struct opt port_opts[] = OPT_TABLE(
 const struct cmd_help port_help = {
 	.forms = FORMS({ .words = "add|del PORT...", .opts = port_opts },
 		       { .words = "[list]" }),
-	.opts = port_opts,
 	.text =
 	"The TCP destination ports whose segments are judged (25 by\n"
 	"default). Every PORT (1-65535) is checked before anything is\n"
@@ -178,7 +177,6 @@ out:
 const struct cmd_help action_help = {
 	.forms = FORMS({ .words = "[drop|reject|monitor]" },
 		       { .words = "limit RATE/PERIOD", .opts = limit_opts }),
-	.opts = limit_opts,
 	.text =
 	"What happens to a packet the policy blocks: drop (the default),\n"
 	"reject (dropped, and the sender gets a TCP RST, so its client fails\n"

@@ -47,7 +47,6 @@ const struct cmd_help session_help = {
 	.forms = FORMS({ .words = "up NAME", .opts = up_opts },
 		       { .words = "down NAME" },
 		       { .words = "list" }),
-	.opts = up_opts,
 	.text =
 	"The session layer, for PPP/RADIUS hooks: 'up' registers session NAME\n"
 	"(pppd's IFNAME, or accel-ppp's session), exempts its --allow prefixes\n"

@@ -272,7 +272,6 @@ const struct cmd_help deny_help = {
 
 const struct cmd_help allow_help = {
 	.forms = TABLE_IDENT_FORMS(allow_opts),
-	.opts = allow_opts,
 	.text =
 	"Give each prefix the verdict allow: in subscriber, an exemption\n"
 	"inside a denied range; in relay, a relay that stays reachable.\n"
@@ -288,7 +287,6 @@ const struct cmd_help allow_help = {
 
 const struct cmd_help del_help = {
 	.forms = TABLE_IDENT_FORMS(change_opts),
-	.opts = change_opts,
 	.text =
 	"Delete the entries for exactly these prefixes (absent ones are\n"
 	"skipped), or these exemptions by identity (by the name or number\n"
