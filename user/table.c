@@ -254,14 +254,18 @@ out_args:
 	return err;
 }
 
+/* What deny and allow both do with the prefixes they are given. */
+#define TABLE_GIVE_TEXT							\
+	"An existing entry keeps its hit counter. In a FILE, '#' starts a\n" \
+	"comment. Every prefix is checked before anything is changed.\n"
+
 const struct cmd_help deny_help = {
 	.args = "subscriber|relay PREFIX...",
 	.opts = change_opts,
 	.text =
 	"Give each prefix the verdict deny: in subscriber, its outbound SMTP\n"
 	"is blocked; in relay, it is carved out of an allowed relay range.\n"
-	"An existing entry keeps its hit counter. In a FILE, '#' starts a\n"
-	"comment. Every prefix is checked before anything is changed.\n",
+	TABLE_GIVE_TEXT,
 };
 
 /* allow and del: on prefixes, or on who may connect (ident.c) */
@@ -277,8 +281,7 @@ const struct cmd_help allow_help = {
 	"inside a denied range; in relay, a relay that stays reachable.\n"
 	"An allow of 0.0.0.0/0 or ::/0 turns blocking off for that family\n"
 	"and needs --force.\n"
-	"An existing entry keeps its hit counter. In a FILE, '#' starts a\n"
-	"comment. Every prefix is checked before anything is changed.\n"
+	TABLE_GIVE_TEXT
 	"uid, gid, cgroup: who may connect at the socket hooks (attach\n"
 	"--cgroup): a process of that real uid or gid, or in that cgroup (below\n"
 	"the cgroup v2 root) or one below it. A name is resolved now and at\n"
