@@ -156,7 +156,8 @@ static enum ipv4_piece ipv4_piece_of(unsigned int offset_bytes, bool more)
  */
 static const int ipv4_piece_class[][2] = {
 	[PIECE_WHOLE]	= { OP25B_C_MALFORMED, BY_PORT },
-	[PIECE_HEAD]	= { OP25B_C_EVASION, BY_PORT },	/* tiny fragment */
+	/* a head without the whole TCP header: RFC 3128's tiny fragment */
+	[PIECE_HEAD]	= { OP25B_C_EVASION, BY_PORT },
 	[PIECE_AT_8]	= { OP25B_C_EVASION, OP25B_C_EVASION },
 	[PIECE_LATER]	= { OP25B_C_PASS, OP25B_C_PASS },
 };
