@@ -226,7 +226,7 @@ static void diff_config(const struct running *run, const struct conf *c,
 
 enum { OPT_DRY = 1, OPT_FORCE, OPT_BOOT, OPT_LAST_GOOD };
 
-static const struct opt apply_opts[] = {
+static const struct opt apply_opts[] = OPT_TABLE(
 	{ .name = "--dry-run", .id = OPT_DRY,
 	  .help = "print what would change, and change nothing" },
 	{ .name = "--force", .id = OPT_FORCE,
@@ -237,8 +237,7 @@ static const struct opt apply_opts[] = {
 	  .what = "a file name",
 	  .help = "where each clean apply keeps the policy (default "
 		  OP25B_LAST_GOOD_DEFAULT " for the default pin dir)" },
-	{ NULL },
-};
+);
 
 const struct cmd_help apply_help = {
 	.args = "FILE|-",

@@ -282,11 +282,35 @@ static const struct usage *forms_of(const struct cmd_help *h,
 	return one;
 }
 
+/* Does a form before u show u's option table already? */
+static bool opts_shown_before(const struct usage *first,
+			      const struct usage *u)
+{
+	const struct usage *v;
+
+	for (v = first; v != u; v++)
+		if (v->opts == u->opts)
+			return true;
+	return false;
+}
+
+/* An option table's lines, under one "Options:" heading for them all. */
+static void options_print(FILE *f, const struct opt *opts, bool *head)
+{
+	if (!opts || !opts->name)
+		return;
+	if (!*head)
+		fputs("\nOptions:\n", f);
+	*head = true;
+	opts_print(f, opts);
+}
+
 void help_print(FILE *f, const char *cmd, const struct cmd_help *h)
 {
 	const struct usage *u, *first;
 	struct usage one[2];
 	char lead[64], words[512];
+	bool head = false;
 
 	first = forms_of(h, one);
 	for (u = first; u->words; u++) {
@@ -299,10 +323,12 @@ void help_print(FILE *f, const char *cmd, const struct cmd_help *h)
 	}
 	if (h->text)
 		fprintf(f, "\n%s", h->text);
-	if (h->opts && h->opts->name) {
-		fputs("\nOptions:\n", f);
-		opts_print(f, h->opts);
-	}
+	if (h->opts)
+		options_print(f, h->opts, &head);
+	else
+		for (u = first; u->words; u++)
+			if (!opts_shown_before(first, u))
+				options_print(f, u->opts, &head);
 }
 
 void help_line(FILE *f, const char *cmd, const struct cmd_help *h)

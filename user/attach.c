@@ -29,23 +29,18 @@ enum { OPT_CGROUP = ATTACH_OPT_NEXT };
 	  .what = "a cgroup path",					\
 	  .help = "a cgroup (below the cgroup v2 root), not an interface" }
 
-static const struct opt cgroup_opts[] = {
+static const struct opt cgroup_opts[] = OPT_TABLE(
 	CGROUP_OPT,
-	{ NULL },
-};
+);
 
-static const struct opt attach_all_opts[] = {
+static const struct opt attach_all_opts[] = OPT_TABLE(
 	ATTACH_OPTS,
 	CGROUP_OPT,
-	{ NULL },
-};
+);
 
 const struct cmd_help attach_help = {
-	.forms = (const struct usage[]){
-		{ .words = "IFACE", .opts = attach_opts },
-		{ .words = "--cgroup PATH" },
-		{ NULL },
-	},
+	.forms = FORMS({ .words = "IFACE", .opts = attach_opts },
+		       { .words = "--cgroup PATH" }),
 	.opts = attach_all_opts,
 	.text =
 	"Attach the datapath to IFACE. Ethernet devices get XDP (native when the\n"
@@ -439,12 +434,11 @@ static int detach_records(const char *ifname)
 enum { OPT_ALL = OPT_CGROUP + 1 };
 
 /* --all is never taken by a prefix: it detaches everything */
-static const struct opt detach_opts[] = {
+static const struct opt detach_opts[] = OPT_TABLE(
 	{ .name = "--all", .id = OPT_ALL,
 	  .help = "everything this pin dir attached in this namespace, and its cgroups" },
 	CGROUP_OPT,
-	{ NULL },
-};
+);
 
 const struct cmd_help detach_help = {
 	.forms = FORMS({ .words = "IFACE" }, { .words = "--cgroup PATH" },

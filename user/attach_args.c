@@ -10,10 +10,9 @@
 #include "op25bctl.h"
 #include "attachments.h"
 
-const struct opt attach_opts[] = {
+const struct opt attach_opts[] = OPT_TABLE(
 	ATTACH_OPTS,
-	{ NULL },
-};
+);
 
 void attach_opts_take(struct attach_args *a, const struct args *w)
 {
@@ -103,14 +102,13 @@ static bool pattern_ok(const char *p, char *why, size_t len)
 	return true;
 }
 
-const struct opt watch_opts[] = {
+const struct opt watch_opts[] = OPT_TABLE(
 	ATTACH_OPTS,
 	{ .name = "--config", .id = OPT_CONFIG, .arg = "FILE", .what = "a FILE",
 	  .help = "the watch statements of an op25b.conf(5) file" },
 	{ .name = "--boot", .id = OPT_BOOT,
 	  .help = "with --config: a refused FILE still leaves what waits followed" },
-	{ NULL },
-};
+);
 
 /*
  * PATTERN... [attach options] into a rule, or, where config is given,

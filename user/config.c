@@ -59,7 +59,7 @@ void limit_rate_format(const struct op25b_limit *l, char *buf, size_t len)
 
 enum { OPT_BURST = 1, OPT_THEN, OPT_QUARANTINE, OPT_PREFIX6, OPT_BY };
 
-const struct opt limit_opts[] = {
+const struct opt limit_opts[] = OPT_TABLE(
 	{ .name = "--burst", .id = OPT_BURST, .arg = "N",
 	  .help = "in bursts of N (default RATE)" },
 	{ .name = "--then", .id = OPT_THEN, .arg = "drop|reject",
@@ -70,8 +70,7 @@ const struct opt limit_opts[] = {
 	  .help = "an IPv6 source is its first LEN bits (default 64)" },
 	{ .name = "--by", .id = OPT_BY, .arg = "uid|cgroup",
 	  .help = "the socket hooks' sources: the connecting uid (default) or cgroup" },
-	{ NULL },
-};
+);
 
 /* "limit" and what follows it. */
 static int limit_parse(int argc, char **argv, struct op25b_limit *l,

@@ -600,26 +600,26 @@ static void history_free(struct history *h)
 
 enum { OPT_SINCE = 1, OPT_FILE, OPT_CSV, OPT_JOURNAL };
 
-static const struct opt history_opts[] = {
-	{ .name = "--since", .id = OPT_SINCE, .arg = "TIME", .what = "a time",
-	  .help = "from TIME on: RFC 3339, a date, or a duration ago (30d)" },
-	{ .name = "--file", .id = OPT_FILE, .arg = "PATH", .what = "a path",
-	  .help = "the log to read (" LOG_FILE_DEFAULT ")" },
-	{ .name = "--journal", .id = OPT_JOURNAL,
-	  .help = "read what log wrote to the journal instead" },
-	{ NULL },
-};
+/* What history and report both take, and reading_args reads. */
+#define READING_OPT_SINCE						\
+	{ .name = "--since", .id = OPT_SINCE, .arg = "TIME", .what = "a time", \
+	  .help = "from TIME on: RFC 3339, a date, or a duration ago (30d)" }
+#define READING_OPTS_LOG						\
+	{ .name = "--file", .id = OPT_FILE, .arg = "PATH", .what = "a path", \
+	  .help = "the log to read (" LOG_FILE_DEFAULT ")" },		\
+	{ .name = "--journal", .id = OPT_JOURNAL,			\
+	  .help = "read what log wrote to the journal instead" }
 
-static const struct opt report_opts[] = {
-	{ .name = "--since", .id = OPT_SINCE, .arg = "TIME", .what = "a time",
-	  .help = "from TIME on: RFC 3339, a date, or a duration ago (30d)" },
+static const struct opt history_opts[] = OPT_TABLE(
+	READING_OPT_SINCE,
+	READING_OPTS_LOG,
+);
+
+static const struct opt report_opts[] = OPT_TABLE(
+	READING_OPT_SINCE,
 	{ .name = "--csv", .id = OPT_CSV, .help = "comma-separated values" },
-	{ .name = "--file", .id = OPT_FILE, .arg = "PATH", .what = "a path",
-	  .help = "the log to read (" LOG_FILE_DEFAULT ")" },
-	{ .name = "--journal", .id = OPT_JOURNAL,
-	  .help = "read what log wrote to the journal instead" },
-	{ NULL },
-};
+	READING_OPTS_LOG,
+);
 
 const struct cmd_help history_help = {
 	.args = "ADDR|USER",

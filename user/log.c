@@ -25,15 +25,14 @@ enum sink { SINK_JOURNAL, SINK_SYSLOG, SINK_FILE };
 
 enum { OPT_JOURNAL = 1, OPT_SYSLOG, OPT_FILE };
 
-static const struct opt log_opts[] = {
+static const struct opt log_opts[] = OPT_TABLE(
 	{ .name = "--journal", .id = OPT_JOURNAL,
 	  .help = "to the systemd journal, structured fields (the default)" },
 	{ .name = "--syslog", .id = OPT_SYSLOG,
 	  .help = "to syslog (/dev/log) as RFC 5424 with structured data" },
 	{ .name = "--file", .id = OPT_FILE, .arg = "PATH", .what = "a path",
 	  .help = "to PATH as JSON lines, reopened on SIGHUP" },
-	{ NULL },
-};
+);
 
 const struct cmd_help log_help = {
 	.opts = log_opts,

@@ -69,7 +69,7 @@ enum {
 };
 
 /* The options before the command: read, and shown in help, from here. */
-static const struct opt global_opts[] = {
+static const struct opt global_opts[] = OPT_TABLE(
 	{ .name = "--json", .short_name = 'j', .id = G_JSON,
 	  .help = "JSON output" },
 	{ .name = "--pretty", .short_name = 'p', .id = G_PRETTY,
@@ -104,8 +104,7 @@ static const struct opt global_opts[] = {
 	  .help = "this help" },
 	{ .name = "--version", .short_name = 'V', .id = G_VERSION,
 	  .help = "print the version" },
-	{ NULL },
-};
+);
 
 static void usage(FILE *f)
 {

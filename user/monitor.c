@@ -84,13 +84,12 @@ static int on_sock_event(void *ctx, const struct op25b_sock_event *ev)
 
 enum { OPT_COUNT = 1, OPT_BACKLOG };
 
-static const struct opt monitor_opts[] = {
+static const struct opt monitor_opts[] = OPT_TABLE(
 	{ .name = "--count", .id = OPT_COUNT, .arg = "N", .what = "a number",
 	  .help = "stop after N events" },
 	{ .name = "--backlog", .id = OPT_BACKLOG,
 	  .help = "first the events still kept from before it started" },
-	{ NULL },
-};
+);
 
 static int args_parse(int argc, char **argv, struct monitor *mon)
 {

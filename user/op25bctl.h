@@ -96,6 +96,12 @@ struct opt {
 	const char *help;	/* one line for the Options: block */
 };
 
+/*
+ * An option table, its NULL end written once (as FORMS does for forms):
+ * every entry ends with a comma, and a table cannot be left unended.
+ */
+#define OPT_TABLE(...)	{ __VA_ARGS__ { NULL } }
+
 enum {
 	ARG_END = 0,		/* no word left */
 	ARG_POSITIONAL = -1,	/* *val is a word that is not an option */
@@ -181,7 +187,8 @@ struct usage {
 struct cmd_help {
 	const char *args;	/* the one form's words, when forms is NULL */
 	const struct usage *forms;	/* or its forms, up to NULL words */
-	const struct opt *opts;	/* every option it takes, for Options: */
+	/* every option it takes, for Options:; NULL: its forms' tables */
+	const struct opt *opts;
 	const char *text;	/* what it does, its positional words */
 };
 

@@ -40,16 +40,14 @@ static int config_open_ro(struct op25b_config *cfg)
 
 enum { OPT_FORCE = 1 };
 
-static const struct opt port_opts[] = {
+static const struct opt port_opts[] = OPT_TABLE(
 	{ .name = "--force", .id = OPT_FORCE,
 	  .help = "add a submission port (587, 465) all the same" },
-	{ NULL },
-};
+);
 
 const struct cmd_help port_help = {
 	.forms = FORMS({ .words = "add|del PORT...", .opts = port_opts },
 		       { .words = "[list]" }),
-	.opts = port_opts,
 	.text =
 	"The TCP destination ports whose segments are judged (25 by\n"
 	"default). Every PORT (1-65535) is checked before anything is\n"
@@ -179,7 +177,6 @@ out:
 const struct cmd_help action_help = {
 	.forms = FORMS({ .words = "[drop|reject|monitor]" },
 		       { .words = "limit RATE/PERIOD", .opts = limit_opts }),
-	.opts = limit_opts,
 	.text =
 	"What happens to a packet the policy blocks: drop (the default),\n"
 	"reject (dropped, and the sender gets a TCP RST, so its client fails\n"

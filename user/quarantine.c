@@ -20,11 +20,10 @@
 enum { OPT_ALL = 1 };
 
 /* release --all; never taken by a prefix */
-static const struct opt release_opts[] = {
+static const struct opt release_opts[] = OPT_TABLE(
 	{ .name = "--all", .id = OPT_ALL,
 	  .help = "release: every source in quarantine" },
-	{ NULL },
-};
+);
 
 const struct cmd_help quarantine_help = {
 	.forms = FORMS({ .words = "[list]" },

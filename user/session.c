@@ -23,7 +23,7 @@ enum {
 	OPT_ATTACH, OPT_ADDRESS,
 };
 
-static const struct opt up_opts[] = {
+static const struct opt up_opts[] = OPT_TABLE(
 	{ .name = "--ifname", .id = OPT_IFNAME, .arg = "IFACE",
 	  .what = "an interface name",
 	  .help = "the session's device (its pppN)" },
@@ -41,14 +41,12 @@ static const struct opt up_opts[] = {
 	{ .name = "--attach", .id = OPT_ATTACH,
 	  .help = "attach op25b to the device while the session lasts" },
 	ATTACH_OPTS,
-	{ NULL },
-};
+);
 
 const struct cmd_help session_help = {
 	.forms = FORMS({ .words = "up NAME", .opts = up_opts },
 		       { .words = "down NAME" },
 		       { .words = "list" }),
-	.opts = up_opts,
 	.text =
 	"The session layer, for PPP/RADIUS hooks: 'up' registers session NAME\n"
 	"(pppd's IFNAME, or accel-ppp's session), exempts its --allow prefixes\n"

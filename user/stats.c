@@ -84,13 +84,12 @@ _Static_assert(sizeof(struct op25b_stats) == NFIELDS * sizeof(__u64),
 
 enum { OPT_INTERVAL = 1, OPT_PROMETHEUS };
 
-static const struct opt stats_opts[] = {
+static const struct opt stats_opts[] = OPT_TABLE(
 	{ .name = "--interval", .id = OPT_INTERVAL, .arg = "SEC", .what = "SEC",
 	  .help = "per-second rates (rounded) every SEC, until interrupted" },
 	{ .name = "--prometheus", .id = OPT_PROMETHEUS,
 	  .help = "counters and gauges in the Prometheus text format" },
-	{ NULL },
-};
+);
 
 const struct cmd_help stats_help = {
 	.opts = stats_opts,

@@ -50,17 +50,15 @@ enum { OPT_FILE = 1, OPT_FORCE };
 	  .help = "prefixes from FILE too ('-': stdin), several a line" }
 
 /* --force is allow's alone: the others start one entry in */
-static const struct opt change_opts[] = {
+static const struct opt change_opts[] = OPT_TABLE(
 	TABLE_OPT_FILE,
-	{ NULL },
-};
+);
 
-static const struct opt allow_opts[] = {
+static const struct opt allow_opts[] = OPT_TABLE(
 	TABLE_OPT_FILE,
 	{ .name = "--force", .id = OPT_FORCE,
 	  .help = "allow 0.0.0.0/0 or ::/0 too: no blocking for that family" },
-	{ NULL },
-};
+);
 
 /*
  * VERB subscriber|relay [PREFIX...] [-f FILE|-]: options may come anywhere,
@@ -256,14 +254,18 @@ out_args:
 	return err;
 }
 
+/* What deny and allow both do with the prefixes they are given. */
+#define TABLE_GIVE_TEXT							\
+	"An existing entry keeps its hit counter. In a FILE, '#' starts a\n" \
+	"comment. Every prefix is checked before anything is changed.\n"
+
 const struct cmd_help deny_help = {
 	.args = "subscriber|relay PREFIX...",
 	.opts = change_opts,
 	.text =
 	"Give each prefix the verdict deny: in subscriber, its outbound SMTP\n"
 	"is blocked; in relay, it is carved out of an allowed relay range.\n"
-	"An existing entry keeps its hit counter. In a FILE, '#' starts a\n"
-	"comment. Every prefix is checked before anything is changed.\n",
+	TABLE_GIVE_TEXT,
 };
 
 /* allow and del: on prefixes, or on who may connect (ident.c) */
@@ -274,14 +276,12 @@ const struct cmd_help deny_help = {
 
 const struct cmd_help allow_help = {
 	.forms = TABLE_IDENT_FORMS(allow_opts),
-	.opts = allow_opts,
 	.text =
 	"Give each prefix the verdict allow: in subscriber, an exemption\n"
 	"inside a denied range; in relay, a relay that stays reachable.\n"
 	"An allow of 0.0.0.0/0 or ::/0 turns blocking off for that family\n"
 	"and needs --force.\n"
-	"An existing entry keeps its hit counter. In a FILE, '#' starts a\n"
-	"comment. Every prefix is checked before anything is changed.\n"
+	TABLE_GIVE_TEXT
 	"uid, gid, cgroup: who may connect at the socket hooks (attach\n"
 	"--cgroup): a process of that real uid or gid, or in that cgroup (below\n"
 	"the cgroup v2 root) or one below it. A name is resolved now and at\n"
@@ -290,7 +290,6 @@ const struct cmd_help allow_help = {
 
 const struct cmd_help del_help = {
 	.forms = TABLE_IDENT_FORMS(change_opts),
-	.opts = change_opts,
 	.text =
 	"Delete the entries for exactly these prefixes (absent ones are\n"
 	"skipped), or these exemptions by identity (by the name or number\n"

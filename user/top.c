@@ -325,15 +325,16 @@ static void culprits_print(const struct culprit_row *v, size_t n, __u32 kind)
 	output_list_end();
 }
 
-static const struct opt top_opts[] = {
-	{ .name = "-n", .short_name = 'n', .id = 1, .arg = "N",
+enum { OPT_COUNT = 1, OPT_BY };
+
+static const struct opt top_opts[] = OPT_TABLE(
+	{ .name = "-n", .short_name = 'n', .id = OPT_COUNT, .arg = "N",
 	  .what = "a number",
 	  .help = "the first N sources (1-65536, default 20)" },
-	{ .name = "--by", .id = 2, .arg = "address|uid|cgroup",
+	{ .name = "--by", .id = OPT_BY, .arg = "address|uid|cgroup",
 	  .what = "address, uid or cgroup",
 	  .help = "rank sources (default), or refused connects by uid or cgroup" },
-	{ NULL },
-};
+);
 
 const struct cmd_help top_help = {
 	.opts = top_opts,
@@ -361,7 +362,7 @@ int do_top(int argc, char **argv)
 	__u32 by = 0;
 
 	while ((id = args_opt(&a, top_opts, &nv)) > 0) {
-		if (id == 2) {
+		if (id == OPT_BY) {
 			if (!strcmp(nv, "uid"))
 				by = OP25B_ID_UID;
 			else if (!strcmp(nv, "cgroup"))

@@ -106,8 +106,7 @@ static void suite_l2(struct dp *dp)
 	size_t i;
 
 	test_verdict_paths(dp, &enc_eth);
-	test_other_ports(dp, &enc_eth);
-	test_tcp_flags(dp, &enc_eth);
+	test_segments(dp, &enc_eth);
 	test_port_bitmap(dp, &enc_eth);
 	test_ethertypes(dp);
 	test_vlans(dp);
@@ -126,8 +125,7 @@ static void suite_l2(struct dp *dp)
 static void suite_l3(struct dp *dp)
 {
 	test_verdict_paths(dp, &enc_l3);
-	test_other_ports(dp, &enc_l3);
-	test_tcp_flags(dp, &enc_l3);
+	test_segments(dp, &enc_l3);
 	test_port_bitmap(dp, &enc_l3);
 	test_l3_only(dp);
 	test_ipv4_header(dp, &enc_l3);
