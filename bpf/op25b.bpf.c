@@ -241,12 +241,10 @@ static __always_inline void judge(const struct op25b_cursor *c,
 	/*
 	 * Read from the family (4 or 6) without a branch, before read_addr
 	 * branches on it: the verifier then holds one state, v6 0 or 1, for
-	 * both families through the decision, not one for each.
+	 * both families through the decision, not one for each (decide.h
+	 * keeps the compiler from making it two constants again).
 	 */
-	__u32 v6 = (pkt->family >> 1) & 1;
-
-	barrier_var(v6);
-	in.v6 = v6;
+	in.v6 = (pkt->family >> 1) & 1;
 	/* the parser read the IP header: this is only a guard */
 	if (read_addr(c, pkt, 0, &in.src) || read_addr(c, pkt, 1, &in.dst))
 		in.no_addr = 1;
