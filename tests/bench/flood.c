@@ -6,7 +6,7 @@
  * counter says how many it saw. Measures; asserts nothing.
  *
  * Usage: flood NETNS TX_IF RX_IF SOURCES CPUS SECONDS COUNTER [DPORT]
- *   SOURCES  distinct sources, from 10.0.0.0 on
+ *   SOURCES  distinct sources, from 10.0.0.0 on, in a scattered order
  *   COUNTER  "sink" (attach a drop-all program to RX_IF and count there:
  *            the floor), "tcsink" (the same at tc ingress, behind an XDP
  *            program that passes every frame: the tc floor), a pinned op25b stats map (count 'blocked'), or
@@ -40,7 +40,12 @@
 #include <sys/mman.h>
 
 #define BATCH	64
-#define REPEAT	(1 << 20)
+/*
+ * Frames a run: a thread looks at the clock between runs, so that a slow
+ * receiver (iptables-nft from spread sources passes a few thousand a
+ * second) holds it past its time by one run, seconds, not minutes.
+ */
+#define REPEAT	(1 << 16)
 
 struct gen_thread {
 	unsigned long long sent;
@@ -50,6 +55,33 @@ struct gen_thread {
 	struct pkt *p;
 	double until;
 };
+
+/*
+ * The generator's step through the sources (gen.bpf.c): near the golden
+ * section of their count, so that consecutive frames come from far apart,
+ * and coprime with it, so that every source comes once a cycle.
+ */
+static __u32 gcd(__u32 a, __u32 b)
+{
+	while (b) {
+		__u32 t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+static __u32 scatter_step(__u32 sources)
+{
+	__u32 step = (__u32)((double)sources * 0.6180339887);
+
+	if (sources < 3)
+		return sources - 1;
+	while (gcd(step, sources) != 1)
+		step--;
+	return step;
+}
 
 static double now(void)
 {
@@ -203,6 +235,7 @@ int main(int argc, char **argv)
 		return 1;
 	gen->rodata->gen_base = 0x0a000000;
 	gen->rodata->gen_sources = sources;
+	gen->rodata->gen_step = scatter_step(sources);
 	if (gen_bpf__load(gen)) {
 		fprintf(stderr, "flood: cannot load the generator\n");
 		return 1;

@@ -5,7 +5,12 @@
  * where the program under test runs. Before it goes, its IPv4 source is
  * made one of gen_sources addresses from gen_base on (a new one for each
  * frame, so a flood from many hosts is many hosts), with the IP checksum
- * fixed up. And a receiver that only counts and drops: the floor.
+ * fixed up. The sources come in a scattered order: each is gen_step on
+ * from the last (modulo gen_sources; the step is coprime with it, so every
+ * source comes once a cycle), so that consecutive frames fall in distant
+ * prefixes, as a flood from many hosts does, rather than 256 in a row in
+ * one /24, which would keep the walk's path in cache. And a receiver that
+ * only counts and drops: the floor.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -15,6 +20,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 gen_base = 0;	/* host order */
 const volatile __u32 gen_sources = 1;
+const volatile __u32 gen_step = 0;	/* < gen_sources, coprime with it */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -22,6 +28,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } gen_count SEC(".maps");
+
+/* This CPU's generator: the index of the source it sent last. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} gen_at SEC(".maps");
 
 static __always_inline __u16 csum_fold(__u32 s)
 {
@@ -37,15 +51,23 @@ int gen_tx(struct xdp_md *ctx)
 	void *end = (void *)(long)ctx->data_end;
 	__u8 *ip = data + 14;
 	__u32 zero = 0, src, i, sum = 0;
+	__u32 *at;
 	__u64 *n;
 	__u16 *w;
 
 	if ((void *)(ip + 20) > end)
 		return XDP_ABORTED;
 	n = bpf_map_lookup_elem(&gen_count, &zero);
-	if (!n)
+	at = bpf_map_lookup_elem(&gen_at, &zero);
+	if (!n || !at)
 		return XDP_ABORTED;
-	src = gen_base + (__u32)((*n)++ % gen_sources);
+	(*n)++;
+	/* a step on, without a division: both are below gen_sources */
+	src = *at + gen_step;
+	if (src >= gen_sources || src < *at)
+		src -= gen_sources;
+	*at = src;
+	src += gen_base;
 	*(__u32 *)(ip + 12) = bpf_htonl(src);
 	/* the header checksum, computed again over its 20 bytes */
 	*(__u16 *)(ip + 10) = 0;

@@ -10,6 +10,7 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -41,7 +42,14 @@ int probe(struct xdp_md *ctx)
 
 	if (data + 34 > end)
 		return XDP_PASS;
-	k = (*(__u32 *)(data + 26) * 2654435761u) & probe_mask;
+	/*
+	 * A multiplicative hash of the source, its high half folded down:
+	 * the low bits of a product depend only on the low bits of what was
+	 * multiplied, and the address must be read in host order, or the
+	 * byte that changes most (its last) would not reach the index at all.
+	 */
+	k = bpf_ntohl(*(__u32 *)(data + 26)) * 2654435761u;
+	k = (k ^ k >> 16) & probe_mask;
 	for (d = 0; d < 8 && d < probe_depth; d++) {
 		v = bpf_map_lookup_elem(&probe_mem, &k);
 		if (!v)
