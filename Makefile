@@ -176,6 +176,8 @@ bench: deps
 		$(BUILD)/bench_policy $(BUILD)/flood
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/decision-only \
 		BPF_EXTRA=-DOP25B_BENCH_DECISION_ONLY $(BUILD)/decision-only/op25bctl
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/no-walk \
+		BPF_EXTRA=-DOP25B_BENCH_NO_WALK $(BUILD)/no-walk/op25bctl
 	$(Q)python3 tests/bench/run.py $(BUILD) $(if $(BENCH_QUICK),--quick)
 
 demo: deps

@@ -272,6 +272,15 @@ op25b_tables_judge(const struct op25b_trees *t, const struct op25b_snapshot *s,
 #endif
 	depth = OP25B_DEPTH_FOR(32 + 96 * v6, rbits);
 
+#ifdef OP25B_BENCH_NO_WALK
+	/*
+	 * make bench's third build only, never installed: every source a
+	 * deny of rule 1, no walk made, so that the flood shows what a lookup
+	 * that cost nothing would leave of the rest of the program.
+	 */
+	*sub = OP25B_LEAF(1, OP25B_V_DENY);
+	return OP25B_SAID_BLOCKED;
+#endif
 	*sub = op25b_lookup(t, s->root[OP25B_TREE(OP25B_TABLE_SUBSCRIBER, v6)],
 			    src->hi, src->lo, depth, inl);
 	if (OP25B_LEAF_VERDICT(*sub) != OP25B_V_DENY)

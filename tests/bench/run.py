@@ -131,6 +131,25 @@ OP25B_TC = "op25b tc ingress, 10,000 prefixes"
 SWAP = "op25b XDP, 1,048,576 prefixes replaced by another 1,048,576"
 NFT = "nftables netdev ingress, interval set"
 DECISION_ONLY = "op25b XDP, 10,000 prefixes, stopped after the decision (bench build)"
+NO_WALK = "op25b XDP, 10,000 prefixes, no walk: every source a deny (bench build)"
+# the flood against the table's size: N denied /24s, sources over all
+# their addresses (10,000 is OP25B_10K's row)
+SWEEP = (100, 100000, 1000000)
+
+
+def sweep_who(n):
+    return OP25B_10K if n == 10000 else "op25b XDP, {:,} /24s".format(n)
+
+
+def yard_who(size, depth):
+    return "yardstick: %d dependent load%s over %s" % (
+        depth, "s" if depth > 1 else "",
+        "%d KB" % (size >> 10) if size < 1 << 20 else "%d MB" % (size >> 20))
+
+
+# the yardstick rows of the flood: (bytes, loads)
+YARDS = ((64 << 10, 1), (256 << 10, 1), (1 << 20, 1), (64 << 20, 1),
+         (64 << 20, 3))
 
 
 def flood_part(build, quick):
@@ -149,9 +168,9 @@ def flood_part(build, quick):
     spread = 2560000            # every address of the 10,000 /24s
     rows = []
 
-    def ctl_run(*args, binary=ctl):
-        subprocess.run([binary, "-q", "-n", ns, "--pin-dir", pin] + list(args),
-                       check=True)
+    def ctl_run(*args, binary=ctl, pin_dir=pin):
+        subprocess.run([binary, "-q", "-n", ns, "--pin-dir", pin_dir] +
+                       list(args), check=True)
 
     def run(sources, cpus, counter, dport=25):
         out = sh([flood, ns, "fa", "fb", str(sources), str(cpus), secs, counter,
@@ -275,10 +294,11 @@ def flood_part(build, quick):
                 for cpus in (1, 2):
                     add("floor (XDP drop-all)", sources, cpus,
                         run(sources, cpus, "sink")[0])
-            if rnd == 0:
-                # what memory alone costs: 3 dependent loads over 64 MB
-                add("yardstick: 3 dependent loads over 64 MB", spread, 1,
-                    run(spread, 1, "probe:67108864:3")[0])
+            # what memory alone costs: dependent loads over arrays of a
+            # size, at a hash of the source
+            for size, depth in YARDS:
+                add(yard_who(size, depth), spread, 1,
+                    run(spread, 1, "probe:%d:%d" % (size, depth))[0])
             ctl_run(*xdp_here)
             for sources in (1, spread):
                 for cpus in (1, 2):
@@ -291,6 +311,10 @@ def flood_part(build, quick):
             for cpus in (1, 2):
                 add(DECISION_ONLY, spread, cpus,
                     run(spread, cpus, os.path.join(pin, "stats"))[0])
+            # and the whole program with no walk made (make bench's third
+            # build): what a lookup that cost nothing would leave
+            ctl_run(*xdp_here, binary=os.path.join(build, "no-walk", "op25bctl"))
+            add(NO_WALK, spread, 1, run(spread, 1, os.path.join(pin, "stats"))[0])
             ctl_run(*xdp_here)
             # non-SMTP through op25b, against a program that passes everything
             r0 = rx_packets()
@@ -323,6 +347,26 @@ def flood_part(build, quick):
             ctl_run("detach", "--all")
         os.unlink(c)
         shutil.rmtree(pin, ignore_errors=True)
+
+        # the table's size: each policy in a pin dir of its own, made
+        # once, attached in turn in each round beside a floor
+        sweep = () if quick else SWEEP
+        for n in sweep:
+            c = conf(["deny subscriber %d.%d.%d.0/24" %
+                      (10 + (i >> 16), (i >> 8) & 255, i & 255)
+                      for i in range(n)], "sweep%d" % n)
+            cap = ["--capacity", str(n)] if n > 16384 else []
+            ctl_run(*cap, "apply", c, pin_dir="%s-%d" % (pin, n))
+            os.unlink(c)
+        for rnd in range(rounds if sweep else 0):
+            add("floor (XDP drop-all)", spread, 1, run(spread, 1, "sink")[0])
+            for n in sweep:
+                ctl_run(*xdp_here, pin_dir="%s-%d" % (pin, n))
+                add(sweep_who(n), 256 * n, 1,
+                    run(256 * n, 1, os.path.join("%s-%d" % (pin, n), "stats"))[0])
+                ctl_run("detach", "--all", pin_dir="%s-%d" % (pin, n))
+        for n in sweep:
+            shutil.rmtree("%s-%d" % (pin, n), ignore_errors=True)
 
         if not quick:
             big = 1 << 20
@@ -408,7 +452,8 @@ def flood_part(build, quick):
                        xf_drops, "xdp")
             subprocess.run(xf + ["unload", "fb"], capture_output=True)
     finally:
-        shutil.rmtree(pin, ignore_errors=True)
+        for d in [pin] + ["%s-%d" % (pin, n) for n in SWEEP]:
+            shutil.rmtree(d, ignore_errors=True)
         subprocess.run(["ip", "netns", "del", ns])
         # libxdp leaves its (empty) lock directory behind: ours, if it was not there
         if not libxdp_dir:
@@ -516,7 +561,24 @@ def load_part(build, quick, tmp):
     return rows
 
 
-def plot(rows, png):
+def sweep_ratios(fl):
+    """The live flood against the table's size: (prefixes, x floor), one
+    CPU, sources over all the denied /24s' addresses."""
+    floor = [r["mpps"] for r in fl if r["who"] == "floor (XDP drop-all)"
+             and r["sources"] > 1 and r["cpus"] == 1]
+    pts = []
+    for n in sorted(SWEEP + (10000,)):
+        for r in fl:
+            if floor and r["who"] == sweep_who(n) and r["cpus"] == 1 and \
+                    r["sources"] == 256 * n and r["traffic"] == "blocked":
+                pts.append((n, r["mpps"] / floor[0]))
+    return pts
+
+
+def plot(rows, fl, png):
+    """Two panels: the live flood's rate against the table's size, beside
+    the cold-cache decision cost, which alone would make op25b look
+    slower than it runs."""
     if not shutil.which("gnuplot"):
         return False
     with tempfile.TemporaryDirectory() as d:
@@ -525,17 +587,29 @@ def plot(rows, png):
                 for r in rows:
                     if r["family"] == fam:
                         f.write("%d %.1f\n" % (r["n"], r["cost"]))
+        with open(os.path.join(d, "flood"), "w") as f:
+            for n, x in sweep_ratios(fl or []):
+                f.write("%d %.3f\n" % (n, x))
         script = """
-set terminal pngcairo size 800,480 noenhanced
+set terminal pngcairo size 1100,480 noenhanced
 set output '%s'
+set multiplot layout 1,2
 set logscale x
-set xlabel 'prefixes in each table'
-set ylabel 'decision cost, ns per packet'
-set title 'op25b: decision cost against table size (200,000 distinct packets)'
 set grid
+set xlabel 'prefixes in each table'
+set xrange [0.8:2e6]
+set title 'A live flood of SYNs to 25, one CPU'
+set ylabel 'rate, x the drop-all floor'
+set yrange [0:1.1]
+set key left bottom
+plot '%s/flood' with linespoints title 'op25b XDP, N denied /24s', 1 with lines dashtype 2 title 'floor'
+set title 'Decision cost, 200,000 distinct packets, cold cache'
+set ylabel 'ns per packet over the floor'
+set yrange [0:*]
 set key left top
 plot '%s/ipv4' with linespoints title 'IPv4', '%s/ipv6' with linespoints title 'IPv6'
-""" % (png, d, d)
+unset multiplot
+""" % (png, d, d, d)
         try:
             subprocess.run(["gnuplot"], input=script, text=True, check=True,
                            capture_output=True)
@@ -649,10 +723,14 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
               small[0]["cost"])
             w("is about %.1fx that, one miss and nothing else. In a live flood" %
               ((small[0]["cost"] + least) / small[0]["cost"]))
-            w("(below) the same misses overlap and nearly vanish.")
+            w("(below) misses cost less than here, but they do not vanish: the")
+            w("flood's own yardstick rows show it.")
             w("")
-    if png_ok:
+    if png_ok and not sweep_ratios(fl or []):
         w("![decision cost against table size](benchmarks-policy.png)")
+        w("")
+    elif png_ok:
+        w("Plotted beside the live flood's rate against the table's size, below.")
         w("")
     if blk:
         w("## The blocked path, sources spread")
@@ -672,7 +750,12 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
         w("end of a veth (two queues) with XDP_TX; the other end runs the program")
         w("under test; its own counter gives the rate. Sources: one, or spread")
         w("over every address of the denied prefixes (2,560,000 over the 10,000")
-        w("/24s; 1,048,576 over the million /32s). op25b on tc, nftables in")
+        w("/24s; 1,048,576 over the million /32s), in a scattered order: each")
+        w("source a fixed step on from the last, near 0.618 of their count and")
+        w("coprime with it, so that consecutive frames come from distant")
+        w("prefixes, as a flood from many hosts does (a sweep through the")
+        w("addresses in order would bring 256 frames in a row from one /24 and")
+        w("keep its path in cache). op25b on tc, nftables in")
         w("netdev ingress and iptables-nft (a rule a prefix in raw PREROUTING)")
         w("run behind an XDP program that passes every frame: the veth takes")
         w("XDP_TX only with one. xdp-filter (Debian's xdp-tools) filters port 25")
@@ -682,8 +765,10 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
         w("program. Under action limit 20/min --burst 10 --quarantine 1h: one")
         w("source is quarantined after its burst; spread sources are each new, fill")
         w("the limiter (16,384 entries at this capacity) and are blocked as")
-        w("limit_full. The yardstick row is a program that does only three")
-        w("dependent loads over a 64 MB array at a hash of the source, then drops.")
+        w("limit_full. The yardstick rows are a program that makes only D")
+        w("dependent loads over an array of a size, the first at a hash of the")
+        w("source, then drops: what memory alone costs any lookup structure")
+        w("here, whatever its design.")
         w("The 10,000-prefix rows and their floors are measured in rounds, one")
         w("after the other in each round; a row's rate is the median of its")
         w("rounds (listed beside it), and its ratio that median over its floor's.")
@@ -733,6 +818,11 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
                 x = o["mpps"] / floor_of(o)
                 w("- 1,048,576 prefixes, spread, %d CPU%s: %.2fx the floor (0.80x wanted: %s)." %
                   (cpus, "s" if cpus > 1 else "", x, "met" if x >= 0.8 else "**missed**"))
+        o = [r for r in fl if r["who"] == sweep_who(1000000) and r["cpus"] == 1]
+        if o:
+            x = o[0]["mpps"] / floor_of(o[0])
+            w("- 1,000,000 /24s, sources over all 256,000,000 of their addresses, 1 CPU: "
+              "%.2fx the floor (0.80x wanted: %s)." % (x, "met" if x >= 0.8 else "**missed**"))
         o = pick(SWAP, True, 1, "judged")
         if o:
             w("- a 1,048,576-prefix policy replaced by another, and back, under the "
@@ -770,44 +860,83 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
               (x, "met" if x >= 0.98 else "**missed**"))
         w("")
         full, cut = pick(OP25B_10K, True, 1), pick(DECISION_ONLY, True, 1)
-        if full and cut:
+        bare = pick(NO_WALK, True, 1)
+        if full and cut and bare:
             frame = 1000 / floor_of(full)
             decision = 1000 / cut["mpps"] - frame
             after = 1000 / full["mpps"] - 1000 / cut["mpps"]
+            walk = 1000 / full["mpps"] - 1000 / bare["mpps"]
             w("Where the time goes, 10,000 prefixes, spread sources, one CPU: the")
-            w("floor's frame takes %.1f ns; the same program stopped after its" % frame)
-            w("decision (parse, the snapshot, the subscriber and relay walks) adds")
-            w("%.1f ns; what a blocked packet does after its decision (per-CPU" % decision)
-            w("counters, its rule's hit, the window and its sampling, the event")
-            w("budget: this CPU's memory only) adds %s. Spread sources cost what" %
+            w("floor's frame takes %.1f ns, op25b's %.1f. The same program stopped" %
+              (frame, 1000 / full["mpps"]))
+            w("after its decision (parse, the snapshot, the subscriber and relay")
+            w("walks) adds %.1f ns to the floor's; what a blocked packet does after" % decision)
+            w("its decision (per-CPU counters, its rule's hit, the window and its")
+            w("sampling, the event budget: this CPU's memory only) adds %s." %
               ns_or_noise(after))
+            w("The whole program with no walk at all (every source taken for a")
+            w("deny: what a lookup that cost nothing would leave) runs at %.2fx" %
+              (bare["mpps"] / floor_of(bare)))
+            w("the floor: the walks cost %s a frame, and the parse, the" % ns_or_noise(walk))
+            w("snapshot, the call that decides and the recording the rest. A target")
+            w("of 0.90x leaves %.1f ns a frame for all of it, walk included." % (frame / 9))
             full2, cut2 = pick(OP25B_10K, True, 2), pick(DECISION_ONLY, True, 2)
             if full2 and cut2:
                 after2 = 2000 / full2["mpps"] - 2000 / cut2["mpps"]
-                w("one source costs. On two CPUs, each CPU's frame takes %s after" %
+                w("On two CPUs, each CPU's frame takes %s after the decision:" %
                   ns_or_noise(after2))
-                w("the decision, against %s on one: what the blocked path writes is" %
-                  ns_or_noise(after))
-                w("each CPU's own (a cache line two CPUs wrote would show here as tens")
-                w("of nanoseconds more). Where the flood targets are missed, the decision is")
-            else:
-                w("one source costs. Where the flood targets are missed, the decision is")
-            w("why. Memory is not it: the yardstick row shows dependent loads over")
-            w("64 MB nearly free in a flood, as the CPU overlaps misses of")
-            w("consecutive frames. It is instructions and calls: each level of a")
-            w("walk takes two software popcounts (BPF has no popcount instruction)")
-            w("and two map reads, a /24 is two levels below the 15-bit root table")
-            w("the default capacity gets (a capacity of 131,072 gets 18 bits, which")
-            w("puts a /24 one level down, for 16 MB of root tables), and a BPF call")
-            w("and its return cost about 7 ns here (every return through the SRSO")
-            w("safe-RET thunk): the first try walks the subscriber tree's first two levels")
-            w("inline for that, and what a blocked packet does after its decision is")
-            w("already in the one call that decides. What would close more of it:")
-            w("per-node prefix counts, so that a level needs no popcount, and nodes")
-            w("of 8 bits, so that a /24 is one level down at any capacity (a node")
-            w("of 256 slots takes 80 bytes, not 24: the default capacity's 16 MB")
-            w("would not hold the pool).")
-            w("")
+                w("what the blocked path writes is each CPU's own (a cache line two")
+                w("CPUs wrote would show here as tens of nanoseconds more).")
+            ys = {(r["who"]): r for r in fl if r["who"].startswith("yardstick")}
+            y = [ys.get(yard_who(*k)) for k in YARDS]
+            if all(y):
+                w("")
+                w("Memory, as the yardstick rows show it: each frame of a flood comes")
+                w("from another source, and a load at a random place in a table")
+                w("misses the caches and, on 4 KiB pages, the TLB (a two-dimensional")
+                w("page walk in a VM; BPF array maps cannot be backed by huge pages),")
+                w("beside the frames' own memory. One load over 64 KB leaves the flood")
+                w("at %.2fx the floor; over 256 KB, %.2fx; over 1 MB, %.2fx; over" %
+                  tuple(r["mpps"] / floor_of(r) for r in y[:3]))
+                w("64 MB, %.2fx, and three dependent ones there, %.2fx. A blocked" %
+                  tuple(r["mpps"] / floor_of(r) for r in y[3:]))
+                w("packet makes such loads: a node and its leaf element a level of")
+                w("the walk, and its rule's hit counter. From 10,000 /24s, under")
+                w("upper levels every packet shares, that is a node of 24 bytes and")
+                w("a leaf element of 64 among 1,250 of each and a counter of 8 bytes")
+                w("among 10,000: about 190 KB at random, the 256 KB row's cost. From")
+                w("a million, a root entry, a node and a leaf element in tens of MB:")
+                w("three dependent misses, the last row's. A lookup of fewer levels")
+                w("saves its levels' misses, but no structure that names a million")
+                w("prefixes' rules (20 bits each, at the least) fits in 1 MB, and one")
+                w("random load over 1 MB already costs more than the 0.80x target")
+                w("allows.")
+            pts = sweep_ratios(fl)
+            if pts:
+                w("")
+                w("### Against the table's size")
+                w("")
+                w("N denied /24s, one CPU, sources over all N x 256 of their addresses")
+                w("in the scattered order, each size in rounds beside a floor (a")
+                w("capacity of N above the default 16,384). Beside each, the decision")
+                w("cost by the cold-cache method above at the same N (IPv4 host routes):")
+                w("the flood's rate is what a router sees, the cold cost what one")
+                w("packet alone pays.")
+                w("")
+                w("| prefixes | sources | Mpps | x floor | rounds | cold decision cost, ns |")
+                w("|---:|---:|---:|---:|---|---:|")
+                for n, x in pts:
+                    r = [r for r in fl if r["who"] == sweep_who(n) and r["cpus"] == 1
+                         and r["sources"] == 256 * n][0]
+                    c = [p["cost"] for p in pol if p["n"] == n and p["family"] == "ipv4"]
+                    w("| {:,} | {:,} | {:.2f} | {:.2f} | {} | {} |".format(
+                        n, 256 * n, r["mpps"], x,
+                        " ".join("%.2f" % m for m in r.get("runs", [])),
+                        "%.0f" % c[0] if c else "-"))
+                w("")
+                if png_ok:
+                    w("![the flood and the decision cost against table size](benchmarks-policy.png)")
+                    w("")
     w("## Loading a prefix list")
     w("")
     w("The same N random IPv4 addresses: `op25bctl --capacity C deny subscriber")
@@ -844,7 +973,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         load = load_part(build, quick, tmp)
     png = os.path.join(TOP, "doc", "benchmarks-policy.png")
-    png_ok = plot(pol, png)
+    png_ok = plot(pol, fl, png)
     text = report(m, pkt, pol, yard, blk, fl, load, png_ok, quick)
     with open(os.path.join(TOP, "doc", "BENCHMARKS.md"), "w") as f:
         f.write(text + "\n")
