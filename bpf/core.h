@@ -172,7 +172,7 @@ const volatile bool op25b_hits_shared = false;
  */
 static __always_inline void hit_count(__u32 leaf, const bool atomic)
 {
-	__u32 stride, idx;
+	__u32 stride, cpu, idx;
 	__u64 *h;
 
 	if (!leaf)	/* no rule decided: most relays of a blocked packet */
@@ -180,8 +180,11 @@ static __always_inline void hit_count(__u32 leaf, const bool atomic)
 	stride = READ_ONCE(op25b_pol.hits_stride);
 	if (OP25B_LEAF_RID(leaf) >= stride)
 		return;
-	idx = (bpf_get_smp_processor_id() % op25b_hit_stripes) * stride +
-	      OP25B_LEAF_RID(leaf);
+	/* a division (tens of cycles) only where CPUs share the stripes */
+	cpu = bpf_get_smp_processor_id();
+	if (cpu >= op25b_hit_stripes)
+		cpu %= op25b_hit_stripes;
+	idx = cpu * stride + OP25B_LEAF_RID(leaf);
 	h = bpf_map_lookup_elem(&op25b_hits, &idx);
 	if (!h)
 		return;
