@@ -263,6 +263,8 @@ struct dp {
 	bool l3;
 	bool egress;		/* loaded for a tc egress attachment */
 	__u32 chain_slot;	/* XDP chains the program in this slot (dp_chain.c) */
+	__u32 hit_stripes;	/* the hits stripes the CPUs share (dp_hits.c);
+				 * 0: each CPU its own */
 	struct op25b_bpf *skel;
 	struct engine eng;	/* the controller's engine on skel's maps */
 	bool eng_open;

@@ -52,6 +52,10 @@ static bool dp_load(struct dp *dp)
 	bpf_map__set_max_entries(s->maps.op25b_events,
 				 OP25B_EVLOG_REGION * libbpf_num_possible_cpus());
 	s->rodata->op25b_offender_slots = TEST_OFFENDER_SLOTS;
+	if (dp->hit_stripes) {
+		s->rodata->op25b_hit_stripes = dp->hit_stripes;
+		s->rodata->op25b_hits_shared = true;
+	}
 	bpf_map__set_max_entries(s->maps.op25b_offenders, TEST_OFFENDER_SLOTS);
 	err = op25b_bpf__load(s);
 	if (err) {
