@@ -562,8 +562,8 @@ def load_part(build, quick, tmp):
 
 
 def sweep_ratios(fl):
-    """The live flood against the table's size: (prefixes, x floor), one
-    CPU, sources over all the denied /24s' addresses."""
+    """The live flood against the table's size: (prefixes, its row, x
+    floor), one CPU, sources over all the denied /24s' addresses."""
     floor = [r["mpps"] for r in fl if r["who"] == "floor (XDP drop-all)"
              and r["sources"] > 1 and r["cpus"] == 1]
     pts = []
@@ -571,7 +571,7 @@ def sweep_ratios(fl):
         for r in fl:
             if floor and r["who"] == sweep_who(n) and r["cpus"] == 1 and \
                     r["sources"] == 256 * n and r["traffic"] == "blocked":
-                pts.append((n, r["mpps"] / floor[0]))
+                pts.append((n, r, r["mpps"] / floor[0]))
     return pts
 
 
@@ -588,7 +588,7 @@ def plot(rows, fl, png):
                     if r["family"] == fam:
                         f.write("%d %.1f\n" % (r["n"], r["cost"]))
         with open(os.path.join(d, "flood"), "w") as f:
-            for n, x in sweep_ratios(fl or []):
+            for n, _, x in sweep_ratios(fl or []):
                 f.write("%d %.3f\n" % (n, x))
         script = """
 set terminal pngcairo size 1100,480 noenhanced
@@ -904,39 +904,37 @@ def report(m, pkt, pol, yard, blk, fl, load, png_ok, quick):
                 w("the walk, and its rule's hit counter. From 10,000 /24s, under")
                 w("upper levels every packet shares, that is a node of 24 bytes and")
                 w("a leaf element of 64 among 1,250 of each and a counter of 8 bytes")
-                w("among 10,000: about 190 KB at random, the 256 KB row's cost. From")
+                w("among 10,000: about 190 KB at random, the 256 KB row's kind. From")
                 w("a million, a root entry, a node and a leaf element in tens of MB:")
                 w("three dependent misses, the last row's. A lookup of fewer levels")
                 w("saves its levels' misses, but no structure that names a million")
                 w("prefixes' rules (20 bits each, at the least) fits in 1 MB, and one")
                 w("random load over 1 MB already costs more than the 0.80x target")
                 w("allows.")
-            pts = sweep_ratios(fl)
-            if pts:
+            w("")
+        pts = sweep_ratios(fl)
+        if pts:
+            w("### Against the table's size")
+            w("")
+            w("N denied /24s, one CPU, sources over all N x 256 of their addresses")
+            w("in the scattered order, each size in rounds beside a floor (a")
+            w("capacity of N above the default 16,384). Beside each, the decision")
+            w("cost by the cold-cache method above at the same N (IPv4 host routes):")
+            w("the flood's rate is what a router sees, the cold cost what one")
+            w("packet alone pays.")
+            w("")
+            w("| prefixes | sources | Mpps | x floor | rounds | cold decision cost, ns |")
+            w("|---:|---:|---:|---:|---|---:|")
+            for n, r, x in pts:
+                c = [p["cost"] for p in pol if p["n"] == n and p["family"] == "ipv4"]
+                w("| {:,} | {:,} | {:.2f} | {:.2f} | {} | {} |".format(
+                    n, 256 * n, r["mpps"], x,
+                    " ".join("%.2f" % m for m in r.get("runs", [])),
+                    "%.0f" % c[0] if c else "-"))
+            w("")
+            if png_ok:
+                w("![the flood and the decision cost against table size](benchmarks-policy.png)")
                 w("")
-                w("### Against the table's size")
-                w("")
-                w("N denied /24s, one CPU, sources over all N x 256 of their addresses")
-                w("in the scattered order, each size in rounds beside a floor (a")
-                w("capacity of N above the default 16,384). Beside each, the decision")
-                w("cost by the cold-cache method above at the same N (IPv4 host routes):")
-                w("the flood's rate is what a router sees, the cold cost what one")
-                w("packet alone pays.")
-                w("")
-                w("| prefixes | sources | Mpps | x floor | rounds | cold decision cost, ns |")
-                w("|---:|---:|---:|---:|---|---:|")
-                for n, x in pts:
-                    r = [r for r in fl if r["who"] == sweep_who(n) and r["cpus"] == 1
-                         and r["sources"] == 256 * n][0]
-                    c = [p["cost"] for p in pol if p["n"] == n and p["family"] == "ipv4"]
-                    w("| {:,} | {:,} | {:.2f} | {:.2f} | {} | {} |".format(
-                        n, 256 * n, r["mpps"], x,
-                        " ".join("%.2f" % m for m in r.get("runs", [])),
-                        "%.0f" % c[0] if c else "-"))
-                w("")
-                if png_ok:
-                    w("![the flood and the decision cost against table size](benchmarks-policy.png)")
-                    w("")
     w("## Loading a prefix list")
     w("")
     w("The same N random IPv4 addresses: `op25bctl --capacity C deny subscriber")
