@@ -10,7 +10,6 @@
 
 /* ---- chained mode ---- */
 
-static bool dp_load(struct dp *dp);
 static void test_verifier(struct dp *const dps[], int n);
 
 #define CHAIN_SLOT	1
@@ -127,10 +126,5 @@ DP_AREA(chain)
 		/* the tail call compiled in: the bound holds all the same */
 		test_verifier((struct dp *[]){ &c }, 1);
 	}
-	if (c.eng_open)
-		engine_close(&c.eng);
-	if (c.skel) {
-		evlog_close(&c.log);
-		op25b_bpf__destroy(c.skel);
-	}
+	dp_unload(&c);
 }

@@ -310,6 +310,14 @@ extern const struct dp_area __start_dp_areas[], __stop_dp_areas[];
 static void suite_l2(struct dp *dp);
 static void suite_l3(struct dp *dp);
 
+/*
+ * A datapath loaded, its policy installed, and let go again
+ * (test_datapath.c): an area that needs one of its own (dp_chain.c,
+ * dp_hits.c) makes it with these.
+ */
+static bool dp_load(struct dp *dp);
+static void dp_unload(struct dp *dp);
+
 struct snap {
 	__u64 st[ST_COUNT];
 	__u64 hits[R_COUNT];
@@ -413,6 +421,23 @@ static bool install_policy(struct dp *dp)
 }
 
 /*
+ * Rule i of rules[] as the engine lists it in v[0..n): found by table and
+ * prefix, not by a remembered id. NULL when it is not there.
+ */
+static const struct engine_rule *rule_in(const struct engine_rule *v,
+					 size_t n, int i)
+{
+	struct prefix p = rule_prefix(&rules[i]);
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (v[k].table == rule_table(&rules[i]) &&
+		    same_prefix(&v[k].p, &p))
+			return &v[k];
+	return NULL;
+}
+
+/*
  * Stats, and each rule's hits: per CPU by rule id, summed by the engine.
  * Rules are found by prefix, not by a remembered id: a rule must keep its
  * counts whatever id the engine gives it.
@@ -420,11 +445,10 @@ static bool install_policy(struct dp *dp)
 static void snapshot(struct dp *dp, struct snap *s)
 {
 	struct op25b_stats per_cpu[ncpus];
+	const struct engine_rule *r;
 	struct engine_rule *v;
-	struct prefix p;
 	__u32 zero = 0;
-	bool found;
-	size_t n, k;
+	size_t n;
 	int c, i;
 
 	memset(s, 0, sizeof(*s));
@@ -438,21 +462,14 @@ static void snapshot(struct dp *dp, struct snap *s)
 	if (engine_rules(&dp->eng, ENGINE_ALL_TABLES, true, &v, &n))
 		tl_bug("reading the rules: %s", dp->eng.err);
 	for (i = 0; i < R_COUNT; i++) {
-		p = rule_prefix(&rules[i]);
-		found = false;
-		for (k = 0; k < n && !found; k++) {
-			if (v[k].table != rule_table(&rules[i]) ||
-			    !same_prefix(&v[k].p, &p))
-				continue;
-			if (v[k].verdict != rules[i].verdict)
-				tl_bug("rule %s has verdict %d", rules[i].prefix,
-				       v[k].verdict);
-			s->hits[i] = v[k].hits;
-			found = true;
-		}
-		if (!found)
+		r = rule_in(v, n, i);
+		if (!r)
 			tl_bug("rule %s is not in the live policy",
 			       rules[i].prefix);
+		if (r->verdict != rules[i].verdict)
+			tl_bug("rule %s has verdict %d", rules[i].prefix,
+			       r->verdict);
+		s->hits[i] = r->hits;
 	}
 	free(v);
 }

@@ -7,25 +7,21 @@
 
 /* ---- hits in shared stripes ---- */
 
-static bool dp_load(struct dp *dp);
-
 /* Rule i's id in dp's live policy. */
 static __u32 rid_of(struct dp *dp, int i)
 {
-	struct prefix p = rule_prefix(&rules[i]);
+	const struct engine_rule *r;
 	struct engine_rule *v;
-	__u32 rid = 0;
-	size_t n, k;
+	__u32 rid;
+	size_t n;
 
 	if (engine_rules(&dp->eng, ENGINE_ALL_TABLES, false, &v, &n))
 		tl_bug("reading the rules: %s", dp->eng.err);
-	for (k = 0; k < n; k++)
-		if (v[k].table == rule_table(&rules[i]) &&
-		    same_prefix(&v[k].p, &p))
-			rid = v[k].rid;
-	free(v);
-	if (!rid)
+	r = rule_in(v, n, i);
+	if (!r)
 		tl_bug("rule %s is not in the live policy", rules[i].prefix);
+	rid = r->rid;
+	free(v);
 	return rid;
 }
 
@@ -89,10 +85,5 @@ DP_AREA(hits)
 	}
 	if (dp_load(&h))
 		test_shared_stripes(&h);
-	if (h.eng_open)
-		engine_close(&h.eng);
-	if (h.skel) {
-		evlog_close(&h.log);
-		op25b_bpf__destroy(h.skel);
-	}
+	dp_unload(&h);
 }

@@ -100,6 +100,17 @@ static bool dp_load(struct dp *dp)
 	return install_policy(dp);
 }
 
+/* What dp_load made, let go; a part it never made is left alone. */
+static void dp_unload(struct dp *dp)
+{
+	if (dp->eng_open)
+		engine_close(&dp->eng);
+	if (dp->skel) {
+		evlog_close(&dp->log);
+		op25b_bpf__destroy(dp->skel);
+	}
+}
+
 /* Every section that runs on Ethernet devices. */
 static void suite_l2(struct dp *dp)
 {
@@ -203,17 +214,8 @@ int main(int argc, char **argv)
 	if (!ran)
 		tl_check(false, "subtest", "no subtest '%s'", only ? only : "");
 out:
-	if (l2.eng_open)
-		engine_close(&l2.eng);
-	if (l3.eng_open)
-		engine_close(&l3.eng);
-	if (l2e.eng_open)
-		engine_close(&l2e.eng);
-	evlog_close(&l2.log);
-	evlog_close(&l3.log);
-	evlog_close(&l2e.log);
-	op25b_bpf__destroy(l2.skel);
-	op25b_bpf__destroy(l3.skel);
-	op25b_bpf__destroy(l2e.skel);
+	dp_unload(&l2);
+	dp_unload(&l3);
+	dp_unload(&l2e);
 	return tl_summary();
 }
